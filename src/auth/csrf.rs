@@ -1,0 +1,88 @@
+//! CSRF protection for browser requests: a random token lives in the (encrypted) session and
+//! must come back with every state-changing request, as the `X-CSRF-Token` header (htmx sends
+//! it from `hx-headers`) or the `csrf_token` form field. A request without it gets 403 and
+//! changes nothing, because the check runs before any handler.
+
+use actix_session::{Session, SessionExt};
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{HttpResponse, http::Method, web};
+use base64::Engine;
+use rand::RngCore;
+
+const SESSION_KEY: &str = "csrf";
+pub const HEADER: &str = "X-CSRF-Token";
+pub const FIELD: &str = "csrf_token";
+/// Forms are read in full to find the token; anything larger is refused.
+const MAX_FORM_BYTES: usize = 256 * 1024;
+
+/// The session's token, created on first use.
+pub fn token(session: &Session) -> String {
+    if let Ok(Some(t)) = session.get::<String>(SESSION_KEY) {
+        return t;
+    }
+    rotate(session)
+}
+
+pub fn rotate(session: &Session) -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let t = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let _ = session.insert(SESSION_KEY, &t);
+    t
+}
+
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+pub async fn protect(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if safe {
+        return next.call(req).await.map(ServiceResponse::map_into_left_body);
+    }
+    let expected = req.get_session().get::<String>(SESSION_KEY).ok().flatten();
+    let mut presented = req.headers().get(HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let is_form = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+    if presented.is_none() && is_form {
+        let body = req.extract::<web::Bytes>().await;
+        if let Ok(body) = body {
+            if body.len() <= MAX_FORM_BYTES {
+                presented = form_token(&body);
+            }
+            req.set_payload(bytes_to_payload(body));
+        }
+    }
+    match (expected, presented) {
+        (Some(e), Some(p)) if same(&e, &p) => next.call(req).await.map(ServiceResponse::map_into_left_body),
+        _ => {
+            tracing::warn!(path = %req.path(), "refused a request without a valid CSRF token");
+            let response = HttpResponse::Forbidden()
+                .content_type("text/plain; charset=utf-8")
+                .body("This request is missing its security token (CSRF). Reload the page and try again.");
+            Ok(req.into_response(response).map_into_right_body())
+        }
+    }
+}
+
+fn form_token(body: &[u8]) -> Option<String> {
+    form_urlencoded_pairs(body).find(|(k, _)| k == FIELD).map(|(_, v)| v)
+}
+
+fn form_urlencoded_pairs(body: &[u8]) -> impl Iterator<Item = (String, String)> + '_ {
+    url::form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned()))
+}
+
+fn bytes_to_payload(body: web::Bytes) -> actix_web::dev::Payload {
+    let (_, mut payload) = actix_http::h1::Payload::create(true);
+    payload.unread_data(body);
+    actix_web::dev::Payload::from(payload)
+}

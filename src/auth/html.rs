@@ -1,0 +1,164 @@
+//! First-run setup, sign-in and sign-out pages.
+
+use super::service::{AccountError, AccountService, NewAccount};
+use super::session::{self, CurrentUser};
+use crate::error::AppError;
+use crate::web::{Layout, form_value, render, see_other};
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use secrecy::SecretString;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(home))
+        .route("/setup", web::get().to(setup_form))
+        .route("/setup", web::post().to(setup))
+        .route("/login", web::get().to(login_form))
+        .route("/login", web::post().to(login))
+        .route("/logout", web::post().to(logout));
+}
+
+impl From<AccountError> for AppError {
+    fn from(e: AccountError) -> Self {
+        match e {
+            AccountError::Db(e) => e.into(),
+            AccountError::Internal(e) => AppError::Internal(e),
+            AccountError::RateLimited(_) => AppError::TooManyRequests(e.to_string()),
+            other => AppError::BadRequest(other.to_string()),
+        }
+    }
+}
+
+async fn home(accounts: web::Data<AccountService>, session: Session) -> Result<HttpResponse, AppError> {
+    if accounts.needs_setup().await? {
+        return Ok(see_other("/setup"));
+    }
+    let signed_in = session.get::<String>(session::USER_ID).ok().flatten().is_some();
+    Ok(see_other(if signed_in { "/destinations" } else { "/login" }))
+}
+
+pub struct InputView {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub input_type: &'static str,
+    pub autocomplete: &'static str,
+    pub value: String,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "auth/setup.html")]
+struct SetupPage {
+    layout: Layout,
+    fields: Vec<InputView>,
+}
+
+fn setup_page(
+    session: &Session,
+    values: &[(String, String)],
+    errors: &crate::destinations::fields::FieldErrors,
+) -> SetupPage {
+    let field = |name: &'static str, label, input_type, autocomplete| InputView {
+        name,
+        label,
+        input_type,
+        autocomplete,
+        value: if input_type == "password" {
+            String::new()
+        } else {
+            form_value(values, name).unwrap_or_default().to_owned()
+        },
+        error: errors.get(name).map(str::to_owned),
+    };
+    SetupPage {
+        layout: Layout::anonymous(super::csrf::token(session)),
+        fields: vec![
+            field("workspace", "Workspace name", "text", "organization"),
+            field("name", "Your name", "text", "name"),
+            field("email", "Email", "email", "username"),
+            field("password", "Password (at least 10 characters)", "password", "new-password"),
+        ],
+    }
+}
+
+async fn setup_form(accounts: web::Data<AccountService>, session: Session) -> Result<HttpResponse, AppError> {
+    if !accounts.needs_setup().await? {
+        return Ok(see_other("/login"));
+    }
+    render(StatusCode::OK, &setup_page(&session, &[], &Default::default()))
+}
+
+async fn setup(
+    accounts: web::Data<AccountService>,
+    session: Session,
+    form: web::Form<Vec<(String, String)>>,
+) -> Result<HttpResponse, AppError> {
+    let value = |name| form_value(&form, name).unwrap_or_default().to_owned();
+    let account =
+        NewAccount { name: value("name"), email: value("email"), password: SecretString::from(value("password")) };
+    match accounts.setup(account, &value("workspace")).await {
+        Ok((user_id, workspace_id)) => {
+            session::sign_in(&session, &user_id, &workspace_id)?;
+            Ok(see_other("/destinations"))
+        }
+        Err(AccountError::Invalid(errors)) => {
+            render(StatusCode::UNPROCESSABLE_ENTITY, &setup_page(&session, &form, &errors))
+        }
+        Err(AccountError::AlreadySetUp) => Ok(see_other("/login")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "auth/login.html")]
+struct LoginPage {
+    layout: Layout,
+    email: String,
+    error: Option<String>,
+}
+
+async fn login_form(accounts: web::Data<AccountService>, session: Session) -> Result<HttpResponse, AppError> {
+    if accounts.needs_setup().await? {
+        return Ok(see_other("/setup"));
+    }
+    render(
+        StatusCode::OK,
+        &LoginPage { layout: Layout::anonymous(super::csrf::token(&session)), email: String::new(), error: None },
+    )
+}
+
+async fn login(
+    req: HttpRequest,
+    accounts: web::Data<AccountService>,
+    session: Session,
+    form: web::Form<Vec<(String, String)>>,
+) -> Result<HttpResponse, AppError> {
+    let email = form_value(&form, "email").unwrap_or_default().to_owned();
+    let password = SecretString::from(form_value(&form, "password").unwrap_or_default().to_owned());
+    // The peer address, not a forwarded header a client could forge.
+    let ip = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+    let status = match accounts.sign_in(&email, password, &ip).await {
+        Ok((user_id, workspace_id)) => {
+            session::sign_in(&session, &user_id, &workspace_id)?;
+            return Ok(see_other("/destinations"));
+        }
+        Err(AccountError::BadCredentials) => StatusCode::UNAUTHORIZED,
+        Err(AccountError::RateLimited(_)) => StatusCode::TOO_MANY_REQUESTS,
+        Err(e) => return Err(e.into()),
+    };
+    let message = if status == StatusCode::TOO_MANY_REQUESTS {
+        AccountError::RateLimited(15).to_string()
+    } else {
+        AccountError::BadCredentials.to_string()
+    };
+    render(status, &LoginPage { layout: Layout::anonymous(super::csrf::token(&session)), email, error: Some(message) })
+}
+
+async fn logout(user: Option<CurrentUser>, session: Session) -> HttpResponse {
+    if let Some(user) = user {
+        tracing::info!(user = %user.user_id, "signed out");
+    }
+    session.purge();
+    see_other("/login")
+}

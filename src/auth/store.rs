@@ -1,0 +1,167 @@
+//! Users, workspaces, memberships and sign-in failures.
+
+use crate::db::DbConn;
+use crate::db::schema::{login_failures, memberships, users, workspaces};
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = users)]
+pub struct UserRow {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub password_hash: String,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = workspaces)]
+pub struct WorkspaceRow {
+    pub id: String,
+    pub name: String,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = memberships)]
+pub struct MembershipRow {
+    pub workspace_id: String,
+    pub user_id: String,
+    pub role: String,
+    pub created_at: NaiveDateTime,
+}
+
+pub fn user_count(conn: &mut DbConn) -> QueryResult<i64> {
+    users::table.count().get_result(conn)
+}
+
+pub fn find_user(conn: &mut DbConn, id: &str) -> QueryResult<UserRow> {
+    users::table.find(id).select(UserRow::as_select()).first(conn)
+}
+
+/// Emails are stored lowercased, so this match is case-insensitive.
+pub fn find_user_by_email(conn: &mut DbConn, email: &str) -> QueryResult<Option<UserRow>> {
+    users::table.filter(users::email.eq(email.to_lowercase())).select(UserRow::as_select()).first(conn).optional()
+}
+
+fn insert_user(conn: &mut DbConn, user: &UserRow) -> QueryResult<()> {
+    diesel::insert_into(users::table).values(user).execute(conn).map(|_| ())
+}
+
+fn insert_workspace(conn: &mut DbConn, workspace: &WorkspaceRow) -> QueryResult<()> {
+    diesel::insert_into(workspaces::table).values(workspace).execute(conn).map(|_| ())
+}
+
+fn insert_membership(conn: &mut DbConn, membership: &MembershipRow) -> QueryResult<()> {
+    diesel::insert_into(memberships::table).values(membership).execute(conn).map(|_| ())
+}
+
+/// First-run setup: inserts the first user, their workspace and ownership, unless a user
+/// exists already (checked inside the transaction, so two racing setups cannot both win).
+pub fn insert_first_owner(
+    conn: &mut DbConn,
+    user: &UserRow,
+    workspace: &WorkspaceRow,
+    owner: &MembershipRow,
+) -> QueryResult<bool> {
+    conn.transaction(|conn| {
+        if user_count(conn)? > 0 {
+            return Ok(false);
+        }
+        insert_user(conn, user)?;
+        insert_workspace(conn, workspace)?;
+        insert_membership(conn, owner)?;
+        Ok(true)
+    })
+}
+
+pub fn insert_workspace_with_owner(
+    conn: &mut DbConn,
+    workspace: &WorkspaceRow,
+    owner: &MembershipRow,
+) -> QueryResult<()> {
+    conn.transaction(|conn| {
+        insert_workspace(conn, workspace)?;
+        insert_membership(conn, owner)
+    })
+}
+
+/// Adds a membership, creating the user first when `new_user` is given.
+pub fn insert_member(conn: &mut DbConn, new_user: Option<&UserRow>, membership: &MembershipRow) -> QueryResult<()> {
+    conn.transaction(|conn| {
+        if let Some(user) = new_user {
+            insert_user(conn, user)?;
+        }
+        insert_membership(conn, membership)
+    })
+}
+
+pub fn membership(
+    conn: &mut DbConn,
+    workspace: &str,
+    user: &str,
+) -> QueryResult<Option<(MembershipRow, WorkspaceRow)>> {
+    memberships::table
+        .inner_join(workspaces::table)
+        .filter(memberships::workspace_id.eq(workspace))
+        .filter(memberships::user_id.eq(user))
+        .select((MembershipRow::as_select(), WorkspaceRow::as_select()))
+        .first(conn)
+        .optional()
+}
+
+/// The workspaces a user belongs to, oldest first.
+pub fn workspaces_of(conn: &mut DbConn, user: &str) -> QueryResult<Vec<(MembershipRow, WorkspaceRow)>> {
+    memberships::table
+        .inner_join(workspaces::table)
+        .filter(memberships::user_id.eq(user))
+        .order(workspaces::created_at.asc())
+        .select((MembershipRow::as_select(), WorkspaceRow::as_select()))
+        .load(conn)
+}
+
+pub fn members_of(conn: &mut DbConn, workspace: &str) -> QueryResult<Vec<(MembershipRow, UserRow)>> {
+    memberships::table
+        .inner_join(users::table)
+        .filter(memberships::workspace_id.eq(workspace))
+        .order(users::email.asc())
+        .select((MembershipRow::as_select(), UserRow::as_select()))
+        .load(conn)
+}
+
+pub fn record_login_failure(conn: &mut DbConn, email: &str, ip: &str, at: NaiveDateTime) -> QueryResult<()> {
+    diesel::insert_into(login_failures::table)
+        .values((
+            login_failures::id.eq(uuid::Uuid::new_v4().to_string()),
+            login_failures::email.eq(email.to_lowercase()),
+            login_failures::ip.eq(ip),
+            login_failures::created_at.eq(at),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Failures since `since` for (this email, this IP).
+pub fn login_failures_since(conn: &mut DbConn, email: &str, ip: &str, since: NaiveDateTime) -> QueryResult<(i64, i64)> {
+    let by_email = login_failures::table
+        .filter(login_failures::email.eq(email.to_lowercase()))
+        .filter(login_failures::created_at.gt(since))
+        .count()
+        .get_result(conn)?;
+    let by_ip = login_failures::table
+        .filter(login_failures::ip.eq(ip))
+        .filter(login_failures::created_at.gt(since))
+        .count()
+        .get_result(conn)?;
+    Ok((by_email, by_ip))
+}
+
+pub fn clear_login_failures(conn: &mut DbConn, email: &str, older_than: NaiveDateTime) -> QueryResult<()> {
+    diesel::delete(
+        login_failures::table
+            .filter(login_failures::email.eq(email.to_lowercase()).or(login_failures::created_at.lt(older_than))),
+    )
+    .execute(conn)
+    .map(|_| ())
+}

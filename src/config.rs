@@ -1,0 +1,90 @@
+//! Settings from the environment, each with a default that runs the embedded setup.
+
+use anyhow::Context;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub host: String,
+    pub port: u16,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    /// Base64 master key from `DEVPILOT_MASTER_KEY`; when unset the key file in the data dir is
+    /// used (and created on first start).
+    pub master_key: Option<String>,
+    /// Where local destinations without a path of their own write.
+    pub local_backup_dir: PathBuf,
+    /// Mark the session cookie `Secure` (set when the server is reached over https).
+    pub secure_cookies: bool,
+    pub db_max_connections: u32,
+    pub provider: ProviderSettings,
+}
+
+/// Limits for talking to storage providers.
+#[derive(Debug, Clone)]
+pub struct ProviderSettings {
+    /// Every connection test ends within this time, in Active or Failed.
+    pub test_deadline: Duration,
+    pub connect_timeout: Duration,
+    /// Retries of transient provider errors (object_store's default is 10).
+    pub max_retries: usize,
+}
+
+impl Default for ProviderSettings {
+    fn default() -> Self {
+        ProviderSettings {
+            test_deadline: Duration::from_secs(15),
+            connect_timeout: Duration::from_secs(5),
+            max_retries: 3,
+        }
+    }
+}
+
+impl Settings {
+    pub fn from_env() -> anyhow::Result<Settings> {
+        let data_dir = PathBuf::from(var("DEVPILOT_DATA_DIR").unwrap_or_else(|| "data".into()));
+        let database_url =
+            var("DATABASE_URL").unwrap_or_else(|| format!("sqlite://{}", data_dir.join("devpilot.db").display()));
+        let local_backup_dir =
+            var("DEVPILOT_LOCAL_BACKUP_DIR").map(PathBuf::from).unwrap_or_else(|| data_dir.join("backups"));
+        let defaults = ProviderSettings::default();
+        Ok(Settings {
+            host: var("DEVPILOT_HOST").unwrap_or_else(|| "127.0.0.1".into()),
+            port: parse_var("DEVPILOT_PORT", 8080)?,
+            master_key: var("DEVPILOT_MASTER_KEY"),
+            secure_cookies: parse_var("DEVPILOT_SECURE_COOKIES", false)?,
+            db_max_connections: parse_var("DEVPILOT_DB_MAX_CONNECTIONS", 10)?,
+            provider: ProviderSettings {
+                test_deadline: Duration::from_secs(parse_var(
+                    "DEVPILOT_TEST_DEADLINE_SECS",
+                    defaults.test_deadline.as_secs(),
+                )?),
+                connect_timeout: defaults.connect_timeout,
+                max_retries: parse_var("DEVPILOT_PROVIDER_MAX_RETRIES", defaults.max_retries)?,
+            },
+            data_dir,
+            database_url,
+            local_backup_dir,
+        })
+    }
+
+    pub fn master_key_file(&self) -> PathBuf {
+        self.data_dir.join("master.key")
+    }
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn parse_var<T>(name: &str, default: T) -> anyhow::Result<T>
+where
+    T: std::str::FromStr,
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    match var(name) {
+        Some(v) => v.trim().parse().with_context(|| format!("{name}={v:?} is not valid")),
+        None => Ok(default),
+    }
+}

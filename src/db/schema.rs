@@ -1,0 +1,62 @@
+// Written by hand: only SQL types that SQLite and PostgreSQL share (Text ids, Timestamp in UTC,
+// Binary for ciphertext), so one schema serves both backends.
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        email -> Text,
+        name -> Text,
+        password_hash -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    workspaces (id) {
+        id -> Text,
+        name -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    memberships (workspace_id, user_id) {
+        workspace_id -> Text,
+        user_id -> Text,
+        role -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    login_failures (id) {
+        id -> Text,
+        email -> Text,
+        ip -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    destinations (id) {
+        id -> Text,
+        workspace_id -> Text,
+        name -> Text,
+        kind -> Text,
+        settings -> Text,
+        credentials -> Binary,
+        status -> Text,
+        status_before_test -> Nullable<Text>,
+        last_tested_at -> Nullable<Timestamp>,
+        last_test_message -> Nullable<Text>,
+        is_default -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(memberships -> users (user_id));
+diesel::joinable!(memberships -> workspaces (workspace_id));
+diesel::joinable!(destinations -> workspaces (workspace_id));
+
+diesel::allow_tables_to_appear_in_same_query!(users, workspaces, memberships, login_failures, destinations);

@@ -1,0 +1,567 @@
+//! The destination pages: list, create/edit forms with per-type fields, tests, default,
+//! disable/enable, delete. Thin: parsing of the request and rendering; rules live in the service.
+
+use super::domain::{DestinationKind, Status};
+use super::fields::{FieldErrors, Input, RawFields};
+use super::service::{Destination, DestinationError, DestinationInput, DestinationService, TestOutcome};
+use crate::auth::CurrentUser;
+use crate::auth::session::is_htmx;
+use crate::error::AppError;
+use crate::web::{Flash, Layout, form_value, render, see_other, time};
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+
+const PER_PAGE: i64 = 50;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/destinations", web::get().to(list))
+        .route("/destinations", web::post().to(create))
+        .route("/destinations/new", web::get().to(new_form))
+        .route("/destinations/fields", web::post().to(fields))
+        .route("/destinations/test-credentials", web::post().to(test_credentials))
+        .route("/destinations/{id}/edit", web::get().to(edit_form))
+        .route("/destinations/{id}", web::post().to(update))
+        .route("/destinations/{id}/test", web::post().to(test_connection))
+        .route("/destinations/{id}/default", web::post().to(make_default))
+        .route("/destinations/{id}/disable", web::post().to(disable))
+        .route("/destinations/{id}/enable", web::post().to(enable))
+        .route("/destinations/{id}/delete", web::get().to(confirm_delete))
+        .route("/destinations/{id}/delete", web::post().to(delete));
+}
+
+impl From<DestinationError> for AppError {
+    fn from(e: DestinationError) -> Self {
+        match e {
+            DestinationError::NotFound => AppError::NotFound("Backup destination not found".into()),
+            DestinationError::Invalid(errors) => {
+                let detail: Vec<String> = errors.iter().map(|(f, m)| format!("{f}: {m}")).collect();
+                AppError::BadRequest(detail.join(" "))
+            }
+            DestinationError::Db(e) => e.into(),
+            DestinationError::Credentials(m) => AppError::Internal(anyhow::anyhow!(m)),
+        }
+    }
+}
+
+pub struct LastTested {
+    pub iso: String,
+    pub exact: String,
+    pub ago: String,
+}
+
+pub struct RowView {
+    pub id: String,
+    pub name: String,
+    pub icon: String,
+    pub kind_label: &'static str,
+    pub location: String,
+    pub status: &'static str,
+    pub status_label: &'static str,
+    pub message: Option<String>,
+    pub is_default: bool,
+    pub last_tested: Option<LastTested>,
+    pub can_write: bool,
+    pub csrf: String,
+    pub page: i64,
+}
+
+impl RowView {
+    fn new(d: Destination, user: &CurrentUser, page: i64) -> RowView {
+        let now = chrono::Utc::now().naive_utc();
+        RowView {
+            icon: d.kind.icon(),
+            kind_label: d.kind.label(),
+            status: d.status.as_str(),
+            status_label: d.status.label(),
+            message: d.last_test_message,
+            last_tested: d.last_tested_at.map(|t| LastTested {
+                iso: t.and_utc().to_rfc3339(),
+                exact: time::exact(t),
+                ago: time::ago(t, now),
+            }),
+            id: d.id,
+            name: d.name,
+            location: d.location,
+            is_default: d.is_default,
+            can_write: user.can_write(),
+            csrf: user.csrf_token.clone(),
+            page,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "destinations/list.html")]
+struct ListPage {
+    layout: Layout,
+    flash: Option<Flash>,
+    rows: Vec<RowView>,
+    page: i64,
+    last_page: i64,
+    total: i64,
+}
+
+#[derive(Template)]
+#[template(path = "destinations/row.html")]
+struct RowFragment {
+    row: RowView,
+}
+
+#[derive(serde::Deserialize)]
+pub struct PageQuery {
+    page: Option<i64>,
+}
+
+async fn list(
+    user: CurrentUser,
+    service: web::Data<DestinationService>,
+    query: web::Query<PageQuery>,
+    session: Session,
+) -> Result<HttpResponse, AppError> {
+    let page = service.list(&user.workspace_id, query.page.unwrap_or(1), PER_PAGE).await?;
+    let (number, last_page, total) = (page.page, page.last_page(), page.total);
+    let rows = page.items.into_iter().map(|d| RowView::new(d, &user, number)).collect();
+    render(
+        StatusCode::OK,
+        &ListPage {
+            layout: Layout::for_user(&user, "destinations"),
+            flash: Flash::take(&session),
+            rows,
+            page: number,
+            last_page,
+            total,
+        },
+    )
+}
+
+// ---- the form ----
+
+pub struct OptionView {
+    pub value: &'static str,
+    pub label: &'static str,
+    pub selected: bool,
+}
+
+pub struct FieldView {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub input_type: &'static str,
+    pub is_checkbox: bool,
+    pub value: String,
+    pub checked: bool,
+    pub options: Vec<OptionView>,
+    pub required: bool,
+    pub secret: bool,
+    pub stored: bool,
+    pub placeholder: &'static str,
+    pub help: &'static str,
+    pub error: Option<String>,
+}
+
+/// Everything the form body shows: values as typed (never stored secrets) and errors by field.
+pub struct FormView {
+    pub editing: Option<String>,
+    pub name: String,
+    pub name_error: Option<String>,
+    pub type_error: Option<String>,
+    pub kinds: Vec<OptionView>,
+    pub kind_description: &'static str,
+    pub fields: Vec<FieldView>,
+    pub test: Option<TestOutcome>,
+}
+
+impl FormView {
+    fn new(
+        editing: Option<String>,
+        name: &str,
+        kind: DestinationKind,
+        values: &RawFields,
+        stored_secrets: &[&str],
+        errors: &FieldErrors,
+    ) -> FormView {
+        let fields = kind
+            .fields()
+            .iter()
+            .map(|spec| {
+                // A secret typed into a form that failed is not echoed back either.
+                let value =
+                    if spec.secret { String::new() } else { values.get(spec.name).unwrap_or_default().to_owned() };
+                let chosen = values.get(spec.name).or_else(|| spec.options().first().map(|(v, _)| *v));
+                FieldView {
+                    name: spec.name,
+                    label: spec.label,
+                    input_type: match spec.input {
+                        Input::Text => "text",
+                        Input::Password => "password",
+                        Input::TextArea => "textarea",
+                        Input::Number => "number",
+                        Input::Checkbox => "checkbox",
+                        Input::Select(_) => "select",
+                    },
+                    is_checkbox: spec.is_checkbox(),
+                    checked: matches!(values.get(spec.name), Some("true" | "on" | "1" | "yes")),
+                    options: spec
+                        .options()
+                        .iter()
+                        .map(|(v, l)| OptionView { value: v, label: l, selected: Some(*v) == chosen })
+                        .collect(),
+                    value,
+                    required: spec.required,
+                    secret: spec.secret,
+                    stored: spec.secret && stored_secrets.contains(&spec.name),
+                    placeholder: spec.placeholder,
+                    help: spec.help,
+                    error: errors.get(spec.name).map(str::to_owned),
+                }
+            })
+            .collect();
+        FormView {
+            editing,
+            name: name.to_owned(),
+            name_error: errors.get("name").map(str::to_owned),
+            type_error: errors.get("type").map(str::to_owned),
+            kinds: DestinationKind::ALL
+                .iter()
+                .map(|k| OptionView { value: k.as_str(), label: k.label(), selected: *k == kind })
+                .collect(),
+            kind_description: kind.description(),
+            fields,
+            test: None,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "destinations/form.html")]
+struct FormPage {
+    layout: Layout,
+    title: String,
+    action: String,
+    form: FormView,
+}
+
+#[derive(Template)]
+#[template(path = "destinations/form_body.html")]
+struct FormBody {
+    form: FormView,
+}
+
+#[derive(Template)]
+#[template(path = "destinations/test_result.html")]
+struct TestResult {
+    t: TestOutcome,
+}
+
+/// A submitted form: `name`, `type`, optional `id`, and `config.<field>` values.
+struct Submitted {
+    id: Option<String>,
+    input: DestinationInput,
+}
+
+impl Submitted {
+    fn from_pairs(pairs: &[(String, String)]) -> Submitted {
+        let fields = RawFields::from_pairs(
+            pairs.iter().filter_map(|(k, v)| k.strip_prefix("config.").map(|k| (k.to_owned(), v.as_str()))),
+        );
+        Submitted {
+            id: form_value(pairs, "id").filter(|v| !v.is_empty()).map(str::to_owned),
+            input: DestinationInput {
+                name: form_value(pairs, "name").unwrap_or_default().to_owned(),
+                kind: form_value(pairs, "type").unwrap_or(DestinationKind::Local.as_str()).to_owned(),
+                fields,
+            },
+        }
+    }
+
+    fn kind(&self) -> DestinationKind {
+        DestinationKind::parse(&self.input.kind).unwrap_or(DestinationKind::Local)
+    }
+}
+
+async fn new_form(user: CurrentUser) -> Result<HttpResponse, AppError> {
+    user.require_write()?;
+    let form = FormView::new(None, "", DestinationKind::Local, &RawFields::new(), &[], &FieldErrors::new());
+    render(
+        StatusCode::OK,
+        &FormPage {
+            layout: Layout::for_user(&user, "destinations"),
+            title: "New destination".into(),
+            action: "/destinations".into(),
+            form,
+        },
+    )
+}
+
+async fn edit_form(
+    user: CurrentUser,
+    service: web::Data<DestinationService>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    user.require_write()?;
+    let d = service.get(&user.workspace_id, &path).await?;
+    let form = FormView::new(Some(d.id.clone()), &d.name, d.kind, &d.settings, &d.stored_secrets, &FieldErrors::new());
+    render(
+        StatusCode::OK,
+        &FormPage {
+            layout: Layout::for_user(&user, "destinations"),
+            title: format!("Edit {}", d.name),
+            action: format!("/destinations/{}", d.id),
+            form,
+        },
+    )
+}
+
+/// The type picker (a POST, so typed secrets never land in a URL or an access log): re-renders the form body for the chosen type, keeping what was typed.
+async fn fields(
+    user: CurrentUser,
+    service: web::Data<DestinationService>,
+    query: web::Form<Vec<(String, String)>>,
+) -> Result<HttpResponse, AppError> {
+    user.require_write()?;
+    let submitted = Submitted::from_pairs(&query);
+    let stored = stored_secrets_for(&service, &user, &submitted).await?;
+    let form = FormView::new(
+        submitted.id.clone(),
+        &submitted.input.name,
+        submitted.kind(),
+        &submitted.input.fields,
+        &stored,
+        &FieldErrors::new(),
+    );
+    render(StatusCode::OK, &FormBody { form })
+}
+
+async fn stored_secrets_for(
+    service: &DestinationService,
+    user: &CurrentUser,
+    submitted: &Submitted,
+) -> Result<Vec<&'static str>, AppError> {
+    Ok(match &submitted.id {
+        Some(id) => {
+            let d = service.get(&user.workspace_id, id).await?;
+            if d.kind == submitted.kind() { d.stored_secrets } else { Vec::new() }
+        }
+        None => Vec::new(),
+    })
+}
+
+async fn test_credentials(
+    user: CurrentUser,
+    service: web::Data<DestinationService>,
+    form: web::Form<Vec<(String, String)>>,
+) -> Result<HttpResponse, AppError> {
+    user.require_write()?;
+    let submitted = Submitted::from_pairs(&form);
+    match service.test_credentials(&user.workspace_id, submitted.id.as_deref(), &submitted.input).await {
+        Ok(t) => render(StatusCode::OK, &TestResult { t }),
+        Err(DestinationError::Invalid(errors)) => {
+            // Show the problems next to their fields: swap the whole form body instead.
+            let stored = stored_secrets_for(&service, &user, &submitted).await?;
+            let form = FormView::new(
+                submitted.id.clone(),
+                &submitted.input.name,
+                submitted.kind(),
+                &submitted.input.fields,
+                &stored,
+                &errors,
+            );
+            let mut response = render(StatusCode::UNPROCESSABLE_ENTITY, &FormBody { form })?;
+            response.headers_mut().insert(
+                actix_web::http::header::HeaderName::from_static("hx-retarget"),
+                actix_web::http::header::HeaderValue::from_static("#form-body"),
+            );
+            response.headers_mut().insert(
+                actix_web::http::header::HeaderName::from_static("hx-reswap"),
+                actix_web::http::header::HeaderValue::from_static("outerHTML"),
+            );
+            Ok(response)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn create(
+    user: CurrentUser,
+    service: web::Data<DestinationService>,
+    form: web::Form<Vec<(String, String)>>,
+    session: Session,
+) -> Result<HttpResponse, AppError> {
+    user.require_write()?;
+    let submitted = Submitted::from_pairs(&form);
+    match service.create(&user.workspace_id, submitted.input.clone()).await {
+        Ok((d, outcome)) => {
+            saved_flash(&d.name, &outcome).set(&session);
+            Ok(see_other("/destinations"))
+        }
+        Err(DestinationError::Invalid(errors)) => {
+            form_with_errors(&user, submitted, &errors, &[], "New destination".into(), "/destinations".into())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn update(
+    user: CurrentUser,
+    service: web::Data<DestinationService>,
+    path: web::Path<String>,
+    form: web::Form<Vec<(String, String)>>,
+    session: Session,
+) -> Result<HttpResponse, AppError> {
+    user.require_write()?;
+    let mut submitted = Submitted::from_pairs(&form);
+    submitted.id = Some(path.clone());
+    match service.update(&user.workspace_id, &path, submitted.input.clone()).await {
+        Ok((d, outcome)) => {
+            saved_flash(&d.name, &outcome).set(&session);
+            Ok(see_other("/destinations"))
+        }
+        Err(DestinationError::Invalid(errors)) => {
+            let stored = stored_secrets_for(&service, &user, &submitted).await?;
+            let title = format!("Edit {}", submitted.input.name);
+            form_with_errors(&user, submitted, &errors, &stored, title, format!("/destinations/{path}"))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn saved_flash(name: &str, outcome: &TestOutcome) -> Flash {
+    if outcome.ok {
+        Flash::ok(format!("Saved “{name}”. Connection test passed."))
+    } else {
+        Flash::error(format!("Saved “{name}”, but its connection test failed: {}", outcome.message))
+    }
+}
+
+fn form_with_errors(
+    user: &CurrentUser,
+    submitted: Submitted,
+    errors: &FieldErrors,
+    stored: &[&str],
+    title: String,
+    action: String,
+) -> Result<HttpResponse, AppError> {
+    let form = FormView::new(
+        submitted.id.clone(),
+        &submitted.input.name,
+        submitted.kind(),
+        &submitted.input.fields,
+        stored,
+        errors,
+    );
+    render(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &FormPage { layout: Layout::for_user(user, "destinations"), title, action, form },
+    )
+}
+
+// ---- row actions ----
+
+#[derive(serde::Deserialize)]
+pub struct RowAction {
+    page: Option<i64>,
+}
+
+fn back_to_list(form: &RowAction) -> HttpResponse {
+    see_other(&format!("/destinations?page={}", form.page.unwrap_or(1).max(1)))
+}
+
+async fn test_connection(
+    req: HttpRequest,
+    user: CurrentUser,
+    service: web::Data<DestinationService>,
+    path: web::Path<String>,
+    session: Session,
+) -> Result<HttpResponse, AppError> {
+    user.require_write()?;
+    let outcome = service.test_saved(&user.workspace_id, &path).await?;
+    if is_htmx(&req) {
+        let d = service.get(&user.workspace_id, &path).await?;
+        return render(StatusCode::OK, &RowFragment { row: RowView::new(d, &user, 1) });
+    }
+    let d = service.get(&user.workspace_id, &path).await?;
+    if outcome.ok {
+        Flash::ok(format!("“{}” passed its connection test.", d.name)).set(&session);
+    } else {
+        Flash::error(format!("“{}” failed its connection test: {}", d.name, outcome.message)).set(&session);
+    }
+    Ok(see_other("/destinations"))
+}
+
+async fn make_default(
+    user: CurrentUser,
+    service: web::Data<DestinationService>,
+    path: web::Path<String>,
+    form: web::Form<RowAction>,
+) -> Result<HttpResponse, AppError> {
+    user.require_write()?;
+    let d = service.get(&user.workspace_id, &path).await?;
+    if d.status == Status::Disabled {
+        return Err(AppError::BadRequest("A disabled destination cannot be the default; enable it first.".into()));
+    }
+    service.make_default(&user.workspace_id, &path).await?;
+    Ok(back_to_list(&form))
+}
+
+async fn disable(
+    user: CurrentUser,
+    service: web::Data<DestinationService>,
+    path: web::Path<String>,
+    form: web::Form<RowAction>,
+) -> Result<HttpResponse, AppError> {
+    user.require_write()?;
+    service.disable(&user.workspace_id, &path).await?;
+    Ok(back_to_list(&form))
+}
+
+async fn enable(
+    user: CurrentUser,
+    service: web::Data<DestinationService>,
+    path: web::Path<String>,
+    form: web::Form<RowAction>,
+) -> Result<HttpResponse, AppError> {
+    user.require_write()?;
+    service.enable(&user.workspace_id, &path).await?;
+    Ok(back_to_list(&form))
+}
+
+#[derive(Template)]
+#[template(path = "destinations/delete.html")]
+struct DeletePage {
+    layout: Layout,
+    id: String,
+    name: String,
+    is_default: bool,
+}
+
+async fn confirm_delete(
+    user: CurrentUser,
+    service: web::Data<DestinationService>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    user.require_write()?;
+    let d = service.get(&user.workspace_id, &path).await?;
+    render(
+        StatusCode::OK,
+        &DeletePage {
+            layout: Layout::for_user(&user, "destinations"),
+            id: d.id,
+            name: d.name,
+            is_default: d.is_default,
+        },
+    )
+}
+
+async fn delete(
+    user: CurrentUser,
+    service: web::Data<DestinationService>,
+    path: web::Path<String>,
+    session: Session,
+) -> Result<HttpResponse, AppError> {
+    user.require_write()?;
+    let d = service.get(&user.workspace_id, &path).await?;
+    service.delete(&user.workspace_id, &path).await?;
+    Flash::ok(format!("Deleted “{}”.", d.name)).set(&session);
+    Ok(see_other("/destinations"))
+}

@@ -1,0 +1,7 @@
+//! Backup destinations: where artifacts live.
+
+pub mod domain;
+pub mod fields;
+pub mod html;
+pub mod service;
+pub mod store;

@@ -1,0 +1,382 @@
+//! The rules of destinations: validation, sealing credentials, status changes around tests,
+//! the default. Handlers (HTML now, JSON later) call this; it calls the store and providers.
+
+use super::domain::{DestinationConfig, DestinationKind, DestinationName, Status};
+use super::fields::{FieldErrors, RawFields};
+use super::store::{self, ConfigChange, DestinationRow};
+use crate::crypto::CredentialCipher;
+use crate::db::{Db, DbError};
+use crate::providers::{self, ProviderContext, ProviderError};
+use chrono::{NaiveDateTime, Utc};
+use std::sync::Arc;
+
+/// A destination as the rest of the app sees it: settings in the clear, credentials only as the
+/// names of the secret fields that are stored.
+#[derive(Debug, Clone)]
+pub struct Destination {
+    pub id: String,
+    pub workspace_id: String,
+    pub name: String,
+    pub kind: DestinationKind,
+    pub settings: RawFields,
+    pub stored_secrets: Vec<&'static str>,
+    pub location: String,
+    pub status: Status,
+    pub last_tested_at: Option<NaiveDateTime>,
+    pub last_test_message: Option<String>,
+    pub is_default: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// What the admin submitted: a name, a type and the type's fields.
+#[derive(Debug, Clone)]
+pub struct DestinationInput {
+    pub name: String,
+    pub kind: String,
+    pub fields: RawFields,
+}
+
+#[derive(Debug, Clone)]
+pub struct TestOutcome {
+    pub ok: bool,
+    pub message: String,
+    pub at: NaiveDateTime,
+}
+
+impl TestOutcome {
+    fn from_result(result: Result<String, ProviderError>) -> TestOutcome {
+        let at = Utc::now().naive_utc();
+        match result {
+            Ok(message) => TestOutcome { ok: true, message, at },
+            Err(e) => TestOutcome { ok: false, message: e.to_string(), at },
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DestinationError {
+    #[error("Backup destination not found")]
+    NotFound,
+    #[error("the destination is invalid")]
+    Invalid(FieldErrors),
+    #[error(transparent)]
+    Db(DbError),
+    #[error("stored credentials cannot be read: {0}")]
+    Credentials(String),
+}
+
+impl From<DbError> for DestinationError {
+    fn from(e: DbError) -> Self {
+        match e {
+            DbError::NotFound => DestinationError::NotFound,
+            other => DestinationError::Db(other),
+        }
+    }
+}
+
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub page: i64,
+    pub per_page: i64,
+    pub total: i64,
+}
+
+impl<T> Page<T> {
+    pub fn last_page(&self) -> i64 {
+        ((self.total + self.per_page - 1) / self.per_page).max(1)
+    }
+}
+
+#[derive(Clone)]
+pub struct DestinationService {
+    db: Db,
+    cipher: Arc<CredentialCipher>,
+    providers: ProviderContext,
+}
+
+fn associated_data(workspace: &str, id: &str) -> String {
+    format!("devpilot:destination:{workspace}:{id}")
+}
+
+impl DestinationService {
+    pub fn new(db: Db, cipher: Arc<CredentialCipher>, providers: ProviderContext) -> DestinationService {
+        DestinationService { db, cipher, providers }
+    }
+
+    pub async fn list(&self, workspace: &str, page: i64, per_page: i64) -> Result<Page<Destination>, DestinationError> {
+        let ws = workspace.to_owned();
+        let page = page.max(1);
+        let (rows, total) = self
+            .db
+            .run(move |c| Ok((store::list(c, &ws, per_page, (page - 1) * per_page)?, store::count(c, &ws)?)))
+            .await?;
+        let items = rows.into_iter().map(|r| self.to_destination(r)).collect::<Result<_, _>>()?;
+        Ok(Page { items, page, per_page, total })
+    }
+
+    pub async fn get(&self, workspace: &str, id: &str) -> Result<Destination, DestinationError> {
+        let row = self.row(workspace, id).await?;
+        self.to_destination(row)
+    }
+
+    async fn row(&self, workspace: &str, id: &str) -> Result<DestinationRow, DestinationError> {
+        let (ws, id) = (workspace.to_owned(), id.to_owned());
+        Ok(self.db.run(move |c| store::find(c, &ws, &id)).await?)
+    }
+
+    /// Validates, seals and stores a new destination, then tests it.
+    pub async fn create(
+        &self,
+        workspace: &str,
+        input: DestinationInput,
+    ) -> Result<(Destination, TestOutcome), DestinationError> {
+        let (name, config_fields) = parse_input(&input, None)?;
+        let id = uuid::Uuid::new_v4().to_string();
+        let now = Utc::now().naive_utc();
+        let (settings, secrets) = config_fields.fields.split(config_fields.kind.fields());
+        let row = DestinationRow {
+            credentials: self.cipher.seal(secrets.to_json().as_bytes(), &associated_data(workspace, &id)),
+            id: id.clone(),
+            workspace_id: workspace.to_owned(),
+            name: name.as_str().to_owned(),
+            kind: config_fields.kind.as_str().to_owned(),
+            settings: settings.to_json(),
+            status: Status::Testing.as_str().to_owned(),
+            status_before_test: Some(Status::Failed.as_str().to_owned()),
+            last_tested_at: None,
+            last_test_message: None,
+            is_default: false,
+            created_at: now,
+            updated_at: now,
+        };
+        self.db.run(move |c| store::insert(c, row)).await.map_err(duplicate_name(&name))?;
+        let outcome = self.run_test(workspace, &id, &config_fields.config).await?;
+        Ok((self.get(workspace, &id).await?, outcome))
+    }
+
+    /// Replaces name, type and config; secret fields left blank keep their stored values (when
+    /// the type is unchanged). Then tests again.
+    pub async fn update(
+        &self,
+        workspace: &str,
+        id: &str,
+        input: DestinationInput,
+    ) -> Result<(Destination, TestOutcome), DestinationError> {
+        let row = self.row(workspace, id).await?;
+        let stored = self.stored_fields(&row)?;
+        let (name, parsed) = parse_input(&input, Some((kind_of(&row)?, &stored)))?;
+        let (settings, secrets) = parsed.fields.split(parsed.kind.fields());
+        let change = ConfigChange {
+            name: name.as_str().to_owned(),
+            kind: parsed.kind.as_str().to_owned(),
+            settings: settings.to_json(),
+            credentials: self.cipher.seal(secrets.to_json().as_bytes(), &associated_data(workspace, id)),
+            updated_at: Utc::now().naive_utc(),
+        };
+        let (ws, rid) = (workspace.to_owned(), id.to_owned());
+        self.db.run(move |c| store::update_config(c, &ws, &rid, change)).await.map_err(duplicate_name(&name))?;
+        let outcome = self.test_saved(workspace, id).await?;
+        Ok((self.get(workspace, id).await?, outcome))
+    }
+
+    /// "Test credentials": runs on submitted values and stores nothing. On an edit form,
+    /// `existing` names the destination whose stored secrets fill blank secret fields.
+    pub async fn test_credentials(
+        &self,
+        workspace: &str,
+        existing: Option<&str>,
+        input: &DestinationInput,
+    ) -> Result<TestOutcome, DestinationError> {
+        let stored = match existing {
+            Some(id) => {
+                let row = self.row(workspace, id).await?;
+                Some((kind_of(&row)?, self.stored_fields(&row)?))
+            }
+            None => None,
+        };
+        let parsed = parse_config(input, stored.as_ref().map(|(k, f)| (*k, f))).map_err(DestinationError::Invalid)?;
+        Ok(self.provider_test(&parsed.config).await)
+    }
+
+    /// "Test connection": Testing while it runs, then Active (with the time) or Failed.
+    pub async fn test_saved(&self, workspace: &str, id: &str) -> Result<TestOutcome, DestinationError> {
+        let (ws, rid) = (workspace.to_owned(), id.to_owned());
+        self.db.run(move |c| store::begin_test(c, &ws, &rid)).await?;
+        let config = match self.row(workspace, id).await.and_then(|row| self.config_of(&row)) {
+            Ok(config) => config,
+            Err(e) => {
+                let outcome =
+                    TestOutcome::from_result(Err(ProviderError::new(providers::ErrorKind::Provider, e.to_string())));
+                self.record(workspace, id, &outcome).await?;
+                return Err(e);
+            }
+        };
+        self.run_test(workspace, id, &config).await
+    }
+
+    async fn run_test(
+        &self,
+        workspace: &str,
+        id: &str,
+        config: &DestinationConfig,
+    ) -> Result<TestOutcome, DestinationError> {
+        let outcome = self.provider_test(config).await;
+        self.record(workspace, id, &outcome).await?;
+        Ok(outcome)
+    }
+
+    async fn record(&self, workspace: &str, id: &str, outcome: &TestOutcome) -> Result<(), DestinationError> {
+        let (ws, rid, o) = (workspace.to_owned(), id.to_owned(), outcome.clone());
+        self.db.run(move |c| store::finish_test(c, &ws, &rid, o.ok, &o.message, o.at)).await?;
+        Ok(())
+    }
+
+    /// Runs the provider's test under the deadline; always returns an outcome.
+    async fn provider_test(&self, config: &DestinationConfig) -> TestOutcome {
+        let deadline = self.providers.settings.test_deadline;
+        let result = match providers::build(config, &self.providers) {
+            Err(e) => Err(e),
+            Ok(provider) => match tokio::time::timeout(deadline, provider.test()).await {
+                Ok(result) => result,
+                Err(_) => Err(ProviderError::new(
+                    providers::ErrorKind::Timeout,
+                    format!("The test did not finish within {} s.", deadline.as_secs()),
+                )),
+            },
+        };
+        TestOutcome::from_result(result)
+    }
+
+    pub async fn make_default(&self, workspace: &str, id: &str) -> Result<(), DestinationError> {
+        let (ws, rid) = (workspace.to_owned(), id.to_owned());
+        Ok(self.db.run(move |c| store::make_default(c, &ws, &rid)).await?)
+    }
+
+    pub async fn disable(&self, workspace: &str, id: &str) -> Result<(), DestinationError> {
+        let (ws, rid, now) = (workspace.to_owned(), id.to_owned(), Utc::now().naive_utc());
+        Ok(self.db.run(move |c| store::set_disabled(c, &ws, &rid, now)).await?)
+    }
+
+    /// Re-enables a Disabled destination and tests it, so its status is earned, not assumed.
+    pub async fn enable(&self, workspace: &str, id: &str) -> Result<TestOutcome, DestinationError> {
+        let (ws, rid, now) = (workspace.to_owned(), id.to_owned(), Utc::now().naive_utc());
+        self.db.run(move |c| store::enable_for_test(c, &ws, &rid, now)).await?;
+        let config = self.config_of(&self.row(workspace, id).await?)?;
+        self.run_test(workspace, id, &config).await
+    }
+
+    pub async fn delete(&self, workspace: &str, id: &str) -> Result<(), DestinationError> {
+        let (ws, rid) = (workspace.to_owned(), id.to_owned());
+        Ok(self.db.run(move |c| store::delete(c, &ws, &rid)).await?)
+    }
+
+    /// The full config of a saved destination, credentials decrypted.
+    pub async fn config(&self, workspace: &str, id: &str) -> Result<DestinationConfig, DestinationError> {
+        self.config_of(&self.row(workspace, id).await?)
+    }
+
+    fn config_of(&self, row: &DestinationRow) -> Result<DestinationConfig, DestinationError> {
+        DestinationConfig::parse(kind_of(row)?, &self.stored_fields(row)?).map_err(|errors| {
+            let detail: Vec<String> = errors.iter().map(|(f, m)| format!("{f}: {m}")).collect();
+            DestinationError::Credentials(format!("stored configuration is invalid ({})", detail.join("; ")))
+        })
+    }
+
+    /// Settings and decrypted secrets of a row, as fields.
+    fn stored_fields(&self, row: &DestinationRow) -> Result<RawFields, DestinationError> {
+        let plain = self
+            .cipher
+            .open(&row.credentials, &associated_data(&row.workspace_id, &row.id))
+            .map_err(|e| DestinationError::Credentials(e.to_string()))?;
+        let secrets = std::str::from_utf8(&plain)
+            .ok()
+            .and_then(|t| RawFields::from_json(t).ok())
+            .ok_or_else(|| DestinationError::Credentials("stored credentials are malformed".into()))?;
+        let mut fields = RawFields::from_json(&row.settings)
+            .map_err(|_| DestinationError::Credentials("stored settings are malformed".into()))?;
+        fields.fill_from(&secrets);
+        Ok(fields)
+    }
+
+    fn to_destination(&self, row: DestinationRow) -> Result<Destination, DestinationError> {
+        let kind = kind_of(&row)?;
+        let settings = RawFields::from_json(&row.settings)
+            .map_err(|_| DestinationError::Credentials("stored settings are malformed".into()))?;
+        // Which secrets are stored is shown ("a key is stored"), never their values.
+        let (stored_secrets, location) = match self.stored_fields(&row) {
+            Ok(all) => (
+                kind.fields().iter().filter(|f| f.secret && all.contains(f.name)).map(|f| f.name).collect(),
+                DestinationConfig::parse(kind, &all).map(|c| c.location()).unwrap_or_default(),
+            ),
+            Err(_) => (Vec::new(), String::new()),
+        };
+        Ok(Destination {
+            id: row.id,
+            workspace_id: row.workspace_id,
+            name: row.name,
+            kind,
+            settings,
+            stored_secrets,
+            location,
+            status: Status::from_db(&row.status),
+            last_tested_at: row.last_tested_at,
+            last_test_message: row.last_test_message,
+            is_default: row.is_default,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+struct Parsed {
+    kind: DestinationKind,
+    fields: RawFields,
+    config: DestinationConfig,
+}
+
+/// Parses name, type and config together so every field error is reported at once. `stored`
+/// fills blank secret fields on an edit of the same type.
+fn parse_input(
+    input: &DestinationInput,
+    stored: Option<(DestinationKind, &RawFields)>,
+) -> Result<(DestinationName, Parsed), DestinationError> {
+    let mut errors = FieldErrors::new();
+    let name = DestinationName::parse(&input.name).map_err(|m| errors.add("name", m)).ok();
+    let parsed = parse_config(input, stored).map_err(|e| errors.merge(e)).ok();
+    match (name, parsed) {
+        (Some(name), Some(parsed)) if errors.is_empty() => Ok((name, parsed)),
+        _ => Err(DestinationError::Invalid(errors)),
+    }
+}
+
+fn parse_config(
+    input: &DestinationInput,
+    stored: Option<(DestinationKind, &RawFields)>,
+) -> Result<Parsed, FieldErrors> {
+    let kind = DestinationKind::parse(input.kind.trim()).map_err(|m| FieldErrors::single("type", m))?;
+    let mut fields = input.fields.clone();
+    if let Some((_, stored)) = stored.filter(|(k, _)| *k == kind) {
+        for spec in kind.fields().iter().filter(|f| f.secret) {
+            if let Some(v) = stored.get(spec.name).filter(|_| !fields.contains(spec.name)) {
+                fields.set(spec.name, v);
+            }
+        }
+    }
+    let config = DestinationConfig::parse(kind, &fields)?;
+    Ok(Parsed { kind, fields, config })
+}
+
+fn duplicate_name(name: &DestinationName) -> impl FnOnce(DbError) -> DestinationError + '_ {
+    move |e| match e {
+        DbError::Duplicate(_) => DestinationError::Invalid(FieldErrors::single(
+            "name",
+            format!("A destination named \"{}\" already exists in this workspace.", name.as_str()),
+        )),
+        other => other.into(),
+    }
+}
+
+fn kind_of(row: &DestinationRow) -> Result<DestinationKind, DestinationError> {
+    DestinationKind::parse(&row.kind).map_err(DestinationError::Credentials)
+}

@@ -1,0 +1,186 @@
+//! Destination queries. Every query takes the workspace id: a destination of another workspace
+//! is simply not found.
+
+use crate::db::DbConn;
+use crate::db::schema::destinations::{self, dsl};
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = destinations)]
+pub struct DestinationRow {
+    pub id: String,
+    pub workspace_id: String,
+    pub name: String,
+    pub kind: String,
+    pub settings: String,
+    pub credentials: Vec<u8>,
+    pub status: String,
+    pub status_before_test: Option<String>,
+    pub last_tested_at: Option<NaiveDateTime>,
+    pub last_test_message: Option<String>,
+    pub is_default: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// The parts an edit replaces.
+pub struct ConfigChange {
+    pub name: String,
+    pub kind: String,
+    pub settings: String,
+    pub credentials: Vec<u8>,
+    pub updated_at: NaiveDateTime,
+}
+
+pub fn list(conn: &mut DbConn, workspace: &str, limit: i64, offset: i64) -> QueryResult<Vec<DestinationRow>> {
+    dsl::destinations
+        .filter(dsl::workspace_id.eq(workspace))
+        .order((dsl::is_default.desc(), dsl::name.asc(), dsl::id.asc()))
+        .limit(limit)
+        .offset(offset)
+        .select(DestinationRow::as_select())
+        .load(conn)
+}
+
+pub fn count(conn: &mut DbConn, workspace: &str) -> QueryResult<i64> {
+    dsl::destinations.filter(dsl::workspace_id.eq(workspace)).count().get_result(conn)
+}
+
+pub fn find(conn: &mut DbConn, workspace: &str, id: &str) -> QueryResult<DestinationRow> {
+    dsl::destinations
+        .filter(dsl::workspace_id.eq(workspace))
+        .filter(dsl::id.eq(id))
+        .select(DestinationRow::as_select())
+        .first(conn)
+}
+
+/// Inserts a destination; the first one of a workspace becomes its default.
+pub fn insert(conn: &mut DbConn, mut row: DestinationRow) -> QueryResult<DestinationRow> {
+    conn.transaction(|conn| {
+        row.is_default = count(conn, &row.workspace_id)? == 0;
+        diesel::insert_into(dsl::destinations).values(&row).execute(conn)?;
+        Ok(row)
+    })
+}
+
+pub fn update_config(conn: &mut DbConn, workspace: &str, id: &str, change: ConfigChange) -> QueryResult<()> {
+    let n = diesel::update(dsl::destinations.filter(dsl::workspace_id.eq(workspace)).filter(dsl::id.eq(id)))
+        .set((
+            dsl::name.eq(change.name),
+            dsl::kind.eq(change.kind),
+            dsl::settings.eq(change.settings),
+            dsl::credentials.eq(change.credentials),
+            dsl::updated_at.eq(change.updated_at),
+        ))
+        .execute(conn)?;
+    found(n)
+}
+
+/// Marks a test as running: Testing, remembering the status to return to if the server dies.
+/// A Disabled destination stays Disabled while it is tested.
+pub fn begin_test(conn: &mut DbConn, workspace: &str, id: &str) -> QueryResult<()> {
+    let n = diesel::update(
+        dsl::destinations
+            .filter(dsl::workspace_id.eq(workspace))
+            .filter(dsl::id.eq(id))
+            .filter(dsl::status.ne("disabled"))
+            .filter(dsl::status.ne("testing")),
+    )
+    .set((dsl::status_before_test.eq(dsl::status.nullable()), dsl::status.eq("testing")))
+    .execute(conn)?;
+    if n == 0 {
+        find(conn, workspace, id)?; // NotFound if it does not exist; otherwise it is disabled or already testing
+    }
+    Ok(())
+}
+
+/// Records a finished test: Testing becomes Active or Failed; Disabled stays Disabled.
+pub fn finish_test(
+    conn: &mut DbConn,
+    workspace: &str,
+    id: &str,
+    ok: bool,
+    message: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    conn.transaction(|conn| {
+        let row = find(conn, workspace, id)?;
+        let status = if row.status == "disabled" {
+            "disabled"
+        } else if ok {
+            "active"
+        } else {
+            "failed"
+        };
+        let target = dsl::destinations.filter(dsl::id.eq(id));
+        diesel::update(target)
+            .set((
+                dsl::status.eq(status),
+                dsl::status_before_test.eq(None::<String>),
+                dsl::last_test_message.eq(message),
+            ))
+            .execute(conn)?;
+        if ok {
+            diesel::update(target).set(dsl::last_tested_at.eq(now)).execute(conn)?;
+        }
+        Ok(())
+    })
+}
+
+pub fn set_disabled(conn: &mut DbConn, workspace: &str, id: &str, now: NaiveDateTime) -> QueryResult<()> {
+    let n = diesel::update(dsl::destinations.filter(dsl::workspace_id.eq(workspace)).filter(dsl::id.eq(id)))
+        .set((dsl::status.eq("disabled"), dsl::status_before_test.eq(None::<String>), dsl::updated_at.eq(now)))
+        .execute(conn)?;
+    found(n)
+}
+
+/// Re-enables a Disabled destination as Testing; the caller runs the test that settles it.
+pub fn enable_for_test(conn: &mut DbConn, workspace: &str, id: &str, now: NaiveDateTime) -> QueryResult<()> {
+    let n = diesel::update(
+        dsl::destinations
+            .filter(dsl::workspace_id.eq(workspace))
+            .filter(dsl::id.eq(id))
+            .filter(dsl::status.eq("disabled")),
+    )
+    .set((dsl::status.eq("testing"), dsl::status_before_test.eq("failed"), dsl::updated_at.eq(now)))
+    .execute(conn)?;
+    if n == 0 {
+        find(conn, workspace, id)?;
+    }
+    Ok(())
+}
+
+/// Clears the old default and sets the new one in one transaction; the partial unique index
+/// makes two defaults impossible even under concurrent requests.
+pub fn make_default(conn: &mut DbConn, workspace: &str, id: &str) -> QueryResult<()> {
+    conn.transaction(|conn| {
+        find(conn, workspace, id)?;
+        diesel::update(dsl::destinations.filter(dsl::workspace_id.eq(workspace)).filter(dsl::is_default.eq(true)))
+            .set(dsl::is_default.eq(false))
+            .execute(conn)?;
+        diesel::update(dsl::destinations.filter(dsl::id.eq(id))).set(dsl::is_default.eq(true)).execute(conn)?;
+        Ok(())
+    })
+}
+
+pub fn delete(conn: &mut DbConn, workspace: &str, id: &str) -> QueryResult<()> {
+    let n = diesel::delete(dsl::destinations.filter(dsl::workspace_id.eq(workspace)).filter(dsl::id.eq(id)))
+        .execute(conn)?;
+    found(n)
+}
+
+/// At start-up: a destination left Testing by a crash goes back to the status it had.
+pub fn reset_interrupted_tests(conn: &mut DbConn) -> QueryResult<usize> {
+    diesel::update(dsl::destinations.filter(dsl::status.eq("testing")))
+        .set((
+            dsl::status.eq(diesel::dsl::sql::<diesel::sql_types::Text>("COALESCE(status_before_test, 'failed')")),
+            dsl::status_before_test.eq(None::<String>),
+            dsl::last_test_message.eq("The last test was interrupted by a server restart; test again."),
+        ))
+        .execute(conn)
+}
+
+fn found(rows: usize) -> QueryResult<()> {
+    if rows == 0 { Err(diesel::result::Error::NotFound) } else { Ok(()) }
+}

@@ -1,0 +1,92 @@
+//! The error type of the HTML boundary.
+//!
+//! Policy: handlers return `AppError` for anything that is not a form mistake (those are
+//! re-rendered next to their fields with 422). Expected errors carry a message for the person;
+//! unexpected ones are logged in full and shown as a generic 500 without detail. Full page loads
+//! get an error page; htmx requests get the same page as a fragment that `static/app.js` shows as
+//! a notice; an unauthenticated request is sent to the sign-in page.
+
+use crate::db::DbError;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError, http::header};
+use askama::Template;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("sign in to continue")]
+    Unauthenticated { htmx: bool },
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    TooManyRequests(String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<DbError> for AppError {
+    fn from(e: DbError) -> Self {
+        match e {
+            DbError::Unavailable(detail) => {
+                tracing::error!(%detail, "database unavailable");
+                AppError::Unavailable("The database is unavailable right now. Try again in a moment.".into())
+            }
+            DbError::NotFound => AppError::NotFound("Not found".into()),
+            other => AppError::Internal(other.into()),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    status: u16,
+    title: &'a str,
+    message: &'a str,
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            AppError::Unauthenticated { htmx: true } => {
+                return HttpResponse::Unauthorized().insert_header(("HX-Redirect", "/login")).finish();
+            }
+            AppError::Unauthenticated { htmx: false } => {
+                return HttpResponse::SeeOther().insert_header((header::LOCATION, "/login")).finish();
+            }
+            AppError::Internal(e) => tracing::error!(error = ?e, "request failed"),
+            _ => {}
+        }
+        let status = self.status_code();
+        let message = match self {
+            AppError::Internal(_) => "Something went wrong on our side. It has been logged.".to_owned(),
+            other => other.to_string(),
+        };
+        let page = ErrorPage {
+            status: status.as_u16(),
+            title: status.canonical_reason().unwrap_or("Error"),
+            message: &message,
+        };
+        match page.render() {
+            Ok(body) => HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body),
+            Err(_) => HttpResponse::build(status).body(message),
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! Devpilot Backups: a self-hosted manager of backup destinations.
+
+pub mod auth;
+pub mod config;
+pub mod crypto;
+pub mod db;
+pub mod destinations;
+pub mod error;
+pub mod providers;
+pub mod startup;
+pub mod telemetry;
+pub mod web;
+pub mod workspaces;

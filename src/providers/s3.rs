@@ -1,0 +1,380 @@
+//! Amazon S3 and S3-compatible services (R2, Backblaze B2, MinIO, Wasabi, DigitalOcean Spaces,
+//! any custom endpoint), through object_store.
+
+use super::object_store_errors::from_object_store;
+use super::{ByteStream, ErrorKind, Provider, ProviderContext, ProviderError, StoredObject, check_key, join_key};
+use crate::destinations::fields::{FieldErrors, FieldReader, FieldSpec, Input, RawFields, rules};
+use async_trait::async_trait;
+use futures::{StreamExt, TryStreamExt};
+use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::path::Path as StorePath;
+use object_store::signer::Signer;
+use object_store::{ClientOptions, ObjectStore, ObjectStoreExt, RetryConfig, WriteMultipart};
+use secrecy::{ExposeSecret, SecretString};
+use std::time::Duration;
+
+const PRESETS: &[(&str, &str)] = &[
+    ("aws", "Amazon S3"),
+    ("r2", "Cloudflare R2"),
+    ("backblaze", "Backblaze B2"),
+    ("minio", "MinIO"),
+    ("wasabi", "Wasabi"),
+    ("digitalocean", "DigitalOcean Spaces"),
+    ("custom", "Custom S3-compatible endpoint"),
+];
+
+const JURISDICTIONS: &[(&str, &str)] = &[("default", "Default"), ("eu", "EU"), ("fedramp", "FedRAMP")];
+
+pub const FIELDS: &[FieldSpec] = &[
+    FieldSpec::text("provider", "Provider").input(Input::Select(PRESETS)),
+    FieldSpec::text("bucket", "Bucket").required().max_len(63).placeholder("my-backups"),
+    FieldSpec::text("region", "Region")
+        .max_len(32)
+        .placeholder("us-east-1")
+        .help("Required for Amazon S3, Backblaze, Wasabi and DigitalOcean."),
+    FieldSpec::text("prefix", "Key prefix")
+        .max_len(512)
+        .placeholder("backups/prod/")
+        .help("Optional folder inside the bucket."),
+    FieldSpec::text("endpoint", "Endpoint URL")
+        .max_len(255)
+        .placeholder("https://s3.example.com")
+        .help("Required for MinIO and custom endpoints; overrides the preset's endpoint otherwise."),
+    FieldSpec::text("account_id", "R2 account ID").max_len(32).help("Cloudflare R2 only."),
+    FieldSpec::text("jurisdiction", "R2 jurisdiction").input(Input::Select(JURISDICTIONS)),
+    FieldSpec::text("path_style", "Use path-style requests")
+        .input(Input::Checkbox)
+        .help("Needed by MinIO and most self-hosted services."),
+    FieldSpec::secret("access_key_id", "Access key ID").required().max_len(128),
+    FieldSpec::secret("secret_access_key", "Secret access key").required().max_len(256),
+];
+
+#[derive(Debug, Clone)]
+pub struct S3Config {
+    pub preset: &'static str,
+    pub bucket: String,
+    pub region: Option<String>,
+    pub prefix: Option<String>,
+    pub endpoint: Option<String>,
+    pub account_id: Option<String>,
+    pub jurisdiction: &'static str,
+    pub path_style: bool,
+    pub access_key_id: SecretString,
+    pub secret_access_key: SecretString,
+}
+
+impl S3Config {
+    pub fn parse(raw: &RawFields) -> Result<S3Config, FieldErrors> {
+        let mut r = FieldReader::new(raw, FIELDS);
+        let preset = r.choice("provider", "aws");
+        let bucket = r.checked("bucket", bucket_rule);
+        let region = r.checked("region", |v| rules::charset("Region", v, "-"));
+        let prefix = r.checked("prefix", rules::prefix);
+        let endpoint = r.checked("endpoint", rules::http_url);
+        let account_id = r.checked("account_id", |v| {
+            if v.len() == 32 && v.chars().all(|c| c.is_ascii_hexdigit()) {
+                Ok(())
+            } else {
+                Err("R2 account ID is the 32-character hexadecimal ID from the Cloudflare dashboard.".into())
+            }
+        });
+        let jurisdiction = r.choice("jurisdiction", "default");
+        let path_style = r.flag("path_style");
+        let access_key_id = r.checked_secret("access_key_id", |v| {
+            rules::length("Access key ID", v, 3..=128)?;
+            rules::charset("Access key ID", v, "")
+        });
+        let secret_access_key = r.checked_secret("secret_access_key", |v| rules::no_whitespace("Secret access key", v));
+
+        if matches!(preset, "aws" | "backblaze" | "wasabi" | "digitalocean")
+            && region.is_none()
+            && !r.has_error("region")
+        {
+            r.error("region", "Region is required for this provider.");
+        }
+        if matches!(preset, "minio" | "custom") && endpoint.is_none() && !r.has_error("endpoint") {
+            r.error("endpoint", "Endpoint URL is required for this provider.");
+        }
+        if preset == "r2" && account_id.is_none() && endpoint.is_none() && !r.has_error("account_id") {
+            r.error("account_id", "R2 account ID is required for Cloudflare R2.");
+        }
+        r.finish(|| {
+            Some(S3Config {
+                preset,
+                bucket: bucket?,
+                region,
+                prefix,
+                endpoint,
+                account_id,
+                jurisdiction,
+                path_style,
+                access_key_id: access_key_id?,
+                secret_access_key: secret_access_key?,
+            })
+        })
+    }
+
+    /// The endpoint requests go to: the one given, else the preset's; None means AWS's own.
+    pub fn resolved_endpoint(&self) -> Option<String> {
+        if let Some(e) = &self.endpoint {
+            return Some(e.trim_end_matches('/').to_owned());
+        }
+        let region = self.region.as_deref().unwrap_or_default();
+        match self.preset {
+            "r2" => {
+                let account = self.account_id.as_deref().unwrap_or_default();
+                Some(match self.jurisdiction {
+                    "default" => format!("https://{account}.r2.cloudflarestorage.com"),
+                    j => format!("https://{account}.{j}.r2.cloudflarestorage.com"),
+                })
+            }
+            "backblaze" => Some(format!("https://s3.{region}.backblazeb2.com")),
+            "wasabi" => Some(format!("https://s3.{region}.wasabisys.com")),
+            "digitalocean" => Some(format!("https://{region}.digitaloceanspaces.com")),
+            _ => None,
+        }
+    }
+
+    fn resolved_region(&self) -> String {
+        match (self.preset, &self.region) {
+            ("r2", _) => "auto".into(),
+            (_, Some(r)) => r.clone(),
+            _ => "us-east-1".into(),
+        }
+    }
+
+    pub fn location(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.prefix.as_deref().unwrap_or_default())
+    }
+}
+
+fn bucket_rule(v: &str) -> Result<(), String> {
+    rules::length("Bucket", v, 3..=63)?;
+    let ok_chars = v.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-');
+    let ok_ends =
+        v.starts_with(|c: char| c.is_ascii_alphanumeric()) && v.ends_with(|c: char| c.is_ascii_alphanumeric());
+    if ok_chars && ok_ends && !v.contains("..") {
+        Ok(())
+    } else {
+        Err("Bucket names use lowercase letters, digits, dots and hyphens, and start and end with a letter or digit."
+            .into())
+    }
+}
+
+pub struct S3Provider {
+    store: AmazonS3,
+    prefix: Option<String>,
+    endpoint_label: String,
+    deadline: Duration,
+}
+
+/// Parts of 8 MiB, up to 8 in flight: bounded memory with parallel uploads.
+const PART_SIZE: usize = 8 * 1024 * 1024;
+const PARTS_IN_FLIGHT: usize = 8;
+
+impl S3Provider {
+    pub fn new(config: &S3Config, ctx: &ProviderContext) -> Result<S3Provider, ProviderError> {
+        let endpoint = config.resolved_endpoint();
+        let mut builder = AmazonS3Builder::new()
+            .with_bucket_name(&config.bucket)
+            .with_region(config.resolved_region())
+            .with_access_key_id(config.access_key_id.expose_secret())
+            .with_secret_access_key(config.secret_access_key.expose_secret())
+            .with_retry(retry_config(ctx))
+            .with_client_options(client_options(ctx));
+        let endpoint_label = match &endpoint {
+            Some(e) if config.path_style => {
+                builder = builder.with_endpoint(e).with_allow_http(e.starts_with("http://"));
+                e.clone()
+            }
+            Some(e) => {
+                // Virtual-hosted style: the bucket is part of the host name.
+                let url = virtual_host(e, &config.bucket);
+                builder = builder
+                    .with_endpoint(&url)
+                    .with_virtual_hosted_style_request(true)
+                    .with_allow_http(url.starts_with("http://"));
+                url
+            }
+            None => {
+                builder = builder.with_virtual_hosted_style_request(!config.path_style);
+                format!("https://s3.{}.amazonaws.com", config.resolved_region())
+            }
+        };
+        let store = builder
+            .build()
+            .map_err(|e| ProviderError::new(ErrorKind::Provider, format!("Invalid S3 settings: {e}")))?;
+        Ok(S3Provider { store, prefix: config.prefix.clone(), endpoint_label, deadline: ctx.settings.test_deadline })
+    }
+
+    fn path(&self, key: &str) -> Result<StorePath, ProviderError> {
+        check_key(key)?;
+        StorePath::parse(join_key(self.prefix.as_deref(), key))
+            .map_err(|e| ProviderError::new(ErrorKind::Provider, format!("invalid object key: {e}")))
+    }
+
+    fn err(&self, e: &object_store::Error) -> ProviderError {
+        from_object_store(e, &self.endpoint_label)
+    }
+}
+
+fn virtual_host(endpoint: &str, bucket: &str) -> String {
+    match url::Url::parse(endpoint) {
+        Ok(mut url) => {
+            let host = url.host_str().unwrap_or_default().to_owned();
+            if url.set_host(Some(&format!("{bucket}.{host}"))).is_err() {
+                return endpoint.to_owned();
+            }
+            url.as_str().trim_end_matches('/').to_owned()
+        }
+        Err(_) => endpoint.to_owned(),
+    }
+}
+
+/// Shared by the object_store providers: a small retry budget that fits inside the test deadline.
+pub(super) fn retry_config(ctx: &ProviderContext) -> RetryConfig {
+    RetryConfig {
+        max_retries: ctx.settings.max_retries,
+        retry_timeout: ctx.settings.test_deadline,
+        backoff: object_store::BackoffConfig {
+            init_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(2),
+            base: 2.0,
+        },
+    }
+}
+
+pub(super) fn client_options(ctx: &ProviderContext) -> ClientOptions {
+    ClientOptions::new()
+        .with_connect_timeout(ctx.settings.connect_timeout)
+        // Per-request timeout: uploads are split into parts, so no single request is long.
+        .with_timeout(Duration::from_secs(300))
+}
+
+/// Streams a body into object_store's multipart writer, aborting the upload on any failure so
+/// no orphaned parts are left behind. Shared by every object_store-backed provider.
+pub(super) async fn put_multipart(
+    store: &dyn ObjectStore,
+    path: &StorePath,
+    mut body: ByteStream,
+    map_err: impl Fn(&object_store::Error) -> ProviderError,
+) -> Result<u64, ProviderError> {
+    let upload = store.put_multipart(path).await.map_err(|e| map_err(&e))?;
+    let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
+    let mut written = 0u64;
+    while let Some(chunk) = body.next().await {
+        let chunk = match chunk {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = writer.abort().await;
+                return Err(ProviderError::new(ErrorKind::Provider, format!("reading the artifact failed: {e}")));
+            }
+        };
+        if let Err(e) = writer.wait_for_capacity(PARTS_IN_FLIGHT).await {
+            let _ = writer.abort().await;
+            return Err(map_err(&e));
+        }
+        written += chunk.len() as u64;
+        writer.put(chunk);
+    }
+    // `finish` aborts the upload itself when completing fails.
+    writer.finish().await.map_err(|e| map_err(&e))?;
+    Ok(written)
+}
+
+#[async_trait]
+impl Provider for S3Provider {
+    async fn test(&self) -> Result<String, ProviderError> {
+        // One ListObjectsV2 page under the prefix: needs only s3:ListBucket, unlike ListBuckets.
+        let prefix = self.prefix.as_deref().map(|p| StorePath::from(p.trim_end_matches('/')));
+        let mut listing = self.store.list(prefix.as_ref());
+        match tokio::time::timeout(self.deadline, listing.next()).await {
+            Err(_) => Err(ProviderError::new(
+                ErrorKind::Timeout,
+                format!("{} did not answer within {} s.", self.endpoint_label, self.deadline.as_secs()),
+            )),
+            Ok(Some(Err(e))) => Err(self.err(&e)),
+            Ok(_) => Ok(format!("Listed the bucket at {}.", self.endpoint_label)),
+        }
+    }
+
+    async fn put(&self, key: &str, body: ByteStream) -> Result<u64, ProviderError> {
+        let path = self.path(key)?;
+        put_multipart(&self.store, &path, body, |e| self.err(e)).await
+    }
+
+    async fn get(&self, key: &str) -> Result<ByteStream, ProviderError> {
+        let path = self.path(key)?;
+        let result = self.store.get(&path).await.map_err(|e| self.err(&e))?;
+        Ok(result.into_stream().map_err(std::io::Error::other).boxed())
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<StoredObject>, ProviderError> {
+        let base = self.prefix.as_deref().map(|p| StorePath::from(p.trim_end_matches('/')));
+        let strip = base.as_ref().map(|b| format!("{b}/")).unwrap_or_default();
+        let objects: Vec<_> = self.store.list(base.as_ref()).try_collect().await.map_err(|e| self.err(&e))?;
+        Ok(objects
+            .into_iter()
+            .filter_map(|o| {
+                let key = o.location.as_ref().strip_prefix(strip.as_str())?.to_owned();
+                key.starts_with(prefix).then_some(StoredObject {
+                    key,
+                    size: o.size,
+                    last_modified: Some(o.last_modified),
+                })
+            })
+            .collect())
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), ProviderError> {
+        let path = self.path(key)?;
+        self.store.delete(&path).await.map_err(|e| self.err(&e))
+    }
+
+    async fn presign(&self, key: &str, expires_in: Duration) -> Result<Option<url::Url>, ProviderError> {
+        let path = self.path(key)?;
+        let url = self.store.signed_url(http::Method::GET, &path, expires_in).await.map_err(|e| self.err(&e))?;
+        Ok(Some(url))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(pairs: &[(&str, &str)]) -> RawFields {
+        RawFields::from_pairs(pairs.iter().copied())
+    }
+
+    #[test]
+    fn r2_endpoint_from_account_and_jurisdiction() {
+        let c = S3Config::parse(&raw(&[
+            ("provider", "r2"),
+            ("bucket", "b-1"),
+            ("account_id", "0123456789abcdef0123456789abcdef"),
+            ("jurisdiction", "eu"),
+            ("access_key_id", "AKIA1234"),
+            ("secret_access_key", "s"),
+        ]))
+        .expect("valid");
+        assert_eq!(
+            c.resolved_endpoint().as_deref(),
+            Some("https://0123456789abcdef0123456789abcdef.eu.r2.cloudflarestorage.com")
+        );
+        assert_eq!(c.resolved_region(), "auto");
+    }
+
+    #[test]
+    fn reports_each_bad_field() {
+        let errors = S3Config::parse(&raw(&[("provider", "custom"), ("bucket", "Bad_Bucket"), ("prefix", "/x")]))
+            .expect_err("invalid");
+        for field in ["bucket", "prefix", "endpoint", "access_key_id", "secret_access_key"] {
+            assert!(errors.get(field).is_some(), "{field}: {errors:?}");
+        }
+    }
+
+    #[test]
+    fn virtual_host_puts_bucket_in_host() {
+        assert_eq!(virtual_host("https://s3.example.com", "b"), "https://b.s3.example.com");
+    }
+}

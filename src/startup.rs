@@ -1,0 +1,102 @@
+//! Builds the app from settings: key, database, services, HTTP server.
+
+use crate::auth::service::AccountService;
+use crate::config::Settings;
+use crate::crypto::{CredentialCipher, MasterKey};
+use crate::db::Db;
+use crate::destinations::service::DestinationService;
+use crate::error::AppError;
+use crate::providers::ProviderContext;
+use actix_session::SessionMiddleware;
+use actix_session::config::CookieContentSecurity;
+use actix_session::storage::CookieSessionStore;
+use actix_web::cookie::{Key, SameSite};
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpResponse, HttpServer, web};
+use anyhow::Context;
+use std::net::TcpListener;
+use std::sync::Arc;
+use tracing_actix_web::TracingLogger;
+
+pub struct Application {
+    port: u16,
+    host: String,
+    server: Server,
+}
+
+/// The master key from `DEVPILOT_MASTER_KEY`, else the key file (created on first start).
+fn master_key(settings: &Settings) -> anyhow::Result<MasterKey> {
+    match &settings.master_key {
+        Some(text) => MasterKey::from_base64(text).context("DEVPILOT_MASTER_KEY is invalid"),
+        None => MasterKey::load_or_create(&settings.master_key_file()),
+    }
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let key = master_key(&settings)?;
+        let session_key = Key::from(&key.derive("session-cookie"));
+        let cipher = Arc::new(CredentialCipher::new(key));
+
+        let (url, max) = (settings.database_url.clone(), settings.db_max_connections);
+        let db = actix_web::rt::task::spawn_blocking(move || Db::connect(&url, max)).await??;
+        let reset =
+            db.run(crate::destinations::store::reset_interrupted_tests).await.context("resetting interrupted tests")?;
+        if reset > 0 {
+            tracing::warn!(count = reset, "destinations left in Testing by a previous run were put back");
+        }
+
+        let providers = ProviderContext {
+            settings: settings.provider.clone(),
+            local_default_dir: settings.local_backup_dir.clone(),
+        };
+        let destinations = web::Data::new(DestinationService::new(db.clone(), cipher, providers));
+        let accounts = web::Data::new(AccountService::new(db));
+
+        let listener = TcpListener::bind((settings.host.as_str(), settings.port))
+            .with_context(|| format!("binding {}:{}", settings.host, settings.port))?;
+        let port = listener.local_addr()?.port();
+        let secure = settings.secure_cookies;
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(from_fn(crate::auth::csrf::protect))
+                .wrap(
+                    SessionMiddleware::builder(CookieSessionStore::default(), session_key.clone())
+                        .cookie_name("devpilot_session".into())
+                        .cookie_content_security(CookieContentSecurity::Private)
+                        .cookie_http_only(true)
+                        .cookie_same_site(SameSite::Lax)
+                        .cookie_secure(secure)
+                        .build(),
+                )
+                .wrap(TracingLogger::default())
+                .app_data(web::FormConfig::default().limit(256 * 1024))
+                .app_data(destinations.clone())
+                .app_data(accounts.clone())
+                .route("/healthz", web::get().to(|| async { HttpResponse::Ok().body("ok") }))
+                .route("/static/{file:.*}", web::get().to(crate::web::assets::serve))
+                .configure(crate::auth::html::routes)
+                .configure(crate::destinations::html::routes)
+                .configure(crate::workspaces::html::routes)
+                .default_service(web::to(|| async {
+                    Err::<HttpResponse, _>(AppError::NotFound("Page not found".into()))
+                }))
+        })
+        .listen(listener)?
+        .run();
+        Ok(Application { port, host: settings.host, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}:{}", self.host, self.port)
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

@@ -1,0 +1,26 @@
+//! Static files, compiled into the binary so it runs from any working directory.
+
+use actix_web::{HttpResponse, web};
+
+const FILES: &[(&str, &str, &[u8])] = &[
+    ("htmx.min.js", "text/javascript", include_bytes!("../../static/htmx.min.js")),
+    ("app.js", "text/javascript", include_bytes!("../../static/app.js")),
+    ("app.css", "text/css", include_bytes!("../../static/app.css")),
+    ("icons/local.svg", "image/svg+xml", include_bytes!("../../static/icons/local.svg")),
+    ("icons/s3.svg", "image/svg+xml", include_bytes!("../../static/icons/s3.svg")),
+    ("icons/azure_blob.svg", "image/svg+xml", include_bytes!("../../static/icons/azure_blob.svg")),
+    ("icons/sftp.svg", "image/svg+xml", include_bytes!("../../static/icons/sftp.svg")),
+    ("icons/gcs.svg", "image/svg+xml", include_bytes!("../../static/icons/gcs.svg")),
+    ("icons/google_drive.svg", "image/svg+xml", include_bytes!("../../static/icons/google_drive.svg")),
+    ("icons/cloudinary.svg", "image/svg+xml", include_bytes!("../../static/icons/cloudinary.svg")),
+];
+
+pub async fn serve(path: web::Path<String>) -> HttpResponse {
+    match FILES.iter().find(|(name, _, _)| *name == path.as_str()) {
+        Some((_, content_type, body)) => HttpResponse::Ok()
+            .content_type(*content_type)
+            .insert_header(("Cache-Control", "public, max-age=3600"))
+            .body(*body),
+        None => HttpResponse::NotFound().finish(),
+    }
+}
