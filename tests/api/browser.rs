@@ -1,0 +1,414 @@
+//! The destination pages in a real headless Chromium, driven over WebDriver by the chromedriver
+//! that `scripts/test` starts: first-run setup, an S3 destination on moto picked, filled, tested
+//! and saved through the htmx form, a local one next to it, and a screenshot of the list for the
+//! README (`docs/destinations.png`).
+//!
+//! The WebDriver client is the few W3C commands this test needs, over reqwest: fantoccini with
+//! its TLS features off needs a hyper-util connector, and hyper-util is not a dependency here.
+
+use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, Backend, moto, spawn_app};
+use base64::Engine;
+use reqwest::Method;
+use serde_json::{Value, json};
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+const S3_NAME: &str = "Moto S3 bucket";
+const LOCAL_NAME: &str = "Local archive";
+const WAIT: Duration = Duration::from_secs(10);
+const TEST_WAIT: Duration = Duration::from_secs(20);
+
+type Result<T> = std::result::Result<T, String>;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_destinations_in_a_real_browser() {
+    let webdriver = std::env::var("DEVPILOT_TEST_WEBDRIVER")
+        .expect("DEVPILOT_TEST_WEBDRIVER is not set: run scripts/test, which starts chromedriver");
+    let chromium = std::env::var("DEVPILOT_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let moto = moto();
+    let app = spawn_app(Backend::Sqlite).await;
+    let profile = tempfile::tempdir().expect("temp dir for the Chromium profile");
+    let browser = Browser::start(&webdriver, &chromium, profile.path()).await.unwrap_or_else(|e| panic!("{e}"));
+
+    let flow = Flow { browser: &browser, base: &app.address, moto: &moto };
+    let outcome = flow.run().await;
+    // Close the session before any assertion can fail, so no Chromium outlives the test.
+    let closed = browser.close().await;
+    let seen = outcome.unwrap_or_else(|e| panic!("{e}"));
+    closed.unwrap_or_else(|e| panic!("closing the WebDriver session: {e}"));
+
+    assert!(seen.setup_url.ends_with("/setup"), "/ should redirect to /setup on first run, got {}", seen.setup_url);
+    assert!(seen.empty_state.contains("No destinations yet"), "empty state after setup: {}", seen.empty_state);
+    assert!(seen.test_result.contains("Connection OK."), "test credentials answered: {}", seen.test_result);
+    assert_eq!(seen.s3.status_attr, "active", "S3 row: {:?}", seen.s3);
+    assert_eq!(seen.s3.badge, "Active", "S3 row: {:?}", seen.s3);
+    assert!(seen.s3.is_default, "the first destination is the workspace default: {:?}", seen.s3);
+    assert_eq!(seen.local.badge, "Active", "local row: {:?}", seen.local);
+    assert!(!seen.local.is_default, "only one default per workspace: {:?}", seen.local);
+    assert!(seen.screenshot_bytes > 1000, "screenshot of {} bytes", seen.screenshot_bytes);
+}
+
+/// What the browser showed, checked once the session is closed.
+struct Seen {
+    setup_url: String,
+    empty_state: String,
+    test_result: String,
+    s3: RowView,
+    local: RowView,
+    screenshot_bytes: usize,
+}
+
+#[derive(Debug)]
+struct RowView {
+    status_attr: String,
+    badge: String,
+    is_default: bool,
+}
+
+struct Flow<'a> {
+    browser: &'a Browser,
+    base: &'a str,
+    moto: &'a crate::helpers::Moto,
+}
+
+impl Flow<'_> {
+    async fn run(&self) -> Result<Seen> {
+        let b = self.browser;
+        b.goto(&format!("{}/", self.base)).await?;
+        b.wait_for("the setup form (#workspace)", WAIT, || b.find("#workspace")).await?;
+        let setup_url = b.current_url().await?;
+        for (id, value) in
+            [("#workspace", "Acme"), ("#name", "Ada Admin"), ("#email", ADMIN_EMAIL), ("#password", ADMIN_PASSWORD)]
+        {
+            b.type_into(id, value).await?;
+        }
+        b.click(&b.must_find("main form button[type=submit]").await?).await?;
+
+        let empty = b.wait_for("the empty destination list", WAIT, || b.find("#destination-table .empty")).await?;
+        let empty_state = b.text(&empty).await?;
+        b.click(&b.must_find_xpath("//a[normalize-space()='New destination']").await?).await?;
+
+        self.open_form().await?;
+        self.pick("#f-type", "s3", "#f-bucket").await?;
+        self.pick("#f-provider", "custom", "#f-endpoint").await?;
+        b.type_into("#f-name", S3_NAME).await?;
+        b.type_into("#f-endpoint", &self.moto.endpoint).await?;
+        b.type_into("#f-region", &self.moto.region).await?;
+        b.type_into("#f-bucket", &self.moto.bucket).await?;
+        let path_style = b.must_find("#f-path_style").await?;
+        if !b.is_selected(&path_style).await? {
+            b.click(&path_style).await?;
+        }
+        b.type_into("#f-access_key_id", &self.moto.access_key_id).await?;
+        b.type_into("#f-secret_access_key", &self.moto.secret_access_key).await?;
+
+        b.click(&b.must_find_xpath("//button[normalize-space()='Test credentials']").await?).await?;
+        let test_result = b
+            .wait_for("#test-result to answer \"Connection OK.\"", TEST_WAIT, || async {
+                let text = match b.find("#test-result").await? {
+                    Some(el) => b.text(&el).await?,
+                    None => return Ok(None),
+                };
+                if text.contains("Test failed.") {
+                    return Err(format!("Test credentials failed: {text}"));
+                }
+                Ok(text.contains("Connection OK.").then_some(text))
+            })
+            .await?;
+        self.save(S3_NAME).await?;
+
+        b.click(&b.must_find_xpath("//a[normalize-space()='New destination']").await?).await?;
+        self.open_form().await?;
+        // Local disk is the form's first type; pick it anyway so the test does not depend on that.
+        self.pick("#f-type", "local", "#f-path").await?;
+        b.type_into("#f-name", LOCAL_NAME).await?;
+        self.save(LOCAL_NAME).await?;
+
+        let s3 = self.row(S3_NAME).await?;
+        let local = self.row(LOCAL_NAME).await?;
+        let png = b.full_page_screenshot().await?;
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/destinations.png");
+        std::fs::create_dir_all(path.parent().unwrap_or(Path::new("."))).map_err(|e| format!("docs/: {e}"))?;
+        std::fs::write(&path, &png).map_err(|e| format!("writing {}: {e}", path.display()))?;
+        Ok(Seen { setup_url, empty_state, test_result, s3, local, screenshot_bytes: png.len() })
+    }
+
+    /// Waits for the new-destination form with htmx loaded (it wires the type picker).
+    async fn open_form(&self) -> Result<()> {
+        let b = self.browser;
+        b.wait_for("the destination form with htmx loaded", WAIT, || async {
+            let ready = b.execute("return !!document.querySelector('#f-type') && !!window.htmx", json!([])).await?;
+            Ok(ready.as_bool().unwrap_or(false).then_some(()))
+        })
+        .await
+    }
+
+    /// Chooses an option of a select that re-renders `#form-body` through htmx, and waits for the
+    /// new body (the old one is marked first, so a field that was already there does not count).
+    async fn pick(&self, select: &str, value: &str, then_field: &str) -> Result<()> {
+        let b = self.browser;
+        let current = b.execute(&format!("return document.querySelector(\"{select}\").value"), json!([])).await?;
+        if current.as_str() == Some(value) && b.find(then_field).await?.is_some() {
+            // Already chosen: picking it again fires no change, so no swap would come.
+            return Ok(());
+        }
+        b.execute("document.getElementById('form-body').dataset.old = '1'", json!([])).await?;
+        b.click(&b.must_find(&format!("{select} option[value='{value}']")).await?).await?;
+        let fresh = format!("#form-body:not([data-old]) {then_field}");
+        b.wait_for(&format!("{then_field} after picking {value} in {select}"), WAIT, || b.find(&fresh)).await?;
+        Ok(())
+    }
+
+    async fn save(&self, name: &str) -> Result<()> {
+        let b = self.browser;
+        b.click(&b.must_find_xpath("//button[normalize-space()='Save destination']").await?).await?;
+        let what = format!("the destination list with a row named {name:?}");
+        b.wait_for(&what, TEST_WAIT, || async {
+            if !b.current_url().await?.ends_with("/destinations") {
+                return Ok(None);
+            }
+            b.find_xpath(&row_xpath(name)).await
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn row(&self, name: &str) -> Result<RowView> {
+        let b = self.browser;
+        let row = b.must_find_xpath(&row_xpath(name)).await?;
+        let status_attr = b.attr(&row, "data-status").await?.unwrap_or_default();
+        let badge = match b.find_in(&row, ".badge.active").await? {
+            Some(el) => b.text(&el).await?,
+            None => {
+                let status = b.find_in(&row, "td:nth-child(2)").await?;
+                let shown = match status {
+                    Some(el) => b.text(&el).await?,
+                    None => String::new(),
+                };
+                return Err(format!("row {name:?} has no .badge.active; its status cell reads {shown:?}"));
+            }
+        };
+        let is_default = b.find_in(&row, ".badge.default").await?.is_some();
+        Ok(RowView { status_attr, badge, is_default })
+    }
+}
+
+fn row_xpath(name: &str) -> String {
+    format!("//tr[starts-with(@id, 'dest-')][.//strong[contains(@class, 'dest-name') and normalize-space()='{name}']]")
+}
+
+/// A W3C WebDriver element reference.
+struct Element(String);
+
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// One WebDriver session.
+struct Browser {
+    http: reqwest::Client,
+    /// `{webdriver}/session/{id}`
+    session: String,
+}
+
+impl Browser {
+    async fn start(webdriver: &str, chromium: &str, profile: &Path) -> Result<Browser> {
+        // Loopback only: never through a proxy from the environment.
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| format!("WebDriver HTTP client: {e}"))?;
+        let args = [
+            "--headless".to_owned(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--disable-quic".into(),
+            "--no-first-run".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            "--window-size=1280,900".into(),
+            format!("--user-data-dir={}", profile.display()),
+        ];
+        let capabilities = json!({
+            "capabilities": {
+                "alwaysMatch": {
+                    "browserName": "chrome",
+                    "goog:chromeOptions": { "binary": chromium, "args": args },
+                }
+            }
+        });
+        let webdriver = webdriver.trim_end_matches('/');
+        let response = http
+            .post(format!("{webdriver}/session"))
+            .json(&capabilities)
+            .send()
+            .await
+            .map_err(|e| format!("chromedriver at {webdriver} does not answer ({e}); run scripts/test"))?;
+        let value = answer(response).await.map_err(|e| format!("starting Chromium {chromium}: {e}"))?;
+        let id = value["sessionId"].as_str().ok_or_else(|| format!("no sessionId in {value}"))?;
+        Ok(Browser { http, session: format!("{webdriver}/session/{id}") })
+    }
+
+    async fn command(&self, method: Method, path: &str, body: Value) -> Result<Value> {
+        let request = self.http.request(method.clone(), format!("{}{path}", self.session));
+        let request = if method == Method::GET { request } else { request.json(&body) };
+        let response = request.send().await.map_err(|e| format!("WebDriver {method} {path}: {e}"))?;
+        answer(response).await.map_err(|e| format!("WebDriver {method} {path}: {e}"))
+    }
+
+    async fn close(&self) -> Result<()> {
+        self.command(Method::DELETE, "", json!({})).await.map(drop)
+    }
+
+    async fn goto(&self, url: &str) -> Result<()> {
+        self.command(Method::POST, "/url", json!({ "url": url })).await.map(drop)
+    }
+
+    async fn current_url(&self) -> Result<String> {
+        Ok(self.command(Method::GET, "/url", Value::Null).await?.as_str().unwrap_or_default().to_owned())
+    }
+
+    async fn execute(&self, script: &str, args: Value) -> Result<Value> {
+        self.command(Method::POST, "/execute/sync", json!({ "script": script, "args": args })).await
+    }
+
+    async fn locate(&self, from: &str, using: &str, value: &str) -> Result<Option<Element>> {
+        match self.command(Method::POST, from, json!({ "using": using, "value": value })).await {
+            Ok(found) => found[ELEMENT_KEY]
+                .as_str()
+                .map(|id| Some(Element(id.to_owned())))
+                .ok_or_else(|| format!("no element reference in {found}")),
+            Err(e) if e.contains("no such element") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn find(&self, css: &str) -> Result<Option<Element>> {
+        self.locate("/element", "css selector", css).await
+    }
+
+    async fn find_xpath(&self, xpath: &str) -> Result<Option<Element>> {
+        self.locate("/element", "xpath", xpath).await
+    }
+
+    async fn find_in(&self, parent: &Element, css: &str) -> Result<Option<Element>> {
+        self.locate(&format!("/element/{}/element", parent.0), "css selector", css).await
+    }
+
+    async fn must_find(&self, css: &str) -> Result<Element> {
+        match self.find(css).await? {
+            Some(el) => Ok(el),
+            None => Err(self.describe(&format!("no element matches {css}")).await),
+        }
+    }
+
+    async fn must_find_xpath(&self, xpath: &str) -> Result<Element> {
+        match self.find_xpath(xpath).await? {
+            Some(el) => Ok(el),
+            None => Err(self.describe(&format!("no element matches {xpath}")).await),
+        }
+    }
+
+    async fn click(&self, el: &Element) -> Result<()> {
+        self.command(Method::POST, &format!("/element/{}/click", el.0), json!({})).await.map(drop)
+    }
+
+    async fn type_into(&self, css: &str, text: &str) -> Result<()> {
+        let el = self.must_find(css).await?;
+        self.command(Method::POST, &format!("/element/{}/clear", el.0), json!({})).await?;
+        self.command(Method::POST, &format!("/element/{}/value", el.0), json!({ "text": text })).await.map(drop)
+    }
+
+    async fn text(&self, el: &Element) -> Result<String> {
+        Ok(self
+            .command(Method::GET, &format!("/element/{}/text", el.0), Value::Null)
+            .await?
+            .as_str()
+            .unwrap_or_default()
+            .to_owned())
+    }
+
+    async fn attr(&self, el: &Element, name: &str) -> Result<Option<String>> {
+        let value = self.command(Method::GET, &format!("/element/{}/attribute/{name}", el.0), Value::Null).await?;
+        Ok(value.as_str().map(str::to_owned))
+    }
+
+    async fn is_selected(&self, el: &Element) -> Result<bool> {
+        Ok(self
+            .command(Method::GET, &format!("/element/{}/selected", el.0), Value::Null)
+            .await?
+            .as_bool()
+            .unwrap_or(false))
+    }
+
+    /// The whole page: the window is grown to the document's height first (WebDriver screenshots
+    /// show only the viewport).
+    async fn full_page_screenshot(&self) -> Result<Vec<u8>> {
+        let size = self
+            .execute(
+                "return [document.documentElement.scrollHeight, window.outerHeight - window.innerHeight]",
+                json!([]),
+            )
+            .await?;
+        let content = size[0].as_u64().unwrap_or(900);
+        let chrome = size[1].as_u64().unwrap_or(0);
+        let height = (content + chrome).max(900);
+        self.command(Method::POST, "/window/rect", json!({ "width": 1280, "height": height })).await?;
+        let encoded = self.command(Method::GET, "/screenshot", Value::Null).await?;
+        base64::engine::general_purpose::STANDARD
+            .decode(encoded.as_str().unwrap_or_default())
+            .map_err(|e| format!("screenshot is not base64: {e}"))
+    }
+
+    /// Polls `ready` until it yields a value; the error names what was awaited and where the page
+    /// was. Errors of `ready` are retried (an element may go stale under an htmx swap) and shown
+    /// if time runs out, except those it returns deliberately about the page's answer.
+    async fn wait_for<T, F, Fut>(&self, what: &str, timeout: Duration, mut ready: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<Option<T>>>,
+    {
+        let deadline = Instant::now() + timeout;
+        let mut last_error = None;
+        loop {
+            match ready().await {
+                Ok(Some(value)) => return Ok(value),
+                Ok(None) => {}
+                Err(e) if e.starts_with("WebDriver ") => last_error = Some(e),
+                Err(e) => return Err(self.describe(&e).await),
+            }
+            if Instant::now() >= deadline {
+                let last = last_error.map(|e| format!(" (last error: {e})")).unwrap_or_default();
+                return Err(self.describe(&format!("timed out after {timeout:?} waiting for {what}{last}")).await);
+            }
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    }
+
+    /// `problem`, with the page's URL and the start of its text.
+    async fn describe(&self, problem: &str) -> String {
+        let url = self.current_url().await.unwrap_or_else(|e| format!("(unknown: {e})"));
+        let text = self
+            .execute("return document.body ? document.body.innerText : ''", json!([]))
+            .await
+            .map(|v| v.as_str().unwrap_or_default().split_whitespace().collect::<Vec<_>>().join(" "))
+            .unwrap_or_else(|e| format!("(unreadable: {e})"));
+        let snippet: String = text.chars().take(600).collect();
+        format!("{problem}\n  page: {url}\n  text: {snippet}")
+    }
+}
+
+/// The `value` of a WebDriver answer, or its error and message.
+async fn answer(response: reqwest::Response) -> Result<Value> {
+    let status = response.status();
+    let body: Value = response.json().await.map_err(|e| format!("HTTP {status}, unreadable answer: {e}"))?;
+    let value = body.get("value").cloned().unwrap_or(Value::Null);
+    if status.is_success() {
+        return Ok(value);
+    }
+    let error = value["error"].as_str().unwrap_or("unknown error");
+    let message = value["message"].as_str().unwrap_or_default();
+    let message = message.lines().next().unwrap_or_default();
+    Err(format!("{error}: {message}"))
+}
