@@ -83,6 +83,8 @@ impl Db {
         };
         let pool = Pool::builder()
             .max_size(max_connections)
+            // Open connections on demand: no idle pool to keep refilling in the background.
+            .min_idle(Some(1))
             .connection_timeout(std::time::Duration::from_secs(10))
             .connection_customizer(Box::new(SqlitePragmas))
             .build(ConnectionManager::<DbConn>::new(target))

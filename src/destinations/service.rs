@@ -95,7 +95,8 @@ pub struct DestinationService {
     providers: ProviderContext,
 }
 
-fn associated_data(workspace: &str, id: &str) -> String {
+/// Binds sealed credentials to their workspace and destination.
+pub fn associated_data(workspace: &str, id: &str) -> String {
     format!("devpilot:destination:{workspace}:{id}")
 }
 
@@ -164,7 +165,8 @@ impl DestinationService {
         input: DestinationInput,
     ) -> Result<(Destination, TestOutcome), DestinationError> {
         let row = self.row(workspace, id).await?;
-        let stored = self.stored_fields(&row)?;
+        // Unreadable stored credentials are not kept: the edit must supply them again.
+        let stored = self.stored_fields(&row).unwrap_or_default();
         let (name, parsed) = parse_input(&input, Some((kind_of(&row)?, &stored)))?;
         let (settings, secrets) = parsed.fields.split(parsed.kind.fields());
         let change = ConfigChange {
@@ -205,12 +207,16 @@ impl DestinationService {
         self.db.run(move |c| store::begin_test(c, &ws, &rid)).await?;
         let config = match self.row(workspace, id).await.and_then(|row| self.config_of(&row)) {
             Ok(config) => config,
-            Err(e) => {
-                let outcome =
-                    TestOutcome::from_result(Err(ProviderError::new(providers::ErrorKind::Provider, e.to_string())));
+            Err(DestinationError::Credentials(reason)) => {
+                // Unreadable credentials are this destination's failure, shown like any other.
+                let outcome = TestOutcome::from_result(Err(ProviderError::new(
+                    providers::ErrorKind::Provider,
+                    format!("{reason}. Edit the destination and enter its credentials again."),
+                )));
                 self.record(workspace, id, &outcome).await?;
-                return Err(e);
+                return Ok(outcome);
             }
+            Err(e) => return Err(e),
         };
         self.run_test(workspace, id, &config).await
     }

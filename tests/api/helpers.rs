@@ -1,0 +1,355 @@
+//! `spawn_app` and what tests need around it.
+
+use devpilot::config::{ProviderSettings, Settings};
+use devpilot::crypto::MasterKey;
+use devpilot::db::Db;
+use devpilot::startup::Application;
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs an `async fn(Backend)` test once per backend, as two tests named `sqlite` and `postgres`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::helpers::Backend::Sqlite).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name($crate::helpers::Backend::Postgres).await
+                }
+            }
+        )*
+    };
+}
+
+/// Form fields as (name, value) pairs.
+pub type Form<'a> = Vec<(&'a str, &'a str)>;
+
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+pub const ADMIN_PASSWORD: &str = "correct horse battery";
+
+/// Everything the server logs during the tests, to check that no secret is ever written there.
+pub fn captured_logs() -> String {
+    String::from_utf8_lossy(&LOGS.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+}
+
+static LOGS: OnceLock<Mutex<Vec<u8>>> = OnceLock::new();
+
+struct LogWriter;
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        LOGS.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn init_logs() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("debug,hyper=info,h2=info,rustls=info,reqwest=info,actix_server=info")
+            .with_ansi(false)
+            .with_writer(|| LogWriter)
+            .try_init();
+    });
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub database_url: String,
+    pub data_dir: tempfile::TempDir,
+    pub master_key: String,
+    pg_database: Option<String>,
+}
+
+pub fn postgres_base_url() -> String {
+    std::env::var("DEVPILOT_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+fn create_pg_database() -> (String, String) {
+    let name = format!("devpilot_test_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = PgConnection::establish(&format!("{}/postgres", postgres_base_url()))
+        .expect("PostgreSQL must answer at 127.0.0.1:5432 (scripts/test checks this)");
+    diesel::sql_query(format!("CREATE DATABASE \"{name}\"")).execute(&mut conn).expect("create test database");
+    (format!("{}/{name}", postgres_base_url()), name)
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(name) = &self.pg_database
+            && let Ok(mut conn) = PgConnection::establish(&format!("{}/postgres", postgres_base_url()))
+        {
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&mut conn);
+        }
+    }
+}
+
+pub fn test_settings(backend: Backend) -> (Settings, tempfile::TempDir, Option<String>) {
+    init_logs();
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let (database_url, pg_database) = match backend {
+        Backend::Sqlite => (format!("sqlite://{}/devpilot.db", data_dir.path().display()), None),
+        Backend::Postgres => {
+            let (url, name) = create_pg_database();
+            (url, Some(name))
+        }
+    };
+    let settings = Settings {
+        host: "127.0.0.1".into(),
+        port: 0,
+        data_dir: data_dir.path().to_path_buf(),
+        database_url,
+        master_key: Some(MasterKey::generate().to_base64()),
+        local_backup_dir: data_dir.path().join("backups"),
+        secure_cookies: false,
+        db_max_connections: 5,
+        provider: ProviderSettings {
+            test_deadline: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(3),
+            max_retries: 0,
+        },
+    };
+    (settings, data_dir, pg_database)
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    let (settings, data_dir, pg_database) = test_settings(backend);
+    spawn_with(settings, data_dir, pg_database).await
+}
+
+pub async fn spawn_with(settings: Settings, data_dir: tempfile::TempDir, pg_database: Option<String>) -> TestApp {
+    let database_url = settings.database_url.clone();
+    let master_key = settings.master_key.clone().unwrap_or_default();
+    let app = Application::build(settings).await.expect("the app builds");
+    let port = app.port();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        client: new_client(),
+        database_url,
+        data_dir,
+        master_key,
+        pg_database,
+    }
+}
+
+pub fn new_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("client")
+}
+
+/// Pulls `csrf_token` out of a page.
+pub fn csrf_from(html: &str) -> String {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = html.find(marker).map(|i| i + marker.len()).expect("page has a CSRF token");
+    html[start..].split('"').next().unwrap_or_default().to_owned()
+}
+
+pub struct Page {
+    pub status: u16,
+    pub location: Option<String>,
+    pub body: String,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub fn db(&self) -> Db {
+        Db::connect(&self.database_url, 2).expect("test db connection")
+    }
+
+    pub async fn get(&self, path: &str) -> Page {
+        self.get_with(&self.client, path).await
+    }
+
+    pub async fn get_with(&self, client: &reqwest::Client, path: &str) -> Page {
+        let response = client.get(self.url(path)).send().await.expect("GET");
+        to_page(response).await
+    }
+
+    /// A CSRF token of this client's session (from a page that always has one).
+    pub async fn csrf(&self, client: &reqwest::Client) -> String {
+        let page = self.get_with(client, "/login").await;
+        if page.status == 200 {
+            return csrf_from(&page.body);
+        }
+        let page = self.get_with(client, "/workspaces").await;
+        if page.status == 200 {
+            return csrf_from(&page.body);
+        }
+        csrf_from(&self.get_with(client, "/setup").await.body)
+    }
+
+    /// POSTs a form with the session's CSRF token added.
+    pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        self.post_with(&self.client, path, fields).await
+    }
+
+    pub async fn post_with(&self, client: &reqwest::Client, path: &str, fields: &[(&str, &str)]) -> Page {
+        let token = self.csrf(client).await;
+        let mut form: Vec<(&str, &str)> = fields.to_vec();
+        form.push(("csrf_token", &token));
+        let response = client.post(self.url(path)).form(&form).send().await.expect("POST");
+        to_page(response).await
+    }
+
+    /// An htmx request: CSRF in the header, as the page's `hx-headers` sends it.
+    pub async fn htmx_post(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let token = self.csrf(&self.client).await;
+        let response = self
+            .client
+            .post(self.url(path))
+            .header("HX-Request", "true")
+            .header("X-CSRF-Token", token)
+            .form(fields)
+            .send()
+            .await
+            .expect("POST");
+        to_page(response).await
+    }
+
+    /// First-run setup: creates the admin and the workspace, and signs this client in.
+    pub async fn setup_admin(&self) {
+        let page = self
+            .post(
+                "/setup",
+                &[("workspace", "Acme"), ("name", "Ada Admin"), ("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)],
+            )
+            .await;
+        assert_eq!(page.status, 303, "setup failed: {}", page.body);
+        assert_eq!(page.location.as_deref(), Some("/destinations"));
+    }
+
+    /// Creates a destination through the form; `config` names fields without the `config.` prefix.
+    pub async fn create_destination(&self, name: &str, kind: &str, config: &[(&str, &str)]) -> Page {
+        let keys: Vec<String> = config.iter().map(|(k, _)| format!("config.{k}")).collect();
+        let mut form: Vec<(&str, &str)> = vec![("name", name), ("type", kind)];
+        form.extend(keys.iter().zip(config).map(|(k, (_, v))| (k.as_str(), *v)));
+        self.post("/destinations", &form).await
+    }
+
+    pub async fn destination_rows(&self) -> Vec<DestinationRow> {
+        let db = self.db();
+        db.run(|c| {
+            use devpilot::db::schema::destinations::dsl::*;
+            use diesel::prelude::*;
+            destinations
+                .select((
+                    id,
+                    workspace_id,
+                    name,
+                    status,
+                    is_default,
+                    last_tested_at.is_not_null(),
+                    last_test_message,
+                    settings,
+                    credentials,
+                ))
+                .order(created_at.asc())
+                .load::<(String, String, String, String, bool, bool, Option<String>, String, Vec<u8>)>(c)
+        })
+        .await
+        .expect("query destinations")
+        .into_iter()
+        .map(|(id, workspace_id, name, status, is_default, tested, message, settings, credentials)| DestinationRow {
+            id,
+            workspace_id,
+            name,
+            status,
+            is_default,
+            tested,
+            message: message.unwrap_or_default(),
+            settings,
+            credentials,
+        })
+        .collect()
+    }
+
+    pub async fn destination(&self, name: &str) -> DestinationRow {
+        self.destination_rows()
+            .await
+            .into_iter()
+            .find(|d| d.name == name)
+            .unwrap_or_else(|| panic!("no destination {name}"))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DestinationRow {
+    pub id: String,
+    pub workspace_id: String,
+    pub name: String,
+    pub status: String,
+    pub is_default: bool,
+    pub tested: bool,
+    pub message: String,
+    pub settings: String,
+    pub credentials: Vec<u8>,
+}
+
+async fn to_page(response: reqwest::Response) -> Page {
+    let status = response.status().as_u16();
+    let location = response.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let body = response.text().await.unwrap_or_default();
+    Page { status, location, body }
+}
+
+/// The moto server with credentials enforced, as `scripts/test` prepared it.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Moto {
+    pub endpoint: String,
+    pub region: String,
+    pub bucket: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub noperm_access_key_id: String,
+    pub noperm_secret_access_key: String,
+}
+
+pub fn moto() -> Moto {
+    let path = std::env::var("DEVPILOT_TEST_MOTO_AUTH")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".test-servers/moto-auth.json"));
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}. Run the tests with scripts/test, which starts moto.", path.display()));
+    serde_json::from_str(&text).expect("moto-auth.json")
+}
+
+impl Moto {
+    /// Form fields of an S3 destination on this moto with the given keys.
+    pub fn fields<'a>(&'a self, key: &'a str, secret: &'a str, bucket: &'a str) -> Vec<(&'a str, &'a str)> {
+        vec![
+            ("provider", "custom"),
+            ("endpoint", self.endpoint.as_str()),
+            ("region", self.region.as_str()),
+            ("bucket", bucket),
+            ("path_style", "true"),
+            ("access_key_id", key),
+            ("secret_access_key", secret),
+        ]
+    }
+}

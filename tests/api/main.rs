@@ -1,0 +1,14 @@
+//! The one integration test binary: a real server per test on port 0, against a fresh SQLite
+//! file or a fresh PostgreSQL database, and real local servers (moto, chromedriver) that
+//! `scripts/test` starts.
+
+mod helpers;
+
+mod accounts;
+mod browser;
+mod csrf_and_roles;
+mod destinations;
+mod providers;
+mod redaction;
+mod s3;
+mod validation;
