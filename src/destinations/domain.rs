@@ -188,6 +188,14 @@ impl DestinationConfig {
         }
     }
 
+    /// The type as a person names it; S3-compatible services by their own name.
+    pub fn type_label(&self) -> &'static str {
+        match self {
+            DestinationConfig::S3(c) => c.service_label(),
+            other => other.kind().label(),
+        }
+    }
+
     /// Where artifacts go, in one line for lists.
     pub fn location(&self) -> String {
         match self {

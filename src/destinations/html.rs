@@ -72,7 +72,7 @@ impl RowView {
         let now = chrono::Utc::now().naive_utc();
         RowView {
             icon: d.kind.icon(),
-            kind_label: d.kind.label(),
+            kind_label: d.type_label,
             status: d.status.as_str(),
             status_label: d.status.label(),
             message: d.last_test_message,

@@ -20,6 +20,8 @@ pub struct Destination {
     pub kind: DestinationKind,
     pub settings: RawFields,
     pub stored_secrets: Vec<&'static str>,
+    /// The type as shown: the kind's label, or an S3-compatible service's own name.
+    pub type_label: &'static str,
     pub location: String,
     pub status: Status,
     pub last_tested_at: Option<NaiveDateTime>,
@@ -310,12 +312,12 @@ impl DestinationService {
         let settings = RawFields::from_json(&row.settings)
             .map_err(|_| DestinationError::Credentials("stored settings are malformed".into()))?;
         // Which secrets are stored is shown ("a key is stored"), never their values.
-        let (stored_secrets, location) = match self.stored_fields(&row) {
+        let (stored_secrets, config) = match self.stored_fields(&row) {
             Ok(all) => (
                 kind.fields().iter().filter(|f| f.secret && all.contains(f.name)).map(|f| f.name).collect(),
-                DestinationConfig::parse(kind, &all).map(|c| c.location()).unwrap_or_default(),
+                DestinationConfig::parse(kind, &all).ok(),
             ),
-            Err(_) => (Vec::new(), String::new()),
+            Err(_) => (Vec::new(), None),
         };
         Ok(Destination {
             id: row.id,
@@ -324,7 +326,8 @@ impl DestinationService {
             kind,
             settings,
             stored_secrets,
-            location,
+            type_label: config.as_ref().map_or(kind.label(), DestinationConfig::type_label),
+            location: config.as_ref().map(DestinationConfig::location).unwrap_or_default(),
             status: Status::from_db(&row.status),
             last_tested_at: row.last_tested_at,
             last_test_message: row.last_test_message,

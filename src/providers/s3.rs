@@ -146,6 +146,11 @@ impl S3Config {
     pub fn location(&self) -> String {
         format!("s3://{}/{}", self.bucket, self.prefix.as_deref().unwrap_or_default())
     }
+
+    /// The service's own name: "Cloudflare R2", "MinIO", … ("Amazon S3" for AWS).
+    pub fn service_label(&self) -> &'static str {
+        PRESETS.iter().find(|(v, _)| *v == self.preset).map_or("Amazon S3", |(_, label)| label)
+    }
 }
 
 fn bucket_rule(v: &str) -> Result<(), String> {

@@ -1,7 +1,7 @@
 //! The destination pages in a real headless Chromium, driven over WebDriver by the chromedriver
 //! that `scripts/test` starts: first-run setup, an S3 destination on moto picked, filled, tested
-//! and saved through the htmx form, a local one next to it, and a screenshot of the list for the
-//! README (`docs/destinations.png`).
+//! and saved through the htmx form, a local one next to it, and a screenshot of the list
+//! (`target/screenshots/`; with `DEVPILOT_UPDATE_SCREENSHOT=1`, the README's `docs/destinations.png`).
 //!
 //! The WebDriver client is the few W3C commands this test needs, over reqwest: fantoccini with
 //! its TLS features off needs a hyper-util connector, and hyper-util is not a dependency here.
@@ -128,8 +128,11 @@ impl Flow<'_> {
         let s3 = self.row(S3_NAME).await?;
         let local = self.row(LOCAL_NAME).await?;
         let png = b.full_page_screenshot().await?;
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/destinations.png");
-        std::fs::create_dir_all(path.parent().unwrap_or(Path::new("."))).map_err(|e| format!("docs/: {e}"))?;
+        // The README's copy changes only on request; every run leaves its own under target/.
+        let folder =
+            if std::env::var_os("DEVPILOT_UPDATE_SCREENSHOT").is_some() { "docs" } else { "target/screenshots" };
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(folder).join("destinations.png");
+        std::fs::create_dir_all(path.parent().unwrap_or(Path::new("."))).map_err(|e| format!("{folder}/: {e}"))?;
         std::fs::write(&path, &png).map_err(|e| format!("writing {}: {e}", path.display()))?;
         Ok(Seen { setup_url, empty_state, test_result, s3, local, screenshot_bytes: png.len() })
     }
