@@ -257,6 +257,8 @@ struct TestResult {
 /// A submitted form: `name`, `type`, optional `id`, and `config.<field>` values.
 struct Submitted {
     id: Option<String>,
+    /// "Deep test" ticked: also write, read back and delete a probe object.
+    deep: bool,
     input: DestinationInput,
 }
 
@@ -267,6 +269,7 @@ impl Submitted {
         );
         Submitted {
             id: form_value(pairs, "id").filter(|v| !v.is_empty()).map(str::to_owned),
+            deep: form_value(pairs, "deep").is_some_and(|v| v == "true"),
             input: DestinationInput {
                 name: form_value(pairs, "name").unwrap_or_default().to_owned(),
                 kind: form_value(pairs, "type").unwrap_or(DestinationKind::Local.as_str()).to_owned(),
@@ -354,7 +357,8 @@ async fn test_credentials(
 ) -> Result<HttpResponse, AppError> {
     user.require_write()?;
     let submitted = Submitted::from_pairs(&form);
-    match service.test_credentials(&user.workspace_id, submitted.id.as_deref(), &submitted.input).await {
+    match service.test_credentials(&user.workspace_id, submitted.id.as_deref(), &submitted.input, submitted.deep).await
+    {
         Ok(t) => render(StatusCode::OK, &TestResult { t }),
         Err(DestinationError::Invalid(errors)) => {
             // Show the problems next to their fields: swap the whole form body instead.
@@ -467,15 +471,22 @@ fn back_to_list(form: &RowAction) -> HttpResponse {
     see_other(&format!("/destinations?page={}", form.page.unwrap_or(1).max(1)))
 }
 
+#[derive(serde::Deserialize)]
+pub struct TestForm {
+    deep: Option<String>,
+}
+
 async fn test_connection(
     req: HttpRequest,
     user: CurrentUser,
     service: web::Data<DestinationService>,
     path: web::Path<String>,
+    form: web::Form<TestForm>,
     session: Session,
 ) -> Result<HttpResponse, AppError> {
     user.require_write()?;
-    let outcome = service.test_saved(&user.workspace_id, &path).await?;
+    let deep = form.deep.as_deref() == Some("true");
+    let outcome = service.test_saved(&user.workspace_id, &path, deep).await?;
     if is_htmx(&req) {
         let d = service.get(&user.workspace_id, &path).await?;
         return render(StatusCode::OK, &RowFragment { row: RowView::new(d, &user, 1) });

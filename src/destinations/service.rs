@@ -6,7 +6,7 @@ use super::fields::{FieldErrors, RawFields};
 use super::store::{self, ConfigChange, DestinationRow};
 use crate::crypto::CredentialCipher;
 use crate::db::{Db, DbError};
-use crate::providers::{self, ProviderContext, ProviderError};
+use crate::providers::{self, Provider, ProviderContext, ProviderError, Step};
 use chrono::{NaiveDateTime, Utc};
 use std::sync::Arc;
 
@@ -39,19 +39,85 @@ pub struct DestinationInput {
     pub fields: RawFields,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepState {
+    Passed,
+    Failed,
+    NotRun,
+}
+
+#[derive(Debug, Clone)]
+pub struct StepResult {
+    pub label: &'static str,
+    pub state: StepState,
+}
+
+impl StepResult {
+    pub fn mark(&self) -> &'static str {
+        match self.state {
+            StepState::Passed => "✓",
+            StepState::Failed => "✗",
+            StepState::NotRun => "·",
+        }
+    }
+
+    pub fn state_name(&self) -> &'static str {
+        match self.state {
+            StepState::Passed => "passed",
+            StepState::Failed => "failed",
+            StepState::NotRun => "not-run",
+        }
+    }
+}
+
+/// A finished test: the steps it passed and the one that failed, the provider's message, and a
+/// hint for the common failures.
 #[derive(Debug, Clone)]
 pub struct TestOutcome {
     pub ok: bool,
     pub message: String,
+    pub hint: Option<&'static str>,
+    pub steps: Vec<StepResult>,
     pub at: NaiveDateTime,
 }
 
 impl TestOutcome {
-    fn from_result(result: Result<String, ProviderError>) -> TestOutcome {
+    fn from_result(plan: &[Step], result: Result<String, ProviderError>) -> TestOutcome {
         let at = Utc::now().naive_utc();
+        let step = |label: &'static str, state| StepResult { label, state };
         match result {
-            Ok(message) => TestOutcome { ok: true, message, at },
-            Err(e) => TestOutcome { ok: false, message: e.to_string(), at },
+            Ok(message) => TestOutcome {
+                ok: true,
+                message,
+                hint: None,
+                steps: plan.iter().map(|s| step(s.label(), StepState::Passed)).collect(),
+                at,
+            },
+            Err(e) => {
+                let failed = e.failed_step(plan);
+                let at_failed = plan.iter().position(|s| *s == failed).unwrap_or(0);
+                let steps = plan
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| {
+                        let state = match i.cmp(&at_failed) {
+                            std::cmp::Ordering::Less => StepState::Passed,
+                            std::cmp::Ordering::Equal => StepState::Failed,
+                            std::cmp::Ordering::Greater => StepState::NotRun,
+                        };
+                        step(s.label(), state)
+                    })
+                    .collect();
+                TestOutcome { ok: false, hint: e.hint(), message: e.to_string(), steps, at }
+            }
+        }
+    }
+
+    /// The line stored as the destination's last test message.
+    fn summary(&self) -> String {
+        match self.hint {
+            Some(hint) => format!("{} {hint}", self.message),
+            None => self.message.clone(),
         }
     }
 }
@@ -154,7 +220,7 @@ impl DestinationService {
             updated_at: now,
         };
         self.db.run(move |c| store::insert(c, row)).await.map_err(duplicate_name(&name))?;
-        let outcome = self.run_test(workspace, &id, &config_fields.config).await?;
+        let outcome = self.run_test(workspace, &id, &config_fields.config, false).await?;
         Ok((self.get(workspace, &id).await?, outcome))
     }
 
@@ -180,7 +246,7 @@ impl DestinationService {
         };
         let (ws, rid) = (workspace.to_owned(), id.to_owned());
         self.db.run(move |c| store::update_config(c, &ws, &rid, change)).await.map_err(duplicate_name(&name))?;
-        let outcome = self.test_saved(workspace, id).await?;
+        let outcome = self.test_saved(workspace, id, false).await?;
         Ok((self.get(workspace, id).await?, outcome))
     }
 
@@ -191,6 +257,7 @@ impl DestinationService {
         workspace: &str,
         existing: Option<&str>,
         input: &DestinationInput,
+        deep: bool,
     ) -> Result<TestOutcome, DestinationError> {
         let stored = match existing {
             Some(id) => {
@@ -200,27 +267,30 @@ impl DestinationService {
             None => None,
         };
         let parsed = parse_config(input, stored.as_ref().map(|(k, f)| (*k, f))).map_err(DestinationError::Invalid)?;
-        Ok(self.provider_test(&parsed.config).await)
+        Ok(self.provider_test(&parsed.config, deep).await)
     }
 
     /// "Test connection": Testing while it runs, then Active (with the time) or Failed.
-    pub async fn test_saved(&self, workspace: &str, id: &str) -> Result<TestOutcome, DestinationError> {
+    pub async fn test_saved(&self, workspace: &str, id: &str, deep: bool) -> Result<TestOutcome, DestinationError> {
         let (ws, rid) = (workspace.to_owned(), id.to_owned());
         self.db.run(move |c| store::begin_test(c, &ws, &rid)).await?;
         let config = match self.row(workspace, id).await.and_then(|row| self.config_of(&row)) {
             Ok(config) => config,
             Err(DestinationError::Credentials(reason)) => {
                 // Unreadable credentials are this destination's failure, shown like any other.
-                let outcome = TestOutcome::from_result(Err(ProviderError::new(
-                    providers::ErrorKind::Provider,
-                    format!("{reason}. Edit the destination and enter its credentials again."),
-                )));
+                let outcome = TestOutcome::from_result(
+                    &[Step::Connect],
+                    Err(ProviderError::new(
+                        providers::ErrorKind::Provider,
+                        format!("{reason}. Edit the destination and enter its credentials again."),
+                    )),
+                );
                 self.record(workspace, id, &outcome).await?;
                 return Ok(outcome);
             }
             Err(e) => return Err(e),
         };
-        self.run_test(workspace, id, &config).await
+        self.run_test(workspace, id, &config, deep).await
     }
 
     async fn run_test(
@@ -228,32 +298,51 @@ impl DestinationService {
         workspace: &str,
         id: &str,
         config: &DestinationConfig,
+        deep: bool,
     ) -> Result<TestOutcome, DestinationError> {
-        let outcome = self.provider_test(config).await;
+        let outcome = self.provider_test(config, deep).await;
         self.record(workspace, id, &outcome).await?;
         Ok(outcome)
     }
 
     async fn record(&self, workspace: &str, id: &str, outcome: &TestOutcome) -> Result<(), DestinationError> {
         let (ws, rid, o) = (workspace.to_owned(), id.to_owned(), outcome.clone());
-        self.db.run(move |c| store::finish_test(c, &ws, &rid, o.ok, &o.message, o.at)).await?;
+        self.db.run(move |c| store::finish_test(c, &ws, &rid, o.ok, &o.summary(), o.at)).await?;
         Ok(())
     }
 
-    /// Runs the provider's test under the deadline; always returns an outcome.
-    async fn provider_test(&self, config: &DestinationConfig) -> TestOutcome {
+    /// Runs the provider's test under the deadline; always returns an outcome. A deep test also
+    /// writes, reads back and deletes a small probe object, so "test passes, backup fails"
+    /// cannot happen silently.
+    async fn provider_test(&self, config: &DestinationConfig, deep: bool) -> TestOutcome {
         let deadline = self.providers.settings.test_deadline;
-        let result = match providers::build(config, &self.providers) {
-            Err(e) => Err(e),
-            Ok(provider) => match tokio::time::timeout(deadline, provider.test()).await {
-                Ok(result) => result,
-                Err(_) => Err(ProviderError::new(
-                    providers::ErrorKind::Timeout,
-                    format!("The test did not finish within {} s.", deadline.as_secs()),
-                )),
-            },
+        let provider = match providers::build(config, &self.providers) {
+            Ok(p) => p,
+            Err(e) => return TestOutcome::from_result(&[Step::Connect], Err(e)),
         };
-        TestOutcome::from_result(result)
+        let mut plan = provider.steps().to_vec();
+        if deep {
+            for step in [Step::Write, Step::Read, Step::Delete] {
+                if !plan.contains(&step) {
+                    plan.push(step);
+                }
+            }
+        }
+        let run = async {
+            let message = provider.test().await?;
+            if deep {
+                probe_round_trip(provider.as_ref()).await?;
+                return Ok(format!("{message} Wrote, read back and deleted a probe object."));
+            }
+            Ok(message)
+        };
+        let result = tokio::time::timeout(deadline, run).await.unwrap_or_else(|_| {
+            Err(ProviderError::new(
+                providers::ErrorKind::Timeout,
+                format!("The test did not finish within {} s.", deadline.as_secs()),
+            ))
+        });
+        TestOutcome::from_result(&plan, result)
     }
 
     pub async fn make_default(&self, workspace: &str, id: &str) -> Result<(), DestinationError> {
@@ -271,7 +360,7 @@ impl DestinationService {
         let (ws, rid, now) = (workspace.to_owned(), id.to_owned(), Utc::now().naive_utc());
         self.db.run(move |c| store::enable_for_test(c, &ws, &rid, now)).await?;
         let config = self.config_of(&self.row(workspace, id).await?)?;
-        self.run_test(workspace, id, &config).await
+        self.run_test(workspace, id, &config, false).await
     }
 
     pub async fn delete(&self, workspace: &str, id: &str) -> Result<(), DestinationError> {
@@ -388,4 +477,28 @@ fn duplicate_name(name: &DestinationName) -> impl FnOnce(DbError) -> Destination
 
 fn kind_of(row: &DestinationRow) -> Result<DestinationKind, DestinationError> {
     DestinationKind::parse(&row.kind).map_err(DestinationError::Credentials)
+}
+
+/// Writes a small random object, reads it back, compares, deletes it.
+async fn probe_round_trip(provider: &dyn Provider) -> Result<(), ProviderError> {
+    use futures::{StreamExt, TryStreamExt};
+    use rand::RngCore;
+    let key = format!(".devpilot-probe/{}", uuid::Uuid::new_v4());
+    let mut data = vec![0u8; 4096];
+    rand::rng().fill_bytes(&mut data);
+    let body = futures::stream::once(futures::future::ready(Ok(bytes::Bytes::from(data.clone())))).boxed();
+    provider.put(&key, body).await.map_err(|e| e.at(Step::Write))?;
+    let read: Vec<bytes::Bytes> =
+        provider.get(&key).await.map_err(|e| e.at(Step::Read))?.try_collect().await.map_err(|e| {
+            ProviderError::new(providers::ErrorKind::Provider, format!("reading the probe back: {e}")).at(Step::Read)
+        })?;
+    if read.concat() != data {
+        let _ = provider.delete(&key).await;
+        return Err(ProviderError::new(
+            providers::ErrorKind::Provider,
+            "The probe object read back differs from what was written.",
+        )
+        .at(Step::Read));
+    }
+    provider.delete(&key).await.map_err(|e| e.at(Step::Delete))
 }

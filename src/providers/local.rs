@@ -1,6 +1,6 @@
 //! Local disk: artifacts under a folder of the server's own filesystem.
 
-use super::{ByteStream, ErrorKind, Provider, ProviderContext, ProviderError, StoredObject, check_key};
+use super::{ByteStream, ErrorKind, Provider, ProviderContext, ProviderError, Step, StoredObject, check_key};
 use crate::destinations::fields::{FieldErrors, FieldReader, FieldSpec, RawFields};
 use async_trait::async_trait;
 use futures::StreamExt;
@@ -100,6 +100,10 @@ fn describe(e: &io::Error) -> String {
 
 #[async_trait]
 impl Provider for LocalProvider {
+    fn steps(&self) -> &'static [Step] {
+        &[Step::Find, Step::Write]
+    }
+
     async fn test(&self) -> Result<String, ProviderError> {
         self.ensure_root().await?;
         let probe = self.root.join(format!(".devpilot-probe-{}", uuid::Uuid::new_v4()));
@@ -110,7 +114,7 @@ impl Provider for LocalProvider {
         };
         let result = write.await;
         let _ = tokio::fs::remove_file(&probe).await;
-        result.map_err(|e| self.io_error("write to", &self.root, &e))?;
+        result.map_err(|e| self.io_error("write to", &self.root, &e).at(Step::Write))?;
         Ok(format!("{} exists and is writable.", self.root.display()))
     }
 

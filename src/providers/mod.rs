@@ -41,6 +41,39 @@ pub struct StoredObject {
     pub last_modified: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+/// The stages of a connection test, in the order they happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Resolve,
+    Connect,
+    Handshake,
+    Authenticate,
+    Find,
+    List,
+    Write,
+    Read,
+    Delete,
+}
+
+impl Step {
+    pub fn label(self) -> &'static str {
+        match self {
+            Step::Resolve => "resolve",
+            Step::Connect => "connect",
+            Step::Handshake => "handshake",
+            Step::Authenticate => "authenticate",
+            Step::Find => "find bucket/folder",
+            Step::List => "list",
+            Step::Write => "write probe",
+            Step::Read => "read back",
+            Step::Delete => "delete probe",
+        }
+    }
+}
+
+/// The usual plan of a test against an HTTP object store.
+pub const HTTP_STEPS: &[Step] = &[Step::Resolve, Step::Connect, Step::Authenticate, Step::Find, Step::List];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
     Unreachable,
@@ -59,15 +92,69 @@ pub struct ProviderError {
     pub kind: ErrorKind,
     pub code: Option<String>,
     pub message: String,
+    /// The test step that failed, when the provider knows it better than its kind tells.
+    pub step: Option<Step>,
 }
 
 impl ProviderError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> ProviderError {
-        ProviderError { kind, code: None, message: message.into() }
+        ProviderError { kind, code: None, message: message.into(), step: None }
     }
 
     pub fn with_code(kind: ErrorKind, code: impl Into<String>, message: impl Into<String>) -> ProviderError {
-        ProviderError { kind, code: Some(code.into()), message: message.into() }
+        ProviderError { kind, code: Some(code.into()), message: message.into(), step: None }
+    }
+
+    pub fn at(mut self, step: Step) -> ProviderError {
+        self.step = Some(step);
+        self
+    }
+
+    /// The step this error stopped a test at: the one named, else the one its kind implies.
+    pub fn failed_step(&self, plan: &[Step]) -> Step {
+        let implied = match self.kind {
+            ErrorKind::Unreachable if self.message.contains("could not be resolved") => Step::Resolve,
+            ErrorKind::Unreachable | ErrorKind::Timeout => Step::Connect,
+            ErrorKind::Authentication => Step::Authenticate,
+            ErrorKind::NotFound => Step::Find,
+            ErrorKind::Permission => Step::List,
+            ErrorKind::Unsupported => plan.first().copied().unwrap_or(Step::Connect),
+            ErrorKind::Provider => plan.last().copied().unwrap_or(Step::Connect),
+        };
+        let step = self.step.unwrap_or(implied);
+        if plan.contains(&step) { step } else { plan.last().copied().unwrap_or(step) }
+    }
+
+    /// One line of advice for the common failures.
+    pub fn hint(&self) -> Option<&'static str> {
+        let message = self.message.to_ascii_lowercase();
+        Some(match self.code.as_deref() {
+            Some("AuthorizationHeaderMalformed" | "PermanentRedirect" | "IllegalLocationConstraintException") => {
+                "The bucket is in another region: enter the region it was created in."
+            }
+            Some("RequestTimeTooSkewed") => "This server's clock is off: synchronise it (NTP) and test again.",
+            Some("SignatureDoesNotMatch") => "Check the secret key, and that the region is the bucket's.",
+            Some("InvalidAccessKeyId") => "Check the access key ID; it may have been deleted or mistyped.",
+            Some("AccessDenied" | "AuthorizationPermissionMismatch") => {
+                "The key lacks permission: it needs to list, read, write and delete in the bucket."
+            }
+            Some("NoSuchBucket") => {
+                "Check the bucket name; self-hosted services usually also need path-style requests."
+            }
+            Some("ExpiredToken") => {
+                "The token expired: use a service-account key (GCS) or a refresh token (Google Drive)."
+            }
+            _ if message.contains("host key changed") => {
+                "If the server was reinstalled, accept its new key; otherwise someone may be intercepting the connection."
+            }
+            _ if message.contains("expired") => {
+                "The token expired: use a service-account key (GCS) or a refresh token (Google Drive)."
+            }
+            _ if message.contains("could not be resolved") => {
+                "Check the host name; an S3-compatible service without bucket DNS needs path-style requests."
+            }
+            _ => return None,
+        })
     }
 }
 
@@ -84,6 +171,11 @@ impl std::error::Error for ProviderError {}
 
 #[async_trait]
 pub trait Provider: Send + Sync {
+    /// The steps [`test`](Provider::test) goes through, for the staged result.
+    fn steps(&self) -> &'static [Step] {
+        HTTP_STEPS
+    }
+
     /// A cheap real round trip that proves the credentials and the target work; returns a short
     /// success message.
     async fn test(&self) -> Result<String, ProviderError>;

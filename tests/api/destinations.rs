@@ -14,7 +14,8 @@ on_both_backends!(
     the_list_paginates_past_fifty,
     delete_asks_first_then_removes,
     a_test_interrupted_by_a_restart_is_put_back,
-    the_type_picker_loads_each_types_fields
+    the_type_picker_loads_each_types_fields,
+    a_deep_test_writes_reads_and_deletes_a_probe
 );
 
 async fn a_local_destination_is_tested_on_create_and_listed(backend: Backend) {
@@ -247,4 +248,41 @@ async fn the_type_picker_loads_each_types_fields(backend: Backend) {
     let s3 = app.htmx_post("/destinations/fields", &[("type", "s3"), ("config.bucket", "kept-bucket")]).await;
     assert!(s3.body.contains("value=\"kept-bucket\""), "values typed so far survive a type change");
     assert!(s3.body.contains("Cloudflare R2") && s3.body.contains("Backblaze B2") && s3.body.contains("MinIO"));
+}
+
+async fn a_deep_test_writes_reads_and_deletes_a_probe(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.setup_admin().await;
+    let folder = app.data_dir.path().join("deep");
+    std::fs::create_dir_all(&folder).expect("mkdir");
+    let path = folder.to_string_lossy().into_owned();
+    let tested = app
+        .htmx_post("/destinations/test-credentials", &[("type", "local"), ("config.path", &path), ("deep", "true")])
+        .await;
+    assert!(tested.body.contains("Wrote, read back and deleted a probe object."), "{}", tested.body);
+    for step in ["✓ find bucket/folder", "✓ write probe", "✓ read back", "✓ delete probe"] {
+        assert!(tested.body.contains(step), "{step}: {}", tested.body);
+    }
+    app.create_destination("Deep", "local", &[("path", &path)]).await;
+    let d = app.destination("Deep").await;
+    let row = app.htmx_post(&format!("/destinations/{}/test", d.id), &[("deep", "true")]).await;
+    assert!(row.body.contains("probe object"), "{}", row.body);
+    let left: Vec<_> = walk(&folder);
+    assert!(left.is_empty(), "the probe is deleted: {left:?}");
+
+    // A staged failure says which step broke.
+    std::fs::remove_dir_all(&folder).expect("rmdir");
+    let failed = app
+        .htmx_post("/destinations/test-credentials", &[("type", "local"), ("config.path", &path), ("deep", "true")])
+        .await;
+    assert!(failed.body.contains("✗ find bucket/folder") && failed.body.contains("· write probe"), "{}", failed.body);
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() { found.extend(walk(&path)) } else { found.push(path) }
+    }
+    found
 }

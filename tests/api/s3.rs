@@ -59,6 +59,8 @@ async fn s3_connection_tests_report_the_providers_error(backend: Backend) {
     let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let tested = app.htmx_post("/destinations/test-credentials", &pairs).await;
     assert!(tested.body.contains("Test failed.") && tested.body.contains("AccessDenied"), "{}", tested.body);
+    assert!(tested.body.contains("✓ authenticate") && tested.body.contains("✗ list"), "staged: {}", tested.body);
+    assert!(tested.body.contains("Hint: The key lacks permission"), "{}", tested.body);
     assert_eq!(app.destination_rows().await.len(), count);
 
     // An endpoint nobody listens on: a clear unreachable message naming it, within the deadline.
