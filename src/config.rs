@@ -19,6 +19,8 @@ pub struct Settings {
     pub secure_cookies: bool,
     pub db_max_connections: u32,
     pub provider: ProviderSettings,
+    /// The URL people reach this server at (for OAuth redirects); defaults to http://host:port.
+    pub public_url: Option<String>,
 }
 
 /// Limits for talking to storage providers.
@@ -29,6 +31,48 @@ pub struct ProviderSettings {
     pub connect_timeout: Duration,
     /// Retries of transient provider errors (object_store's default is 10).
     pub max_retries: usize,
+    pub endpoints: ExternalEndpoints,
+}
+
+/// Base URLs of the Google and Cloudinary services, settings so tests can point them at local
+/// servers. Defaults are the real services.
+#[derive(Debug, Clone)]
+pub struct ExternalEndpoints {
+    pub google_oauth_authorize: String,
+    pub google_oauth_token: String,
+    pub google_drive_api: String,
+    pub google_drive_upload: String,
+    pub gcs_api: String,
+    pub cloudinary_api: String,
+}
+
+impl Default for ExternalEndpoints {
+    fn default() -> Self {
+        ExternalEndpoints {
+            google_oauth_authorize: "https://accounts.google.com/o/oauth2/v2/auth".into(),
+            google_oauth_token: "https://oauth2.googleapis.com/token".into(),
+            google_drive_api: "https://www.googleapis.com/drive/v3".into(),
+            google_drive_upload: "https://www.googleapis.com/upload/drive/v3".into(),
+            gcs_api: "https://storage.googleapis.com".into(),
+            cloudinary_api: "https://api.cloudinary.com/v1_1".into(),
+        }
+    }
+}
+
+impl ExternalEndpoints {
+    fn from_env() -> ExternalEndpoints {
+        let d = ExternalEndpoints::default();
+        let url =
+            |name: &str, default: String| var(name).map(|v| v.trim_end_matches('/').to_owned()).unwrap_or(default);
+        ExternalEndpoints {
+            google_oauth_authorize: url("DEVPILOT_GOOGLE_OAUTH_AUTHORIZE_URL", d.google_oauth_authorize),
+            google_oauth_token: url("DEVPILOT_GOOGLE_OAUTH_TOKEN_URL", d.google_oauth_token),
+            google_drive_api: url("DEVPILOT_GOOGLE_DRIVE_API_URL", d.google_drive_api),
+            google_drive_upload: url("DEVPILOT_GOOGLE_DRIVE_UPLOAD_URL", d.google_drive_upload),
+            gcs_api: url("DEVPILOT_GCS_API_URL", d.gcs_api),
+            cloudinary_api: url("DEVPILOT_CLOUDINARY_API_URL", d.cloudinary_api),
+        }
+    }
 }
 
 impl Default for ProviderSettings {
@@ -37,6 +81,7 @@ impl Default for ProviderSettings {
             test_deadline: Duration::from_secs(15),
             connect_timeout: Duration::from_secs(5),
             max_retries: 3,
+            endpoints: ExternalEndpoints::default(),
         }
     }
 }
@@ -62,7 +107,9 @@ impl Settings {
                 )?),
                 connect_timeout: defaults.connect_timeout,
                 max_retries: parse_var("DEVPILOT_PROVIDER_MAX_RETRIES", defaults.max_retries)?,
+                endpoints: ExternalEndpoints::from_env(),
             },
+            public_url: var("DEVPILOT_PUBLIC_URL").map(|v| v.trim_end_matches('/').to_owned()),
             data_dir,
             database_url,
             local_backup_dir,

@@ -193,6 +193,15 @@ impl Provider for LocalProvider {
 
     async fn delete(&self, key: &str) -> Result<(), ProviderError> {
         let path = self.path_of(key)?;
-        tokio::fs::remove_file(&path).await.map_err(|e| self.io_error("delete", &path, &e))
+        tokio::fs::remove_file(&path).await.map_err(|e| self.io_error("delete", &path, &e))?;
+        // Folders that held only this artifact go too; `remove_dir` refuses non-empty ones.
+        let mut dir = path.parent();
+        while let Some(d) = dir.filter(|d| *d != self.root && d.starts_with(&self.root)) {
+            if tokio::fs::remove_dir(d).await.is_err() {
+                break;
+            }
+            dir = d.parent();
+        }
+        Ok(())
     }
 }

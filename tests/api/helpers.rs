@@ -125,7 +125,9 @@ pub fn test_settings(backend: Backend) -> (Settings, tempfile::TempDir, Option<S
             test_deadline: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(3),
             max_retries: 0,
+            endpoints: Default::default(),
         },
+        public_url: None,
     };
     (settings, data_dir, pg_database)
 }

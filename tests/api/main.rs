@@ -2,13 +2,14 @@
 //! file or a fresh PostgreSQL database, and real local servers (moto, chromedriver) that
 //! `scripts/test` starts.
 
+mod conformance;
 mod helpers;
 
 mod accounts;
 mod browser;
 mod csrf_and_roles;
 mod destinations;
-mod providers;
+mod provider_local;
+mod provider_s3;
 mod redaction;
-mod s3;
 mod validation;
