@@ -52,14 +52,20 @@ impl GoogleDriveConfig {
         let refresh_token = r.checked_secret("refresh_token", |v| rules::no_whitespace("Refresh token", v));
         let client_id = r.checked("client_id", |v| rules::no_whitespace("OAuth client ID", v));
         let client_secret = r.checked_secret("client_secret", |v| rules::no_whitespace("OAuth client secret", v));
-        let wants_client = refresh_token.is_some() || (access_token.is_none() && !r.has_error("access_token"));
-        if wants_client && !r.has_error("refresh_token") {
+        let client_given =
+            client_id.is_some() || client_secret.is_some() || r.has_error("client_id") || r.has_error("client_secret");
+        if refresh_token.is_some() || (access_token.is_none() && client_given) {
             if client_id.is_none() && !r.has_error("client_id") {
-                r.error("client_id", "Enter the OAuth client ID (or an access token above).");
+                r.error("client_id", "Enter the OAuth client ID.");
             }
             if client_secret.is_none() && !r.has_error("client_secret") {
-                r.error("client_secret", "Enter the OAuth client secret (or an access token above).");
+                r.error("client_secret", "Enter the OAuth client secret.");
             }
+        } else if access_token.is_none() && !r.has_error("access_token") && !r.has_error("refresh_token") {
+            r.error(
+                "access_token",
+                "Enter an access token, or a refresh token with its OAuth client; or only the OAuth client, then use “Connect Google Drive”.",
+            );
         }
         r.finish(|| {
             Some(GoogleDriveConfig { folder_id: folder_id?, access_token, refresh_token, client_id, client_secret })
@@ -246,7 +252,7 @@ impl GoogleDriveProvider {
         check_key(key)?;
         let mut files = self.folder_files(Some(key)).await?;
         // Drive allows several files of one name; the newest is the artifact.
-        files.sort_by(|a, b| b.modified_time.cmp(&a.modified_time));
+        files.sort_by_key(|f| std::cmp::Reverse(f.modified_time));
         Ok(files)
     }
 
@@ -535,7 +541,9 @@ mod tests {
             .expect("valid");
         assert!(c.refresh_token.is_none() && c.access_token.is_none());
         let errors = GoogleDriveConfig::parse(&raw(&[("folder_id", "f1")])).expect_err("no credentials");
-        assert!(errors.get("client_id").is_some());
+        assert!(errors.get("access_token").is_some());
+        let errors = GoogleDriveConfig::parse(&raw(&[("folder_id", "f1"), ("client_id", "c")])).expect_err("no secret");
+        assert!(errors.get("client_secret").is_some());
         let errors =
             GoogleDriveConfig::parse(&raw(&[("folder_id", "f1"), ("refresh_token", "r")])).expect_err("no client");
         assert!(errors.get("client_secret").is_some());

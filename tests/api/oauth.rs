@@ -213,7 +213,8 @@ async fn reconnect_keeps_every_other_setting(backend: Backend) {
 
 async fn viewers_cannot_connect(backend: Backend) {
     let f = flow(backend).await;
-    let member = [("name", "Vic"), ("email", "viewer@example.com"), ("password", "viewer password 1"), ("role", "viewer")];
+    let member =
+        [("name", "Vic"), ("email", "viewer@example.com"), ("password", "viewer password 1"), ("role", "viewer")];
     assert_eq!(f.app.post("/members", &member).await.status, 303);
     let viewer = new_client();
     let login =

@@ -81,8 +81,8 @@ async fn the_stand_in_checks_signatures_and_timestamps_like_cloudinary() {
     let http = reqwest::Client::new();
     let upload = |timestamp: i64, signature: Option<String>| {
         let ts = timestamp.to_string();
-        let signature =
-            signature.unwrap_or_else(|| Cloudinary::signature(&[("public_id", "x.bin"), ("timestamp", &ts)], API_SECRET));
+        let signature = signature
+            .unwrap_or_else(|| Cloudinary::signature(&[("public_id", "x.bin"), ("timestamp", &ts)], API_SECRET));
         let form = reqwest::multipart::Form::new()
             .text("api_key", API_KEY)
             .text("timestamp", ts)

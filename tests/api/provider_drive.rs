@@ -99,10 +99,8 @@ impl StandIn {
         let good = with_refresh(&self.folder, &self.google.issue_refresh_token(CLIENT_ID));
         let mut f = Fixture::new(DestinationKind::GoogleDrive, good);
         f.settings.endpoints = endpoints(&self.google, self.drive.api(), self.drive.upload());
-        let expired = fields(&[
-            ("folder_id", &self.folder),
-            ("access_token", &self.google.issue_access_token(Duration::ZERO)),
-        ]);
+        let expired =
+            fields(&[("folder_id", &self.folder), ("access_token", &self.google.issue_access_token(Duration::ZERO))]);
         let revoked = self.google.issue_refresh_token(CLIENT_ID);
         self.google.revoke(&revoked);
         let revoked = with_refresh(&self.folder, &revoked);
@@ -154,7 +152,8 @@ async fn a_put_replaces_the_file_of_the_same_name() {
     let (data, stream) = body(9 * 1024 * 1024);
     assert_eq!(p.put("plan/a.tar", stream).await.expect("second"), data.len() as u64);
     assert_eq!(conformance::read_all(p.as_ref(), "plan/a.tar").await, data);
-    let listed: Vec<(String, u64)> = p.list("plan/").await.expect("list").into_iter().map(|o| (o.key, o.size)).collect();
+    let listed: Vec<(String, u64)> =
+        p.list("plan/").await.expect("list").into_iter().map(|o| (o.key, o.size)).collect();
     assert_eq!(listed, vec![("plan/a.tar".to_owned(), data.len() as u64)]);
     // The key is the file's name in the folder, `/` included: no sub-folders.
     assert!(standin.drive.files_in(&standin.folder).contains(&("plan/a.tar".to_owned(), data.len())));

@@ -141,7 +141,10 @@ fn signature_refusal(s: &State, cloud: &str, params: &BTreeMap<String, String>) 
     }
     let timestamp: i64 = params.get("timestamp").and_then(|t| t.parse().ok()).unwrap_or(0);
     if chrono::Utc::now().timestamp() - timestamp > 3600 {
-        return Some(error(400, &format!("Stale request - reported time is {timestamp} which is more than 1 hour ago")));
+        return Some(error(
+            400,
+            &format!("Stale request - reported time is {timestamp} which is more than 1 hour ago"),
+        ));
     }
     let signed: Vec<(&str, &str)> = params
         .iter()
@@ -273,7 +276,8 @@ async fn upload(state: Shared, req: HttpRequest, cloud: web::Path<String>, body:
         .get("context")
         .map(|c| c.split('|').filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.into(), v.into())).collect())
         .unwrap_or_default();
-    let asset = Asset { content, version: chrono::Utc::now().timestamp_micros(), created_at: chrono::Utc::now(), context };
+    let asset =
+        Asset { content, version: chrono::Utc::now().timestamp_micros(), created_at: chrono::Utc::now(), context };
     let answer = resource(&s, &public_id, &asset, true);
     s.assets.insert(public_id, asset);
     HttpResponse::Ok().json(answer)

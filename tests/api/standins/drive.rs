@@ -48,7 +48,8 @@ pub struct Drive {
 
 impl Drive {
     pub fn start(oauth: &GoogleOAuth) -> Drive {
-        let state = Arc::new(Mutex::new(State { oauth: oauth.clone(), files: HashMap::new(), sessions: HashMap::new() }));
+        let state =
+            Arc::new(Mutex::new(State { oauth: oauth.clone(), files: HashMap::new(), sessions: HashMap::new() }));
         let data = web::Data::from(state.clone());
         let url = serve(move |cfg| {
             cfg.app_data(data.clone())
@@ -290,7 +291,11 @@ async fn create_session(state: Shared, req: HttpRequest, body: web::Json<Value>)
         match s.files.get(parent) {
             None => return not_found(parent),
             Some(p) if p.mime_type != FOLDER_MIME || !p.can_add_children => {
-                return google_error(403, "insufficientFilePermissions", "The user does not have sufficient permissions for this file.");
+                return google_error(
+                    403,
+                    "insufficientFilePermissions",
+                    "The user does not have sufficient permissions for this file.",
+                );
             }
             Some(_) => {}
         }
@@ -309,8 +314,14 @@ async fn update_session(state: Shared, req: HttpRequest, path: web::Path<String>
     open_session(&mut s, &req, Some(path.into_inner()), json!({}))
 }
 
-/// `bytes a-b/T`, `bytes a-b/*` or `bytes */T` → (range, total).
-fn content_range(req: &HttpRequest) -> Option<(Option<(usize, usize)>, Option<usize>)> {
+/// A `Content-Range`: the bytes sent (none for a status query), and the total once known.
+struct ContentRange {
+    range: Option<(usize, usize)>,
+    total: Option<usize>,
+}
+
+/// `bytes a-b/T`, `bytes a-b/*` or `bytes */T`.
+fn content_range(req: &HttpRequest) -> Option<ContentRange> {
     let value = req.headers().get(header::CONTENT_RANGE)?.to_str().ok()?.strip_prefix("bytes ")?;
     let (range, total) = value.split_once('/')?;
     let total = if total == "*" { None } else { Some(total.parse().ok()?) };
@@ -320,7 +331,7 @@ fn content_range(req: &HttpRequest) -> Option<(Option<(usize, usize)>, Option<us
         let (a, b) = range.split_once('-')?;
         Some((a.parse().ok()?, b.parse().ok()?))
     };
-    Some((range, total))
+    Some(ContentRange { range, total })
 }
 
 async fn put_chunk(state: Shared, req: HttpRequest, body: web::Bytes) -> HttpResponse {
@@ -328,7 +339,7 @@ async fn put_chunk(state: Shared, req: HttpRequest, body: web::Bytes) -> HttpRes
     let Some(upload_id) = query(&req).get("upload_id").cloned() else {
         return google_error(400, "badRequest", "upload_id is missing.");
     };
-    let Some((range, total)) = content_range(&req) else {
+    let Some(ContentRange { range, total }) = content_range(&req) else {
         return google_error(400, "badRequest", "Content-Range is missing or malformed.");
     };
     let Some(session) = s.sessions.get_mut(&upload_id) else {
@@ -337,11 +348,22 @@ async fn put_chunk(state: Shared, req: HttpRequest, body: web::Bytes) -> HttpRes
     match range {
         Some((a, b)) => {
             if a != session.received.len() || b + 1 - a != body.len() {
-                return google_error(400, "badRequest", "Invalid request: the Content-Range does not follow the bytes already uploaded.");
+                return google_error(
+                    400,
+                    "badRequest",
+                    "Invalid request: the Content-Range does not follow the bytes already uploaded.",
+                );
             }
             let last = total == Some(b + 1);
-            if !last && body.len() % CHUNK_UNIT != 0 {
-                return google_error(400, "badRequest", &format!("Invalid request. The number of bytes uploaded is required to be a multiple of 262144, except for the final request. The received request contained {} bytes.", body.len()));
+            if !last && !body.len().is_multiple_of(CHUNK_UNIT) {
+                return google_error(
+                    400,
+                    "badRequest",
+                    &format!(
+                        "Invalid request. The number of bytes uploaded is required to be a multiple of 262144, except for the final request. The received request contained {} bytes.",
+                        body.len()
+                    ),
+                );
             }
             session.received.extend_from_slice(&body);
         }

@@ -128,7 +128,8 @@ impl GoogleOAuth {
             url::Url::parse(authorize_url).expect("url").query_pairs().into_owned().collect();
         let mut form: Vec<(String, String)> = query;
         form.push(("decision".into(), "allow".into()));
-        let approved = http.post(format!("{}/o/oauth2/v2/auth/approve", self.url)).form(&form).send().await.expect("allow");
+        let approved =
+            http.post(format!("{}/o/oauth2/v2/auth/approve", self.url)).form(&form).send().await.expect("allow");
         assert_eq!(approved.status().as_u16(), 303, "allow: {}", approved.text().await.unwrap_or_default());
         approved.headers()["location"].to_str().expect("location").to_owned()
     }
