@@ -94,6 +94,7 @@ on_both_backends!(
     connect_stores_a_sealed_refresh_token_and_tests_active,
     a_state_from_another_session_is_refused,
     a_replayed_state_is_refused,
+    cancelling_on_googles_page_changes_nothing,
     an_expired_state_is_refused,
     reconnect_keeps_every_other_setting,
     viewers_cannot_connect,
@@ -171,6 +172,19 @@ async fn a_replayed_state_is_refused(backend: Backend) {
     assert!(forged.body.contains("does not match any request"));
     let bare = f.app.get("/oauth/callback?code=4/abc").await;
     assert_eq!(bare.status, 400);
+}
+
+async fn cancelling_on_googles_page_changes_nothing(backend: Backend) {
+    let f = flow(backend).await;
+    let consent = f.start(&f.app.client).await;
+    let callback = f.google.decide(&consent, "deny").await;
+    assert!(query_of(&callback).get("error").is_some_and(|e| e == "access_denied"), "{callback}");
+    let back = f.callback(&f.app.client, &callback).await;
+    assert_eq!(back.location.as_deref(), Some("/destinations"));
+    let list = f.app.get("/destinations").await;
+    assert!(list.body.contains("Google did not grant access for “Team Drive” (access_denied)"), "{}", list.body);
+    assert!(f.stored().await.get("refresh_token").is_none());
+    assert_eq!(f.callback(&f.app.client, &callback).await.status, 400, "the state is used up");
 }
 
 async fn an_expired_state_is_refused(backend: Backend) {

@@ -121,16 +121,22 @@ impl GoogleOAuth {
     /// What a person's browser does: opens the consent page and clicks "Allow". Returns where
     /// Google sends the browser (the app's callback with `code` and `state`).
     pub async fn consent(&self, authorize_url: &str) -> String {
+        self.decide(authorize_url, "allow").await
+    }
+
+    /// Opens the consent page and clicks "allow" or "deny" (Cancel); returns where Google sends
+    /// the browser.
+    pub async fn decide(&self, authorize_url: &str, decision: &str) -> String {
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
         let page = http.get(authorize_url).send().await.expect("consent page");
         assert_eq!(page.status().as_u16(), 200, "consent page: {}", page.text().await.unwrap_or_default());
         let query: Vec<(String, String)> =
             url::Url::parse(authorize_url).expect("url").query_pairs().into_owned().collect();
         let mut form: Vec<(String, String)> = query;
-        form.push(("decision".into(), "allow".into()));
+        form.push(("decision".into(), decision.into()));
         let approved =
             http.post(format!("{}/o/oauth2/v2/auth/approve", self.url)).form(&form).send().await.expect("allow");
-        assert_eq!(approved.status().as_u16(), 303, "allow: {}", approved.text().await.unwrap_or_default());
+        assert_eq!(approved.status().as_u16(), 303, "{decision}: {}", approved.text().await.unwrap_or_default());
         approved.headers()["location"].to_str().expect("location").to_owned()
     }
 }
