@@ -6,6 +6,7 @@ pub mod crypto;
 pub mod db;
 pub mod destinations;
 pub mod error;
+pub mod oauth;
 pub mod providers;
 pub mod startup;
 pub mod telemetry;

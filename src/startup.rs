@@ -6,6 +6,7 @@ use crate::crypto::{CredentialCipher, MasterKey};
 use crate::db::Db;
 use crate::destinations::service::DestinationService;
 use crate::error::AppError;
+use crate::oauth::service::OAuthService;
 use crate::providers::ProviderContext;
 use actix_session::SessionMiddleware;
 use actix_session::config::CookieContentSecurity;
@@ -51,12 +52,14 @@ impl Application {
             settings: settings.provider.clone(),
             local_default_dir: settings.local_backup_dir.clone(),
         };
-        let destinations = web::Data::new(DestinationService::new(db.clone(), cipher, providers));
-        let accounts = web::Data::new(AccountService::new(db));
+        let destination_service = DestinationService::new(db.clone(), cipher.clone(), providers);
+        let destinations = web::Data::new(destination_service.clone());
+        let accounts = web::Data::new(AccountService::new(db.clone()));
 
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))
             .with_context(|| format!("binding {}:{}", settings.host, settings.port))?;
         let port = listener.local_addr()?.port();
+        let oauth = web::Data::new(OAuthService::new(db, cipher, destination_service, &settings, port)?);
         let secure = settings.secure_cookies;
         let server = HttpServer::new(move || {
             App::new()
@@ -74,10 +77,12 @@ impl Application {
                 .app_data(web::FormConfig::default().limit(256 * 1024))
                 .app_data(destinations.clone())
                 .app_data(accounts.clone())
+                .app_data(oauth.clone())
                 .route("/healthz", web::get().to(|| async { HttpResponse::Ok().body("ok") }))
                 .route("/static/{file:.*}", web::get().to(crate::web::assets::serve))
                 .configure(crate::auth::html::routes)
                 .configure(crate::destinations::html::routes)
+                .configure(crate::oauth::html::routes)
                 .configure(crate::workspaces::html::routes)
                 .default_service(web::to(|| async {
                     Err::<HttpResponse, _>(AppError::NotFound("Page not found".into()))

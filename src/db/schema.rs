@@ -60,3 +60,18 @@ diesel::joinable!(memberships -> workspaces (workspace_id));
 diesel::joinable!(destinations -> workspaces (workspace_id));
 
 diesel::allow_tables_to_appear_in_same_query!(users, workspaces, memberships, login_failures, destinations);
+
+diesel::table! {
+    oauth_states (state_hash) {
+        state_hash -> Text,
+        workspace_id -> Text,
+        destination_id -> Text,
+        user_id -> Text,
+        session_hash -> Text,
+        pkce_verifier -> Binary,
+        redirect_uri -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}

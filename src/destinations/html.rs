@@ -65,12 +65,17 @@ pub struct RowView {
     pub can_write: bool,
     pub csrf: String,
     pub page: i64,
+    /// The Google consent button's label, on Google Drive rows.
+    pub google_connect: Option<&'static str>,
 }
 
 impl RowView {
     fn new(d: Destination, user: &CurrentUser, page: i64) -> RowView {
         let now = chrono::Utc::now().naive_utc();
+        let google_connect = (d.kind == DestinationKind::GoogleDrive)
+            .then(|| if d.stored_secrets.contains(&"refresh_token") { "Reconnect" } else { "Connect Google Drive" });
         RowView {
+            google_connect,
             icon: d.kind.icon(),
             kind_label: d.type_label,
             status: d.status.as_str(),

@@ -8,6 +8,7 @@ use crate::crypto::CredentialCipher;
 use crate::db::{Db, DbError};
 use crate::providers::{self, Provider, ProviderContext, ProviderError, Step};
 use chrono::{NaiveDateTime, Utc};
+use secrecy::{ExposeSecret, SecretString};
 use std::sync::Arc;
 
 /// A destination as the rest of the app sees it: settings in the clear, credentials only as the
@@ -248,6 +249,36 @@ impl DestinationService {
         self.db.run(move |c| store::update_config(c, &ws, &rid, change)).await.map_err(duplicate_name(&name))?;
         let outcome = self.test_saved(workspace, id, false).await?;
         Ok((self.get(workspace, id).await?, outcome))
+    }
+
+    /// Stores a refresh token from Google's consent flow in a Google Drive destination's sealed
+    /// credentials, keeping every other setting and secret. The caller tests it afterwards.
+    pub async fn store_oauth_tokens(
+        &self,
+        workspace: &str,
+        id: &str,
+        refresh_token: &SecretString,
+    ) -> Result<(), DestinationError> {
+        let row = self.row(workspace, id).await?;
+        let kind = kind_of(&row)?;
+        if kind != DestinationKind::GoogleDrive {
+            return Err(DestinationError::Invalid(FieldErrors::single(
+                "type",
+                "Only Google Drive takes OAuth tokens.",
+            )));
+        }
+        let mut fields = self.stored_fields(&row)?;
+        fields.set("refresh_token", refresh_token.expose_secret());
+        let (settings, secrets) = fields.split(kind.fields());
+        let change = ConfigChange {
+            name: row.name,
+            kind: row.kind,
+            settings: settings.to_json(),
+            credentials: self.cipher.seal(secrets.to_json().as_bytes(), &associated_data(workspace, id)),
+            updated_at: Utc::now().naive_utc(),
+        };
+        let (ws, rid) = (workspace.to_owned(), id.to_owned());
+        Ok(self.db.run(move |c| store::update_config(c, &ws, &rid, change)).await?)
     }
 
     /// "Test credentials": runs on submitted values and stores nothing. On an edit form,

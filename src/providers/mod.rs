@@ -8,6 +8,7 @@ pub mod azure_blob;
 pub mod cloudinary;
 pub mod gcs;
 pub mod google_drive;
+pub mod http;
 pub mod local;
 mod object_store_errors;
 pub mod s3;
@@ -141,6 +142,9 @@ impl ProviderError {
             Some("NoSuchBucket") => {
                 "Check the bucket name; self-hosted services usually also need path-style requests."
             }
+            Some("invalid_grant") => {
+                "Google no longer accepts the refresh token (revoked or expired): click Reconnect to grant access again."
+            }
             Some("ExpiredToken") => {
                 "The token expired: use a service-account key (GCS) or a refresh token (Google Drive)."
             }
@@ -201,6 +205,8 @@ pub fn build(config: &DestinationConfig, ctx: &ProviderContext) -> Result<Box<dy
     match config {
         DestinationConfig::Local(c) => Ok(Box::new(local::LocalProvider::new(c, ctx))),
         DestinationConfig::S3(c) => Ok(Box::new(s3::S3Provider::new(c, ctx)?)),
+        DestinationConfig::GoogleDrive(c) => Ok(Box::new(google_drive::GoogleDriveProvider::new(c, ctx)?)),
+        DestinationConfig::Cloudinary(c) => Ok(Box::new(cloudinary::CloudinaryProvider::new(c, ctx)?)),
         other => Ok(Box::new(unsupported::Unsupported::new(other.kind()))),
     }
 }

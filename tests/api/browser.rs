@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 const S3_NAME: &str = "Moto S3 bucket";
 const LOCAL_NAME: &str = "Local archive";
-const WAIT: Duration = Duration::from_secs(10);
-const TEST_WAIT: Duration = Duration::from_secs(20);
+pub(crate) const WAIT: Duration = Duration::from_secs(10);
+pub(crate) const TEST_WAIT: Duration = Duration::from_secs(20);
 
 type Result<T> = std::result::Result<T, String>;
 
@@ -202,19 +202,19 @@ fn row_xpath(name: &str) -> String {
 }
 
 /// A W3C WebDriver element reference.
-struct Element(String);
+pub(crate) struct Element(String);
 
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// One WebDriver session.
-struct Browser {
+pub(crate) struct Browser {
     http: reqwest::Client,
     /// `{webdriver}/session/{id}`
     session: String,
 }
 
 impl Browser {
-    async fn start(webdriver: &str, chromium: &str, profile: &Path) -> Result<Browser> {
+    pub(crate) async fn start(webdriver: &str, chromium: &str, profile: &Path) -> Result<Browser> {
         // Loopback only: never through a proxy from the environment.
         let http = reqwest::Client::builder()
             .no_proxy()
@@ -253,30 +253,30 @@ impl Browser {
         Ok(Browser { http, session: format!("{webdriver}/session/{id}") })
     }
 
-    async fn command(&self, method: Method, path: &str, body: Value) -> Result<Value> {
+    pub(crate) async fn command(&self, method: Method, path: &str, body: Value) -> Result<Value> {
         let request = self.http.request(method.clone(), format!("{}{path}", self.session));
         let request = if method == Method::GET { request } else { request.json(&body) };
         let response = request.send().await.map_err(|e| format!("WebDriver {method} {path}: {e}"))?;
         answer(response).await.map_err(|e| format!("WebDriver {method} {path}: {e}"))
     }
 
-    async fn close(&self) -> Result<()> {
+    pub(crate) async fn close(&self) -> Result<()> {
         self.command(Method::DELETE, "", json!({})).await.map(drop)
     }
 
-    async fn goto(&self, url: &str) -> Result<()> {
+    pub(crate) async fn goto(&self, url: &str) -> Result<()> {
         self.command(Method::POST, "/url", json!({ "url": url })).await.map(drop)
     }
 
-    async fn current_url(&self) -> Result<String> {
+    pub(crate) async fn current_url(&self) -> Result<String> {
         Ok(self.command(Method::GET, "/url", Value::Null).await?.as_str().unwrap_or_default().to_owned())
     }
 
-    async fn execute(&self, script: &str, args: Value) -> Result<Value> {
+    pub(crate) async fn execute(&self, script: &str, args: Value) -> Result<Value> {
         self.command(Method::POST, "/execute/sync", json!({ "script": script, "args": args })).await
     }
 
-    async fn locate(&self, from: &str, using: &str, value: &str) -> Result<Option<Element>> {
+    pub(crate) async fn locate(&self, from: &str, using: &str, value: &str) -> Result<Option<Element>> {
         match self.command(Method::POST, from, json!({ "using": using, "value": value })).await {
             Ok(found) => found[ELEMENT_KEY]
                 .as_str()
@@ -287,43 +287,43 @@ impl Browser {
         }
     }
 
-    async fn find(&self, css: &str) -> Result<Option<Element>> {
+    pub(crate) async fn find(&self, css: &str) -> Result<Option<Element>> {
         self.locate("/element", "css selector", css).await
     }
 
-    async fn find_xpath(&self, xpath: &str) -> Result<Option<Element>> {
+    pub(crate) async fn find_xpath(&self, xpath: &str) -> Result<Option<Element>> {
         self.locate("/element", "xpath", xpath).await
     }
 
-    async fn find_in(&self, parent: &Element, css: &str) -> Result<Option<Element>> {
+    pub(crate) async fn find_in(&self, parent: &Element, css: &str) -> Result<Option<Element>> {
         self.locate(&format!("/element/{}/element", parent.0), "css selector", css).await
     }
 
-    async fn must_find(&self, css: &str) -> Result<Element> {
+    pub(crate) async fn must_find(&self, css: &str) -> Result<Element> {
         match self.find(css).await? {
             Some(el) => Ok(el),
             None => Err(self.describe(&format!("no element matches {css}")).await),
         }
     }
 
-    async fn must_find_xpath(&self, xpath: &str) -> Result<Element> {
+    pub(crate) async fn must_find_xpath(&self, xpath: &str) -> Result<Element> {
         match self.find_xpath(xpath).await? {
             Some(el) => Ok(el),
             None => Err(self.describe(&format!("no element matches {xpath}")).await),
         }
     }
 
-    async fn click(&self, el: &Element) -> Result<()> {
+    pub(crate) async fn click(&self, el: &Element) -> Result<()> {
         self.command(Method::POST, &format!("/element/{}/click", el.0), json!({})).await.map(drop)
     }
 
-    async fn type_into(&self, css: &str, text: &str) -> Result<()> {
+    pub(crate) async fn type_into(&self, css: &str, text: &str) -> Result<()> {
         let el = self.must_find(css).await?;
         self.command(Method::POST, &format!("/element/{}/clear", el.0), json!({})).await?;
         self.command(Method::POST, &format!("/element/{}/value", el.0), json!({ "text": text })).await.map(drop)
     }
 
-    async fn text(&self, el: &Element) -> Result<String> {
+    pub(crate) async fn text(&self, el: &Element) -> Result<String> {
         Ok(self
             .command(Method::GET, &format!("/element/{}/text", el.0), Value::Null)
             .await?
@@ -332,12 +332,12 @@ impl Browser {
             .to_owned())
     }
 
-    async fn attr(&self, el: &Element, name: &str) -> Result<Option<String>> {
+    pub(crate) async fn attr(&self, el: &Element, name: &str) -> Result<Option<String>> {
         let value = self.command(Method::GET, &format!("/element/{}/attribute/{name}", el.0), Value::Null).await?;
         Ok(value.as_str().map(str::to_owned))
     }
 
-    async fn is_selected(&self, el: &Element) -> Result<bool> {
+    pub(crate) async fn is_selected(&self, el: &Element) -> Result<bool> {
         Ok(self
             .command(Method::GET, &format!("/element/{}/selected", el.0), Value::Null)
             .await?
@@ -347,7 +347,7 @@ impl Browser {
 
     /// The whole page: the window is grown to the document's height first (WebDriver screenshots
     /// show only the viewport).
-    async fn full_page_screenshot(&self) -> Result<Vec<u8>> {
+    pub(crate) async fn full_page_screenshot(&self) -> Result<Vec<u8>> {
         let size = self
             .execute(
                 "return [document.documentElement.scrollHeight, window.outerHeight - window.innerHeight]",
@@ -367,7 +367,7 @@ impl Browser {
     /// Polls `ready` until it yields a value; the error names what was awaited and where the page
     /// was. Errors of `ready` are retried (an element may go stale under an htmx swap) and shown
     /// if time runs out, except those it returns deliberately about the page's answer.
-    async fn wait_for<T, F, Fut>(&self, what: &str, timeout: Duration, mut ready: F) -> Result<T>
+    pub(crate) async fn wait_for<T, F, Fut>(&self, what: &str, timeout: Duration, mut ready: F) -> Result<T>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<Option<T>>>,
@@ -390,7 +390,7 @@ impl Browser {
     }
 
     /// `problem`, with the page's URL and the start of its text.
-    async fn describe(&self, problem: &str) -> String {
+    pub(crate) async fn describe(&self, problem: &str) -> String {
         let url = self.current_url().await.unwrap_or_else(|e| format!("(unknown: {e})"));
         let text = self
             .execute("return document.body ? document.body.innerText : ''", json!([]))

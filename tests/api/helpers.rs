@@ -1,6 +1,6 @@
 //! `spawn_app` and what tests need around it.
 
-use devpilot::config::{ProviderSettings, Settings};
+use devpilot::config::{ExternalEndpoints, ProviderSettings, Settings};
 use devpilot::crypto::MasterKey;
 use devpilot::db::Db;
 use devpilot::startup::Application;
@@ -125,11 +125,26 @@ pub fn test_settings(backend: Backend) -> (Settings, tempfile::TempDir, Option<S
             test_deadline: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(3),
             max_retries: 0,
-            endpoints: Default::default(),
+            endpoints: nowhere_endpoints(),
         },
         public_url: None,
     };
     (settings, data_dir, pg_database)
+}
+
+/// Google and Cloudinary endpoints on a closed loopback port: tests never reach the real
+/// services; those that need them point the endpoints at stand-ins.
+fn nowhere_endpoints() -> ExternalEndpoints {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let nowhere = format!("http://127.0.0.1:{}", closed.local_addr().expect("addr").port());
+    ExternalEndpoints {
+        google_oauth_authorize: format!("{nowhere}/o/oauth2/v2/auth"),
+        google_oauth_token: format!("{nowhere}/token"),
+        google_drive_api: format!("{nowhere}/drive/v3"),
+        google_drive_upload: format!("{nowhere}/upload/drive/v3"),
+        gcs_api: nowhere.clone(),
+        cloudinary_api: format!("{nowhere}/v1_1"),
+    }
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {

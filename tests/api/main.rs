@@ -4,11 +4,15 @@
 
 mod conformance;
 mod helpers;
+mod standins;
 
 mod accounts;
 mod browser;
 mod csrf_and_roles;
 mod destinations;
+mod oauth;
+mod provider_cloudinary;
+mod provider_drive;
 mod provider_local;
 mod provider_s3;
 mod redaction;

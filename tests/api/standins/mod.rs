@@ -1,0 +1,9 @@
+//! Stand-ins: small servers of our own for services that have no local server here, each
+//! following the real service's documented protocol (signatures, keys and errors included).
+
+pub mod server;
+
+// Google OAuth, Google Drive, Cloudinary.
+pub mod cloudinary;
+pub mod drive;
+pub mod google_oauth;
