@@ -15,8 +15,10 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-/// Only files this app creates (or the user opens with it): enough to write backups.
-pub const DRIVE_SCOPE: &str = "https://www.googleapis.com/auth/drive.file";
+/// Backups go into an existing folder the admin names by ID. `drive.file` only sees files this
+/// app created, so that folder would be invisible: the full `drive` scope is needed (restricted:
+/// an internal Workspace app or a client in testing mode works without Google's verification).
+pub const DRIVE_SCOPE: &str = "https://www.googleapis.com/auth/drive";
 
 /// oauth2's HTTP client trait over our reqwest client.
 pub struct Http(pub reqwest::Client);

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-pub const DRIVE_SCOPE: &str = "https://www.googleapis.com/auth/drive.file";
+pub const DRIVE_SCOPE: &str = "https://www.googleapis.com/auth/drive";
 
 struct Client {
     secret: String,
