@@ -8,6 +8,7 @@ pub mod destinations;
 pub mod error;
 pub mod oauth;
 pub mod providers;
+pub mod servers;
 pub mod startup;
 pub mod telemetry;
 pub mod web;

@@ -8,6 +8,7 @@ use crate::destinations::service::DestinationService;
 use crate::error::AppError;
 use crate::oauth::service::OAuthService;
 use crate::providers::ProviderContext;
+use crate::servers::service::ServerService;
 use actix_session::SessionMiddleware;
 use actix_session::config::CookieContentSecurity;
 use actix_session::storage::CookieSessionStore;
@@ -52,6 +53,7 @@ impl Application {
             settings: settings.provider.clone(),
             local_default_dir: settings.local_backup_dir.clone(),
         };
+        let servers = web::Data::new(ServerService::new(db.clone(), cipher.clone(), providers.clone()));
         let destination_service = DestinationService::new(db.clone(), cipher.clone(), providers);
         let destinations = web::Data::new(destination_service.clone());
         let accounts = web::Data::new(AccountService::new(db.clone()));
@@ -76,6 +78,7 @@ impl Application {
                 .wrap(TracingLogger::default())
                 .app_data(web::FormConfig::default().limit(256 * 1024))
                 .app_data(destinations.clone())
+                .app_data(servers.clone())
                 .app_data(accounts.clone())
                 .app_data(oauth.clone())
                 .route("/healthz", web::get().to(|| async { HttpResponse::Ok().body("ok") }))
@@ -83,6 +86,7 @@ impl Application {
                 .configure(crate::auth::html::routes)
                 .configure(crate::destinations::html::routes)
                 .configure(crate::oauth::html::routes)
+                .configure(crate::servers::html::routes)
                 .configure(crate::workspaces::html::routes)
                 .default_service(web::to(|| async {
                     Err::<HttpResponse, _>(AppError::NotFound("Page not found".into()))

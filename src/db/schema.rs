@@ -52,14 +52,33 @@ diesel::table! {
         is_default -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        host_key_fingerprint -> Nullable<Text>,
+        server_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    servers (id) {
+        id -> Text,
+        workspace_id -> Text,
+        name -> Text,
+        host -> Text,
+        port -> BigInt,
+        username -> Text,
+        credentials -> Binary,
+        host_key_fingerprint -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
     }
 }
 
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(memberships -> workspaces (workspace_id));
 diesel::joinable!(destinations -> workspaces (workspace_id));
+diesel::joinable!(destinations -> servers (server_id));
+diesel::joinable!(servers -> workspaces (workspace_id));
 
-diesel::allow_tables_to_appear_in_same_query!(users, workspaces, memberships, login_failures, destinations);
+diesel::allow_tables_to_appear_in_same_query!(users, workspaces, memberships, login_failures, destinations, servers);
 
 diesel::table! {
     oauth_states (state_hash) {

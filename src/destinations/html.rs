@@ -7,6 +7,7 @@ use super::service::{Destination, DestinationError, DestinationInput, Destinatio
 use crate::auth::CurrentUser;
 use crate::auth::session::is_htmx;
 use crate::error::AppError;
+use crate::servers::html::{AcceptForm, HostKeyPage};
 use crate::web::{Flash, Layout, form_value, render, see_other, time};
 use actix_session::Session;
 use actix_web::http::StatusCode;
@@ -28,7 +29,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/destinations/{id}/disable", web::post().to(disable))
         .route("/destinations/{id}/enable", web::post().to(enable))
         .route("/destinations/{id}/delete", web::get().to(confirm_delete))
-        .route("/destinations/{id}/delete", web::post().to(delete));
+        .route("/destinations/{id}/delete", web::post().to(delete))
+        .route("/destinations/{id}/host-key", web::get().to(confirm_host_key))
+        .route("/destinations/{id}/host-key", web::post().to(accept_host_key));
 }
 
 impl From<DestinationError> for AppError {
@@ -67,6 +70,9 @@ pub struct RowView {
     pub page: i64,
     /// The Google consent button's label, on Google Drive rows.
     pub google_connect: Option<&'static str>,
+    pub host_key: Option<String>,
+    /// The last test refused a changed host key: offer to accept the new one.
+    pub host_key_changed: bool,
 }
 
 impl RowView {
@@ -80,6 +86,8 @@ impl RowView {
             kind_label: d.type_label,
             status: d.status.as_str(),
             status_label: d.status.label(),
+            host_key_changed: d.last_test_message.as_deref().is_some_and(|m| m.contains("host key changed")),
+            host_key: d.host_key,
             message: d.last_test_message,
             last_tested: d.last_tested_at.map(|t| LastTested {
                 iso: t.and_utc().to_rfc3339(),
@@ -144,8 +152,8 @@ async fn list(
 // ---- the form ----
 
 pub struct OptionView {
-    pub value: &'static str,
-    pub label: &'static str,
+    pub value: String,
+    pub label: String,
     pub selected: bool,
 }
 
@@ -175,6 +183,8 @@ pub struct FormView {
     pub kind_description: &'static str,
     pub fields: Vec<FieldView>,
     pub test: Option<TestOutcome>,
+    /// SFTP: the pinned host key, shown on the edit page.
+    pub host_key: Option<String>,
 }
 
 impl FormView {
@@ -210,7 +220,11 @@ impl FormView {
                     options: spec
                         .options()
                         .iter()
-                        .map(|(v, l)| OptionView { value: v, label: l, selected: Some(*v) == chosen })
+                        .map(|(v, l)| OptionView {
+                            value: (*v).to_owned(),
+                            label: (*l).to_owned(),
+                            selected: Some(*v) == chosen,
+                        })
                         .collect(),
                     value,
                     required: spec.required,
@@ -229,13 +243,43 @@ impl FormView {
             type_error: errors.get("type").map(str::to_owned),
             kinds: DestinationKind::ALL
                 .iter()
-                .map(|k| OptionView { value: k.as_str(), label: k.label(), selected: *k == kind })
+                .map(|k| OptionView { value: k.as_str().to_owned(), label: k.label().to_owned(), selected: *k == kind })
                 .collect(),
             kind_description: kind.description(),
             fields,
             test: None,
+            host_key: None,
         }
     }
+
+    /// The SFTP form's managed-server choice lists the workspace's servers; while one is
+    /// chosen, the login fields (which the server provides) are not shown.
+    fn with_servers(mut self, servers: Vec<(String, String)>) -> FormView {
+        let Some(choice) = self.fields.iter_mut().find(|f| f.name == "server_id") else { return self };
+        let chosen = choice.value.clone();
+        choice.options.extend(servers.into_iter().map(|(id, name)| OptionView {
+            selected: id == chosen,
+            value: id,
+            label: name,
+        }));
+        if !chosen.is_empty() {
+            self.fields.retain(|f| !crate::providers::sftp::LOGIN_FIELD_NAMES.contains(&f.name));
+        }
+        self
+    }
+}
+
+/// The form, with the workspace's servers offered when the type is SFTP.
+async fn form_view(
+    service: &DestinationService,
+    user: &CurrentUser,
+    form: FormView,
+    kind: DestinationKind,
+) -> Result<FormView, AppError> {
+    if kind != DestinationKind::Sftp {
+        return Ok(form);
+    }
+    Ok(form.with_servers(service.server_choices(&user.workspace_id).await?))
 }
 
 #[derive(Template)]
@@ -290,6 +334,7 @@ impl Submitted {
 
 async fn new_form(user: CurrentUser) -> Result<HttpResponse, AppError> {
     user.require_write()?;
+    // Local is the first type shown; the SFTP servers are offered when the type changes.
     let form = FormView::new(None, "", DestinationKind::Local, &RawFields::new(), &[], &FieldErrors::new());
     render(
         StatusCode::OK,
@@ -310,6 +355,8 @@ async fn edit_form(
     user.require_write()?;
     let d = service.get(&user.workspace_id, &path).await?;
     let form = FormView::new(Some(d.id.clone()), &d.name, d.kind, &d.settings, &d.stored_secrets, &FieldErrors::new());
+    let mut form = form_view(&service, &user, form, d.kind).await?;
+    form.host_key = d.host_key.clone();
     render(
         StatusCode::OK,
         &FormPage {
@@ -338,6 +385,7 @@ async fn fields(
         &stored,
         &FieldErrors::new(),
     );
+    let form = form_view(&service, &user, form, submitted.kind()).await?;
     render(StatusCode::OK, &FormBody { form })
 }
 
@@ -376,6 +424,7 @@ async fn test_credentials(
                 &stored,
                 &errors,
             );
+            let form = form_view(&service, &user, form, submitted.kind()).await?;
             let mut response = render(StatusCode::UNPROCESSABLE_ENTITY, &FormBody { form })?;
             response.headers_mut().insert(
                 actix_web::http::header::HeaderName::from_static("hx-retarget"),
@@ -405,7 +454,8 @@ async fn create(
             Ok(see_other("/destinations"))
         }
         Err(DestinationError::Invalid(errors)) => {
-            form_with_errors(&user, submitted, &errors, &[], "New destination".into(), "/destinations".into())
+            let servers = service.server_choices(&user.workspace_id).await?;
+            form_with_errors(&user, submitted, &errors, &[], servers, "New destination".into(), "/destinations".into())
         }
         Err(e) => Err(e.into()),
     }
@@ -429,7 +479,8 @@ async fn update(
         Err(DestinationError::Invalid(errors)) => {
             let stored = stored_secrets_for(&service, &user, &submitted).await?;
             let title = format!("Edit {}", submitted.input.name);
-            form_with_errors(&user, submitted, &errors, &stored, title, format!("/destinations/{path}"))
+            let servers = service.server_choices(&user.workspace_id).await?;
+            form_with_errors(&user, submitted, &errors, &stored, servers, title, format!("/destinations/{path}"))
         }
         Err(e) => Err(e.into()),
     }
@@ -448,6 +499,7 @@ fn form_with_errors(
     submitted: Submitted,
     errors: &FieldErrors,
     stored: &[&str],
+    servers: Vec<(String, String)>,
     title: String,
     action: String,
 ) -> Result<HttpResponse, AppError> {
@@ -459,6 +511,7 @@ fn form_with_errors(
         stored,
         errors,
     );
+    let form = if submitted.kind() == DestinationKind::Sftp { form.with_servers(servers) } else { form };
     render(
         StatusCode::UNPROCESSABLE_ENTITY,
         &FormPage { layout: Layout::for_user(user, "destinations"), title, action, form },
@@ -579,5 +632,40 @@ async fn delete(
     let d = service.get(&user.workspace_id, &path).await?;
     service.delete(&user.workspace_id, &path).await?;
     Flash::ok(format!("Deleted “{}”.", d.name)).set(&session);
+    Ok(see_other("/destinations"))
+}
+
+// ---- SFTP host keys ----
+
+async fn confirm_host_key(
+    user: CurrentUser,
+    service: web::Data<DestinationService>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    user.require_write()?;
+    let d = service.get(&user.workspace_id, &path).await?;
+    let offer = service.host_key_offer(&user.workspace_id, &path).await?;
+    let layout = Layout::for_user(&user, "destinations");
+    let action = format!("/destinations/{}/host-key", d.id);
+    render(StatusCode::OK, &HostKeyPage::new(layout, d.name, "/destinations", action, offer))
+}
+
+async fn accept_host_key(
+    user: CurrentUser,
+    service: web::Data<DestinationService>,
+    path: web::Path<String>,
+    form: web::Form<AcceptForm>,
+    session: Session,
+) -> Result<HttpResponse, AppError> {
+    user.require_write()?;
+    let d = service.get(&user.workspace_id, &path).await?;
+    let fingerprint = form.fingerprint.trim();
+    let outcome = service.accept_host_key(&user.workspace_id, &path, fingerprint).await?;
+    if outcome.ok {
+        Flash::ok(format!("Pinned {fingerprint} for “{}”. Connection test passed.", d.name)).set(&session);
+    } else {
+        Flash::error(format!("Pinned {fingerprint} for “{}”, but its test failed: {}", d.name, outcome.message))
+            .set(&session);
+    }
     Ok(see_other("/destinations"))
 }

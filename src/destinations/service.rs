@@ -6,7 +6,9 @@ use super::fields::{FieldErrors, RawFields};
 use super::store::{self, ConfigChange, DestinationRow};
 use crate::crypto::CredentialCipher;
 use crate::db::{Db, DbError};
+use crate::providers::sftp::{self, SftpTarget};
 use crate::providers::{self, Provider, ProviderContext, ProviderError, Step};
+use crate::servers::service::{self as servers, HostKeyOffer, ServerError};
 use chrono::{NaiveDateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use std::sync::Arc;
@@ -30,6 +32,10 @@ pub struct Destination {
     pub is_default: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// SFTP: the pinned host key fingerprint (the managed server's, when it uses one).
+    pub host_key: Option<String>,
+    /// SFTP: the name of the managed server it uses.
+    pub server_name: Option<String>,
 }
 
 /// What the admin submitted: a name, a type and the type's fields.
@@ -83,7 +89,7 @@ pub struct TestOutcome {
 }
 
 impl TestOutcome {
-    fn from_result(plan: &[Step], result: Result<String, ProviderError>) -> TestOutcome {
+    pub fn from_result(plan: &[Step], result: Result<String, ProviderError>) -> TestOutcome {
         let at = Utc::now().naive_utc();
         let step = |label: &'static str, state| StepResult { label, state };
         match result {
@@ -177,17 +183,29 @@ impl DestinationService {
     pub async fn list(&self, workspace: &str, page: i64, per_page: i64) -> Result<Page<Destination>, DestinationError> {
         let ws = workspace.to_owned();
         let page = page.max(1);
-        let (rows, total) = self
+        let (rows, total, servers) = self
             .db
-            .run(move |c| Ok((store::list(c, &ws, per_page, (page - 1) * per_page)?, store::count(c, &ws)?)))
+            .run(move |c| {
+                let rows = store::list(c, &ws, per_page, (page - 1) * per_page)?;
+                Ok((rows, store::count(c, &ws)?, crate::servers::store::list(c, &ws)?))
+            })
             .await?;
-        let items = rows.into_iter().map(|r| self.to_destination(r)).collect::<Result<_, _>>()?;
+        let items = rows.into_iter().map(|r| self.to_destination(r, &servers)).collect::<Result<_, _>>()?;
         Ok(Page { items, page, per_page, total })
     }
 
     pub async fn get(&self, workspace: &str, id: &str) -> Result<Destination, DestinationError> {
         let row = self.row(workspace, id).await?;
-        self.to_destination(row)
+        let ws = workspace.to_owned();
+        let servers = self.db.run(move |c| crate::servers::store::list(c, &ws)).await?;
+        self.to_destination(row, &servers)
+    }
+
+    /// The workspace's managed servers as (id, name), for the SFTP form.
+    pub async fn server_choices(&self, workspace: &str) -> Result<Vec<(String, String)>, DestinationError> {
+        let ws = workspace.to_owned();
+        let rows = self.db.run(move |c| crate::servers::store::list(c, &ws)).await?;
+        Ok(rows.into_iter().map(|r| (r.id, r.name)).collect())
     }
 
     async fn row(&self, workspace: &str, id: &str) -> Result<DestinationRow, DestinationError> {
@@ -202,9 +220,10 @@ impl DestinationService {
         input: DestinationInput,
     ) -> Result<(Destination, TestOutcome), DestinationError> {
         let (name, config_fields) = parse_input(&input, None)?;
+        self.check_server(workspace, &config_fields.config).await?;
         let id = uuid::Uuid::new_v4().to_string();
         let now = Utc::now().naive_utc();
-        let (settings, secrets) = config_fields.fields.split(config_fields.kind.fields());
+        let (settings, secrets, server_id) = config_fields.for_storage();
         let row = DestinationRow {
             credentials: self.cipher.seal(secrets.to_json().as_bytes(), &associated_data(workspace, &id)),
             id: id.clone(),
@@ -219,9 +238,11 @@ impl DestinationService {
             is_default: false,
             created_at: now,
             updated_at: now,
+            host_key_fingerprint: None,
+            server_id,
         };
         self.db.run(move |c| store::insert(c, row)).await.map_err(duplicate_name(&name))?;
-        let outcome = self.run_test(workspace, &id, &config_fields.config, false).await?;
+        let outcome = self.run_test(workspace, &id, Ok(config_fields.config), false).await?;
         Ok((self.get(workspace, &id).await?, outcome))
     }
 
@@ -237,12 +258,14 @@ impl DestinationService {
         // Unreadable stored credentials are not kept: the edit must supply them again.
         let stored = self.stored_fields(&row).unwrap_or_default();
         let (name, parsed) = parse_input(&input, Some((kind_of(&row)?, &stored)))?;
-        let (settings, secrets) = parsed.fields.split(parsed.kind.fields());
+        self.check_server(workspace, &parsed.config).await?;
+        let (settings, secrets, server_id) = parsed.for_storage();
         let change = ConfigChange {
             name: name.as_str().to_owned(),
             kind: parsed.kind.as_str().to_owned(),
             settings: settings.to_json(),
             credentials: self.cipher.seal(secrets.to_json().as_bytes(), &associated_data(workspace, id)),
+            server_id,
             updated_at: Utc::now().naive_utc(),
         };
         let (ws, rid) = (workspace.to_owned(), id.to_owned());
@@ -275,6 +298,7 @@ impl DestinationService {
             kind: row.kind,
             settings: settings.to_json(),
             credentials: self.cipher.seal(secrets.to_json().as_bytes(), &associated_data(workspace, id)),
+            server_id: None,
             updated_at: Utc::now().naive_utc(),
         };
         let (ws, rid) = (workspace.to_owned(), id.to_owned());
@@ -298,15 +322,33 @@ impl DestinationService {
             None => None,
         };
         let parsed = parse_config(input, stored.as_ref().map(|(k, f)| (*k, f))).map_err(DestinationError::Invalid)?;
-        Ok(self.provider_test(&parsed.config, deep).await)
+        let (config, _) = self.prepare(workspace, existing, parsed.config).await?;
+        Ok(self.provider_test(&config, deep).await.0)
     }
 
     /// "Test connection": Testing while it runs, then Active (with the time) or Failed.
     pub async fn test_saved(&self, workspace: &str, id: &str, deep: bool) -> Result<TestOutcome, DestinationError> {
         let (ws, rid) = (workspace.to_owned(), id.to_owned());
         self.db.run(move |c| store::begin_test(c, &ws, &rid)).await?;
-        let config = match self.row(workspace, id).await.and_then(|row| self.config_of(&row)) {
-            Ok(config) => config,
+        let config = self.row(workspace, id).await.and_then(|row| self.config_of(&row));
+        self.run_test(workspace, id, config, deep).await
+    }
+
+    /// Tests a saved destination's config and records the outcome; the first good test of an
+    /// SFTP destination pins the host key the server presented.
+    async fn run_test(
+        &self,
+        workspace: &str,
+        id: &str,
+        config: Result<DestinationConfig, DestinationError>,
+        deep: bool,
+    ) -> Result<TestOutcome, DestinationError> {
+        let prepared = match config {
+            Ok(config) => self.prepare(workspace, Some(id), config).await,
+            Err(e) => Err(e),
+        };
+        let (config, pin) = match prepared {
+            Ok(prepared) => prepared,
             Err(DestinationError::Credentials(reason)) => {
                 // Unreadable credentials are this destination's failure, shown like any other.
                 let outcome = TestOutcome::from_result(
@@ -321,19 +363,100 @@ impl DestinationService {
             }
             Err(e) => return Err(e),
         };
-        self.run_test(workspace, id, &config, deep).await
+        let (outcome, presented) = self.provider_test(&config, deep).await;
+        if let (true, None, Some(fingerprint)) = (outcome.ok, pinned_host_key(&config), presented) {
+            self.pin_host_key(workspace, &pin, &fingerprint).await?;
+        }
+        self.record(workspace, id, &outcome).await?;
+        Ok(outcome)
     }
 
-    async fn run_test(
+    /// Makes a parsed config ready to connect: an SFTP destination that uses a managed server
+    /// gets the server's login (read now, so a server edit applies at once), and the host key
+    /// pinned for it.
+    async fn prepare(
+        &self,
+        workspace: &str,
+        id: Option<&str>,
+        mut config: DestinationConfig,
+    ) -> Result<(DestinationConfig, HostKeyPin), DestinationError> {
+        let DestinationConfig::Sftp(sftp) = &mut config else {
+            return Ok((config, HostKeyPin::Nowhere));
+        };
+        let pin = match (sftp.server_id().map(str::to_owned), id) {
+            (Some(server), _) => {
+                let (login, pinned) =
+                    servers::login_for(&self.db, &self.cipher, workspace, &server).await.map_err(server_error)?;
+                sftp.target = SftpTarget::Login(login);
+                sftp.host_key = pinned;
+                HostKeyPin::Server(server)
+            }
+            (None, Some(id)) => {
+                let (ws, rid) = (workspace.to_owned(), id.to_owned());
+                sftp.host_key = self.db.run(move |c| store::host_key(c, &ws, &rid)).await?;
+                HostKeyPin::Destination(id.to_owned())
+            }
+            (None, None) => HostKeyPin::Nowhere,
+        };
+        Ok((config, pin))
+    }
+
+    async fn pin_host_key(&self, workspace: &str, pin: &HostKeyPin, fingerprint: &str) -> Result<(), DestinationError> {
+        let (ws, fp) = (workspace.to_owned(), fingerprint.to_owned());
+        match pin {
+            HostKeyPin::Destination(id) => {
+                let id = id.clone();
+                Ok(self.db.run(move |c| store::set_host_key(c, &ws, &id, &fp)).await?)
+            }
+            HostKeyPin::Server(id) => {
+                servers::pin_host_key(&self.db, workspace, id, fingerprint).await.map_err(server_error)
+            }
+            HostKeyPin::Nowhere => Ok(()),
+        }
+    }
+
+    /// A managed server chosen on the form must be one of this workspace's.
+    async fn check_server(&self, workspace: &str, config: &DestinationConfig) -> Result<(), DestinationError> {
+        let DestinationConfig::Sftp(sftp) = config else { return Ok(()) };
+        let Some(server) = sftp.server_id().map(str::to_owned) else { return Ok(()) };
+        let ws = workspace.to_owned();
+        match self.db.run(move |c| crate::servers::store::find(c, &ws, &server)).await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(server_error(e.into())),
+        }
+    }
+
+    /// The pinned host key and the one an SFTP destination's server presents now.
+    pub async fn host_key_offer(&self, workspace: &str, id: &str) -> Result<HostKeyOffer, DestinationError> {
+        let row = self.row(workspace, id).await?;
+        let (config, _) = self.prepare(workspace, Some(id), self.config_of(&row)?).await?;
+        let DestinationConfig::Sftp(sftp) = &config else {
+            return Err(DestinationError::Invalid(FieldErrors::single(
+                "type",
+                "Only SFTP destinations have a host key.",
+            )));
+        };
+        let SftpTarget::Login(login) = &sftp.target else {
+            return Err(DestinationError::Credentials("the managed server's login is missing".into()));
+        };
+        let presented = sftp::fetch_host_key(login, &self.providers.settings).await.map_err(|e| e.to_string());
+        Ok(HostKeyOffer { pinned: sftp.host_key.clone(), presented })
+    }
+
+    /// "Accept new host key": pins the key the admin confirmed (on the managed server, if the
+    /// destination uses one), if the server still presents it, then tests again.
+    pub async fn accept_host_key(
         &self,
         workspace: &str,
         id: &str,
-        config: &DestinationConfig,
-        deep: bool,
+        fingerprint: &str,
     ) -> Result<TestOutcome, DestinationError> {
-        let outcome = self.provider_test(config, deep).await;
-        self.record(workspace, id, &outcome).await?;
-        Ok(outcome)
+        let offer = self.host_key_offer(workspace, id).await?;
+        offer.confirm(fingerprint).map_err(|m| DestinationError::Invalid(FieldErrors::single("fingerprint", m)))?;
+        let row = self.row(workspace, id).await?;
+        let (_, pin) = self.prepare(workspace, Some(id), self.config_of(&row)?).await?;
+        self.pin_host_key(workspace, &pin, fingerprint).await?;
+        self.test_saved(workspace, id, false).await
     }
 
     async fn record(&self, workspace: &str, id: &str, outcome: &TestOutcome) -> Result<(), DestinationError> {
@@ -345,11 +468,11 @@ impl DestinationService {
     /// Runs the provider's test under the deadline; always returns an outcome. A deep test also
     /// writes, reads back and deletes a small probe object, so "test passes, backup fails"
     /// cannot happen silently.
-    async fn provider_test(&self, config: &DestinationConfig, deep: bool) -> TestOutcome {
+    async fn provider_test(&self, config: &DestinationConfig, deep: bool) -> (TestOutcome, Option<String>) {
         let deadline = self.providers.settings.test_deadline;
         let provider = match providers::build(config, &self.providers) {
             Ok(p) => p,
-            Err(e) => return TestOutcome::from_result(&[Step::Connect], Err(e)),
+            Err(e) => return (TestOutcome::from_result(&[Step::Connect], Err(e)), None),
         };
         let mut plan = provider.steps().to_vec();
         if deep {
@@ -373,7 +496,7 @@ impl DestinationService {
                 format!("The test did not finish within {} s.", deadline.as_secs()),
             ))
         });
-        TestOutcome::from_result(&plan, result)
+        (TestOutcome::from_result(&plan, result), provider.presented_host_key())
     }
 
     pub async fn make_default(&self, workspace: &str, id: &str) -> Result<(), DestinationError> {
@@ -390,8 +513,8 @@ impl DestinationService {
     pub async fn enable(&self, workspace: &str, id: &str) -> Result<TestOutcome, DestinationError> {
         let (ws, rid, now) = (workspace.to_owned(), id.to_owned(), Utc::now().naive_utc());
         self.db.run(move |c| store::enable_for_test(c, &ws, &rid, now)).await?;
-        let config = self.config_of(&self.row(workspace, id).await?)?;
-        self.run_test(workspace, id, &config, false).await
+        let config = self.row(workspace, id).await.and_then(|row| self.config_of(&row));
+        self.run_test(workspace, id, config, false).await
     }
 
     pub async fn delete(&self, workspace: &str, id: &str) -> Result<(), DestinationError> {
@@ -399,9 +522,11 @@ impl DestinationService {
         Ok(self.db.run(move |c| store::delete(c, &ws, &rid)).await?)
     }
 
-    /// The full config of a saved destination, credentials decrypted.
+    /// The full config of a saved destination, credentials decrypted, ready for a provider (a
+    /// managed server's login filled in, the pinned host key set).
     pub async fn config(&self, workspace: &str, id: &str) -> Result<DestinationConfig, DestinationError> {
-        self.config_of(&self.row(workspace, id).await?)
+        let config = self.config_of(&self.row(workspace, id).await?)?;
+        Ok(self.prepare(workspace, Some(id), config).await?.0)
     }
 
     fn config_of(&self, row: &DestinationRow) -> Result<DestinationConfig, DestinationError> {
@@ -424,13 +549,24 @@ impl DestinationService {
         let mut fields = RawFields::from_json(&row.settings)
             .map_err(|_| DestinationError::Credentials("stored settings are malformed".into()))?;
         fields.fill_from(&secrets);
+        if let Some(server) = &row.server_id {
+            fields.set("server_id", server);
+        }
         Ok(fields)
     }
 
-    fn to_destination(&self, row: DestinationRow) -> Result<Destination, DestinationError> {
+    fn to_destination(
+        &self,
+        row: DestinationRow,
+        servers: &[crate::servers::store::ServerRow],
+    ) -> Result<Destination, DestinationError> {
+        let server = row.server_id.as_ref().and_then(|id| servers.iter().find(|s| &s.id == id));
         let kind = kind_of(&row)?;
-        let settings = RawFields::from_json(&row.settings)
+        let mut settings = RawFields::from_json(&row.settings)
             .map_err(|_| DestinationError::Credentials("stored settings are malformed".into()))?;
+        if let Some(server) = &row.server_id {
+            settings.set("server_id", server);
+        }
         // Which secrets are stored is shown ("a key is stored"), never their values.
         let (stored_secrets, config) = match self.stored_fields(&row) {
             Ok(all) => (
@@ -438,6 +574,10 @@ impl DestinationService {
                 DestinationConfig::parse(kind, &all).ok(),
             ),
             Err(_) => (Vec::new(), None),
+        };
+        let location = match (server, settings.get("directory")) {
+            (Some(s), Some(dir)) => format!("sftp://{}@{}:{}{dir} (server “{}”)", s.username, s.host, s.port, s.name),
+            _ => config.as_ref().map(DestinationConfig::location).unwrap_or_default(),
         };
         Ok(Destination {
             id: row.id,
@@ -447,14 +587,43 @@ impl DestinationService {
             settings,
             stored_secrets,
             type_label: config.as_ref().map_or(kind.label(), DestinationConfig::type_label),
-            location: config.as_ref().map(DestinationConfig::location).unwrap_or_default(),
+            location,
             status: Status::from_db(&row.status),
             last_tested_at: row.last_tested_at,
             last_test_message: row.last_test_message,
             is_default: row.is_default,
             created_at: row.created_at,
             updated_at: row.updated_at,
+            host_key: server.map_or(row.host_key_fingerprint, |s| s.host_key_fingerprint.clone()),
+            server_name: server.map(|s| s.name.clone()),
         })
+    }
+}
+
+/// Where an SFTP destination's host key is pinned: with its own login, or on the managed server
+/// whose login it uses.
+enum HostKeyPin {
+    Destination(String),
+    Server(String),
+    Nowhere,
+}
+
+fn pinned_host_key(config: &DestinationConfig) -> Option<&str> {
+    match config {
+        DestinationConfig::Sftp(c) => c.host_key.as_deref(),
+        _ => None,
+    }
+}
+
+fn server_error(e: ServerError) -> DestinationError {
+    match e {
+        ServerError::NotFound => DestinationError::Invalid(FieldErrors::single(
+            "server_id",
+            "That server is not one of this workspace's; choose one from the list.",
+        )),
+        ServerError::Credentials(reason) => DestinationError::Credentials(format!("the managed server's {reason}")),
+        ServerError::Db(e) => DestinationError::Db(e),
+        other => DestinationError::Credentials(other.to_string()),
     }
 }
 
@@ -462,6 +631,26 @@ struct Parsed {
     kind: DestinationKind,
     fields: RawFields,
     config: DestinationConfig,
+}
+
+impl Parsed {
+    /// (settings, secrets, managed server) to store. The server is a column of its own (so a
+    /// server in use cannot be deleted), and a destination that uses one keeps no login.
+    fn for_storage(&self) -> (RawFields, RawFields, Option<String>) {
+        let mut fields = self.fields.clone();
+        let server = match &self.config {
+            DestinationConfig::Sftp(c) => c.server_id().map(str::to_owned),
+            _ => None,
+        };
+        if server.is_some() {
+            for name in sftp::LOGIN_FIELD_NAMES {
+                fields.set(*name, "");
+            }
+        }
+        fields.set("server_id", "");
+        let (settings, secrets) = fields.split(self.kind.fields());
+        (settings, secrets, server)
+    }
 }
 
 /// Parses name, type and config together so every field error is reported at once. `stored`

@@ -22,14 +22,19 @@ pub struct DestinationRow {
     pub is_default: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// SFTP with a login of its own: the host key fingerprint pinned by the first good test.
+    pub host_key_fingerprint: Option<String>,
+    /// SFTP: the managed server whose login it uses.
+    pub server_id: Option<String>,
 }
 
-/// The parts an edit replaces.
+/// The parts an edit replaces (the pinned host key stays: a new key is accepted explicitly).
 pub struct ConfigChange {
     pub name: String,
     pub kind: String,
     pub settings: String,
     pub credentials: Vec<u8>,
+    pub server_id: Option<String>,
     pub updated_at: NaiveDateTime,
 }
 
@@ -71,8 +76,24 @@ pub fn update_config(conn: &mut DbConn, workspace: &str, id: &str, change: Confi
             dsl::kind.eq(change.kind),
             dsl::settings.eq(change.settings),
             dsl::credentials.eq(change.credentials),
+            dsl::server_id.eq(change.server_id),
             dsl::updated_at.eq(change.updated_at),
         ))
+        .execute(conn)?;
+    found(n)
+}
+
+pub fn host_key(conn: &mut DbConn, workspace: &str, id: &str) -> QueryResult<Option<String>> {
+    dsl::destinations
+        .filter(dsl::workspace_id.eq(workspace))
+        .filter(dsl::id.eq(id))
+        .select(dsl::host_key_fingerprint)
+        .first(conn)
+}
+
+pub fn set_host_key(conn: &mut DbConn, workspace: &str, id: &str, fingerprint: &str) -> QueryResult<()> {
+    let n = diesel::update(dsl::destinations.filter(dsl::workspace_id.eq(workspace)).filter(dsl::id.eq(id)))
+        .set(dsl::host_key_fingerprint.eq(fingerprint))
         .execute(conn)?;
     found(n)
 }

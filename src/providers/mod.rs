@@ -148,6 +148,12 @@ impl ProviderError {
             Some("ExpiredToken") => {
                 "The token expired: use a service-account key (GCS) or a refresh token (Google Drive)."
             }
+            Some("SSH_FX_PERMISSION_DENIED") => "The SSH user needs permission to list and write in the directory.",
+            Some("SSH_FX_NO_SUCH_FILE") => "Create the directory on the server, or correct the path (it is absolute).",
+            _ if message.contains("wrong passphrase") => "Enter the passphrase the key was created with.",
+            _ if message.starts_with("authentication failed") => {
+                "Check the username and the password or key; the server lists the methods it accepts."
+            }
             _ if message.contains("host key changed") => {
                 "If the server was reinstalled, accept its new key; otherwise someone may be intercepting the connection."
             }
@@ -198,6 +204,12 @@ pub trait Provider: Send + Sync {
     async fn presign(&self, _key: &str, _expires_in: Duration) -> Result<Option<url::Url>, ProviderError> {
         Ok(None)
     }
+
+    /// The host key fingerprint the server presented on the last connection, even a refused one
+    /// (providers that pin host keys: SFTP). The destination service records it.
+    fn presented_host_key(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Builds the provider for a parsed config.
@@ -207,6 +219,7 @@ pub fn build(config: &DestinationConfig, ctx: &ProviderContext) -> Result<Box<dy
         DestinationConfig::S3(c) => Ok(Box::new(s3::S3Provider::new(c, ctx)?)),
         DestinationConfig::GoogleDrive(c) => Ok(Box::new(google_drive::GoogleDriveProvider::new(c, ctx)?)),
         DestinationConfig::Cloudinary(c) => Ok(Box::new(cloudinary::CloudinaryProvider::new(c, ctx)?)),
+        DestinationConfig::Sftp(c) => Ok(Box::new(sftp::SftpProvider::new(c, ctx)?)),
         other => Ok(Box::new(unsupported::Unsupported::new(other.kind()))),
     }
 }

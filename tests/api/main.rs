@@ -15,5 +15,6 @@ mod provider_cloudinary;
 mod provider_drive;
 mod provider_local;
 mod provider_s3;
+mod provider_sftp;
 mod redaction;
 mod validation;

@@ -1,0 +1,262 @@
+//! One SSH connection with its SFTP session, opened in the steps a test reports: the key is read
+//! (a wrong passphrase fails here, before any network), the host resolved, TCP connected, the
+//! SSH handshake done with the host key checked against the pinned one, the login
+//! authenticated, and the SFTP subsystem opened.
+
+use super::config::SshLogin;
+use crate::config::ProviderSettings;
+use crate::providers::{ErrorKind, ProviderError, Step};
+use russh::client::{self, AuthResult, Handle};
+use russh::keys::{Error as KeyError, HashAlg, PrivateKey, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
+use russh_sftp::client::SftpSession;
+use secrecy::ExposeSecret;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// SFTP requests of up to 255 KiB (OpenSSH's limit): 64 writes in flight keep uploads fast
+/// (about 1.4x russh-sftp's defaults here) with at most 16 MiB of an upload buffered; 16 reads
+/// ahead bound a download's buffer to 4 MiB.
+fn sftp_config() -> russh_sftp::client::Config {
+    russh_sftp::client::Config {
+        max_packet_len: 256 * 1024,
+        max_concurrent_reads: 16,
+        max_concurrent_writes: 64,
+        max_write_packet_len: 256 * 1024,
+        request_timeout_secs: 60,
+    }
+}
+
+fn ssh_config() -> client::Config {
+    client::Config {
+        // A large channel window so the server never waits for window adjustments mid-stream.
+        window_size: 16 * 1024 * 1024,
+        maximum_packet_size: 65535,
+        nodelay: true,
+        keepalive_interval: Some(Duration::from_secs(30)),
+        inactivity_timeout: Some(Duration::from_secs(600)),
+        ..client::Config::default()
+    }
+}
+
+/// The fingerprint of a host key as `ssh-keygen -l` shows it: `SHA256:<base64>`.
+pub fn fingerprint(key: &PublicKeyOrCertificate) -> String {
+    match key {
+        PublicKeyOrCertificate::PublicKey { key, .. } => key.fingerprint(HashAlg::Sha256).to_string(),
+        PublicKeyOrCertificate::Certificate(cert) => cert.public_key().fingerprint(HashAlg::Sha256).to_string(),
+    }
+}
+
+/// Checks the server's host key against the pinned fingerprint and remembers the one presented.
+pub struct HostKeyCheck {
+    expected: Option<String>,
+    presented: Arc<Mutex<Option<String>>>,
+}
+
+impl client::Handler for HostKeyCheck {
+    type Error = russh::Error;
+
+    async fn check_server_key(&mut self, key: &PublicKeyOrCertificate) -> Result<bool, Self::Error> {
+        let presented = fingerprint(key);
+        let trusted = self.expected.as_deref().is_none_or(|e| e == presented);
+        if let Ok(mut slot) = self.presented.lock() {
+            *slot = Some(presented);
+        }
+        Ok(trusted)
+    }
+}
+
+pub struct Connection {
+    /// Kept so the SSH session lives as long as the SFTP session (and streams made from it).
+    ssh: Handle<HostKeyCheck>,
+    pub sftp: SftpSession,
+}
+
+impl Connection {
+    pub fn is_closed(&self) -> bool {
+        self.ssh.is_closed()
+    }
+}
+
+/// What connecting needs besides the login.
+pub struct Dial<'a> {
+    pub login: &'a SshLogin,
+    pub settings: &'a ProviderSettings,
+    pub expected_host_key: Option<&'a str>,
+    /// Receives the fingerprint the server presents, even when it is refused.
+    pub presented: Arc<Mutex<Option<String>>>,
+}
+
+impl Dial<'_> {
+    /// Connects, authenticates and opens SFTP.
+    pub async fn open(&self) -> Result<Connection, ProviderError> {
+        let key = match &self.login.private_key {
+            Some(pem) => Some(Arc::new(decode_key(pem, self.login.passphrase.as_ref()).await?)),
+            None => None,
+        };
+        let mut ssh = self.handshake().await?;
+        self.authenticate(&mut ssh, key).await?;
+        let sftp = self.subsystem(&ssh).await?;
+        Ok(Connection { ssh, sftp })
+    }
+
+    /// Connects and completes the handshake only: enough to learn the host key.
+    pub async fn host_key(&self) -> Result<String, ProviderError> {
+        let ssh = self.handshake().await?;
+        let _ = ssh.disconnect(russh::Disconnect::ByApplication, "", "en").await;
+        self.presented().ok_or_else(|| {
+            ProviderError::new(ErrorKind::Provider, "The server did not present a host key.").at(Step::Handshake)
+        })
+    }
+
+    fn presented(&self) -> Option<String> {
+        self.presented.lock().ok().and_then(|slot| slot.clone())
+    }
+
+    async fn handshake(&self) -> Result<Handle<HostKeyCheck>, ProviderError> {
+        let address = self.login.address();
+        let addrs: Vec<_> = tokio::net::lookup_host((self.login.host.as_str(), self.login.port))
+            .await
+            .map_err(|e| {
+                ProviderError::new(
+                    ErrorKind::Unreachable,
+                    format!("The host {} could not be resolved: {e}.", self.login.host),
+                )
+                .at(Step::Resolve)
+            })?
+            .collect();
+        let tcp = tokio::time::timeout(self.settings.connect_timeout, tokio::net::TcpStream::connect(&addrs[..]))
+            .await
+            .map_err(|_| {
+                ProviderError::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "Could not connect to {address}: no answer within {} s.",
+                        self.settings.connect_timeout.as_secs()
+                    ),
+                )
+                .at(Step::Connect)
+            })?
+            .map_err(|e| {
+                ProviderError::new(ErrorKind::Unreachable, format!("Could not connect to {address}: {e}."))
+                    .at(Step::Connect)
+            })?;
+        let _ = tcp.set_nodelay(true);
+        let handler = HostKeyCheck {
+            expected: self.expected_host_key.map(str::to_owned),
+            presented: Arc::clone(&self.presented),
+        };
+        let handshake = client::connect_stream(Arc::new(ssh_config()), tcp, handler);
+        let result = tokio::time::timeout(self.settings.test_deadline, handshake).await.map_err(|_| {
+            ProviderError::new(
+                ErrorKind::Timeout,
+                format!(
+                    "The SSH handshake with {address} did not finish within {} s.",
+                    self.settings.test_deadline.as_secs()
+                ),
+            )
+            .at(Step::Handshake)
+        })?;
+        result.map_err(|e| {
+            if let (Some(expected), Some(got)) = (self.expected_host_key, self.presented())
+                && expected != got
+            {
+                return ProviderError::new(
+                    ErrorKind::Authentication,
+                    format!("host key changed: expected {expected}, got {got}"),
+                )
+                .at(Step::Handshake);
+            }
+            ProviderError::new(ErrorKind::Provider, format!("The SSH handshake with {address} failed: {e}."))
+                .at(Step::Handshake)
+        })
+    }
+
+    async fn authenticate(
+        &self,
+        ssh: &mut Handle<HostKeyCheck>,
+        key: Option<Arc<PrivateKey>>,
+    ) -> Result<(), ProviderError> {
+        let user = self.login.username.as_str();
+        let failed = |e: russh::Error| {
+            ProviderError::new(ErrorKind::Provider, format!("The login as {user} failed: {e}.")).at(Step::Authenticate)
+        };
+        let mut tried = Vec::new();
+        let mut remaining = String::new();
+        if let Some(key) = key {
+            let hash = if key.algorithm().is_rsa() {
+                ssh.best_supported_rsa_hash().await.map_err(failed)?.flatten()
+            } else {
+                None
+            };
+            let result =
+                ssh.authenticate_publickey(user, PrivateKeyWithHashAlg::new(key, hash)).await.map_err(failed)?;
+            match result {
+                AuthResult::Success => return Ok(()),
+                AuthResult::Failure { remaining_methods, .. } => remaining = methods(&remaining_methods),
+            }
+            tried.push("private key");
+        }
+        if let Some(password) = &self.login.password {
+            let result = ssh.authenticate_password(user, password.expose_secret()).await.map_err(failed)?;
+            match result {
+                AuthResult::Success => return Ok(()),
+                AuthResult::Failure { remaining_methods, .. } => remaining = methods(&remaining_methods),
+            }
+            tried.push("password");
+        }
+        Err(ProviderError::new(
+            ErrorKind::Authentication,
+            format!(
+                "Authentication failed: the server refused the {} for {user} (it accepts: {remaining}).",
+                tried.join(" and the ")
+            ),
+        )
+        .at(Step::Authenticate))
+    }
+
+    async fn subsystem(&self, ssh: &Handle<HostKeyCheck>) -> Result<SftpSession, ProviderError> {
+        let refused = |e: String| {
+            ProviderError::new(ErrorKind::Permission, format!("The server refused the SFTP subsystem: {e}."))
+                .at(Step::Authenticate)
+        };
+        let channel = ssh.channel_open_session().await.map_err(|e| refused(e.to_string()))?;
+        channel.request_subsystem(true, "sftp").await.map_err(|e| refused(e.to_string()))?;
+        SftpSession::new_with_config(channel.into_stream(), sftp_config()).await.map_err(|e| refused(e.to_string()))
+    }
+}
+
+fn methods(set: &russh::MethodSet) -> String {
+    let names: Vec<&'static str> = set.iter().map(<&'static str>::from).collect();
+    if names.is_empty() { "nothing more".into() } else { names.join(", ") }
+}
+
+/// Reads a private key (OpenSSH or PEM), decrypting it with the passphrase. CPU-bound (bcrypt
+/// for OpenSSH keys), so it runs off the async threads.
+async fn decode_key(
+    pem: &secrecy::SecretString,
+    passphrase: Option<&secrecy::SecretString>,
+) -> Result<PrivateKey, ProviderError> {
+    let pem = pem.clone();
+    let passphrase = passphrase.cloned();
+    let decoded = tokio::task::spawn_blocking(move || {
+        let pem = pem.expose_secret();
+        russh::keys::decode_secret_key(pem, passphrase.as_ref().map(|p| p.expose_secret())).map_err(|e| {
+            // An encrypted key that fails to open with the passphrase given: the passphrase is wrong.
+            let encrypted = matches!(russh::keys::decode_secret_key(pem, None), Err(KeyError::KeyIsEncrypted));
+            (e, encrypted && passphrase.is_some())
+        })
+    })
+    .await
+    .map_err(|e| ProviderError::new(ErrorKind::Provider, format!("Reading the private key failed: {e}.")))?;
+    decoded.map_err(|(e, wrong_passphrase)| {
+        let message = match e {
+            _ if wrong_passphrase => "The private key could not be decrypted: wrong passphrase.".to_owned(),
+            KeyError::KeyIsEncrypted => "The private key is encrypted: enter its passphrase.".to_owned(),
+            KeyError::UnsupportedKeyType { key_type_string, .. } => {
+                format!("The private key's type ({key_type_string}) is not supported: use ed25519, RSA or ECDSA.")
+            }
+            other => format!("The private key could not be read ({other})."),
+        };
+        ProviderError::new(ErrorKind::Authentication, message).at(Step::Authenticate)
+    })
+}

@@ -1,0 +1,323 @@
+//! The rules of managed servers: validation, sealing the login's secrets, the pinned host key,
+//! refusing to delete a server in use. Destinations reach a server's login only through
+//! [`login_for`], at test and run time, so an edit here applies to all of them at once.
+
+use super::domain::NewServer;
+use super::store::{self, ServerChange, ServerRow};
+use crate::crypto::CredentialCipher;
+use crate::db::{Db, DbError};
+use crate::destinations::fields::{FieldErrors, RawFields};
+use crate::destinations::service::TestOutcome;
+use crate::providers::sftp::{self, LOGIN_FIELDS, SshLogin};
+use crate::providers::{ProviderContext, ProviderError};
+use chrono::{NaiveDateTime, Utc};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// A server as pages show it: the login's secrets only as the names of those stored.
+#[derive(Debug, Clone)]
+pub struct Server {
+    pub id: String,
+    pub name: String,
+    pub host: String,
+    pub port: i64,
+    pub username: String,
+    pub stored_secrets: Vec<&'static str>,
+    pub host_key: Option<String>,
+    /// Names of the destinations that use it.
+    pub used_by: Vec<String>,
+    pub updated_at: NaiveDateTime,
+}
+
+impl Server {
+    /// The non-secret fields, as the form shows them.
+    pub fn settings(&self) -> RawFields {
+        let port = self.port.to_string();
+        RawFields::from_pairs([("host", self.host.as_str()), ("port", &port), ("username", &self.username)])
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("Server not found")]
+    NotFound,
+    #[error("the server is invalid")]
+    Invalid(FieldErrors),
+    #[error("the server is used by {}", .0.join(", "))]
+    InUse(Vec<String>),
+    #[error(transparent)]
+    Db(DbError),
+    #[error("stored credentials cannot be read: {0}")]
+    Credentials(String),
+}
+
+impl From<DbError> for ServerError {
+    fn from(e: DbError) -> Self {
+        match e {
+            DbError::NotFound => ServerError::NotFound,
+            other => ServerError::Db(other),
+        }
+    }
+}
+
+/// Binds a server's sealed secrets to its workspace and row (not interchangeable with a
+/// destination's).
+pub fn associated_data(workspace: &str, id: &str) -> String {
+    format!("devpilot:server:{workspace}:{id}")
+}
+
+/// A server's login, decrypted, and its pinned host key: what a destination that uses it
+/// connects with.
+pub async fn login_for(
+    db: &Db,
+    cipher: &CredentialCipher,
+    workspace: &str,
+    id: &str,
+) -> Result<(SshLogin, Option<String>), ServerError> {
+    let (ws, sid) = (workspace.to_owned(), id.to_owned());
+    let row = db.run(move |c| store::find(c, &ws, &sid)).await?;
+    let login = SshLogin::parse(&fields_of(cipher, &row)?)
+        .map_err(|_| ServerError::Credentials("the stored login is invalid".into()))?;
+    Ok((login, row.host_key_fingerprint))
+}
+
+pub async fn pin_host_key(db: &Db, workspace: &str, id: &str, fingerprint: &str) -> Result<(), ServerError> {
+    let (ws, sid, fp) = (workspace.to_owned(), id.to_owned(), fingerprint.to_owned());
+    Ok(db.run(move |c| store::set_host_key(c, &ws, &sid, &fp)).await?)
+}
+
+/// Host, port, username and the decrypted secrets of a row, as fields.
+fn fields_of(cipher: &CredentialCipher, row: &ServerRow) -> Result<RawFields, ServerError> {
+    let plain = cipher
+        .open(&row.credentials, &associated_data(&row.workspace_id, &row.id))
+        .map_err(|e| ServerError::Credentials(e.to_string()))?;
+    let mut fields = std::str::from_utf8(&plain)
+        .ok()
+        .and_then(|t| RawFields::from_json(t).ok())
+        .ok_or_else(|| ServerError::Credentials("stored credentials are malformed".into()))?;
+    fields.set("host", &row.host);
+    fields.set("port", &row.port.to_string());
+    fields.set("username", &row.username);
+    Ok(fields)
+}
+
+#[derive(Clone)]
+pub struct ServerService {
+    db: Db,
+    cipher: Arc<CredentialCipher>,
+    providers: ProviderContext,
+}
+
+impl ServerService {
+    pub fn new(db: Db, cipher: Arc<CredentialCipher>, providers: ProviderContext) -> ServerService {
+        ServerService { db, cipher, providers }
+    }
+
+    pub async fn list(&self, workspace: &str) -> Result<Vec<Server>, ServerError> {
+        let ws = workspace.to_owned();
+        let (rows, users) =
+            self.db.run(move |c| Ok((store::list(c, &ws)?, store::destinations_using_servers(c, &ws)?))).await?;
+        let mut by_server: HashMap<String, Vec<String>> = HashMap::new();
+        for (server, name) in users {
+            by_server.entry(server).or_default().push(name);
+        }
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let used_by = by_server.remove(&row.id).unwrap_or_default();
+                self.to_server(row, used_by)
+            })
+            .collect())
+    }
+
+    pub async fn get(&self, workspace: &str, id: &str) -> Result<Server, ServerError> {
+        let row = self.row(workspace, id).await?;
+        Ok(self.to_server(row, Vec::new()))
+    }
+
+    async fn row(&self, workspace: &str, id: &str) -> Result<ServerRow, ServerError> {
+        let (ws, sid) = (workspace.to_owned(), id.to_owned());
+        Ok(self.db.run(move |c| store::find(c, &ws, &sid)).await?)
+    }
+
+    /// Validates, seals and stores a new server, then tests its login (which pins its host key).
+    pub async fn create(
+        &self,
+        workspace: &str,
+        name: &str,
+        fields: &RawFields,
+    ) -> Result<(Server, TestOutcome), ServerError> {
+        let server = NewServer::parse(name, fields).map_err(ServerError::Invalid)?;
+        let id = uuid::Uuid::new_v4().to_string();
+        let now = Utc::now().naive_utc();
+        let row = ServerRow {
+            credentials: self.seal(workspace, &id, fields),
+            id: id.clone(),
+            workspace_id: workspace.to_owned(),
+            name: server.name.as_str().to_owned(),
+            host: server.login.host.clone(),
+            port: i64::from(server.login.port),
+            username: server.login.username.clone(),
+            host_key_fingerprint: None,
+            created_at: now,
+            updated_at: now,
+        };
+        self.db.run(move |c| store::insert(c, &row)).await.map_err(duplicate_name(&server.name))?;
+        let outcome = self.test(workspace, &id).await?;
+        Ok((self.get(workspace, &id).await?, outcome))
+    }
+
+    /// Replaces name and login; secret fields left blank keep their stored values. The pinned
+    /// host key stays. Then tests again.
+    pub async fn update(
+        &self,
+        workspace: &str,
+        id: &str,
+        name: &str,
+        fields: &RawFields,
+    ) -> Result<(Server, TestOutcome), ServerError> {
+        let row = self.row(workspace, id).await?;
+        let mut fields = fields.clone();
+        // Unreadable stored secrets are not kept: the edit must supply them again.
+        if let Ok(stored) = fields_of(&self.cipher, &row) {
+            for spec in LOGIN_FIELDS.iter().filter(|f| f.secret) {
+                if let Some(v) = stored.get(spec.name).filter(|_| !fields.contains(spec.name)) {
+                    fields.set(spec.name, v);
+                }
+            }
+        }
+        let server = NewServer::parse(name, &fields).map_err(ServerError::Invalid)?;
+        let change = ServerChange {
+            name: server.name.as_str().to_owned(),
+            host: server.login.host.clone(),
+            port: i64::from(server.login.port),
+            username: server.login.username.clone(),
+            credentials: self.seal(workspace, id, &fields),
+            updated_at: Utc::now().naive_utc(),
+        };
+        let (ws, sid) = (workspace.to_owned(), id.to_owned());
+        self.db.run(move |c| store::update(c, &ws, &sid, change)).await.map_err(duplicate_name(&server.name))?;
+        let outcome = self.test(workspace, id).await?;
+        Ok((self.get(workspace, id).await?, outcome))
+    }
+
+    /// Deletes a server no destination uses; else refuses with the names of those that do.
+    pub async fn delete(&self, workspace: &str, id: &str) -> Result<(), ServerError> {
+        let (ws, sid) = (workspace.to_owned(), id.to_owned());
+        let users = self.db.run(move |c| store::delete_unused(c, &ws, &sid)).await?;
+        if users.is_empty() { Ok(()) } else { Err(ServerError::InUse(users)) }
+    }
+
+    /// Logs in and opens SFTP; the first success pins the host key the server presented.
+    pub async fn test(&self, workspace: &str, id: &str) -> Result<TestOutcome, ServerError> {
+        let login = login_for(&self.db, &self.cipher, workspace, id).await;
+        let (result, presented, pinned) = match login {
+            Ok((login, pinned)) => {
+                let run = sftp::check_login(&login, pinned.as_deref(), &self.providers.settings);
+                let (result, presented) = self.within_deadline(run).await;
+                (result, presented, pinned)
+            }
+            Err(ServerError::Credentials(reason)) => (
+                Err(ProviderError::new(
+                    crate::providers::ErrorKind::Provider,
+                    format!("{reason}. Edit the server and enter its credentials again."),
+                )),
+                None,
+                None,
+            ),
+            Err(e) => return Err(e),
+        };
+        if let (Ok(_), None, Some(fingerprint)) = (&result, &pinned, &presented) {
+            pin_host_key(&self.db, workspace, id, fingerprint).await?;
+        }
+        Ok(TestOutcome::from_result(sftp::LOGIN_STEPS, result))
+    }
+
+    async fn within_deadline(
+        &self,
+        run: impl Future<Output = (Result<String, ProviderError>, Option<String>)>,
+    ) -> (Result<String, ProviderError>, Option<String>) {
+        let deadline = self.providers.settings.test_deadline;
+        tokio::time::timeout(deadline, run).await.unwrap_or_else(|_| {
+            let e = ProviderError::new(
+                crate::providers::ErrorKind::Timeout,
+                format!("The test did not finish within {} s.", deadline.as_secs()),
+            );
+            (Err(e), None)
+        })
+    }
+
+    /// The pinned host key and the one the server presents now, for an admin to compare.
+    pub async fn host_key_offer(&self, workspace: &str, id: &str) -> Result<HostKeyOffer, ServerError> {
+        let (login, pinned) = login_for(&self.db, &self.cipher, workspace, id).await?;
+        let presented = sftp::fetch_host_key(&login, &self.providers.settings).await.map_err(|e| e.to_string());
+        Ok(HostKeyOffer { pinned, presented })
+    }
+
+    /// Pins the key the admin confirmed, if the server still presents it, then tests again.
+    pub async fn accept_host_key(
+        &self,
+        workspace: &str,
+        id: &str,
+        fingerprint: &str,
+    ) -> Result<TestOutcome, ServerError> {
+        let offer = self.host_key_offer(workspace, id).await?;
+        offer.confirm(fingerprint).map_err(|m| ServerError::Invalid(FieldErrors::single("fingerprint", m)))?;
+        pin_host_key(&self.db, workspace, id, fingerprint).await?;
+        self.test(workspace, id).await
+    }
+
+    fn seal(&self, workspace: &str, id: &str, fields: &RawFields) -> Vec<u8> {
+        let (_, secrets) = fields.split(LOGIN_FIELDS);
+        self.cipher.seal(secrets.to_json().as_bytes(), &associated_data(workspace, id))
+    }
+
+    fn to_server(&self, row: ServerRow, used_by: Vec<String>) -> Server {
+        // Which secrets are stored is shown ("a key is stored"), never their values.
+        let stored_secrets = match fields_of(&self.cipher, &row) {
+            Ok(all) => LOGIN_FIELDS.iter().filter(|f| f.secret && all.contains(f.name)).map(|f| f.name).collect(),
+            Err(_) => Vec::new(),
+        };
+        Server {
+            id: row.id,
+            name: row.name,
+            host: row.host,
+            port: row.port,
+            username: row.username,
+            stored_secrets,
+            host_key: row.host_key_fingerprint,
+            used_by,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+/// What an admin compares before accepting a new host key.
+#[derive(Debug, Clone)]
+pub struct HostKeyOffer {
+    pub pinned: Option<String>,
+    /// The fingerprint the server presents now, or why it could not be fetched.
+    pub presented: Result<String, String>,
+}
+
+impl HostKeyOffer {
+    /// Accepting is allowed only for the key the server still presents: a key swapped between
+    /// the confirmation page and the click is refused.
+    pub fn confirm(&self, fingerprint: &str) -> Result<(), String> {
+        match &self.presented {
+            Ok(now) if now == fingerprint => Ok(()),
+            Ok(now) => Err(format!("The server now presents {now}, not the key you confirmed. Review it again.")),
+            Err(e) => Err(format!("The server's host key could not be fetched: {e}")),
+        }
+    }
+}
+
+fn duplicate_name(name: &super::domain::ServerName) -> impl FnOnce(DbError) -> ServerError + '_ {
+    move |e| match e {
+        DbError::Duplicate(_) => ServerError::Invalid(FieldErrors::single(
+            "name",
+            format!("A server named \"{}\" already exists in this workspace.", name.as_str()),
+        )),
+        other => other.into(),
+    }
+}
