@@ -17,4 +17,5 @@ mod provider_local;
 mod provider_s3;
 mod provider_sftp;
 mod redaction;
+mod servers;
 mod validation;
