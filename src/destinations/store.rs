@@ -70,7 +70,10 @@ pub fn insert(conn: &mut DbConn, mut row: DestinationRow) -> QueryResult<Destina
 }
 
 pub fn update_config(conn: &mut DbConn, workspace: &str, id: &str, change: ConfigChange) -> QueryResult<()> {
-    let n = diesel::update(dsl::destinations.filter(dsl::workspace_id.eq(workspace)).filter(dsl::id.eq(id)))
+    // A pinned host key belongs to the destination's own SFTP login; without one it is dropped.
+    let own_login = change.kind == "sftp" && change.server_id.is_none();
+    let target = dsl::destinations.filter(dsl::workspace_id.eq(workspace)).filter(dsl::id.eq(id));
+    let n = diesel::update(target)
         .set((
             dsl::name.eq(change.name),
             dsl::kind.eq(change.kind),
@@ -80,6 +83,9 @@ pub fn update_config(conn: &mut DbConn, workspace: &str, id: &str, change: Confi
             dsl::updated_at.eq(change.updated_at),
         ))
         .execute(conn)?;
+    if !own_login {
+        diesel::update(target).set(dsl::host_key_fingerprint.eq(None::<String>)).execute(conn)?;
+    }
     found(n)
 }
 

@@ -140,8 +140,10 @@ async fn sftp_failures_name_their_step(backend: Backend) {
     app.setup_admin().await;
     let f = fixture();
     let s = sftp();
+    let not_ssh = not_ssh_server().await;
     let cases = [
         (f.good_with(&[("port", &closed_port())]), "✗ connect", "✓ resolve"),
+        (f.good_with(&[("port", &not_ssh)]), "✗ handshake", "✓ connect"),
         (f.good_with(&[("password", "wrong")]), "✗ authenticate", "✓ handshake"),
         (s.key_fields(&s.rsa_pem_key, "wrong"), "✗ authenticate", "wrong passphrase"),
         (s.key_fields(&s.rsa_key, ""), "✗ authenticate", "enter its passphrase"),
@@ -159,6 +161,19 @@ async fn sftp_failures_name_their_step(backend: Backend) {
     let good = test_credentials(&app, &f.good).await;
     assert!(good.body.contains("Connection OK.") && good.body.contains("✓ write probe"), "{}", good.body);
     assert!(app.destination_rows().await.is_empty(), "test credentials stores nothing");
+}
+
+/// A loopback port that answers like a web server, not an SSH server; returns the port.
+async fn not_ssh_server() -> String {
+    use tokio::io::AsyncWriteExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let _ = socket.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n").await;
+        }
+    });
+    port.to_string()
 }
 
 pub async fn host_key_of(app: &TestApp, name: &str) -> Option<String> {
@@ -309,7 +324,9 @@ async fn sftp_upload_throughput() {
     let p = conformance::provider(&f, &f.good, dir.path());
     p.test().await.expect("test");
     let key = format!("speed{}/64mib.bin", uuid::Uuid::new_v4().simple());
-    let (_, stream) = conformance::body(64 * 1024 * 1024);
+    // Made as it streams, so the process's peak memory reflects the upload, not the test data.
+    let chunk = Bytes::from(vec![42u8; 1024 * 1024]);
+    let stream = futures::stream::iter((0..64).map(move |_| Ok(chunk.clone()))).boxed();
     let started = std::time::Instant::now();
     assert_eq!(p.put(&key, stream).await.expect("put"), 64 * 1024 * 1024);
     let seconds = started.elapsed().as_secs_f64();

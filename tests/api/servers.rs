@@ -5,7 +5,7 @@
 
 use crate::helpers::{Backend, Page, TestApp, captured_logs, spawn_app};
 use crate::on_both_backends;
-use crate::provider_sftp::{Sftp, sftp, viewer};
+use crate::provider_sftp::{Sftp, host_key_of, sftp, viewer};
 use devpilot::crypto::{CredentialCipher, MasterKey};
 use devpilot::servers::service::associated_data;
 
@@ -99,6 +99,7 @@ async fn a_destination_follows_its_server(backend: Backend) {
     let row = app.destination("Via box").await;
     assert_eq!(row.status, "active", "{}", row.message);
     assert!(!row.settings.contains("\"host\"") && !row.settings.contains("\"username\""), "{}", row.settings);
+    assert_eq!(host_key_of(&app, "Via box").await, None, "the host key is pinned on the server, not here");
     let list = app.get("/destinations").await.body;
     assert!(list.contains("(server “Box”)") && list.contains(&s.host_key_fingerprint), "{list}");
     let edit = app.get(&format!("/destinations/{id}/edit")).await.body;
@@ -139,6 +140,7 @@ async fn a_destination_follows_its_server(backend: Backend) {
     assert_eq!(app.post(&format!("/destinations/{id}"), &own).await.status, 303);
     assert_eq!(app.destination("Via box").await.status, "active");
     assert!(!app.get("/destinations").await.body.contains("(server “Box”)"));
+    assert_eq!(host_key_of(&app, "Via box").await.as_deref(), Some(s.host_key_fingerprint.as_str()), "pinned here now");
 }
 
 async fn the_host_key_is_pinned_on_the_server(backend: Backend) {

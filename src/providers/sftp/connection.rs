@@ -166,7 +166,13 @@ impl Dial<'_> {
                 )
                 .at(Step::Handshake);
             }
-            ProviderError::new(ErrorKind::Provider, format!("The SSH handshake with {address} failed: {e}."))
+            let hint = match e {
+                russh::Error::Disconnect | russh::Error::HUP | russh::Error::Version => {
+                    " Is an SSH server listening on that port?"
+                }
+                _ => "",
+            };
+            ProviderError::new(ErrorKind::Provider, format!("The SSH handshake with {address} failed: {e}.{hint}"))
                 .at(Step::Handshake)
         })
     }
