@@ -246,23 +246,53 @@ async fn decode_key(
     let passphrase = passphrase.cloned();
     let decoded = tokio::task::spawn_blocking(move || {
         let pem = pem.expose_secret();
-        russh::keys::decode_secret_key(pem, passphrase.as_ref().map(|p| p.expose_secret())).map_err(|e| {
-            // An encrypted key that fails to open with the passphrase given: the passphrase is wrong.
-            let encrypted = matches!(russh::keys::decode_secret_key(pem, None), Err(KeyError::KeyIsEncrypted));
-            (e, encrypted && passphrase.is_some())
-        })
+        let passphrase = passphrase.as_ref().map(|p| p.expose_secret());
+        russh::keys::decode_secret_key(pem, passphrase).map_err(|e| key_error(pem, passphrase.is_some(), e))
     })
     .await
     .map_err(|e| ProviderError::new(ErrorKind::Provider, format!("Reading the private key failed: {e}.")))?;
-    decoded.map_err(|(e, wrong_passphrase)| {
-        let message = match e {
-            _ if wrong_passphrase => "The private key could not be decrypted: wrong passphrase.".to_owned(),
-            KeyError::KeyIsEncrypted => "The private key is encrypted: enter its passphrase.".to_owned(),
-            KeyError::UnsupportedKeyType { key_type_string, .. } => {
-                format!("The private key's type ({key_type_string}) is not supported: use ed25519, RSA or ECDSA.")
-            }
-            other => format!("The private key could not be read ({other})."),
-        };
-        ProviderError::new(ErrorKind::Authentication, message).at(Step::Authenticate)
-    })
+    decoded.map_err(|message| ProviderError::new(ErrorKind::Authentication, message).at(Step::Authenticate))
+}
+
+/// Why a key could not be read, in words that say what to do. (Never the key's contents.)
+fn key_error(pem: &str, has_passphrase: bool, e: KeyError) -> String {
+    // OpenSSL's legacy PEM encryption (`Proc-Type: 4,ENCRYPTED`) is readable for RSA keys only.
+    let legacy_encrypted = pem.contains("Proc-Type: 4,ENCRYPTED");
+    if legacy_encrypted && !pem.contains("-----BEGIN RSA PRIVATE KEY-----") {
+        return "Encrypted PEM keys other than RSA cannot be read: convert the key to the OpenSSH format \
+                (ssh-keygen -p -f KEY) and paste that."
+            .into();
+    }
+    let encrypted = legacy_encrypted
+        || pem.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----")
+        || matches!(russh::keys::decode_secret_key(pem, None), Err(KeyError::KeyIsEncrypted));
+    match e {
+        _ if encrypted && has_passphrase => "The private key could not be decrypted: wrong passphrase.".into(),
+        _ if encrypted => "The private key is encrypted: enter its passphrase.".into(),
+        KeyError::UnsupportedKeyType { key_type_string, .. } => {
+            format!("The private key's type ({key_type_string}) is not supported: use ed25519, RSA or ECDSA.")
+        }
+        other => format!("The private key could not be read ({other})."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(pem: &str, has_passphrase: bool) -> String {
+        key_error(pem, has_passphrase, KeyError::CouldNotReadKey)
+    }
+
+    #[test]
+    fn key_errors_say_what_to_do() {
+        let pkcs8 = "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----\n";
+        assert!(error(pkcs8, true).contains("wrong passphrase"));
+        assert!(error(pkcs8, false).contains("enter its passphrase"));
+        let legacy_ec = "-----BEGIN EC PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00\n\nAA\n";
+        assert!(error(legacy_ec, true).contains("convert the key to the OpenSSH format"));
+        let garbage = "-----BEGIN OPENSSH PRIVATE KEY-----\nnot base64 secretvalue\n-----END OPENSSH PRIVATE KEY-----";
+        let message = error(garbage, false);
+        assert!(message.starts_with("The private key could not be read") && !message.contains("secretvalue"));
+    }
 }
