@@ -7,6 +7,7 @@ mod resumable;
 mod signed_url;
 
 use super::google_auth::{self, ServiceAccountKey};
+use super::object_listing::list_under;
 use super::object_store_errors::from_object_store;
 use super::s3::{client_options, retry_config};
 use super::{ByteStream, ErrorKind, Provider, ProviderContext, ProviderError, Step, StoredObject, check_key, join_key};
@@ -252,20 +253,7 @@ impl Provider for GcsProvider {
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<StoredObject>, ProviderError> {
-        let base = self.prefix.as_deref().map(|p| StorePath::from(p.trim_end_matches('/')));
-        let strip = base.as_ref().map(|b| format!("{b}/")).unwrap_or_default();
-        let objects: Vec<_> = self.store.list(base.as_ref()).try_collect().await.map_err(|e| self.err(&e))?;
-        Ok(objects
-            .into_iter()
-            .filter_map(|o| {
-                let key = o.location.as_ref().strip_prefix(strip.as_str())?.to_owned();
-                key.starts_with(prefix).then_some(StoredObject {
-                    key,
-                    size: o.size,
-                    last_modified: Some(o.last_modified),
-                })
-            })
-            .collect())
+        list_under(&self.store, self.prefix.as_deref(), prefix).await.map_err(|e| self.err(&e))
     }
 
     async fn delete(&self, key: &str) -> Result<(), ProviderError> {

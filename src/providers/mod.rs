@@ -11,6 +11,7 @@ pub mod google_auth;
 pub mod google_drive;
 pub mod http;
 pub mod local;
+mod object_listing;
 mod object_store_errors;
 pub mod s3;
 pub mod sftp;

@@ -26,7 +26,15 @@ struct Google {
     account: TestAccount,
 }
 
-fn google() -> Google {
+async fn google() -> Google {
+    // object_store speaks the XML API path-style, which fake-gcs-server serves only for the host
+    // named by its -public-host flag.
+    let probe = reqwest::get(format!("{}/{BUCKET}?list-type=2&max-keys=1", fake_gcs())).await.expect("fake-gcs-server");
+    assert_eq!(
+        probe.status(),
+        200,
+        "fake-gcs-server must run with -public-host 127.0.0.1:PORT (scripts/test-servers.sh)"
+    );
     let tokens = GoogleTokenStandIn::start();
     let gate = GcsGate::start(&fake_gcs(), tokens.clone());
     let account = TestAccount::new("backups@devpilot-test.iam.gserviceaccount.com", test_key(0));
@@ -62,12 +70,12 @@ fn fixture(g: &Google) -> Fixture {
 on_both_backends!(gcs_conformance, gcs_failures_are_staged_with_hints);
 
 async fn gcs_conformance(backend: Backend) {
-    conformance::ui_cases(&fixture(&google()), backend).await;
+    conformance::ui_cases(&fixture(&google().await), backend).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gcs_round_trip() {
-    let g = google();
+    let g = google().await;
     let f = fixture(&g);
     conformance::round_trip(&f).await;
     assert_eq!(g.gate.signed_gets(), 1, "the presigned GET passed the gate's V4 signature check");
@@ -76,7 +84,7 @@ async fn gcs_round_trip() {
 }
 
 async fn gcs_failures_are_staged_with_hints(backend: Backend) {
-    let g = google();
+    let g = google().await;
     let f = fixture(&g);
     let (mut settings, dir, pg) = test_settings(backend);
     settings.provider = f.settings.clone();
@@ -102,7 +110,7 @@ async fn gcs_failures_are_staged_with_hints(backend: Backend) {
 /// Uploads with a live token work, and an expired one fails the upload with the same advice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn access_token_uploads_but_cannot_presign() {
-    let g = google();
+    let g = google().await;
     let f = fixture(&g);
     let dir = tempfile::tempdir().expect("dir");
     let live = g.tokens.issue(&[STORAGE_SCOPE], Duration::from_secs(600));
@@ -126,7 +134,7 @@ async fn access_token_uploads_but_cannot_presign() {
 /// pointed at another object.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signed_urls_cannot_be_redirected_to_another_object() {
-    let g = google();
+    let g = google().await;
     let f = fixture(&g);
     let dir = tempfile::tempdir().expect("dir");
     let p = conformance::provider(&f, &f.good, dir.path());
@@ -149,7 +157,7 @@ async fn signed_urls_cannot_be_redirected_to_another_object() {
 async fn the_token_stand_in_refuses_what_google_refuses() {
     use base64::Engine;
     use rsa::signature::{SignatureEncoding, Signer};
-    let g = google();
+    let g = google().await;
     let sign = |claims: serde_json::Value| {
         let enc = |v: serde_json::Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
         let input = format!("{}.{}", enc(serde_json::json!({ "alg": "RS256", "typ": "JWT" })), enc(claims));
@@ -208,7 +216,7 @@ async fn the_token_stand_in_refuses_what_google_refuses() {
 /// sends the rest again and the object still arrives byte for byte.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uploads_resend_what_gcs_did_not_keep() {
-    let g = google();
+    let g = google().await;
     let f = fixture(&g);
     g.gate.keep_short_of_chunks();
     let dir = tempfile::tempdir().expect("dir");
