@@ -4,9 +4,10 @@
 //!
 //! The whole API:
 //! - [`ServiceAccountKey::from_json`] parses a service-account key file (the JSON Google gives).
-//! - [`access_token`] returns a bearer token for a key and scopes, valid for at least
-//!   [`MIN_TOKEN_LIFE`] more: from the cache, else by signing an RS256 JWT with the key and
-//!   exchanging it at the token endpoint given. The endpoint is the server's setting, never the
+//! - [`access_token`] returns a bearer token for a key and scopes: from the cache while the cached
+//!   one has at least [`MIN_TOKEN_LIFE`] left, else a fresh one, by signing an RS256 JWT with the
+//!   key and exchanging it at the token endpoint given. The cache is process-wide, keyed by token
+//!   endpoint, scopes, account and key. The endpoint is the server's setting, never the
 //!   key's own `token_uri`, so a key file cannot send our signed assertions elsewhere.
 //! - [`ServiceAccountKey::sign`] signs other payloads (GCS V4 signed URLs) with the same key.
 //!

@@ -104,6 +104,7 @@ async fn gcs_failures_are_staged_with_hints(backend: Backend) {
     let tested = app.htmx_post("/destinations/test-credentials", &form).await;
     assert!(tested.body.contains("invalid_grant: Invalid JWT Signature."), "{}", tested.body);
     assert!(tested.body.contains("✗ authenticate"), "staged: {}", tested.body);
+    assert!(tested.body.contains("Hint: The key file does not match"), "not the refresh-token advice: {}", tested.body);
 }
 
 /// With only an access token there is no key to sign with: no presigned URL (not a signBlob call).
