@@ -1,8 +1,21 @@
-//! Azure Blob Storage with Shared Key authentication.
+//! Azure Blob Storage with Shared Key authentication, through object_store: uploads as blocks
+//! committed by a block list, presigned downloads as read-only service SAS URLs signed with the
+//! account key.
 
+use super::object_listing::list_under;
+use super::object_store_errors::from_object_store;
+use super::s3::{client_options, put_multipart, retry_config};
+use super::{ByteStream, ErrorKind, Provider, ProviderContext, ProviderError, StoredObject, check_key, join_key};
 use crate::destinations::fields::{FieldErrors, FieldReader, FieldSpec, RawFields, rules};
+use async_trait::async_trait;
 use base64::Engine;
-use secrecy::SecretString;
+use futures::{StreamExt, TryStreamExt};
+use object_store::azure::{MicrosoftAzure, MicrosoftAzureBuilder};
+use object_store::path::Path as StorePath;
+use object_store::signer::Signer;
+use object_store::{ObjectStore, ObjectStoreExt};
+use secrecy::{ExposeSecret, SecretString};
+use std::time::Duration;
 
 pub const FIELDS: &[FieldSpec] = &[
     FieldSpec::text("account_name", "Storage account name").required().max_len(24).placeholder("mybackups"),
@@ -64,5 +77,107 @@ impl AzureBlobConfig {
 
     pub fn location(&self) -> String {
         format!("{}/{}/{}", self.account_name, self.container, self.prefix.as_deref().unwrap_or_default())
+    }
+}
+
+/// Presigned URLs live at most this long, whatever is asked: they are for downloads now.
+const MAX_SAS_EXPIRY: Duration = Duration::from_secs(24 * 3600);
+
+pub struct AzureBlobProvider {
+    store: MicrosoftAzure,
+    container: String,
+    prefix: Option<String>,
+    endpoint_label: String,
+    deadline: Duration,
+}
+
+impl AzureBlobProvider {
+    pub fn new(config: &AzureBlobConfig, ctx: &ProviderContext) -> Result<AzureBlobProvider, ProviderError> {
+        let mut builder = MicrosoftAzureBuilder::new()
+            .with_account(&config.account_name)
+            .with_container_name(&config.container)
+            .with_access_key(config.account_key.expose_secret())
+            .with_retry(retry_config(ctx))
+            .with_client_options(client_options(ctx));
+        // Azurite and sovereign clouds: the account's blob endpoint as given
+        // (`http://127.0.0.1:10000/<account>` for Azurite, whose path names the account). Not
+        // object_store's emulator mode: that takes its URL from a process-wide environment variable.
+        let endpoint_label = match &config.endpoint {
+            Some(endpoint) => {
+                let endpoint = endpoint.trim_end_matches('/').to_owned();
+                builder = builder.with_endpoint(endpoint.clone()).with_allow_http(endpoint.starts_with("http://"));
+                endpoint
+            }
+            None => format!("https://{}.blob.core.windows.net", config.account_name),
+        };
+        let store = builder
+            .build()
+            .map_err(|e| ProviderError::new(ErrorKind::Provider, format!("Invalid Azure settings: {e}")))?;
+        Ok(AzureBlobProvider {
+            store,
+            container: config.container.clone(),
+            prefix: config.prefix.clone(),
+            endpoint_label,
+            deadline: ctx.settings.test_deadline,
+        })
+    }
+
+    fn path(&self, key: &str) -> Result<StorePath, ProviderError> {
+        check_key(key)?;
+        StorePath::parse(join_key(self.prefix.as_deref(), key))
+            .map_err(|e| ProviderError::new(ErrorKind::Provider, format!("invalid blob name: {e}")))
+    }
+
+    fn err(&self, e: &object_store::Error) -> ProviderError {
+        from_object_store(e, &self.endpoint_label)
+    }
+}
+
+#[async_trait]
+impl Provider for AzureBlobProvider {
+    async fn test(&self) -> Result<String, ProviderError> {
+        // One List Blobs page under the prefix: proves the key, the container and read access.
+        let prefix = self.prefix.as_deref().map(|p| StorePath::from(p.trim_end_matches('/')));
+        let mut listing = self.store.list(prefix.as_ref());
+        match tokio::time::timeout(self.deadline, listing.next()).await {
+            Err(_) => Err(ProviderError::new(
+                ErrorKind::Timeout,
+                format!("{} did not answer within {} s.", self.endpoint_label, self.deadline.as_secs()),
+            )),
+            Ok(Some(Err(e))) => Err(self.err(&e)),
+            Ok(_) => Ok(format!("Listed container {} at {}.", self.container, self.endpoint_label)),
+        }
+    }
+
+    async fn put(&self, key: &str, body: ByteStream) -> Result<u64, ProviderError> {
+        let path = self.path(key)?;
+        put_multipart(&self.store, &path, body, |e| self.err(e)).await
+    }
+
+    async fn get(&self, key: &str) -> Result<ByteStream, ProviderError> {
+        let path = self.path(key)?;
+        let result = self.store.get(&path).await.map_err(|e| self.err(&e))?;
+        Ok(result.into_stream().map_err(std::io::Error::other).boxed())
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<StoredObject>, ProviderError> {
+        list_under(&self.store, self.prefix.as_deref(), prefix).await.map_err(|e| self.err(&e))
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), ProviderError> {
+        let path = self.path(key)?;
+        self.store.delete(&path).await.map_err(|e| self.err(&e))
+    }
+
+    /// A service SAS for this one blob, read permission only (`sp=r`, `sr=b`), signed locally
+    /// with the account key.
+    async fn presign(&self, key: &str, expires_in: Duration) -> Result<Option<url::Url>, ProviderError> {
+        let path = self.path(key)?;
+        let url = self
+            .store
+            .signed_url(http::Method::GET, &path, expires_in.min(MAX_SAS_EXPIRY))
+            .await
+            .map_err(|e| self.err(&e))?;
+        Ok(Some(url))
     }
 }

@@ -7,13 +7,14 @@
 pub mod azure_blob;
 pub mod cloudinary;
 pub mod gcs;
+pub mod google_auth;
 pub mod google_drive;
 pub mod http;
 pub mod local;
+mod object_listing;
 mod object_store_errors;
 pub mod s3;
 pub mod sftp;
-mod unsupported;
 
 use crate::config::ProviderSettings;
 use crate::destinations::domain::DestinationConfig;
@@ -82,7 +83,6 @@ pub enum ErrorKind {
     Authentication,
     Permission,
     NotFound,
-    Unsupported,
     Provider,
 }
 
@@ -119,7 +119,6 @@ impl ProviderError {
             ErrorKind::Authentication => Step::Authenticate,
             ErrorKind::NotFound => Step::Find,
             ErrorKind::Permission => Step::List,
-            ErrorKind::Unsupported => plan.first().copied().unwrap_or(Step::Connect),
             ErrorKind::Provider => plan.last().copied().unwrap_or(Step::Connect),
         };
         let step = self.step.unwrap_or(implied);
@@ -142,6 +141,16 @@ impl ProviderError {
             Some("NoSuchBucket") => {
                 "Check the bucket name; self-hosted services usually also need path-style requests."
             }
+            // Service-account keys (GCS) first; any other invalid_grant is a refresh token's.
+            Some("invalid_grant") if message.contains("timeframe") => {
+                "This server's clock is off: synchronise it (NTP) and test again."
+            }
+            Some("invalid_grant") if message.contains("signature") => {
+                "The key file does not match a key of this service account: create a new key and paste the whole file."
+            }
+            Some("invalid_grant") if message.contains("account not found") => {
+                "The service account was deleted or belongs to another project: check the key file."
+            }
             Some("invalid_grant") => {
                 "Google no longer accepts the refresh token (revoked or expired): click Reconnect to grant access again."
             }
@@ -154,6 +163,11 @@ impl ProviderError {
             _ if message.starts_with("authentication failed") => {
                 "Check the username and the password or key; the server lists the methods it accepts."
             }
+            Some("AuthenticationFailed" | "AuthorizationFailure") => {
+                "Check the account key (Azure portal, storage account, Access keys); a firewall on the account can also refuse this server."
+            }
+            Some("ContainerNotFound") => "Check the container name; the container must exist already.",
+            Some("ResourceNotFound") => "Check the storage account name and the blob endpoint.",
             _ if message.contains("host key changed") => {
                 "If the server was reinstalled, accept its new key; otherwise someone may be intercepting the connection."
             }
@@ -220,7 +234,8 @@ pub fn build(config: &DestinationConfig, ctx: &ProviderContext) -> Result<Box<dy
         DestinationConfig::GoogleDrive(c) => Ok(Box::new(google_drive::GoogleDriveProvider::new(c, ctx)?)),
         DestinationConfig::Cloudinary(c) => Ok(Box::new(cloudinary::CloudinaryProvider::new(c, ctx)?)),
         DestinationConfig::Sftp(c) => Ok(Box::new(sftp::SftpProvider::new(c, ctx)?)),
-        other => Ok(Box::new(unsupported::Unsupported::new(other.kind()))),
+        DestinationConfig::AzureBlob(c) => Ok(Box::new(azure_blob::AzureBlobProvider::new(c, ctx)?)),
+        DestinationConfig::Gcs(c) => Ok(Box::new(gcs::GcsProvider::new(c, ctx)?)),
     }
 }
 
@@ -251,6 +266,20 @@ mod tests {
         assert_eq!(join_key(Some("backups/"), "a.tar"), "backups/a.tar");
         assert_eq!(join_key(Some(""), "a.tar"), "a.tar");
         assert_eq!(join_key(None, "x/a.tar"), "x/a.tar");
+    }
+
+    #[test]
+    fn hints_for_google_and_azure_failures() {
+        let skew = ProviderError::with_code(
+            ErrorKind::Authentication,
+            "invalid_grant",
+            "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe.",
+        );
+        assert!(skew.hint().is_some_and(|h| h.contains("clock")));
+        let wrong_key = ProviderError::with_code(ErrorKind::Authentication, "invalid_grant", "Invalid JWT Signature.");
+        assert!(wrong_key.hint().is_some_and(|h| h.contains("key file")), "not the refresh-token advice");
+        let azure = ProviderError::with_code(ErrorKind::Authentication, "AuthenticationFailed", "Server failed");
+        assert!(azure.hint().is_some_and(|h| h.contains("account key")));
     }
 
     #[test]

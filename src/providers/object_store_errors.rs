@@ -1,20 +1,36 @@
 //! object_store reports a provider's answer only as text (the raw XML or JSON body inside its
 //! error message). This turns that text into a [`ProviderError`] carrying the provider's own code
-//! and message: S3 and Azure `<Code>`/`<Message>`, GCS JSON `reason`/`message`.
+//! and message: S3, Azure and the GCS XML API `<Code>`/`<Message>`, the GCS JSON API
+//! `reason`/`message`. (Azure repeats its `x-ms-error-code` header as the body's `<Code>`, and
+//! object_store keeps only the body.) [`from_answer`] does the same for error answers to requests
+//! we send with reqwest ourselves.
 
 use super::{ErrorKind, ProviderError};
 
 pub fn from_object_store(error: &object_store::Error, endpoint: &str) -> ProviderError {
     let text = error_chain(error);
-    if let Some(code) = between(&text, "<Code>", "</Code>") {
-        let message = between(&text, "<Message>", "</Message>").unwrap_or_default();
-        return ProviderError::with_code(kind_of_code(&code), code, first_line(&message));
+    coded_error(&text).or_else(|| transport_error(&text, endpoint)).unwrap_or_else(|| status_error(error, &text))
+}
+
+/// An HTTP error answer to a request of our own: the provider's code and message from the body,
+/// else the status and the body's first line.
+pub fn from_answer(status: reqwest::StatusCode, body: &str) -> ProviderError {
+    let by_status = super::http::kind_of_status(status);
+    match coded_error(body) {
+        Some(e) if e.kind == ErrorKind::Provider => ProviderError { kind: by_status, ..e },
+        Some(e) => e,
+        None => ProviderError::new(by_status, format!("HTTP {}: {}", status.as_u16(), first_line(body))),
     }
-    if let Some(reason) = json_field(&text, "reason") {
-        let message = json_field(&text, "message").unwrap_or_default();
-        return ProviderError::with_code(kind_of_code(&reason), reason, message);
+}
+
+fn coded_error(text: &str) -> Option<ProviderError> {
+    if let Some(code) = between(text, "<Code>", "</Code>") {
+        let message = between(text, "<Message>", "</Message>").unwrap_or_default();
+        return Some(ProviderError::with_code(kind_of_code(&code), code, first_line(&message)));
     }
-    transport_error(&text, endpoint).unwrap_or_else(|| status_error(error, &text))
+    let reason = json_field(text, "reason")?;
+    let message = json_field(text, "message").unwrap_or_default();
+    Some(ProviderError::with_code(kind_of_code(&reason), reason, message))
 }
 
 /// The error and all its sources, joined, so nested HTTP causes are visible.
@@ -67,7 +83,8 @@ pub fn kind_of_code(code: &str) -> ErrorKind {
         | "InvalidToken"
         | "ExpiredToken"
         | "authError"
-        | "InvalidAuthenticationInfo" => ErrorKind::Authentication,
+        | "InvalidAuthenticationInfo"
+        | "AuthenticationRequired" => ErrorKind::Authentication,
         "AccessDenied" | "AuthorizationPermissionMismatch" | "forbidden" | "insufficientPermissions" => {
             ErrorKind::Permission
         }

@@ -42,7 +42,16 @@ async fn secrets_of_every_type_never_come_back(backend: Backend) {
             f.extend([("access_key_id", s3_key.as_str()), ("secret_access_key", s3_secret.as_str())]);
             f
         }),
-        ("Azure", "azure_blob", vec![("account_name", "acct1"), ("container", "backups"), ("account_key", &azure_key)]),
+        (
+            "Azure",
+            "azure_blob",
+            vec![
+                ("account_name", "acct1"),
+                ("container", "backups"),
+                ("endpoint", "http://127.0.0.1:9/acct1"),
+                ("account_key", &azure_key),
+            ],
+        ),
         (
             "SFTP",
             "sftp",

@@ -7,3 +7,8 @@ pub mod server;
 pub mod cloudinary;
 pub mod drive;
 pub mod google_oauth;
+
+// Google's token endpoint for service accounts (JWT bearer grant), and GCS's checks in front of
+// fake-gcs-server.
+pub mod gcs_gate;
+pub mod google_token;

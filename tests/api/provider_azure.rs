@@ -1,0 +1,121 @@
+//! Azure Blob in the conformance suite, against Azurite with Shared Key checked
+//! (`DEVPILOT_TEST_AZURITE`: a JSON file, or the JSON itself, with endpoint, account, key,
+//! container). Azurite answers a wrong key with `AuthorizationFailure` where real Azure says
+//! `AuthenticationFailed`; both are authentication failures to us.
+
+use crate::conformance::{self, Fixture, fields};
+use crate::helpers::{Backend, spawn_app};
+use crate::on_both_backends;
+use base64::Engine;
+use devpilot::destinations::domain::DestinationKind;
+use std::time::Duration;
+
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Azurite {
+    pub endpoint: String,
+    pub account: String,
+    pub key: String,
+    pub container: String,
+}
+
+pub fn azurite() -> Azurite {
+    let value = std::env::var("DEVPILOT_TEST_AZURITE").expect("DEVPILOT_TEST_AZURITE: run the tests with scripts/test");
+    let text = if value.trim_start().starts_with('{') {
+        value
+    } else {
+        std::fs::read_to_string(&value).unwrap_or_else(|e| panic!("{value}: {e}"))
+    };
+    serde_json::from_str(&text).expect("Azurite settings")
+}
+
+fn fixture() -> Fixture {
+    let a = azurite();
+    let good = fields(&[
+        ("account_name", &a.account),
+        ("container", &a.container),
+        ("endpoint", &a.endpoint),
+        ("account_key", &a.key),
+    ]);
+    let mut f = Fixture::new(DestinationKind::AzureBlob, good);
+    f.presign = true;
+    f.round_trip = Some(f.good_with(&[("prefix", "team-a/nightly/")]));
+    let wrong_key = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+    let service = a.endpoint.trim_end_matches('/').rsplit_once('/').map_or(a.endpoint.as_str(), |(s, _)| s);
+    let unknown_account_endpoint = format!("{service}/nosuchaccount");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let nowhere = format!("http://127.0.0.1:{}/{}", closed.local_addr().expect("addr").port(), a.account);
+    drop(closed);
+    let bad_key = f.good_with(&[("account_key", &wrong_key)]);
+    let no_container = f.good_with(&[("container", "no-such-container")]);
+    let unknown_account = f.good_with(&[("account_name", "nosuchaccount"), ("endpoint", &unknown_account_endpoint)]);
+    let unreachable = f.good_with(&[("endpoint", &nowhere)]);
+    f.bad("Wrong key", bad_key, "AuthorizationFailure: Server failed to authenticate the request.")
+        .bad("Missing container", no_container, "ContainerNotFound: The specified container does not exist.")
+        .bad("Unknown account", unknown_account, "ResourceNotFound: The specified resource does not exist.")
+        .bad("Nowhere", unreachable, "Could not reach http://127.0.0.1:")
+}
+
+on_both_backends!(azure_conformance, azure_failures_are_staged_with_hints);
+
+async fn azure_conformance(backend: Backend) {
+    conformance::ui_cases(&fixture(), backend).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn azure_round_trip() {
+    conformance::round_trip(&fixture()).await;
+}
+
+async fn azure_failures_are_staged_with_hints(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.setup_admin().await;
+    let f = fixture();
+    let case = f.bad.iter().find(|c| c.label == "Wrong key").expect("case");
+    let mut form: Vec<(String, String)> = vec![("type".into(), "azure_blob".into())];
+    form.extend(case.fields.iter().map(|(k, v)| (format!("config.{k}"), v.clone())));
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let tested = app.htmx_post("/destinations/test-credentials", &pairs).await;
+    assert!(tested.body.contains("AuthorizationFailure"), "{}", tested.body);
+    assert!(tested.body.contains("✓ connect") && tested.body.contains("✗ authenticate"), "staged: {}", tested.body);
+    assert!(tested.body.contains("Hint: Check the account key"), "{}", tested.body);
+
+    let case = f.bad.iter().find(|c| c.label == "Missing container").expect("case");
+    let mut form: Vec<(String, String)> = vec![("type".into(), "azure_blob".into())];
+    form.extend(case.fields.iter().map(|(k, v)| (format!("config.{k}"), v.clone())));
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let tested = app.htmx_post("/destinations/test-credentials", &pairs).await;
+    assert!(tested.body.contains("✓ authenticate") && tested.body.contains("✗ find bucket/folder"), "{}", tested.body);
+    assert!(tested.body.contains("Hint: Check the container name"), "{}", tested.body);
+}
+
+/// The presigned URL is a read-only SAS for one blob with a short expiry: it downloads, but
+/// Azurite refuses a write through it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sas_urls_are_read_only_and_short_lived() {
+    let f = fixture();
+    let dir = tempfile::tempdir().expect("dir");
+    let p = conformance::provider(&f, &f.good, dir.path());
+    let key = format!("sas-{}/a.bin", uuid::Uuid::new_v4().simple());
+    let (data, stream) = conformance::body(1000);
+    p.put(&key, stream).await.expect("put");
+    let url = p.presign(&key, Duration::from_secs(30 * 24 * 3600)).await.expect("presign").expect("a URL");
+    let pairs: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
+    assert_eq!(pairs.get("sp").map(String::as_str), Some("r"), "read permission only: {url}");
+    assert_eq!(pairs.get("sr").map(String::as_str), Some("b"), "one blob: {url}");
+    let expiry = chrono::DateTime::parse_from_rfc3339(&pairs["se"]).expect("se");
+    assert!(expiry <= chrono::Utc::now() + chrono::Duration::hours(24) + chrono::Duration::minutes(1), "capped: {url}");
+
+    let got = reqwest::get(url.clone()).await.expect("GET");
+    assert_eq!(got.status(), 200);
+    assert!(got.bytes().await.expect("body").as_ref() == data.as_slice());
+    let put = reqwest::Client::new()
+        .put(url)
+        .header("x-ms-blob-type", "BlockBlob")
+        .body("overwritten")
+        .send()
+        .await
+        .expect("PUT");
+    assert_eq!(put.status(), 403, "a read SAS cannot write");
+    assert!(conformance::read_all(p.as_ref(), &key).await == data, "the blob is unchanged");
+    p.delete(&key).await.expect("delete");
+}
