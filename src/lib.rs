@@ -8,6 +8,7 @@ pub mod db;
 pub mod destinations;
 pub mod error;
 pub mod oauth;
+pub mod plans;
 pub mod providers;
 pub mod servers;
 pub mod startup;

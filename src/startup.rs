@@ -7,6 +7,7 @@ use crate::db::Db;
 use crate::destinations::service::DestinationService;
 use crate::error::AppError;
 use crate::oauth::service::OAuthService;
+use crate::plans::service::PlanService;
 use crate::providers::ProviderContext;
 use crate::servers::service::ServerService;
 use actix_session::SessionMiddleware;
@@ -57,6 +58,7 @@ impl Application {
         let destination_service = DestinationService::new(db.clone(), cipher.clone(), providers);
         let destinations = web::Data::new(destination_service.clone());
         let accounts = web::Data::new(AccountService::new(db.clone()));
+        let plans = web::Data::new(PlanService::new(db.clone()));
 
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))
             .with_context(|| format!("binding {}:{}", settings.host, settings.port))?;
@@ -80,12 +82,14 @@ impl Application {
                 .app_data(destinations.clone())
                 .app_data(servers.clone())
                 .app_data(accounts.clone())
+                .app_data(plans.clone())
                 .app_data(oauth.clone())
                 .route("/healthz", web::get().to(|| async { HttpResponse::Ok().body("ok") }))
                 .route("/static/{file:.*}", web::get().to(crate::web::assets::serve))
                 .configure(crate::auth::html::routes)
                 .configure(crate::destinations::html::routes)
                 .configure(crate::oauth::html::routes)
+                .configure(crate::plans::html::routes)
                 .configure(crate::servers::html::routes)
                 .configure(crate::workspaces::html::routes)
                 .default_service(web::to(|| async {

@@ -94,3 +94,44 @@ diesel::table! {
         used_at -> Nullable<Timestamp>,
     }
 }
+
+diesel::table! {
+    plans (id) {
+        id -> Text,
+        workspace_id -> Text,
+        name -> Text,
+        slug -> Text,
+        source_kind -> Text,
+        source_path -> Text,
+        destination_id -> Nullable<Text>,
+        schedule -> Text,
+        retention -> BigInt,
+        enabled -> Bool,
+        next_run_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    runs (id) {
+        id -> Text,
+        workspace_id -> Text,
+        plan_id -> Text,
+        destination_id -> Nullable<Text>,
+        status -> Text,
+        trigger -> Text,
+        started_at -> Nullable<Timestamp>,
+        finished_at -> Nullable<Timestamp>,
+        bytes -> BigInt,
+        sha256 -> Nullable<Text>,
+        object_key -> Nullable<Text>,
+        error -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(plans -> workspaces (workspace_id));
+diesel::joinable!(plans -> destinations (destination_id));
+diesel::joinable!(runs -> plans (plan_id));
+diesel::allow_tables_to_appear_in_same_query!(plans, runs, destinations);

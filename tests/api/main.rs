@@ -11,6 +11,7 @@ mod browser;
 mod csrf_and_roles;
 mod destinations;
 mod oauth;
+mod plans;
 mod provider_azure;
 mod provider_cloudinary;
 mod provider_drive;

@@ -1,0 +1,192 @@
+//! A plan as it is entered: name, source, destination, schedule, retention, enabled — parsed
+//! with an error per field.
+
+use super::schedule::Schedule;
+use crate::destinations::domain::DestinationName;
+use crate::destinations::fields::FieldErrors;
+use std::path::{Path, PathBuf};
+
+/// A plan's name: the same rules as a destination's, unique (case-insensitively) in a workspace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanName(String);
+
+impl PlanName {
+    pub fn parse(value: &str) -> Result<PlanName, String> {
+        DestinationName::parse(value).map(|n| PlanName(n.as_str().to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The name in object keys: lowercase ASCII letters, digits and single dashes.
+    pub fn slug(&self) -> String {
+        let mut slug = String::new();
+        for c in self.0.chars().flat_map(char::to_lowercase) {
+            if c.is_ascii_alphanumeric() {
+                slug.push(c);
+            } else if !slug.is_empty() && !slug.ends_with('-') {
+                slug.push('-');
+            }
+        }
+        let slug = slug.trim_end_matches('-');
+        if slug.is_empty() { "plan".to_owned() } else { slug.chars().take(60).collect() }
+    }
+}
+
+/// How many successful artifacts a plan keeps: 1–365.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention(u16);
+
+impl Retention {
+    pub fn parse(value: &str) -> Result<Retention, String> {
+        match value.trim().parse::<u16>() {
+            Ok(n @ 1..=365) => Ok(Retention(n)),
+            Ok(_) => Err("Keep between 1 and 365 backups.".into()),
+            Err(_) if value.trim().is_empty() => Err("Retention is required: how many backups to keep.".into()),
+            Err(_) => Err(format!("Retention must be a whole number from 1 to 365, not “{}”.", value.trim())),
+        }
+    }
+
+    pub fn get(self) -> u16 {
+        self.0
+    }
+}
+
+/// What a plan backs up. PostgreSQL and SQLite sources come with the artifacts work.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Directory(PathBuf),
+}
+
+impl Source {
+    pub const KINDS: &'static [(&'static str, &'static str)] = &[("directory", "Directory")];
+
+    pub fn parse(kind: &str, path: &str) -> Result<Source, FieldErrors> {
+        match kind {
+            "" | "directory" => {
+                directory(path).map(Source::Directory).map_err(|m| FieldErrors::single("source_path", m))
+            }
+            other => Err(FieldErrors::single("source_kind", format!("Unknown source type “{other}”."))),
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Source::Directory(_) => "directory",
+        }
+    }
+
+    /// The stored form of the source's location.
+    pub fn location(&self) -> String {
+        match self {
+            Source::Directory(p) => p.display().to_string(),
+        }
+    }
+
+    /// A stored source; directories are the only kind so far.
+    pub fn from_db(_kind: &str, location: &str) -> Source {
+        Source::Directory(PathBuf::from(location))
+    }
+}
+
+/// A directory the server can read: absolute, existing, a directory, listable.
+fn directory(path: &str) -> Result<PathBuf, String> {
+    let path = path.trim();
+    if path.is_empty() {
+        return Err("Directory is required: the absolute path of the folder to back up.".into());
+    }
+    let p = Path::new(path);
+    if !p.is_absolute() {
+        return Err(format!("“{path}” is not an absolute path; start it with /."));
+    }
+    match std::fs::metadata(p) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(format!("“{path}” does not exist on the server.")),
+        Err(e) => Err(format!("“{path}” cannot be read: {e}.")),
+        Ok(m) if !m.is_dir() => Err(format!("“{path}” is a file, not a directory.")),
+        Ok(_) => match std::fs::read_dir(p) {
+            Ok(_) => Ok(p.to_path_buf()),
+            Err(e) => Err(format!("“{path}” cannot be read by the server: {e}.")),
+        },
+    }
+}
+
+/// A valid plan. The destination is an id the service checks belongs to the workspace.
+#[derive(Debug, Clone)]
+pub struct NewPlan {
+    pub name: PlanName,
+    pub source: Source,
+    pub destination_id: Option<String>,
+    pub schedule: Schedule,
+    pub retention: Retention,
+    pub enabled: bool,
+}
+
+/// The plan form as submitted.
+#[derive(Debug, Clone, Default)]
+pub struct PlanInput {
+    pub name: String,
+    pub source_kind: String,
+    pub source_path: String,
+    pub destination_id: String,
+    pub schedule: String,
+    pub retention: String,
+    pub enabled: bool,
+}
+
+impl NewPlan {
+    /// Parses every field, reporting all errors at once.
+    pub fn parse(input: &PlanInput, now: chrono::NaiveDateTime) -> Result<NewPlan, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let name = PlanName::parse(&input.name).map_err(|m| errors.add("name", m)).ok();
+        let source = Source::parse(&input.source_kind, &input.source_path).map_err(|e| errors.merge(e)).ok();
+        let schedule = Schedule::parse(&input.schedule)
+            .and_then(|s| match s.next_after(now) {
+                Some(_) => Ok(s),
+                None => Err(format!("“{}” never comes due (no such date).", s.as_str())),
+            })
+            .map_err(|m| errors.add("schedule", m))
+            .ok();
+        let retention = Retention::parse(&input.retention).map_err(|m| errors.add("retention", m)).ok();
+        let destination_id = Some(input.destination_id.trim().to_owned()).filter(|d| !d.is_empty());
+        if destination_id.is_none() {
+            errors.add("destination_id", "Choose a destination.");
+        }
+        match (name, source, schedule, retention) {
+            (Some(name), Some(source), Some(schedule), Some(retention)) if errors.is_empty() => {
+                Ok(NewPlan { name, source, destination_id, schedule, retention, enabled: input.enabled })
+            }
+            _ => Err(errors),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_safe_in_object_keys() {
+        assert_eq!(PlanName::parse("Nightly  /etc & DB!").expect("name").slug(), "nightly-etc-db");
+        assert_eq!(PlanName::parse("Ünïcode").expect("name").slug(), "n-code");
+        assert_eq!(PlanName::parse("!!!").expect("name").slug(), "plan");
+    }
+
+    #[test]
+    fn retention_is_1_to_365() {
+        assert!(Retention::parse("0").is_err());
+        assert!(Retention::parse("366").is_err());
+        assert!(Retention::parse("seven").is_err());
+        assert_eq!(Retention::parse(" 7 ").map(Retention::get), Ok(7));
+    }
+
+    #[test]
+    fn directories_must_exist_and_be_directories() {
+        let dir = std::env::temp_dir();
+        assert!(Source::parse("directory", &dir.display().to_string()).is_ok());
+        let missing = Source::parse("directory", "/no/such/dir").expect_err("missing");
+        assert!(missing.get("source_path").is_some_and(|m| m.contains("does not exist")), "{missing:?}");
+        let relative = Source::parse("directory", "data").expect_err("relative");
+        assert!(relative.get("source_path").is_some_and(|m| m.contains("absolute")));
+    }
+}

@@ -1,0 +1,239 @@
+//! The Plans pages: list, create/edit, enable/disable, delete. Thin: request parsing and
+//! rendering; rules live in the service.
+
+use super::domain::{PlanInput, Source};
+use super::schedule::PRESETS;
+use super::service::{DestinationChoice, Plan, PlanError, PlanService};
+use crate::auth::CurrentUser;
+use crate::destinations::fields::FieldErrors;
+use crate::error::AppError;
+use crate::web::{Flash, Layout, form_value, render, see_other};
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/plans", web::get().to(list))
+        .route("/plans", web::post().to(create))
+        .route("/plans/new", web::get().to(new_form))
+        .route("/plans/{id}/edit", web::get().to(edit_form))
+        .route("/plans/{id}", web::post().to(update))
+        .route("/plans/{id}/enable", web::post().to(enable))
+        .route("/plans/{id}/disable", web::post().to(disable))
+        .route("/plans/{id}/delete", web::get().to(confirm_delete))
+        .route("/plans/{id}/delete", web::post().to(delete));
+}
+
+impl From<PlanError> for AppError {
+    fn from(e: PlanError) -> Self {
+        match e {
+            PlanError::NotFound => AppError::NotFound("Plan not found".into()),
+            PlanError::Invalid(errors) => {
+                let detail: Vec<String> = errors.iter().map(|(_, m)| m.to_owned()).collect();
+                AppError::BadRequest(detail.join(" "))
+            }
+            PlanError::Db(e) => e.into(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "plans/list.html")]
+struct ListPage {
+    layout: Layout,
+    flash: Option<Flash>,
+    plans: Vec<Plan>,
+}
+
+async fn list(user: CurrentUser, service: web::Data<PlanService>, session: Session) -> Result<HttpResponse, AppError> {
+    let plans = service.list(&user.workspace_id).await?;
+    render(StatusCode::OK, &ListPage { layout: Layout::for_user(&user, "plans"), flash: Flash::take(&session), plans })
+}
+
+// ---- the form ----
+
+#[derive(Template)]
+#[template(path = "plans/form.html")]
+struct FormPage {
+    layout: Layout,
+    title: String,
+    action: String,
+    input: PlanInput,
+    errors: FieldErrors,
+    destinations: Vec<DestinationChoice>,
+    source_kinds: &'static [(&'static str, &'static str)],
+    presets: &'static [(&'static str, &'static str)],
+    preview: String,
+}
+
+impl FormPage {
+    fn error(&self, field: &str) -> String {
+        self.errors.get(field).unwrap_or_default().to_owned()
+    }
+}
+
+fn input_from(pairs: &[(String, String)]) -> PlanInput {
+    let value = |k: &str| form_value(pairs, k).unwrap_or_default().to_owned();
+    PlanInput {
+        name: value("name"),
+        source_kind: value("source_kind"),
+        source_path: value("source_path"),
+        destination_id: value("destination_id"),
+        schedule: value("schedule"),
+        retention: value("retention"),
+        enabled: form_value(pairs, "enabled").is_some(),
+    }
+}
+
+async fn form_page(
+    user: &CurrentUser,
+    service: &PlanService,
+    plan: Option<&Plan>,
+    input: PlanInput,
+    errors: FieldErrors,
+) -> Result<FormPage, AppError> {
+    let preview = super::schedule::Schedule::parse(&input.schedule).map(|s| s.preview()).unwrap_or_default();
+    Ok(FormPage {
+        layout: Layout::for_user(user, "plans"),
+        title: plan.map_or("New plan".into(), |p| format!("Edit {}", p.name)),
+        action: plan.map_or("/plans".into(), |p| format!("/plans/{}", p.id)),
+        destinations: service.destination_choices(&user.workspace_id).await?,
+        input,
+        errors,
+        source_kinds: Source::KINDS,
+        presets: PRESETS,
+        preview,
+    })
+}
+
+async fn new_form(user: CurrentUser, service: web::Data<PlanService>) -> Result<HttpResponse, AppError> {
+    user.require_write()?;
+    let destinations = service.destination_choices(&user.workspace_id).await?;
+    // Pre-selected: the workspace's default destination (listed first).
+    let input = PlanInput {
+        source_kind: "directory".into(),
+        destination_id: destinations.iter().find(|d| d.is_default).map(|d| d.id.clone()).unwrap_or_default(),
+        schedule: PRESETS[1].1.into(),
+        retention: "7".into(),
+        enabled: true,
+        ..PlanInput::default()
+    };
+    render(StatusCode::OK, &form_page(&user, &service, None, input, FieldErrors::new()).await?)
+}
+
+async fn edit_form(
+    user: CurrentUser,
+    service: web::Data<PlanService>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    user.require_write()?;
+    let plan = service.get(&user.workspace_id, &path).await?;
+    render(StatusCode::OK, &form_page(&user, &service, Some(&plan), plan.input(), FieldErrors::new()).await?)
+}
+
+async fn create(
+    user: CurrentUser,
+    service: web::Data<PlanService>,
+    form: web::Form<Vec<(String, String)>>,
+    session: Session,
+) -> Result<HttpResponse, AppError> {
+    user.require_write()?;
+    let input = input_from(&form);
+    match service.create(&user.workspace_id, &input).await {
+        Ok(plan) => {
+            Flash::ok(format!("Saved “{}”: {}.", plan.name, plan.schedule_preview)).set(&session);
+            Ok(see_other("/plans"))
+        }
+        Err(PlanError::Invalid(errors)) => {
+            render(StatusCode::UNPROCESSABLE_ENTITY, &form_page(&user, &service, None, input, errors).await?)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn update(
+    user: CurrentUser,
+    service: web::Data<PlanService>,
+    path: web::Path<String>,
+    form: web::Form<Vec<(String, String)>>,
+    session: Session,
+) -> Result<HttpResponse, AppError> {
+    user.require_write()?;
+    let input = input_from(&form);
+    match service.update(&user.workspace_id, &path, &input).await {
+        Ok(plan) => {
+            Flash::ok(format!("Saved “{}”: {}.", plan.name, plan.schedule_preview)).set(&session);
+            Ok(see_other("/plans"))
+        }
+        Err(PlanError::Invalid(errors)) => {
+            let plan = service.get(&user.workspace_id, &path).await?;
+            render(StatusCode::UNPROCESSABLE_ENTITY, &form_page(&user, &service, Some(&plan), input, errors).await?)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+// ---- actions ----
+
+async fn switch(user: CurrentUser, service: &PlanService, id: &str, enabled: bool, session: &Session) -> HttpResult {
+    user.require_write()?;
+    match service.set_enabled(&user.workspace_id, id, enabled).await {
+        Ok(plan) => {
+            let state = if enabled { "enabled" } else { "disabled" };
+            Flash::ok(format!("“{}” is {state}.", plan.name)).set(session);
+        }
+        Err(PlanError::Invalid(errors)) => {
+            let detail: Vec<&str> = errors.iter().map(|(_, m)| m).collect();
+            Flash::error(detail.join(" ")).set(session);
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(see_other("/plans"))
+}
+
+type HttpResult = Result<HttpResponse, AppError>;
+
+async fn enable(
+    user: CurrentUser,
+    service: web::Data<PlanService>,
+    path: web::Path<String>,
+    session: Session,
+) -> HttpResult {
+    switch(user, &service, &path, true, &session).await
+}
+
+async fn disable(
+    user: CurrentUser,
+    service: web::Data<PlanService>,
+    path: web::Path<String>,
+    session: Session,
+) -> HttpResult {
+    switch(user, &service, &path, false, &session).await
+}
+
+#[derive(Template)]
+#[template(path = "plans/delete.html")]
+struct DeletePage {
+    layout: Layout,
+    plan: Plan,
+}
+
+async fn confirm_delete(user: CurrentUser, service: web::Data<PlanService>, path: web::Path<String>) -> HttpResult {
+    user.require_write()?;
+    let plan = service.get(&user.workspace_id, &path).await?;
+    render(StatusCode::OK, &DeletePage { layout: Layout::for_user(&user, "plans"), plan })
+}
+
+async fn delete(
+    user: CurrentUser,
+    service: web::Data<PlanService>,
+    path: web::Path<String>,
+    session: Session,
+) -> HttpResult {
+    user.require_write()?;
+    let plan = service.get(&user.workspace_id, &path).await?;
+    service.delete(&user.workspace_id, &path).await?;
+    Flash::ok(format!("Deleted “{}”. Its backups stay on the destination.", plan.name)).set(&session);
+    Ok(see_other("/plans"))
+}

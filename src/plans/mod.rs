@@ -1,0 +1,7 @@
+//! Backup plans: a source, a destination, a schedule (5-field cron, UTC) and a retention count.
+
+pub mod domain;
+pub mod html;
+pub mod schedule;
+pub mod service;
+pub mod store;

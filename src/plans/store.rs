@@ -1,0 +1,99 @@
+//! Plan queries. Every query takes the workspace id, except the scheduler's (which claims due
+//! plans of every workspace).
+
+use crate::db::DbConn;
+use crate::db::schema::destinations::dsl as destinations;
+use crate::db::schema::plans::{self, dsl};
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = plans)]
+pub struct PlanRow {
+    pub id: String,
+    pub workspace_id: String,
+    pub name: String,
+    pub slug: String,
+    pub source_kind: String,
+    pub source_path: String,
+    pub destination_id: Option<String>,
+    pub schedule: String,
+    pub retention: i64,
+    pub enabled: bool,
+    pub next_run_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// The parts an edit replaces.
+#[derive(AsChangeset)]
+#[diesel(table_name = plans, treat_none_as_null = true)]
+pub struct PlanChange {
+    pub name: String,
+    pub slug: String,
+    pub source_kind: String,
+    pub source_path: String,
+    pub destination_id: Option<String>,
+    pub schedule: String,
+    pub retention: i64,
+    pub enabled: bool,
+    pub next_run_at: Option<NaiveDateTime>,
+    pub updated_at: NaiveDateTime,
+}
+
+/// Plans with the name of their destination (None when it was deleted).
+pub fn list(conn: &mut DbConn, workspace: &str) -> QueryResult<Vec<(PlanRow, Option<String>)>> {
+    dsl::plans
+        .left_join(destinations::destinations)
+        .filter(dsl::workspace_id.eq(workspace))
+        .order((dsl::name.asc(), dsl::id.asc()))
+        .select((PlanRow::as_select(), destinations::name.nullable()))
+        .load(conn)
+}
+
+pub fn find(conn: &mut DbConn, workspace: &str, id: &str) -> QueryResult<PlanRow> {
+    dsl::plans.filter(dsl::workspace_id.eq(workspace)).filter(dsl::id.eq(id)).select(PlanRow::as_select()).first(conn)
+}
+
+/// Whether the destination exists in the workspace (a plan may only point at its own).
+pub fn destination_exists(conn: &mut DbConn, workspace: &str, id: &str) -> QueryResult<bool> {
+    let n: i64 = destinations::destinations
+        .filter(destinations::workspace_id.eq(workspace))
+        .filter(destinations::id.eq(id))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}
+
+pub fn insert(conn: &mut DbConn, row: &PlanRow) -> QueryResult<()> {
+    diesel::insert_into(dsl::plans).values(row).execute(conn).map(|_| ())
+}
+
+pub fn update(conn: &mut DbConn, workspace: &str, id: &str, change: PlanChange) -> QueryResult<()> {
+    let n = diesel::update(dsl::plans.filter(dsl::workspace_id.eq(workspace)).filter(dsl::id.eq(id)))
+        .set(change)
+        .execute(conn)?;
+    found(n)
+}
+
+pub fn set_enabled(
+    conn: &mut DbConn,
+    workspace: &str,
+    id: &str,
+    enabled: bool,
+    next_run_at: Option<NaiveDateTime>,
+) -> QueryResult<()> {
+    let n = diesel::update(dsl::plans.filter(dsl::workspace_id.eq(workspace)).filter(dsl::id.eq(id)))
+        .set((dsl::enabled.eq(enabled), dsl::next_run_at.eq(next_run_at)))
+        .execute(conn)?;
+    found(n)
+}
+
+pub fn delete(conn: &mut DbConn, workspace: &str, id: &str) -> QueryResult<()> {
+    let n = diesel::delete(dsl::plans.filter(dsl::workspace_id.eq(workspace)).filter(dsl::id.eq(id))).execute(conn)?;
+    found(n)
+}
+
+fn found(rows: usize) -> QueryResult<()> {
+    if rows == 0 { Err(diesel::result::Error::NotFound) } else { Ok(()) }
+}
