@@ -10,6 +10,7 @@ pub mod error;
 pub mod oauth;
 pub mod plans;
 pub mod providers;
+pub mod runs;
 pub mod servers;
 pub mod startup;
 pub mod telemetry;

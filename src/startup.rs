@@ -9,6 +9,7 @@ use crate::error::AppError;
 use crate::oauth::service::OAuthService;
 use crate::plans::service::PlanService;
 use crate::providers::ProviderContext;
+use crate::runs::runner::Runner;
 use crate::servers::service::ServerService;
 use actix_session::SessionMiddleware;
 use actix_session::config::CookieContentSecurity;
@@ -50,6 +51,14 @@ impl Application {
             tracing::warn!(count = reset, "destinations left in Testing by a previous run were put back");
         }
 
+        let interrupted = db
+            .run(|c| crate::runs::store::fail_interrupted(c, chrono::Utc::now().naive_utc()))
+            .await
+            .context("failing interrupted runs")?;
+        if interrupted > 0 {
+            tracing::warn!(count = interrupted, "runs left running by a previous start were marked failed");
+        }
+
         let providers = ProviderContext {
             settings: settings.provider.clone(),
             local_default_dir: settings.local_backup_dir.clone(),
@@ -59,6 +68,9 @@ impl Application {
         let destinations = web::Data::new(destination_service.clone());
         let accounts = web::Data::new(AccountService::new(db.clone()));
         let plans = web::Data::new(PlanService::new(db.clone()));
+        let runner = Runner::new(db.clone(), destination_service.clone());
+        tokio::spawn(crate::runs::scheduler::run(runner.clone()));
+        let runner = web::Data::new(runner);
 
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))
             .with_context(|| format!("binding {}:{}", settings.host, settings.port))?;
@@ -83,6 +95,7 @@ impl Application {
                 .app_data(servers.clone())
                 .app_data(accounts.clone())
                 .app_data(plans.clone())
+                .app_data(runner.clone())
                 .app_data(oauth.clone())
                 .route("/healthz", web::get().to(|| async { HttpResponse::Ok().body("ok") }))
                 .route("/static/{file:.*}", web::get().to(crate::web::assets::serve))
@@ -90,6 +103,7 @@ impl Application {
                 .configure(crate::destinations::html::routes)
                 .configure(crate::oauth::html::routes)
                 .configure(crate::plans::html::routes)
+                .configure(crate::runs::html::routes)
                 .configure(crate::servers::html::routes)
                 .configure(crate::workspaces::html::routes)
                 .default_service(web::to(|| async {

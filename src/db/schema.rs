@@ -127,6 +127,7 @@ diesel::table! {
         sha256 -> Nullable<Text>,
         object_key -> Nullable<Text>,
         error -> Nullable<Text>,
+        pruned_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
     }
 }

@@ -529,6 +529,18 @@ impl DestinationService {
         Ok(self.prepare(workspace, Some(id), config).await?.0)
     }
 
+    /// A saved destination's provider, ready to put and get artifacts, and its row (for the
+    /// status a run checks first).
+    pub async fn provider(
+        &self,
+        workspace: &str,
+        id: &str,
+    ) -> Result<(Destination, Result<Box<dyn Provider>, ProviderError>), DestinationError> {
+        let destination = self.get(workspace, id).await?;
+        let config = self.config(workspace, id).await?;
+        Ok((destination, providers::build(&config, &self.providers)))
+    }
+
     fn config_of(&self, row: &DestinationRow) -> Result<DestinationConfig, DestinationError> {
         DestinationConfig::parse(kind_of(row)?, &self.stored_fields(row)?).map_err(|errors| {
             let detail: Vec<String> = errors.iter().map(|(f, m)| format!("{f}: {m}")).collect();

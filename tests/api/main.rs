@@ -20,5 +20,6 @@ mod provider_local;
 mod provider_s3;
 mod provider_sftp;
 mod redaction;
+mod runs;
 mod servers;
 mod validation;

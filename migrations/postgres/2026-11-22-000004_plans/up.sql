@@ -34,6 +34,8 @@ CREATE TABLE runs (
     sha256 TEXT,
     object_key TEXT,
     error TEXT,
+    -- When retention deleted the artifact from the destination.
+    pruned_at TIMESTAMP,
     created_at TIMESTAMP NOT NULL
 );
 CREATE INDEX runs_plan_created ON runs (plan_id, created_at);

@@ -1,0 +1,182 @@
+//! Run pages: "Run now", the plan page (details, history, size chart, live progress) and the
+//! workspace's Runs page.
+
+use super::runner::{Progress, Runner, Trigger};
+use super::store::{self, RUNNING, RunRow};
+use crate::auth::CurrentUser;
+use crate::error::AppError;
+use crate::plans::service::{Plan, PlanService};
+use crate::web::time::exact;
+use crate::web::{Flash, Layout, render, see_other};
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/plans/{id}", web::get().to(plan_page))
+        .route("/plans/{id}/run", web::post().to(run_now))
+        .route("/runs", web::get().to(runs_page))
+        .route("/runs/{id}/progress", web::get().to(progress));
+}
+
+/// A run as the history shows it.
+pub struct RunView {
+    pub id: String,
+    pub plan_name: String,
+    pub when: String,
+    pub status: String,
+    pub trigger: String,
+    pub size: String,
+    pub duration: String,
+    pub destination: String,
+    pub error: String,
+    pub sha256: String,
+    pub running: bool,
+}
+
+fn view(run: RunRow, plan_name: String, destinations: &[(String, String)]) -> RunView {
+    let duration = match (run.started_at, run.finished_at) {
+        (Some(s), Some(f)) => format!("{:.1} s", (f - s).num_milliseconds() as f64 / 1000.0),
+        _ => String::new(),
+    };
+    let destination = run
+        .destination_id
+        .as_ref()
+        .and_then(|id| destinations.iter().find(|(d, _)| d == id))
+        .map_or_else(|| "—".to_owned(), |(_, name)| name.clone());
+    RunView {
+        when: exact(run.created_at),
+        running: run.status == RUNNING,
+        size: if run.status == store::SUCCEEDED { human_bytes(run.bytes.max(0) as u64) } else { String::new() },
+        status: run.status,
+        trigger: run.trigger,
+        duration,
+        destination,
+        error: run.error.unwrap_or_default(),
+        sha256: run.sha256.unwrap_or_default(),
+        plan_name,
+        id: run.id,
+    }
+}
+
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{n} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+}
+
+async fn destination_names(runner: &Runner, workspace: &str) -> Result<Vec<(String, String)>, AppError> {
+    let ws = workspace.to_owned();
+    let rows = runner.db().run(move |c| crate::destinations::store::list(c, &ws, 10_000, 0)).await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.name)).collect())
+}
+
+#[derive(Template)]
+#[template(path = "runs/plan.html")]
+struct PlanPage {
+    layout: Layout,
+    flash: Option<Flash>,
+    plan: Plan,
+    runs: Vec<RunView>,
+    chart: String,
+}
+
+async fn plan_page(
+    user: CurrentUser,
+    plans: web::Data<PlanService>,
+    runner: web::Data<Runner>,
+    path: web::Path<String>,
+    session: Session,
+) -> Result<HttpResponse, AppError> {
+    let plan = plans.get(&user.workspace_id, &path).await?;
+    let (ws, pid) = (user.workspace_id.clone(), plan.id.clone());
+    let rows = runner.db().run(move |c| store::for_plan(c, &ws, &pid, 200)).await?;
+    let chart = super::chart::sizes(&rows);
+    let names = destination_names(&runner, &user.workspace_id).await?;
+    let runs = rows.into_iter().map(|r| view(r, plan.name.clone(), &names)).collect();
+    let layout = Layout::for_user(&user, "plans");
+    render(StatusCode::OK, &PlanPage { layout, flash: Flash::take(&session), plan, runs, chart })
+}
+
+async fn run_now(
+    user: CurrentUser,
+    plans: web::Data<PlanService>,
+    runner: web::Data<Runner>,
+    path: web::Path<String>,
+    session: Session,
+) -> Result<HttpResponse, AppError> {
+    user.require_write()?;
+    let plan = plans.get(&user.workspace_id, &path).await?;
+    runner.start(&user.workspace_id, &plan.id, Trigger::Manual).await?;
+    Flash::ok(format!("Started a backup of “{}”.", plan.name)).set(&session);
+    Ok(see_other(&format!("/plans/{}", plan.id)))
+}
+
+#[derive(Template)]
+#[template(path = "runs/list.html")]
+struct RunsPage {
+    layout: Layout,
+    runs: Vec<RunView>,
+}
+
+async fn runs_page(user: CurrentUser, runner: web::Data<Runner>) -> Result<HttpResponse, AppError> {
+    let ws = user.workspace_id.clone();
+    let rows = runner.db().run(move |c| store::for_workspace(c, &ws, 200)).await?;
+    let names = destination_names(&runner, &user.workspace_id).await?;
+    let runs = rows.into_iter().map(|(r, plan)| view(r, plan, &names)).collect();
+    render(StatusCode::OK, &RunsPage { layout: Layout::for_user(&user, "runs"), runs })
+}
+
+#[derive(Template)]
+#[template(path = "runs/progress.html")]
+struct ProgressPartial {
+    id: String,
+    running: bool,
+    status: String,
+    bytes: String,
+    rate: String,
+    /// 0–100: compressed bytes against the last successful size, when there is one.
+    percent: u64,
+}
+
+/// The live progress partial, polled every second while the run is running; once it ends the
+/// partial stops polling and says how it ended.
+async fn progress(
+    user: CurrentUser,
+    runner: web::Data<Runner>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let (ws, id) = (user.workspace_id.clone(), path.into_inner());
+    let run = {
+        let id = id.clone();
+        runner.db().run(move |c| store::find(c, &ws, &id)).await?
+    };
+    let live = runner.progress(&id);
+    let bytes = live.map_or(run.bytes.max(0) as u64, |p| p.bytes);
+    let (ws, pid) = (user.workspace_id.clone(), run.plan_id.clone());
+    let previous = runner
+        .db()
+        .run(move |c| store::for_plan(c, &ws, &pid, 50))
+        .await?
+        .into_iter()
+        .find(|r| r.status == store::SUCCEEDED)
+        .map(|r| r.bytes.max(1) as u64);
+    let percent = previous.map_or(0, |p| (bytes * 100 / p).min(99));
+    let rate = live
+        .map_or_else(String::new, |Progress { bytes_per_second, .. }| format!("{}/s", human_bytes(bytes_per_second)));
+    let partial = ProgressPartial {
+        running: run.status == RUNNING || run.status == store::QUEUED,
+        status: run.status,
+        bytes: human_bytes(bytes),
+        rate,
+        percent,
+        id,
+    };
+    render(StatusCode::OK, &partial)
+}

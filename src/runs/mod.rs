@@ -1,0 +1,9 @@
+//! Backup runs: a plan's source streamed to its destination with SHA-256 and size computed on
+//! the way, recorded with its outcome; retention afterwards; the scheduler that starts due plans.
+
+pub mod chart;
+pub mod digest;
+pub mod html;
+pub mod runner;
+pub mod scheduler;
+pub mod store;

@@ -1,0 +1,266 @@
+//! Running a plan once: check its destination, stream the source to it (retrying transient
+//! failures from the start), record the outcome, then apply retention.
+
+use super::digest::Digest;
+use super::store::{self, FAILED, QUEUED, RunEnd, RunRow, SKIPPED, SUCCEEDED};
+use crate::artifacts::directory;
+use crate::db::{Db, DbError};
+use crate::destinations::domain::Status;
+use crate::destinations::service::DestinationService;
+use crate::plans::domain::Source;
+use crate::plans::store::{self as plans, PlanRow};
+use crate::providers::{ErrorKind, Provider, ProviderError};
+use chrono::{NaiveDateTime, Utc};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const ATTEMPTS: u32 = 3;
+/// How often a running upload's byte count is written to its row (the page reads memory first).
+const PROGRESS_EVERY: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    Manual,
+    Schedule,
+}
+
+impl Trigger {
+    fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Manual => "manual",
+            Trigger::Schedule => "schedule",
+        }
+    }
+}
+
+/// A running upload as the progress bar shows it.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    pub bytes: u64,
+    pub bytes_per_second: u64,
+}
+
+#[derive(Clone)]
+struct Live {
+    digest: Digest,
+    since: Instant,
+}
+
+#[derive(Clone)]
+pub struct Runner {
+    db: Db,
+    destinations: DestinationService,
+    live: Arc<Mutex<HashMap<String, Live>>>,
+}
+
+/// Why a run did not succeed: failed (an error) or skipped (a reason).
+enum Outcome {
+    Succeeded { bytes: u64, sha256: String, key: String },
+    Failed(String),
+    Skipped(String),
+}
+
+impl Runner {
+    pub fn new(db: Db, destinations: DestinationService) -> Runner {
+        Runner { db, destinations, live: Arc::default() }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Records a queued run of the plan and starts it in the background; returns its id.
+    pub async fn start(&self, workspace: &str, plan_id: &str, trigger: Trigger) -> Result<String, DbError> {
+        let (ws, pid) = (workspace.to_owned(), plan_id.to_owned());
+        let plan = self.db.run(move |c| plans::find(c, &ws, &pid)).await?;
+        let run = RunRow {
+            id: uuid::Uuid::new_v4().to_string(),
+            workspace_id: plan.workspace_id.clone(),
+            plan_id: plan.id.clone(),
+            destination_id: plan.destination_id.clone(),
+            status: QUEUED.into(),
+            trigger: trigger.as_str().into(),
+            started_at: None,
+            finished_at: None,
+            bytes: 0,
+            sha256: None,
+            object_key: None,
+            error: None,
+            pruned_at: None,
+            created_at: Utc::now().naive_utc(),
+        };
+        let id = run.id.clone();
+        let insert = run.clone();
+        self.db.run(move |c| store::insert(c, &insert)).await?;
+        let runner = self.clone();
+        tokio::spawn(async move { runner.execute(plan, run).await });
+        Ok(id)
+    }
+
+    /// Bytes so far and the rate, while the run uploads.
+    pub fn progress(&self, run_id: &str) -> Option<Progress> {
+        let live = self.live.lock().ok()?.get(run_id)?.clone();
+        let bytes = live.digest.bytes();
+        let secs = live.since.elapsed().as_secs_f64().max(0.001);
+        Some(Progress { bytes, bytes_per_second: (bytes as f64 / secs) as u64 })
+    }
+
+    async fn execute(&self, plan: PlanRow, run: RunRow) {
+        let outcome = self.attempt(&plan, &run.id).await;
+        let end = match outcome {
+            Outcome::Succeeded { bytes, sha256, key } => RunEnd {
+                status: SUCCEEDED,
+                finished_at: Utc::now().naive_utc(),
+                bytes: i64::try_from(bytes).unwrap_or(i64::MAX),
+                sha256: Some(sha256),
+                object_key: Some(key),
+                error: None,
+            },
+            Outcome::Failed(e) => end_without_artifact(FAILED, e),
+            Outcome::Skipped(reason) => end_without_artifact(SKIPPED, reason),
+        };
+        let succeeded = end.status == SUCCEEDED;
+        let id = run.id.clone();
+        if let Err(e) = self.db.run(move |c| store::finish(c, &id, end)).await {
+            tracing::error!(run = %run.id, error = %e, "recording a run's end failed");
+            return;
+        }
+        if succeeded && let Some(problem) = self.apply_retention(&plan).await {
+            let (id, message) = (run.id.clone(), format!("Retention: {problem}"));
+            if let Err(e) = self.db.run(move |c| store::set_error(c, &id, &message)).await {
+                tracing::error!(run = %run.id, error = %e, "recording a retention failure failed");
+            }
+        }
+    }
+
+    async fn attempt(&self, plan: &PlanRow, run_id: &str) -> Outcome {
+        let Some(destination_id) = plan.destination_id.clone() else {
+            return Outcome::Failed("the plan has no destination (it was deleted); choose one".into());
+        };
+        let (destination, provider) = match self.destinations.provider(&plan.workspace_id, &destination_id).await {
+            Ok(found) => found,
+            Err(e) => return Outcome::Failed(format!("the destination cannot be used: {e}")),
+        };
+        match destination.status {
+            Status::Failed => {
+                let last = destination.last_test_message.unwrap_or_else(|| "no message".into());
+                return Outcome::Failed(format!("destination failed its last test: {last}"));
+            }
+            Status::Disabled => return Outcome::Skipped(format!("destination “{}” is disabled", destination.name)),
+            _ => {}
+        }
+        let provider = match provider {
+            Ok(p) => p,
+            Err(e) => return Outcome::Failed(e.to_string()),
+        };
+        let started = Utc::now().naive_utc();
+        let (id, dest) = (run_id.to_owned(), destination_id.clone());
+        if let Err(e) = self.db.run(move |c| store::start(c, &id, &dest, started)).await {
+            return Outcome::Failed(format!("recording the start failed: {e}"));
+        }
+        let key = object_key(&plan.slug, started, run_id);
+        let source = Source::from_db(&plan.source_kind, &plan.source_path);
+        let result = self.upload(provider.as_ref(), &source, &key, run_id).await;
+        self.live.lock().map(|mut l| l.remove(run_id)).ok();
+        match result {
+            Ok((bytes, sha256)) => Outcome::Succeeded { bytes, sha256, key },
+            Err(e) => Outcome::Failed(e.to_string()),
+        }
+    }
+
+    /// Streams the source to `key`; transient failures start over after a pause (a stream
+    /// cannot be rewound, and the provider removed the partial upload).
+    async fn upload(
+        &self,
+        provider: &dyn Provider,
+        source: &Source,
+        key: &str,
+        run_id: &str,
+    ) -> Result<(u64, String), ProviderError> {
+        let mut attempt = 1;
+        loop {
+            let digest = Digest::default();
+            let live = Live { digest: digest.clone(), since: Instant::now() };
+            self.live.lock().map(|mut l| l.insert(run_id.to_owned(), live)).ok();
+            let body = match source {
+                Source::Directory(path) => digest.wrap(directory::stream(path.clone())),
+            };
+            let ticker = self.record_progress(run_id, digest.clone());
+            let result = provider.put(key, body).await;
+            ticker.abort();
+            match result {
+                Ok(written) if written == digest.bytes() => return Ok((written, digest.sha256())),
+                Ok(written) => {
+                    let _ = provider.delete(key).await;
+                    return Err(ProviderError::new(
+                        ErrorKind::Provider,
+                        format!("the destination stored {written} bytes of {}", digest.bytes()),
+                    ));
+                }
+                Err(e) if transient(&e) && attempt < ATTEMPTS => {
+                    tracing::warn!(run = %run_id, attempt, error = %e, "upload failed; retrying");
+                    tokio::time::sleep(Duration::from_secs(1 << attempt)).await;
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn record_progress(&self, run_id: &str, digest: Digest) -> tokio::task::JoinHandle<()> {
+        let (db, id) = (self.db.clone(), run_id.to_owned());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(PROGRESS_EVERY).await;
+                let (id, bytes) = (id.clone(), i64::try_from(digest.bytes()).unwrap_or(i64::MAX));
+                let _ = db.run(move |c| store::progress(c, &id, bytes)).await;
+            }
+        })
+    }
+
+    /// Deletes the plan's successful artifacts beyond its newest N; returns what failed.
+    async fn apply_retention(&self, plan: &PlanRow) -> Option<String> {
+        let (pid, keep) = (plan.id.clone(), plan.retention);
+        let old = match self.db.run(move |c| store::beyond_retention(c, &pid, keep)).await {
+            Ok(old) => old,
+            Err(e) => return Some(format!("listing old backups failed: {e}")),
+        };
+        let mut problems = Vec::new();
+        for (run_id, key, destination) in old {
+            let Some(destination) = destination else { continue };
+            let provider = match self.destinations.provider(&plan.workspace_id, &destination).await {
+                Ok((_, Ok(p))) => p,
+                Ok((_, Err(e))) => {
+                    problems.push(format!("could not delete {key}: {e}"));
+                    continue;
+                }
+                // The destination is gone, and its artifacts with it as far as we can tell.
+                Err(_) => continue,
+            };
+            match provider.delete(&key).await {
+                Ok(()) => {
+                    let now = Utc::now().naive_utc();
+                    if let Err(e) = self.db.run(move |c| store::mark_pruned(c, &run_id, now)).await {
+                        problems.push(format!("recording the deletion of {key} failed: {e}"));
+                    }
+                }
+                Err(e) => problems.push(format!("could not delete {key}: {e}")),
+            }
+        }
+        (!problems.is_empty()).then(|| problems.join("; "))
+    }
+}
+
+fn end_without_artifact(status: &'static str, error: String) -> RunEnd {
+    RunEnd { status, finished_at: Utc::now().naive_utc(), bytes: 0, sha256: None, object_key: None, error: Some(error) }
+}
+
+fn transient(e: &ProviderError) -> bool {
+    matches!(e.kind, ErrorKind::Unreachable | ErrorKind::Timeout)
+}
+
+/// `{plan-slug}/{timestamp}-{run-id}.tar.zst`: sorts by time within a plan's folder.
+pub fn object_key(slug: &str, at: NaiveDateTime, run_id: &str) -> String {
+    format!("{slug}/{}-{run_id}.tar.zst", at.format("%Y%m%dT%H%M%SZ"))
+}

@@ -1,0 +1,222 @@
+//! Backup runs for real: a directory streamed as tar + zstd to a local destination, read back
+//! and compared byte for byte; SHA-256 and size recorded; retention keeps exactly N; a Failed
+//! destination fails the run, a Disabled one skips it; the scheduler runs a due plan once;
+//! viewers and other workspaces cannot start runs.
+
+use crate::helpers::{Backend, TestApp};
+use crate::on_both_backends;
+use crate::plans::{Fixture, fixture, plan};
+use crate::provider_sftp::viewer;
+use sha2::{Digest, Sha256};
+use std::path::Path;
+use std::time::Duration;
+
+on_both_backends!(
+    a_directory_is_backed_up_and_comes_back_byte_for_byte,
+    retention_keeps_exactly_n,
+    a_failed_destination_fails_the_run,
+    a_disabled_destination_skips_the_run,
+    the_scheduler_runs_a_due_plan_once,
+    only_writers_of_the_workspace_start_runs
+);
+
+#[derive(Debug, Clone)]
+pub struct RunRow {
+    pub id: String,
+    pub plan_id: String,
+    pub status: String,
+    pub trigger: String,
+    pub bytes: i64,
+    pub sha256: Option<String>,
+    pub object_key: Option<String>,
+    pub error: Option<String>,
+    pub pruned: bool,
+}
+
+pub async fn run_rows(app: &TestApp) -> Vec<RunRow> {
+    app.db()
+        .run(|c| {
+            use devpilot::db::schema::runs::dsl::*;
+            use diesel::prelude::*;
+            runs.order(created_at.asc())
+                .select((id, plan_id, status, trigger, bytes, sha256, object_key, error, pruned_at.is_not_null()))
+                .load::<(String, String, String, String, i64, Option<String>, Option<String>, Option<String>, bool)>(c)
+        })
+        .await
+        .expect("query runs")
+        .into_iter()
+        .map(|(id, plan_id, status, trigger, bytes, sha256, object_key, error, pruned)| RunRow {
+            id,
+            plan_id,
+            status,
+            trigger,
+            bytes,
+            sha256,
+            object_key,
+            error,
+            pruned,
+        })
+        .collect()
+}
+
+/// Waits until every run has ended; returns them.
+pub async fn settled(app: &TestApp, count: usize) -> Vec<RunRow> {
+    for _ in 0..300 {
+        let rows = run_rows(app).await;
+        if rows.len() >= count && rows.iter().all(|r| r.status != "queued" && r.status != "running") {
+            return rows;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("runs did not end: {:?}", run_rows(app).await);
+}
+
+/// Files of different shapes: nested, empty, binary, a few MiB of poorly compressible bytes.
+pub fn fill(dir: &Path) {
+    std::fs::create_dir_all(dir.join("nested/deeper")).expect("mkdir");
+    std::fs::write(dir.join("readme.txt"), "hello, backups\n").expect("write");
+    std::fs::write(dir.join("empty"), b"").expect("write");
+    let noise: Vec<u8> = (0..3_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8).collect();
+    std::fs::write(dir.join("nested/deeper/noise.bin"), noise).expect("write");
+}
+
+/// Unpacks a `.tar.zst` and checks every file of `original` is there with the same bytes.
+pub fn assert_same_tree(artifact: &[u8], original: &Path) {
+    let out = tempfile::tempdir().expect("out");
+    tar::Archive::new(zstd::Decoder::new(artifact).expect("zstd")).unpack(out.path()).expect("unpack");
+    for rel in ["readme.txt", "empty", "nested/deeper/noise.bin"] {
+        let a = std::fs::read(original.join(rel)).expect("original");
+        let b = std::fs::read(out.path().join(rel)).unwrap_or_else(|e| panic!("{rel} restored: {e}"));
+        assert!(a == b, "{rel} differs after the round trip");
+    }
+}
+
+async fn create_plan(f: &Fixture, name: &str, retention: &str) -> String {
+    let page = f.save_plan("/plans", name, &[("retention", retention)]).await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    plan(&f.app, name).await.id
+}
+
+async fn run_now(app: &TestApp, plan_id: &str) {
+    let page = app.post(&format!("/plans/{plan_id}/run"), &[]).await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    assert_eq!(page.location, Some(format!("/plans/{plan_id}")));
+}
+
+async fn a_directory_is_backed_up_and_comes_back_byte_for_byte(backend: Backend) {
+    let f = fixture(backend).await;
+    fill(f.source.path());
+    let id = create_plan(&f, "Nightly Files", "3").await;
+    run_now(&f.app, &id).await;
+    let runs = settled(&f.app, 1).await;
+    let run = &runs[0];
+    assert_eq!((run.status.as_str(), run.trigger.as_str()), ("succeeded", "manual"), "{run:?}");
+    let key = run.object_key.clone().expect("key");
+    assert!(key.starts_with("nightly-files/") && key.ends_with(&format!("-{}.tar.zst", run.id)), "{key}");
+    let artifact = std::fs::read(f.target_path().join(&key)).expect("the artifact is on the destination");
+    assert_eq!(run.bytes, artifact.len() as i64, "recorded size");
+    assert_eq!(run.sha256.clone().expect("sha"), hex::encode(Sha256::digest(&artifact)), "recorded SHA-256");
+    assert!(artifact.len() < 3_200_000, "zstd did its part: {}", artifact.len());
+    assert_same_tree(&artifact, f.source.path());
+
+    let page = f.app.get(&format!("/plans/{id}")).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("succeeded") && page.body.contains("<svg class=\"size-chart\""), "{}", page.body);
+    assert!(page.body.contains(&run.sha256.clone().expect("sha")));
+    let runs_page = f.app.get("/runs").await.body;
+    assert!(runs_page.contains("Nightly Files") && runs_page.contains("succeeded"));
+    let partial = f.app.get(&format!("/runs/{}/progress", run.id)).await;
+    assert_eq!(partial.status, 200);
+    assert!(partial.body.contains("succeeded") && !partial.body.contains("hx-trigger"), "{}", partial.body);
+}
+
+async fn retention_keeps_exactly_n(backend: Backend) {
+    let f = fixture(backend).await;
+    fill(f.source.path());
+    let id = create_plan(&f, "Keep two", "2").await;
+    for n in 1..=4 {
+        run_now(&f.app, &id).await;
+        settled(&f.app, n).await;
+    }
+    let runs = run_rows(&f.app).await;
+    assert!(runs.iter().all(|r| r.status == "succeeded" && r.error.is_none()), "{runs:?}");
+    let pruned: Vec<bool> = runs.iter().map(|r| r.pruned).collect();
+    assert_eq!(pruned, [true, true, false, false]);
+    let mut on_disk: Vec<String> = std::fs::read_dir(f.target_path().join("keep-two"))
+        .expect("plan folder")
+        .flatten()
+        .map(|e| format!("keep-two/{}", e.file_name().to_string_lossy()))
+        .collect();
+    on_disk.sort();
+    let mut kept: Vec<String> = runs[2..].iter().filter_map(|r| r.object_key.clone()).collect();
+    kept.sort();
+    assert_eq!(on_disk, kept, "exactly the newest two stay");
+}
+
+async fn a_failed_destination_fails_the_run(backend: Backend) {
+    let f = fixture(backend).await;
+    let id = create_plan(&f, "Doomed", "3").await;
+    std::fs::remove_dir_all(f.target_path()).expect("remove the destination folder");
+    assert_eq!(f.app.post(&format!("/destinations/{}/test", f.destination_id), &[]).await.status, 303);
+    assert_eq!(f.app.destination("Disk").await.status, "failed");
+    run_now(&f.app, &id).await;
+    let run = settled(&f.app, 1).await.remove(0);
+    assert_eq!(run.status, "failed");
+    let error = run.error.unwrap_or_default();
+    assert!(error.starts_with("destination failed its last test: ") && error.contains("does not exist"), "{error}");
+    assert_eq!(run.object_key, None);
+}
+
+async fn a_disabled_destination_skips_the_run(backend: Backend) {
+    let f = fixture(backend).await;
+    let id = create_plan(&f, "Paused", "3").await;
+    assert_eq!(f.app.post(&format!("/destinations/{}/disable", f.destination_id), &[]).await.status, 303);
+    run_now(&f.app, &id).await;
+    let run = settled(&f.app, 1).await.remove(0);
+    assert_eq!(run.status, "skipped");
+    assert!(run.error.unwrap_or_default().contains("“Disk” is disabled"));
+    assert_eq!(std::fs::read_dir(f.target_path()).expect("target").count(), 0, "nothing was written");
+}
+
+async fn the_scheduler_runs_a_due_plan_once(backend: Backend) {
+    let f = fixture(backend).await;
+    fill(f.source.path());
+    let id = create_plan(&f, "Scheduled", "3").await;
+    let due = chrono::Utc::now().naive_utc() - chrono::Duration::minutes(1);
+    let pid = id.clone();
+    f.app
+        .db()
+        .run(move |c| {
+            use devpilot::db::schema::plans::dsl::*;
+            use diesel::prelude::*;
+            diesel::update(plans.filter(id.eq(&pid))).set(next_run_at.eq(due)).execute(c)
+        })
+        .await
+        .expect("make the plan due");
+    // The scheduler checks every 15 s.
+    for _ in 0..250 {
+        if !run_rows(&f.app).await.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let runs = settled(&f.app, 1).await;
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!((runs[0].status.as_str(), runs[0].trigger.as_str()), ("succeeded", "schedule"));
+    let next = plan(&f.app, "Scheduled").await.next_run_at.expect("still scheduled");
+    assert!(next > chrono::Utc::now().naive_utc(), "claimed: the next run moved on to {next}");
+    assert_eq!(runs[0].plan_id, id);
+}
+
+async fn only_writers_of_the_workspace_start_runs(backend: Backend) {
+    let f = fixture(backend).await;
+    let id = create_plan(&f, "Guarded", "3").await;
+    let viewer = viewer(&f.app).await;
+    assert_eq!(f.app.get_with(&viewer, &format!("/plans/{id}")).await.status, 200, "viewers see the history");
+    assert_eq!(f.app.post_with(&viewer, &format!("/plans/{id}/run"), &[]).await.status, 403);
+    assert_eq!(f.app.post("/workspaces", &[("workspace", "Other")]).await.status, 303);
+    assert_eq!(f.app.post(&format!("/plans/{id}/run"), &[]).await.status, 404);
+    assert_eq!(f.app.get(&format!("/plans/{id}")).await.status, 404);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(run_rows(&f.app).await.is_empty());
+}
