@@ -17,7 +17,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/plans/{id}", web::get().to(plan_page))
         .route("/plans/{id}/run", web::post().to(run_now))
         .route("/runs", web::get().to(runs_page))
-        .route("/runs/{id}/progress", web::get().to(progress));
+        .route("/runs/{id}/progress", web::get().to(progress))
+        .route("/runs/{id}/download", web::get().to(download));
 }
 
 /// A run as the history shows it.
@@ -33,6 +34,8 @@ pub struct RunView {
     pub error: String,
     pub sha256: String,
     pub running: bool,
+    /// Succeeded, and retention has not deleted it.
+    pub downloadable: bool,
 }
 
 fn view(run: RunRow, plan_name: String, destinations: &[(String, String)]) -> RunView {
@@ -48,6 +51,7 @@ fn view(run: RunRow, plan_name: String, destinations: &[(String, String)]) -> Ru
     RunView {
         when: exact(run.created_at),
         running: run.status == RUNNING,
+        downloadable: run.status == store::SUCCEEDED && run.pruned_at.is_none() && run.object_key.is_some(),
         size: if run.status == store::SUCCEEDED { human_bytes(run.bytes.max(0) as u64) } else { String::new() },
         status: run.status,
         trigger: run.trigger,
@@ -179,4 +183,38 @@ async fn progress(
         id,
     };
     render(StatusCode::OK, &partial)
+}
+
+/// How long a presigned download link stays valid.
+const LINK_VALID_FOR: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// A succeeded run's artifact, for any member of the workspace (viewers too): a short-lived
+/// presigned URL where the destination gives one, else streamed through the server.
+async fn download(
+    user: CurrentUser,
+    runner: web::Data<Runner>,
+    destinations: web::Data<crate::destinations::service::DestinationService>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let (ws, id) = (user.workspace_id.clone(), path.into_inner());
+    let run = runner.db().run(move |c| store::find(c, &ws, &id)).await?;
+    let gone = || AppError::NotFound("This backup is not available for download".into());
+    let (Some(key), Some(destination)) = (run.object_key.clone(), run.destination_id.clone()) else {
+        return Err(gone());
+    };
+    if run.status != store::SUCCEEDED || run.pruned_at.is_some() {
+        return Err(gone());
+    }
+    let (_, provider) = destinations.provider(&user.workspace_id, &destination).await.map_err(|_| gone())?;
+    let provider = provider.map_err(|e| AppError::BadRequest(format!("The destination cannot be used: {e}")))?;
+    let failed = |e: crate::providers::ProviderError| AppError::BadRequest(format!("The download failed: {e}"));
+    if let Some(url) = provider.presign(&key, LINK_VALID_FOR).await.map_err(failed)? {
+        return Ok(see_other(url.as_str()));
+    }
+    let body = provider.get(&key).await.map_err(failed)?;
+    let file = key.rsplit('/').next().unwrap_or("backup.tar.zst").to_owned();
+    Ok(HttpResponse::Ok()
+        .content_type("application/zstd")
+        .insert_header(actix_web::http::header::ContentDisposition::attachment(file))
+        .streaming(body))
 }

@@ -106,31 +106,28 @@ impl Runner {
         Some(Progress { bytes, bytes_per_second: (bytes as f64 / secs) as u64 })
     }
 
+    /// Runs the plan and records how it ended. Retention runs before the success is recorded,
+    /// so a run that shows "succeeded" has finished everything, a failed delete included.
     async fn execute(&self, plan: PlanRow, run: RunRow) {
         let outcome = self.attempt(&plan, &run.id).await;
         let end = match outcome {
-            Outcome::Succeeded { bytes, sha256, key } => RunEnd {
-                status: SUCCEEDED,
-                finished_at: Utc::now().naive_utc(),
-                bytes: i64::try_from(bytes).unwrap_or(i64::MAX),
-                sha256: Some(sha256),
-                object_key: Some(key),
-                error: None,
-            },
+            Outcome::Succeeded { bytes, sha256, key } => {
+                let problem = self.apply_retention(&plan, &run.id, &key, &run.destination_id).await;
+                RunEnd {
+                    status: SUCCEEDED,
+                    finished_at: Utc::now().naive_utc(),
+                    bytes: i64::try_from(bytes).unwrap_or(i64::MAX),
+                    sha256: Some(sha256),
+                    object_key: Some(key),
+                    error: problem.map(|p| format!("Retention: {p}")),
+                }
+            }
             Outcome::Failed(e) => end_without_artifact(FAILED, e),
             Outcome::Skipped(reason) => end_without_artifact(SKIPPED, reason),
         };
-        let succeeded = end.status == SUCCEEDED;
         let id = run.id.clone();
         if let Err(e) = self.db.run(move |c| store::finish(c, &id, end)).await {
             tracing::error!(run = %run.id, error = %e, "recording a run's end failed");
-            return;
-        }
-        if succeeded && let Some(problem) = self.apply_retention(&plan).await {
-            let (id, message) = (run.id.clone(), format!("Retention: {problem}"));
-            if let Err(e) = self.db.run(move |c| store::set_error(c, &id, &message)).await {
-                tracing::error!(run = %run.id, error = %e, "recording a retention failure failed");
-            }
         }
     }
 
@@ -219,10 +216,23 @@ impl Runner {
         })
     }
 
-    /// Deletes the plan's successful artifacts beyond its newest N; returns what failed.
-    async fn apply_retention(&self, plan: &PlanRow) -> Option<String> {
-        let (pid, keep) = (plan.id.clone(), plan.retention);
-        let old = match self.db.run(move |c| store::beyond_retention(c, &pid, keep)).await {
+    /// Deletes the plan's successful artifacts beyond its newest N (the run that just uploaded
+    /// `key` counts); returns what failed.
+    async fn apply_retention(
+        &self,
+        plan: &PlanRow,
+        run_id: &str,
+        key: &str,
+        destination: &Option<String>,
+    ) -> Option<String> {
+        let (pid, current, keep) = (plan.id.clone(), run_id.to_owned(), plan.retention);
+        // The current run's key and destination are not in its row yet.
+        let (id, k, d) = (run_id.to_owned(), key.to_owned(), destination.clone());
+        let note = self.db.run(move |c| store::note_artifact(c, &id, &k, d.as_deref())).await;
+        if let Err(e) = note {
+            return Some(format!("recording the new backup failed: {e}"));
+        }
+        let old = match self.db.run(move |c| store::beyond_retention(c, &pid, &current, keep)).await {
             Ok(old) => old,
             Err(e) => return Some(format!("listing old backups failed: {e}")),
         };

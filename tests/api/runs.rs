@@ -17,6 +17,8 @@ on_both_backends!(
     a_failed_destination_fails_the_run,
     a_disabled_destination_skips_the_run,
     the_scheduler_runs_a_due_plan_once,
+    a_directory_goes_to_s3_and_downloads_through_a_presigned_url,
+    another_workspace_cannot_download,
     only_writers_of_the_workspace_start_runs
 );
 
@@ -125,6 +127,14 @@ async fn a_directory_is_backed_up_and_comes_back_byte_for_byte(backend: Backend)
     assert!(page.body.contains(&run.sha256.clone().expect("sha")));
     let runs_page = f.app.get("/runs").await.body;
     assert!(runs_page.contains("Nightly Files") && runs_page.contains("succeeded"));
+    // Local disk has no presigned URLs: the server streams it, to viewers too.
+    assert!(page.body.contains(&format!("href=\"/runs/{}/download\"", run.id)));
+    let viewer = viewer(&f.app).await;
+    let response = viewer.get(f.app.url(&format!("/runs/{}/download", run.id))).send().await.expect("download");
+    assert_eq!(response.status(), 200);
+    let disposition = response.headers().get("content-disposition").expect("disposition").to_str().expect("ascii");
+    assert!(disposition.starts_with("attachment") && disposition.contains(".tar.zst"), "{disposition}");
+    assert_eq!(response.bytes().await.expect("body").as_ref(), artifact.as_slice(), "downloaded = stored");
     let partial = f.app.get(&format!("/runs/{}/progress", run.id)).await;
     assert_eq!(partial.status, 200);
     assert!(partial.body.contains("succeeded") && !partial.body.contains("hx-trigger"), "{}", partial.body);
@@ -151,6 +161,8 @@ async fn retention_keeps_exactly_n(backend: Backend) {
     let mut kept: Vec<String> = runs[2..].iter().filter_map(|r| r.object_key.clone()).collect();
     kept.sort();
     assert_eq!(on_disk, kept, "exactly the newest two stay");
+    assert_eq!(f.app.get(&format!("/runs/{}/download", runs[0].id)).await.status, 404, "pruned");
+    assert_eq!(f.app.get(&format!("/runs/{}/download", runs[3].id)).await.status, 200);
 }
 
 async fn a_failed_destination_fails_the_run(backend: Backend) {
@@ -217,6 +229,66 @@ async fn only_writers_of_the_workspace_start_runs(backend: Backend) {
     assert_eq!(f.app.post("/workspaces", &[("workspace", "Other")]).await.status, 303);
     assert_eq!(f.app.post(&format!("/plans/{id}/run"), &[]).await.status, 404);
     assert_eq!(f.app.get(&format!("/plans/{id}")).await.status, 404);
+    assert_eq!(f.app.get("/runs/no-such-run/download").await.status, 404);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(run_rows(&f.app).await.is_empty());
+}
+
+async fn a_directory_goes_to_s3_and_downloads_through_a_presigned_url(backend: Backend) {
+    let f = fixture(backend).await;
+    fill(f.source.path());
+    let prefix = format!("runs-{}/", uuid::Uuid::new_v4().simple());
+    let endpoint = crate::provider_s3::moto_open();
+    let config = [
+        ("provider", "custom"),
+        ("endpoint", endpoint.as_str()),
+        ("region", "us-east-1"),
+        ("bucket", "devpilot-open"),
+        ("prefix", prefix.as_str()),
+        ("path_style", "true"),
+        ("access_key_id", "test"),
+        ("secret_access_key", "test"),
+    ];
+    assert_eq!(f.app.create_destination("Moto", "s3", &config).await.status, 303);
+    let moto = f.app.destination("Moto").await;
+    assert_eq!(moto.status, "active", "{}", moto.message);
+    let page = f.save_plan("/plans", "To S3", &[("destination_id", &moto.id), ("retention", "1")]).await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    let id = plan(&f.app, "To S3").await.id;
+    run_now(&f.app, &id).await;
+    settled(&f.app, 1).await;
+    run_now(&f.app, &id).await;
+    let runs = settled(&f.app, 2).await;
+    assert!(runs.iter().all(|r| r.status == "succeeded" && r.error.is_none()), "{runs:?}");
+    let run = &runs[1];
+
+    let redirect = f.app.get(&format!("/runs/{}/download", run.id)).await;
+    assert_eq!(redirect.status, 303);
+    let url = redirect.location.expect("a presigned URL");
+    assert!(url.starts_with(&endpoint) && url.contains("X-Amz-Expires=300"), "{url}");
+    let artifact = reqwest::get(&url).await.expect("GET presigned").bytes().await.expect("body");
+    assert_eq!(run.bytes, artifact.len() as i64);
+    assert_eq!(run.sha256.clone().expect("sha"), hex::encode(Sha256::digest(&artifact)));
+    assert_same_tree(&artifact, f.source.path());
+
+    // Retention 1: the first artifact is gone from the bucket.
+    assert!(runs[0].pruned);
+    let first = format!("{endpoint}/devpilot-open/{prefix}{}", runs[0].object_key.clone().expect("key"));
+    assert_eq!(reqwest::get(&first).await.expect("GET").status(), 404, "{first}");
+}
+
+async fn another_workspace_cannot_download(backend: Backend) {
+    let f = fixture(backend).await;
+    fill(f.source.path());
+    let id = create_plan(&f, "Private", "3").await;
+    run_now(&f.app, &id).await;
+    let run = settled(&f.app, 1).await.remove(0);
+    assert_eq!(run.status, "succeeded");
+    assert_eq!(f.app.post("/workspaces", &[("workspace", "Other")]).await.status, 303);
+    let page = f.app.get(&format!("/runs/{}/download", run.id)).await;
+    assert_eq!(page.status, 404);
+    assert!(page.body.len() < 100_000 && !page.body.contains("Private"));
+    let anonymous = crate::helpers::new_client();
+    let response = anonymous.get(f.app.url(&format!("/runs/{}/download", run.id))).send().await.expect("GET");
+    assert_ne!(response.status(), 200, "signed-out visitors get no artifact");
 }
