@@ -602,6 +602,8 @@ struct DeletePage {
     id: String,
     name: String,
     is_default: bool,
+    /// Plans that will be disabled.
+    plans: Vec<String>,
 }
 
 async fn confirm_delete(
@@ -611,6 +613,7 @@ async fn confirm_delete(
 ) -> Result<HttpResponse, AppError> {
     user.require_write()?;
     let d = service.get(&user.workspace_id, &path).await?;
+    let plans = service.plans_using(&user.workspace_id, &path).await?;
     render(
         StatusCode::OK,
         &DeletePage {
@@ -618,6 +621,7 @@ async fn confirm_delete(
             id: d.id,
             name: d.name,
             is_default: d.is_default,
+            plans,
         },
     )
 }
@@ -630,8 +634,12 @@ async fn delete(
 ) -> Result<HttpResponse, AppError> {
     user.require_write()?;
     let d = service.get(&user.workspace_id, &path).await?;
-    service.delete(&user.workspace_id, &path).await?;
-    Flash::ok(format!("Deleted “{}”.", d.name)).set(&session);
+    let plans = service.delete(&user.workspace_id, &path).await?;
+    if plans.is_empty() {
+        Flash::ok(format!("Deleted “{}”.", d.name)).set(&session);
+    } else {
+        Flash::ok(format!("Deleted “{}”. These plans are now disabled: {}.", d.name, plans.join(", "))).set(&session);
+    }
     Ok(see_other("/destinations"))
 }
 

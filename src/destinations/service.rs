@@ -517,9 +517,16 @@ impl DestinationService {
         self.run_test(workspace, id, config, false).await
     }
 
-    pub async fn delete(&self, workspace: &str, id: &str) -> Result<(), DestinationError> {
+    /// Deletes the destination and disables the plans that used it; returns their names.
+    pub async fn delete(&self, workspace: &str, id: &str) -> Result<Vec<String>, DestinationError> {
         let (ws, rid) = (workspace.to_owned(), id.to_owned());
         Ok(self.db.run(move |c| store::delete(c, &ws, &rid)).await?)
+    }
+
+    /// Names of the plans that back up to the destination.
+    pub async fn plans_using(&self, workspace: &str, id: &str) -> Result<Vec<String>, DestinationError> {
+        let (ws, rid) = (workspace.to_owned(), id.to_owned());
+        Ok(self.db.run(move |c| crate::plans::store::using_destination(c, &ws, &rid)).await?)
     }
 
     /// The full config of a saved destination, credentials decrypted, ready for a provider (a

@@ -191,10 +191,16 @@ pub fn make_default(conn: &mut DbConn, workspace: &str, id: &str) -> QueryResult
     })
 }
 
-pub fn delete(conn: &mut DbConn, workspace: &str, id: &str) -> QueryResult<()> {
-    let n = diesel::delete(dsl::destinations.filter(dsl::workspace_id.eq(workspace)).filter(dsl::id.eq(id)))
-        .execute(conn)?;
-    found(n)
+/// Deletes a destination; the plans that used it are disabled and lose it, in the same
+/// transaction. Returns those plans' names.
+pub fn delete(conn: &mut DbConn, workspace: &str, id: &str) -> QueryResult<Vec<String>> {
+    conn.transaction(|conn| {
+        let plans = crate::plans::store::detach_destination(conn, workspace, id)?;
+        let n = diesel::delete(dsl::destinations.filter(dsl::workspace_id.eq(workspace)).filter(dsl::id.eq(id)))
+            .execute(conn)?;
+        found(n)?;
+        Ok(plans)
+    })
 }
 
 /// At start-up: a destination left Testing by a crash goes back to the status it had.

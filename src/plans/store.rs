@@ -89,6 +89,30 @@ pub fn set_enabled(
     found(n)
 }
 
+/// Names of the workspace's plans that back up to the destination.
+pub fn using_destination(conn: &mut DbConn, workspace: &str, destination: &str) -> QueryResult<Vec<String>> {
+    dsl::plans
+        .filter(dsl::workspace_id.eq(workspace))
+        .filter(dsl::destination_id.eq(destination))
+        .order(dsl::name.asc())
+        .select(dsl::name)
+        .load(conn)
+}
+
+/// Before a destination is deleted: its plans lose it and are disabled (never due); returns
+/// their names.
+pub fn detach_destination(conn: &mut DbConn, workspace: &str, destination: &str) -> QueryResult<Vec<String>> {
+    let names = using_destination(conn, workspace, destination)?;
+    diesel::update(dsl::plans.filter(dsl::workspace_id.eq(workspace)).filter(dsl::destination_id.eq(destination)))
+        .set((
+            dsl::destination_id.eq(None::<String>),
+            dsl::enabled.eq(false),
+            dsl::next_run_at.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)?;
+    Ok(names)
+}
+
 pub fn delete(conn: &mut DbConn, workspace: &str, id: &str) -> QueryResult<()> {
     let n = diesel::delete(dsl::plans.filter(dsl::workspace_id.eq(workspace)).filter(dsl::id.eq(id))).execute(conn)?;
     found(n)

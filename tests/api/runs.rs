@@ -19,6 +19,7 @@ on_both_backends!(
     the_scheduler_runs_a_due_plan_once,
     a_directory_goes_to_s3_and_downloads_through_a_presigned_url,
     another_workspace_cannot_download,
+    deleting_a_destination_in_use_disables_its_plans,
     only_writers_of_the_workspace_start_runs
 );
 
@@ -291,4 +292,25 @@ async fn another_workspace_cannot_download(backend: Backend) {
     let anonymous = crate::helpers::new_client();
     let response = anonymous.get(f.app.url(&format!("/runs/{}/download", run.id))).send().await.expect("GET");
     assert_ne!(response.status(), 200, "signed-out visitors get no artifact");
+}
+
+async fn deleting_a_destination_in_use_disables_its_plans(backend: Backend) {
+    let f = fixture(backend).await;
+    let id = create_plan(&f, "Uses disk", "3").await;
+    let confirm = f.app.get(&format!("/destinations/{}/delete", f.destination_id)).await;
+    assert_eq!(confirm.status, 200);
+    assert!(confirm.body.contains("<li>Uses disk</li>"), "the plans using it are listed: {}", confirm.body);
+    let deleted = f.app.post(&format!("/destinations/{}/delete", f.destination_id), &[]).await;
+    assert_eq!(deleted.status, 303);
+    let row = plan(&f.app, "Uses disk").await;
+    assert_eq!((row.enabled, row.destination_id, row.next_run_at), (false, None, None));
+    assert!(f.app.get("/plans").await.body.contains("Disabled"));
+    // Enabling needs a destination first; running says why it cannot.
+    assert_eq!(f.app.post(&format!("/plans/{id}/enable"), &[]).await.status, 303);
+    assert!(!plan(&f.app, "Uses disk").await.enabled);
+    assert!(f.app.get("/plans").await.body.contains("edit it and choose one first"));
+    run_now(&f.app, &id).await;
+    let run = settled(&f.app, 1).await.remove(0);
+    assert_eq!(run.status, "failed");
+    assert!(run.error.unwrap_or_default().contains("no destination"));
 }
