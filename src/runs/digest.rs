@@ -11,6 +11,8 @@ use std::sync::{Arc, Mutex};
 pub struct Digest {
     hasher: Arc<Mutex<Sha256>>,
     bytes: Arc<AtomicU64>,
+    /// The source's own error, if reading it failed: the provider only sees a broken body.
+    source_error: Arc<Mutex<Option<String>>>,
 }
 
 impl Digest {
@@ -24,6 +26,9 @@ impl Digest {
                 }
                 this.bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
             }
+            if let (Err(e), Ok(mut slot)) = (&chunk, this.source_error.lock()) {
+                slot.get_or_insert_with(|| e.to_string());
+            }
             chunk
         })
         .boxed()
@@ -31,6 +36,11 @@ impl Digest {
 
     pub fn bytes(&self) -> u64 {
         self.bytes.load(Ordering::Relaxed)
+    }
+
+    /// Why reading the source failed, if it did.
+    pub fn source_error(&self) -> Option<String> {
+        self.source_error.lock().ok().and_then(|e| e.clone())
     }
 
     /// The hex SHA-256 of everything that passed.

@@ -195,6 +195,12 @@ impl Runner {
                         format!("the destination stored {written} bytes of {}", digest.bytes()),
                     ));
                 }
+                Err(e) if let Some(source) = digest.source_error() => {
+                    return Err(ProviderError::new(
+                        ErrorKind::Provider,
+                        format!("Reading the source failed: {source} (the upload was abandoned: {e})"),
+                    ));
+                }
                 Err(e) if transient(&e) && attempt < ATTEMPTS => {
                     tracing::warn!(run = %run_id, attempt, error = %e, "upload failed; retrying");
                     tokio::time::sleep(Duration::from_secs(1 << attempt)).await;

@@ -20,6 +20,8 @@ on_both_backends!(
     a_directory_goes_to_s3_and_downloads_through_a_presigned_url,
     another_workspace_cannot_download,
     deleting_a_destination_in_use_disables_its_plans,
+    a_source_that_vanished_fails_and_leaves_nothing,
+    runs_left_running_by_a_crash_are_failed_at_start_up,
     only_writers_of_the_workspace_start_runs
 );
 
@@ -313,4 +315,80 @@ async fn deleting_a_destination_in_use_disables_its_plans(backend: Backend) {
     let run = settled(&f.app, 1).await.remove(0);
     assert_eq!(run.status, "failed");
     assert!(run.error.unwrap_or_default().contains("no destination"));
+}
+
+async fn a_source_that_vanished_fails_and_leaves_nothing(backend: Backend) {
+    let f = fixture(backend).await;
+    fill(f.source.path());
+    let id = create_plan(&f, "Vanishing", "3").await;
+    std::fs::remove_dir_all(f.source.path()).expect("remove the source");
+    run_now(&f.app, &id).await;
+    let run = settled(&f.app, 1).await.remove(0);
+    assert_eq!(run.status, "failed");
+    let error = run.error.clone().unwrap_or_default();
+    assert!(error.starts_with("Reading the source failed: ") && error.contains("No such file"), "{run:?}");
+    assert_eq!((run.object_key, run.sha256), (None, None), "a failed run records no artifact");
+    let mut left = Vec::new();
+    for entry in walk(f.target_path()) {
+        left.push(entry);
+    }
+    assert!(left.is_empty(), "no partial upload is left: {left:?}");
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("dir").flatten() {
+        let path = entry.path();
+        if path.is_dir() { files.extend(walk(&path)) } else { files.push(path) }
+    }
+    files
+}
+
+async fn runs_left_running_by_a_crash_are_failed_at_start_up(backend: Backend) {
+    let (settings, data_dir, pg) = crate::helpers::test_settings(backend);
+    let app = crate::helpers::spawn_with(settings.clone(), data_dir, pg).await;
+    app.setup_admin().await;
+    let source = tempfile::tempdir().expect("source");
+    let target = tempfile::tempdir().expect("target");
+    let path = target.path().to_string_lossy().into_owned();
+    assert_eq!(app.create_destination("Disk", "local", &[("path", &path)]).await.status, 303);
+    let destination = app.destination("Disk").await.id;
+    let source_path = source.path().to_string_lossy().into_owned();
+    let form = [
+        ("name", "Crashy"),
+        ("source_kind", "directory"),
+        ("source_path", source_path.as_str()),
+        ("destination_id", destination.as_str()),
+        ("schedule", "0 2 * * *"),
+        ("retention", "3"),
+    ];
+    assert_eq!(app.post("/plans", &form).await.status, 303);
+    let crashy = plan(&app, "Crashy").await.id;
+    let workspace = app.destination("Disk").await.workspace_id;
+    app.db()
+        .run(move |c| {
+            use devpilot::db::schema::runs::dsl::*;
+            use diesel::prelude::*;
+            let now = chrono::Utc::now().naive_utc();
+            diesel::insert_into(runs)
+                .values((
+                    id.eq("crashed-run"),
+                    workspace_id.eq(workspace),
+                    plan_id.eq(crashy),
+                    status.eq("running"),
+                    trigger.eq("manual"),
+                    started_at.eq(now),
+                    bytes.eq(1234_i64),
+                    created_at.eq(now),
+                ))
+                .execute(c)
+        })
+        .await
+        .expect("a run left running");
+    // A second start on the same database, as after a crash.
+    let restarted = devpilot::startup::Application::build(settings).await.expect("restart");
+    drop(restarted);
+    let run = run_rows(&app).await.remove(0);
+    assert_eq!(run.status, "failed");
+    assert_eq!(run.error.as_deref(), Some("interrupted by a server restart"));
 }
