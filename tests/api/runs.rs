@@ -22,6 +22,7 @@ on_both_backends!(
     deleting_a_destination_in_use_disables_its_plans,
     a_source_that_vanished_fails_and_leaves_nothing,
     runs_left_running_by_a_crash_are_failed_at_start_up,
+    a_transient_failure_is_retried,
     only_writers_of_the_workspace_start_runs
 );
 
@@ -455,4 +456,78 @@ async fn a_large_backup_streams_in_bounded_memory_with_live_progress() {
     // Alone this grows by ~5 MiB; other tests running beside it add their own share, so the
     // bound is half the artifact: holding it in memory would break it.
     assert!(grew < 128, "memory grew by {grew} MiB while streaming 256 MiB");
+}
+
+/// A TCP relay to moto that can be switched off and on again on the same port.
+struct Relay {
+    port: u16,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Relay {
+    async fn start(port: u16, upstream: String) -> Relay {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.expect("bind relay");
+        let port = listener.local_addr().expect("addr").port();
+        let task = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let upstream = upstream.clone();
+                tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        });
+        Relay { port, task: Some(task) }
+    }
+
+    fn stop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// The destination is unreachable on the first attempt and back for the next: the run
+/// retries after a pause and succeeds, with one whole artifact.
+async fn a_transient_failure_is_retried(backend: Backend) {
+    let f = fixture(backend).await;
+    fill(f.source.path());
+    let moto = crate::provider_s3::moto_open();
+    let upstream = moto.trim_start_matches("http://").to_owned();
+    let mut relay = Relay::start(0, upstream.clone()).await;
+    let endpoint = format!("http://127.0.0.1:{}", relay.port);
+    let prefix = format!("retry-{}/", uuid::Uuid::new_v4().simple());
+    let config = [
+        ("provider", "custom"),
+        ("endpoint", endpoint.as_str()),
+        ("region", "us-east-1"),
+        ("bucket", "devpilot-open"),
+        ("prefix", prefix.as_str()),
+        ("path_style", "true"),
+        ("access_key_id", "test"),
+        ("secret_access_key", "test"),
+    ];
+    assert_eq!(f.app.create_destination("Flaky", "s3", &config).await.status, 303);
+    let flaky = f.app.destination("Flaky").await;
+    assert_eq!(flaky.status, "active", "{}", flaky.message);
+    let page = f.save_plan("/plans", "Retried", &[("destination_id", &flaky.id)]).await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    let id = plan(&f.app, "Retried").await.id;
+
+    relay.stop();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    run_now(&f.app, &id).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let _relay = Relay::start(relay.port, upstream).await;
+    let run = settled(&f.app, 1).await.remove(0);
+    assert_eq!(run.status, "succeeded", "{run:?}");
+    let logs = crate::helpers::captured_logs();
+    let retried = logs.lines().any(|l| l.contains("upload failed; retrying") && l.contains(&run.id));
+    assert!(retried, "the first attempt of this run failed and was retried");
+    let key = run.object_key.clone().expect("key");
+    let artifact = reqwest::get(format!("{moto}/devpilot-open/{prefix}{key}")).await.expect("GET").bytes().await;
+    let artifact = artifact.expect("body");
+    assert_eq!(run.sha256.clone().expect("sha"), hex::encode(Sha256::digest(&artifact)));
+    assert_same_tree(&artifact, f.source.path());
 }
