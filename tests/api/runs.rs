@@ -23,6 +23,7 @@ on_both_backends!(
     a_source_that_vanished_fails_and_leaves_nothing,
     runs_left_running_by_a_crash_are_failed_at_start_up,
     a_transient_failure_is_retried,
+    a_failed_retention_delete_is_reported,
     only_writers_of_the_workspace_start_runs
 );
 
@@ -530,4 +531,25 @@ async fn a_transient_failure_is_retried(backend: Backend) {
     let artifact = artifact.expect("body");
     assert_eq!(run.sha256.clone().expect("sha"), hex::encode(Sha256::digest(&artifact)));
     assert_same_tree(&artifact, f.source.path());
+}
+
+/// An old artifact that cannot be deleted: the new run still succeeds, and says so.
+async fn a_failed_retention_delete_is_reported(backend: Backend) {
+    let f = fixture(backend).await;
+    fill(f.source.path());
+    let id = create_plan(&f, "Stubborn", "1").await;
+    run_now(&f.app, &id).await;
+    let first = settled(&f.app, 1).await.remove(0);
+    // Even root cannot remove_file a directory: the delete fails for real.
+    let old = f.target_path().join(first.object_key.clone().expect("key"));
+    std::fs::remove_file(&old).expect("remove");
+    std::fs::create_dir_all(old.join("blocker")).expect("a folder where the artifact was");
+    run_now(&f.app, &id).await;
+    let runs = settled(&f.app, 2).await;
+    assert_eq!(runs[1].status, "succeeded");
+    let error = runs[1].error.clone().unwrap_or_default();
+    assert!(error.starts_with("Retention: could not delete ") && error.contains(&runs[0].id), "{error}");
+    assert!(!runs[0].pruned, "the old run still counts as on the destination");
+    let page = f.app.get(&format!("/plans/{id}")).await.body;
+    assert!(page.contains("Retention: could not delete"), "shown in the history");
 }
