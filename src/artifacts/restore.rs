@@ -42,8 +42,10 @@ pub async fn verify(stream: ByteStream, expected_sha256: &str) -> Result<(), Res
     }
 }
 
-/// Restores a PostgreSQL artifact into the database `target` names.
+/// Restores a PostgreSQL artifact into the database `target` names, after checking that it
+/// answers (so "does not exist" or "authentication failed" come out clearly).
 pub async fn into_postgres(stream: ByteStream, target: &PostgresSource) -> Result<(), RestoreError> {
+    target.check().await?;
     Ok(target.restore(stream).await?)
 }
 

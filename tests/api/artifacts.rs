@@ -183,10 +183,15 @@ async fn pg_dump_failing_part_way_ends_the_stream_in_an_error() {
     )
     .execute(&mut connection)
     .expect("fill");
-    let source = PostgresSource::parse(&db.url()).expect("parse");
+    // Trust auth ignores the password, but it must still never reach pg_dump's command line.
+    let password = "cmdline-must-not-show-this";
+    let source = PostgresSource::parse(&with_password(&db.url(), password)).expect("parse");
     let mut dump = source.dump().expect("start");
     let first = dump.next().await.expect("a first chunk").expect("first chunk is fine");
     assert!(!first.is_empty());
+    let command_lines = pg_dump_command_lines(&db.name);
+    assert_eq!(command_lines.len(), 1, "our pg_dump is running");
+    assert!(!command_lines[0].contains(password), "password on the command line: {}", command_lines[0]);
     // We stopped reading, so pg_dump is stuck mid-table; cut its server connection.
     let mut terminated = 0;
     for _ in 0..50 {
@@ -206,6 +211,49 @@ async fn pg_dump_failing_part_way_ends_the_stream_in_an_error() {
     let rest = collect(dump).await;
     let error = rest.expect_err("the stream must end in an error");
     assert!(error.to_string().contains("pg_dump failed"), "{error}");
+}
+
+/// The command lines of running `pg_dump` processes that name `database`.
+fn pg_dump_command_lines(database: &str) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .expect("/proc")
+        .filter_map(|entry| std::fs::read(entry.ok()?.path().join("cmdline")).ok())
+        .map(|raw| String::from_utf8_lossy(&raw).replace('\0', " "))
+        // Debian's /usr/bin/pg_dump is a wrapper that execs the versioned binary.
+        .filter(|line| {
+            line.split(' ').next().is_some_and(|program| program.ends_with("pg_dump")) && line.contains(database)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_restore_whose_artifact_fails_part_way_is_an_error() {
+    let source_db = ScratchDb::new();
+    let mut connection = source_db.connect();
+    diesel::sql_query("CREATE TABLE t AS SELECT i AS id, md5(i::text) AS v FROM generate_series(1, 50000) i")
+        .execute(&mut connection)
+        .expect("fill");
+    let artifact =
+        collect(PostgresSource::parse(&source_db.url()).expect("parse").dump().expect("dump")).await.expect("dump");
+    let half = artifact[..artifact.len() / 2].to_vec();
+    let failing: ByteStream =
+        stream_of(half).chain(futures::stream::iter(vec![Err(std::io::Error::other("destination went away"))])).boxed();
+    let target_db = ScratchDb::new();
+    let target = PostgresSource::parse(&target_db.url()).expect("parse");
+    let error = restore::into_postgres(failing, &target).await.expect_err("must fail");
+    assert!(error.to_string().contains("destination went away"), "{error}");
+
+    // A truncated dump fed whole is refused by pg_restore itself.
+    let truncated = stream_of(artifact[..artifact.len() / 2].to_vec());
+    let error = restore::into_postgres(truncated, &target).await.expect_err("truncated");
+    assert!(error.to_string().contains("pg_restore failed"), "{error}");
+
+    // A target database that does not exist is named as such before pg_restore runs.
+    let missing =
+        PostgresSource::parse(&format!("{}/devpilot_missing_{}", postgres_base_url(), uuid::Uuid::new_v4().simple()))
+            .expect("parse");
+    let error = restore::into_postgres(stream_of(artifact), &missing).await.expect_err("missing");
+    assert!(matches!(error, RestoreError::Postgres(PostgresError::NoDatabase(_))), "{error:?}");
 }
 
 fn sqlite_exec(connection: &mut SqliteConnection, sql: &str) {
