@@ -153,11 +153,11 @@ impl PostgresSource {
         let mut child = command.spawn().map_err(|e| PostgresError::Other(format!("could not start pg_dump: {e}")))?;
         let stdout = child.stdout.take().ok_or_else(|| PostgresError::Other("pg_dump has no stdout".into()))?;
         let stderr = capture(child.stderr.take());
-        let password = self.password.as_ref().map(|p| p.expose_secret().to_string());
+        let password = self.password.clone();
         let ending = futures::stream::once(async move {
             let message = finish(child, stderr, "pg_dump").await.err()?;
             let message = match &password {
-                Some(p) if !p.is_empty() => message.replace(p.as_str(), "***"),
+                Some(p) if !p.expose_secret().is_empty() => message.replace(p.expose_secret(), "***"),
                 _ => message,
             };
             Some(Err(std::io::Error::other(message)))
