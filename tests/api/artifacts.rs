@@ -436,3 +436,49 @@ async fn verify_catches_a_wrong_checksum_before_anything_is_written() {
     let error = restore::verify(failing, &sha).await.expect_err("read error");
     assert!(error.to_string().contains("connection reset"), "{error}");
 }
+
+/// Every file, folder and symlink below `root` with its contents or target, in path order.
+fn tree(root: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(folder) = pending.pop() {
+        for entry in std::fs::read_dir(&folder).expect("read folder") {
+            let path = entry.expect("entry").path();
+            let name = path.strip_prefix(root).expect("inside").to_string_lossy().into_owned();
+            let kind = std::fs::symlink_metadata(&path).expect("metadata").file_type();
+            if kind.is_symlink() {
+                out.push((name, format!("-> {}", std::fs::read_link(&path).expect("link").display())));
+            } else if kind.is_dir() {
+                out.push((name, "dir".into()));
+                pending.push(path);
+            } else {
+                out.push((name, hex::encode(std::fs::read(&path).expect("file"))));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn a_directory_archived_by_the_tar_builder_comes_back_identical() {
+    let place = tempfile::tempdir().expect("tempdir");
+    let source = place.path().join("source");
+    let deep = source.join("a-rather-long-folder-name-".repeat(4)).join("ünïcödé 文件夹");
+    std::fs::create_dir_all(&deep).expect("deep folder");
+    std::fs::create_dir_all(source.join("empty")).expect("empty folder");
+    std::fs::write(deep.join("x".repeat(120) + ".txt"), "long name").expect("long file");
+    std::fs::write(source.join("data.bin"), (0..200_000u32).flat_map(|i| i.to_le_bytes()).collect::<Vec<u8>>())
+        .expect("data");
+    std::os::unix::fs::symlink("data.bin", source.join("alias")).expect("symlink");
+
+    let mut builder = tar::Builder::new(zstd::Encoder::new(Vec::new(), 3).expect("zstd"));
+    builder.follow_symlinks(false);
+    builder.append_dir_all(".", &source).expect("archive");
+    let archive = builder.into_inner().expect("tar").finish().expect("zstd");
+
+    let target = place.path().join("restored");
+    std::fs::create_dir(&target).expect("empty target");
+    restore::into_directory(stream_of(archive), &target).await.expect("restore");
+    assert_eq!(tree(&target), tree(&source));
+}
