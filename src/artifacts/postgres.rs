@@ -253,6 +253,25 @@ mod tests {
     }
 
     #[test]
+    fn libpq_failures_are_classified() {
+        let source = PostgresSource::parse("postgres://app:pw@127.0.0.1:5432/shop").expect("parse");
+        let prefix = "connection to server at \"127.0.0.1\", port 5432 failed: ";
+        let auth = source.classify(&format!("{prefix}FATAL:  password authentication failed for user \"app\""));
+        assert!(matches!(auth, PostgresError::Authentication { ref user, .. } if user == "app"), "{auth:?}");
+        let no_password = source.classify(&format!("{prefix}fe_sendauth: no password supplied"));
+        assert!(matches!(no_password, PostgresError::Authentication { .. }), "{no_password:?}");
+        let missing = source.classify(&format!("{prefix}FATAL:  database \"shop\" does not exist"));
+        assert_eq!(missing, PostgresError::NoDatabase("shop".into()));
+        assert_eq!(missing.to_string(), "database \"shop\" does not exist");
+        let refused = source.classify(&format!("{prefix}Connection refused\n\tIs the server running on that host?"));
+        assert!(refused.to_string().starts_with("could not connect to 127.0.0.1:5432: "), "{refused}");
+        let unknown_host =
+            source.classify("could not translate host name \"db\" to address: Name or service not known");
+        assert!(matches!(unknown_host, PostgresError::Connect { .. }), "{unknown_host:?}");
+        assert_eq!(source.redact("echoed pw here"), "echoed *** here");
+    }
+
+    #[test]
     fn refuses_what_is_not_a_postgres_url() {
         for (input, expected) in [
             ("mysql://u:p@h/db", "must start with postgres://"),
