@@ -33,6 +33,11 @@ impl Digesting {
 }
 
 impl DigestHandle {
+    /// Bytes that have passed so far, for a live progress display while the stream runs.
+    pub fn bytes(&self) -> u64 {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).1
+    }
+
     /// The lowercase hex SHA-256 and the size in bytes of everything the stream yielded so far.
     pub fn finish(&self) -> (String, u64) {
         let state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -51,7 +56,11 @@ mod tests {
         let chunks: Vec<std::io::Result<Bytes>> =
             vec![Ok(Bytes::from_static(b"hello ")), Ok(Bytes::new()), Ok(Bytes::from_static(b"world"))];
         let (stream, handle) = Digesting::new(futures::stream::iter(chunks).boxed());
-        let body: Vec<Bytes> = stream.try_collect().await.expect("stream");
+        let mut stream = stream;
+        let first = stream.next().await.expect("first").expect("ok");
+        assert_eq!(handle.bytes(), first.len() as u64, "progress counts as bytes pass");
+        let mut body: Vec<Bytes> = vec![first];
+        body.extend(stream.try_collect::<Vec<Bytes>>().await.expect("stream"));
         assert_eq!(body.concat(), b"hello world");
         let (hex, size) = handle.finish();
         assert_eq!(hex, hex::encode(Sha256::digest(b"hello world")));
