@@ -570,6 +570,8 @@ ts_install_all() {
     local debs=(curl chromium chromium-driver openssh-server openssh-client)
     # A Python with venv and ensurepip (the machine's may be a pyenv build: then no Debian python3).
     python3 -c 'import ensurepip, venv' 2>/dev/null || debs+=(python3 python3-venv)
+    # pg_dump and pg_restore for the PostgreSQL artifact tests (any installed client version).
+    command -v pg_dump >/dev/null && command -v pg_restore >/dev/null || debs+=(postgresql-client)
     ts_apt_ensure "${debs[@]}" || return 1
     # The venv and the npm packages install side by side (npm needs only a Node.js, which on a
     # machine without one comes from the venv: then it waits for the venv).

@@ -6,9 +6,11 @@
 //! Restoring reads an artifact back, verifies its checksum before writing anything, and unpacks
 //! it into a chosen target.
 
+pub mod checksum;
 pub mod directory;
 pub mod encryption;
 pub mod postgres;
+pub mod restore;
 pub mod sqlite;
 
 pub use crate::providers::ByteStream;
