@@ -482,3 +482,27 @@ async fn a_directory_archived_by_the_tar_builder_comes_back_identical() {
     restore::into_directory(stream_of(archive), &target).await.expect("restore");
     assert_eq!(tree(&target), tree(&source));
 }
+
+/// Against the PostgreSQL that checks passwords (scram-sha-256), which `scripts/test` starts.
+#[tokio::test]
+async fn a_wrong_password_is_refused_by_a_server_that_checks_it() {
+    let url = std::env::var("DEVPILOT_TEST_PG_SCRAM").expect("DEVPILOT_TEST_PG_SCRAM: run the tests with scripts/test");
+    let right = PostgresSource::parse(&url).expect("parse");
+    right.check().await.expect("the right password connects");
+    let dumped =
+        collect(right.dump().expect("pg_dump starts")).await.expect("pg_dump with the password from PGPASSWORD");
+    assert!(dumped.starts_with(b"PGDMP"), "a custom-format dump");
+
+    let password = url::Url::parse(&url).expect("url").password().unwrap_or_default().to_owned();
+    let wrong_password = "not-the-password-0123";
+    let mut wrong_url = url::Url::parse(&url).expect("url");
+    wrong_url.set_password(Some(wrong_password)).expect("a URL with a host");
+    let wrong = PostgresSource::parse(wrong_url.as_str()).expect("parse");
+    let error = wrong.check().await.expect_err("a wrong password is refused");
+    assert!(matches!(error, PostgresError::Authentication { .. }), "{error:?}");
+    assert!(error.to_string().contains("authentication failed"), "{error}");
+    let dump_error = collect(wrong.dump().expect("pg_dump starts")).await.expect_err("pg_dump must fail");
+    for message in [error.to_string(), dump_error.to_string(), format!("{wrong:?}")] {
+        assert!(!message.contains(wrong_password) && !message.contains(&password), "password leaked: {message}");
+    }
+}
