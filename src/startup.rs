@@ -89,7 +89,7 @@ impl Application {
                         .cookie_secure(secure)
                         .build(),
                 )
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
                 .app_data(web::FormConfig::default().limit(256 * 1024))
                 .app_data(destinations.clone())
                 .app_data(servers.clone())

@@ -1,14 +1,16 @@
 //! Artifacts: what a backup run streams to a destination, and how it comes back.
 //!
 //! A source (a directory as tar + zstd, a PostgreSQL database as `pg_dump` custom format, a
-//! SQLite database through the online backup API) becomes a [`ByteStream`] of bounded memory;
+//! SQLite database as a consistent `VACUUM INTO` snapshot) becomes a [`ByteStream`] of bounded memory;
 //! optional client-side encryption wraps it; a digest records SHA-256 and size on the way.
 //! Restoring reads an artifact back, verifies its checksum before writing anything, and unpacks
 //! it into a chosen target.
 
+pub mod checksum;
 pub mod directory;
 pub mod encryption;
 pub mod postgres;
+pub mod restore;
 pub mod sqlite;
 
 pub use crate::providers::ByteStream;

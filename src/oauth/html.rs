@@ -86,6 +86,7 @@ async fn callback(
     let answer = Callback { state: query.state.as_deref(), code: query.code.as_deref(), error: query.error.as_deref() };
     match oauth.finish(&who, &answer).await {
         Ok(Finished::Connected { name, outcome }) => {
+            tracing::info!(destination = %name, test_passed = outcome.ok, "connected a Google Drive destination");
             let flash = if outcome.ok {
                 Flash::ok(format!("Connected “{name}” to Google Drive. Connection test passed."))
             } else {

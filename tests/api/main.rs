@@ -7,6 +7,7 @@ mod helpers;
 mod standins;
 
 mod accounts;
+mod artifacts;
 mod browser;
 mod csrf_and_roles;
 mod destinations;

@@ -121,8 +121,12 @@ async fn connect_stores_a_sealed_refresh_token_and_tests_active(backend: Backend
     assert!(!q.contains_key("client_secret"));
 
     let callback = f.google.consent(&consent).await;
+    let code = query_of(&callback).get("code").cloned().expect("Google sends a code");
+    let raw_query = url::Url::parse(&callback).expect("url").query().unwrap_or_default().to_owned();
     let back = f.callback(&f.app.client, &callback).await;
     assert_eq!(back.status, 303, "{}", back.body);
+    let logs = captured_logs();
+    assert!(!logs.contains(&code) && !logs.contains(&raw_query), "the one-time code is not logged (no query strings)");
     assert_eq!(back.location.as_deref(), Some("/destinations"));
     let list = f.app.get("/destinations").await;
     assert!(list.body.contains("Connected “Team Drive” to Google Drive. Connection test passed."), "{}", list.body);

@@ -315,21 +315,3 @@ async fn sftp_failed_upload_leaves_no_partial_file() {
     assert!(left.is_empty(), "nothing is left on the server: {left:?}");
     assert!(p.list(&run).await.expect("list").is_empty());
 }
-
-/// Not a timed assertion: prints the upload rate of 64 MiB for the record.
-#[tokio::test]
-async fn sftp_upload_throughput() {
-    let f = fixture();
-    let dir = tempfile::tempdir().expect("dir");
-    let p = conformance::provider(&f, &f.good, dir.path());
-    p.test().await.expect("test");
-    let key = format!("speed{}/64mib.bin", uuid::Uuid::new_v4().simple());
-    // Made as it streams, so the process's peak memory reflects the upload, not the test data.
-    let chunk = Bytes::from(vec![42u8; 1024 * 1024]);
-    let stream = futures::stream::iter((0..64).map(move |_| Ok(chunk.clone()))).boxed();
-    let started = std::time::Instant::now();
-    assert_eq!(p.put(&key, stream).await.expect("put"), 64 * 1024 * 1024);
-    let seconds = started.elapsed().as_secs_f64();
-    eprintln!("SFTP upload of 64 MiB: {seconds:.2} s, {:.0} MB/s", 64.0 * 1.048_576 / seconds);
-    p.delete(&key).await.expect("delete");
-}
