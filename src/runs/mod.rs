@@ -2,7 +2,6 @@
 //! the way, recorded with its outcome; retention afterwards; the scheduler that starts due plans.
 
 pub mod chart;
-pub mod digest;
 pub mod html;
 pub mod runner;
 pub mod scheduler;

@@ -1,9 +1,9 @@
 //! Running a plan once: check its destination, stream the source to it (retrying transient
 //! failures from the start), record the outcome, then apply retention.
 
-use super::digest::Digest;
 use super::store::{self, FAILED, QUEUED, RunEnd, RunRow, SKIPPED, SUCCEEDED};
-use crate::artifacts::directory;
+use crate::artifacts::checksum::{DigestHandle, Digesting};
+use crate::artifacts::{ByteStream, directory};
 use crate::db::{Db, DbError};
 use crate::destinations::domain::Status;
 use crate::destinations::service::DestinationService;
@@ -11,6 +11,7 @@ use crate::plans::domain::Source;
 use crate::plans::store::{self as plans, PlanRow};
 use crate::providers::{ErrorKind, Provider, ProviderError};
 use chrono::{NaiveDateTime, Utc};
+use futures::StreamExt;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -43,7 +44,7 @@ pub struct Progress {
 
 #[derive(Clone)]
 struct Live {
-    digest: Digest,
+    digest: DigestHandle,
     since: Instant,
 }
 
@@ -177,25 +178,26 @@ impl Runner {
     ) -> Result<(u64, String), ProviderError> {
         let mut attempt = 1;
         loop {
-            let digest = Digest::default();
+            let source_error = Arc::new(Mutex::new(None));
+            let body = match source {
+                Source::Directory(path) => directory::stream(path.clone()),
+            };
+            let (body, digest) = Digesting::new(note_error(body, source_error.clone()));
             let live = Live { digest: digest.clone(), since: Instant::now() };
             self.live.lock().map(|mut l| l.insert(run_id.to_owned(), live)).ok();
-            let body = match source {
-                Source::Directory(path) => digest.wrap(directory::stream(path.clone())),
-            };
             let ticker = self.record_progress(run_id, digest.clone());
             let result = provider.put(key, body).await;
             ticker.abort();
+            let (sha256, passed) = digest.finish();
+            let source_error = source_error.lock().ok().and_then(|e| e.clone());
             match result {
-                Ok(written) if written == digest.bytes() => return Ok((written, digest.sha256())),
+                Ok(written) if written == passed && source_error.is_none() => return Ok((written, sha256)),
                 Ok(written) => {
                     let _ = provider.delete(key).await;
-                    return Err(ProviderError::new(
-                        ErrorKind::Provider,
-                        format!("the destination stored {written} bytes of {}", digest.bytes()),
-                    ));
+                    let why = source_error.unwrap_or_else(|| format!("it stored {written} bytes of {passed}"));
+                    return Err(ProviderError::new(ErrorKind::Provider, format!("The upload is incomplete: {why}")));
                 }
-                Err(e) if let Some(source) = digest.source_error() => {
+                Err(e) if let Some(source) = source_error => {
                     return Err(ProviderError::new(
                         ErrorKind::Provider,
                         format!("Reading the source failed: {source} (the upload was abandoned: {e})"),
@@ -211,7 +213,7 @@ impl Runner {
         }
     }
 
-    fn record_progress(&self, run_id: &str, digest: Digest) -> tokio::task::JoinHandle<()> {
+    fn record_progress(&self, run_id: &str, digest: DigestHandle) -> tokio::task::JoinHandle<()> {
         let (db, id) = (self.db.clone(), run_id.to_owned());
         tokio::spawn(async move {
             loop {
@@ -266,6 +268,16 @@ impl Runner {
         }
         (!problems.is_empty()).then(|| problems.join("; "))
     }
+}
+
+/// Keeps the source's own error: the provider only sees a broken body and says "cannot write".
+fn note_error(body: ByteStream, slot: Arc<Mutex<Option<String>>>) -> ByteStream {
+    body.inspect(move |chunk| {
+        if let (Err(e), Ok(mut slot)) = (chunk, slot.lock()) {
+            slot.get_or_insert_with(|| e.to_string());
+        }
+    })
+    .boxed()
 }
 
 fn end_without_artifact(status: &'static str, error: String) -> RunEnd {
