@@ -2,7 +2,7 @@
 //! committed by a block list, presigned downloads as read-only service SAS URLs signed with the
 //! account key.
 
-use super::object_listing::list_under;
+use super::object_listing::{first_page, list_under};
 use super::object_store_errors::from_object_store;
 use super::s3::{client_options, put_multipart, retry_config};
 use super::{ByteStream, ErrorKind, Provider, ProviderContext, ProviderError, StoredObject, check_key, join_key};
@@ -10,10 +10,10 @@ use crate::destinations::fields::{FieldErrors, FieldReader, FieldSpec, RawFields
 use async_trait::async_trait;
 use base64::Engine;
 use futures::{StreamExt, TryStreamExt};
+use object_store::ObjectStoreExt;
 use object_store::azure::{MicrosoftAzure, MicrosoftAzureBuilder};
 use object_store::path::Path as StorePath;
 use object_store::signer::Signer;
-use object_store::{ObjectStore, ObjectStoreExt};
 use secrecy::{ExposeSecret, SecretString};
 use std::time::Duration;
 
@@ -137,16 +137,8 @@ impl AzureBlobProvider {
 impl Provider for AzureBlobProvider {
     async fn test(&self) -> Result<String, ProviderError> {
         // One List Blobs page under the prefix: proves the key, the container and read access.
-        let prefix = self.prefix.as_deref().map(|p| StorePath::from(p.trim_end_matches('/')));
-        let mut listing = self.store.list(prefix.as_ref());
-        match tokio::time::timeout(self.deadline, listing.next()).await {
-            Err(_) => Err(ProviderError::new(
-                ErrorKind::Timeout,
-                format!("{} did not answer within {} s.", self.endpoint_label, self.deadline.as_secs()),
-            )),
-            Ok(Some(Err(e))) => Err(self.err(&e)),
-            Ok(_) => Ok(format!("Listed container {} at {}.", self.container, self.endpoint_label)),
-        }
+        first_page(&self.store, self.prefix.as_deref(), self.deadline, &self.endpoint_label, |e| self.err(e)).await?;
+        Ok(format!("Listed container {} at {}.", self.container, self.endpoint_label))
     }
 
     async fn put(&self, key: &str, body: ByteStream) -> Result<u64, ProviderError> {

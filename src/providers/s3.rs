@@ -1,6 +1,7 @@
 //! Amazon S3 and S3-compatible services (R2, Backblaze B2, MinIO, Wasabi, DigitalOcean Spaces,
 //! any custom endpoint), through object_store.
 
+use super::object_listing::{first_page, list_under};
 use super::object_store_errors::from_object_store;
 use super::{ByteStream, ErrorKind, Provider, ProviderContext, ProviderError, StoredObject, check_key, join_key};
 use crate::destinations::fields::{FieldErrors, FieldReader, FieldSpec, Input, RawFields, rules};
@@ -291,16 +292,8 @@ pub(super) async fn put_multipart(
 impl Provider for S3Provider {
     async fn test(&self) -> Result<String, ProviderError> {
         // One ListObjectsV2 page under the prefix: needs only s3:ListBucket, unlike ListBuckets.
-        let prefix = self.prefix.as_deref().map(|p| StorePath::from(p.trim_end_matches('/')));
-        let mut listing = self.store.list(prefix.as_ref());
-        match tokio::time::timeout(self.deadline, listing.next()).await {
-            Err(_) => Err(ProviderError::new(
-                ErrorKind::Timeout,
-                format!("{} did not answer within {} s.", self.endpoint_label, self.deadline.as_secs()),
-            )),
-            Ok(Some(Err(e))) => Err(self.err(&e)),
-            Ok(_) => Ok(format!("Listed the bucket at {}.", self.endpoint_label)),
-        }
+        first_page(&self.store, self.prefix.as_deref(), self.deadline, &self.endpoint_label, |e| self.err(e)).await?;
+        Ok(format!("Listed the bucket at {}.", self.endpoint_label))
     }
 
     async fn put(&self, key: &str, body: ByteStream) -> Result<u64, ProviderError> {
@@ -315,20 +308,7 @@ impl Provider for S3Provider {
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<StoredObject>, ProviderError> {
-        let base = self.prefix.as_deref().map(|p| StorePath::from(p.trim_end_matches('/')));
-        let strip = base.as_ref().map(|b| format!("{b}/")).unwrap_or_default();
-        let objects: Vec<_> = self.store.list(base.as_ref()).try_collect().await.map_err(|e| self.err(&e))?;
-        Ok(objects
-            .into_iter()
-            .filter_map(|o| {
-                let key = o.location.as_ref().strip_prefix(strip.as_str())?.to_owned();
-                key.starts_with(prefix).then_some(StoredObject {
-                    key,
-                    size: o.size,
-                    last_modified: Some(o.last_modified),
-                })
-            })
-            .collect())
+        list_under(&self.store, self.prefix.as_deref(), prefix).await.map_err(|e| self.err(&e))
     }
 
     async fn delete(&self, key: &str) -> Result<(), ProviderError> {
