@@ -83,8 +83,9 @@ impl Db {
         };
         let pool = Pool::builder()
             .max_size(max_connections)
-            // Open connections on demand: no idle pool to keep refilling in the background.
-            .min_idle(Some(1))
+            // Open connections on demand: nothing refills the pool in the background (a pool
+            // thread connecting while the process exits could crash it in libpq).
+            .min_idle(Some(0))
             .connection_timeout(std::time::Duration::from_secs(10))
             .connection_customizer(Box::new(SqlitePragmas))
             .build(ConnectionManager::<DbConn>::new(target))

@@ -53,20 +53,23 @@ impl Retention {
     }
 }
 
-/// What a plan backs up. PostgreSQL and SQLite sources come with the artifacts work.
+/// What a plan backs up. A PostgreSQL source is still to come.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
     Directory(PathBuf),
+    /// A SQLite database file, backed up as a consistent snapshot.
+    Sqlite(PathBuf),
 }
 
 impl Source {
-    pub const KINDS: &'static [(&'static str, &'static str)] = &[("directory", "Directory")];
+    pub const KINDS: &'static [(&'static str, &'static str)] =
+        &[("directory", "Directory"), ("sqlite", "SQLite database file")];
 
     pub fn parse(kind: &str, path: &str) -> Result<Source, FieldErrors> {
+        let at_path = |m| FieldErrors::single("source_path", m);
         match kind {
-            "" | "directory" => {
-                directory(path).map(Source::Directory).map_err(|m| FieldErrors::single("source_path", m))
-            }
+            "" | "directory" => directory(path).map(Source::Directory).map_err(at_path),
+            "sqlite" => sqlite_file(path).map(Source::Sqlite).map_err(at_path),
             other => Err(FieldErrors::single("source_kind", format!("Unknown source type “{other}”."))),
         }
     }
@@ -74,19 +77,53 @@ impl Source {
     pub fn kind(&self) -> &'static str {
         match self {
             Source::Directory(_) => "directory",
+            Source::Sqlite(_) => "sqlite",
         }
     }
 
     /// The stored form of the source's location.
     pub fn location(&self) -> String {
         match self {
-            Source::Directory(p) => p.display().to_string(),
+            Source::Directory(p) | Source::Sqlite(p) => p.display().to_string(),
         }
     }
 
-    /// A stored source; directories are the only kind so far.
-    pub fn from_db(_kind: &str, location: &str) -> Source {
-        Source::Directory(PathBuf::from(location))
+    /// The artifact's file extension.
+    pub fn extension(&self) -> &'static str {
+        match self {
+            Source::Directory(_) => "tar.zst",
+            Source::Sqlite(_) => "sqlite3",
+        }
+    }
+
+    pub fn from_db(kind: &str, location: &str) -> Source {
+        match kind {
+            "sqlite" => Source::Sqlite(PathBuf::from(location)),
+            _ => Source::Directory(PathBuf::from(location)),
+        }
+    }
+}
+
+/// An absolute path to an existing SQLite database file (checked by its 16-byte header).
+fn sqlite_file(path: &str) -> Result<PathBuf, String> {
+    use std::io::Read;
+    let path = path.trim();
+    if path.is_empty() {
+        return Err("Database file is required: the absolute path of the SQLite file to back up.".into());
+    }
+    let p = Path::new(path);
+    if !p.is_absolute() {
+        return Err(format!("“{path}” is not an absolute path; start it with /."));
+    }
+    let mut header = [0u8; 16];
+    match std::fs::File::open(p) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(format!("“{path}” does not exist on the server.")),
+        Err(e) => Err(format!("“{path}” cannot be read: {e}.")),
+        Ok(_) if p.is_dir() => Err(format!("“{path}” is a directory, not a database file.")),
+        Ok(mut file) => match file.read_exact(&mut header) {
+            Ok(()) if &header == b"SQLite format 3\0" => Ok(p.to_path_buf()),
+            _ => Err(format!("“{path}” is not a SQLite database.")),
+        },
     }
 }
 

@@ -3,7 +3,7 @@
 
 use super::store::{self, FAILED, QUEUED, RunEnd, RunRow, SKIPPED, SUCCEEDED};
 use crate::artifacts::checksum::{DigestHandle, Digesting};
-use crate::artifacts::{ByteStream, directory};
+use crate::artifacts::{ByteStream, directory, sqlite};
 use crate::db::{Db, DbError};
 use crate::destinations::domain::Status;
 use crate::destinations::service::DestinationService;
@@ -157,8 +157,8 @@ impl Runner {
         if let Err(e) = self.db.run(move |c| store::start(c, &id, &dest, started)).await {
             return Outcome::Failed(format!("recording the start failed: {e}"));
         }
-        let key = object_key(&plan.slug, started, run_id);
         let source = Source::from_db(&plan.source_kind, &plan.source_path);
+        let key = object_key(&plan.slug, started, run_id, source.extension());
         let result = self.upload(provider.as_ref(), &source, &key, run_id).await;
         self.live.lock().map(|mut l| l.remove(run_id)).ok();
         match result {
@@ -181,6 +181,9 @@ impl Runner {
             let source_error = Arc::new(Mutex::new(None));
             let body = match source {
                 Source::Directory(path) => directory::stream(path.clone()),
+                Source::Sqlite(path) => sqlite::snapshot(path)
+                    .await
+                    .map_err(|e| ProviderError::new(ErrorKind::Provider, format!("Reading the source failed: {e}")))?,
             };
             let (body, digest) = Digesting::new(note_error(body, source_error.clone()));
             let live = Live { digest: digest.clone(), since: Instant::now() };
@@ -289,6 +292,6 @@ fn transient(e: &ProviderError) -> bool {
 }
 
 /// `{plan-slug}/{timestamp}-{run-id}.tar.zst`: sorts by time within a plan's folder.
-pub fn object_key(slug: &str, at: NaiveDateTime, run_id: &str) -> String {
-    format!("{slug}/{}-{run_id}.tar.zst", at.format("%Y%m%dT%H%M%SZ"))
+pub fn object_key(slug: &str, at: NaiveDateTime, run_id: &str, extension: &str) -> String {
+    format!("{slug}/{}-{run_id}.{extension}", at.format("%Y%m%dT%H%M%SZ"))
 }
