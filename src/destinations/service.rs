@@ -194,6 +194,12 @@ impl DestinationService {
         Ok(Page { items, page, per_page, total })
     }
 
+    /// Id → name of the workspace's destinations, without loading or decrypting anything else.
+    pub async fn names(&self, workspace: &str) -> Result<Vec<(String, String)>, DestinationError> {
+        let ws = workspace.to_owned();
+        Ok(self.db.run(move |c| store::names(c, &ws)).await?)
+    }
+
     pub async fn get(&self, workspace: &str, id: &str) -> Result<Destination, DestinationError> {
         let row = self.row(workspace, id).await?;
         let ws = workspace.to_owned();

@@ -48,6 +48,11 @@ pub fn list(conn: &mut DbConn, workspace: &str, limit: i64, offset: i64) -> Quer
         .load(conn)
 }
 
+/// Id and name of every destination of a workspace (for labelling history rows).
+pub fn names(conn: &mut DbConn, workspace: &str) -> QueryResult<Vec<(String, String)>> {
+    dsl::destinations.filter(dsl::workspace_id.eq(workspace)).select((dsl::id, dsl::name)).load(conn)
+}
+
 pub fn count(conn: &mut DbConn, workspace: &str) -> QueryResult<i64> {
     dsl::destinations.filter(dsl::workspace_id.eq(workspace)).count().get_result(conn)
 }

@@ -7,6 +7,7 @@
 //! leaves no asset. Cloudinary refuses empty files, so a 0-byte artifact is stored as a one-byte
 //! placeholder marked with the context `devpilot_empty=true` and read back as empty.
 
+use super::chunks::fill_past;
 use super::http::{client, kind_of_status, origin, transport_error};
 use super::{ByteStream, ErrorKind, Provider, ProviderContext, ProviderError, Step, StoredObject, check_key, join_key};
 use crate::destinations::fields::{FieldErrors, FieldReader, FieldSpec, RawFields, rules};
@@ -200,23 +201,7 @@ impl CloudinaryProvider {
         let mut buffer = BytesMut::new();
         let mut offset = 0u64;
         loop {
-            let mut ended = false;
-            // One byte past a chunk tells whether more follows.
-            while buffer.len() <= CHUNK {
-                match body.next().await {
-                    Some(Ok(bytes)) => buffer.extend_from_slice(&bytes),
-                    Some(Err(e)) => {
-                        return Err(ProviderError::new(
-                            ErrorKind::Provider,
-                            format!("reading the artifact failed: {e}"),
-                        ));
-                    }
-                    None => {
-                        ended = true;
-                        break;
-                    }
-                }
-            }
+            let ended = fill_past(&mut body, &mut buffer, CHUNK).await?;
             let chunk = if ended { buffer.split().freeze() } else { buffer.split_to(CHUNK).freeze() };
             let len = chunk.len() as u64;
             if ended && offset == 0 {

@@ -5,6 +5,7 @@
 //! result means for a destination's status.
 
 pub mod azure_blob;
+pub mod chunks;
 pub mod cloudinary;
 pub mod gcs;
 pub mod google_auth;

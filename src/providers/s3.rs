@@ -273,7 +273,7 @@ pub(super) async fn put_multipart(
             Ok(c) => c,
             Err(e) => {
                 let _ = writer.abort().await;
-                return Err(ProviderError::new(ErrorKind::Provider, format!("reading the artifact failed: {e}")));
+                return Err(super::chunks::read_error(e));
             }
         };
         if let Err(e) = writer.wait_for_capacity(PARTS_IN_FLIGHT).await {

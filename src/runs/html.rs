@@ -1,6 +1,7 @@
 //! Run pages: "Run now", the plan page (details, history, size chart, live progress) and the
 //! workspace's Runs page.
 
+use super::history::Download;
 use super::runner::{Progress, Runner, Trigger};
 use super::store::{self, RUNNING, RunRow};
 use crate::auth::CurrentUser;
@@ -75,12 +76,6 @@ pub fn human_bytes(n: u64) -> String {
     if unit == 0 { format!("{n} B") } else { format!("{value:.1} {}", UNITS[unit]) }
 }
 
-async fn destination_names(runner: &Runner, workspace: &str) -> Result<Vec<(String, String)>, AppError> {
-    let ws = workspace.to_owned();
-    let rows = runner.db().run(move |c| crate::destinations::store::list(c, &ws, 10_000, 0)).await?;
-    Ok(rows.into_iter().map(|r| (r.id, r.name)).collect())
-}
-
 #[derive(Template)]
 #[template(path = "runs/plan.html")]
 struct PlanPage {
@@ -99,10 +94,9 @@ async fn plan_page(
     session: Session,
 ) -> Result<HttpResponse, AppError> {
     let plan = plans.get(&user.workspace_id, &path).await?;
-    let (ws, pid) = (user.workspace_id.clone(), plan.id.clone());
-    let rows = runner.db().run(move |c| store::for_plan(c, &ws, &pid, 200)).await?;
+    let rows = runner.history_of_plan(&user.workspace_id, &plan.id, 200).await?;
     let chart = super::chart::sizes(&rows);
-    let names = destination_names(&runner, &user.workspace_id).await?;
+    let names = runner.destination_names(&user.workspace_id).await?;
     let runs = rows.into_iter().map(|r| view(r, plan.name.clone(), &names)).collect();
     let layout = Layout::for_user(&user, "plans");
     render(StatusCode::OK, &PlanPage { layout, flash: Flash::take(&session), plan, runs, chart })
@@ -130,9 +124,8 @@ struct RunsPage {
 }
 
 async fn runs_page(user: CurrentUser, runner: web::Data<Runner>) -> Result<HttpResponse, AppError> {
-    let ws = user.workspace_id.clone();
-    let rows = runner.db().run(move |c| store::for_workspace(c, &ws, 200)).await?;
-    let names = destination_names(&runner, &user.workspace_id).await?;
+    let rows = runner.history(&user.workspace_id, 200).await?;
+    let names = runner.destination_names(&user.workspace_id).await?;
     let runs = rows.into_iter().map(|(r, plan)| view(r, plan, &names)).collect();
     render(StatusCode::OK, &RunsPage { layout: Layout::for_user(&user, "runs"), runs })
 }
@@ -156,21 +149,11 @@ async fn progress(
     runner: web::Data<Runner>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let (ws, id) = (user.workspace_id.clone(), path.into_inner());
-    let run = {
-        let id = id.clone();
-        runner.db().run(move |c| store::find(c, &ws, &id)).await?
-    };
+    let id = path.into_inner();
+    let run = runner.find(&user.workspace_id, &id).await?;
     let live = runner.progress(&id);
     let bytes = live.map_or(run.bytes.max(0) as u64, |p| p.bytes);
-    let (ws, pid) = (user.workspace_id.clone(), run.plan_id.clone());
-    let previous = runner
-        .db()
-        .run(move |c| store::for_plan(c, &ws, &pid, 50))
-        .await?
-        .into_iter()
-        .find(|r| r.status == store::SUCCEEDED)
-        .map(|r| r.bytes.max(1) as u64);
+    let previous = runner.last_success_bytes(&user.workspace_id, &run.plan_id).await?;
     let percent = previous.map_or(0, |p| (bytes * 100 / p).min(99));
     let rate = live
         .map_or_else(String::new, |Progress { bytes_per_second, .. }| format!("{}/s", human_bytes(bytes_per_second)));
@@ -193,28 +176,13 @@ const LINK_VALID_FOR: std::time::Duration = std::time::Duration::from_secs(300);
 async fn download(
     user: CurrentUser,
     runner: web::Data<Runner>,
-    destinations: web::Data<crate::destinations::service::DestinationService>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let (ws, id) = (user.workspace_id.clone(), path.into_inner());
-    let run = runner.db().run(move |c| store::find(c, &ws, &id)).await?;
-    let gone = || AppError::NotFound("This backup is not available for download".into());
-    let (Some(key), Some(destination)) = (run.object_key.clone(), run.destination_id.clone()) else {
-        return Err(gone());
-    };
-    if run.status != store::SUCCEEDED || run.pruned_at.is_some() {
-        return Err(gone());
+    match runner.download(&user.workspace_id, &path, LINK_VALID_FOR).await? {
+        Download::Redirect(url) => Ok(see_other(url.as_str())),
+        Download::Stream { body, file_name, content_type } => Ok(HttpResponse::Ok()
+            .content_type(content_type)
+            .insert_header(actix_web::http::header::ContentDisposition::attachment(file_name))
+            .streaming(body)),
     }
-    let (_, provider) = destinations.provider(&user.workspace_id, &destination).await.map_err(|_| gone())?;
-    let provider = provider.map_err(|e| AppError::BadRequest(format!("The destination cannot be used: {e}")))?;
-    let failed = |e: crate::providers::ProviderError| AppError::BadRequest(format!("The download failed: {e}"));
-    if let Some(url) = provider.presign(&key, LINK_VALID_FOR).await.map_err(failed)? {
-        return Ok(see_other(url.as_str()));
-    }
-    let body = provider.get(&key).await.map_err(failed)?;
-    let file = key.rsplit('/').next().unwrap_or("backup.tar.zst").to_owned();
-    Ok(HttpResponse::Ok()
-        .content_type("application/zstd")
-        .insert_header(actix_web::http::header::ContentDisposition::attachment(file))
-        .streaming(body))
 }

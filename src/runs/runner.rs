@@ -67,8 +67,12 @@ impl Runner {
         Runner { db, destinations, live: Arc::default() }
     }
 
-    pub fn db(&self) -> &Db {
+    pub(super) fn db(&self) -> &Db {
         &self.db
+    }
+
+    pub(super) fn destinations(&self) -> &DestinationService {
+        &self.destinations
     }
 
     /// Records a queued run of the plan and starts it in the background; returns its id.

@@ -4,7 +4,7 @@
 //! 1 byte and a large object round-trip byte for byte, list and delete work, a broken upload
 //! leaves nothing behind, and presigned URLs (where the provider has them) download the bytes.
 
-use crate::helpers::{Backend, spawn_app};
+use crate::helpers::Backend;
 use bytes::Bytes;
 use devpilot::config::ProviderSettings;
 use devpilot::destinations::domain::{DestinationConfig, DestinationKind};
@@ -95,7 +95,6 @@ pub async fn ui_cases(fixture: &Fixture, backend: Backend) {
             row.message
         );
     }
-    let _ = spawn_app; // the plain harness is for fixtures that need no settings
 }
 
 pub fn provider(fixture: &Fixture, fields: &Fields, dir: &std::path::Path) -> Box<dyn Provider> {

@@ -6,6 +6,7 @@
 //! persisted; the last one carries the total size. One chunk is buffered at a time. A failed
 //! upload cancels its session, so nothing becomes visible.
 
+use crate::providers::chunks::read_error;
 use crate::providers::http::transport_error;
 use crate::providers::object_store_errors::from_answer;
 use crate::providers::{ByteStream, ErrorKind, ProviderError, Step};
@@ -64,8 +65,7 @@ async fn send(target: &Target<'_>, session: &str, mut body: ByteStream) -> Resul
     // Bytes GCS has persisted: the offset of the buffer's first byte.
     let mut offset = 0u64;
     while let Some(item) = body.next().await {
-        let item =
-            item.map_err(|e| ProviderError::new(ErrorKind::Provider, format!("reading the artifact failed: {e}")))?;
+        let item = item.map_err(read_error)?;
         buffer.extend_from_slice(&item);
         // Only a chunk known not to be the last goes out now: the last must carry the total.
         while buffer.len() > CHUNK {

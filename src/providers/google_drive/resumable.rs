@@ -3,10 +3,10 @@
 //! one (which carries the total) with the file. Memory holds one chunk at a time.
 
 use super::{DriveFile, GoogleDriveProvider, api_error};
+use crate::providers::chunks::fill_past;
 use crate::providers::http::{origin, transport_error};
 use crate::providers::{ByteStream, ErrorKind, ProviderError};
 use bytes::{Bytes, BytesMut};
-use futures::StreamExt;
 use reqwest::StatusCode;
 
 /// Resumable chunks must be multiples of 256 KiB; 8 MiB is Google's suggested size.
@@ -116,23 +116,7 @@ impl GoogleDriveProvider {
         let mut buffer = BytesMut::new();
         let mut offset = 0u64;
         loop {
-            let mut ended = false;
-            // One byte past a chunk tells whether more follows, so the last chunk carries the total.
-            while buffer.len() <= CHUNK {
-                match body.next().await {
-                    Some(Ok(bytes)) => buffer.extend_from_slice(&bytes),
-                    Some(Err(e)) => {
-                        return Err(ProviderError::new(
-                            ErrorKind::Provider,
-                            format!("reading the artifact failed: {e}"),
-                        ));
-                    }
-                    None => {
-                        ended = true;
-                        break;
-                    }
-                }
-            }
+            let ended = fill_past(&mut body, &mut buffer, CHUNK).await?;
             if ended {
                 let last = buffer.split().freeze();
                 let total = offset + last.len() as u64;

@@ -157,9 +157,7 @@ impl Provider for SftpProvider {
             let mut file = conn.sftp.create(partial.as_str()).await.map_err(|e| sftp_error(&e, "write", &path))?;
             let mut written = 0u64;
             while let Some(chunk) = body.next().await {
-                let chunk = chunk.map_err(|e| {
-                    ProviderError::new(ErrorKind::Provider, format!("reading the artifact failed: {e}"))
-                })?;
+                let chunk = chunk.map_err(super::chunks::read_error)?;
                 // Writes are pipelined: this waits only when 64 are already in flight.
                 file.write_all(&chunk).await.map_err(|e| io_error(&e, "write", &path))?;
                 written += chunk.len() as u64;

@@ -1,0 +1,74 @@
+//! Reading runs back: history, one run, the last successful size, and an artifact's download.
+//! The pages call these; only here do runs meet the database and the destination's provider.
+
+use super::runner::Runner;
+use super::store::{self, RunRow};
+use crate::artifacts::ByteStream;
+use crate::db::DbError;
+use crate::error::AppError;
+use std::time::Duration;
+
+/// How an artifact reaches the browser.
+pub enum Download {
+    /// A short-lived presigned URL of the destination's own.
+    Redirect(url::Url),
+    /// Streamed through the server.
+    Stream { body: ByteStream, file_name: String, content_type: &'static str },
+}
+
+impl Runner {
+    pub async fn find(&self, workspace: &str, id: &str) -> Result<RunRow, DbError> {
+        let (ws, id) = (workspace.to_owned(), id.to_owned());
+        self.db().run(move |c| store::find(c, &ws, &id)).await
+    }
+
+    pub async fn history_of_plan(&self, workspace: &str, plan: &str, limit: i64) -> Result<Vec<RunRow>, DbError> {
+        let (ws, pid) = (workspace.to_owned(), plan.to_owned());
+        self.db().run(move |c| store::for_plan(c, &ws, &pid, limit)).await
+    }
+
+    /// The workspace's runs, newest first, each with its plan's name.
+    pub async fn history(&self, workspace: &str, limit: i64) -> Result<Vec<(RunRow, String)>, DbError> {
+        let ws = workspace.to_owned();
+        self.db().run(move |c| store::for_workspace(c, &ws, limit)).await
+    }
+
+    /// The size of the plan's newest successful artifact, to show a run's progress against.
+    pub async fn last_success_bytes(&self, workspace: &str, plan: &str) -> Result<Option<u64>, DbError> {
+        let runs = self.history_of_plan(workspace, plan, 50).await?;
+        Ok(runs.into_iter().find(|r| r.status == store::SUCCEEDED).map(|r| r.bytes.max(1) as u64))
+    }
+
+    /// Id → name of the workspace's destinations, for history rows.
+    pub async fn destination_names(&self, workspace: &str) -> Result<Vec<(String, String)>, AppError> {
+        Ok(self.destinations().names(workspace).await?)
+    }
+
+    /// A succeeded, not pruned run's artifact: presigned where the destination can, else streamed.
+    pub async fn download(&self, workspace: &str, id: &str, valid_for: Duration) -> Result<Download, AppError> {
+        let run = self.find(workspace, id).await?;
+        let gone = || AppError::NotFound("This backup is not available for download".into());
+        let (Some(key), Some(destination)) = (run.object_key, run.destination_id) else {
+            return Err(gone());
+        };
+        if run.status != store::SUCCEEDED || run.pruned_at.is_some() {
+            return Err(gone());
+        }
+        let (_, provider) = self.destinations().provider(workspace, &destination).await.map_err(|_| gone())?;
+        let provider = provider.map_err(|e| AppError::BadRequest(format!("The destination cannot be used: {e}")))?;
+        let failed = |e: crate::providers::ProviderError| AppError::BadRequest(format!("The download failed: {e}"));
+        if let Some(url) = provider.presign(&key, valid_for).await.map_err(failed)? {
+            return Ok(Download::Redirect(url));
+        }
+        let body = provider.get(&key).await.map_err(failed)?;
+        let content_type = if key.ends_with(".tar.zst") {
+            "application/zstd"
+        } else if key.ends_with(".sqlite3") {
+            "application/vnd.sqlite3"
+        } else {
+            "application/octet-stream"
+        };
+        let file_name = key.rsplit('/').next().unwrap_or(&key).to_owned();
+        Ok(Download::Stream { body, file_name, content_type })
+    }
+}
