@@ -67,8 +67,8 @@ impl Application {
         let destination_service = DestinationService::new(db.clone(), cipher.clone(), providers);
         let destinations = web::Data::new(destination_service.clone());
         let accounts = web::Data::new(AccountService::new(db.clone()));
-        let plans = web::Data::new(PlanService::new(db.clone()));
-        let runner = Runner::new(db.clone(), destination_service.clone());
+        let plans = web::Data::new(PlanService::new(db.clone(), cipher.clone()));
+        let runner = Runner::new(db.clone(), destination_service.clone(), cipher.clone());
         tokio::spawn(crate::runs::scheduler::run(runner.clone()));
         let runner = web::Data::new(runner);
 

@@ -27,6 +27,19 @@
     notice("Could not reach the Devpilot server. Check your connection and try again.", "error");
   });
 
+  // The plan form shows the source fields of the chosen source type (all of them without script).
+  function showSourceFields() {
+    var kind = document.getElementById("f-source_kind");
+    if (!kind) return;
+    document.querySelectorAll("[data-source-kinds]").forEach(function (field) {
+      field.hidden = field.getAttribute("data-source-kinds").split(" ").indexOf(kind.value) < 0;
+    });
+  }
+  document.addEventListener("DOMContentLoaded", showSourceFields);
+  document.addEventListener("change", function (evt) {
+    if (evt.target && evt.target.id === "f-source_kind") showSourceFields();
+  });
+
   document.addEventListener("click", function (evt) {
     var t = evt.target;
     if (t && t.matches && t.matches("[data-dismiss]")) {

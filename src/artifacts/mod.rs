@@ -12,5 +12,6 @@ pub mod encryption;
 pub mod postgres;
 pub mod restore;
 pub mod sqlite;
+pub mod workspace_key;
 
 pub use crate::providers::ByteStream;

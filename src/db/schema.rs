@@ -16,6 +16,7 @@ diesel::table! {
         id -> Text,
         name -> Text,
         created_at -> Timestamp,
+        artifact_key -> Nullable<Binary>,
     }
 }
 
@@ -110,6 +111,8 @@ diesel::table! {
         next_run_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        source_secret -> Nullable<Binary>,
+        encrypt -> Bool,
     }
 }
 
@@ -129,6 +132,8 @@ diesel::table! {
         error -> Nullable<Text>,
         pruned_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
+        source_kind -> Nullable<Text>,
+        encrypted -> Bool,
     }
 }
 

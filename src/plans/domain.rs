@@ -3,7 +3,9 @@
 
 use super::schedule::Schedule;
 use crate::destinations::domain::DestinationName;
+use crate::artifacts::postgres::PostgresSource;
 use crate::destinations::fields::FieldErrors;
+use secrecy::SecretString;
 use std::path::{Path, PathBuf};
 
 /// A plan's name: the same rules as a destination's, unique (case-insensitively) in a workspace.
@@ -53,23 +55,36 @@ impl Retention {
     }
 }
 
-/// What a plan backs up. A PostgreSQL source is still to come.
+/// What a plan backs up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
     Directory(PathBuf),
     /// A SQLite database file, backed up as a consistent snapshot.
     Sqlite(PathBuf),
+    /// A PostgreSQL database by its connection URL without the password; the full URL is
+    /// sealed apart (see [`ParsedSource::secret`]).
+    Postgres(String),
+}
+
+/// A source as entered: where it is, and for a database the connection URL to seal.
+#[derive(Debug)]
+pub struct ParsedSource {
+    pub source: Source,
+    pub secret: Option<SecretString>,
 }
 
 impl Source {
     pub const KINDS: &'static [(&'static str, &'static str)] =
-        &[("directory", "Directory"), ("sqlite", "SQLite database file")];
+        &[("directory", "Directory"), ("postgres", "PostgreSQL database"), ("sqlite", "SQLite database file")];
 
-    pub fn parse(kind: &str, path: &str) -> Result<Source, FieldErrors> {
+    /// `path` is the directory or file; `url` the PostgreSQL connection URL.
+    pub fn parse(kind: &str, path: &str, url: &str) -> Result<ParsedSource, FieldErrors> {
         let at_path = |m| FieldErrors::single("source_path", m);
+        let plain = |source| ParsedSource { source, secret: None };
         match kind {
-            "" | "directory" => directory(path).map(Source::Directory).map_err(at_path),
-            "sqlite" => sqlite_file(path).map(Source::Sqlite).map_err(at_path),
+            "" | "directory" => directory(path).map(|p| plain(Source::Directory(p))).map_err(at_path),
+            "sqlite" => sqlite_file(path).map(|p| plain(Source::Sqlite(p))).map_err(at_path),
+            "postgres" => postgres_url(url).map_err(|m| FieldErrors::single("source_url", m)),
             other => Err(FieldErrors::single("source_kind", format!("Unknown source type “{other}”."))),
         }
     }
@@ -78,13 +93,15 @@ impl Source {
         match self {
             Source::Directory(_) => "directory",
             Source::Sqlite(_) => "sqlite",
+            Source::Postgres(_) => "postgres",
         }
     }
 
-    /// The stored form of the source's location.
+    /// The stored (and shown) form of the source's location: never a password.
     pub fn location(&self) -> String {
         match self {
             Source::Directory(p) | Source::Sqlite(p) => p.display().to_string(),
+            Source::Postgres(url) => url.clone(),
         }
     }
 
@@ -93,15 +110,32 @@ impl Source {
         match self {
             Source::Directory(_) => "tar.zst",
             Source::Sqlite(_) => "sqlite3",
+            Source::Postgres(_) => "pgdump",
         }
     }
 
     pub fn from_db(kind: &str, location: &str) -> Source {
         match kind {
             "sqlite" => Source::Sqlite(PathBuf::from(location)),
+            "postgres" => Source::Postgres(location.to_owned()),
             _ => Source::Directory(PathBuf::from(location)),
         }
     }
+}
+
+/// A well-formed PostgreSQL URL (whether it connects is checked when the plan is saved).
+fn postgres_url(url: &str) -> Result<ParsedSource, String> {
+    if url.trim().is_empty() {
+        return Err("Connection URL is required: postgres://user:password@host:5432/database.".into());
+    }
+    let parsed = PostgresSource::parse(url).map_err(|e| format!("{}.", capitalised(&e.to_string())))?;
+    let source = Source::Postgres(parsed.display_url().to_owned());
+    Ok(ParsedSource { source, secret: Some(SecretString::from(url.trim().to_owned())) })
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| first.to_uppercase().chain(chars).collect())
 }
 
 /// An absolute path to an existing SQLite database file (checked by its 16-byte header).
@@ -153,10 +187,14 @@ fn directory(path: &str) -> Result<PathBuf, String> {
 pub struct NewPlan {
     pub name: PlanName,
     pub source: Source,
+    /// The full connection URL of a database source, to be sealed.
+    pub source_secret: Option<SecretString>,
     pub destination_id: Option<String>,
     pub schedule: Schedule,
     pub retention: Retention,
     pub enabled: bool,
+    /// Encrypt artifacts with the workspace's artifact key.
+    pub encrypt: bool,
 }
 
 /// The plan form as submitted.
@@ -165,10 +203,13 @@ pub struct PlanInput {
     pub name: String,
     pub source_kind: String,
     pub source_path: String,
+    /// A PostgreSQL source's connection URL: a secret, never rendered back.
+    pub source_url: String,
     pub destination_id: String,
     pub schedule: String,
     pub retention: String,
     pub enabled: bool,
+    pub encrypt: bool,
 }
 
 impl NewPlan {
@@ -176,7 +217,9 @@ impl NewPlan {
     pub fn parse(input: &PlanInput, now: chrono::NaiveDateTime) -> Result<NewPlan, FieldErrors> {
         let mut errors = FieldErrors::new();
         let name = PlanName::parse(&input.name).map_err(|m| errors.add("name", m)).ok();
-        let source = Source::parse(&input.source_kind, &input.source_path).map_err(|e| errors.merge(e)).ok();
+        let source = Source::parse(&input.source_kind, &input.source_path, &input.source_url)
+            .map_err(|e| errors.merge(e))
+            .ok();
         let schedule = Schedule::parse(&input.schedule)
             .and_then(|s| match s.next_after(now) {
                 Some(_) => Ok(s),
@@ -191,7 +234,17 @@ impl NewPlan {
         }
         match (name, source, schedule, retention) {
             (Some(name), Some(source), Some(schedule), Some(retention)) if errors.is_empty() => {
-                Ok(NewPlan { name, source, destination_id, schedule, retention, enabled: input.enabled })
+                let ParsedSource { source, secret } = source;
+                Ok(NewPlan {
+                    name,
+                    source,
+                    source_secret: secret,
+                    destination_id,
+                    schedule,
+                    retention,
+                    enabled: input.enabled,
+                    encrypt: input.encrypt,
+                })
             }
             _ => Err(errors),
         }
@@ -220,10 +273,23 @@ mod tests {
     #[test]
     fn directories_must_exist_and_be_directories() {
         let dir = std::env::temp_dir();
-        assert!(Source::parse("directory", &dir.display().to_string()).is_ok());
-        let missing = Source::parse("directory", "/no/such/dir").expect_err("missing");
+        assert!(Source::parse("directory", &dir.display().to_string(), "").is_ok());
+        let missing = Source::parse("directory", "/no/such/dir", "").expect_err("missing");
         assert!(missing.get("source_path").is_some_and(|m| m.contains("does not exist")), "{missing:?}");
-        let relative = Source::parse("directory", "data").expect_err("relative");
+        let relative = Source::parse("directory", "data", "").expect_err("relative");
         assert!(relative.get("source_path").is_some_and(|m| m.contains("absolute")));
+    }
+
+    #[test]
+    fn postgres_sources_keep_the_password_apart() {
+        use secrecy::ExposeSecret;
+        let parsed = Source::parse("postgres", "", " postgres://app:s3cret@db.internal:5433/shop ").expect("parses");
+        assert_eq!(parsed.source, Source::Postgres("postgres://app@db.internal:5433/shop".into()));
+        assert!(!parsed.source.location().contains("s3cret"));
+        assert_eq!(parsed.secret.expect("secret").expose_secret(), "postgres://app:s3cret@db.internal:5433/shop");
+        let blank = Source::parse("postgres", "", "").expect_err("blank");
+        assert!(blank.get("source_url").is_some_and(|m| m.contains("required")), "{blank:?}");
+        let wrong = Source::parse("postgres", "", "mysql://x@y/z").expect_err("scheme");
+        assert!(wrong.get("source_url").is_some_and(|m| m.contains("postgres://")), "{wrong:?}");
     }
 }

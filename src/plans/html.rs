@@ -65,6 +65,8 @@ struct FormPage {
     source_kinds: &'static [(&'static str, &'static str)],
     presets: &'static [(&'static str, &'static str)],
     preview: String,
+    /// The stored database URL (without its password) on an edit of a PostgreSQL plan.
+    stored_url: String,
 }
 
 impl FormPage {
@@ -79,10 +81,12 @@ fn input_from(pairs: &[(String, String)]) -> PlanInput {
         name: value("name"),
         source_kind: value("source_kind"),
         source_path: value("source_path"),
+        source_url: value("source_url"),
         destination_id: value("destination_id"),
         schedule: value("schedule"),
         retention: value("retention"),
         enabled: form_value(pairs, "enabled").is_some(),
+        encrypt: form_value(pairs, "encrypt").is_some(),
     }
 }
 
@@ -104,6 +108,10 @@ async fn form_page(
         source_kinds: Source::KINDS,
         presets: PRESETS,
         preview,
+        stored_url: match plan.map(|p| &p.source) {
+            Some(Source::Postgres(url)) => url.clone(),
+            _ => String::new(),
+        },
     })
 }
 

@@ -4,9 +4,13 @@
 use super::domain::{NewPlan, PlanInput, Source};
 use super::schedule::Schedule;
 use super::store::{self, PlanChange, PlanRow};
+use crate::artifacts::postgres::PostgresSource;
+use crate::crypto::CredentialCipher;
 use crate::db::{Db, DbError};
 use crate::destinations::fields::FieldErrors;
 use chrono::{NaiveDateTime, Utc};
+use secrecy::{ExposeSecret, SecretString};
+use std::sync::Arc;
 
 /// A plan as pages show it.
 #[derive(Debug, Clone)]
@@ -21,6 +25,7 @@ pub struct Plan {
     pub schedule_preview: String,
     pub retention: i64,
     pub enabled: bool,
+    pub encrypt: bool,
     pub next_run_at: Option<NaiveDateTime>,
 }
 
@@ -30,11 +35,16 @@ impl Plan {
         PlanInput {
             name: self.name.clone(),
             source_kind: self.source.kind().to_owned(),
-            source_path: self.source.location(),
+            source_path: match self.source {
+                Source::Postgres(_) => String::new(),
+                _ => self.source.location(),
+            },
+            source_url: String::new(),
             destination_id: self.destination_id.clone().unwrap_or_default(),
             schedule: self.schedule.clone(),
             retention: self.retention.to_string(),
             enabled: self.enabled,
+            encrypt: self.encrypt,
         }
     }
 }
@@ -72,14 +82,29 @@ pub fn next_run(schedule: &Schedule, enabled: bool, now: NaiveDateTime) -> Optio
     if enabled { schedule.next_after(now) } else { None }
 }
 
+/// A database source's sealed connection URL is bound to its workspace and plan.
+fn source_associated_data(workspace: &str, plan: &str) -> String {
+    format!("devpilot:plan-source:{workspace}:{plan}")
+}
+
+/// The full connection URL of the plan's database source.
+pub fn open_source_secret(cipher: &CredentialCipher, plan: &PlanRow) -> Result<SecretString, String> {
+    let sealed = plan.source_secret.as_deref().ok_or("the plan's connection URL is missing; edit the plan")?;
+    let plain = cipher
+        .open(sealed, &source_associated_data(&plan.workspace_id, &plan.id))
+        .map_err(|e| format!("the plan's connection URL cannot be opened ({e}); enter it again"))?;
+    String::from_utf8(plain).map(SecretString::from).map_err(|_| "the plan's connection URL is damaged".into())
+}
+
 #[derive(Clone)]
 pub struct PlanService {
     db: Db,
+    cipher: Arc<CredentialCipher>,
 }
 
 impl PlanService {
-    pub fn new(db: Db) -> PlanService {
-        PlanService { db }
+    pub fn new(db: Db, cipher: Arc<CredentialCipher>) -> PlanService {
+        PlanService { db, cipher }
     }
 
     pub async fn list(&self, workspace: &str) -> Result<Vec<Plan>, PlanError> {
@@ -104,9 +129,34 @@ impl PlanService {
         Ok(choices)
     }
 
-    async fn validate(&self, workspace: &str, input: &PlanInput, now: NaiveDateTime) -> Result<NewPlan, PlanError> {
-        let parsed = NewPlan::parse(input, now);
+    /// Parses the form, checks the destination is the workspace's own and that a database
+    /// source answers. On an edit a blank connection URL keeps the stored one.
+    async fn validate(
+        &self,
+        workspace: &str,
+        input: &PlanInput,
+        existing: Option<&PlanRow>,
+        now: NaiveDateTime,
+    ) -> Result<NewPlan, PlanError> {
+        let mut input = input.clone();
+        if let Some(row) = existing.filter(|r| r.source_kind == "postgres" && input.source_url.trim().is_empty()) {
+            if input.source_kind == "postgres" {
+                let stored = open_source_secret(&self.cipher, row)
+                    .map_err(|m| PlanError::Invalid(FieldErrors::single("source_url", m)))?;
+                input.source_url = stored.expose_secret().to_owned();
+            }
+        }
+        let parsed = NewPlan::parse(&input, now);
         let mut errors = parsed.as_ref().err().cloned().unwrap_or_default();
+        if let Ok(NewPlan { source_secret: Some(url), .. }) = &parsed {
+            let reachable = match PostgresSource::parse(url.expose_secret()) {
+                Ok(database) => database.check().await.map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            if let Err(problem) = reachable {
+                errors.add("source_url", format!("The database cannot be backed up: {problem}."));
+            }
+        }
         let chosen = input.destination_id.trim().to_owned();
         if !chosen.is_empty() {
             let ws = workspace.to_owned();
@@ -122,7 +172,7 @@ impl PlanService {
 
     pub async fn create(&self, workspace: &str, input: &PlanInput) -> Result<Plan, PlanError> {
         let now = Utc::now().naive_utc();
-        let plan = self.validate(workspace, input, now).await?;
+        let plan = self.validate(workspace, input, None, now).await?;
         let id = uuid::Uuid::new_v4().to_string();
         let row = PlanRow {
             id: id.clone(),
@@ -138,15 +188,18 @@ impl PlanService {
             next_run_at: next_run(&plan.schedule, plan.enabled, now),
             created_at: now,
             updated_at: now,
+            source_secret: self.seal_source(workspace, &id, &plan),
+            encrypt: plan.encrypt,
         };
         self.db.run(move |c| store::insert(c, &row)).await.map_err(duplicate_name(plan.name.as_str()))?;
         self.get(workspace, &id).await
     }
 
     pub async fn update(&self, workspace: &str, id: &str, input: &PlanInput) -> Result<Plan, PlanError> {
-        self.get(workspace, id).await?;
+        let (ws, pid) = (workspace.to_owned(), id.to_owned());
+        let existing = self.db.run(move |c| store::find(c, &ws, &pid)).await?;
         let now = Utc::now().naive_utc();
-        let plan = self.validate(workspace, input, now).await?;
+        let plan = self.validate(workspace, input, Some(&existing), now).await?;
         let change = PlanChange {
             name: plan.name.as_str().to_owned(),
             slug: plan.name.slug(),
@@ -158,6 +211,8 @@ impl PlanService {
             enabled: plan.enabled,
             next_run_at: next_run(&plan.schedule, plan.enabled, now),
             updated_at: now,
+            source_secret: self.seal_source(workspace, id, &plan),
+            encrypt: plan.encrypt,
         };
         let (ws, pid) = (workspace.to_owned(), id.to_owned());
         self.db.run(move |c| store::update(c, &ws, &pid, change)).await.map_err(duplicate_name(plan.name.as_str()))?;
@@ -181,6 +236,11 @@ impl PlanService {
         self.get(workspace, id).await
     }
 
+    fn seal_source(&self, workspace: &str, id: &str, plan: &NewPlan) -> Option<Vec<u8>> {
+        let url = plan.source_secret.as_ref()?;
+        Some(self.cipher.seal(url.expose_secret().as_bytes(), &source_associated_data(workspace, id)))
+    }
+
     pub async fn delete(&self, workspace: &str, id: &str) -> Result<(), PlanError> {
         let (ws, pid) = (workspace.to_owned(), id.to_owned());
         Ok(self.db.run(move |c| store::delete(c, &ws, &pid)).await?)
@@ -200,6 +260,7 @@ fn to_plan(row: PlanRow, destination_name: Option<String>) -> Plan {
         schedule_preview: preview,
         retention: row.retention,
         enabled: row.enabled,
+        encrypt: row.encrypt,
         next_run_at: row.next_run_at,
     }
 }

@@ -23,6 +23,9 @@ pub struct PlanRow {
     pub next_run_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// A database source's connection URL, sealed.
+    pub source_secret: Option<Vec<u8>>,
+    pub encrypt: bool,
 }
 
 /// The parts an edit replaces.
@@ -39,6 +42,8 @@ pub struct PlanChange {
     pub enabled: bool,
     pub next_run_at: Option<NaiveDateTime>,
     pub updated_at: NaiveDateTime,
+    pub source_secret: Option<Vec<u8>>,
+    pub encrypt: bool,
 }
 
 /// Plans with the name of their destination (None when it was deleted).

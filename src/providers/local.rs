@@ -125,11 +125,8 @@ impl Provider for LocalProvider {
             tokio::fs::create_dir_all(parent).await.map_err(|e| self.io_error("create the folder", parent, &e))?;
         }
         // Written beside the target and renamed when complete, so a reader never sees half.
-        let partial = path.with_file_name(format!(
-            ".{}.partial-{}",
-            path.file_name().and_then(|n| n.to_str()).unwrap_or("artifact"),
-            uuid::Uuid::new_v4()
-        ));
+        let partial =
+            path.with_file_name(super::partial_name(path.file_name().and_then(|n| n.to_str()).unwrap_or("artifact")));
         let write = async {
             let mut file = tokio::fs::File::create(&partial).await?;
             let mut written = 0u64;
@@ -189,6 +186,23 @@ impl Provider for LocalProvider {
         }
         found.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(found)
+    }
+
+    async fn remove_leftovers(&self, folder: &str) -> Result<usize, ProviderError> {
+        let dir = self.path_of(folder.trim_end_matches('/'))?;
+        let mut entries = match tokio::fs::read_dir(&dir).await {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(self.io_error("list", &dir, &e)),
+        };
+        let mut removed = 0;
+        while let Some(entry) = entries.next_entry().await.map_err(|e| self.io_error("list", &dir, &e))? {
+            if super::is_partial_name(&entry.file_name().to_string_lossy()) {
+                tokio::fs::remove_file(entry.path()).await.map_err(|e| self.io_error("delete", &entry.path(), &e))?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 
     async fn delete(&self, key: &str) -> Result<(), ProviderError> {

@@ -215,6 +215,13 @@ pub trait Provider: Send + Sync {
 
     async fn delete(&self, key: &str) -> Result<(), ProviderError>;
 
+    /// Removes what uploads into `folder` (a key ending in `/`) left when they were cut off with
+    /// the server out of reach, so their own clean-up could not run; returns how many. Providers
+    /// whose partial uploads are never visible (object stores) have nothing to do.
+    async fn remove_leftovers(&self, _folder: &str) -> Result<usize, ProviderError> {
+        Ok(0)
+    }
+
     /// A time-limited download URL, where the provider has them.
     async fn presign(&self, _key: &str, _expires_in: Duration) -> Result<Option<url::Url>, ProviderError> {
         Ok(None)
@@ -225,6 +232,18 @@ pub trait Provider: Send + Sync {
     fn presented_host_key(&self) -> Option<String> {
         None
     }
+}
+
+/// The name of the file an upload writes before it is renamed into place: hidden, so listings
+/// skip it, and marked, so [`Provider::remove_leftovers`] knows it.
+pub fn partial_name(name: &str) -> String {
+    format!(".{name}{PARTIAL_MARK}{}", uuid::Uuid::new_v4())
+}
+
+const PARTIAL_MARK: &str = ".partial-";
+
+pub fn is_partial_name(name: &str) -> bool {
+    name.starts_with('.') && name.contains(PARTIAL_MARK)
 }
 
 /// Builds the provider for a parsed config.

@@ -6,6 +6,7 @@ use super::store::{self, RunRow};
 use crate::artifacts::ByteStream;
 use crate::db::DbError;
 use crate::error::AppError;
+use crate::providers::Provider;
 use std::time::Duration;
 
 /// How an artifact reaches the browser.
@@ -44,11 +45,15 @@ impl Runner {
         Ok(self.destinations().names(workspace).await?)
     }
 
-    /// A succeeded, not pruned run's artifact: presigned where the destination can, else streamed.
-    pub async fn download(&self, workspace: &str, id: &str, valid_for: Duration) -> Result<Download, AppError> {
+    /// A succeeded, not pruned run with its object key and its destination's provider.
+    pub(super) async fn available_artifact(
+        &self,
+        workspace: &str,
+        id: &str,
+    ) -> Result<(RunRow, String, Box<dyn Provider>), AppError> {
         let run = self.find(workspace, id).await?;
-        let gone = || AppError::NotFound("This backup is not available for download".into());
-        let (Some(key), Some(destination)) = (run.object_key, run.destination_id) else {
+        let gone = || AppError::NotFound("This backup is no longer available".into());
+        let (Some(key), Some(destination)) = (run.object_key.clone(), run.destination_id.clone()) else {
             return Err(gone());
         };
         if run.status != store::SUCCEEDED || run.pruned_at.is_some() {
@@ -56,12 +61,20 @@ impl Runner {
         }
         let (_, provider) = self.destinations().provider(workspace, &destination).await.map_err(|_| gone())?;
         let provider = provider.map_err(|e| AppError::BadRequest(format!("The destination cannot be used: {e}")))?;
+        Ok((run, key, provider))
+    }
+
+    /// A succeeded, not pruned run's artifact: presigned where the destination can, else streamed.
+    pub async fn download(&self, workspace: &str, id: &str, valid_for: Duration) -> Result<Download, AppError> {
+        let (_, key, provider) = self.available_artifact(workspace, id).await?;
         let failed = |e: crate::providers::ProviderError| AppError::BadRequest(format!("The download failed: {e}"));
         if let Some(url) = provider.presign(&key, valid_for).await.map_err(failed)? {
             return Ok(Download::Redirect(url));
         }
         let body = provider.get(&key).await.map_err(failed)?;
-        let content_type = if key.ends_with(".tar.zst") {
+        let content_type = if key.ends_with(".dpbe") {
+            "application/octet-stream"
+        } else if key.ends_with(".tar.zst") {
             "application/zstd"
         } else if key.ends_with(".sqlite3") {
             "application/vnd.sqlite3"

@@ -2,13 +2,15 @@
 //! workspace's Runs page.
 
 use super::history::Download;
+use super::restore::{RestoreTarget, artifact_kind};
 use super::runner::{Progress, Runner, Trigger};
 use super::store::{self, RUNNING, RunRow};
 use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::plans::service::{Plan, PlanService};
 use crate::web::time::exact;
-use crate::web::{Flash, Layout, render, see_other};
+use crate::destinations::fields::FieldErrors;
+use crate::web::{Flash, Layout, form_value, render, see_other};
 use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -19,7 +21,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/plans/{id}/run", web::post().to(run_now))
         .route("/runs", web::get().to(runs_page))
         .route("/runs/{id}/progress", web::get().to(progress))
-        .route("/runs/{id}/download", web::get().to(download));
+        .route("/runs/{id}/download", web::get().to(download))
+        .route("/runs/{id}/restore", web::get().to(restore_form))
+        .route("/runs/{id}/restore", web::post().to(restore));
 }
 
 /// A run as the history shows it.
@@ -184,5 +188,101 @@ async fn download(
             .content_type(content_type)
             .insert_header(actix_web::http::header::ContentDisposition::attachment(file_name))
             .streaming(body)),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "runs/restore.html")]
+struct RestorePage {
+    layout: Layout,
+    run: RunView,
+    plan_id: String,
+    kind: &'static str,
+    kind_label: &'static str,
+    encrypted: bool,
+    /// The typed path, kept on errors (a database URL is never rendered back).
+    target: String,
+    errors: FieldErrors,
+    outcome: String,
+    succeeded: bool,
+}
+
+impl RestorePage {
+    fn error(&self, field: &str) -> String {
+        self.errors.get(field).unwrap_or_default().to_owned()
+    }
+}
+
+async fn restore_page(user: &CurrentUser, runner: &Runner, plans: &PlanService, id: &str) -> Result<RestorePage, AppError> {
+    let run = runner.find(&user.workspace_id, id).await?;
+    if !view(run.clone(), String::new(), &[]).downloadable {
+        return Err(AppError::NotFound("This backup is no longer available".into()));
+    }
+    let plan_name = plans.get(&user.workspace_id, &run.plan_id).await.map(|p| p.name).unwrap_or_default();
+    let names = runner.destination_names(&user.workspace_id).await?;
+    let kind = artifact_kind(&run);
+    Ok(RestorePage {
+        layout: Layout::for_user(user, "plans"),
+        plan_id: run.plan_id.clone(),
+        kind,
+        kind_label: match kind {
+            "postgres" => "PostgreSQL dump",
+            "sqlite" => "SQLite snapshot",
+            _ => "Directory archive",
+        },
+        encrypted: run.encrypted,
+        run: view(run, plan_name, &names),
+        target: String::new(),
+        errors: FieldErrors::new(),
+        outcome: String::new(),
+        succeeded: false,
+    })
+}
+
+async fn restore_form(
+    user: CurrentUser,
+    runner: web::Data<Runner>,
+    plans: web::Data<PlanService>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    user.require_write()?;
+    render(StatusCode::OK, &restore_page(&user, &runner, &plans, &path).await?)
+}
+
+/// Restores in the request: the page answers when the restore has finished (or failed).
+async fn restore(
+    user: CurrentUser,
+    runner: web::Data<Runner>,
+    plans: web::Data<PlanService>,
+    path: web::Path<String>,
+    form: web::Form<Vec<(String, String)>>,
+) -> Result<HttpResponse, AppError> {
+    user.require_write()?;
+    let mut page = restore_page(&user, &runner, &plans, &path).await?;
+    let typed = form_value(&form, "target").unwrap_or_default();
+    if page.kind != "postgres" {
+        page.target = typed.trim().to_owned();
+    }
+    let target = match RestoreTarget::parse(page.kind, typed, form_value(&form, "confirm").is_some()) {
+        Ok(target) => target,
+        Err(errors) => {
+            page.errors = errors;
+            return render(StatusCode::UNPROCESSABLE_ENTITY, &page);
+        }
+    };
+    match runner.restore(&user.workspace_id, &path, &target).await {
+        Ok(()) => {
+            page.succeeded = true;
+            page.outcome = match &target {
+                RestoreTarget::Postgres(_) => "Restored into the database; the checksum matched.".into(),
+                _ => format!("Restored into {}; the checksum matched.", page.target),
+            };
+            render(StatusCode::OK, &page)
+        }
+        Err(AppError::BadRequest(message)) => {
+            page.outcome = message;
+            render(StatusCode::UNPROCESSABLE_ENTITY, &page)
+        }
+        Err(e) => Err(e),
     }
 }

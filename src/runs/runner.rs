@@ -3,15 +3,19 @@
 
 use super::store::{self, FAILED, QUEUED, RunEnd, RunRow, SKIPPED, SUCCEEDED};
 use crate::artifacts::checksum::{DigestHandle, Digesting};
-use crate::artifacts::{ByteStream, directory, sqlite};
+use crate::artifacts::postgres::PostgresSource;
+use crate::artifacts::{ByteStream, directory, encryption, sqlite, workspace_key};
+use crate::crypto::CredentialCipher;
 use crate::db::{Db, DbError};
 use crate::destinations::domain::Status;
 use crate::destinations::service::DestinationService;
 use crate::plans::domain::Source;
+use crate::plans::service::open_source_secret;
 use crate::plans::store::{self as plans, PlanRow};
 use crate::providers::{ErrorKind, Provider, ProviderError};
 use chrono::{NaiveDateTime, Utc};
 use futures::StreamExt;
+use secrecy::ExposeSecret;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -52,6 +56,7 @@ struct Live {
 pub struct Runner {
     db: Db,
     destinations: DestinationService,
+    cipher: Arc<CredentialCipher>,
     live: Arc<Mutex<HashMap<String, Live>>>,
 }
 
@@ -63,12 +68,16 @@ enum Outcome {
 }
 
 impl Runner {
-    pub fn new(db: Db, destinations: DestinationService) -> Runner {
-        Runner { db, destinations, live: Arc::default() }
+    pub fn new(db: Db, destinations: DestinationService, cipher: Arc<CredentialCipher>) -> Runner {
+        Runner { db, destinations, cipher, live: Arc::default() }
     }
 
     pub(super) fn db(&self) -> &Db {
         &self.db
+    }
+
+    pub(super) fn cipher(&self) -> &CredentialCipher {
+        &self.cipher
     }
 
     pub(super) fn destinations(&self) -> &DestinationService {
@@ -94,6 +103,8 @@ impl Runner {
             error: None,
             pruned_at: None,
             created_at: Utc::now().naive_utc(),
+            source_kind: Some(plan.source_kind.clone()),
+            encrypted: plan.encrypt,
         };
         let id = run.id.clone();
         let insert = run.clone();
@@ -161,9 +172,11 @@ impl Runner {
         if let Err(e) = self.db.run(move |c| store::start(c, &id, &dest, started)).await {
             return Outcome::Failed(format!("recording the start failed: {e}"));
         }
+        self.remove_leftovers(provider.as_ref(), plan, run_id).await;
         let source = Source::from_db(&plan.source_kind, &plan.source_path);
-        let key = object_key(&plan.slug, started, run_id, source.extension());
-        let result = self.upload(provider.as_ref(), &source, &key, run_id).await;
+        let extension = if plan.encrypt { format!("{}.dpbe", source.extension()) } else { source.extension().into() };
+        let key = object_key(&plan.slug, started, run_id, &extension);
+        let result = self.upload(provider.as_ref(), plan, &source, &key, run_id).await;
         self.live.lock().map(|mut l| l.remove(run_id)).ok();
         match result {
             Ok((bytes, sha256)) => Outcome::Succeeded { bytes, sha256, key },
@@ -176,20 +189,30 @@ impl Runner {
     async fn upload(
         &self,
         provider: &dyn Provider,
+        plan: &PlanRow,
         source: &Source,
         key: &str,
         run_id: &str,
     ) -> Result<(u64, String), ProviderError> {
+        let unreadable = |e: String| ProviderError::new(ErrorKind::Provider, format!("Reading the source failed: {e}"));
+        let artifact_key = match plan.encrypt {
+            true => Some(
+                workspace_key::for_workspace(&self.db, &self.cipher, &plan.workspace_id)
+                    .await
+                    .map_err(|e| ProviderError::new(ErrorKind::Provider, format!("Encryption is not possible: {e}")))?,
+            ),
+            false => None,
+        };
         let mut attempt = 1;
         loop {
             let source_error = Arc::new(Mutex::new(None));
-            let body = match source {
-                Source::Directory(path) => directory::stream(path.clone()),
-                Source::Sqlite(path) => sqlite::snapshot(path)
-                    .await
-                    .map_err(|e| ProviderError::new(ErrorKind::Provider, format!("Reading the source failed: {e}")))?,
+            let body = self.read_source(plan, source).await.map_err(unreadable)?;
+            let body = note_error(body, source_error.clone());
+            let body = match &artifact_key {
+                Some(k) => encryption::encrypt(body, k),
+                None => body,
             };
-            let (body, digest) = Digesting::new(note_error(body, source_error.clone()));
+            let (body, digest) = Digesting::new(body);
             let live = Live { digest: digest.clone(), since: Instant::now() };
             self.live.lock().map(|mut l| l.insert(run_id.to_owned(), live)).ok();
             let ticker = self.record_progress(run_id, digest.clone());
@@ -216,6 +239,33 @@ impl Runner {
                     attempt += 1;
                 }
                 Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Uploads cut off with the server out of reach could not clean up after themselves; the
+    /// plan's next run does, unless another run of the plan is uploading right now.
+    async fn remove_leftovers(&self, provider: &dyn Provider, plan: &PlanRow, run_id: &str) {
+        let (pid, rid) = (plan.id.clone(), run_id.to_owned());
+        if !matches!(self.db.run(move |c| store::another_running(c, &pid, &rid)).await, Ok(false)) {
+            return;
+        }
+        match provider.remove_leftovers(&format!("{}/", plan.slug)).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(run = %run_id, removed = n, "removed what interrupted uploads left"),
+            Err(e) => tracing::warn!(run = %run_id, error = %e, "could not remove what interrupted uploads left"),
+        }
+    }
+
+    /// A fresh stream of the source (each attempt starts over).
+    async fn read_source(&self, plan: &PlanRow, source: &Source) -> Result<ByteStream, String> {
+        match source {
+            Source::Directory(path) => Ok(directory::stream(path.clone())),
+            Source::Sqlite(path) => sqlite::snapshot(path).await.map_err(|e| e.to_string()),
+            Source::Postgres(_) => {
+                let url = open_source_secret(&self.cipher, plan)?;
+                let database = PostgresSource::parse(url.expose_secret()).map_err(|e| e.to_string())?;
+                database.dump().map_err(|e| e.to_string())
             }
         }
     }

@@ -29,6 +29,11 @@ pub struct RunRow {
     pub error: Option<String>,
     pub pruned_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
+    /// What the artifact holds (`directory`, `postgres`, `sqlite`); None on runs from before it
+    /// was recorded, whose object key's extension tells.
+    pub source_kind: Option<String>,
+    /// Encrypted with the workspace's artifact key.
+    pub encrypted: bool,
 }
 
 /// How a run ended.
@@ -52,6 +57,17 @@ pub fn start(conn: &mut DbConn, id: &str, destination: &str, at: NaiveDateTime) 
         .set((dsl::status.eq(RUNNING), dsl::started_at.eq(at), dsl::destination_id.eq(destination)))
         .execute(conn)
         .map(|_| ())
+}
+
+/// Whether another run of the plan is uploading now (its partial upload is not a leftover).
+pub fn another_running(conn: &mut DbConn, plan: &str, run: &str) -> QueryResult<bool> {
+    let n: i64 = dsl::runs
+        .filter(dsl::plan_id.eq(plan))
+        .filter(dsl::id.ne(run))
+        .filter(dsl::status.eq(RUNNING))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
 }
 
 pub fn progress(conn: &mut DbConn, id: &str, bytes: i64) -> QueryResult<()> {

@@ -15,22 +15,22 @@ use futures::{StreamExt, TryStreamExt};
 use std::path::Path;
 
 /// A database of our own, dropped when the test ends.
-struct ScratchDb {
+pub struct ScratchDb {
     name: String,
 }
 
 impl ScratchDb {
-    fn new() -> ScratchDb {
+    pub fn new() -> ScratchDb {
         let name = format!("devpilot_artifact_{}", uuid::Uuid::new_v4().simple());
         diesel::sql_query(format!("CREATE DATABASE \"{name}\"")).execute(&mut admin()).expect("create database");
         ScratchDb { name }
     }
 
-    fn url(&self) -> String {
+    pub fn url(&self) -> String {
         format!("{}/{}", postgres_base_url(), self.name)
     }
 
-    fn connect(&self) -> PgConnection {
+    pub fn connect(&self) -> PgConnection {
         PgConnection::establish(&self.url()).expect("connect to scratch database")
     }
 }
@@ -59,7 +59,7 @@ struct Count {
 }
 
 /// Every row of a table as JSON text, in id order.
-fn rows(connection: &mut PgConnection, table: &str) -> Vec<String> {
+pub fn rows(connection: &mut PgConnection, table: &str) -> Vec<String> {
     diesel::sql_query(format!("SELECT row_to_json(t)::text AS line FROM {table} t ORDER BY id"))
         .load::<Line>(connection)
         .expect("read rows")
@@ -438,7 +438,7 @@ async fn verify_catches_a_wrong_checksum_before_anything_is_written() {
 }
 
 /// Every file, folder and symlink below `root` with its contents or target, in path order.
-fn tree(root: &Path) -> Vec<(String, String)> {
+pub fn tree(root: &Path) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut pending = vec![root.to_path_buf()];
     while let Some(folder) = pending.pop() {

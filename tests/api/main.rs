@@ -11,6 +11,7 @@ mod artifacts;
 mod browser;
 mod csrf_and_roles;
 mod destinations;
+mod every_destination;
 mod oauth;
 mod plans;
 mod provider_azure;

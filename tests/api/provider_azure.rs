@@ -28,7 +28,7 @@ pub fn azurite() -> Azurite {
     serde_json::from_str(&text).expect("Azurite settings")
 }
 
-fn fixture() -> Fixture {
+pub fn fixture() -> Fixture {
     let a = azurite();
     let good = fields(&[
         ("account_name", &a.account),

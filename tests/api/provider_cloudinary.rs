@@ -10,11 +10,11 @@ use crate::standins::cloudinary::Cloudinary;
 use devpilot::destinations::domain::DestinationKind;
 use futures::StreamExt;
 
-const CLOUD: &str = "devpilot-test";
-const API_KEY: &str = "614337511824295";
-const API_SECRET: &str = "Xk3-secret_Value9";
+pub const CLOUD: &str = "devpilot-test";
+pub const API_KEY: &str = "614337511824295";
+pub const API_SECRET: &str = "Xk3-secret_Value9";
 
-fn fixture(cloudinary: &Cloudinary) -> Fixture {
+pub fn fixture(cloudinary: &Cloudinary) -> Fixture {
     let good = fields(&[
         ("cloud_name", CLOUD),
         ("prefix", "backups/nightly/"),

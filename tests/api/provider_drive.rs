@@ -80,14 +80,14 @@ fn mock_fixture(google: &GoogleOAuth) -> Fixture {
 }
 
 /// The Drive stand-in with a writable folder, and what else the cases need.
-struct StandIn {
+pub struct StandIn {
     google: GoogleOAuth,
     drive: Drive,
     folder: String,
 }
 
 impl StandIn {
-    fn start() -> StandIn {
+    pub fn start() -> StandIn {
         let google = GoogleOAuth::start();
         let drive = Drive::start(&google);
         google.register_client(CLIENT_ID, CLIENT_SECRET, "http://127.0.0.1/oauth/callback");
@@ -95,7 +95,7 @@ impl StandIn {
         StandIn { google, drive, folder }
     }
 
-    fn fixture(&self) -> Fixture {
+    pub fn fixture(&self) -> Fixture {
         let good = with_refresh(&self.folder, &self.google.issue_refresh_token(CLIENT_ID));
         let mut f = Fixture::new(DestinationKind::GoogleDrive, good);
         f.settings.endpoints = endpoints(&self.google, self.drive.api(), self.drive.upload());

@@ -20,13 +20,13 @@ pub fn fake_gcs() -> String {
 }
 
 /// The stand-ins in front of fake-gcs-server, and the account they trust.
-struct Google {
+pub struct Google {
     tokens: GoogleTokenStandIn,
     gate: GcsGate,
     account: TestAccount,
 }
 
-async fn google() -> Google {
+pub async fn google() -> Google {
     // object_store speaks the XML API path-style, which fake-gcs-server serves only for the host
     // named by its -public-host flag.
     let probe = reqwest::get(format!("{}/{BUCKET}?list-type=2&max-keys=1", fake_gcs())).await.expect("fake-gcs-server");
@@ -42,7 +42,7 @@ async fn google() -> Google {
     Google { tokens, gate, account }
 }
 
-fn fixture(g: &Google) -> Fixture {
+pub fn fixture(g: &Google) -> Fixture {
     let good = fields(&[("bucket", BUCKET), ("service_account_key", &g.account.key_json)]);
     let mut f = Fixture::new(DestinationKind::Gcs, good);
     f.settings.endpoints.gcs_api = g.gate.url.clone();

@@ -5,7 +5,7 @@ use crate::helpers::Backend;
 use crate::on_both_backends;
 use devpilot::destinations::domain::DestinationKind;
 
-fn fixture() -> (Fixture, tempfile::TempDir) {
+pub fn fixture() -> (Fixture, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("dir");
     let good = dir.path().join("good");
     std::fs::create_dir_all(&good).expect("mkdir");

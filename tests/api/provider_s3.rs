@@ -11,7 +11,7 @@ pub fn moto_open() -> String {
     std::env::var("DEVPILOT_TEST_MOTO_OPEN").expect("DEVPILOT_TEST_MOTO_OPEN: run the tests with scripts/test")
 }
 
-fn fixture() -> Fixture {
+pub fn fixture() -> Fixture {
     let m = moto();
     let good = m.fields(&m.access_key_id, &m.secret_access_key, &m.bucket);
     let good = fields(&good);

@@ -87,7 +87,7 @@ fn closed_port() -> String {
     listener.local_addr().expect("addr").port().to_string()
 }
 
-fn fixture() -> Fixture {
+pub fn fixture() -> Fixture {
     let s = sftp();
     let mut f = Fixture::new(DestinationKind::Sftp, s.password_fields());
     let wrong_password = f.good_with(&[("password", "not-the-password")]);

@@ -152,7 +152,7 @@ impl Provider for SftpProvider {
         let conn = self.connection().await?;
         self.make_dirs(&conn.sftp, dir).await?;
         // Written under a temporary name and renamed when complete, so a reader never sees half.
-        let partial = format!("{dir}/.{name}.partial-{}", uuid::Uuid::new_v4());
+        let partial = format!("{dir}/{}", super::partial_name(name));
         let upload = async {
             let mut file = conn.sftp.create(partial.as_str()).await.map_err(|e| sftp_error(&e, "write", &path))?;
             let mut written = 0u64;
@@ -228,6 +228,23 @@ impl Provider for SftpProvider {
         }
         found.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(found)
+    }
+
+    async fn remove_leftovers(&self, folder: &str) -> Result<usize, ProviderError> {
+        let dir = self.path_of(folder.trim_end_matches('/'))?;
+        let conn = self.connection().await?;
+        let entries = match conn.sftp.read_dir(dir.as_str()).await {
+            Ok(entries) => entries,
+            Err(e) if errors::is_not_found(&e) => return Ok(0),
+            Err(e) => return Err(sftp_error(&e, "list", &dir)),
+        };
+        let mut removed = 0;
+        for entry in entries.filter(|e| super::is_partial_name(&e.file_name())) {
+            let path = format!("{dir}/{}", entry.file_name());
+            conn.sftp.remove_file(path.as_str()).await.map_err(|e| sftp_error(&e, "delete", &path))?;
+            removed += 1;
+        }
+        Ok(removed)
     }
 
     async fn delete(&self, key: &str) -> Result<(), ProviderError> {
