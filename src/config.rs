@@ -31,6 +31,10 @@ pub struct ProviderSettings {
     pub connect_timeout: Duration,
     /// Retries of transient provider errors (object_store's default is 10).
     pub max_retries: usize,
+    /// An SFTP upload whose writes go unacknowledged this long fails (a server that died without
+    /// closing the connection would otherwise hold the run forever; HTTP providers have request
+    /// timeouts of their own).
+    pub stall_timeout: Duration,
     pub endpoints: ExternalEndpoints,
 }
 
@@ -81,6 +85,7 @@ impl Default for ProviderSettings {
             test_deadline: Duration::from_secs(15),
             connect_timeout: Duration::from_secs(5),
             max_retries: 3,
+            stall_timeout: Duration::from_secs(120),
             endpoints: ExternalEndpoints::default(),
         }
     }
@@ -107,6 +112,10 @@ impl Settings {
                 )?),
                 connect_timeout: defaults.connect_timeout,
                 max_retries: parse_var("DEVPILOT_PROVIDER_MAX_RETRIES", defaults.max_retries)?,
+                stall_timeout: Duration::from_secs(parse_var(
+                    "DEVPILOT_UPLOAD_STALL_SECS",
+                    defaults.stall_timeout.as_secs(),
+                )?),
                 endpoints: ExternalEndpoints::from_env(),
             },
             public_url: var("DEVPILOT_PUBLIC_URL").map(|v| v.trim_end_matches('/').to_owned()),

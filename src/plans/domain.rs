@@ -2,8 +2,8 @@
 //! with an error per field.
 
 use super::schedule::Schedule;
-use crate::destinations::domain::DestinationName;
 use crate::artifacts::postgres::PostgresSource;
+use crate::destinations::domain::DestinationName;
 use crate::destinations::fields::FieldErrors;
 use secrecy::SecretString;
 use std::path::{Path, PathBuf};
@@ -217,9 +217,8 @@ impl NewPlan {
     pub fn parse(input: &PlanInput, now: chrono::NaiveDateTime) -> Result<NewPlan, FieldErrors> {
         let mut errors = FieldErrors::new();
         let name = PlanName::parse(&input.name).map_err(|m| errors.add("name", m)).ok();
-        let source = Source::parse(&input.source_kind, &input.source_path, &input.source_url)
-            .map_err(|e| errors.merge(e))
-            .ok();
+        let source =
+            Source::parse(&input.source_kind, &input.source_path, &input.source_url).map_err(|e| errors.merge(e)).ok();
         let schedule = Schedule::parse(&input.schedule)
             .and_then(|s| match s.next_after(now) {
                 Some(_) => Ok(s),

@@ -6,10 +6,10 @@ use super::restore::{RestoreTarget, artifact_kind};
 use super::runner::{Progress, Runner, Trigger};
 use super::store::{self, RUNNING, RunRow};
 use crate::auth::CurrentUser;
+use crate::destinations::fields::FieldErrors;
 use crate::error::AppError;
 use crate::plans::service::{Plan, PlanService};
 use crate::web::time::exact;
-use crate::destinations::fields::FieldErrors;
 use crate::web::{Flash, Layout, form_value, render, see_other};
 use actix_session::Session;
 use actix_web::http::StatusCode;
@@ -213,7 +213,12 @@ impl RestorePage {
     }
 }
 
-async fn restore_page(user: &CurrentUser, runner: &Runner, plans: &PlanService, id: &str) -> Result<RestorePage, AppError> {
+async fn restore_page(
+    user: &CurrentUser,
+    runner: &Runner,
+    plans: &PlanService,
+    id: &str,
+) -> Result<RestorePage, AppError> {
     let run = runner.find(&user.workspace_id, id).await?;
     if !view(run.clone(), String::new(), &[]).downloadable {
         return Err(AppError::NotFound("This backup is no longer available".into()));

@@ -195,14 +195,13 @@ impl Runner {
         run_id: &str,
     ) -> Result<(u64, String), ProviderError> {
         let unreadable = |e: String| ProviderError::new(ErrorKind::Provider, format!("Reading the source failed: {e}"));
-        let artifact_key = match plan.encrypt {
-            true => Some(
-                workspace_key::for_workspace(&self.db, &self.cipher, &plan.workspace_id)
-                    .await
-                    .map_err(|e| ProviderError::new(ErrorKind::Provider, format!("Encryption is not possible: {e}")))?,
-            ),
-            false => None,
-        };
+        let artifact_key =
+            match plan.encrypt {
+                true => Some(workspace_key::for_workspace(&self.db, &self.cipher, &plan.workspace_id).await.map_err(
+                    |e| ProviderError::new(ErrorKind::Provider, format!("Encryption is not possible: {e}")),
+                )?),
+                false => None,
+            };
         let mut attempt = 1;
         loop {
             let source_error = Arc::new(Mutex::new(None));

@@ -106,7 +106,8 @@ async fn backups_restore(fixture: &Fixture, backend: Backend) {
     }
     let orders = format!("Orders {unique}");
     let url = database.url();
-    let form = plan_form(&orders, &destination, &[("source_kind", "postgres"), ("source_url", &url), ("encrypt", "on")]);
+    let form =
+        plan_form(&orders, &destination, &[("source_kind", "postgres"), ("source_url", &url), ("encrypt", "on")]);
     assert_eq!(app.post("/plans", &form).await.status, 303, "{kind}");
     let run = run_and_wait(&app, &orders, 2).await;
     let key = run.object_key.clone().expect("key");

@@ -125,6 +125,7 @@ pub fn test_settings(backend: Backend) -> (Settings, tempfile::TempDir, Option<S
             test_deadline: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(3),
             max_retries: 0,
+            stall_timeout: Duration::from_secs(30),
             endpoints: nowhere_endpoints(),
         },
         public_url: None,

@@ -15,24 +15,27 @@ use std::time::Duration;
 
 /// SFTP requests of up to 255 KiB (OpenSSH's limit): 64 writes in flight keep uploads fast
 /// (about 1.4x russh-sftp's defaults here) with at most 16 MiB of an upload buffered; 16 reads
-/// ahead bound a download's buffer to 4 MiB.
-fn sftp_config() -> russh_sftp::client::Config {
+/// ahead bound a download's buffer to 4 MiB. A request unanswered for the stall timeout fails.
+fn sftp_config(settings: &ProviderSettings) -> russh_sftp::client::Config {
     russh_sftp::client::Config {
         max_packet_len: 256 * 1024,
         max_concurrent_reads: 16,
         max_concurrent_writes: 64,
         max_write_packet_len: 256 * 1024,
-        request_timeout_secs: 60,
+        request_timeout_secs: settings.stall_timeout.as_secs().max(1),
     }
 }
 
-fn ssh_config() -> client::Config {
+/// Keepalives notice a server that died without closing the connection within about the stall
+/// timeout, and close the session so the next use reconnects.
+fn ssh_config(settings: &ProviderSettings) -> client::Config {
     client::Config {
         // A large channel window so the server never waits for window adjustments mid-stream.
         window_size: 16 * 1024 * 1024,
         maximum_packet_size: 65535,
         nodelay: true,
-        keepalive_interval: Some(Duration::from_secs(30)),
+        keepalive_interval: Some((settings.stall_timeout / 3).max(Duration::from_secs(1))),
+        keepalive_max: 3,
         inactivity_timeout: Some(Duration::from_secs(600)),
         ..client::Config::default()
     }
@@ -145,7 +148,7 @@ impl Dial<'_> {
             expected: self.expected_host_key.map(str::to_owned),
             presented: Arc::clone(&self.presented),
         };
-        let handshake = client::connect_stream(Arc::new(ssh_config()), tcp, handler);
+        let handshake = client::connect_stream(Arc::new(ssh_config(self.settings)), tcp, handler);
         let result = tokio::time::timeout(self.settings.test_deadline, handshake).await.map_err(|_| {
             ProviderError::new(
                 ErrorKind::Timeout,
@@ -227,7 +230,9 @@ impl Dial<'_> {
         };
         let channel = ssh.channel_open_session().await.map_err(|e| refused(e.to_string()))?;
         channel.request_subsystem(true, "sftp").await.map_err(|e| refused(e.to_string()))?;
-        SftpSession::new_with_config(channel.into_stream(), sftp_config()).await.map_err(|e| refused(e.to_string()))
+        SftpSession::new_with_config(channel.into_stream(), sftp_config(self.settings))
+            .await
+            .map_err(|e| refused(e.to_string()))
     }
 }
 

@@ -153,17 +153,31 @@ impl Provider for SftpProvider {
         self.make_dirs(&conn.sftp, dir).await?;
         // Written under a temporary name and renamed when complete, so a reader never sees half.
         let partial = format!("{dir}/{}", super::partial_name(name));
+        // A server that dies without closing the connection leaves writes unacknowledged forever.
+        let stall = self.settings.stall_timeout;
+        let unanswered = || {
+            ProviderError::new(
+                ErrorKind::Timeout,
+                format!("The server stopped acknowledging writes to {path} for {} s.", stall.as_secs()),
+            )
+        };
         let upload = async {
             let mut file = conn.sftp.create(partial.as_str()).await.map_err(|e| sftp_error(&e, "write", &path))?;
             let mut written = 0u64;
             while let Some(chunk) = body.next().await {
                 let chunk = chunk.map_err(super::chunks::read_error)?;
                 // Writes are pipelined: this waits only when 64 are already in flight.
-                file.write_all(&chunk).await.map_err(|e| io_error(&e, "write", &path))?;
+                tokio::time::timeout(stall, file.write_all(&chunk))
+                    .await
+                    .map_err(|_| unanswered())?
+                    .map_err(|e| io_error(&e, "write", &path))?;
                 written += chunk.len() as u64;
             }
             // Waits for every write to be acknowledged, then closes.
-            file.shutdown().await.map_err(|e| io_error(&e, "write", &path))?;
+            tokio::time::timeout(stall, file.shutdown())
+                .await
+                .map_err(|_| unanswered())?
+                .map_err(|e| io_error(&e, "write", &path))?;
             self.rename_into_place(&conn.sftp, &partial, &path).await?;
             Ok(written)
         };
