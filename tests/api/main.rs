@@ -13,6 +13,7 @@ mod csrf_and_roles;
 mod destinations;
 mod oauth;
 mod plans;
+mod plans_destination_dialog;
 mod provider_azure;
 mod provider_cloudinary;
 mod provider_drive;
