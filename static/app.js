@@ -1,8 +1,11 @@
-// Devpilot's only script besides htmx: shows errors of htmx requests as a notice, and closes
-// notices. No inline scripts anywhere, so the Content-Security-Policy can forbid them.
+// Devpilot's only script besides htmx: shows errors of htmx requests as a notice, closes
+// notices, and runs the plan form's "New destination…" dialog. No inline scripts anywhere, so the
+// Content-Security-Policy can forbid them.
 (function () {
-  function notice(text, kind) {
-    var box = document.getElementById("notice");
+  function notice(text, kind, where) {
+    // A request from inside an open dialog reports there: the page behind it is covered.
+    var dialog = where && where.closest ? where.closest("dialog[open]") : null;
+    var box = (dialog && dialog.querySelector(".dialog-notice")) || document.getElementById("notice");
     if (!box) return;
     box.textContent = "";
     var p = document.createElement("p");
@@ -20,11 +23,11 @@
       if (msg) text = msg.textContent.trim();
       else if (xhr.responseText && xhr.responseText.length < 300 && xhr.responseText.indexOf("<") < 0) text = xhr.responseText;
     } catch (e) { /* keep the generic text */ }
-    notice(text, "error");
+    notice(text, "error", evt.detail.elt);
   });
 
-  document.addEventListener("htmx:sendError", function () {
-    notice("Could not reach the Devpilot server. Check your connection and try again.", "error");
+  document.addEventListener("htmx:sendError", function (evt) {
+    notice("Could not reach the Devpilot server. Check your connection and try again.", "error", evt.detail.elt);
   });
 
   // The plan form shows the source fields of the chosen source type (all of them without script).
@@ -46,5 +49,40 @@
       var n = t.closest(".notice");
       if (n) n.remove();
     }
+    if (t && t.matches && t.matches("[data-close-dialog]")) {
+      var d = t.closest("dialog");
+      if (d) d.close();
+    }
   });
+
+  // The plan form's dialog (templates/plans/form.html): htmx loads the destination form into its
+  // body; the first load opens it, and each load (errors included) puts the focus on the first
+  // field, or the first one with an error. Esc and Cancel close it.
+  var DIALOG = "destination-dialog";
+
+  document.addEventListener("htmx:afterSwap", function (evt) {
+    var body = evt.detail.target;
+    var dialog = document.getElementById(DIALOG);
+    if (!dialog || !body || body.parentElement !== dialog || !body.querySelector("form")) return;
+    if (!dialog.open) dialog.showModal();
+    var field = body.querySelector(".has-error input, .has-error select, .has-error textarea") ||
+      body.querySelector("input:not([type=hidden]), select, textarea");
+    if (field) field.focus();
+  });
+
+  // A save that passed its test (HX-Trigger from src/destinations/dialog.rs): the answer swaps the
+  // plan's destination options with the new one selected; close the dialog and return there.
+  document.addEventListener("destination-saved", function () {
+    var dialog = document.getElementById(DIALOG);
+    if (dialog && dialog.open) dialog.close();
+    var select = document.getElementById("f-destination_id");
+    if (select) select.focus();
+  });
+
+  // A closed dialog keeps no form behind: the next "New destination…" loads a fresh one.
+  document.addEventListener("close", function (evt) {
+    if (evt.target.id !== DIALOG) return;
+    var body = evt.target.querySelector("#destination-dialog-body");
+    if (body) body.textContent = "";
+  }, true);
 })();

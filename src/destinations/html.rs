@@ -1,12 +1,15 @@
 //! The destination pages: list, create/edit forms with per-type fields, tests, default,
 //! disable/enable, delete. Thin: parsing of the request and rendering; rules live in the service.
+//! The same form and handlers serve the plan form's "New destination…" dialog (`super::dialog`).
 
+use super::dialog::{self, DialogForm};
 use super::domain::{DestinationKind, Status};
 use super::fields::{FieldErrors, Input, RawFields};
 use super::service::{Destination, DestinationError, DestinationInput, DestinationService, TestOutcome};
 use crate::auth::CurrentUser;
 use crate::auth::session::is_htmx;
 use crate::error::AppError;
+use crate::plans::service::PlanService;
 use crate::servers::html::{AcceptForm, HostKeyPage};
 use crate::web::{Flash, Layout, form_value, render, see_other, time};
 use actix_session::Session;
@@ -185,6 +188,10 @@ pub struct FormView {
     pub test: Option<TestOutcome>,
     /// SFTP: the pinned host key, shown on the edit page.
     pub host_key: Option<String>,
+    /// Shown in the plan form's dialog rather than as a page.
+    pub dialog: bool,
+    /// Prefix of every element id, so the dialog's ids cannot clash with the plan form's.
+    pub ids: &'static str,
 }
 
 impl FormView {
@@ -249,7 +256,15 @@ impl FormView {
             fields,
             test: None,
             host_key: None,
+            dialog: false,
+            ids: "",
         }
+    }
+
+    fn in_dialog(mut self, dialog: bool) -> FormView {
+        self.dialog = dialog;
+        self.ids = if dialog { dialog::IDS } else { "" };
+        self
     }
 
     /// The SFTP form's managed-server choice lists the workspace's servers; while one is
@@ -303,11 +318,13 @@ struct TestResult {
     t: TestOutcome,
 }
 
-/// A submitted form: `name`, `type`, optional `id`, and `config.<field>` values.
+/// A submitted form: `name`, `type`, optional `id`, `dialog`, and `config.<field>` values.
 struct Submitted {
     id: Option<String>,
     /// "Deep test" ticked: also write, read back and delete a probe object.
     deep: bool,
+    /// Sent from the plan form's dialog: answer into the dialog.
+    dialog: bool,
     input: DestinationInput,
 }
 
@@ -319,6 +336,7 @@ impl Submitted {
         Submitted {
             id: form_value(pairs, "id").filter(|v| !v.is_empty()).map(str::to_owned),
             deep: form_value(pairs, "deep").is_some_and(|v| v == "true"),
+            dialog: form_value(pairs, "dialog").is_some_and(|v| v == "1"),
             input: DestinationInput {
                 name: form_value(pairs, "name").unwrap_or_default().to_owned(),
                 kind: form_value(pairs, "type").unwrap_or(DestinationKind::Local.as_str()).to_owned(),
@@ -330,21 +348,40 @@ impl Submitted {
     fn kind(&self) -> DestinationKind {
         DestinationKind::parse(&self.input.kind).unwrap_or(DestinationKind::Local)
     }
+
+    /// The form again, as typed (secrets blank), with `errors` next to their fields.
+    fn form(&self, stored: &[&str], errors: &FieldErrors) -> FormView {
+        let input = &self.input;
+        FormView::new(self.id.clone(), &input.name, self.kind(), &input.fields, stored, errors).in_dialog(self.dialog)
+    }
 }
 
-async fn new_form(user: CurrentUser) -> Result<HttpResponse, AppError> {
+/// The form as a page, or as the content of the plan form's dialog.
+fn form_response(
+    status: StatusCode,
+    user: &CurrentUser,
+    title: String,
+    action: String,
+    form: FormView,
+) -> Result<HttpResponse, AppError> {
+    if form.dialog {
+        render(status, &DialogForm { layout: Layout::for_user(user, "plans"), title, action, form, failed: None })
+    } else {
+        render(status, &FormPage { layout: Layout::for_user(user, "destinations"), title, action, form })
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct NewQuery {
+    dialog: Option<String>,
+}
+
+async fn new_form(user: CurrentUser, query: web::Query<NewQuery>) -> Result<HttpResponse, AppError> {
     user.require_write()?;
     // Local is the first type shown; the SFTP servers are offered when the type changes.
-    let form = FormView::new(None, "", DestinationKind::Local, &RawFields::new(), &[], &FieldErrors::new());
-    render(
-        StatusCode::OK,
-        &FormPage {
-            layout: Layout::for_user(&user, "destinations"),
-            title: "New destination".into(),
-            action: "/destinations".into(),
-            form,
-        },
-    )
+    let form = FormView::new(None, "", DestinationKind::Local, &RawFields::new(), &[], &FieldErrors::new())
+        .in_dialog(query.dialog.as_deref() == Some("1"));
+    form_response(StatusCode::OK, &user, "New destination".into(), "/destinations".into(), form)
 }
 
 async fn edit_form(
@@ -377,15 +414,7 @@ async fn fields(
     user.require_write()?;
     let submitted = Submitted::from_pairs(&query);
     let stored = stored_secrets_for(&service, &user, &submitted).await?;
-    let form = FormView::new(
-        submitted.id.clone(),
-        &submitted.input.name,
-        submitted.kind(),
-        &submitted.input.fields,
-        &stored,
-        &FieldErrors::new(),
-    );
-    let form = form_view(&service, &user, form, submitted.kind()).await?;
+    let form = form_view(&service, &user, submitted.form(&stored, &FieldErrors::new()), submitted.kind()).await?;
     render(StatusCode::OK, &FormBody { form })
 }
 
@@ -416,19 +445,12 @@ async fn test_credentials(
         Err(DestinationError::Invalid(errors)) => {
             // Show the problems next to their fields: swap the whole form body instead.
             let stored = stored_secrets_for(&service, &user, &submitted).await?;
-            let form = FormView::new(
-                submitted.id.clone(),
-                &submitted.input.name,
-                submitted.kind(),
-                &submitted.input.fields,
-                &stored,
-                &errors,
-            );
-            let form = form_view(&service, &user, form, submitted.kind()).await?;
+            let form = form_view(&service, &user, submitted.form(&stored, &errors), submitted.kind()).await?;
+            let retarget = format!("#{}form-body", form.ids);
             let mut response = render(StatusCode::UNPROCESSABLE_ENTITY, &FormBody { form })?;
             response.headers_mut().insert(
                 actix_web::http::header::HeaderName::from_static("hx-retarget"),
-                actix_web::http::header::HeaderValue::from_static("#form-body"),
+                actix_web::http::header::HeaderValue::from_str(&retarget).map_err(anyhow::Error::from)?,
             );
             response.headers_mut().insert(
                 actix_web::http::header::HeaderName::from_static("hx-reswap"),
@@ -443,16 +465,14 @@ async fn test_credentials(
 async fn create(
     user: CurrentUser,
     service: web::Data<DestinationService>,
+    plans: web::Data<PlanService>,
     form: web::Form<Vec<(String, String)>>,
     session: Session,
 ) -> Result<HttpResponse, AppError> {
     user.require_write()?;
     let submitted = Submitted::from_pairs(&form);
     match service.create(&user.workspace_id, submitted.input.clone()).await {
-        Ok((d, outcome)) => {
-            saved_flash(&d.name, &outcome).set(&session);
-            Ok(see_other("/destinations"))
-        }
+        Ok((d, outcome)) => saved(&user, &service, &plans, &submitted, d, outcome, &session).await,
         Err(DestinationError::Invalid(errors)) => {
             let servers = service.server_choices(&user.workspace_id).await?;
             form_with_errors(&user, submitted, &errors, &[], servers, "New destination".into(), "/destinations".into())
@@ -464,6 +484,7 @@ async fn create(
 async fn update(
     user: CurrentUser,
     service: web::Data<DestinationService>,
+    plans: web::Data<PlanService>,
     path: web::Path<String>,
     form: web::Form<Vec<(String, String)>>,
     session: Session,
@@ -472,10 +493,7 @@ async fn update(
     let mut submitted = Submitted::from_pairs(&form);
     submitted.id = Some(path.clone());
     match service.update(&user.workspace_id, &path, submitted.input.clone()).await {
-        Ok((d, outcome)) => {
-            saved_flash(&d.name, &outcome).set(&session);
-            Ok(see_other("/destinations"))
-        }
+        Ok((d, outcome)) => saved(&user, &service, &plans, &submitted, d, outcome, &session).await,
         Err(DestinationError::Invalid(errors)) => {
             let stored = stored_secrets_for(&service, &user, &submitted).await?;
             let title = format!("Edit {}", submitted.input.name);
@@ -484,6 +502,37 @@ async fn update(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// After a save (which tested the destination): back to the list with the outcome, or, from the
+/// plan form's dialog, the plan's destination select with this one chosen. In the dialog a failed
+/// test keeps the dialog open as this destination's edit form, showing the test, so that fixing
+/// it updates the saved destination instead of adding a second one.
+async fn saved(
+    user: &CurrentUser,
+    service: &DestinationService,
+    plans: &PlanService,
+    submitted: &Submitted,
+    d: Destination,
+    outcome: TestOutcome,
+    session: &Session,
+) -> Result<HttpResponse, AppError> {
+    let flash = saved_flash(&d.name, &outcome);
+    if !submitted.dialog {
+        flash.set(session);
+        return Ok(see_other("/destinations"));
+    }
+    let choices = plans.destination_choices(&user.workspace_id).await?;
+    let fix = if outcome.ok {
+        None
+    } else {
+        let form =
+            FormView::new(Some(d.id.clone()), &d.name, d.kind, &d.settings, &d.stored_secrets, &FieldErrors::new());
+        let mut form = form_view(service, user, form.in_dialog(true), d.kind).await?;
+        form.test = Some(outcome);
+        Some(form)
+    };
+    dialog::saved(user, &d, choices, flash, fix)
 }
 
 fn saved_flash(name: &str, outcome: &TestOutcome) -> Flash {
@@ -503,19 +552,9 @@ fn form_with_errors(
     title: String,
     action: String,
 ) -> Result<HttpResponse, AppError> {
-    let form = FormView::new(
-        submitted.id.clone(),
-        &submitted.input.name,
-        submitted.kind(),
-        &submitted.input.fields,
-        stored,
-        errors,
-    );
+    let form = submitted.form(stored, errors);
     let form = if submitted.kind() == DestinationKind::Sftp { form.with_servers(servers) } else { form };
-    render(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        &FormPage { layout: Layout::for_user(user, "destinations"), title, action, form },
-    )
+    form_response(StatusCode::UNPROCESSABLE_ENTITY, user, title, action, form)
 }
 
 // ---- row actions ----

@@ -5,6 +5,9 @@
 //!
 //! The WebDriver client is the few W3C commands this test needs, over reqwest: fantoccini with
 //! its TLS features off needs a hyper-util connector, and hyper-util is not a dependency here.
+//! `plan_dialog` drives the plan form's "New destination…" dialog with it.
+
+mod plan_dialog;
 
 use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, Backend, moto, spawn_app};
 use base64::Engine;

@@ -15,6 +15,7 @@ mod every_destination;
 mod killed_destination;
 mod oauth;
 mod plans;
+mod plans_destination_dialog;
 mod provider_azure;
 mod provider_cloudinary;
 mod provider_drive;
