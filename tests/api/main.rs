@@ -14,6 +14,7 @@ mod destinations;
 mod every_destination;
 mod killed_destination;
 mod oauth;
+mod plan_sources;
 mod plans;
 mod plans_destination_dialog;
 mod provider_azure;
