@@ -139,12 +139,11 @@ impl PlanService {
         now: NaiveDateTime,
     ) -> Result<NewPlan, PlanError> {
         let mut input = input.clone();
-        if let Some(row) = existing.filter(|r| r.source_kind == "postgres" && input.source_url.trim().is_empty()) {
-            if input.source_kind == "postgres" {
-                let stored = open_source_secret(&self.cipher, row)
-                    .map_err(|m| PlanError::Invalid(FieldErrors::single("source_url", m)))?;
-                input.source_url = stored.expose_secret().to_owned();
-            }
+        let keeps_stored_url = input.source_kind == "postgres" && input.source_url.trim().is_empty();
+        if let Some(row) = existing.filter(|r| r.source_kind == "postgres" && keeps_stored_url) {
+            let stored = open_source_secret(&self.cipher, row)
+                .map_err(|m| PlanError::Invalid(FieldErrors::single("source_url", m)))?;
+            input.source_url = stored.expose_secret().to_owned();
         }
         let parsed = NewPlan::parse(&input, now);
         let mut errors = parsed.as_ref().err().cloned().unwrap_or_default();
