@@ -1,5 +1,6 @@
 //! Devpilot Backups: a self-hosted manager of backup destinations.
 
+pub mod api;
 pub mod artifacts;
 pub mod auth;
 pub mod config;

@@ -41,6 +41,7 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         let key = master_key(&settings)?;
         let session_key = Key::from(&key.derive("session-cookie"));
+        let jwt_keys = web::Data::new(crate::api::auth::JwtKeys::new(&key.derive("api-jwt")));
         let cipher = Arc::new(CredentialCipher::new(key));
 
         let (url, max) = (settings.database_url.clone(), settings.db_max_connections);
@@ -67,6 +68,7 @@ impl Application {
         let destination_service = DestinationService::new(db.clone(), cipher.clone(), providers);
         let destinations = web::Data::new(destination_service.clone());
         let accounts = web::Data::new(AccountService::new(db.clone()));
+        let tokens = web::Data::new(crate::api::tokens::TokenService::new(db.clone()));
         let plans = web::Data::new(PlanService::new(db.clone(), cipher.clone()));
         let runner = Runner::new(db.clone(), destination_service.clone(), cipher.clone());
         tokio::spawn(crate::runs::scheduler::run(runner.clone()));
@@ -97,8 +99,11 @@ impl Application {
                 .app_data(plans.clone())
                 .app_data(runner.clone())
                 .app_data(oauth.clone())
+                .app_data(tokens.clone())
+                .app_data(jwt_keys.clone())
                 .route("/healthz", web::get().to(|| async { HttpResponse::Ok().body("ok") }))
                 .route("/static/{file:.*}", web::get().to(crate::web::assets::serve))
+                .configure(crate::api::routes)
                 .configure(crate::auth::html::routes)
                 .configure(crate::destinations::html::routes)
                 .configure(crate::oauth::html::routes)

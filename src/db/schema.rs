@@ -141,3 +141,19 @@ diesel::joinable!(plans -> workspaces (workspace_id));
 diesel::joinable!(plans -> destinations (destination_id));
 diesel::joinable!(runs -> plans (plan_id));
 diesel::allow_tables_to_appear_in_same_query!(plans, runs, destinations);
+
+diesel::table! {
+    api_tokens (id) {
+        id -> Text,
+        workspace_id -> Text,
+        created_by -> Text,
+        name -> Text,
+        role -> Text,
+        prefix -> Text,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        expires_at -> Nullable<Timestamp>,
+        last_used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}

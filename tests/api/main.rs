@@ -7,6 +7,8 @@ mod helpers;
 mod standins;
 
 mod accounts;
+mod api_auth;
+mod api_client;
 mod artifacts;
 mod browser;
 mod csrf_and_roles;

@@ -1,0 +1,193 @@
+//! Who is calling the API: `Authorization: Bearer <token>` with either a short-lived JWT from
+//! `POST /api/v1/auth/token` (HS256, key derived from the master key) or a long-lived API token
+//! (`dpk_…`). Either way the caller's membership is read from the database on every request, so a
+//! removed member or a revoked token stops working at once. No cookies: the API is not subject
+//! to CSRF.
+
+use super::error::ApiError;
+use super::tokens::{TOKEN_PREFIX, TokenError, TokenService};
+use crate::auth::service::AccountService;
+use crate::auth::session::Role;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, dev::Payload, http::header, web};
+use chrono::Utc;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
+use secrecy::SecretString;
+use std::future::Future;
+use std::pin::Pin;
+use utoipa::ToSchema;
+
+/// How long a JWT from `/auth/token` is valid.
+pub const JWT_LIFETIME_SECS: i64 = 15 * 60;
+
+/// The HS256 key for API JWTs.
+#[derive(Clone)]
+pub struct JwtKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+}
+
+impl JwtKeys {
+    pub fn new(secret: &[u8]) -> JwtKeys {
+        JwtKeys { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret) }
+    }
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Claims {
+    /// The user's id.
+    sub: String,
+    /// The workspace the token acts in.
+    ws: String,
+    iat: i64,
+    exp: i64,
+}
+
+/// The authenticated caller and their role in the workspace the token is for.
+#[derive(Debug, Clone)]
+pub struct ApiUser {
+    pub user_id: String,
+    pub workspace_id: String,
+    pub role: Role,
+}
+
+impl ApiUser {
+    pub fn require_write(&self) -> Result<(), ApiError> {
+        if self.role.can_write() {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden("Viewers can read but not change anything in this workspace."))
+        }
+    }
+}
+
+impl FromRequest for ApiUser {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<ApiUser, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let token = bearer(&req)?;
+            let accounts =
+                req.app_data::<web::Data<AccountService>>().ok_or_else(|| ApiError::internal("no accounts"))?;
+            let (user_id, workspace_id, ceiling) = if token.starts_with(TOKEN_PREFIX) {
+                let tokens =
+                    req.app_data::<web::Data<TokenService>>().ok_or_else(|| ApiError::internal("no tokens"))?;
+                let row = tokens.authenticate(&SecretString::from(token)).await.map_err(token_error)?;
+                (row.created_by, row.workspace_id, Role::parse(&row.role))
+            } else {
+                let keys = req.app_data::<web::Data<JwtKeys>>().ok_or_else(|| ApiError::internal("no JWT keys"))?;
+                let claims = decode(keys, &token)?;
+                (claims.sub, claims.ws, None)
+            };
+            let current = accounts.current(&user_id, Some(&workspace_id)).await?;
+            let member = current
+                .filter(|u| u.workspace_id == workspace_id)
+                .ok_or_else(|| ApiError::unauthorized("The token's user is no longer a member of its workspace."))?;
+            Ok(ApiUser { user_id, workspace_id, role: ceiling.map_or(member.role, |c| lower(c, member.role)) })
+        })
+    }
+}
+
+fn lower(a: Role, b: Role) -> Role {
+    let rank = |r: Role| match r {
+        Role::Owner => 2,
+        Role::Admin => 1,
+        Role::Viewer => 0,
+    };
+    if rank(a) <= rank(b) { a } else { b }
+}
+
+fn bearer(req: &HttpRequest) -> Result<String, ApiError> {
+    let missing = || ApiError::unauthorized("Send a token: Authorization: Bearer <token>.");
+    let value = req.headers().get(header::AUTHORIZATION).ok_or_else(missing)?;
+    let value = value.to_str().map_err(|_| ApiError::unauthorized("The Authorization header is not valid text."))?;
+    let (scheme, token) = value.trim().split_once(' ').ok_or_else(missing)?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(missing());
+    }
+    Ok(token.trim().to_owned())
+}
+
+fn decode(keys: &JwtKeys, token: &str) -> Result<Claims, ApiError> {
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.leeway = 5;
+    validation.set_required_spec_claims(&["exp", "sub"]);
+    jsonwebtoken::decode::<Claims>(token, &keys.decoding, &validation).map(|d| d.claims).map_err(|e| {
+        ApiError::unauthorized(match e.kind() {
+            ErrorKind::ExpiredSignature => "The token has expired; get a new one from POST /api/v1/auth/token.",
+            ErrorKind::InvalidSignature => "The token's signature is not valid.",
+            _ => "The bearer token is malformed: expected a JWT from /api/v1/auth/token or an API token (dpk_…).",
+        })
+    })
+}
+
+fn token_error(e: TokenError) -> ApiError {
+    match e {
+        TokenError::Db(e) => e.into(),
+        other => ApiError::unauthorized(other.to_string()),
+    }
+}
+
+/// Email and password, and optionally the workspace to act in (default: the user's first).
+#[derive(Debug, serde::Deserialize, ToSchema)]
+pub struct TokenRequest {
+    #[schema(example = "admin@example.com")]
+    pub email: String,
+    #[schema(example = "correct horse battery")]
+    pub password: String,
+    #[serde(default)]
+    pub workspace_id: Option<String>,
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize, ToSchema)]
+pub struct TokenResponse {
+    /// A JWT for `Authorization: Bearer …`.
+    pub access_token: String,
+    #[schema(example = "Bearer")]
+    pub token_type: String,
+    /// Seconds until it expires.
+    #[schema(example = 900)]
+    pub expires_in: i64,
+    pub workspace_id: String,
+}
+
+/// Exchanges email and password for a short-lived JWT.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/token",
+    tag = "Auth",
+    request_body = TokenRequest,
+    security(),
+    responses(
+        (status = 200, description = "A JWT valid for 15 minutes", body = TokenResponse),
+        (status = 401, description = "Wrong email or password", body = super::error::ErrorBody),
+        (status = 422, description = "The body is not valid", body = super::error::ErrorBody),
+        (status = 429, description = "Too many failed attempts", body = super::error::ErrorBody),
+    )
+)]
+pub async fn issue_token(
+    req: HttpRequest,
+    accounts: web::Data<AccountService>,
+    keys: web::Data<JwtKeys>,
+    body: web::Json<TokenRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let ip = req.connection_info().realip_remote_addr().unwrap_or("unknown").to_owned();
+    let body = body.into_inner();
+    let (user_id, first_workspace) = accounts.sign_in(&body.email, SecretString::from(body.password), &ip).await?;
+    let workspace_id = match body.workspace_id.filter(|w| !w.trim().is_empty()) {
+        Some(requested) if accounts.is_member(&user_id, &requested).await? => requested,
+        Some(_) => return Err(ApiError::forbidden("You are not a member of that workspace.")),
+        None => first_workspace,
+    };
+    let now = Utc::now().timestamp();
+    let claims = Claims { sub: user_id, ws: workspace_id.clone(), iat: now, exp: now + JWT_LIFETIME_SECS };
+    let access_token =
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &keys.encoding).map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok().json(TokenResponse {
+        access_token,
+        token_type: "Bearer".into(),
+        expires_in: JWT_LIFETIME_SECS,
+        workspace_id,
+    }))
+}

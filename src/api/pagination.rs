@@ -1,0 +1,87 @@
+//! Paginated lists in the shape of the spec (`003_…`): `data`, `links` {first, last, prev, next}
+//! and `meta` {current_page, from, last_page, path, per_page, to, total}.
+
+use super::error::ApiError;
+use crate::destinations::fields::FieldErrors;
+use actix_web::HttpRequest;
+use utoipa::{IntoParams, ToSchema};
+
+pub const DEFAULT_PER_PAGE: i64 = 15;
+pub const MAX_PER_PAGE: i64 = 100;
+
+#[derive(Debug, Default, serde::Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// The page, from 1.
+    #[param(minimum = 1)]
+    pub page: Option<i64>,
+    /// Items per page: 1–100, default 15.
+    #[param(minimum = 1, maximum = 100)]
+    pub per_page: Option<i64>,
+}
+
+impl PageQuery {
+    /// (page, per_page), or 422 naming the bad parameter.
+    pub fn parse(&self) -> Result<(i64, i64), ApiError> {
+        let page = self.page.unwrap_or(1);
+        let per_page = self.per_page.unwrap_or(DEFAULT_PER_PAGE);
+        if page < 1 {
+            return Err(ApiError::invalid(&FieldErrors::single("page", "page starts at 1.")));
+        }
+        if !(1..=MAX_PER_PAGE).contains(&per_page) {
+            return Err(ApiError::invalid(&FieldErrors::single(
+                "per_page",
+                format!("per_page must be between 1 and {MAX_PER_PAGE}."),
+            )));
+        }
+        Ok((page, per_page))
+    }
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize, ToSchema)]
+pub struct Links {
+    pub first: String,
+    pub last: String,
+    pub prev: Option<String>,
+    pub next: Option<String>,
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize, ToSchema)]
+pub struct Meta {
+    pub current_page: i64,
+    /// The position of the first item on this page (null when the page is empty).
+    pub from: Option<i64>,
+    pub last_page: i64,
+    pub path: String,
+    pub per_page: i64,
+    pub to: Option<i64>,
+    pub total: i64,
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize, ToSchema)]
+pub struct Paginated<T> {
+    pub data: Vec<T>,
+    pub links: Links,
+    pub meta: Meta,
+}
+
+impl<T> Paginated<T> {
+    pub fn new(req: &HttpRequest, data: Vec<T>, page: i64, per_page: i64, total: i64) -> Paginated<T> {
+        let info = req.connection_info();
+        let path = format!("{}://{}{}", info.scheme(), info.host(), req.path());
+        let last_page = ((total + per_page - 1) / per_page).max(1);
+        let url = |p: i64| format!("{path}?page={p}&per_page={per_page}");
+        let count = data.len() as i64;
+        let from = (count > 0).then_some((page - 1) * per_page + 1);
+        Paginated {
+            links: Links {
+                first: url(1),
+                last: url(last_page),
+                prev: (page > 1).then(|| url((page - 1).min(last_page))),
+                next: (page < last_page).then(|| url(page + 1)),
+            },
+            meta: Meta { current_page: page, from, last_page, path, per_page, to: from.map(|f| f + count - 1), total },
+            data,
+        }
+    }
+}
