@@ -35,6 +35,9 @@ pub struct ProviderSettings {
     /// closing the connection would otherwise hold the run forever; HTTP providers have request
     /// timeouts of their own).
     pub stall_timeout: Duration,
+    /// Where on this server local destinations, directory and SQLite sources and restores may
+    /// read and write.
+    pub allowed_paths: AllowedPaths,
     pub endpoints: ExternalEndpoints,
 }
 
@@ -86,8 +89,48 @@ impl Default for ProviderSettings {
             connect_timeout: Duration::from_secs(5),
             max_retries: 3,
             stall_timeout: Duration::from_secs(120),
+            allowed_paths: AllowedPaths::default(),
             endpoints: ExternalEndpoints::default(),
         }
+    }
+}
+
+/// Folders that local paths must lie under; none means anywhere the server's user can reach.
+/// Workspace admins choose paths on this server, so a server shared by several workspaces
+/// should name their folders here.
+#[derive(Debug, Clone, Default)]
+pub struct AllowedPaths(Vec<PathBuf>);
+
+impl AllowedPaths {
+    /// Colon-separated absolute folders, as in `DEVPILOT_ALLOWED_PATHS`.
+    pub fn parse(value: &str) -> anyhow::Result<AllowedPaths> {
+        let mut roots = Vec::new();
+        for part in value.split(':').map(str::trim).filter(|p| !p.is_empty()) {
+            let path = PathBuf::from(part);
+            anyhow::ensure!(path.is_absolute(), "DEVPILOT_ALLOWED_PATHS: {part} is not an absolute path");
+            roots.push(path);
+        }
+        Ok(AllowedPaths(roots))
+    }
+
+    pub fn new(roots: Vec<PathBuf>) -> AllowedPaths {
+        AllowedPaths(roots)
+    }
+
+    /// Whether `path` may be used: absolute, without `..`, under one of the folders.
+    pub fn check(&self, path: &std::path::Path) -> Result<(), String> {
+        if self.0.is_empty() {
+            return Ok(());
+        }
+        let shown = path.display();
+        if path.components().any(|c| c == std::path::Component::ParentDir) {
+            return Err(format!("“{shown}” contains “..”; give the path without it."));
+        }
+        if self.0.iter().any(|root| path.starts_with(root)) {
+            return Ok(());
+        }
+        let roots: Vec<String> = self.0.iter().map(|r| r.display().to_string()).collect();
+        Err(format!("“{shown}” is outside the folders this server allows ({}).", roots.join(", ")))
     }
 }
 
@@ -116,6 +159,7 @@ impl Settings {
                     "DEVPILOT_UPLOAD_STALL_SECS",
                     defaults.stall_timeout.as_secs(),
                 )?),
+                allowed_paths: AllowedPaths::parse(&var("DEVPILOT_ALLOWED_PATHS").unwrap_or_default())?,
                 endpoints: ExternalEndpoints::from_env(),
             },
             public_url: var("DEVPILOT_PUBLIC_URL").map(|v| v.trim_end_matches('/').to_owned()),

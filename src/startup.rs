@@ -69,8 +69,14 @@ impl Application {
         let destinations = web::Data::new(destination_service.clone());
         let accounts = web::Data::new(AccountService::new(db.clone()));
         let tokens = web::Data::new(crate::api::tokens::TokenService::new(db.clone()));
-        let plans = web::Data::new(PlanService::new(db.clone(), cipher.clone()));
-        let runner = Runner::new(db.clone(), destination_service.clone(), cipher.clone());
+        let plans =
+            web::Data::new(PlanService::new(db.clone(), cipher.clone(), settings.provider.allowed_paths.clone()));
+        let runner = Runner::new(
+            db.clone(),
+            destination_service.clone(),
+            cipher.clone(),
+            settings.provider.allowed_paths.clone(),
+        );
         tokio::spawn(crate::runs::scheduler::run(runner.clone()));
         let runner = web::Data::new(runner);
 
@@ -104,6 +110,7 @@ impl Application {
                 .route("/healthz", web::get().to(|| async { HttpResponse::Ok().body("ok") }))
                 .route("/static/{file:.*}", web::get().to(crate::web::assets::serve))
                 .configure(crate::api::routes)
+                .configure(crate::api::html::routes)
                 .configure(crate::auth::html::routes)
                 .configure(crate::destinations::html::routes)
                 .configure(crate::oauth::html::routes)

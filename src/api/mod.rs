@@ -5,7 +5,9 @@
 pub mod auth;
 pub mod destinations;
 pub mod error;
+pub mod html;
 pub mod pagination;
+pub mod reference;
 pub mod tokens;
 
 use actix_web::{HttpResponse, web};

@@ -5,6 +5,7 @@ use super::domain::{NewPlan, PlanInput, Source};
 use super::schedule::Schedule;
 use super::store::{self, PlanChange, PlanRow};
 use crate::artifacts::postgres::PostgresSource;
+use crate::config::AllowedPaths;
 use crate::crypto::CredentialCipher;
 use crate::db::{Db, DbError};
 use crate::destinations::fields::FieldErrors;
@@ -100,11 +101,12 @@ pub fn open_source_secret(cipher: &CredentialCipher, plan: &PlanRow) -> Result<S
 pub struct PlanService {
     db: Db,
     cipher: Arc<CredentialCipher>,
+    allowed_paths: AllowedPaths,
 }
 
 impl PlanService {
-    pub fn new(db: Db, cipher: Arc<CredentialCipher>) -> PlanService {
-        PlanService { db, cipher }
+    pub fn new(db: Db, cipher: Arc<CredentialCipher>, allowed_paths: AllowedPaths) -> PlanService {
+        PlanService { db, cipher, allowed_paths }
     }
 
     pub async fn list(&self, workspace: &str) -> Result<Vec<Plan>, PlanError> {
@@ -147,6 +149,11 @@ impl PlanService {
         }
         let parsed = NewPlan::parse(&input, now);
         let mut errors = parsed.as_ref().err().cloned().unwrap_or_default();
+        if let Ok(NewPlan { source: Source::Directory(path) | Source::Sqlite(path), .. }) = &parsed {
+            if let Err(m) = self.allowed_paths.check(path) {
+                errors.add("source_path", m);
+            }
+        }
         if let Ok(NewPlan { source_secret: Some(url), .. }) = &parsed {
             let reachable = match PostgresSource::parse(url.expose_secret()) {
                 Ok(database) => database.check().await.map_err(|e| e.to_string()),

@@ -49,10 +49,15 @@ pub struct LocalProvider {
 }
 
 impl LocalProvider {
-    pub fn new(config: &LocalConfig, ctx: &ProviderContext) -> LocalProvider {
+    /// The server's default folder is always allowed; a folder the admin named must be inside
+    /// the allowed paths.
+    pub fn new(config: &LocalConfig, ctx: &ProviderContext) -> Result<LocalProvider, ProviderError> {
         match &config.path {
-            Some(p) => LocalProvider { root: p.clone(), create_root: false },
-            None => LocalProvider { root: ctx.local_default_dir.clone(), create_root: true },
+            Some(p) => {
+                ctx.settings.allowed_paths.check(p).map_err(|m| ProviderError::new(ErrorKind::Permission, m))?;
+                Ok(LocalProvider { root: p.clone(), create_root: false })
+            }
+            None => Ok(LocalProvider { root: ctx.local_default_dir.clone(), create_root: true }),
         }
     }
 

@@ -249,7 +249,7 @@ pub fn is_partial_name(name: &str) -> bool {
 /// Builds the provider for a parsed config.
 pub fn build(config: &DestinationConfig, ctx: &ProviderContext) -> Result<Box<dyn Provider>, ProviderError> {
     match config {
-        DestinationConfig::Local(c) => Ok(Box::new(local::LocalProvider::new(c, ctx))),
+        DestinationConfig::Local(c) => Ok(Box::new(local::LocalProvider::new(c, ctx)?)),
         DestinationConfig::S3(c) => Ok(Box::new(s3::S3Provider::new(c, ctx)?)),
         DestinationConfig::GoogleDrive(c) => Ok(Box::new(google_drive::GoogleDriveProvider::new(c, ctx)?)),
         DestinationConfig::Cloudinary(c) => Ok(Box::new(cloudinary::CloudinaryProvider::new(c, ctx)?)),

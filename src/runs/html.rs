@@ -268,13 +268,14 @@ async fn restore(
     if page.kind != "postgres" {
         page.target = typed.trim().to_owned();
     }
-    let target = match RestoreTarget::parse(page.kind, typed, form_value(&form, "confirm").is_some()) {
-        Ok(target) => target,
-        Err(errors) => {
-            page.errors = errors;
-            return render(StatusCode::UNPROCESSABLE_ENTITY, &page);
-        }
-    };
+    let target =
+        match RestoreTarget::parse(page.kind, typed, form_value(&form, "confirm").is_some(), runner.allowed_paths()) {
+            Ok(target) => target,
+            Err(errors) => {
+                page.errors = errors;
+                return render(StatusCode::UNPROCESSABLE_ENTITY, &page);
+            }
+        };
     match runner.restore(&user.workspace_id, &path, &target).await {
         Ok(()) => {
             page.succeeded = true;

@@ -7,6 +7,7 @@ use super::store::RunRow;
 use crate::artifacts::postgres::PostgresSource;
 use crate::artifacts::restore::{self, RestoreError};
 use crate::artifacts::{encryption, workspace_key};
+use crate::config::AllowedPaths;
 use crate::destinations::fields::FieldErrors;
 use crate::error::AppError;
 use secrecy::{ExposeSecret, SecretString};
@@ -37,7 +38,12 @@ pub fn artifact_kind(run: &RunRow) -> &'static str {
 
 impl RestoreTarget {
     /// Parses the restore form's `target` (and `confirm` for a database) for an artifact of `kind`.
-    pub fn parse(kind: &str, target: &str, confirmed: bool) -> Result<RestoreTarget, FieldErrors> {
+    pub fn parse(
+        kind: &str,
+        target: &str,
+        confirmed: bool,
+        allowed: &AllowedPaths,
+    ) -> Result<RestoreTarget, FieldErrors> {
         let error = |m: String| FieldErrors::single("target", m);
         let target = target.trim();
         if kind == "postgres" {
@@ -54,6 +60,7 @@ impl RestoreTarget {
         if !path.is_absolute() {
             return Err(error(format!("“{target}” is not an absolute path; start it with /.")));
         }
+        allowed.check(path).map_err(error)?;
         let parent_exists = path.parent().is_some_and(Path::is_dir);
         match kind {
             "sqlite" if path.exists() => {

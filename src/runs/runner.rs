@@ -5,6 +5,7 @@ use super::store::{self, FAILED, QUEUED, RunEnd, RunRow, SKIPPED, SUCCEEDED};
 use crate::artifacts::checksum::{DigestHandle, Digesting};
 use crate::artifacts::postgres::PostgresSource;
 use crate::artifacts::{ByteStream, directory, encryption, sqlite, workspace_key};
+use crate::config::AllowedPaths;
 use crate::crypto::CredentialCipher;
 use crate::db::{Db, DbError};
 use crate::destinations::domain::Status;
@@ -57,6 +58,7 @@ pub struct Runner {
     db: Db,
     destinations: DestinationService,
     cipher: Arc<CredentialCipher>,
+    allowed_paths: AllowedPaths,
     live: Arc<Mutex<HashMap<String, Live>>>,
 }
 
@@ -68,8 +70,17 @@ enum Outcome {
 }
 
 impl Runner {
-    pub fn new(db: Db, destinations: DestinationService, cipher: Arc<CredentialCipher>) -> Runner {
-        Runner { db, destinations, cipher, live: Arc::default() }
+    pub fn new(
+        db: Db,
+        destinations: DestinationService,
+        cipher: Arc<CredentialCipher>,
+        allowed_paths: AllowedPaths,
+    ) -> Runner {
+        Runner { db, destinations, cipher, allowed_paths, live: Arc::default() }
+    }
+
+    pub fn allowed_paths(&self) -> &AllowedPaths {
+        &self.allowed_paths
     }
 
     pub(super) fn db(&self) -> &Db {
@@ -259,8 +270,12 @@ impl Runner {
     /// A fresh stream of the source (each attempt starts over).
     async fn read_source(&self, plan: &PlanRow, source: &Source) -> Result<ByteStream, String> {
         match source {
-            Source::Directory(path) => Ok(directory::stream(path.clone())),
-            Source::Sqlite(path) => sqlite::snapshot(path).await.map_err(|e| e.to_string()),
+            // Checked again here: the allowed paths may have changed since the plan was saved.
+            Source::Directory(path) => self.allowed_paths.check(path).map(|()| directory::stream(path.clone())),
+            Source::Sqlite(path) => {
+                self.allowed_paths.check(path)?;
+                sqlite::snapshot(path).await.map_err(|e| e.to_string())
+            }
             Source::Postgres(_) => {
                 let url = open_source_secret(&self.cipher, plan)?;
                 let database = PostgresSource::parse(url.expose_secret()).map_err(|e| e.to_string())?;

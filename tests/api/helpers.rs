@@ -126,6 +126,7 @@ pub fn test_settings(backend: Backend) -> (Settings, tempfile::TempDir, Option<S
             connect_timeout: Duration::from_secs(3),
             max_retries: 0,
             stall_timeout: Duration::from_secs(30),
+            allowed_paths: Default::default(),
             endpoints: nowhere_endpoints(),
         },
         public_url: None,

@@ -7,8 +7,10 @@ mod helpers;
 mod standins;
 
 mod accounts;
+mod allowed_paths;
 mod api_auth;
 mod api_client;
+mod api_tokens;
 mod artifacts;
 mod browser;
 mod csrf_and_roles;
