@@ -149,10 +149,10 @@ impl PlanService {
         }
         let parsed = NewPlan::parse(&input, now);
         let mut errors = parsed.as_ref().err().cloned().unwrap_or_default();
-        if let Ok(NewPlan { source: Source::Directory(path) | Source::Sqlite(path), .. }) = &parsed {
-            if let Err(m) = self.allowed_paths.check(path) {
-                errors.add("source_path", m);
-            }
+        if let Ok(NewPlan { source: Source::Directory(path) | Source::Sqlite(path), .. }) = &parsed
+            && let Err(m) = self.allowed_paths.check(path)
+        {
+            errors.add("source_path", m);
         }
         if let Ok(NewPlan { source_secret: Some(url), .. }) = &parsed {
             let reachable = match PostgresSource::parse(url.expose_secret()) {
