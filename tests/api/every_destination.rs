@@ -59,8 +59,9 @@ async fn cloudinary_backups_restore(backend: Backend) {
     backups_restore(&provider_cloudinary::fixture(&cloudinary), backend).await;
 }
 
-/// The fixture's good destination, through the form: Active.
-async fn app_with_destination(fixture: &Fixture, backend: Backend) -> (TestApp, String) {
+/// An app with the fixture's provider settings and its good destination, through the form:
+/// Active. Returns the destination's id.
+pub async fn app_with_destination(fixture: &Fixture, backend: Backend) -> (TestApp, String) {
     let (mut settings, data_dir, pg) = test_settings(backend);
     settings.provider = fixture.settings.clone();
     let app = spawn_with(settings, data_dir, pg).await;

@@ -4,7 +4,7 @@
 //! moto, behind a relay the test kills.
 
 use crate::conformance::{self, Fixture, fields};
-use crate::helpers::{Backend, TestApp, moto, spawn_with, test_settings};
+use crate::helpers::{Backend, TestApp, moto};
 use crate::on_both_backends;
 use crate::plans::plan;
 use crate::provider_sftp::sftp;
@@ -113,21 +113,14 @@ where
 /// An app with the fixture's destination and a plan over 48 MiB that zstd cannot shrink (so the
 /// throttled upload takes seconds). Returns the plan's slug.
 async fn plan_with_large_source(fixture: &Fixture, backend: Backend) -> (TestApp, String, tempfile::TempDir) {
-    let (mut settings, data_dir, pg) = test_settings(backend);
-    settings.provider = fixture.settings.clone();
-    let app = spawn_with(settings, data_dir, pg).await;
-    app.setup_admin().await;
-    let good: Vec<(&str, &str)> = fixture.good.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    assert_eq!(app.create_destination("Flaky", fixture.kind.as_str(), &good).await.status, 303);
-    let destination = app.destination("Flaky").await;
-    assert_eq!(destination.status, "active", "{}", destination.message);
+    let (app, destination) = crate::every_destination::app_with_destination(fixture, backend).await;
     let source = tempfile::tempdir().expect("source");
     std::fs::write(source.path().join("random.bin"), pseudo_random(48 * 1024 * 1024)).expect("write");
     let slug = format!("killed-{}", uuid::Uuid::new_v4().simple());
     let path = source.path().to_string_lossy().into_owned();
     let form = crate::every_destination::plan_form(
         &slug,
-        &destination.id,
+        &destination,
         &[("source_kind", "directory"), ("source_path", &path)],
     );
     assert_eq!(app.post("/plans", &form).await.status, 303);
