@@ -85,9 +85,12 @@ impl Application {
         let port = listener.local_addr()?.port();
         let oauth = web::Data::new(OAuthService::new(db, cipher, destination_service, &settings, port)?);
         let secure = settings.secure_cookies;
+        let consent_origin: Vec<String> =
+            crate::web::headers::origin(&settings.provider.endpoints.google_oauth_authorize).into_iter().collect();
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(from_fn(crate::auth::csrf::protect))
+                .wrap(crate::web::headers::security_headers(secure, &consent_origin))
                 .wrap(
                     SessionMiddleware::builder(CookieSessionStore::default(), session_key.clone())
                         .cookie_name("devpilot_session".into())

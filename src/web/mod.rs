@@ -1,6 +1,7 @@
 //! Pieces every HTML page shares: the layout context, static files, redirects, time display.
 
 pub mod assets;
+pub mod headers;
 pub mod time;
 
 use crate::auth::CurrentUser;

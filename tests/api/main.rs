@@ -31,5 +31,6 @@ mod provider_sftp;
 mod redaction;
 mod relay;
 mod runs;
+mod security_headers;
 mod servers;
 mod validation;
