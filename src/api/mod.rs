@@ -6,6 +6,8 @@ pub mod auth;
 pub mod destinations;
 pub mod error;
 pub mod pagination;
+pub mod runs;
+pub mod schedules;
 pub mod tokens;
 
 use actix_web::{HttpResponse, web};
@@ -42,6 +44,8 @@ impl Modify for BearerAuth {
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(destinations::DestinationsApi::openapi());
+    doc.merge(schedules::SchedulesApi::openapi());
+    doc.merge(runs::RunsApi::openapi());
     doc
 }
 
@@ -54,6 +58,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/auth/token", web::post().to(auth::issue_token))
             .route("/openapi.json", web::get().to(document))
             .configure(destinations::routes)
+            .configure(schedules::routes)
+            .configure(runs::routes)
             .default_service(web::to(|| async {
                 Err::<HttpResponse, _>(ApiError::not_found("There is no such API endpoint."))
             })),

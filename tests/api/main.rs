@@ -9,6 +9,8 @@ mod standins;
 mod accounts;
 mod api_auth;
 mod api_client;
+mod api_runs;
+mod api_schedules;
 mod artifacts;
 mod browser;
 mod csrf_and_roles;
