@@ -8,6 +8,8 @@ pub mod error;
 pub mod html;
 pub mod pagination;
 pub mod reference;
+pub mod runs;
+pub mod schedules;
 pub mod tokens;
 
 use actix_web::{HttpResponse, web};
@@ -73,6 +75,8 @@ impl Modify for CommonResponses {
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(destinations::DestinationsApi::openapi());
+    doc.merge(schedules::SchedulesApi::openapi());
+    doc.merge(runs::RunsApi::openapi());
     CommonResponses.modify(&mut doc);
     doc
 }
@@ -86,6 +90,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/auth/token", web::post().to(auth::issue_token))
             .route("/openapi.json", web::get().to(document))
             .configure(destinations::routes)
+            .configure(schedules::routes)
+            .configure(runs::routes)
             .default_service(web::to(|| async {
                 Err::<HttpResponse, _>(ApiError::not_found("There is no such API endpoint."))
             })),

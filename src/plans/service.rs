@@ -28,6 +28,8 @@ pub struct Plan {
     pub enabled: bool,
     pub encrypt: bool,
     pub next_run_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
 }
 
 impl Plan {
@@ -268,6 +270,8 @@ fn to_plan(row: PlanRow, destination_name: Option<String>) -> Plan {
         enabled: row.enabled,
         encrypt: row.encrypt,
         next_run_at: row.next_run_at,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
     }
 }
 

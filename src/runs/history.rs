@@ -34,6 +34,25 @@ impl Runner {
         self.db().run(move |c| store::for_workspace(c, &ws, limit)).await
     }
 
+    /// A page of the workspace's runs (only the plan's, when given), newest first, each with its
+    /// plan's name; and how many there are in all.
+    pub async fn page(
+        &self,
+        workspace: &str,
+        plan: Option<&str>,
+        page: i64,
+        per_page: i64,
+    ) -> Result<(Vec<(RunRow, String)>, i64), DbError> {
+        let (ws, pid) = (workspace.to_owned(), plan.map(str::to_owned));
+        let offset = (page - 1).saturating_mul(per_page);
+        self.db()
+            .run(move |c| {
+                let rows = store::page(c, &ws, pid.as_deref(), per_page, offset)?;
+                Ok((rows, store::count(c, &ws, pid.as_deref())?))
+            })
+            .await
+    }
+
     /// The size of the plan's newest successful artifact, to show a run's progress against.
     pub async fn last_success_bytes(&self, workspace: &str, plan: &str) -> Result<Option<u64>, DbError> {
         let runs = self.history_of_plan(workspace, plan, 50).await?;
@@ -62,6 +81,18 @@ impl Runner {
         let (_, provider) = self.destinations().provider(workspace, &destination).await.map_err(|_| gone())?;
         let provider = provider.map_err(|e| AppError::BadRequest(format!("The destination cannot be used: {e}")))?;
         Ok((run, key, provider))
+    }
+
+    /// A presigned URL of a succeeded, not pruned run's artifact; None when the destination has
+    /// none (then [`Runner::download`] streams it).
+    pub async fn presigned(
+        &self,
+        workspace: &str,
+        id: &str,
+        valid_for: Duration,
+    ) -> Result<Option<url::Url>, AppError> {
+        let (_, key, provider) = self.available_artifact(workspace, id).await?;
+        provider.presign(&key, valid_for).await.map_err(|e| AppError::BadRequest(format!("The download failed: {e}")))
     }
 
     /// A succeeded, not pruned run's artifact: presigned where the destination can, else streamed.

@@ -112,6 +112,36 @@ pub fn for_workspace(conn: &mut DbConn, workspace: &str, limit: i64) -> QueryRes
         .load(conn)
 }
 
+/// A page of the workspace's runs (only the plan's, when given), newest first, with their plan's
+/// name.
+pub fn page(
+    conn: &mut DbConn,
+    workspace: &str,
+    plan: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> QueryResult<Vec<(RunRow, String)>> {
+    let mut query = dsl::runs.inner_join(plans::plans).filter(dsl::workspace_id.eq(workspace)).into_boxed();
+    if let Some(plan) = plan {
+        query = query.filter(dsl::plan_id.eq(plan));
+    }
+    query
+        .order((dsl::created_at.desc(), dsl::id.desc()))
+        .limit(limit)
+        .offset(offset)
+        .select((RunRow::as_select(), plans::name))
+        .load(conn)
+}
+
+/// How many runs [`page`] pages through.
+pub fn count(conn: &mut DbConn, workspace: &str, plan: Option<&str>) -> QueryResult<i64> {
+    let mut query = dsl::runs.filter(dsl::workspace_id.eq(workspace)).into_boxed();
+    if let Some(plan) = plan {
+        query = query.filter(dsl::plan_id.eq(plan));
+    }
+    query.count().get_result(conn)
+}
+
 /// Successful runs (counting `current`, which has just uploaded) whose artifact is still on the
 /// destination beyond the newest `keep`: (run id, object key, destination id).
 pub fn beyond_retention(

@@ -11,6 +11,8 @@ mod allowed_paths;
 mod api_auth;
 mod api_client;
 mod api_tokens;
+mod api_runs;
+mod api_schedules;
 mod artifacts;
 mod browser;
 mod csrf_and_roles;

@@ -1,0 +1,296 @@
+//! `/api/v1/backup-runs` (and a schedule's `/runs`): run history newest first, one run to poll,
+//! and its artifact: a download URL (the destination's presigned one where it has one, else this
+//! API's `/artifact`, which streams to a bearer-authenticated caller).
+
+use super::auth::ApiUser;
+use super::error::{ApiError, ErrorBody};
+use super::pagination::{PageQuery, Paginated};
+use crate::error::AppError;
+use crate::plans::service::PlanService;
+use crate::runs::history::Download;
+use crate::runs::runner::Runner;
+use crate::runs::store::RunRow;
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use std::time::Duration;
+use utoipa::{OpenApi, ToSchema};
+use uuid::Uuid;
+
+/// How long a presigned download URL stays valid.
+const LINK_VALID_FOR: Duration = Duration::from_secs(300);
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(list_of_schedule, list, show, download, artifact),
+    components(schemas(RunResource, RunEnvelope, Paginated<RunResource>, DownloadLink)),
+    tags((name = "Backup runs", description = "Backups that ran, and their artifacts"))
+)]
+pub struct RunsApi;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/backup-schedules/{id}/runs", web::get().to(list_of_schedule))
+        .route("/backup-runs", web::get().to(list))
+        .route("/backup-runs/{id}", web::get().to(show))
+        .route("/backup-runs/{id}/download", web::get().to(download))
+        .route("/backup-runs/{id}/artifact", web::get().to(artifact));
+}
+
+pub fn run_location(id: &str) -> String {
+    format!("/api/v1/backup-runs/{id}")
+}
+
+/// A backup run as the API shows it.
+#[derive(Debug, serde::Serialize, serde::Deserialize, ToSchema)]
+pub struct RunResource {
+    #[schema(format = "uuid")]
+    pub id: String,
+    #[schema(format = "uuid")]
+    pub schedule_id: String,
+    pub schedule_name: String,
+    /// `queued`, `running`, `succeeded`, `failed` or `skipped`.
+    #[schema(example = "succeeded")]
+    pub status: String,
+    /// `manual` or `schedule`.
+    #[schema(example = "manual")]
+    pub trigger: String,
+    /// When it was queued.
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// The artifact's size; while running, the bytes uploaded so far.
+    pub bytes: i64,
+    /// The artifact's SHA-256 (hex), as stored.
+    pub sha256: Option<String>,
+    /// Where the artifact is on the destination.
+    pub object_key: Option<String>,
+    /// Why it failed or was skipped; after a success, what retention could not delete.
+    pub error: Option<String>,
+    #[schema(format = "uuid")]
+    pub destination_id: Option<String>,
+    /// Encrypted with the workspace's artifact key.
+    pub encrypted: bool,
+    /// When retention deleted the artifact.
+    pub pruned_at: Option<DateTime<Utc>>,
+    /// Whether `/download` has an artifact to give: succeeded and not pruned.
+    pub artifact_available: bool,
+}
+
+impl RunResource {
+    pub fn new(run: RunRow, schedule_name: String, runner: &Runner) -> RunResource {
+        let live = runner.progress(&run.id).map(|p| i64::try_from(p.bytes).unwrap_or(i64::MAX));
+        RunResource {
+            artifact_available: run.status == crate::runs::store::SUCCEEDED
+                && run.pruned_at.is_none()
+                && run.object_key.is_some(),
+            bytes: live.unwrap_or(run.bytes),
+            id: run.id,
+            schedule_id: run.plan_id,
+            schedule_name,
+            status: run.status,
+            trigger: run.trigger,
+            created_at: run.created_at.and_utc(),
+            started_at: run.started_at.map(|t| t.and_utc()),
+            finished_at: run.finished_at.map(|t| t.and_utc()),
+            sha256: run.sha256,
+            object_key: run.object_key,
+            error: run.error,
+            destination_id: run.destination_id,
+            encrypted: run.encrypted,
+            pruned_at: run.pruned_at.map(|t| t.and_utc()),
+        }
+    }
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize, ToSchema)]
+pub struct RunEnvelope {
+    pub data: RunResource,
+}
+
+/// Where to fetch a run's artifact.
+#[derive(Debug, serde::Serialize, serde::Deserialize, ToSchema)]
+pub struct DownloadLink {
+    pub url: String,
+    /// When a presigned URL stops working; None for the API's own `/artifact` URL, which needs
+    /// the bearer token instead.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Send `Authorization: Bearer …` with the request (only to the API's own URL: a presigned
+    /// URL must be fetched without it).
+    pub requires_authorization: bool,
+}
+
+/// An artifact's bytes, as the destination stores them.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct ArtifactBytes(pub Vec<u8>);
+
+/// The workspace's run, or 404.
+async fn find(runner: &Runner, user: &ApiUser, id: &Uuid) -> Result<RunRow, ApiError> {
+    runner.find(&user.workspace_id, &id.to_string()).await.map_err(|e| match e {
+        crate::db::DbError::NotFound => ApiError::not_found("Backup run not found"),
+        other => other.into(),
+    })
+}
+
+/// The artifact reader's errors: a missing artifact is 404, a destination that fails to give it
+/// 502.
+fn artifact_error(e: AppError) -> ApiError {
+    match e {
+        AppError::NotFound(m) => ApiError::not_found(m),
+        AppError::BadRequest(m) => ApiError::new(StatusCode::BAD_GATEWAY, m),
+        AppError::Unavailable(m) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, m),
+        other => ApiError::internal(other),
+    }
+}
+
+async fn page_of_runs(
+    req: &HttpRequest,
+    user: &ApiUser,
+    runner: &Runner,
+    schedule: Option<&str>,
+    query: &PageQuery,
+) -> Result<HttpResponse, ApiError> {
+    let (page, per_page) = query.parse()?;
+    let (rows, total) = runner.page(&user.workspace_id, schedule, page, per_page).await?;
+    let data = rows.into_iter().map(|(run, name)| RunResource::new(run, name, runner)).collect();
+    Ok(HttpResponse::Ok().json(Paginated::new(req, data, page, per_page, total)))
+}
+
+/// A schedule's runs, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/backup-schedules/{id}/runs",
+    tag = "Backup runs",
+    params(("id" = Uuid, Path, description = "Schedule UUID"), PageQuery),
+    responses(
+        (status = 200, description = "A page of runs", body = Paginated<RunResource>),
+        (status = 400, description = "A page parameter that is not a number", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "No such schedule in this workspace", body = ErrorBody),
+        (status = 422, description = "A page parameter out of range", body = ErrorBody),
+    )
+)]
+pub async fn list_of_schedule(
+    req: HttpRequest,
+    user: ApiUser,
+    plans: web::Data<PlanService>,
+    runner: web::Data<Runner>,
+    id: web::Path<Uuid>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let plan = plans.get(&user.workspace_id, &id.to_string()).await?;
+    page_of_runs(&req, &user, &runner, Some(&plan.id), &query).await
+}
+
+/// The workspace's runs, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/backup-runs",
+    tag = "Backup runs",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A page of runs", body = Paginated<RunResource>),
+        (status = 400, description = "A page parameter that is not a number", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 422, description = "A page parameter out of range", body = ErrorBody),
+    )
+)]
+pub async fn list(
+    req: HttpRequest,
+    user: ApiUser,
+    runner: web::Data<Runner>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    page_of_runs(&req, &user, &runner, None, &query).await
+}
+
+/// One run: poll it until its status is `succeeded`, `failed` or `skipped`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/backup-runs/{id}",
+    tag = "Backup runs",
+    params(("id" = Uuid, Path, description = "Run UUID")),
+    responses(
+        (status = 200, description = "The run", body = RunEnvelope),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "No such run in this workspace", body = ErrorBody),
+    )
+)]
+pub async fn show(
+    user: ApiUser,
+    plans: web::Data<PlanService>,
+    runner: web::Data<Runner>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let run = find(&runner, &user, &id).await?;
+    let plan = plans.get(&user.workspace_id, &run.plan_id).await?;
+    Ok(HttpResponse::Ok().json(RunEnvelope { data: RunResource::new(run, plan.name, &runner) }))
+}
+
+/// Where to fetch a succeeded run's artifact: the destination's presigned URL (valid 5 minutes)
+/// where it has one, else this API's `/artifact` URL.
+#[utoipa::path(
+    get,
+    path = "/api/v1/backup-runs/{id}/download",
+    tag = "Backup runs",
+    params(("id" = Uuid, Path, description = "Run UUID")),
+    responses(
+        (status = 200, description = "The artifact's URL", body = DownloadLink),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "No such run, or it has no artifact (not succeeded, or pruned)", body = ErrorBody),
+        (status = 502, description = "The destination could not sign a URL", body = ErrorBody),
+    )
+)]
+pub async fn download(
+    req: HttpRequest,
+    user: ApiUser,
+    runner: web::Data<Runner>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id = find(&runner, &user, &id).await?.id;
+    let link = match runner.presigned(&user.workspace_id, &id, LINK_VALID_FOR).await.map_err(artifact_error)? {
+        Some(url) => DownloadLink {
+            url: url.to_string(),
+            expires_at: chrono::Duration::from_std(LINK_VALID_FOR).ok().map(|d| Utc::now() + d),
+            requires_authorization: false,
+        },
+        None => {
+            let info = req.connection_info();
+            let url = format!("{}://{}{}/artifact", info.scheme(), info.host(), run_location(&id));
+            DownloadLink { url, expires_at: None, requires_authorization: true }
+        }
+    };
+    Ok(HttpResponse::Ok().json(link))
+}
+
+/// A succeeded run's artifact, streamed; a destination with presigned URLs is redirected to.
+#[utoipa::path(
+    get,
+    path = "/api/v1/backup-runs/{id}/artifact",
+    tag = "Backup runs",
+    params(("id" = Uuid, Path, description = "Run UUID")),
+    responses(
+        (status = 200, description = "The artifact as stored (encrypted ones stay encrypted)", content(
+            (inline(ArtifactBytes) = "application/zstd"),
+            (inline(ArtifactBytes) = "application/vnd.sqlite3"),
+            (inline(ArtifactBytes) = "application/octet-stream"),
+        ), headers(("Content-Disposition" = String, description = "attachment; filename=…"))),
+        (status = 307, description = "The destination serves it: a presigned URL, valid 5 minutes",
+            headers(("Location" = String, description = "The presigned URL"))),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "No such run, or it has no artifact (not succeeded, or pruned)", body = ErrorBody),
+        (status = 502, description = "The destination could not give the artifact", body = ErrorBody),
+    )
+)]
+pub async fn artifact(user: ApiUser, runner: web::Data<Runner>, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+    let id = find(&runner, &user, &id).await?.id;
+    match runner.download(&user.workspace_id, &id, LINK_VALID_FOR).await.map_err(artifact_error)? {
+        Download::Redirect(url) => {
+            Ok(HttpResponse::TemporaryRedirect().insert_header((header::LOCATION, url.to_string())).finish())
+        }
+        Download::Stream { body, file_name, content_type } => Ok(HttpResponse::Ok()
+            .content_type(content_type)
+            .insert_header(header::ContentDisposition::attachment(file_name))
+            .streaming(body)),
+    }
+}

@@ -1,0 +1,321 @@
+//! `/api/v1/backup-schedules`: the workspace's backup plans as JSON, and "run now". The rules are
+//! `PlanService`'s; this maps JSON to its input and its field errors to the API's field names. A
+//! PostgreSQL source's URL is only ever shown without its password.
+
+use super::auth::ApiUser;
+use super::error::{ApiError, ErrorBody};
+use super::pagination::{PageQuery, Paginated};
+use super::runs::{RunEnvelope, RunResource, run_location};
+use crate::plans::domain::Source;
+use crate::plans::service::{Plan, PlanService};
+use crate::runs::runner::{Runner, Trigger};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use utoipa::{OpenApi, ToSchema};
+use uuid::Uuid;
+
+mod input;
+use input::plan_error;
+pub use input::{NewSchedule, ScheduleChange, SourceInput};
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(list, create, show, update, delete, run_now),
+    components(schemas(
+        ScheduleResource,
+        ScheduleEnvelope,
+        Paginated<ScheduleResource>,
+        SourceResource,
+        SourceType,
+        SourceInput,
+        NewSchedule,
+        ScheduleChange,
+        ScheduleDeleted
+    )),
+    tags((name = "Backup schedules", description = "What is backed up, where to and when"))
+)]
+pub struct SchedulesApi;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/backup-schedules", web::get().to(list))
+        .route("/backup-schedules", web::post().to(create))
+        .route("/backup-schedules/{id}", web::get().to(show))
+        .route("/backup-schedules/{id}", web::put().to(update))
+        .route("/backup-schedules/{id}", web::delete().to(delete))
+        .route("/backup-schedules/{id}/run", web::post().to(run_now));
+}
+
+/// What a schedule backs up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceType {
+    Directory,
+    Postgres,
+    Sqlite,
+}
+
+impl SourceType {
+    fn as_str(self) -> &'static str {
+        match self {
+            SourceType::Directory => "directory",
+            SourceType::Postgres => "postgres",
+            SourceType::Sqlite => "sqlite",
+        }
+    }
+}
+
+/// A schedule's source as the API shows it.
+#[derive(Debug, serde::Serialize, serde::Deserialize, ToSchema)]
+pub struct SourceResource {
+    #[serde(rename = "type")]
+    pub kind: SourceType,
+    /// The directory or SQLite file; for PostgreSQL the connection URL without its password.
+    #[schema(example = "/var/lib/app")]
+    pub location: String,
+}
+
+impl From<&Source> for SourceResource {
+    fn from(source: &Source) -> Self {
+        let kind = match source {
+            Source::Directory(_) => SourceType::Directory,
+            Source::Postgres(_) => SourceType::Postgres,
+            Source::Sqlite(_) => SourceType::Sqlite,
+        };
+        SourceResource { kind, location: source.location() }
+    }
+}
+
+/// A backup schedule (a plan) as the API shows it.
+#[derive(Debug, serde::Serialize, serde::Deserialize, ToSchema)]
+pub struct ScheduleResource {
+    #[schema(format = "uuid")]
+    pub id: String,
+    pub name: String,
+    pub source: SourceResource,
+    /// None when the destination was deleted (the schedule is then disabled).
+    #[schema(format = "uuid")]
+    pub destination_id: Option<String>,
+    pub destination_name: Option<String>,
+    /// Five-field cron, in UTC.
+    #[schema(example = "0 2 * * *")]
+    pub cron_expression: String,
+    /// The schedule in words.
+    #[schema(example = "every day at 02:00 UTC")]
+    pub schedule_preview: String,
+    /// How many successful backups are kept.
+    pub retention_count: i64,
+    pub enabled: bool,
+    /// Backups are encrypted with the workspace's artifact key.
+    pub encrypt: bool,
+    /// When it next runs; None while disabled.
+    pub next_run_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Plan> for ScheduleResource {
+    fn from(plan: Plan) -> Self {
+        ScheduleResource {
+            source: SourceResource::from(&plan.source),
+            id: plan.id,
+            name: plan.name,
+            destination_id: plan.destination_id,
+            destination_name: plan.destination_name,
+            cron_expression: plan.schedule,
+            schedule_preview: plan.schedule_preview,
+            retention_count: plan.retention,
+            enabled: plan.enabled,
+            encrypt: plan.encrypt,
+            next_run_at: plan.next_run_at.map(|t| t.and_utc()),
+            created_at: plan.created_at.and_utc(),
+            updated_at: plan.updated_at.and_utc(),
+        }
+    }
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize, ToSchema)]
+pub struct ScheduleEnvelope {
+    pub data: ScheduleResource,
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize, ToSchema)]
+pub struct ScheduleDeleted {
+    #[schema(example = "Backup schedule successfully deleted")]
+    pub message: String,
+}
+
+fn envelope(plan: Plan) -> ScheduleEnvelope {
+    ScheduleEnvelope { data: plan.into() }
+}
+
+/// The workspace's schedules by name, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/api/v1/backup-schedules",
+    tag = "Backup schedules",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A page of schedules", body = Paginated<ScheduleResource>),
+        (status = 400, description = "A page parameter that is not a number", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 422, description = "A page parameter out of range", body = ErrorBody),
+    )
+)]
+pub async fn list(
+    req: HttpRequest,
+    user: ApiUser,
+    service: web::Data<PlanService>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (page, per_page) = query.parse()?;
+    let plans = service.list(&user.workspace_id).await?;
+    let total = plans.len() as i64;
+    let skip = usize::try_from((page - 1).saturating_mul(per_page)).unwrap_or(usize::MAX);
+    let data = plans.into_iter().skip(skip).take(per_page as usize).map(ScheduleResource::from).collect();
+    Ok(HttpResponse::Ok().json(Paginated::new(&req, data, page, per_page, total)))
+}
+
+/// Creates a schedule. Every field is checked at once; a PostgreSQL source must answer.
+#[utoipa::path(
+    post,
+    path = "/api/v1/backup-schedules",
+    tag = "Backup schedules",
+    request_body = NewSchedule,
+    responses(
+        (status = 201, description = "Created", body = ScheduleEnvelope,
+            headers(("Location" = String, description = "The new schedule's URL"))),
+        (status = 400, description = "The body is not JSON", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Viewers cannot create schedules", body = ErrorBody),
+        (status = 413, description = "The body is too large", body = ErrorBody),
+        (status = 415, description = "The body is not sent as application/json", body = ErrorBody),
+        (status = 422, description = "Invalid fields (in `fields`) or a body of the wrong shape", body = ErrorBody),
+    )
+)]
+pub async fn create(
+    user: ApiUser,
+    service: web::Data<PlanService>,
+    body: web::Json<NewSchedule>,
+) -> Result<HttpResponse, ApiError> {
+    user.require_write()?;
+    let body = body.into_inner();
+    let destination_id = match body.destination_id {
+        Some(id) => id.to_string(),
+        // As the plan form pre-selects it.
+        None => {
+            let choices = service.destination_choices(&user.workspace_id).await?;
+            choices.into_iter().find(|d| d.is_default).map(|d| d.id).unwrap_or_default()
+        }
+    };
+    let plan = service.create(&user.workspace_id, &body.into_input(destination_id)).await.map_err(plan_error)?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/api/v1/backup-schedules/{}", plan.id)))
+        .json(envelope(plan)))
+}
+
+/// One schedule.
+#[utoipa::path(
+    get,
+    path = "/api/v1/backup-schedules/{id}",
+    tag = "Backup schedules",
+    params(("id" = Uuid, Path, description = "Schedule UUID")),
+    responses(
+        (status = 200, description = "The schedule", body = ScheduleEnvelope),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "No such schedule in this workspace", body = ErrorBody),
+    )
+)]
+pub async fn show(
+    user: ApiUser,
+    service: web::Data<PlanService>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let plan = service.get(&user.workspace_id, &id.to_string()).await?;
+    Ok(HttpResponse::Ok().json(envelope(plan)))
+}
+
+/// Changes a schedule; fields left out keep their values, and so does a PostgreSQL source's URL
+/// when it is missing or blank.
+#[utoipa::path(
+    put,
+    path = "/api/v1/backup-schedules/{id}",
+    tag = "Backup schedules",
+    params(("id" = Uuid, Path, description = "Schedule UUID")),
+    request_body = ScheduleChange,
+    responses(
+        (status = 200, description = "The changed schedule", body = ScheduleEnvelope),
+        (status = 400, description = "The body is not JSON", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Viewers cannot change schedules", body = ErrorBody),
+        (status = 404, description = "No such schedule in this workspace", body = ErrorBody),
+        (status = 413, description = "The body is too large", body = ErrorBody),
+        (status = 415, description = "The body is not sent as application/json", body = ErrorBody),
+        (status = 422, description = "Invalid fields (in `fields`) or a body of the wrong shape", body = ErrorBody),
+    )
+)]
+pub async fn update(
+    user: ApiUser,
+    service: web::Data<PlanService>,
+    id: web::Path<Uuid>,
+    body: web::Json<ScheduleChange>,
+) -> Result<HttpResponse, ApiError> {
+    user.require_write()?;
+    let plan = service.get(&user.workspace_id, &id.to_string()).await?;
+    let mut input = plan.input();
+    body.into_inner().apply(&mut input);
+    let plan = service.update(&user.workspace_id, &plan.id, &input).await.map_err(plan_error)?;
+    Ok(HttpResponse::Ok().json(envelope(plan)))
+}
+
+/// Deletes a schedule and its run history; its backups stay on the destination.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/backup-schedules/{id}",
+    tag = "Backup schedules",
+    params(("id" = Uuid, Path, description = "Schedule UUID")),
+    responses(
+        (status = 200, description = "Deleted", body = ScheduleDeleted),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Viewers cannot delete schedules", body = ErrorBody),
+        (status = 404, description = "No such schedule in this workspace", body = ErrorBody),
+    )
+)]
+pub async fn delete(
+    user: ApiUser,
+    service: web::Data<PlanService>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    user.require_write()?;
+    let plan = service.get(&user.workspace_id, &id.to_string()).await?;
+    service.delete(&user.workspace_id, &plan.id).await?;
+    Ok(HttpResponse::Ok().json(ScheduleDeleted { message: "Backup schedule successfully deleted".into() }))
+}
+
+/// Starts a backup now, whether the schedule is enabled or not; poll the run it returns.
+#[utoipa::path(
+    post,
+    path = "/api/v1/backup-schedules/{id}/run",
+    tag = "Backup schedules",
+    params(("id" = Uuid, Path, description = "Schedule UUID")),
+    responses(
+        (status = 202, description = "The run, queued", body = RunEnvelope,
+            headers(("Location" = String, description = "The run's URL, to poll"))),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Viewers cannot start runs", body = ErrorBody),
+        (status = 404, description = "No such schedule in this workspace", body = ErrorBody),
+    )
+)]
+pub async fn run_now(
+    user: ApiUser,
+    plans: web::Data<PlanService>,
+    runner: web::Data<Runner>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    user.require_write()?;
+    let plan = plans.get(&user.workspace_id, &id.to_string()).await?;
+    let run_id = runner.start(&user.workspace_id, &plan.id, Trigger::Manual).await?;
+    let run = runner.find(&user.workspace_id, &run_id).await?;
+    let data = RunResource::new(run, plan.name, &runner);
+    Ok(HttpResponse::Accepted().insert_header((header::LOCATION, run_location(&run_id))).json(RunEnvelope { data }))
+}
