@@ -13,6 +13,9 @@ pub struct Settings {
     /// Base64 master key from `DEVPILOT_MASTER_KEY`; when unset the key file in the data dir is
     /// used (and created on first start).
     pub master_key: Option<String>,
+    /// During a rotation with keys in the environment: the old keys, still readable
+    /// (`DEVPILOT_PREVIOUS_MASTER_KEYS`, comma-separated).
+    pub previous_master_keys: Vec<String>,
     /// Where local destinations without a path of their own write.
     pub local_backup_dir: PathBuf,
     /// Mark the session cookie `Secure` (set when the server is reached over https).
@@ -146,6 +149,9 @@ impl Settings {
             host: var("DEVPILOT_HOST").unwrap_or_else(|| "127.0.0.1".into()),
             port: parse_var("DEVPILOT_PORT", 8080)?,
             master_key: var("DEVPILOT_MASTER_KEY"),
+            previous_master_keys: var("DEVPILOT_PREVIOUS_MASTER_KEYS")
+                .map(|v| v.split(',').map(str::trim).filter(|k| !k.is_empty()).map(str::to_owned).collect())
+                .unwrap_or_default(),
             secure_cookies: parse_var("DEVPILOT_SECURE_COOKIES", false)?,
             db_max_connections: parse_var("DEVPILOT_DB_MAX_CONNECTIONS", 10)?,
             provider: ProviderSettings {

@@ -13,7 +13,8 @@ use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretBox};
 use sha2::{Digest, Sha256};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::RwLock;
 
 const FORMAT_V1: u8 = 1;
 const NONCE_LEN: usize = 24;
@@ -55,19 +56,6 @@ impl MasterKey {
         BASE64.encode(self.key.expose_secret())
     }
 
-    /// Reads the key file, or creates it (mode 0600) with a new random key when it is missing.
-    pub fn load_or_create(path: &Path) -> anyhow::Result<MasterKey> {
-        if path.exists() {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading the master key file {}", path.display()))?;
-            return MasterKey::from_base64(&text).with_context(|| format!("in the master key file {}", path.display()));
-        }
-        let key = MasterKey::generate();
-        write_private_file(path, key.to_base64().as_bytes())?;
-        tracing::info!(path = %path.display(), "generated a new master key");
-        Ok(key)
-    }
-
     pub fn id(&self) -> &str {
         &self.id
     }
@@ -88,6 +76,18 @@ impl MasterKey {
     }
 }
 
+/// Writes the key file whole or not at all: a temporary file (mode 0600) renamed over it.
+pub fn write_key_file(path: &Path, ring: &KeyRing) -> anyhow::Result<()> {
+    let temporary = path.with_extension("tmp");
+    let _ = std::fs::remove_file(&temporary);
+    write_private_file(&temporary, ring.to_file_text().as_bytes())?;
+    std::fs::rename(&temporary, path).with_context(|| format!("replacing {}", path.display()))?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir).and_then(|d| d.sync_all()).ok();
+    }
+    Ok(())
+}
+
 fn write_private_file(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
@@ -106,35 +106,85 @@ fn write_private_file(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
 }
 
 /// Seals and opens credentials. Holds every key it can open with; seals with the current one.
+/// When it meets a key id it does not hold and its keys came from the key file, it reads the file
+/// again: another process (`devpilot rotate-key`) may have added a key meanwhile.
 pub struct CredentialCipher {
-    current: MasterKey,
-    previous: Vec<MasterKey>,
+    keys: RwLock<KeyRing>,
+    file: Option<PathBuf>,
+}
+
+/// The current key (first) and the previous ones still readable.
+pub struct KeyRing {
+    pub current: MasterKey,
+    pub previous: Vec<MasterKey>,
+}
+
+impl KeyRing {
+    pub fn ids(&self) -> Vec<String> {
+        std::iter::once(&self.current).chain(&self.previous).map(|k| k.id.clone()).collect()
+    }
+
+    fn find(&self, id: &str) -> Option<&MasterKey> {
+        std::iter::once(&self.current).chain(&self.previous).find(|k| k.id == id)
+    }
+
+    /// The text form of the key file: one base64 key a line, the current one first.
+    pub fn to_file_text(&self) -> String {
+        let mut text = String::new();
+        for key in std::iter::once(&self.current).chain(&self.previous) {
+            text.push_str(&key.to_base64());
+            text.push('\n');
+        }
+        text
+    }
+
+    pub fn parse(text: &str) -> anyhow::Result<KeyRing> {
+        let mut keys = text.lines().map(str::trim).filter(|l| !l.is_empty()).map(MasterKey::from_base64);
+        let current = keys.next().context("no key in it")??;
+        Ok(KeyRing { current, previous: keys.collect::<anyhow::Result<_>>()? })
+    }
 }
 
 impl std::fmt::Debug for CredentialCipher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CredentialCipher").field("current", &self.current.id).finish_non_exhaustive()
+        f.debug_struct("CredentialCipher").field("keys", &self.key_ids()).finish_non_exhaustive()
     }
 }
 
 impl CredentialCipher {
     pub fn new(current: MasterKey) -> CredentialCipher {
-        CredentialCipher { current, previous: Vec::new() }
+        CredentialCipher::from_ring(KeyRing { current, previous: Vec::new() }, None)
     }
 
-    pub fn current_key(&self) -> &MasterKey {
-        &self.current
+    /// `file`: where the keys came from, to be read again on an unknown key id.
+    pub fn from_ring(ring: KeyRing, file: Option<PathBuf>) -> CredentialCipher {
+        CredentialCipher { keys: RwLock::new(ring), file }
+    }
+
+    /// The ids of the keys held, the current one first.
+    pub fn key_ids(&self) -> Vec<String> {
+        self.keys.read().map(|k| k.ids()).unwrap_or_default()
+    }
+
+    /// A key for another purpose (session cookies, API tokens) derived from the current key.
+    pub fn derive(&self, purpose: &str) -> [u8; 64] {
+        self.keys.read().unwrap_or_else(|poisoned| poisoned.into_inner()).current.derive(purpose)
+    }
+
+    pub fn current_id(&self) -> String {
+        self.key_ids().into_iter().next().unwrap_or_default()
     }
 
     pub fn seal(&self, plaintext: &[u8], associated_data: &str) -> Vec<u8> {
+        let keys = self.keys.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let current = &keys.current;
         let mut nonce = [0u8; NONCE_LEN];
         rand::rng().fill_bytes(&mut nonce);
-        let ciphertext = self
-            .current
+        let ciphertext = current
             .cipher()
             .encrypt(XNonce::from_slice(&nonce), Payload { msg: plaintext, aad: associated_data.as_bytes() })
             .unwrap_or_else(|_| unreachable!("XChaCha20-Poly1305 encryption does not fail"));
-        let id = self.current.id.as_bytes();
+        let id = current.id.as_bytes();
         let mut out = Vec::with_capacity(2 + id.len() + NONCE_LEN + ciphertext.len());
         out.push(FORMAT_V1);
         out.push(id.len() as u8);
@@ -146,14 +196,34 @@ impl CredentialCipher {
 
     pub fn open(&self, sealed: &[u8], associated_data: &str) -> anyhow::Result<Vec<u8>> {
         let (key_id, nonce, ciphertext) = split_sealed(sealed)?;
-        let key = std::iter::once(&self.current)
-            .chain(&self.previous)
-            .find(|k| k.id == key_id)
+        if !self.key_ids().iter().any(|id| id == key_id) {
+            self.reload();
+        }
+        let keys = self.keys.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let key = keys
+            .find(key_id)
             .with_context(|| format!("credentials were sealed with key {key_id}, which is not loaded"))?;
         key.cipher()
             .decrypt(XNonce::from_slice(nonce), Payload { msg: ciphertext, aad: associated_data.as_bytes() })
             .map_err(|_| anyhow::anyhow!("credentials failed to decrypt (wrong key or wrong row)"))
     }
+
+    /// Reads the key file again (after a rotation by another process).
+    fn reload(&self) {
+        let Some(path) = &self.file else { return };
+        match std::fs::read_to_string(path).map_err(anyhow::Error::from).and_then(|t| KeyRing::parse(&t)) {
+            Ok(ring) => {
+                tracing::info!(keys = ?ring.ids(), "read the master key file again");
+                *self.keys.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = ring;
+            }
+            Err(e) => tracing::warn!(error = %e, "reading the master key file again failed"),
+        }
+    }
+}
+
+/// The key id a sealed value names, if it is well-formed.
+pub fn sealed_key_id(sealed: &[u8]) -> Option<&str> {
+    split_sealed(sealed).ok().map(|(id, _, _)| id)
 }
 
 fn split_sealed(sealed: &[u8]) -> anyhow::Result<(&str, &[u8], &[u8])> {

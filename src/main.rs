@@ -1,10 +1,35 @@
 use devpilot::config::Settings;
 use devpilot::startup::Application;
 
+const USAGE: &str = "usage: devpilot                             serve (settings from DEVPILOT_* variables)
+       devpilot rotate-key                  make a new master key and re-seal every secret under it
+       devpilot rotate-key --retire-previous  drop the previous key once nothing needs it";
+
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
     devpilot::telemetry::init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
     let settings = Settings::from_env()?;
+    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        [] => serve(settings).await,
+        ["rotate-key"] | ["rotate-key", "--retire-previous"] => {
+            match devpilot::keys::rotate::run(&settings, args.len() == 2).await {
+                Ok(message) => println!("{message}"),
+                Err(e) => {
+                    eprintln!("devpilot rotate-key: {e:#}");
+                    std::process::exit(1);
+                }
+            }
+            Ok(())
+        }
+        _ => {
+            eprintln!("{USAGE}");
+            std::process::exit(2);
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
     let app = match Application::build(settings).await {
         Ok(app) => app,
         Err(e) => {

@@ -2,7 +2,6 @@
 
 use crate::auth::service::AccountService;
 use crate::config::Settings;
-use crate::crypto::{CredentialCipher, MasterKey};
 use crate::db::Db;
 use crate::destinations::service::DestinationService;
 use crate::error::AppError;
@@ -29,23 +28,13 @@ pub struct Application {
     server: Server,
 }
 
-/// The master key from `DEVPILOT_MASTER_KEY`, else the key file (created on first start).
-fn master_key(settings: &Settings) -> anyhow::Result<MasterKey> {
-    match &settings.master_key {
-        Some(text) => MasterKey::from_base64(text).context("DEVPILOT_MASTER_KEY is invalid"),
-        None => MasterKey::load_or_create(&settings.master_key_file()),
-    }
-}
-
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
-        let key = master_key(&settings)?;
-        let session_key = Key::from(&key.derive("session-cookie"));
-        let jwt_keys = web::Data::new(crate::api::auth::JwtKeys::new(&key.derive("api-jwt")));
-        let cipher = Arc::new(CredentialCipher::new(key));
-
         let (url, max) = (settings.database_url.clone(), settings.db_max_connections);
         let db = actix_web::rt::task::spawn_blocking(move || Db::connect(&url, max)).await??;
+        let cipher = Arc::new(crate::keys::load(&settings, &db).await?);
+        let session_key = Key::from(&cipher.derive("session-cookie"));
+        let jwt_keys = web::Data::new(crate::api::auth::JwtKeys::new(&cipher.derive("api-jwt")));
         let reset =
             db.run(crate::destinations::store::reset_interrupted_tests).await.context("resetting interrupted tests")?;
         if reset > 0 {

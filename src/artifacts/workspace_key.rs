@@ -16,7 +16,7 @@ pub enum KeyError {
     Db(#[from] DbError),
 }
 
-fn associated_data(workspace: &str) -> String {
+pub fn associated_data(workspace: &str) -> String {
     format!("devpilot:artifact-key:{workspace}")
 }
 

@@ -109,7 +109,7 @@ fn sha256_hex(value: &str) -> String {
     hex::encode(Sha256::digest(value.as_bytes()))
 }
 
-fn verifier_aad(state_hash: &str) -> String {
+pub fn verifier_aad(state_hash: &str) -> String {
     format!("devpilot:oauth-state:{state_hash}")
 }
 

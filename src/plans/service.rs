@@ -86,7 +86,7 @@ pub fn next_run(schedule: &Schedule, enabled: bool, now: NaiveDateTime) -> Optio
 }
 
 /// A database source's sealed connection URL is bound to its workspace and plan.
-fn source_associated_data(workspace: &str, plan: &str) -> String {
+pub fn source_associated_data(workspace: &str, plan: &str) -> String {
     format!("devpilot:plan-source:{workspace}:{plan}")
 }
 

@@ -118,6 +118,7 @@ pub fn test_settings(backend: Backend) -> (Settings, tempfile::TempDir, Option<S
         data_dir: data_dir.path().to_path_buf(),
         database_url,
         master_key: Some(MasterKey::generate().to_base64()),
+        previous_master_keys: Vec::new(),
         local_backup_dir: data_dir.path().join("backups"),
         secure_cookies: false,
         db_max_connections: 5,
