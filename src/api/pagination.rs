@@ -8,12 +8,14 @@ use utoipa::{IntoParams, ToSchema};
 
 pub const DEFAULT_PER_PAGE: i64 = 15;
 pub const MAX_PER_PAGE: i64 = 100;
+/// Far beyond any real list, and low enough that offsets cannot overflow.
+pub const MAX_PAGE: i64 = 1_000_000;
 
 #[derive(Debug, Default, serde::Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// The page, from 1.
-    #[param(minimum = 1)]
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<i64>,
     /// Items per page: 1–100, default 15.
     #[param(minimum = 1, maximum = 100)]
@@ -25,8 +27,11 @@ impl PageQuery {
     pub fn parse(&self) -> Result<(i64, i64), ApiError> {
         let page = self.page.unwrap_or(1);
         let per_page = self.per_page.unwrap_or(DEFAULT_PER_PAGE);
-        if page < 1 {
-            return Err(ApiError::invalid(&FieldErrors::single("page", "page starts at 1.")));
+        if !(1..=MAX_PAGE).contains(&page) {
+            return Err(ApiError::invalid(&FieldErrors::single(
+                "page",
+                format!("page must be between 1 and {MAX_PAGE}."),
+            )));
         }
         if !(1..=MAX_PER_PAGE).contains(&per_page) {
             return Err(ApiError::invalid(&FieldErrors::single(

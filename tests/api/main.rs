@@ -9,6 +9,7 @@ mod standins;
 mod accounts;
 mod api_auth;
 mod api_client;
+mod api_destinations;
 mod artifacts;
 mod browser;
 mod csrf_and_roles;
