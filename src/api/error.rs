@@ -114,7 +114,7 @@ impl From<DestinationError> for ApiError {
             DestinationError::NotFound => ApiError::not_found("Backup destination not found"),
             DestinationError::Invalid(errors) => ApiError::invalid(&errors),
             DestinationError::Db(e) => e.into(),
-            DestinationError::Credentials(m) => ApiError::new(StatusCode::CONFLICT, m),
+            DestinationError::Credentials(m) | DestinationError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, m),
         }
     }
 }

@@ -3,7 +3,7 @@
 //! The same form and handlers serve the plan form's "New destination…" dialog (`super::dialog`).
 
 use super::dialog::{self, DialogForm};
-use super::domain::{DestinationKind, Status};
+use super::domain::DestinationKind;
 use super::fields::{FieldErrors, Input, RawFields};
 use super::service::{Destination, DestinationError, DestinationInput, DestinationService, TestOutcome};
 use crate::auth::CurrentUser;
@@ -47,6 +47,7 @@ impl From<DestinationError> for AppError {
             }
             DestinationError::Db(e) => e.into(),
             DestinationError::Credentials(m) => AppError::Internal(anyhow::anyhow!(m)),
+            DestinationError::Conflict(m) => AppError::BadRequest(m),
         }
     }
 }
@@ -604,10 +605,6 @@ async fn make_default(
     form: web::Form<RowAction>,
 ) -> Result<HttpResponse, AppError> {
     user.require_write()?;
-    let d = service.get(&user.workspace_id, &path).await?;
-    if d.status == Status::Disabled {
-        return Err(AppError::BadRequest("A disabled destination cannot be the default; enable it first.".into()));
-    }
     service.make_default(&user.workspace_id, &path).await?;
     Ok(back_to_list(&form))
 }

@@ -139,6 +139,9 @@ pub enum DestinationError {
     Db(DbError),
     #[error("stored credentials cannot be read: {0}")]
     Credentials(String),
+    /// The destination's state does not allow the change (e.g. a disabled one as the default).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 impl From<DbError> for DestinationError {
@@ -506,6 +509,11 @@ impl DestinationService {
     }
 
     pub async fn make_default(&self, workspace: &str, id: &str) -> Result<(), DestinationError> {
+        if Status::from_db(&self.row(workspace, id).await?.status) == Status::Disabled {
+            return Err(DestinationError::Conflict(
+                "A disabled destination cannot be the default; enable it first.".into(),
+            ));
+        }
         let (ws, rid) = (workspace.to_owned(), id.to_owned());
         Ok(self.db.run(move |c| store::make_default(c, &ws, &rid)).await?)
     }
@@ -527,6 +535,13 @@ impl DestinationService {
     pub async fn delete(&self, workspace: &str, id: &str) -> Result<Vec<String>, DestinationError> {
         let (ws, rid) = (workspace.to_owned(), id.to_owned());
         Ok(self.db.run(move |c| store::delete(c, &ws, &rid)).await?)
+    }
+
+    /// Deletes the destination only if no plan uses it, in one transaction; returns the names of
+    /// the plans that use it (empty: it was deleted).
+    pub async fn delete_if_unused(&self, workspace: &str, id: &str) -> Result<Vec<String>, DestinationError> {
+        let (ws, rid) = (workspace.to_owned(), id.to_owned());
+        Ok(self.db.run(move |c| store::delete_if_unused(c, &ws, &rid)).await?)
     }
 
     /// Names of the plans that back up to the destination.

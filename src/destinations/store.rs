@@ -208,6 +208,20 @@ pub fn delete(conn: &mut DbConn, workspace: &str, id: &str) -> QueryResult<Vec<S
     })
 }
 
+/// Deletes a destination that no plan uses; otherwise deletes nothing and returns the names of
+/// the plans that use it.
+pub fn delete_if_unused(conn: &mut DbConn, workspace: &str, id: &str) -> QueryResult<Vec<String>> {
+    conn.transaction(|conn| {
+        let plans = crate::plans::store::using_destination(conn, workspace, id)?;
+        if plans.is_empty() {
+            let n = diesel::delete(dsl::destinations.filter(dsl::workspace_id.eq(workspace)).filter(dsl::id.eq(id)))
+                .execute(conn)?;
+            found(n)?;
+        }
+        Ok(plans)
+    })
+}
+
 /// At start-up: a destination left Testing by a crash goes back to the status it had.
 pub fn reset_interrupted_tests(conn: &mut DbConn) -> QueryResult<usize> {
     diesel::update(dsl::destinations.filter(dsl::status.eq("testing")))

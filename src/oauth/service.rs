@@ -22,6 +22,10 @@ const STATE_LIFETIME: chrono::Duration = chrono::Duration::minutes(10);
 /// Used and expired states are kept this long, so a replay is named as such.
 const KEEP_USED: chrono::Duration = chrono::Duration::days(1);
 
+/// The session hash of a consent started through the API: not a SHA-256 in hex, so no
+/// session's hash can equal it.
+const API_STARTED: &str = "api";
+
 /// Why a callback was refused. Nothing changes on a refusal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
@@ -170,8 +174,29 @@ impl OAuthService {
     /// Records a new state for this user, session and destination; returns Google's consent URL.
     pub async fn start(&self, who: &Requester<'_>, destination_id: &str) -> Result<url::Url, OAuthError> {
         let binding = who.session_binding.ok_or(OAuthError::Refused(Refusal::OtherSession))?;
-        let destination = self.destinations.get(who.workspace_id, destination_id).await?;
-        let (client_id, client_secret) = self.client_of(who.workspace_id, &destination.id).await?;
+        self.start_bound(who.user_id, who.workspace_id, destination_id, sha256_hex(binding)).await
+    }
+
+    /// For the API, which has no browser session: the state is bound to the user instead. The
+    /// callback must still come from that user's signed-in browser, in the same workspace.
+    pub async fn start_for_api(
+        &self,
+        user_id: &str,
+        workspace_id: &str,
+        destination_id: &str,
+    ) -> Result<url::Url, OAuthError> {
+        self.start_bound(user_id, workspace_id, destination_id, API_STARTED.to_owned()).await
+    }
+
+    async fn start_bound(
+        &self,
+        user_id: &str,
+        workspace_id: &str,
+        destination_id: &str,
+        session_hash: String,
+    ) -> Result<url::Url, OAuthError> {
+        let destination = self.destinations.get(workspace_id, destination_id).await?;
+        let (client_id, client_secret) = self.client_of(workspace_id, &destination.id).await?;
         let state = random_token();
         let state_hash = sha256_hex(&state);
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
@@ -183,10 +208,10 @@ impl OAuthService {
         let row = OAuthStateRow {
             pkce_verifier: self.cipher.seal(verifier.secret().as_bytes(), &verifier_aad(&state_hash)),
             state_hash,
-            workspace_id: who.workspace_id.to_owned(),
+            workspace_id: workspace_id.to_owned(),
             destination_id: destination.id,
-            user_id: who.user_id.to_owned(),
-            session_hash: sha256_hex(binding),
+            user_id: user_id.to_owned(),
+            session_hash,
             redirect_uri: self.redirect_uri.clone(),
             created_at: now,
             expires_at: now + STATE_LIFETIME,
@@ -233,8 +258,9 @@ impl OAuthService {
         Ok(Finished::Connected { name, outcome })
     }
 
-    /// The state's row if it belongs to this user and session, is unused and unexpired; it is
-    /// marked used here. A state of another session is refused without using it up.
+    /// The state's row if it belongs to this user and session (for a consent started through the
+    /// API: this user), is unused and unexpired; it is marked used here. A state of another
+    /// session is refused without using it up.
     async fn claim(&self, who: &Requester<'_>, state_hash: &str) -> Result<OAuthStateRow, OAuthError> {
         let hash = state_hash.to_owned();
         let row = match self.db.run(move |c| store::find(c, &hash)).await {
@@ -242,7 +268,8 @@ impl OAuthService {
             Err(DbError::NotFound) => return Err(OAuthError::Refused(Refusal::Unknown)),
             Err(e) => return Err(e.into()),
         };
-        let same_session = who.session_binding.map(sha256_hex).is_some_and(|h| same(&h, &row.session_hash));
+        let same_session = row.session_hash == API_STARTED
+            || who.session_binding.map(sha256_hex).is_some_and(|h| same(&h, &row.session_hash));
         if row.user_id != who.user_id || !same_session {
             return Err(OAuthError::Refused(Refusal::OtherSession));
         }

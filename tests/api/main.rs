@@ -10,6 +10,7 @@ mod accounts;
 mod allowed_paths;
 mod api_auth;
 mod api_client;
+mod api_destinations;
 mod api_runs;
 mod api_schedules;
 mod api_tokens;
