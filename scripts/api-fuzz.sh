@@ -41,5 +41,5 @@ unshare_net env SCRATCH="$scratch" PYTHON="$python" SCHEMATHESIS="$schemathesis"
         --phases examples,coverage,fuzzing \
         --max-examples 25 --max-time 90 --workers 2 --request-timeout 30 \
         --seed 20261122 --generation-database none --no-color \
-        || { echo "--- server log (last 40 lines)"; tail -n 40 "$SCRATCH/server.log"; exit 1; }
+        || { echo "--- server errors"; grep -E "ERROR|panicked" "$SCRATCH/server.log" | tail -n 40; exit 1; }
 '

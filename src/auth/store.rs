@@ -65,7 +65,7 @@ pub fn insert_first_owner(
     workspace: &WorkspaceRow,
     owner: &MembershipRow,
 ) -> QueryResult<bool> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         if user_count(conn)? > 0 {
             return Ok(false);
         }
@@ -81,7 +81,7 @@ pub fn insert_workspace_with_owner(
     workspace: &WorkspaceRow,
     owner: &MembershipRow,
 ) -> QueryResult<()> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         insert_workspace(conn, workspace)?;
         insert_membership(conn, owner)
     })
@@ -89,7 +89,7 @@ pub fn insert_workspace_with_owner(
 
 /// Adds a membership, creating the user first when `new_user` is given.
 pub fn insert_member(conn: &mut DbConn, new_user: Option<&UserRow>, membership: &MembershipRow) -> QueryResult<()> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         if let Some(user) = new_user {
             insert_user(conn, user)?;
         }

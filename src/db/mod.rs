@@ -150,3 +150,33 @@ impl From<diesel::result::Error> for DbError {
         }
     }
 }
+
+/// A transaction that writes. On SQLite it starts with `BEGIN IMMEDIATE`, taking the write lock
+/// up front: a deferred transaction that reads first and then writes cannot wait for the lock
+/// (SQLite answers "database is locked" at once when another writer committed meanwhile), while
+/// an immediate one waits for it like any writer (busy_timeout). PostgreSQL needs nothing special.
+pub fn write_transaction<T, F>(conn: &mut DbConn, f: F) -> diesel::QueryResult<T>
+where
+    F: FnOnce(&mut DbConn) -> diesel::QueryResult<T>,
+{
+    use diesel::Connection;
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let DbConn::Sqlite(sqlite) = conn else { return conn.transaction(f) };
+    AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+    let result = f(conn);
+    let DbConn::Sqlite(sqlite) = conn else { unreachable!("the connection is still SQLite") };
+    match result {
+        Ok(value) => match <AnsiTransactionManager as TransactionManager<SqliteConnection>>::commit_transaction(sqlite)
+        {
+            Ok(()) => Ok(value),
+            Err(e) => {
+                let _ = <AnsiTransactionManager as TransactionManager<SqliteConnection>>::rollback_transaction(sqlite);
+                Err(e)
+            }
+        },
+        Err(e) => {
+            let _ = <AnsiTransactionManager as TransactionManager<SqliteConnection>>::rollback_transaction(sqlite);
+            Err(e)
+        }
+    }
+}

@@ -67,7 +67,7 @@ pub fn find(conn: &mut DbConn, workspace: &str, id: &str) -> QueryResult<Destina
 
 /// Inserts a destination; the first one of a workspace becomes its default.
 pub fn insert(conn: &mut DbConn, mut row: DestinationRow) -> QueryResult<DestinationRow> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         row.is_default = count(conn, &row.workspace_id)? == 0;
         diesel::insert_into(dsl::destinations).values(&row).execute(conn)?;
         Ok(row)
@@ -136,7 +136,7 @@ pub fn finish_test(
     message: &str,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let row = find(conn, workspace, id)?;
         let status = if row.status == "disabled" {
             "disabled"
@@ -186,7 +186,7 @@ pub fn enable_for_test(conn: &mut DbConn, workspace: &str, id: &str, now: NaiveD
 /// Clears the old default and sets the new one in one transaction; the partial unique index
 /// makes two defaults impossible even under concurrent requests.
 pub fn make_default(conn: &mut DbConn, workspace: &str, id: &str) -> QueryResult<()> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         find(conn, workspace, id)?;
         diesel::update(dsl::destinations.filter(dsl::workspace_id.eq(workspace)).filter(dsl::is_default.eq(true)))
             .set(dsl::is_default.eq(false))
@@ -199,7 +199,7 @@ pub fn make_default(conn: &mut DbConn, workspace: &str, id: &str) -> QueryResult
 /// Deletes a destination; the plans that used it are disabled and lose it, in the same
 /// transaction. Returns those plans' names.
 pub fn delete(conn: &mut DbConn, workspace: &str, id: &str) -> QueryResult<Vec<String>> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let plans = crate::plans::store::detach_destination(conn, workspace, id)?;
         let n = diesel::delete(dsl::destinations.filter(dsl::workspace_id.eq(workspace)).filter(dsl::id.eq(id)))
             .execute(conn)?;
@@ -211,7 +211,7 @@ pub fn delete(conn: &mut DbConn, workspace: &str, id: &str) -> QueryResult<Vec<S
 /// Deletes a destination that no plan uses; otherwise deletes nothing and returns the names of
 /// the plans that use it.
 pub fn delete_if_unused(conn: &mut DbConn, workspace: &str, id: &str) -> QueryResult<Vec<String>> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let plans = crate::plans::store::using_destination(conn, workspace, id)?;
         if plans.is_empty() {
             let n = diesel::delete(dsl::destinations.filter(dsl::workspace_id.eq(workspace)).filter(dsl::id.eq(id)))

@@ -87,7 +87,7 @@ pub fn destinations_using_servers(conn: &mut DbConn, workspace: &str) -> QueryRe
 /// Deletes a server no destination uses; otherwise deletes nothing and returns the names of
 /// the destinations that use it.
 pub fn delete_unused(conn: &mut DbConn, workspace: &str, id: &str) -> QueryResult<Vec<String>> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         find(conn, workspace, id)?;
         let users: Vec<String> = destinations::destinations
             .filter(destinations::workspace_id.eq(workspace))

@@ -63,6 +63,11 @@ impl<'a> Api<'a> {
         self.send(self.client.delete(self.app.url(path))).await
     }
 
+    /// `delete` with an owned path, for requests collected into a list of futures.
+    pub async fn delete_owned(&self, path: String) -> Reply {
+        self.delete(&path).await
+    }
+
     pub async fn post(&self, path: &str, body: Value) -> Reply {
         self.send(self.client.post(self.app.url(path)).json(&body)).await
     }

@@ -16,6 +16,7 @@ mod api_schedules;
 mod api_tokens;
 mod artifacts;
 mod browser;
+mod concurrent_writes;
 mod csrf_and_roles;
 mod destinations;
 mod every_destination;
