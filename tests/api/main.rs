@@ -38,4 +38,5 @@ mod relay;
 mod runs;
 mod security_headers;
 mod servers;
+mod several_instances;
 mod validation;
