@@ -74,16 +74,15 @@ async fn three_instances_share_one_database() {
         .await
         .expect("make every plan due");
     // Each instance's scheduler looks every 15 s; give them two rounds, then check nothing ran twice.
-    let mut runs = Vec::new();
     for _ in 0..400 {
-        runs = run_rows(&first).await;
+        let runs = run_rows(&first).await;
         if runs.len() >= 50 && runs.iter().all(|r| r.status == "succeeded") {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     tokio::time::sleep(Duration::from_secs(16)).await;
-    runs = run_rows(&first).await;
+    let runs = run_rows(&first).await;
     assert_eq!(runs.len(), 50, "every due plan ran exactly once: {} runs", runs.len());
     let mut plans: Vec<&str> = runs.iter().map(|r| r.plan_id.as_str()).collect();
     plans.sort_unstable();
