@@ -8,7 +8,11 @@ use super::error::ApiError;
 use super::tokens::{TOKEN_PREFIX, TokenError, TokenService};
 use crate::auth::service::AccountService;
 use crate::auth::session::Role;
-use actix_web::{FromRequest, HttpRequest, HttpResponse, dev::Payload, http::header, web};
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
+use actix_web::middleware::Next;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, http::header, web};
 use chrono::Utc;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
 use secrecy::SecretString;
@@ -64,29 +68,60 @@ impl FromRequest for ApiUser {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<ApiUser, ApiError>>>>;
 
+    /// The caller the [`guard`] middleware already authenticated (or, outside it, authenticates).
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let known = req.extensions().get::<ApiUser>().cloned();
         let req = req.clone();
         Box::pin(async move {
-            let token = bearer(&req)?;
-            let accounts =
-                req.app_data::<web::Data<AccountService>>().ok_or_else(|| ApiError::internal("no accounts"))?;
-            let (user_id, workspace_id, ceiling) = if token.starts_with(TOKEN_PREFIX) {
-                let tokens =
-                    req.app_data::<web::Data<TokenService>>().ok_or_else(|| ApiError::internal("no tokens"))?;
-                let row = tokens.authenticate(&SecretString::from(token)).await.map_err(token_error)?;
-                (row.created_by, row.workspace_id, Role::parse(&row.role))
-            } else {
-                let keys = req.app_data::<web::Data<JwtKeys>>().ok_or_else(|| ApiError::internal("no JWT keys"))?;
-                let claims = decode(keys, &token)?;
-                (claims.sub, claims.ws, None)
-            };
-            let current = accounts.current(&user_id, Some(&workspace_id)).await?;
-            let member = current
-                .filter(|u| u.workspace_id == workspace_id)
-                .ok_or_else(|| ApiError::unauthorized("The token's user is no longer a member of its workspace."))?;
-            Ok(ApiUser { user_id, workspace_id, role: ceiling.map_or(member.role, |c| lower(c, member.role)) })
+            match known {
+                Some(user) => Ok(user),
+                None => authenticate(&req).await,
+            }
         })
     }
+}
+
+async fn authenticate(req: &HttpRequest) -> Result<ApiUser, ApiError> {
+    let token = bearer(req)?;
+    let accounts = req.app_data::<web::Data<AccountService>>().ok_or_else(|| ApiError::internal("no accounts"))?;
+    let (user_id, workspace_id, ceiling) = if token.starts_with(TOKEN_PREFIX) {
+        let tokens = req.app_data::<web::Data<TokenService>>().ok_or_else(|| ApiError::internal("no tokens"))?;
+        let row = tokens.authenticate(&SecretString::from(token)).await.map_err(token_error)?;
+        (row.created_by, row.workspace_id, Role::parse(&row.role))
+    } else {
+        let keys = req.app_data::<web::Data<JwtKeys>>().ok_or_else(|| ApiError::internal("no JWT keys"))?;
+        let claims = decode(keys, &token)?;
+        (claims.sub, claims.ws, None)
+    };
+    let current = accounts.current(&user_id, Some(&workspace_id)).await?;
+    let member = current
+        .filter(|u| u.workspace_id == workspace_id)
+        .ok_or_else(|| ApiError::unauthorized("The token's user is no longer a member of its workspace."))?;
+    Ok(ApiUser { user_id, workspace_id, role: ceiling.map_or(member.role, |c| lower(c, member.role)) })
+}
+
+/// Routes anyone may call: the token exchange and the OpenAPI document.
+const PUBLIC: [&str; 2] = ["/api/v1/auth/token", "/api/v1/openapi.json"];
+
+/// Authenticates every API request before any handler or body is read, and refuses viewers'
+/// writes, so the answer is 401/403 whatever the body holds (and nothing is parsed for them).
+pub async fn guard(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    if PUBLIC.contains(&req.path()) {
+        return next.call(req).await.map(ServiceResponse::map_into_left_body);
+    }
+    let user = match authenticate(req.request()).await {
+        Ok(user) => user,
+        Err(e) => return Ok(req.error_response(e).map_into_right_body()),
+    };
+    let reads = matches!(*req.method(), Method::GET | Method::HEAD);
+    if !reads && let Err(e) = user.require_write() {
+        return Ok(req.error_response(e).map_into_right_body());
+    }
+    req.extensions_mut().insert(user);
+    next.call(req).await.map(ServiceResponse::map_into_left_body)
 }
 
 fn lower(a: Role, b: Role) -> Role {

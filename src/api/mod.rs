@@ -84,6 +84,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/v1")
+            .wrap(actix_web::middleware::from_fn(auth::guard))
             .app_data(error::json_config())
             .app_data(error::query_config())
             .app_data(error::path_config())

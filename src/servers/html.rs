@@ -246,8 +246,11 @@ impl HostKeyPage {
     }
 }
 
+/// Missing fields default to empty, so the role and workspace checks answer first (403/404)
+/// rather than a form error.
 #[derive(serde::Deserialize)]
 pub struct AcceptForm {
+    #[serde(default)]
     pub fingerprint: String,
 }
 

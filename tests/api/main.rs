@@ -35,6 +35,7 @@ mod provider_s3;
 mod provider_sftp;
 mod redaction;
 mod relay;
+mod route_authorization;
 mod runs;
 mod security_headers;
 mod servers;

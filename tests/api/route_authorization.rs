@@ -1,0 +1,288 @@
+//! Every route against three callers who must not get in: nobody signed in, a viewer of the
+//! workspace, and the admin of another workspace. Each gets the right refusal (a sign-in redirect
+//! or 401, 403, 404) and nothing in the database changes. The JSON API's routes come from its
+//! OpenAPI document, so a new endpoint is covered without editing this list.
+
+use crate::api_client::{Api, anonymous};
+use crate::helpers::{Backend, TestApp, new_client, spawn_app};
+use crate::on_both_backends;
+use crate::provider_sftp::viewer;
+use crate::runs::{fill, run_rows, settled};
+use serde_json::json;
+
+on_both_backends!(no_route_lets_the_wrong_caller_in);
+
+/// GET pages a viewer may read, then every route that changes something (and the forms for them).
+const READS: &[&str] = &[
+    "/destinations",
+    "/plans",
+    "/plans/{plan}",
+    "/runs",
+    "/runs/{run}/progress",
+    "/runs/{run}/download",
+    "/servers",
+    "/members",
+    "/workspaces",
+    "/api",
+];
+const WRITE_FORMS: &[&str] = &[
+    "/destinations/new",
+    "/destinations/{destination}/edit",
+    "/destinations/{destination}/delete",
+    "/plans/new",
+    "/plans/{plan}/edit",
+    "/plans/{plan}/delete",
+    "/runs/{run}/restore",
+    "/servers/new",
+    "/servers/{server}/edit",
+    "/servers/{server}/delete",
+    "/settings/api",
+];
+const WRITES: &[&str] = &[
+    "/destinations",
+    "/destinations/fields",
+    "/destinations/test-credentials",
+    "/destinations/{destination}",
+    "/destinations/{destination}/test",
+    "/destinations/{destination}/default",
+    "/destinations/{destination}/disable",
+    "/destinations/{destination}/enable",
+    "/destinations/{destination}/delete",
+    "/destinations/{destination}/host-key",
+    "/destinations/{destination}/oauth",
+    "/plans",
+    "/plans/{plan}",
+    "/plans/{plan}/enable",
+    "/plans/{plan}/disable",
+    "/plans/{plan}/delete",
+    "/plans/{plan}/run",
+    "/runs/{run}/restore",
+    "/servers",
+    "/servers/{server}",
+    "/servers/{server}/test",
+    "/servers/{server}/delete",
+    "/servers/{server}/host-key",
+    "/settings/api/tokens",
+    "/settings/api/tokens/{token}/revoke",
+    "/members",
+];
+/// Routes whose ids belong to the workspace (another workspace's admin must get 404 there).
+fn names_an_object(path: &str) -> bool {
+    path.contains('{')
+}
+
+struct Ids {
+    destination: String,
+    plan: String,
+    run: String,
+    server: String,
+    token: String,
+}
+
+impl Ids {
+    fn fill(&self, path: &str) -> String {
+        path.replace("{destination}", &self.destination)
+            .replace("{plan}", &self.plan)
+            .replace("{run}", &self.run)
+            .replace("{server}", &self.server)
+            .replace("{token}", &self.token)
+            .replace("{id}", &self.destination)
+    }
+}
+
+/// Everything a route could touch, as text: equal before and after means nothing changed.
+async fn snapshot(app: &TestApp) -> String {
+    app.db()
+        .run(|c| {
+            use devpilot::db::schema::*;
+            use diesel::prelude::*;
+            let d: Vec<(String, String, String, bool, String)> = destinations::table
+                .select((
+                    destinations::id,
+                    destinations::name,
+                    destinations::status,
+                    destinations::is_default,
+                    destinations::settings,
+                ))
+                .order(destinations::id)
+                .load(c)?;
+            let p: Vec<(String, String, bool, String)> = plans::table
+                .select((plans::id, plans::name, plans::enabled, plans::schedule))
+                .order(plans::id)
+                .load(c)?;
+            let r: Vec<(String, String)> = runs::table.select((runs::id, runs::status)).order(runs::id).load(c)?;
+            let s: Vec<(String, String)> =
+                servers::table.select((servers::id, servers::name)).order(servers::id).load(c)?;
+            let t: Vec<(String, Option<chrono::NaiveDateTime>)> =
+                api_tokens::table.select((api_tokens::id, api_tokens::revoked_at)).order(api_tokens::id).load(c)?;
+            let m: Vec<(String, String, String)> = memberships::table
+                .select((memberships::workspace_id, memberships::user_id, memberships::role))
+                .order((memberships::workspace_id, memberships::user_id))
+                .load(c)?;
+            let w: i64 = workspaces::table.count().get_result(c)?;
+            Ok(format!("{d:?}\n{p:?}\n{r:?}\n{s:?}\n{t:?}\n{m:?}\n{w}"))
+        })
+        .await
+        .expect("snapshot")
+}
+
+async fn no_route_lets_the_wrong_caller_in(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.setup_admin().await;
+    let ids = objects(&app).await;
+    let viewer = viewer(&app).await;
+    let outsider = outsider(&app).await;
+    let before = snapshot(&app).await;
+    let nobody = new_client();
+    let nobody_csrf = app.csrf(&nobody).await;
+
+    for path in READS.iter().chain(WRITE_FORMS) {
+        let url = ids.fill(path);
+        let page = app.get_with(&nobody, &url).await;
+        assert_eq!((page.status, page.location.as_deref()), (303, Some("/login")), "anonymous GET {url}");
+        if names_an_object(path) {
+            assert_eq!(app.get_with(&outsider, &url).await.status, 404, "outsider GET {url}");
+        }
+    }
+    for path in WRITE_FORMS {
+        let url = ids.fill(path);
+        assert_eq!(app.get_with(&viewer, &url).await.status, 403, "viewer GET {url}");
+    }
+    for path in WRITES {
+        let url = ids.fill(path);
+        let form = [("csrf_token", nobody_csrf.as_str()), ("name", "Intruder"), ("target", "/tmp/x")];
+        let response = nobody.post(app.url(&url)).form(&form).send().await.expect("POST");
+        let location = response.headers().get("location").and_then(|l| l.to_str().ok()).map(str::to_owned);
+        assert_eq!((response.status().as_u16(), location.as_deref()), (303, Some("/login")), "anonymous POST {url}");
+        assert_eq!(app.post_with(&viewer, &url, &[("name", "Intruder")]).await.status, 403, "viewer POST {url}");
+        if names_an_object(path) {
+            assert_eq!(
+                app.post_with(&outsider, &url, &[("name", "Intruder")]).await.status,
+                404,
+                "outsider POST {url}"
+            );
+        }
+    }
+
+    // The JSON API, every operation of its document.
+    let doc = anonymous(&app).get("/api/v1/openapi.json").await.json;
+    let viewer_api = api_for(&app, "viewer@example.com", "viewer password 1").await;
+    let outsider_api = api_for(&app, "olga@example.com", "outsider password 1").await;
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        let url = ids.fill(
+            &path
+                .replace("/backup-schedules/{id}", "/backup-schedules/{plan}")
+                .replace("/backup-runs/{id}", "/backup-runs/{run}"),
+        );
+        for method in ["get", "post", "put", "delete"] {
+            let Some(operation) = item[method].as_object() else { continue };
+            let public = operation.get("security").and_then(|s| s.as_array()).is_some_and(|s| s.is_empty());
+            let call = |api: &Api<'_>| {
+                let request = api.raw(method.to_uppercase().parse().expect("method"), &url).json(&json!({"name": "Intruder"}));
+                let request = if api.token.is_empty() { request } else { request.bearer_auth(&api.token) };
+                async move { request.send().await.expect("API call").status().as_u16() }
+            };
+            if !public {
+                assert_eq!(call(&anonymous(&app)).await, 401, "anonymous {method} {url}");
+            }
+            if method != "get" && !public {
+                assert_eq!(call(&viewer_api).await, 403, "viewer {method} {url}");
+            }
+            if names_an_object(path) {
+                assert_eq!(call(&outsider_api).await, 404, "outsider {method} {url}");
+            }
+        }
+    }
+    assert_eq!(snapshot(&app).await, before, "a refused request changed something");
+}
+
+/// A destination, a server, a plan with a succeeded run, and an API token, in the admin's workspace.
+async fn objects(app: &TestApp) -> Ids {
+    let store = tempfile::tempdir().expect("store").keep();
+    let source = tempfile::tempdir().expect("source").keep();
+    fill(&source);
+    let (store, source) = (store.to_string_lossy().into_owned(), source.to_string_lossy().into_owned());
+    assert_eq!(app.create_destination("Disk", "local", &[("path", &store)]).await.status, 303);
+    let destination = app.destination("Disk").await.id;
+    let server = [
+        ("name", "Box"),
+        ("config.host", "127.0.0.1"),
+        ("config.port", "1"),
+        ("config.username", "u"),
+        ("config.password", "pw"),
+    ];
+    assert_eq!(app.post("/servers", &server).await.status, 303);
+    let server = app
+        .db()
+        .run(|c| {
+            use devpilot::db::schema::servers::dsl::*;
+            use diesel::prelude::*;
+            servers.select(id).first::<String>(c)
+        })
+        .await
+        .expect("server");
+    let plan = [
+        ("name", "Files"),
+        ("source_kind", "directory"),
+        ("source_path", source.as_str()),
+        ("destination_id", destination.as_str()),
+        ("schedule", "0 2 * * *"),
+        ("retention", "3"),
+        ("enabled", "on"),
+    ];
+    assert_eq!(app.post("/plans", &plan).await.status, 303);
+    let plan = crate::plans::plan(app, "Files").await.id;
+    assert_eq!(app.post(&format!("/plans/{plan}/run"), &[]).await.status, 303);
+    let run = settled(app, 1).await.remove(0).id;
+    crate::api_tokens::mint(app, "script", "admin", "30").await;
+    let token = app
+        .db()
+        .run(|c| {
+            use devpilot::db::schema::api_tokens::dsl::*;
+            use diesel::prelude::*;
+            api_tokens.select(id).first::<String>(c)
+        })
+        .await
+        .expect("token");
+    assert_eq!(run_rows(app).await.len(), 1);
+    Ids { destination, plan, run, server, token }
+}
+
+/// The owner of another workspace, signed in there, not a member of ours.
+async fn outsider(app: &TestApp) -> reqwest::Client {
+    assert_eq!(app.post("/workspaces", &[("workspace", "Elsewhere")]).await.status, 303);
+    let added = app
+        .post(
+            "/members",
+            &[
+                ("name", "Olga Outsider"),
+                ("email", "olga@example.com"),
+                ("password", "outsider password 1"),
+                ("role", "owner"),
+            ],
+        )
+        .await;
+    assert_eq!(added.status, 303);
+    // Back to the first workspace for the admin.
+    let home = app
+        .db()
+        .run(|c| {
+            use devpilot::db::schema::workspaces::dsl::*;
+            use diesel::prelude::*;
+            workspaces.filter(name.eq("Acme")).select(id).first::<String>(c)
+        })
+        .await
+        .expect("home");
+    assert_eq!(app.post(&format!("/workspaces/{home}/switch"), &[]).await.status, 303);
+    let client = new_client();
+    let login =
+        app.post_with(&client, "/login", &[("email", "olga@example.com"), ("password", "outsider password 1")]).await;
+    assert_eq!(login.status, 303);
+    client
+}
+
+async fn api_for<'a>(app: &'a TestApp, email: &str, password: &str) -> Api<'a> {
+    let reply = anonymous(app).post("/api/v1/auth/token", json!({"email": email, "password": password})).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    Api::with_token(app, reply.json["access_token"].as_str().expect("token"))
+}
