@@ -178,7 +178,8 @@ async fn no_route_lets_the_wrong_caller_in(backend: Backend) {
             let Some(operation) = item[method].as_object() else { continue };
             let public = operation.get("security").and_then(|s| s.as_array()).is_some_and(|s| s.is_empty());
             let call = |api: &Api<'_>| {
-                let request = api.raw(method.to_uppercase().parse().expect("method"), &url).json(&json!({"name": "Intruder"}));
+                let request =
+                    api.raw(method.to_uppercase().parse().expect("method"), &url).json(&json!({"name": "Intruder"}));
                 let request = if api.token.is_empty() { request } else { request.bearer_auth(&api.token) };
                 async move { request.send().await.expect("API call").status().as_u16() }
             };
