@@ -127,7 +127,32 @@ pub fn begin_test(conn: &mut DbConn, workspace: &str, id: &str) -> QueryResult<(
     Ok(())
 }
 
+/// "Test all": marks every destination of the workspace that is neither disabled nor already
+/// being tested as Testing (as [`begin_test`] does one); returns their ids. No read-then-write
+/// transaction, for the reason [`finish_test`] gives: one that changed in between is merely
+/// tested without having been marked.
+pub fn begin_test_all(conn: &mut DbConn, workspace: &str) -> QueryResult<Vec<String>> {
+    let ids: Vec<String> = dsl::destinations
+        .filter(dsl::workspace_id.eq(workspace))
+        .filter(dsl::status.ne_all(["disabled", "testing"]))
+        .select(dsl::id)
+        .load(conn)?;
+    diesel::update(
+        dsl::destinations
+            .filter(dsl::workspace_id.eq(workspace))
+            .filter(dsl::status.ne_all(["disabled", "testing"]))
+            .filter(dsl::id.eq_any(&ids)),
+    )
+    .set((dsl::status_before_test.eq(dsl::status.nullable()), dsl::status.eq("testing")))
+    .execute(conn)?;
+    Ok(ids)
+}
+
 /// Records a finished test: Testing becomes Active or Failed; Disabled stays Disabled.
+///
+/// Lone UPDATEs, not a transaction that reads and then writes: on SQLite (WAL) such a transaction
+/// fails at once with "database is locked" when another connection wrote in between, which
+/// "Test all" makes common; a lone UPDATE waits for the lock (`busy_timeout`).
 pub fn finish_test(
     conn: &mut DbConn,
     workspace: &str,
@@ -136,28 +161,19 @@ pub fn finish_test(
     message: &str,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
-    conn.transaction(|conn| {
-        let row = find(conn, workspace, id)?;
-        let status = if row.status == "disabled" {
-            "disabled"
-        } else if ok {
-            "active"
-        } else {
-            "failed"
-        };
-        let target = dsl::destinations.filter(dsl::id.eq(id));
-        diesel::update(target)
-            .set((
-                dsl::status.eq(status),
-                dsl::status_before_test.eq(None::<String>),
-                dsl::last_test_message.eq(message),
-            ))
-            .execute(conn)?;
-        if ok {
-            diesel::update(target).set(dsl::last_tested_at.eq(now)).execute(conn)?;
-        }
-        Ok(())
-    })
+    let target = dsl::destinations.filter(dsl::workspace_id.eq(workspace)).filter(dsl::id.eq(id));
+    let outcome = if ok { "active" } else { "failed" };
+    let tested = diesel::update(target.filter(dsl::status.ne("disabled")))
+        .set((dsl::status.eq(outcome), dsl::status_before_test.eq(None::<String>), dsl::last_test_message.eq(message)))
+        .execute(conn)?;
+    let disabled = diesel::update(target.filter(dsl::status.eq("disabled")))
+        .set((dsl::status_before_test.eq(None::<String>), dsl::last_test_message.eq(message)))
+        .execute(conn)?;
+    found(tested + disabled)?;
+    if ok {
+        diesel::update(target).set(dsl::last_tested_at.eq(now)).execute(conn)?;
+    }
+    Ok(())
 }
 
 pub fn set_disabled(conn: &mut DbConn, workspace: &str, id: &str, now: NaiveDateTime) -> QueryResult<()> {

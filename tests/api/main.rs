@@ -32,4 +32,5 @@ mod redaction;
 mod relay;
 mod runs;
 mod servers;
+mod test_all;
 mod validation;
