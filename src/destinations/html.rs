@@ -25,6 +25,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/destinations/new", web::get().to(new_form))
         .route("/destinations/fields", web::post().to(fields))
         .route("/destinations/test-credentials", web::post().to(test_credentials))
+        .route("/destinations/test-all", web::post().to(test_all))
+        .route("/destinations/{id}/row", web::get().to(row))
         .route("/destinations/{id}/edit", web::get().to(edit_form))
         .route("/destinations/{id}", web::post().to(update))
         .route("/destinations/{id}/test", web::post().to(test_connection))
@@ -126,6 +128,17 @@ struct RowFragment {
     row: RowView,
 }
 
+/// The table alone: what "Test all" swaps in, every row Testing and polling for its result.
+#[derive(Template)]
+#[template(path = "destinations/table.html")]
+struct TableFragment {
+    layout: Layout,
+    rows: Vec<RowView>,
+    page: i64,
+    last_page: i64,
+    total: i64,
+}
+
 #[derive(serde::Deserialize)]
 pub struct PageQuery {
     page: Option<i64>,
@@ -137,20 +150,68 @@ async fn list(
     query: web::Query<PageQuery>,
     session: Session,
 ) -> Result<HttpResponse, AppError> {
-    let page = service.list(&user.workspace_id, query.page.unwrap_or(1), PER_PAGE).await?;
-    let (number, last_page, total) = (page.page, page.last_page(), page.total);
-    let rows = page.items.into_iter().map(|d| RowView::new(d, &user, number)).collect();
+    let table = table(&user, &service, query.page.unwrap_or(1)).await?;
     render(
         StatusCode::OK,
         &ListPage {
-            layout: Layout::for_user(&user, "destinations"),
+            layout: table.layout,
             flash: Flash::take(&session),
-            rows,
-            page: number,
-            last_page,
-            total,
+            rows: table.rows,
+            page: table.page,
+            last_page: table.last_page,
+            total: table.total,
         },
     )
+}
+
+async fn table(user: &CurrentUser, service: &DestinationService, page: i64) -> Result<TableFragment, AppError> {
+    let page = service.list(&user.workspace_id, page, PER_PAGE).await?;
+    let (number, last_page, total) = (page.page, page.last_page(), page.total);
+    let rows = page.items.into_iter().map(|d| RowView::new(d, user, number)).collect();
+    Ok(TableFragment { layout: Layout::for_user(user, "destinations"), rows, page: number, last_page, total })
+}
+
+/// One row, as a row that is Testing polls for it until its test ends.
+async fn row(
+    user: CurrentUser,
+    service: web::Data<DestinationService>,
+    path: web::Path<String>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, AppError> {
+    let d = service.get(&user.workspace_id, &path).await?;
+    render(StatusCode::OK, &RowFragment { row: RowView::new(d, &user, query.page.unwrap_or(1)) })
+}
+
+/// "Test all": tests every destination that is not disabled, concurrently (bounded by the
+/// service). From htmx it answers at once with the table, every row Testing and polling for its
+/// own result, while the tests run in the background; without JavaScript it waits for them all
+/// and goes back to the list with a summary.
+async fn test_all(
+    req: HttpRequest,
+    user: CurrentUser,
+    service: web::Data<DestinationService>,
+    form: web::Form<RowAction>,
+    session: Session,
+) -> Result<HttpResponse, AppError> {
+    user.require_write()?;
+    let ids = service.begin_test_all(&user.workspace_id).await?;
+    let (workspace, service_ref) = (user.workspace_id.clone(), service.clone().into_inner());
+    let tests = async move { service_ref.test_marked(&workspace, ids).await };
+    if is_htmx(&req) {
+        // Detached from the request: closing the page does not stop the tests.
+        tokio::spawn(tests);
+        return render(StatusCode::OK, &table(&user, &service, form.page.unwrap_or(1)).await?);
+    }
+    let summary = tests.await;
+    let text = format!(
+        "Tested {} destination{}: {} passed, {} failed.",
+        summary.passed + summary.failed,
+        if summary.passed + summary.failed == 1 { "" } else { "s" },
+        summary.passed,
+        summary.failed
+    );
+    if summary.failed == 0 { Flash::ok(text) } else { Flash::error(text) }.set(&session);
+    Ok(back_to_list(&form))
 }
 
 // ---- the form ----

@@ -10,6 +10,7 @@ use crate::providers::sftp::{self, SftpTarget};
 use crate::providers::{self, Provider, ProviderContext, ProviderError, Step};
 use crate::servers::service::{self as servers, HostKeyOffer, ServerError};
 use chrono::{NaiveDateTime, Utc};
+use futures::StreamExt;
 use secrecy::{ExposeSecret, SecretString};
 use std::sync::Arc;
 
@@ -164,6 +165,17 @@ impl<T> Page<T> {
     pub fn last_page(&self) -> i64 {
         ((self.total + self.per_page - 1) / self.per_page).max(1)
     }
+}
+
+/// How many tests "Test all" runs at once: enough that a list of hundreds takes about as long as
+/// its slowest test, few enough not to exhaust the database pool's patience or an SSH server's
+/// `MaxStartups`.
+pub const TEST_ALL_CONCURRENCY: usize = 32;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TestAllSummary {
+    pub passed: usize,
+    pub failed: usize,
 }
 
 #[derive(Clone)]
@@ -341,6 +353,32 @@ impl DestinationService {
         self.db.run(move |c| store::begin_test(c, &ws, &rid)).await?;
         let config = self.row(workspace, id).await.and_then(|row| self.config_of(&row));
         self.run_test(workspace, id, config, deep).await
+    }
+
+    /// "Test all", first half: marks every destination that is not disabled as Testing at once
+    /// (so the list shows them all waiting) and returns their ids for [`test_marked`](Self::test_marked).
+    pub async fn begin_test_all(&self, workspace: &str) -> Result<Vec<String>, DestinationError> {
+        let ws = workspace.to_owned();
+        Ok(self.db.run(move |c| store::begin_test_all(c, &ws)).await?)
+    }
+
+    /// "Test all", second half: tests the destinations marked, at most [`TEST_ALL_CONCURRENCY`]
+    /// at once, each recorded as it finishes; returns how many passed and how many failed.
+    pub async fn test_marked(&self, workspace: &str, ids: Vec<String>) -> TestAllSummary {
+        let outcomes = futures::stream::iter(ids)
+            .map(|id| async move {
+                let config = self.row(workspace, &id).await.and_then(|row| self.config_of(&row));
+                let outcome = self.run_test(workspace, &id, config, false).await;
+                if let Err(e) = &outcome {
+                    tracing::warn!(destination = %id, error = %e, "testing a destination failed");
+                }
+                outcome.is_ok_and(|o| o.ok)
+            })
+            .buffer_unordered(TEST_ALL_CONCURRENCY)
+            .collect::<Vec<bool>>()
+            .await;
+        let passed = outcomes.iter().filter(|ok| **ok).count();
+        TestAllSummary { passed, failed: outcomes.len() - passed }
     }
 
     /// Tests a saved destination's config and records the outcome; the first good test of an

@@ -127,7 +127,30 @@ pub fn begin_test(conn: &mut DbConn, workspace: &str, id: &str) -> QueryResult<(
     Ok(())
 }
 
-/// Records a finished test: Testing becomes Active or Failed; Disabled stays Disabled.
+/// "Test all": marks every destination of the workspace that is neither disabled nor already
+/// being tested as Testing (as [`begin_test`] does one); returns their ids. No read-then-write
+/// transaction, for the reason [`finish_test`] gives: one that changed in between is merely
+/// tested without having been marked.
+pub fn begin_test_all(conn: &mut DbConn, workspace: &str) -> QueryResult<Vec<String>> {
+    let ids: Vec<String> = dsl::destinations
+        .filter(dsl::workspace_id.eq(workspace))
+        .filter(dsl::status.ne_all(["disabled", "testing"]))
+        .select(dsl::id)
+        .load(conn)?;
+    diesel::update(
+        dsl::destinations
+            .filter(dsl::workspace_id.eq(workspace))
+            .filter(dsl::status.ne_all(["disabled", "testing"]))
+            .filter(dsl::id.eq_any(&ids)),
+    )
+    .set((dsl::status_before_test.eq(dsl::status.nullable()), dsl::status.eq("testing")))
+    .execute(conn)?;
+    Ok(ids)
+}
+
+/// Records a finished test: Testing becomes Active or Failed; Disabled stays Disabled. (A write
+/// transaction: on SQLite it takes the lock up front, so "Test all"'s concurrent ends wait for
+/// each other instead of failing.)
 pub fn finish_test(
     conn: &mut DbConn,
     workspace: &str,

@@ -40,4 +40,5 @@ mod runs;
 mod security_headers;
 mod servers;
 mod several_instances;
+mod test_all;
 mod validation;

@@ -1,0 +1,133 @@
+//! The benchmark's helper (`bench/run` drives it; not part of the server):
+//!
+//! ```text
+//! devpilot-bench upload KIND FIELDS.json FILE KEY   # one upload through the provider code a
+//!                                                    # backup run uses; prints "BYTES SECONDS"
+//! devpilot-bench seed DATABASE_URL COUNT TEMPLATES.json
+//!                                                    # COUNT destinations in the first workspace,
+//!                                                    # sealed as the server seals them
+//! ```
+//!
+//! FIELDS.json is an object of a destination's form fields (`{"bucket": "b", …}`); TEMPLATES.json
+//! a list of `{"kind": KIND, "fields": {…}}` used in turn. The master key comes from
+//! `DEVPILOT_MASTER_KEY`, the GCS endpoint from `DEVPILOT_GCS_API_URL`.
+
+use anyhow::{Context, bail};
+use devpilot::config::ProviderSettings;
+use devpilot::crypto::{CredentialCipher, MasterKey};
+use devpilot::db::Db;
+use devpilot::destinations::domain::{DestinationConfig, DestinationKind};
+use devpilot::destinations::fields::RawFields;
+use devpilot::destinations::service::associated_data;
+use devpilot::destinations::store::DestinationRow;
+use devpilot::providers::{self, ByteStream, ProviderContext};
+use futures::StreamExt;
+use std::time::Instant;
+
+/// Chunks read from the file at a time: what the directory source hands the uploader.
+const CHUNK: usize = 256 * 1024;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        ["upload", kind, fields, file, key] => upload(kind, fields, file, key).await,
+        ["seed", url, count, templates] => seed(url, count.parse().context("COUNT")?, templates).await,
+        _ => bail!("usage: devpilot-bench upload KIND FIELDS.json FILE KEY | seed DATABASE_URL COUNT TEMPLATES.json"),
+    }
+}
+
+fn read_fields(value: &serde_json::Value) -> anyhow::Result<RawFields> {
+    let object = value.as_object().context("fields must be a JSON object")?;
+    let mut fields = RawFields::new();
+    for (k, v) in object {
+        fields.set(k, v.as_str().context("field values are strings")?);
+    }
+    Ok(fields)
+}
+
+fn context() -> ProviderContext {
+    let mut settings = ProviderSettings::default();
+    if let Ok(url) = std::env::var("DEVPILOT_GCS_API_URL") {
+        settings.endpoints.gcs_api = url.trim_end_matches('/').to_owned();
+    }
+    ProviderContext { settings, local_default_dir: std::env::temp_dir() }
+}
+
+async fn upload(kind: &str, fields: &str, file: &str, key: &str) -> anyhow::Result<()> {
+    let kind = DestinationKind::parse(kind).map_err(anyhow::Error::msg)?;
+    let fields = read_fields(&serde_json::from_str(&std::fs::read_to_string(fields)?)?)?;
+    let config = DestinationConfig::parse(kind, &fields).map_err(|e| {
+        let detail: Vec<String> = e.iter().map(|(f, m)| format!("{f}: {m}")).collect();
+        anyhow::anyhow!("invalid fields: {}", detail.join("; "))
+    })?;
+    let provider = providers::build(&config, &context())?;
+    let file = tokio::fs::File::open(file).await.with_context(|| format!("opening {file}"))?;
+    let body: ByteStream = tokio_util::io::ReaderStream::with_capacity(file, CHUNK).boxed();
+    let started = Instant::now();
+    let bytes = provider.put(key, body).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    provider.delete(key).await?;
+    println!("{bytes} {seconds:.4}");
+    Ok(())
+}
+
+async fn seed(url: &str, count: usize, templates: &str) -> anyhow::Result<()> {
+    let templates: Vec<serde_json::Value> = serde_json::from_str(&std::fs::read_to_string(templates)?)?;
+    let mut parsed = Vec::new();
+    for t in &templates {
+        let kind = DestinationKind::parse(t["kind"].as_str().context("kind")?).map_err(anyhow::Error::msg)?;
+        parsed.push((kind, read_fields(&t["fields"])?));
+    }
+    if parsed.is_empty() {
+        bail!("no templates");
+    }
+    let key = std::env::var("DEVPILOT_MASTER_KEY").context("DEVPILOT_MASTER_KEY")?;
+    let cipher = CredentialCipher::new(MasterKey::from_base64(&key)?);
+    let db = Db::connect(url, 2)?;
+    let workspace: String = db
+        .run(|c| {
+            use devpilot::db::schema::workspaces::dsl::*;
+            use diesel::prelude::*;
+            workspaces.select(id).order(created_at.asc()).first(c)
+        })
+        .await?;
+    let now = chrono::Utc::now().naive_utc();
+    let rows: Vec<DestinationRow> = (0..count)
+        .map(|i| {
+            let (kind, fields) = &parsed[i % parsed.len()];
+            let (settings, secrets) = fields.split(kind.fields());
+            let id = uuid::Uuid::new_v4().to_string();
+            DestinationRow {
+                credentials: cipher.seal(secrets.to_json().as_bytes(), &associated_data(&workspace, &id)),
+                id,
+                workspace_id: workspace.clone(),
+                name: format!("bench-{}-{i:05}", kind.as_str()),
+                kind: kind.as_str().to_owned(),
+                settings: settings.to_json(),
+                status: "active".into(),
+                status_before_test: None,
+                last_tested_at: Some(now),
+                last_test_message: Some("Seeded by the benchmark.".into()),
+                is_default: false,
+                created_at: now,
+                updated_at: now,
+                host_key_fingerprint: None,
+                server_id: None,
+            }
+        })
+        .collect();
+    db.run(move |c| {
+        use devpilot::db::schema::destinations::dsl::destinations;
+        use diesel::prelude::*;
+        c.transaction(|c| {
+            for row in &rows {
+                diesel::insert_into(destinations).values(row).execute(c)?;
+            }
+            Ok(())
+        })
+    })
+    .await?;
+    println!("{count}");
+    Ok(())
+}
