@@ -437,36 +437,6 @@ async fn a_large_backup_shows_live_progress() {
     assert!(saw_progress, "the progress partial showed bytes so far while it ran");
 }
 
-/// A TCP relay to moto that can be switched off and on again on the same port.
-struct Relay {
-    port: u16,
-    task: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl Relay {
-    async fn start(port: u16, upstream: String) -> Relay {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.expect("bind relay");
-        let port = listener.local_addr().expect("addr").port();
-        let task = tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                let upstream = upstream.clone();
-                tokio::spawn(async move {
-                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                    }
-                });
-            }
-        });
-        Relay { port, task: Some(task) }
-    }
-
-    fn stop(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
-    }
-}
-
 /// The destination is unreachable on the first attempt and back for the next: the run
 /// retries after a pause and succeeds, with one whole artifact.
 async fn a_transient_failure_is_retried(backend: Backend) {
@@ -474,7 +444,7 @@ async fn a_transient_failure_is_retried(backend: Backend) {
     fill(f.source.path());
     let moto = crate::provider_s3::moto_open();
     let upstream = moto.trim_start_matches("http://").to_owned();
-    let mut relay = Relay::start(0, upstream.clone()).await;
+    let relay = crate::relay::Relay::start(&upstream).await;
     let endpoint = format!("http://127.0.0.1:{}", relay.port);
     let prefix = format!("retry-{}/", uuid::Uuid::new_v4().simple());
     let config = [
@@ -494,11 +464,11 @@ async fn a_transient_failure_is_retried(backend: Backend) {
     assert_eq!(page.status, 303, "{}", page.body);
     let id = plan(&f.app, "Retried").await.id;
 
-    relay.stop();
+    relay.kill();
     tokio::time::sleep(Duration::from_millis(200)).await;
     run_now(&f.app, &id).await;
     tokio::time::sleep(Duration::from_millis(800)).await;
-    let _relay = Relay::start(relay.port, upstream).await;
+    relay.revive().await;
     let run = settled(&f.app, 1).await.remove(0);
     assert_eq!(run.status, "succeeded", "{run:?}");
     let logs = crate::helpers::captured_logs();
