@@ -182,23 +182,7 @@ impl PlanService {
         let now = Utc::now().naive_utc();
         let plan = self.validate(workspace, input, None, now).await?;
         let id = uuid::Uuid::new_v4().to_string();
-        let row = PlanRow {
-            id: id.clone(),
-            workspace_id: workspace.to_owned(),
-            name: plan.name.as_str().to_owned(),
-            slug: plan.name.slug(),
-            source_kind: plan.source.kind().to_owned(),
-            source_path: plan.source.location(),
-            destination_id: plan.destination_id.clone(),
-            schedule: plan.schedule.as_str().to_owned(),
-            retention: i64::from(plan.retention.get()),
-            enabled: plan.enabled,
-            next_run_at: next_run(&plan.schedule, plan.enabled, now),
-            created_at: now,
-            updated_at: now,
-            source_secret: self.seal_source(workspace, &id, &plan),
-            encrypt: plan.encrypt,
-        };
+        let row = PlanRow::new(id.clone(), workspace.to_owned(), now, self.change(workspace, &id, &plan, now));
         self.db.run(move |c| store::insert(c, &row)).await.map_err(duplicate_name(plan.name.as_str()))?;
         self.get(workspace, &id).await
     }
@@ -208,20 +192,7 @@ impl PlanService {
         let existing = self.db.run(move |c| store::find(c, &ws, &pid)).await?;
         let now = Utc::now().naive_utc();
         let plan = self.validate(workspace, input, Some(&existing), now).await?;
-        let change = PlanChange {
-            name: plan.name.as_str().to_owned(),
-            slug: plan.name.slug(),
-            source_kind: plan.source.kind().to_owned(),
-            source_path: plan.source.location(),
-            destination_id: plan.destination_id.clone(),
-            schedule: plan.schedule.as_str().to_owned(),
-            retention: i64::from(plan.retention.get()),
-            enabled: plan.enabled,
-            next_run_at: next_run(&plan.schedule, plan.enabled, now),
-            updated_at: now,
-            source_secret: self.seal_source(workspace, id, &plan),
-            encrypt: plan.encrypt,
-        };
+        let change = self.change(workspace, id, &plan, now);
         let (ws, pid) = (workspace.to_owned(), id.to_owned());
         self.db.run(move |c| store::update(c, &ws, &pid, change)).await.map_err(duplicate_name(plan.name.as_str()))?;
         self.get(workspace, id).await
@@ -242,6 +213,24 @@ impl PlanService {
         let (ws, pid) = (workspace.to_owned(), id.to_owned());
         self.db.run(move |c| store::set_enabled(c, &ws, &pid, enabled, next)).await?;
         self.get(workspace, id).await
+    }
+
+    /// The stored form of a valid plan (its connection URL sealed).
+    fn change(&self, workspace: &str, id: &str, plan: &NewPlan, now: NaiveDateTime) -> PlanChange {
+        PlanChange {
+            name: plan.name.as_str().to_owned(),
+            slug: plan.name.slug(),
+            source_kind: plan.source.kind().to_owned(),
+            source_path: plan.source.location(),
+            destination_id: plan.destination_id.clone(),
+            schedule: plan.schedule.as_str().to_owned(),
+            retention: i64::from(plan.retention.get()),
+            enabled: plan.enabled,
+            next_run_at: next_run(&plan.schedule, plan.enabled, now),
+            updated_at: now,
+            source_secret: self.seal_source(workspace, id, plan),
+            encrypt: plan.encrypt,
+        }
     }
 
     fn seal_source(&self, workspace: &str, id: &str, plan: &NewPlan) -> Option<Vec<u8>> {

@@ -28,6 +28,29 @@ pub struct PlanRow {
     pub encrypt: bool,
 }
 
+impl PlanRow {
+    /// A new plan's row: its identity and creation time, and the rest as an edit would set it.
+    pub fn new(id: String, workspace_id: String, created_at: NaiveDateTime, c: PlanChange) -> PlanRow {
+        PlanRow {
+            id,
+            workspace_id,
+            name: c.name,
+            slug: c.slug,
+            source_kind: c.source_kind,
+            source_path: c.source_path,
+            destination_id: c.destination_id,
+            schedule: c.schedule,
+            retention: c.retention,
+            enabled: c.enabled,
+            next_run_at: c.next_run_at,
+            created_at,
+            updated_at: c.updated_at,
+            source_secret: c.source_secret,
+            encrypt: c.encrypt,
+        }
+    }
+}
+
 /// The parts an edit replaces.
 #[derive(AsChangeset)]
 #[diesel(table_name = plans, treat_none_as_null = true)]

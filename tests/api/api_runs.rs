@@ -9,6 +9,7 @@ use crate::api_schedules::{create, directory_schedule, other_workspace_api, view
 use crate::helpers::Backend;
 use crate::on_both_backends;
 use crate::plans::fixture;
+use crate::runs::open_moto_destination;
 use crate::runs::{assert_same_tree, fill};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -250,19 +251,7 @@ async fn an_s3_artifact_is_downloaded_through_a_presigned_url(backend: Backend) 
     fill(f.source.path());
     let endpoint = crate::provider_s3::moto_open();
     let prefix = format!("api-runs-{}/", uuid::Uuid::new_v4().simple());
-    let config = [
-        ("provider", "custom"),
-        ("endpoint", endpoint.as_str()),
-        ("region", "us-east-1"),
-        ("bucket", "devpilot-open"),
-        ("prefix", prefix.as_str()),
-        ("path_style", "true"),
-        ("access_key_id", "test"),
-        ("secret_access_key", "test"),
-    ];
-    assert_eq!(f.app.create_destination("Moto", "s3", &config).await.status, 303);
-    let moto = f.app.destination("Moto").await;
-    assert_eq!(moto.status, "active", "{}", moto.message);
+    let moto = open_moto_destination(&f.app, "Moto", &endpoint, &prefix).await;
     let api = admin(&f.app).await;
     let mut body = directory_schedule(&f, "To S3");
     body["destination_id"] = json!(moto.id);

@@ -99,6 +99,30 @@ pub fn assert_same_tree(artifact: &[u8], original: &Path) {
     }
 }
 
+/// An S3 destination on the moto without auth (presigned URLs work there), under `prefix`:
+/// Active.
+pub async fn open_moto_destination(
+    app: &TestApp,
+    name: &str,
+    endpoint: &str,
+    prefix: &str,
+) -> crate::helpers::DestinationRow {
+    let config = [
+        ("provider", "custom"),
+        ("endpoint", endpoint),
+        ("region", "us-east-1"),
+        ("bucket", "devpilot-open"),
+        ("prefix", prefix),
+        ("path_style", "true"),
+        ("access_key_id", "test"),
+        ("secret_access_key", "test"),
+    ];
+    assert_eq!(app.create_destination(name, "s3", &config).await.status, 303);
+    let destination = app.destination(name).await;
+    assert_eq!(destination.status, "active", "{}", destination.message);
+    destination
+}
+
 async fn create_plan(f: &Fixture, name: &str, retention: &str) -> String {
     let page = f.save_plan("/plans", name, &[("retention", retention)]).await;
     assert_eq!(page.status, 303, "{}", page.body);
@@ -245,19 +269,7 @@ async fn a_directory_goes_to_s3_and_downloads_through_a_presigned_url(backend: B
     fill(f.source.path());
     let prefix = format!("runs-{}/", uuid::Uuid::new_v4().simple());
     let endpoint = crate::provider_s3::moto_open();
-    let config = [
-        ("provider", "custom"),
-        ("endpoint", endpoint.as_str()),
-        ("region", "us-east-1"),
-        ("bucket", "devpilot-open"),
-        ("prefix", prefix.as_str()),
-        ("path_style", "true"),
-        ("access_key_id", "test"),
-        ("secret_access_key", "test"),
-    ];
-    assert_eq!(f.app.create_destination("Moto", "s3", &config).await.status, 303);
-    let moto = f.app.destination("Moto").await;
-    assert_eq!(moto.status, "active", "{}", moto.message);
+    let moto = open_moto_destination(&f.app, "Moto", &endpoint, &prefix).await;
     let page = f.save_plan("/plans", "To S3", &[("destination_id", &moto.id), ("retention", "1")]).await;
     assert_eq!(page.status, 303, "{}", page.body);
     let id = plan(&f.app, "To S3").await.id;
@@ -447,19 +459,7 @@ async fn a_transient_failure_is_retried(backend: Backend) {
     let relay = crate::relay::Relay::start(&upstream).await;
     let endpoint = format!("http://127.0.0.1:{}", relay.port);
     let prefix = format!("retry-{}/", uuid::Uuid::new_v4().simple());
-    let config = [
-        ("provider", "custom"),
-        ("endpoint", endpoint.as_str()),
-        ("region", "us-east-1"),
-        ("bucket", "devpilot-open"),
-        ("prefix", prefix.as_str()),
-        ("path_style", "true"),
-        ("access_key_id", "test"),
-        ("secret_access_key", "test"),
-    ];
-    assert_eq!(f.app.create_destination("Flaky", "s3", &config).await.status, 303);
-    let flaky = f.app.destination("Flaky").await;
-    assert_eq!(flaky.status, "active", "{}", flaky.message);
+    let flaky = open_moto_destination(&f.app, "Flaky", &endpoint, &prefix).await;
     let page = f.save_plan("/plans", "Retried", &[("destination_id", &flaky.id)]).await;
     assert_eq!(page.status, 303, "{}", page.body);
     let id = plan(&f.app, "Retried").await.id;
