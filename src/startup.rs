@@ -49,13 +49,11 @@ impl Application {
             tracing::warn!(count = interrupted, "runs left running by a previous start were marked failed");
         }
 
-        let providers = ProviderContext {
-            settings: settings.provider.clone(),
-            local_default_dir: settings.local_backup_dir.clone(),
-        };
+        let providers = ProviderContext::new(settings.provider.clone(), settings.local_backup_dir.clone())?;
         let servers = web::Data::new(ServerService::new(db.clone(), cipher.clone(), providers.clone()));
         let destination_service = DestinationService::new(db.clone(), cipher.clone(), providers);
         let destinations = web::Data::new(destination_service.clone());
+        let rendered_pages = web::Data::new(crate::destinations::list::RenderedPages::default());
         let accounts = web::Data::new(AccountService::new(db.clone()));
         let tokens = web::Data::new(crate::api::tokens::TokenService::new(db.clone()));
         let plans =
@@ -92,6 +90,7 @@ impl Application {
                 .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
                 .app_data(web::FormConfig::default().limit(256 * 1024))
                 .app_data(destinations.clone())
+                .app_data(rendered_pages.clone())
                 .app_data(servers.clone())
                 .app_data(accounts.clone())
                 .app_data(plans.clone())

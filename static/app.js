@@ -26,6 +26,17 @@
     notice(text, "error", evt.detail.elt);
   });
 
+  // A button that submits a shared form (the destination rows' `row-actions`) shows it is busy
+  // itself: htmx marks only the form, which is elsewhere on the page.
+  document.addEventListener("htmx:beforeRequest", function (evt) {
+    var cause = evt.detail.requestConfig && evt.detail.requestConfig.triggeringEvent;
+    var button = cause && cause.submitter;
+    if (button && button.classList) button.classList.add("busy");
+  });
+  document.addEventListener("htmx:afterRequest", function () {
+    document.querySelectorAll(".btn.busy").forEach(function (b) { b.classList.remove("busy"); });
+  });
+
   document.addEventListener("htmx:sendError", function (evt) {
     notice("Could not reach the Devpilot server. Check your connection and try again.", "error", evt.detail.elt);
   });

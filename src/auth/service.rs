@@ -3,10 +3,12 @@
 use super::password;
 use super::session::{CurrentUser, Role};
 use super::store::{self, MembershipRow, UserRow, WorkspaceRow};
+use crate::db::memo::Memo;
 use crate::db::{Db, DbError};
 use crate::destinations::fields::FieldErrors;
 use chrono::{Duration, Utc};
 use secrecy::{ExposeSecret, SecretString};
+use std::sync::Arc;
 
 /// Sign-in failures allowed per account, and per client address, within the window.
 const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
@@ -54,7 +56,12 @@ pub struct WorkspaceSummary {
 #[derive(Clone)]
 pub struct AccountService {
     db: Db,
+    /// Who a session or token is, by (user, requested workspace): read on every request.
+    signed_in: Arc<Memo<(String, Option<String>), Option<CurrentUser>>>,
 }
+
+/// Signed-in users kept in memory (a few hundred bytes each).
+const CACHED_USERS: usize = 4096;
 
 fn parse_account(input: &NewAccount, errors: &mut FieldErrors) -> Option<(String, String)> {
     let name = input.name.trim();
@@ -86,7 +93,7 @@ fn parse_workspace_name(name: &str, errors: &mut FieldErrors) -> String {
 
 impl AccountService {
     pub fn new(db: Db) -> AccountService {
-        AccountService { db }
+        AccountService { db, signed_in: Arc::new(Memo::new(CACHED_USERS)) }
     }
 
     pub async fn needs_setup(&self) -> Result<bool, AccountError> {
@@ -108,7 +115,7 @@ impl AccountService {
         let ids = (user.id.clone(), ws.id.clone());
         let created = self
             .db
-            .run(move |c| {
+            .write(move |c| {
                 let owner = MembershipRow {
                     workspace_id: ws.id.clone(),
                     user_id: user.id.clone(),
@@ -157,8 +164,15 @@ impl AccountService {
 
     /// The user in the requested workspace, or in their first workspace when they are not a
     /// member of it (any more). None when the user no longer exists or has no workspace.
+    /// Kept in memory while the database is unchanged, so a removed member still loses access
+    /// with the commit that removes them.
     pub async fn current(&self, user_id: &str, workspace_id: Option<&str>) -> Result<Option<CurrentUser>, DbError> {
-        let (uid, wid) = (user_id.to_owned(), workspace_id.map(str::to_owned));
+        let key = (user_id.to_owned(), workspace_id.map(str::to_owned));
+        let found = self.signed_in.get_or_load(self.db.versions(), key.clone(), || self.load_current(key)).await?;
+        Ok(Option::clone(&found))
+    }
+
+    async fn load_current(&self, (uid, wid): (String, Option<String>)) -> Result<Option<CurrentUser>, DbError> {
         self.db
             .run(move |c| {
                 let user = match store::find_user(c, &uid) {
@@ -221,7 +235,7 @@ impl AccountService {
             created_at: now,
         };
         let id = ws.id.clone();
-        self.db.run(move |c| store::insert_workspace_with_owner(c, &ws, &membership)).await?;
+        self.db.write(move |c| store::insert_workspace_with_owner(c, &ws, &membership)).await?;
         Ok(id)
     }
 
@@ -280,7 +294,7 @@ impl AccountService {
             role: role.as_str().into(),
             created_at: now,
         };
-        self.db.run(move |c| store::insert_member(c, is_new.then_some(&user), &membership)).await.map_err(
+        self.db.write(move |c| store::insert_member(c, is_new.then_some(&user), &membership)).await.map_err(
             |e| match e {
                 DbError::Duplicate(_) => {
                     AccountError::Invalid(FieldErrors::single("email", "An account with this email already exists."))

@@ -51,7 +51,7 @@ fn context() -> ProviderContext {
     if let Ok(url) = std::env::var("DEVPILOT_GCS_API_URL") {
         settings.endpoints.gcs_api = url.trim_end_matches('/').to_owned();
     }
-    ProviderContext { settings, local_default_dir: std::env::temp_dir() }
+    ProviderContext::new(settings, std::env::temp_dir()).expect("the HTTP clients build")
 }
 
 async fn upload(kind: &str, fields: &str, file: &str, key: &str) -> anyhow::Result<()> {

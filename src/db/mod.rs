@@ -2,7 +2,9 @@
 //! the scheme of `DATABASE_URL`. Diesel is blocking, so every query runs through [`Db::run`],
 //! which moves it onto the blocking thread pool.
 
+pub mod memo;
 pub mod schema;
+pub mod version;
 
 use anyhow::Context;
 use diesel::connection::SimpleConnection;
@@ -65,21 +67,22 @@ impl CustomizeConnection<DbConn, diesel::r2d2::Error> for SqlitePragmas {
 pub struct Db {
     pool: Pool<ConnectionManager<DbConn>>,
     backend: Backend,
+    versions: version::DataVersion,
 }
 
 impl Db {
     /// Opens the pool and runs the embedded migrations of the URL's backend.
     pub fn connect(url: &str, max_connections: u32) -> anyhow::Result<Db> {
         let backend = Backend::of(url);
-        let target = match backend {
+        let (target, versions) = match backend {
             Backend::Sqlite => {
                 let path = sqlite_path(url);
                 if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
                     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
                 }
-                path.to_owned()
+                (path.to_owned(), version::DataVersion::sqlite(path))
             }
-            Backend::Postgres => url.to_owned(),
+            Backend::Postgres => (url.to_owned(), version::DataVersion::postgres(url)),
         };
         let pool = Pool::builder()
             .max_size(max_connections)
@@ -90,7 +93,7 @@ impl Db {
             .connection_customizer(Box::new(SqlitePragmas))
             .build(ConnectionManager::<DbConn>::new(target))
             .context("opening the database")?;
-        let db = Db { pool, backend };
+        let db = Db { pool, backend, versions };
         db.migrate()?;
         Ok(db)
     }
@@ -106,6 +109,24 @@ impl Db {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Where committed data stands, for the in-memory [`memo::Memo`]s.
+    pub fn versions(&self) -> &version::DataVersion {
+        &self.versions
+    }
+
+    /// [`run`](Self::run) for a closure that writes tables a [`memo::Memo`] reads: once it has
+    /// committed, this process's caches know at once (other instances learn it from the
+    /// database's notifications).
+    pub async fn write<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        F: FnOnce(&mut DbConn) -> diesel::QueryResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let result = self.run(f).await;
+        self.versions.written();
+        result
     }
 
     /// Runs a blocking closure with a pooled connection on actix's blocking thread pool.

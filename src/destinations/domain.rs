@@ -82,8 +82,16 @@ impl DestinationKind {
         }
     }
 
-    pub fn icon(self) -> String {
-        format!("/static/icons/{}.svg", self.as_str())
+    pub fn icon(self) -> &'static str {
+        match self {
+            DestinationKind::Local => "/static/icons/local.svg",
+            DestinationKind::S3 => "/static/icons/s3.svg",
+            DestinationKind::AzureBlob => "/static/icons/azure_blob.svg",
+            DestinationKind::Sftp => "/static/icons/sftp.svg",
+            DestinationKind::Gcs => "/static/icons/gcs.svg",
+            DestinationKind::GoogleDrive => "/static/icons/google_drive.svg",
+            DestinationKind::Cloudinary => "/static/icons/cloudinary.svg",
+        }
     }
 }
 

@@ -5,34 +5,32 @@
 use super::dialog::{self, DialogForm};
 use super::domain::DestinationKind;
 use super::fields::{FieldErrors, Input, RawFields};
+use super::list;
 use super::service::{Destination, DestinationError, DestinationInput, DestinationService, TestOutcome};
 use crate::auth::CurrentUser;
-use crate::auth::session::is_htmx;
 use crate::error::AppError;
 use crate::plans::service::PlanService;
 use crate::servers::html::{AcceptForm, HostKeyPage};
-use crate::web::{Flash, Layout, form_value, render, see_other, time};
+use crate::web::{Flash, Layout, form_value, render, see_other, swap_in_place_of};
 use actix_session::Session;
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use askama::Template;
 
-const PER_PAGE: i64 = 50;
-
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/destinations", web::get().to(list))
+    cfg.route("/destinations", web::get().to(list::list))
         .route("/destinations", web::post().to(create))
         .route("/destinations/new", web::get().to(new_form))
         .route("/destinations/fields", web::post().to(fields))
         .route("/destinations/test-credentials", web::post().to(test_credentials))
-        .route("/destinations/test-all", web::post().to(test_all))
-        .route("/destinations/{id}/row", web::get().to(row))
+        .route("/destinations/test-all", web::post().to(list::test_all))
+        .route("/destinations/{id}/row", web::get().to(list::row))
         .route("/destinations/{id}/edit", web::get().to(edit_form))
         .route("/destinations/{id}", web::post().to(update))
-        .route("/destinations/{id}/test", web::post().to(test_connection))
-        .route("/destinations/{id}/default", web::post().to(make_default))
-        .route("/destinations/{id}/disable", web::post().to(disable))
-        .route("/destinations/{id}/enable", web::post().to(enable))
+        .route("/destinations/{id}/test", web::post().to(list::test_connection))
+        .route("/destinations/{id}/default", web::post().to(list::make_default))
+        .route("/destinations/{id}/disable", web::post().to(list::disable))
+        .route("/destinations/{id}/enable", web::post().to(list::enable))
         .route("/destinations/{id}/delete", web::get().to(confirm_delete))
         .route("/destinations/{id}/delete", web::post().to(delete))
         .route("/destinations/{id}/host-key", web::get().to(confirm_host_key))
@@ -52,166 +50,6 @@ impl From<DestinationError> for AppError {
             DestinationError::Conflict(m) => AppError::BadRequest(m),
         }
     }
-}
-
-pub struct LastTested {
-    pub iso: String,
-    pub exact: String,
-    pub ago: String,
-}
-
-pub struct RowView {
-    pub id: String,
-    pub name: String,
-    pub icon: String,
-    pub kind_label: &'static str,
-    pub location: String,
-    pub status: &'static str,
-    pub status_label: &'static str,
-    pub message: Option<String>,
-    pub is_default: bool,
-    pub last_tested: Option<LastTested>,
-    pub can_write: bool,
-    pub csrf: String,
-    pub page: i64,
-    /// The Google consent button's label, on Google Drive rows.
-    pub google_connect: Option<&'static str>,
-    pub host_key: Option<String>,
-    /// The last test refused a changed host key: offer to accept the new one.
-    pub host_key_changed: bool,
-}
-
-impl RowView {
-    fn new(d: Destination, user: &CurrentUser, page: i64) -> RowView {
-        let now = chrono::Utc::now().naive_utc();
-        let google_connect = (d.kind == DestinationKind::GoogleDrive)
-            .then(|| if d.stored_secrets.contains(&"refresh_token") { "Reconnect" } else { "Connect Google Drive" });
-        RowView {
-            google_connect,
-            icon: d.kind.icon(),
-            kind_label: d.type_label,
-            status: d.status.as_str(),
-            status_label: d.status.label(),
-            host_key_changed: d.last_test_message.as_deref().is_some_and(|m| m.contains("host key changed")),
-            host_key: d.host_key,
-            message: d.last_test_message,
-            last_tested: d.last_tested_at.map(|t| LastTested {
-                iso: t.and_utc().to_rfc3339(),
-                exact: time::exact(t),
-                ago: time::ago(t, now),
-            }),
-            id: d.id,
-            name: d.name,
-            location: d.location,
-            is_default: d.is_default,
-            can_write: user.can_write(),
-            csrf: user.csrf_token.clone(),
-            page,
-        }
-    }
-}
-
-#[derive(Template)]
-#[template(path = "destinations/list.html")]
-struct ListPage {
-    layout: Layout,
-    flash: Option<Flash>,
-    rows: Vec<RowView>,
-    page: i64,
-    last_page: i64,
-    total: i64,
-}
-
-#[derive(Template)]
-#[template(path = "destinations/row.html")]
-struct RowFragment {
-    row: RowView,
-}
-
-/// The table alone: what "Test all" swaps in, every row Testing and polling for its result.
-#[derive(Template)]
-#[template(path = "destinations/table.html")]
-struct TableFragment {
-    layout: Layout,
-    rows: Vec<RowView>,
-    page: i64,
-    last_page: i64,
-    total: i64,
-}
-
-#[derive(serde::Deserialize)]
-pub struct PageQuery {
-    page: Option<i64>,
-}
-
-async fn list(
-    user: CurrentUser,
-    service: web::Data<DestinationService>,
-    query: web::Query<PageQuery>,
-    session: Session,
-) -> Result<HttpResponse, AppError> {
-    let table = table(&user, &service, query.page.unwrap_or(1)).await?;
-    render(
-        StatusCode::OK,
-        &ListPage {
-            layout: table.layout,
-            flash: Flash::take(&session),
-            rows: table.rows,
-            page: table.page,
-            last_page: table.last_page,
-            total: table.total,
-        },
-    )
-}
-
-async fn table(user: &CurrentUser, service: &DestinationService, page: i64) -> Result<TableFragment, AppError> {
-    let page = service.list(&user.workspace_id, page, PER_PAGE).await?;
-    let (number, last_page, total) = (page.page, page.last_page(), page.total);
-    let rows = page.items.into_iter().map(|d| RowView::new(d, user, number)).collect();
-    Ok(TableFragment { layout: Layout::for_user(user, "destinations"), rows, page: number, last_page, total })
-}
-
-/// One row, as a row that is Testing polls for it until its test ends.
-async fn row(
-    user: CurrentUser,
-    service: web::Data<DestinationService>,
-    path: web::Path<String>,
-    query: web::Query<PageQuery>,
-) -> Result<HttpResponse, AppError> {
-    let d = service.get(&user.workspace_id, &path).await?;
-    render(StatusCode::OK, &RowFragment { row: RowView::new(d, &user, query.page.unwrap_or(1)) })
-}
-
-/// "Test all": tests every destination that is not disabled, concurrently (bounded by the
-/// service). From htmx it answers at once with the table, every row Testing and polling for its
-/// own result, while the tests run in the background; without JavaScript it waits for them all
-/// and goes back to the list with a summary.
-async fn test_all(
-    req: HttpRequest,
-    user: CurrentUser,
-    service: web::Data<DestinationService>,
-    form: web::Form<RowAction>,
-    session: Session,
-) -> Result<HttpResponse, AppError> {
-    user.require_write()?;
-    let ids = service.begin_test_all(&user.workspace_id).await?;
-    let (workspace, service_ref) = (user.workspace_id.clone(), service.clone().into_inner());
-    let tests = async move { service_ref.test_marked(&workspace, ids).await };
-    if is_htmx(&req) {
-        // Detached from the request: closing the page does not stop the tests.
-        tokio::spawn(tests);
-        return render(StatusCode::OK, &table(&user, &service, form.page.unwrap_or(1)).await?);
-    }
-    let summary = tests.await;
-    let text = format!(
-        "Tested {} destination{}: {} passed, {} failed.",
-        summary.passed + summary.failed,
-        if summary.passed + summary.failed == 1 { "" } else { "s" },
-        summary.passed,
-        summary.failed
-    );
-    if summary.failed == 0 { Flash::ok(text) } else { Flash::error(text) }.set(&session);
-    Ok(back_to_list(&form))
 }
 
 // ---- the form ----
@@ -510,14 +348,7 @@ async fn test_credentials(
             let form = form_view(&service, &user, submitted.form(&stored, &errors), submitted.kind()).await?;
             let retarget = format!("#{}form-body", form.ids);
             let mut response = render(StatusCode::UNPROCESSABLE_ENTITY, &FormBody { form })?;
-            response.headers_mut().insert(
-                actix_web::http::header::HeaderName::from_static("hx-retarget"),
-                actix_web::http::header::HeaderValue::from_str(&retarget).map_err(anyhow::Error::from)?,
-            );
-            response.headers_mut().insert(
-                actix_web::http::header::HeaderName::from_static("hx-reswap"),
-                actix_web::http::header::HeaderValue::from_static("outerHTML"),
-            );
+            swap_in_place_of(&mut response, &retarget)?;
             Ok(response)
         }
         Err(e) => Err(e.into()),
@@ -617,79 +448,6 @@ fn form_with_errors(
     let form = submitted.form(stored, errors);
     let form = if submitted.kind() == DestinationKind::Sftp { form.with_servers(servers) } else { form };
     form_response(StatusCode::UNPROCESSABLE_ENTITY, user, title, action, form)
-}
-
-// ---- row actions ----
-
-#[derive(serde::Deserialize)]
-pub struct RowAction {
-    page: Option<i64>,
-}
-
-fn back_to_list(form: &RowAction) -> HttpResponse {
-    see_other(&format!("/destinations?page={}", form.page.unwrap_or(1).max(1)))
-}
-
-#[derive(serde::Deserialize)]
-pub struct TestForm {
-    deep: Option<String>,
-}
-
-async fn test_connection(
-    req: HttpRequest,
-    user: CurrentUser,
-    service: web::Data<DestinationService>,
-    path: web::Path<String>,
-    form: web::Form<TestForm>,
-    session: Session,
-) -> Result<HttpResponse, AppError> {
-    user.require_write()?;
-    let deep = form.deep.as_deref() == Some("true");
-    let outcome = service.test_saved(&user.workspace_id, &path, deep).await?;
-    if is_htmx(&req) {
-        let d = service.get(&user.workspace_id, &path).await?;
-        return render(StatusCode::OK, &RowFragment { row: RowView::new(d, &user, 1) });
-    }
-    let d = service.get(&user.workspace_id, &path).await?;
-    if outcome.ok {
-        Flash::ok(format!("“{}” passed its connection test.", d.name)).set(&session);
-    } else {
-        Flash::error(format!("“{}” failed its connection test: {}", d.name, outcome.message)).set(&session);
-    }
-    Ok(see_other("/destinations"))
-}
-
-async fn make_default(
-    user: CurrentUser,
-    service: web::Data<DestinationService>,
-    path: web::Path<String>,
-    form: web::Form<RowAction>,
-) -> Result<HttpResponse, AppError> {
-    user.require_write()?;
-    service.make_default(&user.workspace_id, &path).await?;
-    Ok(back_to_list(&form))
-}
-
-async fn disable(
-    user: CurrentUser,
-    service: web::Data<DestinationService>,
-    path: web::Path<String>,
-    form: web::Form<RowAction>,
-) -> Result<HttpResponse, AppError> {
-    user.require_write()?;
-    service.disable(&user.workspace_id, &path).await?;
-    Ok(back_to_list(&form))
-}
-
-async fn enable(
-    user: CurrentUser,
-    service: web::Data<DestinationService>,
-    path: web::Path<String>,
-    form: web::Form<RowAction>,
-) -> Result<HttpResponse, AppError> {
-    user.require_write()?;
-    service.enable(&user.workspace_id, &path).await?;
-    Ok(back_to_list(&form))
 }
 
 #[derive(Template)]

@@ -4,5 +4,7 @@ pub mod dialog;
 pub mod domain;
 pub mod fields;
 pub mod html;
+pub mod list;
 pub mod service;
 pub mod store;
+mod testing;

@@ -1,16 +1,16 @@
-//! The rules of destinations: validation, sealing credentials, status changes around tests,
-//! the default. Handlers (HTML now, JSON later) call this; it calls the store and providers.
+//! The rules of destinations: validation, sealing credentials, the default, host keys. Handlers
+//! (HTML and JSON) call this; it calls the store and providers. Tests live in `super::testing`.
 
 use super::domain::{DestinationConfig, DestinationKind, DestinationName, Status};
 use super::fields::{FieldErrors, RawFields};
 use super::store::{self, ConfigChange, DestinationRow};
 use crate::crypto::CredentialCipher;
+use crate::db::memo::Memo;
 use crate::db::{Db, DbError};
 use crate::providers::sftp::{self, SftpTarget};
-use crate::providers::{self, Provider, ProviderContext, ProviderError, Step};
+use crate::providers::{self, Provider, ProviderContext, ProviderError};
 use crate::servers::service::{self as servers, HostKeyOffer, ServerError};
 use chrono::{NaiveDateTime, Utc};
-use futures::StreamExt;
 use secrecy::{ExposeSecret, SecretString};
 use std::sync::Arc;
 
@@ -45,89 +45,6 @@ pub struct DestinationInput {
     pub name: String,
     pub kind: String,
     pub fields: RawFields,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StepState {
-    Passed,
-    Failed,
-    NotRun,
-}
-
-#[derive(Debug, Clone)]
-pub struct StepResult {
-    pub label: &'static str,
-    pub state: StepState,
-}
-
-impl StepResult {
-    pub fn mark(&self) -> &'static str {
-        match self.state {
-            StepState::Passed => "✓",
-            StepState::Failed => "✗",
-            StepState::NotRun => "·",
-        }
-    }
-
-    pub fn state_name(&self) -> &'static str {
-        match self.state {
-            StepState::Passed => "passed",
-            StepState::Failed => "failed",
-            StepState::NotRun => "not-run",
-        }
-    }
-}
-
-/// A finished test: the steps it passed and the one that failed, the provider's message, and a
-/// hint for the common failures.
-#[derive(Debug, Clone)]
-pub struct TestOutcome {
-    pub ok: bool,
-    pub message: String,
-    pub hint: Option<&'static str>,
-    pub steps: Vec<StepResult>,
-    pub at: NaiveDateTime,
-}
-
-impl TestOutcome {
-    pub fn from_result(plan: &[Step], result: Result<String, ProviderError>) -> TestOutcome {
-        let at = Utc::now().naive_utc();
-        let step = |label: &'static str, state| StepResult { label, state };
-        match result {
-            Ok(message) => TestOutcome {
-                ok: true,
-                message,
-                hint: None,
-                steps: plan.iter().map(|s| step(s.label(), StepState::Passed)).collect(),
-                at,
-            },
-            Err(e) => {
-                let failed = e.failed_step(plan);
-                let at_failed = plan.iter().position(|s| *s == failed).unwrap_or(0);
-                let steps = plan
-                    .iter()
-                    .enumerate()
-                    .map(|(i, s)| {
-                        let state = match i.cmp(&at_failed) {
-                            std::cmp::Ordering::Less => StepState::Passed,
-                            std::cmp::Ordering::Equal => StepState::Failed,
-                            std::cmp::Ordering::Greater => StepState::NotRun,
-                        };
-                        step(s.label(), state)
-                    })
-                    .collect();
-                TestOutcome { ok: false, hint: e.hint(), message: e.to_string(), steps, at }
-            }
-        }
-    }
-
-    /// The line stored as the destination's last test message.
-    fn summary(&self) -> String {
-        match self.hint {
-            Some(hint) => format!("{} {hint}", self.message),
-            None => self.message.clone(),
-        }
-    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -167,23 +84,19 @@ impl<T> Page<T> {
     }
 }
 
-/// How many tests "Test all" runs at once: enough that a list of hundreds takes about as long as
-/// its slowest test, few enough not to exhaust the database pool's patience or an SSH server's
-/// `MaxStartups`.
-pub const TEST_ALL_CONCURRENCY: usize = 32;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TestAllSummary {
-    pub passed: usize,
-    pub failed: usize,
-}
+pub use super::testing::{StepResult, StepState, TEST_ALL_CONCURRENCY, TestAllSummary, TestOutcome};
 
 #[derive(Clone)]
 pub struct DestinationService {
-    db: Db,
+    pub(super) db: Db,
     cipher: Arc<CredentialCipher>,
-    providers: ProviderContext,
+    pub(super) providers: ProviderContext,
+    /// Pages of the list by (workspace, page, per page).
+    pages: Arc<Memo<(String, i64, i64), Page<Destination>>>,
 }
+
+/// Pages of destination lists kept in memory (a page of 100 is about 100 KB).
+const CACHED_PAGES: usize = 256;
 
 /// Binds sealed credentials to their workspace and destination.
 pub fn associated_data(workspace: &str, id: &str) -> String {
@@ -192,21 +105,38 @@ pub fn associated_data(workspace: &str, id: &str) -> String {
 
 impl DestinationService {
     pub fn new(db: Db, cipher: Arc<CredentialCipher>, providers: ProviderContext) -> DestinationService {
-        DestinationService { db, cipher, providers }
+        DestinationService { db, cipher, providers, pages: Arc::new(Memo::new(CACHED_PAGES)) }
     }
 
-    pub async fn list(&self, workspace: &str, page: i64, per_page: i64) -> Result<Page<Destination>, DestinationError> {
-        let ws = workspace.to_owned();
+    /// A page of the workspace's destinations, default first, then by name. Kept in memory
+    /// while the database is unchanged: the list is what every visit and script reads first.
+    pub async fn list(
+        &self,
+        workspace: &str,
+        page: i64,
+        per_page: i64,
+    ) -> Result<Arc<Page<Destination>>, DestinationError> {
         let page = page.max(1);
-        let (rows, total, servers) = self
-            .db
-            .run(move |c| {
-                let rows = store::list(c, &ws, per_page, (page - 1) * per_page)?;
-                Ok((rows, store::count(c, &ws)?, crate::servers::store::list(c, &ws)?))
+        let key = (workspace.to_owned(), page, per_page);
+        self.pages
+            .get_or_load(self.db.versions(), key, || async {
+                let ws = workspace.to_owned();
+                let (rows, total, servers) = self
+                    .db
+                    .run(move |c| {
+                        let rows = store::list(c, &ws, per_page, (page - 1) * per_page)?;
+                        Ok((rows, store::count(c, &ws)?, crate::servers::store::list(c, &ws)?))
+                    })
+                    .await?;
+                let items = rows.into_iter().map(|r| self.to_destination(r, &servers)).collect::<Result<_, _>>()?;
+                Ok(Page { items, page, per_page, total })
             })
-            .await?;
-        let items = rows.into_iter().map(|r| self.to_destination(r, &servers)).collect::<Result<_, _>>()?;
-        Ok(Page { items, page, per_page, total })
+            .await
+    }
+
+    /// Where the data stands, for caches of what [`list`](Self::list) returns.
+    pub fn data_version(&self) -> &crate::db::version::DataVersion {
+        self.db.versions()
     }
 
     /// Id → name of the workspace's destinations, without loading or decrypting anything else.
@@ -229,7 +159,7 @@ impl DestinationService {
         Ok(rows.into_iter().map(|r| (r.id, r.name)).collect())
     }
 
-    async fn row(&self, workspace: &str, id: &str) -> Result<DestinationRow, DestinationError> {
+    pub(super) async fn row(&self, workspace: &str, id: &str) -> Result<DestinationRow, DestinationError> {
         let (ws, id) = (workspace.to_owned(), id.to_owned());
         Ok(self.db.run(move |c| store::find(c, &ws, &id)).await?)
     }
@@ -262,7 +192,7 @@ impl DestinationService {
             host_key_fingerprint: None,
             server_id,
         };
-        self.db.run(move |c| store::insert(c, row)).await.map_err(duplicate_name(&name))?;
+        self.db.write(move |c| store::insert(c, row)).await.map_err(duplicate_name(&name))?;
         let outcome = self.run_test(workspace, &id, Ok(config_fields.config), false).await?;
         Ok((self.get(workspace, &id).await?, outcome))
     }
@@ -290,7 +220,7 @@ impl DestinationService {
             updated_at: Utc::now().naive_utc(),
         };
         let (ws, rid) = (workspace.to_owned(), id.to_owned());
-        self.db.run(move |c| store::update_config(c, &ws, &rid, change)).await.map_err(duplicate_name(&name))?;
+        self.db.write(move |c| store::update_config(c, &ws, &rid, change)).await.map_err(duplicate_name(&name))?;
         let outcome = self.test_saved(workspace, id, false).await?;
         Ok((self.get(workspace, id).await?, outcome))
     }
@@ -323,105 +253,13 @@ impl DestinationService {
             updated_at: Utc::now().naive_utc(),
         };
         let (ws, rid) = (workspace.to_owned(), id.to_owned());
-        Ok(self.db.run(move |c| store::update_config(c, &ws, &rid, change)).await?)
-    }
-
-    /// "Test credentials": runs on submitted values and stores nothing. On an edit form,
-    /// `existing` names the destination whose stored secrets fill blank secret fields.
-    pub async fn test_credentials(
-        &self,
-        workspace: &str,
-        existing: Option<&str>,
-        input: &DestinationInput,
-        deep: bool,
-    ) -> Result<TestOutcome, DestinationError> {
-        let stored = match existing {
-            Some(id) => {
-                let row = self.row(workspace, id).await?;
-                Some((kind_of(&row)?, self.stored_fields(&row)?))
-            }
-            None => None,
-        };
-        let parsed = parse_config(input, stored.as_ref().map(|(k, f)| (*k, f))).map_err(DestinationError::Invalid)?;
-        let (config, _) = self.prepare(workspace, existing, parsed.config).await?;
-        Ok(self.provider_test(&config, deep).await.0)
-    }
-
-    /// "Test connection": Testing while it runs, then Active (with the time) or Failed.
-    pub async fn test_saved(&self, workspace: &str, id: &str, deep: bool) -> Result<TestOutcome, DestinationError> {
-        let (ws, rid) = (workspace.to_owned(), id.to_owned());
-        self.db.run(move |c| store::begin_test(c, &ws, &rid)).await?;
-        let config = self.row(workspace, id).await.and_then(|row| self.config_of(&row));
-        self.run_test(workspace, id, config, deep).await
-    }
-
-    /// "Test all", first half: marks every destination that is not disabled as Testing at once
-    /// (so the list shows them all waiting) and returns their ids for [`test_marked`](Self::test_marked).
-    pub async fn begin_test_all(&self, workspace: &str) -> Result<Vec<String>, DestinationError> {
-        let ws = workspace.to_owned();
-        Ok(self.db.run(move |c| store::begin_test_all(c, &ws)).await?)
-    }
-
-    /// "Test all", second half: tests the destinations marked, at most [`TEST_ALL_CONCURRENCY`]
-    /// at once, each recorded as it finishes; returns how many passed and how many failed.
-    pub async fn test_marked(&self, workspace: &str, ids: Vec<String>) -> TestAllSummary {
-        let outcomes = futures::stream::iter(ids)
-            .map(|id| async move {
-                let config = self.row(workspace, &id).await.and_then(|row| self.config_of(&row));
-                let outcome = self.run_test(workspace, &id, config, false).await;
-                if let Err(e) = &outcome {
-                    tracing::warn!(destination = %id, error = %e, "testing a destination failed");
-                }
-                outcome.is_ok_and(|o| o.ok)
-            })
-            .buffer_unordered(TEST_ALL_CONCURRENCY)
-            .collect::<Vec<bool>>()
-            .await;
-        let passed = outcomes.iter().filter(|ok| **ok).count();
-        TestAllSummary { passed, failed: outcomes.len() - passed }
-    }
-
-    /// Tests a saved destination's config and records the outcome; the first good test of an
-    /// SFTP destination pins the host key the server presented.
-    async fn run_test(
-        &self,
-        workspace: &str,
-        id: &str,
-        config: Result<DestinationConfig, DestinationError>,
-        deep: bool,
-    ) -> Result<TestOutcome, DestinationError> {
-        let prepared = match config {
-            Ok(config) => self.prepare(workspace, Some(id), config).await,
-            Err(e) => Err(e),
-        };
-        let (config, pin) = match prepared {
-            Ok(prepared) => prepared,
-            Err(DestinationError::Credentials(reason)) => {
-                // Unreadable credentials are this destination's failure, shown like any other.
-                let outcome = TestOutcome::from_result(
-                    &[Step::Connect],
-                    Err(ProviderError::new(
-                        providers::ErrorKind::Provider,
-                        format!("{reason}. Edit the destination and enter its credentials again."),
-                    )),
-                );
-                self.record(workspace, id, &outcome).await?;
-                return Ok(outcome);
-            }
-            Err(e) => return Err(e),
-        };
-        let (outcome, presented) = self.provider_test(&config, deep).await;
-        if let (true, None, Some(fingerprint)) = (outcome.ok, pinned_host_key(&config), presented) {
-            self.pin_host_key(workspace, &pin, &fingerprint).await?;
-        }
-        self.record(workspace, id, &outcome).await?;
-        Ok(outcome)
+        Ok(self.db.write(move |c| store::update_config(c, &ws, &rid, change)).await?)
     }
 
     /// Makes a parsed config ready to connect: an SFTP destination that uses a managed server
     /// gets the server's login (read now, so a server edit applies at once), and the host key
     /// pinned for it.
-    async fn prepare(
+    pub(super) async fn prepare(
         &self,
         workspace: &str,
         id: Option<&str>,
@@ -453,7 +291,7 @@ impl DestinationService {
         match pin {
             HostKeyPin::Destination(id) => {
                 let id = id.clone();
-                Ok(self.db.run(move |c| store::set_host_key(c, &ws, &id, &fp)).await?)
+                Ok(self.db.write(move |c| store::set_host_key(c, &ws, &id, &fp)).await?)
             }
             HostKeyPin::Server(id) => {
                 servers::pin_host_key(&self.db, workspace, id, fingerprint).await.map_err(server_error)
@@ -506,46 +344,6 @@ impl DestinationService {
         self.test_saved(workspace, id, false).await
     }
 
-    async fn record(&self, workspace: &str, id: &str, outcome: &TestOutcome) -> Result<(), DestinationError> {
-        let (ws, rid, o) = (workspace.to_owned(), id.to_owned(), outcome.clone());
-        self.db.run(move |c| store::finish_test(c, &ws, &rid, o.ok, &o.summary(), o.at)).await?;
-        Ok(())
-    }
-
-    /// Runs the provider's test under the deadline; always returns an outcome. A deep test also
-    /// writes, reads back and deletes a small probe object, so "test passes, backup fails"
-    /// cannot happen silently.
-    async fn provider_test(&self, config: &DestinationConfig, deep: bool) -> (TestOutcome, Option<String>) {
-        let deadline = self.providers.settings.test_deadline;
-        let provider = match providers::build(config, &self.providers) {
-            Ok(p) => p,
-            Err(e) => return (TestOutcome::from_result(&[Step::Connect], Err(e)), None),
-        };
-        let mut plan = provider.steps().to_vec();
-        if deep {
-            for step in [Step::Write, Step::Read, Step::Delete] {
-                if !plan.contains(&step) {
-                    plan.push(step);
-                }
-            }
-        }
-        let run = async {
-            let message = provider.test().await?;
-            if deep {
-                probe_round_trip(provider.as_ref()).await?;
-                return Ok(format!("{message} Wrote, read back and deleted a probe object."));
-            }
-            Ok(message)
-        };
-        let result = tokio::time::timeout(deadline, run).await.unwrap_or_else(|_| {
-            Err(ProviderError::new(
-                providers::ErrorKind::Timeout,
-                format!("The test did not finish within {} s.", deadline.as_secs()),
-            ))
-        });
-        (TestOutcome::from_result(&plan, result), provider.presented_host_key())
-    }
-
     pub async fn make_default(&self, workspace: &str, id: &str) -> Result<(), DestinationError> {
         if Status::from_db(&self.row(workspace, id).await?.status) == Status::Disabled {
             return Err(DestinationError::Conflict(
@@ -553,18 +351,18 @@ impl DestinationService {
             ));
         }
         let (ws, rid) = (workspace.to_owned(), id.to_owned());
-        Ok(self.db.run(move |c| store::make_default(c, &ws, &rid)).await?)
+        Ok(self.db.write(move |c| store::make_default(c, &ws, &rid)).await?)
     }
 
     pub async fn disable(&self, workspace: &str, id: &str) -> Result<(), DestinationError> {
         let (ws, rid, now) = (workspace.to_owned(), id.to_owned(), Utc::now().naive_utc());
-        Ok(self.db.run(move |c| store::set_disabled(c, &ws, &rid, now)).await?)
+        Ok(self.db.write(move |c| store::set_disabled(c, &ws, &rid, now)).await?)
     }
 
     /// Re-enables a Disabled destination and tests it, so its status is earned, not assumed.
     pub async fn enable(&self, workspace: &str, id: &str) -> Result<TestOutcome, DestinationError> {
         let (ws, rid, now) = (workspace.to_owned(), id.to_owned(), Utc::now().naive_utc());
-        self.db.run(move |c| store::enable_for_test(c, &ws, &rid, now)).await?;
+        self.db.write(move |c| store::enable_for_test(c, &ws, &rid, now)).await?;
         let config = self.row(workspace, id).await.and_then(|row| self.config_of(&row));
         self.run_test(workspace, id, config, false).await
     }
@@ -572,14 +370,14 @@ impl DestinationService {
     /// Deletes the destination and disables the plans that used it; returns their names.
     pub async fn delete(&self, workspace: &str, id: &str) -> Result<Vec<String>, DestinationError> {
         let (ws, rid) = (workspace.to_owned(), id.to_owned());
-        Ok(self.db.run(move |c| store::delete(c, &ws, &rid)).await?)
+        Ok(self.db.write(move |c| store::delete(c, &ws, &rid)).await?)
     }
 
     /// Deletes the destination only if no plan uses it, in one transaction; returns the names of
     /// the plans that use it (empty: it was deleted).
     pub async fn delete_if_unused(&self, workspace: &str, id: &str) -> Result<Vec<String>, DestinationError> {
         let (ws, rid) = (workspace.to_owned(), id.to_owned());
-        Ok(self.db.run(move |c| store::delete_if_unused(c, &ws, &rid)).await?)
+        Ok(self.db.write(move |c| store::delete_if_unused(c, &ws, &rid)).await?)
     }
 
     /// Names of the plans that back up to the destination.
@@ -607,7 +405,7 @@ impl DestinationService {
         Ok((destination, providers::build(&config, &self.providers)))
     }
 
-    fn config_of(&self, row: &DestinationRow) -> Result<DestinationConfig, DestinationError> {
+    pub(super) fn config_of(&self, row: &DestinationRow) -> Result<DestinationConfig, DestinationError> {
         DestinationConfig::parse(kind_of(row)?, &self.stored_fields(row)?).map_err(|errors| {
             let detail: Vec<String> = errors.iter().map(|(f, m)| format!("{f}: {m}")).collect();
             DestinationError::Credentials(format!("stored configuration is invalid ({})", detail.join("; ")))
@@ -615,7 +413,7 @@ impl DestinationService {
     }
 
     /// Settings and decrypted secrets of a row, as fields.
-    fn stored_fields(&self, row: &DestinationRow) -> Result<RawFields, DestinationError> {
+    pub(super) fn stored_fields(&self, row: &DestinationRow) -> Result<RawFields, DestinationError> {
         let plain = self
             .cipher
             .open(&row.credentials, &associated_data(&row.workspace_id, &row.id))
@@ -680,13 +478,13 @@ impl DestinationService {
 
 /// Where an SFTP destination's host key is pinned: with its own login, or on the managed server
 /// whose login it uses.
-enum HostKeyPin {
+pub(super) enum HostKeyPin {
     Destination(String),
     Server(String),
     Nowhere,
 }
 
-fn pinned_host_key(config: &DestinationConfig) -> Option<&str> {
+pub(super) fn pinned_host_key(config: &DestinationConfig) -> Option<&str> {
     match config {
         DestinationConfig::Sftp(c) => c.host_key.as_deref(),
         _ => None,
@@ -705,10 +503,10 @@ fn server_error(e: ServerError) -> DestinationError {
     }
 }
 
-struct Parsed {
+pub(super) struct Parsed {
     kind: DestinationKind,
     fields: RawFields,
-    config: DestinationConfig,
+    pub(super) config: DestinationConfig,
 }
 
 impl Parsed {
@@ -746,7 +544,7 @@ fn parse_input(
     }
 }
 
-fn parse_config(
+pub(super) fn parse_config(
     input: &DestinationInput,
     stored: Option<(DestinationKind, &RawFields)>,
 ) -> Result<Parsed, FieldErrors> {
@@ -773,30 +571,6 @@ fn duplicate_name(name: &DestinationName) -> impl FnOnce(DbError) -> Destination
     }
 }
 
-fn kind_of(row: &DestinationRow) -> Result<DestinationKind, DestinationError> {
+pub(super) fn kind_of(row: &DestinationRow) -> Result<DestinationKind, DestinationError> {
     DestinationKind::parse(&row.kind).map_err(DestinationError::Credentials)
-}
-
-/// Writes a small random object, reads it back, compares, deletes it.
-async fn probe_round_trip(provider: &dyn Provider) -> Result<(), ProviderError> {
-    use futures::{StreamExt, TryStreamExt};
-    use rand::RngCore;
-    let key = format!(".devpilot-probe/{}", uuid::Uuid::new_v4());
-    let mut data = vec![0u8; 4096];
-    rand::rng().fill_bytes(&mut data);
-    let body = futures::stream::once(futures::future::ready(Ok(bytes::Bytes::from(data.clone())))).boxed();
-    provider.put(&key, body).await.map_err(|e| e.at(Step::Write))?;
-    let read: Vec<bytes::Bytes> =
-        provider.get(&key).await.map_err(|e| e.at(Step::Read))?.try_collect().await.map_err(|e| {
-            ProviderError::new(providers::ErrorKind::Provider, format!("reading the probe back: {e}")).at(Step::Read)
-        })?;
-    if read.concat() != data {
-        let _ = provider.delete(&key).await;
-        return Err(ProviderError::new(
-            providers::ErrorKind::Provider,
-            "The probe object read back differs from what was written.",
-        )
-        .at(Step::Read));
-    }
-    provider.delete(&key).await.map_err(|e| e.at(Step::Delete))
 }

@@ -1,14 +1,15 @@
-//! The consent flow's two routes: start (a form POST from the destination's row, answered with a
-//! redirect to Google) and Google's callback (back to the destinations with a notice, or a page
+//! The consent flow's two routes: start (a POST from the destination's row, answered with a
+//! redirect to Google, or an htmx redirect) and Google's callback (back to the destinations with a notice, or a page
 //! saying why it was refused).
 
 use super::service::{Callback, Finished, OAuthError, OAuthService, Refusal, Requester, random_token};
 use crate::auth::CurrentUser;
+use crate::auth::session::is_htmx;
 use crate::error::AppError;
 use crate::web::{Flash, Layout, render, see_other};
 use actix_session::Session;
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
 /// A per-session secret that ties a started consent to the browser session that started it.
@@ -41,6 +42,7 @@ fn binding(session: &Session) -> Option<String> {
 }
 
 async fn start(
+    req: HttpRequest,
     user: CurrentUser,
     oauth: web::Data<OAuthService>,
     path: web::Path<String>,
@@ -60,6 +62,10 @@ async fn start(
     let who =
         Requester { user_id: &user.user_id, workspace_id: &user.workspace_id, session_binding: Some(&session_binding) };
     let url = oauth.start(&who, &path).await?;
+    if is_htmx(&req) {
+        // The list's buttons submit through htmx; Google's page is a whole-page visit.
+        return Ok(HttpResponse::Ok().insert_header(("HX-Redirect", url.as_str())).finish());
+    }
     Ok(see_other(url.as_str()))
 }
 

@@ -98,7 +98,8 @@ impl AzureBlobProvider {
             .with_container_name(&config.container)
             .with_access_key(config.account_key.expose_secret())
             .with_retry(retry_config(ctx))
-            .with_client_options(client_options(ctx));
+            .with_client_options(client_options(ctx))
+            .with_http_connector(ctx.http.store_connector());
         // Azurite and sovereign clouds: the account's blob endpoint as given
         // (`http://127.0.0.1:10000/<account>` for Azurite, whose path names the account). Not
         // object_store's emulator mode: that takes its URL from a process-wide environment variable.

@@ -8,7 +8,7 @@
 //! placeholder marked with the context `devpilot_empty=true` and read back as empty.
 
 use super::chunks::fill_past;
-use super::http::{client, kind_of_status, origin, transport_error};
+use super::http::{kind_of_status, origin, transport_error};
 use super::{ByteStream, ErrorKind, Provider, ProviderContext, ProviderError, Step, StoredObject, check_key, join_key};
 use crate::destinations::fields::{FieldErrors, FieldReader, FieldSpec, RawFields, rules};
 use async_trait::async_trait;
@@ -105,7 +105,7 @@ impl CloudinaryProvider {
     pub fn new(config: &CloudinaryConfig, ctx: &ProviderContext) -> Result<CloudinaryProvider, ProviderError> {
         let api = ctx.settings.endpoints.cloudinary_api.trim_end_matches('/');
         Ok(CloudinaryProvider {
-            http: client(ctx)?,
+            http: ctx.http.api().clone(),
             cloud: config.cloud_name.clone(),
             base: format!("{api}/{}", config.cloud_name),
             prefix: config.prefix.clone(),
@@ -343,7 +343,7 @@ mod tests {
             api_key: SecretString::from("1234"),
             api_secret: SecretString::from("abcd"),
         };
-        let ctx = ProviderContext { settings: Default::default(), local_default_dir: "/tmp".into() };
+        let ctx = ProviderContext::new(Default::default(), "/tmp".into()).expect("clients");
         let p = CloudinaryProvider::new(&config, &ctx).expect("provider");
         let params = vec![
             ("timestamp", "1315060510".to_owned()),

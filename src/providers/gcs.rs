@@ -142,7 +142,7 @@ impl GcsProvider {
         let api = url::Url::parse(endpoints.gcs_api.trim_end_matches('/'))
             .map_err(|e| ProviderError::new(ErrorKind::Provider, format!("Invalid GCS API URL setting: {e}")))?;
         // No redirects followed: a resumable upload's "308 Resume Incomplete" is not one.
-        let http = super::http::client(ctx)?;
+        let http = ctx.http.api().clone();
         // A key is preferred when both are given: it does not expire.
         let credentials = match (&config.service_account_key, &config.access_token) {
             (Some(key), _) => Credentials::ServiceAccount(Box::new(ServiceAccountKey::from_json(key.expose_secret())?)),
@@ -158,6 +158,7 @@ impl GcsProvider {
             .with_credentials(tokens.clone())
             .with_retry(retry_config(ctx))
             .with_client_options(client_options(ctx).with_allow_http(api.scheme() == "http"))
+            .with_http_connector(ctx.http.store_connector())
             .build()
             .map_err(|e| ProviderError::new(ErrorKind::Provider, format!("Invalid GCS settings: {e}")))?;
         Ok(GcsProvider {

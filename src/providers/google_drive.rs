@@ -5,7 +5,7 @@
 //! prefix. Uploads use Drive's resumable protocol in 8 MiB chunks, so memory stays bounded; a
 //! failed upload cancels its session, which leaves no file (or, on a replace, the old content).
 
-use super::http::{client, kind_of_status, origin, transport_error};
+use super::http::{kind_of_status, origin, transport_error};
 use super::object_store_errors::kind_of_code;
 use super::{ByteStream, ErrorKind, Provider, ProviderContext, ProviderError, Step, StoredObject, check_key};
 use crate::destinations::fields::{FieldErrors, FieldReader, FieldSpec, RawFields, rules};
@@ -149,7 +149,7 @@ impl GoogleDriveProvider {
         };
         let endpoints = &ctx.settings.endpoints;
         Ok(GoogleDriveProvider {
-            http: client(ctx)?,
+            http: ctx.http.api().clone(),
             folder_id: config.folder_id.clone(),
             auth,
             api: endpoints.google_drive_api.trim_end_matches('/').to_owned(),

@@ -34,6 +34,21 @@ pub struct ProviderContext {
     pub settings: ProviderSettings,
     /// The folder a local destination without a path of its own writes to.
     pub local_default_dir: PathBuf,
+    pub http: http::HttpClients,
+    /// Set for a batch of tests: SFTP destinations with the same login share its connection.
+    pub shared_logins: Option<std::sync::Arc<sftp::SharedLogins>>,
+}
+
+impl ProviderContext {
+    pub fn new(settings: ProviderSettings, local_default_dir: PathBuf) -> Result<ProviderContext, ProviderError> {
+        let http = http::HttpClients::new(&settings)?;
+        Ok(ProviderContext { settings, local_default_dir, http, shared_logins: None })
+    }
+
+    /// For the providers of one batch of tests, which share what they can connect once.
+    pub fn for_batch(&self) -> ProviderContext {
+        ProviderContext { shared_logins: Some(std::sync::Arc::default()), ..self.clone() }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

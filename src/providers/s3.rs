@@ -187,7 +187,8 @@ impl S3Provider {
             .with_access_key_id(config.access_key_id.expose_secret())
             .with_secret_access_key(config.secret_access_key.expose_secret())
             .with_retry(retry_config(ctx))
-            .with_client_options(client_options(ctx));
+            .with_client_options(client_options(ctx))
+            .with_http_connector(ctx.http.store_connector());
         let endpoint_label = match &endpoint {
             Some(e) if config.path_style => {
                 builder = builder.with_endpoint(e).with_allow_http(e.starts_with("http://"));
@@ -250,11 +251,13 @@ pub(super) fn retry_config(ctx: &ProviderContext) -> RetryConfig {
     }
 }
 
+/// The options object_store checks itself (http allowed or not); the client they describe is
+/// the shared one ([`super::http::HttpClients`]).
 pub(super) fn client_options(ctx: &ProviderContext) -> ClientOptions {
     ClientOptions::new()
         .with_connect_timeout(ctx.settings.connect_timeout)
         // Per-request timeout: uploads are split into parts, so no single request is long.
-        .with_timeout(Duration::from_secs(300))
+        .with_timeout(super::http::REQUEST_TIMEOUT)
 }
 
 /// Streams a body into object_store's multipart writer, aborting the upload on any failure so

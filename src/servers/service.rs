@@ -83,7 +83,7 @@ pub async fn login_for(
 
 pub async fn pin_host_key(db: &Db, workspace: &str, id: &str, fingerprint: &str) -> Result<(), ServerError> {
     let (ws, sid, fp) = (workspace.to_owned(), id.to_owned(), fingerprint.to_owned());
-    Ok(db.run(move |c| store::set_host_key(c, &ws, &sid, &fp)).await?)
+    Ok(db.write(move |c| store::set_host_key(c, &ws, &sid, &fp)).await?)
 }
 
 /// Host, port, username and the decrypted secrets of a row, as fields.
@@ -162,7 +162,7 @@ impl ServerService {
             created_at: now,
             updated_at: now,
         };
-        self.db.run(move |c| store::insert(c, &row)).await.map_err(duplicate_name(&server.name))?;
+        self.db.write(move |c| store::insert(c, &row)).await.map_err(duplicate_name(&server.name))?;
         let outcome = self.test(workspace, &id).await?;
         Ok((self.get(workspace, &id).await?, outcome))
     }
@@ -196,7 +196,7 @@ impl ServerService {
             updated_at: Utc::now().naive_utc(),
         };
         let (ws, sid) = (workspace.to_owned(), id.to_owned());
-        self.db.run(move |c| store::update(c, &ws, &sid, change)).await.map_err(duplicate_name(&server.name))?;
+        self.db.write(move |c| store::update(c, &ws, &sid, change)).await.map_err(duplicate_name(&server.name))?;
         let outcome = self.test(workspace, id).await?;
         Ok((self.get(workspace, id).await?, outcome))
     }
@@ -204,7 +204,7 @@ impl ServerService {
     /// Deletes a server no destination uses; else refuses with the names of those that do.
     pub async fn delete(&self, workspace: &str, id: &str) -> Result<(), ServerError> {
         let (ws, sid) = (workspace.to_owned(), id.to_owned());
-        let users = self.db.run(move |c| store::delete_unused(c, &ws, &sid)).await?;
+        let users = self.db.write(move |c| store::delete_unused(c, &ws, &sid)).await?;
         if users.is_empty() { Ok(()) } else { Err(ServerError::InUse(users)) }
     }
 

@@ -39,8 +39,55 @@ pub fn render<T: askama::Template>(
     status: actix_web::http::StatusCode,
     template: &T,
 ) -> Result<HttpResponse, crate::error::AppError> {
-    let body = template.render().map_err(|e| anyhow::anyhow!("rendering a template: {e}"))?;
+    render_sized(status, template, T::SIZE_HINT)
+}
+
+/// [`render`] into a buffer of about the size the page will have (askama's own hint does not
+/// know how many rows a list has), so a long list is not copied as its buffer grows.
+pub fn render_sized<T: askama::Template>(
+    status: actix_web::http::StatusCode,
+    template: &T,
+    size: usize,
+) -> Result<HttpResponse, crate::error::AppError> {
+    let mut body = String::with_capacity(size);
+    template.render_into(&mut body).map_err(|e| anyhow::anyhow!("rendering a template: {e}"))?;
     Ok(HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body))
+}
+
+/// An id shown in HTML as it is, without the escaper's pass: ids are UUIDs (letters, digits and
+/// hyphens), and anything else is escaped once, here.
+pub struct HtmlId<'a>(std::borrow::Cow<'a, str>);
+
+impl<'a> HtmlId<'a> {
+    pub fn new(id: &'a str) -> HtmlId<'a> {
+        if id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            HtmlId(std::borrow::Cow::Borrowed(id))
+        } else {
+            HtmlId(std::borrow::Cow::Owned(
+                askama::filters::escape(id, askama::filters::Html)
+                    .map_or_else(|_| String::new(), |escaped| escaped.to_string()),
+            ))
+        }
+    }
+}
+
+impl std::fmt::Display for HtmlId<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl askama::filters::HtmlSafe for HtmlId<'_> {}
+
+/// Makes htmx put this response in place of the element `selector` names (its own element: the
+/// response's top element is selected too), whatever the requesting element's target.
+pub fn swap_in_place_of(response: &mut HttpResponse, selector: &str) -> Result<(), crate::error::AppError> {
+    let value = header::HeaderValue::from_str(selector).map_err(anyhow::Error::from)?;
+    let headers = response.headers_mut();
+    headers.insert(header::HeaderName::from_static("hx-retarget"), value.clone());
+    headers.insert(header::HeaderName::from_static("hx-reselect"), value);
+    headers.insert(header::HeaderName::from_static("hx-reswap"), header::HeaderValue::from_static("outerHTML"));
+    Ok(())
 }
 
 /// A one-time message shown on the next page (after a redirect).
@@ -65,8 +112,12 @@ impl Flash {
         let _ = session.insert(FLASH_KEY, self);
     }
 
+    /// Removes it only when there is one: a removal marks the session changed, which would send
+    /// the cookie anew with every page.
     pub fn take(session: &actix_session::Session) -> Option<Flash> {
-        session.remove_as::<Flash>(FLASH_KEY).and_then(Result::ok)
+        let flash = session.get::<Flash>(FLASH_KEY).ok().flatten()?;
+        session.remove(FLASH_KEY);
+        Some(flash)
     }
 }
 

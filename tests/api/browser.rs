@@ -49,6 +49,10 @@ async fn create_destinations_in_a_real_browser() {
     assert!(seen.s3.is_default, "the first destination is the workspace default: {:?}", seen.s3);
     assert_eq!(seen.local.badge, "Active", "local row: {:?}", seen.local);
     assert!(!seen.local.is_default, "only one default per workspace: {:?}", seen.local);
+    assert!(seen.row_actions.tested_row_swapped, "Test put a new row in place: {:?}", seen.row_actions);
+    assert!(seen.row_actions.page_kept, "the row buttons work without reloading the page: {:?}", seen.row_actions);
+    assert_eq!(seen.row_actions.disabled_badge, "Disabled", "{:?}", seen.row_actions);
+    assert_eq!(seen.row_actions.enabled_badge, "Active", "{:?}", seen.row_actions);
     assert!(seen.screenshot_bytes > 1000, "screenshot of {} bytes", seen.screenshot_bytes);
 }
 
@@ -59,7 +63,19 @@ struct Seen {
     test_result: String,
     s3: RowView,
     local: RowView,
+    row_actions: RowActions,
     screenshot_bytes: usize,
+}
+
+/// The row buttons, which all submit the table's one shared form through htmx.
+#[derive(Debug)]
+struct RowActions {
+    /// "Test" on the S3 row replaced that row only, and the page never reloaded.
+    tested_row_swapped: bool,
+    page_kept: bool,
+    /// "Disable", then "Enable", on the local row.
+    disabled_badge: String,
+    enabled_badge: String,
 }
 
 #[derive(Debug)]
@@ -128,6 +144,7 @@ impl Flow<'_> {
         b.type_into("#f-name", LOCAL_NAME).await?;
         self.save(LOCAL_NAME).await?;
 
+        let row_actions = self.row_actions().await?;
         let s3 = self.row(S3_NAME).await?;
         let local = self.row(LOCAL_NAME).await?;
         let png = b.full_page_screenshot().await?;
@@ -137,7 +154,7 @@ impl Flow<'_> {
         let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(folder).join("destinations.png");
         std::fs::create_dir_all(path.parent().unwrap_or(Path::new("."))).map_err(|e| format!("{folder}/: {e}"))?;
         std::fs::write(&path, &png).map_err(|e| format!("writing {}: {e}", path.display()))?;
-        Ok(Seen { setup_url, empty_state, test_result, s3, local, screenshot_bytes: png.len() })
+        Ok(Seen { setup_url, empty_state, test_result, s3, local, row_actions, screenshot_bytes: png.len() })
     }
 
     /// Waits for the new-destination form with htmx loaded (it wires the type picker).
@@ -180,6 +197,44 @@ impl Flow<'_> {
         Ok(())
     }
 
+    /// Clicks row buttons: "Test" swaps its row (a mark set on the old row is gone, one set on the
+    /// page stays), "Disable" and "Enable" swap the table.
+    async fn row_actions(&self) -> Result<RowActions> {
+        let b = self.browser;
+        let mark = "arguments[0].dataset.mark = 'old'; window.devpilotMark = 'kept'; return true;";
+        let s3 = b.must_find_xpath(&row_xpath(S3_NAME)).await?;
+        b.execute(mark, json!([s3.reference()])).await?;
+        let test = b.must_find_xpath(&format!("{}//button[normalize-space()='Test']", row_xpath(S3_NAME))).await?;
+        b.click(&test).await?;
+        let tested_row_swapped = b
+            .wait_for("the S3 row replaced after its test", TEST_WAIT, || async {
+                let row = b.find_xpath(&row_xpath(S3_NAME)).await?;
+                Ok(match row {
+                    Some(row) if b.attr(&row, "data-mark").await?.is_none() => {
+                        Some(b.attr(&row, "data-status").await?.as_deref() == Some("active"))
+                    }
+                    _ => None,
+                })
+            })
+            .await?;
+        let page_kept = b.execute("return window.devpilotMark === 'kept';", json!([])).await?.as_bool() == Some(true);
+        let badge_after = |button: &'static str, badge: &'static str| async move {
+            let xpath = format!("{}//button[normalize-space()='{button}']", row_xpath(LOCAL_NAME));
+            b.click(&b.must_find_xpath(&xpath).await?).await?;
+            b.wait_for(&format!("the local row's {badge} badge after {button}"), WAIT, || async {
+                let Some(row) = b.find_xpath(&row_xpath(LOCAL_NAME)).await? else { return Ok(None) };
+                match b.find_in(&row, &format!(".badge.{badge}")).await? {
+                    Some(el) => Ok(Some(b.text(&el).await?)),
+                    None => Ok(None),
+                }
+            })
+            .await
+        };
+        let disabled_badge = badge_after("Disable", "disabled").await?;
+        let enabled_badge = badge_after("Enable", "active").await?;
+        Ok(RowActions { tested_row_swapped, page_kept, disabled_badge, enabled_badge })
+    }
+
     async fn row(&self, name: &str) -> Result<RowView> {
         let b = self.browser;
         let row = b.must_find_xpath(&row_xpath(name)).await?;
@@ -208,6 +263,13 @@ fn row_xpath(name: &str) -> String {
 pub(crate) struct Element(String);
 
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+impl Element {
+    /// The element as a script argument.
+    pub(crate) fn reference(&self) -> Value {
+        json!({ ELEMENT_KEY: self.0 })
+    }
+}
 
 /// One WebDriver session.
 pub(crate) struct Browser {

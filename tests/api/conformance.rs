@@ -98,7 +98,7 @@ pub async fn ui_cases(fixture: &Fixture, backend: Backend) {
 }
 
 pub fn provider(fixture: &Fixture, fields: &Fields, dir: &std::path::Path) -> Box<dyn Provider> {
-    let ctx = ProviderContext { settings: fixture.settings.clone(), local_default_dir: dir.to_path_buf() };
+    let ctx = ProviderContext::new(fixture.settings.clone(), dir.to_path_buf()).expect("HTTP clients");
     let raw = RawFields::from_pairs(fields.iter().map(|(k, v)| (k.clone(), v.as_str())));
     let config = DestinationConfig::parse(fixture.kind, &raw).expect("valid config");
     providers::build(&config, &ctx).expect("provider")

@@ -20,6 +20,7 @@ mod concurrent_writes;
 mod csrf_and_roles;
 mod destinations;
 mod every_destination;
+mod fresh_from_memory;
 mod key_rotation;
 mod killed_destination;
 mod oauth;

@@ -30,7 +30,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let (page, per_page) = query.parse()?;
     let found = service.list(&user.workspace_id, page, per_page).await?;
-    let data = found.items.into_iter().map(DestinationResource::from).collect();
+    let data = found.items.iter().map(DestinationResource::from).collect();
     Ok(HttpResponse::Ok().json(Paginated::new(&req, data, page, per_page, found.total)))
 }
 

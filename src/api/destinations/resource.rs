@@ -44,22 +44,28 @@ pub struct DestinationResource {
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<Destination> for DestinationResource {
-    fn from(d: Destination) -> Self {
+impl From<&Destination> for DestinationResource {
+    fn from(d: &Destination) -> Self {
         DestinationResource {
             settings: typed_settings(d.kind, &d.settings),
             credentials: d.stored_secrets.iter().map(|k| ((*k).to_owned(), REDACTED.to_owned())).collect(),
-            id: d.id,
-            name: d.name,
+            id: d.id.clone(),
+            name: d.name.clone(),
             kind: d.kind.as_str().to_owned(),
             type_human: d.type_label.to_owned(),
             status: d.status.as_str().to_owned(),
             last_tested_at: d.last_tested_at.map(|t| t.and_utc()),
-            last_test_message: d.last_test_message,
+            last_test_message: d.last_test_message.clone(),
             is_default: d.is_default,
             created_at: d.created_at.and_utc(),
             updated_at: d.updated_at.and_utc(),
         }
+    }
+}
+
+impl From<Destination> for DestinationResource {
+    fn from(d: Destination) -> Self {
+        DestinationResource::from(&d)
     }
 }
 

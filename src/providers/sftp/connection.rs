@@ -111,7 +111,7 @@ impl Dial<'_> {
         })
     }
 
-    fn presented(&self) -> Option<String> {
+    pub(super) fn presented(&self) -> Option<String> {
         self.presented.lock().ok().and_then(|slot| slot.clone())
     }
 

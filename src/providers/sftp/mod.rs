@@ -7,8 +7,10 @@
 mod config;
 mod connection;
 mod errors;
+mod shared;
 
 pub use config::{FIELDS, LOGIN_FIELD_NAMES, LOGIN_FIELDS, SftpConfig, SftpTarget, SshLogin};
+pub use shared::SharedLogins;
 
 use super::{ByteStream, ErrorKind, Provider, ProviderContext, ProviderError, Step, StoredObject, check_key};
 use crate::config::ProviderSettings;
@@ -31,6 +33,8 @@ pub struct SftpProvider {
     settings: ProviderSettings,
     /// One connection serves every operation of this provider; reopened if it drops.
     connection: tokio::sync::Mutex<Option<Arc<Connection>>>,
+    /// In a batch ("Test all"): the first connection comes from the logins the batch shares.
+    shared: Option<Arc<SharedLogins>>,
 }
 
 impl SftpProvider {
@@ -45,6 +49,7 @@ impl SftpProvider {
             presented_host_key: Arc::default(),
             settings: ctx.settings.clone(),
             connection: tokio::sync::Mutex::new(None),
+            shared: ctx.shared_logins.clone(),
         })
     }
 
@@ -62,7 +67,17 @@ impl SftpProvider {
         if let Some(open) = slot.as_ref().filter(|c| !c.is_closed()) {
             return Ok(Arc::clone(open));
         }
-        let open = Arc::new(self.dial().open().await?);
+        let open = match &self.shared {
+            // Only the first: a shared connection that dropped is reopened as this provider's own.
+            Some(shared) if slot.is_none() => {
+                let opened = shared.open(&self.dial()).await;
+                if let Ok(mut presented) = self.presented_host_key.lock() {
+                    presented.clone_from(&opened.presented_host_key);
+                }
+                opened.connection?
+            }
+            _ => Arc::new(self.dial().open().await?),
+        };
         *slot = Some(Arc::clone(&open));
         Ok(open)
     }

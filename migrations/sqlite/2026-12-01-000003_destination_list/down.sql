@@ -1,0 +1,1 @@
+DROP INDEX destinations_list_order;

@@ -1,0 +1,355 @@
+//! Testing destinations: "Test credentials" on unsaved values, "Test connection" on a saved
+//! one, and "Test all". A test is the provider's cheap real round trip under the deadline,
+//! reported as the steps it passed and the one that failed; a saved destination's status and
+//! last test are recorded with it.
+//!
+//! "Test all" runs the tests concurrently, SFTP destinations of one login sharing its
+//! connection ([`ProviderContext::for_batch`]), and records results as they come in as few
+//! write transactions as keep up (one writer, taking what has arrived each time), so tests
+//! never queue behind each other for the database's write lock.
+
+use super::domain::DestinationConfig;
+use super::service::{
+    DestinationError, DestinationInput, DestinationService, HostKeyPin, kind_of, parse_config, pinned_host_key,
+};
+use super::store::{self, Finished};
+use crate::providers::{self, Provider, ProviderContext, ProviderError, Step};
+use chrono::{NaiveDateTime, Utc};
+use futures::StreamExt;
+use tokio::sync::mpsc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepState {
+    Passed,
+    Failed,
+    NotRun,
+}
+
+#[derive(Debug, Clone)]
+pub struct StepResult {
+    pub label: &'static str,
+    pub state: StepState,
+}
+
+impl StepResult {
+    pub fn mark(&self) -> &'static str {
+        match self.state {
+            StepState::Passed => "✓",
+            StepState::Failed => "✗",
+            StepState::NotRun => "·",
+        }
+    }
+
+    pub fn state_name(&self) -> &'static str {
+        match self.state {
+            StepState::Passed => "passed",
+            StepState::Failed => "failed",
+            StepState::NotRun => "not-run",
+        }
+    }
+}
+
+/// A finished test: the steps it passed and the one that failed, the provider's message, and a
+/// hint for the common failures.
+#[derive(Debug, Clone)]
+pub struct TestOutcome {
+    pub ok: bool,
+    pub message: String,
+    pub hint: Option<&'static str>,
+    pub steps: Vec<StepResult>,
+    pub at: NaiveDateTime,
+}
+
+impl TestOutcome {
+    pub fn from_result(plan: &[Step], result: Result<String, ProviderError>) -> TestOutcome {
+        let at = Utc::now().naive_utc();
+        let step = |label: &'static str, state| StepResult { label, state };
+        match result {
+            Ok(message) => TestOutcome {
+                ok: true,
+                message,
+                hint: None,
+                steps: plan.iter().map(|s| step(s.label(), StepState::Passed)).collect(),
+                at,
+            },
+            Err(e) => {
+                let failed = e.failed_step(plan);
+                let at_failed = plan.iter().position(|s| *s == failed).unwrap_or(0);
+                let steps = plan
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| {
+                        let state = match i.cmp(&at_failed) {
+                            std::cmp::Ordering::Less => StepState::Passed,
+                            std::cmp::Ordering::Equal => StepState::Failed,
+                            std::cmp::Ordering::Greater => StepState::NotRun,
+                        };
+                        step(s.label(), state)
+                    })
+                    .collect();
+                TestOutcome { ok: false, hint: e.hint(), message: e.to_string(), steps, at }
+            }
+        }
+    }
+
+    /// The line stored as the destination's last test message.
+    pub(super) fn summary(&self) -> String {
+        match self.hint {
+            Some(hint) => format!("{} {hint}", self.message),
+            None => self.message.clone(),
+        }
+    }
+}
+
+/// How many tests "Test all" runs at once: enough that a list of hundreds takes about as long as
+/// its slowest test, few enough not to swamp a provider (SFTP destinations of one login share
+/// one connection, so an SSH server's `MaxStartups` is not the limit).
+pub const TEST_ALL_CONCURRENCY: usize = 32;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TestAllSummary {
+    pub passed: usize,
+    pub failed: usize,
+}
+
+/// A test that has run, to be recorded with the host key it pins (an SFTP destination's first
+/// good test).
+struct Tested {
+    id: String,
+    outcome: TestOutcome,
+    pin: Option<(HostKeyPin, String)>,
+}
+
+impl DestinationService {
+    /// "Test credentials": runs on submitted values and stores nothing. On an edit form,
+    /// `existing` names the destination whose stored secrets fill blank secret fields.
+    pub async fn test_credentials(
+        &self,
+        workspace: &str,
+        existing: Option<&str>,
+        input: &DestinationInput,
+        deep: bool,
+    ) -> Result<TestOutcome, DestinationError> {
+        let stored = match existing {
+            Some(id) => {
+                let row = self.row(workspace, id).await?;
+                Some((kind_of(&row)?, self.stored_fields(&row)?))
+            }
+            None => None,
+        };
+        let parsed = parse_config(input, stored.as_ref().map(|(k, f)| (*k, f))).map_err(DestinationError::Invalid)?;
+        let (config, _) = self.prepare(workspace, existing, parsed.config).await?;
+        Ok(self.provider_test(&config, deep, &self.providers).await.0)
+    }
+
+    /// "Test connection": Testing while it runs, then Active (with the time) or Failed.
+    pub async fn test_saved(&self, workspace: &str, id: &str, deep: bool) -> Result<TestOutcome, DestinationError> {
+        let (ws, rid) = (workspace.to_owned(), id.to_owned());
+        self.db.write(move |c| store::begin_test(c, &ws, &rid)).await?;
+        let config = self.row(workspace, id).await.and_then(|row| self.config_of(&row));
+        self.run_test(workspace, id, config, deep).await
+    }
+
+    /// "Test all", first half: marks every destination that is not disabled as Testing at once
+    /// (so the list shows them all waiting) and returns their ids for [`test_marked`](Self::test_marked).
+    pub async fn begin_test_all(&self, workspace: &str) -> Result<Vec<String>, DestinationError> {
+        let ws = workspace.to_owned();
+        Ok(self.db.write(move |c| store::begin_test_all(c, &ws)).await?)
+    }
+
+    /// "Test all", second half: tests the destinations marked, at most [`TEST_ALL_CONCURRENCY`]
+    /// at once, each recorded as soon as the writer takes it; returns how many passed and how
+    /// many failed.
+    pub async fn test_marked(&self, workspace: &str, ids: Vec<String>) -> TestAllSummary {
+        let (ws, wanted) = (workspace.to_owned(), ids.clone());
+        let rows = match self.db.run(move |c| store::find_many(c, &ws, &wanted)).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::error!(error = %e, "reading the destinations to test");
+                return TestAllSummary { passed: 0, failed: ids.len() };
+            }
+        };
+        let batch = self.providers.for_batch();
+        let (results, arrived) = mpsc::unbounded_channel();
+        let tests = async move {
+            let passed = futures::stream::iter(rows)
+                .map(|row| {
+                    let (results, batch) = (&results, &batch);
+                    async move {
+                        let config = self.config_of(&row);
+                        match self.evaluate(workspace, &row.id, config, false, batch).await {
+                            Ok(tested) => {
+                                let ok = tested.outcome.ok;
+                                let _ = results.send(tested);
+                                ok
+                            }
+                            Err(e) => {
+                                tracing::warn!(destination = %row.id, error = %e, "testing a destination failed");
+                                false
+                            }
+                        }
+                    }
+                })
+                .buffer_unordered(TEST_ALL_CONCURRENCY)
+                .collect::<Vec<bool>>()
+                .await;
+            // The writer stops once every result has been taken.
+            drop(results);
+            passed
+        };
+        let (outcomes, ()) = futures::join!(tests, self.record_as_they_come(workspace, arrived));
+        let passed = outcomes.iter().filter(|ok| **ok).count();
+        TestAllSummary { passed, failed: outcomes.len() - passed }
+    }
+
+    /// Tests a saved destination's config and records the outcome.
+    pub(super) async fn run_test(
+        &self,
+        workspace: &str,
+        id: &str,
+        config: Result<DestinationConfig, DestinationError>,
+        deep: bool,
+    ) -> Result<TestOutcome, DestinationError> {
+        let tested = self.evaluate(workspace, id, config, deep, &self.providers).await?;
+        let outcome = tested.outcome.clone();
+        self.record(workspace, vec![tested]).await?;
+        Ok(outcome)
+    }
+
+    /// Runs the test of a saved destination without recording it. Unreadable credentials are
+    /// this destination's failure, shown like any other.
+    async fn evaluate(
+        &self,
+        workspace: &str,
+        id: &str,
+        config: Result<DestinationConfig, DestinationError>,
+        deep: bool,
+        ctx: &ProviderContext,
+    ) -> Result<Tested, DestinationError> {
+        let prepared = match config {
+            Ok(config) => self.prepare(workspace, Some(id), config).await,
+            Err(e) => Err(e),
+        };
+        let (config, pin) = match prepared {
+            Ok(prepared) => prepared,
+            Err(DestinationError::Credentials(reason)) => {
+                let outcome = TestOutcome::from_result(
+                    &[Step::Connect],
+                    Err(ProviderError::new(
+                        providers::ErrorKind::Provider,
+                        format!("{reason}. Edit the destination and enter its credentials again."),
+                    )),
+                );
+                return Ok(Tested { id: id.to_owned(), outcome, pin: None });
+            }
+            Err(e) => return Err(e),
+        };
+        let (outcome, presented) = self.provider_test(&config, deep, ctx).await;
+        let pin = match (outcome.ok, pinned_host_key(&config), presented) {
+            (true, None, Some(fingerprint)) => Some((pin, fingerprint)),
+            _ => None,
+        };
+        Ok(Tested { id: id.to_owned(), outcome, pin })
+    }
+
+    /// Records finished tests, and the host keys they pin, in one write transaction.
+    async fn record(&self, workspace: &str, tested: Vec<Tested>) -> Result<(), DestinationError> {
+        let ws = workspace.to_owned();
+        let finished: Vec<Finished> = tested
+            .into_iter()
+            .map(|t| Finished {
+                pin_destination: match &t.pin {
+                    Some((HostKeyPin::Destination(id), fp)) => Some((id.clone(), fp.clone())),
+                    _ => None,
+                },
+                pin_server: match &t.pin {
+                    Some((HostKeyPin::Server(id), fp)) => Some((id.clone(), fp.clone())),
+                    _ => None,
+                },
+                message: t.outcome.summary(),
+                ok: t.outcome.ok,
+                at: t.outcome.at,
+                id: t.id,
+            })
+            .collect();
+        self.db.write(move |c| store::finish_tests(c, &ws, &finished)).await?;
+        Ok(())
+    }
+
+    /// "Test all"'s one writer: records what has arrived each time it is free, until the tests
+    /// are done.
+    async fn record_as_they_come(&self, workspace: &str, mut arrived: mpsc::UnboundedReceiver<Tested>) {
+        while let Some(first) = arrived.recv().await {
+            let mut tested = vec![first];
+            while let Ok(next) = arrived.try_recv() {
+                tested.push(next);
+            }
+            if let Err(e) = self.record(workspace, tested).await {
+                tracing::error!(error = %e, "recording test results");
+            }
+        }
+    }
+
+    /// Runs the provider's test under the deadline; always returns an outcome. A deep test also
+    /// writes, reads back and deletes a small probe object, so "test passes, backup fails"
+    /// cannot happen silently.
+    async fn provider_test(
+        &self,
+        config: &DestinationConfig,
+        deep: bool,
+        ctx: &ProviderContext,
+    ) -> (TestOutcome, Option<String>) {
+        let deadline = ctx.settings.test_deadline;
+        let provider = match providers::build(config, ctx) {
+            Ok(p) => p,
+            Err(e) => return (TestOutcome::from_result(&[Step::Connect], Err(e)), None),
+        };
+        let mut plan = provider.steps().to_vec();
+        if deep {
+            for step in [Step::Write, Step::Read, Step::Delete] {
+                if !plan.contains(&step) {
+                    plan.push(step);
+                }
+            }
+        }
+        let run = async {
+            let message = provider.test().await?;
+            if deep {
+                probe_round_trip(provider.as_ref()).await?;
+                return Ok(format!("{message} Wrote, read back and deleted a probe object."));
+            }
+            Ok(message)
+        };
+        let result = tokio::time::timeout(deadline, run).await.unwrap_or_else(|_| {
+            Err(ProviderError::new(
+                providers::ErrorKind::Timeout,
+                format!("The test did not finish within {} s.", deadline.as_secs()),
+            ))
+        });
+        (TestOutcome::from_result(&plan, result), provider.presented_host_key())
+    }
+}
+
+/// Writes a small random object, reads it back, compares, deletes it.
+async fn probe_round_trip(provider: &dyn Provider) -> Result<(), ProviderError> {
+    use futures::{StreamExt, TryStreamExt};
+    use rand::RngCore;
+    let key = format!(".devpilot-probe/{}", uuid::Uuid::new_v4());
+    let mut data = vec![0u8; 4096];
+    rand::rng().fill_bytes(&mut data);
+    let body = futures::stream::once(futures::future::ready(Ok(bytes::Bytes::from(data.clone())))).boxed();
+    provider.put(&key, body).await.map_err(|e| e.at(Step::Write))?;
+    let read: Vec<bytes::Bytes> =
+        provider.get(&key).await.map_err(|e| e.at(Step::Read))?.try_collect().await.map_err(|e| {
+            ProviderError::new(providers::ErrorKind::Provider, format!("reading the probe back: {e}")).at(Step::Read)
+        })?;
+    if read.concat() != data {
+        let _ = provider.delete(&key).await;
+        return Err(ProviderError::new(
+            providers::ErrorKind::Provider,
+            "The probe object read back differs from what was written.",
+        )
+        .at(Step::Read));
+    }
+    provider.delete(&key).await.map_err(|e| e.at(Step::Delete))
+}
