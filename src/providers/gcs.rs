@@ -1,10 +1,10 @@
 //! Google Cloud Storage: object_store (XML API) for listing, reading and deleting; uploads through
-//! the JSON API's resumable protocol (`gcs/resumable.rs`); V4 signed URLs made locally from the
+//! one streamed request of the JSON API (`gcs/upload.rs`); V4 signed URLs made locally from the
 //! service-account key (`gcs/signed_url.rs`). A service-account key is exchanged for tokens with
 //! the JWT bearer grant (`google_auth.rs`); a bare access token is used as given until it expires.
 
-mod resumable;
 mod signed_url;
+mod upload;
 
 use super::google_auth::{self, ServiceAccountKey};
 use super::object_listing::list_under;
@@ -134,6 +134,8 @@ pub struct GcsProvider {
     /// The JSON and XML API base URL (a server setting: `https://storage.googleapis.com`).
     api: url::Url,
     deadline: Duration,
+    /// An upload whose body stops moving this long fails.
+    stall_timeout: Duration,
 }
 
 impl GcsProvider {
@@ -141,7 +143,6 @@ impl GcsProvider {
         let endpoints = &ctx.settings.endpoints;
         let api = url::Url::parse(endpoints.gcs_api.trim_end_matches('/'))
             .map_err(|e| ProviderError::new(ErrorKind::Provider, format!("Invalid GCS API URL setting: {e}")))?;
-        // No redirects followed: a resumable upload's "308 Resume Incomplete" is not one.
         let http = ctx.http.api().clone();
         // A key is preferred when both are given: it does not expire.
         let credentials = match (&config.service_account_key, &config.access_token) {
@@ -168,6 +169,7 @@ impl GcsProvider {
             prefix: config.prefix.clone(),
             api,
             deadline: ctx.settings.test_deadline,
+            stall_timeout: ctx.settings.stall_timeout,
         })
     }
 
@@ -238,13 +240,14 @@ impl Provider for GcsProvider {
     async fn put(&self, key: &str, body: ByteStream) -> Result<u64, ProviderError> {
         let path = self.path(key)?;
         let token = self.tokens.bearer().await?;
-        let target = resumable::Target {
+        let target = upload::Target {
             http: &self.tokens.http,
             api: self.endpoint(),
             bucket: &self.bucket,
             name: path.as_ref(),
+            stall_timeout: self.stall_timeout,
         };
-        resumable::upload(&target, &token, body).await.map_err(|e| self.explain(e))
+        upload::upload(&target, &token, body).await.map_err(|e| self.explain(e))
     }
 
     async fn get(&self, key: &str) -> Result<ByteStream, ProviderError> {

@@ -50,6 +50,7 @@ async fn create_destinations_in_a_real_browser() {
     assert_eq!(seen.local.badge, "Active", "local row: {:?}", seen.local);
     assert!(!seen.local.is_default, "only one default per workspace: {:?}", seen.local);
     assert!(seen.row_actions.tested_row_swapped, "Test put a new row in place: {:?}", seen.row_actions);
+    assert!(seen.row_actions.only_that_row, "Test left the other rows alone: {:?}", seen.row_actions);
     assert!(seen.row_actions.page_kept, "the row buttons work without reloading the page: {:?}", seen.row_actions);
     assert_eq!(seen.row_actions.disabled_badge, "Disabled", "{:?}", seen.row_actions);
     assert_eq!(seen.row_actions.enabled_badge, "Active", "{:?}", seen.row_actions);
@@ -70,8 +71,9 @@ struct Seen {
 /// The row buttons, which all submit the table's one shared form through htmx.
 #[derive(Debug)]
 struct RowActions {
-    /// "Test" on the S3 row replaced that row only, and the page never reloaded.
+    /// "Test" on the S3 row replaced that row, only that row, and the page never reloaded.
     tested_row_swapped: bool,
+    only_that_row: bool,
     page_kept: bool,
     /// "Disable", then "Enable", on the local row.
     disabled_badge: String,
@@ -202,8 +204,10 @@ impl Flow<'_> {
     async fn row_actions(&self) -> Result<RowActions> {
         let b = self.browser;
         let mark = "arguments[0].dataset.mark = 'old'; window.devpilotMark = 'kept'; return true;";
-        let s3 = b.must_find_xpath(&row_xpath(S3_NAME)).await?;
-        b.execute(mark, json!([s3.reference()])).await?;
+        for name in [S3_NAME, LOCAL_NAME] {
+            let row = b.must_find_xpath(&row_xpath(name)).await?;
+            b.execute(mark, json!([row.reference()])).await?;
+        }
         let test = b.must_find_xpath(&format!("{}//button[normalize-space()='Test']", row_xpath(S3_NAME))).await?;
         b.click(&test).await?;
         let tested_row_swapped = b
@@ -217,6 +221,8 @@ impl Flow<'_> {
                 })
             })
             .await?;
+        let local = b.must_find_xpath(&row_xpath(LOCAL_NAME)).await?;
+        let only_that_row = b.attr(&local, "data-mark").await?.as_deref() == Some("old");
         let page_kept = b.execute("return window.devpilotMark === 'kept';", json!([])).await?.as_bool() == Some(true);
         let badge_after = |button: &'static str, badge: &'static str| async move {
             let xpath = format!("{}//button[normalize-space()='{button}']", row_xpath(LOCAL_NAME));
@@ -232,7 +238,7 @@ impl Flow<'_> {
         };
         let disabled_badge = badge_after("Disable", "disabled").await?;
         let enabled_badge = badge_after("Enable", "active").await?;
-        Ok(RowActions { tested_row_swapped, page_kept, disabled_badge, enabled_badge })
+        Ok(RowActions { tested_row_swapped, only_that_row, page_kept, disabled_badge, enabled_badge })
     }
 
     async fn row(&self, name: &str) -> Result<RowView> {

@@ -5,31 +5,28 @@
 //! - V4 signed URLs (`X-Goog-Signature`) are verified with the service account's public key and
 //!   their expiry checked, else GCS's `SignatureDoesNotMatch` (403) or `ExpiredToken` (400).
 //!
-//! What passes is forwarded to fake-gcs-server unchanged, and its answer returned. On request
-//! ([`GcsGate::keep_short_of_chunks`]) it forwards each non-final upload chunk but its last
-//! 256 KiB, so GCS's "persisted less than you sent" answer (308 with a shorter `Range`) happens
-//! for real.
+//! What passes is forwarded to fake-gcs-server unchanged, and its answer returned. It counts
+//! single-request uploads (`uploadType=media`) and, on request ([`GcsGate::stall_uploads`]),
+//! takes an upload's first bytes and then stops reading, as a server that hangs would.
 
 use super::google_token::{GoogleTokenStandIn, Refused};
 use super::server::serve;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{NaiveDateTime, Utc};
+use futures::StreamExt;
 use rsa::pkcs1v15::{Signature, VerifyingKey};
 use rsa::signature::Verifier;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-const QUANTUM: usize = 256 * 1024;
-
 struct Gate {
     upstream: String,
     tokens: GoogleTokenStandIn,
     http: reqwest::Client,
-    cancelled_sessions: AtomicUsize,
+    media_uploads: AtomicUsize,
     signed_gets: AtomicUsize,
-    short_writes: AtomicBool,
-    shortened: AtomicUsize,
+    stall: AtomicBool,
 }
 
 #[derive(Clone)]
@@ -46,10 +43,9 @@ impl GcsGate {
             upstream: upstream.trim_end_matches('/').to_owned(),
             tokens,
             http,
-            cancelled_sessions: AtomicUsize::new(0),
+            media_uploads: AtomicUsize::new(0),
             signed_gets: AtomicUsize::new(0),
-            short_writes: AtomicBool::new(false),
-            shortened: AtomicUsize::new(0),
+            stall: AtomicBool::new(false),
         });
         let data = web::Data::from(gate.clone());
         let url = serve(move |app| {
@@ -58,19 +54,14 @@ impl GcsGate {
         GcsGate { url, gate }
     }
 
-    /// Upload sessions cancelled with DELETE.
-    pub fn cancelled_sessions(&self) -> usize {
-        self.gate.cancelled_sessions.load(Ordering::SeqCst)
+    /// Single-request uploads that passed the token check.
+    pub fn media_uploads(&self) -> usize {
+        self.gate.media_uploads.load(Ordering::SeqCst)
     }
 
-    /// From now on, upload chunks that are not the last lose their last 256 KiB on the way.
-    pub fn keep_short_of_chunks(&self) {
-        self.gate.short_writes.store(true, Ordering::SeqCst);
-    }
-
-    /// Upload chunks forwarded short.
-    pub fn shortened_chunks(&self) -> usize {
-        self.gate.shortened.load(Ordering::SeqCst)
+    /// From now on, an upload's body is read a little and then not at all.
+    pub fn stall_uploads(&self) {
+        self.gate.stall.store(true, Ordering::SeqCst);
     }
 
     /// Signed-URL requests whose signature verified.
@@ -79,36 +70,38 @@ impl GcsGate {
     }
 }
 
-async fn handle(gate: web::Data<Gate>, req: HttpRequest, mut body: web::Bytes) -> HttpResponse {
+async fn handle(gate: web::Data<Gate>, req: HttpRequest, mut payload: web::Payload) -> HttpResponse {
     let query: Vec<(String, String)> =
         url::form_urlencoded::parse(req.query_string().as_bytes()).into_owned().collect();
     let has = |name: &str| query.iter().any(|(k, _)| k == name);
-    let mut content_range = None;
     if has("X-Goog-Signature") {
         if let Err(e) = verify_signed_url(&gate, &req, &query) {
             return xml_error(e.status, e.code, e.message, &e.details);
         }
         gate.signed_gets.fetch_add(1, Ordering::SeqCst);
-    } else if req.path().starts_with("/upload/") && has("upload_id") {
-        if req.method() == actix_web::http::Method::DELETE {
-            gate.cancelled_sessions.fetch_add(1, Ordering::SeqCst);
-        }
-        if gate.short_writes.load(Ordering::SeqCst) && body.len() > QUANTUM {
-            let range = req.headers().get("content-range").and_then(|v| v.to_str().ok()).unwrap_or_default();
-            let first = range.strip_prefix("bytes ").and_then(|r| r.strip_suffix("/*")?.split_once('-'));
-            if let Some(first) = first.and_then(|(first, _)| first.parse::<usize>().ok()) {
-                body = body.slice(..body.len() - QUANTUM);
-                gate.shortened.fetch_add(1, Ordering::SeqCst);
-                content_range = Some(format!("bytes {first}-{}/*", first + body.len() - 1));
-            }
-        }
     } else {
         let authorization = req.headers().get("authorization").and_then(|v| v.to_str().ok());
         if let Err(refused) = gate.tokens.check(authorization, "https://www.googleapis.com/auth/devstorage.") {
             return refuse_token(req.path(), refused);
         }
     }
-    forward(&gate, &req, body, content_range).await
+    let media = req.path().starts_with("/upload/") && query.iter().any(|(k, v)| k == "uploadType" && v == "media");
+    if media {
+        gate.media_uploads.fetch_add(1, Ordering::SeqCst);
+        if gate.stall.load(Ordering::SeqCst) {
+            let _ = payload.next().await;
+            std::future::pending::<()>().await;
+        }
+    }
+    // A body cut off on the way is not forwarded: GCS creates no object for it either.
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        match chunk {
+            Ok(bytes) => body.extend_from_slice(&bytes),
+            Err(_) => return HttpResponse::BadRequest().finish(),
+        }
+    }
+    forward(&gate, &req, body.freeze()).await
 }
 
 /// GCS's own answers to a missing, unknown or expired token, or one without a storage scope.
@@ -214,18 +207,14 @@ fn enc(value: &str) -> String {
         .collect()
 }
 
-async fn forward(gate: &Gate, req: &HttpRequest, body: web::Bytes, content_range: Option<String>) -> HttpResponse {
+async fn forward(gate: &Gate, req: &HttpRequest, body: web::Bytes) -> HttpResponse {
     let target = format!("{}{}", gate.upstream, req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/"));
     let method = reqwest::Method::from_bytes(req.method().as_str().as_bytes()).expect("method");
     let mut request = gate.http.request(method, target).body(body);
     for (name, value) in req.headers() {
-        let replaced = name.as_str() == "content-range" && content_range.is_some();
-        if !replaced && !matches!(name.as_str(), "host" | "content-length" | "transfer-encoding" | "connection") {
+        if !matches!(name.as_str(), "host" | "content-length" | "transfer-encoding" | "connection") {
             request = request.header(name.as_str(), value.as_bytes());
         }
-    }
-    if let Some(range) = content_range {
-        request = request.header("content-range", range);
     }
     let response = match request.send().await {
         Ok(r) => r,
