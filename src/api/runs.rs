@@ -139,6 +139,9 @@ fn artifact_error(e: AppError) -> ApiError {
         AppError::NotFound(m) => ApiError::not_found(m),
         AppError::BadRequest(m) => ApiError::new(StatusCode::BAD_GATEWAY, m),
         AppError::Unavailable(m) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, m),
+        AppError::Internal(e) if let Some(outage) = crate::error::outage_in(&e) => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, outage.message())
+        }
         other => ApiError::internal(other),
     }
 }

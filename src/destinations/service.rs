@@ -183,6 +183,8 @@ pub struct DestinationService {
     db: Db,
     cipher: Arc<CredentialCipher>,
     providers: ProviderContext,
+    /// This process's instance id: the owner of the tests it runs.
+    instance: Arc<str>,
 }
 
 /// Binds sealed credentials to their workspace and destination.
@@ -191,8 +193,19 @@ pub fn associated_data(workspace: &str, id: &str) -> String {
 }
 
 impl DestinationService {
-    pub fn new(db: Db, cipher: Arc<CredentialCipher>, providers: ProviderContext) -> DestinationService {
-        DestinationService { db, cipher, providers }
+    pub fn new(
+        db: Db,
+        cipher: Arc<CredentialCipher>,
+        providers: ProviderContext,
+        instance: Arc<str>,
+    ) -> DestinationService {
+        DestinationService { db, cipher, providers, instance }
+    }
+
+    /// Puts back destinations left Testing by instances not among the `live` ones (they crashed
+    /// mid-test); returns how many.
+    pub async fn reset_orphaned_tests(&self, live: Vec<String>) -> Result<usize, DbError> {
+        self.db.run(move |c| store::reset_interrupted_tests(c, &live)).await
     }
 
     pub async fn list(&self, workspace: &str, page: i64, per_page: i64) -> Result<Page<Destination>, DestinationError> {
@@ -261,6 +274,7 @@ impl DestinationService {
             updated_at: now,
             host_key_fingerprint: None,
             server_id,
+            test_owner: Some(self.instance.to_string()),
         };
         self.db.run(move |c| store::insert(c, row)).await.map_err(duplicate_name(&name))?;
         let outcome = self.run_test(workspace, &id, Ok(config_fields.config), false).await?;
@@ -349,8 +363,8 @@ impl DestinationService {
 
     /// "Test connection": Testing while it runs, then Active (with the time) or Failed.
     pub async fn test_saved(&self, workspace: &str, id: &str, deep: bool) -> Result<TestOutcome, DestinationError> {
-        let (ws, rid) = (workspace.to_owned(), id.to_owned());
-        self.db.run(move |c| store::begin_test(c, &ws, &rid)).await?;
+        let (ws, rid, owner) = (workspace.to_owned(), id.to_owned(), self.instance.to_string());
+        self.db.run(move |c| store::begin_test(c, &ws, &rid, &owner)).await?;
         let config = self.row(workspace, id).await.and_then(|row| self.config_of(&row));
         self.run_test(workspace, id, config, deep).await
     }
@@ -358,8 +372,8 @@ impl DestinationService {
     /// "Test all", first half: marks every destination that is not disabled as Testing at once
     /// (so the list shows them all waiting) and returns their ids for [`test_marked`](Self::test_marked).
     pub async fn begin_test_all(&self, workspace: &str) -> Result<Vec<String>, DestinationError> {
-        let ws = workspace.to_owned();
-        Ok(self.db.run(move |c| store::begin_test_all(c, &ws)).await?)
+        let (ws, owner) = (workspace.to_owned(), self.instance.to_string());
+        Ok(self.db.run(move |c| store::begin_test_all(c, &ws, &owner)).await?)
     }
 
     /// "Test all", second half: tests the destinations marked, at most [`TEST_ALL_CONCURRENCY`]
@@ -564,7 +578,8 @@ impl DestinationService {
     /// Re-enables a Disabled destination and tests it, so its status is earned, not assumed.
     pub async fn enable(&self, workspace: &str, id: &str) -> Result<TestOutcome, DestinationError> {
         let (ws, rid, now) = (workspace.to_owned(), id.to_owned(), Utc::now().naive_utc());
-        self.db.run(move |c| store::enable_for_test(c, &ws, &rid, now)).await?;
+        let owner = self.instance.to_string();
+        self.db.run(move |c| store::enable_for_test(c, &ws, &rid, &owner, now)).await?;
         let config = self.row(workspace, id).await.and_then(|row| self.config_of(&row));
         self.run_test(workspace, id, config, false).await
     }

@@ -122,6 +122,9 @@ pub fn test_settings(backend: Backend) -> (Settings, tempfile::TempDir, Option<S
         local_backup_dir: data_dir.path().join("backups"),
         secure_cookies: false,
         db_max_connections: 5,
+        db_timeout: Duration::from_secs(10),
+        scheduler_tick: Duration::from_secs(15),
+        instance_timeout: Duration::from_secs(60),
         provider: ProviderSettings {
             test_deadline: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(3),
