@@ -12,6 +12,8 @@ pub fn client(ctx: &ProviderContext) -> Result<reqwest::Client, ProviderError> {
     reqwest::Client::builder()
         .connect_timeout(ctx.settings.connect_timeout)
         .timeout(REQUEST_TIMEOUT)
+        // A server that stops answering fails within the stall timeout (see object_store's clients).
+        .read_timeout(ctx.settings.stall_timeout)
         // A provider answering with a redirect is not followed blindly (credentials ride along).
         .redirect(reqwest::redirect::Policy::none())
         .build()

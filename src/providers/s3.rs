@@ -255,6 +255,10 @@ pub(super) fn client_options(ctx: &ProviderContext) -> ClientOptions {
         .with_connect_timeout(ctx.settings.connect_timeout)
         // Per-request timeout: uploads are split into parts, so no single request is long.
         .with_timeout(Duration::from_secs(300))
+        // A server that accepted the connection and says nothing fails within the stall timeout
+        // (reqwest counts it from sending the request, a part's upload included, to the answer's
+        // headers, then between reads of the answer), not only after the request timeout.
+        .with_read_timeout(ctx.settings.stall_timeout)
 }
 
 /// Streams a body into object_store's multipart writer, aborting the upload on any failure so

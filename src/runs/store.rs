@@ -18,6 +18,19 @@ pub const INTERRUPTED: &str = "interrupted";
 pub const INTERRUPTED_MESSAGE: &str = "Interrupted: the server running this backup stopped before it finished (a restart \
      or a crash). Nothing it uploaded is kept; the plan runs again at its next scheduled time.";
 
+/// A status as people read it.
+pub fn label(status: &str) -> &'static str {
+    match status {
+        QUEUED => "Queued",
+        RUNNING => "Running",
+        SUCCEEDED => "Succeeded",
+        FAILED => "Failed",
+        SKIPPED => "Skipped",
+        INTERRUPTED => "Interrupted",
+        _ => "Unknown",
+    }
+}
+
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = runs)]
 pub struct RunRow {

@@ -40,5 +40,7 @@ mod runs;
 mod security_headers;
 mod servers;
 mod several_instances;
+mod silent_provider;
+mod silent_server;
 mod test_all;
 mod validation;

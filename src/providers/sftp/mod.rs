@@ -67,6 +67,30 @@ impl SftpProvider {
         Ok(open)
     }
 
+    /// A session that timed out or closed mid-upload is not used again (the next operation
+    /// reconnects); one closed under us means the server went silent or away, whatever error the
+    /// write happened to report.
+    fn after_failed_upload(&self, conn: &Arc<Connection>, error: ProviderError) -> ProviderError {
+        let closed = conn.is_closed();
+        if closed || error.kind == ErrorKind::Timeout {
+            if let Ok(mut slot) = self.connection.try_lock()
+                && slot.as_ref().is_some_and(|open| Arc::ptr_eq(open, conn))
+            {
+                *slot = None;
+            }
+        }
+        if closed && error.kind != ErrorKind::Timeout {
+            return ProviderError::new(
+                ErrorKind::Unreachable,
+                format!(
+                    "The connection to {} was lost during the upload: the server stopped answering or closed it ({error}).",
+                    self.login.address()
+                ),
+            );
+        }
+        error
+    }
+
     fn root_display(&self) -> &str {
         if self.root.is_empty() { "/" } else { &self.root }
     }
@@ -185,7 +209,7 @@ impl Provider for SftpProvider {
         if result.is_err() {
             let _ = conn.sftp.remove_file(partial.as_str()).await;
         }
-        result
+        result.map_err(|e| self.after_failed_upload(&conn, e))
     }
 
     async fn get(&self, key: &str) -> Result<ByteStream, ProviderError> {
