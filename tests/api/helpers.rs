@@ -174,6 +174,26 @@ pub async fn spawn_with(settings: Settings, data_dir: tempfile::TempDir, pg_data
     }
 }
 
+impl TestApp {
+    /// A test app for a server already listening at `address` (a child process) on the
+    /// settings' database and data dir; dropping it drops the test database.
+    pub fn attach(
+        address: String,
+        settings: &Settings,
+        data_dir: tempfile::TempDir,
+        pg_database: Option<String>,
+    ) -> TestApp {
+        TestApp {
+            address,
+            client: new_client(),
+            database_url: settings.database_url.clone(),
+            data_dir,
+            master_key: settings.master_key.clone().unwrap_or_default(),
+            pg_database,
+        }
+    }
+}
+
 pub fn new_client() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)

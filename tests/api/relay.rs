@@ -85,9 +85,22 @@ impl Relay {
         }
     }
 
-    /// Listens on the same port again.
+    /// Listens on the same port again, passing bytes again if it was stalled.
     pub async fn revive(&self) {
-        let listener = TcpListener::bind(("127.0.0.1", self.port)).await.expect("rebind the relay's port");
+        self.stalled.store(false, Ordering::SeqCst);
+        // The killed accept task lets go of the port once it is dropped, a moment after `kill`.
+        let mut attempts = 0;
+        let listener = loop {
+            match TcpListener::bind(("127.0.0.1", self.port)).await {
+                Ok(listener) => break listener,
+                Err(e) if attempts < 100 => {
+                    attempts += 1;
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("rebind the relay's port: {e}"),
+            }
+        };
         self.serve(listener);
     }
 }
