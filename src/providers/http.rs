@@ -63,3 +63,30 @@ pub fn kind_of_status(status: reqwest::StatusCode) -> ErrorKind {
         _ => ErrorKind::Provider,
     }
 }
+
+/// Sends a GET that object_store's signer has signed (`request` carries its headers) and returns
+/// the answer's body; an error answer in the provider's own words.
+pub async fn send_signed(
+    client: &reqwest::Client,
+    request: http::Request<object_store::client::HttpRequestBody>,
+    endpoint: &str,
+) -> Result<String, ProviderError> {
+    let url = request.uri().to_string();
+    let response =
+        client.get(url).headers(request.headers().clone()).send().await.map_err(|e| transport_error(&e, endpoint))?;
+    let status = response.status();
+    let body = response.text().await.map_err(|e| transport_error(&e, endpoint))?;
+    if !status.is_success() {
+        return Err(super::object_store_errors::from_answer(status, &body));
+    }
+    Ok(body)
+}
+
+/// An empty GET of `url`, for a signer to sign.
+pub fn unsigned_get(url: &url::Url) -> Result<http::Request<object_store::client::HttpRequestBody>, ProviderError> {
+    http::Request::builder()
+        .method(http::Method::GET)
+        .uri(url.as_str())
+        .body(object_store::client::HttpRequestBody::empty())
+        .map_err(|e| ProviderError::new(ErrorKind::Provider, format!("invalid request: {e}")))
+}

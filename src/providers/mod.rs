@@ -5,6 +5,7 @@
 //! result means for a destination's status.
 
 pub mod azure_blob;
+mod azure_uploads;
 pub mod chunks;
 pub mod cloudinary;
 pub mod gcs;
@@ -17,6 +18,7 @@ mod object_store_errors;
 pub mod s3;
 pub mod s3_uploads;
 pub mod sftp;
+mod xml;
 
 use crate::config::ProviderSettings;
 use crate::destinations::domain::DestinationConfig;

@@ -4,10 +4,10 @@
 //! object_store can abort an upload but not list them, so the listing is signed here with its
 //! SigV4 signer, as its own requests are, and sent with our HTTP client.
 
-use super::object_store_errors::{from_answer, from_object_store};
+use super::object_store_errors::from_object_store;
+use super::xml::{self, field};
 use super::{ErrorKind, ProviderError};
 use object_store::aws::{AmazonS3, AwsAuthorizer};
-use object_store::client::HttpRequestBody;
 use object_store::multipart::MultipartStore;
 use object_store::path::Path as StorePath;
 
@@ -84,50 +84,20 @@ impl Bucket<'_> {
     async fn get(&self, url: url::Url) -> Result<String, ProviderError> {
         let credential =
             self.store.credentials().get_credential().await.map_err(|e| from_object_store(&e, self.endpoint_label))?;
-        let mut request = http::Request::builder()
-            .method(http::Method::GET)
-            .uri(url.as_str())
-            .body(HttpRequestBody::empty())
-            .map_err(|e| ProviderError::new(ErrorKind::Provider, format!("invalid request: {e}")))?;
+        let mut request = super::http::unsigned_get(&url)?;
         AwsAuthorizer::new(&credential, "s3", self.region)
             .try_authorize(&mut request, None)
             .map_err(|e| from_object_store(&e, self.endpoint_label))?;
-        let response = self
-            .http
-            .get(url)
-            .headers(request.headers().clone())
-            .send()
-            .await
-            .map_err(|e| super::http::transport_error(&e, self.endpoint_label))?;
-        let status = response.status();
-        let body = response.text().await.map_err(|e| super::http::transport_error(&e, self.endpoint_label))?;
-        if !status.is_success() {
-            return Err(from_answer(status, &body));
-        }
-        Ok(body)
+        super::http::send_signed(self.http, request, self.endpoint_label).await
     }
 }
 
 /// The `<Upload>` entries of a ListMultipartUploads answer.
 fn uploads_in(body: &str) -> Vec<Upload> {
-    body.split("<Upload>")
-        .skip(1)
-        .filter_map(|entry| {
-            let entry = entry.split("</Upload>").next()?;
-            Some(Upload { key: unescape(&field(entry, "Key")?), id: unescape(&field(entry, "UploadId")?) })
-        })
+    xml::elements(body, "Upload")
+        .into_iter()
+        .filter_map(|entry| Some(Upload { key: xml::field(entry, "Key")?, id: xml::field(entry, "UploadId")? }))
         .collect()
-}
-
-fn field(text: &str, name: &str) -> Option<String> {
-    let (open, close) = (format!("<{name}>"), format!("</{name}>"));
-    let from = text.find(&open)? + open.len();
-    let to = from + text[from..].find(&close)?;
-    Some(text[from..to].to_owned())
-}
-
-fn unescape(text: &str) -> String {
-    text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&apos;", "'").replace("&amp;", "&")
 }
 
 #[cfg(test)]

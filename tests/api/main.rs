@@ -18,6 +18,7 @@ mod artifacts;
 mod browser;
 mod concurrent_writes;
 mod csrf_and_roles;
+mod cut_off_uploads;
 mod database_outage;
 mod destinations;
 mod every_destination;

@@ -72,12 +72,11 @@ impl SftpProvider {
     /// write happened to report.
     fn after_failed_upload(&self, conn: &Arc<Connection>, error: ProviderError) -> ProviderError {
         let closed = conn.is_closed();
-        if closed || error.kind == ErrorKind::Timeout {
-            if let Ok(mut slot) = self.connection.try_lock()
-                && slot.as_ref().is_some_and(|open| Arc::ptr_eq(open, conn))
-            {
-                *slot = None;
-            }
+        if (closed || error.kind == ErrorKind::Timeout)
+            && let Ok(mut slot) = self.connection.try_lock()
+            && slot.as_ref().is_some_and(|open| Arc::ptr_eq(open, conn))
+        {
+            *slot = None;
         }
         if closed && error.kind != ErrorKind::Timeout {
             return ProviderError::new(
