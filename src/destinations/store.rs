@@ -269,7 +269,8 @@ pub fn reset_interrupted_tests(conn: &mut DbConn, live: &[String]) -> QueryResul
             dsl::status.eq(diesel::dsl::sql::<diesel::sql_types::Text>("COALESCE(status_before_test, 'failed')")),
             dsl::status_before_test.eq(None::<String>),
             dsl::test_owner.eq(None::<String>),
-            dsl::last_test_message.eq("The last test was interrupted by a server restart; test again."),
+            dsl::last_test_message
+                .eq("The last test was interrupted: the server running it stopped (a restart or a crash). Test again."),
         ))
         .execute(conn)
 }
