@@ -185,7 +185,7 @@ impl Runner {
             Outcome::Skipped(reason) => end_without_artifact(SKIPPED, reason),
         };
         let artifact = end.object_key.clone().filter(|_| end.status == SUCCEEDED);
-        if !self.record_end(&run.id, end).await
+        if let Ok(false) = self.record_end(&run.id, end).await
             && let (Some(key), Some(destination)) = (artifact, &run.destination_id)
         {
             // Another instance took this one for dead and marked the run interrupted meanwhile;
@@ -198,27 +198,23 @@ impl Runner {
     }
 
     /// Writes the run's end, waiting out a database outage (the run is over; only its record is
-    /// missing). Returns whether it was recorded.
-    async fn record_end(&self, run_id: &str, end: RunEnd) -> bool {
+    /// missing). Ok(false): the run had been marked interrupted meanwhile, which stands.
+    async fn record_end(&self, run_id: &str, end: RunEnd) -> Result<bool, DbError> {
         let mut pause = Duration::from_secs(1);
         let give_up = Instant::now() + RECORD_END_FOR;
         loop {
             let (id, owner, end) = (run_id.to_owned(), self.instance.to_string(), end.clone());
             match self.db.run(move |c| store::finish(c, &id, &owner, end)).await {
-                Ok(recorded) => return recorded,
-                Err(e) if e.outage().is_some() => {
-                    if Instant::now() >= give_up {
-                        tracing::error!(run = %run_id, error = %e, "the database stayed away; the run's end is not recorded");
-                        return false;
-                    }
+                Err(e) if e.outage().is_some() && Instant::now() < give_up => {
                     tracing::warn!(run = %run_id, error = %e, "the database is unavailable; recording the run's end later");
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(Duration::from_secs(30));
                 }
                 Err(e) => {
                     tracing::error!(run = %run_id, error = %e, "recording a run's end failed");
-                    return false;
+                    return Err(e);
                 }
+                recorded => return recorded,
             }
         }
     }

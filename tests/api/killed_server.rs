@@ -27,13 +27,14 @@ on_both_backends!(killed_mid_run_and_mid_test);
 /// Generous: the machine is shared, and these wait for real work (uploads, restarts).
 const PATIENCE: Duration = Duration::from_secs(90);
 
-/// Environment of every child: quick ticks, tests that outlive the kill.
+/// Environment of every child: quick ticks, tests and stalls that outlive the kill, and a short
+/// instance timeout (heartbeats every third of it).
 fn env() -> Vec<(&'static str, String)> {
     vec![
         ("DEVPILOT_SCHEDULER_TICK_SECS", "1".into()),
         ("DEVPILOT_TEST_DEADLINE_SECS", "120".into()),
         ("DEVPILOT_UPLOAD_STALL_SECS", "300".into()),
-        ("DEVPILOT_INSTANCE_TIMEOUT_SECS", "6".into()),
+        ("DEVPILOT_INSTANCE_TIMEOUT_SECS", "9".into()),
     ]
 }
 
@@ -70,8 +71,9 @@ async fn killed_mid_run_and_mid_test(backend: Backend) {
     };
     wait_for("the test to be running", || async { app.destination("Hangs").await.status == "testing" }).await;
 
-    // The runs get under way.
+    // The runs get under way, the S3 one once the SFTP one is going, so both are mid-way at once.
     make_due(&app, &scheduled_id).await;
+    wait_for("the SFTP upload to start", || async { sftp_relay.uploaded() > 1 << 20 }).await;
     assert_eq!(app.post(&format!("/plans/{manual_id}/run"), &[]).await.status, 303);
     wait_for("both uploads to be under way", || async {
         sftp_relay.uploaded() > 6 << 20 && s3_relay.uploaded() > 12 << 20
@@ -166,8 +168,8 @@ async fn a_live_instances_run_survives_another_starting_and_not_its_death() {
     let second_dir = tempfile::tempdir().expect("second data dir");
     second_settings.data_dir = second_dir.path().to_path_buf();
     let second = ServerProcess::start(&second_settings, &env()).await;
-    // Its start-up and a few of its heartbeat rounds leave the live instance's run alone.
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    // Its start-up and a few of its heartbeat rounds (every 3 s) leave the live instance's run alone.
+    tokio::time::sleep(Duration::from_secs(7)).await;
     let run = only_run(&app).await;
     assert_eq!(run.status, "running", "{run:?}\n{}", second.log());
 
