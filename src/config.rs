@@ -21,6 +21,14 @@ pub struct Settings {
     /// Mark the session cookie `Secure` (set when the server is reached over https).
     pub secure_cookies: bool,
     pub db_max_connections: u32,
+    /// How long a request waits for a database connection before it answers 503 (the database
+    /// is down, or every connection is busy).
+    pub db_timeout: Duration,
+    /// How often the scheduler looks for due plans.
+    pub scheduler_tick: Duration,
+    /// An instance whose heartbeat is older than this is taken for dead: its running backups are
+    /// marked interrupted and its connection tests reset. It beats every third of this.
+    pub instance_timeout: Duration,
     pub provider: ProviderSettings,
     /// The URL people reach this server at (for OAuth redirects); defaults to http://host:port.
     pub public_url: Option<String>,
@@ -34,9 +42,10 @@ pub struct ProviderSettings {
     pub connect_timeout: Duration,
     /// Retries of transient provider errors (object_store's default is 10).
     pub max_retries: usize,
-    /// An SFTP upload whose writes go unacknowledged this long fails (a server that died without
-    /// closing the connection would otherwise hold the run forever; HTTP providers have request
-    /// timeouts of their own).
+    /// A provider that stops answering for this long fails the operation: SFTP writes left
+    /// unacknowledged, an HTTP request (S3, Azure, GCS, Drive, Cloudinary) without its answer or
+    /// the next bytes of it. A server that accepts connections and then says nothing (or died
+    /// without closing them) would otherwise hold a run forever.
     pub stall_timeout: Duration,
     /// Where on this server local destinations, directory and SQLite sources and restores may
     /// read and write.
@@ -154,6 +163,9 @@ impl Settings {
                 .unwrap_or_default(),
             secure_cookies: parse_var("DEVPILOT_SECURE_COOKIES", false)?,
             db_max_connections: parse_var("DEVPILOT_DB_MAX_CONNECTIONS", 10)?,
+            db_timeout: secs_var("DEVPILOT_DB_TIMEOUT_SECS", 10)?,
+            scheduler_tick: secs_var("DEVPILOT_SCHEDULER_TICK_SECS", 15)?,
+            instance_timeout: secs_var("DEVPILOT_INSTANCE_TIMEOUT_SECS", 60)?,
             provider: ProviderSettings {
                 test_deadline: Duration::from_secs(parse_var(
                     "DEVPILOT_TEST_DEADLINE_SECS",
@@ -182,6 +194,13 @@ impl Settings {
 
 fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// A whole number of seconds, at least one.
+fn secs_var(name: &str, default: u64) -> anyhow::Result<Duration> {
+    let secs: u64 = parse_var(name, default)?;
+    anyhow::ensure!(secs > 0, "{name} must be at least 1");
+    Ok(Duration::from_secs(secs))
 }
 
 fn parse_var<T>(name: &str, default: T) -> anyhow::Result<T>

@@ -4,7 +4,8 @@
 //! re-rendered next to their fields with 422). Expected errors carry a message for the person;
 //! unexpected ones are logged in full and shown as a generic 500 without detail. Full page loads
 //! get an error page; htmx requests get the same page as a fragment that `static/app.js` shows as
-//! a notice; an unauthenticated request is sent to the sign-in page.
+//! a notice; an unauthenticated request is sent to the sign-in page. A database outage is 503
+//! with what is wrong, even when it reached here wrapped in another error.
 
 use crate::db::DbError;
 use actix_web::http::StatusCode;
@@ -32,9 +33,9 @@ pub enum AppError {
 impl From<DbError> for AppError {
     fn from(e: DbError) -> Self {
         match e {
-            DbError::Unavailable(detail) => {
+            DbError::Unavailable { outage, detail } => {
                 tracing::error!(%detail, "database unavailable");
-                AppError::Unavailable("The database is unavailable right now. Try again in a moment.".into())
+                AppError::Unavailable(outage.message().into())
             }
             DbError::NotFound => AppError::NotFound("Not found".into()),
             other => AppError::Internal(other.into()),
@@ -50,9 +51,15 @@ struct ErrorPage<'a> {
     message: &'a str,
 }
 
+/// A database outage somewhere in an unexpected error's chain: a known state, not a bug.
+pub fn outage_in(error: &anyhow::Error) -> Option<crate::db::Outage> {
+    error.chain().find_map(|e| e.downcast_ref::<DbError>()).and_then(DbError::outage)
+}
+
 impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
+            AppError::Internal(e) if outage_in(e).is_some() => StatusCode::SERVICE_UNAVAILABLE,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
@@ -71,11 +78,13 @@ impl ResponseError for AppError {
             AppError::Unauthenticated { htmx: false } => {
                 return HttpResponse::SeeOther().insert_header((header::LOCATION, "/login")).finish();
             }
+            AppError::Internal(e) if outage_in(e).is_some() => tracing::error!(error = %e, "database unavailable"),
             AppError::Internal(e) => tracing::error!(error = ?e, "request failed"),
             _ => {}
         }
         let status = self.status_code();
         let message = match self {
+            AppError::Internal(e) if let Some(outage) = outage_in(e) => outage.message().to_owned(),
             AppError::Internal(_) => "Something went wrong on our side. It has been logged.".to_owned(),
             other => other.to_string(),
         };

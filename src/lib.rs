@@ -8,6 +8,7 @@ pub mod crypto;
 pub mod db;
 pub mod destinations;
 pub mod error;
+pub mod instances;
 pub mod keys;
 pub mod oauth;
 pub mod plans;

@@ -5,6 +5,7 @@ use crate::config::Settings;
 use crate::db::Db;
 use crate::destinations::service::DestinationService;
 use crate::error::AppError;
+use crate::instances::Instance;
 use crate::oauth::service::OAuthService;
 use crate::plans::service::PlanService;
 use crate::providers::ProviderContext;
@@ -26,32 +27,22 @@ pub struct Application {
     port: u16,
     host: String,
     server: Server,
+    /// Holds the data dir's instance lock while the server runs.
+    _instance: Instance,
 }
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
-        let (url, max) = (settings.database_url.clone(), settings.db_max_connections);
-        let db = actix_web::rt::task::spawn_blocking(move || Db::connect(&url, max)).await??;
+        let (url, max, wait) = (settings.database_url.clone(), settings.db_max_connections, settings.db_timeout);
+        let db = actix_web::rt::task::spawn_blocking(move || Db::connect_waiting(&url, max, wait)).await??;
         let cipher = Arc::new(crate::keys::load(&settings, &db).await?);
         let session_key = Key::from(&cipher.derive("session-cookie"));
         let jwt_keys = web::Data::new(crate::api::auth::JwtKeys::new(&cipher.derive("api-jwt")));
-        let reset =
-            db.run(crate::destinations::store::reset_interrupted_tests).await.context("resetting interrupted tests")?;
-        if reset > 0 {
-            tracing::warn!(count = reset, "destinations left in Testing by a previous run were put back");
-        }
-
-        let interrupted = db
-            .run(|c| crate::runs::store::fail_interrupted(c, chrono::Utc::now().naive_utc()))
-            .await
-            .context("failing interrupted runs")?;
-        if interrupted > 0 {
-            tracing::warn!(count = interrupted, "runs left running by a previous start were marked failed");
-        }
+        let instance = Instance::claim(&settings.data_dir);
 
         let providers = ProviderContext::new(settings.provider.clone(), settings.local_backup_dir.clone())?;
         let servers = web::Data::new(ServerService::new(db.clone(), cipher.clone(), providers.clone()));
-        let destination_service = DestinationService::new(db.clone(), cipher.clone(), providers);
+        let destination_service = DestinationService::new(db.clone(), cipher.clone(), providers, instance.id());
         let destinations = web::Data::new(destination_service.clone());
         let rendered_pages = web::Data::new(crate::destinations::list::RenderedPages::default());
         let accounts = web::Data::new(AccountService::new(db.clone()));
@@ -63,8 +54,13 @@ impl Application {
             destination_service.clone(),
             cipher.clone(),
             settings.provider.allowed_paths.clone(),
+            instance.id(),
         );
-        tokio::spawn(crate::runs::scheduler::run(runner.clone()));
+        crate::runs::recovery::at_start(&runner, settings.instance_timeout)
+            .await
+            .context("recovering what a stopped server left running")?;
+        tokio::spawn(crate::runs::recovery::keep_alive(runner.clone(), settings.instance_timeout));
+        tokio::spawn(crate::runs::scheduler::run(runner.clone(), settings.scheduler_tick));
         let runner = web::Data::new(runner);
 
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))
@@ -115,7 +111,7 @@ impl Application {
         })
         .listen(listener)?
         .run();
-        Ok(Application { port, host: settings.host, server })
+        Ok(Application { port, host: settings.host, server, _instance: instance })
     }
 
     pub fn port(&self) -> u16 {

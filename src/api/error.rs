@@ -99,9 +99,9 @@ impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
         match e {
             DbError::NotFound => ApiError::not_found("Not found"),
-            DbError::Unavailable(detail) => {
+            DbError::Unavailable { outage, detail } => {
                 tracing::error!(%detail, "database unavailable");
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "The database is unavailable right now; try again.")
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, outage.message())
             }
             other => ApiError::internal(other),
         }

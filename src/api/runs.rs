@@ -48,7 +48,8 @@ pub struct RunResource {
     #[schema(format = "uuid")]
     pub schedule_id: String,
     pub schedule_name: String,
-    /// `queued`, `running`, `succeeded`, `failed` or `skipped`.
+    /// `queued`, `running`, `succeeded`, `failed`, `skipped` or `interrupted` (the server running
+    /// it stopped before it ended; `error` says so).
     #[schema(example = "succeeded")]
     pub status: String,
     /// `manual` or `schedule`.
@@ -64,7 +65,8 @@ pub struct RunResource {
     pub sha256: Option<String>,
     /// Where the artifact is on the destination.
     pub object_key: Option<String>,
-    /// Why it failed or was skipped; after a success, what retention could not delete.
+    /// Why it failed, was skipped or was interrupted; after a success, what retention could not
+    /// delete.
     pub error: Option<String>,
     #[schema(format = "uuid")]
     pub destination_id: Option<String>,
@@ -139,6 +141,9 @@ fn artifact_error(e: AppError) -> ApiError {
         AppError::NotFound(m) => ApiError::not_found(m),
         AppError::BadRequest(m) => ApiError::new(StatusCode::BAD_GATEWAY, m),
         AppError::Unavailable(m) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, m),
+        AppError::Internal(e) if let Some(outage) = crate::error::outage_in(&e) => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, outage.message())
+        }
         other => ApiError::internal(other),
     }
 }
@@ -204,7 +209,7 @@ pub async fn list(
     page_of_runs(&req, &user, &runner, None, &query).await
 }
 
-/// One run: poll it until its status is `succeeded`, `failed` or `skipped`.
+/// One run: poll it until its status is `succeeded`, `failed`, `skipped` or `interrupted`.
 #[utoipa::path(
     get,
     path = "/api/v1/backup-runs/{id}",

@@ -114,6 +114,7 @@ async fn seed(url: &str, count: usize, templates: &str) -> anyhow::Result<()> {
                 updated_at: now,
                 host_key_fingerprint: None,
                 server_id: None,
+                test_owner: None,
             }
         })
         .collect();

@@ -2,9 +2,12 @@
 //! the scheme of `DATABASE_URL`. Diesel is blocking, so every query runs through [`Db::run`],
 //! which moves it onto the blocking thread pool.
 
+mod error;
 pub mod memo;
 pub mod schema;
 pub mod version;
+
+pub use error::{DbError, Outage};
 
 use anyhow::Context;
 use diesel::connection::SimpleConnection;
@@ -73,6 +76,12 @@ pub struct Db {
 impl Db {
     /// Opens the pool and runs the embedded migrations of the URL's backend.
     pub fn connect(url: &str, max_connections: u32) -> anyhow::Result<Db> {
+        Db::connect_waiting(url, max_connections, std::time::Duration::from_secs(10))
+    }
+
+    /// As [`connect`](Db::connect); a query waits at most `wait` for a connection before it
+    /// fails as unavailable (the database is down, or every connection is busy).
+    pub fn connect_waiting(url: &str, max_connections: u32, wait: std::time::Duration) -> anyhow::Result<Db> {
         let backend = Backend::of(url);
         let (target, versions) = match backend {
             Backend::Sqlite => {
@@ -89,7 +98,9 @@ impl Db {
             // Open connections on demand: nothing refills the pool in the background (a pool
             // thread connecting while the process exits could crash it in libpq).
             .min_idle(Some(0))
-            .connection_timeout(std::time::Duration::from_secs(10))
+            .connection_timeout(wait)
+            // A connection broken while the database was away fails this check and is replaced.
+            .test_on_check_out(true)
             .connection_customizer(Box::new(SqlitePragmas))
             .build(ConnectionManager::<DbConn>::new(target))
             .context("opening the database")?;
@@ -137,38 +148,11 @@ impl Db {
     {
         let pool = self.pool.clone();
         actix_web::rt::task::spawn_blocking(move || {
-            let mut conn = pool.get().map_err(|e| DbError::Unavailable(e.to_string()))?;
+            let mut conn = pool.get()?;
             f(&mut conn).map_err(DbError::from)
         })
         .await
-        .map_err(|e| DbError::Unavailable(format!("database task failed: {e}")))?
-    }
-}
-
-/// What can go wrong talking to the database, in the terms callers act on.
-#[derive(Debug, thiserror::Error)]
-pub enum DbError {
-    #[error("the database is unavailable: {0}")]
-    Unavailable(String),
-    #[error("not found")]
-    NotFound,
-    /// A unique index refused the write; the string names the constraint or index.
-    #[error("duplicate value: {0}")]
-    Duplicate(String),
-    #[error("database error: {0}")]
-    Query(diesel::result::Error),
-}
-
-impl From<diesel::result::Error> for DbError {
-    fn from(error: diesel::result::Error) -> Self {
-        use diesel::result::{DatabaseErrorKind, Error};
-        match error {
-            Error::NotFound => DbError::NotFound,
-            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => DbError::Duplicate(
-                info.constraint_name().map(str::to_owned).unwrap_or_else(|| info.message().to_owned()),
-            ),
-            other => DbError::Query(other),
-        }
+        .map_err(|e| DbError::unreachable(format!("database task failed: {e}")))?
     }
 }
 

@@ -55,6 +55,7 @@ diesel::table! {
         updated_at -> Timestamp,
         host_key_fingerprint -> Nullable<Text>,
         server_id -> Nullable<Text>,
+        test_owner -> Nullable<Text>,
     }
 }
 
@@ -134,6 +135,7 @@ diesel::table! {
         created_at -> Timestamp,
         source_kind -> Nullable<Text>,
         encrypted -> Bool,
+        owner_id -> Nullable<Text>,
     }
 }
 
@@ -155,5 +157,13 @@ diesel::table! {
         expires_at -> Nullable<Timestamp>,
         last_used_at -> Nullable<Timestamp>,
         revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    instances (id) {
+        id -> Text,
+        started_at -> Timestamp,
+        heartbeat_at -> Timestamp,
     }
 }

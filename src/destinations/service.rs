@@ -91,6 +91,8 @@ pub struct DestinationService {
     pub(super) db: Db,
     cipher: Arc<CredentialCipher>,
     pub(super) providers: ProviderContext,
+    /// This process's instance id: the owner of the tests it runs.
+    pub(super) instance: Arc<str>,
     /// Pages of the list by (workspace, page, per page).
     pages: Arc<Memo<(String, i64, i64), Page<Destination>>>,
 }
@@ -104,8 +106,19 @@ pub fn associated_data(workspace: &str, id: &str) -> String {
 }
 
 impl DestinationService {
-    pub fn new(db: Db, cipher: Arc<CredentialCipher>, providers: ProviderContext) -> DestinationService {
-        DestinationService { db, cipher, providers, pages: Arc::new(Memo::new(CACHED_PAGES)) }
+    pub fn new(
+        db: Db,
+        cipher: Arc<CredentialCipher>,
+        providers: ProviderContext,
+        instance: Arc<str>,
+    ) -> DestinationService {
+        DestinationService { db, cipher, providers, instance, pages: Arc::new(Memo::new(CACHED_PAGES)) }
+    }
+
+    /// Puts back destinations left Testing by instances not among the `live` ones (they crashed
+    /// mid-test); returns how many.
+    pub async fn reset_orphaned_tests(&self, live: Vec<String>) -> Result<usize, DbError> {
+        self.db.write(move |c| store::reset_interrupted_tests(c, &live)).await
     }
 
     /// A page of the workspace's destinations, default first, then by name. Kept in memory
@@ -191,6 +204,7 @@ impl DestinationService {
             updated_at: now,
             host_key_fingerprint: None,
             server_id,
+            test_owner: Some(self.instance.to_string()),
         };
         self.db.write(move |c| store::insert(c, row)).await.map_err(duplicate_name(&name))?;
         let outcome = self.run_test(workspace, &id, Ok(config_fields.config), false).await?;
@@ -362,7 +376,8 @@ impl DestinationService {
     /// Re-enables a Disabled destination and tests it, so its status is earned, not assumed.
     pub async fn enable(&self, workspace: &str, id: &str) -> Result<TestOutcome, DestinationError> {
         let (ws, rid, now) = (workspace.to_owned(), id.to_owned(), Utc::now().naive_utc());
-        self.db.write(move |c| store::enable_for_test(c, &ws, &rid, now)).await?;
+        let owner = self.instance.to_string();
+        self.db.write(move |c| store::enable_for_test(c, &ws, &rid, &owner, now)).await?;
         let config = self.row(workspace, id).await.and_then(|row| self.config_of(&row));
         self.run_test(workspace, id, config, false).await
     }

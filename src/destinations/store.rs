@@ -26,6 +26,8 @@ pub struct DestinationRow {
     pub host_key_fingerprint: Option<String>,
     /// SFTP: the managed server whose login it uses.
     pub server_id: Option<String>,
+    /// While Testing: the instance running the test.
+    pub test_owner: Option<String>,
 }
 
 /// The parts an edit replaces (the pinned host key stays: a new key is accepted explicitly).
@@ -118,9 +120,9 @@ pub fn set_host_key(conn: &mut DbConn, workspace: &str, id: &str, fingerprint: &
     found(n)
 }
 
-/// Marks a test as running: Testing, remembering the status to return to if the server dies.
-/// A Disabled destination stays Disabled while it is tested.
-pub fn begin_test(conn: &mut DbConn, workspace: &str, id: &str) -> QueryResult<()> {
+/// Marks a test as running: Testing, remembering the status to return to if the server dies, and
+/// the instance (`owner`) running it. A Disabled destination stays Disabled while it is tested.
+pub fn begin_test(conn: &mut DbConn, workspace: &str, id: &str, owner: &str) -> QueryResult<()> {
     let n = diesel::update(
         dsl::destinations
             .filter(dsl::workspace_id.eq(workspace))
@@ -128,7 +130,7 @@ pub fn begin_test(conn: &mut DbConn, workspace: &str, id: &str) -> QueryResult<(
             .filter(dsl::status.ne("disabled"))
             .filter(dsl::status.ne("testing")),
     )
-    .set((dsl::status_before_test.eq(dsl::status.nullable()), dsl::status.eq("testing")))
+    .set((dsl::status_before_test.eq(dsl::status.nullable()), dsl::status.eq("testing"), dsl::test_owner.eq(owner)))
     .execute(conn)?;
     if n == 0 {
         find(conn, workspace, id)?; // NotFound if it does not exist; otherwise it is disabled or already testing
@@ -140,7 +142,7 @@ pub fn begin_test(conn: &mut DbConn, workspace: &str, id: &str) -> QueryResult<(
 /// being tested as Testing (as [`begin_test`] does one); returns their ids. No read-then-write
 /// transaction, for the reason [`finish_test`] gives: one that changed in between is merely
 /// tested without having been marked.
-pub fn begin_test_all(conn: &mut DbConn, workspace: &str) -> QueryResult<Vec<String>> {
+pub fn begin_test_all(conn: &mut DbConn, workspace: &str, owner: &str) -> QueryResult<Vec<String>> {
     let ids: Vec<String> = dsl::destinations
         .filter(dsl::workspace_id.eq(workspace))
         .filter(dsl::status.ne_all(["disabled", "testing"]))
@@ -152,7 +154,7 @@ pub fn begin_test_all(conn: &mut DbConn, workspace: &str) -> QueryResult<Vec<Str
             .filter(dsl::status.ne_all(["disabled", "testing"]))
             .filter(dsl::id.eq_any(&ids)),
     )
-    .set((dsl::status_before_test.eq(dsl::status.nullable()), dsl::status.eq("testing")))
+    .set((dsl::status_before_test.eq(dsl::status.nullable()), dsl::status.eq("testing"), dsl::test_owner.eq(owner)))
     .execute(conn)?;
     Ok(ids)
 }
@@ -201,6 +203,7 @@ fn finish_test(conn: &mut DbConn, workspace: &str, f: &Finished) -> QueryResult<
         .set((
             dsl::status.eq(status),
             dsl::status_before_test.eq(None::<String>),
+            dsl::test_owner.eq(None::<String>),
             dsl::last_test_message.eq(&f.message),
         ))
         .execute(conn)?;
@@ -224,15 +227,27 @@ pub fn set_disabled(conn: &mut DbConn, workspace: &str, id: &str, now: NaiveDate
     found(n)
 }
 
-/// Re-enables a Disabled destination as Testing; the caller runs the test that settles it.
-pub fn enable_for_test(conn: &mut DbConn, workspace: &str, id: &str, now: NaiveDateTime) -> QueryResult<()> {
+/// Re-enables a Disabled destination as Testing (by `owner`); the caller runs the test that
+/// settles it.
+pub fn enable_for_test(
+    conn: &mut DbConn,
+    workspace: &str,
+    id: &str,
+    owner: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
     let n = diesel::update(
         dsl::destinations
             .filter(dsl::workspace_id.eq(workspace))
             .filter(dsl::id.eq(id))
             .filter(dsl::status.eq("disabled")),
     )
-    .set((dsl::status.eq("testing"), dsl::status_before_test.eq("failed"), dsl::updated_at.eq(now)))
+    .set((
+        dsl::status.eq("testing"),
+        dsl::status_before_test.eq("failed"),
+        dsl::test_owner.eq(owner),
+        dsl::updated_at.eq(now),
+    ))
     .execute(conn)?;
     if n == 0 {
         find(conn, workspace, id)?;
@@ -279,13 +294,17 @@ pub fn delete_if_unused(conn: &mut DbConn, workspace: &str, id: &str) -> QueryRe
     })
 }
 
-/// At start-up: a destination left Testing by a crash goes back to the status it had.
-pub fn reset_interrupted_tests(conn: &mut DbConn) -> QueryResult<usize> {
-    diesel::update(dsl::destinations.filter(dsl::status.eq("testing")))
+/// A destination left Testing by an instance that is not among the `live` ones (it crashed, or
+/// the row predates test owners) goes back to the status it had.
+pub fn reset_interrupted_tests(conn: &mut DbConn, live: &[String]) -> QueryResult<usize> {
+    let orphaned = dsl::status.eq("testing").and(dsl::test_owner.is_null().or(dsl::test_owner.ne_all(live)));
+    diesel::update(dsl::destinations.filter(orphaned))
         .set((
             dsl::status.eq(diesel::dsl::sql::<diesel::sql_types::Text>("COALESCE(status_before_test, 'failed')")),
             dsl::status_before_test.eq(None::<String>),
-            dsl::last_test_message.eq("The last test was interrupted by a server restart; test again."),
+            dsl::test_owner.eq(None::<String>),
+            dsl::last_test_message
+                .eq("The last test was interrupted: the server running it stopped (a restart or a crash). Test again."),
         ))
         .execute(conn)
 }

@@ -144,8 +144,8 @@ impl DestinationService {
 
     /// "Test connection": Testing while it runs, then Active (with the time) or Failed.
     pub async fn test_saved(&self, workspace: &str, id: &str, deep: bool) -> Result<TestOutcome, DestinationError> {
-        let (ws, rid) = (workspace.to_owned(), id.to_owned());
-        self.db.write(move |c| store::begin_test(c, &ws, &rid)).await?;
+        let (ws, rid, owner) = (workspace.to_owned(), id.to_owned(), self.instance.to_string());
+        self.db.write(move |c| store::begin_test(c, &ws, &rid, &owner)).await?;
         let config = self.row(workspace, id).await.and_then(|row| self.config_of(&row));
         self.run_test(workspace, id, config, deep).await
     }
@@ -153,8 +153,8 @@ impl DestinationService {
     /// "Test all", first half: marks every destination that is not disabled as Testing at once
     /// (so the list shows them all waiting) and returns their ids for [`test_marked`](Self::test_marked).
     pub async fn begin_test_all(&self, workspace: &str) -> Result<Vec<String>, DestinationError> {
-        let ws = workspace.to_owned();
-        Ok(self.db.write(move |c| store::begin_test_all(c, &ws)).await?)
+        let (ws, owner) = (workspace.to_owned(), self.instance.to_string());
+        Ok(self.db.write(move |c| store::begin_test_all(c, &ws, &owner)).await?)
     }
 
     /// "Test all", second half: tests the destinations marked, at most [`TEST_ALL_CONCURRENCY`]

@@ -89,6 +89,9 @@ pub struct AzureBlobProvider {
     prefix: Option<String>,
     endpoint_label: String,
     deadline: Duration,
+    /// For the requests object_store does not make (listing uncommitted blobs).
+    account: String,
+    ctx: ProviderContext,
 }
 
 impl AzureBlobProvider {
@@ -120,7 +123,30 @@ impl AzureBlobProvider {
             prefix: config.prefix.clone(),
             endpoint_label,
             deadline: ctx.settings.test_deadline,
+            account: config.account_name.clone(),
+            ctx: ctx.clone(),
         })
+    }
+
+    /// Names of the blobs under `folder` (relative to the destination's prefix, ending in `/`)
+    /// that are only uncommitted blocks: what uploads cut off by a crash left in the container.
+    pub async fn uncommitted_uploads(&self, folder: &str) -> Result<Vec<String>, ProviderError> {
+        let (http, url) = (self.ctx.http.api().clone(), self.container_url());
+        self.container(&http, &url).uncommitted(&join_key(self.prefix.as_deref(), folder)).await
+    }
+
+    fn container_url(&self) -> String {
+        format!("{}/{}", self.endpoint_label, self.container)
+    }
+
+    fn container<'a>(&'a self, http: &'a reqwest::Client, url: &'a str) -> super::azure_uploads::Container<'a> {
+        super::azure_uploads::Container {
+            store: &self.store,
+            url,
+            account: &self.account,
+            http,
+            endpoint_label: &self.endpoint_label,
+        }
     }
 
     fn path(&self, key: &str) -> Result<StorePath, ProviderError> {
@@ -160,6 +186,12 @@ impl Provider for AzureBlobProvider {
     async fn delete(&self, key: &str) -> Result<(), ProviderError> {
         let path = self.path(key)?;
         self.store.delete(&path).await.map_err(|e| self.err(&e))
+    }
+
+    /// Discards the folder's uncommitted blocks: invisible, but kept (and billed) for a week.
+    async fn remove_leftovers(&self, folder: &str) -> Result<usize, ProviderError> {
+        let (http, url) = (self.ctx.http.api().clone(), self.container_url());
+        self.container(&http, &url).discard_uncommitted(&join_key(self.prefix.as_deref(), folder)).await
     }
 
     /// A service SAS for this one blob, read permission only (`sp=r`, `sr=b`), signed locally

@@ -134,6 +134,8 @@ pub struct GcsProvider {
     /// The JSON and XML API base URL (a server setting: `https://storage.googleapis.com`).
     api: url::Url,
     deadline: Duration,
+    /// Uploads go out on a client without a read timeout, watched for stalls instead.
+    streaming: reqwest::Client,
     /// An upload whose body stops moving this long fails.
     stall_timeout: Duration,
 }
@@ -170,6 +172,7 @@ impl GcsProvider {
             api,
             deadline: ctx.settings.test_deadline,
             stall_timeout: ctx.settings.stall_timeout,
+            streaming: ctx.http.streaming().clone(),
         })
     }
 
@@ -241,7 +244,7 @@ impl Provider for GcsProvider {
         let path = self.path(key)?;
         let token = self.tokens.bearer().await?;
         let target = upload::Target {
-            http: &self.tokens.http,
+            http: &self.streaming,
             api: self.endpoint(),
             bucket: &self.bucket,
             name: path.as_ref(),

@@ -10,15 +10,13 @@ use super::{ErrorKind, ProviderError};
 use crate::config::ProviderSettings;
 use object_store::client::{HttpClient, HttpConnector};
 use object_store::{ClientConfigKey, ClientOptions};
-use std::time::Duration;
-
-/// Each request carries at most one upload part or chunk, so five minutes is generous.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
 
 #[derive(Debug, Clone)]
 pub struct HttpClients {
     /// For our own requests: no redirects followed blindly (credentials ride along).
     api: reqwest::Client,
+    /// For one long request that watches its own progress (a GCS upload streamed whole).
+    streaming: reqwest::Client,
     store: StoreClients,
 }
 
@@ -30,20 +28,33 @@ struct StoreClients {
     any: reqwest::Client,
 }
 
+/// How long a request may stay silent: reqwest's read timeout runs from sending the request —
+/// its body included — to the answer's headers, then between reads of the answer. So a server
+/// that accepted the connection and says nothing fails within the stall timeout, a request
+/// carrying one upload part or chunk (8 MiB) must be sent within it, and a download has no
+/// limit but its pauses. No overall timeout: it would cut off long downloads.
 impl HttpClients {
     pub fn new(settings: &ProviderSettings) -> Result<HttpClients, ProviderError> {
-        let base = || reqwest::Client::builder().connect_timeout(settings.connect_timeout).timeout(REQUEST_TIMEOUT);
+        let base = || reqwest::Client::builder().connect_timeout(settings.connect_timeout);
+        let watched = || base().read_timeout(settings.stall_timeout);
         let store = |https_only: bool| {
-            base().no_gzip().no_brotli().no_zstd().no_deflate().https_only(https_only).build().map_err(build_error)
+            watched().no_gzip().no_brotli().no_zstd().no_deflate().https_only(https_only).build().map_err(build_error)
         };
+        let no_redirects = || reqwest::redirect::Policy::none();
         Ok(HttpClients {
-            api: base().redirect(reqwest::redirect::Policy::none()).build().map_err(build_error)?,
+            api: watched().redirect(no_redirects()).build().map_err(build_error)?,
+            streaming: base().redirect(no_redirects()).build().map_err(build_error)?,
             store: StoreClients { https_only: store(true)?, any: store(false)? },
         })
     }
 
     pub fn api(&self) -> &reqwest::Client {
         &self.api
+    }
+
+    /// Without a read timeout: the caller fails the request when its body stops moving.
+    pub fn streaming(&self) -> &reqwest::Client {
+        &self.streaming
     }
 
     /// Hands object_store builders the shared clients (`with_http_connector`).
@@ -105,4 +116,31 @@ pub fn kind_of_status(status: reqwest::StatusCode) -> ErrorKind {
         404 => ErrorKind::NotFound,
         _ => ErrorKind::Provider,
     }
+}
+
+/// Sends a GET that object_store's signer has signed (`request` carries its headers) and returns
+/// the answer's body; an error answer in the provider's own words.
+pub async fn send_signed(
+    client: &reqwest::Client,
+    request: http::Request<object_store::client::HttpRequestBody>,
+    endpoint: &str,
+) -> Result<String, ProviderError> {
+    let url = request.uri().to_string();
+    let response =
+        client.get(url).headers(request.headers().clone()).send().await.map_err(|e| transport_error(&e, endpoint))?;
+    let status = response.status();
+    let body = response.text().await.map_err(|e| transport_error(&e, endpoint))?;
+    if !status.is_success() {
+        return Err(super::object_store_errors::from_answer(status, &body));
+    }
+    Ok(body)
+}
+
+/// An empty GET of `url`, for a signer to sign.
+pub fn unsigned_get(url: &url::Url) -> Result<http::Request<object_store::client::HttpRequestBody>, ProviderError> {
+    http::Request::builder()
+        .method(http::Method::GET)
+        .uri(url.as_str())
+        .body(object_store::client::HttpRequestBody::empty())
+        .map_err(|e| ProviderError::new(ErrorKind::Provider, format!("invalid request: {e}")))
 }

@@ -70,6 +70,8 @@ impl LocalProvider {
         let kind = match e.kind() {
             io::ErrorKind::NotFound => ErrorKind::NotFound,
             io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => ErrorKind::Permission,
+            // Not transient: retrying the upload would fill the disk again.
+            io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => ErrorKind::Provider,
             _ => ErrorKind::Provider,
         };
         ProviderError::new(kind, format!("Cannot {what} {}: {}.", path.display(), describe(e)))
@@ -93,12 +95,14 @@ impl LocalProvider {
     }
 }
 
+/// The system's own words for the common failures (what `df`, `ls` and the logs say too).
 fn describe(e: &io::Error) -> String {
     match e.kind() {
-        io::ErrorKind::PermissionDenied => "permission denied".into(),
-        io::ErrorKind::ReadOnlyFilesystem => "the file system is read-only".into(),
-        io::ErrorKind::StorageFull => "no space left on the device".into(),
-        io::ErrorKind::NotFound => "no such file or folder".into(),
+        io::ErrorKind::PermissionDenied => "Permission denied".into(),
+        io::ErrorKind::ReadOnlyFilesystem => "Read-only file system".into(),
+        io::ErrorKind::StorageFull => "No space left on device".into(),
+        io::ErrorKind::QuotaExceeded => "Disk quota exceeded".into(),
+        io::ErrorKind::NotFound => "No such file or directory".into(),
         _ => e.to_string(),
     }
 }

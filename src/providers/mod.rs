@@ -5,6 +5,7 @@
 //! result means for a destination's status.
 
 pub mod azure_blob;
+mod azure_uploads;
 pub mod chunks;
 pub mod cloudinary;
 pub mod gcs;
@@ -15,7 +16,9 @@ pub mod local;
 mod object_listing;
 mod object_store_errors;
 pub mod s3;
+pub mod s3_uploads;
 pub mod sftp;
+mod xml;
 
 use crate::config::ProviderSettings;
 use crate::destinations::domain::DestinationConfig;
@@ -231,8 +234,9 @@ pub trait Provider: Send + Sync {
     async fn delete(&self, key: &str) -> Result<(), ProviderError>;
 
     /// Removes what uploads into `folder` (a key ending in `/`) left when they were cut off with
-    /// the server out of reach, so their own clean-up could not run; returns how many. Providers
-    /// whose partial uploads are never visible (object stores) have nothing to do.
+    /// the server out of reach, so their own clean-up could not run; returns how many: partial
+    /// files (local, SFTP), incomplete multipart uploads where the store can list them (S3).
+    /// Providers whose partial uploads are never kept, or cannot be listed, have nothing to do.
     async fn remove_leftovers(&self, _folder: &str) -> Result<usize, ProviderError> {
         Ok(0)
     }

@@ -172,6 +172,10 @@ pub struct S3Provider {
     prefix: Option<String>,
     endpoint_label: String,
     deadline: Duration,
+    /// For the requests object_store does not make (listing incomplete uploads).
+    bucket_url: String,
+    region: String,
+    ctx: ProviderContext,
 }
 
 /// Parts of 8 MiB, up to 5 in flight while the next fills: at most 48 MiB of an upload in
@@ -191,9 +195,12 @@ impl S3Provider {
             .with_retry(retry_config(ctx))
             .with_client_options(client_options(ctx))
             .with_http_connector(ctx.http.store_connector());
+        let region = config.resolved_region();
+        let mut bucket_url = String::new();
         let endpoint_label = match &endpoint {
             Some(e) if config.path_style => {
                 builder = builder.with_endpoint(e).with_allow_http(e.starts_with("http://"));
+                bucket_url = format!("{e}/{}", config.bucket);
                 e.clone()
             }
             Some(e) => {
@@ -203,17 +210,30 @@ impl S3Provider {
                     .with_endpoint(&url)
                     .with_virtual_hosted_style_request(true)
                     .with_allow_http(url.starts_with("http://"));
+                bucket_url.clone_from(&url);
                 url
             }
             None => {
                 builder = builder.with_virtual_hosted_style_request(!config.path_style);
-                format!("https://s3.{}.amazonaws.com", config.resolved_region())
+                bucket_url = match config.path_style {
+                    true => format!("https://s3.{region}.amazonaws.com/{}", config.bucket),
+                    false => format!("https://{}.s3.{region}.amazonaws.com", config.bucket),
+                };
+                format!("https://s3.{region}.amazonaws.com")
             }
         };
         let store = builder
             .build()
             .map_err(|e| ProviderError::new(ErrorKind::Provider, format!("Invalid S3 settings: {e}")))?;
-        Ok(S3Provider { store, prefix: config.prefix.clone(), endpoint_label, deadline: ctx.settings.test_deadline })
+        Ok(S3Provider {
+            store,
+            prefix: config.prefix.clone(),
+            endpoint_label,
+            deadline: ctx.settings.test_deadline,
+            bucket_url,
+            region,
+            ctx: ctx.clone(),
+        })
     }
 
     fn path(&self, key: &str) -> Result<StorePath, ProviderError> {
@@ -224,6 +244,23 @@ impl S3Provider {
 
     fn err(&self, e: &object_store::Error) -> ProviderError {
         from_object_store(e, &self.endpoint_label)
+    }
+
+    /// Incomplete multipart uploads under `folder` (relative to the destination's prefix, ending
+    /// in `/`): what uploads cut off by a crash left in the bucket.
+    pub async fn incomplete_uploads(&self, folder: &str) -> Result<Vec<super::s3_uploads::Upload>, ProviderError> {
+        let http = self.ctx.http.api().clone();
+        self.bucket(&http).incomplete(&join_key(self.prefix.as_deref(), folder)).await
+    }
+
+    fn bucket<'a>(&'a self, http: &'a reqwest::Client) -> super::s3_uploads::Bucket<'a> {
+        super::s3_uploads::Bucket {
+            store: &self.store,
+            url: &self.bucket_url,
+            region: &self.region,
+            http,
+            endpoint_label: &self.endpoint_label,
+        }
     }
 }
 
@@ -253,13 +290,10 @@ pub(super) fn retry_config(ctx: &ProviderContext) -> RetryConfig {
     }
 }
 
-/// The options object_store checks itself (http allowed or not); the client they describe is
-/// the shared one ([`super::http::HttpClients`]).
-pub(super) fn client_options(ctx: &ProviderContext) -> ClientOptions {
+/// The options object_store reads itself (whether plain http is allowed, set per provider); the
+/// clients, with their timeouts, are the shared ones ([`super::http::HttpClients`]).
+pub(super) fn client_options(_ctx: &ProviderContext) -> ClientOptions {
     ClientOptions::new()
-        .with_connect_timeout(ctx.settings.connect_timeout)
-        // Per-request timeout: uploads are split into parts, so no single request is long.
-        .with_timeout(super::http::REQUEST_TIMEOUT)
 }
 
 /// Streams a body into object_store's multipart writer, aborting the upload on any failure so
@@ -319,6 +353,12 @@ impl Provider for S3Provider {
     async fn delete(&self, key: &str) -> Result<(), ProviderError> {
         let path = self.path(key)?;
         self.store.delete(&path).await.map_err(|e| self.err(&e))
+    }
+
+    /// Aborts the folder's incomplete multipart uploads: invisible, but kept (and billed).
+    async fn remove_leftovers(&self, folder: &str) -> Result<usize, ProviderError> {
+        let http = self.ctx.http.api().clone();
+        self.bucket(&http).abort_incomplete(&join_key(self.prefix.as_deref(), folder)).await
     }
 
     async fn presign(&self, key: &str, expires_in: Duration) -> Result<Option<url::Url>, ProviderError> {

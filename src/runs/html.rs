@@ -32,6 +32,7 @@ pub struct RunView {
     pub plan_name: String,
     pub when: String,
     pub status: String,
+    pub status_label: &'static str,
     pub trigger: String,
     pub size: String,
     pub duration: String,
@@ -58,6 +59,7 @@ fn view(run: RunRow, plan_name: String, destinations: &[(String, String)]) -> Ru
         running: run.status == RUNNING,
         downloadable: run.status == store::SUCCEEDED && run.pruned_at.is_none() && run.object_key.is_some(),
         size: if run.status == store::SUCCEEDED { human_bytes(run.bytes.max(0) as u64) } else { String::new() },
+        status_label: store::label(&run.status),
         status: run.status,
         trigger: run.trigger,
         duration,
@@ -140,6 +142,7 @@ struct ProgressPartial {
     id: String,
     running: bool,
     status: String,
+    status_label: &'static str,
     bytes: String,
     rate: String,
     /// 0–100: compressed bytes against the last successful size, when there is one.
@@ -163,6 +166,7 @@ async fn progress(
         .map_or_else(String::new, |Progress { bytes_per_second, .. }| format!("{}/s", human_bytes(bytes_per_second)));
     let partial = ProgressPartial {
         running: run.status == RUNNING || run.status == store::QUEUED,
+        status_label: store::label(&run.status),
         status: run.status,
         bytes: human_bytes(bytes),
         rate,

@@ -4,6 +4,7 @@
 pub mod chart;
 pub mod history;
 pub mod html;
+pub mod recovery;
 pub mod restore;
 pub mod runner;
 pub mod scheduler;

@@ -22,6 +22,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const ATTEMPTS: u32 = 3;
+/// How long a finished run waits for the database to come back to record its end.
+const RECORD_END_FOR: Duration = Duration::from_secs(3600);
 /// How often a running upload's byte count is written to its row (the page reads memory first).
 const PROGRESS_EVERY: Duration = Duration::from_secs(2);
 
@@ -60,6 +62,8 @@ pub struct Runner {
     cipher: Arc<CredentialCipher>,
     allowed_paths: AllowedPaths,
     live: Arc<Mutex<HashMap<String, Live>>>,
+    /// This process's instance id: the owner of the runs it executes.
+    instance: Arc<str>,
 }
 
 /// Why a run did not succeed: failed (an error) or skipped (a reason).
@@ -75,8 +79,13 @@ impl Runner {
         destinations: DestinationService,
         cipher: Arc<CredentialCipher>,
         allowed_paths: AllowedPaths,
+        instance: Arc<str>,
     ) -> Runner {
-        Runner { db, destinations, cipher, allowed_paths, live: Arc::default() }
+        Runner { db, destinations, cipher, allowed_paths, live: Arc::default(), instance }
+    }
+
+    pub fn instance(&self) -> &str {
+        &self.instance
     }
 
     pub fn allowed_paths(&self) -> &AllowedPaths {
@@ -99,7 +108,28 @@ impl Runner {
     pub async fn start(&self, workspace: &str, plan_id: &str, trigger: Trigger) -> Result<String, DbError> {
         let (ws, pid) = (workspace.to_owned(), plan_id.to_owned());
         let plan = self.db.run(move |c| plans::find(c, &ws, &pid)).await?;
-        let run = RunRow {
+        let run = self.queued(&plan, trigger);
+        let insert = run.clone();
+        self.db.run(move |c| store::insert(c, &insert)).await?;
+        Ok(self.spawn(plan, run))
+    }
+
+    /// The scheduler's start: claims the plan's slot `seen` (moving it to `next`) and records the
+    /// queued run in one transaction; starts it if this instance won the claim.
+    pub async fn start_due(
+        &self,
+        plan: PlanRow,
+        seen: NaiveDateTime,
+        next: Option<NaiveDateTime>,
+    ) -> Result<Option<String>, DbError> {
+        let run = self.queued(&plan, Trigger::Schedule);
+        let (pid, insert) = (plan.id.clone(), run.clone());
+        let claimed = self.db.run(move |c| store::claim(c, &pid, seen, next, &insert)).await?;
+        Ok(claimed.then(|| self.spawn(plan, run)))
+    }
+
+    fn queued(&self, plan: &PlanRow, trigger: Trigger) -> RunRow {
+        RunRow {
             id: uuid::Uuid::new_v4().to_string(),
             workspace_id: plan.workspace_id.clone(),
             plan_id: plan.id.clone(),
@@ -116,13 +146,15 @@ impl Runner {
             created_at: Utc::now().naive_utc(),
             source_kind: Some(plan.source_kind.clone()),
             encrypted: plan.encrypt,
-        };
+            owner_id: Some(self.instance.to_string()),
+        }
+    }
+
+    fn spawn(&self, plan: PlanRow, run: RunRow) -> String {
         let id = run.id.clone();
-        let insert = run.clone();
-        self.db.run(move |c| store::insert(c, &insert)).await?;
         let runner = self.clone();
         tokio::spawn(async move { runner.execute(plan, run).await });
-        Ok(id)
+        id
     }
 
     /// Bytes so far and the rate, while the run uploads.
@@ -152,9 +184,38 @@ impl Runner {
             Outcome::Failed(e) => end_without_artifact(FAILED, e),
             Outcome::Skipped(reason) => end_without_artifact(SKIPPED, reason),
         };
-        let id = run.id.clone();
-        if let Err(e) = self.db.run(move |c| store::finish(c, &id, end)).await {
-            tracing::error!(run = %run.id, error = %e, "recording a run's end failed");
+        let artifact = end.object_key.clone().filter(|_| end.status == SUCCEEDED);
+        if let Ok(false) = self.record_end(&run.id, end).await
+            && let (Some(key), Some(destination)) = (artifact, &run.destination_id)
+        {
+            // Another instance took this one for dead and marked the run interrupted meanwhile;
+            // that stands, so the artifact it does not count is not kept either.
+            tracing::warn!(run = %run.id, "the run was marked interrupted meanwhile; removing its artifact");
+            if let Ok((_, Ok(provider))) = self.destinations.provider(&run.workspace_id, destination).await {
+                let _ = provider.delete(&key).await;
+            }
+        }
+    }
+
+    /// Writes the run's end, waiting out a database outage (the run is over; only its record is
+    /// missing). Ok(false): the run had been marked interrupted meanwhile, which stands.
+    async fn record_end(&self, run_id: &str, end: RunEnd) -> Result<bool, DbError> {
+        let mut pause = Duration::from_secs(1);
+        let give_up = Instant::now() + RECORD_END_FOR;
+        loop {
+            let (id, owner, end) = (run_id.to_owned(), self.instance.to_string(), end.clone());
+            match self.db.run(move |c| store::finish(c, &id, &owner, end)).await {
+                Err(e) if e.outage().is_some() && Instant::now() < give_up => {
+                    tracing::warn!(run = %run_id, error = %e, "the database is unavailable; recording the run's end later");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(30));
+                }
+                Err(e) => {
+                    tracing::error!(run = %run_id, error = %e, "recording a run's end failed");
+                    return Err(e);
+                }
+                recorded => return recorded,
+            }
         }
     }
 
@@ -179,9 +240,12 @@ impl Runner {
             Err(e) => return Outcome::Failed(e.to_string()),
         };
         let started = Utc::now().naive_utc();
-        let (id, dest) = (run_id.to_owned(), destination_id.clone());
-        if let Err(e) = self.db.run(move |c| store::start(c, &id, &dest, started)).await {
-            return Outcome::Failed(format!("recording the start failed: {e}"));
+        let (id, owner, dest) = (run_id.to_owned(), self.instance.to_string(), destination_id.clone());
+        match self.db.run(move |c| store::start(c, &id, &owner, &dest, started)).await {
+            Ok(true) => {}
+            // Marked interrupted while it waited; nothing to do.
+            Ok(false) => return Outcome::Failed("the run was interrupted before it started".into()),
+            Err(e) => return Outcome::Failed(format!("recording the start failed: {e}")),
         }
         self.remove_leftovers(provider.as_ref(), plan, run_id).await;
         let source = Source::from_db(&plan.source_kind, &plan.source_path);
@@ -254,8 +318,9 @@ impl Runner {
     }
 
     /// Uploads cut off with the server out of reach could not clean up after themselves; the
-    /// plan's next run does, unless another run of the plan is uploading right now.
-    async fn remove_leftovers(&self, provider: &dyn Provider, plan: &PlanRow, run_id: &str) {
+    /// plan's next run does (and start-up, for runs a crash interrupted), unless another run of
+    /// the plan is uploading right now.
+    pub(super) async fn remove_leftovers(&self, provider: &dyn Provider, plan: &PlanRow, run_id: &str) {
         let (pid, rid) = (plan.id.clone(), run_id.to_owned());
         if !matches!(self.db.run(move |c| store::another_running(c, &pid, &rid)).await, Ok(false)) {
             return;

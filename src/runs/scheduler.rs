@@ -1,21 +1,19 @@
-//! The scheduler: every ~15 s, claims each due plan (so two instances never both run it) and
-//! starts a run.
+//! The scheduler: every tick (15 s unless configured), claims each due plan (so two instances
+//! never both run it) and starts a run. A database outage only skips ticks.
 
-use super::runner::{Runner, Trigger};
+use super::runner::Runner;
 use super::store;
 use crate::plans::schedule::Schedule;
 use chrono::Utc;
 use std::time::Duration;
 
-const TICK: Duration = Duration::from_secs(15);
-
 /// Runs until the process ends.
-pub async fn run(runner: Runner) {
+pub async fn run(runner: Runner, tick_every: Duration) {
     loop {
         if let Err(e) = tick(&runner).await {
             tracing::error!(error = %e, "the scheduler could not check due plans");
         }
-        tokio::time::sleep(TICK).await;
+        tokio::time::sleep(tick_every).await;
     }
 }
 
@@ -25,13 +23,9 @@ pub async fn tick(runner: &Runner) -> Result<usize, crate::db::DbError> {
     let due = runner.db().run(move |c| store::due_plans(c, now)).await?;
     let mut started = 0;
     for (workspace, plan, seen) in due {
-        let ws = workspace.clone();
-        let pid = plan.clone();
-        let row = runner.db().run(move |c| crate::plans::store::find(c, &ws, &pid)).await?;
+        let row = runner.db().run(move |c| crate::plans::store::find(c, &workspace, &plan)).await?;
         let next = Schedule::parse(&row.schedule).ok().and_then(|s| s.next_after(now));
-        let pid = plan.clone();
-        if runner.db().run(move |c| store::claim(c, &pid, seen, next)).await? {
-            runner.start(&workspace, &plan, Trigger::Schedule).await?;
+        if runner.start_due(row, seen, next).await?.is_some() {
             started += 1;
         }
     }

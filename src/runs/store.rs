@@ -11,6 +11,25 @@ pub const RUNNING: &str = "running";
 pub const SUCCEEDED: &str = "succeeded";
 pub const FAILED: &str = "failed";
 pub const SKIPPED: &str = "skipped";
+/// The instance running it stopped (a restart, a crash) before it ended.
+pub const INTERRUPTED: &str = "interrupted";
+
+/// The error an interrupted run shows.
+pub const INTERRUPTED_MESSAGE: &str = "Interrupted: the server running this backup stopped before it finished (a restart \
+     or a crash). Nothing it uploaded is kept; the plan runs again at its next scheduled time.";
+
+/// A status as people read it.
+pub fn label(status: &str) -> &'static str {
+    match status {
+        QUEUED => "Queued",
+        RUNNING => "Running",
+        SUCCEEDED => "Succeeded",
+        FAILED => "Failed",
+        SKIPPED => "Skipped",
+        INTERRUPTED => "Interrupted",
+        _ => "Unknown",
+    }
+}
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = runs)]
@@ -34,10 +53,12 @@ pub struct RunRow {
     pub source_kind: Option<String>,
     /// Encrypted with the workspace's artifact key.
     pub encrypted: bool,
+    /// The instance executing it.
+    pub owner_id: Option<String>,
 }
 
 /// How a run ended.
-#[derive(AsChangeset)]
+#[derive(Clone, AsChangeset)]
 #[diesel(table_name = runs)]
 pub struct RunEnd {
     pub status: &'static str,
@@ -52,11 +73,14 @@ pub fn insert(conn: &mut DbConn, row: &RunRow) -> QueryResult<()> {
     diesel::insert_into(dsl::runs).values(row).execute(conn).map(|_| ())
 }
 
-pub fn start(conn: &mut DbConn, id: &str, destination: &str, at: NaiveDateTime) -> QueryResult<()> {
-    diesel::update(dsl::runs.filter(dsl::id.eq(id)))
-        .set((dsl::status.eq(RUNNING), dsl::started_at.eq(at), dsl::destination_id.eq(destination)))
-        .execute(conn)
-        .map(|_| ())
+/// Moves the owner's queued run to running; false if it is no longer queued (it was interrupted
+/// meanwhile, by an instance that took this one for dead).
+pub fn start(conn: &mut DbConn, id: &str, owner: &str, destination: &str, at: NaiveDateTime) -> QueryResult<bool> {
+    let n =
+        diesel::update(dsl::runs.filter(dsl::id.eq(id)).filter(dsl::owner_id.eq(owner)).filter(dsl::status.eq(QUEUED)))
+            .set((dsl::status.eq(RUNNING), dsl::started_at.eq(at), dsl::destination_id.eq(destination)))
+            .execute(conn)?;
+    Ok(n == 1)
 }
 
 /// Whether another run of the plan is uploading now (its partial upload is not a leftover).
@@ -77,8 +101,15 @@ pub fn progress(conn: &mut DbConn, id: &str, bytes: i64) -> QueryResult<()> {
         .map(|_| ())
 }
 
-pub fn finish(conn: &mut DbConn, id: &str, end: RunEnd) -> QueryResult<()> {
-    diesel::update(dsl::runs.filter(dsl::id.eq(id))).set(end).execute(conn).map(|_| ())
+/// Records how the owner's run ended; false if it had already been marked interrupted (by an
+/// instance that took this one for dead), which stands.
+pub fn finish(conn: &mut DbConn, id: &str, owner: &str, end: RunEnd) -> QueryResult<bool> {
+    let n = diesel::update(
+        dsl::runs.filter(dsl::id.eq(id)).filter(dsl::owner_id.eq(owner)).filter(dsl::status.eq_any([QUEUED, RUNNING])),
+    )
+    .set(end)
+    .execute(conn)?;
+    Ok(n == 1)
 }
 
 /// Appends to a finished run's error (e.g. a retention delete that failed after a success).
@@ -174,11 +205,21 @@ pub fn mark_pruned(conn: &mut DbConn, id: &str, at: NaiveDateTime) -> QueryResul
     diesel::update(dsl::runs.filter(dsl::id.eq(id))).set(dsl::pruned_at.eq(at)).execute(conn).map(|_| ())
 }
 
-/// Runs a crash left running or queued: failed, with the reason.
-pub fn fail_interrupted(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<usize> {
-    diesel::update(dsl::runs.filter(dsl::status.eq_any([RUNNING, QUEUED])))
-        .set((dsl::status.eq(FAILED), dsl::finished_at.eq(now), dsl::error.eq("interrupted by a server restart")))
-        .execute(conn)
+/// Queued and running runs whose owner is not among the `live` instances (or unknown: rows from
+/// before owners were recorded) were cut off by a crash: marks them interrupted and returns them.
+pub fn interrupt_orphans(conn: &mut DbConn, live: &[String], now: NaiveDateTime) -> QueryResult<Vec<RunRow>> {
+    crate::db::write_transaction(conn, |conn| {
+        let orphans: Vec<RunRow> = dsl::runs
+            .filter(dsl::status.eq_any([RUNNING, QUEUED]))
+            .filter(dsl::owner_id.is_null().or(dsl::owner_id.ne_all(live)))
+            .select(RunRow::as_select())
+            .load(conn)?;
+        let ids: Vec<&str> = orphans.iter().map(|r| r.id.as_str()).collect();
+        diesel::update(dsl::runs.filter(dsl::id.eq_any(&ids)))
+            .set((dsl::status.eq(INTERRUPTED), dsl::finished_at.eq(now), dsl::error.eq(INTERRUPTED_MESSAGE)))
+            .execute(conn)?;
+        Ok(orphans)
+    })
 }
 
 /// Enabled plans due at `now`: (workspace, plan id, the next_run_at seen).
@@ -191,11 +232,23 @@ pub fn due_plans(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<Vec<(Stri
     Ok(rows.into_iter().filter_map(|(w, p, at)| Some((w, p, at?))).collect())
 }
 
-/// Moves a due plan's next_run_at on, only if it still holds the value seen: of two instances
-/// that saw the same due plan, exactly one claims it.
-pub fn claim(conn: &mut DbConn, plan: &str, seen: NaiveDateTime, next: Option<NaiveDateTime>) -> QueryResult<bool> {
-    let n = diesel::update(plans::plans.filter(plans::id.eq(plan)).filter(plans::next_run_at.eq(seen)))
-        .set(plans::next_run_at.eq(next))
-        .execute(conn)?;
-    Ok(n == 1)
+/// Moves a due plan's next_run_at on, only if it still holds the value seen, and records the
+/// queued run in the same transaction: of two instances that saw the same due plan, exactly one
+/// claims it, and a claimed slot always has its run (a crash in between loses neither).
+pub fn claim(
+    conn: &mut DbConn,
+    plan: &str,
+    seen: NaiveDateTime,
+    next: Option<NaiveDateTime>,
+    run: &RunRow,
+) -> QueryResult<bool> {
+    crate::db::write_transaction(conn, |conn| {
+        let n = diesel::update(plans::plans.filter(plans::id.eq(plan)).filter(plans::next_run_at.eq(seen)))
+            .set(plans::next_run_at.eq(next))
+            .execute(conn)?;
+        if n == 1 {
+            insert(conn, run)?;
+        }
+        Ok(n == 1)
+    })
 }

@@ -122,6 +122,9 @@ pub fn test_settings(backend: Backend) -> (Settings, tempfile::TempDir, Option<S
         local_backup_dir: data_dir.path().join("backups"),
         secure_cookies: false,
         db_max_connections: 5,
+        db_timeout: Duration::from_secs(10),
+        scheduler_tick: Duration::from_secs(15),
+        instance_timeout: Duration::from_secs(60),
         provider: ProviderSettings {
             test_deadline: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(3),
@@ -168,6 +171,26 @@ pub async fn spawn_with(settings: Settings, data_dir: tempfile::TempDir, pg_data
         data_dir,
         master_key,
         pg_database,
+    }
+}
+
+impl TestApp {
+    /// A test app for a server already listening at `address` (a child process) on the
+    /// settings' database and data dir; dropping it drops the test database.
+    pub fn attach(
+        address: String,
+        settings: &Settings,
+        data_dir: tempfile::TempDir,
+        pg_database: Option<String>,
+    ) -> TestApp {
+        TestApp {
+            address,
+            client: new_client(),
+            database_url: settings.database_url.clone(),
+            data_dir,
+            master_key: settings.master_key.clone().unwrap_or_default(),
+            pg_database,
+        }
     }
 }
 

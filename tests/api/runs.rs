@@ -21,7 +21,7 @@ on_both_backends!(
     another_workspace_cannot_download,
     deleting_a_destination_in_use_disables_its_plans,
     a_source_that_vanished_fails_and_leaves_nothing,
-    runs_left_running_by_a_crash_are_failed_at_start_up,
+    runs_left_running_by_a_crash_are_interrupted_at_start_up,
     a_transient_failure_is_retried,
     a_failed_retention_delete_is_reported,
     only_writers_of_the_workspace_start_runs,
@@ -359,7 +359,7 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     files
 }
 
-async fn runs_left_running_by_a_crash_are_failed_at_start_up(backend: Backend) {
+async fn runs_left_running_by_a_crash_are_interrupted_at_start_up(backend: Backend) {
     let (settings, data_dir, pg) = crate::helpers::test_settings(backend);
     let app = crate::helpers::spawn_with(settings.clone(), data_dir, pg).await;
     app.setup_admin().await;
@@ -404,8 +404,8 @@ async fn runs_left_running_by_a_crash_are_failed_at_start_up(backend: Backend) {
     let restarted = devpilot::startup::Application::build(settings).await.expect("restart");
     drop(restarted);
     let run = run_rows(&app).await.remove(0);
-    assert_eq!(run.status, "failed");
-    assert_eq!(run.error.as_deref(), Some("interrupted by a server restart"));
+    assert_eq!(run.status, "interrupted");
+    assert!(run.error.as_deref().is_some_and(|e| e.starts_with("Interrupted: the server running this backup stopped")));
 }
 
 /// 256 MiB of incompressible bytes, so the run takes long enough to watch: the progress partial

@@ -49,8 +49,6 @@ pub async fn upload(target: &Target<'_>, token: &SecretString, body: ByteStream)
         .query(&[("uploadType", "media"), ("name", target.name)])
         .bearer_auth(token.expose_secret())
         .header(CONTENT_TYPE, "application/octet-stream")
-        // The client's per-request limit is for short requests; this one is watched for stalls.
-        .timeout(Duration::from_secs(7 * 24 * 3600))
         .body(reqwest::Body::wrap_stream(counted))
         .send();
     let response = tokio::select! {

@@ -97,8 +97,23 @@ impl Dial<'_> {
             None => None,
         };
         let mut ssh = self.handshake().await?;
-        self.authenticate(&mut ssh, key).await?;
-        let sftp = self.subsystem(&ssh).await?;
+        // A server that completes the handshake and then stops answering fails within the
+        // deadline too, at the step it stopped in.
+        let deadline = self.settings.test_deadline;
+        let silent = |step: Step| {
+            let address = self.login.address();
+            move |_| {
+                ProviderError::new(
+                    ErrorKind::Timeout,
+                    format!("{address} stopped answering: no reply within {} s.", deadline.as_secs()),
+                )
+                .at(step)
+            }
+        };
+        tokio::time::timeout(deadline, self.authenticate(&mut ssh, key))
+            .await
+            .map_err(silent(Step::Authenticate))??;
+        let sftp = tokio::time::timeout(deadline, self.subsystem(&ssh)).await.map_err(silent(Step::Authenticate))??;
         Ok(Connection { ssh, sftp })
     }
 

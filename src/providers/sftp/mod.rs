@@ -33,7 +33,7 @@ pub struct SftpProvider {
     settings: ProviderSettings,
     /// One connection serves every operation of this provider; reopened if it drops.
     connection: tokio::sync::Mutex<Option<Arc<Connection>>>,
-    /// In a batch ("Test all"): the first connection comes from the logins the batch shares.
+    /// In a batch ("Test all"): connections come from the logins the batch shares.
     shared: Option<Arc<SharedLogins>>,
 }
 
@@ -68,8 +68,7 @@ impl SftpProvider {
             return Ok(Arc::clone(open));
         }
         let open = match &self.shared {
-            // Only the first: a shared connection that dropped is reopened as this provider's own.
-            Some(shared) if slot.is_none() => {
+            Some(shared) => {
                 let opened = shared.open(&self.dial()).await;
                 if let Ok(mut presented) = self.presented_host_key.lock() {
                     presented.clone_from(&opened.presented_host_key);
@@ -80,6 +79,29 @@ impl SftpProvider {
         };
         *slot = Some(Arc::clone(&open));
         Ok(open)
+    }
+
+    /// A session that timed out or closed mid-upload is not used again (the next operation
+    /// reconnects); one closed under us means the server went silent or away, whatever error the
+    /// write happened to report.
+    fn after_failed_upload(&self, conn: &Arc<Connection>, error: ProviderError) -> ProviderError {
+        let closed = conn.is_closed();
+        if (closed || error.kind == ErrorKind::Timeout)
+            && let Ok(mut slot) = self.connection.try_lock()
+            && slot.as_ref().is_some_and(|open| Arc::ptr_eq(open, conn))
+        {
+            *slot = None;
+        }
+        if closed && error.kind != ErrorKind::Timeout {
+            return ProviderError::new(
+                ErrorKind::Unreachable,
+                format!(
+                    "The connection to {} was lost during the upload: the server stopped answering or closed it ({error}).",
+                    self.login.address()
+                ),
+            );
+        }
+        error
     }
 
     fn root_display(&self) -> &str {
@@ -200,7 +222,7 @@ impl Provider for SftpProvider {
         if result.is_err() {
             let _ = conn.sftp.remove_file(partial.as_str()).await;
         }
-        result
+        result.map_err(|e| self.after_failed_upload(&conn, e))
     }
 
     async fn get(&self, key: &str) -> Result<ByteStream, ProviderError> {

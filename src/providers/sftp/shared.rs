@@ -33,11 +33,17 @@ impl std::fmt::Debug for Opened {
 }
 
 impl SharedLogins {
-    /// The batch's connection for this login and pinned host key, opened by the first to ask.
+    /// The batch's connection for this login and pinned host key, opened by the first to ask
+    /// (again, if the one it opened has closed since).
     pub async fn open(&self, dial: &Dial<'_>) -> Opened {
         let cell = {
             let mut logins = self.logins.lock().await;
-            Arc::clone(logins.entry(identity(dial.login, dial.expected_host_key)).or_default())
+            let cell = logins.entry(identity(dial.login, dial.expected_host_key)).or_default();
+            let closed = cell.get().is_some_and(|o| o.connection.as_ref().is_ok_and(|c| c.is_closed()));
+            if closed {
+                *cell = Arc::default();
+            }
+            Arc::clone(cell)
         };
         cell.get_or_init(|| async {
             let connection = dial.open().await.map(Arc::new);
