@@ -90,7 +90,8 @@ impl Application {
                         .build(),
                 )
                 .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
-                .app_data(web::FormConfig::default().limit(256 * 1024))
+                .app_data(crate::web::limits::form_config())
+                .app_data(crate::web::limits::query_config())
                 .app_data(destinations.clone())
                 .app_data(servers.clone())
                 .app_data(accounts.clone())

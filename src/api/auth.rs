@@ -8,9 +8,10 @@ use super::error::ApiError;
 use super::tokens::{TOKEN_PREFIX, TokenError, TokenService};
 use crate::auth::service::AccountService;
 use crate::auth::session::Role;
+use crate::web::limits::{BodyError, read_body, too_large_message};
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
-use actix_web::http::Method;
+use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, http::header, web};
 use chrono::Utc;
@@ -104,24 +105,39 @@ async fn authenticate(req: &HttpRequest) -> Result<ApiUser, ApiError> {
 const PUBLIC: [&str; 2] = ["/api/v1/auth/token", "/api/v1/openapi.json"];
 
 /// Authenticates every API request before any handler or body is read, and refuses viewers'
-/// writes, so the answer is 401/403 whatever the body holds (and nothing is parsed for them).
+/// writes, so the answer is 401/403 whatever the body holds (and nothing is parsed for them);
+/// then reads a write's body within the limit (413 past it, on every operation).
 pub async fn guard(
-    req: ServiceRequest,
+    mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let reads = matches!(*req.method(), Method::GET | Method::HEAD);
     if PUBLIC.contains(&req.path()) {
+        if !reads && let Err(e) = read_body(&mut req).await {
+            return Ok(req.error_response(body_error(e)).map_into_right_body());
+        }
         return next.call(req).await.map(ServiceResponse::map_into_left_body);
     }
     let user = match authenticate(req.request()).await {
         Ok(user) => user,
         Err(e) => return Ok(req.error_response(e).map_into_right_body()),
     };
-    let reads = matches!(*req.method(), Method::GET | Method::HEAD);
     if !reads && let Err(e) = user.require_write() {
         return Ok(req.error_response(e).map_into_right_body());
     }
+    // Read within the limit here, so every operation has one (see web::limits).
+    if !reads && let Err(e) = read_body(&mut req).await {
+        return Ok(req.error_response(body_error(e)).map_into_right_body());
+    }
     req.extensions_mut().insert(user);
     next.call(req).await.map(ServiceResponse::map_into_left_body)
+}
+
+fn body_error(e: BodyError) -> ApiError {
+    match e {
+        BodyError::TooLarge => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, too_large_message("request body")),
+        BodyError::Broken(e) => ApiError::bad_request(format!("The request body could not be read: {e}.")),
+    }
 }
 
 fn lower(a: Role, b: Role) -> Role {

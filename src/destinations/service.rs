@@ -242,6 +242,7 @@ impl DestinationService {
     ) -> Result<(Destination, TestOutcome), DestinationError> {
         let (name, config_fields) = parse_input(&input, None)?;
         self.check_server(workspace, &config_fields.config).await?;
+        self.check_addresses(&config_fields.config).await?;
         let id = uuid::Uuid::new_v4().to_string();
         let now = Utc::now().naive_utc();
         let (settings, secrets, server_id) = config_fields.for_storage();
@@ -280,6 +281,7 @@ impl DestinationService {
         let stored = self.stored_fields(&row).unwrap_or_default();
         let (name, parsed) = parse_input(&input, Some((kind_of(&row)?, &stored)))?;
         self.check_server(workspace, &parsed.config).await?;
+        self.check_addresses(&parsed.config).await?;
         let (settings, secrets, server_id) = parsed.for_storage();
         let change = ConfigChange {
             name: name.as_str().to_owned(),
@@ -343,6 +345,7 @@ impl DestinationService {
             None => None,
         };
         let parsed = parse_config(input, stored.as_ref().map(|(k, f)| (*k, f))).map_err(DestinationError::Invalid)?;
+        self.check_addresses(&parsed.config).await?;
         let (config, _) = self.prepare(workspace, existing, parsed.config).await?;
         Ok(self.provider_test(&config, deep).await.0)
     }
@@ -471,6 +474,19 @@ impl DestinationService {
             Ok(_) => Ok(()),
             Err(e) => Err(server_error(e.into())),
         }
+    }
+
+    /// The endpoints and hosts typed must not lead where the outbound policy refuses to go; the
+    /// refusal is shown next to the field. (Every connection checks again, after its own lookup.)
+    async fn check_addresses(&self, config: &DestinationConfig) -> Result<(), DestinationError> {
+        let policy = self.providers.settings.outbound;
+        let mut errors = FieldErrors::new();
+        for (field, host) in config.typed_hosts() {
+            if let Err(refused) = policy.check_host(&host).await {
+                errors.add(field, refused.to_string());
+            }
+        }
+        if errors.is_empty() { Ok(()) } else { Err(DestinationError::Invalid(errors)) }
     }
 
     /// The pinned host key and the one an SFTP destination's server presents now.

@@ -4,6 +4,7 @@
 
 use super::object_listing::{first_page, list_under};
 use super::object_store_errors::from_object_store;
+use super::outbound::CheckedConnector;
 use super::s3::{client_options, put_multipart, retry_config};
 use super::{ByteStream, ErrorKind, Provider, ProviderContext, ProviderError, StoredObject, check_key, join_key};
 use crate::destinations::fields::{FieldErrors, FieldReader, FieldSpec, RawFields, rules};
@@ -98,7 +99,8 @@ impl AzureBlobProvider {
             .with_container_name(&config.container)
             .with_access_key(config.account_key.expose_secret())
             .with_retry(retry_config(ctx))
-            .with_client_options(client_options(ctx));
+            .with_client_options(client_options(ctx))
+            .with_http_connector(CheckedConnector::new(&ctx.settings));
         // Azurite and sovereign clouds: the account's blob endpoint as given
         // (`http://127.0.0.1:10000/<account>` for Azurite, whose path names the account). Not
         // object_store's emulator mode: that takes its URL from a process-wide environment variable.

@@ -14,6 +14,7 @@ pub mod http;
 pub mod local;
 mod object_listing;
 mod object_store_errors;
+pub mod outbound;
 pub mod s3;
 pub mod sftp;
 

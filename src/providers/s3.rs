@@ -3,6 +3,7 @@
 
 use super::object_listing::{first_page, list_under};
 use super::object_store_errors::from_object_store;
+use super::outbound::CheckedConnector;
 use super::{ByteStream, ErrorKind, Provider, ProviderContext, ProviderError, StoredObject, check_key, join_key};
 use crate::destinations::fields::{FieldErrors, FieldReader, FieldSpec, Input, RawFields, rules};
 use async_trait::async_trait;
@@ -187,7 +188,8 @@ impl S3Provider {
             .with_access_key_id(config.access_key_id.expose_secret())
             .with_secret_access_key(config.secret_access_key.expose_secret())
             .with_retry(retry_config(ctx))
-            .with_client_options(client_options(ctx));
+            .with_client_options(client_options(ctx))
+            .with_http_connector(CheckedConnector::new(&ctx.settings));
         let endpoint_label = match &endpoint {
             Some(e) if config.path_style => {
                 builder = builder.with_endpoint(e).with_allow_http(e.starts_with("http://"));
@@ -250,6 +252,7 @@ pub(super) fn retry_config(ctx: &ProviderContext) -> RetryConfig {
     }
 }
 
+/// (S3 and Azure connect through [`CheckedConnector`], which sets the same timeouts.)
 pub(super) fn client_options(ctx: &ProviderContext) -> ClientOptions {
     ClientOptions::new()
         .with_connect_timeout(ctx.settings.connect_timeout)

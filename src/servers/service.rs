@@ -148,6 +148,7 @@ impl ServerService {
         fields: &RawFields,
     ) -> Result<(Server, TestOutcome), ServerError> {
         let server = NewServer::parse(name, fields).map_err(ServerError::Invalid)?;
+        self.check_address(&server).await?;
         let id = uuid::Uuid::new_v4().to_string();
         let now = Utc::now().naive_utc();
         let row = ServerRow {
@@ -187,6 +188,7 @@ impl ServerService {
             }
         }
         let server = NewServer::parse(name, &fields).map_err(ServerError::Invalid)?;
+        self.check_address(&server).await?;
         let change = ServerChange {
             name: server.name.as_str().to_owned(),
             host: server.login.host.clone(),
@@ -199,6 +201,16 @@ impl ServerService {
         self.db.run(move |c| store::update(c, &ws, &sid, change)).await.map_err(duplicate_name(&server.name))?;
         let outcome = self.test(workspace, id).await?;
         Ok((self.get(workspace, id).await?, outcome))
+    }
+
+    /// The host must not lead where the outbound policy refuses to go (checked again, after its
+    /// own lookup, at every connection).
+    async fn check_address(&self, server: &NewServer) -> Result<(), ServerError> {
+        let policy = self.providers.settings.outbound;
+        policy
+            .check_host(&server.login.host)
+            .await
+            .map_err(|refused| ServerError::Invalid(FieldErrors::single("host", refused.to_string())))
     }
 
     /// Deletes a server no destination uses; else refuses with the names of those that do.

@@ -3,6 +3,7 @@
 use devpilot::config::{ExternalEndpoints, ProviderSettings, Settings};
 use devpilot::crypto::MasterKey;
 use devpilot::db::Db;
+use devpilot::providers::outbound::AddressPolicy;
 use devpilot::startup::Application;
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use std::io::Write;
@@ -128,6 +129,8 @@ pub fn test_settings(backend: Backend) -> (Settings, tempfile::TempDir, Option<S
             max_retries: 0,
             stall_timeout: Duration::from_secs(30),
             allowed_paths: Default::default(),
+            // Every local test server lives on loopback.
+            outbound: AddressPolicy::allowing_loopback(),
             endpoints: nowhere_endpoints(),
         },
         public_url: None,
