@@ -58,6 +58,7 @@ impl Application {
         let destinations = web::Data::new(destination_service.clone());
         let accounts = web::Data::new(AccountService::new(db.clone()));
         let tokens = web::Data::new(crate::api::tokens::TokenService::new(db.clone()));
+        let audit = web::Data::new(crate::audit::service::AuditService::new(db.clone()));
         let plans =
             web::Data::new(PlanService::new(db.clone(), cipher.clone(), settings.provider.allowed_paths.clone()));
         let runner = Runner::new(
@@ -99,11 +100,13 @@ impl Application {
                 .app_data(runner.clone())
                 .app_data(oauth.clone())
                 .app_data(tokens.clone())
+                .app_data(audit.clone())
                 .app_data(jwt_keys.clone())
                 .route("/healthz", web::get().to(|| async { HttpResponse::Ok().body("ok") }))
                 .route("/static/{file:.*}", web::get().to(crate::web::assets::serve))
                 .configure(crate::api::routes)
                 .configure(crate::api::html::routes)
+                .configure(crate::audit::html::routes)
                 .configure(crate::auth::html::routes)
                 .configure(crate::destinations::html::routes)
                 .configure(crate::oauth::html::routes)

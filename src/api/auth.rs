@@ -53,6 +53,9 @@ pub struct ApiUser {
     pub user_id: String,
     pub workspace_id: String,
     pub role: Role,
+    pub email: String,
+    /// The API token used (its name and shown prefix); None for a JWT.
+    pub token: Option<String>,
 }
 
 impl ApiUser {
@@ -61,6 +64,18 @@ impl ApiUser {
             Ok(())
         } else {
             Err(ApiError::forbidden("Viewers can read but not change anything in this workspace."))
+        }
+    }
+}
+
+impl ApiUser {
+    /// Who the audit log names for this request.
+    pub fn actor(&self) -> crate::audit::Actor {
+        crate::audit::Actor {
+            user_id: self.user_id.clone(),
+            email: self.email.clone(),
+            token: self.token.clone(),
+            channel: crate::audit::Channel::Api,
         }
     }
 }
@@ -85,20 +100,27 @@ impl FromRequest for ApiUser {
 async fn authenticate(req: &HttpRequest) -> Result<ApiUser, ApiError> {
     let token = bearer(req)?;
     let accounts = req.app_data::<web::Data<AccountService>>().ok_or_else(|| ApiError::internal("no accounts"))?;
-    let (user_id, workspace_id, ceiling) = if token.starts_with(TOKEN_PREFIX) {
+    let (user_id, workspace_id, ceiling, token) = if token.starts_with(TOKEN_PREFIX) {
         let tokens = req.app_data::<web::Data<TokenService>>().ok_or_else(|| ApiError::internal("no tokens"))?;
         let row = tokens.authenticate(&SecretString::from(token)).await.map_err(token_error)?;
-        (row.created_by, row.workspace_id, Role::parse(&row.role))
+        let label = format!("{} ({})", row.name, row.prefix);
+        (row.created_by, row.workspace_id, Role::parse(&row.role), Some(label))
     } else {
         let keys = req.app_data::<web::Data<JwtKeys>>().ok_or_else(|| ApiError::internal("no JWT keys"))?;
         let claims = decode(keys, &token)?;
-        (claims.sub, claims.ws, None)
+        (claims.sub, claims.ws, None, None)
     };
     let current = accounts.current(&user_id, Some(&workspace_id)).await?;
     let member = current
         .filter(|u| u.workspace_id == workspace_id)
         .ok_or_else(|| ApiError::unauthorized("The token's user is no longer a member of its workspace."))?;
-    Ok(ApiUser { user_id, workspace_id, role: ceiling.map_or(member.role, |c| lower(c, member.role)) })
+    Ok(ApiUser {
+        role: ceiling.map_or(member.role, |c| lower(c, member.role)),
+        email: member.email,
+        user_id,
+        workspace_id,
+        token,
+    })
 }
 
 /// Routes anyone may call: the token exchange and the OpenAPI document.

@@ -2,10 +2,12 @@
 //! disable/enable, delete. Thin: parsing of the request and rendering; rules live in the service.
 //! The same form and handlers serve the plan form's "New destination…" dialog (`super::dialog`).
 
+use super::audited::TestedBy;
 use super::dialog::{self, DialogForm};
 use super::domain::DestinationKind;
 use super::fields::{FieldErrors, Input, RawFields};
 use super::service::{Destination, DestinationError, DestinationInput, DestinationService, TestOutcome};
+use crate::audit::Actor;
 use crate::auth::CurrentUser;
 use crate::auth::session::is_htmx;
 use crate::error::AppError;
@@ -196,7 +198,8 @@ async fn test_all(
     user.require_write()?;
     let ids = service.begin_test_all(&user.workspace_id).await?;
     let (workspace, service_ref) = (user.workspace_id.clone(), service.clone().into_inner());
-    let tests = async move { service_ref.test_marked(&workspace, ids).await };
+    let actor = Actor::web(&user);
+    let tests = async move { service_ref.test_marked(&workspace, ids, &actor).await };
     if is_htmx(&req) {
         // Detached from the request: closing the page does not stop the tests.
         tokio::spawn(tests);
@@ -533,7 +536,7 @@ async fn create(
 ) -> Result<HttpResponse, AppError> {
     user.require_write()?;
     let submitted = Submitted::from_pairs(&form);
-    match service.create(&user.workspace_id, submitted.input.clone()).await {
+    match service.create(&user.workspace_id, submitted.input.clone(), &Actor::web(&user)).await {
         Ok((d, outcome)) => saved(&user, &service, &plans, &submitted, d, outcome, &session).await,
         Err(DestinationError::Invalid(errors)) => {
             let servers = service.server_choices(&user.workspace_id).await?;
@@ -554,7 +557,7 @@ async fn update(
     user.require_write()?;
     let mut submitted = Submitted::from_pairs(&form);
     submitted.id = Some(path.clone());
-    match service.update(&user.workspace_id, &path, submitted.input.clone()).await {
+    match service.update(&user.workspace_id, &path, submitted.input.clone(), &Actor::web(&user)).await {
         Ok((d, outcome)) => saved(&user, &service, &plans, &submitted, d, outcome, &session).await,
         Err(DestinationError::Invalid(errors)) => {
             let stored = stored_secrets_for(&service, &user, &submitted).await?;
@@ -645,7 +648,8 @@ async fn test_connection(
 ) -> Result<HttpResponse, AppError> {
     user.require_write()?;
     let deep = form.deep.as_deref() == Some("true");
-    let outcome = service.test_saved(&user.workspace_id, &path, deep).await?;
+    let outcome =
+        service.test_saved(&user.workspace_id, &path, deep, &TestedBy::asked(&Actor::web(&user), deep)).await?;
     if is_htmx(&req) {
         let d = service.get(&user.workspace_id, &path).await?;
         return render(StatusCode::OK, &RowFragment { row: RowView::new(d, &user, 1) });
@@ -666,7 +670,7 @@ async fn make_default(
     form: web::Form<RowAction>,
 ) -> Result<HttpResponse, AppError> {
     user.require_write()?;
-    service.make_default(&user.workspace_id, &path).await?;
+    service.make_default(&user.workspace_id, &path, &Actor::web(&user)).await?;
     Ok(back_to_list(&form))
 }
 
@@ -677,7 +681,7 @@ async fn disable(
     form: web::Form<RowAction>,
 ) -> Result<HttpResponse, AppError> {
     user.require_write()?;
-    service.disable(&user.workspace_id, &path).await?;
+    service.disable(&user.workspace_id, &path, &Actor::web(&user)).await?;
     Ok(back_to_list(&form))
 }
 
@@ -688,7 +692,7 @@ async fn enable(
     form: web::Form<RowAction>,
 ) -> Result<HttpResponse, AppError> {
     user.require_write()?;
-    service.enable(&user.workspace_id, &path).await?;
+    service.enable(&user.workspace_id, &path, &Actor::web(&user)).await?;
     Ok(back_to_list(&form))
 }
 
@@ -731,7 +735,7 @@ async fn delete(
 ) -> Result<HttpResponse, AppError> {
     user.require_write()?;
     let d = service.get(&user.workspace_id, &path).await?;
-    let plans = service.delete(&user.workspace_id, &path).await?;
+    let plans = service.delete(&user.workspace_id, &path, &Actor::web(&user)).await?;
     if plans.is_empty() {
         Flash::ok(format!("Deleted “{}”.", d.name)).set(&session);
     } else {
@@ -765,7 +769,7 @@ async fn accept_host_key(
     user.require_write()?;
     let d = service.get(&user.workspace_id, &path).await?;
     let fingerprint = form.fingerprint.trim();
-    let outcome = service.accept_host_key(&user.workspace_id, &path, fingerprint).await?;
+    let outcome = service.accept_host_key(&user.workspace_id, &path, fingerprint, &Actor::web(&user)).await?;
     if outcome.ok {
         Flash::ok(format!("Pinned {fingerprint} for “{}”. Connection test passed.", d.name)).set(&session);
     } else {

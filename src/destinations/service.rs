@@ -1,11 +1,13 @@
 //! The rules of destinations: validation, sealing credentials, status changes around tests,
 //! the default. Handlers (HTML now, JSON later) call this; it calls the store and providers.
 
+use super::audited::{self, TestedBy};
 use super::domain::{DestinationConfig, DestinationKind, DestinationName, Status};
 use super::fields::{FieldErrors, RawFields};
 use super::store::{self, ConfigChange, DestinationRow};
+use crate::audit::{self, Action, Actor, Entry, Subject};
 use crate::crypto::CredentialCipher;
-use crate::db::{Db, DbError};
+use crate::db::{Db, DbError, write_transaction};
 use crate::providers::sftp::{self, SftpTarget};
 use crate::providers::{self, Provider, ProviderContext, ProviderError, Step};
 use crate::servers::service::{self as servers, HostKeyOffer, ServerError};
@@ -122,7 +124,7 @@ impl TestOutcome {
     }
 
     /// The line stored as the destination's last test message.
-    fn summary(&self) -> String {
+    pub fn summary(&self) -> String {
         match self.hint {
             Some(hint) => format!("{} {hint}", self.message),
             None => self.message.clone(),
@@ -239,6 +241,7 @@ impl DestinationService {
         &self,
         workspace: &str,
         input: DestinationInput,
+        by: &Actor,
     ) -> Result<(Destination, TestOutcome), DestinationError> {
         let (name, config_fields) = parse_input(&input, None)?;
         self.check_server(workspace, &config_fields.config).await?;
@@ -263,8 +266,20 @@ impl DestinationService {
             host_key_fingerprint: None,
             server_id,
         };
-        self.db.run(move |c| store::insert(c, row)).await.map_err(duplicate_name(&name))?;
-        let outcome = self.run_test(workspace, &id, Ok(config_fields.config), false).await?;
+        let given = audited::all_fields(&settings, &secrets, row.server_id.as_deref());
+        let detail = audited::created(config_fields.config.type_label(), &given);
+        let entry = Entry::new(by, workspace, Subject::destination(&id, name.as_str()), Action::Created, detail);
+        self.db
+            .run(move |c| {
+                write_transaction(c, |c| {
+                    store::insert(c, row)?;
+                    audit::store::record(c, &entry)
+                })
+            })
+            .await
+            .map_err(duplicate_name(&name))?;
+        let after_save = TestedBy::new(by, "After saving");
+        let outcome = self.run_test(workspace, &id, Ok(config_fields.config), false, &after_save).await?;
         Ok((self.get(workspace, &id).await?, outcome))
     }
 
@@ -275,6 +290,7 @@ impl DestinationService {
         workspace: &str,
         id: &str,
         input: DestinationInput,
+        by: &Actor,
     ) -> Result<(Destination, TestOutcome), DestinationError> {
         let row = self.row(workspace, id).await?;
         // Unreadable stored credentials are not kept: the edit must supply them again.
@@ -283,6 +299,9 @@ impl DestinationService {
         self.check_server(workspace, &parsed.config).await?;
         self.check_addresses(&parsed.config).await?;
         let (settings, secrets, server_id) = parsed.for_storage();
+        let after = audited::all_fields(&settings, &secrets, server_id.as_deref());
+        let detail = audited::updated(row.name != name.as_str(), (&row.kind, parsed.kind.as_str()), &stored, &after);
+        let entry = Entry::new(by, workspace, Subject::destination(id, name.as_str()), Action::Updated, detail);
         let change = ConfigChange {
             name: name.as_str().to_owned(),
             kind: parsed.kind.as_str().to_owned(),
@@ -292,8 +311,16 @@ impl DestinationService {
             updated_at: Utc::now().naive_utc(),
         };
         let (ws, rid) = (workspace.to_owned(), id.to_owned());
-        self.db.run(move |c| store::update_config(c, &ws, &rid, change)).await.map_err(duplicate_name(&name))?;
-        let outcome = self.test_saved(workspace, id, false).await?;
+        self.db
+            .run(move |c| {
+                write_transaction(c, |c| {
+                    store::update_config(c, &ws, &rid, change)?;
+                    audit::store::record(c, &entry)
+                })
+            })
+            .await
+            .map_err(duplicate_name(&name))?;
+        let outcome = self.test_saved(workspace, id, false, &TestedBy::new(by, "After saving")).await?;
         Ok((self.get(workspace, id).await?, outcome))
     }
 
@@ -304,6 +331,7 @@ impl DestinationService {
         workspace: &str,
         id: &str,
         refresh_token: &SecretString,
+        by: &Actor,
     ) -> Result<(), DestinationError> {
         let row = self.row(workspace, id).await?;
         let kind = kind_of(&row)?;
@@ -316,6 +344,8 @@ impl DestinationService {
         let mut fields = self.stored_fields(&row)?;
         fields.set("refresh_token", refresh_token.expose_secret());
         let (settings, secrets) = fields.split(kind.fields());
+        let detail = "Connected through Google's consent page: refresh_token stored.";
+        let entry = Entry::new(by, workspace, Subject::destination(id, &row.name), Action::Updated, detail);
         let change = ConfigChange {
             name: row.name,
             kind: row.kind,
@@ -325,7 +355,15 @@ impl DestinationService {
             updated_at: Utc::now().naive_utc(),
         };
         let (ws, rid) = (workspace.to_owned(), id.to_owned());
-        Ok(self.db.run(move |c| store::update_config(c, &ws, &rid, change)).await?)
+        Ok(self
+            .db
+            .run(move |c| {
+                write_transaction(c, |c| {
+                    store::update_config(c, &ws, &rid, change)?;
+                    audit::store::record(c, &entry)
+                })
+            })
+            .await?)
     }
 
     /// "Test credentials": runs on submitted values and stores nothing. On an edit form,
@@ -351,11 +389,17 @@ impl DestinationService {
     }
 
     /// "Test connection": Testing while it runs, then Active (with the time) or Failed.
-    pub async fn test_saved(&self, workspace: &str, id: &str, deep: bool) -> Result<TestOutcome, DestinationError> {
+    pub async fn test_saved(
+        &self,
+        workspace: &str,
+        id: &str,
+        deep: bool,
+        by: &TestedBy<'_>,
+    ) -> Result<TestOutcome, DestinationError> {
         let (ws, rid) = (workspace.to_owned(), id.to_owned());
         self.db.run(move |c| store::begin_test(c, &ws, &rid)).await?;
         let config = self.row(workspace, id).await.and_then(|row| self.config_of(&row));
-        self.run_test(workspace, id, config, deep).await
+        self.run_test(workspace, id, config, deep, by).await
     }
 
     /// "Test all", first half: marks every destination that is not disabled as Testing at once
@@ -367,11 +411,12 @@ impl DestinationService {
 
     /// "Test all", second half: tests the destinations marked, at most [`TEST_ALL_CONCURRENCY`]
     /// at once, each recorded as it finishes; returns how many passed and how many failed.
-    pub async fn test_marked(&self, workspace: &str, ids: Vec<String>) -> TestAllSummary {
+    pub async fn test_marked(&self, workspace: &str, ids: Vec<String>, by: &Actor) -> TestAllSummary {
+        let by = &TestedBy::new(by, "Test all");
         let outcomes = futures::stream::iter(ids)
             .map(|id| async move {
                 let config = self.row(workspace, &id).await.and_then(|row| self.config_of(&row));
-                let outcome = self.run_test(workspace, &id, config, false).await;
+                let outcome = self.run_test(workspace, &id, config, false, by).await;
                 if let Err(e) = &outcome {
                     tracing::warn!(destination = %id, error = %e, "testing a destination failed");
                 }
@@ -392,6 +437,7 @@ impl DestinationService {
         id: &str,
         config: Result<DestinationConfig, DestinationError>,
         deep: bool,
+        by: &TestedBy<'_>,
     ) -> Result<TestOutcome, DestinationError> {
         let prepared = match config {
             Ok(config) => self.prepare(workspace, Some(id), config).await,
@@ -408,7 +454,7 @@ impl DestinationService {
                         format!("{reason}. Edit the destination and enter its credentials again."),
                     )),
                 );
-                self.record(workspace, id, &outcome).await?;
+                self.record(workspace, id, &outcome, deep, by).await?;
                 return Ok(outcome);
             }
             Err(e) => return Err(e),
@@ -417,7 +463,7 @@ impl DestinationService {
         if let (true, None, Some(fingerprint)) = (outcome.ok, pinned_host_key(&config), presented) {
             self.pin_host_key(workspace, &pin, &fingerprint).await?;
         }
-        self.record(workspace, id, &outcome).await?;
+        self.record(workspace, id, &outcome, deep, by).await?;
         Ok(outcome)
     }
 
@@ -513,18 +559,43 @@ impl DestinationService {
         workspace: &str,
         id: &str,
         fingerprint: &str,
+        by: &Actor,
     ) -> Result<TestOutcome, DestinationError> {
         let offer = self.host_key_offer(workspace, id).await?;
         offer.confirm(fingerprint).map_err(|m| DestinationError::Invalid(FieldErrors::single("fingerprint", m)))?;
         let row = self.row(workspace, id).await?;
         let (_, pin) = self.prepare(workspace, Some(id), self.config_of(&row)?).await?;
         self.pin_host_key(workspace, &pin, fingerprint).await?;
-        self.test_saved(workspace, id, false).await
+        let detail = match pin {
+            HostKeyPin::Server(_) => format!("Pinned {fingerprint} (on its managed server)."),
+            _ => format!("Pinned {fingerprint}."),
+        };
+        let entry = Entry::new(by, workspace, Subject::destination(id, &row.name), Action::HostKeyAccepted, detail);
+        self.db.run(move |c| audit::store::record(c, &entry)).await?;
+        self.test_saved(workspace, id, false, &TestedBy::new(by, "After accepting the host key")).await
     }
 
-    async fn record(&self, workspace: &str, id: &str, outcome: &TestOutcome) -> Result<(), DestinationError> {
-        let (ws, rid, o) = (workspace.to_owned(), id.to_owned(), outcome.clone());
-        self.db.run(move |c| store::finish_test(c, &ws, &rid, o.ok, &o.summary(), o.at)).await?;
+    /// Records a finished test on the destination and in the audit log, in one transaction.
+    async fn record(
+        &self,
+        workspace: &str,
+        id: &str,
+        outcome: &TestOutcome,
+        deep: bool,
+        by: &TestedBy<'_>,
+    ) -> Result<(), DestinationError> {
+        let (ws, rid, o, by) = (workspace.to_owned(), id.to_owned(), outcome.clone(), *by);
+        let actor = by.actor.clone();
+        self.db
+            .run(move |c| {
+                write_transaction(c, |c| {
+                    let name = store::find(c, &ws, &rid)?.name;
+                    store::finish_test(c, &ws, &rid, o.ok, &o.summary(), o.at)?;
+                    let by = TestedBy { actor: &actor, ..by };
+                    audit::store::record(c, &by.entry(&ws, &rid, &name, deep, &o))
+                })
+            })
+            .await?;
         Ok(())
     }
 
@@ -562,40 +633,100 @@ impl DestinationService {
         (TestOutcome::from_result(&plan, result), provider.presented_host_key())
     }
 
-    pub async fn make_default(&self, workspace: &str, id: &str) -> Result<(), DestinationError> {
+    pub async fn make_default(&self, workspace: &str, id: &str, by: &Actor) -> Result<(), DestinationError> {
         if Status::from_db(&self.row(workspace, id).await?.status) == Status::Disabled {
             return Err(DestinationError::Conflict(
                 "A disabled destination cannot be the default; enable it first.".into(),
             ));
         }
-        let (ws, rid) = (workspace.to_owned(), id.to_owned());
-        Ok(self.db.run(move |c| store::make_default(c, &ws, &rid)).await?)
+        self.audited(workspace, id, by, Action::MadeDefault, |c, ws, id| {
+            Ok((store::make_default(c, ws, id)?, String::new()))
+        })
+        .await
     }
 
-    pub async fn disable(&self, workspace: &str, id: &str) -> Result<(), DestinationError> {
-        let (ws, rid, now) = (workspace.to_owned(), id.to_owned(), Utc::now().naive_utc());
-        Ok(self.db.run(move |c| store::set_disabled(c, &ws, &rid, now)).await?)
+    pub async fn disable(&self, workspace: &str, id: &str, by: &Actor) -> Result<(), DestinationError> {
+        let now = Utc::now().naive_utc();
+        self.audited(workspace, id, by, Action::Disabled, move |c, ws, id| {
+            Ok((store::set_disabled(c, ws, id, now)?, String::new()))
+        })
+        .await
     }
 
     /// Re-enables a Disabled destination and tests it, so its status is earned, not assumed.
-    pub async fn enable(&self, workspace: &str, id: &str) -> Result<TestOutcome, DestinationError> {
-        let (ws, rid, now) = (workspace.to_owned(), id.to_owned(), Utc::now().naive_utc());
-        self.db.run(move |c| store::enable_for_test(c, &ws, &rid, now)).await?;
+    pub async fn enable(&self, workspace: &str, id: &str, by: &Actor) -> Result<TestOutcome, DestinationError> {
+        let now = Utc::now().naive_utc();
+        self.audited(workspace, id, by, Action::Enabled, move |c, ws, id| {
+            Ok((store::enable_for_test(c, ws, id, now)?, String::new()))
+        })
+        .await?;
         let config = self.row(workspace, id).await.and_then(|row| self.config_of(&row));
-        self.run_test(workspace, id, config, false).await
+        self.run_test(workspace, id, config, false, &TestedBy::new(by, "After enabling")).await
     }
 
     /// Deletes the destination and disables the plans that used it; returns their names.
-    pub async fn delete(&self, workspace: &str, id: &str) -> Result<Vec<String>, DestinationError> {
-        let (ws, rid) = (workspace.to_owned(), id.to_owned());
-        Ok(self.db.run(move |c| store::delete(c, &ws, &rid)).await?)
+    pub async fn delete(&self, workspace: &str, id: &str, by: &Actor) -> Result<Vec<String>, DestinationError> {
+        self.audited(workspace, id, by, Action::Deleted, |c, ws, id| {
+            let plans = store::delete(c, ws, id)?;
+            let detail = disabled_plans(&plans);
+            Ok((plans, detail))
+        })
+        .await
     }
 
     /// Deletes the destination only if no plan uses it, in one transaction; returns the names of
     /// the plans that use it (empty: it was deleted).
-    pub async fn delete_if_unused(&self, workspace: &str, id: &str) -> Result<Vec<String>, DestinationError> {
+    pub async fn delete_if_unused(
+        &self,
+        workspace: &str,
+        id: &str,
+        by: &Actor,
+    ) -> Result<Vec<String>, DestinationError> {
         let (ws, rid) = (workspace.to_owned(), id.to_owned());
-        Ok(self.db.run(move |c| store::delete_if_unused(c, &ws, &rid)).await?)
+        let by = by.clone();
+        Ok(self
+            .db
+            .run(move |c| {
+                write_transaction(c, |c| {
+                    let name = store::find(c, &ws, &rid)?.name;
+                    let plans = store::delete_if_unused(c, &ws, &rid)?;
+                    if plans.is_empty() {
+                        let entry = Entry::new(&by, &ws, Subject::destination(&rid, &name), Action::Deleted, "");
+                        audit::store::record(c, &entry)?;
+                    }
+                    Ok(plans)
+                })
+            })
+            .await?)
+    }
+
+    /// Makes a change and records it in the audit log in one transaction; `change` returns its
+    /// result and the entry's detail. The destination's name is read first, in the transaction.
+    async fn audited<T, F>(
+        &self,
+        workspace: &str,
+        id: &str,
+        by: &Actor,
+        action: Action,
+        change: F,
+    ) -> Result<T, DestinationError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut crate::db::DbConn, &str, &str) -> diesel::QueryResult<(T, String)> + Send + 'static,
+    {
+        let (ws, rid, by) = (workspace.to_owned(), id.to_owned(), by.clone());
+        Ok(self
+            .db
+            .run(move |c| {
+                write_transaction(c, |c| {
+                    let name = store::find(c, &ws, &rid)?.name;
+                    let (done, detail) = change(c, &ws, &rid)?;
+                    let entry = Entry::new(&by, &ws, Subject::destination(&rid, &name), action, detail);
+                    audit::store::record(c, &entry)?;
+                    Ok(done)
+                })
+            })
+            .await?)
     }
 
     /// Names of the plans that back up to the destination.
@@ -707,6 +838,10 @@ fn pinned_host_key(config: &DestinationConfig) -> Option<&str> {
         DestinationConfig::Sftp(c) => c.host_key.as_deref(),
         _ => None,
     }
+}
+
+fn disabled_plans(names: &[String]) -> String {
+    if names.is_empty() { String::new() } else { format!("Plans disabled: {}.", names.join(", ")) }
 }
 
 fn server_error(e: ServerError) -> DestinationError {

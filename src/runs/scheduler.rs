@@ -31,7 +31,7 @@ pub async fn tick(runner: &Runner) -> Result<usize, crate::db::DbError> {
         let next = Schedule::parse(&row.schedule).ok().and_then(|s| s.next_after(now));
         let pid = plan.clone();
         if runner.db().run(move |c| store::claim(c, &pid, seen, next)).await? {
-            runner.start(&workspace, &plan, Trigger::Schedule).await?;
+            runner.start(&workspace, &plan, Trigger::Schedule, None).await?;
             started += 1;
         }
     }

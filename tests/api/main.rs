@@ -15,6 +15,7 @@ mod api_runs;
 mod api_schedules;
 mod api_tokens;
 mod artifacts;
+mod audit_log;
 mod body_limits;
 mod browser;
 mod concurrent_writes;
