@@ -38,25 +38,13 @@ async fn entries(app: &TestApp) -> Vec<Entry> {
 
 /// Every column of every entry, as text (to look for secrets in).
 async fn whole_table(app: &TestApp) -> String {
-    let rows: Vec<(String, String, String, String, Option<String>, String, String, String, String, String)> = app
+    let rows = app
         .db()
         .run(|c| {
+            use devpilot::audit::store::AuditRow;
             use devpilot::db::schema::audit_events::dsl::*;
             use diesel::prelude::*;
-            audit_events
-                .select((
-                    id,
-                    workspace_id,
-                    actor_user_id,
-                    actor_email,
-                    actor_token,
-                    channel,
-                    action,
-                    subject_type,
-                    subject_name,
-                    detail,
-                ))
-                .load(c)
+            audit_events.select(AuditRow::as_select()).load::<AuditRow>(c)
         })
         .await
         .expect("audit table");

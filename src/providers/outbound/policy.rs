@@ -69,9 +69,15 @@ pub enum ResolveError {
     Lookup(std::io::Error),
 }
 
-/// An IPv4-mapped IPv6 address (`::ffff:169.254.169.254`) is the IPv4 address it carries.
+/// An IPv6 address that carries an IPv4 one is judged as that: IPv4-mapped
+/// (`::ffff:169.254.169.254`) and NAT64's well-known prefix (`64:ff9b::a9fe:a9fe`, which a
+/// translator on the network would turn into the IPv4 address).
 fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
+        IpAddr::V6(v6) if v6.segments()[..6] == [0x64, 0xff9b, 0, 0, 0, 0] => {
+            let [.., a, b, c, d] = v6.octets();
+            IpAddr::V4(Ipv4Addr::new(a, b, c, d))
+        }
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         v4 => v4,
     }
@@ -182,7 +188,14 @@ mod tests {
                 refused(policy, "169.254.169.254").as_deref(),
                 Some("169.254.169.254 is a link-local (cloud metadata) address; Devpilot never connects there.")
             );
-            for ip in ["169.254.0.1", "::ffff:169.254.169.254", "fd00:ec2::254", "fe80::1", "100.100.100.200"] {
+            for ip in [
+                "169.254.0.1",
+                "::ffff:169.254.169.254",
+                "64:ff9b::a9fe:a9fe",
+                "fd00:ec2::254",
+                "fe80::1",
+                "100.100.100.200",
+            ] {
                 let message = refused(policy, ip).unwrap_or_else(|| panic!("{ip} passed"));
                 assert!(message.contains("never connects there"), "{message}");
             }
