@@ -267,6 +267,13 @@ impl TestApp {
         assert_eq!(page.location.as_deref(), Some("/destinations"));
     }
 
+    /// Signs this client in as the admin `setup_admin` created (for a second server on the same
+    /// database).
+    pub async fn sign_in_admin(&self) {
+        let login = self.post("/login", &[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)]).await;
+        assert_eq!(login.location.as_deref(), Some("/destinations"), "{}", login.body);
+    }
+
     /// Creates a destination through the form; `config` names fields without the `config.` prefix.
     pub async fn create_destination(&self, name: &str, kind: &str, config: &[(&str, &str)]) -> Page {
         let keys: Vec<String> = config.iter().map(|(k, _)| format!("config.{k}")).collect();

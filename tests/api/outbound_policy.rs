@@ -5,7 +5,7 @@
 //! or the test's result for what only shows when connecting; never a 500, never stored.
 
 use crate::api_client::admin;
-use crate::helpers::{Backend, Page, TestApp, moto, spawn_app, spawn_with, test_settings};
+use crate::helpers::{Backend, Page, moto, spawn_app, spawn_with, test_settings};
 use crate::on_both_backends;
 use crate::provider_azure::azurite;
 use crate::provider_s3::moto_open;
@@ -145,7 +145,7 @@ async fn loopback_is_refused_unless_the_server_allows_it(backend: Backend) {
     }
 
     let app = spawn_with(refusing, refusing_dir, None).await;
-    app.setup_admin_session().await;
+    app.sign_in_admin().await;
     let loopback = format!("127.0.0.1 is a loopback address (this server itself); {LOOPBACK_RULE}");
     let page = app.create_destination("Local moto", "s3", &s3_fields).await;
     assert_eq!((page.status, field_error(&page, "endpoint")), (422, loopback.clone()));
@@ -257,15 +257,4 @@ async fn every_redirect_hop_is_checked(backend: Backend) {
     assert_eq!(app.create_destination("Redirected to moto", "s3", &config).await.status, 303);
     let row = app.destination("Redirected to moto").await;
     assert_eq!(row.status, "active", "{}", row.message);
-}
-
-impl TestApp {
-    /// Signs this client in as the admin `setup_admin` created on the database (for a second
-    /// server on the same database).
-    pub async fn setup_admin_session(&self) {
-        let login = self
-            .post("/login", &[("email", crate::helpers::ADMIN_EMAIL), ("password", crate::helpers::ADMIN_PASSWORD)])
-            .await;
-        assert_eq!(login.location.as_deref(), Some("/destinations"), "{}", login.body);
-    }
 }
