@@ -1,5 +1,6 @@
 //! Settings from the environment, each with a default that runs the embedded setup.
 
+use crate::providers::outbound::{ALLOW_LOOPBACK_VAR, AddressPolicy};
 use anyhow::Context;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -50,6 +51,8 @@ pub struct ProviderSettings {
     /// Where on this server local destinations, directory and SQLite sources and restores may
     /// read and write.
     pub allowed_paths: AllowedPaths,
+    /// Which addresses destinations may connect to (link-local never; loopback when allowed).
+    pub outbound: AddressPolicy,
     pub endpoints: ExternalEndpoints,
 }
 
@@ -102,6 +105,7 @@ impl Default for ProviderSettings {
             max_retries: 3,
             stall_timeout: Duration::from_secs(120),
             allowed_paths: AllowedPaths::default(),
+            outbound: AddressPolicy::default(),
             endpoints: ExternalEndpoints::default(),
         }
     }
@@ -178,6 +182,7 @@ impl Settings {
                     defaults.stall_timeout.as_secs(),
                 )?),
                 allowed_paths: AllowedPaths::parse(&var("DEVPILOT_ALLOWED_PATHS").unwrap_or_default())?,
+                outbound: AddressPolicy { allow_loopback: parse_var(ALLOW_LOOPBACK_VAR, false)? },
                 endpoints: ExternalEndpoints::from_env(),
             },
             public_url: var("DEVPILOT_PUBLIC_URL").map(|v| v.trim_end_matches('/').to_owned()),

@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod artifacts;
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod crypto;

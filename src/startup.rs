@@ -47,6 +47,7 @@ impl Application {
         let rendered_pages = web::Data::new(crate::destinations::list::RenderedPages::default());
         let accounts = web::Data::new(AccountService::new(db.clone()));
         let tokens = web::Data::new(crate::api::tokens::TokenService::new(db.clone()));
+        let audit = web::Data::new(crate::audit::service::AuditService::new(db.clone()));
         let plans =
             web::Data::new(PlanService::new(db.clone(), cipher.clone(), settings.provider.allowed_paths.clone()));
         let runner = Runner::new(
@@ -84,7 +85,8 @@ impl Application {
                         .build(),
                 )
                 .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
-                .app_data(web::FormConfig::default().limit(256 * 1024))
+                .app_data(crate::web::limits::form_config())
+                .app_data(crate::web::limits::query_config())
                 .app_data(destinations.clone())
                 .app_data(rendered_pages.clone())
                 .app_data(servers.clone())
@@ -93,11 +95,13 @@ impl Application {
                 .app_data(runner.clone())
                 .app_data(oauth.clone())
                 .app_data(tokens.clone())
+                .app_data(audit.clone())
                 .app_data(jwt_keys.clone())
                 .route("/healthz", web::get().to(|| async { HttpResponse::Ok().body("ok") }))
                 .route("/static/{file:.*}", web::get().to(crate::web::assets::serve))
                 .configure(crate::api::routes)
                 .configure(crate::api::html::routes)
+                .configure(crate::audit::html::routes)
                 .configure(crate::auth::html::routes)
                 .configure(crate::destinations::html::routes)
                 .configure(crate::oauth::html::routes)

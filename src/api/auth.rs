@@ -8,9 +8,10 @@ use super::error::ApiError;
 use super::tokens::{TOKEN_PREFIX, TokenError, TokenService};
 use crate::auth::service::AccountService;
 use crate::auth::session::Role;
+use crate::web::limits::{BodyError, read_body, too_large_message};
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
-use actix_web::http::Method;
+use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, http::header, web};
 use chrono::Utc;
@@ -52,6 +53,9 @@ pub struct ApiUser {
     pub user_id: String,
     pub workspace_id: String,
     pub role: Role,
+    pub email: String,
+    /// The API token used (its name and shown prefix); None for a JWT.
+    pub token: Option<String>,
 }
 
 impl ApiUser {
@@ -60,6 +64,18 @@ impl ApiUser {
             Ok(())
         } else {
             Err(ApiError::forbidden("Viewers can read but not change anything in this workspace."))
+        }
+    }
+}
+
+impl ApiUser {
+    /// Who the audit log names for this request.
+    pub fn actor(&self) -> crate::audit::Actor {
+        crate::audit::Actor {
+            user_id: self.user_id.clone(),
+            email: self.email.clone(),
+            token: self.token.clone(),
+            channel: crate::audit::Channel::Api,
         }
     }
 }
@@ -84,44 +100,66 @@ impl FromRequest for ApiUser {
 async fn authenticate(req: &HttpRequest) -> Result<ApiUser, ApiError> {
     let token = bearer(req)?;
     let accounts = req.app_data::<web::Data<AccountService>>().ok_or_else(|| ApiError::internal("no accounts"))?;
-    let (user_id, workspace_id, ceiling) = if token.starts_with(TOKEN_PREFIX) {
+    let (user_id, workspace_id, ceiling, token) = if token.starts_with(TOKEN_PREFIX) {
         let tokens = req.app_data::<web::Data<TokenService>>().ok_or_else(|| ApiError::internal("no tokens"))?;
         let row = tokens.authenticate(&SecretString::from(token)).await.map_err(token_error)?;
-        (row.created_by, row.workspace_id, Role::parse(&row.role))
+        let label = format!("{} ({})", row.name, row.prefix);
+        (row.created_by, row.workspace_id, Role::parse(&row.role), Some(label))
     } else {
         let keys = req.app_data::<web::Data<JwtKeys>>().ok_or_else(|| ApiError::internal("no JWT keys"))?;
         let claims = decode(keys, &token)?;
-        (claims.sub, claims.ws, None)
+        (claims.sub, claims.ws, None, None)
     };
     let current = accounts.current(&user_id, Some(&workspace_id)).await?;
     let member = current
         .filter(|u| u.workspace_id == workspace_id)
         .ok_or_else(|| ApiError::unauthorized("The token's user is no longer a member of its workspace."))?;
-    Ok(ApiUser { user_id, workspace_id, role: ceiling.map_or(member.role, |c| lower(c, member.role)) })
+    Ok(ApiUser {
+        role: ceiling.map_or(member.role, |c| lower(c, member.role)),
+        email: member.email,
+        user_id,
+        workspace_id,
+        token,
+    })
 }
 
 /// Routes anyone may call: the token exchange and the OpenAPI document.
 const PUBLIC: [&str; 2] = ["/api/v1/auth/token", "/api/v1/openapi.json"];
 
 /// Authenticates every API request before any handler or body is read, and refuses viewers'
-/// writes, so the answer is 401/403 whatever the body holds (and nothing is parsed for them).
+/// writes, so the answer is 401/403 whatever the body holds (and nothing is parsed for them);
+/// then reads a write's body within the limit (413 past it, on every operation).
 pub async fn guard(
-    req: ServiceRequest,
+    mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let reads = matches!(*req.method(), Method::GET | Method::HEAD);
     if PUBLIC.contains(&req.path()) {
+        if !reads && let Err(e) = read_body(&mut req).await {
+            return Ok(req.error_response(body_error(e)).map_into_right_body());
+        }
         return next.call(req).await.map(ServiceResponse::map_into_left_body);
     }
     let user = match authenticate(req.request()).await {
         Ok(user) => user,
         Err(e) => return Ok(req.error_response(e).map_into_right_body()),
     };
-    let reads = matches!(*req.method(), Method::GET | Method::HEAD);
     if !reads && let Err(e) = user.require_write() {
         return Ok(req.error_response(e).map_into_right_body());
     }
+    // Read within the limit here, so every operation has one (see web::limits).
+    if !reads && let Err(e) = read_body(&mut req).await {
+        return Ok(req.error_response(body_error(e)).map_into_right_body());
+    }
     req.extensions_mut().insert(user);
     next.call(req).await.map(ServiceResponse::map_into_left_body)
+}
+
+fn body_error(e: BodyError) -> ApiError {
+    match e {
+        BodyError::TooLarge => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, too_large_message("request body")),
+        BodyError::Broken(e) => ApiError::bad_request(format!("The request body could not be read: {e}.")),
+    }
 }
 
 fn lower(a: Role, b: Role) -> Role {

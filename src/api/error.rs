@@ -147,7 +147,7 @@ impl From<AccountError> for ApiError {
 
 /// Bodies, queries and paths that do not parse answer in the same shape as everything else.
 pub fn json_config() -> actix_web::web::JsonConfig {
-    actix_web::web::JsonConfig::default().limit(256 * 1024).error_handler(|e, _| {
+    actix_web::web::JsonConfig::default().limit(crate::web::limits::MAX_BODY_BYTES).error_handler(|e, _| {
         let status = match &e {
             actix_web::error::JsonPayloadError::ContentType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             actix_web::error::JsonPayloadError::Overflow { .. }
@@ -155,7 +155,11 @@ pub fn json_config() -> actix_web::web::JsonConfig {
             actix_web::error::JsonPayloadError::Deserialize(d) if d.is_data() => StatusCode::UNPROCESSABLE_ENTITY,
             _ => StatusCode::BAD_REQUEST,
         };
-        ApiError::new(status, format!("The request body is not valid: {e}.")).into()
+        let message = match status {
+            StatusCode::PAYLOAD_TOO_LARGE => crate::web::limits::too_large_message("request body"),
+            _ => format!("The request body is not valid: {e}."),
+        };
+        ApiError::new(status, message).into()
     })
 }
 

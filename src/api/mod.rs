@@ -2,6 +2,7 @@
 //! token), one error shape, paginated lists as the spec shows them, and an OpenAPI document
 //! generated from the handlers at `/api/v1/openapi.json`.
 
+pub mod audit;
 pub mod auth;
 pub mod destinations;
 pub mod error;
@@ -43,7 +44,8 @@ impl Modify for BearerAuth {
 }
 
 /// Answers every operation can give whatever its handler does: a body or query string that does
-/// not parse (400), a body that is not JSON (415), no valid token (401).
+/// not parse (400), a body that is not JSON (415), a write's body over the limit (413), no valid
+/// token (401).
 struct CommonResponses;
 
 impl Modify for CommonResponses {
@@ -55,13 +57,22 @@ impl Modify for CommonResponses {
             RefOr::T(ResponseBuilder::new().description(description).content("application/json", json).build())
         };
         for item in openapi.paths.paths.values_mut() {
-            let operations = [&mut item.get, &mut item.post, &mut item.put, &mut item.delete, &mut item.patch];
-            for operation in operations.into_iter().flatten() {
+            let operations = [
+                (false, &mut item.get),
+                (true, &mut item.post),
+                (true, &mut item.put),
+                (true, &mut item.delete),
+                (true, &mut item.patch),
+            ];
+            for (writes, operation) in operations.into_iter().filter_map(|(w, op)| op.as_mut().map(|op| (w, op))) {
                 let public = operation.security.as_ref().is_some_and(|s| s.is_empty());
                 let responses = &mut operation.responses.responses;
                 responses.entry("400".into()).or_insert_with(|| error("The query string or body does not parse"));
                 if operation.request_body.is_some() {
                     responses.entry("415".into()).or_insert_with(|| error("The body is not application/json"));
+                }
+                if writes {
+                    responses.entry("413".into()).or_insert_with(|| error("The body is larger than 256 KiB"));
                 }
                 if !public {
                     responses.entry("401".into()).or_insert_with(|| error("No valid bearer token"));
@@ -77,6 +88,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(destinations::DestinationsApi::openapi());
     doc.merge(schedules::SchedulesApi::openapi());
     doc.merge(runs::RunsApi::openapi());
+    doc.merge(audit::AuditApi::openapi());
     CommonResponses.modify(&mut doc);
     doc
 }
@@ -93,6 +105,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(destinations::routes)
             .configure(schedules::routes)
             .configure(runs::routes)
+            .configure(audit::routes)
             .default_service(web::to(|| async {
                 Err::<HttpResponse, _>(ApiError::not_found("There is no such API endpoint."))
             })),

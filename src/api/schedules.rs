@@ -208,7 +208,10 @@ pub async fn create(
             choices.into_iter().find(|d| d.is_default).map(|d| d.id).unwrap_or_default()
         }
     };
-    let plan = service.create(&user.workspace_id, &body.into_input(destination_id)).await.map_err(plan_error)?;
+    let plan = service
+        .create(&user.workspace_id, &body.into_input(destination_id), &user.actor())
+        .await
+        .map_err(plan_error)?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/v1/backup-schedules/{}", plan.id)))
         .json(envelope(plan)))
@@ -264,7 +267,7 @@ pub async fn update(
     let plan = service.get(&user.workspace_id, &id.to_string()).await?;
     let mut input = plan.input();
     body.into_inner().apply(&mut input);
-    let plan = service.update(&user.workspace_id, &plan.id, &input).await.map_err(plan_error)?;
+    let plan = service.update(&user.workspace_id, &plan.id, &input, &user.actor()).await.map_err(plan_error)?;
     Ok(HttpResponse::Ok().json(envelope(plan)))
 }
 
@@ -288,7 +291,7 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     user.require_write()?;
     let plan = service.get(&user.workspace_id, &id.to_string()).await?;
-    service.delete(&user.workspace_id, &plan.id).await?;
+    service.delete(&user.workspace_id, &plan.id, &user.actor()).await?;
     Ok(HttpResponse::Ok().json(ScheduleDeleted { message: "Backup schedule successfully deleted".into() }))
 }
 
@@ -314,7 +317,7 @@ pub async fn run_now(
 ) -> Result<HttpResponse, ApiError> {
     user.require_write()?;
     let plan = plans.get(&user.workspace_id, &id.to_string()).await?;
-    let run_id = runner.start(&user.workspace_id, &plan.id, Trigger::Manual).await?;
+    let run_id = runner.start(&user.workspace_id, &plan.id, Trigger::Manual, Some(&user.actor())).await?;
     let run = runner.find(&user.workspace_id, &run_id).await?;
     let data = RunResource::new(run, plan.name, &runner);
     Ok(HttpResponse::Accepted().insert_header((header::LOCATION, run_location(&run_id))).json(RunEnvelope { data }))

@@ -1,22 +1,23 @@
 //! CSRF protection for browser requests: a random token lives in the (encrypted) session and
 //! must come back with every state-changing request, as the `X-CSRF-Token` header (htmx sends
 //! it from `hx-headers`) or the `csrf_token` form field. A request without it gets 403 and
-//! changes nothing, because the check runs before any handler. `/api/` is exempt: it ignores
+//! changes nothing, because the check runs before any handler. The body is read in full here (up
+//! to the limit; more answers 413), which is also where it finds a form's token. `/api/` is exempt: it ignores
 //! cookies and takes bearer tokens only.
 
+use crate::web::limits::read_body;
 use actix_session::{Session, SessionExt};
+use actix_web::ResponseError;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
-use actix_web::{HttpResponse, http::Method, web};
+use actix_web::{HttpResponse, http::Method};
 use base64::Engine;
 use rand::RngCore;
 
 const SESSION_KEY: &str = "csrf";
 pub const HEADER: &str = "X-CSRF-Token";
 pub const FIELD: &str = "csrf_token";
-/// Forms are read in full to find the token; anything larger is refused.
-const MAX_FORM_BYTES: usize = 256 * 1024;
 
 /// The session's token, created on first use.
 pub fn token(session: &Session) -> String {
@@ -49,6 +50,11 @@ pub async fn protect(
     if safe || api {
         return next.call(req).await.map(ServiceResponse::map_into_left_body);
     }
+    // Every body is read here, within the limit, so every route has one (see web::limits).
+    let body = match read_body(&mut req).await {
+        Ok(body) => body,
+        Err(e) => return Ok(req.into_response(e.page().error_response()).map_into_right_body()),
+    };
     let expected = req.get_session().get::<String>(SESSION_KEY).ok().flatten();
     let mut presented = req.headers().get(HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let is_form = req
@@ -57,13 +63,7 @@ pub async fn protect(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
     if presented.is_none() && is_form {
-        let body = req.extract::<web::Bytes>().await;
-        if let Ok(body) = body {
-            if body.len() <= MAX_FORM_BYTES {
-                presented = form_token(&body);
-            }
-            req.set_payload(bytes_to_payload(body));
-        }
+        presented = form_token(&body);
     }
     match (expected, presented) {
         (Some(e), Some(p)) if same(&e, &p) => next.call(req).await.map(ServiceResponse::map_into_left_body),
@@ -83,10 +83,4 @@ fn form_token(body: &[u8]) -> Option<String> {
 
 fn form_urlencoded_pairs(body: &[u8]) -> impl Iterator<Item = (String, String)> + '_ {
     url::form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned()))
-}
-
-fn bytes_to_payload(body: web::Bytes) -> actix_web::dev::Payload {
-    let (_, mut payload) = actix_http::h1::Payload::create(true);
-    payload.unread_data(body);
-    actix_web::dev::Payload::from(payload)
 }

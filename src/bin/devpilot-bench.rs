@@ -51,6 +51,9 @@ fn context() -> ProviderContext {
     if let Ok(url) = std::env::var("DEVPILOT_GCS_API_URL") {
         settings.endpoints.gcs_api = url.trim_end_matches('/').to_owned();
     }
+    // The benchmark's servers are all on loopback (bench/run sets it for the server too).
+    settings.outbound.allow_loopback =
+        std::env::var(devpilot::providers::outbound::ALLOW_LOOPBACK_VAR).is_ok_and(|v| v.trim() == "true");
     ProviderContext::new(settings, std::env::temp_dir()).expect("the HTTP clients build")
 }
 

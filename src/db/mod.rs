@@ -160,6 +160,8 @@ impl Db {
 /// up front: a deferred transaction that reads first and then writes cannot wait for the lock
 /// (SQLite answers "database is locked" at once when another writer committed meanwhile), while
 /// an immediate one waits for it like any writer (busy_timeout). PostgreSQL needs nothing special.
+/// Nested (a store function that writes in a transaction, called inside the transaction that also
+/// records the change in the audit log), it is a savepoint.
 pub fn write_transaction<T, F>(conn: &mut DbConn, f: F) -> diesel::QueryResult<T>
 where
     F: FnOnce(&mut DbConn) -> diesel::QueryResult<T>,
@@ -167,6 +169,12 @@ where
     use diesel::Connection;
     use diesel::connection::{AnsiTransactionManager, TransactionManager};
     let DbConn::Sqlite(sqlite) = conn else { return conn.transaction(f) };
+    // Inside another write transaction the lock is held already: a savepoint will do.
+    let status =
+        <AnsiTransactionManager as TransactionManager<SqliteConnection>>::transaction_manager_status_mut(sqlite);
+    if status.transaction_depth()?.is_some() {
+        return conn.transaction(f);
+    }
     AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
     let result = f(conn);
     let DbConn::Sqlite(sqlite) = conn else { unreachable!("the connection is still SQLite") };

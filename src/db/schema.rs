@@ -167,3 +167,20 @@ diesel::table! {
         heartbeat_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    audit_events (id) {
+        id -> Text,
+        workspace_id -> Text,
+        occurred_at -> Timestamp,
+        actor_user_id -> Text,
+        actor_email -> Text,
+        actor_token -> Nullable<Text>,
+        channel -> Text,
+        action -> Text,
+        subject_type -> Text,
+        subject_id -> Text,
+        subject_name -> Text,
+        detail -> Text,
+    }
+}

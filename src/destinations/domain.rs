@@ -2,6 +2,7 @@
 //! one struct per kind.
 
 use super::fields::{FieldErrors, FieldSpec, RawFields};
+use crate::providers::outbound::url_host;
 use crate::providers::{azure_blob, cloudinary, gcs, google_drive, local, s3, sftp};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -201,6 +202,21 @@ impl DestinationConfig {
         match self {
             DestinationConfig::S3(c) => c.service_label(),
             other => other.kind().label(),
+        }
+    }
+
+    /// The hosts the admin typed that this config connects to, by field: the outbound address
+    /// policy checks them when the destination is saved (and again at every connection). The
+    /// presets' own endpoints and the Google and Cloudinary APIs are the server's settings.
+    pub fn typed_hosts(&self) -> Vec<(&'static str, String)> {
+        let endpoint = |e: &Option<String>| e.as_deref().and_then(url_host).map(|h| ("endpoint", h));
+        match self {
+            DestinationConfig::S3(c) => endpoint(&c.endpoint).into_iter().collect(),
+            DestinationConfig::AzureBlob(c) => endpoint(&c.endpoint).into_iter().collect(),
+            DestinationConfig::Sftp(sftp::SftpConfig { target: sftp::SftpTarget::Login(login), .. }) => {
+                vec![("host", login.host.clone())]
+            }
+            _ => Vec::new(),
         }
     }
 

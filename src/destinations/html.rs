@@ -7,6 +7,7 @@ use super::domain::DestinationKind;
 use super::fields::{FieldErrors, Input, RawFields};
 use super::list;
 use super::service::{Destination, DestinationError, DestinationInput, DestinationService, TestOutcome};
+use crate::audit::Actor;
 use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::plans::service::PlanService;
@@ -364,7 +365,7 @@ async fn create(
 ) -> Result<HttpResponse, AppError> {
     user.require_write()?;
     let submitted = Submitted::from_pairs(&form);
-    match service.create(&user.workspace_id, submitted.input.clone()).await {
+    match service.create(&user.workspace_id, submitted.input.clone(), &Actor::web(&user)).await {
         Ok((d, outcome)) => saved(&user, &service, &plans, &submitted, d, outcome, &session).await,
         Err(DestinationError::Invalid(errors)) => {
             let servers = service.server_choices(&user.workspace_id).await?;
@@ -385,7 +386,7 @@ async fn update(
     user.require_write()?;
     let mut submitted = Submitted::from_pairs(&form);
     submitted.id = Some(path.clone());
-    match service.update(&user.workspace_id, &path, submitted.input.clone()).await {
+    match service.update(&user.workspace_id, &path, submitted.input.clone(), &Actor::web(&user)).await {
         Ok((d, outcome)) => saved(&user, &service, &plans, &submitted, d, outcome, &session).await,
         Err(DestinationError::Invalid(errors)) => {
             let stored = stored_secrets_for(&service, &user, &submitted).await?;
@@ -489,7 +490,7 @@ async fn delete(
 ) -> Result<HttpResponse, AppError> {
     user.require_write()?;
     let d = service.get(&user.workspace_id, &path).await?;
-    let plans = service.delete(&user.workspace_id, &path).await?;
+    let plans = service.delete(&user.workspace_id, &path, &Actor::web(&user)).await?;
     if plans.is_empty() {
         Flash::ok(format!("Deleted “{}”.", d.name)).set(&session);
     } else {
@@ -523,7 +524,7 @@ async fn accept_host_key(
     user.require_write()?;
     let d = service.get(&user.workspace_id, &path).await?;
     let fingerprint = form.fingerprint.trim();
-    let outcome = service.accept_host_key(&user.workspace_id, &path, fingerprint).await?;
+    let outcome = service.accept_host_key(&user.workspace_id, &path, fingerprint, &Actor::web(&user)).await?;
     if outcome.ok {
         Flash::ok(format!("Pinned {fingerprint} for “{}”. Connection test passed.", d.name)).set(&session);
     } else {

@@ -4,8 +4,10 @@
 //! per request — and they carry no per-user value: every button submits the table's one
 //! `row-actions` form (the CSRF token, the page) to its own `formaction`.
 
+use super::audited::TestedBy;
 use super::domain::DestinationKind;
 use super::service::{Destination, DestinationService, TestAllSummary};
+use crate::audit::Actor;
 use crate::auth::CurrentUser;
 use crate::auth::session::is_htmx;
 use crate::db::memo::Memo;
@@ -296,7 +298,8 @@ pub async fn test_all(
     user.require_write()?;
     let ids = service.begin_test_all(&user.workspace_id).await?;
     let (workspace, service_ref) = (user.workspace_id.clone(), service.clone().into_inner());
-    let tests = async move { service_ref.test_marked(&workspace, ids).await };
+    let actor = Actor::web(&user);
+    let tests = async move { service_ref.test_marked(&workspace, ids, &actor).await };
     if is_htmx(&req) {
         // Detached from the request: closing the page does not stop the tests.
         tokio::spawn(tests);
@@ -336,7 +339,8 @@ pub async fn test_connection(
 ) -> Result<HttpResponse, AppError> {
     user.require_write()?;
     let deep = form.deep.as_deref() == Some("true");
-    let outcome = service.test_saved(&user.workspace_id, &path, deep).await?;
+    let outcome =
+        service.test_saved(&user.workspace_id, &path, deep, &TestedBy::asked(&Actor::web(&user), deep)).await?;
     let d = service.get(&user.workspace_id, &path).await?;
     if is_htmx(&req) {
         let mut response = row_response(&user, &d, form.page.unwrap_or(1).max(1))?;
@@ -358,7 +362,7 @@ pub async fn make_default(
     form: web::Form<RowAction>,
 ) -> Result<HttpResponse, AppError> {
     user.require_write()?;
-    service.make_default(&user.workspace_id, &path).await?;
+    service.make_default(&user.workspace_id, &path, &Actor::web(&user)).await?;
     Ok(back_to_list(&form))
 }
 
@@ -369,7 +373,7 @@ pub async fn disable(
     form: web::Form<RowAction>,
 ) -> Result<HttpResponse, AppError> {
     user.require_write()?;
-    service.disable(&user.workspace_id, &path).await?;
+    service.disable(&user.workspace_id, &path, &Actor::web(&user)).await?;
     Ok(back_to_list(&form))
 }
 
@@ -380,6 +384,6 @@ pub async fn enable(
     form: web::Form<RowAction>,
 ) -> Result<HttpResponse, AppError> {
     user.require_write()?;
-    service.enable(&user.workspace_id, &path).await?;
+    service.enable(&user.workspace_id, &path, &Actor::web(&user)).await?;
     Ok(back_to_list(&form))
 }

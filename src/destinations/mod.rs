@@ -1,5 +1,6 @@
 //! Backup destinations: where artifacts live.
 
+pub mod audited;
 pub mod dialog;
 pub mod domain;
 pub mod fields;

@@ -1,12 +1,14 @@
 //! The rules of destinations: validation, sealing credentials, the default, host keys. Handlers
 //! (HTML and JSON) call this; it calls the store and providers. Tests live in `super::testing`.
 
+use super::audited::{self, TestedBy};
 use super::domain::{DestinationConfig, DestinationKind, DestinationName, Status};
 use super::fields::{FieldErrors, RawFields};
 use super::store::{self, ConfigChange, DestinationRow};
+use crate::audit::{self, Action, Actor, Entry, Subject};
 use crate::crypto::CredentialCipher;
 use crate::db::memo::Memo;
-use crate::db::{Db, DbError};
+use crate::db::{Db, DbError, write_transaction};
 use crate::providers::sftp::{self, SftpTarget};
 use crate::providers::{self, Provider, ProviderContext, ProviderError};
 use crate::servers::service::{self as servers, HostKeyOffer, ServerError};
@@ -182,9 +184,11 @@ impl DestinationService {
         &self,
         workspace: &str,
         input: DestinationInput,
+        by: &Actor,
     ) -> Result<(Destination, TestOutcome), DestinationError> {
         let (name, config_fields) = parse_input(&input, None)?;
         self.check_server(workspace, &config_fields.config).await?;
+        self.check_addresses(&config_fields.config).await?;
         let id = uuid::Uuid::new_v4().to_string();
         let now = Utc::now().naive_utc();
         let (settings, secrets, server_id) = config_fields.for_storage();
@@ -206,8 +210,20 @@ impl DestinationService {
             server_id,
             test_owner: Some(self.instance.to_string()),
         };
-        self.db.write(move |c| store::insert(c, row)).await.map_err(duplicate_name(&name))?;
-        let outcome = self.run_test(workspace, &id, Ok(config_fields.config), false).await?;
+        let given = audited::all_fields(&settings, &secrets, row.server_id.as_deref());
+        let detail = audited::created(config_fields.config.type_label(), &given);
+        let entry = Entry::new(by, workspace, Subject::destination(&id, name.as_str()), Action::Created, detail);
+        self.db
+            .write(move |c| {
+                write_transaction(c, |c| {
+                    store::insert(c, row)?;
+                    audit::store::record(c, &entry)
+                })
+            })
+            .await
+            .map_err(duplicate_name(&name))?;
+        let after_save = TestedBy::new(by, "After saving");
+        let outcome = self.run_test(workspace, &id, Ok(config_fields.config), false, &after_save).await?;
         Ok((self.get(workspace, &id).await?, outcome))
     }
 
@@ -218,13 +234,18 @@ impl DestinationService {
         workspace: &str,
         id: &str,
         input: DestinationInput,
+        by: &Actor,
     ) -> Result<(Destination, TestOutcome), DestinationError> {
         let row = self.row(workspace, id).await?;
         // Unreadable stored credentials are not kept: the edit must supply them again.
         let stored = self.stored_fields(&row).unwrap_or_default();
         let (name, parsed) = parse_input(&input, Some((kind_of(&row)?, &stored)))?;
         self.check_server(workspace, &parsed.config).await?;
+        self.check_addresses(&parsed.config).await?;
         let (settings, secrets, server_id) = parsed.for_storage();
+        let after = audited::all_fields(&settings, &secrets, server_id.as_deref());
+        let detail = audited::updated(row.name != name.as_str(), (&row.kind, parsed.kind.as_str()), &stored, &after);
+        let entry = Entry::new(by, workspace, Subject::destination(id, name.as_str()), Action::Updated, detail);
         let change = ConfigChange {
             name: name.as_str().to_owned(),
             kind: parsed.kind.as_str().to_owned(),
@@ -234,8 +255,16 @@ impl DestinationService {
             updated_at: Utc::now().naive_utc(),
         };
         let (ws, rid) = (workspace.to_owned(), id.to_owned());
-        self.db.write(move |c| store::update_config(c, &ws, &rid, change)).await.map_err(duplicate_name(&name))?;
-        let outcome = self.test_saved(workspace, id, false).await?;
+        self.db
+            .write(move |c| {
+                write_transaction(c, |c| {
+                    store::update_config(c, &ws, &rid, change)?;
+                    audit::store::record(c, &entry)
+                })
+            })
+            .await
+            .map_err(duplicate_name(&name))?;
+        let outcome = self.test_saved(workspace, id, false, &TestedBy::new(by, "After saving")).await?;
         Ok((self.get(workspace, id).await?, outcome))
     }
 
@@ -246,6 +275,7 @@ impl DestinationService {
         workspace: &str,
         id: &str,
         refresh_token: &SecretString,
+        by: &Actor,
     ) -> Result<(), DestinationError> {
         let row = self.row(workspace, id).await?;
         let kind = kind_of(&row)?;
@@ -258,6 +288,8 @@ impl DestinationService {
         let mut fields = self.stored_fields(&row)?;
         fields.set("refresh_token", refresh_token.expose_secret());
         let (settings, secrets) = fields.split(kind.fields());
+        let detail = "Connected through Google's consent page: refresh_token stored.";
+        let entry = Entry::new(by, workspace, Subject::destination(id, &row.name), Action::Updated, detail);
         let change = ConfigChange {
             name: row.name,
             kind: row.kind,
@@ -267,7 +299,15 @@ impl DestinationService {
             updated_at: Utc::now().naive_utc(),
         };
         let (ws, rid) = (workspace.to_owned(), id.to_owned());
-        Ok(self.db.write(move |c| store::update_config(c, &ws, &rid, change)).await?)
+        Ok(self
+            .db
+            .write(move |c| {
+                write_transaction(c, |c| {
+                    store::update_config(c, &ws, &rid, change)?;
+                    audit::store::record(c, &entry)
+                })
+            })
+            .await?)
     }
 
     /// Makes a parsed config ready to connect: an SFTP destination that uses a managed server
@@ -325,6 +365,19 @@ impl DestinationService {
         }
     }
 
+    /// The endpoints and hosts typed must not lead where the outbound policy refuses to go; the
+    /// refusal is shown next to the field. (Every connection checks again, after its own lookup.)
+    pub(super) async fn check_addresses(&self, config: &DestinationConfig) -> Result<(), DestinationError> {
+        let policy = self.providers.settings.outbound;
+        let mut errors = FieldErrors::new();
+        for (field, host) in config.typed_hosts() {
+            if let Err(refused) = policy.check_host(&host).await {
+                errors.add(field, refused.to_string());
+            }
+        }
+        if errors.is_empty() { Ok(()) } else { Err(DestinationError::Invalid(errors)) }
+    }
+
     /// The pinned host key and the one an SFTP destination's server presents now.
     pub async fn host_key_offer(&self, workspace: &str, id: &str) -> Result<HostKeyOffer, DestinationError> {
         let row = self.row(workspace, id).await?;
@@ -349,50 +402,116 @@ impl DestinationService {
         workspace: &str,
         id: &str,
         fingerprint: &str,
+        by: &Actor,
     ) -> Result<TestOutcome, DestinationError> {
         let offer = self.host_key_offer(workspace, id).await?;
         offer.confirm(fingerprint).map_err(|m| DestinationError::Invalid(FieldErrors::single("fingerprint", m)))?;
         let row = self.row(workspace, id).await?;
         let (_, pin) = self.prepare(workspace, Some(id), self.config_of(&row)?).await?;
         self.pin_host_key(workspace, &pin, fingerprint).await?;
-        self.test_saved(workspace, id, false).await
+        let detail = match pin {
+            HostKeyPin::Server(_) => format!("Pinned {fingerprint} (on its managed server)."),
+            _ => format!("Pinned {fingerprint}."),
+        };
+        let entry = Entry::new(by, workspace, Subject::destination(id, &row.name), Action::HostKeyAccepted, detail);
+        self.db.write(move |c| audit::store::record(c, &entry)).await?;
+        self.test_saved(workspace, id, false, &TestedBy::new(by, "After accepting the host key")).await
     }
 
-    pub async fn make_default(&self, workspace: &str, id: &str) -> Result<(), DestinationError> {
+    pub async fn make_default(&self, workspace: &str, id: &str, by: &Actor) -> Result<(), DestinationError> {
         if Status::from_db(&self.row(workspace, id).await?.status) == Status::Disabled {
             return Err(DestinationError::Conflict(
                 "A disabled destination cannot be the default; enable it first.".into(),
             ));
         }
-        let (ws, rid) = (workspace.to_owned(), id.to_owned());
-        Ok(self.db.write(move |c| store::make_default(c, &ws, &rid)).await?)
+        self.audited(workspace, id, by, Action::MadeDefault, |c, ws, id| {
+            Ok((store::make_default(c, ws, id)?, String::new()))
+        })
+        .await
     }
 
-    pub async fn disable(&self, workspace: &str, id: &str) -> Result<(), DestinationError> {
-        let (ws, rid, now) = (workspace.to_owned(), id.to_owned(), Utc::now().naive_utc());
-        Ok(self.db.write(move |c| store::set_disabled(c, &ws, &rid, now)).await?)
+    pub async fn disable(&self, workspace: &str, id: &str, by: &Actor) -> Result<(), DestinationError> {
+        let now = Utc::now().naive_utc();
+        self.audited(workspace, id, by, Action::Disabled, move |c, ws, id| {
+            Ok((store::set_disabled(c, ws, id, now)?, String::new()))
+        })
+        .await
     }
 
     /// Re-enables a Disabled destination and tests it, so its status is earned, not assumed.
-    pub async fn enable(&self, workspace: &str, id: &str) -> Result<TestOutcome, DestinationError> {
-        let (ws, rid, now) = (workspace.to_owned(), id.to_owned(), Utc::now().naive_utc());
-        let owner = self.instance.to_string();
-        self.db.write(move |c| store::enable_for_test(c, &ws, &rid, &owner, now)).await?;
+    pub async fn enable(&self, workspace: &str, id: &str, by: &Actor) -> Result<TestOutcome, DestinationError> {
+        let (now, owner) = (Utc::now().naive_utc(), self.instance.to_string());
+        self.audited(workspace, id, by, Action::Enabled, move |c, ws, id| {
+            Ok((store::enable_for_test(c, ws, id, &owner, now)?, String::new()))
+        })
+        .await?;
         let config = self.row(workspace, id).await.and_then(|row| self.config_of(&row));
-        self.run_test(workspace, id, config, false).await
+        self.run_test(workspace, id, config, false, &TestedBy::new(by, "After enabling")).await
     }
 
     /// Deletes the destination and disables the plans that used it; returns their names.
-    pub async fn delete(&self, workspace: &str, id: &str) -> Result<Vec<String>, DestinationError> {
-        let (ws, rid) = (workspace.to_owned(), id.to_owned());
-        Ok(self.db.write(move |c| store::delete(c, &ws, &rid)).await?)
+    pub async fn delete(&self, workspace: &str, id: &str, by: &Actor) -> Result<Vec<String>, DestinationError> {
+        self.audited(workspace, id, by, Action::Deleted, |c, ws, id| {
+            let plans = store::delete(c, ws, id)?;
+            let detail = disabled_plans(&plans);
+            Ok((plans, detail))
+        })
+        .await
     }
 
     /// Deletes the destination only if no plan uses it, in one transaction; returns the names of
     /// the plans that use it (empty: it was deleted).
-    pub async fn delete_if_unused(&self, workspace: &str, id: &str) -> Result<Vec<String>, DestinationError> {
+    pub async fn delete_if_unused(
+        &self,
+        workspace: &str,
+        id: &str,
+        by: &Actor,
+    ) -> Result<Vec<String>, DestinationError> {
         let (ws, rid) = (workspace.to_owned(), id.to_owned());
-        Ok(self.db.write(move |c| store::delete_if_unused(c, &ws, &rid)).await?)
+        let by = by.clone();
+        Ok(self
+            .db
+            .write(move |c| {
+                write_transaction(c, |c| {
+                    let name = store::find(c, &ws, &rid)?.name;
+                    let plans = store::delete_if_unused(c, &ws, &rid)?;
+                    if plans.is_empty() {
+                        let entry = Entry::new(&by, &ws, Subject::destination(&rid, &name), Action::Deleted, "");
+                        audit::store::record(c, &entry)?;
+                    }
+                    Ok(plans)
+                })
+            })
+            .await?)
+    }
+
+    /// Makes a change and records it in the audit log in one transaction; `change` returns its
+    /// result and the entry's detail. The destination's name is read first, in the transaction.
+    async fn audited<T, F>(
+        &self,
+        workspace: &str,
+        id: &str,
+        by: &Actor,
+        action: Action,
+        change: F,
+    ) -> Result<T, DestinationError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut crate::db::DbConn, &str, &str) -> diesel::QueryResult<(T, String)> + Send + 'static,
+    {
+        let (ws, rid, by) = (workspace.to_owned(), id.to_owned(), by.clone());
+        Ok(self
+            .db
+            .write(move |c| {
+                write_transaction(c, |c| {
+                    let name = store::find(c, &ws, &rid)?.name;
+                    let (done, detail) = change(c, &ws, &rid)?;
+                    let entry = Entry::new(&by, &ws, Subject::destination(&rid, &name), action, detail);
+                    audit::store::record(c, &entry)?;
+                    Ok(done)
+                })
+            })
+            .await?)
     }
 
     /// Names of the plans that back up to the destination.
@@ -504,6 +623,10 @@ pub(super) fn pinned_host_key(config: &DestinationConfig) -> Option<&str> {
         DestinationConfig::Sftp(c) => c.host_key.as_deref(),
         _ => None,
     }
+}
+
+fn disabled_plans(names: &[String]) -> String {
+    if names.is_empty() { String::new() } else { format!("Plans disabled: {}.", names.join(", ")) }
 }
 
 fn server_error(e: ServerError) -> DestinationError {

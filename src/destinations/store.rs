@@ -159,65 +159,42 @@ pub fn begin_test_all(conn: &mut DbConn, workspace: &str, owner: &str) -> QueryR
     Ok(ids)
 }
 
-/// A finished test to record, with the host key its first good test pins (on the destination,
-/// or on the managed server whose login it uses).
-pub struct Finished {
-    pub id: String,
-    pub ok: bool,
-    pub message: String,
-    pub at: NaiveDateTime,
-    pub pin_destination: Option<(String, String)>,
-    pub pin_server: Option<(String, String)>,
-}
-
-/// Records finished tests in one write transaction: Testing becomes Active or Failed; Disabled
-/// stays Disabled. (On SQLite a write transaction takes the lock up front, so writers wait for
-/// each other instead of failing; "Test all" records many at once to wait less.) A destination
-/// deleted meanwhile is skipped.
-pub fn finish_tests(conn: &mut DbConn, workspace: &str, finished: &[Finished]) -> QueryResult<()> {
-    crate::db::write_transaction(conn, |conn| {
-        for f in finished {
-            if let Some((id, fingerprint)) = &f.pin_destination {
-                set_host_key(conn, workspace, id, fingerprint).or_else(skip_missing)?;
-            }
-            if let Some((server, fingerprint)) = &f.pin_server {
-                crate::servers::store::set_host_key(conn, workspace, server, fingerprint).or_else(skip_missing)?;
-            }
-            finish_test(conn, workspace, f).or_else(skip_missing)?;
-        }
-        Ok(())
-    })
-}
-
-fn finish_test(conn: &mut DbConn, workspace: &str, f: &Finished) -> QueryResult<()> {
-    let row = find(conn, workspace, &f.id)?;
+/// Records a finished test: Testing becomes Active or Failed; Disabled stays Disabled. Returns
+/// the destination's name, or None when it was deleted meanwhile. (Callers record tests in a
+/// write transaction, which on SQLite takes the lock up front: "Test all" records many at once.)
+pub fn finish_test(
+    conn: &mut DbConn,
+    workspace: &str,
+    id: &str,
+    ok: bool,
+    message: &str,
+    now: NaiveDateTime,
+) -> QueryResult<Option<String>> {
+    let row = match find(conn, workspace, id) {
+        Ok(row) => row,
+        Err(diesel::result::Error::NotFound) => return Ok(None),
+        Err(e) => return Err(e),
+    };
     let status = if row.status == "disabled" {
         "disabled"
-    } else if f.ok {
+    } else if ok {
         "active"
     } else {
         "failed"
     };
-    let target = dsl::destinations.filter(dsl::id.eq(&f.id));
+    let target = dsl::destinations.filter(dsl::id.eq(id));
     diesel::update(target)
         .set((
             dsl::status.eq(status),
             dsl::status_before_test.eq(None::<String>),
             dsl::test_owner.eq(None::<String>),
-            dsl::last_test_message.eq(&f.message),
+            dsl::last_test_message.eq(message),
         ))
         .execute(conn)?;
-    if f.ok {
-        diesel::update(target).set(dsl::last_tested_at.eq(f.at)).execute(conn)?;
+    if ok {
+        diesel::update(target).set(dsl::last_tested_at.eq(now)).execute(conn)?;
     }
-    Ok(())
-}
-
-fn skip_missing(e: diesel::result::Error) -> QueryResult<()> {
-    match e {
-        diesel::result::Error::NotFound => Ok(()),
-        other => Err(other),
-    }
+    Ok(Some(row.name))
 }
 
 pub fn set_disabled(conn: &mut DbConn, workspace: &str, id: &str, now: NaiveDateTime) -> QueryResult<()> {

@@ -8,11 +8,14 @@
 //! write transactions as keep up (one writer, taking what has arrived each time), so tests
 //! never queue behind each other for the database's write lock.
 
+use super::audited::TestedBy;
 use super::domain::DestinationConfig;
 use super::service::{
     DestinationError, DestinationInput, DestinationService, HostKeyPin, kind_of, parse_config, pinned_host_key,
 };
-use super::store::{self, Finished};
+use super::store;
+use crate::audit::{self, Actor};
+use crate::db::write_transaction;
 use crate::providers::{self, Provider, ProviderContext, ProviderError, Step};
 use chrono::{NaiveDateTime, Utc};
 use futures::StreamExt;
@@ -93,7 +96,7 @@ impl TestOutcome {
     }
 
     /// The line stored as the destination's last test message.
-    pub(super) fn summary(&self) -> String {
+    pub fn summary(&self) -> String {
         match self.hint {
             Some(hint) => format!("{} {hint}", self.message),
             None => self.message.clone(),
@@ -116,6 +119,7 @@ pub struct TestAllSummary {
 /// good test).
 struct Tested {
     id: String,
+    deep: bool,
     outcome: TestOutcome,
     pin: Option<(HostKeyPin, String)>,
 }
@@ -138,16 +142,23 @@ impl DestinationService {
             None => None,
         };
         let parsed = parse_config(input, stored.as_ref().map(|(k, f)| (*k, f))).map_err(DestinationError::Invalid)?;
+        self.check_addresses(&parsed.config).await?;
         let (config, _) = self.prepare(workspace, existing, parsed.config).await?;
         Ok(self.provider_test(&config, deep, &self.providers).await.0)
     }
 
     /// "Test connection": Testing while it runs, then Active (with the time) or Failed.
-    pub async fn test_saved(&self, workspace: &str, id: &str, deep: bool) -> Result<TestOutcome, DestinationError> {
+    pub async fn test_saved(
+        &self,
+        workspace: &str,
+        id: &str,
+        deep: bool,
+        by: &TestedBy<'_>,
+    ) -> Result<TestOutcome, DestinationError> {
         let (ws, rid, owner) = (workspace.to_owned(), id.to_owned(), self.instance.to_string());
         self.db.write(move |c| store::begin_test(c, &ws, &rid, &owner)).await?;
         let config = self.row(workspace, id).await.and_then(|row| self.config_of(&row));
-        self.run_test(workspace, id, config, deep).await
+        self.run_test(workspace, id, config, deep, by).await
     }
 
     /// "Test all", first half: marks every destination that is not disabled as Testing at once
@@ -160,7 +171,7 @@ impl DestinationService {
     /// "Test all", second half: tests the destinations marked, at most [`TEST_ALL_CONCURRENCY`]
     /// at once, each recorded as soon as the writer takes it; returns how many passed and how
     /// many failed.
-    pub async fn test_marked(&self, workspace: &str, ids: Vec<String>) -> TestAllSummary {
+    pub async fn test_marked(&self, workspace: &str, ids: Vec<String>, by: &Actor) -> TestAllSummary {
         let (ws, wanted) = (workspace.to_owned(), ids.clone());
         let rows = match self.db.run(move |c| store::find_many(c, &ws, &wanted)).await {
             Ok(rows) => rows,
@@ -197,7 +208,8 @@ impl DestinationService {
             drop(results);
             passed
         };
-        let (outcomes, ()) = futures::join!(tests, self.record_as_they_come(workspace, arrived));
+        let by = TestedBy::new(by, "Test all");
+        let (outcomes, ()) = futures::join!(tests, self.record_as_they_come(workspace, arrived, &by));
         let passed = outcomes.iter().filter(|ok| **ok).count();
         TestAllSummary { passed, failed: outcomes.len() - passed }
     }
@@ -209,10 +221,11 @@ impl DestinationService {
         id: &str,
         config: Result<DestinationConfig, DestinationError>,
         deep: bool,
+        by: &TestedBy<'_>,
     ) -> Result<TestOutcome, DestinationError> {
         let tested = self.evaluate(workspace, id, config, deep, &self.providers).await?;
         let outcome = tested.outcome.clone();
-        self.record(workspace, vec![tested]).await?;
+        self.record(workspace, vec![tested], by).await?;
         Ok(outcome)
     }
 
@@ -240,7 +253,7 @@ impl DestinationService {
                         format!("{reason}. Edit the destination and enter its credentials again."),
                     )),
                 );
-                return Ok(Tested { id: id.to_owned(), outcome, pin: None });
+                return Ok(Tested { id: id.to_owned(), deep, outcome, pin: None });
             }
             Err(e) => return Err(e),
         };
@@ -249,42 +262,53 @@ impl DestinationService {
             (true, None, Some(fingerprint)) => Some((pin, fingerprint)),
             _ => None,
         };
-        Ok(Tested { id: id.to_owned(), outcome, pin })
+        Ok(Tested { id: id.to_owned(), deep, outcome, pin })
     }
 
-    /// Records finished tests, and the host keys they pin, in one write transaction.
-    async fn record(&self, workspace: &str, tested: Vec<Tested>) -> Result<(), DestinationError> {
-        let ws = workspace.to_owned();
-        let finished: Vec<Finished> = tested
-            .into_iter()
-            .map(|t| Finished {
-                pin_destination: match &t.pin {
-                    Some((HostKeyPin::Destination(id), fp)) => Some((id.clone(), fp.clone())),
-                    _ => None,
-                },
-                pin_server: match &t.pin {
-                    Some((HostKeyPin::Server(id), fp)) => Some((id.clone(), fp.clone())),
-                    _ => None,
-                },
-                message: t.outcome.summary(),
-                ok: t.outcome.ok,
-                at: t.outcome.at,
-                id: t.id,
+    /// Records finished tests, the host keys they pin and their audit entries, in one write
+    /// transaction. A destination deleted meanwhile is skipped.
+    async fn record(&self, workspace: &str, tested: Vec<Tested>, by: &TestedBy<'_>) -> Result<(), DestinationError> {
+        let (ws, actor, cause) = (workspace.to_owned(), by.actor.clone(), by.cause);
+        self.db
+            .write(move |c| {
+                write_transaction(c, |c| {
+                    let by = TestedBy::new(&actor, cause);
+                    for t in &tested {
+                        match &t.pin {
+                            Some((HostKeyPin::Destination(id), fp)) => {
+                                gone_is_fine(store::set_host_key(c, &ws, id, fp))?
+                            }
+                            Some((HostKeyPin::Server(id), fp)) => {
+                                gone_is_fine(crate::servers::store::set_host_key(c, &ws, id, fp))?
+                            }
+                            _ => {}
+                        }
+                        let o = &t.outcome;
+                        if let Some(name) = store::finish_test(c, &ws, &t.id, o.ok, &o.summary(), o.at)? {
+                            audit::store::record(c, &by.entry(&ws, &t.id, &name, t.deep, o))?;
+                        }
+                    }
+                    Ok(())
+                })
             })
-            .collect();
-        self.db.write(move |c| store::finish_tests(c, &ws, &finished)).await?;
+            .await?;
         Ok(())
     }
 
     /// "Test all"'s one writer: records what has arrived each time it is free, until the tests
     /// are done.
-    async fn record_as_they_come(&self, workspace: &str, mut arrived: mpsc::UnboundedReceiver<Tested>) {
+    async fn record_as_they_come(
+        &self,
+        workspace: &str,
+        mut arrived: mpsc::UnboundedReceiver<Tested>,
+        by: &TestedBy<'_>,
+    ) {
         while let Some(first) = arrived.recv().await {
             let mut tested = vec![first];
             while let Ok(next) = arrived.try_recv() {
                 tested.push(next);
             }
-            if let Err(e) = self.record(workspace, tested).await {
+            if let Err(e) = self.record(workspace, tested, by).await {
                 tracing::error!(error = %e, "recording test results");
             }
         }
@@ -327,6 +351,14 @@ impl DestinationService {
             ))
         });
         (TestOutcome::from_result(&plan, result), provider.presented_host_key())
+    }
+}
+
+/// A pin on a destination (or server) deleted meanwhile is nothing to record.
+fn gone_is_fine(result: diesel::QueryResult<()>) -> diesel::QueryResult<()> {
+    match result {
+        Err(diesel::result::Error::NotFound) => Ok(()),
+        other => other,
     }
 }
 

@@ -90,7 +90,7 @@ async fn callback(
         session_binding: session_binding.as_deref(),
     };
     let answer = Callback { state: query.state.as_deref(), code: query.code.as_deref(), error: query.error.as_deref() };
-    match oauth.finish(&who, &answer).await {
+    match oauth.finish(&who, &answer, &crate::audit::Actor::web(&user)).await {
         Ok(Finished::Connected { name, outcome }) => {
             tracing::info!(destination = %name, test_passed = outcome.ok, "connected a Google Drive destination");
             let flash = if outcome.ok {

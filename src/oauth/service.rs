@@ -3,9 +3,11 @@
 
 use super::google::{GoogleOAuth, Http};
 use super::store::{self, OAuthStateRow};
+use crate::audit::Actor;
 use crate::config::{ExternalEndpoints, Settings};
 use crate::crypto::CredentialCipher;
 use crate::db::{Db, DbError};
+use crate::destinations::audited::TestedBy;
 use crate::destinations::domain::DestinationConfig;
 use crate::destinations::service::{DestinationError, DestinationService, TestOutcome};
 use crate::providers::{ErrorKind, ProviderError};
@@ -228,7 +230,12 @@ impl OAuthService {
 
     /// Checks a callback against its state (refusing anything that does not match), then
     /// exchanges the code, stores the refresh token and tests the destination.
-    pub async fn finish(&self, who: &Requester<'_>, callback: &Callback<'_>) -> Result<Finished, OAuthError> {
+    pub async fn finish(
+        &self,
+        who: &Requester<'_>,
+        callback: &Callback<'_>,
+        by: &Actor,
+    ) -> Result<Finished, OAuthError> {
         let state = callback.state.filter(|s| !s.is_empty()).ok_or(OAuthError::Refused(Refusal::Missing))?;
         let row = self.claim(who, &sha256_hex(state)).await?;
         let name = self.destinations.get(&row.workspace_id, &row.destination_id).await?.name;
@@ -253,8 +260,9 @@ impl OAuthService {
                 "Google granted access but sent no refresh token; remove Devpilot's access in your Google account and connect again.",
             ))
         })?;
-        self.destinations.store_oauth_tokens(&row.workspace_id, &row.destination_id, &refresh).await?;
-        let outcome = self.destinations.test_saved(&row.workspace_id, &row.destination_id, false).await?;
+        self.destinations.store_oauth_tokens(&row.workspace_id, &row.destination_id, &refresh, by).await?;
+        let after = TestedBy::new(by, "After connecting Google Drive");
+        let outcome = self.destinations.test_saved(&row.workspace_id, &row.destination_id, false, &after).await?;
         Ok(Finished::Connected { name, outcome })
     }
 

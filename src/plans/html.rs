@@ -4,6 +4,7 @@
 use super::domain::{PlanInput, Source};
 use super::schedule::PRESETS;
 use super::service::{DestinationChoice, Plan, PlanError, PlanService};
+use crate::audit::Actor;
 use crate::auth::CurrentUser;
 use crate::destinations::fields::FieldErrors;
 use crate::error::AppError;
@@ -148,7 +149,7 @@ async fn create(
 ) -> Result<HttpResponse, AppError> {
     user.require_write()?;
     let input = input_from(&form);
-    match service.create(&user.workspace_id, &input).await {
+    match service.create(&user.workspace_id, &input, &Actor::web(&user)).await {
         Ok(plan) => {
             Flash::ok(format!("Saved “{}”: {}.", plan.name, plan.schedule_preview)).set(&session);
             Ok(see_other("/plans"))
@@ -169,7 +170,7 @@ async fn update(
 ) -> Result<HttpResponse, AppError> {
     user.require_write()?;
     let input = input_from(&form);
-    match service.update(&user.workspace_id, &path, &input).await {
+    match service.update(&user.workspace_id, &path, &input, &Actor::web(&user)).await {
         Ok(plan) => {
             Flash::ok(format!("Saved “{}”: {}.", plan.name, plan.schedule_preview)).set(&session);
             Ok(see_other("/plans"))
@@ -186,7 +187,7 @@ async fn update(
 
 async fn switch(user: CurrentUser, service: &PlanService, id: &str, enabled: bool, session: &Session) -> HttpResult {
     user.require_write()?;
-    match service.set_enabled(&user.workspace_id, id, enabled).await {
+    match service.set_enabled(&user.workspace_id, id, enabled, &Actor::web(&user)).await {
         Ok(plan) => {
             let state = if enabled { "enabled" } else { "disabled" };
             Flash::ok(format!("“{}” is {state}.", plan.name)).set(session);
@@ -241,7 +242,7 @@ async fn delete(
 ) -> HttpResult {
     user.require_write()?;
     let plan = service.get(&user.workspace_id, &path).await?;
-    service.delete(&user.workspace_id, &path).await?;
+    service.delete(&user.workspace_id, &path, &Actor::web(&user)).await?;
     Flash::ok(format!("Deleted “{}”. Its backups stay on the destination.", plan.name)).set(&session);
     Ok(see_other("/plans"))
 }

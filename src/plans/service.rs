@@ -5,9 +5,11 @@ use super::domain::{NewPlan, PlanInput, Source};
 use super::schedule::Schedule;
 use super::store::{self, PlanChange, PlanRow};
 use crate::artifacts::postgres::PostgresSource;
+use crate::audit::domain::describe_changes;
+use crate::audit::{self, Action, Actor, Entry, Subject};
 use crate::config::AllowedPaths;
 use crate::crypto::CredentialCipher;
-use crate::db::{Db, DbError};
+use crate::db::{Db, DbError, write_transaction};
 use crate::destinations::fields::FieldErrors;
 use chrono::{NaiveDateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
@@ -178,28 +180,52 @@ impl PlanService {
         }
     }
 
-    pub async fn create(&self, workspace: &str, input: &PlanInput) -> Result<Plan, PlanError> {
+    pub async fn create(&self, workspace: &str, input: &PlanInput, by: &Actor) -> Result<Plan, PlanError> {
         let now = Utc::now().naive_utc();
         let plan = self.validate(workspace, input, None, now).await?;
         let id = uuid::Uuid::new_v4().to_string();
         let row = PlanRow::new(id.clone(), workspace.to_owned(), now, self.change(workspace, &id, &plan, now));
-        self.db.run(move |c| store::insert(c, &row)).await.map_err(duplicate_name(plan.name.as_str()))?;
+        let detail = format!("{} source, {}.", row.source_kind, plan.schedule.preview());
+        let entry = Entry::new(by, workspace, Subject::plan(&id, plan.name.as_str()), Action::Created, detail);
+        self.db
+            .run(move |c| {
+                write_transaction(c, |c| {
+                    store::insert(c, &row)?;
+                    audit::store::record(c, &entry)
+                })
+            })
+            .await
+            .map_err(duplicate_name(plan.name.as_str()))?;
         self.get(workspace, &id).await
     }
 
-    pub async fn update(&self, workspace: &str, id: &str, input: &PlanInput) -> Result<Plan, PlanError> {
+    pub async fn update(&self, workspace: &str, id: &str, input: &PlanInput, by: &Actor) -> Result<Plan, PlanError> {
         let (ws, pid) = (workspace.to_owned(), id.to_owned());
         let existing = self.db.run(move |c| store::find(c, &ws, &pid)).await?;
         let now = Utc::now().naive_utc();
         let plan = self.validate(workspace, input, Some(&existing), now).await?;
         let change = self.change(workspace, id, &plan, now);
+        let url_changed = match (&plan.source_secret, open_source_secret(&self.cipher, &existing).ok()) {
+            (Some(new), Some(old)) => new.expose_secret() != old.expose_secret(),
+            (new, old) => new.is_some() != old.is_some(),
+        };
+        let detail = describe_changes(&changed(&existing, &change, url_changed));
+        let entry = Entry::new(by, workspace, Subject::plan(id, plan.name.as_str()), Action::Updated, detail);
         let (ws, pid) = (workspace.to_owned(), id.to_owned());
-        self.db.run(move |c| store::update(c, &ws, &pid, change)).await.map_err(duplicate_name(plan.name.as_str()))?;
+        self.db
+            .run(move |c| {
+                write_transaction(c, |c| {
+                    store::update(c, &ws, &pid, change)?;
+                    audit::store::record(c, &entry)
+                })
+            })
+            .await
+            .map_err(duplicate_name(plan.name.as_str()))?;
         self.get(workspace, id).await
     }
 
     /// Enabling needs a destination (a plan whose destination was deleted has none).
-    pub async fn set_enabled(&self, workspace: &str, id: &str, enabled: bool) -> Result<Plan, PlanError> {
+    pub async fn set_enabled(&self, workspace: &str, id: &str, enabled: bool, by: &Actor) -> Result<Plan, PlanError> {
         let plan = self.get(workspace, id).await?;
         if enabled && plan.destination_id.is_none() {
             return Err(PlanError::Invalid(FieldErrors::single(
@@ -210,8 +236,17 @@ impl PlanService {
         let schedule =
             Schedule::parse(&plan.schedule).map_err(|m| PlanError::Invalid(FieldErrors::single("schedule", m)))?;
         let next = next_run(&schedule, enabled, Utc::now().naive_utc());
+        let action = if enabled { Action::Enabled } else { Action::Disabled };
+        let entry = Entry::new(by, workspace, Subject::plan(id, &plan.name), action, "");
         let (ws, pid) = (workspace.to_owned(), id.to_owned());
-        self.db.run(move |c| store::set_enabled(c, &ws, &pid, enabled, next)).await?;
+        self.db
+            .run(move |c| {
+                write_transaction(c, |c| {
+                    store::set_enabled(c, &ws, &pid, enabled, next)?;
+                    audit::store::record(c, &entry)
+                })
+            })
+            .await?;
         self.get(workspace, id).await
     }
 
@@ -238,10 +273,35 @@ impl PlanService {
         Some(self.cipher.seal(url.expose_secret().as_bytes(), &source_associated_data(workspace, id)))
     }
 
-    pub async fn delete(&self, workspace: &str, id: &str) -> Result<(), PlanError> {
-        let (ws, pid) = (workspace.to_owned(), id.to_owned());
-        Ok(self.db.run(move |c| store::delete(c, &ws, &pid)).await?)
+    pub async fn delete(&self, workspace: &str, id: &str, by: &Actor) -> Result<(), PlanError> {
+        let (ws, pid, by) = (workspace.to_owned(), id.to_owned(), by.clone());
+        Ok(self
+            .db
+            .run(move |c| {
+                write_transaction(c, |c| {
+                    let name = store::find(c, &ws, &pid)?.name;
+                    store::delete(c, &ws, &pid)?;
+                    audit::store::record(c, &Entry::new(&by, &ws, Subject::plan(&pid, &name), Action::Deleted, ""))
+                })
+            })
+            .await?)
     }
+}
+
+/// The names of the fields an edit changes (the connection URL's only as "source_url").
+fn changed(before: &PlanRow, after: &PlanChange, url_changed: bool) -> Vec<String> {
+    let fields = [
+        ("name", before.name != after.name),
+        ("source_kind", before.source_kind != after.source_kind),
+        ("source_path", before.source_path != after.source_path),
+        ("source_url", url_changed),
+        ("destination_id", before.destination_id != after.destination_id),
+        ("schedule", before.schedule != after.schedule),
+        ("retention", before.retention != after.retention),
+        ("enabled", before.enabled != after.enabled),
+        ("encrypt", before.encrypt != after.encrypt),
+    ];
+    fields.into_iter().filter(|(_, differs)| *differs).map(|(name, _)| name.to_owned()).collect()
 }
 
 fn to_plan(row: PlanRow, destination_name: Option<String>) -> Plan {

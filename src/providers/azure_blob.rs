@@ -101,8 +101,8 @@ impl AzureBlobProvider {
             .with_container_name(&config.container)
             .with_access_key(config.account_key.expose_secret())
             .with_retry(retry_config(ctx))
-            .with_client_options(client_options(ctx))
-            .with_http_connector(ctx.http.store_connector());
+            .with_client_options(client_options())
+            .with_http_connector(ctx.http.checked_store_connector());
         // Azurite and sovereign clouds: the account's blob endpoint as given
         // (`http://127.0.0.1:10000/<account>` for Azurite, whose path names the account). Not
         // object_store's emulator mode: that takes its URL from a process-wide environment variable.
@@ -131,7 +131,7 @@ impl AzureBlobProvider {
     /// Names of the blobs under `folder` (relative to the destination's prefix, ending in `/`)
     /// that are only uncommitted blocks: what uploads cut off by a crash left in the container.
     pub async fn uncommitted_uploads(&self, folder: &str) -> Result<Vec<String>, ProviderError> {
-        let (http, url) = (self.ctx.http.api().clone(), self.container_url());
+        let (http, url) = (self.ctx.http.checked_api().clone(), self.container_url());
         self.container(&http, &url).uncommitted(&join_key(self.prefix.as_deref(), folder)).await
     }
 
@@ -139,7 +139,7 @@ impl AzureBlobProvider {
         format!("{}/{}", self.endpoint_label, self.container)
     }
 
-    fn container<'a>(&'a self, http: &'a reqwest::Client, url: &'a str) -> super::azure_uploads::Container<'a> {
+    fn container<'a>(&'a self, http: &'a super::http::CheckedApi, url: &'a str) -> super::azure_uploads::Container<'a> {
         super::azure_uploads::Container {
             store: &self.store,
             url,
@@ -190,7 +190,7 @@ impl Provider for AzureBlobProvider {
 
     /// Discards the folder's uncommitted blocks: invisible, but kept (and billed) for a week.
     async fn remove_leftovers(&self, folder: &str) -> Result<usize, ProviderError> {
-        let (http, url) = (self.ctx.http.api().clone(), self.container_url());
+        let (http, url) = (self.ctx.http.checked_api().clone(), self.container_url());
         self.container(&http, &url).discard_uncommitted(&join_key(self.prefix.as_deref(), folder)).await
     }
 

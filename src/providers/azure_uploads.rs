@@ -19,7 +19,7 @@ pub struct Container<'a> {
     /// The container's URL: `{blob endpoint}/{container}`.
     pub url: &'a str,
     pub account: &'a str,
-    pub http: &'a reqwest::Client,
+    pub http: &'a super::http::CheckedApi,
     pub endpoint_label: &'a str,
 }
 

@@ -29,7 +29,7 @@ pub const FIELDS: &[FieldSpec] = &[
         .help("Short-lived: it expires within an hour. Prefer a service-account key."),
     FieldSpec::secret("service_account_key", "Service-account JSON key")
         .input(Input::TextArea)
-        .max_len(16384)
+        .max_len(MAX_SERVICE_ACCOUNT_KEY_BYTES)
         .help("Paste the JSON key file of a service account (recommended)."),
 ];
 
@@ -57,6 +57,9 @@ impl GcsConfig {
         });
         let prefix = r.checked("prefix", rules::prefix);
         let access_token = r.checked_secret("access_token", |v| rules::no_whitespace("Access token", v));
+        if let Some(oversized) = raw.get("service_account_key").and_then(oversized_key) {
+            r.error("service_account_key", oversized);
+        }
         let service_account_key = r.checked_secret("service_account_key", service_account_rule);
         if access_token.is_none() && service_account_key.is_none() && !r.has_error("service_account_key") {
             r.error("service_account_key", "Enter a service-account key or an access token.");
@@ -67,6 +70,21 @@ impl GcsConfig {
     pub fn location(&self) -> String {
         format!("gs://{}/{}", self.bucket, self.prefix.as_deref().unwrap_or_default())
     }
+}
+
+/// A real key file is about 2.3 KB; anything near this is not one (and is not stored).
+pub const MAX_SERVICE_ACCOUNT_KEY_BYTES: usize = 16 * 1024;
+
+/// Why a pasted key is too large to be a key, in bytes a person can compare.
+fn oversized_key(v: &str) -> Option<String> {
+    (v.len() > MAX_SERVICE_ACCOUNT_KEY_BYTES).then(|| {
+        format!(
+            "The pasted key is {:.1} KB; a service-account JSON key file is about 2.3 KB, and at most {} KB is accepted. \
+             Paste only the key file's contents.",
+            v.len() as f64 / 1024.0,
+            MAX_SERVICE_ACCOUNT_KEY_BYTES / 1024
+        )
+    })
 }
 
 /// A service-account key is JSON with `type: service_account`, a `client_email` and a PEM
@@ -160,7 +178,7 @@ impl GcsProvider {
             .with_base_url(api.as_str().trim_end_matches('/'))
             .with_credentials(tokens.clone())
             .with_retry(retry_config(ctx))
-            .with_client_options(client_options(ctx).with_allow_http(api.scheme() == "http"))
+            .with_client_options(client_options().with_allow_http(api.scheme() == "http"))
             .with_http_connector(ctx.http.store_connector())
             .build()
             .map_err(|e| ProviderError::new(ErrorKind::Provider, format!("Invalid GCS settings: {e}")))?;

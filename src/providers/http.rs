@@ -6,6 +6,7 @@
 //! the system's root certificates (milliseconds of CPU — "Test all" of 200 destinations spent
 //! most of its time there), and a shared client keeps its connections to a service alive.
 
+use super::outbound::{self, AddressPolicy};
 use super::{ErrorKind, ProviderError};
 use crate::config::ProviderSettings;
 use object_store::client::{HttpClient, HttpConnector};
@@ -13,19 +14,41 @@ use object_store::{ClientConfigKey, ClientOptions};
 
 #[derive(Debug, Clone)]
 pub struct HttpClients {
-    /// For our own requests: no redirects followed blindly (credentials ride along).
+    /// For our own requests to the services the operator configures (Google, Cloudinary): no
+    /// redirects followed blindly (credentials ride along).
     api: reqwest::Client,
     /// For one long request that watches its own progress (a GCS upload streamed whole).
     streaming: reqwest::Client,
+    /// object_store's clients for the operator's endpoints (GCS).
     store: StoreClients,
+    /// For the endpoints admins type (S3, Azure): every address passes the outbound policy.
+    checked_store: StoreClients,
+    checked_api: CheckedApi,
 }
 
 /// object_store's clients: as its own connector builds them (redirects followed, no
-/// decompression), one that refuses plain http and one that allows it.
+/// decompression), one that refuses plain http and one that allows it; with the policy, each
+/// request's literal address is checked before it goes.
 #[derive(Debug, Clone)]
 struct StoreClients {
     https_only: reqwest::Client,
     any: reqwest::Client,
+    policy: Option<AddressPolicy>,
+}
+
+/// Requests of our own to an endpoint an admin typed (listing what an object store holds
+/// beyond object_store's API): names resolve through the policy, literals are checked here.
+#[derive(Debug, Clone)]
+pub struct CheckedApi {
+    client: reqwest::Client,
+    policy: AddressPolicy,
+}
+
+impl CheckedApi {
+    pub fn get(&self, url: &str) -> Result<reqwest::RequestBuilder, ProviderError> {
+        self.policy.check_url(url).map_err(|refused| refused.provider_error())?;
+        Ok(self.client.get(url))
+    }
 }
 
 /// How long a request may stay silent: reqwest's read timeout runs from sending the request —
@@ -35,16 +58,31 @@ struct StoreClients {
 /// limit but its pauses. No overall timeout: it would cut off long downloads.
 impl HttpClients {
     pub fn new(settings: &ProviderSettings) -> Result<HttpClients, ProviderError> {
+        let policy = settings.outbound;
         let base = || reqwest::Client::builder().connect_timeout(settings.connect_timeout);
         let watched = || base().read_timeout(settings.stall_timeout);
-        let store = |https_only: bool| {
-            watched().no_gzip().no_brotli().no_zstd().no_deflate().https_only(https_only).build().map_err(build_error)
+        let store_client = |checked: bool, https_only: bool| {
+            let builder = watched().no_gzip().no_brotli().no_zstd().no_deflate().https_only(https_only);
+            let builder = if checked { outbound::checked(builder, policy, true) } else { builder };
+            builder.build().map_err(build_error)
+        };
+        let store = |checked: bool| -> Result<StoreClients, ProviderError> {
+            Ok(StoreClients {
+                https_only: store_client(checked, true)?,
+                any: store_client(checked, false)?,
+                policy: checked.then_some(policy),
+            })
         };
         let no_redirects = || reqwest::redirect::Policy::none();
         Ok(HttpClients {
             api: watched().redirect(no_redirects()).build().map_err(build_error)?,
             streaming: base().redirect(no_redirects()).build().map_err(build_error)?,
-            store: StoreClients { https_only: store(true)?, any: store(false)? },
+            store: store(false)?,
+            checked_store: store(true)?,
+            checked_api: CheckedApi {
+                client: outbound::checked(watched(), policy, false).build().map_err(build_error)?,
+                policy,
+            },
         })
     }
 
@@ -57,16 +95,30 @@ impl HttpClients {
         &self.streaming
     }
 
-    /// Hands object_store builders the shared clients (`with_http_connector`).
+    /// Hands object_store builders the shared clients (`with_http_connector`), for endpoints
+    /// the operator configured.
     pub fn store_connector(&self) -> impl HttpConnector {
         self.store.clone()
+    }
+
+    /// As [`store_connector`](Self::store_connector), for endpoints an admin typed.
+    pub fn checked_store_connector(&self) -> impl HttpConnector {
+        self.checked_store.clone()
+    }
+
+    pub fn checked_api(&self) -> &CheckedApi {
+        &self.checked_api
     }
 }
 
 impl HttpConnector for StoreClients {
     fn connect(&self, options: &ClientOptions) -> object_store::Result<HttpClient> {
         let allow_http = options.get_config_value(&ClientConfigKey::AllowHttp).is_some_and(|v| v == "true");
-        Ok(HttpClient::new(if allow_http { self.any.clone() } else { self.https_only.clone() }))
+        let client = if allow_http { self.any.clone() } else { self.https_only.clone() };
+        Ok(match self.policy {
+            Some(policy) => HttpClient::new(outbound::CheckedService { client, policy }),
+            None => HttpClient::new(client),
+        })
     }
 }
 
@@ -121,13 +173,13 @@ pub fn kind_of_status(status: reqwest::StatusCode) -> ErrorKind {
 /// Sends a GET that object_store's signer has signed (`request` carries its headers) and returns
 /// the answer's body; an error answer in the provider's own words.
 pub async fn send_signed(
-    client: &reqwest::Client,
+    api: &CheckedApi,
     request: http::Request<object_store::client::HttpRequestBody>,
     endpoint: &str,
 ) -> Result<String, ProviderError> {
     let url = request.uri().to_string();
     let response =
-        client.get(url).headers(request.headers().clone()).send().await.map_err(|e| transport_error(&e, endpoint))?;
+        api.get(&url)?.headers(request.headers().clone()).send().await.map_err(|e| transport_error(&e, endpoint))?;
     let status = response.status();
     let body = response.text().await.map_err(|e| transport_error(&e, endpoint))?;
     if !status.is_success() {

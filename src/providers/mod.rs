@@ -15,6 +15,7 @@ pub mod http;
 pub mod local;
 mod object_listing;
 mod object_store_errors;
+pub mod outbound;
 pub mod s3;
 pub mod s3_uploads;
 pub mod sftp;

@@ -8,6 +8,9 @@
 use super::{ErrorKind, ProviderError};
 
 pub fn from_object_store(error: &object_store::Error, endpoint: &str) -> ProviderError {
+    if let Some(refused) = super::outbound::refusal_in(error) {
+        return refused.provider_error();
+    }
     let text = error_chain(error);
     coded_error(&text).or_else(|| transport_error(&text, endpoint)).unwrap_or_else(|| status_error(error, &text))
 }

@@ -193,8 +193,8 @@ impl S3Provider {
             .with_access_key_id(config.access_key_id.expose_secret())
             .with_secret_access_key(config.secret_access_key.expose_secret())
             .with_retry(retry_config(ctx))
-            .with_client_options(client_options(ctx))
-            .with_http_connector(ctx.http.store_connector());
+            .with_client_options(client_options())
+            .with_http_connector(ctx.http.checked_store_connector());
         let region = config.resolved_region();
         let mut bucket_url = String::new();
         let endpoint_label = match &endpoint {
@@ -249,11 +249,11 @@ impl S3Provider {
     /// Incomplete multipart uploads under `folder` (relative to the destination's prefix, ending
     /// in `/`): what uploads cut off by a crash left in the bucket.
     pub async fn incomplete_uploads(&self, folder: &str) -> Result<Vec<super::s3_uploads::Upload>, ProviderError> {
-        let http = self.ctx.http.api().clone();
+        let http = self.ctx.http.checked_api().clone();
         self.bucket(&http).incomplete(&join_key(self.prefix.as_deref(), folder)).await
     }
 
-    fn bucket<'a>(&'a self, http: &'a reqwest::Client) -> super::s3_uploads::Bucket<'a> {
+    fn bucket<'a>(&'a self, http: &'a super::http::CheckedApi) -> super::s3_uploads::Bucket<'a> {
         super::s3_uploads::Bucket {
             store: &self.store,
             url: &self.bucket_url,
@@ -292,7 +292,7 @@ pub(super) fn retry_config(ctx: &ProviderContext) -> RetryConfig {
 
 /// The options object_store reads itself (whether plain http is allowed, set per provider); the
 /// clients, with their timeouts, are the shared ones ([`super::http::HttpClients`]).
-pub(super) fn client_options(_ctx: &ProviderContext) -> ClientOptions {
+pub(super) fn client_options() -> ClientOptions {
     ClientOptions::new()
 }
 
@@ -357,7 +357,7 @@ impl Provider for S3Provider {
 
     /// Aborts the folder's incomplete multipart uploads: invisible, but kept (and billed).
     async fn remove_leftovers(&self, folder: &str) -> Result<usize, ProviderError> {
-        let http = self.ctx.http.api().clone();
+        let http = self.ctx.http.checked_api().clone();
         self.bucket(&http).abort_incomplete(&join_key(self.prefix.as_deref(), folder)).await
     }
 

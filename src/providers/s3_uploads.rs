@@ -24,7 +24,7 @@ pub struct Bucket<'a> {
     /// The bucket's URL: `{endpoint}/{bucket}` path-style, else the bucket's own host.
     pub url: &'a str,
     pub region: &'a str,
-    pub http: &'a reqwest::Client,
+    pub http: &'a super::http::CheckedApi,
     pub endpoint_label: &'a str,
 }
 

@@ -117,7 +117,7 @@ async fn run_now(
 ) -> Result<HttpResponse, AppError> {
     user.require_write()?;
     let plan = plans.get(&user.workspace_id, &path).await?;
-    runner.start(&user.workspace_id, &plan.id, Trigger::Manual).await?;
+    runner.start(&user.workspace_id, &plan.id, Trigger::Manual, Some(&crate::audit::Actor::web(&user))).await?;
     Flash::ok(format!("Started a backup of “{}”.", plan.name)).set(&session);
     Ok(see_other(&format!("/plans/{}", plan.id)))
 }

@@ -104,13 +104,32 @@ impl Runner {
         &self.destinations
     }
 
-    /// Records a queued run of the plan and starts it in the background; returns its id.
-    pub async fn start(&self, workspace: &str, plan_id: &str, trigger: Trigger) -> Result<String, DbError> {
+    /// Queues a run of the plan and starts it in the background; returns its id. One started by
+    /// a person (`by`) is recorded in the audit log with the run.
+    pub async fn start(
+        &self,
+        workspace: &str,
+        plan_id: &str,
+        trigger: Trigger,
+        by: Option<&crate::audit::Actor>,
+    ) -> Result<String, DbError> {
         let (ws, pid) = (workspace.to_owned(), plan_id.to_owned());
         let plan = self.db.run(move |c| plans::find(c, &ws, &pid)).await?;
         let run = self.queued(&plan, trigger);
         let insert = run.clone();
-        self.db.run(move |c| store::insert(c, &insert)).await?;
+        let entry = by.map(|by| {
+            let subject = crate::audit::Subject::plan(&plan.id, &plan.name);
+            let detail = format!("Run {}.", run.id);
+            crate::audit::Entry::new(by, workspace, subject, crate::audit::Action::RunStarted, detail)
+        });
+        self.db
+            .run(move |c| {
+                crate::db::write_transaction(c, |c| {
+                    store::insert(c, &insert)?;
+                    entry.iter().try_for_each(|e| crate::audit::store::record(c, e))
+                })
+            })
+            .await?;
         Ok(self.spawn(plan, run))
     }
 

@@ -3,6 +3,7 @@
 //! service.
 
 use super::service::{HostKeyOffer, Server, ServerError, ServerService};
+use crate::audit::Actor;
 use crate::auth::CurrentUser;
 use crate::destinations::fields::{FieldErrors, Input, RawFields};
 use crate::destinations::html::FieldView;
@@ -160,7 +161,7 @@ async fn create(
 ) -> Result<HttpResponse, AppError> {
     user.require_write()?;
     let submitted = Submitted::from_pairs(&form);
-    match service.create(&user.workspace_id, &submitted.name, &submitted.fields).await {
+    match service.create(&user.workspace_id, &submitted.name, &submitted.fields, &Actor::web(&user)).await {
         Ok((server, outcome)) => {
             saved_flash(&server.name, &outcome).set(&session);
             Ok(see_other("/servers"))
@@ -181,7 +182,7 @@ async fn update(
 ) -> Result<HttpResponse, AppError> {
     user.require_write()?;
     let submitted = Submitted::from_pairs(&form);
-    match service.update(&user.workspace_id, &path, &submitted.name, &submitted.fields).await {
+    match service.update(&user.workspace_id, &path, &submitted.name, &submitted.fields, &Actor::web(&user)).await {
         Ok((server, outcome)) => {
             saved_flash(&server.name, &outcome).set(&session);
             Ok(see_other("/servers"))
@@ -212,7 +213,7 @@ async fn test(
 ) -> Result<HttpResponse, AppError> {
     user.require_write()?;
     let server = service.get(&user.workspace_id, &path).await?;
-    let outcome = service.test(&user.workspace_id, &path).await?;
+    let outcome = service.test(&user.workspace_id, &path, &Actor::web(&user)).await?;
     if outcome.ok {
         Flash::ok(format!("“{}”: {}", server.name, outcome.message)).set(&session);
     } else {
@@ -276,7 +277,8 @@ async fn accept_host_key(
 ) -> Result<HttpResponse, AppError> {
     user.require_write()?;
     let server = service.get(&user.workspace_id, &path).await?;
-    let outcome = service.accept_host_key(&user.workspace_id, &path, form.fingerprint.trim()).await?;
+    let outcome =
+        service.accept_host_key(&user.workspace_id, &path, form.fingerprint.trim(), &Actor::web(&user)).await?;
     Flash::ok(format!("Pinned {} for “{}”. {}", form.fingerprint.trim(), server.name, outcome.message)).set(&session);
     Ok(see_other("/servers"))
 }
@@ -307,7 +309,7 @@ async fn delete(
 ) -> Result<HttpResponse, AppError> {
     user.require_write()?;
     let mut server = service.get(&user.workspace_id, &path).await?;
-    match service.delete(&user.workspace_id, &path).await {
+    match service.delete(&user.workspace_id, &path, &Actor::web(&user)).await {
         Ok(()) => {
             Flash::ok(format!("Deleted “{}”.", server.name)).set(&session);
             Ok(see_other("/servers"))

@@ -4,8 +4,10 @@
 
 use super::domain::NewServer;
 use super::store::{self, ServerChange, ServerRow};
+use crate::audit::domain::{changed_fields, describe_changes};
+use crate::audit::{self, Action, Actor, Entry, Subject};
 use crate::crypto::CredentialCipher;
-use crate::db::{Db, DbError};
+use crate::db::{Db, DbError, write_transaction};
 use crate::destinations::fields::{FieldErrors, RawFields};
 use crate::destinations::service::TestOutcome;
 use crate::providers::sftp::{self, LOGIN_FIELDS, SshLogin};
@@ -146,8 +148,10 @@ impl ServerService {
         workspace: &str,
         name: &str,
         fields: &RawFields,
+        by: &Actor,
     ) -> Result<(Server, TestOutcome), ServerError> {
         let server = NewServer::parse(name, fields).map_err(ServerError::Invalid)?;
+        self.check_address(&server).await?;
         let id = uuid::Uuid::new_v4().to_string();
         let now = Utc::now().naive_utc();
         let row = ServerRow {
@@ -162,8 +166,19 @@ impl ServerService {
             created_at: now,
             updated_at: now,
         };
-        self.db.write(move |c| store::insert(c, &row)).await.map_err(duplicate_name(&server.name))?;
-        let outcome = self.test(workspace, &id).await?;
+        let given: Vec<&str> = LOGIN_FIELDS.iter().filter(|f| fields.contains(f.name)).map(|f| f.name).collect();
+        let detail = format!("{}@{}, with {}.", row.username, row.host, given.join(", "));
+        let entry = Entry::new(by, workspace, Subject::server(&id, server.name.as_str()), Action::Created, detail);
+        self.db
+            .write(move |c| {
+                write_transaction(c, |c| {
+                    store::insert(c, &row)?;
+                    audit::store::record(c, &entry)
+                })
+            })
+            .await
+            .map_err(duplicate_name(&server.name))?;
+        let outcome = self.test_because(workspace, &id, by, "After saving").await?;
         Ok((self.get(workspace, &id).await?, outcome))
     }
 
@@ -175,6 +190,7 @@ impl ServerService {
         id: &str,
         name: &str,
         fields: &RawFields,
+        by: &Actor,
     ) -> Result<(Server, TestOutcome), ServerError> {
         let row = self.row(workspace, id).await?;
         let mut fields = fields.clone();
@@ -187,6 +203,23 @@ impl ServerService {
             }
         }
         let server = NewServer::parse(name, &fields).map_err(ServerError::Invalid)?;
+        self.check_address(&server).await?;
+        let before = fields_of(&self.cipher, &row).unwrap_or_default();
+        let (after_settings, after_secrets) = fields.split(LOGIN_FIELDS);
+        let mut after = after_settings;
+        after.fill_from(&after_secrets);
+        after.set("port", &server.login.port.to_string());
+        let mut names = changed_fields(&before, &after);
+        if row.name != server.name.as_str() {
+            names.insert(0, "name".into());
+        }
+        let entry = Entry::new(
+            by,
+            workspace,
+            Subject::server(id, server.name.as_str()),
+            Action::Updated,
+            describe_changes(&names),
+        );
         let change = ServerChange {
             name: server.name.as_str().to_owned(),
             host: server.login.host.clone(),
@@ -196,20 +229,78 @@ impl ServerService {
             updated_at: Utc::now().naive_utc(),
         };
         let (ws, sid) = (workspace.to_owned(), id.to_owned());
-        self.db.write(move |c| store::update(c, &ws, &sid, change)).await.map_err(duplicate_name(&server.name))?;
-        let outcome = self.test(workspace, id).await?;
+        self.db
+            .write(move |c| {
+                write_transaction(c, |c| {
+                    store::update(c, &ws, &sid, change)?;
+                    audit::store::record(c, &entry)
+                })
+            })
+            .await
+            .map_err(duplicate_name(&server.name))?;
+        let outcome = self.test_because(workspace, id, by, "After saving").await?;
         Ok((self.get(workspace, id).await?, outcome))
     }
 
+    /// The host must not lead where the outbound policy refuses to go (checked again, after its
+    /// own lookup, at every connection).
+    async fn check_address(&self, server: &NewServer) -> Result<(), ServerError> {
+        let policy = self.providers.settings.outbound;
+        policy
+            .check_host(&server.login.host)
+            .await
+            .map_err(|refused| ServerError::Invalid(FieldErrors::single("host", refused.to_string())))
+    }
+
     /// Deletes a server no destination uses; else refuses with the names of those that do.
-    pub async fn delete(&self, workspace: &str, id: &str) -> Result<(), ServerError> {
-        let (ws, sid) = (workspace.to_owned(), id.to_owned());
-        let users = self.db.write(move |c| store::delete_unused(c, &ws, &sid)).await?;
+    pub async fn delete(&self, workspace: &str, id: &str, by: &Actor) -> Result<(), ServerError> {
+        let (ws, sid, by) = (workspace.to_owned(), id.to_owned(), by.clone());
+        let users = self
+            .db
+            .write(move |c| {
+                write_transaction(c, |c| {
+                    let name = store::find(c, &ws, &sid)?.name;
+                    let users = store::delete_unused(c, &ws, &sid)?;
+                    if users.is_empty() {
+                        audit::store::record(
+                            c,
+                            &Entry::new(&by, &ws, Subject::server(&sid, &name), Action::Deleted, ""),
+                        )?;
+                    }
+                    Ok(users)
+                })
+            })
+            .await?;
         if users.is_empty() { Ok(()) } else { Err(ServerError::InUse(users)) }
     }
 
+    /// "Test login", recorded in the audit log.
+    pub async fn test(&self, workspace: &str, id: &str, by: &Actor) -> Result<TestOutcome, ServerError> {
+        self.test_because(workspace, id, by, "Test login").await
+    }
+
+    async fn test_because(
+        &self,
+        workspace: &str,
+        id: &str,
+        by: &Actor,
+        cause: &str,
+    ) -> Result<TestOutcome, ServerError> {
+        let outcome = self.test_login(workspace, id).await?;
+        let verdict = if outcome.ok { "passed" } else { "failed" };
+        let detail = format!("{cause}: {verdict}. {}", outcome.summary());
+        let (ws, sid, by) = (workspace.to_owned(), id.to_owned(), by.clone());
+        self.db
+            .run(move |c| {
+                let name = store::find(c, &ws, &sid)?.name;
+                audit::store::record(c, &Entry::new(&by, &ws, Subject::server(&sid, &name), Action::Tested, detail))
+            })
+            .await?;
+        Ok(outcome)
+    }
+
     /// Logs in and opens SFTP; the first success pins the host key the server presented.
-    pub async fn test(&self, workspace: &str, id: &str) -> Result<TestOutcome, ServerError> {
+    async fn test_login(&self, workspace: &str, id: &str) -> Result<TestOutcome, ServerError> {
         let login = login_for(&self.db, &self.cipher, workspace, id).await;
         let (result, presented, pinned) = match login {
             Ok((login, pinned)) => {
@@ -260,11 +351,25 @@ impl ServerService {
         workspace: &str,
         id: &str,
         fingerprint: &str,
+        by: &Actor,
     ) -> Result<TestOutcome, ServerError> {
         let offer = self.host_key_offer(workspace, id).await?;
         offer.confirm(fingerprint).map_err(|m| ServerError::Invalid(FieldErrors::single("fingerprint", m)))?;
-        pin_host_key(&self.db, workspace, id, fingerprint).await?;
-        self.test(workspace, id).await
+        let (ws, sid, fp, by_) = (workspace.to_owned(), id.to_owned(), fingerprint.to_owned(), by.clone());
+        self.db
+            .write(move |c| {
+                write_transaction(c, |c| {
+                    let name = store::find(c, &ws, &sid)?.name;
+                    store::set_host_key(c, &ws, &sid, &fp)?;
+                    let detail = format!("Pinned {fp}.");
+                    audit::store::record(
+                        c,
+                        &Entry::new(&by_, &ws, Subject::server(&sid, &name), Action::HostKeyAccepted, detail),
+                    )
+                })
+            })
+            .await?;
+        self.test_because(workspace, id, by, "After accepting the host key").await
     }
 
     fn seal(&self, workspace: &str, id: &str, fields: &RawFields) -> Vec<u8> {

@@ -2,6 +2,7 @@
 
 pub mod assets;
 pub mod headers;
+pub mod limits;
 pub mod time;
 
 use crate::auth::CurrentUser;

@@ -50,7 +50,12 @@ impl Fixture {
             round_trip: None,
             large: 64 * 1024 * 1024,
             presign: false,
-            settings: ProviderSettings { max_retries: 0, test_deadline: Duration::from_secs(10), ..Default::default() },
+            settings: ProviderSettings {
+                max_retries: 0,
+                test_deadline: Duration::from_secs(10),
+                outbound: devpilot::providers::outbound::AddressPolicy::allowing_loopback(),
+                ..Default::default()
+            },
         }
     }
 

@@ -3,6 +3,7 @@
 use devpilot::config::{ExternalEndpoints, ProviderSettings, Settings};
 use devpilot::crypto::MasterKey;
 use devpilot::db::Db;
+use devpilot::providers::outbound::AddressPolicy;
 use devpilot::startup::Application;
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use std::io::Write;
@@ -131,6 +132,8 @@ pub fn test_settings(backend: Backend) -> (Settings, tempfile::TempDir, Option<S
             max_retries: 0,
             stall_timeout: Duration::from_secs(30),
             allowed_paths: Default::default(),
+            // Every local test server lives on loopback.
+            outbound: AddressPolicy::allowing_loopback(),
             endpoints: nowhere_endpoints(),
         },
         public_url: None,
@@ -285,6 +288,13 @@ impl TestApp {
             .await;
         assert_eq!(page.status, 303, "setup failed: {}", page.body);
         assert_eq!(page.location.as_deref(), Some("/destinations"));
+    }
+
+    /// Signs this client in as the admin `setup_admin` created (for a second server on the same
+    /// database).
+    pub async fn sign_in_admin(&self) {
+        let login = self.post("/login", &[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)]).await;
+        assert_eq!(login.location.as_deref(), Some("/destinations"), "{}", login.body);
     }
 
     /// Creates a destination through the form; `config` names fields without the `config.` prefix.

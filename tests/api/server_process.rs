@@ -26,6 +26,8 @@ impl ServerProcess {
             .env("DATABASE_URL", &settings.database_url)
             .env("DEVPILOT_MASTER_KEY", settings.master_key.clone().unwrap_or_default())
             .env("DEVPILOT_PROVIDER_MAX_RETRIES", "0")
+            // Every server the tests use is on loopback.
+            .env(devpilot::providers::outbound::ALLOW_LOOPBACK_VAR, "true")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());

@@ -5,6 +5,7 @@ use super::outcome::{self, CredentialsTested, DestinationTested, TestFailed};
 use super::request::{DestinationRequest, api_error, destination_id};
 use crate::api::auth::ApiUser;
 use crate::api::error::{ApiError, ErrorBody};
+use crate::destinations::audited::TestedBy;
 use crate::destinations::service::DestinationService;
 use actix_web::{HttpResponse, web};
 use utoipa::IntoParams;
@@ -40,7 +41,8 @@ pub async fn test_saved(
 ) -> Result<HttpResponse, ApiError> {
     user.require_write()?;
     let id = destination_id(&path)?;
-    let result = service.test_saved(&user.workspace_id, &id, query.deep.unwrap_or(false)).await?;
+    let deep = query.deep.unwrap_or(false);
+    let result = service.test_saved(&user.workspace_id, &id, deep, &TestedBy::asked(&user.actor(), deep)).await?;
     let destination = service.get(&user.workspace_id, &id).await?;
     Ok(outcome::answer(result, Some(destination.into())))
 }

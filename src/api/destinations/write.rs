@@ -35,7 +35,7 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     user.require_write()?;
     let input = body.into_inner().into_input(None)?;
-    let (destination, outcome) = service.create(&user.workspace_id, input).await.map_err(api_error)?;
+    let (destination, outcome) = service.create(&user.workspace_id, input, &user.actor()).await.map_err(api_error)?;
     let location = format!("{}/{}", req.path().trim_end_matches('/'), destination.id);
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, location))
@@ -70,7 +70,8 @@ pub async fn update(
     let id = destination_id(&path)?;
     let current = service.get(&user.workspace_id, &id).await?;
     let input = body.into_inner().into_input(Some(&current))?;
-    let (destination, outcome) = service.update(&user.workspace_id, &id, input).await.map_err(api_error)?;
+    let (destination, outcome) =
+        service.update(&user.workspace_id, &id, input, &user.actor()).await.map_err(api_error)?;
     Ok(HttpResponse::Ok().json(DestinationTested { data: destination.into(), test: TestResult::from(outcome) }))
 }
 
@@ -125,9 +126,9 @@ pub async fn delete(
     user.require_write()?;
     let id = destination_id(&path)?;
     let disabled_plans = if query.force.unwrap_or(false) {
-        service.delete(&user.workspace_id, &id).await?
+        service.delete(&user.workspace_id, &id, &user.actor()).await?
     } else {
-        let plans = service.delete_if_unused(&user.workspace_id, &id).await?;
+        let plans = service.delete_if_unused(&user.workspace_id, &id, &user.actor()).await?;
         if !plans.is_empty() {
             let status = StatusCode::CONFLICT;
             return Ok(HttpResponse::build(status).json(InUse {
@@ -166,7 +167,7 @@ pub async fn make_default(
 ) -> Result<HttpResponse, ApiError> {
     user.require_write()?;
     let id = destination_id(&path)?;
-    service.make_default(&user.workspace_id, &id).await?;
+    service.make_default(&user.workspace_id, &id, &user.actor()).await?;
     let destination: DestinationResource = service.get(&user.workspace_id, &id).await?.into();
     Ok(HttpResponse::Ok().json(DestinationEnvelope { data: destination }))
 }

@@ -5,6 +5,7 @@
 
 use super::config::SshLogin;
 use crate::config::ProviderSettings;
+use crate::providers::outbound::ResolveError;
 use crate::providers::{ErrorKind, ProviderError, Step};
 use russh::client::{self, AuthResult, Handle};
 use russh::keys::{Error as KeyError, HashAlg, PrivateKey, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
@@ -132,16 +133,18 @@ impl Dial<'_> {
 
     async fn handshake(&self) -> Result<Handle<HostKeyCheck>, ProviderError> {
         let address = self.login.address();
-        let addrs: Vec<_> = tokio::net::lookup_host((self.login.host.as_str(), self.login.port))
-            .await
-            .map_err(|e| {
-                ProviderError::new(
+        // Resolved and checked once; the connection goes to exactly these addresses.
+        let addrs = match self.settings.outbound.resolve(&self.login.host, self.login.port).await {
+            Ok(addrs) => addrs,
+            Err(ResolveError::Refused(refused)) => return Err(refused.provider_error()),
+            Err(ResolveError::Lookup(e)) => {
+                return Err(ProviderError::new(
                     ErrorKind::Unreachable,
                     format!("The host {} could not be resolved: {e}.", self.login.host),
                 )
-                .at(Step::Resolve)
-            })?
-            .collect();
+                .at(Step::Resolve));
+            }
+        };
         let tcp = tokio::time::timeout(self.settings.connect_timeout, tokio::net::TcpStream::connect(&addrs[..]))
             .await
             .map_err(|_| {
