@@ -57,8 +57,11 @@ pub struct WorkspaceSummary {
 pub struct AccountService {
     db: Db,
     /// Who a session or token is, by (user, requested workspace): read on every request.
-    signed_in: Arc<Memo<(String, Option<String>), Option<CurrentUser>>>,
+    signed_in: Arc<SignedIn>,
 }
+
+/// (user, requested workspace) → the user in that workspace, or None for no one.
+type SignedIn = Memo<(String, Option<String>), Option<CurrentUser>>;
 
 /// Signed-in users kept in memory (a few hundred bytes each).
 const CACHED_USERS: usize = 4096;
