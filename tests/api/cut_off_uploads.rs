@@ -9,6 +9,7 @@ use bytes::Bytes;
 use devpilot::config::ProviderSettings;
 use devpilot::destinations::fields::RawFields;
 use devpilot::providers::azure_blob::{AzureBlobConfig, AzureBlobProvider};
+use devpilot::providers::outbound::AddressPolicy;
 use devpilot::providers::s3::{S3Config, S3Provider};
 use devpilot::providers::{ByteStream, Provider, ProviderContext};
 use futures::StreamExt;
@@ -63,8 +64,9 @@ async fn azure_uncommitted_blocks_are_discarded() {
 }
 
 fn ctx() -> ProviderContext {
-    ProviderContext::new(ProviderSettings { max_retries: 0, ..Default::default() }, std::env::temp_dir())
-        .expect("HTTP clients")
+    let settings =
+        ProviderSettings { max_retries: 0, outbound: AddressPolicy::allowing_loopback(), ..Default::default() };
+    ProviderContext::new(settings, std::env::temp_dir()).expect("HTTP clients")
 }
 
 /// Starts an upload of 12 MiB that then never ends, waits until the store holds some of it

@@ -215,7 +215,8 @@ fn s3_provider(endpoint: &str) -> S3Provider {
     fields.push(("endpoint".into(), endpoint.to_owned()));
     let raw = RawFields::from_pairs(fields.iter().map(|(k, v)| (k.clone(), v.as_str())));
     let config = S3Config::parse(&raw).expect("S3 config");
-    let settings = ProviderSettings { max_retries: 0, ..Default::default() };
+    let outbound = devpilot::providers::outbound::AddressPolicy::allowing_loopback();
+    let settings = ProviderSettings { max_retries: 0, outbound, ..Default::default() };
     let ctx = ProviderContext::new(settings, PathBuf::new()).expect("HTTP clients");
     S3Provider::new(&config, &ctx).expect("S3 provider")
 }
