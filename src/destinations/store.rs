@@ -159,9 +159,10 @@ pub fn begin_test_all(conn: &mut DbConn, workspace: &str, owner: &str) -> QueryR
     Ok(ids)
 }
 
-/// Records a finished test: Testing becomes Active or Failed; Disabled stays Disabled. Returns
-/// the destination's name, or None when it was deleted meanwhile. (Callers record tests in a
-/// write transaction, which on SQLite takes the lock up front: "Test all" records many at once.)
+/// Records a finished test, in one statement: Testing becomes Active or Failed; Disabled stays
+/// Disabled; a good test's time is kept. False when the destination was deleted meanwhile.
+/// (Callers record tests in a write transaction, which on SQLite takes the lock up front:
+/// "Test all" records many at once.)
 pub fn finish_test(
     conn: &mut DbConn,
     workspace: &str,
@@ -169,32 +170,34 @@ pub fn finish_test(
     ok: bool,
     message: &str,
     now: NaiveDateTime,
-) -> QueryResult<Option<String>> {
-    let row = match find(conn, workspace, id) {
-        Ok(row) => row,
-        Err(diesel::result::Error::NotFound) => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    let status = if row.status == "disabled" {
-        "disabled"
-    } else if ok {
-        "active"
+) -> QueryResult<bool> {
+    use diesel::dsl::case_when;
+    use diesel::sql_types::Text;
+    let target = dsl::destinations.filter(dsl::workspace_id.eq(workspace)).filter(dsl::id.eq(id));
+    let outcome = if ok { "active" } else { "failed" };
+    let status =
+        case_when(dsl::status.eq("disabled"), "disabled".into_sql::<Text>()).otherwise(outcome.into_sql::<Text>());
+    let ended = (
+        dsl::status.eq(status),
+        dsl::status_before_test.eq(None::<String>),
+        dsl::test_owner.eq(None::<String>),
+        dsl::last_test_message.eq(message),
+    );
+    let n = if ok {
+        diesel::update(target).set((ended, dsl::last_tested_at.eq(now))).execute(conn)?
     } else {
-        "failed"
+        diesel::update(target).set(ended).execute(conn)?
     };
-    let target = dsl::destinations.filter(dsl::id.eq(id));
-    diesel::update(target)
-        .set((
-            dsl::status.eq(status),
-            dsl::status_before_test.eq(None::<String>),
-            dsl::test_owner.eq(None::<String>),
-            dsl::last_test_message.eq(message),
-        ))
-        .execute(conn)?;
-    if ok {
-        diesel::update(target).set(dsl::last_tested_at.eq(now)).execute(conn)?;
-    }
-    Ok(Some(row.name))
+    Ok(n > 0)
+}
+
+/// Id and name of the workspace's destinations with these ids.
+pub fn names_of(conn: &mut DbConn, workspace: &str, ids: &[String]) -> QueryResult<Vec<(String, String)>> {
+    dsl::destinations
+        .filter(dsl::workspace_id.eq(workspace))
+        .filter(dsl::id.eq_any(ids))
+        .select((dsl::id, dsl::name))
+        .load(conn)
 }
 
 pub fn set_disabled(conn: &mut DbConn, workspace: &str, id: &str, now: NaiveDateTime) -> QueryResult<()> {

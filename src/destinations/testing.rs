@@ -19,6 +19,7 @@ use crate::db::write_transaction;
 use crate::providers::{self, Provider, ProviderContext, ProviderError, Step};
 use chrono::{NaiveDateTime, Utc};
 use futures::StreamExt;
+use std::collections::HashMap;
 use tokio::sync::mpsc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,7 +108,7 @@ impl TestOutcome {
 /// How many tests "Test all" runs at once: enough that a list of hundreds takes about as long as
 /// its slowest test, few enough not to swamp a provider (SFTP destinations of one login share
 /// one connection, so an SSH server's `MaxStartups` is not the limit).
-pub const TEST_ALL_CONCURRENCY: usize = 32;
+pub const TEST_ALL_CONCURRENCY: usize = 64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TestAllSummary {
@@ -273,6 +274,8 @@ impl DestinationService {
             .write(move |c| {
                 write_transaction(c, |c| {
                     let by = TestedBy::new(&actor, cause);
+                    let ids: Vec<String> = tested.iter().map(|t| t.id.clone()).collect();
+                    let names: HashMap<String, String> = store::names_of(c, &ws, &ids)?.into_iter().collect();
                     for t in &tested {
                         match &t.pin {
                             Some((HostKeyPin::Destination(id), fp)) => {
@@ -284,8 +287,10 @@ impl DestinationService {
                             _ => {}
                         }
                         let o = &t.outcome;
-                        if let Some(name) = store::finish_test(c, &ws, &t.id, o.ok, &o.summary(), o.at)? {
-                            audit::store::record(c, &by.entry(&ws, &t.id, &name, t.deep, o))?;
+                        if store::finish_test(c, &ws, &t.id, o.ok, &o.summary(), o.at)?
+                            && let Some(name) = names.get(&t.id)
+                        {
+                            audit::store::record(c, &by.entry(&ws, &t.id, name, t.deep, o))?;
                         }
                     }
                     Ok(())
