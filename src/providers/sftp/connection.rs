@@ -38,9 +38,21 @@ fn ssh_config(settings: &ProviderSettings) -> client::Config {
         keepalive_interval: Some((settings.stall_timeout / 3).max(Duration::from_secs(1))),
         keepalive_max: 3,
         inactivity_timeout: Some(Duration::from_secs(600)),
+        preferred: russh::Preferred { cipher: std::borrow::Cow::Borrowed(CIPHERS), ..russh::Preferred::default() },
         ..client::Config::default()
     }
 }
+
+/// AES-GCM first: with AES instructions in the CPU (any server of the last decade) it costs both
+/// ends less than russh's default, ChaCha20-Poly1305, which is the next choice.
+const CIPHERS: &[russh::cipher::Name] = &[
+    russh::cipher::AES_128_GCM,
+    russh::cipher::AES_256_GCM,
+    russh::cipher::CHACHA20_POLY1305,
+    russh::cipher::AES_256_CTR,
+    russh::cipher::AES_192_CTR,
+    russh::cipher::AES_128_CTR,
+];
 
 /// The fingerprint of a host key as `ssh-keygen -l` shows it: `SHA256:<base64>`.
 pub fn fingerprint(key: &PublicKeyOrCertificate) -> String {
