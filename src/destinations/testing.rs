@@ -5,8 +5,8 @@
 //!
 //! "Test all" runs the tests concurrently, SFTP destinations of one login sharing its
 //! connection ([`ProviderContext::for_batch`]), and records results as they come in as few
-//! write transactions as keep up (one writer, taking what has arrived each time), so tests
-//! never queue behind each other for the database's write lock.
+//! write transactions as keep up (one writer, gathering what arrives within a few
+//! milliseconds), so tests never queue behind each other for the database's write lock.
 
 use super::audited::TestedBy;
 use super::domain::DestinationConfig;
@@ -115,6 +115,11 @@ pub struct TestAllSummary {
     pub passed: usize,
     pub failed: usize,
 }
+
+/// How long "Test all"'s writer waits for more results before it records what it has: short
+/// enough that a row shows its result at once, long enough that a burst of results is one
+/// transaction rather than one each.
+const GATHER: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// A test that has run, to be recorded with the host key it pins (an SFTP destination's first
 /// good test).
@@ -300,8 +305,8 @@ impl DestinationService {
         Ok(())
     }
 
-    /// "Test all"'s one writer: records what has arrived each time it is free, until the tests
-    /// are done.
+    /// "Test all"'s one writer: records results as they come, gathering those that arrive
+    /// within [`GATHER`] of each other into one transaction, until the tests are done.
     async fn record_as_they_come(
         &self,
         workspace: &str,
@@ -310,7 +315,8 @@ impl DestinationService {
     ) {
         while let Some(first) = arrived.recv().await {
             let mut tested = vec![first];
-            while let Ok(next) = arrived.try_recv() {
+            let until = tokio::time::Instant::now() + GATHER;
+            while let Ok(Some(next)) = tokio::time::timeout_at(until, arrived.recv()).await {
                 tested.push(next);
             }
             if let Err(e) = self.record(workspace, tested, by).await {
