@@ -194,17 +194,22 @@ impl DestinationService {
                     let (results, batch) = (&results, &batch);
                     async move {
                         let config = self.config_of(&row);
-                        match self.evaluate(workspace, &row.id, config, false, batch).await {
-                            Ok(tested) => {
-                                let ok = tested.outcome.ok;
-                                let _ = results.send(tested);
-                                ok
-                            }
+                        let tested = match self.evaluate(workspace, &row.id, config, false, batch).await {
+                            Ok(tested) => tested,
+                            // Recorded all the same, so the row does not stay Testing.
                             Err(e) => {
                                 tracing::warn!(destination = %row.id, error = %e, "testing a destination failed");
-                                false
+                                let failed = ProviderError::new(
+                                    providers::ErrorKind::Provider,
+                                    format!("The test could not run: {e}."),
+                                );
+                                let outcome = TestOutcome::from_result(&[Step::Connect], Err(failed));
+                                Tested { id: row.id.clone(), deep: false, outcome, pin: None }
                             }
-                        }
+                        };
+                        let ok = tested.outcome.ok;
+                        let _ = results.send(tested);
+                        ok
                     }
                 })
                 .buffer_unordered(TEST_ALL_CONCURRENCY)
