@@ -66,9 +66,7 @@ impl ApiUser {
             Err(ApiError::forbidden("Viewers can read but not change anything in this workspace."))
         }
     }
-}
 
-impl ApiUser {
     /// Who the audit log names for this request.
     pub fn actor(&self) -> crate::audit::Actor {
         crate::audit::Actor {
@@ -134,24 +132,25 @@ pub async fn guard(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     let reads = matches!(*req.method(), Method::GET | Method::HEAD);
-    if PUBLIC.contains(&req.path()) {
-        if !reads && let Err(e) = read_body(&mut req).await {
-            return Ok(req.error_response(body_error(e)).map_into_right_body());
+    let user = if PUBLIC.contains(&req.path()) {
+        None
+    } else {
+        let user = match authenticate(req.request()).await {
+            Ok(user) => user,
+            Err(e) => return Ok(req.error_response(e).map_into_right_body()),
+        };
+        if !reads && let Err(e) = user.require_write() {
+            return Ok(req.error_response(e).map_into_right_body());
         }
-        return next.call(req).await.map(ServiceResponse::map_into_left_body);
-    }
-    let user = match authenticate(req.request()).await {
-        Ok(user) => user,
-        Err(e) => return Ok(req.error_response(e).map_into_right_body()),
+        Some(user)
     };
-    if !reads && let Err(e) = user.require_write() {
-        return Ok(req.error_response(e).map_into_right_body());
-    }
     // Read within the limit here, so every operation has one (see web::limits).
     if !reads && let Err(e) = read_body(&mut req).await {
         return Ok(req.error_response(body_error(e)).map_into_right_body());
     }
-    req.extensions_mut().insert(user);
+    if let Some(user) = user {
+        req.extensions_mut().insert(user);
+    }
     next.call(req).await.map(ServiceResponse::map_into_left_body)
 }
 

@@ -31,6 +31,19 @@ pub struct Filter {
     pub subject_id: Option<String>,
 }
 
+/// Makes `change` and records `entry` in one write transaction: the usual way to audit a change.
+pub fn with_entry<T>(
+    conn: &mut DbConn,
+    entry: &Entry,
+    change: impl FnOnce(&mut DbConn) -> QueryResult<T>,
+) -> QueryResult<T> {
+    crate::db::write_transaction(conn, |conn| {
+        let done = change(conn)?;
+        record(conn, entry)?;
+        Ok(done)
+    })
+}
+
 /// Records an entry as of now. Call it inside the change's own write transaction, so a change is
 /// never unrecorded (and an entry never describes a change that was rolled back).
 pub fn record(conn: &mut DbConn, entry: &Entry) -> QueryResult<()> {

@@ -118,9 +118,10 @@ impl DestinationService {
     }
 
     /// Puts back destinations left Testing by instances not among the `live` ones (they crashed
-    /// mid-test); returns how many.
+    /// mid-test); returns how many. (Not a [`Db::write`]: it runs with every heartbeat and
+    /// usually changes nothing; what it does change the caches see from the database itself.)
     pub async fn reset_orphaned_tests(&self, live: Vec<String>) -> Result<usize, DbError> {
-        self.db.write(move |c| store::reset_interrupted_tests(c, &live)).await
+        self.db.run(move |c| store::reset_interrupted_tests(c, &live)).await
     }
 
     /// A page of the workspace's destinations, default first, then by name. Kept in memory
@@ -214,12 +215,7 @@ impl DestinationService {
         let detail = audited::created(config_fields.config.type_label(), &given);
         let entry = Entry::new(by, workspace, Subject::destination(&id, name.as_str()), Action::Created, detail);
         self.db
-            .write(move |c| {
-                write_transaction(c, |c| {
-                    store::insert(c, row)?;
-                    audit::store::record(c, &entry)
-                })
-            })
+            .write(move |c| audit::store::with_entry(c, &entry, |c| store::insert(c, row)))
             .await
             .map_err(duplicate_name(&name))?;
         let after_save = TestedBy::new(by, "After saving");
@@ -256,12 +252,7 @@ impl DestinationService {
         };
         let (ws, rid) = (workspace.to_owned(), id.to_owned());
         self.db
-            .write(move |c| {
-                write_transaction(c, |c| {
-                    store::update_config(c, &ws, &rid, change)?;
-                    audit::store::record(c, &entry)
-                })
-            })
+            .write(move |c| audit::store::with_entry(c, &entry, |c| store::update_config(c, &ws, &rid, change)))
             .await
             .map_err(duplicate_name(&name))?;
         let outcome = self.test_saved(workspace, id, false, &TestedBy::new(by, "After saving")).await?;
@@ -301,12 +292,7 @@ impl DestinationService {
         let (ws, rid) = (workspace.to_owned(), id.to_owned());
         Ok(self
             .db
-            .write(move |c| {
-                write_transaction(c, |c| {
-                    store::update_config(c, &ws, &rid, change)?;
-                    audit::store::record(c, &entry)
-                })
-            })
+            .write(move |c| audit::store::with_entry(c, &entry, |c| store::update_config(c, &ws, &rid, change)))
             .await?)
     }
 
@@ -338,20 +324,6 @@ impl DestinationService {
             (None, None) => HostKeyPin::Nowhere,
         };
         Ok((config, pin))
-    }
-
-    async fn pin_host_key(&self, workspace: &str, pin: &HostKeyPin, fingerprint: &str) -> Result<(), DestinationError> {
-        let (ws, fp) = (workspace.to_owned(), fingerprint.to_owned());
-        match pin {
-            HostKeyPin::Destination(id) => {
-                let id = id.clone();
-                Ok(self.db.write(move |c| store::set_host_key(c, &ws, &id, &fp)).await?)
-            }
-            HostKeyPin::Server(id) => {
-                servers::pin_host_key(&self.db, workspace, id, fingerprint).await.map_err(server_error)
-            }
-            HostKeyPin::Nowhere => Ok(()),
-        }
     }
 
     /// A managed server chosen on the form must be one of this workspace's.
@@ -408,13 +380,13 @@ impl DestinationService {
         offer.confirm(fingerprint).map_err(|m| DestinationError::Invalid(FieldErrors::single("fingerprint", m)))?;
         let row = self.row(workspace, id).await?;
         let (_, pin) = self.prepare(workspace, Some(id), self.config_of(&row)?).await?;
-        self.pin_host_key(workspace, &pin, fingerprint).await?;
         let detail = match pin {
             HostKeyPin::Server(_) => format!("Pinned {fingerprint} (on its managed server)."),
             _ => format!("Pinned {fingerprint}."),
         };
         let entry = Entry::new(by, workspace, Subject::destination(id, &row.name), Action::HostKeyAccepted, detail);
-        self.db.write(move |c| audit::store::record(c, &entry)).await?;
+        let (ws, fp) = (workspace.to_owned(), fingerprint.to_owned());
+        self.db.write(move |c| audit::store::with_entry(c, &entry, |c| pin.pin(c, &ws, &fp))).await?;
         self.test_saved(workspace, id, false, &TestedBy::new(by, "After accepting the host key")).await
     }
 
@@ -425,7 +397,7 @@ impl DestinationService {
             ));
         }
         self.audited(workspace, id, by, Action::MadeDefault, |c, ws, id| {
-            Ok((store::make_default(c, ws, id)?, String::new()))
+            Ok((store::make_default(c, ws, id)?, Some(String::new())))
         })
         .await
     }
@@ -433,7 +405,7 @@ impl DestinationService {
     pub async fn disable(&self, workspace: &str, id: &str, by: &Actor) -> Result<(), DestinationError> {
         let now = Utc::now().naive_utc();
         self.audited(workspace, id, by, Action::Disabled, move |c, ws, id| {
-            Ok((store::set_disabled(c, ws, id, now)?, String::new()))
+            Ok((store::set_disabled(c, ws, id, now)?, Some(String::new())))
         })
         .await
     }
@@ -442,7 +414,7 @@ impl DestinationService {
     pub async fn enable(&self, workspace: &str, id: &str, by: &Actor) -> Result<TestOutcome, DestinationError> {
         let (now, owner) = (Utc::now().naive_utc(), self.instance.to_string());
         self.audited(workspace, id, by, Action::Enabled, move |c, ws, id| {
-            Ok((store::enable_for_test(c, ws, id, &owner, now)?, String::new()))
+            Ok((store::enable_for_test(c, ws, id, &owner, now)?, Some(String::new())))
         })
         .await?;
         let config = self.row(workspace, id).await.and_then(|row| self.config_of(&row));
@@ -454,7 +426,7 @@ impl DestinationService {
         self.audited(workspace, id, by, Action::Deleted, |c, ws, id| {
             let plans = store::delete(c, ws, id)?;
             let detail = disabled_plans(&plans);
-            Ok((plans, detail))
+            Ok((plans, Some(detail)))
         })
         .await
     }
@@ -467,26 +439,18 @@ impl DestinationService {
         id: &str,
         by: &Actor,
     ) -> Result<Vec<String>, DestinationError> {
-        let (ws, rid) = (workspace.to_owned(), id.to_owned());
-        let by = by.clone();
-        Ok(self
-            .db
-            .write(move |c| {
-                write_transaction(c, |c| {
-                    let name = store::find(c, &ws, &rid)?.name;
-                    let plans = store::delete_if_unused(c, &ws, &rid)?;
-                    if plans.is_empty() {
-                        let entry = Entry::new(&by, &ws, Subject::destination(&rid, &name), Action::Deleted, "");
-                        audit::store::record(c, &entry)?;
-                    }
-                    Ok(plans)
-                })
-            })
-            .await?)
+        self.audited(workspace, id, by, Action::Deleted, |c, ws, id| {
+            let plans = store::delete_if_unused(c, ws, id)?;
+            // Nothing was deleted while plans use it: nothing to record.
+            let detail = plans.is_empty().then(String::new);
+            Ok((plans, detail))
+        })
+        .await
     }
 
     /// Makes a change and records it in the audit log in one transaction; `change` returns its
-    /// result and the entry's detail. The destination's name is read first, in the transaction.
+    /// result and the entry's detail (None: it changed nothing, so no entry). The destination's
+    /// name is read first, in the transaction.
     async fn audited<T, F>(
         &self,
         workspace: &str,
@@ -497,7 +461,7 @@ impl DestinationService {
     ) -> Result<T, DestinationError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut crate::db::DbConn, &str, &str) -> diesel::QueryResult<(T, String)> + Send + 'static,
+        F: FnOnce(&mut crate::db::DbConn, &str, &str) -> diesel::QueryResult<(T, Option<String>)> + Send + 'static,
     {
         let (ws, rid, by) = (workspace.to_owned(), id.to_owned(), by.clone());
         Ok(self
@@ -506,8 +470,10 @@ impl DestinationService {
                 write_transaction(c, |c| {
                     let name = store::find(c, &ws, &rid)?.name;
                     let (done, detail) = change(c, &ws, &rid)?;
-                    let entry = Entry::new(&by, &ws, Subject::destination(&rid, &name), action, detail);
-                    audit::store::record(c, &entry)?;
+                    if let Some(detail) = detail {
+                        let entry = Entry::new(&by, &ws, Subject::destination(&rid, &name), action, detail);
+                        audit::store::record(c, &entry)?;
+                    }
                     Ok(done)
                 })
             })
@@ -616,6 +582,22 @@ pub(super) enum HostKeyPin {
     Destination(String),
     Server(String),
     Nowhere,
+}
+
+impl HostKeyPin {
+    /// Pins `fingerprint` there, in the caller's transaction.
+    pub(super) fn pin(
+        &self,
+        conn: &mut crate::db::DbConn,
+        workspace: &str,
+        fingerprint: &str,
+    ) -> diesel::QueryResult<()> {
+        match self {
+            HostKeyPin::Destination(id) => store::set_host_key(conn, workspace, id, fingerprint),
+            HostKeyPin::Server(id) => crate::servers::store::set_host_key(conn, workspace, id, fingerprint),
+            HostKeyPin::Nowhere => Ok(()),
+        }
+    }
 }
 
 pub(super) fn pinned_host_key(config: &DestinationConfig) -> Option<&str> {

@@ -96,6 +96,12 @@ impl TestOutcome {
         }
     }
 
+    /// A test that failed before it could connect, for a reason of Devpilot's own (unreadable
+    /// credentials, a test that could not run).
+    fn not_connected(reason: String) -> TestOutcome {
+        TestOutcome::from_result(&[Step::Connect], Err(ProviderError::new(providers::ErrorKind::Provider, reason)))
+    }
+
     /// The line stored as the destination's last test message.
     pub fn summary(&self) -> String {
         match self.hint {
@@ -150,7 +156,7 @@ impl DestinationService {
         let parsed = parse_config(input, stored.as_ref().map(|(k, f)| (*k, f))).map_err(DestinationError::Invalid)?;
         self.check_addresses(&parsed.config).await?;
         let (config, _) = self.prepare(workspace, existing, parsed.config).await?;
-        Ok(self.provider_test(&config, deep, &self.providers).await.0)
+        Ok(provider_test(&config, deep, &self.providers).await.0)
     }
 
     /// "Test connection": Testing while it runs, then Active (with the time) or Failed.
@@ -199,11 +205,7 @@ impl DestinationService {
                             // Recorded all the same, so the row does not stay Testing.
                             Err(e) => {
                                 tracing::warn!(destination = %row.id, error = %e, "testing a destination failed");
-                                let failed = ProviderError::new(
-                                    providers::ErrorKind::Provider,
-                                    format!("The test could not run: {e}."),
-                                );
-                                let outcome = TestOutcome::from_result(&[Step::Connect], Err(failed));
+                                let outcome = TestOutcome::not_connected(format!("The test could not run: {e}."));
                                 Tested { id: row.id.clone(), deep: false, outcome, pin: None }
                             }
                         };
@@ -257,18 +259,14 @@ impl DestinationService {
         let (config, pin) = match prepared {
             Ok(prepared) => prepared,
             Err(DestinationError::Credentials(reason)) => {
-                let outcome = TestOutcome::from_result(
-                    &[Step::Connect],
-                    Err(ProviderError::new(
-                        providers::ErrorKind::Provider,
-                        format!("{reason}. Edit the destination and enter its credentials again."),
-                    )),
-                );
+                let outcome = TestOutcome::not_connected(format!(
+                    "{reason}. Edit the destination and enter its credentials again."
+                ));
                 return Ok(Tested { id: id.to_owned(), deep, outcome, pin: None });
             }
             Err(e) => return Err(e),
         };
-        let (outcome, presented) = self.provider_test(&config, deep, ctx).await;
+        let (outcome, presented) = provider_test(&config, deep, ctx).await;
         let pin = match (outcome.ok, pinned_host_key(&config), presented) {
             (true, None, Some(fingerprint)) => Some((pin, fingerprint)),
             _ => None,
@@ -287,14 +285,8 @@ impl DestinationService {
                     let ids: Vec<String> = tested.iter().map(|t| t.id.clone()).collect();
                     let names: HashMap<String, String> = store::names_of(c, &ws, &ids)?.into_iter().collect();
                     for t in &tested {
-                        match &t.pin {
-                            Some((HostKeyPin::Destination(id), fp)) => {
-                                gone_is_fine(store::set_host_key(c, &ws, id, fp))?
-                            }
-                            Some((HostKeyPin::Server(id), fp)) => {
-                                gone_is_fine(crate::servers::store::set_host_key(c, &ws, id, fp))?
-                            }
-                            _ => {}
+                        if let Some((pin, fingerprint)) = &t.pin {
+                            gone_is_fine(pin.pin(c, &ws, fingerprint))?;
                         }
                         let o = &t.outcome;
                         if store::finish_test(c, &ws, &t.id, o.ok, &o.summary(), o.at)?
@@ -329,45 +321,40 @@ impl DestinationService {
             }
         }
     }
+}
 
-    /// Runs the provider's test under the deadline; always returns an outcome. A deep test also
-    /// writes, reads back and deletes a small probe object, so "test passes, backup fails"
-    /// cannot happen silently.
-    async fn provider_test(
-        &self,
-        config: &DestinationConfig,
-        deep: bool,
-        ctx: &ProviderContext,
-    ) -> (TestOutcome, Option<String>) {
-        let deadline = ctx.settings.test_deadline;
-        let provider = match providers::build(config, ctx) {
-            Ok(p) => p,
-            Err(e) => return (TestOutcome::from_result(&[Step::Connect], Err(e)), None),
-        };
-        let mut plan = provider.steps().to_vec();
-        if deep {
-            for step in [Step::Write, Step::Read, Step::Delete] {
-                if !plan.contains(&step) {
-                    plan.push(step);
-                }
+/// Runs the provider's test under the deadline; always returns an outcome. A deep test also
+/// writes, reads back and deletes a small probe object, so "test passes, backup fails"
+/// cannot happen silently.
+async fn provider_test(config: &DestinationConfig, deep: bool, ctx: &ProviderContext) -> (TestOutcome, Option<String>) {
+    let deadline = ctx.settings.test_deadline;
+    let provider = match providers::build(config, ctx) {
+        Ok(p) => p,
+        Err(e) => return (TestOutcome::from_result(&[Step::Connect], Err(e)), None),
+    };
+    let mut plan = provider.steps().to_vec();
+    if deep {
+        for step in [Step::Write, Step::Read, Step::Delete] {
+            if !plan.contains(&step) {
+                plan.push(step);
             }
         }
-        let run = async {
-            let message = provider.test().await?;
-            if deep {
-                probe_round_trip(provider.as_ref()).await?;
-                return Ok(format!("{message} Wrote, read back and deleted a probe object."));
-            }
-            Ok(message)
-        };
-        let result = tokio::time::timeout(deadline, run).await.unwrap_or_else(|_| {
-            Err(ProviderError::new(
-                providers::ErrorKind::Timeout,
-                format!("The test did not finish within {} s.", deadline.as_secs()),
-            ))
-        });
-        (TestOutcome::from_result(&plan, result), provider.presented_host_key())
     }
+    let run = async {
+        let message = provider.test().await?;
+        if deep {
+            probe_round_trip(provider.as_ref()).await?;
+            return Ok(format!("{message} Wrote, read back and deleted a probe object."));
+        }
+        Ok(message)
+    };
+    let result = tokio::time::timeout(deadline, run).await.unwrap_or_else(|_| {
+        Err(ProviderError::new(
+            providers::ErrorKind::Timeout,
+            format!("The test did not finish within {} s.", deadline.as_secs()),
+        ))
+    });
+    (TestOutcome::from_result(&plan, result), provider.presented_host_key())
 }
 
 /// A pin on a destination (or server) deleted meanwhile is nothing to record.

@@ -188,12 +188,7 @@ impl PlanService {
         let detail = format!("{} source, {}.", row.source_kind, plan.schedule.preview());
         let entry = Entry::new(by, workspace, Subject::plan(&id, plan.name.as_str()), Action::Created, detail);
         self.db
-            .run(move |c| {
-                write_transaction(c, |c| {
-                    store::insert(c, &row)?;
-                    audit::store::record(c, &entry)
-                })
-            })
+            .run(move |c| audit::store::with_entry(c, &entry, |c| store::insert(c, &row)))
             .await
             .map_err(duplicate_name(plan.name.as_str()))?;
         self.get(workspace, &id).await
@@ -213,12 +208,7 @@ impl PlanService {
         let entry = Entry::new(by, workspace, Subject::plan(id, plan.name.as_str()), Action::Updated, detail);
         let (ws, pid) = (workspace.to_owned(), id.to_owned());
         self.db
-            .run(move |c| {
-                write_transaction(c, |c| {
-                    store::update(c, &ws, &pid, change)?;
-                    audit::store::record(c, &entry)
-                })
-            })
+            .run(move |c| audit::store::with_entry(c, &entry, |c| store::update(c, &ws, &pid, change)))
             .await
             .map_err(duplicate_name(plan.name.as_str()))?;
         self.get(workspace, id).await
@@ -240,12 +230,7 @@ impl PlanService {
         let entry = Entry::new(by, workspace, Subject::plan(id, &plan.name), action, "");
         let (ws, pid) = (workspace.to_owned(), id.to_owned());
         self.db
-            .run(move |c| {
-                write_transaction(c, |c| {
-                    store::set_enabled(c, &ws, &pid, enabled, next)?;
-                    audit::store::record(c, &entry)
-                })
-            })
+            .run(move |c| audit::store::with_entry(c, &entry, |c| store::set_enabled(c, &ws, &pid, enabled, next)))
             .await?;
         self.get(workspace, id).await
     }

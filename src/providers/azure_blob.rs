@@ -2,9 +2,10 @@
 //! committed by a block list, presigned downloads as read-only service SAS URLs signed with the
 //! account key.
 
+use super::http::CheckedApi;
 use super::object_listing::{first_page, list_under};
 use super::object_store_errors::from_object_store;
-use super::s3::{client_options, put_multipart, retry_config};
+use super::s3::{put_multipart, retry_config};
 use super::{ByteStream, ErrorKind, Provider, ProviderContext, ProviderError, StoredObject, check_key, join_key};
 use crate::destinations::fields::{FieldErrors, FieldReader, FieldSpec, RawFields, rules};
 use async_trait::async_trait;
@@ -91,7 +92,7 @@ pub struct AzureBlobProvider {
     deadline: Duration,
     /// For the requests object_store does not make (listing uncommitted blobs).
     account: String,
-    ctx: ProviderContext,
+    http: CheckedApi,
 }
 
 impl AzureBlobProvider {
@@ -101,7 +102,6 @@ impl AzureBlobProvider {
             .with_container_name(&config.container)
             .with_access_key(config.account_key.expose_secret())
             .with_retry(retry_config(ctx))
-            .with_client_options(client_options())
             .with_http_connector(ctx.http.checked_store_connector());
         // Azurite and sovereign clouds: the account's blob endpoint as given
         // (`http://127.0.0.1:10000/<account>` for Azurite, whose path names the account). Not
@@ -124,27 +124,27 @@ impl AzureBlobProvider {
             endpoint_label,
             deadline: ctx.settings.test_deadline,
             account: config.account_name.clone(),
-            ctx: ctx.clone(),
+            http: ctx.http.checked_api().clone(),
         })
     }
 
     /// Names of the blobs under `folder` (relative to the destination's prefix, ending in `/`)
     /// that are only uncommitted blocks: what uploads cut off by a crash left in the container.
     pub async fn uncommitted_uploads(&self, folder: &str) -> Result<Vec<String>, ProviderError> {
-        let (http, url) = (self.ctx.http.checked_api().clone(), self.container_url());
-        self.container(&http, &url).uncommitted(&join_key(self.prefix.as_deref(), folder)).await
+        let url = self.container_url();
+        self.container(&url).uncommitted(&join_key(self.prefix.as_deref(), folder)).await
     }
 
     fn container_url(&self) -> String {
         format!("{}/{}", self.endpoint_label, self.container)
     }
 
-    fn container<'a>(&'a self, http: &'a super::http::CheckedApi, url: &'a str) -> super::azure_uploads::Container<'a> {
+    fn container<'a>(&'a self, url: &'a str) -> super::azure_uploads::Container<'a> {
         super::azure_uploads::Container {
             store: &self.store,
             url,
             account: &self.account,
-            http,
+            http: &self.http,
             endpoint_label: &self.endpoint_label,
         }
     }
@@ -190,8 +190,8 @@ impl Provider for AzureBlobProvider {
 
     /// Discards the folder's uncommitted blocks: invisible, but kept (and billed) for a week.
     async fn remove_leftovers(&self, folder: &str) -> Result<usize, ProviderError> {
-        let (http, url) = (self.ctx.http.checked_api().clone(), self.container_url());
-        self.container(&http, &url).discard_uncommitted(&join_key(self.prefix.as_deref(), folder)).await
+        let url = self.container_url();
+        self.container(&url).discard_uncommitted(&join_key(self.prefix.as_deref(), folder)).await
     }
 
     /// A service SAS for this one blob, read permission only (`sp=r`, `sr=b`), signed locally

@@ -9,14 +9,14 @@ mod upload;
 use super::google_auth::{self, ServiceAccountKey};
 use super::object_listing::list_under;
 use super::object_store_errors::from_object_store;
-use super::s3::{client_options, retry_config};
+use super::s3::retry_config;
 use super::{ByteStream, ErrorKind, Provider, ProviderContext, ProviderError, Step, StoredObject, check_key, join_key};
 use crate::destinations::fields::{FieldErrors, FieldReader, FieldSpec, Input, RawFields, rules};
 use async_trait::async_trait;
 use futures::{StreamExt, TryStreamExt};
 use object_store::gcp::{GcpCredential, GoogleCloudStorage, GoogleCloudStorageBuilder};
 use object_store::path::Path as StorePath;
-use object_store::{CredentialProvider, ObjectStore, ObjectStoreExt};
+use object_store::{ClientOptions, CredentialProvider, ObjectStore, ObjectStoreExt};
 use secrecy::{ExposeSecret, SecretString};
 use std::sync::Arc;
 use std::time::Duration;
@@ -178,7 +178,7 @@ impl GcsProvider {
             .with_base_url(api.as_str().trim_end_matches('/'))
             .with_credentials(tokens.clone())
             .with_retry(retry_config(ctx))
-            .with_client_options(client_options().with_allow_http(api.scheme() == "http"))
+            .with_client_options(ClientOptions::new().with_allow_http(api.scheme() == "http"))
             .with_http_connector(ctx.http.store_connector())
             .build()
             .map_err(|e| ProviderError::new(ErrorKind::Provider, format!("Invalid GCS settings: {e}")))?;

@@ -1,6 +1,7 @@
 //! Amazon S3 and S3-compatible services (R2, Backblaze B2, MinIO, Wasabi, DigitalOcean Spaces,
 //! any custom endpoint), through object_store.
 
+use super::http::CheckedApi;
 use super::object_listing::{first_page, list_under};
 use super::object_store_errors::from_object_store;
 use super::{ByteStream, ErrorKind, Provider, ProviderContext, ProviderError, StoredObject, check_key, join_key};
@@ -10,7 +11,7 @@ use futures::{StreamExt, TryStreamExt};
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path as StorePath;
 use object_store::signer::Signer;
-use object_store::{ClientOptions, ObjectStore, ObjectStoreExt, RetryConfig, WriteMultipart};
+use object_store::{ObjectStore, ObjectStoreExt, RetryConfig, WriteMultipart};
 use secrecy::{ExposeSecret, SecretString};
 use std::time::Duration;
 
@@ -175,7 +176,7 @@ pub struct S3Provider {
     /// For the requests object_store does not make (listing incomplete uploads).
     bucket_url: String,
     region: String,
-    ctx: ProviderContext,
+    http: CheckedApi,
 }
 
 /// Parts of 8 MiB, up to 5 in flight while the next fills: at most 48 MiB of an upload in
@@ -193,7 +194,6 @@ impl S3Provider {
             .with_access_key_id(config.access_key_id.expose_secret())
             .with_secret_access_key(config.secret_access_key.expose_secret())
             .with_retry(retry_config(ctx))
-            .with_client_options(client_options())
             .with_http_connector(ctx.http.checked_store_connector());
         let region = config.resolved_region();
         let mut bucket_url = String::new();
@@ -232,7 +232,7 @@ impl S3Provider {
             deadline: ctx.settings.test_deadline,
             bucket_url,
             region,
-            ctx: ctx.clone(),
+            http: ctx.http.checked_api().clone(),
         })
     }
 
@@ -249,16 +249,15 @@ impl S3Provider {
     /// Incomplete multipart uploads under `folder` (relative to the destination's prefix, ending
     /// in `/`): what uploads cut off by a crash left in the bucket.
     pub async fn incomplete_uploads(&self, folder: &str) -> Result<Vec<super::s3_uploads::Upload>, ProviderError> {
-        let http = self.ctx.http.checked_api().clone();
-        self.bucket(&http).incomplete(&join_key(self.prefix.as_deref(), folder)).await
+        self.bucket().incomplete(&join_key(self.prefix.as_deref(), folder)).await
     }
 
-    fn bucket<'a>(&'a self, http: &'a super::http::CheckedApi) -> super::s3_uploads::Bucket<'a> {
+    fn bucket(&self) -> super::s3_uploads::Bucket<'_> {
         super::s3_uploads::Bucket {
             store: &self.store,
             url: &self.bucket_url,
             region: &self.region,
-            http,
+            http: &self.http,
             endpoint_label: &self.endpoint_label,
         }
     }
@@ -288,12 +287,6 @@ pub(super) fn retry_config(ctx: &ProviderContext) -> RetryConfig {
             base: 2.0,
         },
     }
-}
-
-/// The options object_store reads itself (whether plain http is allowed, set per provider); the
-/// clients, with their timeouts, are the shared ones ([`super::http::HttpClients`]).
-pub(super) fn client_options() -> ClientOptions {
-    ClientOptions::new()
 }
 
 /// Streams a body into object_store's multipart writer, aborting the upload on any failure so
@@ -357,8 +350,7 @@ impl Provider for S3Provider {
 
     /// Aborts the folder's incomplete multipart uploads: invisible, but kept (and billed).
     async fn remove_leftovers(&self, folder: &str) -> Result<usize, ProviderError> {
-        let http = self.ctx.http.checked_api().clone();
-        self.bucket(&http).abort_incomplete(&join_key(self.prefix.as_deref(), folder)).await
+        self.bucket().abort_incomplete(&join_key(self.prefix.as_deref(), folder)).await
     }
 
     async fn presign(&self, key: &str, expires_in: Duration) -> Result<Option<url::Url>, ProviderError> {

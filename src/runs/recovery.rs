@@ -77,12 +77,9 @@ async fn clean_up(runner: &Runner, runs: Vec<RunRow>) {
     let mut folders_done = HashSet::new();
     for run in runs {
         let Some(destination) = run.destination_id.clone() else { continue };
-        let provider = match runner.destinations().provider(&run.workspace_id, &destination).await {
-            Ok((_, Ok(provider))) => provider,
-            Ok((_, Err(e))) => {
-                tracing::warn!(run = %run.id, error = %e, "cannot clean up after an interrupted run");
-                continue;
-            }
+        let built = runner.destinations().provider(&run.workspace_id, &destination).await;
+        let provider = match built.map_err(|e| e.to_string()).and_then(|(_, p)| p.map_err(|e| e.to_string())) {
+            Ok(provider) => provider,
             Err(e) => {
                 tracing::warn!(run = %run.id, error = %e, "cannot clean up after an interrupted run");
                 continue;

@@ -123,11 +123,9 @@ impl Runner {
             crate::audit::Entry::new(by, workspace, subject, crate::audit::Action::RunStarted, detail)
         });
         self.db
-            .run(move |c| {
-                crate::db::write_transaction(c, |c| {
-                    store::insert(c, &insert)?;
-                    entry.iter().try_for_each(|e| crate::audit::store::record(c, e))
-                })
+            .run(move |c| match &entry {
+                Some(entry) => crate::audit::store::with_entry(c, entry, |c| store::insert(c, &insert)),
+                None => store::insert(c, &insert),
             })
             .await?;
         Ok(self.spawn(plan, run))

@@ -214,6 +214,9 @@ pub fn interrupt_orphans(conn: &mut DbConn, live: &[String], now: NaiveDateTime)
             .filter(dsl::owner_id.is_null().or(dsl::owner_id.ne_all(live)))
             .select(RunRow::as_select())
             .load(conn)?;
+        if orphans.is_empty() {
+            return Ok(orphans);
+        }
         let ids: Vec<&str> = orphans.iter().map(|r| r.id.as_str()).collect();
         diesel::update(dsl::runs.filter(dsl::id.eq_any(&ids)))
             .set((dsl::status.eq(INTERRUPTED), dsl::finished_at.eq(now), dsl::error.eq(INTERRUPTED_MESSAGE)))

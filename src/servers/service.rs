@@ -170,12 +170,7 @@ impl ServerService {
         let detail = format!("{}@{}, with {}.", row.username, row.host, given.join(", "));
         let entry = Entry::new(by, workspace, Subject::server(&id, server.name.as_str()), Action::Created, detail);
         self.db
-            .write(move |c| {
-                write_transaction(c, |c| {
-                    store::insert(c, &row)?;
-                    audit::store::record(c, &entry)
-                })
-            })
+            .write(move |c| audit::store::with_entry(c, &entry, |c| store::insert(c, &row)))
             .await
             .map_err(duplicate_name(&server.name))?;
         let outcome = self.test_because(workspace, &id, by, "After saving").await?;
@@ -230,12 +225,7 @@ impl ServerService {
         };
         let (ws, sid) = (workspace.to_owned(), id.to_owned());
         self.db
-            .write(move |c| {
-                write_transaction(c, |c| {
-                    store::update(c, &ws, &sid, change)?;
-                    audit::store::record(c, &entry)
-                })
-            })
+            .write(move |c| audit::store::with_entry(c, &entry, |c| store::update(c, &ws, &sid, change)))
             .await
             .map_err(duplicate_name(&server.name))?;
         let outcome = self.test_because(workspace, id, by, "After saving").await?;

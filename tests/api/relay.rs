@@ -5,7 +5,7 @@
 //! stall: every connection stays open and new ones are accepted, but no byte passes either way,
 //! as from a server that hangs.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -24,6 +24,8 @@ pub struct Relay {
     /// Held while a chunk is passed on and paid for in time, so the rate is shared.
     throttle: Arc<tokio::sync::Mutex<()>>,
     stalled: Arc<AtomicBool>,
+    /// Connections accepted so far.
+    accepted: Arc<AtomicUsize>,
 }
 
 impl Relay {
@@ -37,6 +39,7 @@ impl Relay {
             uploaded: Arc::default(),
             throttle: Arc::default(),
             stalled: Arc::default(),
+            accepted: Arc::default(),
         };
         relay.serve(listener);
         relay
@@ -45,9 +48,10 @@ impl Relay {
     fn serve(&self, listener: TcpListener) {
         let (target, tasks) = (self.target.clone(), Arc::clone(&self.tasks));
         let (uploaded, throttle) = (Arc::clone(&self.uploaded), Arc::clone(&self.throttle));
-        let stalled = Arc::clone(&self.stalled);
+        let (stalled, accepted) = (Arc::clone(&self.stalled), Arc::clone(&self.accepted));
         let accept = tokio::spawn(async move {
             while let Ok((inbound, _)) = listener.accept().await {
+                accepted.fetch_add(1, Ordering::SeqCst);
                 let target = target.clone();
                 let (uploaded, throttle) = (Arc::clone(&uploaded), Arc::clone(&throttle));
                 let stalled = Arc::clone(&stalled);
@@ -72,6 +76,11 @@ impl Relay {
     /// From now on no byte passes, on open connections or new ones; nothing is closed.
     pub fn stall(&self) {
         self.stalled.store(true, Ordering::SeqCst);
+    }
+
+    /// How many connections clients have opened through the relay.
+    pub fn connections(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
     }
 
     pub fn uploaded(&self) -> u64 {

@@ -1,11 +1,13 @@
 //! "Test all" on the destination list: every destination that is not disabled is tested at once
 //! (bounded), each row updates as its own result comes, and the tests really run side by side.
 
-use crate::helpers::{Backend, spawn_with, test_settings};
+use crate::helpers::{Backend, spawn_app, spawn_with, test_settings};
 use crate::on_both_backends;
+use crate::provider_sftp::sftp;
+use crate::relay::Relay;
 use std::time::{Duration, Instant};
 
-on_both_backends!(test_all_tests_every_destination_concurrently);
+on_both_backends!(test_all_tests_every_destination_concurrently, sftp_destinations_of_one_login_share_its_connection);
 
 /// A "server" that accepts connections and never answers: a test against it ends at the deadline.
 async fn silent_server() -> String {
@@ -96,6 +98,38 @@ async fn test_all_tests_every_destination_concurrently(backend: Backend) {
             n if n.starts_with("Silent") => "failed",
             _ => "active",
         };
+        assert_eq!(row.status, want, "{}: {}", row.name, row.message);
+    }
+}
+
+/// SFTP destinations that log in the same way share one SSH connection in "Test all" (a login
+/// is also the same pinned host key), and each still checks its own directory over it.
+async fn sftp_destinations_of_one_login_share_its_connection(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.setup_admin().await;
+    let s = sftp();
+    let relay = Relay::start(&format!("{}:{}", s.host, s.port)).await;
+    let port = relay.port.to_string();
+    let missing = format!("{}/no-such-folder-{}", s.directory, uuid::Uuid::new_v4().simple());
+    for (name, directory) in
+        [("One", &s.directory), ("Two", &s.directory), ("Three", &s.directory), ("Nowhere", &missing)]
+    {
+        let fields = [
+            ("host", s.host.as_str()),
+            ("port", port.as_str()),
+            ("directory", directory.as_str()),
+            ("username", s.username.as_str()),
+            ("password", s.password.as_str()),
+        ];
+        assert_eq!(app.create_destination(name, "sftp", &fields).await.status, 303);
+    }
+    let before = relay.connections();
+    assert_eq!(app.post("/destinations/test-all", &[]).await.status, 303);
+    // The three that passed before pinned the host key: one login. "Nowhere" never passed, so
+    // it has no pin yet: a login of its own.
+    assert_eq!(relay.connections() - before, 2, "one connection per login, not per destination");
+    for row in app.destination_rows().await {
+        let want = if row.name == "Nowhere" { "failed" } else { "active" };
         assert_eq!(row.status, want, "{}: {}", row.name, row.message);
     }
 }

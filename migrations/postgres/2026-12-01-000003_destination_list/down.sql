@@ -1,7 +1,12 @@
+DROP TRIGGER memberships_truncated ON memberships;
 DROP TRIGGER memberships_changed ON memberships;
+DROP TRIGGER workspaces_truncated ON workspaces;
 DROP TRIGGER workspaces_changed ON workspaces;
+DROP TRIGGER users_truncated ON users;
 DROP TRIGGER users_changed ON users;
+DROP TRIGGER servers_truncated ON servers;
 DROP TRIGGER servers_changed ON servers;
+DROP TRIGGER destinations_truncated ON destinations;
 DROP TRIGGER destinations_changed ON destinations;
 DROP FUNCTION devpilot_announce_change();
 DROP INDEX destinations_list_order;
