@@ -91,7 +91,9 @@ impl DataVersion {
     /// The version now, or None when it cannot be known (then nothing may be cached). The first
     /// call starts the watcher on the current runtime.
     pub fn current(&self) -> Option<Version> {
-        if !self.inner.started.swap(true, Ordering::AcqRel) {
+        // A plain load first: this runs on every request, and a swap would write the flag's
+        // cache line each time.
+        if !self.inner.started.load(Ordering::Acquire) && !self.inner.started.swap(true, Ordering::AcqRel) {
             start_watcher(Arc::downgrade(&self.inner));
         }
         let local = self.inner.local.load(Ordering::Acquire);
