@@ -9,6 +9,7 @@ pub mod crypto;
 pub mod db;
 pub mod destinations;
 pub mod error;
+pub mod grants;
 pub mod instances;
 pub mod keys;
 pub mod oauth;

@@ -113,7 +113,16 @@ impl AccountService {
         };
         let hash = password::hash(account.password).await?;
         let now = Utc::now().naive_utc();
-        let user = UserRow { id: uuid::Uuid::new_v4().to_string(), email, name, password_hash: hash, created_at: now };
+        // The account made on the setup page runs the server: it is the first operator.
+        let user = UserRow {
+            id: uuid::Uuid::new_v4().to_string(),
+            email,
+            name,
+            password_hash: hash,
+            created_at: now,
+            is_operator: true,
+            disabled_at: None,
+        };
         let ws = WorkspaceRow { id: uuid::Uuid::new_v4().to_string(), name: workspace_name, created_at: now };
         let ids = (user.id.clone(), ws.id.clone());
         let created = self
@@ -179,6 +188,7 @@ impl AccountService {
         self.db
             .run(move |c| {
                 let user = match store::find_user(c, &uid) {
+                    Ok(u) if u.disabled_at.is_some() => return Ok(None),
                     Ok(u) => u,
                     Err(diesel::result::Error::NotFound) => return Ok(None),
                     Err(e) => return Err(e),
@@ -198,6 +208,7 @@ impl AccountService {
                     workspace_id: ws.id,
                     workspace_name: ws.name,
                     role: Role::parse(&m.role).unwrap_or(Role::Viewer),
+                    is_operator: user.is_operator,
                     csrf_token: String::new(),
                 }))
             })
@@ -282,7 +293,15 @@ impl AccountService {
                 };
                 let hash = password::hash(account.password).await?;
                 (
-                    UserRow { id: uuid::Uuid::new_v4().to_string(), email, name, password_hash: hash, created_at: now },
+                    UserRow {
+                        id: uuid::Uuid::new_v4().to_string(),
+                        email,
+                        name,
+                        password_hash: hash,
+                        created_at: now,
+                        is_operator: false,
+                        disabled_at: None,
+                    },
                     true,
                 )
             }

@@ -54,6 +54,9 @@ pub struct CurrentUser {
     pub workspace_id: String,
     pub workspace_name: String,
     pub role: Role,
+    /// An instance administrator (see `AccountService::setup`): the admin area is theirs. Being
+    /// one gives no role inside a workspace.
+    pub is_operator: bool,
     pub csrf_token: String,
 }
 
@@ -69,6 +72,15 @@ impl CurrentUser {
 
     pub fn can_write(&self) -> bool {
         self.role.can_write()
+    }
+
+    /// Only operators run the server: the admin area, host grants, other accounts.
+    pub fn require_operator(&self) -> Result<(), AppError> {
+        if self.is_operator {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden("Only an instance administrator (operator) can do this.".into()))
+        }
     }
 }
 

@@ -13,6 +13,10 @@ pub struct UserRow {
     pub name: String,
     pub password_hash: String,
     pub created_at: NaiveDateTime,
+    /// An instance administrator: runs the server, grants host resources, manages accounts.
+    pub is_operator: bool,
+    /// A disabled account is refused on the next request of every session and token.
+    pub disabled_at: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

@@ -8,6 +8,8 @@ diesel::table! {
         name -> Text,
         password_hash -> Text,
         created_at -> Timestamp,
+        is_operator -> Bool,
+        disabled_at -> Nullable<Timestamp>,
     }
 }
 
@@ -184,3 +186,21 @@ diesel::table! {
         detail -> Text,
     }
 }
+
+diesel::table! {
+    host_grants (id) {
+        id -> Text,
+        workspace_id -> Text,
+        kind -> Text,
+        path -> Nullable<Text>,
+        access -> Nullable<Text>,
+        host -> Nullable<Text>,
+        port -> Nullable<BigInt>,
+        note -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(host_grants -> workspaces (workspace_id));
+diesel::allow_tables_to_appear_in_same_query!(host_grants, workspaces);

@@ -3,6 +3,7 @@
 //! `scripts/test` starts.
 
 mod conformance;
+mod fingerprint;
 mod helpers;
 mod standins;
 
