@@ -27,8 +27,17 @@ impl ScratchDb {
         ScratchDb { name }
     }
 
+    /// A database something else created, to be dropped when the test ends.
+    pub fn adopt(name: &str) -> ScratchDb {
+        ScratchDb { name: name.to_owned() }
+    }
+
     pub fn url(&self) -> String {
         format!("{}/{}", postgres_base_url(), self.name)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     pub fn connect(&self) -> PgConnection {
