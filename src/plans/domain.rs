@@ -129,14 +129,9 @@ fn postgres_url(url: &str) -> Result<ParsedSource, String> {
     if url.trim().is_empty() {
         return Err("Connection URL is required: postgres://user:password@host:5432/database.".into());
     }
-    let parsed = PostgresUrl::parse(url).map_err(|e| format!("{}.", capitalised(&e.to_string())))?;
+    let parsed = PostgresUrl::parse(url).map_err(|e| format!("The connection URL is not usable: {e}."))?;
     // The sealed URL is the parsed one written out again: only the settings Devpilot supports.
     Ok(ParsedSource { source: Source::Postgres(parsed.display_url()), secret: Some(parsed.to_secret()) })
-}
-
-fn capitalised(text: &str) -> String {
-    let mut chars = text.chars();
-    chars.next().map_or_else(String::new, |first| first.to_uppercase().chain(chars).collect())
 }
 
 /// An absolute path to an existing SQLite database file (checked by its 16-byte header).

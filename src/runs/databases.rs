@@ -35,11 +35,6 @@ impl DatabaseTarget {
     }
 }
 
-fn capitalised(text: &str) -> String {
-    let mut chars = text.chars();
-    chars.next().map_or_else(String::new, |first| first.to_uppercase().chain(chars).collect())
-}
-
 impl Runner {
     /// The plan's database, checked for this run.
     pub(super) async fn checked_source(&self, plan: &PlanRow) -> Result<Checked, String> {
@@ -62,11 +57,13 @@ impl Runner {
         into: &str,
         confirm: &str,
     ) -> Result<DatabaseTarget, FieldErrors> {
-        let at_target = |m: String| FieldErrors::single("target", format!("{}.", capitalised(&m)));
+        let at_target =
+            |m: String| FieldErrors::single("target", format!("The database cannot be restored into: {m}."));
         if target.trim().is_empty() {
-            return Err(at_target("enter the connection URL of the database to restore into".into()));
+            return Err(FieldErrors::single("target", "Enter the connection URL of the database to restore into."));
         }
-        let url = PostgresUrl::parse(target).map_err(|e| at_target(e.to_string()))?;
+        let url = PostgresUrl::parse(target)
+            .map_err(|e| FieldErrors::single("target", format!("The connection URL is not usable: {e}.")))?;
         let into = match into {
             "" | "new" => DatabaseInto::New,
             "existing" => DatabaseInto::Existing,
