@@ -43,9 +43,11 @@ fn conninfo(checked: &Checked) -> String {
         SslMode::VerifyCa | SslMode::VerifyFull => system_roots(),
         _ => NOWHERE.to_owned(),
     };
+    if let Some(name) = &url.application_name {
+        parts.push(("application_name", name.clone()));
+    }
     parts.extend([
         ("connect_timeout", url.connect_timeout.as_secs().to_string()),
-        ("application_name", url.application_name.clone().unwrap_or_else(|| "devpilot".into())),
         ("passfile", NOWHERE.into()),
         ("sslcert", NOWHERE.into()),
         ("sslkey", NOWHERE.into()),
@@ -177,5 +179,18 @@ mod tests {
             assert!(info.contains(part), "{part} in {info}");
         }
         assert!(!info.contains("pw"), "{info}");
+    }
+
+    #[tokio::test]
+    async fn the_tools_inherit_no_environment() {
+        let url = PostgresUrl::parse("postgres://app:pw@db.example/shop").expect("parse");
+        let checked = Checked { url, at: Address::Tcp("203.0.113.7:5432".parse().expect("addr")) };
+        let output = command(&checked, "env").stdout(Stdio::piped()).output().await.expect("run env");
+        let mut names: Vec<String> = String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|line| line.split_once('=').map(|(name, _)| name.to_owned()))
+            .collect();
+        names.sort();
+        assert_eq!(names, ["HOME", "KRB5CCNAME", "LC_ALL", "PATH", "PGPASSWORD"]);
     }
 }
