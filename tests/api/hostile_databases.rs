@@ -195,7 +195,7 @@ async fn restore_targets_are_hostile_input(backend: Backend) {
     let original = rows(&mut connection, "orders");
 
     // Before any grant (the one above withdrawn): every host resource is refused.
-    let grants = t.app.db().run(|c| devpilot::grants::store::all(c)).await.expect("grants");
+    let grants = t.app.db().run(devpilot::grants::store::all).await.expect("grants");
     for grant in grants {
         t.app.db().run(move |c| devpilot::grants::store::delete(c, &grant.id)).await.expect("withdraw");
     }
