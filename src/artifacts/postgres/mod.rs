@@ -48,20 +48,6 @@ pub enum PostgresError {
     Other(String),
 }
 
-impl PostgresError {
-    /// Whether the URL itself, or where it points, is refused (as opposed to a server that
-    /// answered with a problem): a message for the field, never retried.
-    pub fn is_refusal(&self) -> bool {
-        matches!(
-            self,
-            PostgresError::InvalidUrl(_)
-                | PostgresError::Refused(_)
-                | PostgresError::OwnDatabase
-                | PostgresError::HoldsDevpilot(_)
-        )
-    }
-}
-
 impl From<PostgresError> for std::io::Error {
     fn from(error: PostgresError) -> Self {
         std::io::Error::other(error.to_string())
