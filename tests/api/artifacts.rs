@@ -526,3 +526,17 @@ async fn a_wrong_password_is_refused_by_a_server_that_checks_it() {
         assert!(!message.contains(wrong_password) && !message.contains(&password), "password leaked: {message}");
     }
 }
+
+/// The machine's PostgreSQL has TLS on with a self-signed certificate: `require` encrypts without
+/// verifying (the check and pg_dump alike), `verify-full` refuses a certificate nobody vouches for.
+#[tokio::test]
+async fn sslmode_means_what_libpq_says() {
+    let db = ScratchDb::new();
+    for mode in ["disable", "prefer", "require"] {
+        let source = checked(&format!("{}?sslmode={mode}", db.url())).await.unwrap_or_else(|e| panic!("{mode}: {e}"));
+        let dumped = collect(tools::dump(&source).expect("pg_dump starts")).await.expect("pg_dump");
+        assert!(dumped.starts_with(b"PGDMP"), "{mode}");
+    }
+    let error = checked(&format!("{}?sslmode=verify-full", db.url())).await.expect_err("self-signed");
+    assert!(matches!(error, PostgresError::Connect { .. }) && error.to_string().contains("TLS failed"), "{error}");
+}
