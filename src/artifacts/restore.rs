@@ -6,7 +6,7 @@
 
 use super::ByteStream;
 use super::checksum::Digesting;
-use super::postgres::{PostgresError, PostgresSource};
+use super::postgres::{Checked, PostgresError, tools};
 use super::sqlite::{self, SqliteError};
 use futures::StreamExt;
 use std::collections::HashSet;
@@ -42,11 +42,10 @@ pub async fn verify(stream: ByteStream, expected_sha256: &str) -> Result<(), Res
     }
 }
 
-/// Restores a PostgreSQL artifact into the database `target` names, after checking that it
-/// answers (so "does not exist" or "authentication failed" come out clearly).
-pub async fn into_postgres(stream: ByteStream, target: &PostgresSource) -> Result<(), RestoreError> {
-    target.check().await?;
-    Ok(target.restore(stream).await?)
+/// Restores a PostgreSQL artifact into a checked database; `replace` drops the backed-up
+/// objects first (an existing database whose name was confirmed).
+pub async fn into_postgres(stream: ByteStream, target: &Checked, replace: bool) -> Result<(), RestoreError> {
+    Ok(tools::restore(target, stream, replace).await?)
 }
 
 /// Restores a SQLite artifact to `target`, a file that must not exist yet.

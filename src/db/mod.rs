@@ -71,6 +71,8 @@ pub struct Db {
     pool: Pool<ConnectionManager<DbConn>>,
     backend: Backend,
     versions: version::DataVersion,
+    /// PostgreSQL mode: the URL of Devpilot's own database, so that no workspace uses it.
+    postgres_url: Option<std::sync::Arc<secrecy::SecretString>>,
 }
 
 impl Db {
@@ -104,7 +106,9 @@ impl Db {
             .connection_customizer(Box::new(SqlitePragmas))
             .build(ConnectionManager::<DbConn>::new(target))
             .context("opening the database")?;
-        let db = Db { pool, backend, versions };
+        let postgres_url =
+            (backend == Backend::Postgres).then(|| std::sync::Arc::new(secrecy::SecretString::from(url.to_owned())));
+        let db = Db { pool, backend, versions, postgres_url };
         db.migrate()?;
         Ok(db)
     }
@@ -120,6 +124,11 @@ impl Db {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The URL of Devpilot's own PostgreSQL database (None on SQLite).
+    pub fn postgres_url(&self) -> Option<&secrecy::SecretString> {
+        self.postgres_url.as_deref()
     }
 
     /// Where committed data stands, for the in-memory [`memo::Memo`]s.

@@ -2,6 +2,7 @@
 //! that an operator lets a workspace use. A workspace uses nothing of the host that is not
 //! granted here (see the README's security model).
 
+pub mod databases;
 pub mod domain;
 pub mod store;
 

@@ -2,7 +2,7 @@
 //! with an error per field.
 
 use super::schedule::Schedule;
-use crate::artifacts::postgres::PostgresSource;
+use crate::artifacts::postgres::PostgresUrl;
 use crate::destinations::domain::DestinationName;
 use crate::destinations::fields::FieldErrors;
 use secrecy::SecretString;
@@ -123,19 +123,15 @@ impl Source {
     }
 }
 
-/// A well-formed PostgreSQL URL (whether it connects is checked when the plan is saved).
+/// A well-formed PostgreSQL URL (where it leads, and whether it connects, is checked by the
+/// service with the workspace's grants).
 fn postgres_url(url: &str) -> Result<ParsedSource, String> {
     if url.trim().is_empty() {
         return Err("Connection URL is required: postgres://user:password@host:5432/database.".into());
     }
-    let parsed = PostgresSource::parse(url).map_err(|e| format!("{}.", capitalised(&e.to_string())))?;
-    let source = Source::Postgres(parsed.display_url().to_owned());
-    Ok(ParsedSource { source, secret: Some(SecretString::from(url.trim().to_owned())) })
-}
-
-fn capitalised(text: &str) -> String {
-    let mut chars = text.chars();
-    chars.next().map_or_else(String::new, |first| first.to_uppercase().chain(chars).collect())
+    let parsed = PostgresUrl::parse(url).map_err(|e| format!("The connection URL is not usable: {e}."))?;
+    // The sealed URL is the parsed one written out again: only the settings Devpilot supports.
+    Ok(ParsedSource { source: Source::Postgres(parsed.display_url()), secret: Some(parsed.to_secret()) })
 }
 
 /// An absolute path to an existing SQLite database file (checked by its 16-byte header).
@@ -286,6 +282,9 @@ mod tests {
         assert_eq!(parsed.source, Source::Postgres("postgres://app@db.internal:5433/shop".into()));
         assert!(!parsed.source.location().contains("s3cret"));
         assert_eq!(parsed.secret.expect("secret").expose_secret(), "postgres://app:s3cret@db.internal:5433/shop");
+        let socket = Source::parse("postgres", "", "postgres://app@/shop?host=/run/postgresql&hostaddr=10.0.0.1");
+        let refused = socket.expect_err("hostaddr");
+        assert!(refused.get("source_url").is_some_and(|m| m.contains("hostaddr")), "{refused:?}");
         let blank = Source::parse("postgres", "", "").expect_err("blank");
         assert!(blank.get("source_url").is_some_and(|m| m.contains("required")), "{blank:?}");
         let wrong = Source::parse("postgres", "", "mysql://x@y/z").expect_err("scheme");

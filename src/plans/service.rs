@@ -4,7 +4,7 @@
 use super::domain::{NewPlan, PlanInput, Source};
 use super::schedule::Schedule;
 use super::store::{self, PlanChange, PlanRow};
-use crate::artifacts::postgres::PostgresSource;
+use crate::artifacts::postgres::PostgresUrl;
 use crate::audit::domain::describe_changes;
 use crate::audit::{self, Action, Actor, Entry, Subject};
 use crate::config::AllowedPaths;
@@ -158,14 +158,10 @@ impl PlanService {
         {
             errors.add("source_path", m);
         }
-        if let Ok(NewPlan { source_secret: Some(url), .. }) = &parsed {
-            let reachable = match PostgresSource::parse(url.expose_secret()) {
-                Ok(database) => database.check().await.map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
-            };
-            if let Err(problem) = reachable {
-                errors.add("source_url", format!("The database cannot be backed up: {problem}."));
-            }
+        if let Ok(NewPlan { source_secret: Some(url), .. }) = &parsed
+            && let Err(problem) = self.check_database(workspace, url).await?
+        {
+            errors.add("source_url", format!("The database cannot be backed up: {problem}."));
         }
         let chosen = input.destination_id.trim().to_owned();
         if !chosen.is_empty() {
@@ -178,6 +174,20 @@ impl PlanService {
             Ok(plan) if errors.is_empty() => Ok(plan),
             _ => Err(PlanError::Invalid(errors)),
         }
+    }
+
+    /// Where the URL leads must be granted (or public and allowed), and answer as a database
+    /// that is not Devpilot's own; the message for the field otherwise.
+    async fn check_database(&self, workspace: &str, url: &SecretString) -> Result<Result<(), String>, PlanError> {
+        let access = crate::grants::databases::access(&self.db, workspace).await?;
+        let checked = match PostgresUrl::parse(url.expose_secret()) {
+            Ok(url) => match url.reach(&access).await {
+                Ok(reachable) => reachable.check().await.map(drop),
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        };
+        Ok(checked.map_err(|e| e.to_string()))
     }
 
     pub async fn create(&self, workspace: &str, input: &PlanInput, by: &Actor) -> Result<Plan, PlanError> {

@@ -1,6 +1,7 @@
 //! Run pages: "Run now", the plan page (details, history, size chart, live progress) and the
 //! workspace's Runs page.
 
+use super::databases::DatabaseInto;
 use super::history::Download;
 use super::restore::{RestoreTarget, artifact_kind};
 use super::runner::{Progress, Runner, Trigger};
@@ -206,6 +207,8 @@ struct RestorePage {
     encrypted: bool,
     /// The typed path, kept on errors (a database URL is never rendered back).
     target: String,
+    /// A database restore's choice: `new` (the default) or `existing`.
+    into: &'static str,
     errors: FieldErrors,
     outcome: String,
     succeeded: bool,
@@ -242,6 +245,7 @@ async fn restore_page(
         encrypted: run.encrypted,
         run: view(run, plan_name, &names),
         target: String::new(),
+        into: "new",
         errors: FieldErrors::new(),
         outcome: String::new(),
         succeeded: false,
@@ -272,19 +276,36 @@ async fn restore(
     if page.kind != "postgres" {
         page.target = typed.trim().to_owned();
     }
-    let target =
-        match RestoreTarget::parse(page.kind, typed, form_value(&form, "confirm").is_some(), runner.allowed_paths()) {
-            Ok(target) => target,
-            Err(errors) => {
-                page.errors = errors;
-                return render(StatusCode::UNPROCESSABLE_ENTITY, &page);
-            }
-        };
+    let target = if page.kind == "postgres" {
+        let (into, confirm) = (form_value(&form, "into").unwrap_or_default(), form_value(&form, "confirm"));
+        page.into = if into == "existing" { "existing" } else { "new" };
+        runner
+            .database_target(&user.workspace_id, typed, into, confirm.unwrap_or_default())
+            .await
+            .map(RestoreTarget::Postgres)
+    } else {
+        RestoreTarget::parse(page.kind, typed, runner.allowed_paths())
+    };
+    let target = match target {
+        Ok(target) => target,
+        Err(errors) => {
+            page.errors = errors;
+            return render(StatusCode::UNPROCESSABLE_ENTITY, &page);
+        }
+    };
     match runner.restore(&user.workspace_id, &path, &target).await {
         Ok(()) => {
             page.succeeded = true;
             page.outcome = match &target {
-                RestoreTarget::Postgres(_) => "Restored into the database; the checksum matched.".into(),
+                RestoreTarget::Postgres(database) => match database.into {
+                    DatabaseInto::New => {
+                        format!("Restored into the new database “{}”; the checksum matched.", database.dbname())
+                    }
+                    DatabaseInto::Existing => format!(
+                        "Restored into “{}”, its backed-up tables replaced; the checksum matched.",
+                        database.dbname()
+                    ),
+                },
                 _ => format!("Restored into {}; the checksum matched.", page.target),
             };
             render(StatusCode::OK, &page)

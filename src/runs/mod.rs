@@ -2,6 +2,7 @@
 //! the way, recorded with its outcome; retention afterwards; the scheduler that starts due plans.
 
 pub mod chart;
+pub mod databases;
 pub mod history;
 pub mod html;
 pub mod recovery;

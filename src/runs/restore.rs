@@ -2,23 +2,23 @@
 //! SHA-256 against the run's record, writing nothing, and only then again, through decryption when
 //! the run encrypted it, into the target.
 
+use super::databases::DatabaseTarget;
 use super::runner::Runner;
 use super::store::RunRow;
-use crate::artifacts::postgres::PostgresSource;
 use crate::artifacts::restore::{self, RestoreError};
 use crate::artifacts::{encryption, workspace_key};
 use crate::config::AllowedPaths;
 use crate::destinations::fields::FieldErrors;
 use crate::error::AppError;
-use secrecy::{ExposeSecret, SecretString};
 use std::path::{Path, PathBuf};
 
 /// Where a restore writes.
 pub enum RestoreTarget {
     /// An empty (or missing) folder for a directory artifact.
     Directory(PathBuf),
-    /// A database for a PostgreSQL artifact (its tables are replaced).
-    Postgres(SecretString),
+    /// A database for a PostgreSQL artifact: a new one, or an existing one whose name was typed
+    /// (built by [`Runner::database_target`], which checks it).
+    Postgres(DatabaseTarget),
     /// A new file for a SQLite artifact.
     SqliteFile(PathBuf),
 }
@@ -37,22 +37,10 @@ pub fn artifact_kind(run: &RunRow) -> &'static str {
 }
 
 impl RestoreTarget {
-    /// Parses the restore form's `target` (and `confirm` for a database) for an artifact of `kind`.
-    pub fn parse(
-        kind: &str,
-        target: &str,
-        confirmed: bool,
-        allowed: &AllowedPaths,
-    ) -> Result<RestoreTarget, FieldErrors> {
+    /// Parses the restore form's `target` path for a directory or SQLite artifact (`kind`).
+    pub fn parse(kind: &str, target: &str, allowed: &AllowedPaths) -> Result<RestoreTarget, FieldErrors> {
         let error = |m: String| FieldErrors::single("target", m);
         let target = target.trim();
-        if kind == "postgres" {
-            PostgresSource::parse(target).map_err(|e| error(format!("The connection URL is not usable: {e}.")))?;
-            if !confirmed {
-                return Err(FieldErrors::single("confirm", "Confirm that the database's tables may be replaced."));
-            }
-            return Ok(RestoreTarget::Postgres(SecretString::from(target.to_owned())));
-        }
         if target.is_empty() {
             return Err(error("Enter the absolute path to restore into.".into()));
         }
@@ -98,13 +86,7 @@ impl Runner {
         match target {
             RestoreTarget::Directory(folder) => restore::into_directory(body, folder).await,
             RestoreTarget::SqliteFile(file) => restore::into_sqlite_file(body, file).await,
-            RestoreTarget::Postgres(url) => {
-                let database = PostgresSource::parse(url.expose_secret()).map_err(RestoreError::from);
-                match database {
-                    Ok(database) => restore::into_postgres(body, &database).await,
-                    Err(e) => Err(e),
-                }
-            }
+            RestoreTarget::Postgres(database) => self.restore_database(body, database).await,
         }
         .map_err(failed)
     }

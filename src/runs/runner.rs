@@ -3,7 +3,7 @@
 
 use super::store::{self, FAILED, QUEUED, RunEnd, RunRow, SKIPPED, SUCCEEDED};
 use crate::artifacts::checksum::{DigestHandle, Digesting};
-use crate::artifacts::postgres::PostgresSource;
+use crate::artifacts::postgres::tools;
 use crate::artifacts::{ByteStream, directory, encryption, sqlite, workspace_key};
 use crate::config::AllowedPaths;
 use crate::crypto::CredentialCipher;
@@ -11,12 +11,10 @@ use crate::db::{Db, DbError};
 use crate::destinations::domain::Status;
 use crate::destinations::service::DestinationService;
 use crate::plans::domain::Source;
-use crate::plans::service::open_source_secret;
 use crate::plans::store::{self as plans, PlanRow};
 use crate::providers::{ErrorKind, Provider, ProviderError};
 use chrono::{NaiveDateTime, Utc};
 use futures::StreamExt;
-use secrecy::ExposeSecret;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -359,9 +357,8 @@ impl Runner {
                 sqlite::snapshot(path).await.map_err(|e| e.to_string())
             }
             Source::Postgres(_) => {
-                let url = open_source_secret(&self.cipher, plan)?;
-                let database = PostgresSource::parse(url.expose_secret()).map_err(|e| e.to_string())?;
-                database.dump().map_err(|e| e.to_string())
+                let checked = self.checked_source(plan).await?;
+                tools::dump(&checked).map_err(|e| e.to_string())
             }
         }
     }

@@ -350,6 +350,7 @@ fn scram() -> (String, String) {
 
 async fn a_postgres_password_never_leaves(backend: Backend) {
     let f = fixture(backend).await;
+    crate::database_grants::grant_test_postgres(&f.app).await;
     let api = admin(&f.app).await;
     let (good, password) = scram();
     let wrong = good.replacen(&password, "not-the-password", 1);

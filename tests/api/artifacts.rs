@@ -6,7 +6,8 @@ use bytes::Bytes;
 use devpilot::artifacts::ByteStream;
 use devpilot::artifacts::checksum::Digesting;
 use devpilot::artifacts::encryption::{decrypt, encrypt, generate_key};
-use devpilot::artifacts::postgres::{PostgresError, PostgresSource};
+use devpilot::artifacts::postgres::client::Address;
+use devpilot::artifacts::postgres::{Checked, DatabaseAccess, PostgresError, PostgresUrl, tools};
 use devpilot::artifacts::restore::{self, RestoreError};
 use devpilot::artifacts::sqlite;
 use diesel::sql_types::{BigInt, Text};
@@ -26,8 +27,17 @@ impl ScratchDb {
         ScratchDb { name }
     }
 
+    /// A database something else created, to be dropped when the test ends.
+    pub fn adopt(name: &str) -> ScratchDb {
+        ScratchDb { name: name.to_owned() }
+    }
+
     pub fn url(&self) -> String {
         format!("{}/{}", postgres_base_url(), self.name)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     pub fn connect(&self) -> PgConnection {
@@ -78,6 +88,20 @@ fn stream_of(data: Vec<u8>) -> ByteStream {
     futures::stream::iter(chunks).boxed()
 }
 
+/// A URL checked as a workspace that was granted its server would have it checked.
+async fn checked(url: &str) -> Result<Checked, PostgresError> {
+    let url = PostgresUrl::parse(url)?;
+    let server = devpilot::grants::DatabaseServer::Tcp { host: url.host.to_string(), port: url.port };
+    url.reach(&DatabaseAccess { granted: vec![server], own: None }).await?.check().await
+}
+
+/// What the tools would get for `url` had it passed the check (to see what they say themselves).
+fn unchecked(url: &str) -> Checked {
+    let url = PostgresUrl::parse(url).expect("parse");
+    let at = Address::Tcp(std::net::SocketAddr::new(url.host.to_string().parse().expect("an address"), url.port));
+    Checked { url, at }
+}
+
 fn with_password(url: &str, password: &str) -> String {
     url.replacen("postgres://postgres@", &format!("postgres://postgres:{password}@"), 1)
 }
@@ -97,11 +121,10 @@ async fn postgres_round_trip_through_encryption_is_row_for_row() {
     ] {
         diesel::sql_query(statement).execute(&mut connection).expect(statement);
     }
-    let source = PostgresSource::parse(&with_password(&source_db.url(), "not-needed")).expect("parse");
-    source.check().await.expect("source answers");
+    let source = checked(&with_password(&source_db.url(), "not-needed")).await.expect("source answers");
 
     let key = generate_key();
-    let (dump, plain_digest) = Digesting::new(source.dump().expect("start pg_dump"));
+    let (dump, plain_digest) = Digesting::new(tools::dump(&source).expect("start pg_dump"));
     let (sealed, sealed_digest) = Digesting::new(encrypt(dump, &key));
     let artifact = collect(sealed).await.expect("dump and encrypt");
     let (sealed_sha, sealed_size) = sealed_digest.finish();
@@ -112,8 +135,8 @@ async fn postgres_round_trip_through_encryption_is_row_for_row() {
 
     restore::verify(stream_of(artifact.clone()), &sealed_sha).await.expect("checksum matches");
     let target_db = ScratchDb::new();
-    let target = PostgresSource::parse(&target_db.url()).expect("parse target");
-    restore::into_postgres(decrypt(stream_of(artifact), &key), &target).await.expect("restore");
+    let target = checked(&target_db.url()).await.expect("target answers");
+    restore::into_postgres(decrypt(stream_of(artifact), &key), &target, false).await.expect("restore");
 
     let mut restored = target_db.connect();
     for table in ["people", "notes"] {
@@ -133,11 +156,11 @@ async fn restoring_over_an_existing_database_replaces_its_tables() {
     let mut connection = source_db.connect();
     diesel::sql_query("CREATE TABLE t (id int PRIMARY KEY, v text)").execute(&mut connection).expect("create");
     diesel::sql_query("INSERT INTO t VALUES (1, 'from the backup')").execute(&mut connection).expect("insert");
-    let source = PostgresSource::parse(&source_db.url()).expect("parse");
-    let artifact = collect(source.dump().expect("dump")).await.expect("dump");
+    let source = checked(&source_db.url()).await.expect("source answers");
+    let artifact = collect(tools::dump(&source).expect("dump")).await.expect("dump");
     // Changes made after the backup are undone by --clean.
     diesel::sql_query("UPDATE t SET v = 'changed later'").execute(&mut connection).expect("update");
-    source.restore(stream_of(artifact)).await.expect("restore in place");
+    tools::restore(&source, stream_of(artifact), true).await.expect("restore in place");
     assert_eq!(rows(&mut connection, "t"), vec![r#"{"id":1,"v":"from the backup"}"#.to_string()]);
 }
 
@@ -145,7 +168,7 @@ async fn restoring_over_an_existing_database_replaces_its_tables() {
 async fn connection_problems_have_clear_messages_without_the_password() {
     let password = "hunter2-very-secret";
     let port_closed = format!("postgres://postgres:{password}@127.0.0.1:1/postgres");
-    let error = PostgresSource::parse(&port_closed).expect("parse").check().await.expect_err("closed port");
+    let error = checked(&port_closed).await.expect_err("closed port");
     assert!(matches!(error, PostgresError::Connect { .. }), "{error:?}");
     assert!(error.to_string().starts_with("could not connect to 127.0.0.1:1"), "{error}");
 
@@ -153,22 +176,22 @@ async fn connection_problems_have_clear_messages_without_the_password() {
         &format!("{}/devpilot_no_such_db_{}", postgres_base_url(), uuid::Uuid::new_v4().simple()),
         password,
     );
-    let source = PostgresSource::parse(&missing_db).expect("parse");
-    let error = source.check().await.expect_err("missing database");
+    let error = checked(&missing_db).await.expect_err("missing database");
     assert!(matches!(error, PostgresError::NoDatabase(_)), "{error:?}");
     assert!(error.to_string().contains("does not exist"), "{error}");
-    let dump_error = collect(source.dump().expect("pg_dump starts")).await.expect_err("pg_dump must fail");
+    let source = unchecked(&missing_db);
+    let dump_error = collect(tools::dump(&source).expect("pg_dump starts")).await.expect_err("pg_dump must fail");
     assert!(
         dump_error.to_string().contains("pg_dump failed") && dump_error.to_string().contains("does not exist"),
         "{dump_error}"
     );
 
     let no_role = format!("postgres://devpilot_nobody:{password}@127.0.0.1:5432/postgres");
-    let error = PostgresSource::parse(&no_role).expect("parse").check().await.expect_err("unknown role");
+    let error = checked(&no_role).await.expect_err("unknown role");
     assert!(matches!(error, PostgresError::Authentication { .. }), "{error:?}");
     assert!(error.to_string().contains("authentication failed for user \"devpilot_nobody\""), "{error}");
 
-    let wrong_scheme = PostgresSource::parse(&format!("mysql://root:{password}@127.0.0.1/db")).expect_err("scheme");
+    let wrong_scheme = PostgresUrl::parse(&format!("mysql://root:{password}@127.0.0.1/db")).expect_err("scheme");
     for message in [wrong_scheme.to_string(), dump_error.to_string(), error.to_string(), format!("{source:?}")] {
         assert!(!message.contains(password), "password leaked: {message}");
     }
@@ -185,8 +208,8 @@ async fn pg_dump_failing_part_way_ends_the_stream_in_an_error() {
     .expect("fill");
     // Trust auth ignores the password, but it must still never reach pg_dump's command line.
     let password = "cmdline-must-not-show-this";
-    let source = PostgresSource::parse(&with_password(&db.url(), password)).expect("parse");
-    let mut dump = source.dump().expect("start");
+    let source = checked(&with_password(&db.url(), password)).await.expect("source answers");
+    let mut dump = tools::dump(&source).expect("start");
     let first = dump.next().await.expect("a first chunk").expect("first chunk is fine");
     assert!(!first.is_empty());
     let command_lines = pg_dump_command_lines(&db.name);
@@ -233,27 +256,25 @@ async fn a_restore_whose_artifact_fails_part_way_is_an_error() {
     diesel::sql_query("CREATE TABLE t AS SELECT i AS id, md5(i::text) AS v FROM generate_series(1, 50000) i")
         .execute(&mut connection)
         .expect("fill");
-    let artifact =
-        collect(PostgresSource::parse(&source_db.url()).expect("parse").dump().expect("dump")).await.expect("dump");
+    let source = checked(&source_db.url()).await.expect("source answers");
+    let artifact = collect(tools::dump(&source).expect("dump")).await.expect("dump");
     let half = artifact[..artifact.len() / 2].to_vec();
     let failing: ByteStream =
         stream_of(half).chain(futures::stream::iter(vec![Err(std::io::Error::other("destination went away"))])).boxed();
     let target_db = ScratchDb::new();
-    let target = PostgresSource::parse(&target_db.url()).expect("parse");
-    let error = restore::into_postgres(failing, &target).await.expect_err("must fail");
+    let target = checked(&target_db.url()).await.expect("target answers");
+    let error = restore::into_postgres(failing, &target, true).await.expect_err("must fail");
     assert!(error.to_string().contains("destination went away"), "{error}");
 
     // A truncated dump fed whole is refused by pg_restore itself.
     let truncated = stream_of(artifact[..artifact.len() / 2].to_vec());
-    let error = restore::into_postgres(truncated, &target).await.expect_err("truncated");
+    let error = restore::into_postgres(truncated, &target, true).await.expect_err("truncated");
     assert!(error.to_string().contains("pg_restore failed"), "{error}");
 
     // A target database that does not exist is named as such before pg_restore runs.
-    let missing =
-        PostgresSource::parse(&format!("{}/devpilot_missing_{}", postgres_base_url(), uuid::Uuid::new_v4().simple()))
-            .expect("parse");
-    let error = restore::into_postgres(stream_of(artifact), &missing).await.expect_err("missing");
-    assert!(matches!(error, RestoreError::Postgres(PostgresError::NoDatabase(_))), "{error:?}");
+    let missing = format!("{}/devpilot_missing_{}", postgres_base_url(), uuid::Uuid::new_v4().simple());
+    let error = checked(&missing).await.expect_err("missing");
+    assert!(matches!(error, PostgresError::NoDatabase(_)), "{error:?}");
 }
 
 fn sqlite_exec(connection: &mut SqliteConnection, sql: &str) {
@@ -487,22 +508,35 @@ async fn a_directory_archived_by_the_tar_builder_comes_back_identical() {
 #[tokio::test]
 async fn a_wrong_password_is_refused_by_a_server_that_checks_it() {
     let url = std::env::var("DEVPILOT_TEST_PG_SCRAM").expect("DEVPILOT_TEST_PG_SCRAM: run the tests with scripts/test");
-    let right = PostgresSource::parse(&url).expect("parse");
-    right.check().await.expect("the right password connects");
+    let right = checked(&url).await.expect("the right password connects");
     let dumped =
-        collect(right.dump().expect("pg_dump starts")).await.expect("pg_dump with the password from PGPASSWORD");
+        collect(tools::dump(&right).expect("pg_dump starts")).await.expect("pg_dump with the password from PGPASSWORD");
     assert!(dumped.starts_with(b"PGDMP"), "a custom-format dump");
 
     let password = url::Url::parse(&url).expect("url").password().unwrap_or_default().to_owned();
     let wrong_password = "not-the-password-0123";
     let mut wrong_url = url::Url::parse(&url).expect("url");
     wrong_url.set_password(Some(wrong_password)).expect("a URL with a host");
-    let wrong = PostgresSource::parse(wrong_url.as_str()).expect("parse");
-    let error = wrong.check().await.expect_err("a wrong password is refused");
+    let error = checked(wrong_url.as_str()).await.expect_err("a wrong password is refused");
+    let wrong = unchecked(wrong_url.as_str());
     assert!(matches!(error, PostgresError::Authentication { .. }), "{error:?}");
     assert!(error.to_string().contains("authentication failed"), "{error}");
-    let dump_error = collect(wrong.dump().expect("pg_dump starts")).await.expect_err("pg_dump must fail");
+    let dump_error = collect(tools::dump(&wrong).expect("pg_dump starts")).await.expect_err("pg_dump must fail");
     for message in [error.to_string(), dump_error.to_string(), format!("{wrong:?}")] {
         assert!(!message.contains(wrong_password) && !message.contains(&password), "password leaked: {message}");
     }
+}
+
+/// The machine's PostgreSQL has TLS on with a self-signed certificate: `require` encrypts without
+/// verifying (the check and pg_dump alike), `verify-full` refuses a certificate nobody vouches for.
+#[tokio::test]
+async fn sslmode_means_what_libpq_says() {
+    let db = ScratchDb::new();
+    for mode in ["disable", "prefer", "require"] {
+        let source = checked(&format!("{}?sslmode={mode}", db.url())).await.unwrap_or_else(|e| panic!("{mode}: {e}"));
+        let dumped = collect(tools::dump(&source).expect("pg_dump starts")).await.expect("pg_dump");
+        assert!(dumped.starts_with(b"PGDMP"), "{mode}");
+    }
+    let error = checked(&format!("{}?sslmode=verify-full", db.url())).await.expect_err("self-signed");
+    assert!(matches!(error, PostgresError::Connect { .. }) && error.to_string().contains("TLS failed"), "{error}");
 }

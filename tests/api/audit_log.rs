@@ -215,6 +215,7 @@ async fn server_id(app: &TestApp) -> String {
 async fn no_secret_is_ever_recorded(backend: Backend) {
     let f = fixture(backend).await;
     let app = &f.app;
+    crate::database_grants::grant_test_postgres(app).await;
     let m = moto();
     let a = azurite();
     let s = sftp();

@@ -76,6 +76,7 @@ pub async fn app_with_destination(fixture: &Fixture, backend: Backend) -> (TestA
 async fn backups_restore(fixture: &Fixture, backend: Backend) {
     let kind = fixture.kind.as_str();
     let (app, destination) = app_with_destination(fixture, backend).await;
+    crate::database_grants::grant_test_postgres(&app).await;
     // Plans with unique names: the destinations behind moto, Azurite, sshd … are shared by tests.
     let unique = uuid::Uuid::new_v4().simple().to_string();
 
@@ -119,11 +120,16 @@ async fn backups_restore(fixture: &Fixture, backend: Backend) {
     assert!(!stored.windows(8).any(|w| w == b"customer"), "{kind}: plaintext reached the destination");
 
     let target = ScratchDb::new();
-    let unconfirmed = app.post(&format!("/runs/{}/restore", run.id), &[("target", &target.url())]).await;
+    let (url, name) = (target.url(), target.name().to_owned());
+    let restore = format!("/runs/{}/restore", run.id);
+    let unconfirmed = app.post(&restore, &[("target", &url), ("into", "existing"), ("confirm", "on")]).await;
     assert_eq!(unconfirmed.status, 422, "{kind}");
-    assert!(unconfirmed.body.contains("Confirm that the database"), "{kind}: {}", unconfirmed.body);
-    let restored =
-        app.post(&format!("/runs/{}/restore", run.id), &[("target", &target.url()), ("confirm", "on")]).await;
+    assert!(
+        unconfirmed.body.contains("to confirm that its backed-up tables are replaced"),
+        "{kind}: {}",
+        unconfirmed.body
+    );
+    let restored = app.post(&restore, &[("target", &url), ("into", "existing"), ("confirm", &name)]).await;
     assert_eq!(restored.status, 200, "{kind}: {}", restored.body);
     let original = rows(&mut connection, "orders");
     assert_eq!(original.len(), 300);

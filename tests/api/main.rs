@@ -3,6 +3,7 @@
 //! `scripts/test` starts.
 
 mod conformance;
+mod database_grants;
 mod fingerprint;
 mod helpers;
 mod standins;
@@ -26,6 +27,7 @@ mod database_outage;
 mod destinations;
 mod every_destination;
 mod fresh_from_memory;
+mod hostile_databases;
 mod key_rotation;
 mod killed_destination;
 mod killed_server;

@@ -26,10 +26,15 @@ fn error_next_to(body: &str, field: &str) -> String {
 
 async fn a_postgres_source_is_checked_and_its_url_kept_secret(backend: Backend) {
     let f = fixture(backend).await;
+    crate::database_grants::grant_test_postgres(&f.app).await;
     let (good, password) = scram();
     let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let nowhere = format!("postgres://app:pw@127.0.0.1:{}/db", closed.local_addr().expect("addr").port());
+    let closed_port = closed.local_addr().expect("addr").port();
+    let nowhere = format!("postgres://app:pw@127.0.0.1:{closed_port}/db");
     drop(closed);
+    let workspace = crate::database_grants::workspace_ids(&f.app).await.remove(0);
+    let server = devpilot::grants::DatabaseServer::Tcp { host: "127.0.0.1".into(), port: closed_port };
+    crate::database_grants::grant_database(&f.app, &workspace, server).await;
     let wrong_password = good.replacen(&password, "not-the-password", 1);
     let cases = [
         ("", "Connection URL is required"),

@@ -72,7 +72,7 @@ pub enum ResolveError {
 /// An IPv6 address that carries an IPv4 one is judged as that: IPv4-mapped
 /// (`::ffff:169.254.169.254`) and NAT64's well-known prefix (`64:ff9b::a9fe:a9fe`, which a
 /// translator on the network would turn into the IPv4 address).
-fn canonical(ip: IpAddr) -> IpAddr {
+pub fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) if v6.segments()[..6] == [0x64, 0xff9b, 0, 0, 0, 0] => {
             let [.., a, b, c, d] = v6.octets();

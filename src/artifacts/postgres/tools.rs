@@ -1,0 +1,196 @@
+//! `pg_dump` and `pg_restore` on a checked database. They connect only at the address the check
+//! connected to (`hostaddr`, with `host` kept for TLS), with a cleared environment: no `PG*`
+//! variable, and every file libpq would read from a home folder (`~/.pgpass`, client
+//! certificates, roots) pointed at a path that cannot exist. The password travels in `PGPASSWORD`,
+//! never on a command line.
+
+use super::PostgresError;
+use super::client::{Address, Checked};
+use super::url::SslMode;
+use crate::artifacts::ByteStream;
+use futures::{StreamExt, TryStreamExt};
+use secrecy::ExposeSecret;
+use std::process::Stdio;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::process::{Child, Command};
+
+/// How much of a tool's stderr we keep for the error message.
+const STDERR_LIMIT: usize = 8 * 1024;
+/// Under `/dev/null` nothing can ever exist: every file libpq looks for there is simply absent.
+const NOWHERE: &str = "/dev/null/devpilot-none";
+
+/// A libpq connection-string value, quoted.
+fn quoted(value: &str) -> String {
+    format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+/// The connection string the tools get: only what was parsed and checked, nothing defaulted.
+fn conninfo(checked: &Checked) -> String {
+    let url = &checked.url;
+    let mut parts = vec![("user", url.user.clone()), ("dbname", url.dbname.clone()), ("port", url.port.to_string())];
+    match &checked.at {
+        Address::Tcp(addr) => {
+            parts.push(("host", url.host.to_string().trim_start_matches('[').trim_end_matches(']').to_owned()));
+            parts.push(("hostaddr", addr.ip().to_string()));
+            parts.push(("sslmode", url.sslmode.as_str().to_owned()));
+        }
+        Address::Socket(file) => {
+            let dir = file.parent().map(|d| d.display().to_string()).unwrap_or_default();
+            parts.push(("host", dir));
+        }
+    }
+    let roots = match url.sslmode {
+        SslMode::VerifyCa | SslMode::VerifyFull => system_roots(),
+        _ => NOWHERE.to_owned(),
+    };
+    if let Some(name) = &url.application_name {
+        parts.push(("application_name", name.clone()));
+    }
+    parts.extend([
+        ("connect_timeout", url.connect_timeout.as_secs().to_string()),
+        ("passfile", NOWHERE.into()),
+        ("sslcert", NOWHERE.into()),
+        ("sslkey", NOWHERE.into()),
+        ("sslcrl", NOWHERE.into()),
+        ("sslrootcert", roots),
+        ("gssencmode", "disable".into()),
+    ]);
+    parts.iter().map(|(key, value)| format!("{key}={}", quoted(value))).collect::<Vec<_>>().join(" ")
+}
+
+/// The system's CA bundle (libpq before 16 knows no `sslrootcert=system`).
+fn system_roots() -> String {
+    openssl_probe::probe().cert_file.map_or_else(|| NOWHERE.to_owned(), |f| f.display().to_string())
+}
+
+fn command(checked: &Checked, program: &str) -> Command {
+    let mut command = Command::new(program);
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into()))
+        .env("HOME", NOWHERE)
+        .env("LC_ALL", "C")
+        // No Kerberos ticket of this server's user for a server a workspace named.
+        .env("KRB5CCNAME", format!("FILE:{NOWHERE}"))
+        .kill_on_drop(true)
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped());
+    if let Some(password) = checked.url.password() {
+        command.env("PGPASSWORD", password.expose_secret());
+    }
+    command
+}
+
+/// Streams `pg_dump --format=custom --no-owner`. A failing `pg_dump` (at start or part-way)
+/// ends the stream in an error carrying its stderr, so a run cannot record success.
+pub fn dump(checked: &Checked) -> Result<ByteStream, PostgresError> {
+    let mut command = command(checked, "pg_dump");
+    command.args(["--format=custom", "--no-owner", "--dbname"]).arg(conninfo(checked)).stdout(Stdio::piped());
+    let mut child = command.spawn().map_err(|e| PostgresError::Other(format!("could not start pg_dump: {e}")))?;
+    let stdout = child.stdout.take().ok_or_else(|| PostgresError::Other("pg_dump has no stdout".into()))?;
+    let stderr = capture(child.stderr.take());
+    let url = checked.url.clone();
+    let ending = futures::stream::once(async move {
+        let message = finish(child, stderr, "pg_dump").await.err()?;
+        Some(Err(std::io::Error::other(url.redact(&message))))
+    })
+    .filter_map(futures::future::ready);
+    Ok(tokio_util::io::ReaderStream::with_capacity(stdout, 64 * 1024).chain(ending).boxed())
+}
+
+/// Feeds a custom-format dump to `pg_restore --no-owner`; `replace` adds `--clean --if-exists`
+/// (the backed-up objects of an existing database are dropped first).
+pub async fn restore(checked: &Checked, mut input: ByteStream, replace: bool) -> Result<(), PostgresError> {
+    let mut command = command(checked, "pg_restore");
+    command.arg("--no-owner");
+    if replace {
+        command.args(["--clean", "--if-exists"]);
+    }
+    command.arg("--dbname").arg(conninfo(checked)).stdin(Stdio::piped()).stdout(Stdio::null());
+    let mut child = command.spawn().map_err(|e| PostgresError::Other(format!("could not start pg_restore: {e}")))?;
+    let stderr = capture(child.stderr.take());
+    let mut stdin = child.stdin.take().ok_or_else(|| PostgresError::Other("pg_restore has no stdin".into()))?;
+    let fed: std::io::Result<()> = async {
+        while let Some(chunk) = input.try_next().await? {
+            stdin.write_all(&chunk).await?;
+        }
+        stdin.shutdown().await
+    }
+    .await;
+    drop(stdin);
+    let input_error = fed.err().filter(|e| e.kind() != std::io::ErrorKind::BrokenPipe);
+    if let Some(error) = input_error {
+        // The artifact itself failed: stop pg_restore rather than let it finish half a restore.
+        let _ = child.kill().await;
+        return Err(PostgresError::Other(format!("reading the artifact failed: {error}")));
+    }
+    finish(child, stderr, "pg_restore").await.map_err(|m| PostgresError::Other(checked.url.redact(&m)))
+}
+
+/// Reads a child's stderr concurrently (so it can never fill its pipe and stall the child),
+/// keeping the first [`STDERR_LIMIT`] bytes.
+fn capture(stderr: Option<impl AsyncRead + Unpin + Send + 'static>) -> tokio::task::JoinHandle<String> {
+    tokio::spawn(async move {
+        let Some(mut stderr) = stderr else { return String::new() };
+        let mut kept = Vec::new();
+        let mut buffer = [0u8; 4096];
+        while let Ok(n) = stderr.read(&mut buffer).await {
+            if n == 0 {
+                break;
+            }
+            let room = STDERR_LIMIT.saturating_sub(kept.len());
+            kept.extend_from_slice(&buffer[..n.min(room)]);
+        }
+        String::from_utf8_lossy(&kept).trim().to_string()
+    })
+}
+
+/// Waits for a tool; a non-zero exit becomes its stderr as the message.
+async fn finish(mut child: Child, stderr: tokio::task::JoinHandle<String>, tool: &str) -> Result<(), String> {
+    let status = child.wait().await.map_err(|e| format!("{tool} did not finish: {e}"))?;
+    let stderr = stderr.await.unwrap_or_default();
+    if status.success() {
+        return Ok(());
+    }
+    let detail = if stderr.is_empty() { status.to_string() } else { stderr };
+    Err(format!("{tool} failed: {detail}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::artifacts::postgres::PostgresUrl;
+
+    #[test]
+    fn the_tools_get_only_the_checked_address_and_no_home_files() {
+        let url = PostgresUrl::parse("postgres://app:pw@db.example:6543/sh'op?sslmode=require").expect("parse");
+        let checked = Checked { url, at: Address::Tcp("203.0.113.7:6543".parse().expect("addr")) };
+        let info = conninfo(&checked);
+        for part in [
+            "host='db.example'",
+            "hostaddr='203.0.113.7'",
+            "port='6543'",
+            "dbname='sh\\'op'",
+            "sslmode='require'",
+            "passfile='/dev/null/devpilot-none'",
+            "sslcert='/dev/null/devpilot-none'",
+            "gssencmode='disable'",
+        ] {
+            assert!(info.contains(part), "{part} in {info}");
+        }
+        assert!(!info.contains("pw"), "{info}");
+    }
+
+    #[tokio::test]
+    async fn the_tools_inherit_no_environment() {
+        let url = PostgresUrl::parse("postgres://app:pw@db.example/shop").expect("parse");
+        let checked = Checked { url, at: Address::Tcp("203.0.113.7:5432".parse().expect("addr")) };
+        let output = command(&checked, "env").stdout(Stdio::piped()).output().await.expect("run env");
+        let mut names: Vec<String> = String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|line| line.split_once('=').map(|(name, _)| name.to_owned()))
+            .collect();
+        names.sort();
+        assert_eq!(names, ["HOME", "KRB5CCNAME", "LC_ALL", "PATH", "PGPASSWORD"]);
+    }
+}

@@ -1,0 +1,128 @@
+//! PostgreSQL sources and restore targets of a workspace: each URL checked with the workspace's
+//! grants before anything connects, and again right before each use (grants change, and a name
+//! may resolve elsewhere by then). A restore goes into a new database Devpilot creates, or into an
+//! existing one only when its name was typed to confirm.
+
+use super::runner::Runner;
+use crate::artifacts::ByteStream;
+use crate::artifacts::postgres::{Checked, PostgresError, PostgresUrl, Reachable};
+use crate::artifacts::restore::{self, RestoreError};
+use crate::destinations::fields::FieldErrors;
+use crate::grants::databases;
+use crate::plans::service::open_source_secret;
+use crate::plans::store::PlanRow;
+use secrecy::ExposeSecret;
+
+/// Into which database a PostgreSQL artifact is restored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseInto {
+    /// Created by Devpilot for the restore; a name that exists is refused.
+    New,
+    /// Its backed-up objects are replaced (`pg_restore --clean`).
+    Existing,
+}
+
+/// A checked PostgreSQL restore target.
+#[derive(Debug, Clone)]
+pub struct DatabaseTarget {
+    reachable: Reachable,
+    pub into: DatabaseInto,
+}
+
+impl DatabaseTarget {
+    pub fn dbname(&self) -> &str {
+        &self.reachable.url.dbname
+    }
+}
+
+impl Runner {
+    /// The plan's database, checked for this run.
+    pub(super) async fn checked_source(&self, plan: &PlanRow) -> Result<Checked, String> {
+        let url = open_source_secret(self.cipher(), plan)?;
+        let url = PostgresUrl::parse(url.expose_secret()).map_err(|e| e.to_string())?;
+        self.reachable(&plan.workspace_id, &url).await?.check().await.map_err(|e| e.to_string())
+    }
+
+    async fn reachable(&self, workspace: &str, url: &PostgresUrl) -> Result<Reachable, String> {
+        let access = databases::access(self.db(), workspace).await.map_err(|e| e.to_string())?;
+        url.reach(&access).await.map_err(|e| e.to_string())
+    }
+
+    /// Checks the restore form's database fields: `target` (the URL), `into` (`new` or
+    /// `existing`) and, for an existing database, `confirm` (its name, typed).
+    pub async fn database_target(
+        &self,
+        workspace: &str,
+        target: &str,
+        into: &str,
+        confirm: &str,
+    ) -> Result<DatabaseTarget, FieldErrors> {
+        let at_target =
+            |m: String| FieldErrors::single("target", format!("The database cannot be restored into: {m}."));
+        if target.trim().is_empty() {
+            return Err(FieldErrors::single("target", "Enter the connection URL of the database to restore into."));
+        }
+        let url = PostgresUrl::parse(target)
+            .map_err(|e| FieldErrors::single("target", format!("The connection URL is not usable: {e}.")))?;
+        let into = match into {
+            "" | "new" => DatabaseInto::New,
+            "existing" => DatabaseInto::Existing,
+            other => return Err(FieldErrors::single("into", format!("Unknown choice “{other}”."))),
+        };
+        if into == DatabaseInto::Existing && confirm.trim() != url.dbname {
+            return Err(FieldErrors::single(
+                "confirm",
+                format!(
+                    "Type the database's name, “{}”, to confirm that its backed-up tables are replaced.",
+                    url.dbname
+                ),
+            ));
+        }
+        let reachable = self.reachable(workspace, &url).await.map_err(at_target)?;
+        match into {
+            DatabaseInto::New => match reachable.database_exists().await {
+                Ok(false) => {}
+                Ok(true) => {
+                    return Err(at_target(format!(
+                        "a database named “{}” already exists on that server: choose a new name, or replace the \
+                         existing database (and type its name to confirm)",
+                        url.dbname
+                    )));
+                }
+                Err(e) => return Err(at_target(e.to_string())),
+            },
+            DatabaseInto::Existing => match reachable.check().await {
+                Ok(_) => {}
+                Err(PostgresError::NoDatabase(name)) => {
+                    return Err(at_target(format!(
+                        "database “{name}” does not exist; restore into a new database to have it created"
+                    )));
+                }
+                Err(e) => return Err(at_target(e.to_string())),
+            },
+        }
+        Ok(DatabaseTarget { reachable, into })
+    }
+
+    /// Restores into the target, checked once more right before it is written. A new database
+    /// that the restore could not fill is removed again.
+    pub(super) async fn restore_database(&self, body: ByteStream, target: &DatabaseTarget) -> Result<(), RestoreError> {
+        match target.into {
+            DatabaseInto::Existing => {
+                let checked = target.reachable.check().await?;
+                restore::into_postgres(body, &checked, true).await
+            }
+            DatabaseInto::New => {
+                let checked = target.reachable.create_database().await?;
+                let restored = restore::into_postgres(body, &checked, false).await;
+                if let Err(e) = restored {
+                    let removed = target.reachable.drop_database().await;
+                    let note =
+                        if removed.is_ok() { "the new database was removed" } else { "the new database remains" };
+                    return Err(RestoreError::Target(format!("{e} ({note})")));
+                }
+                Ok(())
+            }
+        }
+    }
+}
