@@ -46,8 +46,12 @@ pub struct CheckedApi {
 
 impl CheckedApi {
     pub fn get(&self, url: &str) -> Result<reqwest::RequestBuilder, ProviderError> {
+        self.request(reqwest::Method::GET, url)
+    }
+
+    pub fn request(&self, method: reqwest::Method, url: &str) -> Result<reqwest::RequestBuilder, ProviderError> {
         self.policy.check_url(url).map_err(|refused| refused.provider_error())?;
-        Ok(self.client.get(url))
+        Ok(self.client.request(method, url))
     }
 }
 

@@ -6,7 +6,9 @@ mod http;
 mod policy;
 
 pub use http::{CheckedService, checked};
-pub use policy::{ALLOW_LOOPBACK_VAR, AddressPolicy, AddressRefused, ResolveError, literal, refusal_in, url_host};
+pub use policy::{
+    ALLOW_LOOPBACK_VAR, AddressPolicy, AddressRefused, ResolveError, is_localhost_name, literal, refusal_in, url_host,
+};
 
 use super::{ErrorKind, ProviderError, Step};
 
