@@ -6,11 +6,13 @@ use super::dialog::{self, DialogForm};
 use super::domain::DestinationKind;
 use super::fields::{FieldErrors, Input, RawFields};
 use super::list;
+use super::page::{self, PolicyView};
 use super::service::{Destination, DestinationError, DestinationInput, DestinationService, TestOutcome};
 use crate::audit::Actor;
 use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::plans::service::PlanService;
+use crate::providers::compatibility::Compatibility;
 use crate::servers::html::{AcceptForm, HostKeyPage};
 use crate::web::{Flash, Layout, form_value, render, see_other, swap_in_place_of};
 use actix_session::Session;
@@ -35,7 +37,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/destinations/{id}/delete", web::get().to(confirm_delete))
         .route("/destinations/{id}/delete", web::post().to(delete))
         .route("/destinations/{id}/host-key", web::get().to(confirm_host_key))
-        .route("/destinations/{id}/host-key", web::post().to(accept_host_key));
+        .route("/destinations/{id}/host-key", web::post().to(accept_host_key))
+        .route("/destinations/policy", web::post().to(page::policy_panel))
+        .route("/destinations/{id}", web::get().to(page::show));
 }
 
 impl From<DestinationError> for AppError {
@@ -93,6 +97,10 @@ pub struct FormView {
     pub dialog: bool,
     /// Prefix of every element id, so the dialog's ids cannot clash with the plan form's.
     pub ids: &'static str,
+    /// The least the credentials need, from the values typed.
+    pub policy: PolicyView,
+    /// What the last deep test found (the edit page).
+    pub compatibility: Option<Compatibility>,
 }
 
 impl FormView {
@@ -159,12 +167,15 @@ impl FormView {
             host_key: None,
             dialog: false,
             ids: "",
+            policy: PolicyView::new(kind, values, ""),
+            compatibility: None,
         }
     }
 
     fn in_dialog(mut self, dialog: bool) -> FormView {
         self.dialog = dialog;
         self.ids = if dialog { dialog::IDS } else { "" };
+        self.policy.ids = self.ids;
         self
     }
 
@@ -295,6 +306,7 @@ async fn edit_form(
     let form = FormView::new(Some(d.id.clone()), &d.name, d.kind, &d.settings, &d.stored_secrets, &FieldErrors::new());
     let mut form = form_view(&service, &user, form, d.kind).await?;
     form.host_key = d.host_key.clone();
+    form.compatibility = d.compatibility.clone();
     render(
         StatusCode::OK,
         &FormPage {
