@@ -132,7 +132,10 @@ impl FormView {
                         Input::Select(_) => "select",
                     },
                     is_checkbox: spec.is_checkbox(),
-                    checked: matches!(values.get(spec.name), Some("true" | "on" | "1" | "yes")),
+                    checked: match values.get(spec.name) {
+                        Some(v) => matches!(v, "true" | "on" | "1" | "yes"),
+                        None => default_ticked(kind, spec.name, values),
+                    },
                     options: spec
                         .options()
                         .iter()
@@ -194,6 +197,18 @@ impl FormView {
         }
         self
     }
+}
+
+/// A checkbox not given takes its default: S3's path-style box is ticked where the service
+/// needs it (the preset, an IP or localhost endpoint, a dotted bucket).
+fn default_ticked(kind: DestinationKind, name: &str, values: &RawFields) -> bool {
+    kind == DestinationKind::S3
+        && name == "path_style"
+        && crate::providers::s3::path_style_default(
+            values.get("provider").unwrap_or("aws"),
+            values.get("endpoint"),
+            values.get("bucket"),
+        )
 }
 
 /// The form, with the workspace's servers offered when the type is SFTP.
@@ -322,10 +337,15 @@ async fn edit_form(
 async fn fields(
     user: CurrentUser,
     service: web::Data<DestinationService>,
+    request: actix_web::HttpRequest,
     query: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
     user.require_write()?;
-    let submitted = Submitted::from_pairs(&query);
+    let mut submitted = Submitted::from_pairs(&query);
+    // Another S3 service chosen: its path-style default applies, not the last one's box.
+    if request.headers().get("HX-Trigger-Name").is_some_and(|n| n == "config.provider") {
+        submitted.input.fields.set("path_style", "");
+    }
     let stored = stored_secrets_for(&service, &user, &submitted).await?;
     let form = form_view(&service, &user, submitted.form(&stored, &FieldErrors::new()), submitted.kind()).await?;
     render(StatusCode::OK, &FormBody { form })

@@ -84,7 +84,8 @@ impl HttpClients {
             store: store(false)?,
             checked_store: store(true)?,
             checked_api: CheckedApi {
-                client: outbound::checked(watched(), policy, false).build().map_err(build_error)?,
+                // Redirects followed as object_store follows them for the same endpoints, every hop checked.
+                client: outbound::checked(watched(), policy, true).build().map_err(build_error)?,
                 policy,
             },
         })
