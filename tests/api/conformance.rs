@@ -151,7 +151,7 @@ pub async fn round_trip(fixture: &Fixture) {
     if fixture.presign {
         let key = format!("{run}/artifact-1.bin");
         let url = p.presign(&key, Duration::from_secs(300)).await.expect("presign").expect("a presigned URL");
-        let got = reqwest::get(url.clone()).await.expect("GET presigned");
+        let got = localhost_client().get(url.clone()).send().await.expect("GET presigned");
         assert!(got.status().is_success(), "{url}: {}", got.status());
         assert_eq!(got.bytes().await.expect("body").as_ref(), &body(1).0[..]);
     } else {
@@ -170,4 +170,16 @@ pub async fn round_trip(fixture: &Fixture) {
     for (i, _) in sizes.iter().enumerate().filter(|(i, _)| *i != 1) {
         p.delete(&format!("{run}/artifact-{i}.bin")).await.expect("clean up");
     }
+}
+
+/// A client that takes `*.localhost` for loopback (the system resolver here does not).
+pub fn localhost_client() -> reqwest::Client {
+    struct Loopback;
+    impl reqwest::dns::Resolve for Loopback {
+        fn resolve(&self, _: reqwest::dns::Name) -> reqwest::dns::Resolving {
+            let addrs: reqwest::dns::Addrs = Box::new(std::iter::once(std::net::SocketAddr::from(([127, 0, 0, 1], 0))));
+            Box::pin(futures::future::ready(Ok(addrs)))
+        }
+    }
+    reqwest::Client::builder().dns_resolver(std::sync::Arc::new(Loopback)).build().expect("client")
 }

@@ -155,7 +155,7 @@ async fn s3s_backup_download_restore_path_style_and_virtual_hosted() {
         let download = app.client.get(app.url(&format!("/runs/{}/download", run.id))).send().await.expect("download");
         let bytes = match download.headers().get("location").and_then(|l| l.to_str().ok()) {
             Some(link) => {
-                localhost_client().get(link).send().await.expect("presigned GET").bytes().await.expect("body")
+                crate::conformance::localhost_client().get(link).send().await.expect("presigned GET").bytes().await.expect("body")
             }
             None => download.bytes().await.expect("body"),
         };
@@ -172,16 +172,4 @@ async fn s3s_backup_download_restore_path_style_and_virtual_hosted() {
             "virtual-hosted {virtual_hosted}"
         );
     }
-}
-
-/// A client that takes `*.localhost` for loopback (the system resolver here does not).
-pub fn localhost_client() -> reqwest::Client {
-    struct Loopback;
-    impl reqwest::dns::Resolve for Loopback {
-        fn resolve(&self, _: reqwest::dns::Name) -> reqwest::dns::Resolving {
-            let addrs: reqwest::dns::Addrs = Box::new(std::iter::once(std::net::SocketAddr::from(([127, 0, 0, 1], 0))));
-            Box::pin(futures::future::ready(Ok(addrs)))
-        }
-    }
-    reqwest::Client::builder().dns_resolver(std::sync::Arc::new(Loopback)).build().expect("client")
 }
