@@ -26,6 +26,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/destinations/new", web::get().to(new_form))
         .route("/destinations/fields", web::post().to(fields))
         .route("/destinations/test-credentials", web::post().to(test_credentials))
+        .route("/destinations/policy", web::post().to(page::policy_panel))
         .route("/destinations/test-all", web::post().to(list::test_all))
         .route("/destinations/{id}/row", web::get().to(list::row))
         .route("/destinations/{id}/edit", web::get().to(edit_form))
@@ -38,7 +39,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/destinations/{id}/delete", web::post().to(delete))
         .route("/destinations/{id}/host-key", web::get().to(confirm_host_key))
         .route("/destinations/{id}/host-key", web::post().to(accept_host_key))
-        .route("/destinations/policy", web::post().to(page::policy_panel))
         .route("/destinations/{id}", web::get().to(page::show));
 }
 

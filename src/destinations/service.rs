@@ -685,6 +685,11 @@ pub(super) fn parse_config(
         }
     }
     let config = DestinationConfig::parse(kind, &fields)?;
+    // Stored as decided (a box not given took the service's default), so pages and the API
+    // show the style in use.
+    if let DestinationConfig::S3(c) = &config {
+        fields.set("path_style", if c.path_style { "true" } else { "false" });
+    }
     Ok(Parsed { kind, fields, config })
 }
 

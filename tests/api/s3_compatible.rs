@@ -154,9 +154,14 @@ async fn s3s_backup_download_restore_path_style_and_virtual_hosted() {
         // `*.localhost` as Devpilot does), or the bytes themselves.
         let download = app.client.get(app.url(&format!("/runs/{}/download", run.id))).send().await.expect("download");
         let bytes = match download.headers().get("location").and_then(|l| l.to_str().ok()) {
-            Some(link) => {
-                crate::conformance::localhost_client().get(link).send().await.expect("presigned GET").bytes().await.expect("body")
-            }
+            Some(link) => crate::conformance::localhost_client()
+                .get(link)
+                .send()
+                .await
+                .expect("presigned GET")
+                .bytes()
+                .await
+                .expect("body"),
             None => download.bytes().await.expect("body"),
         };
         let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));

@@ -82,8 +82,8 @@ async fn stand_ins_refusals_are_found_and_backups_do_without(backend: Backend) {
         fill(source.path());
         if let Lacks::CapParts(_) = lacks {
             // More than two parts of 8 MiB, incompressible.
-            let noise: Vec<u8> =
-                (0..20 * 1024 * 1024u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+            let mut noise = vec![0u8; 20 * 1024 * 1024];
+            rand::RngCore::fill_bytes(&mut rand::rng(), &mut noise);
             std::fs::write(source.path().join("noise.bin"), noise).expect("noise");
         }
         let name = format!("Plan {lacks:?}");
@@ -95,7 +95,9 @@ async fn stand_ins_refusals_are_found_and_backups_do_without(backend: Backend) {
         match lacks {
             Lacks::CapParts(cap) => {
                 assert!(run.bytes > 16 * 1024 * 1024, "{run:?}");
-                assert!((1..=cap).contains(&proxy.highest_part()), "part {}", proxy.highest_part());
+                // In 8 MiB parts it needs three, which the service refuses; in the 64 MiB parts
+                // used here it goes in one request.
+                assert!(proxy.highest_part() <= cap, "part {}", proxy.highest_part());
             }
             Lacks::Nothing => assert!(proxy.checksummed() > 0 && proxy.conditional() > 0, "what works is used"),
             _ => {}
@@ -136,6 +138,34 @@ fn xml_field(text: &str, name: &str) -> String {
     text[from..from + text[from..].find(&close).expect("closed")].to_owned()
 }
 
+/// moto checks IAM against the API operation's name where AWS checks the IAM action each
+/// operation requires (ListObjectsV2 needs s3:ListBucket; CreateMultipartUpload, UploadPart and
+/// CompleteMultipartUpload need s3:PutObject; HeadObject needs s3:GetObject — AWS's "actions,
+/// resources and condition keys for Amazon S3"). Each statement of the policy shown keeps its
+/// resources and gains the operation names its actions stand for, so moto reads it as AWS would.
+fn in_motos_words(mut policy: serde_json::Value) -> String {
+    let operations = |action: &str| -> &'static [&'static str] {
+        match action {
+            "s3:ListBucket" => &["s3:ListObjectsV2", "s3:ListObjects"],
+            "s3:ListBucketMultipartUploads" => &["s3:ListMultipartUploads"],
+            "s3:PutObject" => &["s3:CreateMultipartUpload", "s3:UploadPart", "s3:CompleteMultipartUpload"],
+            "s3:GetObject" => &["s3:HeadObject"],
+            _ => &[],
+        }
+    };
+    for statement in policy["Statement"].as_array_mut().expect("statements") {
+        let actions: Vec<String> = match &statement["Action"] {
+            serde_json::Value::String(a) => vec![a.clone()],
+            serde_json::Value::Array(list) => list.iter().filter_map(|a| a.as_str().map(str::to_owned)).collect(),
+            other => panic!("an action list: {other}"),
+        };
+        let mut all = actions.clone();
+        all.extend(actions.iter().flat_map(|a| operations(a)).map(|o| (*o).to_owned()));
+        statement["Action"] = serde_json::json!(all);
+    }
+    policy.to_string()
+}
+
 /// The policy text of the form's least-privilege panel, as shown (HTML entities decoded).
 async fn policy_shown(app: &TestApp, bucket: &str) -> String {
     let panel = app
@@ -157,8 +187,8 @@ async fn the_policy_shown_is_enough_on_moto(backend: Backend) {
     let m = moto();
     let app = spawn_app(backend).await;
     app.setup_admin().await;
-    let policy = policy_shown(&app, &m.bucket).await;
-    assert!(serde_json::from_str::<serde_json::Value>(&policy).is_ok(), "{policy}");
+    let shown = policy_shown(&app, &m.bucket).await;
+    let policy = in_motos_words(serde_json::from_str(&shown).unwrap_or_else(|e| panic!("{e}: {shown}")));
 
     let user = format!("least-{}", uuid::Uuid::new_v4().simple());
     iam(&[("Action", "CreateUser"), ("UserName", &user)]).await;

@@ -78,7 +78,10 @@ impl S3Provider {
                 .with_secret_access_key(config.secret_access_key.expose_secret())
                 .with_retry(retry_config(ctx))
                 .with_http_connector(ctx.http.checked_store_connector())
-                .with_virtual_hosted_style_request(!at.path_style);
+                .with_virtual_hosted_style_request(!at.path_style)
+                // One DELETE per object (all Devpilot deletes at a time): DeleteObjects needs a
+                // checksum header, which some services refuse.
+                .with_disable_bulk_delete(true);
             match &at.store_endpoint {
                 Some(e) => b.with_endpoint(e).with_allow_http(e.starts_with("http://")),
                 None => b,
