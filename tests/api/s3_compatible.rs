@@ -102,10 +102,13 @@ async fn preset_ticks_path_style(app: &TestApp, preset: &str) -> bool {
     checkbox.split('>').next().unwrap_or_default().contains("checked")
 }
 
+/// A preset, whether the form ticks path-style for it, and the fields a person types.
+type Preset<'a> = (&'a str, bool, Vec<(&'a str, &'a str)>);
+
 async fn html_presets_end_active_and_back_up(backend: Backend) {
     let s = s3s();
     let app = app_for(&s, backend).await;
-    let presets: [(&str, bool, Vec<(&str, &str)>); 8] = [
+    let presets: [Preset; 8] = [
         ("minio", true, vec![("endpoint", &s.endpoint)]),
         ("ceph", true, vec![("endpoint", &s.endpoint)]),
         ("garage", true, vec![("endpoint", &s.endpoint)]),
