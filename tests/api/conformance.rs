@@ -3,6 +3,13 @@
 //! Failed with its specific message; through the provider code a backup run uses, 0 bytes,
 //! 1 byte and a large object round-trip byte for byte, list and delete work, a broken upload
 //! leaves nothing behind, and presigned URLs (where the provider has them) download the bytes.
+//!
+//! A passing test means the backups will work: each provider's test addresses what its writes
+//! address, and each fixture has a case whose settings address something else, which must fail
+//! its test: S3 a virtual-hosted request that names no bucket (s3s-fs), Azure an endpoint of
+//! another account, GCS a missing bucket, SFTP a directory it cannot write (the test writes a
+//! probe there), Google Drive a file instead of a folder, Cloudinary another cloud, local a file
+//! instead of a folder.
 
 use crate::helpers::Backend;
 use bytes::Bytes;

@@ -243,3 +243,30 @@ async fn the_policy_shown_is_enough_on_moto(backend: Backend) {
     let row = app.destination("Everything").await;
     assert!(row.message.contains("Warning: The key can list every bucket"), "{}", row.message);
 }
+
+/// What the probe found, used: uploads of every size (one request, and multipart with checksums
+/// on every part where the service verifies them) come back byte for byte.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_with_what_the_probe_found_round_trip() {
+    use devpilot::destinations::domain::DestinationConfig;
+    use devpilot::destinations::fields::RawFields;
+    use devpilot::providers::{self, ProviderContext};
+    for fixture in
+        [crate::provider_s3::s3s_fixture(false), crate::provider_s3::s3s_fixture(true), crate::provider_s3::fixture()]
+    {
+        let ctx = ProviderContext::new(fixture.settings.clone(), std::env::temp_dir()).expect("clients");
+        let raw = RawFields::from_pairs(fixture.good.iter().map(|(k, v)| (k.clone(), v.as_str())));
+        let config = DestinationConfig::parse(fixture.kind, &raw).expect("valid");
+        let found = providers::build(&config, &ctx).expect("provider").compatibility().await.expect("a probe");
+        let learned = found.s3.clone().expect("S3 findings");
+        let tuned = providers::build(&config.with_compatibility(Some(found)), &ctx).expect("provider");
+        let run = format!("probed{}", uuid::Uuid::new_v4().simple());
+        for len in [0usize, 1, 20 * 1024 * 1024] {
+            let key = format!("{run}/artifact-{len}.bin");
+            let (data, body) = crate::conformance::body(len);
+            assert_eq!(tuned.put(&key, body).await.expect("put"), len as u64, "{learned:?}");
+            assert!(crate::conformance::read_all(tuned.as_ref(), &key).await == data, "{key}: bytes differ");
+            tuned.delete(&key).await.expect("delete");
+        }
+    }
+}

@@ -92,14 +92,13 @@ impl Requests<'_> {
         body: Bytes,
     ) -> Result<Answer, ProviderError> {
         let label = self.endpoint_label;
-        let response = self
-            .http
-            .request(method, url)?
-            .headers(headers)
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| transport_error(&e, label))?;
+        let response = self.http.request(method, url)?.headers(headers).body(body).send().await.map_err(|e| {
+            match crate::providers::outbound::refusal_in(&e) {
+                // A redirect to where Devpilot never connects: said as such, not as "unreachable".
+                Some(refused) => refused.provider_error(),
+                None => transport_error(&e, label),
+            }
+        })?;
         let status = response.status().as_u16();
         Ok(Answer { status, body: read_limited(response, label).await? })
     }
