@@ -20,13 +20,15 @@ pub struct PolicyView {
     pub ids: &'static str,
     /// htmx's `hx-params`: the form values the panel is drawn from.
     pub params: String,
+    /// On a form: drawn again as the admin types.
+    pub live: bool,
 }
 
 impl PolicyView {
     pub fn new(kind: DestinationKind, values: &RawFields, ids: &'static str) -> PolicyView {
         let mut params: Vec<String> = vec!["type".into(), "dialog".into()];
         params.extend(kind.fields().iter().filter(|f| !f.secret).map(|f| format!("config.{}", f.name)));
-        PolicyView { policy: policy::minimal(kind, values), ids, params: params.join(",") }
+        PolicyView { policy: policy::minimal(kind, values), ids, params: params.join(","), live: true }
     }
 }
 
@@ -62,7 +64,7 @@ pub async fn show(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let d = service.get(&user.workspace_id, &path).await?;
-    let panel = PolicyView::new(d.kind, &d.settings, "");
+    let panel = PolicyView { live: false, ..PolicyView::new(d.kind, &d.settings, "") };
     let layout = Layout::for_user(&user, "destinations");
     render(StatusCode::OK, &ShowPage { can_write: user.can_write(), layout, d, panel })
 }

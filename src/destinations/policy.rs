@@ -92,22 +92,26 @@ fn s3(fields: &RawFields) -> Policy {
             notes: vec!["Not --owner: Devpilot never changes the bucket itself.".into()],
         },
         _ => {
-            let mut list = json!({"Sid": "DevpilotListBackups", "Effect": "Allow", "Action": "s3:ListBucket",
-                "Resource": format!("arn:aws:s3:::{bucket}")});
-            if !prefix.is_empty() {
-                list["Condition"] = json!({"StringLike": {"s3:prefix": [format!("{prefix}*")]}});
-            }
-            let policy = json!({
-                "Version": "2012-10-17",
-                "Statement": [
-                    list,
-                    {"Sid": "DevpilotFindUnfinishedUploads", "Effect": "Allow",
-                     "Action": "s3:ListBucketMultipartUploads", "Resource": format!("arn:aws:s3:::{bucket}")},
-                    {"Sid": "DevpilotBackups", "Effect": "Allow",
-                     "Action": ["s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
-                     "Resource": format!("arn:aws:s3:::{bucket}/{prefix}*")}
-                ]
-            });
+            let bucket_arn = format!("arn:aws:s3:::{bucket}");
+            let condition = (!prefix.is_empty()).then(|| json!({"StringLike": {"s3:prefix": [format!("{prefix}*")]}}));
+            let policy = IamPolicy {
+                version: "2012-10-17",
+                statement: vec![
+                    Statement::allow("DevpilotListBackups", json!("s3:ListBucket"), &bucket_arn, condition),
+                    Statement::allow(
+                        "DevpilotFindUnfinishedUploads",
+                        json!("s3:ListBucketMultipartUploads"),
+                        &bucket_arn,
+                        None,
+                    ),
+                    Statement::allow(
+                        "DevpilotBackups",
+                        json!(["s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]),
+                        &format!("{bucket_arn}/{prefix}*"),
+                        None,
+                    ),
+                ],
+            };
             Policy {
                 title: "IAM policy (JSON)",
                 text: serde_json::to_string_pretty(&policy).unwrap_or_default(),
@@ -120,6 +124,37 @@ fn s3(fields: &RawFields) -> Policy {
                 ],
             }
         }
+    }
+}
+
+/// An IAM policy document, its keys in the order AWS writes them.
+#[derive(serde::Serialize)]
+struct IamPolicy {
+    #[serde(rename = "Version")]
+    version: &'static str,
+    #[serde(rename = "Statement")]
+    statement: Vec<Statement>,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Statement {
+    sid: &'static str,
+    effect: &'static str,
+    action: serde_json::Value,
+    resource: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    condition: Option<serde_json::Value>,
+}
+
+impl Statement {
+    fn allow(
+        sid: &'static str,
+        action: serde_json::Value,
+        resource: &str,
+        condition: Option<serde_json::Value>,
+    ) -> Statement {
+        Statement { sid, effect: "Allow", action, resource: resource.to_owned(), condition }
     }
 }
 

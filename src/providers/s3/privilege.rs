@@ -21,10 +21,8 @@ pub async fn excess(p: &S3Provider) -> Vec<String> {
             .filter_map(|b| xml::field(b, "Name"))
             .filter(|name| *name != p.bucket)
             .collect();
-        warnings.push(format!(
-            "The key can list every bucket of the account ({} found); Devpilot does not need s3:ListAllMyBuckets.",
-            others.len() + 1
-        ));
+        warnings
+            .push("The key can list every bucket of the account; Devpilot does not need s3:ListAllMyBuckets.".into());
     }
     // A bucket of the account's, else one that does not exist: a key limited to this bucket is
     // refused either way (AccessDenied); one that is not gets the listing, or NoSuchBucket.
