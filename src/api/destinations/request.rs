@@ -33,10 +33,11 @@ pub struct DestinationRequest {
     #[serde(rename = "destination_type")]
     pub destination_type_snake: Option<String>,
     /// The type's fields, as on the HTML form: e.g. for `s3` `provider` (aws, r2, backblaze,
-    /// minio, wasabi, digitalocean, custom), `bucket`, `region`, `prefix`, `endpoint`,
-    /// `account_id`, `jurisdiction`, `path_style` (boolean), `access_key_id`,
-    /// `secret_access_key` (or `access_key`/`secret_key`). Plaintext; the secret fields are
-    /// encrypted before storage.
+    /// minio, ceph, garage, seaweedfs, wasabi, digitalocean, custom), `bucket`, `region`,
+    /// `prefix`, `endpoint`, `account_id`, `jurisdiction`, `path_style` (boolean; left out, the
+    /// service's default: true for MinIO, Ceph, Garage, SeaweedFS, R2 and IP or localhost
+    /// endpoints), `access_key_id`, `secret_access_key` (or `access_key`/`secret_key`).
+    /// Plaintext; the secret fields are encrypted before storage.
     #[schema(value_type = Option<Object>, example = json!({"provider": "aws", "bucket": "my-backups", "region": "us-east-1", "access_key_id": "AKIAIOSFODNN7EXAMPLE", "secret_access_key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}))]
     pub config: Option<Map<String, Value>>,
     /// Any other top-level field: the config of a spec-002 body without `config`.
