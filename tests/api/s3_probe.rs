@@ -32,6 +32,8 @@ async fn deep_tested(app: &TestApp, name: &str, fields: &[(&str, &str)]) -> (Str
         .post(&format!("/api/v1/backup-destinations/{}/test?deep=true", row.id), serde_json::json!({}))
         .await;
     assert_eq!(reply.status, 200, "{name}: {reply:?}");
+    let checks = reply.json["data"]["compatibility"]["checks"].as_array().map_or(0, Vec::len);
+    assert!(checks >= 10, "the API shows what the probe found: {reply:?}");
     let page = app.get(&format!("/destinations/{}", row.id)).await;
     assert_eq!(page.status, 200);
     (row.id, page.body)
