@@ -38,6 +38,8 @@ pub struct S3Provider {
     store: AmazonS3,
     /// Nothing optional: what the probe builds on.
     plain: AmazonS3,
+    /// How `plain` was built, for the probe to try options on.
+    builder: AmazonS3Builder,
     at: Addressing,
     /// The other addressing style, for the probe and the test's advice.
     other: Option<Addressing>,
@@ -87,18 +89,13 @@ impl S3Provider {
                 None => b,
             }
         };
-        let mut tuned = builder().with_unsigned_payload(uses.unsigned_payload);
-        if let Some(checksum) = uses.checksum {
-            tuned = tuned.with_checksum_algorithm(match checksum {
-                Checksum::Sha256 => object_store::aws::Checksum::SHA256,
-                Checksum::Crc64Nvme => object_store::aws::Checksum::CRC64NVME,
-            });
-        }
+        let tuned = tuned(builder(), &uses);
         let invalid =
             |e: object_store::Error| ProviderError::new(ErrorKind::Provider, format!("Invalid S3 settings: {e}"));
         Ok(S3Provider {
             store: tuned.build().map_err(invalid)?,
             plain: builder().build().map_err(invalid)?,
+            builder: builder(),
             at,
             other,
             bucket: config.bucket.clone(),
@@ -171,6 +168,16 @@ impl S3Provider {
             false => "Virtual-hosted requests reach the bucket: untick “Use path-style requests”.",
         };
         ProviderError { message: format!("{} {advice}", e.message), ..e }
+    }
+}
+
+/// A store that sends what `uses` says: a checksum header, unsigned payloads.
+fn tuned(builder: AmazonS3Builder, uses: &Uses) -> AmazonS3Builder {
+    let builder = builder.with_unsigned_payload(uses.unsigned_payload);
+    match uses.checksum {
+        Some(Checksum::Sha256) => builder.with_checksum_algorithm(object_store::aws::Checksum::SHA256),
+        Some(Checksum::Crc64Nvme) => builder.with_checksum_algorithm(object_store::aws::Checksum::CRC64NVME),
+        None => builder,
     }
 }
 

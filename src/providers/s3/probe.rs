@@ -198,18 +198,16 @@ impl Run<'_> {
     }
 
     async fn multipart(&mut self) {
-        let smallest = match self.parts(&[KIB_64, 1]).await {
-            Ok(()) => Some("no minimum enforced: 64 KiB parts are taken"),
-            Err(_) => match self.parts(&[MIB_5, 1]).await {
-                Ok(()) => Some("minimum part size 5 MiB, as S3"),
-                Err(e) => {
-                    self.report.check("multipart upload", CheckState::Refused, e.to_string());
-                    None
-                }
+        let plain = self.p.plain.clone();
+        let (smallest, first) = match self.parts(&plain, &[KIB_64, 1]).await {
+            Ok(()) => ("no minimum enforced: 64 KiB parts are taken", KIB_64),
+            Err(_) => match self.parts(&plain, &[MIB_5, 1]).await {
+                Ok(()) => ("minimum part size 5 MiB, as S3", MIB_5),
+                Err(e) => return self.report.check("multipart upload", CheckState::Refused, e.to_string()),
             },
         };
-        let Some(smallest) = smallest else { return };
         self.report.check("multipart upload", CheckState::Works, smallest);
+        self.multipart_checksums(first).await;
         match self.highest_part().await {
             Ok(S3_MAX_PARTS) => self.report.check("part numbers", CheckState::Works, "up to 10,000, as S3"),
             Ok(n) => {
@@ -220,11 +218,29 @@ impl Run<'_> {
         }
     }
 
+    /// The checksum uploads would send, in a multipart upload too (object_store sends it in
+    /// both kinds, and some services take it in one only).
+    async fn multipart_checksums(&mut self, first: usize) {
+        let unsigned = self.learned.unsigned_payload && self.p.https;
+        let Some(checksum) = Uses::checksum_for(&self.learned, unsigned) else { return };
+        let learned = Learned { multipart_checksums: true, ..self.learned.clone() };
+        let uses = Uses::from(Some(&learned), self.p.https);
+        let store = match super::tuned(self.p.builder.clone(), &uses).build() {
+            Ok(store) => store,
+            Err(e) => return self.report.check("checksums in multipart uploads", CheckState::Refused, e.to_string()),
+        };
+        let (state, detail) = match self.parts(&store, &[first, 1]).await {
+            Ok(()) => (CheckState::Works, format!("{checksum:?} on every part")),
+            Err(e) => (CheckState::Refused, e.to_string()),
+        };
+        self.learned.multipart_checksums = state == CheckState::Works;
+        self.report.check("checksums in multipart uploads", state, detail);
+    }
+
     /// A multipart upload of parts of these sizes, completed.
-    async fn parts(&mut self, sizes: &[usize]) -> Result<(), ProviderError> {
-        let (key, _) = self.key(&format!("multipart-{}", sizes[0]));
+    async fn parts(&mut self, store: &object_store::aws::AmazonS3, sizes: &[usize]) -> Result<(), ProviderError> {
+        let (key, _) = self.key(&format!("multipart-{}-{}", sizes[0], self.written.len()));
         let path = StorePath::from(key.as_str());
-        let store = &self.p.plain;
         let err = |e: object_store::Error| self.p.err(&e);
         let id = store.create_multipart(&path).await.map_err(err)?;
         let mut parts = Vec::new();
