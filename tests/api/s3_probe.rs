@@ -261,6 +261,9 @@ async fn uploads_with_what_the_probe_found_round_trip() {
         let config = DestinationConfig::parse(fixture.kind, &raw).expect("valid");
         let found = providers::build(&config, &ctx).expect("provider").compatibility().await.expect("a probe");
         let learned = found.s3.clone().expect("S3 findings");
+        // s3s-fs verifies checksums, in multipart uploads too; moto accepts wrong ones.
+        let s3s = fixture.good.iter().any(|(_, v)| v.contains("devpilot-s3s"));
+        assert_eq!(learned.sha256_verified && learned.multipart_checksums, s3s, "{learned:?}");
         let tuned = providers::build(&config.with_compatibility(Some(found)), &ctx).expect("provider");
         let run = format!("probed{}", uuid::Uuid::new_v4().simple());
         for len in [0usize, 1, 20 * 1024 * 1024] {
