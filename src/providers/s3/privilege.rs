@@ -19,7 +19,7 @@ pub async fn excess(p: &S3Provider) -> Vec<String> {
         others = xml::elements(&answer.body, "Bucket")
             .into_iter()
             .filter_map(|b| xml::field(b, "Name"))
-            .filter(|name| *name != p.bucket)
+            .filter(|name| *name != p.bucket && is_bucket_name(name))
             .collect();
         warnings
             .push("The key can list every bucket of the account; Devpilot does not need s3:ListAllMyBuckets.".into());
@@ -52,4 +52,22 @@ pub async fn excess(p: &S3Provider) -> Vec<String> {
         }
     }
     warnings
+}
+
+/// Names from the service's answer go into a URL and a message: only what S3 allows a bucket.
+fn is_bucket_name(name: &str) -> bool {
+    (3..=63).contains(&name.len())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+        && !name.starts_with(['.', '-'])
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_bucket_names_are_taken_from_an_answer() {
+        assert!(super::is_bucket_name("backups-2026"));
+        for bad in ["ab", "../x", "a/b", "evil.com/x?", "<script>", "-x"] {
+            assert!(!super::is_bucket_name(bad), "{bad}");
+        }
+    }
 }
