@@ -6,8 +6,9 @@ Used by scripts/test-servers.sh in two steps around switching moto's auth on:
     curl -X POST -H 'Content-Type: text/plain' --data 0 http://127.0.0.1:PORT/moto-api/reset-auth
     moto_setup.py verify --auth .test-servers/moto-auth.json
 
-`setup` (auth still off) creates the bucket, an IAM user allowed s3:* and one with no policy, each
-with an access key, and writes them to the JSON file. `verify` (auth on) proves that the keys
+`setup` (auth still off) creates the bucket, an IAM user allowed s3:*, one with no policy and one
+allowed iam:* (the tests create users with the least-privilege policy Devpilot shows through it),
+each with an access key, and writes them to the JSON file. `verify` (auth on) proves that the keys
 behave as the tests expect and exits non-zero if they do not.
 """
 
@@ -24,6 +25,11 @@ REGION = "us-east-1"
 BUCKET = "devpilot-test"
 WRITER = "backup-writer"
 NO_PERMS = "no-perms"
+IAM_ADMIN = "iam-admin"
+ALLOW_IAM = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "iam:*", "Resource": "*"}],
+}
 ALLOW_ALL_S3 = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
@@ -56,6 +62,7 @@ def setup(endpoint, out):
     iam = client("iam", endpoint, "bootstrap", "bootstrap")
     writer_id, writer_secret = create_user(iam, WRITER, ALLOW_ALL_S3)
     noperm_id, noperm_secret = create_user(iam, NO_PERMS)
+    iam_id, iam_secret = create_user(iam, IAM_ADMIN, ALLOW_IAM)
     auth = {
         "endpoint": endpoint,
         "region": REGION,
@@ -64,6 +71,8 @@ def setup(endpoint, out):
         "secret_access_key": writer_secret,
         "noperm_access_key_id": noperm_id,
         "noperm_secret_access_key": noperm_secret,
+        "iam_access_key_id": iam_id,
+        "iam_secret_access_key": iam_secret,
     }
     tmp = out + ".tmp"
     with open(tmp, "w") as f:

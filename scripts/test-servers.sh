@@ -20,6 +20,10 @@
 #   DEVPILOT_TEST_MOTO_OPEN  http://127.0.0.1:PORT of a second moto S3 with auth OFF (any keys) and a
 #                            bucket `devpilot-open`: slashed prefixes and presigned URLs, which moto
 #                            breaks with auth on
+#   DEVPILOT_TEST_S3S        path of s3s.json: s3s-fs (a second S3 implementation, SigV4 checked) on one
+#                            folder, twice: "endpoint" (http://127.0.0.1:PORT, path-style) and
+#                            "vhost_endpoint" (http://s3.localhost:PORT2, virtual-hosted; also the R2 and
+#                            Backblaze hosts below `r2_base` / `backblaze_base`), "bucket", "region", keys
 #   DEVPILOT_TEST_AZURITE    path of azurite.json: {"endpoint": "http://127.0.0.1:PORT/devpilotacct",
 #                            "account", "key" (base64, random per start), "container": "backups"};
 #                            Shared Key is checked (wrong key: 403 AuthorizationFailure)
@@ -61,6 +65,13 @@ TS_AZURE_CONTAINER='backups'
 TS_GCS_BUCKET='devpilot-gcs'
 TS_MOTO_OPEN_BUCKET='devpilot-open'
 TS_DRIVE_TOKEN='valid-token'
+# s3s-fs from crates.io, built into the git-ignored .tools/ (about 2 minutes on 2 cores, once; kept
+# while the version matches). 0.14.1: later versions need a newer Rust than the toolchain here.
+TS_S3S_VERSION=0.14.1
+TS_TOOLS="$TS_ROOT/.tools"
+TS_S3S_BUCKET='devpilot-s3s'
+TS_S3S_R2_ACCOUNT='0123456789abcdef0123456789abcdef'
+TS_S3S_B2_REGION='us-west-004'
 TS_PIDS=()
 TS_BG_PIDS=()
 TS_BG_NAMES=()
@@ -304,6 +315,47 @@ ts_finish_moto_open() {
     code="$(curl -s -o "$TS_LOGS/moto-open-setup.out" -w '%{http_code}' --max-time 10 \
         "$url/$TS_MOTO_OPEN_BUCKET?list-type=2&prefix=a/b/&delimiter=/")"
     [ "$code" = "200" ] || ts_die "listing $TS_MOTO_OPEN_BUCKET in moto (auth off) answered HTTP $code" || return 1
+}
+
+# --- s3s-fs: a second S3 implementation -------------------------------------------------------------
+
+ts_s3s_ensure() {
+    if [ -x "$TS_TOOLS/bin/s3s-fs" ] && "$TS_TOOLS/bin/s3s-fs" --version 2>/dev/null | grep -q " $TS_S3S_VERSION\$"; then
+        return 0
+    fi
+    ts_log "cargo install s3s-fs $TS_S3S_VERSION into $TS_TOOLS (once; about 2 minutes)"
+    cargo install s3s-fs --version "$TS_S3S_VERSION" --locked --features binary --root "$TS_TOOLS" \
+        >"$TS_LOGS/s3s-install.log" 2>&1 || { tail -n 30 "$TS_LOGS/s3s-install.log" >&2; ts_die "cargo install s3s-fs failed"; }
+}
+
+# ts_launch_s3s PATH_PORT VHOST_PORT: the same folder served path-style on 127.0.0.1 and virtual-hosted
+# under *.localhost names (Devpilot resolves those to loopback, as RFC 6761 says).
+ts_launch_s3s() {
+    local root="$TS_DIR/s3s" key secret vport="$2"
+    rm -rf "$root" && mkdir -p "$root/$TS_S3S_BUCKET" || return 1
+    key="$(python3 -c 'import secrets; print("DPS3S" + secrets.token_hex(8).upper())')" || return 1
+    secret="$(ts_random)" || return 1
+    TS_S3S_URL="http://127.0.0.1:$1"
+    TS_S3S_VHOST_PORT="$vport"
+    ts_json "$TS_DIR/s3s.json" endpoint "$TS_S3S_URL" vhost_endpoint "http://s3.localhost:$vport" \
+        r2_base "http://r2.localhost:$vport" r2_account "$TS_S3S_R2_ACCOUNT" \
+        backblaze_base "http://b2.localhost:$vport" backblaze_region "$TS_S3S_B2_REGION" \
+        bucket "$TS_S3S_BUCKET" region us-east-1 access_key_id "$key" secret_access_key "$secret" || return 1
+    ts_spawn s3s "$TS_TOOLS/bin/s3s-fs" --host 127.0.0.1 --port "$1" --access-key "$key" --secret-key "$secret" "$root"
+    TS_S3S_PID=$TS_LAST_PID
+    ts_spawn s3s-vhost "$TS_TOOLS/bin/s3s-fs" --host 127.0.0.1 --port "$vport" --access-key "$key" --secret-key "$secret" \
+        --domain "s3.localhost:$vport" --domain "$TS_S3S_R2_ACCOUNT.r2.localhost:$vport" \
+        --domain "$TS_S3S_R2_ACCOUNT.eu.r2.localhost:$vport" --domain "s3.$TS_S3S_B2_REGION.b2.localhost:$vport" "$root"
+    TS_S3S_VHOST_PID=$TS_LAST_PID
+}
+
+ts_finish_s3s() {
+    ts_wait_until s3s "$TS_S3S_PID" 30 ts_http_answers "$TS_S3S_URL/" || return 1
+    ts_wait_until s3s-vhost "$TS_S3S_VHOST_PID" 30 ts_http_answers "http://127.0.0.1:$TS_S3S_VHOST_PORT/" || return 1
+    # SigV4 really checked: an unsigned listing is refused.
+    local code
+    code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$TS_S3S_URL/$TS_S3S_BUCKET?list-type=2")"
+    [ "$code" = "403" ] || ts_die "s3s-fs answered an unsigned listing with HTTP $code (expected 403)"
 }
 
 # --- Azurite (Azure Blob) ---------------------------------------------------------------------------
@@ -589,7 +641,7 @@ ts_finish_pg_scram() {
 
 # ----------------------------------------------------------------------------------------------------
 
-TS_EXPORTS=(DEVPILOT_TEST_MOTO_AUTH DEVPILOT_TEST_MOTO_OPEN DEVPILOT_TEST_AZURITE DEVPILOT_TEST_GCS
+TS_EXPORTS=(DEVPILOT_TEST_MOTO_AUTH DEVPILOT_TEST_MOTO_OPEN DEVPILOT_TEST_S3S DEVPILOT_TEST_AZURITE DEVPILOT_TEST_GCS
     DEVPILOT_TEST_SFTP DEVPILOT_TEST_DRIVE DEVPILOT_TEST_WEBDRIVER DEVPILOT_TEST_CHROMIUM DEVPILOT_TEST_PG
     DEVPILOT_TEST_PG_SCRAM)
 
@@ -614,9 +666,12 @@ ts_install_all() {
         ts_node_ensure || return 1
         ts_bg venv ts_venv_ensure
         ts_bg npm ts_npm_ensure
+        ts_bg s3s ts_s3s_ensure
         ts_bg_wait || return 1
     else
+        ts_bg s3s ts_s3s_ensure
         ts_venv_ensure && ts_node_ensure && ts_npm_ensure || return 1
+        ts_bg_wait || return 1
     fi
 }
 
@@ -628,8 +683,8 @@ start_test_servers() {
     ts_ensure_postgres || return 1
 
     local ports
-    mapfile -t ports < <(ts_free_ports 9) || return 1
-    [ ${#ports[@]} -eq 9 ] || ts_die "could not pick free ports" || return 1
+    mapfile -t ports < <(ts_free_ports 11) || return 1
+    [ ${#ports[@]} -eq 11 ] || ts_die "could not pick free ports" || return 1
     # Start every server first, then wait for each and set it up: their start-ups overlap.
     ts_launch_moto "${ports[0]}" || return 1
     ts_launch_moto_open "${ports[1]}" || return 1
@@ -640,6 +695,7 @@ start_test_servers() {
     ts_prepare_sshd || return 1
     ts_launch_sshd "${ports[6]}" "${ports[7]}" || return 1
     ts_launch_pg_scram "${ports[8]}" || return 1
+    ts_launch_s3s "${ports[9]}" "${ports[10]}" || return 1
 
     ts_bg moto ts_finish_moto
     ts_bg azurite ts_finish_azurite
@@ -649,10 +705,12 @@ start_test_servers() {
     ts_bg sshd ts_finish_sshd
     ts_bg chromedriver ts_finish_chromedriver
     ts_bg pg-scram ts_finish_pg_scram
+    ts_bg s3s ts_finish_s3s
     ts_bg_wait || return 1
 
     export DEVPILOT_TEST_MOTO_AUTH="$TS_DIR/moto-auth.json"
     export DEVPILOT_TEST_MOTO_OPEN="$TS_MOTO_OPEN_URL"
+    export DEVPILOT_TEST_S3S="$TS_DIR/s3s.json"
     export DEVPILOT_TEST_AZURITE="$TS_DIR/azurite.json"
     export DEVPILOT_TEST_GCS="$TS_GCS_URL"
     export DEVPILOT_TEST_SFTP="$TS_DIR/sftp.json"
@@ -661,6 +719,7 @@ start_test_servers() {
     export DEVPILOT_TEST_CHROMIUM=/usr/bin/chromium
     export DEVPILOT_TEST_PG_SCRAM="$TS_PG_SCRAM_URL"
     ts_log "moto S3 (auth on) at $TS_MOTO_URL; moto S3 (auth off) at $TS_MOTO_OPEN_URL"
+    ts_log "s3s-fs at $TS_S3S_URL (path-style) and http://s3.localhost:$TS_S3S_VHOST_PORT (virtual-hosted)"
     ts_log "Azurite at $TS_AZURITE_URL/$TS_AZURE_ACCOUNT; fake-gcs-server at $TS_GCS_URL; google-drive-mock at $TS_DRIVE_URL"
     ts_log "sshd at 127.0.0.1:$TS_SFTP_PORT (alt host key: $TS_SFTP_ALT_PORT); chromedriver at $TS_WEBDRIVER_URL"
     ts_write_env_file

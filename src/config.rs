@@ -56,8 +56,9 @@ pub struct ProviderSettings {
     pub endpoints: ExternalEndpoints,
 }
 
-/// Base URLs of the Google and Cloudinary services, settings so tests can point them at local
-/// servers. Defaults are the real services.
+/// Base URLs of the Google and Cloudinary services and of the S3 presets whose endpoint is built
+/// from a field (R2 from the account ID, Backblaze from the region), settings so tests can point
+/// them at local servers. Defaults are the real services.
 #[derive(Debug, Clone)]
 pub struct ExternalEndpoints {
     pub google_oauth_authorize: String,
@@ -66,6 +67,10 @@ pub struct ExternalEndpoints {
     pub google_drive_upload: String,
     pub gcs_api: String,
     pub cloudinary_api: String,
+    /// R2 endpoints are `{scheme}://{account_id}[.{jurisdiction}].{host}` of this URL.
+    pub r2_base: String,
+    /// Backblaze B2 endpoints are `{scheme}://s3.{region}.{host}` of this URL.
+    pub backblaze_base: String,
 }
 
 impl Default for ExternalEndpoints {
@@ -77,6 +82,8 @@ impl Default for ExternalEndpoints {
             google_drive_upload: "https://www.googleapis.com/upload/drive/v3".into(),
             gcs_api: "https://storage.googleapis.com".into(),
             cloudinary_api: "https://api.cloudinary.com/v1_1".into(),
+            r2_base: "https://r2.cloudflarestorage.com".into(),
+            backblaze_base: "https://backblazeb2.com".into(),
         }
     }
 }
@@ -93,6 +100,8 @@ impl ExternalEndpoints {
             google_drive_upload: url("DEVPILOT_GOOGLE_DRIVE_UPLOAD_URL", d.google_drive_upload),
             gcs_api: url("DEVPILOT_GCS_API_URL", d.gcs_api),
             cloudinary_api: url("DEVPILOT_CLOUDINARY_API_URL", d.cloudinary_api),
+            r2_base: url("DEVPILOT_R2_BASE_URL", d.r2_base),
+            backblaze_base: url("DEVPILOT_BACKBLAZE_BASE_URL", d.backblaze_base),
         }
     }
 }

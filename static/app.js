@@ -54,8 +54,34 @@
     if (evt.target && evt.target.id === "f-source_kind") showSourceFields();
   });
 
+  // "Copy" beside a least-privilege policy: the text of the element named by data-copy.
+  function copied(button, ok) {
+    var label = button.textContent;
+    button.textContent = ok ? "Copied" : "Select and copy it by hand";
+    setTimeout(function () { button.textContent = label; }, 2000);
+  }
+  function copyText(button) {
+    var source = document.getElementById(button.getAttribute("data-copy"));
+    if (!source) return;
+    var text = source.textContent;
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(function () { copied(button, true); }, function () { copied(button, false); });
+      return;
+    }
+    // Plain http (not localhost): no Clipboard API; select the text and copy the selection.
+    var range = document.createRange();
+    range.selectNodeContents(source);
+    var selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+    var ok = false;
+    try { ok = document.execCommand("copy"); } catch (e) { ok = false; }
+    copied(button, ok);
+  }
+
   document.addEventListener("click", function (evt) {
     var t = evt.target;
+    if (t && t.matches && t.matches("[data-copy]")) copyText(t);
     if (t && t.matches && t.matches("[data-dismiss]")) {
       var n = t.closest(".notice");
       if (n) n.remove();

@@ -118,6 +118,7 @@ async fn seed(url: &str, count: usize, templates: &str) -> anyhow::Result<()> {
                 host_key_fingerprint: None,
                 server_id: None,
                 test_owner: None,
+                compatibility: None,
             }
         })
         .collect();

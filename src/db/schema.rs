@@ -58,6 +58,7 @@ diesel::table! {
         host_key_fingerprint -> Nullable<Text>,
         server_id -> Nullable<Text>,
         test_owner -> Nullable<Text>,
+        compatibility -> Nullable<Text>,
     }
 }
 

@@ -197,6 +197,17 @@ impl DestinationConfig {
         }
     }
 
+    /// The config with what a deep test learned about its service (S3 uses it).
+    pub fn with_compatibility(
+        mut self,
+        found: Option<crate::providers::compatibility::Compatibility>,
+    ) -> DestinationConfig {
+        if let (DestinationConfig::S3(c), Some(found)) = (&mut self, found) {
+            c.learned = found.s3;
+        }
+        self
+    }
+
     /// The type as a person names it; S3-compatible services by their own name.
     pub fn type_label(&self) -> &'static str {
         match self {

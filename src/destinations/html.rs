@@ -6,11 +6,13 @@ use super::dialog::{self, DialogForm};
 use super::domain::DestinationKind;
 use super::fields::{FieldErrors, Input, RawFields};
 use super::list;
+use super::page::{self, PolicyView};
 use super::service::{Destination, DestinationError, DestinationInput, DestinationService, TestOutcome};
 use crate::audit::Actor;
 use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::plans::service::PlanService;
+use crate::providers::compatibility::Compatibility;
 use crate::servers::html::{AcceptForm, HostKeyPage};
 use crate::web::{Flash, Layout, form_value, render, see_other, swap_in_place_of};
 use actix_session::Session;
@@ -24,6 +26,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/destinations/new", web::get().to(new_form))
         .route("/destinations/fields", web::post().to(fields))
         .route("/destinations/test-credentials", web::post().to(test_credentials))
+        .route("/destinations/policy", web::post().to(page::policy_panel))
         .route("/destinations/test-all", web::post().to(list::test_all))
         .route("/destinations/{id}/row", web::get().to(list::row))
         .route("/destinations/{id}/edit", web::get().to(edit_form))
@@ -35,7 +38,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/destinations/{id}/delete", web::get().to(confirm_delete))
         .route("/destinations/{id}/delete", web::post().to(delete))
         .route("/destinations/{id}/host-key", web::get().to(confirm_host_key))
-        .route("/destinations/{id}/host-key", web::post().to(accept_host_key));
+        .route("/destinations/{id}/host-key", web::post().to(accept_host_key))
+        .route("/destinations/{id}", web::get().to(page::show));
 }
 
 impl From<DestinationError> for AppError {
@@ -93,6 +97,10 @@ pub struct FormView {
     pub dialog: bool,
     /// Prefix of every element id, so the dialog's ids cannot clash with the plan form's.
     pub ids: &'static str,
+    /// The least the credentials need, from the values typed.
+    pub policy: PolicyView,
+    /// What the last deep test found (the edit page).
+    pub compatibility: Option<Compatibility>,
 }
 
 impl FormView {
@@ -124,7 +132,10 @@ impl FormView {
                         Input::Select(_) => "select",
                     },
                     is_checkbox: spec.is_checkbox(),
-                    checked: matches!(values.get(spec.name), Some("true" | "on" | "1" | "yes")),
+                    checked: match values.get(spec.name) {
+                        Some(v) => matches!(v, "true" | "on" | "1" | "yes"),
+                        None => default_ticked(kind, spec.name, values),
+                    },
                     options: spec
                         .options()
                         .iter()
@@ -159,12 +170,15 @@ impl FormView {
             host_key: None,
             dialog: false,
             ids: "",
+            policy: PolicyView::new(kind, values, ""),
+            compatibility: None,
         }
     }
 
     fn in_dialog(mut self, dialog: bool) -> FormView {
         self.dialog = dialog;
         self.ids = if dialog { dialog::IDS } else { "" };
+        self.policy.ids = self.ids;
         self
     }
 
@@ -183,6 +197,18 @@ impl FormView {
         }
         self
     }
+}
+
+/// A checkbox not given takes its default: S3's path-style box is ticked where the service
+/// needs it (the preset, an IP or localhost endpoint, a dotted bucket).
+fn default_ticked(kind: DestinationKind, name: &str, values: &RawFields) -> bool {
+    kind == DestinationKind::S3
+        && name == "path_style"
+        && crate::providers::s3::path_style_default(
+            values.get("provider").unwrap_or("aws"),
+            values.get("endpoint"),
+            values.get("bucket"),
+        )
 }
 
 /// The form, with the workspace's servers offered when the type is SFTP.
@@ -295,6 +321,7 @@ async fn edit_form(
     let form = FormView::new(Some(d.id.clone()), &d.name, d.kind, &d.settings, &d.stored_secrets, &FieldErrors::new());
     let mut form = form_view(&service, &user, form, d.kind).await?;
     form.host_key = d.host_key.clone();
+    form.compatibility = d.compatibility.clone();
     render(
         StatusCode::OK,
         &FormPage {
@@ -310,10 +337,15 @@ async fn edit_form(
 async fn fields(
     user: CurrentUser,
     service: web::Data<DestinationService>,
+    request: actix_web::HttpRequest,
     query: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
     user.require_write()?;
-    let submitted = Submitted::from_pairs(&query);
+    let mut submitted = Submitted::from_pairs(&query);
+    // Another S3 service chosen: its path-style default applies, not the last one's box.
+    if request.headers().get("HX-Trigger-Name").is_some_and(|n| n == "config.provider") {
+        submitted.input.fields.set("path_style", "");
+    }
     let stored = stored_secrets_for(&service, &user, &submitted).await?;
     let form = form_view(&service, &user, submitted.form(&stored, &FieldErrors::new()), submitted.kind()).await?;
     render(StatusCode::OK, &FormBody { form })

@@ -6,6 +6,8 @@ pub mod domain;
 pub mod fields;
 pub mod html;
 pub mod list;
+mod page;
+mod policy;
 pub mod service;
 pub mod store;
 mod testing;

@@ -9,6 +9,7 @@ use crate::audit::{self, Action, Actor, Entry, Subject};
 use crate::crypto::CredentialCipher;
 use crate::db::memo::Memo;
 use crate::db::{Db, DbError, write_transaction};
+use crate::providers::compatibility::Compatibility;
 use crate::providers::sftp::{self, SftpTarget};
 use crate::providers::{self, Provider, ProviderContext, ProviderError};
 use crate::servers::service::{self as servers, HostKeyOffer, ServerError};
@@ -39,6 +40,8 @@ pub struct Destination {
     pub host_key: Option<String>,
     /// SFTP: the name of the managed server it uses.
     pub server_name: Option<String>,
+    /// What the last deep test's compatibility probe found (S3).
+    pub compatibility: Option<Compatibility>,
 }
 
 /// What the admin submitted: a name, a type and the type's fields.
@@ -210,6 +213,7 @@ impl DestinationService {
             host_key_fingerprint: None,
             server_id,
             test_owner: Some(self.instance.to_string()),
+            compatibility: None,
         };
         let given = audited::all_fields(&settings, &secrets, row.server_id.as_deref());
         let detail = audited::created(config_fields.config.type_label(), &given);
@@ -505,11 +509,13 @@ impl DestinationService {
         Ok((destination, providers::build(&config, &self.providers)))
     }
 
+    /// A row's config, with what its last deep test learned (which the provider uses).
     pub(super) fn config_of(&self, row: &DestinationRow) -> Result<DestinationConfig, DestinationError> {
-        DestinationConfig::parse(kind_of(row)?, &self.stored_fields(row)?).map_err(|errors| {
+        let config = DestinationConfig::parse(kind_of(row)?, &self.stored_fields(row)?).map_err(|errors| {
             let detail: Vec<String> = errors.iter().map(|(f, m)| format!("{f}: {m}")).collect();
             DestinationError::Credentials(format!("stored configuration is invalid ({})", detail.join("; ")))
-        })
+        })?;
+        Ok(config.with_compatibility(row.compatibility.as_deref().and_then(Compatibility::from_json)))
     }
 
     /// Settings and decrypted secrets of a row, as fields.
@@ -572,6 +578,7 @@ impl DestinationService {
             updated_at: row.updated_at,
             host_key: server.map_or(row.host_key_fingerprint, |s| s.host_key_fingerprint.clone()),
             server_name: server.map(|s| s.name.clone()),
+            compatibility: row.compatibility.as_deref().and_then(Compatibility::from_json),
         })
     }
 }
@@ -678,6 +685,11 @@ pub(super) fn parse_config(
         }
     }
     let config = DestinationConfig::parse(kind, &fields)?;
+    // Stored as decided (a box not given took the service's default), so pages and the API
+    // show the style in use.
+    if let DestinationConfig::S3(c) = &config {
+        fields.set("path_style", if c.path_style { "true" } else { "false" });
+    }
     Ok(Parsed { kind, fields, config })
 }
 

@@ -28,6 +28,8 @@ pub struct DestinationRow {
     pub server_id: Option<String>,
     /// While Testing: the instance running the test.
     pub test_owner: Option<String>,
+    /// What the last deep test's compatibility probe found (JSON), until the config changes.
+    pub compatibility: Option<String>,
 }
 
 /// The parts an edit replaces (the pinned host key stays: a new key is accepted explicitly).
@@ -97,12 +99,21 @@ pub fn update_config(conn: &mut DbConn, workspace: &str, id: &str, change: Confi
             dsl::credentials.eq(change.credentials),
             dsl::server_id.eq(change.server_id),
             dsl::updated_at.eq(change.updated_at),
+            // Found for the old settings and keys; the next deep test learns the new ones'.
+            dsl::compatibility.eq(None::<String>),
         ))
         .execute(conn)?;
     if !own_login {
         diesel::update(target).set(dsl::host_key_fingerprint.eq(None::<String>)).execute(conn)?;
     }
     found(n)
+}
+
+/// Stores what a deep test's compatibility probe found.
+pub fn set_compatibility(conn: &mut DbConn, workspace: &str, id: &str, found: &str) -> QueryResult<()> {
+    let target = dsl::destinations.filter(dsl::workspace_id.eq(workspace)).filter(dsl::id.eq(id));
+    diesel::update(target).set(dsl::compatibility.eq(found)).execute(conn)?;
+    Ok(())
 }
 
 pub fn host_key(conn: &mut DbConn, workspace: &str, id: &str) -> QueryResult<Option<String>> {

@@ -16,6 +16,7 @@ use super::service::{
 use super::store;
 use crate::audit::{self, Actor};
 use crate::db::write_transaction;
+use crate::providers::compatibility::{CheckState, Compatibility};
 use crate::providers::{self, Provider, ProviderContext, ProviderError, Step};
 use chrono::{NaiveDateTime, Utc};
 use futures::StreamExt;
@@ -62,6 +63,8 @@ pub struct TestOutcome {
     pub hint: Option<&'static str>,
     pub steps: Vec<StepResult>,
     pub at: NaiveDateTime,
+    /// A deep test's compatibility probe (S3): what the service supports, what the key can do.
+    pub compatibility: Option<Compatibility>,
 }
 
 impl TestOutcome {
@@ -75,6 +78,7 @@ impl TestOutcome {
                 hint: None,
                 steps: plan.iter().map(|s| step(s.label(), StepState::Passed)).collect(),
                 at,
+                compatibility: None,
             },
             Err(e) => {
                 let failed = e.failed_step(plan);
@@ -91,7 +95,7 @@ impl TestOutcome {
                         step(s.label(), state)
                     })
                     .collect();
-                TestOutcome { ok: false, hint: e.hint(), message: e.to_string(), steps, at }
+                TestOutcome { ok: false, hint: e.hint(), message: e.to_string(), steps, at, compatibility: None }
             }
         }
     }
@@ -289,6 +293,9 @@ impl DestinationService {
                             gone_is_fine(pin.pin(c, &ws, fingerprint))?;
                         }
                         let o = &t.outcome;
+                        if let Some(found) = &o.compatibility {
+                            store::set_compatibility(c, &ws, &t.id, &found.to_json())?;
+                        }
                         if store::finish_test(c, &ws, &t.id, o.ok, &o.summary(), o.at)?
                             && let Some(name) = names.get(&t.id)
                         {
@@ -354,7 +361,35 @@ async fn provider_test(config: &DestinationConfig, deep: bool, ctx: &ProviderCon
             format!("The test did not finish within {} s.", deadline.as_secs()),
         ))
     });
-    (TestOutcome::from_result(&plan, result), provider.presented_host_key())
+    let probe = deep && result.is_ok();
+    let mut outcome = TestOutcome::from_result(&plan, result);
+    if probe {
+        outcome.compatibility = compatibility(provider.as_ref(), deadline * PROBE_DEADLINES).await;
+        if let Some(found) = outcome.compatibility.as_ref().filter(|f| !f.warnings.is_empty()) {
+            outcome.message.push_str(&format!(" Warning: {}", found.warnings.join(" ")));
+        }
+    }
+    (outcome, provider.presented_host_key())
+}
+
+/// The compatibility probe gets this many test deadlines (it sends a few dozen requests).
+const PROBE_DEADLINES: u32 = 4;
+
+/// The provider's compatibility probe within `limit`; one that runs out says so, and what it
+/// may have learned is not kept (Devpilot goes back to what every service takes).
+async fn compatibility(provider: &dyn Provider, limit: std::time::Duration) -> Option<Compatibility> {
+    match tokio::time::timeout(limit, provider.compatibility()).await {
+        Ok(found) => found,
+        Err(_) => {
+            let mut found = Compatibility { probed_at: Some(Utc::now().naive_utc()), ..Compatibility::default() };
+            found.check(
+                "compatibility probe",
+                CheckState::Refused,
+                format!("did not finish within {} s", limit.as_secs()),
+            );
+            Some(found)
+        }
+    }
 }
 
 /// A pin on a destination (or server) deleted meanwhile is nothing to record.

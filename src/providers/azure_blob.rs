@@ -5,7 +5,7 @@
 use super::http::CheckedApi;
 use super::object_listing::{first_page, list_under};
 use super::object_store_errors::from_object_store;
-use super::s3::{put_multipart, retry_config};
+use super::s3::{PARTS, put_multipart, retry_config};
 use super::{ByteStream, ErrorKind, Provider, ProviderContext, ProviderError, StoredObject, check_key, join_key};
 use crate::destinations::fields::{FieldErrors, FieldReader, FieldSpec, RawFields, rules};
 use async_trait::async_trait;
@@ -170,7 +170,7 @@ impl Provider for AzureBlobProvider {
 
     async fn put(&self, key: &str, body: ByteStream) -> Result<u64, ProviderError> {
         let path = self.path(key)?;
-        put_multipart(&self.store, &path, body, |e| self.err(e)).await
+        put_multipart(&self.store, &path, body, &PARTS, |e| self.err(e)).await
     }
 
     async fn get(&self, key: &str) -> Result<ByteStream, ProviderError> {

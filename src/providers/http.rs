@@ -46,8 +46,12 @@ pub struct CheckedApi {
 
 impl CheckedApi {
     pub fn get(&self, url: &str) -> Result<reqwest::RequestBuilder, ProviderError> {
+        self.request(reqwest::Method::GET, url)
+    }
+
+    pub fn request(&self, method: reqwest::Method, url: &str) -> Result<reqwest::RequestBuilder, ProviderError> {
         self.policy.check_url(url).map_err(|refused| refused.provider_error())?;
-        Ok(self.client.get(url))
+        Ok(self.client.request(method, url))
     }
 }
 
@@ -80,7 +84,8 @@ impl HttpClients {
             store: store(false)?,
             checked_store: store(true)?,
             checked_api: CheckedApi {
-                client: outbound::checked(watched(), policy, false).build().map_err(build_error)?,
+                // Redirects followed as object_store follows them for the same endpoints, every hop checked.
+                client: outbound::checked(watched(), policy, true).build().map_err(build_error)?,
                 policy,
             },
         })

@@ -8,6 +8,7 @@ pub mod azure_blob;
 mod azure_uploads;
 pub mod chunks;
 pub mod cloudinary;
+pub mod compatibility;
 pub mod gcs;
 pub mod google_auth;
 pub mod google_drive;
@@ -17,7 +18,6 @@ mod object_listing;
 mod object_store_errors;
 pub mod outbound;
 pub mod s3;
-pub mod s3_uploads;
 pub mod sftp;
 mod xml;
 
@@ -245,6 +245,13 @@ pub trait Provider: Send + Sync {
     /// A time-limited download URL, where the provider has them.
     async fn presign(&self, _key: &str, _expires_in: Duration) -> Result<Option<url::Url>, ProviderError> {
         Ok(None)
+    }
+
+    /// The deep test's compatibility probe, where the provider has one: which optional features
+    /// the service supports and whether the key can do more than it needs. Never fails: each
+    /// check's failure is a finding.
+    async fn compatibility(&self) -> Option<compatibility::Compatibility> {
+        None
     }
 
     /// The host key fingerprint the server presented on the last connection, even a refused one

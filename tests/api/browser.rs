@@ -44,6 +44,8 @@ async fn create_destinations_in_a_real_browser() {
     assert!(seen.setup_url.ends_with("/setup"), "/ should redirect to /setup on first run, got {}", seen.setup_url);
     assert!(seen.empty_state.contains("No destinations yet"), "empty state after setup: {}", seen.empty_state);
     assert!(seen.test_result.contains("Connection OK."), "test credentials answered: {}", seen.test_result);
+    assert!(seen.policy.contains("\"s3:ListBucket\"") && !seen.policy.contains("BUCKET"), "{}", seen.policy);
+    assert!(["Copied", "Select and copy it by hand"].contains(&seen.copy_label.as_str()), "{}", seen.copy_label);
     assert_eq!(seen.s3.status_attr, "active", "S3 row: {:?}", seen.s3);
     assert_eq!(seen.s3.badge, "Active", "S3 row: {:?}", seen.s3);
     assert!(seen.s3.is_default, "the first destination is the workspace default: {:?}", seen.s3);
@@ -62,6 +64,9 @@ struct Seen {
     setup_url: String,
     empty_state: String,
     test_result: String,
+    /// The least-privilege policy as shown once the bucket was typed, and the Copy button's answer.
+    policy: String,
+    copy_label: String,
     s3: RowView,
     local: RowView,
     row_actions: RowActions,
@@ -117,6 +122,24 @@ impl Flow<'_> {
         b.type_into("#f-endpoint", &self.moto.endpoint).await?;
         b.type_into("#f-region", &self.moto.region).await?;
         b.type_into("#f-bucket", &self.moto.bucket).await?;
+        // The least-privilege panel follows what is typed, and its Copy button answers.
+        let bucket_arn = format!("arn:aws:s3:::{}", self.moto.bucket);
+        let policy = b
+            .wait_for("the policy to name the bucket typed", WAIT, || async {
+                let text = match b.find("#policy-text").await? {
+                    Some(el) => b.text(&el).await?,
+                    None => return Ok(None),
+                };
+                Ok(text.contains(&bucket_arn).then_some(text))
+            })
+            .await?;
+        b.click(&b.must_find("[data-copy='policy-text']").await?).await?;
+        let copy_label = b
+            .wait_for("the Copy button to answer", WAIT, || async {
+                let label = b.text(&b.must_find("[data-copy='policy-text']").await?).await?;
+                Ok((label != "Copy").then_some(label))
+            })
+            .await?;
         let path_style = b.must_find("#f-path_style").await?;
         if !b.is_selected(&path_style).await? {
             b.click(&path_style).await?;
@@ -156,7 +179,17 @@ impl Flow<'_> {
         let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(folder).join("destinations.png");
         std::fs::create_dir_all(path.parent().unwrap_or(Path::new("."))).map_err(|e| format!("{folder}/: {e}"))?;
         std::fs::write(&path, &png).map_err(|e| format!("writing {}: {e}", path.display()))?;
-        Ok(Seen { setup_url, empty_state, test_result, s3, local, row_actions, screenshot_bytes: png.len() })
+        Ok(Seen {
+            setup_url,
+            empty_state,
+            test_result,
+            policy,
+            copy_label,
+            s3,
+            local,
+            row_actions,
+            screenshot_bytes: png.len(),
+        })
     }
 
     /// Waits for the new-destination form with htmx loaded (it wires the type picker).

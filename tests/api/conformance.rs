@@ -3,6 +3,13 @@
 //! Failed with its specific message; through the provider code a backup run uses, 0 bytes,
 //! 1 byte and a large object round-trip byte for byte, list and delete work, a broken upload
 //! leaves nothing behind, and presigned URLs (where the provider has them) download the bytes.
+//!
+//! A passing test means the backups will work: each provider's test addresses what its writes
+//! address, and each fixture has a case whose settings address something else, which must fail
+//! its test: S3 a virtual-hosted request that names no bucket (s3s-fs), Azure an endpoint of
+//! another account, GCS a missing bucket, SFTP a directory it cannot write (the test writes a
+//! probe there), Google Drive a file instead of a folder, Cloudinary another cloud, local a file
+//! instead of a folder.
 
 use crate::helpers::Backend;
 use bytes::Bytes;
@@ -151,7 +158,7 @@ pub async fn round_trip(fixture: &Fixture) {
     if fixture.presign {
         let key = format!("{run}/artifact-1.bin");
         let url = p.presign(&key, Duration::from_secs(300)).await.expect("presign").expect("a presigned URL");
-        let got = reqwest::get(url.clone()).await.expect("GET presigned");
+        let got = localhost_client().get(url.clone()).send().await.expect("GET presigned");
         assert!(got.status().is_success(), "{url}: {}", got.status());
         assert_eq!(got.bytes().await.expect("body").as_ref(), &body(1).0[..]);
     } else {
@@ -170,4 +177,16 @@ pub async fn round_trip(fixture: &Fixture) {
     for (i, _) in sizes.iter().enumerate().filter(|(i, _)| *i != 1) {
         p.delete(&format!("{run}/artifact-{i}.bin")).await.expect("clean up");
     }
+}
+
+/// A client that takes `*.localhost` for loopback (the system resolver here does not).
+pub fn localhost_client() -> reqwest::Client {
+    struct Loopback;
+    impl reqwest::dns::Resolve for Loopback {
+        fn resolve(&self, _: reqwest::dns::Name) -> reqwest::dns::Resolving {
+            let addrs: reqwest::dns::Addrs = Box::new(std::iter::once(std::net::SocketAddr::from(([127, 0, 0, 1], 0))));
+            Box::pin(futures::future::ready(Ok(addrs)))
+        }
+    }
+    reqwest::Client::builder().dns_resolver(std::sync::Arc::new(Loopback)).build().expect("client")
 }

@@ -18,6 +18,8 @@ use diesel::RunQueryDsl;
 on_both_backends!(
     local_backups_restore,
     s3_backups_restore,
+    s3s_backups_restore,
+    s3s_vhost_backups_restore,
     azure_backups_restore,
     sftp_backups_restore,
     gcs_backups_restore,
@@ -32,6 +34,15 @@ async fn local_backups_restore(backend: Backend) {
 
 async fn s3_backups_restore(backend: Backend) {
     backups_restore(&provider_s3::fixture(), backend).await;
+}
+
+/// The same against s3s-fs, a second S3 implementation: path-style, and virtual-hosted.
+async fn s3s_backups_restore(backend: Backend) {
+    backups_restore(&provider_s3::s3s_fixture(false), backend).await;
+}
+
+async fn s3s_vhost_backups_restore(backend: Backend) {
+    backups_restore(&provider_s3::s3s_fixture(true), backend).await;
 }
 
 async fn azure_backups_restore(backend: Backend) {

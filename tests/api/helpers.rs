@@ -153,6 +153,8 @@ fn nowhere_endpoints() -> ExternalEndpoints {
         google_drive_upload: format!("{nowhere}/upload/drive/v3"),
         gcs_api: nowhere.clone(),
         cloudinary_api: format!("{nowhere}/v1_1"),
+        r2_base: nowhere.replace("127.0.0.1", "r2.localhost"),
+        backblaze_base: nowhere.replace("127.0.0.1", "b2.localhost"),
     }
 }
 
@@ -381,6 +383,9 @@ pub struct Moto {
     pub secret_access_key: String,
     pub noperm_access_key_id: String,
     pub noperm_secret_access_key: String,
+    /// A user allowed iam:*, to create users with the policy Devpilot shows.
+    pub iam_access_key_id: String,
+    pub iam_secret_access_key: String,
 }
 
 pub fn moto() -> Moto {

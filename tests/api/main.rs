@@ -48,6 +48,8 @@ mod redaction;
 mod relay;
 mod route_authorization;
 mod runs;
+mod s3_compatible;
+mod s3_probe;
 mod security_headers;
 mod server_process;
 mod servers;

@@ -153,6 +153,14 @@ async fn loopback_is_refused_unless_the_server_allows_it(backend: Backend) {
     let page = app.create_destination("Local moto", "s3", &s3(&by_name)).await;
     let message = field_error(&page, "endpoint");
     assert!(message.starts_with("localhost resolves to ") && message.ends_with(LOOPBACK_RULE), "{message}");
+    // Names under localhost are loopback whatever DNS says (RFC 6761): refused here too.
+    let under = m.endpoint.replace("127.0.0.1", "bucket.s3.localhost");
+    let page = app.create_destination("Local moto", "s3", &s3(&under)).await;
+    let message = field_error(&page, "endpoint");
+    assert!(
+        message.starts_with("bucket.s3.localhost resolves to 127.0.0.1") && message.ends_with(LOOPBACK_RULE),
+        "{message}"
+    );
     let page = app.create_destination("Local box", "sftp", &sftp_login("localhost")).await;
     assert!(field_error(&page, "host").starts_with("localhost resolves to "), "{}", page.body);
     let page = app.create_destination("Local box", "sftp", &sftp_login("0.0.0.0")).await;

@@ -15,6 +15,7 @@ on_both_backends!(no_route_lets_the_wrong_caller_in);
 /// GET pages a viewer may read, then every route that changes something (and the forms for them).
 const READS: &[&str] = &[
     "/destinations",
+    "/destinations/{destination}",
     "/plans",
     "/plans/{plan}",
     "/runs",
@@ -46,6 +47,7 @@ const WRITES: &[&str] = &[
     "/destinations",
     "/destinations/fields",
     "/destinations/test-credentials",
+    "/destinations/policy",
     "/destinations/{destination}",
     "/destinations/{destination}/test",
     "/destinations/{destination}/default",

@@ -474,9 +474,13 @@ async fn a_transient_failure_is_retried(backend: Backend) {
     let logs = crate::helpers::captured_logs();
     let retried = logs.lines().any(|l| l.contains("upload failed; retrying") && l.contains(&run.id));
     assert!(retried, "the first attempt of this run failed and was retried");
-    let key = run.object_key.clone().expect("key");
-    let artifact = reqwest::get(format!("{moto}/devpilot-open/{prefix}{key}")).await.expect("GET").bytes().await;
-    let artifact = artifact.expect("body");
+    assert!(run.object_key.clone().expect("key").starts_with("retried/"), "{run:?}");
+    // Through the app's download (a presigned link: moto refuses unsigned GETs of objects stored
+    // with PutObject, as S3 does for private objects).
+    let download = f.app.client.get(f.app.url(&format!("/runs/{}/download", run.id))).send().await.expect("download");
+    let link = download.headers().get("location").and_then(|l| l.to_str().ok()).expect("a presigned link").to_owned();
+    assert!(link.contains(&prefix), "{link}");
+    let artifact = reqwest::get(link).await.expect("GET").bytes().await.expect("body");
     assert_eq!(run.sha256.clone().expect("sha"), hex::encode(Sha256::digest(&artifact)));
     assert_same_tree(&artifact, f.source.path());
 }

@@ -1,7 +1,8 @@
 //! The body of a create, an update or a credentials test, turned into the service's
 //! `DestinationInput`. `config` holds the fields of the type's HTML form under the same names,
 //! with JSON booleans for checkboxes and numbers for number fields. For the S3 body of spec 002,
-//! `access_key`/`secret_key` name the key fields, `provider: "s3"` is Amazon's preset, and a body
+//! `access_key`/`secret_key` name the key fields, `provider: "s3"` is Amazon's preset (an S3
+//! `path_style` left out takes the service's default: see `providers::s3`), and a body
 //! without `config` may give the fields at the top level (its `provider` then means type `s3`).
 //! Field errors are keyed by where the value sits in the body: `name`, `destinationType`,
 //! `config.<field>`.
@@ -32,10 +33,11 @@ pub struct DestinationRequest {
     #[serde(rename = "destination_type")]
     pub destination_type_snake: Option<String>,
     /// The type's fields, as on the HTML form: e.g. for `s3` `provider` (aws, r2, backblaze,
-    /// minio, wasabi, digitalocean, custom), `bucket`, `region`, `prefix`, `endpoint`,
-    /// `account_id`, `jurisdiction`, `path_style` (boolean), `access_key_id`,
-    /// `secret_access_key` (or `access_key`/`secret_key`). Plaintext; the secret fields are
-    /// encrypted before storage.
+    /// minio, ceph, garage, seaweedfs, wasabi, digitalocean, custom), `bucket`, `region`,
+    /// `prefix`, `endpoint`, `account_id`, `jurisdiction`, `path_style` (boolean; left out, the
+    /// service's default: true for MinIO, Ceph, Garage, SeaweedFS, R2 and IP or localhost
+    /// endpoints), `access_key_id`, `secret_access_key` (or `access_key`/`secret_key`).
+    /// Plaintext; the secret fields are encrypted before storage.
     #[schema(value_type = Option<Object>, example = json!({"provider": "aws", "bucket": "my-backups", "region": "us-east-1", "access_key_id": "AKIAIOSFODNN7EXAMPLE", "secret_access_key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}))]
     pub config: Option<Map<String, Value>>,
     /// Any other top-level field: the config of a spec-002 body without `config`.
@@ -181,7 +183,8 @@ fn text_of(spec: &FieldSpec, value: &Value) -> Result<Option<String>, String> {
     match value {
         Value::Null => Ok(None),
         Value::String(s) => Ok(Some(s.clone())),
-        Value::Bool(ticked) if spec.is_checkbox() => Ok(ticked.then(|| "true".to_owned())),
+        // false is kept (not "absent"): an absent box takes the preset's default.
+        Value::Bool(ticked) if spec.is_checkbox() => Ok(Some(ticked.to_string())),
         Value::Number(n) if spec.input == Input::Number => Ok(Some(n.to_string())),
         // A service-account key is itself JSON: it may come as an object.
         Value::Object(_) if spec.name == "service_account_key" => Ok(Some(value.to_string())),
@@ -225,7 +228,7 @@ mod tests {
         assert_eq!(input.fields.get("path_style"), Some("true"));
         assert!(!input.fields.contains("prefix") && !input.fields.contains("secret_access_key"));
         let unticked = json!({"name": "n", "destinationType": "s3", "config": {"path_style": false}});
-        assert!(!request(unticked).into_input(None).expect("valid").fields.contains("path_style"));
+        assert_eq!(request(unticked).into_input(None).expect("valid").fields.get("path_style"), Some("false"));
         let port = json!({"name": "n", "destinationType": "sftp", "config": {"port": 2222}});
         assert_eq!(request(port).into_input(None).expect("valid").fields.get("port"), Some("2222"));
     }

@@ -4,6 +4,7 @@
 use crate::destinations::domain::DestinationKind;
 use crate::destinations::fields::{Input, RawFields};
 use crate::destinations::service::Destination;
+use crate::providers::compatibility::Compatibility;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
@@ -42,6 +43,13 @@ pub struct DestinationResource {
     pub is_default: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// S3: what the last deep test found about the service (absent until one ran, and after a
+    /// change of settings): `checks` (each `feature`, `state` — `works`, `ignored` or `refused` —
+    /// and `detail`), `warnings` (the key can do more than Devpilot needs) and `uses` (what
+    /// Devpilot uses there because of the checks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub compatibility: Option<Compatibility>,
 }
 
 impl From<&Destination> for DestinationResource {
@@ -57,6 +65,7 @@ impl From<&Destination> for DestinationResource {
             last_tested_at: d.last_tested_at.map(|t| t.and_utc()),
             last_test_message: d.last_test_message.clone(),
             is_default: d.is_default,
+            compatibility: d.compatibility.clone(),
             created_at: d.created_at.and_utc(),
             updated_at: d.updated_at.and_utc(),
         }

@@ -7,7 +7,8 @@ mod policy;
 
 pub use http::{CheckedService, checked};
 pub use policy::{
-    ALLOW_LOOPBACK_VAR, AddressPolicy, AddressRefused, ResolveError, canonical, literal, refusal_in, url_host,
+    ALLOW_LOOPBACK_VAR, AddressPolicy, AddressRefused, ResolveError, canonical, is_localhost_name, literal, refusal_in,
+    url_host,
 };
 
 use super::{ErrorKind, ProviderError, Step};

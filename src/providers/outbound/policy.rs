@@ -106,6 +106,13 @@ pub fn literal(host: &str) -> Option<IpAddr> {
     host.trim_start_matches('[').trim_end_matches(']').parse().ok()
 }
 
+/// `localhost` and every name under it: loopback, never asked of DNS (RFC 6761, section 6.3,
+/// as browsers do), so such a name means this server whatever a resolver would answer.
+pub fn is_localhost_name(host: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    host == "localhost" || host.ends_with(".localhost")
+}
+
 /// The host of a URL as the url crate normalises it (so `http://0xa9fea9fe/` names
 /// 169.254.169.254, as it does for reqwest).
 pub fn url_host(url: &str) -> Option<String> {
@@ -152,9 +159,10 @@ impl AddressPolicy {
     /// Resolves `host` and checks every address; connect to exactly these (no second lookup,
     /// which DNS rebinding could answer differently).
     pub async fn resolve(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, ResolveError> {
-        let addrs: Vec<SocketAddr> = match literal(host) {
-            Some(ip) => vec![SocketAddr::new(ip, port)],
-            None => tokio::net::lookup_host((host, port)).await.map_err(ResolveError::Lookup)?.collect(),
+        let addrs: Vec<SocketAddr> = match (literal(host), is_localhost_name(host)) {
+            (Some(ip), _) => vec![SocketAddr::new(ip, port)],
+            (None, true) => vec![SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port)],
+            (None, false) => tokio::net::lookup_host((host, port)).await.map_err(ResolveError::Lookup)?.collect(),
         };
         self.check_all(host, &addrs).map_err(ResolveError::Refused)?;
         Ok(addrs)
@@ -240,5 +248,9 @@ mod tests {
         assert!(refusal.to_string().starts_with("localhost resolves to "), "{refusal}");
         assert!(AddressPolicy::allowing_loopback().check_host("localhost").await.is_ok());
         assert!(AddressPolicy::default().check_host("no-such-host.invalid").await.is_ok(), "left to the test");
+        let named = AddressPolicy::default().check_host("bucket.s3.LOCALHOST.").await.expect_err("under localhost");
+        assert!(named.to_string().contains("127.0.0.1"), "{named}");
+        let addrs = AddressPolicy::allowing_loopback().resolve("b.s3.localhost", 9000).await.expect("loopback");
+        assert_eq!(addrs, vec![SocketAddr::from(([127, 0, 0, 1], 9000))]);
     }
 }

@@ -5,7 +5,7 @@ use super::{ALIAS, BASE, REDACTED, create_local, id_of};
 use crate::api_client::{admin, assert_error};
 use crate::helpers::{Backend, moto, spawn_app};
 use crate::on_both_backends;
-use serde_json::json;
+use serde_json::{Value, json};
 
 on_both_backends!(
     a_local_destination_from_create_to_delete,
@@ -144,14 +144,26 @@ async fn s3_takes_json_types_aliases_and_presets(backend: Backend) {
     assert_eq!(data["settings"]["path_style"], true, "a checkbox is a boolean");
     assert_eq!(data["credentials"], json!({"access_key_id": REDACTED, "secret_access_key": REDACTED}));
 
-    // The form's presets by name; `path_style: false` is an unticked box.
-    let custom = json!({"name": "MinIO", "destinationType": "s3", "config": {"provider": "custom",
-        "endpoint": m.endpoint, "region": m.region, "bucket": m.bucket, "path_style": false,
-        "access_key_id": m.access_key_id, "secret_access_key": m.secret_access_key}});
-    let created = api.post(BASE, custom).await;
+    // The form's presets by name; `path_style: false` is an unticked box, which an endpoint given
+    // by IP address cannot take (the bucket cannot go in its host name); left out, the
+    // endpoint's default (path-style) applies and is stored.
+    let custom = |path_style: Value| {
+        let mut config = json!({"provider": "custom", "endpoint": m.endpoint, "region": m.region, "bucket": m.bucket,
+            "access_key_id": m.access_key_id, "secret_access_key": m.secret_access_key});
+        if !path_style.is_null() {
+            config["path_style"] = path_style;
+        }
+        json!({"name": "MinIO", "destinationType": "s3", "config": config})
+    };
+    let refused = api.post(BASE, custom(json!(false))).await;
+    assert_eq!(refused.status, 422, "{refused:?}");
+    let why = refused.json["fields"]["config.path_style"].as_str().unwrap_or_default();
+    assert!(why.contains("IP address"), "{refused:?}");
+    let created = api.post(BASE, custom(Value::Null)).await;
     assert_eq!(created.status, 201, "{created:?}");
     assert_eq!(created.json["data"]["type_human"], "Custom S3-compatible endpoint");
-    assert_eq!(created.json["data"]["settings"]["path_style"], false);
+    assert_eq!(created.json["data"]["settings"]["path_style"], true);
+    assert_eq!(created.json["data"]["status"], "active");
     let r2 = json!({"name": "R2", "destinationType": "s3", "config": {"provider": "r2", "bucket": "my-bucket",
         "access_key": "AKIAEXAMPLE", "secret_key": "s"}});
     let refused = api.post(BASE, r2).await;

@@ -12,3 +12,6 @@ pub mod google_oauth;
 // fake-gcs-server.
 pub mod gcs_gate;
 pub mod google_token;
+
+// S3-compatible services that lack an optional feature, in front of s3s-fs.
+pub mod s3_proxy;

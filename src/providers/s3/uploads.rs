@@ -1,13 +1,13 @@
 //! Incomplete multipart uploads in an S3 bucket: listed with ListMultipartUploads and aborted.
 //! An upload cut off with the server (ours) gone never shows as an object, but the bucket keeps
 //! its parts, and bills them, until they are aborted or a lifecycle rule removes them.
-//! object_store can abort an upload but not list them, so the listing is signed here with its
-//! SigV4 signer, as its own requests are, and sent with our HTTP client.
+//! object_store can abort an upload but not list them, so the listing is a request of our own.
 
-use super::object_store_errors::from_object_store;
-use super::xml::{self, field};
-use super::{ErrorKind, ProviderError};
-use object_store::aws::{AmazonS3, AwsAuthorizer};
+use super::requests::{Payload, Requests};
+use crate::providers::object_store_errors::from_object_store;
+use crate::providers::xml::{self, field};
+use crate::providers::{ErrorKind, ProviderError};
+use bytes::Bytes;
 use object_store::multipart::MultipartStore;
 use object_store::path::Path as StorePath;
 
@@ -18,14 +18,10 @@ pub struct Upload {
     pub id: String,
 }
 
-/// Where to send bucket requests, and how to sign them.
+/// The bucket's requests, and its URL: `{endpoint}/{bucket}` path-style, else its own host.
 pub struct Bucket<'a> {
-    pub store: &'a AmazonS3,
-    /// The bucket's URL: `{endpoint}/{bucket}` path-style, else the bucket's own host.
+    pub requests: Requests<'a>,
     pub url: &'a str,
-    pub region: &'a str,
-    pub http: &'a super::http::CheckedApi,
-    pub endpoint_label: &'a str,
 }
 
 /// Listing stops after this many pages (1000 uploads each).
@@ -73,22 +69,18 @@ impl Bucket<'_> {
         for upload in &uploads {
             let path = StorePath::parse(&upload.key)
                 .map_err(|e| ProviderError::new(ErrorKind::Provider, format!("invalid object key: {e}")))?;
-            self.store
+            self.requests
+                .store
                 .abort_multipart(&path, &upload.id)
                 .await
-                .map_err(|e| from_object_store(&e, self.endpoint_label))?;
+                .map_err(|e| from_object_store(&e, self.requests.endpoint_label))?;
         }
         Ok(uploads.len())
     }
 
     async fn get(&self, url: url::Url) -> Result<String, ProviderError> {
-        let credential =
-            self.store.credentials().get_credential().await.map_err(|e| from_object_store(&e, self.endpoint_label))?;
-        let mut request = super::http::unsigned_get(&url)?;
-        AwsAuthorizer::new(&credential, "s3", self.region)
-            .try_authorize(&mut request, None)
-            .map_err(|e| from_object_store(&e, self.endpoint_label))?;
-        super::http::send_signed(self.http, request, self.endpoint_label).await
+        let answer = self.requests.send(http::Method::GET, url.as_str(), &[], Bytes::new(), Payload::Signed).await?;
+        if answer.ok() { Ok(answer.body) } else { Err(answer.error()) }
     }
 }
 
