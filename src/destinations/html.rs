@@ -10,6 +10,8 @@ use super::service::{Destination, DestinationError, DestinationInput, Destinatio
 use crate::audit::Actor;
 use crate::auth::CurrentUser;
 use crate::error::AppError;
+use crate::grants::FolderAccess;
+use crate::grants::html::link_for_refusal;
 use crate::plans::service::PlanService;
 use crate::servers::html::{AcceptForm, HostKeyPage};
 use crate::web::{Flash, Layout, form_value, render, see_other, swap_in_place_of};
@@ -93,6 +95,8 @@ pub struct FormView {
     pub dialog: bool,
     /// Prefix of every element id, so the dialog's ids cannot clash with the plan form's.
     pub ids: &'static str,
+    /// For an operator whose local folder is not granted: the grant page, ready to grant it.
+    pub grant_link: Option<String>,
 }
 
 impl FormView {
@@ -159,6 +163,7 @@ impl FormView {
             host_key: None,
             dialog: false,
             ids: "",
+            grant_link: None,
         }
     }
 
@@ -189,9 +194,13 @@ impl FormView {
 async fn form_view(
     service: &DestinationService,
     user: &CurrentUser,
-    form: FormView,
+    mut form: FormView,
     kind: DestinationKind,
 ) -> Result<FormView, AppError> {
+    if let Some(path) = form.fields.iter().find(|f| f.name == "path" && kind == DestinationKind::Local) {
+        let errors = path.error.as_ref().map_or_else(FieldErrors::new, |m| FieldErrors::single("path", m.as_str()));
+        form.grant_link = link_for_refusal(user, &errors, "path", &path.value, FolderAccess::ReadWrite);
+    }
     if kind != DestinationKind::Sftp {
         return Ok(form);
     }

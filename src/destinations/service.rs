@@ -9,6 +9,9 @@ use crate::audit::{self, Action, Actor, Entry, Subject};
 use crate::crypto::CredentialCipher;
 use crate::db::memo::Memo;
 use crate::db::{Db, DbError, write_transaction};
+use crate::grants::GrantService;
+use crate::hostfs::{Need, Refusal};
+use crate::providers::local::LocalConfig;
 use crate::providers::sftp::{self, SftpTarget};
 use crate::providers::{self, Provider, ProviderContext, ProviderError};
 use crate::servers::service::{self as servers, HostKeyOffer, ServerError};
@@ -93,6 +96,8 @@ pub struct DestinationService {
     pub(super) db: Db,
     cipher: Arc<CredentialCipher>,
     pub(super) providers: ProviderContext,
+    /// What of this machine each workspace may use (local destinations).
+    grants: GrantService,
     /// This process's instance id: the owner of the tests it runs.
     pub(super) instance: Arc<str>,
     /// Pages of the list by (workspace, page, per page).
@@ -112,9 +117,15 @@ impl DestinationService {
         db: Db,
         cipher: Arc<CredentialCipher>,
         providers: ProviderContext,
+        grants: GrantService,
         instance: Arc<str>,
     ) -> DestinationService {
-        DestinationService { db, cipher, providers, instance, pages: Arc::new(Memo::new(CACHED_PAGES)) }
+        DestinationService { db, cipher, providers, grants, instance, pages: Arc::new(Memo::new(CACHED_PAGES)) }
+    }
+
+    /// The provider context for a workspace: its host folders (grants and own folder) set.
+    pub(super) async fn context(&self, workspace: &str) -> Result<ProviderContext, DestinationError> {
+        Ok(self.providers.with_host(self.grants.access(workspace).await?))
     }
 
     /// Puts back destinations left Testing by instances not among the `live` ones (they crashed
@@ -187,7 +198,8 @@ impl DestinationService {
         input: DestinationInput,
         by: &Actor,
     ) -> Result<(Destination, TestOutcome), DestinationError> {
-        let (name, config_fields) = parse_input(&input, None)?;
+        let (name, mut config_fields) = parse_input(&input, None)?;
+        self.check_host_folder(workspace, &mut config_fields).await?;
         self.check_server(workspace, &config_fields.config).await?;
         self.check_addresses(&config_fields.config).await?;
         let id = uuid::Uuid::new_v4().to_string();
@@ -235,7 +247,8 @@ impl DestinationService {
         let row = self.row(workspace, id).await?;
         // Unreadable stored credentials are not kept: the edit must supply them again.
         let stored = self.stored_fields(&row).unwrap_or_default();
-        let (name, parsed) = parse_input(&input, Some((kind_of(&row)?, &stored)))?;
+        let (name, mut parsed) = parse_input(&input, Some((kind_of(&row)?, &stored)))?;
+        self.check_host_folder(workspace, &mut parsed).await?;
         self.check_server(workspace, &parsed.config).await?;
         self.check_addresses(&parsed.config).await?;
         let (settings, secrets, server_id) = parsed.for_storage();
@@ -324,6 +337,28 @@ impl DestinationService {
             (None, None) => HostKeyPin::Nowhere,
         };
         Ok((config, pin))
+    }
+
+    /// A local destination's folder must be granted to the workspace for writing (refused next to
+    /// the field, before the folder is looked at) and is kept resolved. One that does not exist
+    /// yet is saved as typed: its test says so.
+    async fn check_host_folder(&self, workspace: &str, parsed: &mut Parsed) -> Result<(), DestinationError> {
+        let DestinationConfig::Local(LocalConfig { path: Some(path) }) = &parsed.config else { return Ok(()) };
+        let access = self.grants.access(workspace).await?;
+        let typed = path.display().to_string();
+        let located = tokio::task::spawn_blocking(move || access.locate(&typed, Need::Write))
+            .await
+            .map_err(|e| DestinationError::Credentials(format!("the folder check stopped: {e}")))?;
+        match located {
+            Ok(located) => {
+                let resolved = located.path();
+                parsed.fields.set("path", &resolved.display().to_string());
+                parsed.config = DestinationConfig::Local(LocalConfig { path: Some(resolved) });
+                Ok(())
+            }
+            Err(Refusal::Missing(_) | Refusal::Unreadable(..)) => Ok(()),
+            Err(refusal) => Err(DestinationError::Invalid(FieldErrors::single("path", refusal.to_string()))),
+        }
     }
 
     /// A managed server chosen on the form must be one of this workspace's.
@@ -502,7 +537,7 @@ impl DestinationService {
     ) -> Result<(Destination, Result<Box<dyn Provider>, ProviderError>), DestinationError> {
         let destination = self.get(workspace, id).await?;
         let config = self.config(workspace, id).await?;
-        Ok((destination, providers::build(&config, &self.providers)))
+        Ok((destination, providers::build(&config, &self.context(workspace).await?)))
     }
 
     pub(super) fn config_of(&self, row: &DestinationRow) -> Result<DestinationConfig, DestinationError> {
@@ -625,7 +660,7 @@ fn server_error(e: ServerError) -> DestinationError {
 
 pub(super) struct Parsed {
     kind: DestinationKind,
-    fields: RawFields,
+    pub(super) fields: RawFields,
     pub(super) config: DestinationConfig,
 }
 

@@ -3,6 +3,9 @@
 //! granted here (see the README's security model).
 
 pub mod domain;
+pub mod html;
+pub mod service;
 pub mod store;
 
 pub use domain::{DatabaseServer, FolderAccess, GrantKind, HostGrant};
+pub use service::{GrantError, GrantInput, GrantService};

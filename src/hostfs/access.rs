@@ -43,6 +43,19 @@ impl Located {
     }
 }
 
+/// A name, existing or not, in a located folder: where a restore puts what it writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Place {
+    pub folder: Located,
+    pub name: OsString,
+}
+
+impl Place {
+    pub fn path(&self) -> PathBuf {
+        self.folder.path().join(&self.name)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
     #[error("“{0}” is not an absolute path; start it with /.")]
@@ -86,6 +99,11 @@ impl HostAccess {
         &self.devpilot
     }
 
+    /// Devpilot's own files, to hand to work that outlives this value (a streaming backup).
+    pub fn devpilot_files(&self) -> Arc<DevpilotFiles> {
+        Arc::clone(&self.devpilot)
+    }
+
     /// An existing path a workspace typed, for `need`.
     pub fn locate(&self, typed: &str, need: Need) -> Result<Located, Refusal> {
         let path = lexical(typed)?;
@@ -96,7 +114,7 @@ impl HostAccess {
 
     /// A path that may not exist yet (a restore target): its folder must exist; the path must
     /// lie inside a granted folder, not be one.
-    pub fn locate_new(&self, typed: &str, need: Need) -> Result<(Located, OsString), Refusal> {
+    pub fn locate_new(&self, typed: &str, need: Need) -> Result<Place, Refusal> {
         let path = lexical(typed)?;
         self.root_of(&path, need, typed)?;
         let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
@@ -106,7 +124,8 @@ impl HostAccess {
         let full = self.located(parent.join(name), need, typed)?;
         match full.relative.parent() {
             Some(relative) if !full.relative.as_os_str().is_empty() => {
-                Ok((Located { root: full.root.clone(), relative: relative.to_path_buf() }, name.to_owned()))
+                let folder = Located { root: full.root.clone(), relative: relative.to_path_buf() };
+                Ok(Place { folder, name: name.to_owned() })
             }
             _ => Err(Refusal::GrantedRoot(typed.trim().to_owned())),
         }
@@ -251,11 +270,9 @@ mod tests {
     #[test]
     fn new_targets_need_their_folder_and_lie_inside_a_grant() {
         let (_dir, r, access) = machine();
-        let (folder, name) = access.locate_new(&shown(&r.join("srv/write/restored")), Need::Write).expect("new");
-        assert_eq!(
-            (folder.root.clone(), folder.relative.clone(), name),
-            (r.join("srv/write"), PathBuf::new(), "restored".into())
-        );
+        let place = access.locate_new(&shown(&r.join("srv/write/restored")), Need::Write).expect("new");
+        assert_eq!((place.folder.root.clone(), place.folder.relative.clone()), (r.join("srv/write"), PathBuf::new()));
+        assert_eq!(place.path(), r.join("srv/write/restored"));
         let missing = access.locate_new(&shown(&r.join("srv/write/no/such")), Need::Write).expect_err("no folder");
         assert!(matches!(missing, Refusal::MissingFolder(_)), "{missing}");
         let root = access.locate_new(&shown(&r.join("srv/write")), Need::Write).expect_err("the grant itself");

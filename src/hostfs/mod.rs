@@ -10,8 +10,9 @@
 pub mod access;
 pub mod beneath;
 pub mod own;
+pub mod private;
 
-pub use access::{HostAccess, Located, NOT_GRANTED, Need, Refusal};
+pub use access::{HostAccess, Located, NOT_GRANTED, Need, Place, Refusal};
 pub use own::{DevpilotFiles, FileId, Own};
 
 /// The system's own words for the common failures (what `df`, `ls` and the logs say too).

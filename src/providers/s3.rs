@@ -4,7 +4,9 @@
 use super::http::CheckedApi;
 use super::object_listing::{first_page, list_under};
 use super::object_store_errors::from_object_store;
-use super::{ByteStream, ErrorKind, Provider, ProviderContext, ProviderError, StoredObject, check_key, join_key};
+use super::{
+    ByteStream, ErrorKind, Leftovers, Provider, ProviderContext, ProviderError, StoredObject, check_key, join_key,
+};
 use crate::destinations::fields::{FieldErrors, FieldReader, FieldSpec, Input, RawFields, rules};
 use async_trait::async_trait;
 use futures::{StreamExt, TryStreamExt};
@@ -349,8 +351,8 @@ impl Provider for S3Provider {
     }
 
     /// Aborts the folder's incomplete multipart uploads: invisible, but kept (and billed).
-    async fn remove_leftovers(&self, folder: &str) -> Result<usize, ProviderError> {
-        self.bucket().abort_incomplete(&join_key(self.prefix.as_deref(), folder)).await
+    async fn remove_leftovers(&self, folder: &str, ours: Leftovers<'_>) -> Result<usize, ProviderError> {
+        self.bucket().abort_incomplete(&join_key(self.prefix.as_deref(), folder), ours).await
     }
 
     async fn presign(&self, key: &str, expires_in: Duration) -> Result<Option<url::Url>, ProviderError> {

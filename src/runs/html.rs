@@ -8,6 +8,7 @@ use super::store::{self, RUNNING, RunRow};
 use crate::auth::CurrentUser;
 use crate::destinations::fields::FieldErrors;
 use crate::error::AppError;
+use crate::grants::FolderAccess;
 use crate::plans::service::{Plan, PlanService};
 use crate::web::time::exact;
 use crate::web::{Flash, Layout, form_value, render, see_other};
@@ -38,6 +39,8 @@ pub struct RunView {
     pub duration: String,
     pub destination: String,
     pub error: String,
+    /// What the run wants its reader to know beside its status (what it skipped).
+    pub notes: String,
     pub sha256: String,
     pub running: bool,
     /// Succeeded, and retention has not deleted it.
@@ -65,6 +68,7 @@ fn view(run: RunRow, plan_name: String, destinations: &[(String, String)]) -> Ru
         duration,
         destination,
         error: run.error.unwrap_or_default(),
+        notes: run.notes.unwrap_or_default(),
         sha256: run.sha256.unwrap_or_default(),
         plan_name,
         id: run.id,
@@ -207,6 +211,8 @@ struct RestorePage {
     /// The typed path, kept on errors (a database URL is never rendered back).
     target: String,
     errors: FieldErrors,
+    /// For an operator whose target is not granted: the grant page, ready to grant it.
+    grant_link: Option<String>,
     outcome: String,
     succeeded: bool,
 }
@@ -243,6 +249,7 @@ async fn restore_page(
         run: view(run, plan_name, &names),
         target: String::new(),
         errors: FieldErrors::new(),
+        grant_link: None,
         outcome: String::new(),
         succeeded: false,
     })
@@ -272,14 +279,16 @@ async fn restore(
     if page.kind != "postgres" {
         page.target = typed.trim().to_owned();
     }
-    let target =
-        match RestoreTarget::parse(page.kind, typed, form_value(&form, "confirm").is_some(), runner.allowed_paths()) {
-            Ok(target) => target,
-            Err(errors) => {
-                page.errors = errors;
-                return render(StatusCode::UNPROCESSABLE_ENTITY, &page);
-            }
-        };
+    let access = runner.grants().access(&user.workspace_id).await?;
+    let target = match RestoreTarget::parse(page.kind, typed, form_value(&form, "confirm").is_some(), &access) {
+        Ok(target) => target,
+        Err(errors) => {
+            page.grant_link =
+                crate::grants::html::link_for_refusal(&user, &errors, "target", typed, FolderAccess::ReadWrite);
+            page.errors = errors;
+            return render(StatusCode::UNPROCESSABLE_ENTITY, &page);
+        }
+    };
     match runner.restore(&user.workspace_id, &path, &target).await {
         Ok(()) => {
             page.succeeded = true;

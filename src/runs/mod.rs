@@ -4,8 +4,10 @@
 pub mod chart;
 pub mod history;
 pub mod html;
+pub mod own_folders;
 pub mod recovery;
 pub mod restore;
 pub mod runner;
 pub mod scheduler;
+mod source;
 pub mod store;
