@@ -167,6 +167,15 @@ impl FormView {
         }
     }
 
+    /// For an operator, when a local destination's folder is not granted: the grant page's link.
+    fn with_grant_link(mut self, user: &CurrentUser, kind: DestinationKind) -> FormView {
+        if let Some(path) = self.fields.iter().find(|f| f.name == "path" && kind == DestinationKind::Local) {
+            let errors = path.error.as_ref().map_or_else(FieldErrors::new, |m| FieldErrors::single("path", m.as_str()));
+            self.grant_link = link_for_refusal(user, &errors, "path", &path.value, FolderAccess::ReadWrite);
+        }
+        self
+    }
+
     fn in_dialog(mut self, dialog: bool) -> FormView {
         self.dialog = dialog;
         self.ids = if dialog { dialog::IDS } else { "" };
@@ -194,13 +203,10 @@ impl FormView {
 async fn form_view(
     service: &DestinationService,
     user: &CurrentUser,
-    mut form: FormView,
+    form: FormView,
     kind: DestinationKind,
 ) -> Result<FormView, AppError> {
-    if let Some(path) = form.fields.iter().find(|f| f.name == "path" && kind == DestinationKind::Local) {
-        let errors = path.error.as_ref().map_or_else(FieldErrors::new, |m| FieldErrors::single("path", m.as_str()));
-        form.grant_link = link_for_refusal(user, &errors, "path", &path.value, FolderAccess::ReadWrite);
-    }
+    let form = form.with_grant_link(user, kind);
     if kind != DestinationKind::Sftp {
         return Ok(form);
     }
@@ -455,7 +461,7 @@ fn form_with_errors(
     title: String,
     action: String,
 ) -> Result<HttpResponse, AppError> {
-    let form = submitted.form(stored, errors);
+    let form = submitted.form(stored, errors).with_grant_link(user, submitted.kind());
     let form = if submitted.kind() == DestinationKind::Sftp { form.with_servers(servers) } else { form };
     form_response(StatusCode::UNPROCESSABLE_ENTITY, user, title, action, form)
 }

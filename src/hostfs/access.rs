@@ -109,7 +109,7 @@ impl HostAccess {
         let path = lexical(typed)?;
         self.root_of(&path, need, typed)?;
         let resolved = std::fs::canonicalize(&path).map_err(|e| unreadable(typed, &e, Refusal::Missing))?;
-        self.located(resolved, need, typed)
+        self.located(resolved, need, typed).map_err(through_a_link)
     }
 
     /// A path that may not exist yet (a restore target): its folder must exist; the path must
@@ -121,7 +121,7 @@ impl HostAccess {
             return Err(Refusal::GrantedRoot(typed.trim().to_owned()));
         };
         let parent = std::fs::canonicalize(parent).map_err(|e| unreadable(typed, &e, Refusal::MissingFolder))?;
-        let full = self.located(parent.join(name), need, typed)?;
+        let full = self.located(parent.join(name), need, typed).map_err(through_a_link)?;
         match full.relative.parent() {
             Some(relative) if !full.relative.as_os_str().is_empty() => {
                 let folder = Located { root: full.root.clone(), relative: relative.to_path_buf() };
@@ -140,10 +140,7 @@ impl HostAccess {
     }
 
     fn located(&self, resolved: PathBuf, need: Need, typed: &str) -> Result<Located, Refusal> {
-        let root = self.root_of(&resolved, need, typed).map_err(|e| match e {
-            Refusal::NotGranted(shown) => Refusal::LeadsOutside(shown),
-            other => other,
-        })?;
+        let root = self.root_of(&resolved, need, typed)?;
         if root != self.own
             && let Some(own) = self.devpilot.what_is(&resolved)
         {
@@ -170,6 +167,14 @@ impl HostAccess {
             None if holding.is_empty() => Err(Refusal::NotGranted(typed.trim().to_owned())),
             None => Err(Refusal::ReadOnly(typed.trim().to_owned())),
         }
+    }
+}
+
+/// A path whose text was granted but whose resolved form is not went through a symbolic link.
+fn through_a_link(refusal: Refusal) -> Refusal {
+    match refusal {
+        Refusal::NotGranted(shown) => Refusal::LeadsOutside(shown),
+        other => other,
     }
 }
 

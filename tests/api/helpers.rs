@@ -317,7 +317,11 @@ impl TestApp {
         let path = path.to_string_lossy();
         let form = [("kind", "folder"), ("workspace_id", &workspace), ("path", &path), ("access", access)];
         let page = self.post("/admin/grants", &form).await;
-        assert_eq!(page.status, 303, "granting {path}: {}", page.body);
+        if page.status != 303 {
+            let logs = captured_logs();
+            let errors: Vec<&str> = logs.lines().filter(|l| l.contains("ERROR")).collect();
+            panic!("granting {path}: {} {errors:?}", page.status);
+        }
     }
 
     /// Creates a destination through the form; `config` names fields without the `config.` prefix.
