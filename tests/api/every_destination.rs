@@ -82,6 +82,7 @@ async fn backups_restore(fixture: &Fixture, backend: Backend) {
     // A directory, plain.
     let source = tempfile::tempdir().expect("source");
     fill(source.path());
+    app.grant_folder(source.path(), "read").await;
     let files = format!("Files {unique}");
     let source_path = path_of(&source);
     let form = plan_form(&files, &destination, &[("source_kind", "directory"), ("source_path", &source_path)]);
@@ -89,6 +90,7 @@ async fn backups_restore(fixture: &Fixture, backend: Backend) {
     let run = run_and_wait(&app, &files, 1).await;
     assert!(run.object_key.as_deref().is_some_and(|k| k.ends_with(".tar.zst")), "{kind}: {run:?}");
     let place = tempfile::tempdir().expect("restore place");
+    app.grant_folder(place.path(), "read_write").await;
     let into = place.path().join("restored");
     let restored = app.post(&format!("/runs/{}/restore", run.id), &[("target", &into.to_string_lossy())]).await;
     assert_eq!(restored.status, 200, "{kind}: {}", restored.body);

@@ -49,8 +49,13 @@ async fn another_workspace_destination_is_404(backend: Backend) {
     }
     for (what, reply) in every_write(&other, &id, dir.path()).await {
         match what.as_str() {
-            // These two do not name a destination: they act in the other workspace.
-            "create" | "test credentials" => assert!(matches!(reply.status, 200 | 201), "{what}: {reply:?}"),
+            // These two do not name a destination: they act in the other workspace, which was
+            // not granted our folder.
+            "create" => assert_error(&reply, 422, "not granted to this workspace"),
+            "test credentials" => {
+                assert_eq!(reply.status, 200, "{what}: {reply:?}");
+                assert!(reply.json.to_string().contains("not granted to this workspace"), "{what}: {reply:?}");
+            }
             _ => assert_error(&reply, 404, "Backup destination not found"),
         }
     }
