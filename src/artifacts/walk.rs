@@ -29,6 +29,8 @@ pub fn archive<W: Write>(located: &Located, devpilot: &DevpilotFiles, out: W, sk
     let root = beneath::open_folder(&located.root)?;
     let top = beneath::open_folder_below(root.as_fd(), &located.relative, devpilot)?;
     let shown = located.path();
+    // Devpilot's files as they are now, checked for every entry without a stat of them each time.
+    let devpilot = devpilot.now();
     let mut tar = tar::Builder::new(out);
     let mut specials = 0usize;
     let stat = fstat(&top)?;

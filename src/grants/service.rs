@@ -59,7 +59,9 @@ pub struct GrantService {
 }
 
 impl GrantService {
+    /// `backup_dir` must exist (start-up makes it): it is resolved here, as grants are.
     pub fn new(db: Db, devpilot: Arc<DevpilotFiles>, ceiling: AllowedPaths, backup_dir: PathBuf) -> GrantService {
+        let backup_dir = std::fs::canonicalize(&backup_dir).unwrap_or(backup_dir);
         GrantService { db, devpilot, ceiling, backup_dir }
     }
 
@@ -191,15 +193,14 @@ impl GrantService {
         }
         let shown = typed.trim();
         let path = lexical(typed).map_err(|e| at_path(e.to_string()))?;
+        self.never_devpilot(&path, shown)?;
         let path = std::fs::canonicalize(&path)
             .map_err(|e| at_path(format!("“{shown}” cannot be used: {}.", crate::hostfs::describe(&e))))?;
         if !path.is_dir() {
             return Err(at_path(format!("“{shown}” is not a folder.")));
         }
         self.ceiling.check(&path).map_err(at_path)?;
-        if let Some(own) = self.devpilot.what_is(&path) {
-            return Err(at_path(format!("“{shown}” is in {}; it can never be granted.", own.label())));
-        }
+        self.never_devpilot(&path, shown)?;
         let inside = self.devpilot.inside(&path);
         if access.allows_write() && !inside.is_empty() {
             let what: Vec<&str> = inside.iter().map(|o| o.label()).collect();
@@ -209,6 +210,15 @@ impl GrantService {
             )));
         }
         Ok(GrantKind::Folder { path, access })
+    }
+
+    fn never_devpilot(&self, path: &Path, shown: &str) -> Result<(), FieldErrors> {
+        match self.devpilot.what_is(path) {
+            Some(own) => {
+                Err(FieldErrors::single("path", format!("“{shown}” is in {}; it can never be granted.", own.label())))
+            }
+            None => Ok(()),
+        }
     }
 
     /// Which of Devpilot's own things a granted folder contains (sources there skip them).

@@ -107,7 +107,8 @@ impl HostAccess {
     /// An existing path a workspace typed, for `need`.
     pub fn locate(&self, typed: &str, need: Need) -> Result<Located, Refusal> {
         let path = lexical(typed)?;
-        self.root_of(&path, need, typed)?;
+        self.granted(&path, need, typed)?;
+        self.not_devpilot(&path, typed)?;
         let resolved = std::fs::canonicalize(&path).map_err(|e| unreadable(typed, &e, Refusal::Missing))?;
         self.located(resolved, need, typed).map_err(through_a_link)
     }
@@ -116,7 +117,8 @@ impl HostAccess {
     /// lie inside a granted folder, not be one.
     pub fn locate_new(&self, typed: &str, need: Need) -> Result<Place, Refusal> {
         let path = lexical(typed)?;
-        self.root_of(&path, need, typed)?;
+        self.granted(&path, need, typed)?;
+        self.not_devpilot(&path, typed)?;
         let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
             return Err(Refusal::GrantedRoot(typed.trim().to_owned()));
         };
@@ -140,14 +142,32 @@ impl HostAccess {
     }
 
     fn located(&self, resolved: PathBuf, need: Need, typed: &str) -> Result<Located, Refusal> {
-        let root = self.root_of(&resolved, need, typed)?;
-        if root != self.own
-            && let Some(own) = self.devpilot.what_is(&resolved)
-        {
-            return Err(Refusal::Devpilot { path: typed.trim().to_owned(), own });
+        let root = self.granted(&resolved, need, typed)?;
+        if root != self.own {
+            self.not_devpilot(&resolved, typed)?;
         }
         let relative = resolved.strip_prefix(root).map(Path::to_path_buf).unwrap_or_default();
         Ok(Located { root: root.to_path_buf(), relative })
+    }
+
+    /// Refuses a path that is or lies in one of Devpilot's own, unless in the workspace's folder.
+    fn not_devpilot(&self, path: &Path, typed: &str) -> Result<(), Refusal> {
+        match self.devpilot.what_is(path) {
+            Some(own) if !path.starts_with(&self.own) => Err(Refusal::Devpilot { path: typed.trim().to_owned(), own }),
+            _ => Ok(()),
+        }
+    }
+
+    /// [`root_of`](Self::root_of), except that a path granted for reading only that is one of
+    /// Devpilot's own is refused as that (it is visible to the workspace anyway).
+    fn granted(&self, path: &Path, need: Need, typed: &str) -> Result<&Path, Refusal> {
+        match self.root_of(path, need, typed) {
+            Err(Refusal::ReadOnly(shown)) => {
+                self.not_devpilot(path, typed)?;
+                Err(Refusal::ReadOnly(shown))
+            }
+            other => other,
+        }
     }
 
     /// The granted folder holding `path` with `need` (the workspace's own folder is read and

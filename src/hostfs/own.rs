@@ -54,55 +54,74 @@ struct Known {
     own: Own,
     /// Resolved when known (or as configured, when it does not exist yet).
     path: PathBuf,
-    id: Option<FileId>,
 }
 
 /// The companions SQLite keeps beside a database file.
 const DATABASE_COMPANIONS: [&str; 3] = ["-wal", "-shm", "-journal"];
 
+/// Where Devpilot's own files are. Their identities are read afresh for every check
+/// ([`DevpilotFiles::now`]): a key rotation replaces the key file, and a freed inode number may
+/// come back as any other file's.
 #[derive(Debug, Clone, Default)]
 pub struct DevpilotFiles {
     known: Vec<Known>,
-    /// The database's folder and file name, for its companions.
+}
+
+/// Devpilot's own files as they are at one moment: for a walk, read once at its start.
+#[derive(Debug, Clone, Default)]
+pub struct DevpilotIds {
+    folders: Vec<(Own, FileId)>,
+    files: Vec<(Own, FileId)>,
+    /// The database's folder and file name, for its companions, which come and go.
     database: Option<(FileId, OsString)>,
 }
 
 impl DevpilotFiles {
-    /// Learns where and what Devpilot's files are; call it once they exist (after start-up has
-    /// made the data folder, the key and the database).
+    /// Learns where Devpilot's files are (resolved where they exist).
     pub fn new(data_dir: &Path, backup_dir: &Path, key_file: &Path, database: Option<&Path>) -> DevpilotFiles {
         let know = |own: Own, path: &Path| {
             let resolved = std::fs::canonicalize(path)
                 .or_else(|_| std::path::absolute(path))
                 .unwrap_or_else(|_| path.to_path_buf());
-            Known { own, id: FileId::of_path(&resolved), path: resolved }
+            Known { own, path: resolved }
         };
         let mut known = vec![know(Own::DataFolder, data_dir), know(Own::BackupFolder, backup_dir)];
         known.push(know(Own::KeyFile, key_file));
-        let mut companions = None;
-        if let Some(db) = database {
-            let db = know(Own::Database, db);
-            if let (Some(dir), Some(name)) = (db.path.parent(), db.path.file_name()) {
-                companions = FileId::of_path(dir).map(|id| (id, name.to_owned()));
-            }
-            known.push(db);
-        }
-        DevpilotFiles { known, database: companions }
+        known.extend(database.map(|db| know(Own::Database, db)));
+        DevpilotFiles { known }
     }
 
-    /// What of Devpilot's a resolved path is or lies inside, if anything.
+    /// The identities of Devpilot's files now.
+    pub fn now(&self) -> DevpilotIds {
+        let mut ids = DevpilotIds::default();
+        for known in &self.known {
+            let Some(id) = FileId::of_path(&known.path) else { continue };
+            if known.own.is_folder() { ids.folders.push((known.own, id)) } else { ids.files.push((known.own, id)) }
+        }
+        let database = self.known.iter().find(|k| k.own == Own::Database);
+        if let Some((dir, name)) = database.and_then(|db| Some((db.path.parent()?, db.path.file_name()?))) {
+            ids.database = FileId::of_path(dir).map(|id| (id, name.to_owned()));
+        }
+        ids
+    }
+
+    /// What of Devpilot's a path is or lies inside, if anything (by its text and by the identity
+    /// of it and each folder above it).
     pub fn what_is(&self, path: &Path) -> Option<Own> {
-        let ancestors: Vec<(&Path, Option<FileId>)> = path.ancestors().map(|a| (a, FileId::of_path(a))).collect();
+        let now = self.now();
         for known in self.known.iter().filter(|k| k.own.is_folder()) {
-            let same = |(a, id): &(&Path, Option<FileId>)| *a == known.path || (id.is_some() && *id == known.id);
-            if ancestors.iter().any(same) {
+            if path.starts_with(&known.path) {
                 return Some(known.own);
             }
         }
-        let id = FileId::of_path(path);
+        for ancestor in path.ancestors() {
+            if let Some(own) = FileId::of_path(ancestor).and_then(|id| now.folder(id)) {
+                return Some(own);
+            }
+        }
         let parent = path.parent().and_then(FileId::of_path);
         match (parent, path.file_name()) {
-            (Some(dir), Some(name)) => self.file(dir, name, id),
+            (Some(dir), Some(name)) => now.file(dir, name, FileId::of_path(path)),
             _ => None,
         }
         .or_else(|| self.known.iter().find(|k| !k.own.is_folder() && k.path == path).map(|k| k.own))
@@ -115,16 +134,25 @@ impl DevpilotFiles {
         found
     }
 
-    /// A folder met on a walk: one of Devpilot's, or None.
+    /// A folder met on the way: one of Devpilot's, or None.
     pub fn folder(&self, id: FileId) -> Option<Own> {
-        self.known.iter().find(|k| k.own.is_folder() && k.id == Some(id)).map(|k| k.own)
+        self.now().folder(id)
     }
 
-    /// A file named `name` met in the folder `dir` on a walk (`id` when it exists): one of
-    /// Devpilot's, or None.
+    /// A file named `name` met in the folder `dir`: one of Devpilot's, or None.
     pub fn file(&self, dir: FileId, name: &OsStr, id: Option<FileId>) -> Option<Own> {
-        if let Some(own) = self.known.iter().find(|k| !k.own.is_folder() && k.id.is_some() && k.id == id) {
-            return Some(own.own);
+        self.now().file(dir, name, id)
+    }
+}
+
+impl DevpilotIds {
+    pub fn folder(&self, id: FileId) -> Option<Own> {
+        self.folders.iter().find(|(_, known)| *known == id).map(|(own, _)| *own)
+    }
+
+    pub fn file(&self, dir: FileId, name: &OsStr, id: Option<FileId>) -> Option<Own> {
+        if let Some((own, _)) = self.files.iter().find(|(_, known)| Some(*known) == id) {
+            return Some(*own);
         }
         let (db_dir, db_name) = self.database.as_ref()?;
         let companion = |suffix: &str| {
@@ -168,6 +196,20 @@ mod tests {
         assert_eq!(files.what_is(&r.join("db/other.db")), None);
         assert_eq!(files.what_is(&r), None);
         assert_eq!(files.inside(&r), vec![Own::DataFolder, Own::BackupFolder, Own::KeyFile, Own::Database]);
+    }
+
+    #[test]
+    fn a_replaced_key_file_is_known_by_its_new_identity() {
+        let (root, files) = layout();
+        let r = std::fs::canonicalize(root.path()).expect("resolved");
+        let key = r.join("data/master.key");
+        std::fs::write(r.join("data/new.key"), b"k2").expect("write");
+        std::fs::rename(r.join("data/new.key"), &key).expect("rotate");
+        let id = FileId::of_path(&key).expect("key");
+        let dir = FileId::of_path(&r.join("data")).expect("dir");
+        assert_eq!(files.file(dir, OsStr::new("master.key"), Some(id)), Some(Own::KeyFile));
+        std::fs::create_dir(r.join("elsewhere")).expect("mkdir");
+        assert_eq!(files.what_is(&r.join("elsewhere")), None, "no stale identity matches another file");
     }
 
     #[test]

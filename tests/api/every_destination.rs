@@ -66,6 +66,9 @@ pub async fn app_with_destination(fixture: &Fixture, backend: Backend) -> (TestA
     settings.provider = fixture.settings.clone();
     let app = spawn_with(settings, data_dir, pg).await;
     app.setup_admin().await;
+    if let Some(folder) = &fixture.grant {
+        app.grant_folder(folder, "read_write").await;
+    }
     let good: Vec<(&str, &str)> = fixture.good.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     assert_eq!(app.create_destination("Everywhere", fixture.kind.as_str(), &good).await.status, 303);
     let row = app.destination("Everywhere").await;
