@@ -253,7 +253,7 @@ impl Provider for LocalProvider {
         };
         let mut removed = 0;
         for name in names.iter().filter_map(|n| n.to_str()) {
-            if super::partial_for(name).is_some_and(|n| ours(n)) {
+            if super::partial_for(name).is_some_and(ours) {
                 unlinkat(&dir, name, AtFlags::empty())
                     .map_err(|e| self.io_error("delete", Path::new(name), &e.into()))?;
                 removed += 1;

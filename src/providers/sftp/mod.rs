@@ -292,7 +292,7 @@ impl Provider for SftpProvider {
             Err(e) => return Err(sftp_error(&e, "list", &dir)),
         };
         let mut removed = 0;
-        for entry in entries.filter(|e| super::partial_for(&e.file_name()).is_some_and(|n| ours(n))) {
+        for entry in entries.filter(|e| super::partial_for(&e.file_name()).is_some_and(ours)) {
             let path = format!("{dir}/{}", entry.file_name());
             conn.sftp.remove_file(path.as_str()).await.map_err(|e| sftp_error(&e, "delete", &path))?;
             removed += 1;
