@@ -10,8 +10,6 @@ use crate::crypto::CredentialCipher;
 use crate::db::memo::Memo;
 use crate::db::{Db, DbError, write_transaction};
 use crate::grants::GrantService;
-use crate::hostfs::{Need, Refusal};
-use crate::providers::local::LocalConfig;
 use crate::providers::sftp::{self, SftpTarget};
 use crate::providers::{self, Provider, ProviderContext, ProviderError};
 use crate::servers::service::{self as servers, HostKeyOffer, ServerError};
@@ -97,7 +95,7 @@ pub struct DestinationService {
     cipher: Arc<CredentialCipher>,
     pub(super) providers: ProviderContext,
     /// What of this machine each workspace may use (local destinations).
-    grants: GrantService,
+    pub(super) grants: GrantService,
     /// This process's instance id: the owner of the tests it runs.
     pub(super) instance: Arc<str>,
     /// Pages of the list by (workspace, page, per page).
@@ -121,11 +119,6 @@ impl DestinationService {
         instance: Arc<str>,
     ) -> DestinationService {
         DestinationService { db, cipher, providers, grants, instance, pages: Arc::new(Memo::new(CACHED_PAGES)) }
-    }
-
-    /// The provider context for a workspace: its host folders (grants and own folder) set.
-    pub(super) async fn context(&self, workspace: &str) -> Result<ProviderContext, DestinationError> {
-        Ok(self.providers.with_host(self.grants.access(workspace).await?))
     }
 
     /// Puts back destinations left Testing by instances not among the `live` ones (they crashed
@@ -337,28 +330,6 @@ impl DestinationService {
             (None, None) => HostKeyPin::Nowhere,
         };
         Ok((config, pin))
-    }
-
-    /// A local destination's folder must be granted to the workspace for writing (refused next to
-    /// the field, before the folder is looked at) and is kept resolved. One that does not exist
-    /// yet is saved as typed: its test says so.
-    async fn check_host_folder(&self, workspace: &str, parsed: &mut Parsed) -> Result<(), DestinationError> {
-        let DestinationConfig::Local(LocalConfig { path: Some(path) }) = &parsed.config else { return Ok(()) };
-        let access = self.grants.access(workspace).await?;
-        let typed = path.display().to_string();
-        let located = tokio::task::spawn_blocking(move || access.locate(&typed, Need::Write))
-            .await
-            .map_err(|e| DestinationError::Credentials(format!("the folder check stopped: {e}")))?;
-        match located {
-            Ok(located) => {
-                let resolved = located.path();
-                parsed.fields.set("path", &resolved.display().to_string());
-                parsed.config = DestinationConfig::Local(LocalConfig { path: Some(resolved) });
-                Ok(())
-            }
-            Err(Refusal::Missing(_) | Refusal::Unreadable(..)) => Ok(()),
-            Err(refusal) => Err(DestinationError::Invalid(FieldErrors::single("path", refusal.to_string()))),
-        }
     }
 
     /// A managed server chosen on the form must be one of this workspace's.

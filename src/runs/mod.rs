@@ -4,9 +4,11 @@
 pub mod chart;
 pub mod history;
 pub mod html;
+mod leftovers;
 pub mod own_folders;
 pub mod recovery;
 pub mod restore;
+mod retention;
 pub mod runner;
 pub mod scheduler;
 mod source;

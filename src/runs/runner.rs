@@ -15,7 +15,7 @@ use crate::plans::store::{self as plans, PlanRow};
 use crate::providers::{ErrorKind, Provider, ProviderError};
 use chrono::{NaiveDateTime, Utc};
 use futures::StreamExt;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -344,28 +344,6 @@ impl Runner {
         }
     }
 
-    /// Uploads cut off with the server out of reach could not clean up after themselves; the
-    /// plan's next run does (and start-up, for runs a crash interrupted). Only what this plan's
-    /// failed or interrupted runs left goes, found by the run id in its name: a running upload,
-    /// or another plan's in the same folder (a same-named plan of another workspace sharing a
-    /// granted folder), is never touched.
-    pub(super) async fn remove_leftovers(&self, provider: &dyn Provider, plan: &PlanRow, run_id: &str) {
-        let pid = plan.id.clone();
-        let cut_off: HashSet<String> = match self.db.run(move |c| store::cut_off_runs(c, &pid)).await {
-            Ok(ids) => ids.into_iter().collect(),
-            Err(e) => return tracing::warn!(run = %run_id, error = %e, "could not list the plan's cut-off runs"),
-        };
-        if cut_off.is_empty() {
-            return;
-        }
-        let ours = move |name: &str| run_id_in(name).is_some_and(|id| cut_off.contains(id));
-        match provider.remove_leftovers(&format!("{}/", plan.slug), &ours).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(run = %run_id, removed = n, "removed what interrupted uploads left"),
-            Err(e) => tracing::warn!(run = %run_id, error = %e, "could not remove what interrupted uploads left"),
-        }
-    }
-
     fn record_progress(&self, run_id: &str, digest: DigestHandle) -> tokio::task::JoinHandle<()> {
         let (db, id) = (self.db.clone(), run_id.to_owned());
         tokio::spawn(async move {
@@ -375,51 +353,6 @@ impl Runner {
                 let _ = db.run(move |c| store::progress(c, &id, bytes)).await;
             }
         })
-    }
-
-    /// Deletes the plan's successful artifacts beyond its newest N (the run that just uploaded
-    /// `key` counts); returns what failed.
-    async fn apply_retention(
-        &self,
-        plan: &PlanRow,
-        run_id: &str,
-        key: &str,
-        destination: &Option<String>,
-    ) -> Option<String> {
-        let (pid, current, keep) = (plan.id.clone(), run_id.to_owned(), plan.retention);
-        // The current run's key and destination are not in its row yet.
-        let (id, k, d) = (run_id.to_owned(), key.to_owned(), destination.clone());
-        let note = self.db.run(move |c| store::note_artifact(c, &id, &k, d.as_deref())).await;
-        if let Err(e) = note {
-            return Some(format!("recording the new backup failed: {e}"));
-        }
-        let old = match self.db.run(move |c| store::beyond_retention(c, &pid, &current, keep)).await {
-            Ok(old) => old,
-            Err(e) => return Some(format!("listing old backups failed: {e}")),
-        };
-        let mut problems = Vec::new();
-        for (run_id, key, destination) in old {
-            let Some(destination) = destination else { continue };
-            let provider = match self.destinations.provider(&plan.workspace_id, &destination).await {
-                Ok((_, Ok(p))) => p,
-                Ok((_, Err(e))) => {
-                    problems.push(format!("could not delete {key}: {e}"));
-                    continue;
-                }
-                // The destination is gone, and its artifacts with it as far as we can tell.
-                Err(_) => continue,
-            };
-            match provider.delete(&key).await {
-                Ok(()) => {
-                    let now = Utc::now().naive_utc();
-                    if let Err(e) = self.db.run(move |c| store::mark_pruned(c, &run_id, now)).await {
-                        problems.push(format!("recording the deletion of {key} failed: {e}"));
-                    }
-                }
-                Err(e) => problems.push(format!("could not delete {key}: {e}")),
-            }
-        }
-        (!problems.is_empty()).then(|| problems.join("; "))
     }
 }
 
@@ -451,25 +384,4 @@ fn transient(e: &ProviderError) -> bool {
 /// `{plan-slug}/{timestamp}-{run-id}.tar.zst`: sorts by time within a plan's folder.
 pub fn object_key(slug: &str, at: NaiveDateTime, run_id: &str, extension: &str) -> String {
     format!("{slug}/{}-{run_id}.{extension}", at.format("%Y%m%dT%H%M%SZ"))
-}
-
-/// The run id in an artifact's file name (`{timestamp}-{run-id}.{extension}`).
-fn run_id_in(name: &str) -> Option<&str> {
-    let (_, rest) = name.split_once('-')?;
-    rest.get(..36).filter(|id| uuid::Uuid::parse_str(id).is_ok())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_run_id_is_read_back_from_an_object_key() {
-        let at = chrono::DateTime::from_timestamp(1_700_000_000, 0).expect("time").naive_utc();
-        let id = uuid::Uuid::new_v4().to_string();
-        let key = object_key("nightly", at, &id, "tar.zst.dpbe");
-        assert_eq!(run_id_in(key.rsplit('/').next().expect("name")), Some(id.as_str()));
-        assert_eq!(run_id_in("notes.txt"), None);
-        assert_eq!(run_id_in("20260101T000000Z-not-a-uuid.tar.zst"), None);
-    }
 }

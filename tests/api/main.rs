@@ -35,6 +35,7 @@ mod killed_server;
 mod local_disk_faults;
 mod oauth;
 mod outbound_policy;
+mod own_folders;
 mod plan_sources;
 mod plans;
 mod plans_destination_dialog;
