@@ -70,6 +70,7 @@ async fn grants_under_the_ceiling_are_what_a_workspace_may_use(backend: Backend)
     let refused = post_plan(elsewhere.clone()).await;
     assert_eq!(refused.status, 422);
     assert!(refused.body.contains("not granted to this workspace"), "{}", refused.body);
+    assert!(refused.body.contains("/admin/grants?workspace="), "the operator gets the grant link");
 
     fill(&source);
     assert_eq!(post_plan(source.to_string_lossy().into_owned()).await.status, 303);
@@ -81,6 +82,7 @@ async fn grants_under_the_ceiling_are_what_a_workspace_may_use(backend: Backend)
     let restore = app.post(&format!("/runs/{}/restore", run.id), &[("target", &target)]).await;
     assert_eq!(restore.status, 422);
     assert!(restore.body.contains("not granted to this workspace"), "{}", restore.body);
+    assert!(restore.body.contains("/admin/grants?workspace="), "the operator gets the grant link");
     assert_eq!(std::fs::read_dir(outside.path()).expect("outside").count(), 0, "nothing restored outside");
     let into_source = source.join("restored").to_string_lossy().into_owned();
     let restore = app.post(&format!("/runs/{}/restore", run.id), &[("target", &into_source)]).await;
