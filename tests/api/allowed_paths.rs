@@ -55,16 +55,8 @@ async fn grants_under_the_ceiling_are_what_a_workspace_may_use(backend: Backend)
     let post_plan = |source: String| {
         let (app, destination) = (&app, destination.id.clone());
         async move {
-            let fields = [
-                ("name", "Files"),
-                ("source_kind", "directory"),
-                ("source_path", source.as_str()),
-                ("destination_id", destination.as_str()),
-                ("schedule", "0 2 * * *"),
-                ("retention", "3"),
-                ("enabled", "on"),
-            ];
-            app.post("/plans", &fields).await
+            let source = [("source_kind", "directory"), ("source_path", source.as_str())];
+            app.post("/plans", &crate::every_destination::plan_form("Files", &destination, &source)).await
         }
     };
     let refused = post_plan(elsewhere.clone()).await;

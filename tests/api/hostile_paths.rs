@@ -116,14 +116,7 @@ pub fn refused(what: &str, page: Page, words: &str) {
 
 /// A directory or SQLite plan form of Mallory's.
 pub fn plan_form<'a>(name: &'a str, kind: &'a str, path: &'a str, destination: &'a str) -> Vec<(&'a str, &'a str)> {
-    vec![
-        ("name", name),
-        ("source_kind", kind),
-        ("source_path", path),
-        ("destination_id", destination),
-        ("schedule", "0 2 * * *"),
-        ("retention", "3"),
-    ]
+    crate::every_destination::plan_form(name, destination, &[("source_kind", kind), ("source_path", path)])
 }
 
 /// Mallory's local destination in her own folder (no path), its id.
