@@ -78,13 +78,6 @@ pub enum Refusal {
     Unreadable(String, String),
 }
 
-impl Refusal {
-    /// Whether an operator could put this right with a grant.
-    pub fn grantable(&self) -> bool {
-        matches!(self, Refusal::NotGranted(_) | Refusal::ReadOnly(_) | Refusal::LeadsOutside(_))
-    }
-}
-
 impl HostAccess {
     pub fn new(granted: Vec<(PathBuf, FolderAccess)>, own: PathBuf, devpilot: Arc<DevpilotFiles>) -> HostAccess {
         HostAccess { granted, own, devpilot }
