@@ -653,7 +653,8 @@ ts_write_env_file() {
 }
 
 ts_install_all() {
-    local debs=(curl chromium chromium-driver openssh-server openssh-client)
+    # sqlite3: the hostile-paths suite opens the live database from outside, as an operator would.
+    local debs=(curl chromium chromium-driver openssh-server openssh-client sqlite3)
     # A Python with venv and ensurepip (the machine's may be a pyenv build: then no Debian python3).
     python3 -c 'import ensurepip, venv' 2>/dev/null || debs+=(python3 python3-venv)
     # pg_dump and pg_restore for the PostgreSQL artifact tests (any installed client version).

@@ -17,8 +17,11 @@ pub struct Settings {
     /// During a rotation with keys in the environment: the old keys, still readable
     /// (`DEVPILOT_PREVIOUS_MASTER_KEYS`, comma-separated).
     pub previous_master_keys: Vec<String>,
-    /// Where local destinations without a path of their own write.
+    /// Where local destinations without a path of their own write: each workspace in its own
+    /// folder here, `<local_backup_dir>/<workspace id>`.
     pub local_backup_dir: PathBuf,
+    /// The operator's ceiling for folder grants (`DEVPILOT_ALLOWED_PATHS`).
+    pub allowed_paths: AllowedPaths,
     /// Mark the session cookie `Secure` (set when the server is reached over https).
     pub secure_cookies: bool,
     pub db_max_connections: u32,
@@ -48,9 +51,6 @@ pub struct ProviderSettings {
     /// the next bytes of it. A server that accepts connections and then says nothing (or died
     /// without closing them) would otherwise hold a run forever.
     pub stall_timeout: Duration,
-    /// Where on this server local destinations, directory and SQLite sources and restores may
-    /// read and write.
-    pub allowed_paths: AllowedPaths,
     /// Which addresses destinations may connect to (link-local never; loopback when allowed).
     pub outbound: AddressPolicy,
     pub endpoints: ExternalEndpoints,
@@ -113,16 +113,14 @@ impl Default for ProviderSettings {
             connect_timeout: Duration::from_secs(5),
             max_retries: 3,
             stall_timeout: Duration::from_secs(120),
-            allowed_paths: AllowedPaths::default(),
             outbound: AddressPolicy::default(),
             endpoints: ExternalEndpoints::default(),
         }
     }
 }
 
-/// Folders that local paths must lie under; none means anywhere the server's user can reach.
-/// Workspace admins choose paths on this server, so a server shared by several workspaces
-/// should name their folders here.
+/// The operator's ceiling for folder grants (`DEVPILOT_ALLOWED_PATHS`): a folder outside these is
+/// never granted. None set: any folder may be granted (never Devpilot's own).
 #[derive(Debug, Clone, Default)]
 pub struct AllowedPaths(Vec<PathBuf>);
 
@@ -142,20 +140,22 @@ impl AllowedPaths {
         AllowedPaths(roots)
     }
 
-    /// Whether `path` may be used: absolute, without `..`, under one of the folders.
-    pub fn check(&self, path: &std::path::Path) -> Result<(), String> {
+    /// Whether a resolved folder may be granted: under one of the folders (themselves resolved).
+    pub fn check(&self, resolved: &std::path::Path) -> Result<(), String> {
         if self.0.is_empty() {
             return Ok(());
         }
-        let shown = path.display();
-        if path.components().any(|c| c == std::path::Component::ParentDir) {
-            return Err(format!("“{shown}” contains “..”; give the path without it."));
-        }
-        if self.0.iter().any(|root| path.starts_with(root)) {
+        let roots: Vec<PathBuf> =
+            self.0.iter().map(|r| std::fs::canonicalize(r).unwrap_or_else(|_| r.clone())).collect();
+        if roots.iter().any(|root| resolved.starts_with(root)) {
             return Ok(());
         }
-        let roots: Vec<String> = self.0.iter().map(|r| r.display().to_string()).collect();
-        Err(format!("“{shown}” is outside the folders this server allows ({}).", roots.join(", ")))
+        let shown: Vec<String> = self.0.iter().map(|r| r.display().to_string()).collect();
+        Err(format!(
+            "“{}” is outside the folders this server allows grants in (DEVPILOT_ALLOWED_PATHS: {}).",
+            resolved.display(),
+            shown.join(", ")
+        ))
     }
 }
 
@@ -190,10 +190,10 @@ impl Settings {
                     "DEVPILOT_UPLOAD_STALL_SECS",
                     defaults.stall_timeout.as_secs(),
                 )?),
-                allowed_paths: AllowedPaths::parse(&var("DEVPILOT_ALLOWED_PATHS").unwrap_or_default())?,
                 outbound: AddressPolicy { allow_loopback: parse_var(ALLOW_LOOPBACK_VAR, false)? },
                 endpoints: ExternalEndpoints::from_env(),
             },
+            allowed_paths: AllowedPaths::parse(&var("DEVPILOT_ALLOWED_PATHS").unwrap_or_default())?,
             public_url: var("DEVPILOT_PUBLIC_URL").map(|v| v.trim_end_matches('/').to_owned()),
             data_dir,
             database_url,

@@ -10,6 +10,7 @@ pub mod db;
 pub mod destinations;
 pub mod error;
 pub mod grants;
+pub mod hostfs;
 pub mod instances;
 pub mod keys;
 pub mod oauth;

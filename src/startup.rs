@@ -5,6 +5,7 @@ use crate::config::Settings;
 use crate::db::Db;
 use crate::destinations::service::DestinationService;
 use crate::error::AppError;
+use crate::grants::GrantService;
 use crate::instances::Instance;
 use crate::oauth::service::OAuthService;
 use crate::plans::service::PlanService;
@@ -40,23 +41,31 @@ impl Application {
         let jwt_keys = web::Data::new(crate::api::auth::JwtKeys::new(&cipher.derive("api-jwt")));
         let instance = Instance::claim(&settings.data_dir);
 
+        let devpilot = Arc::new(crate::hostfs::private::at_start(&settings)?);
+        let grant_service =
+            GrantService::new(db.clone(), devpilot, settings.allowed_paths.clone(), settings.local_backup_dir.clone());
+        crate::runs::own_folders::move_shared_backups(&db, &settings.local_backup_dir)
+            .await
+            .context("moving local backups into their workspaces' folders")?;
         let providers = ProviderContext::new(settings.provider.clone(), settings.local_backup_dir.clone())?;
         let servers = web::Data::new(ServerService::new(db.clone(), cipher.clone(), providers.clone()));
-        let destination_service = DestinationService::new(db.clone(), cipher.clone(), providers, instance.id());
+        let destination_service =
+            DestinationService::new(db.clone(), cipher.clone(), providers, grant_service.clone(), instance.id());
         let destinations = web::Data::new(destination_service.clone());
         let rendered_pages = web::Data::new(crate::destinations::list::RenderedPages::default());
         let accounts = web::Data::new(AccountService::new(db.clone()));
         let tokens = web::Data::new(crate::api::tokens::TokenService::new(db.clone()));
         let audit = web::Data::new(crate::audit::service::AuditService::new(db.clone()));
-        let plans =
-            web::Data::new(PlanService::new(db.clone(), cipher.clone(), settings.provider.allowed_paths.clone()));
+        let plans = web::Data::new(PlanService::new(db.clone(), cipher.clone(), grant_service.clone()));
         let runner = Runner::new(
             db.clone(),
             destination_service.clone(),
             cipher.clone(),
-            settings.provider.allowed_paths.clone(),
+            grant_service.clone(),
+            settings.data_dir.clone(),
             instance.id(),
         );
+        let grants = web::Data::new(grant_service);
         crate::runs::recovery::at_start(&runner, settings.instance_timeout)
             .await
             .context("recovering what a stopped server left running")?;
@@ -96,6 +105,7 @@ impl Application {
                 .app_data(oauth.clone())
                 .app_data(tokens.clone())
                 .app_data(audit.clone())
+                .app_data(grants.clone())
                 .app_data(jwt_keys.clone())
                 .route("/healthz", web::get().to(|| async { HttpResponse::Ok().body("ok") }))
                 .route("/static/{file:.*}", web::get().to(crate::web::assets::serve))
@@ -104,6 +114,7 @@ impl Application {
                 .configure(crate::audit::html::routes)
                 .configure(crate::auth::html::routes)
                 .configure(crate::destinations::html::routes)
+                .configure(crate::grants::html::routes)
                 .configure(crate::oauth::html::routes)
                 .configure(crate::plans::html::routes)
                 .configure(crate::runs::html::routes)

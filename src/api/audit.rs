@@ -36,6 +36,7 @@ pub enum AuditSubjectType {
     Destination,
     Plan,
     Server,
+    Grant,
 }
 
 impl AuditSubjectType {
@@ -44,6 +45,7 @@ impl AuditSubjectType {
             AuditSubjectType::Destination => SubjectKind::Destination,
             AuditSubjectType::Plan => SubjectKind::Plan,
             AuditSubjectType::Server => SubjectKind::Server,
+            AuditSubjectType::Grant => SubjectKind::Grant,
         }
     }
 }
@@ -100,6 +102,7 @@ impl From<Event> for AuditEventResource {
                 kind: match SubjectKind::parse(&e.subject_type) {
                     Some(SubjectKind::Plan) => AuditSubjectType::Plan,
                     Some(SubjectKind::Server) => AuditSubjectType::Server,
+                    Some(SubjectKind::Grant) => AuditSubjectType::Grant,
                     _ => AuditSubjectType::Destination,
                 },
                 id: e.subject_id,

@@ -68,6 +68,9 @@ pub struct RunResource {
     /// Why it failed, was skipped or was interrupted; after a success, what retention could not
     /// delete.
     pub error: Option<String>,
+    /// What the run wants its reader to know beside its status: what a directory backup skipped
+    /// (Devpilot's own files in the folder it backed up).
+    pub notes: Option<String>,
     #[schema(format = "uuid")]
     pub destination_id: Option<String>,
     /// Encrypted with the workspace's artifact key.
@@ -97,6 +100,7 @@ impl RunResource {
             sha256: run.sha256,
             object_key: run.object_key,
             error: run.error,
+            notes: run.notes,
             destination_id: run.destination_id,
             encrypted: run.encrypted,
             pruned_at: run.pruned_at.map(|t| t.and_utc()),

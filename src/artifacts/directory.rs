@@ -1,12 +1,15 @@
 //! A directory as an artifact: a tar archive compressed with zstd (level 3), produced on a
 //! blocking thread into a small bounded channel, so memory stays at a few chunks whatever the
-//! directory's size and nothing is written to disk.
+//! directory's size and nothing is written to disk. The walk ([`super::walk`]) opens nothing
+//! through a link and skips Devpilot's own files, noting what it skipped.
 
 use super::ByteStream;
+use super::walk::{self, Skipped};
+use crate::hostfs::{DevpilotFiles, Located};
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 use std::io::Write;
-use std::path::PathBuf;
+use std::sync::Arc;
 use tokio::sync::mpsc;
 
 /// Bytes handed to the uploader at a time.
@@ -15,27 +18,28 @@ const CHUNK: usize = 256 * 1024;
 const IN_FLIGHT: usize = 4;
 const ZSTD_LEVEL: i32 = 3;
 
-/// Streams `dir` as `.tar.zst`. An error while reading the directory ends the stream with that
-/// error (so the upload fails and is cleaned up, never recorded as a success).
-pub fn stream(dir: PathBuf) -> ByteStream {
+/// Streams the folder `located` names as `.tar.zst`, and what the walk skipped (known once the
+/// stream has ended). An error while reading the directory ends the stream with that error (so
+/// the upload fails and is cleaned up, never recorded as a success).
+pub fn stream(located: Located, devpilot: Arc<DevpilotFiles>) -> (ByteStream, Skipped) {
     let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(IN_FLIGHT);
+    let skipped = Skipped::default();
+    let noted = Arc::clone(&skipped);
     tokio::task::spawn_blocking(move || {
         let errors = tx.clone();
-        if let Err(e) = archive(&dir, ChannelWriter { tx, buf: BytesMut::with_capacity(CHUNK) }) {
+        if let Err(e) = archive(&located, &devpilot, ChannelWriter { tx, buf: BytesMut::with_capacity(CHUNK) }, &noted)
+        {
             // Nobody listening means the upload already gave up; nothing more to tell.
             let _ = errors.blocking_send(Err(e));
         }
     });
-    tokio_stream(rx).boxed()
+    (tokio_stream(rx).boxed(), skipped)
 }
 
-fn archive(dir: &std::path::Path, out: ChannelWriter) -> std::io::Result<()> {
+fn archive(located: &Located, devpilot: &DevpilotFiles, out: ChannelWriter, skipped: &Skipped) -> std::io::Result<()> {
     let encoder = zstd::Encoder::new(out, ZSTD_LEVEL)?;
-    let mut tar = tar::Builder::new(encoder);
-    // Links are stored as links: following them could leave the chosen directory.
-    tar.follow_symlinks(false);
-    tar.append_dir_all(".", dir)?;
-    let mut out = tar.into_inner()?.finish()?;
+    let encoder = walk::archive(located, devpilot, encoder, skipped)?;
+    let mut out = encoder.finish()?;
     out.flush()
 }
 
@@ -84,6 +88,21 @@ impl Write for ChannelWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::{Path, PathBuf};
+
+    fn located(path: &Path) -> Located {
+        Located { root: std::fs::canonicalize(path).expect("resolved"), relative: PathBuf::new() }
+    }
+
+    async fn collect(mut s: ByteStream) -> std::io::Result<Vec<u8>> {
+        let mut body = Vec::new();
+        while let Some(chunk) = s.next().await {
+            let chunk = chunk?;
+            assert!(chunk.len() <= CHUNK);
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
 
     #[tokio::test]
     async fn round_trips_through_tar_and_zstd() {
@@ -92,26 +111,41 @@ mod tests {
         let big: Vec<u8> = (0..3_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
         std::fs::write(dir.path().join("sub/big.bin"), &big).expect("write");
         std::fs::write(dir.path().join("a.txt"), b"hello").expect("write");
-        let mut body = Vec::new();
-        let mut s = stream(dir.path().to_path_buf());
-        while let Some(chunk) = s.next().await {
-            let chunk = chunk.expect("chunk");
-            assert!(chunk.len() <= CHUNK);
-            body.extend_from_slice(&chunk);
-        }
+        std::os::unix::fs::symlink("a.txt", dir.path().join("link")).expect("symlink");
+        let (s, skipped) = stream(located(dir.path()), Arc::default());
+        let body = collect(s).await.expect("archive");
         let out = tempfile::tempdir().expect("out");
         tar::Archive::new(zstd::Decoder::new(&body[..]).expect("zstd")).unpack(out.path()).expect("unpack");
         assert_eq!(std::fs::read(out.path().join("sub/big.bin")).expect("big"), big);
         assert_eq!(std::fs::read(out.path().join("a.txt")).expect("a"), b"hello");
+        assert_eq!(std::fs::read_link(out.path().join("link")).expect("link"), PathBuf::from("a.txt"));
+        assert!(skipped.lock().expect("notes").is_empty());
+    }
+
+    #[tokio::test]
+    async fn devpilots_own_files_are_skipped_and_noted() {
+        let dir = tempfile::tempdir().expect("dir");
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(data.join("backups")).expect("mkdir");
+        std::fs::write(data.join("master.key"), b"secret key").expect("key");
+        std::fs::write(dir.path().join("app.txt"), b"mine").expect("write");
+        let files = DevpilotFiles::new(&data, &data.join("backups"), &data.join("master.key"), None);
+        let (s, skipped) = stream(located(dir.path()), Arc::new(files));
+        let body = collect(s).await.expect("archive");
+        let names: Vec<String> = tar::Archive::new(zstd::Decoder::new(&body[..]).expect("zstd"))
+            .entries()
+            .expect("entries")
+            .map(|e| e.expect("entry").path().expect("path").display().to_string())
+            .collect();
+        assert!(names.iter().any(|n| n.ends_with("app.txt")), "{names:?}");
+        assert!(!names.iter().any(|n| n.contains("data")), "{names:?}");
+        let notes = skipped.lock().expect("notes").join("; ");
+        assert!(notes.contains("Devpilot's data folder"), "{notes}");
     }
 
     #[tokio::test]
     async fn a_missing_directory_ends_the_stream_with_an_error() {
-        let mut s = stream(PathBuf::from("/no/such/dir"));
-        let mut failed = false;
-        while let Some(chunk) = s.next().await {
-            failed |= chunk.is_err();
-        }
-        assert!(failed);
+        let missing = Located { root: PathBuf::from("/no/such/dir"), relative: PathBuf::new() };
+        assert!(collect(stream(missing, Arc::default()).0).await.is_err());
     }
 }

@@ -12,6 +12,8 @@ pub mod encryption;
 pub mod postgres;
 pub mod restore;
 pub mod sqlite;
+pub mod unpack;
+pub mod walk;
 pub mod workspace_key;
 
 pub use crate::providers::ByteStream;

@@ -1,16 +1,24 @@
-//! Reading artifacts back: checksum verification, then restore into a chosen target.
+//! Reading artifacts back: one download, checked against the recorded SHA-256 as it arrives, then a
+//! restore from what was checked into a chosen target.
 //!
-//! The runs engine calls [`verify`] on a first read of the stored artifact, and only when it
-//! matches opens a second read for one of the restore entry points (after [`super::encryption::decrypt`]
-//! when the plan encrypts). Nothing is written before the checksum is known to be right.
+//! The runs engine downloads the artifact once with [`download_verified`] into a private file and
+//! restores from that file only (after [`super::encryption::decrypt`] when the plan encrypts), so
+//! a destination that answers differently the second time gets no say. A folder restores into a
+//! staging folder beside its target, renamed into place once complete; a SQLite file into a
+//! temporary file renamed into place. Both are reached without following a link.
 
 use super::ByteStream;
 use super::checksum::Digesting;
 use super::postgres::{Checked, PostgresError, tools};
-use super::sqlite::{self, SqliteError};
-use futures::StreamExt;
-use std::collections::HashSet;
-use std::path::{Component, Path, PathBuf};
+use super::sqlite::SqliteError;
+use crate::hostfs::beneath::{self, FOLDER};
+use crate::hostfs::{DevpilotFiles, Place};
+use futures::{StreamExt, TryStreamExt};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, RenameFlags, fchmod, mkdirat, openat, renameat_with, statat};
+use std::ffi::OsStr;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Arc;
+use tokio::io::AsyncWriteExt;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RestoreError {
@@ -30,10 +38,21 @@ pub enum RestoreError {
 
 /// Reads the whole artifact once, writing nothing, and checks its SHA-256.
 pub async fn verify(stream: ByteStream, expected_sha256: &str) -> Result<(), RestoreError> {
+    download_verified(stream, tokio::io::sink(), expected_sha256).await
+}
+
+/// Writes the artifact into `into` (a private file) as it arrives, and checks its SHA-256 at the
+/// end: only a download that matches is ever read again.
+pub async fn download_verified(
+    stream: ByteStream,
+    mut into: impl tokio::io::AsyncWrite + Unpin,
+    expected_sha256: &str,
+) -> Result<(), RestoreError> {
     let (mut stream, digest) = Digesting::new(stream);
     while let Some(chunk) = stream.next().await {
-        chunk.map_err(RestoreError::Read)?;
+        into.write_all(&chunk.map_err(RestoreError::Read)?).await.map_err(RestoreError::Read)?;
     }
+    into.flush().await.map_err(RestoreError::Read)?;
     let (actual, _) = digest.finish();
     if actual.eq_ignore_ascii_case(expected_sha256.trim()) {
         Ok(())
@@ -48,165 +67,159 @@ pub async fn into_postgres(stream: ByteStream, target: &Checked, replace: bool) 
     Ok(tools::restore(target, stream, replace).await?)
 }
 
-/// Restores a SQLite artifact to `target`, a file that must not exist yet.
-pub async fn into_sqlite_file(stream: ByteStream, target: &Path) -> Result<(), RestoreError> {
-    Ok(sqlite::restore(stream, target).await?)
-}
+const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
 
-/// Unpacks a directory artifact (tar + zstd) into `target`, which must be an empty folder (it is
-/// created when missing). Entries that would land outside it are refused; on any failure the
-/// folder is emptied again.
-pub async fn into_directory(stream: ByteStream, target: &Path) -> Result<(), RestoreError> {
-    let target = prepare_empty_folder(target).await?;
-    let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream));
-    let folder = target.clone();
-    let unpacked = tokio::task::spawn_blocking(move || unpack(reader, &folder))
-        .await
-        .map_err(|e| RestoreError::Target(format!("the restore stopped: {e}")))?;
-    if unpacked.is_err() {
-        empty_folder(&target).await;
+/// Restores a SQLite artifact as the new file `place`: written under a temporary name beside it,
+/// checked to be SQLite, and renamed into place only if nothing has taken the name meanwhile.
+pub async fn into_sqlite_file(
+    mut stream: ByteStream,
+    place: &Place,
+    devpilot: Arc<DevpilotFiles>,
+) -> Result<(), RestoreError> {
+    let shown = place.path().display().to_string();
+    let target = place.clone();
+    let (folder, temp, file) = blocking(move || {
+        let folder = open_folder(&target, &devpilot)?;
+        if statat(&folder, target.name.as_os_str(), AtFlags::SYMLINK_NOFOLLOW).is_ok() {
+            let shown = target.path().display().to_string();
+            return Err(
+                SqliteError::Invalid(format!("{shown} already exists; choose a new file to restore into")).into()
+            );
+        }
+        let temp = temporary_name();
+        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let fd =
+            openat(&folder, temp.as_str(), flags, Mode::from_raw_mode(0o666)).map_err(|e| target_error(&target, e))?;
+        Ok((folder, temp, std::fs::File::from(fd)))
+    })
+    .await?;
+    let written: Result<(), RestoreError> = async {
+        let io = |e: std::io::Error| SqliteError::Failed(format!("writing {shown} failed: {e}"));
+        let mut file = tokio::fs::File::from_std(file);
+        let mut header = Vec::with_capacity(SQLITE_HEADER.len());
+        while let Some(chunk) = stream.try_next().await.map_err(io)? {
+            let room = SQLITE_HEADER.len() - header.len();
+            header.extend_from_slice(&chunk[..room.min(chunk.len())]);
+            file.write_all(&chunk).await.map_err(io)?;
+        }
+        if header != SQLITE_HEADER {
+            return Err(SqliteError::Invalid(format!(
+                "the backup is not a SQLite database; nothing was written to {shown}"
+            ))
+            .into());
+        }
+        file.sync_all().await.map_err(io)?;
+        let name = place.name.clone();
+        renameat_with(&folder, temp.as_str(), &folder, name.as_os_str(), RenameFlags::NOREPLACE).map_err(
+            |e| match e {
+                rustix::io::Errno::EXIST => {
+                    SqliteError::Invalid(format!("{shown} already exists; choose a new file to restore into"))
+                }
+                e => SqliteError::Failed(format!("cannot create {shown}: {e}")),
+            },
+        )?;
+        Ok(())
     }
-    unpacked
+    .await;
+    if written.is_err() {
+        let _ = rustix::fs::unlinkat(&folder, temp.as_str(), AtFlags::empty());
+    }
+    written
 }
 
-async fn prepare_empty_folder(target: &Path) -> Result<PathBuf, RestoreError> {
-    let shown = target.display();
-    match tokio::fs::metadata(target).await {
-        Ok(metadata) if !metadata.is_dir() => Err(RestoreError::Target(format!("{shown} is not a folder"))),
-        Ok(_) => {
-            let mut entries =
-                tokio::fs::read_dir(target).await.map_err(|e| RestoreError::Target(format!("{shown}: {e}")))?;
-            match entries.next_entry().await {
-                Ok(None) => Ok(target.to_path_buf()),
-                Ok(Some(_)) => Err(RestoreError::Target(format!("{shown} is not empty; restore into an empty folder"))),
+/// Unpacks a directory artifact (tar + zstd) as the folder `place`, which must not exist or be an
+/// empty folder: into a staging folder beside it, renamed into place once complete. On any
+/// failure the staging folder goes and the target is as it was.
+pub async fn into_directory(
+    stream: ByteStream,
+    place: &Place,
+    devpilot: Arc<DevpilotFiles>,
+) -> Result<(), RestoreError> {
+    let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream));
+    let place = place.clone();
+    blocking(move || {
+        let folder = open_folder(&place, &devpilot)?;
+        let replaces = empty_folder_or_nothing(&folder, &place)?;
+        let staging = temporary_name();
+        mkdirat(&folder, staging.as_str(), Mode::from_raw_mode(0o700)).map_err(|e| target_error(&place, e))?;
+        let done = unpack_and_rename(reader, &folder, &staging, &place, replaces);
+        if done.is_err() {
+            let _ = beneath::remove_tree(folder.as_fd(), OsStr::new(&staging));
+        }
+        done
+    })
+    .await
+}
+
+fn unpack_and_rename(
+    reader: impl std::io::Read,
+    folder: &OwnedFd,
+    staging: &str,
+    place: &Place,
+    replaces: bool,
+) -> Result<(), RestoreError> {
+    let fd = openat(folder, staging, FOLDER, Mode::empty()).map_err(|e| target_error(place, e))?;
+    let mode = super::unpack::unpack(reader, &fd)?.unwrap_or(0o755);
+    fchmod(&fd, Mode::from_raw_mode(mode | 0o700)).map_err(|e| target_error(place, e))?;
+    let flags = if replaces { RenameFlags::empty() } else { RenameFlags::NOREPLACE };
+    renameat_with(folder, staging, folder, place.name.as_os_str(), flags).map_err(|e| match e {
+        rustix::io::Errno::EXIST | rustix::io::Errno::NOTEMPTY => RestoreError::Target(format!(
+            "{} is not empty (something was written there meanwhile); restore into an empty folder",
+            place.path().display()
+        )),
+        e => target_error(place, e),
+    })
+}
+
+/// Whether the target is an empty folder (to replace) rather than nothing; anything else refused.
+fn empty_folder_or_nothing(folder: &OwnedFd, place: &Place) -> Result<bool, RestoreError> {
+    let shown = place.path().display().to_string();
+    let stat = match statat(folder, place.name.as_os_str(), AtFlags::SYMLINK_NOFOLLOW) {
+        Err(rustix::io::Errno::NOENT) => return Ok(false),
+        Err(e) => return Err(target_error(place, e)),
+        Ok(stat) => stat,
+    };
+    match FileType::from_raw_mode(stat.st_mode) {
+        FileType::Directory => {
+            let inner =
+                openat(folder, place.name.as_os_str(), FOLDER, Mode::empty()).map_err(|e| target_error(place, e))?;
+            match beneath::names_in(inner.as_fd()) {
+                Ok(names) if names.is_empty() => Ok(true),
+                Ok(_) => Err(RestoreError::Target(format!("{shown} is not empty; restore into an empty folder"))),
                 Err(e) => Err(RestoreError::Target(format!("{shown}: {e}"))),
             }
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            tokio::fs::create_dir(target)
-                .await
-                .map_err(|e| RestoreError::Target(format!("cannot create {shown}: {e}")))?;
-            Ok(target.to_path_buf())
-        }
-        Err(e) => Err(RestoreError::Target(format!("{shown}: {e}"))),
+        FileType::Symlink => Err(RestoreError::Target(beneath::symlink_refused(&place.name).to_string())),
+        _ => Err(RestoreError::Target(format!("{shown} is not a folder"))),
     }
 }
 
-async fn empty_folder(folder: &Path) {
-    let Ok(mut entries) = tokio::fs::read_dir(folder).await else { return };
-    while let Ok(Some(entry)) = entries.next_entry().await {
-        let path = entry.path();
-        let is_dir = entry.file_type().await.is_ok_and(|t| t.is_dir());
-        let _ = if is_dir { tokio::fs::remove_dir_all(&path).await } else { tokio::fs::remove_file(&path).await };
-    }
+/// The folder a restore writes in, opened from `/` without following a link.
+fn open_folder(place: &Place, devpilot: &DevpilotFiles) -> Result<OwnedFd, RestoreError> {
+    let opened = beneath::open_folder(&place.folder.root)
+        .and_then(|root| beneath::open_folder_below(root.as_fd(), &place.folder.relative, devpilot));
+    opened.map_err(|e| {
+        RestoreError::Target(format!("{}: {}", place.folder.path().display(), crate::hostfs::describe(&e)))
+    })
 }
 
-fn unpack(reader: impl std::io::Read, target: &Path) -> Result<(), RestoreError> {
-    let archive_error = |e: std::io::Error| RestoreError::Archive(e.to_string());
-    let decoder = zstd::Decoder::new(reader).map_err(archive_error)?;
-    let mut archive = tar::Archive::new(decoder);
-    archive.set_preserve_ownerships(false);
-    // Symlinks already unpacked: nothing may be written through them.
-    let mut symlinks: HashSet<PathBuf> = HashSet::new();
-    for entry in archive.entries().map_err(archive_error)? {
-        let mut entry = entry.map_err(archive_error)?;
-        let path = entry.path().map_err(archive_error)?.into_owned();
-        let kind = entry.header().entry_type();
-        let link = entry.link_name().map_err(archive_error)?.map(|l| l.into_owned());
-        check_entry(&path, kind, link.as_deref(), &symlinks).map_err(RestoreError::Archive)?;
-        if kind.is_pax_global_extensions() {
-            continue;
-        }
-        if !entry.unpack_in(target).map_err(archive_error)? {
-            return Err(RestoreError::Archive(format!("{} would land outside the folder", path.display())));
-        }
-        if kind.is_symlink() {
-            symlinks.insert(normalized(&path));
-        }
-    }
-    Ok(())
+fn temporary_name() -> String {
+    format!(".devpilot-restore-{}", uuid::Uuid::new_v4())
 }
 
-fn normalized(path: &Path) -> PathBuf {
-    path.components().filter(|c| matches!(c, Component::Normal(_))).collect()
+fn target_error(place: &Place, e: rustix::io::Errno) -> RestoreError {
+    RestoreError::Target(format!("cannot write {}: {}", place.path().display(), crate::hostfs::describe(&e.into())))
 }
 
-/// Refuses an entry that could write outside the restore folder.
-fn check_entry(
-    path: &Path,
-    kind: tar::EntryType,
-    link: Option<&Path>,
-    symlinks: &HashSet<PathBuf>,
-) -> Result<(), String> {
-    let shown = path.display();
-    if kind.is_pax_global_extensions() {
-        return Ok(());
-    }
-    if !(kind.is_file() || kind.is_dir() || kind.is_symlink() || kind.is_hard_link() || kind.is_contiguous()) {
-        return Err(format!("{shown}: entries of type {kind:?} are not restored"));
-    }
-    if path.components().any(|c| !matches!(c, Component::Normal(_) | Component::CurDir)) {
-        return Err(format!("{shown}: absolute paths and .. are not allowed"));
-    }
-    let inside = normalized(path);
-    if inside.ancestors().skip(1).any(|ancestor| symlinks.contains(ancestor)) {
-        return Err(format!("{shown}: writes through a symlink in the archive"));
-    }
-    if kind.is_hard_link() || kind.is_symlink() {
-        let link = link.ok_or_else(|| format!("{shown}: a link without a target"))?;
-        // Symlinks resolve from the entry's folder, hard links from the archive's root.
-        let start = if kind.is_symlink() { inside.parent().map_or(0, |p| p.components().count()) } else { 0 };
-        if !stays_inside(start, link) {
-            return Err(format!("{shown}: link to {} points outside the folder", link.display()));
-        }
-    }
-    Ok(())
-}
-
-/// Whether following `link` from a folder `depth` levels below the root stays below the root.
-fn stays_inside(mut depth: usize, link: &Path) -> bool {
-    for component in link.components() {
-        match component {
-            Component::Normal(_) => depth += 1,
-            Component::CurDir => {}
-            Component::ParentDir if depth > 0 => depth -= 1,
-            _ => return false,
-        }
-    }
-    true
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, RestoreError> + Send + 'static,
+) -> Result<T, RestoreError> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| RestoreError::Target(format!("the restore stopped: {e}")))?
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tar::EntryType;
-
-    fn check(path: &str, kind: EntryType, link: Option<&str>) -> Result<(), String> {
-        check_entry(Path::new(path), kind, link.map(Path::new), &HashSet::new())
-    }
-
-    #[test]
-    fn entries_inside_the_folder_pass() {
-        assert!(check("a/b.txt", EntryType::Regular, None).is_ok());
-        assert!(check("./a/", EntryType::Directory, None).is_ok());
-        assert!(check("a/link", EntryType::Symlink, Some("../b.txt")).is_ok());
-        assert!(check("a/b/link", EntryType::Symlink, Some("../../c")).is_ok());
-        assert!(check("a/hard", EntryType::Link, Some("a/b.txt")).is_ok());
-    }
-
-    #[test]
-    fn escaping_entries_are_refused() {
-        assert!(check("/etc/passwd", EntryType::Regular, None).is_err());
-        assert!(check("../x", EntryType::Regular, None).is_err());
-        assert!(check("a/../../x", EntryType::Regular, None).is_err());
-        assert!(check("link", EntryType::Symlink, Some("/etc")).is_err());
-        assert!(check("link", EntryType::Symlink, Some("..")).is_err());
-        assert!(check("a/link", EntryType::Symlink, Some("b/../../..")).is_err());
-        assert!(check("hard", EntryType::Link, Some("../outside")).is_err());
-        assert!(check("dev", EntryType::Char, None).is_err());
-        let symlinks = HashSet::from([PathBuf::from("a")]);
-        assert!(check_entry(Path::new("a/b"), EntryType::Regular, None, &symlinks).is_err());
-    }
 
     #[tokio::test]
     async fn verify_compares_case_insensitively_and_reports_both_sums() {

@@ -3,13 +3,17 @@
 //! `VACUUM INTO` reads the database inside one read transaction, so writers on other
 //! connections never leave a half-applied change in the snapshot (the online backup API would
 //! need `unsafe` FFI here). The snapshot goes to a private temporary folder and is removed as
-//! soon as the stream ends or is dropped.
+//! soon as the stream ends or is dropped. The database is reached as every host path is: without
+//! following a link, and never Devpilot's own.
 
 use super::ByteStream;
+use crate::hostfs::{DevpilotFiles, FileId, Located, beneath};
 use diesel::{Connection, RunQueryDsl, SqliteConnection};
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
+use std::io::Read;
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
-use tokio::io::AsyncWriteExt;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SqliteError {
@@ -19,31 +23,43 @@ pub enum SqliteError {
     Failed(String),
 }
 
-/// Checks that `path` is an existing SQLite database file and says what is wrong otherwise.
-pub async fn validate(path: &Path) -> Result<(), SqliteError> {
-    let path = path.to_path_buf();
-    tokio::task::spawn_blocking(move || open_existing(&path).map(drop))
-        .await
-        .map_err(|e| SqliteError::Failed(format!("the check stopped: {e}")))?
-}
-
-fn open_existing(path: &Path) -> Result<SqliteConnection, SqliteError> {
+/// Opens the database at `located` for a snapshot. The file is first opened without following a
+/// link from `/` and checked: a regular file, none of Devpilot's own (by device and inode, before
+/// anything of it is opened), with SQLite's header. SQLite then opens it by its resolved path
+/// (SQLite takes paths, not descriptors) and the path is checked again to name that same file.
+fn open_checked(located: &Located, devpilot: &DevpilotFiles) -> Result<SqliteConnection, SqliteError> {
+    let path = located.path();
     let shown = path.display();
-    let metadata = std::fs::metadata(path).map_err(|e| SqliteError::Invalid(format!("{shown} cannot be read: {e}")))?;
-    if !metadata.is_file() {
-        return Err(SqliteError::Invalid(format!("{shown} is not a file")));
+    let (folder, name) = match (located.relative.parent(), located.relative.file_name()) {
+        (Some(folder), Some(name)) => (folder, name),
+        _ => return Err(SqliteError::Invalid(format!("{shown} is not a file"))),
+    };
+    let unreadable =
+        |e: std::io::Error| SqliteError::Invalid(format!("{shown} cannot be read: {}", crate::hostfs::describe(&e)));
+    let parent = beneath::open_folder(&located.root)
+        .and_then(|root| beneath::open_folder_below(root.as_fd(), folder, devpilot))
+        .map_err(unreadable)?;
+    let mut file = beneath::open_file_in(parent.as_fd(), name, devpilot).map_err(unreadable)?;
+    let checked = FileId::of(&rustix::fs::fstat(&file).map_err(|e| unreadable(e.into()))?);
+    let mut header = [0u8; 16];
+    if file.read_exact(&mut header).is_err() || &header != b"SQLite format 3\0" {
+        return Err(SqliteError::Invalid(format!("{shown} is not a SQLite database")));
     }
     let location = path.to_str().ok_or_else(|| SqliteError::Invalid(format!("{shown} is not a UTF-8 path")))?;
     // Never create a database where the user named a file that should exist.
     let location = location.replace('%', "%25").replace('?', "%3f").replace('#', "%23");
     let mut connection = SqliteConnection::establish(&format!("file:{location}?mode=rw"))
         .map_err(|e| SqliteError::Invalid(format!("{shown} cannot be opened as a SQLite database: {e}")))?;
-    diesel::sql_query("PRAGMA busy_timeout = 10000").execute(&mut connection).map_err(|e| failed(path, e))?;
+    let reopened = beneath::open_file_in(parent.as_fd(), name, devpilot).map_err(unreadable)?;
+    if FileId::of(&rustix::fs::fstat(&reopened).map_err(|e| unreadable(e.into()))?) != checked {
+        return Err(SqliteError::Invalid(format!("{shown} changed while it was opened")));
+    }
+    diesel::sql_query("PRAGMA busy_timeout = 10000").execute(&mut connection).map_err(|e| failed(&path, e))?;
     diesel::sql_query("SELECT count(*) FROM sqlite_master").execute(&mut connection).map_err(|e| {
         if e.to_string().contains("not a database") {
             SqliteError::Invalid(format!("{shown} is not a SQLite database (file is not a database)"))
         } else {
-            failed(path, e)
+            failed(&path, e)
         }
     })?;
     Ok(connection)
@@ -71,11 +87,11 @@ impl Drop for SnapshotDir {
     }
 }
 
-/// Streams a consistent snapshot of the database at `path`.
-pub async fn snapshot(path: &Path) -> Result<ByteStream, SqliteError> {
-    let source = path.to_path_buf();
+/// Streams a consistent snapshot of the database at `located` (see [`open_checked`]).
+pub async fn snapshot(located: &Located, devpilot: Arc<DevpilotFiles>) -> Result<ByteStream, SqliteError> {
+    let (located, source) = (located.clone(), located.path());
     let (dir, file) = tokio::task::spawn_blocking(move || -> Result<(SnapshotDir, PathBuf), SqliteError> {
-        let mut connection = open_existing(&source)?;
+        let mut connection = open_checked(&located, &devpilot)?;
         let dir =
             SnapshotDir::create().map_err(|e| SqliteError::Failed(format!("cannot make a temporary folder: {e}")))?;
         let file = dir.0.join("snapshot.sqlite");
@@ -104,49 +120,34 @@ pub async fn snapshot(path: &Path) -> Result<ByteStream, SqliteError> {
     Ok(stream.boxed())
 }
 
-/// Writes a snapshot to `target`, which must not exist yet, and checks it opens as SQLite.
-/// A failed restore leaves nothing behind.
-pub async fn restore(mut input: ByteStream, target: &Path) -> Result<(), SqliteError> {
-    let shown = target.display().to_string();
-    let mut file = tokio::fs::OpenOptions::new().write(true).create_new(true).open(target).await.map_err(|e| {
-        if e.kind() == std::io::ErrorKind::AlreadyExists {
-            SqliteError::Invalid(format!("{shown} already exists; choose a new file to restore into"))
-        } else {
-            SqliteError::Invalid(format!("cannot create {shown}: {e}"))
-        }
-    })?;
-    let written: Result<(), SqliteError> = async {
-        let io = |e: std::io::Error| SqliteError::Failed(format!("writing {shown} failed: {e}"));
-        while let Some(chunk) = input.try_next().await.map_err(io)? {
-            file.write_all(&chunk).await.map_err(io)?;
-        }
-        file.sync_all().await.map_err(io)?;
-        drop(file);
-        validate(target).await
-    }
-    .await;
-    if written.is_err() {
-        let _ = tokio::fs::remove_file(target).await;
-    }
-    written
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn located(path: &Path) -> Located {
+        let path = std::fs::canonicalize(path).expect("resolved");
+        let parent = path.parent().expect("folder").to_path_buf();
+        Located { relative: PathBuf::from(path.file_name().expect("name")), root: parent }
+    }
+
     #[tokio::test]
-    async fn validation_says_what_is_wrong() {
+    async fn devpilots_own_database_and_links_are_refused_before_sqlite_opens_them() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let missing = validate(&dir.path().join("missing.db")).await.expect_err("missing").to_string();
-        assert!(missing.contains("cannot be read"), "{missing}");
-        assert!(!dir.path().join("missing.db").exists(), "validation must not create the file");
-        let folder = validate(dir.path()).await.expect_err("folder").to_string();
-        assert!(folder.contains("is not a file"), "{folder}");
+        let db = dir.path().join("devpilot.db");
+        let mut connection = SqliteConnection::establish(db.to_str().expect("utf-8")).expect("open");
+        diesel::sql_query("CREATE TABLE t (v)").execute(&mut connection).expect("create");
+        let files =
+            DevpilotFiles::new(&dir.path().join("data"), &dir.path().join("b"), &dir.path().join("k"), Some(&db));
+        let refused = snapshot(&located(&db), Arc::new(files)).await.err().expect("Devpilot's database").to_string();
+        assert!(refused.contains("Devpilot's database"), "{refused}");
+        std::os::unix::fs::symlink(&db, dir.path().join("alias.db")).expect("symlink");
+        let alias = Located { root: std::fs::canonicalize(dir.path()).expect("resolved"), relative: "alias.db".into() };
+        let refused = snapshot(&alias, Arc::default()).await.err().expect("a link").to_string();
+        assert!(refused.contains("symbolic link"), "{refused}");
         let text = dir.path().join("notes.txt");
         std::fs::write(&text, vec![b'x'; 4096]).expect("write");
-        let garbage = validate(&text).await.expect_err("not sqlite").to_string();
-        assert!(garbage.contains("is not a SQLite database"), "{garbage}");
+        let refused = snapshot(&located(&text), Arc::default()).await.err().expect("not sqlite").to_string();
+        assert!(refused.contains("is not a SQLite database"), "{refused}");
     }
 
     #[tokio::test]
@@ -157,7 +158,7 @@ mod tests {
         diesel::sql_query("CREATE TABLE t (v BLOB)").execute(&mut connection).expect("create");
         diesel::sql_query("INSERT INTO t VALUES (randomblob(500000))").execute(&mut connection).expect("insert");
         let before = snapshot_dirs();
-        let mut stream = snapshot(&db).await.expect("snapshot");
+        let mut stream = snapshot(&located(&db), Arc::default()).await.expect("snapshot");
         let ours: Vec<PathBuf> = snapshot_dirs().into_iter().filter(|d| !before.contains(d)).collect();
         assert_eq!(ours.len(), 1, "one private snapshot folder");
         stream.next().await.expect("a chunk").expect("ok");

@@ -43,16 +43,20 @@ pub enum SubjectKind {
     Destination,
     Plan,
     Server,
+    /// A host grant an operator gave the workspace (or revoked).
+    Grant,
 }
 
 impl SubjectKind {
-    pub const ALL: [SubjectKind; 3] = [SubjectKind::Destination, SubjectKind::Plan, SubjectKind::Server];
+    pub const ALL: [SubjectKind; 4] =
+        [SubjectKind::Destination, SubjectKind::Plan, SubjectKind::Server, SubjectKind::Grant];
 
     pub fn as_str(self) -> &'static str {
         match self {
             SubjectKind::Destination => "destination",
             SubjectKind::Plan => "plan",
             SubjectKind::Server => "server",
+            SubjectKind::Grant => "grant",
         }
     }
 
@@ -65,6 +69,7 @@ impl SubjectKind {
             SubjectKind::Destination => "Destination",
             SubjectKind::Plan => "Plan",
             SubjectKind::Server => "Server",
+            SubjectKind::Grant => "Host grant",
         }
     }
 }
@@ -88,6 +93,10 @@ impl Subject {
 
     pub fn server(id: &str, name: &str) -> Subject {
         Subject { kind: SubjectKind::Server, id: id.to_owned(), name: name.to_owned() }
+    }
+
+    pub fn grant(id: &str, name: &str) -> Subject {
+        Subject { kind: SubjectKind::Grant, id: id.to_owned(), name: name.to_owned() }
     }
 }
 

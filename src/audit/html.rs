@@ -86,7 +86,7 @@ async fn list(
     require_admin(&user)?;
     let subject_type = match query.kind.as_deref().filter(|k| !k.is_empty()) {
         Some(k) => Some(SubjectKind::parse(k).ok_or_else(|| {
-            AppError::BadRequest(format!("Unknown subject type {k:?}: use destination, plan or server."))
+            AppError::BadRequest(format!("Unknown subject type {k:?}: use destination, plan, server or grant."))
         })?),
         None => None,
     };

@@ -48,6 +48,11 @@ fn sqlite_path(url: &str) -> &str {
     url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url)
 }
 
+/// The database file a SQLite URL names; None for PostgreSQL.
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    (Backend::of(url) == Backend::Sqlite).then(|| std::path::PathBuf::from(sqlite_path(url)))
+}
+
 #[derive(Debug)]
 struct SqlitePragmas;
 

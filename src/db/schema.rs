@@ -139,6 +139,7 @@ diesel::table! {
         source_kind -> Nullable<Text>,
         encrypted -> Bool,
         owner_id -> Nullable<Text>,
+        notes -> Nullable<Text>,
     }
 }
 

@@ -11,6 +11,8 @@ use super::service::{Destination, DestinationError, DestinationInput, Destinatio
 use crate::audit::Actor;
 use crate::auth::CurrentUser;
 use crate::error::AppError;
+use crate::grants::FolderAccess;
+use crate::grants::html::link_for_refusal;
 use crate::plans::service::PlanService;
 use crate::providers::compatibility::Compatibility;
 use crate::servers::html::{AcceptForm, HostKeyPage};
@@ -101,6 +103,8 @@ pub struct FormView {
     pub policy: PolicyView,
     /// What the last deep test found (the edit page).
     pub compatibility: Option<Compatibility>,
+    /// For an operator whose local folder is not granted: the grant page, ready to grant it.
+    pub grant_link: Option<String>,
 }
 
 impl FormView {
@@ -172,7 +176,17 @@ impl FormView {
             ids: "",
             policy: PolicyView::new(kind, values, ""),
             compatibility: None,
+            grant_link: None,
         }
+    }
+
+    /// For an operator, when a local destination's folder is not granted: the grant page's link.
+    fn with_grant_link(mut self, user: &CurrentUser, kind: DestinationKind) -> FormView {
+        if let Some(path) = self.fields.iter().find(|f| f.name == "path" && kind == DestinationKind::Local) {
+            let errors = path.error.as_ref().map_or_else(FieldErrors::new, |m| FieldErrors::single("path", m.as_str()));
+            self.grant_link = link_for_refusal(user, &errors, "path", &path.value, FolderAccess::ReadWrite);
+        }
+        self
     }
 
     fn in_dialog(mut self, dialog: bool) -> FormView {
@@ -218,6 +232,7 @@ async fn form_view(
     form: FormView,
     kind: DestinationKind,
 ) -> Result<FormView, AppError> {
+    let form = form.with_grant_link(user, kind);
     if kind != DestinationKind::Sftp {
         return Ok(form);
     }
@@ -478,7 +493,7 @@ fn form_with_errors(
     title: String,
     action: String,
 ) -> Result<HttpResponse, AppError> {
-    let form = submitted.form(stored, errors);
+    let form = submitted.form(stored, errors).with_grant_link(user, submitted.kind());
     let form = if submitted.kind() == DestinationKind::Sftp { form.with_servers(servers) } else { form };
     form_response(StatusCode::UNPROCESSABLE_ENTITY, user, title, action, form)
 }

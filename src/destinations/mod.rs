@@ -4,6 +4,7 @@ pub mod audited;
 pub mod dialog;
 pub mod domain;
 pub mod fields;
+mod host_folder;
 pub mod html;
 pub mod list;
 mod page;

@@ -9,6 +9,7 @@ use crate::audit::{self, Action, Actor, Entry, Subject};
 use crate::crypto::CredentialCipher;
 use crate::db::memo::Memo;
 use crate::db::{Db, DbError, write_transaction};
+use crate::grants::GrantService;
 use crate::providers::compatibility::Compatibility;
 use crate::providers::sftp::{self, SftpTarget};
 use crate::providers::{self, Provider, ProviderContext, ProviderError};
@@ -96,6 +97,8 @@ pub struct DestinationService {
     pub(super) db: Db,
     cipher: Arc<CredentialCipher>,
     pub(super) providers: ProviderContext,
+    /// What of this machine each workspace may use (local destinations).
+    pub(super) grants: GrantService,
     /// This process's instance id: the owner of the tests it runs.
     pub(super) instance: Arc<str>,
     /// Pages of the list by (workspace, page, per page).
@@ -115,9 +118,10 @@ impl DestinationService {
         db: Db,
         cipher: Arc<CredentialCipher>,
         providers: ProviderContext,
+        grants: GrantService,
         instance: Arc<str>,
     ) -> DestinationService {
-        DestinationService { db, cipher, providers, instance, pages: Arc::new(Memo::new(CACHED_PAGES)) }
+        DestinationService { db, cipher, providers, grants, instance, pages: Arc::new(Memo::new(CACHED_PAGES)) }
     }
 
     /// Puts back destinations left Testing by instances not among the `live` ones (they crashed
@@ -190,7 +194,8 @@ impl DestinationService {
         input: DestinationInput,
         by: &Actor,
     ) -> Result<(Destination, TestOutcome), DestinationError> {
-        let (name, config_fields) = parse_input(&input, None)?;
+        let (name, mut config_fields) = parse_input(&input, None)?;
+        self.check_host_folder(workspace, &mut config_fields).await?;
         self.check_server(workspace, &config_fields.config).await?;
         self.check_addresses(&config_fields.config).await?;
         let id = uuid::Uuid::new_v4().to_string();
@@ -239,7 +244,8 @@ impl DestinationService {
         let row = self.row(workspace, id).await?;
         // Unreadable stored credentials are not kept: the edit must supply them again.
         let stored = self.stored_fields(&row).unwrap_or_default();
-        let (name, parsed) = parse_input(&input, Some((kind_of(&row)?, &stored)))?;
+        let (name, mut parsed) = parse_input(&input, Some((kind_of(&row)?, &stored)))?;
+        self.check_host_folder(workspace, &mut parsed).await?;
         self.check_server(workspace, &parsed.config).await?;
         self.check_addresses(&parsed.config).await?;
         let (settings, secrets, server_id) = parsed.for_storage();
@@ -506,7 +512,7 @@ impl DestinationService {
     ) -> Result<(Destination, Result<Box<dyn Provider>, ProviderError>), DestinationError> {
         let destination = self.get(workspace, id).await?;
         let config = self.config(workspace, id).await?;
-        Ok((destination, providers::build(&config, &self.providers)))
+        Ok((destination, providers::build(&config, &self.context(workspace).await?)))
     }
 
     /// A row's config, with what its last deep test learned (which the provider uses).
@@ -632,7 +638,7 @@ fn server_error(e: ServerError) -> DestinationError {
 
 pub(super) struct Parsed {
     kind: DestinationKind,
-    fields: RawFields,
+    pub(super) fields: RawFields,
     pub(super) config: DestinationConfig,
 }
 

@@ -303,3 +303,9 @@ pub fn reset_interrupted_tests(conn: &mut DbConn, live: &[String]) -> QueryResul
 fn found(rows: usize) -> QueryResult<()> {
     if rows == 0 { Err(diesel::result::Error::NotFound) } else { Ok(()) }
 }
+
+/// Every destination of a kind in every workspace as (id, workspace, settings JSON): for start-up
+/// work across workspaces.
+pub fn all_of_kind(conn: &mut DbConn, kind: &str) -> QueryResult<Vec<(String, String, String)>> {
+    dsl::destinations.filter(dsl::kind.eq(kind)).select((dsl::id, dsl::workspace_id, dsl::settings)).load(conn)
+}

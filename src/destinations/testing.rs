@@ -160,7 +160,7 @@ impl DestinationService {
         let parsed = parse_config(input, stored.as_ref().map(|(k, f)| (*k, f))).map_err(DestinationError::Invalid)?;
         self.check_addresses(&parsed.config).await?;
         let (config, _) = self.prepare(workspace, existing, parsed.config).await?;
-        Ok(provider_test(&config, deep, &self.providers).await.0)
+        Ok(provider_test(&config, deep, &self.context(workspace).await?).await.0)
     }
 
     /// "Test connection": Testing while it runs, then Active (with the time) or Failed.
@@ -196,7 +196,13 @@ impl DestinationService {
                 return TestAllSummary { passed: 0, failed: ids.len() };
             }
         };
-        let batch = self.providers.for_batch();
+        let batch = match self.context(workspace).await {
+            Ok(context) => context.for_batch(),
+            Err(e) => {
+                tracing::error!(error = %e, "reading the workspace's host folders");
+                return TestAllSummary { passed: 0, failed: ids.len() };
+            }
+        };
         let (results, arrived) = mpsc::unbounded_channel();
         let tests = async move {
             let passed = futures::stream::iter(rows)
@@ -240,7 +246,7 @@ impl DestinationService {
         deep: bool,
         by: &TestedBy<'_>,
     ) -> Result<TestOutcome, DestinationError> {
-        let tested = self.evaluate(workspace, id, config, deep, &self.providers).await?;
+        let tested = self.evaluate(workspace, id, config, deep, &self.context(workspace).await?).await?;
         let outcome = tested.outcome.clone();
         self.record(workspace, vec![tested], by).await?;
         Ok(outcome)

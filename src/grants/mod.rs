@@ -4,6 +4,9 @@
 
 pub mod databases;
 pub mod domain;
+pub mod html;
+pub mod service;
 pub mod store;
 
 pub use domain::{DatabaseServer, FolderAccess, GrantKind, HostGrant};
+pub use service::{GrantError, GrantInput, GrantService};

@@ -43,3 +43,13 @@ pub fn insert(conn: &mut DbConn, row: &GrantRow) -> QueryResult<()> {
 pub fn delete(conn: &mut DbConn, id: &str) -> QueryResult<bool> {
     diesel::delete(dsl::host_grants.filter(dsl::id.eq(id))).execute(conn).map(|n| n > 0)
 }
+
+pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<GrantRow> {
+    dsl::host_grants.filter(dsl::id.eq(id)).select(GrantRow::as_select()).first(conn)
+}
+
+/// Every workspace as (id, name), by name: the grant page's choices.
+pub fn workspace_names(conn: &mut DbConn) -> QueryResult<Vec<(String, String)>> {
+    use crate::db::schema::workspaces::dsl as w;
+    w::workspaces.select((w::id, w::name)).order((w::name.asc(), w::id.asc())).load(conn)
+}

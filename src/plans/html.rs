@@ -8,6 +8,8 @@ use crate::audit::Actor;
 use crate::auth::CurrentUser;
 use crate::destinations::fields::FieldErrors;
 use crate::error::AppError;
+use crate::grants::FolderAccess;
+use crate::grants::html::link_for_refusal;
 use crate::web::{Flash, Layout, form_value, render, see_other};
 use actix_session::Session;
 use actix_web::http::StatusCode;
@@ -68,6 +70,8 @@ struct FormPage {
     preview: String,
     /// The stored database URL (without its password) on an edit of a PostgreSQL plan.
     stored_url: String,
+    /// For an operator whose source folder is not granted: the grant page, ready to grant it.
+    grant_link: Option<String>,
 }
 
 impl FormPage {
@@ -99,7 +103,9 @@ async fn form_page(
     errors: FieldErrors,
 ) -> Result<FormPage, AppError> {
     let preview = super::schedule::Schedule::parse(&input.schedule).map(|s| s.preview()).unwrap_or_default();
+    let grant_link = link_for_refusal(user, &errors, "source_path", &input.source_path, FolderAccess::Read);
     Ok(FormPage {
+        grant_link,
         layout: Layout::for_user(user, "plans"),
         title: plan.map_or("New plan".into(), |p| format!("Edit {}", p.name)),
         action: plan.map_or("/plans".into(), |p| format!("/plans/{}", p.id)),

@@ -1,6 +1,7 @@
 //! Backup plans: a source, a destination, a schedule (5-field cron, UTC) and a retention count.
 
 pub mod domain;
+mod host_source;
 pub mod html;
 pub mod schedule;
 pub mod service;

@@ -7,10 +7,10 @@ use super::store::{self, PlanChange, PlanRow};
 use crate::artifacts::postgres::PostgresUrl;
 use crate::audit::domain::describe_changes;
 use crate::audit::{self, Action, Actor, Entry, Subject};
-use crate::config::AllowedPaths;
 use crate::crypto::CredentialCipher;
 use crate::db::{Db, DbError, write_transaction};
 use crate::destinations::fields::FieldErrors;
+use crate::grants::GrantService;
 use chrono::{NaiveDateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use std::sync::Arc;
@@ -105,12 +105,12 @@ pub fn open_source_secret(cipher: &CredentialCipher, plan: &PlanRow) -> Result<S
 pub struct PlanService {
     db: Db,
     cipher: Arc<CredentialCipher>,
-    allowed_paths: AllowedPaths,
+    grants: GrantService,
 }
 
 impl PlanService {
-    pub fn new(db: Db, cipher: Arc<CredentialCipher>, allowed_paths: AllowedPaths) -> PlanService {
-        PlanService { db, cipher, allowed_paths }
+    pub fn new(db: Db, cipher: Arc<CredentialCipher>, grants: GrantService) -> PlanService {
+        PlanService { db, cipher, grants }
     }
 
     pub async fn list(&self, workspace: &str) -> Result<Vec<Plan>, PlanError> {
@@ -151,12 +151,20 @@ impl PlanService {
                 .map_err(|m| PlanError::Invalid(FieldErrors::single("source_url", m)))?;
             input.source_url = stored.expose_secret().to_owned();
         }
-        let parsed = NewPlan::parse(&input, now);
+        let mut parsed = NewPlan::parse(&input, now);
         let mut errors = parsed.as_ref().err().cloned().unwrap_or_default();
-        if let Ok(NewPlan { source: Source::Directory(path) | Source::Sqlite(path), .. }) = &parsed
-            && let Err(m) = self.allowed_paths.check(path)
+        if let Ok(plan) = &mut parsed
+            && matches!(plan.source, Source::Directory(_) | Source::Sqlite(_))
         {
-            errors.add("source_path", m);
+            let access = self.grants.access(workspace).await?;
+            let source = plan.source.clone();
+            let checked = tokio::task::spawn_blocking(move || super::host_source::check(&access, source))
+                .await
+                .unwrap_or_else(|e| Err(format!("The check of the source stopped: {e}.")));
+            match checked {
+                Ok(resolved) => plan.source = resolved,
+                Err(m) => errors.add("source_path", m),
+            }
         }
         if let Ok(NewPlan { source_secret: Some(url), .. }) = &parsed
             && let Err(problem) = self.check_database(workspace, url).await?

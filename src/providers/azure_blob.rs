@@ -6,7 +6,9 @@ use super::http::CheckedApi;
 use super::object_listing::{first_page, list_under};
 use super::object_store_errors::from_object_store;
 use super::s3::{PARTS, put_multipart, retry_config};
-use super::{ByteStream, ErrorKind, Provider, ProviderContext, ProviderError, StoredObject, check_key, join_key};
+use super::{
+    ByteStream, ErrorKind, Leftovers, Provider, ProviderContext, ProviderError, StoredObject, check_key, join_key,
+};
 use crate::destinations::fields::{FieldErrors, FieldReader, FieldSpec, RawFields, rules};
 use async_trait::async_trait;
 use base64::Engine;
@@ -189,9 +191,9 @@ impl Provider for AzureBlobProvider {
     }
 
     /// Discards the folder's uncommitted blocks: invisible, but kept (and billed) for a week.
-    async fn remove_leftovers(&self, folder: &str) -> Result<usize, ProviderError> {
+    async fn remove_leftovers(&self, folder: &str, ours: Leftovers<'_>) -> Result<usize, ProviderError> {
         let url = self.container_url();
-        self.container(&url).discard_uncommitted(&join_key(self.prefix.as_deref(), folder)).await
+        self.container(&url).discard_uncommitted(&join_key(self.prefix.as_deref(), folder), ours).await
     }
 
     /// A service SAS for this one blob, read permission only (`sp=r`, `sr=b`), signed locally

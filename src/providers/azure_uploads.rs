@@ -66,8 +66,9 @@ impl Container<'_> {
     }
 
     /// Discards the uncommitted blocks of every upload under `prefix`; returns how many.
-    pub async fn discard_uncommitted(&self, prefix: &str) -> Result<usize, ProviderError> {
-        let names = self.uncommitted(prefix).await?;
+    pub async fn discard_uncommitted(&self, prefix: &str, ours: super::Leftovers<'_>) -> Result<usize, ProviderError> {
+        let mut names = self.uncommitted(prefix).await?;
+        names.retain(|name| ours(name.rsplit('/').next().unwrap_or_default()));
         for name in &names {
             let path = StorePath::parse(name)
                 .map_err(|e| ProviderError::new(ErrorKind::Provider, format!("invalid blob name: {e}")))?;

@@ -1,17 +1,29 @@
-//! Local disk: artifacts under a folder of the server's own filesystem.
+//! Local disk: artifacts under a folder of the server's own file system — a folder granted to the
+//! workspace for reading and writing, or the workspace's own folder `<backups>/<workspace id>`.
+//!
+//! The grants of the moment come in through [`ProviderContext::host`] (a provider never reads the
+//! database). Every operation opens the folder again from `/` and walks below it without following
+//! a symbolic link ([`crate::hostfs::beneath`]), so what was checked is what is written.
 
-use super::{ByteStream, ErrorKind, Provider, ProviderContext, ProviderError, Step, StoredObject, check_key};
+use super::{
+    ByteStream, ErrorKind, Leftovers, Provider, ProviderContext, ProviderError, Step, StoredObject, check_key,
+};
 use crate::destinations::fields::{FieldErrors, FieldReader, FieldSpec, RawFields};
+use crate::hostfs::beneath;
+use crate::hostfs::{HostAccess, Located, Need, describe};
 use async_trait::async_trait;
 use futures::StreamExt;
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, openat, renameat, statat, unlinkat};
+use std::ffi::OsStr;
 use std::io;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 use tokio::io::AsyncWriteExt;
 
 pub const FIELDS: &[FieldSpec] = &[FieldSpec::text("path", "Base directory")
     .max_len(1024)
     .placeholder("/var/backups/devpilot")
-    .help("An absolute folder on the Devpilot server. Leave blank to use the default backup folder.")];
+    .help("An absolute folder on the Devpilot server granted to this workspace for reading and writing. Leave blank to use the workspace's own folder.")];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalConfig {
@@ -37,33 +49,43 @@ impl LocalConfig {
     pub fn location(&self) -> String {
         match &self.path {
             Some(p) => p.display().to_string(),
-            None => "default backup folder".into(),
+            None => "this workspace's folder".into(),
         }
     }
 }
 
+/// New files and folders: what `umask` leaves of these.
+const FILE_MODE: u32 = 0o666;
+const FOLDER_MODE: u32 = 0o777;
+
 pub struct LocalProvider {
-    root: PathBuf,
-    /// The default folder is ours to create; a folder the admin named must already exist.
-    create_root: bool,
+    base: Located,
+    /// The workspace's own folder is ours to create; a folder the admin named must exist.
+    own: bool,
+    host: HostAccess,
 }
 
 impl LocalProvider {
-    /// The server's default folder is always allowed; a folder the admin named must be inside
-    /// the allowed paths.
+    /// A named folder must lie in a folder granted for writing (checked against the grants of the
+    /// moment, and never Devpilot's own); no folder means the workspace's own.
     pub fn new(config: &LocalConfig, ctx: &ProviderContext) -> Result<LocalProvider, ProviderError> {
+        let host = ctx.host.clone();
         match &config.path {
             Some(p) => {
-                ctx.settings.allowed_paths.check(p).map_err(|m| ProviderError::new(ErrorKind::Permission, m))?;
-                Ok(LocalProvider { root: p.clone(), create_root: false })
+                let base = host
+                    .locate_stored(p, Need::Write)
+                    .map_err(|e| ProviderError::new(ErrorKind::Permission, e.to_string()))?;
+                Ok(LocalProvider { base, own: false, host })
             }
-            None => Ok(LocalProvider { root: ctx.local_default_dir.clone(), create_root: true }),
+            None => {
+                let base = Located { root: host.own_folder().to_path_buf(), relative: PathBuf::new() };
+                Ok(LocalProvider { base, own: true, host })
+            }
         }
     }
 
-    fn path_of(&self, key: &str) -> Result<PathBuf, ProviderError> {
-        check_key(key)?;
-        Ok(self.root.join(key))
+    fn shown(&self) -> PathBuf {
+        self.base.path()
     }
 
     fn io_error(&self, what: &str, path: &Path, e: &io::Error) -> ProviderError {
@@ -71,40 +93,70 @@ impl LocalProvider {
             io::ErrorKind::NotFound => ErrorKind::NotFound,
             io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => ErrorKind::Permission,
             // Not transient: retrying the upload would fill the disk again.
-            io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => ErrorKind::Provider,
             _ => ErrorKind::Provider,
         };
         ProviderError::new(kind, format!("Cannot {what} {}: {}.", path.display(), describe(e)))
     }
 
-    async fn ensure_root(&self) -> Result<(), ProviderError> {
-        if self.create_root {
-            tokio::fs::create_dir_all(&self.root)
-                .await
-                .map_err(|e| self.io_error("create the folder", &self.root, &e))?;
-        }
-        match tokio::fs::metadata(&self.root).await {
-            Ok(m) if m.is_dir() => Ok(()),
-            Ok(_) => Err(ProviderError::new(ErrorKind::NotFound, format!("{} is not a folder.", self.root.display()))),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(ProviderError::new(
+    /// The base folder, opened afresh from `/` (the workspace's own made when missing).
+    fn open_base(&self) -> Result<OwnedFd, ProviderError> {
+        let root = &self.base.root;
+        let devpilot = self.host.devpilot();
+        let opened = if self.own {
+            let (parent, name) = (root.parent().unwrap_or(root), root.file_name().unwrap_or_default());
+            beneath::open_folder(parent).and_then(|p| {
+                beneath::make_folder_below(p.as_fd(), Path::new(name), Mode::from_raw_mode(0o700), devpilot)
+            })
+        } else {
+            beneath::open_folder(root)
+                .and_then(|r| beneath::open_folder_below(r.as_fd(), &self.base.relative, devpilot))
+        };
+        opened.map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => ProviderError::new(
                 ErrorKind::NotFound,
-                format!("The folder {} does not exist.", self.root.display()),
-            )),
-            Err(e) => Err(self.io_error("open", &self.root, &e)),
-        }
+                format!("The folder {} does not exist.", self.shown().display()),
+            ),
+            io::ErrorKind::NotADirectory => {
+                ProviderError::new(ErrorKind::NotFound, format!("{} is not a folder.", self.shown().display()))
+            }
+            _ => self.io_error("open", &self.shown(), &e),
+        })
+    }
+
+    /// The folder `relative` (plain names) below the base, made when `make`.
+    fn folder(&self, relative: &str, make: bool) -> Result<OwnedFd, ProviderError> {
+        let base = self.open_base()?;
+        let devpilot = self.host.devpilot();
+        let opened = if make {
+            beneath::make_folder_below(base.as_fd(), Path::new(relative), Mode::from_raw_mode(FOLDER_MODE), devpilot)
+        } else {
+            beneath::open_folder_below(base.as_fd(), Path::new(relative), devpilot)
+        };
+        let what = if make { "create the folder" } else { "open" };
+        opened.map_err(|e| self.io_error(what, &self.shown().join(relative), &e))
+    }
+
+    /// The folder holding `key` (made when `make`), and the key's file name.
+    fn folder_of<'k>(&self, key: &'k str, make: bool) -> Result<(OwnedFd, &'k str), ProviderError> {
+        check_key(key)?;
+        let (folder, name) = key.rsplit_once('/').unwrap_or(("", key));
+        Ok((self.folder(folder, make)?, name))
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&LocalProvider) -> Result<T, ProviderError> + Send + 'static,
+    ) -> Result<T, ProviderError> {
+        let me = LocalProvider { base: self.base.clone(), own: self.own, host: self.host.clone() };
+        tokio::task::spawn_blocking(move || work(&me))
+            .await
+            .map_err(|e| ProviderError::new(ErrorKind::Provider, format!("the disk operation stopped: {e}")))?
     }
 }
 
-/// The system's own words for the common failures (what `df`, `ls` and the logs say too).
-fn describe(e: &io::Error) -> String {
-    match e.kind() {
-        io::ErrorKind::PermissionDenied => "Permission denied".into(),
-        io::ErrorKind::ReadOnlyFilesystem => "Read-only file system".into(),
-        io::ErrorKind::StorageFull => "No space left on device".into(),
-        io::ErrorKind::QuotaExceeded => "Disk quota exceeded".into(),
-        io::ErrorKind::NotFound => "No such file or directory".into(),
-        _ => e.to_string(),
-    }
+fn create_new(dir: &OwnedFd, name: &str) -> io::Result<std::fs::File> {
+    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    Ok(std::fs::File::from(openat(dir, name, flags, Mode::from_raw_mode(FILE_MODE))?))
 }
 
 #[async_trait]
@@ -114,30 +166,35 @@ impl Provider for LocalProvider {
     }
 
     async fn test(&self) -> Result<String, ProviderError> {
-        self.ensure_root().await?;
-        let probe = self.root.join(format!(".devpilot-probe-{}", uuid::Uuid::new_v4()));
-        let write = async {
-            let mut f = tokio::fs::File::create(&probe).await?;
-            f.write_all(b"devpilot write probe").await?;
-            f.sync_all().await
-        };
-        let result = write.await;
-        let _ = tokio::fs::remove_file(&probe).await;
-        result.map_err(|e| self.io_error("write to", &self.root, &e).at(Step::Write))?;
-        Ok(format!("{} exists and is writable.", self.root.display()))
+        self.blocking(|me| {
+            let base = me.open_base()?;
+            let probe = format!(".devpilot-probe-{}", uuid::Uuid::new_v4());
+            let written = create_new(&base, &probe).and_then(|mut f| {
+                io::Write::write_all(&mut f, b"devpilot write probe")?;
+                f.sync_all()
+            });
+            let _ = unlinkat(&base, probe.as_str(), AtFlags::empty());
+            written.map_err(|e| me.io_error("write to", &me.shown(), &e).at(Step::Write))?;
+            Ok(format!("{} exists and is writable.", me.shown().display()))
+        })
+        .await
     }
 
     async fn put(&self, key: &str, mut body: ByteStream) -> Result<u64, ProviderError> {
-        self.ensure_root().await?;
-        let path = self.path_of(key)?;
-        if let Some(parent) = path.parent() {
-            tokio::fs::create_dir_all(parent).await.map_err(|e| self.io_error("create the folder", parent, &e))?;
-        }
+        let key = key.to_owned();
         // Written beside the target and renamed when complete, so a reader never sees half.
-        let partial =
-            path.with_file_name(super::partial_name(path.file_name().and_then(|n| n.to_str()).unwrap_or("artifact")));
+        let (folder, name, partial, file) = self
+            .blocking(move |me| {
+                let (folder, name) = me.folder_of(&key, true)?;
+                let partial = super::partial_name(name);
+                let file =
+                    create_new(&folder, &partial).map_err(|e| me.io_error("write", &me.shown().join(&key), &e))?;
+                Ok((folder, name.to_owned(), partial, file))
+            })
+            .await?;
+        let shown = self.shown().join(&name);
         let write = async {
-            let mut file = tokio::fs::File::create(&partial).await?;
+            let mut file = tokio::fs::File::from_std(file);
             let mut written = 0u64;
             while let Some(chunk) = body.next().await {
                 let chunk = chunk?;
@@ -145,69 +202,60 @@ impl Provider for LocalProvider {
                 written += chunk.len() as u64;
             }
             file.sync_all().await?;
-            tokio::fs::rename(&partial, &path).await?;
             Ok::<u64, io::Error>(written)
         };
-        match write.await {
-            Ok(n) => Ok(n),
-            Err(e) => {
-                let _ = tokio::fs::remove_file(&partial).await;
-                Err(self.io_error("write", &path, &e))
-            }
-        }
+        let result = match write.await {
+            Ok(n) => renameat(&folder, partial.as_str(), &folder, name.as_str()).map(|()| n).map_err(io::Error::from),
+            Err(e) => Err(e),
+        };
+        result.map_err(|e| {
+            let _ = unlinkat(&folder, partial.as_str(), AtFlags::empty());
+            self.io_error("write", &shown, &e)
+        })
     }
 
     async fn get(&self, key: &str) -> Result<ByteStream, ProviderError> {
-        let path = self.path_of(key)?;
-        let file = tokio::fs::File::open(&path).await.map_err(|e| self.io_error("read", &path, &e))?;
-        Ok(tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024).boxed())
+        let key = key.to_owned();
+        let file = self
+            .blocking(move |me| {
+                let (folder, name) = me.folder_of(&key, false)?;
+                beneath::open_file_in(folder.as_fd(), OsStr::new(name), me.host.devpilot())
+                    .map_err(|e| me.io_error("read", &me.shown().join(&key), &e))
+            })
+            .await?;
+        Ok(tokio_util::io::ReaderStream::with_capacity(tokio::fs::File::from_std(file), 256 * 1024).boxed())
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<StoredObject>, ProviderError> {
-        self.ensure_root().await?;
-        let mut found = Vec::new();
-        let mut pending = vec![self.root.clone()];
-        while let Some(dir) = pending.pop() {
-            let mut entries = tokio::fs::read_dir(&dir).await.map_err(|e| self.io_error("list", &dir, &e))?;
-            while let Some(entry) = entries.next_entry().await.map_err(|e| self.io_error("list", &dir, &e))? {
-                let name = entry.file_name();
-                // Probe files and unfinished writes are ours and not artifacts.
-                if name.to_string_lossy().starts_with('.') {
-                    continue;
-                }
-                let meta = entry.metadata().await.map_err(|e| self.io_error("list", &entry.path(), &e))?;
-                if meta.is_dir() {
-                    pending.push(entry.path());
-                    continue;
-                }
-                let Ok(relative) = entry.path().strip_prefix(&self.root).map(Path::to_path_buf) else {
-                    continue;
-                };
-                let key = relative.to_string_lossy().into_owned();
-                if key.starts_with(prefix) {
-                    found.push(StoredObject {
-                        key,
-                        size: meta.len(),
-                        last_modified: meta.modified().ok().map(chrono::DateTime::from),
-                    });
-                }
-            }
-        }
-        found.sort_by(|a, b| a.key.cmp(&b.key));
-        Ok(found)
+        let prefix = prefix.to_owned();
+        self.blocking(move |me| {
+            let base = me.open_base()?;
+            let listed = list_below(base, &prefix, me.host.devpilot());
+            listed.map_err(|e| me.io_error("list", &me.shown(), &e))
+        })
+        .await
     }
 
-    async fn remove_leftovers(&self, folder: &str) -> Result<usize, ProviderError> {
-        let dir = self.path_of(folder.trim_end_matches('/'))?;
-        let mut entries = match tokio::fs::read_dir(&dir).await {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
-            Err(e) => return Err(self.io_error("list", &dir, &e)),
+    async fn remove_leftovers(&self, folder: &str, ours: Leftovers<'_>) -> Result<usize, ProviderError> {
+        let folder = folder.trim_end_matches('/').to_owned();
+        let (dir, names) = match self
+            .blocking(move |me| {
+                check_key(&folder)?;
+                let dir = me.folder(&folder, false)?;
+                let names = beneath::names_in(dir.as_fd()).map_err(|e| me.io_error("list", &me.shown(), &e))?;
+                Ok((dir, names))
+            })
+            .await
+        {
+            Ok(found) => found,
+            Err(e) if e.kind == ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(e),
         };
         let mut removed = 0;
-        while let Some(entry) = entries.next_entry().await.map_err(|e| self.io_error("list", &dir, &e))? {
-            if super::is_partial_name(&entry.file_name().to_string_lossy()) {
-                tokio::fs::remove_file(entry.path()).await.map_err(|e| self.io_error("delete", &entry.path(), &e))?;
+        for name in names.iter().filter_map(|n| n.to_str()) {
+            if super::partial_for(name).is_some_and(ours) {
+                unlinkat(&dir, name, AtFlags::empty())
+                    .map_err(|e| self.io_error("delete", Path::new(name), &e.into()))?;
                 removed += 1;
             }
         }
@@ -215,16 +263,60 @@ impl Provider for LocalProvider {
     }
 
     async fn delete(&self, key: &str) -> Result<(), ProviderError> {
-        let path = self.path_of(key)?;
-        tokio::fs::remove_file(&path).await.map_err(|e| self.io_error("delete", &path, &e))?;
-        // Folders that held only this artifact go too; `remove_dir` refuses non-empty ones.
-        let mut dir = path.parent();
-        while let Some(d) = dir.filter(|d| *d != self.root && d.starts_with(&self.root)) {
-            if tokio::fs::remove_dir(d).await.is_err() {
-                break;
+        let key = key.to_owned();
+        self.blocking(move |me| {
+            check_key(&key)?;
+            let mut folders = vec![me.open_base()?];
+            let names: Vec<&str> = key.split('/').collect();
+            for name in &names[..names.len() - 1] {
+                let next =
+                    beneath::open_folder_below(folders[folders.len() - 1].as_fd(), Path::new(name), me.host.devpilot())
+                        .map_err(|e| me.io_error("delete", &me.shown().join(&key), &e))?;
+                folders.push(next);
             }
-            dir = d.parent();
-        }
-        Ok(())
+            let last = folders.len() - 1;
+            unlinkat(&folders[last], names[last], AtFlags::empty())
+                .map_err(|e| me.io_error("delete", &me.shown().join(&key), &e.into()))?;
+            // Folders that held only this artifact go too; a folder that is not empty stays.
+            for depth in (0..last).rev() {
+                if unlinkat(&folders[depth], names[depth], AtFlags::REMOVEDIR).is_err() {
+                    break;
+                }
+            }
+            Ok(())
+        })
+        .await
     }
+}
+
+/// Every artifact below an open folder whose key starts with `prefix`, following no link and
+/// skipping hidden names (probes and unfinished writes).
+fn list_below(base: OwnedFd, prefix: &str, devpilot: &crate::hostfs::DevpilotFiles) -> io::Result<Vec<StoredObject>> {
+    let mut found = Vec::new();
+    let mut pending = vec![(base, String::new())];
+    while let Some((dir, relative)) = pending.pop() {
+        for name in beneath::names_in(dir.as_fd())? {
+            let Some(name) = name.to_str().filter(|n| !n.starts_with('.')) else { continue };
+            let key = if relative.is_empty() { name.to_owned() } else { format!("{relative}/{name}") };
+            let stat = statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW)?;
+            match FileType::from_raw_mode(stat.st_mode) {
+                FileType::Directory
+                    if format!("{key}/").starts_with(prefix) || prefix.starts_with(&format!("{key}/")) =>
+                {
+                    pending.push((beneath::open_folder_below(dir.as_fd(), Path::new(name), devpilot)?, key));
+                }
+                FileType::RegularFile if key.starts_with(prefix) => {
+                    let modified = chrono::DateTime::from_timestamp(stat.st_mtime, 0);
+                    found.push(StoredObject {
+                        key,
+                        size: u64::try_from(stat.st_size).unwrap_or(0),
+                        last_modified: modified,
+                    });
+                }
+                _ => {}
+            }
+        }
+    }
+    found.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(found)
 }

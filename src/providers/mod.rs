@@ -23,6 +23,7 @@ mod xml;
 
 use crate::config::ProviderSettings;
 use crate::destinations::domain::DestinationConfig;
+use crate::hostfs::{DevpilotFiles, HostAccess};
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::BoxStream;
@@ -36,17 +37,25 @@ pub type ByteStream = BoxStream<'static, std::io::Result<Bytes>>;
 #[derive(Debug, Clone)]
 pub struct ProviderContext {
     pub settings: ProviderSettings,
-    /// The folder a local destination without a path of its own writes to.
-    pub local_default_dir: PathBuf,
+    /// The folders of this machine the destination's workspace may use (local destinations):
+    /// its grants and its own folder. The destination service sets the workspace's.
+    pub host: HostAccess,
     pub http: http::HttpClients,
     /// Set for a batch of tests: SFTP destinations with the same login share its connection.
     pub shared_logins: Option<std::sync::Arc<sftp::SharedLogins>>,
 }
 
 impl ProviderContext {
+    /// A context whose local destinations may use `local_default_dir` only (no grants).
     pub fn new(settings: ProviderSettings, local_default_dir: PathBuf) -> Result<ProviderContext, ProviderError> {
         let http = http::HttpClients::new(&settings)?;
-        Ok(ProviderContext { settings, local_default_dir, http, shared_logins: None })
+        let host = HostAccess::new(Vec::new(), local_default_dir, std::sync::Arc::new(DevpilotFiles::default()));
+        Ok(ProviderContext { settings, host, http, shared_logins: None })
+    }
+
+    /// The same context for a workspace with these host folders.
+    pub fn with_host(&self, host: HostAccess) -> ProviderContext {
+        ProviderContext { host, ..self.clone() }
     }
 
     /// For the providers of one batch of tests, which share what they can connect once.
@@ -236,9 +245,11 @@ pub trait Provider: Send + Sync {
 
     /// Removes what uploads into `folder` (a key ending in `/`) left when they were cut off with
     /// the server out of reach, so their own clean-up could not run; returns how many: partial
-    /// files (local, SFTP), incomplete multipart uploads where the store can list them (S3).
+    /// files (local, SFTP), incomplete multipart uploads where the store can list them (S3),
+    /// uncommitted blocks (Azure). Only what `ours` says is ours goes (it is given the file name
+    /// of the object the upload was for): another plan's upload in the same folder is left alone.
     /// Providers whose partial uploads are never kept, or cannot be listed, have nothing to do.
-    async fn remove_leftovers(&self, _folder: &str) -> Result<usize, ProviderError> {
+    async fn remove_leftovers(&self, _folder: &str, _ours: Leftovers<'_>) -> Result<usize, ProviderError> {
         Ok(0)
     }
 
@@ -270,8 +281,17 @@ pub fn partial_name(name: &str) -> String {
 const PARTIAL_MARK: &str = ".partial-";
 
 pub fn is_partial_name(name: &str) -> bool {
-    name.starts_with('.') && name.contains(PARTIAL_MARK)
+    partial_for(name).is_some()
 }
+
+/// The file name of the object a partial file was written for.
+pub fn partial_for(name: &str) -> Option<&str> {
+    name.strip_prefix('.')?.rsplit_once(PARTIAL_MARK).map(|(object, _)| object)
+}
+
+/// Which leftovers of [`Provider::remove_leftovers`] are the caller's, by the file name of the
+/// object they were for.
+pub type Leftovers<'a> = &'a (dyn Fn(&str) -> bool + Send + Sync);
 
 /// Builds the provider for a parsed config.
 pub fn build(config: &DestinationConfig, ctx: &ProviderContext) -> Result<Box<dyn Provider>, ProviderError> {

@@ -9,6 +9,7 @@ use super::store::{self, RUNNING, RunRow};
 use crate::auth::CurrentUser;
 use crate::destinations::fields::FieldErrors;
 use crate::error::AppError;
+use crate::grants::FolderAccess;
 use crate::plans::service::{Plan, PlanService};
 use crate::web::time::exact;
 use crate::web::{Flash, Layout, form_value, render, see_other};
@@ -39,6 +40,8 @@ pub struct RunView {
     pub duration: String,
     pub destination: String,
     pub error: String,
+    /// What the run wants its reader to know beside its status (what it skipped).
+    pub notes: String,
     pub sha256: String,
     pub running: bool,
     /// Succeeded, and retention has not deleted it.
@@ -66,6 +69,7 @@ fn view(run: RunRow, plan_name: String, destinations: &[(String, String)]) -> Ru
         duration,
         destination,
         error: run.error.unwrap_or_default(),
+        notes: run.notes.unwrap_or_default(),
         sha256: run.sha256.unwrap_or_default(),
         plan_name,
         id: run.id,
@@ -210,6 +214,8 @@ struct RestorePage {
     /// A database restore's choice: `new` (the default) or `existing`.
     into: &'static str,
     errors: FieldErrors,
+    /// For an operator whose target is not granted: the grant page, ready to grant it.
+    grant_link: Option<String>,
     outcome: String,
     succeeded: bool,
 }
@@ -247,6 +253,7 @@ async fn restore_page(
         target: String::new(),
         into: "new",
         errors: FieldErrors::new(),
+        grant_link: None,
         outcome: String::new(),
         succeeded: false,
     })
@@ -284,11 +291,16 @@ async fn restore(
             .await
             .map(RestoreTarget::Postgres)
     } else {
-        RestoreTarget::parse(page.kind, typed, runner.allowed_paths())
+        let access = runner.grants().access(&user.workspace_id).await?;
+        RestoreTarget::parse(page.kind, typed, &access)
     };
     let target = match target {
         Ok(target) => target,
         Err(errors) => {
+            if page.kind != "postgres" {
+                page.grant_link =
+                    crate::grants::html::link_for_refusal(&user, &errors, "target", typed, FolderAccess::ReadWrite);
+            }
             page.errors = errors;
             return render(StatusCode::UNPROCESSABLE_ENTITY, &page);
         }

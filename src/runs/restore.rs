@@ -1,26 +1,29 @@
-//! Restoring a run's artifact into a chosen target. The artifact is read twice: once to check its
-//! SHA-256 against the run's record, writing nothing, and only then again, through decryption when
-//! the run encrypted it, into the target.
+//! Restoring a run's artifact into a chosen target. The artifact is downloaded once, into a
+//! private file under the data folder, its SHA-256 checked on the way against the run's record;
+//! the restore then reads that file only (through decryption when the run encrypted it), and the
+//! file goes when the restore ends, whatever happens. Files and folders are restored only inside a
+//! folder granted to the workspace for reading and writing, or its own folder.
 
 use super::databases::DatabaseTarget;
 use super::runner::Runner;
 use super::store::RunRow;
 use crate::artifacts::restore::{self, RestoreError};
-use crate::artifacts::{encryption, workspace_key};
-use crate::config::AllowedPaths;
+use crate::artifacts::{ByteStream, encryption, workspace_key};
 use crate::destinations::fields::FieldErrors;
 use crate::error::AppError;
-use std::path::{Path, PathBuf};
+use crate::hostfs::private::PrivateTemp;
+use crate::hostfs::{HostAccess, Need, Place};
+use futures::StreamExt;
 
 /// Where a restore writes.
 pub enum RestoreTarget {
     /// An empty (or missing) folder for a directory artifact.
-    Directory(PathBuf),
+    Directory(Place),
     /// A database for a PostgreSQL artifact: a new one, or an existing one whose name was typed
     /// (built by [`Runner::database_target`], which checks it).
     Postgres(DatabaseTarget),
     /// A new file for a SQLite artifact.
-    SqliteFile(PathBuf),
+    SqliteFile(Place),
 }
 
 /// What the artifact holds: recorded on the run, or told by its object key for older runs.
@@ -37,37 +40,34 @@ pub fn artifact_kind(run: &RunRow) -> &'static str {
 }
 
 impl RestoreTarget {
-    /// Parses the restore form's `target` path for a directory or SQLite artifact (`kind`).
-    pub fn parse(kind: &str, target: &str, allowed: &AllowedPaths) -> Result<RestoreTarget, FieldErrors> {
+    /// Parses the restore form's `target` path for a directory or SQLite artifact (`kind`); it
+    /// must lie in a folder `access` allows writing in, and its folder exist (none is created).
+    pub fn parse(kind: &str, target: &str, access: &HostAccess) -> Result<RestoreTarget, FieldErrors> {
         let error = |m: String| FieldErrors::single("target", m);
         let target = target.trim();
         if target.is_empty() {
             return Err(error("Enter the absolute path to restore into.".into()));
         }
-        let path = Path::new(target);
-        if !path.is_absolute() {
-            return Err(error(format!("“{target}” is not an absolute path; start it with /.")));
-        }
-        allowed.check(path).map_err(error)?;
-        let parent_exists = path.parent().is_some_and(Path::is_dir);
-        match kind {
-            "sqlite" if path.exists() => {
-                Err(error(format!("“{target}” already exists; choose a new file to restore into.")))
+        let place = access.locate_new(target, Need::Write).map_err(|e| error(e.to_string()))?;
+        // What is there now, for a clear message; the restore checks again as it writes.
+        let existing = std::fs::symlink_metadata(place.path()).ok();
+        match (kind, existing) {
+            ("sqlite", Some(_)) => Err(error(format!("“{target}” already exists; choose a new file to restore into."))),
+            ("sqlite", None) => Ok(RestoreTarget::SqliteFile(place)),
+            (_, Some(m)) if m.file_type().is_symlink() => {
+                Err(error(format!("“{target}” is a symbolic link; choose an empty or new folder.")))
             }
-            "sqlite" if !parent_exists => Err(error(format!("The folder of “{target}” does not exist."))),
-            "sqlite" => Ok(RestoreTarget::SqliteFile(path.to_path_buf())),
-            _ if path.is_file() => Err(error(format!("“{target}” is a file; choose an empty folder."))),
-            _ if path.is_dir() && std::fs::read_dir(path).is_ok_and(|mut d| d.next().is_some()) => {
+            (_, Some(m)) if !m.is_dir() => Err(error(format!("“{target}” is a file; choose an empty folder."))),
+            (_, Some(_)) if std::fs::read_dir(place.path()).is_ok_and(|mut d| d.next().is_some()) => {
                 Err(error(format!("“{target}” is not empty; choose an empty or new folder.")))
             }
-            _ if !path.exists() && !parent_exists => Err(error(format!("The folder of “{target}” does not exist."))),
-            _ => Ok(RestoreTarget::Directory(path.to_path_buf())),
+            _ => Ok(RestoreTarget::Directory(place)),
         }
     }
 }
 
 impl Runner {
-    /// Verifies the artifact's checksum, then restores it into `target`.
+    /// Downloads the artifact once, checking its checksum, then restores it into `target`.
     pub async fn restore(&self, workspace: &str, run_id: &str, target: &RestoreTarget) -> Result<(), AppError> {
         let (run, key, provider) = self.available_artifact(workspace, run_id).await?;
         let sha256 = run.sha256.clone().ok_or_else(|| {
@@ -75,19 +75,29 @@ impl Runner {
         })?;
         let failed = |e: RestoreError| AppError::BadRequest(format!("The restore failed: {e}."));
         let read = |e: crate::providers::ProviderError| AppError::BadRequest(format!("Reading the backup failed: {e}"));
-        restore::verify(provider.get(&key).await.map_err(read)?, &sha256).await.map_err(failed)?;
-        let mut body = provider.get(&key).await.map_err(read)?;
+        let temp = PrivateTemp::create(self.data_dir())
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("making a private temporary folder: {e}")))?;
+        let (path, file) = temp
+            .new_file("artifact")
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("a private temporary file: {e}")))?;
+        let download = provider.get(&key).await.map_err(read)?;
+        restore::download_verified(download, tokio::fs::File::from_std(file), &sha256).await.map_err(failed)?;
+        let file = tokio::fs::File::open(&path).await.map_err(|e| failed(RestoreError::Read(e)))?;
+        let mut body: ByteStream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024).boxed();
         if run.encrypted {
             let artifact_key = workspace_key::for_workspace(self.db(), self.cipher(), workspace)
                 .await
                 .map_err(|e| AppError::BadRequest(format!("The backup cannot be decrypted: {e}.")))?;
             body = encryption::decrypt(body, &artifact_key);
         }
-        match target {
-            RestoreTarget::Directory(folder) => restore::into_directory(body, folder).await,
-            RestoreTarget::SqliteFile(file) => restore::into_sqlite_file(body, file).await,
+        let devpilot = self.grants().devpilot_files();
+        let restored = match target {
+            RestoreTarget::Directory(place) => restore::into_directory(body, place, devpilot).await,
+            RestoreTarget::SqliteFile(place) => restore::into_sqlite_file(body, place, devpilot).await,
             RestoreTarget::Postgres(database) => self.restore_database(body, database).await,
-        }
-        .map_err(failed)
+        };
+        // The private copy goes now, whatever happened (and with `temp` on every early return).
+        drop(temp);
+        restored.map_err(failed)
     }
 }

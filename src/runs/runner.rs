@@ -3,13 +3,13 @@
 
 use super::store::{self, FAILED, QUEUED, RunEnd, RunRow, SKIPPED, SUCCEEDED};
 use crate::artifacts::checksum::{DigestHandle, Digesting};
-use crate::artifacts::postgres::tools;
-use crate::artifacts::{ByteStream, directory, encryption, sqlite, workspace_key};
-use crate::config::AllowedPaths;
+use crate::artifacts::walk::Skipped;
+use crate::artifacts::{ByteStream, encryption, workspace_key};
 use crate::crypto::CredentialCipher;
 use crate::db::{Db, DbError};
 use crate::destinations::domain::Status;
 use crate::destinations::service::DestinationService;
+use crate::grants::GrantService;
 use crate::plans::domain::Source;
 use crate::plans::store::{self as plans, PlanRow};
 use crate::providers::{ErrorKind, Provider, ProviderError};
@@ -58,7 +58,9 @@ pub struct Runner {
     db: Db,
     destinations: DestinationService,
     cipher: Arc<CredentialCipher>,
-    allowed_paths: AllowedPaths,
+    grants: GrantService,
+    /// The data folder: restores download into its private temporary folder.
+    data_dir: std::path::PathBuf,
     live: Arc<Mutex<HashMap<String, Live>>>,
     /// This process's instance id: the owner of the runs it executes.
     instance: Arc<str>,
@@ -66,7 +68,7 @@ pub struct Runner {
 
 /// Why a run did not succeed: failed (an error) or skipped (a reason).
 enum Outcome {
-    Succeeded { bytes: u64, sha256: String, key: String },
+    Succeeded { bytes: u64, sha256: String, key: String, notes: Option<String> },
     Failed(String),
     Skipped(String),
 }
@@ -76,18 +78,24 @@ impl Runner {
         db: Db,
         destinations: DestinationService,
         cipher: Arc<CredentialCipher>,
-        allowed_paths: AllowedPaths,
+        grants: GrantService,
+        data_dir: std::path::PathBuf,
         instance: Arc<str>,
     ) -> Runner {
-        Runner { db, destinations, cipher, allowed_paths, live: Arc::default(), instance }
+        Runner { db, destinations, cipher, grants, data_dir, live: Arc::default(), instance }
+    }
+
+    pub(super) fn data_dir(&self) -> &std::path::Path {
+        &self.data_dir
     }
 
     pub fn instance(&self) -> &str {
         &self.instance
     }
 
-    pub fn allowed_paths(&self) -> &AllowedPaths {
-        &self.allowed_paths
+    /// What of this machine each workspace may use.
+    pub fn grants(&self) -> &GrantService {
+        &self.grants
     }
 
     pub(super) fn db(&self) -> &Db {
@@ -162,6 +170,7 @@ impl Runner {
             source_kind: Some(plan.source_kind.clone()),
             encrypted: plan.encrypt,
             owner_id: Some(self.instance.to_string()),
+            notes: None,
         }
     }
 
@@ -185,7 +194,7 @@ impl Runner {
     async fn execute(&self, plan: PlanRow, run: RunRow) {
         let outcome = self.attempt(&plan, &run.id).await;
         let end = match outcome {
-            Outcome::Succeeded { bytes, sha256, key } => {
+            Outcome::Succeeded { bytes, sha256, key, notes } => {
                 let problem = self.apply_retention(&plan, &run.id, &key, &run.destination_id).await;
                 RunEnd {
                     status: SUCCEEDED,
@@ -194,6 +203,7 @@ impl Runner {
                     sha256: Some(sha256),
                     object_key: Some(key),
                     error: problem.map(|p| format!("Retention: {p}")),
+                    notes,
                 }
             }
             Outcome::Failed(e) => end_without_artifact(FAILED, e),
@@ -269,7 +279,7 @@ impl Runner {
         let result = self.upload(provider.as_ref(), plan, &source, &key, run_id).await;
         self.live.lock().map(|mut l| l.remove(run_id)).ok();
         match result {
-            Ok((bytes, sha256)) => Outcome::Succeeded { bytes, sha256, key },
+            Ok((bytes, sha256, notes)) => Outcome::Succeeded { bytes, sha256, key, notes },
             Err(e) => Outcome::Failed(e.to_string()),
         }
     }
@@ -283,7 +293,7 @@ impl Runner {
         source: &Source,
         key: &str,
         run_id: &str,
-    ) -> Result<(u64, String), ProviderError> {
+    ) -> Result<(u64, String, Option<String>), ProviderError> {
         let unreadable = |e: String| ProviderError::new(ErrorKind::Provider, format!("Reading the source failed: {e}"));
         let artifact_key =
             match plan.encrypt {
@@ -295,7 +305,7 @@ impl Runner {
         let mut attempt = 1;
         loop {
             let source_error = Arc::new(Mutex::new(None));
-            let body = self.read_source(plan, source).await.map_err(unreadable)?;
+            let (body, skipped) = self.read_source(plan, source).await.map_err(unreadable)?;
             let body = note_error(body, source_error.clone());
             let body = match &artifact_key {
                 Some(k) => encryption::encrypt(body, k),
@@ -310,7 +320,9 @@ impl Runner {
             let (sha256, passed) = digest.finish();
             let source_error = source_error.lock().ok().and_then(|e| e.clone());
             match result {
-                Ok(written) if written == passed && source_error.is_none() => return Ok((written, sha256)),
+                Ok(written) if written == passed && source_error.is_none() => {
+                    return Ok((written, sha256, skipped.as_ref().and_then(skipped_note)));
+                }
                 Ok(written) => {
                     let _ = provider.delete(key).await;
                     let why = source_error.unwrap_or_else(|| format!("it stored {written} bytes of {passed}"));
@@ -332,37 +344,6 @@ impl Runner {
         }
     }
 
-    /// Uploads cut off with the server out of reach could not clean up after themselves; the
-    /// plan's next run does (and start-up, for runs a crash interrupted), unless another run of
-    /// the plan is uploading right now.
-    pub(super) async fn remove_leftovers(&self, provider: &dyn Provider, plan: &PlanRow, run_id: &str) {
-        let (pid, rid) = (plan.id.clone(), run_id.to_owned());
-        if !matches!(self.db.run(move |c| store::another_running(c, &pid, &rid)).await, Ok(false)) {
-            return;
-        }
-        match provider.remove_leftovers(&format!("{}/", plan.slug)).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(run = %run_id, removed = n, "removed what interrupted uploads left"),
-            Err(e) => tracing::warn!(run = %run_id, error = %e, "could not remove what interrupted uploads left"),
-        }
-    }
-
-    /// A fresh stream of the source (each attempt starts over).
-    async fn read_source(&self, plan: &PlanRow, source: &Source) -> Result<ByteStream, String> {
-        match source {
-            // Checked again here: the allowed paths may have changed since the plan was saved.
-            Source::Directory(path) => self.allowed_paths.check(path).map(|()| directory::stream(path.clone())),
-            Source::Sqlite(path) => {
-                self.allowed_paths.check(path)?;
-                sqlite::snapshot(path).await.map_err(|e| e.to_string())
-            }
-            Source::Postgres(_) => {
-                let checked = self.checked_source(plan).await?;
-                tools::dump(&checked).map_err(|e| e.to_string())
-            }
-        }
-    }
-
     fn record_progress(&self, run_id: &str, digest: DigestHandle) -> tokio::task::JoinHandle<()> {
         let (db, id) = (self.db.clone(), run_id.to_owned());
         tokio::spawn(async move {
@@ -373,51 +354,12 @@ impl Runner {
             }
         })
     }
+}
 
-    /// Deletes the plan's successful artifacts beyond its newest N (the run that just uploaded
-    /// `key` counts); returns what failed.
-    async fn apply_retention(
-        &self,
-        plan: &PlanRow,
-        run_id: &str,
-        key: &str,
-        destination: &Option<String>,
-    ) -> Option<String> {
-        let (pid, current, keep) = (plan.id.clone(), run_id.to_owned(), plan.retention);
-        // The current run's key and destination are not in its row yet.
-        let (id, k, d) = (run_id.to_owned(), key.to_owned(), destination.clone());
-        let note = self.db.run(move |c| store::note_artifact(c, &id, &k, d.as_deref())).await;
-        if let Err(e) = note {
-            return Some(format!("recording the new backup failed: {e}"));
-        }
-        let old = match self.db.run(move |c| store::beyond_retention(c, &pid, &current, keep)).await {
-            Ok(old) => old,
-            Err(e) => return Some(format!("listing old backups failed: {e}")),
-        };
-        let mut problems = Vec::new();
-        for (run_id, key, destination) in old {
-            let Some(destination) = destination else { continue };
-            let provider = match self.destinations.provider(&plan.workspace_id, &destination).await {
-                Ok((_, Ok(p))) => p,
-                Ok((_, Err(e))) => {
-                    problems.push(format!("could not delete {key}: {e}"));
-                    continue;
-                }
-                // The destination is gone, and its artifacts with it as far as we can tell.
-                Err(_) => continue,
-            };
-            match provider.delete(&key).await {
-                Ok(()) => {
-                    let now = Utc::now().naive_utc();
-                    if let Err(e) = self.db.run(move |c| store::mark_pruned(c, &run_id, now)).await {
-                        problems.push(format!("recording the deletion of {key} failed: {e}"));
-                    }
-                }
-                Err(e) => problems.push(format!("could not delete {key}: {e}")),
-            }
-        }
-        (!problems.is_empty()).then(|| problems.join("; "))
-    }
+/// What a directory backup skipped, as the run's note.
+fn skipped_note(skipped: &Skipped) -> Option<String> {
+    let skipped = skipped.lock().ok()?;
+    (!skipped.is_empty()).then(|| format!("Not backed up: {}.", skipped.join("; ")))
 }
 
 /// Keeps the source's own error: the provider only sees a broken body and says "cannot write".
@@ -431,7 +373,8 @@ fn note_error(body: ByteStream, slot: Arc<Mutex<Option<String>>>) -> ByteStream 
 }
 
 fn end_without_artifact(status: &'static str, error: String) -> RunEnd {
-    RunEnd { status, finished_at: Utc::now().naive_utc(), bytes: 0, sha256: None, object_key: None, error: Some(error) }
+    let finished_at = Utc::now().naive_utc();
+    RunEnd { status, finished_at, bytes: 0, sha256: None, object_key: None, error: Some(error), notes: None }
 }
 
 fn transient(e: &ProviderError) -> bool {

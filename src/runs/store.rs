@@ -55,6 +55,8 @@ pub struct RunRow {
     pub encrypted: bool,
     /// The instance executing it.
     pub owner_id: Option<String>,
+    /// What the run wants its reader to know beside its status (what it skipped).
+    pub notes: Option<String>,
 }
 
 /// How a run ended.
@@ -67,6 +69,7 @@ pub struct RunEnd {
     pub sha256: Option<String>,
     pub object_key: Option<String>,
     pub error: Option<String>,
+    pub notes: Option<String>,
 }
 
 pub fn insert(conn: &mut DbConn, row: &RunRow) -> QueryResult<()> {
@@ -83,15 +86,16 @@ pub fn start(conn: &mut DbConn, id: &str, owner: &str, destination: &str, at: Na
     Ok(n == 1)
 }
 
-/// Whether another run of the plan is uploading now (its partial upload is not a leftover).
-pub fn another_running(conn: &mut DbConn, plan: &str, run: &str) -> QueryResult<bool> {
-    let n: i64 = dsl::runs
+/// The plan's runs whose uploads may have left something behind: those that failed or were
+/// interrupted, newest first (each run removes what the ones before it left, so a few would do).
+pub fn cut_off_runs(conn: &mut DbConn, plan: &str) -> QueryResult<Vec<String>> {
+    dsl::runs
         .filter(dsl::plan_id.eq(plan))
-        .filter(dsl::id.ne(run))
-        .filter(dsl::status.eq(RUNNING))
-        .count()
-        .get_result(conn)?;
-    Ok(n > 0)
+        .filter(dsl::status.eq_any([FAILED, INTERRUPTED]))
+        .order(dsl::created_at.desc())
+        .limit(1000)
+        .select(dsl::id)
+        .load(conn)
 }
 
 pub fn progress(conn: &mut DbConn, id: &str, bytes: i64) -> QueryResult<()> {
@@ -254,4 +258,14 @@ pub fn claim(
         }
         Ok(n == 1)
     })
+}
+
+/// The artifacts still kept on these destinations, as (destination, object key).
+pub fn kept_on(conn: &mut DbConn, destinations: &[String]) -> QueryResult<Vec<(Option<String>, Option<String>)>> {
+    dsl::runs
+        .filter(dsl::destination_id.eq_any(destinations))
+        .filter(dsl::object_key.is_not_null())
+        .filter(dsl::pruned_at.is_null())
+        .select((dsl::destination_id, dsl::object_key))
+        .load(conn)
 }

@@ -20,8 +20,9 @@ pub const BASE: &str = "/api/v1/backup-destinations";
 pub const ALIAS: &str = "/api/v1/settings/backup-destinations";
 pub const REDACTED: &str = "••••";
 
-/// Creates a local destination in `dir` through the API; returns the reply's `data`.
+/// Creates a local destination in `dir` (granted first) through the API; returns the reply's `data`.
 pub async fn create_local(api: &Api<'_>, name: &str, dir: &std::path::Path) -> Value {
+    api.app.grant_folder(dir, "read_write").await;
     let reply = api
         .post(BASE, json!({"name": name, "destinationType": "local", "config": {"path": dir.to_string_lossy()}}))
         .await;

@@ -113,8 +113,8 @@ async fn a_schedule_is_created_read_updated_and_deleted(backend: Backend) {
     let row = plan_rows(&f.app).await.remove(0);
     assert_eq!((row.schedule.as_str(), row.retention, row.enabled), ("30 3 * * 1", 14, false));
 
-    // A source of another type replaces the whole source.
-    let db = tempfile::NamedTempFile::new().expect("file");
+    // A source of another type replaces the whole source (in the granted folder).
+    let db = tempfile::NamedTempFile::new_in(f.source.path()).expect("file");
     write_sqlite_header(db.path());
     let path = db.path().to_string_lossy().into_owned();
     let sqlite = api
@@ -330,10 +330,14 @@ async fn another_workspace_sees_nothing(backend: Backend) {
     let mut body = directory_schedule(&f, "Borrowing");
     body["destination_id"] = json!(f.destination_id);
     let borrowed = other.post("/api/v1/backup-schedules", body).await;
-    assert_error(&borrowed, 422, "does not exist in this workspace");
-    assert!(borrowed.json["fields"]["destination_id"].is_string());
+    assert_eq!(borrowed.status, 422, "{borrowed:?}");
+    let fields = &borrowed.json["fields"];
+    assert!(fields["destination_id"].as_str().is_some_and(|m| m.contains("does not exist in this workspace")));
+    // Nor our granted folder: grants are per workspace.
+    assert!(fields["source.path"].as_str().is_some_and(|m| m.contains("not granted to this workspace")), "{fields}");
     let without = other.post("/api/v1/backup-schedules", directory_schedule(&f, "Nowhere")).await;
-    assert_error(&without, 422, "Choose a destination");
+    assert_eq!(without.status, 422);
+    assert!(without.json["fields"]["destination_id"].as_str().is_some_and(|m| m.contains("Choose a destination")));
 
     let rows = plan_rows(&f.app).await;
     assert_eq!(rows.len(), 1);

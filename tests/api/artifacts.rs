@@ -10,10 +10,27 @@ use devpilot::artifacts::postgres::client::Address;
 use devpilot::artifacts::postgres::{Checked, DatabaseAccess, PostgresError, PostgresUrl, tools};
 use devpilot::artifacts::restore::{self, RestoreError};
 use devpilot::artifacts::sqlite;
+use devpilot::hostfs::{Located, Place};
 use diesel::sql_types::{BigInt, Text};
 use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl, SqliteConnection};
 use futures::{StreamExt, TryStreamExt};
 use std::path::Path;
+use std::sync::Arc;
+
+/// The file or folder at `path` (its folder exists) as a located place, as a workspace's grant
+/// check would give it.
+fn place_at(path: &Path) -> Place {
+    let folder = std::fs::canonicalize(path.parent().expect("a folder")).expect("resolved");
+    Place {
+        folder: Located { root: folder, relative: Default::default() },
+        name: path.file_name().expect("name").into(),
+    }
+}
+
+fn located(path: &Path) -> Located {
+    let place = place_at(path);
+    Located { root: place.folder.root, relative: place.name.into() }
+}
 
 /// A database of our own, dropped when the test ends.
 pub struct ScratchDb {
@@ -320,9 +337,9 @@ async fn sqlite_snapshot_while_another_connection_writes_is_consistent() {
         })
     };
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    let snapshot = sqlite::snapshot(&db).await.expect("snapshot");
+    let snapshot = sqlite::snapshot(&located(&db), Arc::default()).await.expect("snapshot");
     let copy = dir.path().join("restored.db");
-    restore::into_sqlite_file(snapshot, &copy).await.expect("restore");
+    restore::into_sqlite_file(snapshot, &place_at(&copy), Arc::default()).await.expect("restore");
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     assert!(writer.join().expect("writer") > 0, "the writer really wrote");
 
@@ -336,8 +353,13 @@ async fn sqlite_snapshot_while_another_connection_writes_is_consistent() {
     assert_eq!(orders, lines, "a snapshot never holds half a transaction");
 
     // Restoring onto an existing file is refused and leaves it alone.
-    let error =
-        restore::into_sqlite_file(sqlite::snapshot(&db).await.expect("snapshot"), &copy).await.expect_err("exists");
+    let error = restore::into_sqlite_file(
+        sqlite::snapshot(&located(&db), Arc::default()).await.expect("snapshot"),
+        &place_at(&copy),
+        Arc::default(),
+    )
+    .await
+    .expect_err("exists");
     assert!(error.to_string().contains("already exists"), "{error}");
     assert_eq!(sqlite_count(&mut restored, "SELECT count(*) AS n FROM orders"), orders);
 }
@@ -347,11 +369,13 @@ async fn sqlite_source_validation_and_bad_restores() {
     let dir = tempfile::tempdir().expect("tempdir");
     let text = dir.path().join("plain.txt");
     std::fs::write(&text, "this is not a database, just some words that fill a page. ".repeat(100)).expect("write");
-    let error = sqlite::snapshot(&text).await.err().expect("not a database").to_string();
+    let error = sqlite::snapshot(&located(&text), Arc::default()).await.err().expect("not a database").to_string();
     assert!(error.contains("is not a SQLite database"), "{error}");
     // A restore whose bytes are not SQLite fails and leaves no file behind.
     let target = dir.path().join("restored.db");
-    let error = restore::into_sqlite_file(stream_of(b"garbage".repeat(1000)), &target).await.expect_err("garbage");
+    let error = restore::into_sqlite_file(stream_of(b"garbage".repeat(1000)), &place_at(&target), Arc::default())
+        .await
+        .expect_err("garbage");
     assert!(error.to_string().contains("not a SQLite database"), "{error}");
     assert!(!target.exists());
 }
@@ -408,14 +432,17 @@ async fn a_directory_artifact_restores_into_an_empty_folder_only() {
     let place = tempfile::tempdir().expect("tempdir");
     let target = place.path().join("restore-here");
     restore::verify(stream_of(archive.clone()), &sha).await.expect("verified");
-    restore::into_directory(stream_of(archive.clone()), &target).await.expect("restore into a new folder");
+    restore::into_directory(stream_of(archive.clone()), &place_at(&target), Arc::default())
+        .await
+        .expect("restore into a new folder");
     assert_eq!(std::fs::read(target.join("docs/readme.txt")).expect("readme"), "héllo".as_bytes());
     assert_eq!(std::fs::read(target.join("docs/big.bin")).expect("big"), big);
     assert_eq!(std::fs::read_link(target.join("docs/link")).expect("link"), Path::new("readme.txt"));
 
     // The same folder is no longer empty: refused, nothing touched.
     std::fs::write(target.join("top.txt"), b"edited").expect("edit");
-    let error = restore::into_directory(stream_of(archive), &target).await.expect_err("not empty");
+    let error =
+        restore::into_directory(stream_of(archive), &place_at(&target), Arc::default()).await.expect_err("not empty");
     assert!(matches!(error, RestoreError::Target(_)) && error.to_string().contains("not empty"), "{error}");
     assert_eq!(std::fs::read(target.join("top.txt")).expect("top"), b"edited");
 }
@@ -431,11 +458,12 @@ async fn path_escaping_entries_are_refused_and_nothing_is_left() {
     ];
     for (name, archive) in cases {
         let target = place.path().join(name.replace(' ', "-"));
-        let error = restore::into_directory(stream_of(archive), &target).await.expect_err(name);
+        let error =
+            restore::into_directory(stream_of(archive), &place_at(&target), Arc::default()).await.expect_err(name);
         assert!(matches!(error, RestoreError::Archive(_)), "{name}: {error}");
         assert_eq!(files_in(&target), Vec::<String>::new(), "{name}: the folder is emptied again");
     }
-    assert_eq!(files_in(place.path()).len(), 4, "nothing landed beside the folders");
+    assert_eq!(files_in(place.path()), Vec::<String>::new(), "nothing landed beside the folders, no staging left");
     assert!(!Path::new("/tmp/devpilot-escaped.txt").exists());
 }
 
@@ -500,7 +528,7 @@ async fn a_directory_archived_by_the_tar_builder_comes_back_identical() {
 
     let target = place.path().join("restored");
     std::fs::create_dir(&target).expect("empty target");
-    restore::into_directory(stream_of(archive), &target).await.expect("restore");
+    restore::into_directory(stream_of(archive), &place_at(&target), Arc::default()).await.expect("restore");
     assert_eq!(tree(&target), tree(&source));
 }
 

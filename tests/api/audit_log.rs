@@ -61,6 +61,7 @@ async fn every_change_is_recorded_with_its_actor(backend: Backend) {
     let disk = f.destination_id.clone();
     let path = f.target_path().to_string_lossy().into_owned();
     let other = tempfile::tempdir().expect("dir");
+    app.grant_folder(other.path(), "read_write").await;
     let other_path = other.path().to_string_lossy().into_owned();
     // Destinations through the pages.
     let edit = [("name", "Disk"), ("type", "local"), ("config.path", other_path.as_str())];

@@ -13,6 +13,7 @@ async fn concurrent_creates_and_deletes_all_succeed(backend: Backend) {
     app.setup_admin().await;
     let api = admin(&app).await;
     let folder = tempfile::tempdir().expect("folder");
+    app.grant_folder(folder.path(), "read_write").await;
     let path = folder.path().to_string_lossy().into_owned();
     let create = |name: String| {
         let api = &api;

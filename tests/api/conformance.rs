@@ -16,6 +16,8 @@ use bytes::Bytes;
 use devpilot::config::ProviderSettings;
 use devpilot::destinations::domain::{DestinationConfig, DestinationKind};
 use devpilot::destinations::fields::RawFields;
+use devpilot::grants::FolderAccess;
+use devpilot::hostfs::HostAccess;
 use devpilot::providers::{self, ByteStream, Provider, ProviderContext};
 use futures::{StreamExt, TryStreamExt};
 use std::time::Duration;
@@ -46,6 +48,8 @@ pub struct Fixture {
     pub presign: bool,
     /// Server settings the provider needs (e.g. Google endpoints pointed at local servers).
     pub settings: ProviderSettings,
+    /// A folder of this machine the destination needs granted (read and write): local disk.
+    pub grant: Option<std::path::PathBuf>,
 }
 
 impl Fixture {
@@ -63,6 +67,7 @@ impl Fixture {
                 outbound: devpilot::providers::outbound::AddressPolicy::allowing_loopback(),
                 ..Default::default()
             },
+            grant: None,
         }
     }
 
@@ -86,6 +91,9 @@ pub async fn ui_cases(fixture: &Fixture, backend: Backend) {
     settings.provider = fixture.settings.clone();
     let app = crate::helpers::spawn_with(settings, data_dir, pg).await;
     app.setup_admin().await;
+    if let Some(folder) = &fixture.grant {
+        app.grant_folder(folder, "read_write").await;
+    }
     let kind = fixture.kind.as_str();
     let good: Vec<(&str, &str)> = fixture.good.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let created = app.create_destination("Good", kind, &good).await;
@@ -110,7 +118,11 @@ pub async fn ui_cases(fixture: &Fixture, backend: Backend) {
 }
 
 pub fn provider(fixture: &Fixture, fields: &Fields, dir: &std::path::Path) -> Box<dyn Provider> {
-    let ctx = ProviderContext::new(fixture.settings.clone(), dir.to_path_buf()).expect("HTTP clients");
+    let mut ctx = ProviderContext::new(fixture.settings.clone(), dir.to_path_buf()).expect("HTTP clients");
+    if let Some(folder) = &fixture.grant {
+        let granted = vec![(std::fs::canonicalize(folder).expect("resolved"), FolderAccess::ReadWrite)];
+        ctx = ctx.with_host(HostAccess::new(granted, dir.to_path_buf(), Default::default()));
+    }
     let raw = RawFields::from_pairs(fields.iter().map(|(k, v)| (k.clone(), v.as_str())));
     let config = DestinationConfig::parse(fixture.kind, &raw).expect("valid config");
     providers::build(&config, &ctx).expect("provider")

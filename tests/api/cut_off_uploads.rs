@@ -1,7 +1,8 @@
 //! An upload to an object store cut off by a crash (the task simply stops: no abort is sent)
 //! leaves parts the store keeps but never shows: S3's incomplete multipart upload, Azure's
 //! uncommitted blocks. `remove_leftovers` on the plan's folder, which the next run and start-up
-//! recovery call, lists and removes them; what is visible stays as it was. Against moto (auth on)
+//! recovery call, lists and removes those of the plan's own cut-off runs; what is visible, and
+//! what other uploads left, stays as it was. Against moto (auth on)
 //! and Azurite.
 
 use crate::helpers::moto;
@@ -32,7 +33,12 @@ async fn s3_incomplete_multipart_uploads_are_aborted() {
         }
     };
     cut_off(Arc::clone(&provider) as Arc<dyn Provider>, &folder, pending.clone()).await;
-    assert!(provider.remove_leftovers(&folder).await.expect("remove leftovers") >= 1);
+    // Another plan's upload in the same folder is not ours: left alone.
+    assert_eq!(provider.remove_leftovers(&folder, &|name| name == "other.tar.zst").await.expect("remove nothing"), 0);
+    assert!(pending().await >= 1, "another plan's upload was removed");
+    assert!(
+        provider.remove_leftovers(&folder, &|name| name == "artifact.tar.zst").await.expect("remove leftovers") >= 1
+    );
     assert_eq!(pending().await, 0, "an incomplete upload is left");
     assert!(provider.list(&folder).await.expect("list").is_empty());
 }
@@ -57,7 +63,12 @@ async fn azure_uncommitted_blocks_are_discarded() {
         }
     };
     cut_off(Arc::clone(&provider) as Arc<dyn Provider>, &folder, pending.clone()).await;
-    assert!(provider.remove_leftovers(&folder).await.expect("remove leftovers") >= 1);
+    // Another plan's upload in the same folder is not ours: left alone.
+    assert_eq!(provider.remove_leftovers(&folder, &|name| name == "other.tar.zst").await.expect("remove nothing"), 0);
+    assert!(pending().await >= 1, "another plan's upload was removed");
+    assert!(
+        provider.remove_leftovers(&folder, &|name| name == "artifact.tar.zst").await.expect("remove leftovers") >= 1
+    );
     assert_eq!(pending().await, 0, "uncommitted blocks are left");
     let listed: Vec<String> = provider.list(&folder).await.expect("list").into_iter().map(|o| o.key).collect();
     assert_eq!(listed, vec![kept]);

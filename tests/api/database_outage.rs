@@ -49,6 +49,7 @@ async fn postgres_goes_away_and_comes_back() {
     let source = tempfile::tempdir().expect("source");
     std::fs::write(source.path().join("random.bin"), crate::killed_destination::pseudo_random(24 << 20))
         .expect("write");
+    app.grant_folder(source.path(), "read").await;
     let source_path = source.path().to_string_lossy().into_owned();
     let plan_source = [("source_kind", "directory"), ("source_path", source_path.as_str())];
     assert_eq!(
@@ -61,6 +62,8 @@ async fn postgres_goes_away_and_comes_back() {
     let folder = tempfile::tempdir().expect("folder");
     let small = tempfile::tempdir().expect("small source");
     std::fs::write(small.path().join("a.txt"), b"a").expect("write");
+    app.grant_folder(folder.path(), "read_write").await;
+    app.grant_folder(small.path(), "read").await;
     let (folder_path, small_path) =
         (folder.path().to_string_lossy().into_owned(), small.path().to_string_lossy().into_owned());
     assert_eq!(app.create_destination("Disk", "local", &[("path", &folder_path)]).await.status, 303);

@@ -30,7 +30,8 @@ async fn a_local_destination_is_tested_on_create_and_listed(backend: Backend) {
     assert_eq!(row.status, "active", "{}", row.message);
     assert!(row.tested, "the successful test time is recorded");
     assert!(row.is_default, "the first destination becomes the default");
-    assert!(app.data_dir.path().join("backups").is_dir(), "the default folder was created");
+    let own = app.data_dir.path().join("backups").join(app.workspace_id("Acme").await);
+    assert!(own.is_dir(), "the workspace's own folder was created");
 
     let list = app.get("/destinations").await;
     assert!(list.body.contains("Saved “Server disk”. Connection test passed."));
@@ -129,11 +130,16 @@ async fn test_credentials_stores_nothing(backend: Backend) {
     assert_eq!(ok.status, 200);
     assert!(ok.body.contains("Connection OK."), "{}", ok.body);
 
-    let missing = app.data_dir.path().join("no-such-folder");
+    let granted = tempfile::tempdir().expect("granted");
+    app.grant_folder(granted.path(), "read_write").await;
+    let missing = granted.path().join("no-such-folder");
     let path = missing.to_string_lossy().into_owned();
     let bad = app.htmx_post("/destinations/test-credentials", &[("type", "local"), ("config.path", &path)]).await;
     assert!(bad.body.contains("Test failed.") && bad.body.contains("does not exist"), "{}", bad.body);
     assert!(!missing.exists(), "a folder the admin named is never created by a test");
+    let inside = app.data_dir.path().join("no-such-folder").to_string_lossy().into_owned();
+    let refused = app.htmx_post("/destinations/test-credentials", &[("type", "local"), ("config.path", &inside)]).await;
+    assert!(refused.body.contains("not granted to this workspace"), "{}", refused.body);
 
     // Invalid input comes back as the form body with the error next to its field.
     let invalid =
@@ -147,7 +153,9 @@ async fn test_credentials_stores_nothing(backend: Backend) {
 async fn a_failed_test_shows_the_reason_inline(backend: Backend) {
     let app = spawn_app(backend).await;
     app.setup_admin().await;
-    let target = app.data_dir.path().join("target");
+    let granted = tempfile::tempdir().expect("granted");
+    app.grant_folder(granted.path(), "read_write").await;
+    let target = granted.path().join("target");
     std::fs::create_dir_all(&target).expect("mkdir");
     let path = target.to_string_lossy().into_owned();
     app.create_destination("Mount", "local", &[("path", &path)]).await;
@@ -202,7 +210,10 @@ async fn a_test_interrupted_by_a_restart_is_put_back(backend: Backend) {
     let app = spawn_with(settings.clone(), data_dir, pg).await;
     app.setup_admin().await;
     app.create_destination("Disk", "local", &[]).await;
-    app.create_destination("Broken", "local", &[("path", "/nonexistent/devpilot")]).await;
+    let granted = tempfile::tempdir().expect("granted");
+    app.grant_folder(granted.path(), "read_write").await;
+    let broken = granted.path().join("nonexistent").to_string_lossy().into_owned();
+    app.create_destination("Broken", "local", &[("path", &broken)]).await;
     // Simulate a crash mid-test: both rows left in Testing, remembering what they were.
     app.db()
         .run(|c| {
@@ -254,7 +265,9 @@ async fn the_type_picker_loads_each_types_fields(backend: Backend) {
 async fn a_deep_test_writes_reads_and_deletes_a_probe(backend: Backend) {
     let app = spawn_app(backend).await;
     app.setup_admin().await;
-    let folder = app.data_dir.path().join("deep");
+    let granted = tempfile::tempdir().expect("granted");
+    app.grant_folder(granted.path(), "read_write").await;
+    let folder = granted.path().join("deep");
     std::fs::create_dir_all(&folder).expect("mkdir");
     let path = folder.to_string_lossy().into_owned();
     let tested = app

@@ -77,6 +77,9 @@ pub async fn app_with_destination(fixture: &Fixture, backend: Backend) -> (TestA
     settings.provider = fixture.settings.clone();
     let app = spawn_with(settings, data_dir, pg).await;
     app.setup_admin().await;
+    if let Some(folder) = &fixture.grant {
+        app.grant_folder(folder, "read_write").await;
+    }
     let good: Vec<(&str, &str)> = fixture.good.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     assert_eq!(app.create_destination("Everywhere", fixture.kind.as_str(), &good).await.status, 303);
     let row = app.destination("Everywhere").await;
@@ -94,6 +97,7 @@ async fn backups_restore(fixture: &Fixture, backend: Backend) {
     // A directory, plain.
     let source = tempfile::tempdir().expect("source");
     fill(source.path());
+    app.grant_folder(source.path(), "read").await;
     let files = format!("Files {unique}");
     let source_path = path_of(&source);
     let form = plan_form(&files, &destination, &[("source_kind", "directory"), ("source_path", &source_path)]);
@@ -101,6 +105,7 @@ async fn backups_restore(fixture: &Fixture, backend: Backend) {
     let run = run_and_wait(&app, &files, 1).await;
     assert!(run.object_key.as_deref().is_some_and(|k| k.ends_with(".tar.zst")), "{kind}: {run:?}");
     let place = tempfile::tempdir().expect("restore place");
+    app.grant_folder(place.path(), "read_write").await;
     let into = place.path().join("restored");
     let restored = app.post(&format!("/runs/{}/restore", run.id), &[("target", &into.to_string_lossy())]).await;
     assert_eq!(restored.status, 200, "{kind}: {}", restored.body);

@@ -121,6 +121,7 @@ pub fn test_settings(backend: Backend) -> (Settings, tempfile::TempDir, Option<S
         master_key: Some(MasterKey::generate().to_base64()),
         previous_master_keys: Vec::new(),
         local_backup_dir: data_dir.path().join("backups"),
+        allowed_paths: Default::default(),
         secure_cookies: false,
         db_max_connections: 5,
         db_timeout: Duration::from_secs(10),
@@ -131,7 +132,6 @@ pub fn test_settings(backend: Backend) -> (Settings, tempfile::TempDir, Option<S
             connect_timeout: Duration::from_secs(3),
             max_retries: 0,
             stall_timeout: Duration::from_secs(30),
-            allowed_paths: Default::default(),
             // Every local test server lives on loopback.
             outbound: AddressPolicy::allowing_loopback(),
             endpoints: nowhere_endpoints(),
@@ -297,6 +297,37 @@ impl TestApp {
     pub async fn sign_in_admin(&self) {
         let login = self.post("/login", &[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)]).await;
         assert_eq!(login.location.as_deref(), Some("/destinations"), "{}", login.body);
+    }
+
+    /// The id of the workspace named `name` (the setup workspace is "Acme").
+    pub async fn workspace_id(&self, name: &str) -> String {
+        let name = name.to_owned();
+        self.db()
+            .run(move |c| {
+                use devpilot::db::schema::workspaces::dsl;
+                use diesel::prelude::*;
+                dsl::workspaces.filter(dsl::name.eq(&name)).select(dsl::id).first::<String>(c)
+            })
+            .await
+            .expect("the workspace exists")
+    }
+
+    /// Grants a folder (`read` or `read_write`) to the setup workspace, as the operator this
+    /// client is signed in as (a grant it already has is fine).
+    pub async fn grant_folder(&self, path: &std::path::Path, access: &str) {
+        self.grant_folder_to("Acme", path, access).await;
+    }
+
+    /// Grants a folder to the workspace named `workspace`, as [`TestApp::grant_folder`].
+    pub async fn grant_folder_to(&self, workspace: &str, path: &std::path::Path, access: &str) {
+        let workspace = self.workspace_id(workspace).await;
+        let path = path.to_string_lossy();
+        let form = [("kind", "folder"), ("workspace_id", &workspace), ("path", &path), ("access", access)];
+        let page = self.post("/admin/grants", &form).await;
+        if page.status != 303 && !page.body.contains("Already granted to this workspace") {
+            let errors: Vec<&str> = page.body.lines().filter(|l| l.contains("field-error")).collect();
+            panic!("granting {path}: {} {errors:?}", page.status);
+        }
     }
 
     /// Creates a destination through the form; `config` names fields without the `config.` prefix.

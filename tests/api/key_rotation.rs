@@ -23,6 +23,7 @@ async fn app_with_secrets(backend: Backend) -> (TestApp, Settings, tempfile::Tem
     let app = spawn_with(settings, data_dir, pg).await;
     app.setup_admin().await;
     let store = tempfile::tempdir().expect("store");
+    app.grant_folder(store.path(), "read_write").await;
     let path = store.path().to_string_lossy().into_owned();
     assert_eq!(app.create_destination("Disk", "local", &[("path", &path)]).await.status, 303);
     let cloud = [("cloud_name", "acme"), ("api_key", "1234"), ("api_secret", "cloudinary-secret-value")];
@@ -43,6 +44,7 @@ async fn rotation_reseals_everything_and_the_server_keeps_working(backend: Backe
     let (app, settings, _store) = app_with_secrets(backend).await;
     let source = tempfile::tempdir().expect("source");
     fill(source.path());
+    app.grant_folder(source.path(), "read").await;
     let disk = app.destination("Disk").await.id;
     let source_path = source.path().to_string_lossy().into_owned();
     let plan = [
@@ -82,6 +84,7 @@ async fn rotation_reseals_everything_and_the_server_keeps_working(backend: Backe
     assert_eq!(app.post(&format!("/destinations/{disk}/test"), &[]).await.status, 303);
     assert_eq!(app.destination("Disk").await.status, "active");
     let place = tempfile::tempdir().expect("restore");
+    app.grant_folder(place.path(), "read_write").await;
     let restored = place.path().join("into");
     let page = app.post(&format!("/runs/{}/restore", before.id), &[("target", &restored.to_string_lossy())]).await;
     assert_eq!(page.status, 200, "the encrypted backup restores after the rotation: {}", page.body);

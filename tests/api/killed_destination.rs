@@ -116,6 +116,7 @@ async fn plan_with_large_source(fixture: &Fixture, backend: Backend) -> (TestApp
     let (app, destination) = crate::every_destination::app_with_destination(fixture, backend).await;
     let source = tempfile::tempdir().expect("source");
     std::fs::write(source.path().join("random.bin"), pseudo_random(48 * 1024 * 1024)).expect("write");
+    app.grant_folder(source.path(), "read").await;
     let slug = format!("killed-{}", uuid::Uuid::new_v4().simple());
     let path = source.path().to_string_lossy().into_owned();
     let form = crate::every_destination::plan_form(

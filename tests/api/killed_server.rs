@@ -231,6 +231,7 @@ async fn destination(app: &TestApp, name: &str, kind: &str, fields: Vec<(String,
 }
 
 async fn new_plan(app: &TestApp, name: &str, destination: &str, source: &Path) -> String {
+    app.grant_folder(source, "read").await;
     let path = source.to_string_lossy().into_owned();
     let form =
         crate::every_destination::plan_form(name, destination, &[("source_kind", "directory"), ("source_path", &path)]);

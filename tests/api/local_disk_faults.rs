@@ -54,12 +54,14 @@ async fn a_read_only_disk_fails_the_run(backend: Backend) {
 async fn app_with_plan_on(disk: &Tmpfs, backend: Backend) -> (TestApp, tempfile::TempDir, String) {
     let app = spawn_app(backend).await;
     app.setup_admin().await;
+    app.grant_folder(std::path::Path::new(&disk.path_string()), "read_write").await;
     let path = disk.path_string();
     assert_eq!(app.create_destination("Small disk", "local", &[("path", &path)]).await.status, 303);
     let destination = app.destination("Small disk").await;
     assert_eq!(destination.status, "active", "{}", destination.message);
     let source = tempfile::tempdir().expect("source");
     std::fs::write(source.path().join("small.txt"), b"a few bytes").expect("write");
+    app.grant_folder(source.path(), "read").await;
     let source_path = source.path().to_string_lossy().into_owned();
     let form = crate::every_destination::plan_form(
         "Onto the small disk",

@@ -99,22 +99,29 @@ async fn restores_are_guarded(backend: Backend) {
     assert!(f.app.get(&format!("/plans/{plan_id}")).await.body.contains(&format!("href=\"{restore}\"")));
 
     let place = tempfile::tempdir().expect("place");
-    std::fs::write(place.path().join("already-here"), b"keep me").expect("write");
-    let full = place.path().to_string_lossy().into_owned();
-    let file = place.path().join("already-here").to_string_lossy().into_owned();
+    f.app.grant_folder(place.path(), "read_write").await;
+    let inner = place.path().join("inner");
+    std::fs::create_dir(&inner).expect("mkdir");
+    std::fs::write(inner.join("already-here"), b"keep me").expect("write");
+    let full = inner.to_string_lossy().into_owned();
+    let file = inner.join("already-here").to_string_lossy().into_owned();
+    let granted = place.path().to_string_lossy().into_owned();
+    let no_parent = place.path().join("no/such").to_string_lossy().into_owned();
     for (target, expected) in [
         ("", "Enter the absolute path"),
         ("relative/folder", "is not an absolute path"),
         (full.as_str(), "is not empty"),
         (file.as_str(), "is a file"),
-        ("/no/such/parent/folder", "does not exist"),
+        (granted.as_str(), "is a granted folder itself"),
+        (no_parent.as_str(), "does not exist"),
+        ("/no/such/parent/folder", "not granted to this workspace"),
     ] {
         let page = f.app.post(&restore, &[("target", target)]).await;
         assert_eq!(page.status, 422, "{target}: {}", page.body);
         let shown = error_next_to(&page.body, "target");
         assert!(shown.contains(expected), "{target}: {shown}");
     }
-    assert_eq!(std::fs::read(place.path().join("already-here")).expect("kept"), b"keep me");
+    assert_eq!(std::fs::read(inner.join("already-here")).expect("kept"), b"keep me");
     assert_eq!(std::fs::read_dir(place.path()).expect("place").count(), 1, "nothing was written");
 
     let viewer = viewer(&f.app).await;

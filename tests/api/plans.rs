@@ -14,7 +14,8 @@ on_both_backends!(
     another_workspace_plan_is_not_found
 );
 
-/// A workspace with a local destination "Disk" (the default) and a folder to back up.
+/// A workspace with a local destination "Disk" (the default) and a folder to back up, both
+/// granted to it.
 pub struct Fixture {
     pub app: TestApp,
     pub source: tempfile::TempDir,
@@ -28,6 +29,8 @@ pub async fn fixture(backend: Backend) -> Fixture {
     app.setup_admin().await;
     let source = tempfile::tempdir().expect("source");
     let target = tempfile::tempdir().expect("target");
+    app.grant_folder(source.path(), "read").await;
+    app.grant_folder(target.path(), "read_write").await;
     let path = target.path().to_string_lossy().into_owned();
     assert_eq!(app.create_destination("Disk", "local", &[("path", &path)]).await.status, 303);
     let destination_id = app.destination("Disk").await.id;
@@ -150,13 +153,16 @@ async fn the_plan_form_reports_each_bad_field(backend: Backend) {
     let file = f.source.path().join("a-file");
     std::fs::write(&file, b"x").expect("file");
     let file = file.to_string_lossy().into_owned();
-    let cases: [(&str, &str, &str, &str); 9] = [
+    let missing = format!("{}/no-such-folder", f.source_path());
+    let cases: [(&str, &str, &str, &str); 10] = [
         ("name", "", "name", "Name is required."),
         ("schedule", "0 2 * *", "schedule", "5 fields"),
         ("schedule", "61 * * * *", "schedule", "Minute must be between 0 and 59"),
         ("schedule", "0 0 31 2 *", "schedule", "never comes due"),
         ("retention", "0", "retention", "Keep between 1 and 365 backups."),
-        ("source_path", "/no/such/folder", "source_path", "“/no/such/folder” does not exist on the server."),
+        // Outside the workspace's grants: not looked at, so not even "does not exist".
+        ("source_path", "/no/such/folder", "source_path", "“/no/such/folder” is not granted to this workspace."),
+        ("source_path", &missing, "source_path", "does not exist on the server."),
         ("source_path", &file, "source_path", "is a file, not a directory."),
         ("destination_id", "", "destination_id", "Choose a destination."),
         ("destination_id", "not-a-destination", "destination_id", "does not exist in this workspace"),

@@ -124,6 +124,7 @@ async fn a_bad_dialog_submission_stays_in_the_dialog(backend: Backend) {
 async fn a_saved_destination_is_selected_in_the_plan_form(backend: Backend) {
     let f = fixture(backend).await;
     let folder = tempfile::tempdir().expect("folder");
+    f.app.grant_folder(folder.path(), "read_write").await;
     let path = folder.path().to_string_lossy().into_owned();
     let fields = [("name", "Archive"), ("type", "local"), ("config.path", path.as_str())];
     let saved = dialog_post(&f.app, &f.app.client, "/destinations", &fields).await;
@@ -156,6 +157,7 @@ async fn a_saved_destination_is_selected_in_the_plan_form(backend: Backend) {
 async fn a_failed_test_keeps_the_dialog_open_on_the_saved_destination(backend: Backend) {
     let f = fixture(backend).await;
     let parent = tempfile::tempdir().expect("parent");
+    f.app.grant_folder(parent.path(), "read_write").await;
     let folder = parent.path().join("not-yet");
     let path = folder.to_string_lossy().into_owned();
     let fields = [("name", "Later"), ("type", "local"), ("config.path", path.as_str())];

@@ -14,9 +14,10 @@ pub fn fixture() -> (Fixture, tempfile::TempDir) {
     let good = good.to_string_lossy().into_owned();
     let missing = dir.path().join("missing").to_string_lossy().into_owned();
     let not_folder = file.to_string_lossy().into_owned();
-    let fixture = Fixture::new(DestinationKind::Local, fields(&[("path", &good)]))
+    let mut fixture = Fixture::new(DestinationKind::Local, fields(&[("path", &good)]))
         .bad("Missing folder", fields(&[("path", &missing)]), "does not exist")
         .bad("A file", fields(&[("path", &not_folder)]), "is not a folder");
+    fixture.grant = Some(dir.path().to_path_buf());
     (fixture, dir)
 }
 

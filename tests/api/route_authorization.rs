@@ -209,6 +209,8 @@ async fn objects(app: &TestApp) -> Ids {
     let store = tempfile::tempdir().expect("store").keep();
     let source = tempfile::tempdir().expect("source").keep();
     fill(&source);
+    app.grant_folder(&store, "read_write").await;
+    app.grant_folder(&source, "read").await;
     let (store, source) = (store.to_string_lossy().into_owned(), source.to_string_lossy().into_owned());
     assert_eq!(app.create_destination("Disk", "local", &[("path", &store)]).await.status, 303);
     let destination = app.destination("Disk").await.id;

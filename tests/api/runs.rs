@@ -365,6 +365,8 @@ async fn runs_left_running_by_a_crash_are_interrupted_at_start_up(backend: Backe
     app.setup_admin().await;
     let source = tempfile::tempdir().expect("source");
     let target = tempfile::tempdir().expect("target");
+    app.grant_folder(source.path(), "read").await;
+    app.grant_folder(target.path(), "read_write").await;
     let path = target.path().to_string_lossy().into_owned();
     assert_eq!(app.create_destination("Disk", "local", &[("path", &path)]).await.status, 303);
     let destination = app.destination("Disk").await.id;

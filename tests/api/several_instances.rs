@@ -40,6 +40,8 @@ async fn three_instances_share_one_database() {
     let store = tempfile::tempdir().expect("store");
     let source = tempfile::tempdir().expect("source");
     std::fs::write(source.path().join("a.txt"), b"hello").expect("write");
+    first.grant_folder(store.path(), "read_write").await;
+    first.grant_folder(source.path(), "read").await;
     let destination = api
         .post(
             "/api/v1/backup-destinations",

@@ -102,6 +102,7 @@ async fn silent_provider(fixture: &Fixture, backend: Backend, relay: &Relay, sil
     let source = tempfile::tempdir().expect("source");
     std::fs::write(source.path().join("random.bin"), crate::killed_destination::pseudo_random(32 << 20))
         .expect("write");
+    app.grant_folder(source.path(), "read").await;
     let source_path = source.path().to_string_lossy().into_owned();
     let plan_source = [("source_kind", "directory"), ("source_path", source_path.as_str())];
     let form = crate::every_destination::plan_form(&hanging, &destination, &plan_source);
@@ -149,6 +150,8 @@ async fn silent_provider(fixture: &Fixture, backend: Backend, relay: &Relay, sil
 async fn local_plan(app: &TestApp, unique: &str) -> (String, [tempfile::TempDir; 2]) {
     let (folder, source) = (tempfile::tempdir().expect("folder"), tempfile::tempdir().expect("source"));
     std::fs::write(source.path().join("small.txt"), b"small").expect("write");
+    app.grant_folder(folder.path(), "read_write").await;
+    app.grant_folder(source.path(), "read").await;
     let path = folder.path().to_string_lossy().into_owned();
     assert_eq!(app.create_destination("Disk", "local", &[("path", &path)]).await.status, 303);
     let disk = app.destination("Disk").await;

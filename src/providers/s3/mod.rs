@@ -21,7 +21,9 @@ use super::compatibility::Compatibility;
 use super::http::CheckedApi;
 use super::object_listing::list_under;
 use super::object_store_errors::from_object_store;
-use super::{ByteStream, ErrorKind, Provider, ProviderContext, ProviderError, StoredObject, check_key, join_key};
+use super::{
+    ByteStream, ErrorKind, Leftovers, Provider, ProviderContext, ProviderError, StoredObject, check_key, join_key,
+};
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
@@ -302,11 +304,11 @@ impl Provider for S3Provider {
 
     /// Aborts the folder's incomplete multipart uploads: invisible, but kept (and billed).
     /// Not where the service cannot list them (the deep test found that).
-    async fn remove_leftovers(&self, folder: &str) -> Result<usize, ProviderError> {
+    async fn remove_leftovers(&self, folder: &str, ours: Leftovers<'_>) -> Result<usize, ProviderError> {
         if !self.uses.list_uploads {
             return Ok(0);
         }
-        self.bucket().abort_incomplete(&join_key(self.prefix.as_deref(), folder)).await
+        self.bucket().abort_incomplete(&join_key(self.prefix.as_deref(), folder), ours).await
     }
 
     /// None where the deep test found presigned links refused: downloads stream instead.

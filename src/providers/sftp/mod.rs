@@ -12,7 +12,9 @@ mod shared;
 pub use config::{FIELDS, LOGIN_FIELD_NAMES, LOGIN_FIELDS, SftpConfig, SftpTarget, SshLogin};
 pub use shared::SharedLogins;
 
-use super::{ByteStream, ErrorKind, Provider, ProviderContext, ProviderError, Step, StoredObject, check_key};
+use super::{
+    ByteStream, ErrorKind, Leftovers, Provider, ProviderContext, ProviderError, Step, StoredObject, check_key,
+};
 use crate::config::ProviderSettings;
 use async_trait::async_trait;
 use connection::{Connection, Dial};
@@ -281,7 +283,7 @@ impl Provider for SftpProvider {
         Ok(found)
     }
 
-    async fn remove_leftovers(&self, folder: &str) -> Result<usize, ProviderError> {
+    async fn remove_leftovers(&self, folder: &str, ours: Leftovers<'_>) -> Result<usize, ProviderError> {
         let dir = self.path_of(folder.trim_end_matches('/'))?;
         let conn = self.connection().await?;
         let entries = match conn.sftp.read_dir(dir.as_str()).await {
@@ -290,7 +292,7 @@ impl Provider for SftpProvider {
             Err(e) => return Err(sftp_error(&e, "list", &dir)),
         };
         let mut removed = 0;
-        for entry in entries.filter(|e| super::is_partial_name(&e.file_name())) {
+        for entry in entries.filter(|e| super::partial_for(&e.file_name()).is_some_and(ours)) {
             let path = format!("{dir}/{}", entry.file_name());
             conn.sftp.remove_file(path.as_str()).await.map_err(|e| sftp_error(&e, "delete", &path))?;
             removed += 1;

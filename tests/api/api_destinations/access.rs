@@ -49,14 +49,16 @@ async fn another_workspace_destination_is_404(backend: Backend) {
     }
     for (what, reply) in every_write(&other, &id, dir.path()).await {
         match what.as_str() {
-            // These two do not name a destination: they act in the other workspace.
-            "create" | "test credentials" => assert!(matches!(reply.status, 200 | 201), "{what}: {reply:?}"),
+            // These two do not name a destination: they act in the other workspace, which was
+            // not granted our folder.
+            "create" => assert_error(&reply, 422, "not granted to this workspace"),
+            "test credentials" => assert_error(&reply, 422, "not granted to this workspace"),
             _ => assert_error(&reply, 404, "Backup destination not found"),
         }
     }
     let ours = app.destination("Ours").await;
     assert_eq!((ours.name.as_str(), ours.status.as_str()), ("Ours", "active"), "untouched");
-    assert_eq!(api.get(BASE).await.json["meta"]["total"], 1, "the other workspace's new one is not ours");
-    assert_eq!(other.get(BASE).await.json["meta"]["total"], 1);
+    assert_eq!(api.get(BASE).await.json["meta"]["total"], 1);
+    assert_eq!(other.get(BASE).await.json["meta"]["total"], 0, "our folder is not the other workspace's");
     assert_eq!(api.post(&format!("{BASE}/{id}/test"), json!({})).await.status, 200);
 }

@@ -19,6 +19,7 @@ async fn a_local_destination_from_create_to_delete(backend: Backend) {
     app.setup_admin().await;
     let api = admin(&app).await;
     let dir = tempfile::tempdir().expect("dir");
+    app.grant_folder(dir.path(), "read_write").await;
     let path = dir.path().to_string_lossy().into_owned();
 
     let created = api.post(BASE, json!({"name": "Disk", "destination_type": "local", "config": {"path": path}})).await;

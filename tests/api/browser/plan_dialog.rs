@@ -21,6 +21,7 @@ async fn create_a_destination_from_the_plan_form() {
     // An admin and a local destination "Disk", the default the plan form pre-selects.
     let f = fixture(Backend::Sqlite).await;
     let folder = tempfile::tempdir().expect("the new destination's folder");
+    f.app.grant_folder(folder.path(), "read_write").await;
     let profile = tempfile::tempdir().expect("temp dir for the Chromium profile");
     let browser = Browser::start(&webdriver, &chromium, profile.path()).await.unwrap_or_else(|e| panic!("{e}"));
 

@@ -35,6 +35,11 @@ struct State {
     /// X-Unique-Upload-Id → bytes so far
     partial: HashMap<String, Vec<u8>>,
     chunk_requests: usize,
+    /// Delivery URL downloads served so far.
+    deliveries: usize,
+    /// From this delivery on (1 = the first), serve other bytes than were uploaded: a hostile
+    /// destination that answers differently the second time.
+    tamper_from: Option<usize>,
 }
 
 #[derive(Clone)]
@@ -53,6 +58,8 @@ impl Cloudinary {
             assets: BTreeMap::new(),
             partial: HashMap::new(),
             chunk_requests: 0,
+            deliveries: 0,
+            tamper_from: None,
         }));
         let data = web::Data::from(state.clone());
         let url = serve(move |cfg| {
@@ -83,6 +90,18 @@ impl Cloudinary {
 
     pub fn chunk_requests(&self) -> usize {
         self.lock().chunk_requests
+    }
+
+    /// Delivery URL downloads served so far.
+    pub fn deliveries(&self) -> usize {
+        self.lock().deliveries
+    }
+
+    /// Serves other bytes (the uploaded ones with one flipped) from the `n`-th delivery on,
+    /// counting from now (1: the next one).
+    pub fn tamper_from(&self, n: usize) {
+        let mut s = self.lock();
+        s.tamper_from = Some(s.deliveries + n);
     }
 
     /// The signature Cloudinary expects for these parameters.
@@ -215,11 +234,17 @@ async fn details(state: Shared, req: HttpRequest, path: web::Path<(String, Strin
 }
 
 async fn deliver(state: Shared, path: web::Path<(String, String, String)>) -> HttpResponse {
-    let s = lock(&state);
+    let mut s = lock(&state);
+    s.deliveries += 1;
+    let tampered = s.tamper_from.is_some_and(|from| s.deliveries >= from);
     let (cloud, version, public_id) = path.into_inner();
     match s.assets.get(&public_id) {
         Some(a) if cloud == s.cloud && version == a.version.to_string() => {
-            HttpResponse::Ok().content_type("application/octet-stream").body(a.content.clone())
+            let mut content = a.content.clone();
+            if let Some(byte) = content.get_mut(a.content.len() / 2).filter(|_| tampered) {
+                *byte ^= 0x5a;
+            }
+            HttpResponse::Ok().content_type("application/octet-stream").body(content)
         }
         _ => HttpResponse::NotFound().finish(),
     }

@@ -1,0 +1,158 @@
+//! The walk of a directory backup: below a granted folder opened without following links, every
+//! entry opened relative to its folder's descriptor with no-follow, links stored as links, and
+//! Devpilot's own folders and files skipped before anything of theirs is opened (so Devpilot never
+//! opens its own database through another handle, which would drop SQLite's locks on it).
+//! Memory stays at one open folder and its names per level, whatever the directory's size.
+
+use crate::hostfs::beneath::{self, FOLDER, READ_FILE};
+use crate::hostfs::{DevpilotFiles, FileId, Located};
+use rustix::fs::{AtFlags, FileType, Mode, Stat, fstat, openat, readlinkat, statat};
+use std::ffi::OsString;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStringExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// What a walk skipped, in words, for the run's notes.
+pub type Skipped = Arc<Mutex<Vec<String>>>;
+
+struct Level {
+    fd: OwnedFd,
+    id: FileId,
+    path: PathBuf,
+    names: std::vec::IntoIter<OsString>,
+}
+
+/// Writes `located` as a tar archive into `out`, noting what it skipped in `skipped`.
+pub fn archive<W: Write>(located: &Located, devpilot: &DevpilotFiles, out: W, skipped: &Skipped) -> io::Result<W> {
+    let root = beneath::open_folder(&located.root)?;
+    let top = beneath::open_folder_below(root.as_fd(), &located.relative, devpilot)?;
+    let shown = located.path();
+    // Devpilot's files as they are now, checked for every entry without a stat of them each time.
+    let devpilot = devpilot.now();
+    let mut tar = tar::Builder::new(out);
+    let mut specials = 0usize;
+    let stat = fstat(&top)?;
+    append_folder(&mut tar, Path::new("."), &stat)?;
+    let mut stack = vec![level(top, FileId::of(&stat), PathBuf::from("."))?];
+    while let Some(current) = stack.last_mut() {
+        let Some(name) = current.names.next() else {
+            stack.pop();
+            continue;
+        };
+        let path = current.path.join(&name);
+        let stat = match statat(&current.fd, &name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(stat) => stat,
+            // Gone since the folder was listed: nothing to back up.
+            Err(rustix::io::Errno::NOENT) => continue,
+            Err(e) => return Err(at(&shown, &path, e.into())),
+        };
+        let id = FileId::of(&stat);
+        match FileType::from_raw_mode(stat.st_mode) {
+            FileType::Directory => {
+                if let Some(own) = devpilot.folder(id) {
+                    note(skipped, format!("{} ({})", own.label(), shown.join(&path).display()));
+                    continue;
+                }
+                let fd = openat(&current.fd, &name, FOLDER, Mode::empty()).map_err(|e| at(&shown, &path, e.into()))?;
+                let opened = fstat(&fd)?;
+                if FileId::of(&opened) != id {
+                    return Err(at(&shown, &path, io::Error::other("it changed while it was read")));
+                }
+                append_folder(&mut tar, &path, &opened)?;
+                stack.push(level(fd, id, path)?);
+            }
+            FileType::RegularFile => {
+                if let Some(own) = devpilot.file(current.id, &name, Some(id)) {
+                    note(skipped, format!("{} ({})", own.label(), shown.join(&path).display()));
+                    continue;
+                }
+                let fd =
+                    openat(&current.fd, &name, READ_FILE, Mode::empty()).map_err(|e| at(&shown, &path, e.into()))?;
+                let opened = fstat(&fd)?;
+                if FileId::of(&opened) != id || FileType::from_raw_mode(opened.st_mode) != FileType::RegularFile {
+                    return Err(at(&shown, &path, io::Error::other("it changed while it was read")));
+                }
+                let size = u64::try_from(opened.st_size).unwrap_or(0);
+                let mut header = header(&opened, tar::EntryType::Regular, size);
+                let mut body = Exactly { file: std::fs::File::from(fd), left: size, short: false };
+                tar.append_data(&mut header, &path, &mut body)?;
+                if body.short {
+                    note(
+                        skipped,
+                        format!("{} shrank while it was read (the rest is zeros)", shown.join(&path).display()),
+                    );
+                }
+            }
+            FileType::Symlink => {
+                let target = readlinkat(&current.fd, &name, Vec::new()).map_err(|e| at(&shown, &path, e.into()))?;
+                let target = PathBuf::from(OsString::from_vec(target.into_bytes()));
+                tar.append_link(&mut header(&stat, tar::EntryType::Symlink, 0), &path, target)?;
+            }
+            _ => specials += 1,
+        }
+    }
+    if specials > 0 {
+        note(skipped, format!("{specials} sockets, pipes or device files (never backed up)"));
+    }
+    tar.into_inner()
+}
+
+fn level(fd: OwnedFd, id: FileId, path: PathBuf) -> io::Result<Level> {
+    let mut names = beneath::names_in(fd.as_fd())?;
+    names.sort();
+    Ok(Level { fd, id, path, names: names.into_iter() })
+}
+
+fn append_folder<W: Write>(tar: &mut tar::Builder<W>, path: &Path, stat: &Stat) -> io::Result<()> {
+    tar.append_data(&mut header(stat, tar::EntryType::Directory, 0), path, io::empty())
+}
+
+fn header(stat: &Stat, kind: tar::EntryType, size: u64) -> tar::Header {
+    let mut header = tar::Header::new_gnu();
+    header.set_entry_type(kind);
+    header.set_size(size);
+    header.set_mode(stat.st_mode & 0o7777);
+    header.set_uid(u64::from(stat.st_uid));
+    header.set_gid(u64::from(stat.st_gid));
+    header.set_mtime(u64::try_from(stat.st_mtime).unwrap_or(0));
+    header
+}
+
+fn note(skipped: &Skipped, what: String) {
+    if let Ok(mut list) = skipped.lock() {
+        list.push(what);
+    }
+}
+
+fn at(shown: &Path, path: &Path, e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("{}: {e}", shown.join(path).display()))
+}
+
+/// Exactly `left` bytes of a file whose size was read when it was opened: a file that grows is
+/// cut there, one that shrinks is padded with zeros (the archive's header already said its size).
+struct Exactly {
+    file: std::fs::File,
+    left: u64,
+    short: bool,
+}
+
+impl Read for Exactly {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let want = buf.len().min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        if want == 0 {
+            return Ok(0);
+        }
+        let n = match self.file.read(&mut buf[..want])? {
+            0 => {
+                self.short = true;
+                buf[..want].fill(0);
+                want
+            }
+            n => n,
+        };
+        self.left -= n as u64;
+        Ok(n)
+    }
+}

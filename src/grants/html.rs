@@ -1,0 +1,197 @@
+//! The operator's grant page (`/admin/grants`): every workspace's host grants, a form for a
+//! folder and one for a database server, and revoke buttons. Operators only (403 otherwise).
+
+use super::domain::{DatabaseServer, FolderAccess, GrantKind, HostGrant};
+use super::service::{GrantError, GrantInput, GrantService};
+use crate::audit::Actor;
+use crate::auth::CurrentUser;
+use crate::destinations::fields::FieldErrors;
+use crate::error::AppError;
+use crate::web::{Flash, Layout, form_value, render, see_other};
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/admin/grants", web::get().to(list))
+        .route("/admin/grants", web::post().to(create))
+        .route("/admin/grants/{id}/revoke", web::post().to(revoke));
+}
+
+/// Where the operator grants `path` to a workspace: the link "not granted" messages carry.
+pub fn grant_link(workspace: &str, path: &str, access: FolderAccess) -> String {
+    let query: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("workspace", workspace)
+        .append_pair("path", path.trim())
+        .append_pair("access", access.as_str())
+        .finish();
+    format!("/admin/grants?{query}#grant-folder")
+}
+
+/// For an operator, when `field`'s error says its path is not granted: the link that grants it
+/// (to the folder of a path that does not exist yet: a restore target).
+pub fn link_for_refusal(
+    user: &CurrentUser,
+    errors: &FieldErrors,
+    field: &str,
+    typed: &str,
+    access: FolderAccess,
+) -> Option<String> {
+    let message = errors.get(field)?;
+    let grantable = message.contains(crate::hostfs::NOT_GRANTED) || message.contains("for reading only");
+    (user.is_operator && grantable).then(|| grant_link(&user.workspace_id, typed, access))
+}
+
+impl From<GrantError> for AppError {
+    fn from(e: GrantError) -> Self {
+        match e {
+            GrantError::NotFound => AppError::NotFound("Grant not found".into()),
+            GrantError::Invalid(errors) => {
+                AppError::BadRequest(errors.iter().map(|(_, m)| m.to_owned()).collect::<Vec<_>>().join(" "))
+            }
+            GrantError::Db(e) => e.into(),
+        }
+    }
+}
+
+/// One row of the list.
+struct GrantRowView {
+    id: String,
+    workspace: String,
+    what: String,
+    access: &'static str,
+    note: String,
+    by: String,
+    when: String,
+    /// Devpilot's own files inside a read grant, which sources there skip.
+    skips: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/grants.html")]
+struct GrantsPage {
+    layout: Layout,
+    flash: Option<Flash>,
+    grants: Vec<GrantRowView>,
+    workspaces: Vec<(String, String)>,
+    /// The form that was submitted (`folder` or `database`), its values and errors.
+    submitted: String,
+    input: GrantInput,
+    errors: FieldErrors,
+}
+
+impl GrantsPage {
+    fn error(&self, kind: &str, field: &str) -> String {
+        if self.submitted == kind { self.errors.get(field).unwrap_or_default().to_owned() } else { String::new() }
+    }
+
+    fn selected(&self, workspace: &str) -> bool {
+        self.input.workspace_id == workspace
+    }
+}
+
+fn view(grant: HostGrant, workspaces: &[(String, String)], service: &GrantService) -> GrantRowView {
+    let workspace = workspaces.iter().find(|(id, _)| *id == grant.workspace_id).map_or("", |(_, n)| n.as_str());
+    let (what, access, skips) = match &grant.kind {
+        GrantKind::Folder { path, access } => {
+            let skips = service.contains_devpilot(path).join(", ");
+            let label = if access.allows_write() { "Read and write" } else { "Read" };
+            (path.display().to_string(), label, skips)
+        }
+        GrantKind::Database(server @ DatabaseServer::Tcp { .. }) => {
+            (server.describe(), "Database server", String::new())
+        }
+        GrantKind::Database(server) => (server.describe(), "Database server (socket)", String::new()),
+    };
+    GrantRowView {
+        id: grant.id,
+        workspace: workspace.to_owned(),
+        what,
+        access,
+        note: grant.note,
+        by: grant.created_by,
+        when: grant.created_at.format("%Y-%m-%d %H:%M").to_string(),
+        skips,
+    }
+}
+
+async fn page(
+    user: &CurrentUser,
+    service: &GrantService,
+    flash: Option<Flash>,
+    submitted: &str,
+    input: GrantInput,
+    errors: FieldErrors,
+) -> Result<GrantsPage, AppError> {
+    let (grants, workspaces) = service.all().await?;
+    let grants = grants.into_iter().map(|g| view(g, &workspaces, service)).collect();
+    let layout = Layout::for_user(user, "admin");
+    Ok(GrantsPage { layout, flash, grants, workspaces, submitted: submitted.to_owned(), input, errors })
+}
+
+#[derive(serde::Deserialize)]
+struct Prefill {
+    workspace: Option<String>,
+    path: Option<String>,
+    access: Option<String>,
+}
+
+async fn list(
+    user: CurrentUser,
+    service: web::Data<GrantService>,
+    session: Session,
+    query: web::Query<Prefill>,
+) -> Result<HttpResponse, AppError> {
+    user.require_operator()?;
+    let query = query.into_inner();
+    let input = GrantInput {
+        workspace_id: query.workspace.unwrap_or_default(),
+        path: query.path.unwrap_or_default(),
+        access: query.access.unwrap_or_else(|| "read".into()),
+        ..GrantInput::default()
+    };
+    render(StatusCode::OK, &page(&user, &service, Flash::take(&session), "", input, FieldErrors::new()).await?)
+}
+
+async fn create(
+    user: CurrentUser,
+    service: web::Data<GrantService>,
+    session: Session,
+    form: web::Form<Vec<(String, String)>>,
+) -> Result<HttpResponse, AppError> {
+    user.require_operator()?;
+    let value = |k: &str| form_value(&form, k).unwrap_or_default().to_owned();
+    let input = GrantInput {
+        workspace_id: value("workspace_id"),
+        kind: if value("kind") == "database" { "database".into() } else { "folder".into() },
+        path: value("path"),
+        access: value("access"),
+        server: value("server"),
+        note: value("note"),
+    };
+    match service.grant(&input, &Actor::web(&user)).await {
+        Ok(grant) => {
+            Flash::ok(format!("Granted {}.", grant.kind.describe())).set(&session);
+            Ok(see_other("/admin/grants"))
+        }
+        Err(GrantError::Invalid(errors)) => {
+            let kind = input.kind.clone();
+            let page = page(&user, &service, None, &kind, input, errors).await?;
+            render(StatusCode::UNPROCESSABLE_ENTITY, &page)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn revoke(
+    user: CurrentUser,
+    service: web::Data<GrantService>,
+    session: Session,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    user.require_operator()?;
+    let grant = service.revoke(&path, &Actor::web(&user)).await?;
+    Flash::ok(format!("Revoked {}.", grant.kind.describe())).set(&session);
+    Ok(see_other("/admin/grants"))
+}
