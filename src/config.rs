@@ -1,5 +1,9 @@
 //! Settings from the environment, each with a default that runs the embedded setup.
 
+mod identity;
+
+pub use identity::IdentitySettings;
+
 use crate::providers::outbound::{ALLOW_LOOPBACK_VAR, AddressPolicy};
 use anyhow::Context;
 use std::path::PathBuf;
@@ -33,6 +37,8 @@ pub struct Settings {
     pub provider: ProviderSettings,
     /// The URL people reach this server at (for OAuth redirects); defaults to http://host:port.
     pub public_url: Option<String>,
+    /// Accounts, sessions, sign-in limits, invitations and mail.
+    pub identity: IdentitySettings,
 }
 
 /// Limits for talking to storage providers.
@@ -186,6 +192,7 @@ impl Settings {
                 endpoints: ExternalEndpoints::from_env(),
             },
             public_url: var("DEVPILOT_PUBLIC_URL").map(|v| v.trim_end_matches('/').to_owned()),
+            identity: IdentitySettings::from_env()?,
             data_dir,
             database_url,
             local_backup_dir,
@@ -197,18 +204,18 @@ impl Settings {
     }
 }
 
-fn var(name: &str) -> Option<String> {
+pub(crate) fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
 /// A whole number of seconds, at least one.
-fn secs_var(name: &str, default: u64) -> anyhow::Result<Duration> {
+pub(crate) fn secs_var(name: &str, default: u64) -> anyhow::Result<Duration> {
     let secs: u64 = parse_var(name, default)?;
     anyhow::ensure!(secs > 0, "{name} must be at least 1");
     Ok(Duration::from_secs(secs))
 }
 
-fn parse_var<T>(name: &str, default: T) -> anyhow::Result<T>
+pub(crate) fn parse_var<T>(name: &str, default: T) -> anyhow::Result<T>
 where
     T: std::str::FromStr,
     T::Err: std::error::Error + Send + Sync + 'static,

@@ -1,5 +1,6 @@
 //! Devpilot Backups: a self-hosted manager of backup destinations.
 
+pub mod admin;
 pub mod api;
 pub mod artifacts;
 pub mod audit;

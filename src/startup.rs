@@ -1,5 +1,7 @@
 //! Builds the app from settings: key, database, services, HTTP server.
 
+use crate::admin::service::AdminService;
+use crate::admin::settings::InstanceSettings;
 use crate::auth::service::AccountService;
 use crate::config::Settings;
 use crate::db::Db;
@@ -11,6 +13,7 @@ use crate::plans::service::PlanService;
 use crate::providers::ProviderContext;
 use crate::runs::runner::Runner;
 use crate::servers::service::ServerService;
+use crate::workspaces::service::WorkspaceService;
 use actix_session::SessionMiddleware;
 use actix_session::config::CookieContentSecurity;
 use actix_session::storage::CookieSessionStore;
@@ -46,6 +49,11 @@ impl Application {
         let destinations = web::Data::new(destination_service.clone());
         let rendered_pages = web::Data::new(crate::destinations::list::RenderedPages::default());
         let accounts = web::Data::new(AccountService::new(db.clone()));
+        let workspace_service = WorkspaceService::new(db.clone(), settings.identity.allow_workspace_creation);
+        let admin =
+            web::Data::new(AdminService::new(db.clone(), workspace_service.clone(), settings.local_backup_dir.clone()));
+        let workspaces = web::Data::new(workspace_service);
+        let instance_settings = web::Data::new(InstanceSettings::new(&settings));
         let tokens = web::Data::new(crate::api::tokens::TokenService::new(db.clone()));
         let audit = web::Data::new(crate::audit::service::AuditService::new(db.clone()));
         let plans =
@@ -91,6 +99,9 @@ impl Application {
                 .app_data(rendered_pages.clone())
                 .app_data(servers.clone())
                 .app_data(accounts.clone())
+                .app_data(workspaces.clone())
+                .app_data(admin.clone())
+                .app_data(instance_settings.clone())
                 .app_data(plans.clone())
                 .app_data(runner.clone())
                 .app_data(oauth.clone())
@@ -100,6 +111,7 @@ impl Application {
                 .route("/healthz", web::get().to(|| async { HttpResponse::Ok().body("ok") }))
                 .route("/static/{file:.*}", web::get().to(crate::web::assets::serve))
                 .configure(crate::api::routes)
+                .configure(crate::admin::routes)
                 .configure(crate::api::html::routes)
                 .configure(crate::audit::html::routes)
                 .configure(crate::auth::html::routes)

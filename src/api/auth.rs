@@ -113,7 +113,7 @@ async fn authenticate(req: &HttpRequest) -> Result<ApiUser, ApiError> {
         .filter(|u| u.workspace_id == workspace_id)
         .ok_or_else(|| ApiError::unauthorized("The token's user is no longer a member of its workspace."))?;
     Ok(ApiUser {
-        role: ceiling.map_or(member.role, |c| lower(c, member.role)),
+        role: ceiling.map_or(member.role, |c| c.lower(member.role)),
         email: member.email,
         user_id,
         workspace_id,
@@ -159,15 +159,6 @@ fn body_error(e: BodyError) -> ApiError {
         BodyError::TooLarge => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, too_large_message("request body")),
         BodyError::Broken(e) => ApiError::bad_request(format!("The request body could not be read: {e}.")),
     }
-}
-
-fn lower(a: Role, b: Role) -> Role {
-    let rank = |r: Role| match r {
-        Role::Owner => 2,
-        Role::Admin => 1,
-        Role::Viewer => 0,
-    };
-    if rank(a) <= rank(b) { a } else { b }
 }
 
 fn bearer(req: &HttpRequest) -> Result<String, ApiError> {
@@ -247,10 +238,13 @@ pub async fn issue_token(
     let ip = req.connection_info().realip_remote_addr().unwrap_or("unknown").to_owned();
     let body = body.into_inner();
     let (user_id, first_workspace) = accounts.sign_in(&body.email, SecretString::from(body.password), &ip).await?;
+    let not_member = || ApiError::forbidden("You are not a member of that workspace.");
     let workspace_id = match body.workspace_id.filter(|w| !w.trim().is_empty()) {
-        Some(requested) if accounts.is_member(&user_id, &requested).await? => requested,
-        Some(_) => return Err(ApiError::forbidden("You are not a member of that workspace.")),
-        None => first_workspace,
+        Some(requested) => {
+            let current = accounts.current(&user_id, Some(&requested)).await?;
+            current.filter(|u| u.workspace_id == requested).ok_or_else(not_member)?.workspace_id
+        }
+        None => first_workspace.ok_or_else(|| ApiError::forbidden("You are not a member of any workspace."))?,
     };
     let now = Utc::now().timestamp();
     let claims = Claims { sub: user_id, ws: workspace_id.clone(), iat: now, exp: now + JWT_LIFETIME_SECS };

@@ -1,6 +1,7 @@
 //! First-run setup, sign-in and sign-out pages.
 
-use super::service::{AccountError, AccountService, NewAccount};
+use super::domain::NewAccount;
+use super::service::{AccountError, AccountService};
 use super::session::{self, CurrentUser};
 use crate::error::AppError;
 use crate::web::{Layout, form_value, render, see_other};
@@ -99,7 +100,7 @@ async fn setup(
         NewAccount { name: value("name"), email: value("email"), password: SecretString::from(value("password")) };
     match accounts.setup(account, &value("workspace")).await {
         Ok((user_id, workspace_id)) => {
-            session::sign_in(&session, &user_id, &workspace_id)?;
+            session::sign_in(&session, &user_id, Some(&workspace_id))?;
             Ok(see_other("/destinations"))
         }
         Err(AccountError::Invalid(errors)) => {
@@ -140,8 +141,8 @@ async fn login(
     let ip = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
     let status = match accounts.sign_in(&email, password, &ip).await {
         Ok((user_id, workspace_id)) => {
-            session::sign_in(&session, &user_id, &workspace_id)?;
-            return Ok(see_other("/destinations"));
+            session::sign_in(&session, &user_id, workspace_id.as_deref())?;
+            return Ok(see_other(if workspace_id.is_some() { "/destinations" } else { "/workspaces" }));
         }
         Err(AccountError::BadCredentials) => StatusCode::UNAUTHORIZED,
         Err(AccountError::RateLimited(_)) => StatusCode::TOO_MANY_REQUESTS,

@@ -19,6 +19,26 @@ pub struct UserRow {
     pub disabled_at: Option<NaiveDateTime>,
 }
 
+impl UserRow {
+    /// A new account with a fresh id.
+    pub fn new(
+        account: super::domain::ValidAccount,
+        password_hash: String,
+        is_operator: bool,
+        now: NaiveDateTime,
+    ) -> UserRow {
+        UserRow {
+            id: uuid::Uuid::new_v4().to_string(),
+            email: account.email,
+            name: account.name,
+            password_hash,
+            created_at: now,
+            is_operator,
+            disabled_at: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = workspaces)]
 pub struct WorkspaceRow {
@@ -36,6 +56,17 @@ pub struct MembershipRow {
     pub created_at: NaiveDateTime,
 }
 
+impl MembershipRow {
+    pub fn new(workspace_id: &str, user_id: &str, role: super::Role, now: NaiveDateTime) -> MembershipRow {
+        MembershipRow {
+            workspace_id: workspace_id.to_owned(),
+            user_id: user_id.to_owned(),
+            role: role.as_str().to_owned(),
+            created_at: now,
+        }
+    }
+}
+
 pub fn user_count(conn: &mut DbConn) -> QueryResult<i64> {
     users::table.count().get_result(conn)
 }
@@ -49,16 +80,12 @@ pub fn find_user_by_email(conn: &mut DbConn, email: &str) -> QueryResult<Option<
     users::table.filter(users::email.eq(email.to_lowercase())).select(UserRow::as_select()).first(conn).optional()
 }
 
-fn insert_user(conn: &mut DbConn, user: &UserRow) -> QueryResult<()> {
+pub fn insert_user(conn: &mut DbConn, user: &UserRow) -> QueryResult<()> {
     diesel::insert_into(users::table).values(user).execute(conn).map(|_| ())
 }
 
-fn insert_workspace(conn: &mut DbConn, workspace: &WorkspaceRow) -> QueryResult<()> {
+pub fn insert_workspace(conn: &mut DbConn, workspace: &WorkspaceRow) -> QueryResult<()> {
     diesel::insert_into(workspaces::table).values(workspace).execute(conn).map(|_| ())
-}
-
-fn insert_membership(conn: &mut DbConn, membership: &MembershipRow) -> QueryResult<()> {
-    diesel::insert_into(memberships::table).values(membership).execute(conn).map(|_| ())
 }
 
 /// First-run setup: inserts the first user, their workspace and ownership, unless a user
@@ -80,25 +107,8 @@ pub fn insert_first_owner(
     })
 }
 
-pub fn insert_workspace_with_owner(
-    conn: &mut DbConn,
-    workspace: &WorkspaceRow,
-    owner: &MembershipRow,
-) -> QueryResult<()> {
-    crate::db::write_transaction(conn, |conn| {
-        insert_workspace(conn, workspace)?;
-        insert_membership(conn, owner)
-    })
-}
-
-/// Adds a membership, creating the user first when `new_user` is given.
-pub fn insert_member(conn: &mut DbConn, new_user: Option<&UserRow>, membership: &MembershipRow) -> QueryResult<()> {
-    crate::db::write_transaction(conn, |conn| {
-        if let Some(user) = new_user {
-            insert_user(conn, user)?;
-        }
-        insert_membership(conn, membership)
-    })
+pub fn insert_membership(conn: &mut DbConn, membership: &MembershipRow) -> QueryResult<()> {
+    diesel::insert_into(memberships::table).values(membership).execute(conn).map(|_| ())
 }
 
 pub fn membership(
@@ -122,15 +132,6 @@ pub fn workspaces_of(conn: &mut DbConn, user: &str) -> QueryResult<Vec<(Membersh
         .filter(memberships::user_id.eq(user))
         .order(workspaces::created_at.asc())
         .select((MembershipRow::as_select(), WorkspaceRow::as_select()))
-        .load(conn)
-}
-
-pub fn members_of(conn: &mut DbConn, workspace: &str) -> QueryResult<Vec<(MembershipRow, UserRow)>> {
-    memberships::table
-        .inner_join(users::table)
-        .filter(memberships::workspace_id.eq(workspace))
-        .order(users::email.asc())
-        .select((MembershipRow::as_select(), UserRow::as_select()))
         .load(conn)
 }
 

@@ -1,7 +1,9 @@
-//! Pages: the user's workspaces (switch, create) and the current workspace's members.
+//! Pages: the person's workspaces (switch, start one when allowed) and the current workspace's
+//! members.
 
-use crate::auth::service::{AccountError, AccountService, Member, NewAccount, WorkspaceSummary};
-use crate::auth::{CurrentUser, Role, session};
+use super::service::{Member, WorkspaceError, WorkspaceService, WorkspaceSummary};
+use crate::auth::domain::NewAccount;
+use crate::auth::{Account, CurrentUser, Role, session};
 use crate::destinations::fields::FieldErrors;
 use crate::error::AppError;
 use crate::web::{Flash, Layout, form_value, render, see_other};
@@ -19,6 +21,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/members", web::post().to(add_member));
 }
 
+impl From<WorkspaceError> for AppError {
+    fn from(e: WorkspaceError) -> Self {
+        match e {
+            WorkspaceError::Db(e) => e.into(),
+            WorkspaceError::Internal(e) => AppError::Internal(e),
+            WorkspaceError::Forbidden(m) => AppError::Forbidden(m),
+            WorkspaceError::NotFound => AppError::NotFound("Not found".into()),
+            other => AppError::BadRequest(other.to_string()),
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "workspaces/list.html")]
 struct WorkspacesPage {
@@ -26,26 +40,28 @@ struct WorkspacesPage {
     flash: Option<Flash>,
     current: String,
     workspaces: Vec<WorkspaceSummary>,
+    may_create: bool,
     name: String,
     error: Option<String>,
 }
 
 async fn workspaces_page(
-    user: &CurrentUser,
-    accounts: &AccountService,
+    account: &Account,
+    service: &WorkspaceService,
     flash: Option<Flash>,
     name: String,
     error: Option<String>,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
-    let workspaces = accounts.workspaces(&user.user_id).await?;
+    let workspaces = service.of_user(&account.user_id).await?;
     render(
         status,
         &WorkspacesPage {
-            layout: Layout::for_user(user, "workspaces"),
+            layout: Layout::for_account(account, "workspaces"),
             flash,
-            current: user.workspace_id.clone(),
+            current: account.current.as_ref().map(|c| c.workspace_id.clone()).unwrap_or_default(),
             workspaces,
+            may_create: service.may_create(account),
             name,
             error,
         },
@@ -53,48 +69,44 @@ async fn workspaces_page(
 }
 
 async fn list(
-    user: CurrentUser,
-    accounts: web::Data<AccountService>,
+    account: Account,
+    service: web::Data<WorkspaceService>,
     session: Session,
 ) -> Result<HttpResponse, AppError> {
-    workspaces_page(&user, &accounts, Flash::take(&session), String::new(), None, StatusCode::OK).await
+    workspaces_page(&account, &service, Flash::take(&session), String::new(), None, StatusCode::OK).await
 }
 
 async fn create(
-    user: CurrentUser,
-    accounts: web::Data<AccountService>,
+    account: Account,
+    service: web::Data<WorkspaceService>,
     session: Session,
     form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
     let name = form_value(&form, "workspace").unwrap_or_default().to_owned();
-    match accounts.create_workspace(&user.user_id, &name).await {
+    match service.create_own(&account, &name).await {
         Ok(id) => {
-            session
-                .insert(session::WORKSPACE_ID, &id)
-                .map_err(|e| AppError::Internal(anyhow::anyhow!("writing the session: {e}")))?;
+            session::switch_workspace(&session, &id)?;
             Flash::ok(format!("Created the workspace “{}” and switched to it.", name.trim())).set(&session);
             Ok(see_other("/destinations"))
         }
-        Err(AccountError::Invalid(errors)) => {
+        Err(WorkspaceError::Invalid(errors)) => {
             let error = errors.get("workspace").map(str::to_owned);
-            workspaces_page(&user, &accounts, None, name, error, StatusCode::UNPROCESSABLE_ENTITY).await
+            workspaces_page(&account, &service, None, name, error, StatusCode::UNPROCESSABLE_ENTITY).await
         }
         Err(e) => Err(e.into()),
     }
 }
 
 async fn switch(
-    user: CurrentUser,
-    accounts: web::Data<AccountService>,
+    account: Account,
+    service: web::Data<WorkspaceService>,
     session: Session,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    if !accounts.is_member(&user.user_id, &path).await? {
+    if !service.is_member(&account.user_id, &path).await? {
         return Err(AppError::NotFound("Workspace not found".into()));
     }
-    session
-        .insert(session::WORKSPACE_ID, path.as_str())
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("writing the session: {e}")))?;
+    session::switch_workspace(&session, &path)?;
     Ok(see_other("/destinations"))
 }
 
@@ -118,13 +130,13 @@ struct MembersPage {
 
 async fn members_page(
     user: &CurrentUser,
-    accounts: &AccountService,
+    service: &WorkspaceService,
     flash: Option<Flash>,
     values: &[(String, String)],
     errors: FieldErrors,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
-    let members = accounts.members(&user.workspace_id).await?;
+    let members = service.members(&user.workspace_id).await?;
     let chosen = form_value(values, "role").unwrap_or("viewer");
     render(
         status,
@@ -145,15 +157,15 @@ async fn members_page(
 
 async fn members(
     user: CurrentUser,
-    accounts: web::Data<AccountService>,
+    service: web::Data<WorkspaceService>,
     session: Session,
 ) -> Result<HttpResponse, AppError> {
-    members_page(&user, &accounts, Flash::take(&session), &[], FieldErrors::new(), StatusCode::OK).await
+    members_page(&user, &service, Flash::take(&session), &[], FieldErrors::new(), StatusCode::OK).await
 }
 
 async fn add_member(
     user: CurrentUser,
-    accounts: web::Data<AccountService>,
+    service: web::Data<WorkspaceService>,
     session: Session,
     form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
@@ -165,13 +177,13 @@ async fn add_member(
     }
     let account =
         NewAccount { name: value("name"), email: value("email"), password: SecretString::from(value("password")) };
-    match accounts.add_member(&user.workspace_id, account, &role).await {
+    match service.add_member(&user.workspace_id, account, &role).await {
         Ok(()) => {
             Flash::ok(format!("Added {} to the workspace.", value("email").trim())).set(&session);
             Ok(see_other("/members"))
         }
-        Err(AccountError::Invalid(errors)) => {
-            members_page(&user, &accounts, None, &form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
+        Err(WorkspaceError::Invalid(errors)) => {
+            members_page(&user, &service, None, &form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
         }
         Err(e) => Err(e.into()),
     }

@@ -8,6 +8,7 @@ mod helpers;
 mod standins;
 
 mod accounts;
+mod admin_area;
 mod allowed_paths;
 mod api_auth;
 mod api_client;

@@ -70,12 +70,40 @@ const WRITES: &[&str] = &[
     "/settings/api/tokens/{token}/revoke",
     "/members",
 ];
+/// The operator's admin area: everyone else gets 403 (a sign-in redirect when signed out), the
+/// workspace's own owners and admins included.
+const OPERATOR_READS: &[&str] =
+    &["/admin", "/admin/accounts", "/admin/workspaces", "/admin/workspaces/{workspace}/delete", "/admin/settings"];
+const OPERATOR_WRITES: &[&str] = &[
+    "/admin/accounts",
+    "/admin/accounts/{account}/disable",
+    "/admin/accounts/{account}/enable",
+    "/admin/accounts/{account}/make-operator",
+    "/admin/accounts/{account}/unmake-operator",
+    "/admin/accounts/{account}/password",
+    "/admin/workspaces",
+    "/admin/workspaces/{workspace}/rename",
+    "/admin/workspaces/{workspace}/delete",
+];
+/// A form that would pass every admin action's validation, so only authorization refuses it.
+const OPERATOR_FORM: &[(&str, &str)] = &[
+    ("name", "Intruder"),
+    ("email", "intruder@example.com"),
+    ("password", "intruder password 1"),
+    ("operator", "on"),
+    ("workspace", "Acme"),
+    ("owner", "olga@example.com"),
+    ("confirm", "Acme"),
+];
+
 /// Routes whose ids belong to the workspace (another workspace's admin must get 404 there).
 fn names_an_object(path: &str) -> bool {
     path.contains('{')
 }
 
 struct Ids {
+    account: String,
+    workspace: String,
     destination: String,
     plan: String,
     run: String,
@@ -90,6 +118,8 @@ impl Ids {
             .replace("{run}", &self.run)
             .replace("{server}", &self.server)
             .replace("{token}", &self.token)
+            .replace("{account}", &self.account)
+            .replace("{workspace}", &self.workspace)
             .replace("{id}", &self.destination)
     }
 }
@@ -123,9 +153,14 @@ async fn snapshot(app: &TestApp) -> String {
                 .select((memberships::workspace_id, memberships::user_id, memberships::role))
                 .order((memberships::workspace_id, memberships::user_id))
                 .load(c)?;
-            let w: i64 = workspaces::table.count().get_result(c)?;
+            let w: Vec<(String, String)> =
+                workspaces::table.select((workspaces::id, workspaces::name)).order(workspaces::id).load(c)?;
+            let u: Vec<(String, String, bool, Option<chrono::NaiveDateTime>, String)> = users::table
+                .select((users::id, users::email, users::is_operator, users::disabled_at, users::password_hash))
+                .order(users::id)
+                .load(c)?;
             let a: i64 = audit_events::table.count().get_result(c)?;
-            Ok(format!("{d:?}\n{p:?}\n{r:?}\n{s:?}\n{t:?}\n{m:?}\n{w}\n{a}"))
+            Ok(format!("{d:?}\n{p:?}\n{r:?}\n{s:?}\n{t:?}\n{m:?}\n{w:?}\n{u:?}\n{a}"))
         })
         .await
         .expect("snapshot")
@@ -134,9 +169,10 @@ async fn snapshot(app: &TestApp) -> String {
 async fn no_route_lets_the_wrong_caller_in(backend: Backend) {
     let app = spawn_app(backend).await;
     app.setup_admin().await;
-    let ids = objects(&app).await;
+    let mut ids = objects(&app).await;
     let viewer = viewer(&app).await;
     let outsider = outsider(&app).await;
+    ids.account = crate::admin_area::user_id(&app, "viewer@example.com").await;
     let before = snapshot(&app).await;
     let nobody = new_client();
     let nobody_csrf = app.csrf(&nobody).await;
@@ -167,6 +203,24 @@ async fn no_route_lets_the_wrong_caller_in(backend: Backend) {
                 "outsider POST {url}"
             );
         }
+    }
+
+    for path in OPERATOR_READS {
+        let url = ids.fill(path);
+        let page = app.get_with(&nobody, &url).await;
+        assert_eq!((page.status, page.location.as_deref()), (303, Some("/login")), "anonymous GET {url}");
+        assert_eq!(app.get_with(&viewer, &url).await.status, 403, "viewer GET {url}");
+        assert_eq!(app.get_with(&outsider, &url).await.status, 403, "another workspace's owner GET {url}");
+        assert_eq!(app.get(&url).await.status, if *path == "/admin" { 303 } else { 200 }, "the operator GET {url}");
+    }
+    for path in OPERATOR_WRITES {
+        let url = ids.fill(path);
+        let mut form = OPERATOR_FORM.to_vec();
+        form.push(("csrf_token", nobody_csrf.as_str()));
+        let response = nobody.post(app.url(&url)).form(&form).send().await.expect("POST");
+        assert_eq!(response.status().as_u16(), 303, "anonymous POST {url}");
+        assert_eq!(app.post_with(&viewer, &url, OPERATOR_FORM).await.status, 403, "viewer POST {url}");
+        assert_eq!(app.post_with(&outsider, &url, OPERATOR_FORM).await.status, 403, "owner elsewhere POST {url}");
     }
 
     // The JSON API, every operation of its document.
@@ -251,7 +305,16 @@ async fn objects(app: &TestApp) -> Ids {
         .await
         .expect("token");
     assert_eq!(run_rows(app).await.len(), 1);
-    Ids { destination, plan, run, server, token }
+    let workspace = app
+        .db()
+        .run(|c| {
+            use devpilot::db::schema::workspaces::dsl::*;
+            use diesel::prelude::*;
+            workspaces.filter(name.eq("Acme")).select(id).first::<String>(c)
+        })
+        .await
+        .expect("workspace");
+    Ids { account: String::new(), workspace, destination, plan, run, server, token }
 }
 
 /// The owner of another workspace, signed in there, not a member of ours.
