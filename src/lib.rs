@@ -1,5 +1,6 @@
 //! Devpilot Backups: a self-hosted manager of backup destinations.
 
+pub mod account;
 pub mod admin;
 pub mod api;
 pub mod artifacts;
@@ -18,6 +19,7 @@ pub mod plans;
 pub mod providers;
 pub mod runs;
 pub mod servers;
+pub mod sessions;
 pub mod startup;
 pub mod telemetry;
 pub mod web;

@@ -13,6 +13,7 @@ use crate::plans::service::PlanService;
 use crate::providers::ProviderContext;
 use crate::runs::runner::Runner;
 use crate::servers::service::ServerService;
+use crate::sessions::SessionService;
 use crate::workspaces::service::WorkspaceService;
 use actix_session::SessionMiddleware;
 use actix_session::config::CookieContentSecurity;
@@ -48,11 +49,18 @@ impl Application {
         let destination_service = DestinationService::new(db.clone(), cipher.clone(), providers, instance.id());
         let destinations = web::Data::new(destination_service.clone());
         let rendered_pages = web::Data::new(crate::destinations::list::RenderedPages::default());
-        let accounts = web::Data::new(AccountService::new(db.clone()));
+        let session_service =
+            SessionService::new(db.clone(), settings.identity.session_idle, settings.identity.session_max);
+        let accounts = web::Data::new(AccountService::new(db.clone(), session_service.clone()));
         let workspace_service = WorkspaceService::new(db.clone(), settings.identity.allow_workspace_creation);
-        let admin =
-            web::Data::new(AdminService::new(db.clone(), workspace_service.clone(), settings.local_backup_dir.clone()));
+        let admin = web::Data::new(AdminService::new(
+            db.clone(),
+            workspace_service.clone(),
+            session_service.clone(),
+            settings.local_backup_dir.clone(),
+        ));
         let workspaces = web::Data::new(workspace_service);
+        let sessions = web::Data::new(session_service);
         let instance_settings = web::Data::new(InstanceSettings::new(&settings));
         let tokens = web::Data::new(crate::api::tokens::TokenService::new(db.clone()));
         let audit = web::Data::new(crate::audit::service::AuditService::new(db.clone()));
@@ -100,6 +108,7 @@ impl Application {
                 .app_data(servers.clone())
                 .app_data(accounts.clone())
                 .app_data(workspaces.clone())
+                .app_data(sessions.clone())
                 .app_data(admin.clone())
                 .app_data(instance_settings.clone())
                 .app_data(plans.clone())
@@ -111,6 +120,7 @@ impl Application {
                 .route("/healthz", web::get().to(|| async { HttpResponse::Ok().body("ok") }))
                 .route("/static/{file:.*}", web::get().to(crate::web::assets::serve))
                 .configure(crate::api::routes)
+                .configure(crate::account::html::routes)
                 .configure(crate::admin::routes)
                 .configure(crate::api::html::routes)
                 .configure(crate::audit::html::routes)

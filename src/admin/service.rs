@@ -8,6 +8,7 @@ use crate::auth::store::{self as accounts, UserRow};
 use crate::auth::{Account, password};
 use crate::db::{Db, DbError};
 use crate::destinations::fields::FieldErrors;
+use crate::sessions::SessionService;
 use crate::workspaces::service::{WorkspaceError, WorkspaceService};
 use chrono::{NaiveDateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
@@ -61,13 +62,14 @@ pub struct WorkspaceSummary {
 pub struct AdminService {
     db: Db,
     workspaces: WorkspaceService,
+    sessions: SessionService,
     /// Where each workspace's local default folder lives (`<backups>/<workspace id>/`).
     backups_root: PathBuf,
 }
 
 impl AdminService {
-    pub fn new(db: Db, workspaces: WorkspaceService, backups_root: PathBuf) -> AdminService {
-        AdminService { db, workspaces, backups_root }
+    pub fn new(db: Db, workspaces: WorkspaceService, sessions: SessionService, backups_root: PathBuf) -> AdminService {
+        AdminService { db, workspaces, sessions, backups_root }
     }
 
     pub async fn accounts(&self) -> Result<Vec<AccountSummary>, AdminError> {
@@ -106,7 +108,12 @@ impl AdminService {
         }
         let (uid, at) = (user.to_owned(), disabled.then(|| Utc::now().naive_utc()));
         let change = self.db.write(move |c| store::set_disabled(c, &uid, at)).await?;
-        account_change(change)
+        account_change(change)?;
+        if disabled {
+            // Refused already (the account check fails); removed so nothing is left to resume.
+            self.sessions.end_all(user, None).await?;
+        }
+        Ok(())
     }
 
     pub async fn set_operator(&self, actor: &Account, user: &str, operator: bool) -> Result<(), AdminError> {
@@ -118,18 +125,18 @@ impl AdminService {
         account_change(change)
     }
 
-    /// Sets a new password that the operator gives its owner.
+    /// Sets a new password that the operator gives its owner; the account's sessions end.
     pub async fn reset_password(&self, user: &str, new: SecretString) -> Result<(), AdminError> {
         if let Err(m) = password::check_new(new.expose_secret()) {
             return Err(AdminError::Invalid(FieldErrors::single("password", m)));
         }
         let hash = password::hash(new).await?;
         let uid = user.to_owned();
-        if self.db.write(move |c| store::set_password_hash(c, &uid, &hash)).await? {
-            Ok(())
-        } else {
-            Err(AdminError::NotFound)
+        if !self.db.write(move |c| accounts::set_password_hash(c, &uid, &hash)).await? {
+            return Err(AdminError::NotFound);
         }
+        self.sessions.end_all(user, None).await?;
+        Ok(())
     }
 
     pub async fn workspaces(&self) -> Result<Vec<WorkspaceSummary>, AdminError> {

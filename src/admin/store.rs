@@ -92,10 +92,6 @@ pub fn set_operator(conn: &mut DbConn, user: &str, operator: bool) -> QueryResul
     })
 }
 
-pub fn set_password_hash(conn: &mut DbConn, user: &str, hash: &str) -> QueryResult<bool> {
-    Ok(diesel::update(users::table.find(user)).set(users::password_hash.eq(hash)).execute(conn)? == 1)
-}
-
 pub fn rename_workspace(conn: &mut DbConn, id: &str, name: &str) -> QueryResult<bool> {
     Ok(diesel::update(workspaces::table.find(id)).set(workspaces::name.eq(name)).execute(conn)? == 1)
 }

@@ -1,13 +1,15 @@
 //! Who is calling the API: `Authorization: Bearer <token>` with either a short-lived JWT from
 //! `POST /api/v1/auth/token` (HS256, key derived from the master key) or a long-lived API token
-//! (`dpk_…`). Either way the caller's membership is read from the database on every request, so a
-//! removed member or a revoked token stops working at once. No cookies: the API is not subject
-//! to CSRF.
+//! (`dpk_…`). A JWT belongs to a session (`crate::sessions`) that ends with it, or before it when
+//! its owner signs out everywhere or changes their password. Either way the caller's account and
+//! membership are checked on every request, so a removed member, a disabled account or a revoked
+//! token stops working at once. No cookies: the API is not subject to CSRF.
 
 use super::error::ApiError;
 use super::tokens::{TOKEN_PREFIX, TokenError, TokenService};
 use crate::auth::service::AccountService;
 use crate::auth::session::Role;
+use crate::sessions::{Kind, SessionService};
 use crate::web::limits::{BodyError, read_body, too_large_message};
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
@@ -16,7 +18,7 @@ use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, http::header, web};
 use chrono::Utc;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use std::future::Future;
 use std::pin::Pin;
 use utoipa::ToSchema;
@@ -45,6 +47,8 @@ struct Claims {
     ws: String,
     iat: i64,
     exp: i64,
+    /// The token of the session the JWT belongs to.
+    sid: String,
 }
 
 /// The authenticated caller and their role in the workspace the token is for.
@@ -106,6 +110,14 @@ async fn authenticate(req: &HttpRequest) -> Result<ApiUser, ApiError> {
     } else {
         let keys = req.app_data::<web::Data<JwtKeys>>().ok_or_else(|| ApiError::internal("no JWT keys"))?;
         let claims = decode(keys, &token)?;
+        let sessions = req.app_data::<web::Data<SessionService>>().ok_or_else(|| ApiError::internal("no sessions"))?;
+        let live = sessions.resolve(&claims.sid, Kind::Api, || crate::web::client::of(req)).await?;
+        if live.is_none_or(|l| l.user_id != claims.sub) {
+            return Err(ApiError::unauthorized(
+                "This token's session has ended (signed out, or the password changed); get a new one from \
+                 POST /api/v1/auth/token.",
+            ));
+        }
         (claims.sub, claims.ws, None, None)
     };
     let current = accounts.current(&user_id, Some(&workspace_id)).await?;
@@ -175,7 +187,7 @@ fn bearer(req: &HttpRequest) -> Result<String, ApiError> {
 fn decode(keys: &JwtKeys, token: &str) -> Result<Claims, ApiError> {
     let mut validation = Validation::new(Algorithm::HS256);
     validation.leeway = 5;
-    validation.set_required_spec_claims(&["exp", "sub"]);
+    validation.set_required_spec_claims(&["exp", "sub", "sid"]);
     jsonwebtoken::decode::<Claims>(token, &keys.decoding, &validation).map(|d| d.claims).map_err(|e| {
         ApiError::unauthorized(match e.kind() {
             ErrorKind::ExpiredSignature => "The token has expired; get a new one from POST /api/v1/auth/token.",
@@ -232,6 +244,7 @@ pub struct TokenResponse {
 pub async fn issue_token(
     req: HttpRequest,
     accounts: web::Data<AccountService>,
+    sessions: web::Data<SessionService>,
     keys: web::Data<JwtKeys>,
     body: web::Json<TokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -246,8 +259,17 @@ pub async fn issue_token(
         }
         None => first_workspace.ok_or_else(|| ApiError::forbidden("You are not a member of any workspace."))?,
     };
-    let now = Utc::now().timestamp();
-    let claims = Claims { sub: user_id, ws: workspace_id.clone(), iat: now, exp: now + JWT_LIFETIME_SECS };
+    let now = Utc::now();
+    let expires = now + chrono::TimeDelta::seconds(JWT_LIFETIME_SECS);
+    let client = crate::web::client::of(&req);
+    let (sid, _) = sessions.start(&user_id, Kind::Api, &client, Some(expires.naive_utc())).await?;
+    let claims = Claims {
+        sub: user_id,
+        ws: workspace_id.clone(),
+        iat: now.timestamp(),
+        exp: expires.timestamp(),
+        sid: sid.expose_secret().to_owned(),
+    };
     let access_token =
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &keys.encoding).map_err(ApiError::internal)?;
     Ok(HttpResponse::Ok().json(TokenResponse {

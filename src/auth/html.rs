@@ -2,8 +2,9 @@
 
 use super::domain::NewAccount;
 use super::service::{AccountError, AccountService};
-use super::session::{self, CurrentUser};
+use super::session::{self, Account};
 use crate::error::AppError;
+use crate::sessions::SessionService;
 use crate::web::{Layout, form_value, render, see_other};
 use actix_session::Session;
 use actix_web::http::StatusCode;
@@ -35,7 +36,7 @@ async fn home(accounts: web::Data<AccountService>, session: Session) -> Result<H
     if accounts.needs_setup().await? {
         return Ok(see_other("/setup"));
     }
-    let signed_in = session.get::<String>(session::USER_ID).ok().flatten().is_some();
+    let signed_in = session::has_token(&session);
     Ok(see_other(if signed_in { "/destinations" } else { "/login" }))
 }
 
@@ -91,7 +92,9 @@ async fn setup_form(accounts: web::Data<AccountService>, session: Session) -> Re
 }
 
 async fn setup(
+    req: HttpRequest,
     accounts: web::Data<AccountService>,
+    sessions: web::Data<SessionService>,
     session: Session,
     form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
@@ -100,7 +103,7 @@ async fn setup(
         NewAccount { name: value("name"), email: value("email"), password: SecretString::from(value("password")) };
     match accounts.setup(account, &value("workspace")).await {
         Ok((user_id, workspace_id)) => {
-            session::sign_in(&session, &user_id, Some(&workspace_id))?;
+            session::sign_in(&req, &session, &sessions, &user_id, Some(&workspace_id)).await?;
             Ok(see_other("/destinations"))
         }
         Err(AccountError::Invalid(errors)) => {
@@ -132,6 +135,7 @@ async fn login_form(accounts: web::Data<AccountService>, session: Session) -> Re
 async fn login(
     req: HttpRequest,
     accounts: web::Data<AccountService>,
+    sessions: web::Data<SessionService>,
     session: Session,
     form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
@@ -141,7 +145,7 @@ async fn login(
     let ip = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
     let status = match accounts.sign_in(&email, password, &ip).await {
         Ok((user_id, workspace_id)) => {
-            session::sign_in(&session, &user_id, workspace_id.as_deref())?;
+            session::sign_in(&req, &session, &sessions, &user_id, workspace_id.as_deref()).await?;
             return Ok(see_other(if workspace_id.is_some() { "/destinations" } else { "/workspaces" }));
         }
         Err(AccountError::BadCredentials) => StatusCode::UNAUTHORIZED,
@@ -156,10 +160,14 @@ async fn login(
     render(status, &LoginPage { layout: Layout::anonymous(super::csrf::token(&session)), email, error: Some(message) })
 }
 
-async fn logout(user: Option<CurrentUser>, session: Session) -> HttpResponse {
-    if let Some(user) = user {
-        tracing::info!(user = %user.user_id, "signed out");
+async fn logout(
+    account: Option<Account>,
+    sessions: web::Data<SessionService>,
+    session: Session,
+) -> Result<HttpResponse, AppError> {
+    if let Some(account) = account {
+        tracing::info!(user = %account.user_id, "signed out");
     }
-    session.purge();
-    see_other("/login")
+    session::sign_out(&session, &sessions).await?;
+    Ok(see_other("/login"))
 }

@@ -1,14 +1,15 @@
 //! Accounts: first-run setup, sign-in with rate limiting, and who a session belongs to.
 
-use super::domain::{NewAccount, parse_workspace_name};
+use super::domain::{NewAccount, parse_person_name, parse_workspace_name};
 use super::password;
 use super::session::{Account, CurrentUser, Role};
 use super::store::{self, MembershipRow, UserRow, WorkspaceRow};
 use crate::db::memo::Memo;
 use crate::db::{Db, DbError};
 use crate::destinations::fields::FieldErrors;
+use crate::sessions::SessionService;
 use chrono::{Duration, Utc};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use std::sync::Arc;
 
 /// Sign-in failures allowed per account, and per client address, within the window.
@@ -44,7 +45,7 @@ pub struct SignedIn {
 }
 
 impl SignedIn {
-    pub fn account(self, csrf_token: String) -> Account {
+    pub fn account(self, csrf_token: String, session_id: String) -> Account {
         let current = self.workspace.map(|(workspace_id, workspace_name, role)| CurrentUser {
             user_id: self.user_id.clone(),
             email: self.email.clone(),
@@ -62,6 +63,7 @@ impl SignedIn {
             is_operator: self.is_operator,
             current,
             csrf_token,
+            session_id,
         }
     }
 }
@@ -69,6 +71,7 @@ impl SignedIn {
 #[derive(Clone)]
 pub struct AccountService {
     db: Db,
+    sessions: SessionService,
     /// Who a session or token is, by (user, requested workspace): read on every request.
     signed_in: Arc<SignedInMemo>,
 }
@@ -80,8 +83,8 @@ type SignedInMemo = Memo<(String, Option<String>), Option<SignedIn>>;
 const CACHED_USERS: usize = 4096;
 
 impl AccountService {
-    pub fn new(db: Db) -> AccountService {
-        AccountService { db, signed_in: Arc::new(Memo::new(CACHED_USERS)) }
+    pub fn new(db: Db, sessions: SessionService) -> AccountService {
+        AccountService { db, sessions, signed_in: Arc::new(Memo::new(CACHED_USERS)) }
     }
 
     pub async fn needs_setup(&self) -> Result<bool, AccountError> {
@@ -148,9 +151,44 @@ impl AccountService {
         Ok(Option::clone(&found))
     }
 
+    /// A new name for one's own account.
+    pub async fn rename(&self, user_id: &str, name: &str) -> Result<(), AccountError> {
+        let name = parse_person_name(name).map_err(|m| AccountError::Invalid(FieldErrors::single("name", m)))?;
+        let uid = user_id.to_owned();
+        self.db.write(move |c| store::set_name(c, &uid, &name)).await?;
+        Ok(())
+    }
+
+    /// Changes one's own password, which takes the current one; every other session of the
+    /// account ends (browsers and API JWTs alike). Returns how many ended.
+    pub async fn change_password(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        current: SecretString,
+        new: SecretString,
+    ) -> Result<usize, AccountError> {
+        let uid = user_id.to_owned();
+        let user = self.db.run(move |c| store::find_user(c, &uid)).await?;
+        let mut errors = FieldErrors::new();
+        if !password::verify(user.password_hash, current).await {
+            errors.add("current", "This is not your current password.");
+        }
+        if let Err(m) = password::check_new(new.expose_secret()) {
+            errors.add("password", m);
+        }
+        if !errors.is_empty() {
+            return Err(AccountError::Invalid(errors));
+        }
+        let hash = password::hash(new).await?;
+        let uid = user_id.to_owned();
+        self.db.write(move |c| store::set_password_hash(c, &uid, &hash)).await?;
+        Ok(self.sessions.end_all(user_id, Some(session_id)).await?)
+    }
+
     /// The user in a workspace (see [`signed_in`](Self::signed_in)); None without one.
     pub async fn current(&self, user_id: &str, workspace_id: Option<&str>) -> Result<Option<CurrentUser>, DbError> {
-        Ok(self.signed_in(user_id, workspace_id).await?.and_then(|s| s.account(String::new()).current))
+        Ok(self.signed_in(user_id, workspace_id).await?.and_then(|s| s.account(String::new(), String::new()).current))
     }
 
     async fn load(&self, (uid, wid): (String, Option<String>)) -> Result<Option<SignedIn>, DbError> {

@@ -80,6 +80,14 @@ pub fn find_user_by_email(conn: &mut DbConn, email: &str) -> QueryResult<Option<
     users::table.filter(users::email.eq(email.to_lowercase())).select(UserRow::as_select()).first(conn).optional()
 }
 
+pub fn set_name(conn: &mut DbConn, user: &str, name: &str) -> QueryResult<()> {
+    diesel::update(users::table.find(user)).set(users::name.eq(name)).execute(conn).map(drop)
+}
+
+pub fn set_password_hash(conn: &mut DbConn, user: &str, hash: &str) -> QueryResult<bool> {
+    Ok(diesel::update(users::table.find(user)).set(users::password_hash.eq(hash)).execute(conn)? == 1)
+}
+
 pub fn insert_user(conn: &mut DbConn, user: &UserRow) -> QueryResult<()> {
     diesel::insert_into(users::table).values(user).execute(conn).map(|_| ())
 }

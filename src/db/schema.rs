@@ -204,3 +204,20 @@ diesel::table! {
 
 diesel::joinable!(host_grants -> workspaces (workspace_id));
 diesel::allow_tables_to_appear_in_same_query!(host_grants, workspaces);
+
+diesel::table! {
+    sessions (id) {
+        id -> Text,
+        token_hash -> Text,
+        user_id -> Text,
+        kind -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        expires_at -> Timestamp,
+        ip -> Text,
+        user_agent -> Text,
+    }
+}
+
+diesel::joinable!(sessions -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(sessions, users);

@@ -1,6 +1,7 @@
 //! Pieces every HTML page shares: the layout context, static files, redirects, time display.
 
 pub mod assets;
+pub mod client;
 pub mod headers;
 pub mod limits;
 pub mod time;

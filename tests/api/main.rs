@@ -50,6 +50,7 @@ mod runs;
 mod security_headers;
 mod server_process;
 mod servers;
+mod sessions;
 mod several_instances;
 mod silent_provider;
 mod silent_server;
