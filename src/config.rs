@@ -2,7 +2,7 @@
 
 mod identity;
 
-pub use identity::IdentitySettings;
+pub use identity::{IdentitySettings, TrustedProxies};
 
 use crate::providers::outbound::{ALLOW_LOOPBACK_VAR, AddressPolicy};
 use anyhow::Context;

@@ -61,6 +61,7 @@ impl Application {
         ));
         let workspaces = web::Data::new(workspace_service);
         let sessions = web::Data::new(session_service);
+        let proxies = web::Data::new(settings.identity.trusted_proxies.clone());
         let instance_settings = web::Data::new(InstanceSettings::new(&settings));
         let tokens = web::Data::new(crate::api::tokens::TokenService::new(db.clone()));
         let audit = web::Data::new(crate::audit::service::AuditService::new(db.clone()));
@@ -109,6 +110,7 @@ impl Application {
                 .app_data(accounts.clone())
                 .app_data(workspaces.clone())
                 .app_data(sessions.clone())
+                .app_data(proxies.clone())
                 .app_data(admin.clone())
                 .app_data(instance_settings.clone())
                 .app_data(plans.clone())

@@ -71,13 +71,15 @@ async fn rename(
 }
 
 async fn change_password(
+    req: actix_web::HttpRequest,
     account: Account,
     accounts: web::Data<AccountService>,
     session: Session,
     form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
     let secret = |name| SecretString::from(form_value(&form, name).unwrap_or_default().to_owned());
-    match accounts.change_password(&account.user_id, &account.session_id, secret("current"), secret("password")).await {
+    let ip = crate::web::client::address(&req);
+    match accounts.change_password(&account, &ip, secret("current"), secret("password")).await {
         Ok(ended) => {
             let others = match ended {
                 0 => String::new(),

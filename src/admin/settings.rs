@@ -26,6 +26,14 @@ fn yes_no(value: bool) -> String {
     if value { "yes".into() } else { "no".into() }
 }
 
+fn minutes(d: std::time::Duration) -> String {
+    match d.as_secs() {
+        s if s % 3600 == 0 => format!("{} h", s / 3600),
+        s if s % 60 == 0 => format!("{} min", s / 60),
+        s => format!("{s} s"),
+    }
+}
+
 fn secs(d: std::time::Duration) -> String {
     format!("{} s", d.as_secs())
 }
@@ -93,6 +101,21 @@ impl InstanceSettings {
                 "DEVPILOT_ALLOW_WORKSPACE_CREATION",
                 yes_no(s.identity.allow_workspace_creation),
                 "Every account may start workspaces (otherwise only operators).",
+            ),
+            row(
+                "DEVPILOT_SESSION_IDLE_MINUTES",
+                minutes(s.identity.session_idle),
+                "A browser session unused this long ends.",
+            ),
+            row(
+                "DEVPILOT_SESSION_MAX_HOURS",
+                minutes(s.identity.session_max),
+                "Every session ends this long after sign-in.",
+            ),
+            row(
+                "DEVPILOT_TRUSTED_PROXIES",
+                s.identity.trusted_proxies.describe(),
+                "Reverse proxies whose X-Forwarded-For names the client.",
             ),
         ])
     }

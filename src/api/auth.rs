@@ -248,7 +248,8 @@ pub async fn issue_token(
     keys: web::Data<JwtKeys>,
     body: web::Json<TokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let ip = req.connection_info().realip_remote_addr().unwrap_or("unknown").to_owned();
+    // The socket's address, or what a trusted proxy says (never a header anyone could send).
+    let ip = crate::web::client::address(&req);
     let body = body.into_inner();
     let (user_id, first_workspace) = accounts.sign_in(&body.email, SecretString::from(body.password), &ip).await?;
     let not_member = || ApiError::forbidden("You are not a member of that workspace.");

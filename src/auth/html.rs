@@ -141,23 +141,29 @@ async fn login(
 ) -> Result<HttpResponse, AppError> {
     let email = form_value(&form, "email").unwrap_or_default().to_owned();
     let password = SecretString::from(form_value(&form, "password").unwrap_or_default().to_owned());
-    // The peer address, not a forwarded header a client could forge.
-    let ip = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
-    let status = match accounts.sign_in(&email, password, &ip).await {
+    // The socket's address, or what a trusted proxy says (never a header anyone could send).
+    let ip = crate::web::client::address(&req);
+    let error = match accounts.sign_in(&email, password, &ip).await {
         Ok((user_id, workspace_id)) => {
             session::sign_in(&req, &session, &sessions, &user_id, workspace_id.as_deref()).await?;
             return Ok(see_other(if workspace_id.is_some() { "/destinations" } else { "/workspaces" }));
         }
-        Err(AccountError::BadCredentials) => StatusCode::UNAUTHORIZED,
-        Err(AccountError::RateLimited(_)) => StatusCode::TOO_MANY_REQUESTS,
+        Err(e @ (AccountError::BadCredentials | AccountError::Disabled | AccountError::RateLimited(_))) => e,
         Err(e) => return Err(e.into()),
     };
-    let message = if status == StatusCode::TOO_MANY_REQUESTS {
-        AccountError::RateLimited(15).to_string()
-    } else {
-        AccountError::BadCredentials.to_string()
+    let status = match error {
+        AccountError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+        _ => StatusCode::UNAUTHORIZED,
     };
-    render(status, &LoginPage { layout: Layout::anonymous(super::csrf::token(&session)), email, error: Some(message) })
+    let layout = Layout::anonymous(super::csrf::token(&session));
+    let mut response = render(status, &LoginPage { layout, email, error: Some(error.to_string()) })?;
+    if let AccountError::RateLimited(wait) = error {
+        let secs = wait.as_secs_f64().ceil().to_string();
+        if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&secs) {
+            response.headers_mut().insert(actix_web::http::header::RETRY_AFTER, value);
+        }
+    }
+    Ok(response)
 }
 
 async fn logout(

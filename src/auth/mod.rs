@@ -1,8 +1,10 @@
 //! Accounts and access: users, passwords, browser sessions, CSRF, roles.
 
+pub mod attempts;
 pub mod csrf;
 pub mod domain;
 pub mod html;
+pub mod limits;
 pub mod password;
 pub mod role;
 pub mod service;

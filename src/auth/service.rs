@@ -1,6 +1,7 @@
 //! Accounts: first-run setup, sign-in with rate limiting, and who a session belongs to.
 
 use super::domain::{NewAccount, parse_person_name, parse_workspace_name};
+use super::limits::{Admission, SignInLimits};
 use super::password;
 use super::session::{Account, CurrentUser, Role};
 use super::store::{self, MembershipRow, UserRow, WorkspaceRow};
@@ -8,14 +9,10 @@ use crate::db::memo::Memo;
 use crate::db::{Db, DbError};
 use crate::destinations::fields::FieldErrors;
 use crate::sessions::SessionService;
-use chrono::{Duration, Utc};
+use chrono::Utc;
+use diesel::OptionalExtension;
 use secrecy::{ExposeSecret, SecretString};
 use std::sync::Arc;
-
-/// Sign-in failures allowed per account, and per client address, within the window.
-const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
-const MAX_FAILURES_PER_IP: i64 = 20;
-const FAILURE_WINDOW_MINUTES: i64 = 15;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
@@ -25,8 +22,10 @@ pub enum AccountError {
     AlreadySetUp,
     #[error("The email or password is wrong.")]
     BadCredentials,
-    #[error("Too many failed sign-in attempts. Try again in {0} minutes.")]
-    RateLimited(i64),
+    #[error("This account is disabled. Ask the server's administrator.")]
+    Disabled,
+    #[error("Too many failed sign-in attempts. Try again in {}.", in_words(*.0))]
+    RateLimited(std::time::Duration),
     #[error(transparent)]
     Db(#[from] DbError),
     #[error(transparent)]
@@ -68,10 +67,17 @@ impl SignedIn {
     }
 }
 
+/// "5 seconds", "3 minutes".
+fn in_words(wait: std::time::Duration) -> String {
+    let secs = wait.as_secs_f64().ceil() as u64;
+    if secs < 120 { format!("{secs} seconds") } else { format!("{} minutes", secs.div_ceil(60)) }
+}
+
 #[derive(Clone)]
 pub struct AccountService {
     db: Db,
     sessions: SessionService,
+    limits: SignInLimits,
     /// Who a session or token is, by (user, requested workspace): read on every request.
     signed_in: Arc<SignedInMemo>,
 }
@@ -84,7 +90,8 @@ const CACHED_USERS: usize = 4096;
 
 impl AccountService {
     pub fn new(db: Db, sessions: SessionService) -> AccountService {
-        AccountService { db, sessions, signed_in: Arc::new(Memo::new(CACHED_USERS)) }
+        let limits = SignInLimits::new(db.clone());
+        AccountService { db, sessions, limits, signed_in: Arc::new(Memo::new(CACHED_USERS)) }
     }
 
     pub async fn needs_setup(&self) -> Result<bool, AccountError> {
@@ -110,8 +117,8 @@ impl AccountService {
         if created { Ok(ids) } else { Err(AccountError::AlreadySetUp) }
     }
 
-    /// Checks email and password, counting failures per account and per client address.
-    /// Returns (user id, the workspace to open, if they have one).
+    /// Checks email and password within the sign-in limits (see `limits`) of this account from this
+    /// client address. Returns (user id, the workspace to open, if they have one).
     pub async fn sign_in(
         &self,
         email: &str,
@@ -119,26 +126,42 @@ impl AccountService {
         ip: &str,
     ) -> Result<(String, Option<String>), AccountError> {
         let email = email.trim().to_lowercase();
-        let now = Utc::now().naive_utc();
-        let since = now - Duration::minutes(FAILURE_WINDOW_MINUTES);
-        let (e, i) = (email.clone(), ip.to_owned());
-        let (by_email, by_ip) = self.db.run(move |c| store::login_failures_since(c, &e, &i, since)).await?;
-        if by_email >= MAX_FAILURES_PER_ACCOUNT || by_ip >= MAX_FAILURES_PER_IP {
-            return Err(AccountError::RateLimited(FAILURE_WINDOW_MINUTES));
-        }
         let e = email.clone();
-        let user = self.db.run(move |c| store::find_user_by_email(c, &e)).await?;
-        let hash = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| password::DUMMY_HASH.to_owned());
-        let valid = password::verify(hash, password).await && user.as_ref().is_some_and(|u| u.disabled_at.is_none());
-        let (e, i) = (email.clone(), ip.to_owned());
-        let Some(user) = user.filter(|_| valid) else {
-            self.db.run(move |c| store::record_login_failure(c, &e, &i, now)).await?;
-            return Err(AccountError::BadCredentials);
-        };
+        let user = self.check_password(&email, ip, password, move |c| store::find_user_by_email(c, &e)).await?;
+        if user.disabled_at.is_some() {
+            return Err(AccountError::Disabled);
+        }
         let uid = user.id.clone();
         let workspaces = self.db.run(move |c| store::workspaces_of(c, &uid)).await?;
-        self.db.run(move |c| store::clear_login_failures(c, &e, since)).await?;
         Ok((user.id, workspaces.into_iter().next().map(|(m, _)| m.workspace_id)))
+    }
+
+    /// Checks a password of the account `find` reads, once the limits admit the attempt; an
+    /// unknown account takes as long as a wrong password (a dummy hash is checked).
+    async fn check_password(
+        &self,
+        email: &str,
+        ip: &str,
+        password: SecretString,
+        find: impl FnOnce(&mut crate::db::DbConn) -> diesel::QueryResult<Option<UserRow>> + Send + 'static,
+    ) -> Result<UserRow, AccountError> {
+        let attempt = match self.limits.admit(email, ip).await? {
+            Admission::Check(attempt) => attempt,
+            Admission::Wait(wait) => return Err(AccountError::RateLimited(wait)),
+        };
+        let user = self.db.run(find).await?;
+        let hash = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| password::DUMMY_HASH.to_owned());
+        let valid = password::verify(hash, password).await;
+        match user.filter(|_| valid) {
+            Some(user) => {
+                self.limits.succeeded(attempt).await?;
+                Ok(user)
+            }
+            None => {
+                self.limits.failed(attempt).await?;
+                Err(AccountError::BadCredentials)
+            }
+        }
     }
 
     /// The user in the requested workspace, or in their first workspace when they are not a
@@ -161,21 +184,27 @@ impl AccountService {
 
     /// Changes one's own password, which takes the current one; every other session of the
     /// account ends (browsers and API JWTs alike). Returns how many ended.
+    /// The current password is checked within the sign-in limits, like a sign-in.
     pub async fn change_password(
         &self,
-        user_id: &str,
-        session_id: &str,
+        account: &Account,
+        ip: &str,
         current: SecretString,
         new: SecretString,
     ) -> Result<usize, AccountError> {
-        let uid = user_id.to_owned();
-        let user = self.db.run(move |c| store::find_user(c, &uid)).await?;
+        let (user_id, session_id) = (account.user_id.as_str(), account.session_id.as_str());
         let mut errors = FieldErrors::new();
-        if !password::verify(user.password_hash, current).await {
-            errors.add("current", "This is not your current password.");
-        }
         if let Err(m) = password::check_new(new.expose_secret()) {
             errors.add("password", m);
+        }
+        let uid = user_id.to_owned();
+        match self.check_password(&account.email, ip, current, move |c| store::find_user(c, &uid).optional()).await {
+            Ok(_) => {}
+            Err(AccountError::BadCredentials) => errors.add("current", "This is not your current password."),
+            Err(AccountError::RateLimited(wait)) => {
+                errors.add("current", AccountError::RateLimited(wait).to_string());
+            }
+            Err(e) => return Err(e),
         }
         if !errors.is_empty() {
             return Err(AccountError::Invalid(errors));

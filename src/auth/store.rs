@@ -1,7 +1,7 @@
-//! Users, workspaces, memberships and sign-in failures.
+//! Users, workspaces and memberships.
 
 use crate::db::DbConn;
-use crate::db::schema::{login_failures, memberships, users, workspaces};
+use crate::db::schema::{memberships, users, workspaces};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -141,40 +141,4 @@ pub fn workspaces_of(conn: &mut DbConn, user: &str) -> QueryResult<Vec<(Membersh
         .order(workspaces::created_at.asc())
         .select((MembershipRow::as_select(), WorkspaceRow::as_select()))
         .load(conn)
-}
-
-pub fn record_login_failure(conn: &mut DbConn, email: &str, ip: &str, at: NaiveDateTime) -> QueryResult<()> {
-    diesel::insert_into(login_failures::table)
-        .values((
-            login_failures::id.eq(uuid::Uuid::new_v4().to_string()),
-            login_failures::email.eq(email.to_lowercase()),
-            login_failures::ip.eq(ip),
-            login_failures::created_at.eq(at),
-        ))
-        .execute(conn)
-        .map(|_| ())
-}
-
-/// Failures since `since` for (this email, this IP).
-pub fn login_failures_since(conn: &mut DbConn, email: &str, ip: &str, since: NaiveDateTime) -> QueryResult<(i64, i64)> {
-    let by_email = login_failures::table
-        .filter(login_failures::email.eq(email.to_lowercase()))
-        .filter(login_failures::created_at.gt(since))
-        .count()
-        .get_result(conn)?;
-    let by_ip = login_failures::table
-        .filter(login_failures::ip.eq(ip))
-        .filter(login_failures::created_at.gt(since))
-        .count()
-        .get_result(conn)?;
-    Ok((by_email, by_ip))
-}
-
-pub fn clear_login_failures(conn: &mut DbConn, email: &str, older_than: NaiveDateTime) -> QueryResult<()> {
-    diesel::delete(
-        login_failures::table
-            .filter(login_failures::email.eq(email.to_lowercase()).or(login_failures::created_at.lt(older_than))),
-    )
-    .execute(conn)
-    .map(|_| ())
 }

@@ -32,11 +32,12 @@ diesel::table! {
 }
 
 diesel::table! {
-    login_failures (id) {
+    sign_in_attempts (id) {
         id -> Text,
         email -> Text,
         ip -> Text,
         created_at -> Timestamp,
+        outcome -> Text,
     }
 }
 
@@ -82,7 +83,7 @@ diesel::joinable!(destinations -> workspaces (workspace_id));
 diesel::joinable!(destinations -> servers (server_id));
 diesel::joinable!(servers -> workspaces (workspace_id));
 
-diesel::allow_tables_to_appear_in_same_query!(users, workspaces, memberships, login_failures, destinations, servers);
+diesel::allow_tables_to_appear_in_same_query!(users, workspaces, memberships, destinations, servers);
 
 diesel::table! {
     oauth_states (state_hash) {

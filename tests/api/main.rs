@@ -52,6 +52,7 @@ mod server_process;
 mod servers;
 mod sessions;
 mod several_instances;
+mod sign_in_limits;
 mod silent_provider;
 mod silent_server;
 mod test_all;
