@@ -37,8 +37,10 @@ pub struct Settings {
     pub provider: ProviderSettings,
     /// The URL people reach this server at (for OAuth redirects); defaults to http://host:port.
     pub public_url: Option<String>,
-    /// Accounts, sessions, sign-in limits, invitations and mail.
+    /// Accounts, sessions, sign-in limits and invitations.
     pub identity: IdentitySettings,
+    /// Outgoing mail (`DEVPILOT_SMTP_URL`, `DEVPILOT_MAIL_FROM`); None: nothing is mailed.
+    pub mail: Option<crate::mail::MailSettings>,
 }
 
 /// Limits for talking to storage providers.
@@ -193,6 +195,7 @@ impl Settings {
             },
             public_url: var("DEVPILOT_PUBLIC_URL").map(|v| v.trim_end_matches('/').to_owned()),
             identity: IdentitySettings::from_env()?,
+            mail: crate::mail::MailSettings::from_env()?,
             data_dir,
             database_url,
             local_backup_dir,

@@ -8,6 +8,7 @@ use crate::db::Db;
 use crate::destinations::service::DestinationService;
 use crate::error::AppError;
 use crate::instances::Instance;
+use crate::invitations::service::InvitationService;
 use crate::oauth::service::OAuthService;
 use crate::plans::service::PlanService;
 use crate::providers::ProviderContext;
@@ -84,6 +85,14 @@ impl Application {
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))
             .with_context(|| format!("binding {}:{}", settings.host, settings.port))?;
         let port = listener.local_addr()?.port();
+        let public_url = settings.public_url.clone().unwrap_or_else(|| format!("http://{}:{port}", settings.host));
+        let mailer = settings.mail.as_ref().map(crate::mail::Mailer::new).transpose()?;
+        let invitations = web::Data::new(InvitationService::new(
+            db.clone(),
+            mailer,
+            public_url,
+            settings.identity.invitation_lifetime,
+        ));
         let oauth = web::Data::new(OAuthService::new(db, cipher, destination_service, &settings, port)?);
         let secure = settings.secure_cookies;
         let consent_origin: Vec<String> =
@@ -111,6 +120,7 @@ impl Application {
                 .app_data(workspaces.clone())
                 .app_data(sessions.clone())
                 .app_data(proxies.clone())
+                .app_data(invitations.clone())
                 .app_data(admin.clone())
                 .app_data(instance_settings.clone())
                 .app_data(plans.clone())
@@ -128,6 +138,7 @@ impl Application {
                 .configure(crate::audit::html::routes)
                 .configure(crate::auth::html::routes)
                 .configure(crate::destinations::html::routes)
+                .configure(crate::invitations::html::routes)
                 .configure(crate::oauth::html::routes)
                 .configure(crate::plans::html::routes)
                 .configure(crate::runs::html::routes)

@@ -28,6 +28,7 @@ fn yes_no(value: bool) -> String {
 
 fn minutes(d: std::time::Duration) -> String {
     match d.as_secs() {
+        s if s % 86400 == 0 => format!("{} days", s / 86400),
         s if s % 3600 == 0 => format!("{} h", s / 3600),
         s if s % 60 == 0 => format!("{} min", s / 60),
         s => format!("{s} s"),
@@ -116,6 +117,16 @@ impl InstanceSettings {
                 "DEVPILOT_TRUSTED_PROXIES",
                 s.identity.trusted_proxies.describe(),
                 "Reverse proxies whose X-Forwarded-For names the client.",
+            ),
+            row(
+                "DEVPILOT_INVITATION_DAYS",
+                minutes(s.identity.invitation_lifetime),
+                "How long an invitation link works.",
+            ),
+            row(
+                "DEVPILOT_SMTP_URL, DEVPILOT_MAIL_FROM",
+                s.mail.as_ref().map_or_else(|| "(unset: nothing is mailed)".into(), |m| m.describe()),
+                "Where mail goes (its password is never shown).",
             ),
         ])
     }

@@ -120,16 +120,34 @@ struct LoginPage {
     layout: Layout,
     email: String,
     error: Option<String>,
+    /// Where to go once signed in (a path of this server), or empty.
+    next: String,
 }
 
-async fn login_form(accounts: web::Data<AccountService>, session: Session) -> Result<HttpResponse, AppError> {
+#[derive(serde::Deserialize)]
+struct NextQuery {
+    next: Option<String>,
+}
+
+/// A path of this server to go to after signing in; anything else (another site, `//host`) is
+/// dropped, so the sign-in page cannot be made to send people elsewhere.
+fn local_path(next: Option<&str>) -> Option<String> {
+    let next = next?.trim();
+    let local = next.starts_with('/') && !next.starts_with("//") && !next.contains('\\');
+    (local && !next.chars().any(char::is_control)).then(|| next.to_owned())
+}
+
+async fn login_form(
+    accounts: web::Data<AccountService>,
+    session: Session,
+    query: web::Query<NextQuery>,
+) -> Result<HttpResponse, AppError> {
     if accounts.needs_setup().await? {
         return Ok(see_other("/setup"));
     }
-    render(
-        StatusCode::OK,
-        &LoginPage { layout: Layout::anonymous(super::csrf::token(&session)), email: String::new(), error: None },
-    )
+    let layout = Layout::anonymous(super::csrf::token(&session));
+    let next = local_path(query.next.as_deref()).unwrap_or_default();
+    render(StatusCode::OK, &LoginPage { layout, email: String::new(), error: None, next })
 }
 
 async fn login(
@@ -141,12 +159,14 @@ async fn login(
 ) -> Result<HttpResponse, AppError> {
     let email = form_value(&form, "email").unwrap_or_default().to_owned();
     let password = SecretString::from(form_value(&form, "password").unwrap_or_default().to_owned());
+    let next = local_path(form_value(&form, "next"));
     // The socket's address, or what a trusted proxy says (never a header anyone could send).
     let ip = crate::web::client::address(&req);
     let error = match accounts.sign_in(&email, password, &ip).await {
         Ok((user_id, workspace_id)) => {
             session::sign_in(&req, &session, &sessions, &user_id, workspace_id.as_deref()).await?;
-            return Ok(see_other(if workspace_id.is_some() { "/destinations" } else { "/workspaces" }));
+            let home = if workspace_id.is_some() { "/destinations" } else { "/workspaces" };
+            return Ok(see_other(&next.unwrap_or_else(|| home.to_owned())));
         }
         Err(e @ (AccountError::BadCredentials | AccountError::Disabled | AccountError::RateLimited(_))) => e,
         Err(e) => return Err(e.into()),
@@ -156,7 +176,8 @@ async fn login(
         _ => StatusCode::UNAUTHORIZED,
     };
     let layout = Layout::anonymous(super::csrf::token(&session));
-    let mut response = render(status, &LoginPage { layout, email, error: Some(error.to_string()) })?;
+    let page = LoginPage { layout, email, error: Some(error.to_string()), next: next.unwrap_or_default() };
+    let mut response = render(status, &page)?;
     if let AccountError::RateLimited(wait) = error {
         let secs = wait.as_secs_f64().ceil().to_string();
         if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&secs) {
@@ -176,4 +197,15 @@ async fn logout(
     }
     session::sign_out(&session, &sessions).await?;
     Ok(see_other("/login"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_local_paths_come_back_after_sign_in() {
+        assert_eq!(super::local_path(Some("/invitation?token=abc")).as_deref(), Some("/invitation?token=abc"));
+        for elsewhere in ["https://evil.example/", "//evil.example/x", "/\\evil.example", "evil", "/a\nb"] {
+            assert_eq!(super::local_path(Some(elsewhere)), None, "{elsewhere}");
+        }
+    }
 }

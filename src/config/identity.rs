@@ -17,6 +17,8 @@ pub struct IdentitySettings {
     pub session_max: Duration,
     /// `DEVPILOT_TRUSTED_PROXIES`: the reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: TrustedProxies,
+    /// How long an invitation link works (`DEVPILOT_INVITATION_DAYS`, 7 days).
+    pub invitation_lifetime: Duration,
 }
 
 const MINUTE: u64 = 60;
@@ -29,6 +31,7 @@ impl Default for IdentitySettings {
             session_idle: Duration::from_secs(12 * HOUR),
             session_max: Duration::from_secs(7 * 24 * HOUR),
             trusted_proxies: TrustedProxies::default(),
+            invitation_lifetime: Duration::from_secs(7 * 24 * HOUR),
         }
     }
 }
@@ -40,11 +43,14 @@ impl IdentitySettings {
         let max: u64 = parse_var("DEVPILOT_SESSION_MAX_HOURS", d.session_max.as_secs() / HOUR)?;
         anyhow::ensure!(idle > 0, "DEVPILOT_SESSION_IDLE_MINUTES must be at least 1");
         anyhow::ensure!(max > 0, "DEVPILOT_SESSION_MAX_HOURS must be at least 1");
+        let days: u64 = parse_var("DEVPILOT_INVITATION_DAYS", d.invitation_lifetime.as_secs() / (24 * HOUR))?;
+        anyhow::ensure!(days > 0, "DEVPILOT_INVITATION_DAYS must be at least 1");
         Ok(IdentitySettings {
             allow_workspace_creation: parse_var("DEVPILOT_ALLOW_WORKSPACE_CREATION", false)?,
             session_idle: Duration::from_secs(idle * MINUTE),
             session_max: Duration::from_secs(max * HOUR),
             trusted_proxies: TrustedProxies::parse(&var("DEVPILOT_TRUSTED_PROXIES").unwrap_or_default())?,
+            invitation_lifetime: Duration::from_secs(days * 24 * HOUR),
         })
     }
 }

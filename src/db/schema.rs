@@ -222,3 +222,23 @@ diesel::table! {
 
 diesel::joinable!(sessions -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(sessions, users);
+
+diesel::table! {
+    invitations (id) {
+        id -> Text,
+        workspace_id -> Text,
+        email -> Text,
+        role -> Text,
+        token_hash -> Text,
+        invited_by -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        accepted_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(invitations -> workspaces (workspace_id));
+diesel::joinable!(invitations -> users (invited_by));
+diesel::allow_tables_to_appear_in_same_query!(invitations, workspaces);
+diesel::allow_tables_to_appear_in_same_query!(invitations, users);

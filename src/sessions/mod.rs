@@ -9,12 +9,11 @@
 pub mod browser;
 pub mod store;
 
+use crate::crypto::{random_token, sha256_hex as hash};
 use crate::db::memo::Memo;
 use crate::db::{Db, DbError};
 use chrono::{NaiveDateTime, TimeDelta, Utc};
-use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
-use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::Duration;
 use store::SessionRow;
@@ -73,10 +72,6 @@ pub struct SessionService {
     rows: Arc<Memo<String, Option<SessionRow>>>,
 }
 
-pub fn hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
-
 fn delta(d: Duration) -> TimeDelta {
     TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
 }
@@ -102,10 +97,7 @@ impl SessionService {
         client: &Client,
         expires_at: Option<NaiveDateTime>,
     ) -> Result<(SecretString, String), DbError> {
-        let mut bytes = [0u8; 32];
-        rand::rng().fill_bytes(&mut bytes);
-        use base64::Engine;
-        let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        let token = random_token();
         let now = Utc::now().naive_utc();
         let row = SessionRow {
             id: uuid::Uuid::new_v4().to_string(),

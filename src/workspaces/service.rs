@@ -110,49 +110,16 @@ impl WorkspaceService {
             .collect())
     }
 
-    /// Adds a member: a new account with the given password, or an existing account by email
-    /// (whose password is left as it is).
-    pub async fn add_member(
-        &self,
-        workspace_id: &str,
-        account: crate::auth::domain::NewAccount,
-        role: &str,
-    ) -> Result<(), WorkspaceError> {
-        let mut errors = FieldErrors::new();
-        let role = Role::parse(role);
-        if role.is_none() {
-            errors.add("role", "Choose a role: owner, admin or viewer.");
-        }
-        let email = account.email.trim().to_lowercase();
-        let existing = self.db.run(move |c| accounts::find_user_by_email(c, &email)).await?;
-        let now = Utc::now().naive_utc();
-        let new_user = match existing {
-            Some(user) => {
-                if self.is_member(&user.id, workspace_id).await? {
-                    errors.add("email", "This person is already a member of the workspace.");
-                }
-                (user, false)
-            }
-            None => {
-                let Some(valid) = account.parse(&mut errors) else { return Err(WorkspaceError::Invalid(errors)) };
-                let hash = crate::auth::password::hash(account.password).await?;
-                (accounts::UserRow::new(valid, hash, false, now), true)
-            }
-        };
-        let (Some(role), true) = (role, errors.is_empty()) else {
-            return Err(WorkspaceError::Invalid(errors));
-        };
-        let (user, is_new) = new_user;
-        let membership = MembershipRow::new(workspace_id, &user.id, role, now);
-        self.db.write(move |c| store::insert_member(c, is_new.then_some(&user), &membership)).await?;
-        Ok(())
-    }
-
     /// An owner changes a member's role (their own too, while another owner remains).
     pub async fn change_role(&self, owner: &CurrentUser, member: &str, role: &str) -> Result<(), WorkspaceError> {
-        let role = Role::parse(role).ok_or_else(|| {
-            WorkspaceError::Invalid(FieldErrors::single("role", "Choose a role: owner, admin or viewer."))
-        })?;
+        let Some(role) = Role::parse(role) else {
+            // Someone else's member is not found, whatever the form holds.
+            if !self.is_member(member, &owner.workspace_id).await? {
+                return Err(WorkspaceError::NotFound);
+            }
+            let choose = "Choose a role: owner, admin or viewer.";
+            return Err(WorkspaceError::Invalid(FieldErrors::single("role", choose)));
+        };
         let (wid, uid) = (owner.workspace_id.clone(), member.to_owned());
         let change = self.db.write(move |c| store::set_role(c, &wid, &uid, role.as_str())).await?;
         outcome(change, "demote")

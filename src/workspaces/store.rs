@@ -1,6 +1,6 @@
 //! Workspaces and their members.
 
-use crate::auth::store::{MembershipRow, UserRow, WorkspaceRow, insert_membership, insert_user, insert_workspace};
+use crate::auth::store::{MembershipRow, UserRow, WorkspaceRow, insert_membership, insert_workspace};
 use crate::db::DbConn;
 use crate::db::schema::{api_tokens, memberships, users, workspaces};
 use chrono::NaiveDateTime;
@@ -10,16 +10,6 @@ pub fn insert_with_owner(conn: &mut DbConn, workspace: &WorkspaceRow, owner: &Me
     crate::db::write_transaction(conn, |conn| {
         insert_workspace(conn, workspace)?;
         insert_membership(conn, owner)
-    })
-}
-
-/// Adds a membership, creating the user first when `new_user` is given.
-pub fn insert_member(conn: &mut DbConn, new_user: Option<&UserRow>, membership: &MembershipRow) -> QueryResult<()> {
-    crate::db::write_transaction(conn, |conn| {
-        if let Some(user) = new_user {
-            insert_user(conn, user)?;
-        }
-        insert_membership(conn, membership)
     })
 }
 

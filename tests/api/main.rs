@@ -27,6 +27,7 @@ mod database_outage;
 mod destinations;
 mod every_destination;
 mod fresh_from_memory;
+mod invitations;
 mod key_rotation;
 mod killed_destination;
 mod killed_server;

@@ -68,7 +68,10 @@ const WRITES: &[&str] = &[
     "/servers/{server}/host-key",
     "/settings/api/tokens",
     "/settings/api/tokens/{token}/revoke",
-    "/members",
+    "/members/invitations",
+    "/members/invitations/{invitation}/revoke",
+    "/members/{member}/role",
+    "/members/{member}/remove",
 ];
 /// The operator's admin area: everyone else gets 403 (a sign-in redirect when signed out), the
 /// workspace's own owners and admins included.
@@ -102,7 +105,9 @@ fn names_an_object(path: &str) -> bool {
 }
 
 struct Ids {
+    /// The viewer's account: a member of the workspace, and an account for the admin area.
     account: String,
+    invitation: String,
     workspace: String,
     destination: String,
     plan: String,
@@ -119,6 +124,8 @@ impl Ids {
             .replace("{server}", &self.server)
             .replace("{token}", &self.token)
             .replace("{account}", &self.account)
+            .replace("{member}", &self.account)
+            .replace("{invitation}", &self.invitation)
             .replace("{workspace}", &self.workspace)
             .replace("{id}", &self.destination)
     }
@@ -160,7 +167,12 @@ async fn snapshot(app: &TestApp) -> String {
                 .order(users::id)
                 .load(c)?;
             let a: i64 = audit_events::table.count().get_result(c)?;
-            Ok(format!("{d:?}\n{p:?}\n{r:?}\n{s:?}\n{t:?}\n{m:?}\n{w:?}\n{u:?}\n{a}"))
+            let i: Vec<(String, String, Option<chrono::NaiveDateTime>, Option<chrono::NaiveDateTime>)> =
+                invitations::table
+                    .select((invitations::id, invitations::email, invitations::accepted_at, invitations::revoked_at))
+                    .order(invitations::id)
+                    .load(c)?;
+            Ok(format!("{d:?}\n{p:?}\n{r:?}\n{s:?}\n{t:?}\n{m:?}\n{w:?}\n{u:?}\n{a}\n{i:?}"))
         })
         .await
         .expect("snapshot")
@@ -314,24 +326,23 @@ async fn objects(app: &TestApp) -> Ids {
         })
         .await
         .expect("workspace");
-    Ids { account: String::new(), workspace, destination, plan, run, server, token }
+    app.invite("pending@example.com", "viewer").await;
+    let invitation = app
+        .db()
+        .run(|c| {
+            use devpilot::db::schema::invitations::dsl::*;
+            use diesel::prelude::*;
+            invitations.select(id).first::<String>(c)
+        })
+        .await
+        .expect("invitation");
+    Ids { account: String::new(), invitation, workspace, destination, plan, run, server, token }
 }
 
 /// The owner of another workspace, signed in there, not a member of ours.
 async fn outsider(app: &TestApp) -> reqwest::Client {
     assert_eq!(app.post("/workspaces", &[("workspace", "Elsewhere")]).await.status, 303);
-    let added = app
-        .post(
-            "/members",
-            &[
-                ("name", "Olga Outsider"),
-                ("email", "olga@example.com"),
-                ("password", "outsider password 1"),
-                ("role", "owner"),
-            ],
-        )
-        .await;
-    assert_eq!(added.status, 303);
+    app.add_member("Olga Outsider", "olga@example.com", "outsider password 1", "owner").await;
     // Back to the first workspace for the admin.
     let home = app
         .db()

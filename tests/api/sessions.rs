@@ -21,7 +21,7 @@ on_both_backends!(
 
 /// A browser's session cookie as a header value, without a cookie store: what someone who copied
 /// it would send.
-pub struct SavedCookie(String);
+pub struct SavedCookie(pub String);
 
 impl SavedCookie {
     /// Signs in and keeps the cookie the server set.
@@ -228,13 +228,7 @@ async fn a_password_change_signs_out_every_other_session(backend: Backend) {
 async fn a_disabled_account_loses_every_session_and_token(backend: Backend) {
     let app = spawn_app(backend).await;
     app.setup_admin().await;
-    let added = app
-        .post(
-            "/members",
-            &[("name", "Bob"), ("email", "bob@example.com"), ("password", "bob password 1"), ("role", "admin")],
-        )
-        .await;
-    assert_eq!(added.status, 303);
+    app.add_member("Bob", "bob@example.com", "bob password 1", "admin").await;
     let bob = user_id(&app, "bob@example.com").await;
     let browser = SavedCookie::sign_in(&app, "bob@example.com", "bob password 1").await;
     let api = jwt(&app, "bob@example.com", "bob password 1").await;
@@ -264,7 +258,7 @@ async fn a_disabled_account_loses_every_session_and_token(backend: Backend) {
 }
 
 /// Mints a long-lived API token on this client's API page.
-async fn mint_as(app: &TestApp, client: &reqwest::Client) -> String {
+pub async fn mint_as(app: &TestApp, client: &reqwest::Client) -> String {
     let page = app
         .post_with(client, "/settings/api/tokens", &[("name", "bob's"), ("role", "admin"), ("lifetime", "30")])
         .await;
