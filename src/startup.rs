@@ -38,6 +38,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        crate::data_dir::secure(&settings)?;
         let (url, max, wait) = (settings.database_url.clone(), settings.db_max_connections, settings.db_timeout);
         let db = actix_web::rt::task::spawn_blocking(move || Db::connect_waiting(&url, max, wait)).await??;
         let cipher = Arc::new(crate::keys::load(&settings, &db).await?);

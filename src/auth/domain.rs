@@ -3,6 +3,7 @@
 
 use super::password;
 use crate::destinations::fields::FieldErrors;
+use crate::text::refuse_hidden;
 use secrecy::{ExposeSecret, SecretString};
 
 /// A new account as typed into the setup, admin or invitation form.
@@ -23,6 +24,7 @@ pub fn parse_person_name(value: &str) -> Result<String, String> {
     if name.is_empty() || name.chars().count() > 100 {
         return Err("Name is required (at most 100 characters).".into());
     }
+    refuse_hidden(name, "the name")?;
     Ok(name.to_owned())
 }
 
@@ -34,7 +36,11 @@ pub fn parse_email(value: &str) -> Result<String, String> {
             !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
         })
         && !email.chars().any(|c| c.is_whitespace() || c.is_control());
-    if valid { Ok(email) } else { Err("Enter a valid email address, like admin@example.com.".into()) }
+    if !valid {
+        return Err("Enter a valid email address, like admin@example.com.".into());
+    }
+    refuse_hidden(&email, "the email address")?;
+    Ok(email)
 }
 
 pub fn parse_workspace_name(value: &str) -> Result<String, String> {
@@ -42,6 +48,7 @@ pub fn parse_workspace_name(value: &str) -> Result<String, String> {
     if name.is_empty() || name.chars().count() > 100 {
         return Err("Workspace name is required (at most 100 characters).".into());
     }
+    refuse_hidden(name, "the workspace name")?;
     Ok(name.to_owned())
 }
 
