@@ -88,6 +88,11 @@ const OPERATOR_WRITES: &[&str] = &[
     "/admin/workspaces/{workspace}/rename",
     "/admin/workspaces/{workspace}/delete",
 ];
+/// One's own account: anyone signed in, for themselves only (another's session is not found).
+const OWN_READS: &[&str] = &["/account", "/account/sessions"];
+const OWN_WRITES: &[&str] =
+    &["/account/name", "/account/password", "/account/sessions/end-others", "/account/sessions/{session}/end"];
+
 /// A form that would pass every admin action's validation, so only authorization refuses it.
 const OPERATOR_FORM: &[(&str, &str)] = &[
     ("name", "Intruder"),
@@ -216,6 +221,31 @@ async fn no_route_lets_the_wrong_caller_in(backend: Backend) {
             );
         }
     }
+
+    // The admin's own session, which no one else can end.
+    let session = app
+        .db()
+        .run(|c| {
+            use devpilot::db::schema::sessions::dsl::*;
+            use diesel::prelude::*;
+            sessions.order(created_at.asc()).select(id).first::<String>(c)
+        })
+        .await
+        .expect("session");
+    for path in OWN_READS {
+        let page = app.get_with(&nobody, path).await;
+        assert_eq!((page.status, page.location.as_deref()), (303, Some("/login")), "anonymous GET {path}");
+    }
+    for path in OWN_WRITES {
+        let url = path.replace("{session}", &session);
+        let form = [("csrf_token", nobody_csrf.as_str()), ("name", "Intruder")];
+        let response = nobody.post(app.url(&url)).form(&form).send().await.expect("POST");
+        assert_eq!(response.status().as_u16(), 303, "anonymous POST {url}");
+    }
+    let url = format!("/account/sessions/{session}/end");
+    assert_eq!(app.post_with(&viewer, &url, &[]).await.status, 404, "another's session");
+    assert_eq!(app.post_with(&outsider, &url, &[]).await.status, 404, "another's session");
+    assert_eq!(app.get("/account").await.status, 200, "the admin's session lives on");
 
     for path in OPERATOR_READS {
         let url = ids.fill(path);
