@@ -56,18 +56,8 @@ async fn page(
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
     let accounts = service.accounts().await?;
-    let field = |name: &'static str, label, input_type, autocomplete| InputView {
-        name,
-        label,
-        input_type,
-        autocomplete,
-        value: if input_type == "password" {
-            String::new()
-        } else {
-            form_value(values, name).unwrap_or_default().into()
-        },
-        error: errors.get(name).map(str::to_owned),
-    };
+    let field =
+        |name, label, input_type, autocomplete| InputView::new((name, label, input_type, autocomplete), values, errors);
     let view = |a: AccountSummary| AccountView {
         is_me: a.user.id == me.user_id,
         id: a.user.id,

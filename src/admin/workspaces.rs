@@ -134,12 +134,20 @@ async fn confirm_delete(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     me.require_operator()?;
-    let workspace = service.workspace(&id).await?;
-    let layout = Layout::for_account(&me, "admin-workspaces");
-    render(
-        StatusCode::OK,
-        &DeletePage { layout, id: workspace.id, name: workspace.name, typed: String::new(), error: None },
-    )
+    delete_page(&me, &service, &id, String::new(), None, StatusCode::OK).await
+}
+
+async fn delete_page(
+    me: &Account,
+    service: &AdminService,
+    id: &str,
+    typed: String,
+    error: Option<String>,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let workspace = service.workspace(id).await?;
+    let layout = Layout::for_account(me, "admin-workspaces");
+    render(status, &DeletePage { layout, id: workspace.id, name: workspace.name, typed, error })
 }
 
 async fn delete(
@@ -162,11 +170,8 @@ async fn delete(
             Ok(see_other("/admin/workspaces"))
         }
         Err(AdminError::Invalid(errors)) => {
-            let workspace = service.workspace(&id).await?;
             let error = errors.get("confirm").map(str::to_owned);
-            let layout = Layout::for_account(&me, "admin-workspaces");
-            let page = DeletePage { layout, id: workspace.id, name: workspace.name, typed, error };
-            render(StatusCode::UNPROCESSABLE_ENTITY, &page)
+            delete_page(&me, &service, &id, typed, error, StatusCode::UNPROCESSABLE_ENTITY).await
         }
         Err(e) => back(&session, "/admin/workspaces", Err(e)),
     }

@@ -49,6 +49,22 @@ pub struct InputView {
     pub error: Option<String>,
 }
 
+impl InputView {
+    /// A field as typed (a password is never sent back), with its error if any.
+    pub fn new(
+        (name, label, input_type, autocomplete): (&'static str, &'static str, &'static str, &'static str),
+        values: &[(String, String)],
+        errors: &crate::destinations::fields::FieldErrors,
+    ) -> InputView {
+        let value = if input_type == "password" {
+            String::new()
+        } else {
+            form_value(values, name).unwrap_or_default().to_owned()
+        };
+        InputView { name, label, input_type, autocomplete, value, error: errors.get(name).map(str::to_owned) }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "auth/setup.html")]
 struct SetupPage {
@@ -61,18 +77,8 @@ fn setup_page(
     values: &[(String, String)],
     errors: &crate::destinations::fields::FieldErrors,
 ) -> SetupPage {
-    let field = |name: &'static str, label, input_type, autocomplete| InputView {
-        name,
-        label,
-        input_type,
-        autocomplete,
-        value: if input_type == "password" {
-            String::new()
-        } else {
-            form_value(values, name).unwrap_or_default().to_owned()
-        },
-        error: errors.get(name).map(str::to_owned),
-    };
+    let field =
+        |name, label, input_type, autocomplete| InputView::new((name, label, input_type, autocomplete), values, errors);
     SetupPage {
         layout: Layout::anonymous(super::csrf::token(session)),
         fields: vec![

@@ -80,17 +80,8 @@ impl InvitationPage {
             Some(a) => self.problem = Some(AcceptError::WrongAccount { signed_in: a.email.clone() }.to_string()),
             None => {}
         }
-        let field = |name: &'static str, label, input_type, autocomplete| InputView {
-            name,
-            label,
-            input_type,
-            autocomplete,
-            value: if input_type == "password" {
-                String::new()
-            } else {
-                form_value(values, name).unwrap_or_default().into()
-            },
-            error: errors.get(name).map(str::to_owned),
+        let field = |name, label, input_type, autocomplete| {
+            InputView::new((name, label, input_type, autocomplete), values, errors)
         };
         self.fields = vec![
             field("name", "Your name", "text", "name"),
