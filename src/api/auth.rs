@@ -227,7 +227,8 @@ pub struct TokenResponse {
     pub workspace_id: String,
 }
 
-/// Exchanges email and password for a short-lived JWT.
+/// Exchanges email and password for a short-lived JWT, which belongs to a new session of the
+/// account (listed on its Sessions page, ended with it).
 #[utoipa::path(
     post,
     path = "/api/v1/auth/token",
@@ -236,9 +237,9 @@ pub struct TokenResponse {
     security(),
     responses(
         (status = 200, description = "A JWT valid for 15 minutes", body = TokenResponse),
-        (status = 401, description = "Wrong email or password", body = super::error::ErrorBody),
+        (status = 401, description = "Wrong email or password, or the account is disabled", body = super::error::ErrorBody),
         (status = 422, description = "The body is not valid", body = super::error::ErrorBody),
-        (status = 429, description = "Too many failed attempts", body = super::error::ErrorBody),
+        (status = 429, description = "Too many failed attempts from this address: try again after the delay named", body = super::error::ErrorBody),
     )
 )]
 pub async fn issue_token(
