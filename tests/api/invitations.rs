@@ -5,9 +5,8 @@
 
 use crate::admin_area::{create_account, signed_in};
 use crate::api_client::Api;
-use crate::helpers::{
-    ADMIN_EMAIL, Backend, TestApp, invitation_link, new_client, spawn_app, spawn_with, test_settings,
-};
+use crate::helpers::{ADMIN_EMAIL, Backend, TestApp, new_client, spawn_app, spawn_with, test_settings};
+use crate::members::invitation_link;
 use crate::on_both_backends;
 use crate::sessions::{SavedCookie, jwt};
 use devpilot::mail::MailSettings;

@@ -5,6 +5,7 @@
 mod conformance;
 mod fingerprint;
 mod helpers;
+mod members;
 mod standins;
 
 mod accounts;
