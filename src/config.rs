@@ -1,5 +1,9 @@
 //! Settings from the environment, each with a default that runs the embedded setup.
 
+mod identity;
+
+pub use identity::{IdentitySettings, TrustedProxies};
+
 use crate::providers::outbound::{ALLOW_LOOPBACK_VAR, AddressPolicy};
 use anyhow::Context;
 use std::path::PathBuf;
@@ -36,6 +40,10 @@ pub struct Settings {
     pub provider: ProviderSettings,
     /// The URL people reach this server at (for OAuth redirects); defaults to http://host:port.
     pub public_url: Option<String>,
+    /// Accounts, sessions, sign-in limits and invitations.
+    pub identity: IdentitySettings,
+    /// Outgoing mail (`DEVPILOT_SMTP_URL`, `DEVPILOT_MAIL_FROM`); None: nothing is mailed.
+    pub mail: Option<crate::mail::MailSettings>,
 }
 
 /// Limits for talking to storage providers.
@@ -195,6 +203,8 @@ impl Settings {
             },
             allowed_paths: AllowedPaths::parse(&var("DEVPILOT_ALLOWED_PATHS").unwrap_or_default())?,
             public_url: var("DEVPILOT_PUBLIC_URL").map(|v| v.trim_end_matches('/').to_owned()),
+            identity: IdentitySettings::from_env()?,
+            mail: crate::mail::MailSettings::from_env()?,
             data_dir,
             database_url,
             local_backup_dir,
@@ -206,18 +216,18 @@ impl Settings {
     }
 }
 
-fn var(name: &str) -> Option<String> {
+pub(crate) fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
 /// A whole number of seconds, at least one.
-fn secs_var(name: &str, default: u64) -> anyhow::Result<Duration> {
+pub(crate) fn secs_var(name: &str, default: u64) -> anyhow::Result<Duration> {
     let secs: u64 = parse_var(name, default)?;
     anyhow::ensure!(secs > 0, "{name} must be at least 1");
     Ok(Duration::from_secs(secs))
 }
 
-fn parse_var<T>(name: &str, default: T) -> anyhow::Result<T>
+pub(crate) fn parse_var<T>(name: &str, default: T) -> anyhow::Result<T>
 where
     T: std::str::FromStr,
     T::Err: std::error::Error + Send + Sync + 'static,

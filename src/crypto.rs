@@ -77,6 +77,18 @@ impl MasterKey {
 }
 
 /// Writes the key file whole or not at all: a temporary file (mode 0600) renamed over it.
+/// A random URL-safe value of 32 bytes: session tokens, invitation links, OAuth states, CSRF.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The SHA-256 of a bearer value, in hex: what the database keeps of tokens and links.
+pub fn sha256_hex(value: &str) -> String {
+    hex::encode(Sha256::digest(value.as_bytes()))
+}
+
 pub fn write_key_file(path: &Path, ring: &KeyRing) -> anyhow::Result<()> {
     let temporary = path.with_extension("tmp");
     let _ = std::fs::remove_file(&temporary);

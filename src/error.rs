@@ -20,6 +20,9 @@ pub enum AppError {
     Forbidden(String),
     #[error("sign in to continue")]
     Unauthenticated { htmx: bool },
+    /// Signed in, but a member of no workspace (yet): the workspaces page says what to do.
+    #[error("You are not a member of any workspace.")]
+    NoWorkspace { htmx: bool },
     #[error("{0}")]
     BadRequest(String),
     #[error("{0}")]
@@ -65,6 +68,7 @@ impl ResponseError for AppError {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
+            AppError::NoWorkspace { .. } => StatusCode::SEE_OTHER,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -80,6 +84,12 @@ impl ResponseError for AppError {
             }
             AppError::Unauthenticated { htmx: false } => {
                 return HttpResponse::SeeOther().insert_header((header::LOCATION, "/login")).finish();
+            }
+            AppError::NoWorkspace { htmx: true } => {
+                return HttpResponse::Ok().insert_header(("HX-Redirect", "/workspaces")).finish();
+            }
+            AppError::NoWorkspace { htmx: false } => {
+                return HttpResponse::SeeOther().insert_header((header::LOCATION, "/workspaces")).finish();
             }
             AppError::Internal(e) if outage_in(e).is_some() => tracing::error!(error = %e, "database unavailable"),
             AppError::Internal(e) => tracing::error!(error = ?e, "request failed"),

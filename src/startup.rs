@@ -1,5 +1,7 @@
 //! Builds the app from settings: key, database, services, HTTP server.
 
+use crate::admin::service::AdminService;
+use crate::admin::settings::InstanceSettings;
 use crate::auth::service::AccountService;
 use crate::config::Settings;
 use crate::db::Db;
@@ -7,11 +9,14 @@ use crate::destinations::service::DestinationService;
 use crate::error::AppError;
 use crate::grants::GrantService;
 use crate::instances::Instance;
+use crate::invitations::service::InvitationService;
 use crate::oauth::service::OAuthService;
 use crate::plans::service::PlanService;
 use crate::providers::ProviderContext;
 use crate::runs::runner::Runner;
 use crate::servers::service::ServerService;
+use crate::sessions::SessionService;
+use crate::workspaces::service::WorkspaceService;
 use actix_session::SessionMiddleware;
 use actix_session::config::CookieContentSecurity;
 use actix_session::storage::CookieSessionStore;
@@ -34,6 +39,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        crate::data_dir::secure(&settings)?;
         let (url, max, wait) = (settings.database_url.clone(), settings.db_max_connections, settings.db_timeout);
         let db = actix_web::rt::task::spawn_blocking(move || Db::connect_waiting(&url, max, wait)).await??;
         let cipher = Arc::new(crate::keys::load(&settings, &db).await?);
@@ -53,7 +59,20 @@ impl Application {
             DestinationService::new(db.clone(), cipher.clone(), providers, grant_service.clone(), instance.id());
         let destinations = web::Data::new(destination_service.clone());
         let rendered_pages = web::Data::new(crate::destinations::list::RenderedPages::default());
-        let accounts = web::Data::new(AccountService::new(db.clone()));
+        let session_service =
+            SessionService::new(db.clone(), settings.identity.session_idle, settings.identity.session_max);
+        let accounts = web::Data::new(AccountService::new(db.clone(), session_service.clone()));
+        let workspace_service = WorkspaceService::new(db.clone(), settings.identity.allow_workspace_creation);
+        let admin = web::Data::new(AdminService::new(
+            db.clone(),
+            workspace_service.clone(),
+            session_service.clone(),
+            settings.local_backup_dir.clone(),
+        ));
+        let workspaces = web::Data::new(workspace_service);
+        let sessions = web::Data::new(session_service);
+        let proxies = web::Data::new(settings.identity.trusted_proxies.clone());
+        let instance_settings = web::Data::new(InstanceSettings::new(&settings));
         let tokens = web::Data::new(crate::api::tokens::TokenService::new(db.clone()));
         let audit = web::Data::new(crate::audit::service::AuditService::new(db.clone()));
         let plans = web::Data::new(PlanService::new(db.clone(), cipher.clone(), grant_service.clone()));
@@ -76,6 +95,14 @@ impl Application {
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))
             .with_context(|| format!("binding {}:{}", settings.host, settings.port))?;
         let port = listener.local_addr()?.port();
+        let public_url = settings.public_url.clone().unwrap_or_else(|| format!("http://{}:{port}", settings.host));
+        let mailer = settings.mail.as_ref().map(crate::mail::Mailer::new).transpose()?;
+        let invitations = web::Data::new(InvitationService::new(
+            db.clone(),
+            mailer,
+            public_url,
+            settings.identity.invitation_lifetime,
+        ));
         let oauth = web::Data::new(OAuthService::new(db, cipher, destination_service, &settings, port)?);
         let secure = settings.secure_cookies;
         let consent_origin: Vec<String> =
@@ -100,6 +127,12 @@ impl Application {
                 .app_data(rendered_pages.clone())
                 .app_data(servers.clone())
                 .app_data(accounts.clone())
+                .app_data(workspaces.clone())
+                .app_data(sessions.clone())
+                .app_data(proxies.clone())
+                .app_data(invitations.clone())
+                .app_data(admin.clone())
+                .app_data(instance_settings.clone())
                 .app_data(plans.clone())
                 .app_data(runner.clone())
                 .app_data(oauth.clone())
@@ -110,11 +143,14 @@ impl Application {
                 .route("/healthz", web::get().to(|| async { HttpResponse::Ok().body("ok") }))
                 .route("/static/{file:.*}", web::get().to(crate::web::assets::serve))
                 .configure(crate::api::routes)
+                .configure(crate::account::html::routes)
+                .configure(crate::admin::routes)
                 .configure(crate::api::html::routes)
                 .configure(crate::audit::html::routes)
                 .configure(crate::auth::html::routes)
                 .configure(crate::destinations::html::routes)
                 .configure(crate::grants::html::routes)
+                .configure(crate::invitations::html::routes)
                 .configure(crate::oauth::html::routes)
                 .configure(crate::plans::html::routes)
                 .configure(crate::runs::html::routes)

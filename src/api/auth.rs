@@ -1,13 +1,15 @@
 //! Who is calling the API: `Authorization: Bearer <token>` with either a short-lived JWT from
 //! `POST /api/v1/auth/token` (HS256, key derived from the master key) or a long-lived API token
-//! (`dpk_…`). Either way the caller's membership is read from the database on every request, so a
-//! removed member or a revoked token stops working at once. No cookies: the API is not subject
-//! to CSRF.
+//! (`dpk_…`). A JWT belongs to a session (`crate::sessions`) that ends with it, or before it when
+//! its owner signs out everywhere or changes their password. Either way the caller's account and
+//! membership are checked on every request, so a removed member, a disabled account or a revoked
+//! token stops working at once. No cookies: the API is not subject to CSRF.
 
 use super::error::ApiError;
 use super::tokens::{TOKEN_PREFIX, TokenError, TokenService};
 use crate::auth::service::AccountService;
 use crate::auth::session::Role;
+use crate::sessions::{Kind, SessionService};
 use crate::web::limits::{BodyError, read_body, too_large_message};
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
@@ -16,7 +18,7 @@ use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, http::header, web};
 use chrono::Utc;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use std::future::Future;
 use std::pin::Pin;
 use utoipa::ToSchema;
@@ -45,6 +47,8 @@ struct Claims {
     ws: String,
     iat: i64,
     exp: i64,
+    /// The token of the session the JWT belongs to.
+    sid: String,
 }
 
 /// The authenticated caller and their role in the workspace the token is for.
@@ -106,6 +110,14 @@ async fn authenticate(req: &HttpRequest) -> Result<ApiUser, ApiError> {
     } else {
         let keys = req.app_data::<web::Data<JwtKeys>>().ok_or_else(|| ApiError::internal("no JWT keys"))?;
         let claims = decode(keys, &token)?;
+        let sessions = req.app_data::<web::Data<SessionService>>().ok_or_else(|| ApiError::internal("no sessions"))?;
+        let live = sessions.resolve(&claims.sid, Kind::Api, || crate::web::client::of(req)).await?;
+        if live.is_none_or(|l| l.user_id != claims.sub) {
+            return Err(ApiError::unauthorized(
+                "This token's session has ended (signed out, or the password changed); get a new one from \
+                 POST /api/v1/auth/token.",
+            ));
+        }
         (claims.sub, claims.ws, None, None)
     };
     let current = accounts.current(&user_id, Some(&workspace_id)).await?;
@@ -113,7 +125,7 @@ async fn authenticate(req: &HttpRequest) -> Result<ApiUser, ApiError> {
         .filter(|u| u.workspace_id == workspace_id)
         .ok_or_else(|| ApiError::unauthorized("The token's user is no longer a member of its workspace."))?;
     Ok(ApiUser {
-        role: ceiling.map_or(member.role, |c| lower(c, member.role)),
+        role: ceiling.map_or(member.role, |c| c.lower(member.role)),
         email: member.email,
         user_id,
         workspace_id,
@@ -161,15 +173,6 @@ fn body_error(e: BodyError) -> ApiError {
     }
 }
 
-fn lower(a: Role, b: Role) -> Role {
-    let rank = |r: Role| match r {
-        Role::Owner => 2,
-        Role::Admin => 1,
-        Role::Viewer => 0,
-    };
-    if rank(a) <= rank(b) { a } else { b }
-}
-
 fn bearer(req: &HttpRequest) -> Result<String, ApiError> {
     let missing = || ApiError::unauthorized("Send a token: Authorization: Bearer <token>.");
     let value = req.headers().get(header::AUTHORIZATION).ok_or_else(missing)?;
@@ -184,7 +187,7 @@ fn bearer(req: &HttpRequest) -> Result<String, ApiError> {
 fn decode(keys: &JwtKeys, token: &str) -> Result<Claims, ApiError> {
     let mut validation = Validation::new(Algorithm::HS256);
     validation.leeway = 5;
-    validation.set_required_spec_claims(&["exp", "sub"]);
+    validation.set_required_spec_claims(&["exp", "sub", "sid"]);
     jsonwebtoken::decode::<Claims>(token, &keys.decoding, &validation).map(|d| d.claims).map_err(|e| {
         ApiError::unauthorized(match e.kind() {
             ErrorKind::ExpiredSignature => "The token has expired; get a new one from POST /api/v1/auth/token.",
@@ -224,7 +227,8 @@ pub struct TokenResponse {
     pub workspace_id: String,
 }
 
-/// Exchanges email and password for a short-lived JWT.
+/// Exchanges email and password for a short-lived JWT, which belongs to a new session of the
+/// account (listed on its Sessions page, ended with it).
 #[utoipa::path(
     post,
     path = "/api/v1/auth/token",
@@ -233,27 +237,41 @@ pub struct TokenResponse {
     security(),
     responses(
         (status = 200, description = "A JWT valid for 15 minutes", body = TokenResponse),
-        (status = 401, description = "Wrong email or password", body = super::error::ErrorBody),
+        (status = 401, description = "Wrong email or password, or the account is disabled", body = super::error::ErrorBody),
         (status = 422, description = "The body is not valid", body = super::error::ErrorBody),
-        (status = 429, description = "Too many failed attempts", body = super::error::ErrorBody),
+        (status = 429, description = "Too many failed attempts from this address: try again after the delay named", body = super::error::ErrorBody),
     )
 )]
 pub async fn issue_token(
     req: HttpRequest,
     accounts: web::Data<AccountService>,
+    sessions: web::Data<SessionService>,
     keys: web::Data<JwtKeys>,
     body: web::Json<TokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let ip = req.connection_info().realip_remote_addr().unwrap_or("unknown").to_owned();
+    // The socket's address, or what a trusted proxy says (never a header anyone could send).
+    let ip = crate::web::client::address(&req);
     let body = body.into_inner();
     let (user_id, first_workspace) = accounts.sign_in(&body.email, SecretString::from(body.password), &ip).await?;
+    let not_member = || ApiError::forbidden("You are not a member of that workspace.");
     let workspace_id = match body.workspace_id.filter(|w| !w.trim().is_empty()) {
-        Some(requested) if accounts.is_member(&user_id, &requested).await? => requested,
-        Some(_) => return Err(ApiError::forbidden("You are not a member of that workspace.")),
-        None => first_workspace,
+        Some(requested) => {
+            let current = accounts.current(&user_id, Some(&requested)).await?;
+            current.filter(|u| u.workspace_id == requested).ok_or_else(not_member)?.workspace_id
+        }
+        None => first_workspace.ok_or_else(|| ApiError::forbidden("You are not a member of any workspace."))?,
     };
-    let now = Utc::now().timestamp();
-    let claims = Claims { sub: user_id, ws: workspace_id.clone(), iat: now, exp: now + JWT_LIFETIME_SECS };
+    let now = Utc::now();
+    let expires = now + chrono::TimeDelta::seconds(JWT_LIFETIME_SECS);
+    let client = crate::web::client::of(&req);
+    let (sid, _) = sessions.start(&user_id, Kind::Api, &client, Some(expires.naive_utc())).await?;
+    let claims = Claims {
+        sub: user_id,
+        ws: workspace_id.clone(),
+        iat: now.timestamp(),
+        exp: expires.timestamp(),
+        sid: sid.expose_secret().to_owned(),
+    };
     let access_token =
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &keys.encoding).map_err(ApiError::internal)?;
     Ok(HttpResponse::Ok().json(TokenResponse {

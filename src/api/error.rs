@@ -133,10 +133,8 @@ impl From<AccountError> for ApiError {
     fn from(e: AccountError) -> Self {
         match e {
             AccountError::BadCredentials => ApiError::unauthorized("The email or password is wrong."),
-            AccountError::RateLimited(minutes) => ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                format!("Too many failed sign-ins; try again in {minutes} minutes."),
-            ),
+            AccountError::RateLimited(_) => ApiError::new(StatusCode::TOO_MANY_REQUESTS, e.to_string()),
+            AccountError::Disabled => ApiError::unauthorized(e.to_string()),
             AccountError::Invalid(errors) => ApiError::invalid(&errors),
             AccountError::Db(e) => e.into(),
             AccountError::AlreadySetUp => ApiError::new(StatusCode::CONFLICT, e.to_string()),

@@ -8,9 +8,7 @@ use crate::db::schema::api_tokens::{self, dsl};
 use crate::db::{Db, DbConn, DbError};
 use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
-use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
-use sha2::{Digest, Sha256};
 
 /// Every token starts with this, so one pasted by mistake is recognisable (and scannable).
 pub const TOKEN_PREFIX: &str = "dpk_";
@@ -55,7 +53,7 @@ pub enum TokenError {
 }
 
 pub fn hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
+    crate::crypto::sha256_hex(token)
 }
 
 #[derive(Clone)]
@@ -77,10 +75,7 @@ impl TokenService {
         role: Role,
         expires_at: Option<NaiveDateTime>,
     ) -> Result<(ApiTokenRow, SecretString), DbError> {
-        let mut bytes = [0u8; 32];
-        rand::rng().fill_bytes(&mut bytes);
-        use base64::Engine;
-        let token = format!("{TOKEN_PREFIX}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes));
+        let token = format!("{TOKEN_PREFIX}{}", crate::crypto::random_token());
         let row = ApiTokenRow {
             id: uuid::Uuid::new_v4().to_string(),
             workspace_id: workspace.to_owned(),

@@ -1,7 +1,7 @@
 //! What an audit entry says: who (an [`Actor`]), through what ([`Channel`]), did what
 //! ([`Action`]) to what ([`Subject`]), with a short detail that never holds a secret.
 
-use crate::auth::CurrentUser;
+use crate::auth::{Account, CurrentUser};
 use crate::destinations::fields::RawFields;
 
 /// Details longer than this are cut (a provider's message can be long).
@@ -35,6 +35,11 @@ pub struct Actor {
 impl Actor {
     pub fn web(user: &CurrentUser) -> Actor {
         Actor { user_id: user.user_id.clone(), email: user.email.clone(), token: None, channel: Channel::Web }
+    }
+
+    /// An operator in the admin area, who may belong to no workspace.
+    pub fn operator(account: &Account) -> Actor {
+        Actor { user_id: account.user_id.clone(), email: account.email.clone(), token: None, channel: Channel::Web }
     }
 }
 

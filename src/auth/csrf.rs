@@ -12,8 +12,6 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, http::Method};
-use base64::Engine;
-use rand::RngCore;
 
 const SESSION_KEY: &str = "csrf";
 pub const HEADER: &str = "X-CSRF-Token";
@@ -28,9 +26,7 @@ pub fn token(session: &Session) -> String {
 }
 
 pub fn rotate(session: &Session) -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    let t = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let t = crate::crypto::random_token();
     let _ = session.insert(SESSION_KEY, &t);
     t
 }

@@ -1,19 +1,18 @@
-//! Accounts and workspaces: first-run setup, sign-in with rate limiting, members.
+//! Accounts: first-run setup, sign-in with rate limiting, and who a session belongs to.
 
+use super::domain::{NewAccount, parse_person_name, parse_workspace_name};
+use super::limits::{Admission, SignInLimits};
 use super::password;
-use super::session::{CurrentUser, Role};
+use super::session::{Account, CurrentUser, Role};
 use super::store::{self, MembershipRow, UserRow, WorkspaceRow};
 use crate::db::memo::Memo;
 use crate::db::{Db, DbError};
 use crate::destinations::fields::FieldErrors;
-use chrono::{Duration, Utc};
+use crate::sessions::SessionService;
+use chrono::Utc;
+use diesel::OptionalExtension;
 use secrecy::{ExposeSecret, SecretString};
 use std::sync::Arc;
-
-/// Sign-in failures allowed per account, and per client address, within the window.
-const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
-const MAX_FAILURES_PER_IP: i64 = 20;
-const FAILURE_WINDOW_MINUTES: i64 = 15;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
@@ -23,168 +22,205 @@ pub enum AccountError {
     AlreadySetUp,
     #[error("The email or password is wrong.")]
     BadCredentials,
-    #[error("Too many failed sign-in attempts. Try again in {0} minutes.")]
-    RateLimited(i64),
+    #[error("This account is disabled. Ask the server's administrator.")]
+    Disabled,
+    #[error("Too many failed sign-in attempts. Try again in {}.", in_words(*.0))]
+    RateLimited(std::time::Duration),
     #[error(transparent)]
     Db(#[from] DbError),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
 
-/// A new account as typed into the setup or members form.
-pub struct NewAccount {
-    pub name: String,
-    pub email: String,
-    pub password: SecretString,
-}
-
+/// Who a session belongs to: the person, and their role in the workspace they are in (if any).
 #[derive(Debug, Clone)]
-pub struct Member {
+pub struct SignedIn {
     pub user_id: String,
-    pub name: String,
     pub email: String,
-    pub role: Role,
+    pub name: String,
+    pub is_operator: bool,
+    /// (workspace id, its name, the person's role there).
+    pub workspace: Option<(String, String, Role)>,
 }
 
-#[derive(Debug, Clone)]
-pub struct WorkspaceSummary {
-    pub id: String,
-    pub name: String,
-    pub role: Role,
+impl SignedIn {
+    pub fn account(self, csrf_token: String, session_id: String) -> Account {
+        let current = self.workspace.map(|(workspace_id, workspace_name, role)| CurrentUser {
+            user_id: self.user_id.clone(),
+            email: self.email.clone(),
+            name: self.name.clone(),
+            workspace_id,
+            workspace_name,
+            role,
+            is_operator: self.is_operator,
+            csrf_token: csrf_token.clone(),
+        });
+        Account {
+            user_id: self.user_id,
+            email: self.email,
+            name: self.name,
+            is_operator: self.is_operator,
+            current,
+            csrf_token,
+            session_id,
+        }
+    }
+}
+
+/// "5 seconds", "3 minutes".
+fn in_words(wait: std::time::Duration) -> String {
+    let secs = wait.as_secs_f64().ceil() as u64;
+    if secs < 120 { format!("{secs} seconds") } else { format!("{} minutes", secs.div_ceil(60)) }
 }
 
 #[derive(Clone)]
 pub struct AccountService {
     db: Db,
+    sessions: SessionService,
+    limits: SignInLimits,
     /// Who a session or token is, by (user, requested workspace): read on every request.
-    signed_in: Arc<SignedIn>,
+    signed_in: Arc<SignedInMemo>,
 }
 
-/// (user, requested workspace) → the user in that workspace, or None for no one.
-type SignedIn = Memo<(String, Option<String>), Option<CurrentUser>>;
+/// (user, requested workspace) → the person and their workspace, or None for no one.
+type SignedInMemo = Memo<(String, Option<String>), Option<SignedIn>>;
 
 /// Signed-in users kept in memory (a few hundred bytes each).
 const CACHED_USERS: usize = 4096;
 
-fn parse_account(input: &NewAccount, errors: &mut FieldErrors) -> Option<(String, String)> {
-    let name = input.name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        errors.add("name", "Name is required (at most 100 characters).");
-    }
-    let email = input.email.trim().to_lowercase();
-    let valid_email = email.len() <= 254
-        && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
-        })
-        && !email.chars().any(char::is_whitespace);
-    if !valid_email {
-        errors.add("email", "Enter a valid email address, like admin@example.com.");
-    }
-    if let Err(m) = password::check_new(input.password.expose_secret()) {
-        errors.add("password", m);
-    }
-    errors.is_empty().then(|| (name.to_owned(), email))
-}
-
-fn parse_workspace_name(name: &str, errors: &mut FieldErrors) -> String {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        errors.add("workspace", "Workspace name is required (at most 100 characters).");
-    }
-    name.to_owned()
-}
-
 impl AccountService {
-    pub fn new(db: Db) -> AccountService {
-        AccountService { db, signed_in: Arc::new(Memo::new(CACHED_USERS)) }
+    pub fn new(db: Db, sessions: SessionService) -> AccountService {
+        let limits = SignInLimits::new(db.clone());
+        AccountService { db, sessions, limits, signed_in: Arc::new(Memo::new(CACHED_USERS)) }
     }
 
     pub async fn needs_setup(&self) -> Result<bool, AccountError> {
         Ok(self.db.run(store::user_count).await? == 0)
     }
 
-    /// First run: the first admin (owner) and their workspace, only while no user exists.
+    /// First run: the first operator and their workspace (they own it), only while no user exists.
     pub async fn setup(&self, account: NewAccount, workspace: &str) -> Result<(String, String), AccountError> {
         let mut errors = FieldErrors::new();
-        let parsed = parse_account(&account, &mut errors);
-        let workspace_name = parse_workspace_name(workspace, &mut errors);
-        let Some((name, email)) = parsed.filter(|_| errors.is_empty()) else {
+        let parsed = account.parse(&mut errors);
+        let workspace_name = parse_workspace_name(workspace).map_err(|m| errors.add("workspace", m)).ok();
+        let (Some(valid), Some(workspace_name)) = (parsed, workspace_name) else {
             return Err(AccountError::Invalid(errors));
         };
         let hash = password::hash(account.password).await?;
         let now = Utc::now().naive_utc();
         // The account made on the setup page runs the server: it is the first operator.
-        let user = UserRow {
-            id: uuid::Uuid::new_v4().to_string(),
-            email,
-            name,
-            password_hash: hash,
-            created_at: now,
-            is_operator: true,
-            disabled_at: None,
-        };
+        let user = UserRow::new(valid, hash, true, now);
         let ws = WorkspaceRow { id: uuid::Uuid::new_v4().to_string(), name: workspace_name, created_at: now };
+        let owner = MembershipRow::new(&ws.id, &user.id, Role::Owner, now);
         let ids = (user.id.clone(), ws.id.clone());
-        let created = self
-            .db
-            .write(move |c| {
-                let owner = MembershipRow {
-                    workspace_id: ws.id.clone(),
-                    user_id: user.id.clone(),
-                    role: "owner".into(),
-                    created_at: now,
-                };
-                store::insert_first_owner(c, &user, &ws, &owner)
-            })
-            .await?;
+        let created = self.db.write(move |c| store::insert_first_owner(c, &user, &ws, &owner)).await?;
         if created { Ok(ids) } else { Err(AccountError::AlreadySetUp) }
     }
 
-    /// Checks email and password, counting failures per account and per client address.
-    /// Returns (user id, workspace id to open).
+    /// Checks email and password within the sign-in limits (see `limits`) of this account from this
+    /// client address. Returns (user id, the workspace to open, if they have one).
     pub async fn sign_in(
         &self,
         email: &str,
         password: SecretString,
         ip: &str,
-    ) -> Result<(String, String), AccountError> {
+    ) -> Result<(String, Option<String>), AccountError> {
         let email = email.trim().to_lowercase();
-        let now = Utc::now().naive_utc();
-        let since = now - Duration::minutes(FAILURE_WINDOW_MINUTES);
-        let (e, i) = (email.clone(), ip.to_owned());
-        let (by_email, by_ip) = self.db.run(move |c| store::login_failures_since(c, &e, &i, since)).await?;
-        if by_email >= MAX_FAILURES_PER_ACCOUNT || by_ip >= MAX_FAILURES_PER_IP {
-            return Err(AccountError::RateLimited(FAILURE_WINDOW_MINUTES));
-        }
         let e = email.clone();
-        let user = self.db.run(move |c| store::find_user_by_email(c, &e)).await?;
-        let hash = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| password::DUMMY_HASH.to_owned());
-        let valid = password::verify(hash, password).await && user.is_some();
-        let (e, i) = (email.clone(), ip.to_owned());
-        let Some(user) = user.filter(|_| valid) else {
-            self.db.run(move |c| store::record_login_failure(c, &e, &i, now)).await?;
-            return Err(AccountError::BadCredentials);
-        };
+        let user = self.check_password(&email, ip, password, move |c| store::find_user_by_email(c, &e)).await?;
+        if user.disabled_at.is_some() {
+            return Err(AccountError::Disabled);
+        }
         let uid = user.id.clone();
         let workspaces = self.db.run(move |c| store::workspaces_of(c, &uid)).await?;
-        let Some((membership, _)) = workspaces.into_iter().next() else {
-            return Err(AccountError::BadCredentials);
+        Ok((user.id, workspaces.into_iter().next().map(|(m, _)| m.workspace_id)))
+    }
+
+    /// Checks a password of the account `find` reads, once the limits admit the attempt; an
+    /// unknown account takes as long as a wrong password (a dummy hash is checked).
+    async fn check_password(
+        &self,
+        email: &str,
+        ip: &str,
+        password: SecretString,
+        find: impl FnOnce(&mut crate::db::DbConn) -> diesel::QueryResult<Option<UserRow>> + Send + 'static,
+    ) -> Result<UserRow, AccountError> {
+        let attempt = match self.limits.admit(email, ip).await? {
+            Admission::Check(attempt) => attempt,
+            Admission::Wait(wait) => return Err(AccountError::RateLimited(wait)),
         };
-        self.db.run(move |c| store::clear_login_failures(c, &e, since)).await?;
-        Ok((user.id, membership.workspace_id))
+        let user = self.db.run(find).await?;
+        let hash = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| password::DUMMY_HASH.to_owned());
+        let valid = password::verify(hash, password).await;
+        match user.filter(|_| valid) {
+            Some(user) => {
+                self.limits.succeeded(attempt).await?;
+                Ok(user)
+            }
+            None => {
+                self.limits.failed(attempt).await?;
+                Err(AccountError::BadCredentials)
+            }
+        }
     }
 
     /// The user in the requested workspace, or in their first workspace when they are not a
-    /// member of it (any more). None when the user no longer exists or has no workspace.
-    /// Kept in memory while the database is unchanged, so a removed member still loses access
-    /// with the commit that removes them.
-    pub async fn current(&self, user_id: &str, workspace_id: Option<&str>) -> Result<Option<CurrentUser>, DbError> {
+    /// member of it (any more); no workspace when they belong to none. None when the user no
+    /// longer exists or is disabled. Kept in memory while the database is unchanged, so a removed
+    /// member still loses access with the commit that removes them.
+    pub async fn signed_in(&self, user_id: &str, workspace_id: Option<&str>) -> Result<Option<SignedIn>, DbError> {
         let key = (user_id.to_owned(), workspace_id.map(str::to_owned));
-        let found = self.signed_in.get_or_load(self.db.versions(), key.clone(), || self.load_current(key)).await?;
+        let found = self.signed_in.get_or_load(self.db.versions(), key.clone(), || self.load(key)).await?;
         Ok(Option::clone(&found))
     }
 
-    async fn load_current(&self, (uid, wid): (String, Option<String>)) -> Result<Option<CurrentUser>, DbError> {
+    /// A new name for one's own account.
+    pub async fn rename(&self, user_id: &str, name: &str) -> Result<(), AccountError> {
+        let name = parse_person_name(name).map_err(|m| AccountError::Invalid(FieldErrors::single("name", m)))?;
+        let uid = user_id.to_owned();
+        self.db.write(move |c| store::set_name(c, &uid, &name)).await?;
+        Ok(())
+    }
+
+    /// Changes one's own password, which takes the current one; every other session of the
+    /// account ends (browsers and API JWTs alike). Returns how many ended.
+    /// The current password is checked within the sign-in limits, like a sign-in.
+    pub async fn change_password(
+        &self,
+        account: &Account,
+        ip: &str,
+        current: SecretString,
+        new: SecretString,
+    ) -> Result<usize, AccountError> {
+        let (user_id, session_id) = (account.user_id.as_str(), account.session_id.as_str());
+        let mut errors = FieldErrors::new();
+        if let Err(m) = password::check_new(new.expose_secret()) {
+            errors.add("password", m);
+        }
+        let uid = user_id.to_owned();
+        match self.check_password(&account.email, ip, current, move |c| store::find_user(c, &uid).optional()).await {
+            Ok(_) => {}
+            Err(AccountError::BadCredentials) => errors.add("current", "This is not your current password."),
+            Err(AccountError::RateLimited(wait)) => {
+                errors.add("current", AccountError::RateLimited(wait).to_string());
+            }
+            Err(e) => return Err(e),
+        }
+        if !errors.is_empty() {
+            return Err(AccountError::Invalid(errors));
+        }
+        let hash = password::hash(new).await?;
+        let uid = user_id.to_owned();
+        self.db.write(move |c| store::set_password_hash(c, &uid, &hash)).await?;
+        Ok(self.sessions.end_all(user_id, Some(session_id)).await?)
+    }
+
+    /// The user in a workspace (see [`signed_in`](Self::signed_in)); None without one.
+    pub async fn current(&self, user_id: &str, workspace_id: Option<&str>) -> Result<Option<CurrentUser>, DbError> {
+        Ok(self.signed_in(user_id, workspace_id).await?.and_then(|s| s.account(String::new(), String::new()).current))
+    }
+
+    async fn load(&self, (uid, wid): (String, Option<String>)) -> Result<Option<SignedIn>, DbError> {
         self.db
             .run(move |c| {
                 let user = match store::find_user(c, &uid) {
@@ -201,129 +237,14 @@ impl AccountService {
                     Some(f) => Some(f),
                     None => store::workspaces_of(c, &uid)?.into_iter().next(),
                 };
-                Ok(found.map(|(m, ws)| CurrentUser {
+                Ok(Some(SignedIn {
                     user_id: user.id,
                     email: user.email,
                     name: user.name,
-                    workspace_id: ws.id,
-                    workspace_name: ws.name,
-                    role: Role::parse(&m.role).unwrap_or(Role::Viewer),
                     is_operator: user.is_operator,
-                    csrf_token: String::new(),
+                    workspace: found.map(|(m, ws)| (ws.id, ws.name, Role::parse(&m.role).unwrap_or(Role::Viewer))),
                 }))
             })
             .await
-    }
-
-    pub async fn workspaces(&self, user_id: &str) -> Result<Vec<WorkspaceSummary>, DbError> {
-        let uid = user_id.to_owned();
-        let rows = self.db.run(move |c| store::workspaces_of(c, &uid)).await?;
-        Ok(rows
-            .into_iter()
-            .map(|(m, w)| WorkspaceSummary {
-                id: w.id,
-                name: w.name,
-                role: Role::parse(&m.role).unwrap_or(Role::Viewer),
-            })
-            .collect())
-    }
-
-    pub async fn is_member(&self, user_id: &str, workspace_id: &str) -> Result<bool, DbError> {
-        let (uid, wid) = (user_id.to_owned(), workspace_id.to_owned());
-        Ok(self.db.run(move |c| store::membership(c, &wid, &uid)).await?.is_some())
-    }
-
-    /// Any user may start a workspace of their own; they become its owner.
-    pub async fn create_workspace(&self, user_id: &str, name: &str) -> Result<String, AccountError> {
-        let mut errors = FieldErrors::new();
-        let name = parse_workspace_name(name, &mut errors);
-        if !errors.is_empty() {
-            return Err(AccountError::Invalid(errors));
-        }
-        let now = Utc::now().naive_utc();
-        let ws = WorkspaceRow { id: uuid::Uuid::new_v4().to_string(), name, created_at: now };
-        let membership = MembershipRow {
-            workspace_id: ws.id.clone(),
-            user_id: user_id.to_owned(),
-            role: "owner".into(),
-            created_at: now,
-        };
-        let id = ws.id.clone();
-        self.db.write(move |c| store::insert_workspace_with_owner(c, &ws, &membership)).await?;
-        Ok(id)
-    }
-
-    pub async fn members(&self, workspace_id: &str) -> Result<Vec<Member>, DbError> {
-        let wid = workspace_id.to_owned();
-        let rows = self.db.run(move |c| store::members_of(c, &wid)).await?;
-        Ok(rows
-            .into_iter()
-            .map(|(m, u)| Member {
-                user_id: u.id,
-                name: u.name,
-                email: u.email,
-                role: Role::parse(&m.role).unwrap_or(Role::Viewer),
-            })
-            .collect())
-    }
-
-    /// Adds a member: a new account with the given password, or an existing account by email
-    /// (whose password is left as it is).
-    pub async fn add_member(&self, workspace_id: &str, account: NewAccount, role: &str) -> Result<(), AccountError> {
-        let mut errors = FieldErrors::new();
-        let role = Role::parse(role);
-        if role.is_none() {
-            errors.add("role", "Choose a role: owner, admin or viewer.");
-        }
-        let email = account.email.trim().to_lowercase();
-        let e = email.clone();
-        let existing = self.db.run(move |c| store::find_user_by_email(c, &e)).await?;
-        let now = Utc::now().naive_utc();
-        let user = match existing {
-            Some(user) => {
-                if self.is_member(&user.id, workspace_id).await? {
-                    errors.add("email", "This person is already a member of the workspace.");
-                }
-                (user, false)
-            }
-            None => {
-                let parsed = parse_account(&account, &mut errors);
-                let Some((name, email)) = parsed.filter(|_| errors.is_empty()) else {
-                    return Err(AccountError::Invalid(errors));
-                };
-                let hash = password::hash(account.password).await?;
-                (
-                    UserRow {
-                        id: uuid::Uuid::new_v4().to_string(),
-                        email,
-                        name,
-                        password_hash: hash,
-                        created_at: now,
-                        is_operator: false,
-                        disabled_at: None,
-                    },
-                    true,
-                )
-            }
-        };
-        let (Some(role), true) = (role, errors.is_empty()) else {
-            return Err(AccountError::Invalid(errors));
-        };
-        let (user, is_new) = user;
-        let membership = MembershipRow {
-            workspace_id: workspace_id.to_owned(),
-            user_id: user.id.clone(),
-            role: role.as_str().into(),
-            created_at: now,
-        };
-        self.db.write(move |c| store::insert_member(c, is_new.then_some(&user), &membership)).await.map_err(
-            |e| match e {
-                DbError::Duplicate(_) => {
-                    AccountError::Invalid(FieldErrors::single("email", "An account with this email already exists."))
-                }
-                other => other.into(),
-            },
-        )?;
-        Ok(())
     }
 }

@@ -1,49 +1,22 @@
-//! Who is asking: the signed-in user and their role in the current workspace, read from the
-//! encrypted session cookie and checked against the database on every request (so a removed
-//! member loses access at once).
+//! Who is asking: the signed-in person (an [`Account`]) and, inside a workspace, their role there
+//! (a [`CurrentUser`]). The (encrypted) session cookie carries a session token; the session it
+//! names (`crate::sessions`) and the person's account and membership are checked on every request,
+//! so a signed-out session, a removed member or a disabled account loses access at once.
 
-use super::service::AccountService;
+use super::service::{AccountService, SignedIn};
 use crate::error::AppError;
+use crate::sessions::{Kind, SessionService};
 use actix_session::{Session, SessionExt};
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use secrecy::{ExposeSecret, SecretString};
 use std::future::Future;
 use std::pin::Pin;
 
-pub const USER_ID: &str = "uid";
+pub use super::role::Role;
+
+/// The session token, in the cookie.
+const SESSION_TOKEN: &str = "sid";
 pub const WORKSPACE_ID: &str = "wid";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    Owner,
-    Admin,
-    Viewer,
-}
-
-impl Role {
-    pub const CHOICES: [(&'static str, &'static str); 3] =
-        [("owner", "Owner"), ("admin", "Admin"), ("viewer", "Viewer (read-only)")];
-
-    pub fn parse(value: &str) -> Option<Role> {
-        match value {
-            "owner" => Some(Role::Owner),
-            "admin" => Some(Role::Admin),
-            "viewer" => Some(Role::Viewer),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Owner => "owner",
-            Role::Admin => "admin",
-            Role::Viewer => "viewer",
-        }
-    }
-
-    pub fn can_write(self) -> bool {
-        !matches!(self, Role::Viewer)
-    }
-}
 
 /// The signed-in user in their current workspace.
 #[derive(Debug, Clone)]
@@ -76,11 +49,45 @@ impl CurrentUser {
 
     /// Only operators run the server: the admin area, host grants, other accounts.
     pub fn require_operator(&self) -> Result<(), AppError> {
-        if self.is_operator {
+        require_operator(self.is_operator)
+    }
+
+    /// Only a workspace's owners manage its members.
+    pub fn require_owner(&self) -> Result<(), AppError> {
+        if self.role == Role::Owner {
             Ok(())
         } else {
-            Err(AppError::Forbidden("Only an instance administrator (operator) can do this.".into()))
+            Err(AppError::Forbidden("Only an owner of this workspace can do this.".into()))
         }
+    }
+}
+
+fn require_operator(is_operator: bool) -> Result<(), AppError> {
+    if is_operator {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden("Only an instance administrator (operator) can do this.".into()))
+    }
+}
+
+/// The signed-in person, in a workspace or in none (an account no workspace has invited yet, an
+/// operator who runs the server without belonging to one): their own pages and the admin area.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub user_id: String,
+    pub email: String,
+    pub name: String,
+    pub is_operator: bool,
+    /// Their current workspace, when they have one.
+    pub current: Option<CurrentUser>,
+    pub csrf_token: String,
+    /// The id of this request's session (see `crate::sessions`).
+    pub session_id: String,
+}
+
+impl Account {
+    pub fn require_operator(&self) -> Result<(), AppError> {
+        require_operator(self.is_operator)
     }
 }
 
@@ -88,40 +95,105 @@ pub fn is_htmx(req: &HttpRequest) -> bool {
     req.headers().contains_key("HX-Request")
 }
 
+/// Whether this browser holds a session token (it may have ended: only a request checks that).
+pub fn has_token(session: &Session) -> bool {
+    session.get::<String>(SESSION_TOKEN).ok().flatten().is_some()
+}
+
+fn service<T: 'static>(req: &HttpRequest) -> Result<web::Data<T>, AppError> {
+    req.app_data::<web::Data<T>>()
+        .cloned()
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("{} missing", std::any::type_name::<T>())))
+}
+
+/// The signed-in person behind this request's session (and the session's id), or Unauthenticated.
+async fn signed_in(req: &HttpRequest) -> Result<(SignedIn, String, Session), AppError> {
+    let session = req.get_session();
+    let unauthenticated = AppError::Unauthenticated { htmx: is_htmx(req) };
+    let token = session.get::<String>(SESSION_TOKEN).ok().flatten().ok_or(unauthenticated)?;
+    let sessions = service::<SessionService>(req)?;
+    let live = sessions.resolve(&token, Kind::Browser, || crate::web::client::of(req)).await?;
+    let Some(live) = live else {
+        session.purge();
+        return Err(AppError::Unauthenticated { htmx: is_htmx(req) });
+    };
+    let workspace_id = session.get::<String>(WORKSPACE_ID).ok().flatten();
+    let accounts = service::<AccountService>(req)?;
+    let Some(found) = accounts.signed_in(&live.user_id, workspace_id.as_deref()).await? else {
+        session.purge();
+        return Err(AppError::Unauthenticated { htmx: is_htmx(req) });
+    };
+    if let Some(ws) = &found.workspace
+        && workspace_id.as_deref() != Some(ws.0.as_str())
+    {
+        // The remembered workspace is gone or was never set: remember the one we chose.
+        let _ = session.insert(WORKSPACE_ID, &ws.0);
+    }
+    Ok((found, live.id, session))
+}
+
+impl FromRequest for Account {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Account, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let (found, session_id, session) = signed_in(&req).await?;
+            let csrf_token = super::csrf::token(&session);
+            Ok(found.account(csrf_token, session_id))
+        })
+    }
+}
+
 impl FromRequest for CurrentUser {
     type Error = AppError;
     type Future = Pin<Box<dyn Future<Output = Result<CurrentUser, AppError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let session = req.get_session();
-        let accounts = req.app_data::<web::Data<AccountService>>().cloned();
-        let htmx = is_htmx(req);
+        let req = req.clone();
         Box::pin(async move {
-            let accounts = accounts.ok_or_else(|| AppError::Internal(anyhow::anyhow!("AccountService missing")))?;
-            let unauthenticated = AppError::Unauthenticated { htmx };
-            let user_id = session.get::<String>(USER_ID).ok().flatten().ok_or(unauthenticated)?;
-            let workspace_id = session.get::<String>(WORKSPACE_ID).ok().flatten();
-            let Some(mut user) = accounts.current(&user_id, workspace_id.as_deref()).await? else {
-                session.purge();
-                return Err(AppError::Unauthenticated { htmx });
-            };
-            if workspace_id.as_deref() != Some(user.workspace_id.as_str()) {
-                // The remembered workspace is gone or was never set: remember the one we chose.
-                let _ = session.insert(WORKSPACE_ID, &user.workspace_id);
-            }
-            user.csrf_token = super::csrf::token(&session);
-            Ok(user)
+            let (found, session_id, session) = signed_in(&req).await?;
+            let csrf_token = super::csrf::token(&session);
+            // Signed in, but in no workspace: the workspaces page says so.
+            found.account(csrf_token, session_id).current.ok_or(AppError::NoWorkspace { htmx: is_htmx(&req) })
         })
     }
 }
 
-/// Starts a fresh session for a user who just proved who they are.
-pub fn sign_in(session: &Session, user_id: &str, workspace_id: &str) -> Result<(), AppError> {
+/// Starts a fresh session for a user who just proved who they are: a new cookie (never the one
+/// the browser had before, against session fixation) naming a new session row.
+pub async fn sign_in(
+    req: &HttpRequest,
+    session: &Session,
+    sessions: &SessionService,
+    user_id: &str,
+    workspace_id: Option<&str>,
+) -> Result<(), AppError> {
+    let (token, _) = sessions.start(user_id, Kind::Browser, &crate::web::client::of(req), None).await?;
     session.renew();
     session
-        .insert(USER_ID, user_id)
-        .and_then(|_| session.insert(WORKSPACE_ID, workspace_id))
+        .insert(SESSION_TOKEN, token.expose_secret())
         .map_err(|e| AppError::Internal(anyhow::anyhow!("writing the session: {e}")))?;
+    if let Some(workspace_id) = workspace_id {
+        switch_workspace(session, workspace_id)?;
+    }
     super::csrf::rotate(session);
     Ok(())
+}
+
+/// Ends this browser's session (its row too, so a copy of the cookie is worth nothing).
+pub async fn sign_out(session: &Session, sessions: &SessionService) -> Result<(), AppError> {
+    if let Some(token) = session.get::<String>(SESSION_TOKEN).ok().flatten() {
+        sessions.end(&SecretString::from(token)).await?;
+    }
+    session.purge();
+    Ok(())
+}
+
+/// Makes `workspace_id` the session's current workspace (membership is checked on each request).
+pub fn switch_workspace(session: &Session, workspace_id: &str) -> Result<(), AppError> {
+    session
+        .insert(WORKSPACE_ID, workspace_id)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("writing the session: {e}")))
 }

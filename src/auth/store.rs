@@ -1,7 +1,7 @@
-//! Users, workspaces, memberships and sign-in failures.
+//! Users, workspaces and memberships.
 
 use crate::db::DbConn;
-use crate::db::schema::{login_failures, memberships, users, workspaces};
+use crate::db::schema::{memberships, users, workspaces};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -17,6 +17,26 @@ pub struct UserRow {
     pub is_operator: bool,
     /// A disabled account is refused on the next request of every session and token.
     pub disabled_at: Option<NaiveDateTime>,
+}
+
+impl UserRow {
+    /// A new account with a fresh id.
+    pub fn new(
+        account: super::domain::ValidAccount,
+        password_hash: String,
+        is_operator: bool,
+        now: NaiveDateTime,
+    ) -> UserRow {
+        UserRow {
+            id: uuid::Uuid::new_v4().to_string(),
+            email: account.email,
+            name: account.name,
+            password_hash,
+            created_at: now,
+            is_operator,
+            disabled_at: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -36,6 +56,17 @@ pub struct MembershipRow {
     pub created_at: NaiveDateTime,
 }
 
+impl MembershipRow {
+    pub fn new(workspace_id: &str, user_id: &str, role: super::Role, now: NaiveDateTime) -> MembershipRow {
+        MembershipRow {
+            workspace_id: workspace_id.to_owned(),
+            user_id: user_id.to_owned(),
+            role: role.as_str().to_owned(),
+            created_at: now,
+        }
+    }
+}
+
 pub fn user_count(conn: &mut DbConn) -> QueryResult<i64> {
     users::table.count().get_result(conn)
 }
@@ -49,16 +80,20 @@ pub fn find_user_by_email(conn: &mut DbConn, email: &str) -> QueryResult<Option<
     users::table.filter(users::email.eq(email.to_lowercase())).select(UserRow::as_select()).first(conn).optional()
 }
 
-fn insert_user(conn: &mut DbConn, user: &UserRow) -> QueryResult<()> {
+pub fn set_name(conn: &mut DbConn, user: &str, name: &str) -> QueryResult<()> {
+    diesel::update(users::table.find(user)).set(users::name.eq(name)).execute(conn).map(drop)
+}
+
+pub fn set_password_hash(conn: &mut DbConn, user: &str, hash: &str) -> QueryResult<bool> {
+    Ok(diesel::update(users::table.find(user)).set(users::password_hash.eq(hash)).execute(conn)? == 1)
+}
+
+pub fn insert_user(conn: &mut DbConn, user: &UserRow) -> QueryResult<()> {
     diesel::insert_into(users::table).values(user).execute(conn).map(|_| ())
 }
 
-fn insert_workspace(conn: &mut DbConn, workspace: &WorkspaceRow) -> QueryResult<()> {
+pub fn insert_workspace(conn: &mut DbConn, workspace: &WorkspaceRow) -> QueryResult<()> {
     diesel::insert_into(workspaces::table).values(workspace).execute(conn).map(|_| ())
-}
-
-fn insert_membership(conn: &mut DbConn, membership: &MembershipRow) -> QueryResult<()> {
-    diesel::insert_into(memberships::table).values(membership).execute(conn).map(|_| ())
 }
 
 /// First-run setup: inserts the first user, their workspace and ownership, unless a user
@@ -80,25 +115,8 @@ pub fn insert_first_owner(
     })
 }
 
-pub fn insert_workspace_with_owner(
-    conn: &mut DbConn,
-    workspace: &WorkspaceRow,
-    owner: &MembershipRow,
-) -> QueryResult<()> {
-    crate::db::write_transaction(conn, |conn| {
-        insert_workspace(conn, workspace)?;
-        insert_membership(conn, owner)
-    })
-}
-
-/// Adds a membership, creating the user first when `new_user` is given.
-pub fn insert_member(conn: &mut DbConn, new_user: Option<&UserRow>, membership: &MembershipRow) -> QueryResult<()> {
-    crate::db::write_transaction(conn, |conn| {
-        if let Some(user) = new_user {
-            insert_user(conn, user)?;
-        }
-        insert_membership(conn, membership)
-    })
+pub fn insert_membership(conn: &mut DbConn, membership: &MembershipRow) -> QueryResult<()> {
+    diesel::insert_into(memberships::table).values(membership).execute(conn).map(|_| ())
 }
 
 pub fn membership(
@@ -123,49 +141,4 @@ pub fn workspaces_of(conn: &mut DbConn, user: &str) -> QueryResult<Vec<(Membersh
         .order(workspaces::created_at.asc())
         .select((MembershipRow::as_select(), WorkspaceRow::as_select()))
         .load(conn)
-}
-
-pub fn members_of(conn: &mut DbConn, workspace: &str) -> QueryResult<Vec<(MembershipRow, UserRow)>> {
-    memberships::table
-        .inner_join(users::table)
-        .filter(memberships::workspace_id.eq(workspace))
-        .order(users::email.asc())
-        .select((MembershipRow::as_select(), UserRow::as_select()))
-        .load(conn)
-}
-
-pub fn record_login_failure(conn: &mut DbConn, email: &str, ip: &str, at: NaiveDateTime) -> QueryResult<()> {
-    diesel::insert_into(login_failures::table)
-        .values((
-            login_failures::id.eq(uuid::Uuid::new_v4().to_string()),
-            login_failures::email.eq(email.to_lowercase()),
-            login_failures::ip.eq(ip),
-            login_failures::created_at.eq(at),
-        ))
-        .execute(conn)
-        .map(|_| ())
-}
-
-/// Failures since `since` for (this email, this IP).
-pub fn login_failures_since(conn: &mut DbConn, email: &str, ip: &str, since: NaiveDateTime) -> QueryResult<(i64, i64)> {
-    let by_email = login_failures::table
-        .filter(login_failures::email.eq(email.to_lowercase()))
-        .filter(login_failures::created_at.gt(since))
-        .count()
-        .get_result(conn)?;
-    let by_ip = login_failures::table
-        .filter(login_failures::ip.eq(ip))
-        .filter(login_failures::created_at.gt(since))
-        .count()
-        .get_result(conn)?;
-    Ok((by_email, by_ip))
-}
-
-pub fn clear_login_failures(conn: &mut DbConn, email: &str, older_than: NaiveDateTime) -> QueryResult<()> {
-    diesel::delete(
-        login_failures::table
-            .filter(login_failures::email.eq(email.to_lowercase()).or(login_failures::created_at.lt(older_than))),
-    )
-    .execute(conn)
-    .map(|_| ())
 }

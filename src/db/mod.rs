@@ -44,7 +44,7 @@ impl Backend {
 }
 
 /// The URL diesel's SQLite driver expects: a plain path (it does not take `sqlite://`).
-fn sqlite_path(url: &str) -> &str {
+pub fn sqlite_path(url: &str) -> &str {
     url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url)
 }
 

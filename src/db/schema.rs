@@ -32,11 +32,12 @@ diesel::table! {
 }
 
 diesel::table! {
-    login_failures (id) {
+    sign_in_attempts (id) {
         id -> Text,
         email -> Text,
         ip -> Text,
         created_at -> Timestamp,
+        outcome -> Text,
     }
 }
 
@@ -83,7 +84,7 @@ diesel::joinable!(destinations -> workspaces (workspace_id));
 diesel::joinable!(destinations -> servers (server_id));
 diesel::joinable!(servers -> workspaces (workspace_id));
 
-diesel::allow_tables_to_appear_in_same_query!(users, workspaces, memberships, login_failures, destinations, servers);
+diesel::allow_tables_to_appear_in_same_query!(users, workspaces, memberships, destinations, servers);
 
 diesel::table! {
     oauth_states (state_hash) {
@@ -206,3 +207,40 @@ diesel::table! {
 
 diesel::joinable!(host_grants -> workspaces (workspace_id));
 diesel::allow_tables_to_appear_in_same_query!(host_grants, workspaces);
+
+diesel::table! {
+    sessions (id) {
+        id -> Text,
+        token_hash -> Text,
+        user_id -> Text,
+        kind -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        expires_at -> Timestamp,
+        ip -> Text,
+        user_agent -> Text,
+    }
+}
+
+diesel::joinable!(sessions -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(sessions, users);
+
+diesel::table! {
+    invitations (id) {
+        id -> Text,
+        workspace_id -> Text,
+        email -> Text,
+        role -> Text,
+        token_hash -> Text,
+        invited_by -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        accepted_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(invitations -> workspaces (workspace_id));
+diesel::joinable!(invitations -> users (invited_by));
+diesel::allow_tables_to_appear_in_same_query!(invitations, workspaces);
+diesel::allow_tables_to_appear_in_same_query!(invitations, users);

@@ -7,9 +7,9 @@
 //!   the page after a change never shows the old state;
 //! - what a watcher task observes of everyone else's commits: on SQLite, `PRAGMA data_version`
 //!   (it changes when any other connection, of this process or another, commits); on
-//!   PostgreSQL, the notifications that triggers on the cached tables send on commit (migration
-//!   `2026-12-01-000003_destination_list`), so another instance's change, or one made by hand in
-//!   psql, is seen within [`POLL`].
+//!   PostgreSQL, the notifications that triggers on the cached tables send on commit (migrations
+//!   `2026-12-01-000003_destination_list` and `2026-12-06-000101_sessions`), so another
+//!   instance's change, or one made by hand in psql, is seen within [`POLL`].
 //!
 //! While the watcher cannot read its database the version is unknown and nothing is served from
 //! memory.

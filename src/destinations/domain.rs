@@ -96,7 +96,8 @@ impl DestinationKind {
     }
 }
 
-/// A destination's name: 1–100 printable characters, unique (case-insensitively) in a workspace.
+/// A destination's name (and a plan's, a server's): 1–100 characters, none of them hidden (see
+/// `crate::text`), unique (case-insensitively) in a workspace.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DestinationName(String);
 
@@ -109,9 +110,7 @@ impl DestinationName {
         if value.chars().count() > 100 {
             return Err("Name must be at most 100 characters.".into());
         }
-        if value.chars().any(char::is_control) {
-            return Err("Name must not contain control characters.".into());
-        }
+        crate::text::refuse_hidden(value, "the name")?;
         Ok(DestinationName(value.to_owned()))
     }
 
@@ -262,6 +261,7 @@ mod tests {
         assert!(DestinationName::parse("  ").is_err());
         assert!(DestinationName::parse(&"x".repeat(101)).is_err());
         assert!(DestinationName::parse("a\u{7}b").is_err());
+        assert!(DestinationName::parse("invoice\u{202E}fdp.exe").is_err_and(|m| m.contains("U+202E")));
         assert_eq!(DestinationName::parse(" Prod S3 ").map(|n| n.0), Ok("Prod S3".into()));
     }
 }

@@ -4,7 +4,7 @@
 use super::domain::{DatabaseServer, FolderAccess, GrantKind, HostGrant};
 use super::service::{GrantError, GrantInput, GrantService};
 use crate::audit::Actor;
-use crate::auth::CurrentUser;
+use crate::auth::{Account, CurrentUser};
 use crate::destinations::fields::FieldErrors;
 use crate::error::AppError;
 use crate::web::{Flash, Layout, form_value, render, see_other};
@@ -117,7 +117,7 @@ fn view(grant: HostGrant, workspaces: &[(String, String)], service: &GrantServic
 }
 
 async fn page(
-    user: &CurrentUser,
+    user: &Account,
     service: &GrantService,
     flash: Option<Flash>,
     submitted: &str,
@@ -126,7 +126,7 @@ async fn page(
 ) -> Result<GrantsPage, AppError> {
     let (grants, workspaces) = service.all().await?;
     let grants = grants.into_iter().map(|g| view(g, &workspaces, service)).collect();
-    let layout = Layout::for_user(user, "admin");
+    let layout = Layout::for_account(user, "admin-grants");
     Ok(GrantsPage { layout, flash, grants, workspaces, submitted: submitted.to_owned(), input, errors })
 }
 
@@ -138,7 +138,7 @@ struct Prefill {
 }
 
 async fn list(
-    user: CurrentUser,
+    user: Account,
     service: web::Data<GrantService>,
     session: Session,
     query: web::Query<Prefill>,
@@ -155,7 +155,7 @@ async fn list(
 }
 
 async fn create(
-    user: CurrentUser,
+    user: Account,
     service: web::Data<GrantService>,
     session: Session,
     form: web::Form<Vec<(String, String)>>,
@@ -170,7 +170,7 @@ async fn create(
         server: value("server"),
         note: value("note"),
     };
-    match service.grant(&input, &Actor::web(&user)).await {
+    match service.grant(&input, &Actor::operator(&user)).await {
         Ok(grant) => {
             Flash::ok(format!("Granted {}.", grant.kind.describe())).set(&session);
             Ok(see_other("/admin/grants"))
@@ -185,13 +185,13 @@ async fn create(
 }
 
 async fn revoke(
-    user: CurrentUser,
+    user: Account,
     service: web::Data<GrantService>,
     session: Session,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     user.require_operator()?;
-    let grant = service.revoke(&path, &Actor::web(&user)).await?;
+    let grant = service.revoke(&path, &Actor::operator(&user)).await?;
     Flash::ok(format!("Revoked {}.", grant.kind.describe())).set(&session);
     Ok(see_other("/admin/grants"))
 }

@@ -5,18 +5,16 @@ use super::google::{GoogleOAuth, Http};
 use super::store::{self, OAuthStateRow};
 use crate::audit::Actor;
 use crate::config::{ExternalEndpoints, Settings};
-use crate::crypto::CredentialCipher;
+pub use crate::crypto::random_token;
+use crate::crypto::{CredentialCipher, sha256_hex};
 use crate::db::{Db, DbError};
 use crate::destinations::audited::TestedBy;
 use crate::destinations::domain::DestinationConfig;
 use crate::destinations::service::{DestinationError, DestinationService, TestOutcome};
 use crate::providers::{ErrorKind, ProviderError};
-use base64::Engine;
 use chrono::{NaiveDateTime, Utc};
 use oauth2::PkceCodeChallenge;
-use rand::RngCore;
 use secrecy::SecretString;
-use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
 /// How long Google's consent may take.
@@ -111,19 +109,8 @@ pub struct OAuthService {
     http: reqwest::Client,
 }
 
-fn sha256_hex(value: &str) -> String {
-    hex::encode(Sha256::digest(value.as_bytes()))
-}
-
 pub fn verifier_aad(state_hash: &str) -> String {
     format!("devpilot:oauth-state:{state_hash}")
-}
-
-/// A random URL-safe value of 32 bytes (states and session bindings).
-pub fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 impl OAuthService {

@@ -1,28 +1,52 @@
 //! Pieces every HTML page shares: the layout context, static files, redirects, time display.
 
 pub mod assets;
+pub mod client;
 pub mod headers;
 pub mod limits;
 pub mod time;
 
-use crate::auth::CurrentUser;
+use crate::auth::{Account, CurrentUser};
 use actix_web::HttpResponse;
 use actix_web::http::header;
 
-/// What the page layout needs: who is signed in (if anyone), the CSRF token, the active nav item.
+/// What the page layout needs: who is signed in (if anyone) and in which workspace (if any), the
+/// CSRF token, the active nav item (`admin-…` for the admin area's pages).
 pub struct Layout {
     pub user: Option<CurrentUser>,
+    pub person: Option<Person>,
     pub csrf: String,
     pub nav: &'static str,
 }
 
+/// The signed-in person as the header shows them.
+pub struct Person {
+    pub name: String,
+    pub is_operator: bool,
+}
+
 impl Layout {
     pub fn for_user(user: &CurrentUser, nav: &'static str) -> Layout {
-        Layout { csrf: user.csrf_token.clone(), user: Some(user.clone()), nav }
+        Layout {
+            csrf: user.csrf_token.clone(),
+            person: Some(Person { name: user.name.clone(), is_operator: user.is_operator }),
+            user: Some(user.clone()),
+            nav,
+        }
+    }
+
+    /// For pages of a person who may be in no workspace (their account, the admin area).
+    pub fn for_account(account: &Account, nav: &'static str) -> Layout {
+        Layout {
+            csrf: account.csrf_token.clone(),
+            person: Some(Person { name: account.name.clone(), is_operator: account.is_operator }),
+            user: account.current.clone(),
+            nav,
+        }
     }
 
     pub fn anonymous(csrf: String) -> Layout {
-        Layout { user: None, csrf, nav: "" }
+        Layout { user: None, person: None, csrf, nav: "" }
     }
 
     pub fn can_write(&self) -> bool {

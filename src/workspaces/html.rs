@@ -1,22 +1,31 @@
-//! Pages: the user's workspaces (switch, create) and the current workspace's members.
+//! The person's workspaces: switch, start one when allowed.
 
-use crate::auth::service::{AccountError, AccountService, Member, NewAccount, WorkspaceSummary};
-use crate::auth::{CurrentUser, Role, session};
-use crate::destinations::fields::FieldErrors;
+use super::service::{WorkspaceError, WorkspaceService, WorkspaceSummary};
+use crate::auth::{Account, session};
 use crate::error::AppError;
 use crate::web::{Flash, Layout, form_value, render, see_other};
 use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
-use secrecy::SecretString;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/workspaces", web::get().to(list))
         .route("/workspaces", web::post().to(create))
-        .route("/workspaces/{id}/switch", web::post().to(switch))
-        .route("/members", web::get().to(members))
-        .route("/members", web::post().to(add_member));
+        .route("/workspaces/{id}/switch", web::post().to(switch));
+    super::members::routes(cfg);
+}
+
+impl From<WorkspaceError> for AppError {
+    fn from(e: WorkspaceError) -> Self {
+        match e {
+            WorkspaceError::Db(e) => e.into(),
+            WorkspaceError::Internal(e) => AppError::Internal(e),
+            WorkspaceError::Forbidden(m) => AppError::Forbidden(m),
+            WorkspaceError::NotFound => AppError::NotFound("Not a member of this workspace".into()),
+            other => AppError::BadRequest(other.to_string()),
+        }
+    }
 }
 
 #[derive(Template)]
@@ -26,26 +35,28 @@ struct WorkspacesPage {
     flash: Option<Flash>,
     current: String,
     workspaces: Vec<WorkspaceSummary>,
+    may_create: bool,
     name: String,
     error: Option<String>,
 }
 
 async fn workspaces_page(
-    user: &CurrentUser,
-    accounts: &AccountService,
+    account: &Account,
+    service: &WorkspaceService,
     flash: Option<Flash>,
     name: String,
     error: Option<String>,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
-    let workspaces = accounts.workspaces(&user.user_id).await?;
+    let workspaces = service.of_user(&account.user_id).await?;
     render(
         status,
         &WorkspacesPage {
-            layout: Layout::for_user(user, "workspaces"),
+            layout: Layout::for_account(account, "workspaces"),
             flash,
-            current: user.workspace_id.clone(),
+            current: account.current.as_ref().map(|c| c.workspace_id.clone()).unwrap_or_default(),
             workspaces,
+            may_create: service.may_create(account),
             name,
             error,
         },
@@ -53,126 +64,43 @@ async fn workspaces_page(
 }
 
 async fn list(
-    user: CurrentUser,
-    accounts: web::Data<AccountService>,
+    account: Account,
+    service: web::Data<WorkspaceService>,
     session: Session,
 ) -> Result<HttpResponse, AppError> {
-    workspaces_page(&user, &accounts, Flash::take(&session), String::new(), None, StatusCode::OK).await
+    workspaces_page(&account, &service, Flash::take(&session), String::new(), None, StatusCode::OK).await
 }
 
 async fn create(
-    user: CurrentUser,
-    accounts: web::Data<AccountService>,
+    account: Account,
+    service: web::Data<WorkspaceService>,
     session: Session,
     form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
     let name = form_value(&form, "workspace").unwrap_or_default().to_owned();
-    match accounts.create_workspace(&user.user_id, &name).await {
+    match service.create_own(&account, &name).await {
         Ok(id) => {
-            session
-                .insert(session::WORKSPACE_ID, &id)
-                .map_err(|e| AppError::Internal(anyhow::anyhow!("writing the session: {e}")))?;
+            session::switch_workspace(&session, &id)?;
             Flash::ok(format!("Created the workspace “{}” and switched to it.", name.trim())).set(&session);
             Ok(see_other("/destinations"))
         }
-        Err(AccountError::Invalid(errors)) => {
+        Err(WorkspaceError::Invalid(errors)) => {
             let error = errors.get("workspace").map(str::to_owned);
-            workspaces_page(&user, &accounts, None, name, error, StatusCode::UNPROCESSABLE_ENTITY).await
+            workspaces_page(&account, &service, None, name, error, StatusCode::UNPROCESSABLE_ENTITY).await
         }
         Err(e) => Err(e.into()),
     }
 }
 
 async fn switch(
-    user: CurrentUser,
-    accounts: web::Data<AccountService>,
+    account: Account,
+    service: web::Data<WorkspaceService>,
     session: Session,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    if !accounts.is_member(&user.user_id, &path).await? {
+    if !service.is_member(&account.user_id, &path).await? {
         return Err(AppError::NotFound("Workspace not found".into()));
     }
-    session
-        .insert(session::WORKSPACE_ID, path.as_str())
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("writing the session: {e}")))?;
+    session::switch_workspace(&session, &path)?;
     Ok(see_other("/destinations"))
-}
-
-pub struct RoleOption {
-    pub value: &'static str,
-    pub label: &'static str,
-    pub selected: bool,
-}
-
-#[derive(Template)]
-#[template(path = "workspaces/members.html")]
-struct MembersPage {
-    layout: Layout,
-    flash: Option<Flash>,
-    members: Vec<Member>,
-    name: String,
-    email: String,
-    roles: Vec<RoleOption>,
-    errors: FieldErrors,
-}
-
-async fn members_page(
-    user: &CurrentUser,
-    accounts: &AccountService,
-    flash: Option<Flash>,
-    values: &[(String, String)],
-    errors: FieldErrors,
-    status: StatusCode,
-) -> Result<HttpResponse, AppError> {
-    let members = accounts.members(&user.workspace_id).await?;
-    let chosen = form_value(values, "role").unwrap_or("viewer");
-    render(
-        status,
-        &MembersPage {
-            layout: Layout::for_user(user, "members"),
-            flash,
-            members,
-            name: form_value(values, "name").unwrap_or_default().to_owned(),
-            email: form_value(values, "email").unwrap_or_default().to_owned(),
-            roles: Role::CHOICES
-                .iter()
-                .map(|(v, l)| RoleOption { value: v, label: l, selected: *v == chosen })
-                .collect(),
-            errors,
-        },
-    )
-}
-
-async fn members(
-    user: CurrentUser,
-    accounts: web::Data<AccountService>,
-    session: Session,
-) -> Result<HttpResponse, AppError> {
-    members_page(&user, &accounts, Flash::take(&session), &[], FieldErrors::new(), StatusCode::OK).await
-}
-
-async fn add_member(
-    user: CurrentUser,
-    accounts: web::Data<AccountService>,
-    session: Session,
-    form: web::Form<Vec<(String, String)>>,
-) -> Result<HttpResponse, AppError> {
-    user.require_write()?;
-    let value = |name| form_value(&form, name).unwrap_or_default().to_owned();
-    let role = value("role");
-    if role == "owner" && user.role != Role::Owner {
-        return Err(AppError::Forbidden("Only an owner can add another owner.".into()));
-    }
-    let account =
-        NewAccount { name: value("name"), email: value("email"), password: SecretString::from(value("password")) };
-    match accounts.add_member(&user.workspace_id, account, &role).await {
-        Ok(()) => {
-            Flash::ok(format!("Added {} to the workspace.", value("email").trim())).set(&session);
-            Ok(see_other("/members"))
-        }
-        Err(AccountError::Invalid(errors)) => {
-            members_page(&user, &accounts, None, &form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
-        }
-        Err(e) => Err(e.into()),
-    }
 }

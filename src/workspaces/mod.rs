@@ -1,4 +1,7 @@
-//! Workspaces and their members. Accounts and memberships are stored by the auth module; these
-//! are the pages to see and change them.
+//! Workspaces as their members see them: switching, starting one, members (invited by owners)
+//! and their roles.
 
 pub mod html;
+pub mod members;
+pub mod service;
+pub mod store;

@@ -78,7 +78,8 @@ async fn failed_sign_ins_are_rate_limited(backend: Backend) {
         let page = app.post("/login", &[("email", ADMIN_EMAIL), ("password", "guess guess guess")]).await;
         assert_eq!(page.status, 401);
     }
-    // Now even the right password is refused for this account until the window passes.
+    // Now even the right password is refused from this address until a delay has passed (see
+    // sign_in_limits.rs for the delay, and the addresses it does not apply to).
     let page = app.post("/login", &[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)]).await;
     assert_eq!(page.status, 429);
     assert!(page.body.contains("Too many failed sign-in attempts"));

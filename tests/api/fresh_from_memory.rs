@@ -102,8 +102,9 @@ async fn a_member_removed_in_the_database_loses_access(backend: Backend) {
         })
         .await
         .expect("remove the membership through another connection");
-    eventually("the removed member is sent to sign in", async || {
-        app.get_with(&viewer, "/destinations").await.location.as_deref() == Some("/login")
+    // Still signed in (the account is theirs), but in no workspace: sent to the workspaces page.
+    eventually("the removed member loses the workspace", async || {
+        app.get_with(&viewer, "/destinations").await.location.as_deref() == Some("/workspaces")
     })
     .await;
 }

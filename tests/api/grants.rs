@@ -14,15 +14,7 @@ on_both_backends!(only_operators_grant, grants_are_checked_and_recorded);
 
 /// An owner of a workspace of their own who is not an operator.
 async fn owner(app: &TestApp) -> reqwest::Client {
-    let form =
-        [("name", "Olive"), ("email", "olive@example.com"), ("password", "owner password 1"), ("role", "viewer")];
-    assert_eq!(app.post("/members", &form).await.location.as_deref(), Some("/members"));
-    let client = new_client();
-    let login =
-        app.post_with(&client, "/login", &[("email", "olive@example.com"), ("password", "owner password 1")]).await;
-    assert_eq!(login.location.as_deref(), Some("/destinations"));
-    assert_eq!(app.post_with(&client, "/workspaces", &[("workspace", "Olive's")]).await.status, 303);
-    client
+    crate::admin_area::tenant_owner(app, "Olive", "olive@example.com", "owner password 1", "Olive's").await
 }
 
 async fn grant(app: &TestApp, workspace: &str, fields: &[(&str, &str)]) -> Page {

@@ -1,6 +1,6 @@
 //! `spawn_app` and what tests need around it.
 
-use devpilot::config::{ExternalEndpoints, ProviderSettings, Settings};
+use devpilot::config::{ExternalEndpoints, IdentitySettings, ProviderSettings, Settings};
 use devpilot::crypto::MasterKey;
 use devpilot::db::Db;
 use devpilot::providers::outbound::AddressPolicy;
@@ -137,6 +137,8 @@ pub fn test_settings(backend: Backend) -> (Settings, tempfile::TempDir, Option<S
             endpoints: nowhere_endpoints(),
         },
         public_url: None,
+        identity: IdentitySettings::default(),
+        mail: None,
     };
     (settings, data_dir, pg_database)
 }

@@ -9,7 +9,7 @@
 //! are in `hostile_runs.rs`; Devpilot's own locks in `sqlite_lock.rs`.)
 
 use crate::fingerprint;
-use crate::helpers::{Backend, Page, TestApp, new_client, test_settings};
+use crate::helpers::{Backend, Page, TestApp, test_settings};
 use crate::on_both_backends;
 use crate::server_process::ServerProcess;
 use crate::standins::cloudinary::Cloudinary;
@@ -91,15 +91,7 @@ pub async fn start(settings: &devpilot::config::Settings, cloudinary: &Cloudinar
 /// Mallory: an account (made by the operator) that creates and owns a workspace of its own.
 async fn tenant(app: &TestApp) -> reqwest::Client {
     let (email, password) = MALLORY;
-    let added = app
-        .post("/members", &[("name", "Mallory"), ("email", email), ("password", password), ("role", "viewer")])
-        .await;
-    assert_eq!(added.location.as_deref(), Some("/members"), "{}", added.body);
-    let client = new_client();
-    let login = app.post_with(&client, "/login", &[("email", email), ("password", password)]).await;
-    assert_eq!(login.location.as_deref(), Some("/destinations"));
-    assert_eq!(app.post_with(&client, "/workspaces", &[("workspace", "Mallory")]).await.status, 303);
-    client
+    crate::admin_area::tenant_owner(app, "Mallory", email, password, "Mallory").await
 }
 
 /// The page's text with the entities the templates write turned back into characters.

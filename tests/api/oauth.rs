@@ -231,9 +231,7 @@ async fn reconnect_keeps_every_other_setting(backend: Backend) {
 
 async fn viewers_cannot_connect(backend: Backend) {
     let f = flow(backend).await;
-    let member =
-        [("name", "Vic"), ("email", "viewer@example.com"), ("password", "viewer password 1"), ("role", "viewer")];
-    assert_eq!(f.app.post("/members", &member).await.status, 303);
+    f.app.add_member("Vic", "viewer@example.com", "viewer password 1", "viewer").await;
     let viewer = new_client();
     let login =
         f.app.post_with(&viewer, "/login", &[("email", "viewer@example.com"), ("password", "viewer password 1")]).await;

@@ -190,18 +190,7 @@ pub async fn host_key_of(app: &TestApp, name: &str) -> Option<String> {
 
 /// Signs a viewer in on a new client.
 pub async fn viewer(app: &TestApp) -> reqwest::Client {
-    let added = app
-        .post(
-            "/members",
-            &[
-                ("name", "Vic Viewer"),
-                ("email", "viewer@example.com"),
-                ("password", "viewer password 1"),
-                ("role", "viewer"),
-            ],
-        )
-        .await;
-    assert_eq!(added.location.as_deref(), Some("/members"));
+    app.add_member("Vic Viewer", "viewer@example.com", "viewer password 1", "viewer").await;
     let client = new_client();
     let login =
         app.post_with(&client, "/login", &[("email", "viewer@example.com"), ("password", "viewer password 1")]).await;

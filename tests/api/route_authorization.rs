@@ -70,14 +70,52 @@ const WRITES: &[&str] = &[
     "/servers/{server}/host-key",
     "/settings/api/tokens",
     "/settings/api/tokens/{token}/revoke",
-    "/members",
+    "/members/invitations",
+    "/members/invitations/{invitation}/revoke",
+    "/members/{member}/role",
+    "/members/{member}/remove",
 ];
+/// The operator's admin area: everyone else gets 403 (a sign-in redirect when signed out), the
+/// workspace's own owners and admins included.
+const OPERATOR_READS: &[&str] =
+    &["/admin", "/admin/accounts", "/admin/workspaces", "/admin/workspaces/{workspace}/delete", "/admin/settings"];
+const OPERATOR_WRITES: &[&str] = &[
+    "/admin/accounts",
+    "/admin/accounts/{account}/disable",
+    "/admin/accounts/{account}/enable",
+    "/admin/accounts/{account}/make-operator",
+    "/admin/accounts/{account}/unmake-operator",
+    "/admin/accounts/{account}/password",
+    "/admin/workspaces",
+    "/admin/workspaces/{workspace}/rename",
+    "/admin/workspaces/{workspace}/delete",
+];
+/// One's own account: anyone signed in, for themselves only (another's session is not found).
+const OWN_READS: &[&str] = &["/account", "/account/sessions"];
+const OWN_WRITES: &[&str] =
+    &["/account/name", "/account/password", "/account/sessions/end-others", "/account/sessions/{session}/end"];
+
+/// A form that would pass every admin action's validation, so only authorization refuses it.
+const OPERATOR_FORM: &[(&str, &str)] = &[
+    ("name", "Intruder"),
+    ("email", "intruder@example.com"),
+    ("password", "intruder password 1"),
+    ("operator", "on"),
+    ("workspace", "Acme"),
+    ("owner", "olga@example.com"),
+    ("confirm", "Acme"),
+];
+
 /// Routes whose ids belong to the workspace (another workspace's admin must get 404 there).
 fn names_an_object(path: &str) -> bool {
     path.contains('{')
 }
 
 struct Ids {
+    /// The viewer's account: a member of the workspace, and an account for the admin area.
+    account: String,
+    invitation: String,
+    workspace: String,
     destination: String,
     plan: String,
     run: String,
@@ -92,6 +130,10 @@ impl Ids {
             .replace("{run}", &self.run)
             .replace("{server}", &self.server)
             .replace("{token}", &self.token)
+            .replace("{account}", &self.account)
+            .replace("{member}", &self.account)
+            .replace("{invitation}", &self.invitation)
+            .replace("{workspace}", &self.workspace)
             .replace("{id}", &self.destination)
     }
 }
@@ -125,9 +167,19 @@ async fn snapshot(app: &TestApp) -> String {
                 .select((memberships::workspace_id, memberships::user_id, memberships::role))
                 .order((memberships::workspace_id, memberships::user_id))
                 .load(c)?;
-            let w: i64 = workspaces::table.count().get_result(c)?;
+            let w: Vec<(String, String)> =
+                workspaces::table.select((workspaces::id, workspaces::name)).order(workspaces::id).load(c)?;
+            let u: Vec<(String, String, bool, Option<chrono::NaiveDateTime>, String)> = users::table
+                .select((users::id, users::email, users::is_operator, users::disabled_at, users::password_hash))
+                .order(users::id)
+                .load(c)?;
             let a: i64 = audit_events::table.count().get_result(c)?;
-            Ok(format!("{d:?}\n{p:?}\n{r:?}\n{s:?}\n{t:?}\n{m:?}\n{w}\n{a}"))
+            let i: Vec<(String, String, Option<chrono::NaiveDateTime>, Option<chrono::NaiveDateTime>)> =
+                invitations::table
+                    .select((invitations::id, invitations::email, invitations::accepted_at, invitations::revoked_at))
+                    .order(invitations::id)
+                    .load(c)?;
+            Ok(format!("{d:?}\n{p:?}\n{r:?}\n{s:?}\n{t:?}\n{m:?}\n{w:?}\n{u:?}\n{a}\n{i:?}"))
         })
         .await
         .expect("snapshot")
@@ -136,9 +188,10 @@ async fn snapshot(app: &TestApp) -> String {
 async fn no_route_lets_the_wrong_caller_in(backend: Backend) {
     let app = spawn_app(backend).await;
     app.setup_admin().await;
-    let ids = objects(&app).await;
+    let mut ids = objects(&app).await;
     let viewer = viewer(&app).await;
     let outsider = outsider(&app).await;
+    ids.account = crate::admin_area::user_id(&app, "viewer@example.com").await;
     let before = snapshot(&app).await;
     let nobody = new_client();
     let nobody_csrf = app.csrf(&nobody).await;
@@ -169,6 +222,49 @@ async fn no_route_lets_the_wrong_caller_in(backend: Backend) {
                 "outsider POST {url}"
             );
         }
+    }
+
+    // The admin's own session, which no one else can end.
+    let session = app
+        .db()
+        .run(|c| {
+            use devpilot::db::schema::sessions::dsl::*;
+            use diesel::prelude::*;
+            sessions.order(created_at.asc()).select(id).first::<String>(c)
+        })
+        .await
+        .expect("session");
+    for path in OWN_READS {
+        let page = app.get_with(&nobody, path).await;
+        assert_eq!((page.status, page.location.as_deref()), (303, Some("/login")), "anonymous GET {path}");
+    }
+    for path in OWN_WRITES {
+        let url = path.replace("{session}", &session);
+        let form = [("csrf_token", nobody_csrf.as_str()), ("name", "Intruder")];
+        let response = nobody.post(app.url(&url)).form(&form).send().await.expect("POST");
+        assert_eq!(response.status().as_u16(), 303, "anonymous POST {url}");
+    }
+    let url = format!("/account/sessions/{session}/end");
+    assert_eq!(app.post_with(&viewer, &url, &[]).await.status, 404, "another's session");
+    assert_eq!(app.post_with(&outsider, &url, &[]).await.status, 404, "another's session");
+    assert_eq!(app.get("/account").await.status, 200, "the admin's session lives on");
+
+    for path in OPERATOR_READS {
+        let url = ids.fill(path);
+        let page = app.get_with(&nobody, &url).await;
+        assert_eq!((page.status, page.location.as_deref()), (303, Some("/login")), "anonymous GET {url}");
+        assert_eq!(app.get_with(&viewer, &url).await.status, 403, "viewer GET {url}");
+        assert_eq!(app.get_with(&outsider, &url).await.status, 403, "another workspace's owner GET {url}");
+        assert_eq!(app.get(&url).await.status, if *path == "/admin" { 303 } else { 200 }, "the operator GET {url}");
+    }
+    for path in OPERATOR_WRITES {
+        let url = ids.fill(path);
+        let mut form = OPERATOR_FORM.to_vec();
+        form.push(("csrf_token", nobody_csrf.as_str()));
+        let response = nobody.post(app.url(&url)).form(&form).send().await.expect("POST");
+        assert_eq!(response.status().as_u16(), 303, "anonymous POST {url}");
+        assert_eq!(app.post_with(&viewer, &url, OPERATOR_FORM).await.status, 403, "viewer POST {url}");
+        assert_eq!(app.post_with(&outsider, &url, OPERATOR_FORM).await.status, 403, "owner elsewhere POST {url}");
     }
 
     // The JSON API, every operation of its document.
@@ -255,24 +351,32 @@ async fn objects(app: &TestApp) -> Ids {
         .await
         .expect("token");
     assert_eq!(run_rows(app).await.len(), 1);
-    Ids { destination, plan, run, server, token }
+    let workspace = app
+        .db()
+        .run(|c| {
+            use devpilot::db::schema::workspaces::dsl::*;
+            use diesel::prelude::*;
+            workspaces.filter(name.eq("Acme")).select(id).first::<String>(c)
+        })
+        .await
+        .expect("workspace");
+    app.invite("pending@example.com", "viewer").await;
+    let invitation = app
+        .db()
+        .run(|c| {
+            use devpilot::db::schema::invitations::dsl::*;
+            use diesel::prelude::*;
+            invitations.select(id).first::<String>(c)
+        })
+        .await
+        .expect("invitation");
+    Ids { account: String::new(), invitation, workspace, destination, plan, run, server, token }
 }
 
 /// The owner of another workspace, signed in there, not a member of ours.
 async fn outsider(app: &TestApp) -> reqwest::Client {
     assert_eq!(app.post("/workspaces", &[("workspace", "Elsewhere")]).await.status, 303);
-    let added = app
-        .post(
-            "/members",
-            &[
-                ("name", "Olga Outsider"),
-                ("email", "olga@example.com"),
-                ("password", "outsider password 1"),
-                ("role", "owner"),
-            ],
-        )
-        .await;
-    assert_eq!(added.status, 303);
+    app.add_member("Olga Outsider", "olga@example.com", "outsider password 1", "owner").await;
     // Back to the first workspace for the admin.
     let home = app
         .db()

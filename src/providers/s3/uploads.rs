@@ -64,7 +64,11 @@ impl Bucket<'_> {
     }
 
     /// Aborts every incomplete upload under `prefix`; returns how many.
-    pub async fn abort_incomplete(&self, prefix: &str, ours: crate::providers::Leftovers<'_>) -> Result<usize, ProviderError> {
+    pub async fn abort_incomplete(
+        &self,
+        prefix: &str,
+        ours: crate::providers::Leftovers<'_>,
+    ) -> Result<usize, ProviderError> {
         let mut uploads = self.incomplete(prefix).await?;
         uploads.retain(|u| ours(u.key.rsplit('/').next().unwrap_or_default()));
         for upload in &uploads {

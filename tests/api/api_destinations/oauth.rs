@@ -70,8 +70,7 @@ async fn the_consent_completes_only_for_the_same_user(backend: Backend) {
     let id = create_drive(&app, &folder, true).await;
 
     // Another admin's browser cannot complete the admin's consent.
-    let member = [("name", "Bo"), ("email", "bo@example.com"), ("password", "bo password 12"), ("role", "admin")];
-    assert_eq!(app.post("/members", &member).await.status, 303);
+    app.add_member("Bo", "bo@example.com", "bo password 12", "admin").await;
     let bo = new_client();
     assert_eq!(
         app.post_with(&bo, "/login", &[("email", "bo@example.com"), ("password", "bo password 12")]).await.status,
