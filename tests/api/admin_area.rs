@@ -255,10 +255,13 @@ async fn deleting_a_workspace_takes_everything_in_it(backend: Backend) {
 
 async fn insert_running_run(app: &TestApp, workspace: &str) -> String {
     let disk = app.destination("Disk").await.id;
+    let source = tempfile::tempdir().expect("source");
+    app.grant_folder_to("Doomed", source.path(), "read").await;
+    let source = source.path().to_string_lossy().into_owned();
     let plan = [
         ("name", "P"),
         ("source_kind", "directory"),
-        ("source_path", "/tmp"),
+        ("source_path", source.as_str()),
         ("destination_id", disk.as_str()),
         ("schedule", "0 2 * * *"),
         ("retention", "3"),

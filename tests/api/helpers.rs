@@ -206,6 +206,9 @@ pub fn new_client() -> reqwest::Client {
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(60))
+        // The server closes a connection idle for 5 s (actix-web's keep-alive); a pooled one idle
+        // that long may be closed just as it is reused (IncompleteMessage), so drop it first.
+        .pool_idle_timeout(Duration::from_secs(3))
         .build()
         .expect("client")
 }

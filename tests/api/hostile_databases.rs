@@ -39,6 +39,7 @@ pub async fn tenant(backend: Backend) -> Tenant {
     app.setup_admin().await;
     let disk = tempfile::tempdir().expect("disk");
     let path = disk.path().to_string_lossy().into_owned();
+    app.grant_folder(disk.path(), "read_write").await;
     assert_eq!(app.create_destination("Disk", "local", &[("path", &path)]).await.status, 303);
     let destination = app.destination("Disk").await.id;
     let workspace = workspace_ids(&app).await.remove(0);
@@ -194,9 +195,9 @@ async fn restore_targets_are_hostile_input(backend: Backend) {
     let restore = format!("/runs/{}/restore", run.id);
     let original = rows(&mut connection, "orders");
 
-    // Before any grant (the one above withdrawn): every host resource is refused.
+    // Before any database grant (the one above withdrawn): every host resource is refused.
     let grants = t.app.db().run(devpilot::grants::store::all).await.expect("grants");
-    for grant in grants {
+    for grant in grants.into_iter().filter(|g| g.kind == "database") {
         t.app.db().run(move |c| devpilot::grants::store::delete(c, &grant.id)).await.expect("withdraw");
     }
     let trap = Trap::tcp().await;

@@ -34,6 +34,7 @@ pub async fn backs_up(app: &TestApp, destination: &str, label: &str, count: usiz
     fill(source.path());
     let name = format!("{label} {}", uuid::Uuid::new_v4().simple());
     let path = source.path().to_string_lossy().into_owned();
+    app.grant_folder(source.path(), "read").await;
     let form = plan_form(&name, destination, &[("source_kind", "directory"), ("source_path", &path)]);
     assert_eq!(app.post("/plans", &form).await.status, 303, "{label}");
     run_and_wait(app, &name, count).await;
@@ -149,6 +150,7 @@ async fn s3s_backup_download_restore_path_style_and_virtual_hosted() {
         fill(source.path());
         let name = format!("Round trip {virtual_hosted}");
         let path = source.path().to_string_lossy().into_owned();
+        app.grant_folder(source.path(), "read").await;
         let form = plan_form(&name, &destination, &[("source_kind", "directory"), ("source_path", &path)]);
         assert_eq!(app.post("/plans", &form).await.status, 303);
         let run = run_and_wait(&app, &name, 1).await;
@@ -171,6 +173,7 @@ async fn s3s_backup_download_restore_path_style_and_virtual_hosted() {
         assert_eq!(Some(digest), run.sha256, "virtual-hosted {virtual_hosted}: the download differs from the backup");
 
         let place = tempfile::tempdir().expect("restore place");
+        app.grant_folder(place.path(), "read_write").await;
         let into = place.path().join("restored");
         let restored = app.post(&format!("/runs/{}/restore", run.id), &[("target", &into.to_string_lossy())]).await;
         assert_eq!(restored.status, 200, "{}", restored.body);

@@ -90,6 +90,7 @@ async fn stand_ins_refusals_are_found_and_backups_do_without(backend: Backend) {
         }
         let name = format!("Plan {lacks:?}");
         let path = source.path().to_string_lossy().into_owned();
+        app.grant_folder(source.path(), "read").await;
         let form = plan_form(&name, &id, &[("source_kind", "directory"), ("source_path", &path)]);
         assert_eq!(app.post("/plans", &form).await.status, 303);
         let run = crate::every_destination::run_and_wait(&app, &name, i + 1).await;
@@ -210,6 +211,7 @@ async fn the_policy_shown_is_enough_on_moto(backend: Backend) {
     let source = tempfile::tempdir().expect("source");
     fill(source.path());
     let path = source.path().to_string_lossy().into_owned();
+    app.grant_folder(source.path(), "read").await;
     let mut form = plan_form("Least", &id, &[("source_kind", "directory"), ("source_path", &path)]);
     form.retain(|(k, _)| *k != "retention");
     form.push(("retention", "1"));
@@ -234,6 +236,7 @@ async fn the_policy_shown_is_enough_on_moto(backend: Backend) {
     };
     assert_eq!(Some(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes))), run.sha256);
     let place = tempfile::tempdir().expect("restore place");
+    app.grant_folder(place.path(), "read_write").await;
     let into = place.path().join("restored");
     let restored = app.post(&format!("/runs/{}/restore", run.id), &[("target", &into.to_string_lossy())]).await;
     assert_eq!(restored.status, 200, "{}", restored.body);
