@@ -1,49 +1,32 @@
 //! Uncommitted blobs in an Azure container: the blocks of an upload cut off before its block list
 //! was committed. They are never visible as blobs, and Azure discards them after a week, but
 //! they use (and bill) space meanwhile. List Blobs with `include=uncommittedblobs` names them
-//! (signed with object_store's Shared Key signer, as its own requests are); a blob that is listed
+//! (signed as object_store signs its own requests: Shared Key, or the SAS's query pairs); a blob that is listed
 //! there but not among the committed ones is only uncommitted blocks. Writing the name anew with
 //! Put Blob discards its uncommitted blocks, and deleting that empty blob leaves nothing.
 
-use super::object_store_errors::from_object_store;
-use super::xml::{self, field};
-use super::{ErrorKind, ProviderError};
+use super::AzureBlobProvider;
+use super::privilege::Op;
+use crate::providers::object_store_errors::from_object_store;
+use crate::providers::xml::{self, field};
+use crate::providers::{ErrorKind, ProviderError};
 use futures::TryStreamExt;
-use object_store::azure::{AzureAuthorizer, MicrosoftAzure};
+use object_store::azure::AzureAuthorizer;
 use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use std::collections::HashSet;
 
-pub struct Container<'a> {
-    pub store: &'a MicrosoftAzure,
-    /// The container's URL: `{blob endpoint}/{container}`.
-    pub url: &'a str,
-    pub account: &'a str,
-    pub http: &'a super::http::CheckedApi,
-    pub endpoint_label: &'a str,
-}
-
 /// Listing stops after this many pages (5000 blobs each).
 const MAX_PAGES: usize = 100;
 
-impl Container<'_> {
+impl AzureBlobProvider {
     /// Names (from the container's root) of the blobs under `prefix` that are only uncommitted
     /// blocks.
-    pub async fn uncommitted(&self, prefix: &str) -> Result<Vec<String>, ProviderError> {
+    pub(super) async fn uncommitted_under(&self, prefix: &str) -> Result<Vec<String>, ProviderError> {
         let mut listed = Vec::new();
         let mut marker = None::<String>;
         for _ in 0..MAX_PAGES {
-            let mut url = url::Url::parse(self.url)
-                .map_err(|e| ProviderError::new(ErrorKind::Provider, format!("invalid container URL: {e}")))?;
-            {
-                let mut q = url.query_pairs_mut();
-                q.append_pair("restype", "container").append_pair("comp", "list");
-                q.append_pair("include", "uncommittedblobs").append_pair("prefix", prefix);
-                if let Some(marker) = &marker {
-                    q.append_pair("marker", marker);
-                }
-            }
-            let body = self.get(url).await?;
+            let body = self.list_with_uncommitted(prefix, marker.as_deref(), None).await?;
             listed.extend(names_in(&body));
             match field(&body, "NextMarker").filter(|m| !m.is_empty()) {
                 Some(next) => marker = Some(next),
@@ -61,31 +44,55 @@ impl Container<'_> {
             .map_ok(|o| o.location.to_string())
             .try_collect()
             .await
-            .map_err(|e| from_object_store(&e, self.endpoint_label))?;
+            .map_err(|e| self.err(&e, Op::List))?;
         Ok(listed.into_iter().filter(|name| !committed.contains(name)).collect())
     }
 
     /// Discards the uncommitted blocks of every upload under `prefix`; returns how many.
-    pub async fn discard_uncommitted(&self, prefix: &str) -> Result<usize, ProviderError> {
-        let names = self.uncommitted(prefix).await?;
+    pub(super) async fn discard_uncommitted(&self, prefix: &str) -> Result<usize, ProviderError> {
+        let names = self.uncommitted_under(prefix).await?;
         for name in &names {
             let path = StorePath::parse(name)
                 .map_err(|e| ProviderError::new(ErrorKind::Provider, format!("invalid blob name: {e}")))?;
-            let err = |e: object_store::Error| from_object_store(&e, self.endpoint_label);
-            self.store.put(&path, PutPayload::new()).await.map_err(err)?;
-            self.store.delete(&path).await.map_err(err)?;
+            self.store.put(&path, PutPayload::new()).await.map_err(|e| self.err(&e, Op::Write))?;
+            self.store.delete(&path).await.map_err(|e| self.err(&e, Op::Delete))?;
         }
         Ok(names.len())
     }
 
-    async fn get(&self, url: url::Url) -> Result<String, ProviderError> {
-        let credential =
-            self.store.credentials().get_credential().await.map_err(|e| from_object_store(&e, self.endpoint_label))?;
-        let mut request = super::http::unsigned_get(&url)?;
-        AzureAuthorizer::new(&credential, self.account)
+    /// The deep test's check of that listing: one page of one entry.
+    pub(super) async fn can_list_uncommitted(&self, prefix: &str) -> Result<(), ProviderError> {
+        self.list_with_uncommitted(prefix, None, Some(1)).await.map(|_| ())
+    }
+
+    /// One page of List Blobs with `include=uncommittedblobs`, signed as object_store signs.
+    async fn list_with_uncommitted(
+        &self,
+        prefix: &str,
+        marker: Option<&str>,
+        max: Option<usize>,
+    ) -> Result<String, ProviderError> {
+        let mut url = url::Url::parse(&self.container_url())
+            .map_err(|e| ProviderError::new(ErrorKind::Provider, format!("invalid container URL: {e}")))?;
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("restype", "container").append_pair("comp", "list");
+            q.append_pair("include", "uncommittedblobs").append_pair("prefix", prefix);
+            if let Some(marker) = marker {
+                q.append_pair("marker", marker);
+            }
+            if let Some(max) = max {
+                q.append_pair("maxresults", &max.to_string());
+            }
+        }
+        let credential = self.store.credentials().get_credential().await.map_err(|e| self.err(&e, Op::List))?;
+        let mut request = crate::providers::http::unsigned_get(&url)?;
+        AzureAuthorizer::new(&credential, &self.account)
             .try_authorize(&mut request)
-            .map_err(|e| from_object_store(&e, self.endpoint_label))?;
-        super::http::send_signed(self.http, request, self.endpoint_label).await
+            .map_err(|e| from_object_store(&e, &self.endpoint_label))?;
+        crate::providers::http::send_signed(&self.http, request, &self.endpoint_label)
+            .await
+            .map_err(|e| self.explain(e, Op::List))
     }
 }
 
