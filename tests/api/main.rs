@@ -2,6 +2,7 @@
 //! file or a fresh PostgreSQL database, and real local servers (moto, chromedriver) that
 //! `scripts/test` starts.
 
+mod azure_sas;
 mod conformance;
 mod database_grants;
 mod fingerprint;
@@ -18,6 +19,7 @@ mod api_schedules;
 mod api_tokens;
 mod artifacts;
 mod audit_log;
+mod azure_least_privilege;
 mod body_limits;
 mod browser;
 mod concurrent_writes;

@@ -6,6 +6,7 @@
 
 mod config;
 mod privilege;
+mod requests;
 mod sas;
 mod uploads;
 
@@ -137,7 +138,7 @@ impl Provider for AzureBlobProvider {
 
     async fn delete(&self, key: &str) -> Result<(), ProviderError> {
         let path = self.path(key)?;
-        self.store.delete(&path).await.map_err(|e| self.err(&e, Op::Delete))
+        self.delete_blob(path.as_ref()).await
     }
 
     /// Discards the folder's uncommitted blocks: invisible, but kept (and billed) for a week.

@@ -61,9 +61,9 @@ pub fn explain(sas: &SasToken, container: &str, e: ProviderError, op: Op, now: D
                 op.doing()
             ))
         }
-        Some("AuthorizationResourceTypeMismatch") => {
-            Some("The account SAS does not cover this kind of request: it needs resource types c and o (srt=co).".into())
-        }
+        Some("AuthorizationResourceTypeMismatch") => Some(
+            "The account SAS does not cover this kind of request: it needs resource types c and o (srt=co).".into(),
+        ),
         Some("AuthorizationServiceMismatch") => Some("The account SAS is not for the Blob service (ss=b).".into()),
         Some("AuthorizationProtocolMismatch") => Some("The SAS token does not allow this protocol (spr).".into()),
         Some("AuthorizationSourceIPMismatch") => {

@@ -209,12 +209,13 @@ fn not_a_sas() -> String {
 fn scope(sr: Option<&str>, ss: Option<&str>, srt: Option<&str>) -> Result<Scope, String> {
     match (sr, ss, srt) {
         (Some("c"), _, _) => Ok(Scope::Container),
-        (Some("b" | "bs" | "bv"), _, _) => Err(
-            "This SAS is for one blob (sr=b): Devpilot needs a container SAS (sr=c) or an account SAS.".into(),
-        ),
-        (Some("d"), _, _) => Err(
-            "A directory SAS (sr=d) is not supported: use a container SAS (sr=c) and a container of its own.".into(),
-        ),
+        (Some("b" | "bs" | "bv"), _, _) => {
+            Err("This SAS is for one blob (sr=b): Devpilot needs a container SAS (sr=c) or an account SAS.".into())
+        }
+        (Some("d"), _, _) => {
+            Err("A directory SAS (sr=d) is not supported: use a container SAS (sr=c) and a container of its own."
+                .into())
+        }
         (Some(other), _, _) => {
             Err(format!("This SAS is for another kind of resource (sr={other}): use a container SAS (sr=c)."))
         }
@@ -222,11 +223,12 @@ fn scope(sr: Option<&str>, ss: Option<&str>, srt: Option<&str>) -> Result<Scope,
             if !ss.contains('b') {
                 return Err(format!("The account SAS is not for the Blob service (ss={ss}, needs b)."));
             }
-            let lacking: Vec<&str> = [('c', "c (container: listing blobs)"), ('o', "o (object: reading and writing blobs)")]
-                .into_iter()
-                .filter(|(c, _)| !srt.contains(*c))
-                .map(|(_, what)| what)
-                .collect();
+            let lacking: Vec<&str> =
+                [('c', "c (container: listing blobs)"), ('o', "o (object: reading and writing blobs)")]
+                    .into_iter()
+                    .filter(|(c, _)| !srt.contains(*c))
+                    .map(|(_, what)| what)
+                    .collect();
             if !lacking.is_empty() {
                 return Err(format!("The account SAS lacks resource types {} (srt={srt}).", lacking.join(" and ")));
             }
@@ -240,11 +242,7 @@ fn scope(sr: Option<&str>, ss: Option<&str>, srt: Option<&str>) -> Result<Scope,
 fn missing(sp: &str) -> Result<(), String> {
     let lacking: Vec<String> =
         NEEDED.iter().filter(|(c, _)| !sp.contains(*c)).map(|(c, what)| format!("{c} ({what})")).collect();
-    if lacking.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("The SAS token (sp={sp}) lacks {}.", lacking.join("; ")))
-    }
+    if lacking.is_empty() { Ok(()) } else { Err(format!("The SAS token (sp={sp}) lacks {}.", lacking.join("; "))) }
 }
 
 /// Azure's SAS times: `2027-01-01`, `2027-01-01T00:00Z`, `2027-01-01T00:00:00Z` (UTC).

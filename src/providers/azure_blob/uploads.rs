@@ -7,11 +7,9 @@
 
 use super::AzureBlobProvider;
 use super::privilege::Op;
-use crate::providers::object_store_errors::from_object_store;
 use crate::providers::xml::{self, field};
 use crate::providers::{ErrorKind, ProviderError};
 use futures::TryStreamExt;
-use object_store::azure::AzureAuthorizer;
 use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use std::collections::HashSet;
@@ -55,7 +53,7 @@ impl AzureBlobProvider {
             let path = StorePath::parse(name)
                 .map_err(|e| ProviderError::new(ErrorKind::Provider, format!("invalid blob name: {e}")))?;
             self.store.put(&path, PutPayload::new()).await.map_err(|e| self.err(&e, Op::Write))?;
-            self.store.delete(&path).await.map_err(|e| self.err(&e, Op::Delete))?;
+            self.delete_blob(name).await?;
         }
         Ok(names.len())
     }
@@ -65,15 +63,14 @@ impl AzureBlobProvider {
         self.list_with_uncommitted(prefix, None, Some(1)).await.map(|_| ())
     }
 
-    /// One page of List Blobs with `include=uncommittedblobs`, signed as object_store signs.
+    /// One page of List Blobs with `include=uncommittedblobs`.
     async fn list_with_uncommitted(
         &self,
         prefix: &str,
         marker: Option<&str>,
         max: Option<usize>,
     ) -> Result<String, ProviderError> {
-        let mut url = url::Url::parse(&self.container_url())
-            .map_err(|e| ProviderError::new(ErrorKind::Provider, format!("invalid container URL: {e}")))?;
+        let mut url = self.container_url_parsed()?;
         {
             let mut q = url.query_pairs_mut();
             q.append_pair("restype", "container").append_pair("comp", "list");
@@ -85,14 +82,7 @@ impl AzureBlobProvider {
                 q.append_pair("maxresults", &max.to_string());
             }
         }
-        let credential = self.store.credentials().get_credential().await.map_err(|e| self.err(&e, Op::List))?;
-        let mut request = crate::providers::http::unsigned_get(&url)?;
-        AzureAuthorizer::new(&credential, &self.account)
-            .try_authorize(&mut request)
-            .map_err(|e| from_object_store(&e, &self.endpoint_label))?;
-        crate::providers::http::send_signed(&self.http, request, &self.endpoint_label)
-            .await
-            .map_err(|e| self.explain(e, Op::List))
+        self.send(http::Method::GET, &url, Op::List).await
     }
 }
 
