@@ -3,7 +3,8 @@
 //! - a container SAS with exactly the permissions the form's panel shows lets the test, the deep
 //!   test, runs, retention, download and restore succeed, with no over-privilege warning; the
 //!   account key and an account SAS that can do more are warned about;
-//! - a SAS lacking a permission, an expired one, and text that is no SAS are refused next to the
+//! - a SAS lacking a permission, an expired one, text that is no SAS, and a token carrying other
+//!   query parameters (which would change what Devpilot's requests do) are refused next to the
 //!   field (page and API); a SAS whose stored access policy lacks write passes the test and
 //!   fails the deep test saying which operation was refused and which permission it needs;
 //! - a SAS entered on a destination that had the account key replaces it: the key is not kept.
@@ -144,6 +145,8 @@ async fn sas_refusals_say_why(backend: Backend) {
         (signed("rwl", tomorrow()), "lacks d (delete: retention"),
         (signed("rwdl", expired_at), &format!("expired on {}", expired_at.format("%Y-%m-%d %H:%M UTC"))),
         ("account_key=abc".to_owned(), "This is not a SAS token"),
+        // The pairs go on every request: nothing that changes what a request does.
+        (format!("{}&restype=service&comp=properties", signed("rwdl", tomorrow())), "“restype”"),
     ];
     for (token, why) in &cases {
         let page = app.create_destination("Refused", "azure_blob", &fields(&a, "", ("sas_token", token))).await;

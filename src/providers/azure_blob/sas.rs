@@ -31,6 +31,14 @@ const OTHER_PERMISSIONS: &[(char, &str)] = &[
     ('u', "update"),
 ];
 
+/// The parameters of Azure's SAS tokens (service, account and user delegation SAS). Nothing
+/// else is taken: the pairs go on every request, where `comp=`, `restype=` or `prefix=` would
+/// change what the request does.
+const SAS_PARAMETERS: &[&str] = &[
+    "sv", "ss", "srt", "sr", "sp", "st", "se", "sip", "spr", "si", "sdd", "ses", "sig", "skoid", "sktid", "skt", "ske",
+    "sks", "skv", "skdutid", "saoid", "suoid", "scid", "sduoid", "rscc", "rscd", "rsce", "rscl", "rsct",
+];
+
 /// How far ahead of this server's clock a start time may be (clocks differ a little).
 const CLOCK_SKEW_MINUTES: i64 = 5;
 
@@ -85,6 +93,10 @@ impl SasToken {
         let get = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty());
         if get("sig").is_none() || get("sv").is_none() {
             return Err(not_a_sas());
+        }
+        if let Some((key, _)) = pairs.iter().find(|(k, _)| !SAS_PARAMETERS.contains(&k.as_str())) {
+            let shown: String = key.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(20).collect();
+            return Err(format!("The SAS token has a parameter SAS tokens do not have: “{shown}”."));
         }
         let scope = scope(get("sr"), get("ss"), get("srt"))?;
         let policy = get("si").map(str::to_owned);
@@ -302,6 +314,8 @@ mod tests {
         let http = SasToken::parse(&format!("sv=2022-11-02&sr=c&sp=rwdl&{FUTURE}&spr=https&sig=a"), true);
         assert!(err(http).contains("HTTPS only"));
         assert!(err(token("sr=c&sp=rwdl&se=tomorrow")).contains("not a date"));
+        let injected = err(token(&format!("sr=c&sp=rwdl&{FUTURE}&comp=list")));
+        assert_eq!(injected, "The SAS token has a parameter SAS tokens do not have: “comp”.");
     }
 
     #[test]
