@@ -9,13 +9,12 @@
 //!   fails the deep test saying which operation was refused and which permission it needs;
 //! - a SAS entered on a destination that had the account key replaces it: the key is not kept.
 
+use crate::all_operations::{Download, runs_prune_download_restore};
 use crate::api_client::admin;
 use crate::azure_sas::{Signed, access_policy, container, sas, signature_of, tomorrow};
-use crate::every_destination::plan_form;
 use crate::helpers::{Backend, TestApp, spawn_app};
 use crate::on_both_backends;
 use crate::provider_azure::{Azurite, azurite};
-use crate::runs::{fill, settled};
 use serde_json::{Value, json};
 
 on_both_backends!(the_sas_shown_is_enough_on_azurite, sas_refusals_say_why, a_sas_replaces_the_account_key);
@@ -88,35 +87,9 @@ async fn the_sas_shown_is_enough_on_azurite(backend: Backend) {
     let listing = &page[page.find("finding cut-off uploads").expect("the clean-up listing checked")..];
     assert!(listing[..listing.find("</tr>").unwrap_or(0)].contains("works"), "{listing}");
 
-    // Runs with retention 1: the second prunes the first.
-    let source = tempfile::tempdir().expect("source");
-    fill(source.path());
-    let path = source.path().to_string_lossy().into_owned();
-    let mut form = plan_form("Least", &id, &[("source_kind", "directory"), ("source_path", &path)]);
-    form.retain(|(k, _)| *k != "retention");
-    form.push(("retention", "1"));
-    assert_eq!(app.post("/plans", &form).await.status, 303);
-    let plan = crate::plans::plan(&app, "Least").await.id;
-    for count in 1..=2 {
-        assert_eq!(app.post(&format!("/plans/{plan}/run"), &[]).await.status, 303);
-        let runs = settled(&app, count).await;
-        let last = runs.last().expect("a run");
-        assert_eq!(last.status, "succeeded", "nothing failed for want of a permission: {last:?}");
-    }
-    let runs = settled(&app, 2).await;
-    assert!(runs[0].pruned, "retention deleted the first backup: {runs:?}");
-    let run = &runs[1];
-
-    // Download (streamed through Devpilot: a SAS signs no links) and restore.
-    let download = app.client.get(app.url(&format!("/runs/{}/download", run.id))).send().await.expect("download");
-    assert_eq!(download.status(), 200, "no redirect to a link carrying the SAS");
-    let bytes = download.bytes().await.expect("body");
-    assert_eq!(Some(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes))), run.sha256);
-    let place = tempfile::tempdir().expect("restore place");
-    let into = place.path().join("restored");
-    let restored = app.post(&format!("/runs/{}/restore", run.id), &[("target", &into.to_string_lossy())]).await;
-    assert_eq!(restored.status, 200, "{}", restored.body);
-    assert_eq!(crate::artifacts::tree(&into), crate::artifacts::tree(source.path()));
+    // Runs with retention 1 (the second prunes the first), download (streamed through Devpilot:
+    // a SAS signs no links, and its own must not be handed out) and restore.
+    assert_eq!(runs_prune_download_restore(&app, &id, "Least").await, Download::Streamed);
 
     // The account key, and an account SAS with more than needed, are warned about.
     let (_, reply, page) = deep_tested(&app, "Account key", &fields(&a, &prefix, ("account_key", &a.key))).await;

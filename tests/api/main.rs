@@ -10,6 +10,7 @@ mod helpers;
 mod standins;
 
 mod accounts;
+mod all_operations;
 mod allowed_paths;
 mod api_auth;
 mod api_client;
