@@ -6,7 +6,8 @@
 //! - a SAS lacking a permission, an expired one, text that is no SAS, and a token carrying other
 //!   query parameters (which would change what Devpilot's requests do) are refused next to the
 //!   field (page and API); a SAS whose stored access policy lacks write passes the test and
-//!   fails the deep test saying which operation was refused and which permission it needs;
+//!   fails the deep test saying which operation was refused and which permission it needs; a
+//!   token that expires after it was saved fails the test saying when;
 //! - a SAS entered on a destination that had the account key replaces it: the key is not kept.
 
 use crate::all_operations::{Download, runs_prune_download_restore};
@@ -139,6 +140,19 @@ async fn sas_refusals_say_why(backend: Backend) {
         assert!(field.contains(why), "{why}: {reply:?}");
     }
     assert!(app.destination_rows().await.is_empty(), "nothing refused was stored");
+
+    // A token that expires after it was saved: the test (and every run) fails saying when.
+    let soon = chrono::Utc::now() + chrono::Duration::seconds(4);
+    let brief = signed("rwdl", soon);
+    assert_eq!(app.create_destination("Brief", "azure_blob", &fields(&a, "", ("sas_token", &brief))).await.status, 303);
+    let row = app.destination("Brief").await;
+    assert_eq!(row.status, "active", "{}", row.message);
+    tokio::time::sleep((soon - chrono::Utc::now()).to_std().unwrap_or_default() + std::time::Duration::from_secs(1))
+        .await;
+    let reply = admin(&app).await.post(&format!("/api/v1/backup-destinations/{}/test", row.id), json!({})).await;
+    assert_eq!(reply.status, 422, "{reply:?}");
+    let expired = format!("The SAS token expired on {}: create a new one", soon.format("%Y-%m-%d %H:%M UTC"));
+    assert!(reply.json["test"]["message"].as_str().unwrap_or_default().contains(&expired), "{reply:?}");
 
     // Permissions held by a stored access policy are not in the token: the deep test finds the
     // missing one, and says which.
