@@ -4,7 +4,7 @@
 use super::sas::SasToken;
 use crate::destinations::fields::{FieldErrors, FieldReader, FieldSpec, RawFields, rules};
 use base64::Engine;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 
 pub const FIELDS: &[FieldSpec] = &[
     FieldSpec::text("account_name", "Storage account name").required().max_len(24).placeholder("mybackups"),
@@ -116,13 +116,6 @@ impl AzureBlobConfig {
             AzureAuth::AccountKey(_) => None,
         }
     }
-
-    pub(super) fn account_key(&self) -> Option<&str> {
-        match &self.auth {
-            AzureAuth::AccountKey(key) => Some(key.expose_secret()),
-            AzureAuth::Sas(_) => None,
-        }
-    }
 }
 
 #[cfg(test)]
@@ -142,9 +135,9 @@ mod tests {
     #[test]
     fn one_credential_of_two() {
         let sas = AzureBlobConfig::parse(&fields(&[("sas_token", SAS)])).expect("a SAS");
-        assert!(sas.sas().is_some() && sas.account_key().is_none());
+        assert!(sas.sas().is_some());
         let key = AzureBlobConfig::parse(&fields(&[("account_key", "a2V5")])).expect("a key");
-        assert!(key.sas().is_none());
+        assert!(matches!(key.auth, AzureAuth::AccountKey(_)));
         let both = AzureBlobConfig::parse(&fields(&[("sas_token", SAS), ("account_key", "a2V5")])).expect_err("both");
         assert_eq!(both.get("sas_token"), Some("Enter a SAS token or the account key, not both."));
         let none = AzureBlobConfig::parse(&fields(&[])).expect_err("none");

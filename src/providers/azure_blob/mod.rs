@@ -1,8 +1,9 @@
 //! Azure Blob Storage through object_store, signed with a SAS token (`config`, `sas`) or the
 //! account key (Shared Key): uploads as blocks committed by a block list; with the account key,
-//! presigned downloads as read-only service SAS URLs for one blob. `uploads` finds and discards
-//! what cut-off uploads left; `privilege` is the deep test's report (what the credential can do
-//! beyond what Devpilot needs) and the words for what a SAS did not allow.
+//! presigned downloads as read-only service SAS URLs for one blob. `requests` are our own
+//! (Delete Blob, the listing of uncommitted blobs), signed the same way; `uploads` finds and
+//! discards what cut-off uploads left; `privilege` is the deep test's report (what the
+//! credential can do beyond what Devpilot needs) and the words for what a SAS did not allow.
 
 mod config;
 mod privilege;
@@ -26,6 +27,7 @@ use object_store::azure::{MicrosoftAzure, MicrosoftAzureBuilder};
 use object_store::path::Path as StorePath;
 use object_store::signer::Signer;
 use privilege::Op;
+use secrecy::ExposeSecret;
 use std::time::Duration;
 
 /// Presigned URLs live at most this long, whatever is asked: they are for downloads now.
@@ -37,7 +39,7 @@ pub struct AzureBlobProvider {
     prefix: Option<String>,
     endpoint_label: String,
     deadline: Duration,
-    /// For the requests object_store does not make (listing uncommitted blobs).
+    /// For the requests object_store does not make (see `requests`).
     account: String,
     http: CheckedApi,
     /// The SAS signing the requests, if any: its words explain refusals; it signs no links.
@@ -52,7 +54,7 @@ impl AzureBlobProvider {
             .with_retry(retry_config(ctx))
             .with_http_connector(ctx.http.checked_store_connector());
         builder = match &config.auth {
-            AzureAuth::AccountKey(_) => builder.with_access_key(config.account_key().unwrap_or_default()),
+            AzureAuth::AccountKey(key) => builder.with_access_key(key.expose_secret()),
             // object_store marks these requests sensitive: their URLs (which carry the
             // signature) stay out of its errors and logs.
             AzureAuth::Sas(sas) => builder.with_sas_authorization(sas.pairs().to_vec()),

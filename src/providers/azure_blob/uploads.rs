@@ -1,9 +1,9 @@
 //! Uncommitted blobs in an Azure container: the blocks of an upload cut off before its block list
 //! was committed. They are never visible as blobs, and Azure discards them after a week, but
-//! they use (and bill) space meanwhile. List Blobs with `include=uncommittedblobs` names them
-//! (signed as object_store signs its own requests: Shared Key, or the SAS's query pairs); a blob that is listed
-//! there but not among the committed ones is only uncommitted blocks. Writing the name anew with
-//! Put Blob discards its uncommitted blocks, and deleting that empty blob leaves nothing.
+//! they use (and bill) space meanwhile. List Blobs with `include=uncommittedblobs` (our own
+//! request, see `requests`) names them; a blob that is listed there but not among the committed
+//! ones is only uncommitted blocks. Writing the name anew with Put Blob discards its uncommitted
+//! blocks, and deleting that empty blob leaves nothing.
 
 use super::AzureBlobProvider;
 use super::privilege::Op;
