@@ -63,7 +63,7 @@ impl DestinationKind {
         match self {
             DestinationKind::Local => "A folder on the Devpilot server. Good for single-node setups and staging.",
             DestinationKind::S3 => "Amazon S3 or an S3-compatible service: R2, Backblaze, MinIO, Wasabi, Spaces.",
-            DestinationKind::AzureBlob => "An Azure Blob Storage container, with Shared Key authentication.",
+            DestinationKind::AzureBlob => "An Azure Blob Storage container, with a SAS token or the account key.",
             DestinationKind::Sftp => "A directory on a server you reach over SSH.",
             DestinationKind::Gcs => "A Google Cloud Storage bucket.",
             DestinationKind::GoogleDrive => "A folder in Google Drive.",
@@ -205,6 +205,15 @@ impl DestinationConfig {
             c.learned = found.s3;
         }
         self
+    }
+
+    /// The checks that depend on when they are made, for a config as it is entered (an expired
+    /// Azure SAS). A stored config that has aged since is the provider's failure, in its words.
+    pub fn check_now(&self, now: chrono::DateTime<chrono::Utc>) -> Result<(), FieldErrors> {
+        match self {
+            DestinationConfig::AzureBlob(c) => c.check_now(now),
+            _ => Ok(()),
+        }
     }
 
     /// The type as a person names it; S3-compatible services by their own name.

@@ -28,6 +28,9 @@ pub struct FieldSpec {
     pub max_len: usize,
     pub placeholder: &'static str,
     pub help: &'static str,
+    /// Another secret field this one replaces (one credential of two): when this one is given,
+    /// the other's stored value is not kept.
+    pub instead_of: Option<&'static str>,
 }
 
 impl FieldSpec {
@@ -41,6 +44,7 @@ impl FieldSpec {
             max_len: 255,
             placeholder: "",
             help: "",
+            instead_of: None,
         }
     }
 
@@ -66,6 +70,10 @@ impl FieldSpec {
 
     pub const fn help(self, help: &'static str) -> FieldSpec {
         FieldSpec { help, ..self }
+    }
+
+    pub const fn instead_of(self, other: &'static str) -> FieldSpec {
+        FieldSpec { instead_of: Some(other), ..self }
     }
 
     pub fn is_checkbox(&self) -> bool {

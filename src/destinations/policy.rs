@@ -5,6 +5,7 @@
 
 use super::domain::DestinationKind;
 use super::fields::RawFields;
+use crate::providers::azure_blob;
 use serde_json::json;
 
 pub struct Policy {
@@ -158,18 +159,45 @@ impl Statement {
     }
 }
 
+/// A container SAS with exactly the permissions Devpilot uses, or a role for the identity that
+/// signs a user delegation SAS (its rights are the SAS's and the role's together).
 fn azure(fields: &RawFields) -> Policy {
     let account = value(fields, "account_name", "ACCOUNT");
     let container = value(fields, "container", "CONTAINER");
+    let prefix = folder(fields, "prefix");
+    let letters = azure_blob::needed_letters();
+    let uses: Vec<String> = azure_blob::NEEDED.iter().map(|(c, what)| format!("  {c}  {what}")).collect();
+    let https = if fields.get("endpoint").is_some_and(|e| e.starts_with("http://")) { "" } else { " --https-only" };
+    let expiry = (chrono::Utc::now() + chrono::Duration::days(365)).format("%Y-%m-%dT%H:%MZ");
+    let condition = if prefix.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "\n  condition: @Resource[Microsoft.Storage/storageAccounts/blobServices/containers/blobs:path] \
+             StringStartsWith '{prefix}'"
+        )
+    };
     Policy {
-        title: "Azure role or SAS",
+        title: "Azure SAS or role",
         text: format!(
-            "Role: Storage Blob Data Contributor, scope …/storageAccounts/{account}/blobServices/default/containers/{container}\n\
-             or a container SAS on {container} with permissions: racwdl (read, add, create, write, delete, list)"
+            "Container SAS (sr=c) on {container}, permissions: {letters}\n{}\n\n\
+             az storage container generate-sas --account-name {account} --name {container} \\\n  \
+             --permissions {letters} --expiry {expiry}{https} --auth-mode key -o tsv\n\n\
+             Or a role for the identity that signs a user delegation SAS (generate-sas --as-user --auth-mode login):\n  \
+             Storage Blob Data Contributor, scope …/storageAccounts/{account}/blobServices/default/containers/{container}{condition}",
+            uses.join("\n")
         ),
         notes: vec![
-            "Devpilot signs with the account key (Shared Key), which can do everything in the storage account: \
-             give backups a storage account of their own."
+            "Not needed: a (add), c (create), x, y, t, f, m, e, o, p, i, nor an account SAS (it reaches every \
+             container). A SAS cannot be limited to the prefix: give backups a container of their own."
+                .into(),
+            "The account key (Shared Key) can do everything in the storage account: the deep test warns when it, \
+             an account SAS or extra permissions are used. With a SAS, downloads stream through Devpilot \
+             (a SAS signs no download links)."
+                .into(),
+            "A SAS that names a stored access policy (si=) can be revoked without changing the account key; a user \
+             delegation SAS lasts at most 7 days. The least custom role: blobs/read, blobs/write, blobs/delete and \
+             generateUserDelegationKey/action."
                 .into(),
         ],
     }
@@ -232,5 +260,17 @@ mod tests {
     fn placeholders_until_typed() {
         let policy = minimal(DestinationKind::AzureBlob, &RawFields::new());
         assert!(policy.text.contains("containers/CONTAINER"), "{}", policy.text);
+    }
+
+    #[test]
+    fn azure_shows_the_sas_permissions_for_the_container_and_prefix() {
+        let fields = RawFields::from_pairs([("account_name", "acct"), ("container", "backups"), ("prefix", "team-a/")]);
+        let policy = minimal(DestinationKind::AzureBlob, &fields);
+        assert!(policy.text.starts_with("Container SAS (sr=c) on backups, permissions: rwdl\n"), "{}", policy.text);
+        assert!(policy.text.contains("--name backups"), "{}", policy.text);
+        assert!(policy.text.contains("--https-only"), "{}", policy.text);
+        assert!(policy.text.contains("StringStartsWith 'team-a/'"), "{}", policy.text);
+        let azurite = RawFields::from_pairs([("container", "backups"), ("endpoint", "http://127.0.0.1:10000/acct")]);
+        assert!(!minimal(DestinationKind::AzureBlob, &azurite).text.contains("--https-only"));
     }
 }

@@ -684,13 +684,17 @@ pub(super) fn parse_config(
     let kind = DestinationKind::parse(input.kind.trim()).map_err(|m| FieldErrors::single("type", m))?;
     let mut fields = input.fields.clone();
     if let Some((_, stored)) = stored.filter(|(k, _)| *k == kind) {
-        for spec in kind.fields().iter().filter(|f| f.secret) {
+        // A credential given replaces the one it stands instead of (an Azure SAS, the key).
+        let given = &input.fields;
+        let replaced = |name: &str| kind.fields().iter().any(|f| f.instead_of == Some(name) && given.contains(f.name));
+        for spec in kind.fields().iter().filter(|f| f.secret && !replaced(f.name)) {
             if let Some(v) = stored.get(spec.name).filter(|_| !fields.contains(spec.name)) {
                 fields.set(spec.name, v);
             }
         }
     }
     let config = DestinationConfig::parse(kind, &fields)?;
+    config.check_now(chrono::Utc::now())?;
     // Stored as decided (a box not given took the service's default), so pages and the API
     // show the style in use.
     if let DestinationConfig::S3(c) = &config {

@@ -175,16 +175,21 @@ pub fn kind_of_status(status: reqwest::StatusCode) -> ErrorKind {
     }
 }
 
-/// Sends a GET that object_store's signer has signed (`request` carries its headers) and returns
-/// the answer's body; an error answer in the provider's own words.
+/// Sends a request that object_store's signer has signed (`request` carries its method, URL
+/// and headers; no body) and returns the answer's body; an error answer in the provider's own
+/// words.
 pub async fn send_signed(
     api: &CheckedApi,
     request: http::Request<object_store::client::HttpRequestBody>,
     endpoint: &str,
 ) -> Result<String, ProviderError> {
     let url = request.uri().to_string();
-    let response =
-        api.get(&url)?.headers(request.headers().clone()).send().await.map_err(|e| transport_error(&e, endpoint))?;
+    let response = api
+        .request(request.method().clone(), &url)?
+        .headers(request.headers().clone())
+        .send()
+        .await
+        .map_err(|e| transport_error(&e, endpoint))?;
     let status = response.status();
     let body = response.text().await.map_err(|e| transport_error(&e, endpoint))?;
     if !status.is_success() {
@@ -193,10 +198,13 @@ pub async fn send_signed(
     Ok(body)
 }
 
-/// An empty GET of `url`, for a signer to sign.
-pub fn unsigned_get(url: &url::Url) -> Result<http::Request<object_store::client::HttpRequestBody>, ProviderError> {
+/// A request of `url` without a body, for a signer to sign.
+pub fn unsigned(
+    method: http::Method,
+    url: &url::Url,
+) -> Result<http::Request<object_store::client::HttpRequestBody>, ProviderError> {
     http::Request::builder()
-        .method(http::Method::GET)
+        .method(method)
         .uri(url.as_str())
         .body(object_store::client::HttpRequestBody::empty())
         .map_err(|e| ProviderError::new(ErrorKind::Provider, format!("invalid request: {e}")))

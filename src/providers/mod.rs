@@ -5,7 +5,6 @@
 //! result means for a destination's status.
 
 pub mod azure_blob;
-mod azure_uploads;
 pub mod chunks;
 pub mod cloudinary;
 pub mod compatibility;
@@ -164,6 +163,15 @@ impl ProviderError {
             Some("RequestTimeTooSkewed") => "This server's clock is off: synchronise it (NTP) and test again.",
             Some("SignatureDoesNotMatch") => "Check the secret key, and that the region is the bucket's.",
             Some("InvalidAccessKeyId") => "Check the access key ID; it may have been deleted or mistyped.",
+            Some(
+                "AuthorizationPermissionMismatch"
+                | "AuthorizationResourceTypeMismatch"
+                | "AuthorizationServiceMismatch"
+                | "AuthenticationFailed"
+                | "AuthorizationFailure",
+            ) if message.contains("the sas token") || message.contains("the account sas") => {
+                "Create a container SAS for this container with the permissions Least privilege shows, and enter it on the destination."
+            }
             Some("AccessDenied" | "AuthorizationPermissionMismatch") => {
                 "The key lacks permission: it needs to list, read, write and delete in the bucket."
             }

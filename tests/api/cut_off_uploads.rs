@@ -2,8 +2,8 @@
 //! leaves parts the store keeps but never shows: S3's incomplete multipart upload, Azure's
 //! uncommitted blocks. `remove_leftovers` on the plan's folder, which the next run and start-up
 //! recovery call, lists and removes those of the plan's own cut-off runs; what is visible, and
-//! what other uploads left, stays as it was. Against moto (auth on)
-//! and Azurite.
+//! what other uploads left, stays as it was. Against moto (auth on) and Azurite (with the account
+//! key, and with a container SAS).
 
 use crate::helpers::moto;
 use bytes::Bytes;
@@ -45,7 +45,16 @@ async fn s3_incomplete_multipart_uploads_are_aborted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn azure_uncommitted_blocks_are_discarded() {
-    let fields = crate::provider_azure::fixture().good;
+    uncommitted_blocks_are_discarded(crate::provider_azure::fixture().good).await;
+}
+
+/// With a container SAS that has only the permissions the Least privilege panel shows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn azure_uncommitted_blocks_are_discarded_with_a_sas() {
+    uncommitted_blocks_are_discarded(crate::provider_azure::sas_fixture().good).await;
+}
+
+async fn uncommitted_blocks_are_discarded(fields: crate::conformance::Fields) {
     let raw = RawFields::from_pairs(fields.iter().map(|(k, v)| (k.clone(), v.as_str())));
     let config = AzureBlobConfig::parse(&raw).expect("config");
     let provider = Arc::new(AzureBlobProvider::new(&config, &ctx()).expect("provider"));

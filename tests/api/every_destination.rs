@@ -21,6 +21,7 @@ on_both_backends!(
     s3s_backups_restore,
     s3s_vhost_backups_restore,
     azure_backups_restore,
+    azure_sas_backups_restore,
     sftp_backups_restore,
     gcs_backups_restore,
     drive_backups_restore,
@@ -47,6 +48,11 @@ async fn s3s_vhost_backups_restore(backend: Backend) {
 
 async fn azure_backups_restore(backend: Backend) {
     backups_restore(&provider_azure::fixture(), backend).await;
+}
+
+/// Signed with a container SAS that has only the permissions Devpilot needs.
+async fn azure_sas_backups_restore(backend: Backend) {
+    backups_restore(&provider_azure::sas_fixture(), backend).await;
 }
 
 async fn sftp_backups_restore(backend: Backend) {

@@ -2,6 +2,7 @@
 //! file or a fresh PostgreSQL database, and real local servers (moto, chromedriver) that
 //! `scripts/test` starts.
 
+mod azure_sas;
 mod conformance;
 mod database_grants;
 mod fingerprint;
@@ -11,6 +12,7 @@ mod standins;
 
 mod accounts;
 mod admin_area;
+mod all_operations;
 mod allowed_paths;
 mod api_auth;
 mod api_client;
@@ -20,6 +22,7 @@ mod api_schedules;
 mod api_tokens;
 mod artifacts;
 mod audit_log;
+mod azure_least_privilege;
 mod body_limits;
 mod browser;
 mod concurrent_writes;

@@ -1,7 +1,9 @@
-//! Azure Blob in the conformance suite, against Azurite with Shared Key checked
-//! (`DEVPILOT_TEST_AZURITE`: a JSON file, or the JSON itself, with endpoint, account, key,
-//! container). Azurite answers a wrong key with `AuthorizationFailure` where real Azure says
-//! `AuthenticationFailed`; both are authentication failures to us.
+//! Azure Blob in the conformance suite, against Azurite with Shared Key and SAS signatures
+//! checked (`DEVPILOT_TEST_AZURITE`: a JSON file, or the JSON itself, with endpoint, account,
+//! key, container), twice: signed with the account key, and with a container SAS carrying
+//! exactly the permissions the form's Least privilege panel shows. Azurite answers a wrong key
+//! with `AuthorizationFailure` where real Azure says `AuthenticationFailed`; both are
+//! authentication failures to us.
 
 use crate::conformance::{self, Fixture, fields};
 use crate::helpers::{Backend, spawn_app};
@@ -55,15 +57,56 @@ pub fn fixture() -> Fixture {
         .bad("Nowhere", unreachable, "Could not reach http://127.0.0.1:")
 }
 
-on_both_backends!(azure_conformance, azure_failures_are_staged_with_hints);
+/// The same container through a container SAS with the permissions Devpilot needs: no
+/// presigned links (a SAS signs none); a SAS made for another container, one with a forged
+/// signature and one for another account fail the test.
+pub fn sas_fixture() -> Fixture {
+    use crate::azure_sas::{Signed, sas, tomorrow};
+    let a = azurite();
+    let needed = devpilot::providers::azure_blob::needed_letters();
+    let signed = |container| Signed::Container { container, permissions: &needed, expiry: tomorrow() };
+    let token = sas(&a, &signed(&a.container));
+    let good = fields(&[
+        ("account_name", &a.account),
+        ("container", &a.container),
+        ("endpoint", &a.endpoint),
+        ("sas_token", &token),
+    ]);
+    let mut f = Fixture::new(DestinationKind::AzureBlob, good);
+    f.round_trip = Some(f.good_with(&[("prefix", "team-b/nightly/")]));
+    let elsewhere = f.good_with(&[("sas_token", &sas(&a, &signed("another-container")))]);
+    let sig = crate::azure_sas::signature_of(&token);
+    let forged_sig = base64::engine::general_purpose::STANDARD.encode([9u8; 32]);
+    let forged = f.good_with(&[("sas_token", &token.replace(&urlencode(&sig), &urlencode(&forged_sig)))]);
+    f.bad("SAS for another container", elsewhere, "The SAS token was not accepted for container").bad(
+        "Forged SAS",
+        forged,
+        "AuthorizationFailure: Server failed to authenticate the request.",
+    )
+}
+
+fn urlencode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+on_both_backends!(azure_conformance, azure_sas_conformance, azure_failures_are_staged_with_hints);
 
 async fn azure_conformance(backend: Backend) {
     conformance::ui_cases(&fixture(), backend).await;
 }
 
+async fn azure_sas_conformance(backend: Backend) {
+    conformance::ui_cases(&sas_fixture(), backend).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn azure_round_trip() {
     conformance::round_trip(&fixture()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn azure_sas_round_trip() {
+    conformance::round_trip(&sas_fixture()).await;
 }
 
 async fn azure_failures_are_staged_with_hints(backend: Backend) {

@@ -1,6 +1,9 @@
-//! Secrets never leave the server: not in HTML, not in logs, not in plaintext columns; the
-//! credentials column opens only with the right key and the right row.
+//! Secrets never leave the server: not in HTML, not in logs, not in plaintext columns, not in
+//! the audit log; the credentials column opens only with the right key and the right row. An
+//! Azure SAS's signature included: a real one, refused by Azurite (signed for another
+//! container) and accepted by it (deep-tested), so Azure's own answers pass through too.
 
+use crate::azure_sas::{Signed, signature_of, tomorrow};
 use crate::helpers::{Backend, Form, captured_logs, moto, spawn_app};
 use crate::on_both_backends;
 use base64::Engine;
@@ -20,6 +23,24 @@ async fn secrets_of_every_type_never_come_back(backend: Backend) {
     let s3_key = marker("AKIA").to_uppercase();
     let s3_secret = marker("s3secret");
     let azure_key = base64::engine::general_purpose::STANDARD.encode(marker("azurekey"));
+    let a = crate::provider_azure::azurite();
+    let needed = devpilot::providers::azure_blob::needed_letters();
+    let sas_for = |container| {
+        crate::azure_sas::sas(&a, &Signed::Container { container, permissions: &needed, expiry: tomorrow() })
+    };
+    let (sas_elsewhere, sas_good) = (sas_for("another-container"), sas_for(&a.container));
+    let (sig_elsewhere, sig_good) = (signature_of(&sas_elsewhere), signature_of(&sas_good));
+    // As stored and sent (URL-encoded), and decoded.
+    let encoded = |sig: &str| url::form_urlencoded::byte_serialize(sig.as_bytes()).collect::<String>();
+    let (sig_elsewhere_sent, sig_good_sent) = (encoded(&sig_elsewhere), encoded(&sig_good));
+    let azure_sas = |token| {
+        vec![
+            ("account_name", a.account.as_str()),
+            ("container", a.container.as_str()),
+            ("endpoint", a.endpoint.as_str()),
+            ("sas_token", token),
+        ]
+    };
     let sftp_password = marker("sftppw");
     let sftp_key =
         format!("-----BEGIN OPENSSH PRIVATE KEY-----\n{}\n-----END OPENSSH PRIVATE KEY-----", marker("sftpkey"));
@@ -52,6 +73,8 @@ async fn secrets_of_every_type_never_come_back(backend: Backend) {
                 ("account_key", &azure_key),
             ],
         ),
+        ("Azure SAS elsewhere", "azure_blob", azure_sas(&sas_elsewhere)),
+        ("Azure SAS", "azure_blob", azure_sas(&sas_good)),
         (
             "SFTP",
             "sftp",
@@ -87,6 +110,10 @@ async fn secrets_of_every_type_never_come_back(backend: Backend) {
         &s3_key,
         &s3_secret,
         &azure_key,
+        &sig_elsewhere,
+        &sig_good,
+        &sig_elsewhere_sent,
+        &sig_good_sent,
         &sftp_password,
         &sftp_passphrase,
         &gcs_token,
@@ -128,8 +155,20 @@ async fn secrets_of_every_type_never_come_back(backend: Backend) {
     assert_eq!(rows.len(), destinations.len());
     for row in &rows {
         bodies.push(app.get(&format!("/destinations/{}/edit", row.id)).await.body);
+        bodies.push(app.get(&format!("/destinations/{}", row.id)).await.body);
         bodies.push(app.htmx_post(&format!("/destinations/{}/test", row.id), &[]).await.body);
+        let deep = format!("/api/v1/backup-destinations/{}/test?deep=true", row.id);
+        bodies.push(crate::api_client::admin(&app).await.post(&deep, serde_json::json!({})).await.json.to_string());
     }
+    let elsewhere = app.destination("Azure SAS elsewhere").await;
+    assert!(elsewhere.message.contains("not accepted for container"), "Azure's refusal: {}", elsewhere.message);
+    let good = app.destination("Azure SAS").await;
+    assert_eq!(good.status, "active", "deep-tested: {}", good.message);
+    bodies.push(app.get("/destinations").await.body);
+    bodies.push(app.get("/audit").await.body);
+    let events = crate::api_client::admin(&app).await.get("/api/v1/audit-events?per_page=100").await;
+    assert_eq!(events.status, 200, "{events:?}");
+    bodies.push(events.json.to_string());
     for body in &bodies {
         assert!(leaks(body).is_empty(), "a secret appeared in a page: {:?}", leaks(body));
     }

@@ -8,12 +8,13 @@
 //!   lets the test, the deep test, runs, retention, download and restore succeed, with no
 //!   over-privilege warning; a key allowed `s3:*` gets the warning.
 
+use crate::all_operations::runs_prune_download_restore;
 use crate::api_client::admin;
 use crate::every_destination::plan_form;
 use crate::helpers::{Backend, TestApp, moto, spawn_app};
 use crate::on_both_backends;
 use crate::provider_s3::s3s;
-use crate::runs::{fill, settled};
+use crate::runs::fill;
 use crate::s3_compatible::app_for;
 use crate::standins::s3_proxy::{Lacks, S3Proxy};
 use bytes::Bytes;
@@ -207,40 +208,9 @@ async fn the_policy_shown_is_enough_on_moto(backend: Backend) {
     assert!(!row.message.contains("Warning"), "{}", row.message);
     assert!(!page.contains("class=\"warning\""), "{page}");
 
-    // Runs with retention 1: the second prunes the first (DeleteObject); leftovers listed.
-    let source = tempfile::tempdir().expect("source");
-    fill(source.path());
-    let path = source.path().to_string_lossy().into_owned();
-    app.grant_folder(source.path(), "read").await;
-    let mut form = plan_form("Least", &id, &[("source_kind", "directory"), ("source_path", &path)]);
-    form.retain(|(k, _)| *k != "retention");
-    form.push(("retention", "1"));
-    assert_eq!(app.post("/plans", &form).await.status, 303);
-    let plan = crate::plans::plan(&app, "Least").await.id;
-    for count in 1..=2 {
-        assert_eq!(app.post(&format!("/plans/{plan}/run"), &[]).await.status, 303);
-        let runs = settled(&app, count).await;
-        let last = runs.last().expect("a run");
-        assert_eq!(last.status, "succeeded", "{last:?}");
-        assert!(last.error.is_none(), "nothing failed for want of a permission: {last:?}");
-    }
-    let runs = settled(&app, 2).await;
-    assert!(runs[0].pruned, "retention deleted the first backup: {runs:?}");
-    let run = &runs[1];
-
-    // Download (a presigned link where the probe found them working, else streamed) and restore.
-    let download = app.client.get(app.url(&format!("/runs/{}/download", run.id))).send().await.expect("download");
-    let bytes = match download.headers().get("location").and_then(|l| l.to_str().ok()) {
-        Some(link) => reqwest::get(link).await.expect("presigned").bytes().await.expect("body"),
-        None => download.bytes().await.expect("body"),
-    };
-    assert_eq!(Some(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes))), run.sha256);
-    let place = tempfile::tempdir().expect("restore place");
-    app.grant_folder(place.path(), "read_write").await;
-    let into = place.path().join("restored");
-    let restored = app.post(&format!("/runs/{}/restore", run.id), &[("target", &into.to_string_lossy())]).await;
-    assert_eq!(restored.status, 200, "{}", restored.body);
-    assert_eq!(crate::artifacts::tree(&into), crate::artifacts::tree(source.path()));
+    // Runs with retention 1 (DeleteObject; leftovers listed), download (a presigned link where
+    // the probe found them working, else streamed) and restore.
+    runs_prune_download_restore(&app, &id, "Least").await;
 
     // The key allowed s3:* is told it can do more.
     let (_, page) = deep_tested(&app, "Everything", &m.fields(&m.access_key_id, &m.secret_access_key, &m.bucket)).await;

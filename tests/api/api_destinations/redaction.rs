@@ -23,6 +23,7 @@ async fn no_secret_in_any_response_body(backend: Backend) {
         s3_key.clone(),
         marker("s3secret"),
         base64::Engine::encode(&base64::engine::general_purpose::STANDARD, marker("azurekey")),
+        marker("sassig"),
         marker("sftppw"),
         marker("sftpkey"),
         marker("sftppass"),
@@ -38,6 +39,7 @@ async fn no_secret_in_any_response_body(backend: Backend) {
         s3_key,
         s3_secret,
         azure_key,
+        sas_sig,
         sftp_pw,
         sftp_key,
         sftp_pass,
@@ -62,6 +64,12 @@ async fn no_secret_in_any_response_body(backend: Backend) {
             "azure_blob",
             json!({"account_name": "acct1", "container": "backups",
             "endpoint": "http://127.0.0.1:9/acct1", "account_key": azure_key}),
+        ),
+        (
+            "Azure SAS",
+            "azure_blob",
+            json!({"account_name": "acct1", "container": "backups", "endpoint": "http://127.0.0.1:9/acct1",
+            "sas_token": format!("?sv=2022-11-02&sr=c&sp=rwdl&se=2099-01-01&sig={sas_sig}")}),
         ),
         (
             "SFTP",
