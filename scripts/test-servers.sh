@@ -47,6 +47,8 @@
 # Everything started here is recorded by PID (pids) and stopped by stop_test_servers. Logs: logs/.
 
 TS_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/cargo-tool.sh
+source "$TS_ROOT/scripts/cargo-tool.sh"
 TS_DIR="${DEVPILOT_TEST_SERVERS_DIR:-$TS_ROOT/.test-servers}"
 case "$TS_DIR" in /*) ;; *) TS_DIR="$PWD/$TS_DIR" ;; esac
 TS_LOGS="$TS_DIR/logs"
@@ -68,8 +70,7 @@ TS_AZURE_CONTAINER='backups'
 TS_GCS_BUCKET='devpilot-gcs'
 TS_MOTO_OPEN_BUCKET='devpilot-open'
 TS_DRIVE_TOKEN='valid-token'
-# s3s-fs from crates.io, built into the git-ignored .tools/ (about 2 minutes on 2 cores, once; kept
-# while the version matches). 0.14.1: later versions need a newer Rust than the toolchain here.
+# s3s-fs from crates.io, built into the git-ignored .tools/ (once; kept while the version matches). 0.14.1: later versions need a newer Rust than the toolchain here.
 TS_S3S_VERSION=0.14.1
 TS_TOOLS="$TS_ROOT/.tools"
 TS_S3S_BUCKET='devpilot-s3s'
@@ -326,8 +327,8 @@ ts_s3s_ensure() {
     if [ -x "$TS_TOOLS/bin/s3s-fs" ] && "$TS_TOOLS/bin/s3s-fs" --version 2>/dev/null | grep -q " $TS_S3S_VERSION\$"; then
         return 0
     fi
-    ts_log "cargo install s3s-fs $TS_S3S_VERSION into $TS_TOOLS (once; about 2 minutes)"
-    cargo install s3s-fs --version "$TS_S3S_VERSION" --locked --features binary --root "$TS_TOOLS" \
+    ts_log "cargo install s3s-fs $TS_S3S_VERSION into $TS_TOOLS (once)"
+    cargo_tool_install s3s-fs "$TS_S3S_VERSION" "$TS_TOOLS" --features binary \
         >"$TS_LOGS/s3s-install.log" 2>&1 || { tail -n 30 "$TS_LOGS/s3s-install.log" >&2; ts_die "cargo install s3s-fs failed"; }
 }
 
