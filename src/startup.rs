@@ -61,7 +61,8 @@ impl Application {
         let rendered_pages = web::Data::new(crate::destinations::list::RenderedPages::default());
         let session_service =
             SessionService::new(db.clone(), settings.identity.session_idle, settings.identity.session_max);
-        let accounts = web::Data::new(AccountService::new(db.clone(), session_service.clone()));
+        let accounts =
+            web::Data::new(AccountService::new(db.clone(), session_service.clone(), settings.identity.sign_in_delay));
         let workspace_service = WorkspaceService::new(db.clone(), settings.identity.allow_workspace_creation);
         let admin = web::Data::new(AdminService::new(
             db.clone(),

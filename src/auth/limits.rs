@@ -6,7 +6,7 @@
 //! account has [`FREE_PER_ACCOUNT`] attempts per hour from each address, and each address
 //! [`FREE_PER_ADDRESS`] for all accounts; past either, an attempt is checked only when no other
 //! is being checked and the last one came at least a growing delay ago (2 s, 4 s, 8 s … up to 15
-//! minutes). The limits are per address: a guesser at one address slows down only itself, never
+//! minutes; the first delay is `IdentitySettings::sign_in_delay`). The limits are per address: a guesser at one address slows down only itself, never
 //! the account's owner signing in from elsewhere.
 
 use super::attempts::{self, Scope, Tally};
@@ -18,7 +18,6 @@ pub const FREE_PER_ACCOUNT: i64 = 5;
 pub const FREE_PER_ADDRESS: i64 = 20;
 /// Attempts older than this are forgotten.
 const WINDOW: TimeDelta = TimeDelta::hours(1);
-const FIRST_DELAY: Duration = Duration::from_secs(2);
 const LONGEST_DELAY: Duration = Duration::from_secs(15 * 60);
 /// A check still pending after this never finished (the server stopped during it).
 const STALE: TimeDelta = TimeDelta::minutes(1);
@@ -37,18 +36,18 @@ pub enum Admission {
     Wait(Duration),
 }
 
-/// The delay past the free attempts: 2 s after the first failure over, doubling, capped.
-fn delay(over: i64) -> Duration {
+/// The delay past the free attempts: `first` after the first failure over, doubling, capped.
+fn delay(first: Duration, over: i64) -> Duration {
     let doublings = u32::try_from(over.saturating_sub(1).clamp(0, 20)).unwrap_or(20);
-    FIRST_DELAY.saturating_mul(1 << doublings).min(LONGEST_DELAY)
+    first.saturating_mul(1 << doublings).min(LONGEST_DELAY)
 }
 
 /// How long this attempt must wait, given the others around it; None: it may be checked.
-fn wait(tally: &Tally, free: i64, now: NaiveDateTime) -> Option<Duration> {
+fn wait(tally: &Tally, free: i64, first: Duration, now: NaiveDateTime) -> Option<Duration> {
     if tally.failed + tally.pending < free {
         return None;
     }
-    let delay = delay(tally.failed - free + 1);
+    let delay = delay(first, tally.failed - free + 1);
     if tally.pending > 0 {
         return Some(delay);
     }
@@ -59,11 +58,12 @@ fn wait(tally: &Tally, free: i64, now: NaiveDateTime) -> Option<Duration> {
 #[derive(Clone)]
 pub struct SignInLimits {
     db: Db,
+    first_delay: Duration,
 }
 
 impl SignInLimits {
-    pub fn new(db: Db) -> SignInLimits {
-        SignInLimits { db }
+    pub fn new(db: Db, first_delay: Duration) -> SignInLimits {
+        SignInLimits { db, first_delay }
     }
 
     /// Records an attempt for `email` from `ip` and decides whether its password may be checked.
@@ -83,7 +83,8 @@ impl SignInLimits {
                 Ok((account, address))
             })
             .await?;
-        let waits = [wait(&account, FREE_PER_ACCOUNT, now), wait(&address, FREE_PER_ADDRESS, now)];
+        let first = self.first_delay;
+        let waits = [wait(&account, FREE_PER_ACCOUNT, first, now), wait(&address, FREE_PER_ADDRESS, first, now)];
         match waits.into_iter().flatten().max() {
             None => Ok(Admission::Check(attempt)),
             Some(wait) => {
@@ -118,23 +119,25 @@ impl SignInLimits {
 mod tests {
     use super::*;
 
+    const FIRST: Duration = Duration::from_secs(2);
+
     #[test]
     fn the_delay_grows_and_stops_growing() {
-        assert_eq!(delay(1), Duration::from_secs(2));
-        assert_eq!(delay(2), Duration::from_secs(4));
-        assert_eq!(delay(5), Duration::from_secs(32));
-        assert_eq!(delay(40), LONGEST_DELAY);
+        assert_eq!(delay(FIRST, 1), Duration::from_secs(2));
+        assert_eq!(delay(FIRST, 2), Duration::from_secs(4));
+        assert_eq!(delay(FIRST, 5), Duration::from_secs(32));
+        assert_eq!(delay(FIRST, 40), LONGEST_DELAY);
     }
 
     #[test]
     fn free_attempts_then_a_wait_after_the_last() {
         let now = Utc::now().naive_utc();
         let tally = |failed, pending, ago: i64| Tally { failed, pending, latest: Some(now - TimeDelta::seconds(ago)) };
-        assert_eq!(wait(&tally(4, 0, 0), 5, now), None, "the fifth is free");
-        assert_eq!(wait(&tally(3, 1, 0), 5, now), None, "pending ones count toward the free five");
-        assert!(wait(&tally(5, 0, 1), 5, now).is_some(), "the sixth waits 2 s after the last");
-        assert_eq!(wait(&tally(5, 0, 3), 5, now), None, "and is checked after it");
-        assert!(wait(&tally(5, 1, 30), 5, now).is_some(), "never while another is being checked");
-        assert!(wait(&tally(8, 0, 10), 5, now).is_some(), "the fourth over waits 16 s");
+        assert_eq!(wait(&tally(4, 0, 0), 5, FIRST, now), None, "the fifth is free");
+        assert_eq!(wait(&tally(3, 1, 0), 5, FIRST, now), None, "pending ones count toward the free five");
+        assert!(wait(&tally(5, 0, 1), 5, FIRST, now).is_some(), "the sixth waits 2 s after the last");
+        assert_eq!(wait(&tally(5, 0, 3), 5, FIRST, now), None, "and is checked after it");
+        assert!(wait(&tally(5, 1, 30), 5, FIRST, now).is_some(), "never while another is being checked");
+        assert!(wait(&tally(8, 0, 10), 5, FIRST, now).is_some(), "the fourth over waits 16 s");
     }
 }

@@ -89,8 +89,8 @@ type SignedInMemo = Memo<(String, Option<String>), Option<SignedIn>>;
 const CACHED_USERS: usize = 4096;
 
 impl AccountService {
-    pub fn new(db: Db, sessions: SessionService) -> AccountService {
-        let limits = SignInLimits::new(db.clone());
+    pub fn new(db: Db, sessions: SessionService, sign_in_delay: std::time::Duration) -> AccountService {
+        let limits = SignInLimits::new(db.clone(), sign_in_delay);
         AccountService { db, sessions, limits, signed_in: Arc::new(Memo::new(CACHED_USERS)) }
     }
 

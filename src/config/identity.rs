@@ -19,6 +19,9 @@ pub struct IdentitySettings {
     pub trusted_proxies: TrustedProxies,
     /// How long an invitation link works (`DEVPILOT_INVITATION_DAYS`, 7 days).
     pub invitation_lifetime: Duration,
+    /// The wait after the free sign-in attempts, doubling with each failure past them (2 s; not a
+    /// setting of the environment: tests lengthen it so a loaded machine cannot outwait it).
+    pub sign_in_delay: Duration,
 }
 
 const MINUTE: u64 = 60;
@@ -32,6 +35,7 @@ impl Default for IdentitySettings {
             session_max: Duration::from_secs(7 * 24 * HOUR),
             trusted_proxies: TrustedProxies::default(),
             invitation_lifetime: Duration::from_secs(7 * 24 * HOUR),
+            sign_in_delay: Duration::from_secs(2),
         }
     }
 }
@@ -51,6 +55,7 @@ impl IdentitySettings {
             session_max: Duration::from_secs(max * HOUR),
             trusted_proxies: TrustedProxies::parse(&var("DEVPILOT_TRUSTED_PROXIES").unwrap_or_default())?,
             invitation_lifetime: Duration::from_secs(days * 24 * HOUR),
+            sign_in_delay: d.sign_in_delay,
         })
     }
 }

@@ -3,6 +3,7 @@
 
 use super::domain::{DatabaseServer, FolderAccess, GrantKind, HostGrant};
 use super::service::{GrantError, GrantInput, GrantService};
+use crate::artifacts::postgres::PostgresUrl;
 use crate::audit::Actor;
 use crate::auth::{Account, CurrentUser};
 use crate::destinations::fields::FieldErrors;
@@ -27,6 +28,26 @@ pub fn grant_link(workspace: &str, path: &str, access: FolderAccess) -> String {
         .append_pair("access", access.as_str())
         .finish();
     format!("/admin/grants?{query}#grant-folder")
+}
+
+/// Where the operator grants the database server of `url` (as typed) to a workspace.
+fn database_grant_link(workspace: &str, url: &str) -> Option<String> {
+    let server = PostgresUrl::parse(url).ok()?.grantable_server();
+    let query: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("workspace", workspace)
+        .append_pair("kind", "database")
+        .append_pair("server", &server)
+        .finish();
+    Some(format!("/admin/grants?{query}#grant-database"))
+}
+
+/// For an operator, when `field`'s error says the database server of the URL `typed` is not
+/// granted: the link that grants that server.
+pub fn link_for_database_refusal(user: &CurrentUser, errors: &FieldErrors, field: &str, typed: &str) -> Option<String> {
+    let message = errors.get(field)?;
+    (user.is_operator && message.contains(crate::hostfs::NOT_GRANTED))
+        .then(|| database_grant_link(&user.workspace_id, typed))
+        .flatten()
 }
 
 /// For an operator, when `field`'s error says its path is not granted: the link that grants it
@@ -133,8 +154,11 @@ async fn page(
 #[derive(serde::Deserialize)]
 struct Prefill {
     workspace: Option<String>,
+    /// `database` prefills the database form (with `server`); otherwise the folder form.
+    kind: Option<String>,
     path: Option<String>,
     access: Option<String>,
+    server: Option<String>,
 }
 
 async fn list(
@@ -145,13 +169,16 @@ async fn list(
 ) -> Result<HttpResponse, AppError> {
     user.require_operator()?;
     let query = query.into_inner();
+    let prefilled = if query.kind.as_deref() == Some("database") { "database" } else { "" };
     let input = GrantInput {
         workspace_id: query.workspace.unwrap_or_default(),
         path: query.path.unwrap_or_default(),
         access: query.access.unwrap_or_else(|| "read".into()),
+        server: query.server.unwrap_or_default(),
         ..GrantInput::default()
     };
-    render(StatusCode::OK, &page(&user, &service, Flash::take(&session), "", input, FieldErrors::new()).await?)
+    let flash = Flash::take(&session);
+    render(StatusCode::OK, &page(&user, &service, flash, prefilled, input, FieldErrors::new()).await?)
 }
 
 async fn create(

@@ -9,7 +9,7 @@ use crate::auth::CurrentUser;
 use crate::destinations::fields::FieldErrors;
 use crate::error::AppError;
 use crate::grants::FolderAccess;
-use crate::grants::html::link_for_refusal;
+use crate::grants::html::{link_for_database_refusal, link_for_refusal};
 use crate::web::{Flash, Layout, form_value, render, see_other};
 use actix_session::Session;
 use actix_web::http::StatusCode;
@@ -72,6 +72,8 @@ struct FormPage {
     stored_url: String,
     /// For an operator whose source folder is not granted: the grant page, ready to grant it.
     grant_link: Option<String>,
+    /// For an operator whose PostgreSQL server is not granted: the grant page, ready to grant it.
+    database_grant_link: Option<String>,
 }
 
 impl FormPage {
@@ -104,8 +106,16 @@ async fn form_page(
 ) -> Result<FormPage, AppError> {
     let preview = super::schedule::Schedule::parse(&input.schedule).map(|s| s.preview()).unwrap_or_default();
     let grant_link = link_for_refusal(user, &errors, "source_path", &input.source_path, FolderAccess::Read);
+    let stored_url = match plan.map(|p| &p.source) {
+        Some(Source::Postgres(url)) => url.clone(),
+        _ => String::new(),
+    };
+    // A blank URL on an edit keeps the stored one: that is the one refused then.
+    let url = if input.source_url.trim().is_empty() { &stored_url } else { &input.source_url };
+    let database_grant_link = link_for_database_refusal(user, &errors, "source_url", url);
     Ok(FormPage {
         grant_link,
+        database_grant_link,
         layout: Layout::for_user(user, "plans"),
         title: plan.map_or("New plan".into(), |p| format!("Edit {}", p.name)),
         action: plan.map_or("/plans".into(), |p| format!("/plans/{}", p.id)),
@@ -115,10 +125,7 @@ async fn form_page(
         source_kinds: Source::KINDS,
         presets: PRESETS,
         preview,
-        stored_url: match plan.map(|p| &p.source) {
-            Some(Source::Postgres(url)) => url.clone(),
-            _ => String::new(),
-        },
+        stored_url,
     })
 }
 

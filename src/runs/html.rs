@@ -297,10 +297,11 @@ async fn restore(
     let target = match target {
         Ok(target) => target,
         Err(errors) => {
-            if page.kind != "postgres" {
-                page.grant_link =
-                    crate::grants::html::link_for_refusal(&user, &errors, "target", typed, FolderAccess::ReadWrite);
-            }
+            page.grant_link = if page.kind == "postgres" {
+                crate::grants::html::link_for_database_refusal(&user, &errors, "target", typed)
+            } else {
+                crate::grants::html::link_for_refusal(&user, &errors, "target", typed, FolderAccess::ReadWrite)
+            };
             page.errors = errors;
             return render(StatusCode::UNPROCESSABLE_ENTITY, &page);
         }

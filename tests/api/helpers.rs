@@ -137,7 +137,8 @@ pub fn test_settings(backend: Backend) -> (Settings, tempfile::TempDir, Option<S
             endpoints: nowhere_endpoints(),
         },
         public_url: None,
-        identity: IdentitySettings::default(),
+        // Sign-in delays long enough that no loaded machine outwaits one between two requests.
+        identity: IdentitySettings { sign_in_delay: Duration::from_secs(30), ..IdentitySettings::default() },
         mail: None,
     };
     (settings, data_dir, pg_database)

@@ -4,6 +4,7 @@
 
 mod azure_sas;
 mod conformance;
+mod database_grant_links;
 mod database_grants;
 mod fingerprint;
 mod helpers;

@@ -297,6 +297,14 @@ impl PostgresUrl {
         }
     }
 
+    /// The server as an operator grants it: `host:port` (`[v6]:port`) or the socket's folder.
+    pub fn grantable_server(&self) -> String {
+        match &self.host {
+            DatabaseHost::Socket(dir) => dir.display().to_string(),
+            host => format!("{host}:{}", self.port),
+        }
+    }
+
     /// The URL without its password: safe to store in a plain column and to show.
     pub fn display_url(&self) -> String {
         self.render(None)
