@@ -4,6 +4,7 @@ mod identity;
 
 pub use identity::{IdentitySettings, TrustedProxies};
 
+use crate::mail::MailSettings;
 use crate::providers::outbound::{ALLOW_LOOPBACK_VAR, AddressPolicy};
 use anyhow::Context;
 use std::path::PathBuf;
@@ -43,7 +44,7 @@ pub struct Settings {
     /// Accounts, sessions, sign-in limits and invitations.
     pub identity: IdentitySettings,
     /// Outgoing mail (`DEVPILOT_SMTP_URL`, `DEVPILOT_MAIL_FROM`); None: nothing is mailed.
-    pub mail: Option<crate::mail::MailSettings>,
+    pub mail: Option<MailSettings>,
 }
 
 /// Limits for talking to storage providers.
@@ -204,7 +205,7 @@ impl Settings {
             allowed_paths: AllowedPaths::parse(&var("DEVPILOT_ALLOWED_PATHS").unwrap_or_default())?,
             public_url: var("DEVPILOT_PUBLIC_URL").map(|v| v.trim_end_matches('/').to_owned()),
             identity: IdentitySettings::from_env()?,
-            mail: crate::mail::MailSettings::from_env()?,
+            mail: mail_from_env()?,
             data_dir,
             database_url,
             local_backup_dir,
@@ -214,6 +215,14 @@ impl Settings {
     pub fn master_key_file(&self) -> PathBuf {
         self.data_dir.join("master.key")
     }
+}
+
+/// None when `DEVPILOT_SMTP_URL` is unset: nothing is mailed.
+fn mail_from_env() -> anyhow::Result<Option<MailSettings>> {
+    let Some(url) = var("DEVPILOT_SMTP_URL") else { return Ok(None) };
+    let from = var("DEVPILOT_MAIL_FROM")
+        .ok_or_else(|| anyhow::anyhow!("DEVPILOT_SMTP_URL is set: set DEVPILOT_MAIL_FROM too"))?;
+    MailSettings::parse(&url, &from).map(Some)
 }
 
 pub(crate) fn var(name: &str) -> Option<String> {

@@ -74,7 +74,7 @@ impl Application {
         let sessions = web::Data::new(session_service);
         let proxies = web::Data::new(settings.identity.trusted_proxies.clone());
         let instance_settings = web::Data::new(InstanceSettings::new(&settings));
-        let tokens = web::Data::new(crate::api::tokens::TokenService::new(db.clone()));
+        let tokens = web::Data::new(crate::auth::tokens::TokenService::new(db.clone()));
         let audit = web::Data::new(crate::audit::service::AuditService::new(db.clone()));
         let plans = web::Data::new(PlanService::new(db.clone(), cipher.clone(), grant_service.clone()));
         let runner = Runner::new(

@@ -19,10 +19,10 @@ use secrecy::SecretString;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/admin/accounts", web::get().to(list))
         .route("/admin/accounts", web::post().to(create))
-        .route("/admin/accounts/{id}/disable", web::post().to(disable))
-        .route("/admin/accounts/{id}/enable", web::post().to(enable))
-        .route("/admin/accounts/{id}/make-operator", web::post().to(make_operator))
-        .route("/admin/accounts/{id}/unmake-operator", web::post().to(unmake_operator))
+        .route("/admin/accounts/{id}/disable", switch_to(Switch::Disable))
+        .route("/admin/accounts/{id}/enable", switch_to(Switch::Enable))
+        .route("/admin/accounts/{id}/make-operator", switch_to(Switch::MakeOperator))
+        .route("/admin/accounts/{id}/unmake-operator", switch_to(Switch::UnmakeOperator))
         .route("/admin/accounts/{id}/password", web::post().to(set_password));
 }
 
@@ -113,51 +113,36 @@ async fn create(
     }
 }
 
-async fn disable(
-    me: Account,
-    service: web::Data<AdminService>,
-    session: Session,
-    id: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
-    me.require_operator()?;
-    let done = service
-        .set_disabled(&me, &id, true)
-        .await
-        .map(|()| "Disabled the account: it is signed out everywhere.".to_owned());
-    back(&session, "/admin/accounts", done)
+/// What a row's buttons switch.
+#[derive(Clone, Copy)]
+enum Switch {
+    Disable,
+    Enable,
+    MakeOperator,
+    UnmakeOperator,
 }
 
-async fn enable(
-    me: Account,
-    service: web::Data<AdminService>,
-    session: Session,
-    id: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
-    me.require_operator()?;
-    let done = service.set_disabled(&me, &id, false).await.map(|()| "Enabled the account.".to_owned());
-    back(&session, "/admin/accounts", done)
-}
-
-async fn make_operator(
-    me: Account,
-    service: web::Data<AdminService>,
-    session: Session,
-    id: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
-    me.require_operator()?;
-    let done = service.set_operator(&me, &id, true).await.map(|()| "The account is now an operator.".to_owned());
-    back(&session, "/admin/accounts", done)
-}
-
-async fn unmake_operator(
-    me: Account,
-    service: web::Data<AdminService>,
-    session: Session,
-    id: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
-    me.require_operator()?;
-    let done = service.set_operator(&me, &id, false).await.map(|()| "The account is no longer an operator.".to_owned());
-    back(&session, "/admin/accounts", done)
+/// `POST /admin/accounts/{id}/<switch>`.
+fn switch_to(switch: Switch) -> actix_web::Route {
+    web::post().to(
+        move |me: Account, service: web::Data<AdminService>, session: Session, id: web::Path<String>| async move {
+            me.require_operator()?;
+            let done = match switch {
+                Switch::Disable => service
+                    .set_disabled(&me, &id, true)
+                    .await
+                    .map(|()| "Disabled the account: it is signed out everywhere."),
+                Switch::Enable => service.set_disabled(&me, &id, false).await.map(|()| "Enabled the account."),
+                Switch::MakeOperator => {
+                    service.set_operator(&me, &id, true).await.map(|()| "The account is now an operator.")
+                }
+                Switch::UnmakeOperator => {
+                    service.set_operator(&me, &id, false).await.map(|()| "The account is no longer an operator.")
+                }
+            };
+            back(&session, "/admin/accounts", done.map(str::to_owned))
+        },
+    )
 }
 
 async fn set_password(

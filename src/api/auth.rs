@@ -6,9 +6,9 @@
 //! token stops working at once. No cookies: the API is not subject to CSRF.
 
 use super::error::ApiError;
-use super::tokens::{TOKEN_PREFIX, TokenError, TokenService};
+use crate::auth::Role;
 use crate::auth::service::AccountService;
-use crate::auth::session::Role;
+use crate::auth::tokens::{TOKEN_PREFIX, TokenError, TokenService};
 use crate::sessions::{Kind, SessionService};
 use crate::web::limits::{BodyError, read_body, too_large_message};
 use actix_web::body::{EitherBody, MessageBody};

@@ -1,7 +1,8 @@
 //! The "API" page: long-lived API tokens (mint, shown once; list; revoke) and the API reference
 //! rendered from the OpenAPI document.
 
-use super::tokens::{ApiTokenRow, TokenService};
+use crate::auth::token_store::ApiTokenRow;
+use crate::auth::tokens::TokenService;
 use crate::auth::{CurrentUser, Role};
 use crate::destinations::fields::FieldErrors;
 use crate::error::AppError;

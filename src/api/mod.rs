@@ -9,9 +9,9 @@ pub mod error;
 pub mod html;
 pub mod pagination;
 pub mod reference;
+pub mod responses;
 pub mod runs;
 pub mod schedules;
-pub mod tokens;
 
 use actix_web::{HttpResponse, web};
 use error::ApiError;

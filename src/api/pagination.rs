@@ -3,7 +3,7 @@
 
 use super::error::ApiError;
 use crate::destinations::fields::FieldErrors;
-use actix_web::HttpRequest;
+use actix_web::{HttpRequest, HttpResponse};
 use utoipa::{IntoParams, ToSchema};
 
 pub const DEFAULT_PER_PAGE: i64 = 15;
@@ -89,4 +89,30 @@ impl<T> Paginated<T> {
             data,
         }
     }
+}
+
+/// The answer to a list request: the query's page read (422 when out of range), that page
+/// fetched as (items, total), each item shown as its resource.
+pub async fn page_of<T, R, E, Fetched>(
+    req: &HttpRequest,
+    query: &PageQuery,
+    fetch: impl FnOnce(i64, i64) -> Fetched,
+    resource: impl FnMut(T) -> R,
+) -> Result<HttpResponse, ApiError>
+where
+    Fetched: Future<Output = Result<(Vec<T>, i64), E>>,
+    ApiError: From<E>,
+    R: serde::Serialize,
+{
+    let (page, per_page) = query.parse()?;
+    let (items, total) = fetch(page, per_page).await?;
+    let data = items.into_iter().map(resource).collect();
+    Ok(HttpResponse::Ok().json(Paginated::new(req, data, page, per_page, total)))
+}
+
+/// One page of a list held whole, and the list's length.
+pub fn slice<T>(items: Vec<T>, page: i64, per_page: i64) -> (Vec<T>, i64) {
+    let total = items.len() as i64;
+    let skip = usize::try_from((page - 1).saturating_mul(per_page)).unwrap_or(usize::MAX);
+    (items.into_iter().skip(skip).take(usize::try_from(per_page).unwrap_or(0)).collect(), total)
 }

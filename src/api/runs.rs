@@ -4,7 +4,8 @@
 
 use super::auth::ApiUser;
 use super::error::{ApiError, ErrorBody};
-use super::pagination::{PageQuery, Paginated};
+use super::pagination::{PageQuery, Paginated, page_of};
+use super::responses::PageErrors;
 use crate::error::AppError;
 use crate::plans::service::PlanService;
 use crate::runs::history::Download;
@@ -152,19 +153,6 @@ fn artifact_error(e: AppError) -> ApiError {
     }
 }
 
-async fn page_of_runs(
-    req: &HttpRequest,
-    user: &ApiUser,
-    runner: &Runner,
-    schedule: Option<&str>,
-    query: &PageQuery,
-) -> Result<HttpResponse, ApiError> {
-    let (page, per_page) = query.parse()?;
-    let (rows, total) = runner.page(&user.workspace_id, schedule, page, per_page).await?;
-    let data = rows.into_iter().map(|(run, name)| RunResource::new(run, name, runner)).collect();
-    Ok(HttpResponse::Ok().json(Paginated::new(req, data, page, per_page, total)))
-}
-
 /// A schedule's runs, newest first.
 #[utoipa::path(
     get,
@@ -173,10 +161,8 @@ async fn page_of_runs(
     params(("id" = Uuid, Path, description = "Schedule UUID"), PageQuery),
     responses(
         (status = 200, description = "A page of runs", body = Paginated<RunResource>),
-        (status = 400, description = "A page parameter that is not a number", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such schedule in this workspace", body = ErrorBody),
-        (status = 422, description = "A page parameter out of range", body = ErrorBody),
+        PageErrors,
     )
 )]
 pub async fn list_of_schedule(
@@ -188,7 +174,7 @@ pub async fn list_of_schedule(
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let plan = plans.get(&user.workspace_id, &id.to_string()).await?;
-    page_of_runs(&req, &user, &runner, Some(&plan.id), &query).await
+    runs_page(&req, &user, &runner, Some(&plan.id), &query).await
 }
 
 /// The workspace's runs, newest first.
@@ -199,9 +185,7 @@ pub async fn list_of_schedule(
     params(PageQuery),
     responses(
         (status = 200, description = "A page of runs", body = Paginated<RunResource>),
-        (status = 400, description = "A page parameter that is not a number", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 422, description = "A page parameter out of range", body = ErrorBody),
+        PageErrors,
     )
 )]
 pub async fn list(
@@ -210,7 +194,18 @@ pub async fn list(
     runner: web::Data<Runner>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    page_of_runs(&req, &user, &runner, None, &query).await
+    runs_page(&req, &user, &runner, None, &query).await
+}
+
+async fn runs_page(
+    req: &HttpRequest,
+    user: &ApiUser,
+    runner: &Runner,
+    schedule: Option<&str>,
+    query: &PageQuery,
+) -> Result<HttpResponse, ApiError> {
+    let fetch = |page, per_page| runner.page(&user.workspace_id, schedule, page, per_page);
+    page_of(req, query, fetch, |(run, name)| RunResource::new(run, name, runner)).await
 }
 
 /// One run: poll it until its status is `succeeded`, `failed`, `skipped` or `interrupted`.

@@ -4,7 +4,8 @@
 
 use super::auth::ApiUser;
 use super::error::{ApiError, ErrorBody};
-use super::pagination::{PageQuery, Paginated};
+use super::pagination::{PageQuery, Paginated, page_of, slice};
+use super::responses::{JsonBodyErrors, PageErrors};
 use super::runs::{RunEnvelope, RunResource, run_location};
 use crate::plans::domain::Source;
 use crate::plans::service::{Plan, PlanService};
@@ -157,9 +158,7 @@ fn envelope(plan: Plan) -> ScheduleEnvelope {
     params(PageQuery),
     responses(
         (status = 200, description = "A page of schedules", body = Paginated<ScheduleResource>),
-        (status = 400, description = "A page parameter that is not a number", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 422, description = "A page parameter out of range", body = ErrorBody),
+        PageErrors,
     )
 )]
 pub async fn list(
@@ -168,12 +167,10 @@ pub async fn list(
     service: web::Data<PlanService>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let (page, per_page) = query.parse()?;
-    let plans = service.list(&user.workspace_id).await?;
-    let total = plans.len() as i64;
-    let skip = usize::try_from((page - 1).saturating_mul(per_page)).unwrap_or(usize::MAX);
-    let data = plans.into_iter().skip(skip).take(per_page as usize).map(ScheduleResource::from).collect();
-    Ok(HttpResponse::Ok().json(Paginated::new(&req, data, page, per_page, total)))
+    // Held whole: a workspace has a handful of plans.
+    let plans = service.list(&user.workspace_id);
+    let fetch = |page, per_page| async move { Ok::<_, ApiError>(slice(plans.await?, page, per_page)) };
+    page_of(&req, &query, fetch, ScheduleResource::from).await
 }
 
 /// Creates a schedule. Every field is checked at once; a PostgreSQL source must answer.
@@ -185,12 +182,8 @@ pub async fn list(
     responses(
         (status = 201, description = "Created", body = ScheduleEnvelope,
             headers(("Location" = String, description = "The new schedule's URL"))),
-        (status = 400, description = "The body is not JSON", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Viewers cannot create schedules", body = ErrorBody),
-        (status = 413, description = "The body is too large", body = ErrorBody),
-        (status = 415, description = "The body is not sent as application/json", body = ErrorBody),
-        (status = 422, description = "Invalid fields (in `fields`) or a body of the wrong shape", body = ErrorBody),
+        JsonBodyErrors,
     )
 )]
 pub async fn create(
@@ -248,13 +241,9 @@ pub async fn show(
     request_body = ScheduleChange,
     responses(
         (status = 200, description = "The changed schedule", body = ScheduleEnvelope),
-        (status = 400, description = "The body is not JSON", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Viewers cannot change schedules", body = ErrorBody),
         (status = 404, description = "No such schedule in this workspace", body = ErrorBody),
-        (status = 413, description = "The body is too large", body = ErrorBody),
-        (status = 415, description = "The body is not sent as application/json", body = ErrorBody),
-        (status = 422, description = "Invalid fields (in `fields`) or a body of the wrong shape", body = ErrorBody),
+        JsonBodyErrors,
     )
 )]
 pub async fn update(

@@ -29,7 +29,7 @@ pub enum RestoreError {
     #[error("{0}")]
     Target(String),
     #[error("the archive is unsafe or damaged: {0}")]
-    Archive(String),
+    Archive(#[from] super::unpack::UnsafeArchive),
     #[error(transparent)]
     Postgres(#[from] PostgresError),
     #[error(transparent)]

@@ -3,7 +3,6 @@
 //! a link of the archive), then created relative to its folder's descriptor without following a
 //! link, so even an archive that got past the checks cannot write outside the staging folder.
 
-use super::restore::RestoreError;
 use crate::hostfs::DevpilotFiles;
 use crate::hostfs::beneath::{make_folder_below, open_folder_below};
 use rustix::fs::{
@@ -17,10 +16,15 @@ use std::path::{Component, Path, PathBuf};
 /// While unpacking, folders stay open to us; their own modes are set once everything is in.
 const WORKING_FOLDER: u32 = 0o700;
 
+/// What makes an archive refused or unreadable: its entry and why, in words.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UnsafeArchive(pub String);
+
 /// Unpacks a `.tar.zst` from `reader` into the open folder `staging`; returns the mode the
 /// archive gives its top folder (`.`), if it has one.
-pub fn unpack(reader: impl Read, staging: &OwnedFd) -> Result<Option<u32>, RestoreError> {
-    let archive_error = |e: std::io::Error| RestoreError::Archive(e.to_string());
+pub fn unpack(reader: impl Read, staging: &OwnedFd) -> Result<Option<u32>, UnsafeArchive> {
+    let archive_error = |e: std::io::Error| UnsafeArchive(e.to_string());
     let decoder = zstd::Decoder::new(reader).map_err(archive_error)?;
     let mut archive = tar::Archive::new(decoder);
     let none = DevpilotFiles::default();
@@ -33,7 +37,7 @@ pub fn unpack(reader: impl Read, staging: &OwnedFd) -> Result<Option<u32>, Resto
         let path = entry.path().map_err(archive_error)?.into_owned();
         let kind = entry.header().entry_type();
         let link = entry.link_name().map_err(archive_error)?.map(|l| l.into_owned());
-        check_entry(&path, kind, link.as_deref(), &symlinks).map_err(RestoreError::Archive)?;
+        check_entry(&path, kind, link.as_deref(), &symlinks).map_err(UnsafeArchive)?;
         if kind.is_pax_global_extensions() {
             continue;
         }
@@ -43,7 +47,7 @@ pub fn unpack(reader: impl Read, staging: &OwnedFd) -> Result<Option<u32>, Resto
             top_mode = top_mode.or(kind.is_dir().then_some(mode));
             continue;
         };
-        let shown = |e: std::io::Error| RestoreError::Archive(format!("{}: {e}", path.display()));
+        let shown = |e: std::io::Error| UnsafeArchive(format!("{}: {e}", path.display()));
         let folder =
             make_folder_below(staging.as_fd(), parent, Mode::from_raw_mode(WORKING_FOLDER), &none).map_err(shown)?;
         if kind.is_dir() {
@@ -58,7 +62,7 @@ pub fn unpack(reader: impl Read, staging: &OwnedFd) -> Result<Option<u32>, Resto
         } else if kind.is_hard_link() {
             let target = normalized(&link.unwrap_or_default());
             let (Some(from_folder), Some(from_name)) = (target.parent(), target.file_name()) else {
-                return Err(RestoreError::Archive(format!("{}: a link to the folder itself", path.display())));
+                return Err(UnsafeArchive(format!("{}: a link to the folder itself", path.display())));
             };
             let from = open_folder_below(staging.as_fd(), from_folder, &none).map_err(shown)?;
             replace(&folder, name, |f| linkat(&from, from_name, f, name, AtFlags::empty())).map_err(shown)?;
@@ -77,8 +81,8 @@ pub fn unpack(reader: impl Read, staging: &OwnedFd) -> Result<Option<u32>, Resto
     folders.sort_by_key(|(p, _)| std::cmp::Reverse(p.components().count()));
     for (inside, mode) in folders {
         let folder = open_folder_below(staging.as_fd(), &inside, &none)
-            .map_err(|e| RestoreError::Archive(format!("{}: {e}", inside.display())))?;
-        fchmod(&folder, Mode::from_raw_mode(mode | 0o700)).map_err(|e| RestoreError::Archive(e.to_string()))?;
+            .map_err(|e| UnsafeArchive(format!("{}: {e}", inside.display())))?;
+        fchmod(&folder, Mode::from_raw_mode(mode | 0o700)).map_err(|e| UnsafeArchive(e.to_string()))?;
     }
     Ok(top_mode)
 }

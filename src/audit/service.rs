@@ -3,8 +3,8 @@
 
 use super::domain::{Action, SubjectKind};
 use super::store::{self, AuditRow, Filter};
+use crate::db::page::Page;
 use crate::db::{Db, DbError};
-use crate::destinations::service::Page;
 use chrono::NaiveDateTime;
 
 /// An entry as pages and the API show it.

@@ -1,8 +1,9 @@
 //! First-run setup, sign-in and sign-out pages.
 
 use super::domain::NewAccount;
+use super::identity::Account;
 use super::service::{AccountError, AccountService};
-use super::session::{self, Account};
+use super::session;
 use crate::error::AppError;
 use crate::sessions::SessionService;
 use crate::web::{Layout, form_value, render, see_other};

@@ -1,9 +1,10 @@
 //! Accounts: first-run setup, sign-in with rate limiting, and who a session belongs to.
 
 use super::domain::{NewAccount, parse_person_name, parse_workspace_name};
+use super::identity::{Account, CurrentUser};
 use super::limits::{Admission, SignInLimits};
 use super::password;
-use super::session::{Account, CurrentUser, Role};
+use super::role::Role;
 use super::store::{self, MembershipRow, UserRow, WorkspaceRow};
 use crate::db::memo::Memo;
 use crate::db::{Db, DbError};

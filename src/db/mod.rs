@@ -4,6 +4,7 @@
 
 mod error;
 pub mod memo;
+pub mod page;
 pub mod schema;
 pub mod version;
 

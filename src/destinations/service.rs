@@ -77,18 +77,7 @@ impl From<DbError> for DestinationError {
     }
 }
 
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub page: i64,
-    pub per_page: i64,
-    pub total: i64,
-}
-
-impl<T> Page<T> {
-    pub fn last_page(&self) -> i64 {
-        ((self.total + self.per_page - 1) / self.per_page).max(1)
-    }
-}
+pub use crate::db::page::Page;
 
 pub use super::testing::{StepResult, StepState, TEST_ALL_CONCURRENCY, TestAllSummary, TestOutcome};
 

@@ -5,7 +5,7 @@
 //! Devpilot's files). Every grant and revocation is recorded in the workspace's audit log.
 //!
 //! The rest of the app asks here what a workspace may reach: [`GrantService::access`] for
-//! folders, [`GrantService::database_server_granted`] for database servers.
+//! folders, [`super::databases::access`] for database servers.
 
 use super::domain::{DatabaseServer, FolderAccess, GrantKind, HostGrant};
 use super::store;
@@ -87,23 +87,6 @@ impl GrantService {
             })
             .collect();
         Ok(HostAccess::new(folders, self.own_folder(workspace), Arc::clone(&self.devpilot)))
-    }
-
-    /// The database servers granted to the workspace.
-    pub async fn database_servers(&self, workspace: &str) -> Result<Vec<DatabaseServer>, DbError> {
-        let grants = self.for_workspace(workspace).await?;
-        Ok(grants
-            .into_iter()
-            .filter_map(|g| match g.kind {
-                GrantKind::Database(server) => Some(server),
-                GrantKind::Folder { .. } => None,
-            })
-            .collect())
-    }
-
-    /// Whether `server` (host names compared without case) is granted to the workspace.
-    pub async fn database_server_granted(&self, workspace: &str, server: &DatabaseServer) -> Result<bool, DbError> {
-        Ok(self.database_servers(workspace).await?.iter().any(|granted| granted.same_as(server)))
     }
 
     async fn for_workspace(&self, workspace: &str) -> Result<Vec<HostGrant>, DbError> {

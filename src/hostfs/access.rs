@@ -5,13 +5,42 @@
 //! as the kernel sees them); and never one of Devpilot's own files, whatever is granted.
 
 use super::own::{DevpilotFiles, Own};
-use crate::grants::FolderAccess;
 use std::ffi::OsString;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
 /// The words every refusal of an ungranted path uses (pages link them to the grant page).
 pub const NOT_GRANTED: &str = "not granted to this workspace";
+
+/// What a folder grant allows (stored with the grant by `grants`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FolderAccess {
+    /// Sources only (directory and SQLite plans read there).
+    Read,
+    /// Sources, local destinations and restore targets.
+    ReadWrite,
+}
+
+impl FolderAccess {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FolderAccess::Read => "read",
+            FolderAccess::ReadWrite => "read_write",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<FolderAccess> {
+        match value {
+            "read" => Some(FolderAccess::Read),
+            "read_write" => Some(FolderAccess::ReadWrite),
+            _ => None,
+        }
+    }
+
+    pub fn allows_write(self) -> bool {
+        self == FolderAccess::ReadWrite
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Need {

@@ -12,7 +12,7 @@ pub mod beneath;
 pub mod own;
 pub mod private;
 
-pub use access::{HostAccess, Located, NOT_GRANTED, Need, Place, Refusal};
+pub use access::{FolderAccess, HostAccess, Located, NOT_GRANTED, Need, Place, Refusal};
 pub use own::{DevpilotFiles, DevpilotIds, FileId, Own};
 
 /// The system's own words for the common failures (what `df`, `ls` and the logs say too).

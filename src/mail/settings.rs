@@ -26,14 +26,6 @@ pub struct MailSettings {
 }
 
 impl MailSettings {
-    /// None when `DEVPILOT_SMTP_URL` is unset: nothing is mailed.
-    pub fn from_env() -> anyhow::Result<Option<MailSettings>> {
-        let Some(url) = crate::config::var("DEVPILOT_SMTP_URL") else { return Ok(None) };
-        let from = crate::config::var("DEVPILOT_MAIL_FROM")
-            .ok_or_else(|| anyhow::anyhow!("DEVPILOT_SMTP_URL is set: set DEVPILOT_MAIL_FROM too"))?;
-        MailSettings::parse(&url, &from).map(Some)
-    }
-
     pub fn parse(url: &str, from: &str) -> anyhow::Result<MailSettings> {
         // The URL holds a password: errors never repeat it.
         let parsed = url::Url::parse(url).map_err(|e| anyhow::anyhow!("DEVPILOT_SMTP_URL does not parse: {e}"))?;

@@ -22,8 +22,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/plans/new", web::get().to(new_form))
         .route("/plans/{id}/edit", web::get().to(edit_form))
         .route("/plans/{id}", web::post().to(update))
-        .route("/plans/{id}/enable", web::post().to(enable))
-        .route("/plans/{id}/disable", web::post().to(disable))
+        .route("/plans/{id}/enable", switch_to(true))
+        .route("/plans/{id}/disable", switch_to(false))
         .route("/plans/{id}/delete", web::get().to(confirm_delete))
         .route("/plans/{id}/delete", web::post().to(delete));
 }
@@ -198,6 +198,15 @@ async fn update(
 
 // ---- actions ----
 
+/// `POST /plans/{id}/enable` or `/disable`.
+fn switch_to(enabled: bool) -> actix_web::Route {
+    web::post().to(
+        move |user: CurrentUser, service: web::Data<PlanService>, path: web::Path<String>, session: Session| async move {
+            switch(user, &service, &path, enabled, &session).await
+        },
+    )
+}
+
 async fn switch(user: CurrentUser, service: &PlanService, id: &str, enabled: bool, session: &Session) -> HttpResult {
     user.require_write()?;
     match service.set_enabled(&user.workspace_id, id, enabled, &Actor::web(&user)).await {
@@ -215,24 +224,6 @@ async fn switch(user: CurrentUser, service: &PlanService, id: &str, enabled: boo
 }
 
 type HttpResult = Result<HttpResponse, AppError>;
-
-async fn enable(
-    user: CurrentUser,
-    service: web::Data<PlanService>,
-    path: web::Path<String>,
-    session: Session,
-) -> HttpResult {
-    switch(user, &service, &path, true, &session).await
-}
-
-async fn disable(
-    user: CurrentUser,
-    service: web::Data<PlanService>,
-    path: web::Path<String>,
-    session: Session,
-) -> HttpResult {
-    switch(user, &service, &path, false, &session).await
-}
 
 #[derive(Template)]
 #[template(path = "plans/delete.html")]

@@ -6,8 +6,12 @@
 //! the system's root certificates (milliseconds of CPU — "Test all" of 200 destinations spent
 //! most of its time there), and a shared client keeps its connections to a service alive.
 
+use super::object_store_errors::from_answer;
 use super::outbound::{self, AddressPolicy};
 use super::{ErrorKind, ProviderError};
+
+// Callers that classify their own answers find it beside the clients.
+pub use super::object_store_errors::kind_of_status;
 use crate::config::ProviderSettings;
 use object_store::client::{HttpClient, HttpConnector};
 use object_store::{ClientConfigKey, ClientOptions};
@@ -165,16 +169,6 @@ pub fn origin(url: &str) -> String {
     }
 }
 
-/// The kind an HTTP status implies when the body says nothing better.
-pub fn kind_of_status(status: reqwest::StatusCode) -> ErrorKind {
-    match status.as_u16() {
-        401 => ErrorKind::Authentication,
-        403 => ErrorKind::Permission,
-        404 => ErrorKind::NotFound,
-        _ => ErrorKind::Provider,
-    }
-}
-
 /// Sends a request that object_store's signer has signed (`request` carries its method, URL
 /// and headers; no body) and returns the answer's body; an error answer in the provider's own
 /// words.
@@ -193,7 +187,7 @@ pub async fn send_signed(
     let status = response.status();
     let body = response.text().await.map_err(|e| transport_error(&e, endpoint))?;
     if !status.is_success() {
-        return Err(super::object_store_errors::from_answer(status, &body));
+        return Err(from_answer(status, &body));
     }
     Ok(body)
 }

@@ -18,11 +18,21 @@ pub fn from_object_store(error: &object_store::Error, endpoint: &str) -> Provide
 /// An HTTP error answer to a request of our own: the provider's code and message from the body,
 /// else the status and the body's first line.
 pub fn from_answer(status: reqwest::StatusCode, body: &str) -> ProviderError {
-    let by_status = super::http::kind_of_status(status);
+    let by_status = kind_of_status(status);
     match coded_error(body) {
         Some(e) if e.kind == ErrorKind::Provider => ProviderError { kind: by_status, ..e },
         Some(e) => e,
         None => ProviderError::new(by_status, format!("HTTP {}: {}", status.as_u16(), first_line(body))),
+    }
+}
+
+/// The kind an HTTP status implies when the body says nothing better.
+pub fn kind_of_status(status: reqwest::StatusCode) -> ErrorKind {
+    match status.as_u16() {
+        401 => ErrorKind::Authentication,
+        403 => ErrorKind::Permission,
+        404 => ErrorKind::NotFound,
+        _ => ErrorKind::Provider,
     }
 }
 

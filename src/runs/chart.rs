@@ -1,6 +1,7 @@
 //! The plan page's chart of artifact size over time: inline SVG, drawn on the server (no JS).
 
 use super::store::{RunRow, SUCCEEDED};
+use crate::web::format::human_bytes;
 
 const WIDTH: f64 = 600.0;
 const HEIGHT: f64 = 120.0;
@@ -36,7 +37,7 @@ pub fn sizes(runs: &[RunRow]) -> String {
         "<svg class=\"size-chart\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" width=\"100%\" height=\"{HEIGHT}\" role=\"img\" \
          aria-label=\"Artifact size over time, largest {}\"><polyline fill=\"none\" stroke=\"currentColor\" \
          stroke-width=\"2\" points=\"{}\"/><g fill=\"currentColor\">{dots}</g></svg>",
-        super::html::human_bytes(max as u64),
+        human_bytes(max as u64),
         coords.join(" ")
     )
 }

@@ -11,6 +11,7 @@ use crate::destinations::fields::FieldErrors;
 use crate::error::AppError;
 use crate::grants::FolderAccess;
 use crate::plans::service::{Plan, PlanService};
+use crate::web::format::human_bytes;
 use crate::web::time::exact;
 use crate::web::{Flash, Layout, form_value, render, see_other};
 use actix_session::Session;
@@ -74,17 +75,6 @@ fn view(run: RunRow, plan_name: String, destinations: &[(String, String)]) -> Ru
         plan_name,
         id: run.id,
     }
-}
-
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 { format!("{n} B") } else { format!("{value:.1} {}", UNITS[unit]) }
 }
 
 #[derive(Template)]

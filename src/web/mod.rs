@@ -1,10 +1,14 @@
-//! Pieces every HTML page shares: the layout context, static files, redirects, time display.
+//! Pieces every HTML page shares: the layout context, static files, redirects, flash messages;
+//! how values are written for people ([`format`] sizes and ids, [`time`] times).
 
 pub mod assets;
 pub mod client;
+pub mod format;
 pub mod headers;
 pub mod limits;
 pub mod time;
+
+pub use format::HtmlId;
 
 use crate::auth::{Account, CurrentUser};
 use actix_web::HttpResponse;
@@ -78,31 +82,6 @@ pub fn render_sized<T: askama::Template>(
     template.render_into(&mut body).map_err(|e| anyhow::anyhow!("rendering a template: {e}"))?;
     Ok(HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body))
 }
-
-/// An id shown in HTML as it is, without the escaper's pass: ids are UUIDs (letters, digits and
-/// hyphens), and anything else is escaped once, here.
-pub struct HtmlId<'a>(std::borrow::Cow<'a, str>);
-
-impl<'a> HtmlId<'a> {
-    pub fn new(id: &'a str) -> HtmlId<'a> {
-        if id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-            HtmlId(std::borrow::Cow::Borrowed(id))
-        } else {
-            HtmlId(std::borrow::Cow::Owned(
-                askama::filters::escape(id, askama::filters::Html)
-                    .map_or_else(|_| String::new(), |escaped| escaped.to_string()),
-            ))
-        }
-    }
-}
-
-impl std::fmt::Display for HtmlId<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl askama::filters::HtmlSafe for HtmlId<'_> {}
 
 /// Makes htmx put this response in place of the element `selector` names (its own element: the
 /// response's top element is selected too), whatever the requesting element's target.

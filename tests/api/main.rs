@@ -21,6 +21,7 @@ mod api_destinations;
 mod api_runs;
 mod api_schedules;
 mod api_tokens;
+mod architecture_map;
 mod artifacts;
 mod audit_log;
 mod azure_least_privilege;

@@ -11,6 +11,7 @@
 
 pub mod client;
 pub mod reach;
+mod server;
 mod stream;
 mod tls;
 pub mod tools;
@@ -18,6 +19,7 @@ pub mod url;
 
 pub use client::Checked;
 pub use reach::{DatabaseAccess, OwnDatabase, Reachable};
+pub use server::DatabaseServer;
 pub use url::{DatabaseHost, PostgresUrl, SslMode};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

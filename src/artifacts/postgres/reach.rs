@@ -5,8 +5,8 @@
 //! are the only ones connected to afterwards (no second lookup for DNS rebinding to answer).
 
 use super::PostgresError;
+use super::server::DatabaseServer;
 use super::url::{DatabaseHost, PostgresUrl};
-use crate::grants::DatabaseServer;
 use crate::providers::outbound::{AddressPolicy, ResolveError, canonical, literal};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};

@@ -3,42 +3,16 @@
 //! revoked nor expired and its creator is still a member of the workspace; it never has more
 //! rights than its creator has now.
 
-use crate::auth::session::Role;
-use crate::db::schema::api_tokens::{self, dsl};
-use crate::db::{Db, DbConn, DbError};
+use super::Role;
+use super::token_store::{self, ApiTokenRow};
+use crate::db::{Db, DbError};
 use chrono::{NaiveDateTime, Utc};
-use diesel::prelude::*;
 use secrecy::{ExposeSecret, SecretString};
 
 /// Every token starts with this, so one pasted by mistake is recognisable (and scannable).
 pub const TOKEN_PREFIX: &str = "dpk_";
 /// How many characters of a token the list shows.
 const SHOWN_PREFIX_LEN: usize = TOKEN_PREFIX.len() + 8;
-
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = api_tokens)]
-pub struct ApiTokenRow {
-    pub id: String,
-    pub workspace_id: String,
-    pub created_by: String,
-    pub name: String,
-    pub role: String,
-    pub prefix: String,
-    pub token_hash: String,
-    pub created_at: NaiveDateTime,
-    pub expires_at: Option<NaiveDateTime>,
-    pub last_used_at: Option<NaiveDateTime>,
-    pub revoked_at: Option<NaiveDateTime>,
-}
-
-/// A token's holder as the API sees it.
-#[derive(Debug, Clone)]
-pub struct TokenHolder {
-    pub token_id: String,
-    pub user_id: String,
-    pub workspace_id: String,
-    pub role: Role,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
@@ -90,36 +64,20 @@ impl TokenService {
             revoked_at: None,
         };
         let insert = row.clone();
-        self.db.run(move |c| diesel::insert_into(dsl::api_tokens).values(&insert).execute(c).map(drop)).await?;
+        self.db.run(move |c| token_store::insert(c, &insert)).await?;
         Ok((row, SecretString::from(token)))
     }
 
     /// The workspace's tokens, newest first (revoked ones included, marked).
     pub async fn list(&self, workspace: &str) -> Result<Vec<ApiTokenRow>, DbError> {
         let ws = workspace.to_owned();
-        self.db
-            .run(move |c| {
-                dsl::api_tokens
-                    .filter(dsl::workspace_id.eq(&ws))
-                    .order(dsl::created_at.desc())
-                    .select(ApiTokenRow::as_select())
-                    .load(c)
-            })
-            .await
+        self.db.run(move |c| token_store::of_workspace(c, &ws)).await
     }
 
     pub async fn revoke(&self, workspace: &str, id: &str) -> Result<(), DbError> {
         let (ws, id) = (workspace.to_owned(), id.to_owned());
         let now = Utc::now().naive_utc();
-        let n = self
-            .db
-            .run(move |c| {
-                diesel::update(dsl::api_tokens.filter(dsl::workspace_id.eq(&ws)).filter(dsl::id.eq(&id)))
-                    .filter(dsl::revoked_at.is_null())
-                    .set(dsl::revoked_at.eq(now))
-                    .execute(c)
-            })
-            .await?;
+        let n = self.db.run(move |c| token_store::revoke(c, &ws, &id, now)).await?;
         if n == 0 { Err(DbError::NotFound) } else { Ok(()) }
     }
 
@@ -127,7 +85,8 @@ impl TokenService {
     pub async fn authenticate(&self, token: &SecretString) -> Result<ApiTokenRow, TokenError> {
         let digest = hash(token.expose_secret());
         let now = Utc::now().naive_utc();
-        let row = self.db.run(move |c| find_and_touch(c, &digest, now)).await?.ok_or(TokenError::Unknown)?;
+        let row =
+            self.db.run(move |c| token_store::find_and_touch(c, &digest, now)).await?.ok_or(TokenError::Unknown)?;
         if row.revoked_at.is_some() {
             return Err(TokenError::Revoked);
         }
@@ -136,13 +95,4 @@ impl TokenService {
         }
         Ok(row)
     }
-}
-
-fn find_and_touch(c: &mut DbConn, digest: &str, now: NaiveDateTime) -> QueryResult<Option<ApiTokenRow>> {
-    let row =
-        dsl::api_tokens.filter(dsl::token_hash.eq(digest)).select(ApiTokenRow::as_select()).first(c).optional()?;
-    if let Some(row) = &row {
-        diesel::update(dsl::api_tokens.find(&row.id)).set(dsl::last_used_at.eq(now)).execute(c)?;
-    }
-    Ok(row)
 }
