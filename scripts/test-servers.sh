@@ -292,11 +292,11 @@ ts_launch_moto() {
 
 ts_finish_moto() {
     local url="$TS_MOTO_URL" py="$TS_VENV/bin/python"
-    ts_wait_until moto "$TS_MOTO_PID" 60 ts_http_answers "$url/moto-api/" || return 1
+    ts_wait_until moto "$TS_MOTO_PID" 180 ts_http_answers "$url/moto-api/" || return 1
     "${TS_AWS_ENV[@]}" "$py" "$TS_ROOT/scripts/moto_setup.py" setup --endpoint "$url" --out "$TS_DIR/moto-auth.json" \
         || ts_die "moto setup failed" || return 1
     local code
-    code="$(curl -s -o "$TS_LOGS/moto-reset-auth.out" -w '%{http_code}' --max-time 10 \
+    code="$(curl -s -o "$TS_LOGS/moto-reset-auth.out" -w '%{http_code}' --max-time 60 \
         -X POST -H 'Content-Type: text/plain' --data 0 "$url/moto-api/reset-auth")"
     [ "$code" = "200" ] || ts_die "switching moto auth on answered HTTP $code" || return 1
     "${TS_AWS_ENV[@]}" "$py" "$TS_ROOT/scripts/moto_setup.py" verify --auth "$TS_DIR/moto-auth.json" >&2 || return 1
@@ -312,11 +312,11 @@ ts_launch_moto_open() {
 
 ts_finish_moto_open() {
     local url="$TS_MOTO_OPEN_URL" code
-    ts_wait_until moto-open "$TS_MOTO_OPEN_PID" 60 ts_http_answers "$url/moto-api/" || return 1
-    code="$(curl -s -o "$TS_LOGS/moto-open-setup.out" -w '%{http_code}' --max-time 10 -X PUT "$url/$TS_MOTO_OPEN_BUCKET")"
+    ts_wait_until moto-open "$TS_MOTO_OPEN_PID" 180 ts_http_answers "$url/moto-api/" || return 1
+    code="$(curl -s -o "$TS_LOGS/moto-open-setup.out" -w '%{http_code}' --max-time 60 -X PUT "$url/$TS_MOTO_OPEN_BUCKET")"
     [ "$code" = "200" ] || ts_die "creating bucket $TS_MOTO_OPEN_BUCKET in moto (auth off) answered HTTP $code" || return 1
     # Auth really off: an unsigned listing with a slashed prefix works.
-    code="$(curl -s -o "$TS_LOGS/moto-open-setup.out" -w '%{http_code}' --max-time 10 \
+    code="$(curl -s -o "$TS_LOGS/moto-open-setup.out" -w '%{http_code}' --max-time 60 \
         "$url/$TS_MOTO_OPEN_BUCKET?list-type=2&prefix=a/b/&delimiter=/")"
     [ "$code" = "200" ] || ts_die "listing $TS_MOTO_OPEN_BUCKET in moto (auth off) answered HTTP $code" || return 1
 }
@@ -379,7 +379,7 @@ ts_launch_azurite() {
 }
 
 ts_finish_azurite() {
-    ts_wait_until azurite "$TS_AZURITE_PID" 60 ts_http_answers "$TS_AZURITE_URL/" || return 1
+    ts_wait_until azurite "$TS_AZURITE_PID" 180 ts_http_answers "$TS_AZURITE_URL/" || return 1
     "$TS_VENV/bin/python" "$TS_ROOT/scripts/azurite_setup.py" --config "$TS_DIR/azurite.json" >&2 \
         || ts_die "azurite setup failed" || return 1
 }
@@ -401,17 +401,17 @@ ts_launch_gcs() {
 
 ts_finish_gcs() {
     local url="$TS_GCS_URL" code
-    ts_wait_until gcs "$TS_GCS_PID" 30 ts_http_ok "$url/storage/v1/b" || return 1
-    code="$(curl -s -o "$TS_LOGS/gcs-setup.out" -w '%{http_code}' --max-time 10 -X POST \
+    ts_wait_until gcs "$TS_GCS_PID" 180 ts_http_ok "$url/storage/v1/b" || return 1
+    code="$(curl -s -o "$TS_LOGS/gcs-setup.out" -w '%{http_code}' --max-time 60 -X POST \
         -H 'Content-Type: application/json' --data "{\"name\": \"$TS_GCS_BUCKET\"}" "$url/storage/v1/b?project=test")"
     [ "$code" = "200" ] || ts_die "creating GCS bucket $TS_GCS_BUCKET answered HTTP $code" || return 1
     ts_http_ok "$url/storage/v1/b/$TS_GCS_BUCKET/o" || ts_die "listing GCS bucket $TS_GCS_BUCKET failed" || return 1
     # A path-style GET without credentials (as a signed URL is fetched) answers; the probe is removed.
     local probe="devpilot-probe-$$"
-    curl -sf -o /dev/null --max-time 10 -X POST -H 'Content-Type: text/plain' --data-binary probe \
+    curl -sf -o /dev/null --max-time 60 -X POST -H 'Content-Type: text/plain' --data-binary probe \
         "$url/upload/storage/v1/b/$TS_GCS_BUCKET/o?uploadType=media&name=$probe" \
-        && [ "$(curl -sf --max-time 10 "$url/$TS_GCS_BUCKET/$probe?X-Goog-Signature=00")" = probe ] \
-        && curl -sf -o /dev/null --max-time 10 -X DELETE "$url/storage/v1/b/$TS_GCS_BUCKET/o/$probe" \
+        && [ "$(curl -sf --max-time 60 "$url/$TS_GCS_BUCKET/$probe?X-Goog-Signature=00")" = probe ] \
+        && curl -sf -o /dev/null --max-time 60 -X DELETE "$url/storage/v1/b/$TS_GCS_BUCKET/o/$probe" \
         || ts_die "fake-gcs-server upload / path-style GET / delete of a probe failed" || return 1
 }
 
@@ -427,18 +427,18 @@ ts_launch_drive() {
 
 # ts_drive_create JSON: files.create, prints the new id.
 ts_drive_create() {
-    curl -sf --max-time 10 -X POST -H "Authorization: Bearer $TS_DRIVE_TOKEN" -H 'Content-Type: application/json' \
+    curl -sf --max-time 60 -X POST -H "Authorization: Bearer $TS_DRIVE_TOKEN" -H 'Content-Type: application/json' \
         --data "$1" "$TS_DRIVE_URL/drive/v3/files" | python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])'
 }
 
 ts_finish_drive() {
     local folder file code
-    ts_wait_until drive "$TS_DRIVE_PID" 30 ts_http_ok "$TS_DRIVE_URL/" || return 1
+    ts_wait_until drive "$TS_DRIVE_PID" 180 ts_http_ok "$TS_DRIVE_URL/" || return 1
     folder="$(ts_drive_create '{"name": "devpilot-backups", "mimeType": "application/vnd.google-apps.folder"}')" \
         || ts_die "creating a Drive folder failed" || return 1
     file="$(ts_drive_create '{"name": "not-a-folder.txt", "mimeType": "text/plain"}')" \
         || ts_die "creating a Drive file failed" || return 1
-    code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 -H 'Authorization: Bearer wrong-token' \
+    code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 60 -H 'Authorization: Bearer wrong-token' \
         "$TS_DRIVE_URL/drive/v3/files/$folder")"
     [ "$code" = "401" ] || ts_die "google-drive-mock answered HTTP $code to a wrong token (expected 401)" || return 1
     ts_json "$TS_DIR/drive.json" endpoint "$TS_DRIVE_URL" token "$TS_DRIVE_TOKEN" folder_id "$folder" file_id "$file"
@@ -533,8 +533,8 @@ ts_ssh_host_key_is() {
 
 ts_finish_sshd() {
     local d="$TS_DIR/sshd" u="$TS_SFTP_USER" h="$TS_SFTP_HOME"
-    ts_wait_until sshd "$TS_SSHD_PID" 15 ts_ssh_host_key_is "$TS_SFTP_PORT" "$TS_SFTP_FP" || return 1
-    ts_wait_until sshd-alt "$TS_SSHD_ALT_PID" 15 ts_ssh_host_key_is "$TS_SFTP_ALT_PORT" "$TS_SFTP_ALT_FP" || return 1
+    ts_wait_until sshd "$TS_SSHD_PID" 180 ts_ssh_host_key_is "$TS_SFTP_PORT" "$TS_SFTP_FP" || return 1
+    ts_wait_until sshd-alt "$TS_SSHD_ALT_PID" 180 ts_ssh_host_key_is "$TS_SFTP_ALT_PORT" "$TS_SFTP_ALT_FP" || return 1
     # The passphrase opens both RSA keys.
     ssh-keygen -y -P "$TS_SFTP_PASSPHRASE" -f "$d/client_rsa" >/dev/null 2>&1 \
         && ssh-keygen -y -P "$TS_SFTP_PASSPHRASE" -f "$d/client_rsa.pem" >/dev/null 2>&1 \
@@ -568,7 +568,7 @@ ts_launch_chromedriver() {
 }
 
 ts_finish_chromedriver() {
-    ts_wait_until chromedriver "$TS_CHROMEDRIVER_PID" 30 ts_chromedriver_ready "$TS_WEBDRIVER_URL"
+    ts_wait_until chromedriver "$TS_CHROMEDRIVER_PID" 180 ts_chromedriver_ready "$TS_WEBDRIVER_URL"
 }
 
 # --- PostgreSQL (the machine's; started only if it is down) -----------------------------------------
@@ -635,7 +635,7 @@ ts_launch_pg_scram() {
 }
 
 ts_finish_pg_scram() {
-    ts_wait_until pg-scram "$TS_PG_SCRAM_PID" 30 psql -qAt "$TS_PG_SCRAM_URL" -c 'select 1' || return 1
+    ts_wait_until pg-scram "$TS_PG_SCRAM_PID" 180 psql -qAt "$TS_PG_SCRAM_URL" -c 'select 1' || return 1
     # The check that makes it worth having: a wrong password is refused.
     if psql -qAt "${TS_PG_SCRAM_URL/:$TS_PG_SCRAM_PASSWORD@/:wrong@}" -c 'select 1' >/dev/null 2>&1; then
         ts_die "the scram PostgreSQL accepted a wrong password"
@@ -656,7 +656,7 @@ ts_launch_smtp() {
 ts_smtp_ready() { "$TS_VENV/bin/python" -c 'import smtplib, sys; smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=2).quit()' "$TS_SMTP_PORT"; }
 
 ts_finish_smtp() {
-    ts_wait_until smtp "$TS_SMTP_PID" 30 ts_smtp_ready || return 1
+    ts_wait_until smtp "$TS_SMTP_PID" 180 ts_smtp_ready || return 1
     ts_json "$TS_DIR/smtp.json" host 127.0.0.1 port "int:$TS_SMTP_PORT" folder "$TS_SMTP_FOLDER"
 }
 
