@@ -51,9 +51,9 @@ pub struct Compatibility {
     pub warnings: Vec<String>,
     /// What Devpilot uses at this destination because of the checks, in words.
     pub uses: Vec<String>,
-    /// The provider's own reading of the checks (S3: [`super::s3::Learned`]).
+    /// The provider's own reading of the checks (S3: [`super::s3::learned::Learned`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub s3: Option<super::s3::Learned>,
+    pub s3: Option<super::s3::learned::Learned>,
 }
 
 impl Compatibility {

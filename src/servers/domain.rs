@@ -1,7 +1,7 @@
 //! A managed server as it is entered: a name and an SSH login, parsed with field-level errors.
 
 use crate::destinations::domain::DestinationName;
-use crate::destinations::fields::{FieldErrors, RawFields};
+use crate::fields::{FieldErrors, RawFields};
 use crate::providers::sftp::SshLogin;
 
 /// A server's name: the same rules as a destination's (1–100 printable characters), unique

@@ -6,7 +6,7 @@
 //! Devpilot therefore uses here.
 
 mod config;
-mod learned;
+pub mod learned;
 mod privilege;
 mod probe;
 mod requests;
