@@ -6,9 +6,10 @@ use super::service::{Destination, DestinationError, DestinationService, associat
 use super::store::{self, DestinationRow};
 use crate::audit::{Actor, Subject};
 use crate::connection_test::TestOutcome;
+use crate::db::Db;
 use crate::fields::{FieldErrors, RawFields};
-use crate::host_keys::service::AcceptError;
-use crate::host_keys::{self, HostKeyOffer};
+use crate::host_keys::HostKeyOffer;
+use crate::host_keys::service::{AcceptError, Pin, PinsHostKeys};
 use crate::providers::compatibility::Compatibility;
 use crate::providers::sftp::SftpTarget;
 use crate::providers::{self, Provider, ProviderConfig, ProviderError};
@@ -91,9 +92,22 @@ impl DestinationService {
         }
         Ok(fields)
     }
+}
 
-    /// The pinned host key and the one an SFTP destination's server presents now.
-    pub async fn host_key_offer(&self, workspace: &str, id: &str) -> Result<HostKeyOffer, DestinationError> {
+/// An SFTP destination's host key: pinned with its own login, or on the managed server it uses.
+#[async_trait::async_trait(?Send)]
+impl PinsHostKeys for DestinationService {
+    type Error = DestinationError;
+
+    fn db(&self) -> &Db {
+        &self.db
+    }
+
+    async fn name_of(&self, workspace: &str, id: &str) -> Result<String, DestinationError> {
+        Ok(self.row(workspace, id).await?.name)
+    }
+
+    async fn host_key_offer(&self, workspace: &str, id: &str) -> Result<HostKeyOffer, DestinationError> {
         let row = self.row(workspace, id).await?;
         let (config, _) = self.prepare(workspace, Some(id), self.config_of(&row)?).await?;
         let ProviderConfig::Sftp(sftp) = &config else {
@@ -108,25 +122,19 @@ impl DestinationService {
         Ok(HostKeyOffer::fetch(login, sftp.host_key.clone(), &self.providers.settings).await)
     }
 
-    /// "Accept new host key": pins the key the admin confirmed (on the managed server, if the
-    /// destination uses one), if the server still presents it, then tests again.
-    pub async fn accept_host_key(
-        &self,
-        workspace: &str,
-        id: &str,
-        fingerprint: &str,
-        by: &Actor,
-    ) -> Result<TestOutcome, DestinationError> {
-        let offer = self.host_key_offer(workspace, id).await?;
+    /// A destination that uses a managed server pins the key on the server.
+    async fn pin_for(&self, workspace: &str, id: &str) -> Result<Pin, DestinationError> {
         let row = self.row(workspace, id).await?;
         let (_, pin) = self.prepare(workspace, Some(id), self.config_of(&row)?).await?;
         let (rid, name) = (id.to_owned(), row.name);
-        host_keys::service::accept(&self.db, &offer, fingerprint, workspace, by, move |c, ws, fp| {
+        Ok(Box::new(move |c, ws, fp| {
             pin.pin(c, ws, fp)?;
             let place = if matches!(pin, HostKeyPin::Server(_)) { " (on its managed server)" } else { "" };
             Ok((Subject::destination(&rid, &name), place))
-        })
-        .await?;
+        }))
+    }
+
+    async fn test_accepted(&self, workspace: &str, id: &str, by: &Actor) -> Result<TestOutcome, DestinationError> {
         self.test_saved(workspace, id, false, &TestedBy::new(by, "After accepting the host key")).await
     }
 }

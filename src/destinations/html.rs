@@ -8,8 +8,7 @@ use crate::audit::Actor;
 use crate::auth::CurrentUser;
 use crate::connection_test::TestOutcome;
 use crate::error::AppError;
-use crate::host_keys::HostKeyOffer;
-use crate::host_keys::html::{self as host_keys, TrustsHostKeys};
+use crate::host_keys::html::{self as host_keys, HostKeyPages};
 use crate::web::{Flash, Layout, render, see_other};
 use actix_session::Session;
 use actix_web::http::StatusCode;
@@ -101,21 +100,8 @@ async fn delete(
     Ok(see_other("/destinations"))
 }
 
-#[async_trait::async_trait(?Send)]
-impl TrustsHostKeys for DestinationService {
+impl HostKeyPages for DestinationService {
     const SECTION: &'static str = "destinations";
-
-    async fn name_of(&self, workspace: &str, id: &str) -> Result<String, AppError> {
-        Ok(self.get(workspace, id).await?.name)
-    }
-
-    async fn offer(&self, workspace: &str, id: &str) -> Result<HostKeyOffer, AppError> {
-        Ok(self.host_key_offer(workspace, id).await?)
-    }
-
-    async fn accept(&self, workspace: &str, id: &str, fingerprint: &str, by: &Actor) -> Result<TestOutcome, AppError> {
-        Ok(self.accept_host_key(workspace, id, fingerprint, by).await?)
-    }
 
     fn accepted(fingerprint: &str, name: &str, outcome: &TestOutcome) -> Flash {
         if outcome.ok {

@@ -1,8 +1,8 @@
 //! The host-key pages of SFTP destinations and managed servers: `GET {section}/{id}/host-key`
 //! shows the pinned key beside the one presented now, `POST` accepts it. One pair of handlers,
-//! generic over the service that says what the feature's key belongs to.
+//! generic over the feature's service ([`PinsHostKeys`]).
 
-use super::HostKeyOffer;
+use super::service::PinsHostKeys;
 use crate::audit::Actor;
 use crate::auth::CurrentUser;
 use crate::connection_test::TestOutcome;
@@ -13,19 +13,11 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
-/// What the host-key pages need from a feature's service.
-#[async_trait::async_trait(?Send)]
-pub trait TrustsHostKeys: 'static {
+/// What the host-key pages need beyond the service: where the feature's pages are, and what
+/// to say once a key is pinned.
+pub trait HostKeyPages: PinsHostKeys + 'static {
     /// The feature's pages: their URL (`/servers`) and their tab.
     const SECTION: &'static str;
-
-    /// The name shown for the destination or server `id`.
-    async fn name_of(&self, workspace: &str, id: &str) -> Result<String, AppError>;
-
-    async fn offer(&self, workspace: &str, id: &str) -> Result<HostKeyOffer, AppError>;
-
-    /// Pins the key the admin confirmed, then tests again.
-    async fn accept(&self, workspace: &str, id: &str, fingerprint: &str, by: &Actor) -> Result<TestOutcome, AppError>;
 
     /// The notice after a key was pinned for `name` and the test that followed.
     fn accepted(fingerprint: &str, name: &str, outcome: &TestOutcome) -> Flash;
@@ -53,14 +45,17 @@ pub struct AcceptForm {
     fingerprint: String,
 }
 
-pub async fn confirm<S: TrustsHostKeys>(
+pub async fn confirm<S: HostKeyPages>(
     user: CurrentUser,
     service: web::Data<S>,
     path: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
+) -> Result<HttpResponse, AppError>
+where
+    AppError: From<S::Error>,
+{
     user.require_write()?;
     let name = service.name_of(&user.workspace_id, &path).await?;
-    let offer = service.offer(&user.workspace_id, &path).await?;
+    let offer = service.host_key_offer(&user.workspace_id, &path).await?;
     let (presented, error) = match offer.presented {
         Ok(p) => (Some(p), None),
         Err(e) => (None, Some(e)),
@@ -77,17 +72,20 @@ pub async fn confirm<S: TrustsHostKeys>(
     render(StatusCode::OK, &page)
 }
 
-pub async fn accept<S: TrustsHostKeys>(
+pub async fn accept<S: HostKeyPages>(
     user: CurrentUser,
     service: web::Data<S>,
     path: web::Path<String>,
     form: web::Form<AcceptForm>,
     session: Session,
-) -> Result<HttpResponse, AppError> {
+) -> Result<HttpResponse, AppError>
+where
+    AppError: From<S::Error>,
+{
     user.require_write()?;
     let name = service.name_of(&user.workspace_id, &path).await?;
     let fingerprint = form.fingerprint.trim();
-    let outcome = service.accept(&user.workspace_id, &path, fingerprint, &Actor::web(&user)).await?;
+    let outcome = service.accept_host_key(&user.workspace_id, &path, fingerprint, &Actor::web(&user)).await?;
     S::accepted(fingerprint, &name, &outcome).set(&session);
     Ok(see_other(&format!("/{}", S::SECTION)))
 }

@@ -8,8 +8,7 @@ use crate::auth::CurrentUser;
 use crate::connection_test::TestOutcome;
 use crate::error::AppError;
 use crate::fields::{FieldErrors, FieldView, RawFields};
-use crate::host_keys::HostKeyOffer;
-use crate::host_keys::html::{self as host_keys, TrustsHostKeys};
+use crate::host_keys::html::{self as host_keys, HostKeyPages};
 use crate::providers::sftp::LOGIN_FIELDS;
 use crate::web::{Flash, Layout, form_value, render, see_other};
 use actix_session::Session;
@@ -202,21 +201,8 @@ async fn test(
     Ok(see_other("/servers"))
 }
 
-#[async_trait::async_trait(?Send)]
-impl TrustsHostKeys for ServerService {
+impl HostKeyPages for ServerService {
     const SECTION: &'static str = "servers";
-
-    async fn name_of(&self, workspace: &str, id: &str) -> Result<String, AppError> {
-        Ok(self.get(workspace, id).await?.name)
-    }
-
-    async fn offer(&self, workspace: &str, id: &str) -> Result<HostKeyOffer, AppError> {
-        Ok(self.host_key_offer(workspace, id).await?)
-    }
-
-    async fn accept(&self, workspace: &str, id: &str, fingerprint: &str, by: &Actor) -> Result<TestOutcome, AppError> {
-        Ok(self.accept_host_key(workspace, id, fingerprint, by).await?)
-    }
 
     fn accepted(fingerprint: &str, name: &str, outcome: &TestOutcome) -> Flash {
         Flash::ok(format!("Pinned {fingerprint} for “{name}”. {}", outcome.message))

@@ -10,8 +10,8 @@ use crate::connection_test::TestOutcome;
 use crate::crypto::CredentialCipher;
 use crate::db::{Db, DbError, write_transaction};
 use crate::fields::{FieldErrors, RawFields};
-use crate::host_keys::service::AcceptError;
-use crate::host_keys::{self, HostKeyOffer};
+use crate::host_keys::HostKeyOffer;
+use crate::host_keys::service::{AcceptError, Pin, PinsHostKeys};
 use crate::providers::ProviderContext;
 use crate::providers::sftp::{LOGIN_FIELDS, SshLogin};
 use chrono::{NaiveDateTime, Utc};
@@ -266,31 +266,6 @@ impl ServerService {
         if users.is_empty() { Ok(()) } else { Err(ServerError::InUse(users)) }
     }
 
-    /// The pinned host key and the one the server presents now, for an admin to compare.
-    pub async fn host_key_offer(&self, workspace: &str, id: &str) -> Result<HostKeyOffer, ServerError> {
-        let (login, pinned) = login_for(&self.db, &self.cipher, workspace, id).await?;
-        Ok(HostKeyOffer::fetch(&login, pinned, &self.providers.settings).await)
-    }
-
-    /// Pins the key the admin confirmed, if the server still presents it, then tests again.
-    pub async fn accept_host_key(
-        &self,
-        workspace: &str,
-        id: &str,
-        fingerprint: &str,
-        by: &Actor,
-    ) -> Result<TestOutcome, ServerError> {
-        let offer = self.host_key_offer(workspace, id).await?;
-        let sid = id.to_owned();
-        host_keys::service::accept(&self.db, &offer, fingerprint, workspace, by, move |c, ws, fp| {
-            let name = store::find(c, ws, &sid)?.name;
-            store::set_host_key(c, ws, &sid, fp)?;
-            Ok((Subject::server(&sid, &name), ""))
-        })
-        .await?;
-        self.test_because(workspace, id, by, "After accepting the host key").await
-    }
-
     fn seal(&self, workspace: &str, id: &str, fields: &RawFields) -> Vec<u8> {
         let (_, secrets) = fields.split(LOGIN_FIELDS);
         self.cipher.seal(secrets.to_json().as_bytes(), &associated_data(workspace, id))
@@ -313,6 +288,37 @@ impl ServerService {
             used_by,
             updated_at: row.updated_at,
         }
+    }
+}
+
+#[async_trait::async_trait(?Send)]
+impl PinsHostKeys for ServerService {
+    type Error = ServerError;
+
+    fn db(&self) -> &Db {
+        &self.db
+    }
+
+    async fn name_of(&self, workspace: &str, id: &str) -> Result<String, ServerError> {
+        Ok(self.row(workspace, id).await?.name)
+    }
+
+    async fn host_key_offer(&self, workspace: &str, id: &str) -> Result<HostKeyOffer, ServerError> {
+        let (login, pinned) = login_for(&self.db, &self.cipher, workspace, id).await?;
+        Ok(HostKeyOffer::fetch(&login, pinned, &self.providers.settings).await)
+    }
+
+    async fn pin_for(&self, _workspace: &str, id: &str) -> Result<Pin, ServerError> {
+        let sid = id.to_owned();
+        Ok(Box::new(move |c, ws, fp| {
+            let name = store::find(c, ws, &sid)?.name;
+            store::set_host_key(c, ws, &sid, fp)?;
+            Ok((Subject::server(&sid, &name), ""))
+        }))
+    }
+
+    async fn test_accepted(&self, workspace: &str, id: &str, by: &Actor) -> Result<TestOutcome, ServerError> {
+        self.test_because(workspace, id, by, "After accepting the host key").await
     }
 }
 
