@@ -7,15 +7,7 @@ pub struct DestinationName(String);
 
 impl DestinationName {
     pub fn parse(value: &str) -> Result<DestinationName, String> {
-        let value = value.trim();
-        if value.is_empty() {
-            return Err("Name is required.".into());
-        }
-        if value.chars().count() > 100 {
-            return Err("Name must be at most 100 characters.".into());
-        }
-        crate::text::refuse_hidden(value, "the name")?;
-        Ok(DestinationName(value.to_owned()))
+        crate::fields::rules::name(value).map(|n| DestinationName(n.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {

@@ -1,5 +1,19 @@
 //! Rules shared by several types' fields.
 
+/// A name people give a thing (a destination, a plan, a server), trimmed: 1–100 characters,
+/// none of them hidden (see `crate::text`).
+pub fn name(value: &str) -> Result<&str, String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err("Name is required.".into());
+    }
+    if value.chars().count() > 100 {
+        return Err("Name must be at most 100 characters.".into());
+    }
+    crate::text::refuse_hidden(value, "the name")?;
+    Ok(value)
+}
+
 /// A key prefix inside a bucket or container: relative, no `..`, no empty segments.
 pub fn prefix(value: &str) -> Result<(), String> {
     if value.starts_with('/') {
