@@ -3,8 +3,8 @@
 
 use super::tokens::{ApiTokenRow, TokenService};
 use crate::auth::{CurrentUser, Role};
-use crate::destinations::fields::FieldErrors;
 use crate::error::AppError;
+use crate::fields::FieldErrors;
 use crate::web::time::exact;
 use crate::web::{Flash, Layout, form_value, render, see_other};
 use actix_session::Session;

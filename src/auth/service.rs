@@ -7,7 +7,7 @@ use super::session::{Account, CurrentUser, Role};
 use super::store::{self, MembershipRow, UserRow, WorkspaceRow};
 use crate::db::memo::Memo;
 use crate::db::{Db, DbError};
-use crate::destinations::fields::FieldErrors;
+use crate::fields::FieldErrors;
 use crate::sessions::SessionService;
 use chrono::Utc;
 use diesel::OptionalExtension;
