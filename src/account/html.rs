@@ -2,8 +2,8 @@
 
 use crate::auth::Account;
 use crate::auth::service::{AccountError, AccountService};
-use crate::destinations::fields::FieldErrors;
 use crate::error::AppError;
+use crate::fields::FieldErrors;
 use crate::web::{Flash, Layout, form_value, render, see_other};
 use actix_session::Session;
 use actix_web::http::StatusCode;

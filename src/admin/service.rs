@@ -7,7 +7,7 @@ use crate::auth::domain::{NewAccount, parse_email, parse_workspace_name};
 use crate::auth::store::{self as accounts, UserRow};
 use crate::auth::{Account, password};
 use crate::db::{Db, DbError};
-use crate::destinations::fields::FieldErrors;
+use crate::fields::FieldErrors;
 use crate::sessions::SessionService;
 use crate::workspaces::service::{WorkspaceError, WorkspaceService};
 use chrono::{NaiveDateTime, Utc};

@@ -4,8 +4,8 @@
 
 use crate::auth::service::AccountError;
 use crate::db::DbError;
-use crate::destinations::fields::FieldErrors;
 use crate::destinations::service::DestinationError;
+use crate::fields::FieldErrors;
 use crate::plans::service::PlanError;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, ResponseError};

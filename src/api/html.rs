@@ -4,8 +4,8 @@
 use crate::auth::token_store::ApiTokenRow;
 use crate::auth::tokens::TokenService;
 use crate::auth::{CurrentUser, Role};
-use crate::destinations::fields::FieldErrors;
 use crate::error::AppError;
+use crate::fields::FieldErrors;
 use crate::web::time::exact;
 use crate::web::{Flash, Layout, form_value, render, see_other};
 use actix_session::Session;

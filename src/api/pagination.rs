@@ -2,7 +2,7 @@
 //! and `meta` {current_page, from, last_page, path, per_page, to, total}.
 
 use super::error::ApiError;
-use crate::destinations::fields::FieldErrors;
+use crate::fields::FieldErrors;
 use actix_web::{HttpRequest, HttpResponse};
 use utoipa::{IntoParams, ToSchema};
 

@@ -2,7 +2,7 @@
 //! ([`Action`]) to what ([`Subject`]), with a short detail that never holds a secret.
 
 use crate::auth::{Account, CurrentUser};
-use crate::destinations::fields::RawFields;
+use crate::fields::RawFields;
 
 /// Details longer than this are cut (a provider's message can be long).
 const MAX_DETAIL_CHARS: usize = 500;

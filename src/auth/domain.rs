@@ -2,7 +2,7 @@
 //! workspace's name, a new password. Each error is the message shown next to its field.
 
 use super::password;
-use crate::destinations::fields::FieldErrors;
+use crate::fields::FieldErrors;
 use crate::text::refuse_hidden;
 use secrecy::{ExposeSecret, SecretString};
 

@@ -55,7 +55,7 @@ impl InputView {
     pub fn new(
         (name, label, input_type, autocomplete): (&'static str, &'static str, &'static str, &'static str),
         values: &[(String, String)],
-        errors: &crate::destinations::fields::FieldErrors,
+        errors: &crate::fields::FieldErrors,
     ) -> InputView {
         let value = if input_type == "password" {
             String::new()
@@ -73,11 +73,7 @@ struct SetupPage {
     fields: Vec<InputView>,
 }
 
-fn setup_page(
-    session: &Session,
-    values: &[(String, String)],
-    errors: &crate::destinations::fields::FieldErrors,
-) -> SetupPage {
+fn setup_page(session: &Session, values: &[(String, String)], errors: &crate::fields::FieldErrors) -> SetupPage {
     let field =
         |name, label, input_type, autocomplete| InputView::new((name, label, input_type, autocomplete), values, errors);
     SetupPage {

@@ -8,7 +8,7 @@ use super::role::Role;
 use super::store::{self, MembershipRow, UserRow, WorkspaceRow};
 use crate::db::memo::Memo;
 use crate::db::{Db, DbError};
-use crate::destinations::fields::FieldErrors;
+use crate::fields::FieldErrors;
 use crate::sessions::SessionService;
 use chrono::Utc;
 use diesel::OptionalExtension;

@@ -16,11 +16,11 @@ use anyhow::{Context, bail};
 use devpilot::config::ProviderSettings;
 use devpilot::crypto::{CredentialCipher, MasterKey};
 use devpilot::db::Db;
-use devpilot::destinations::domain::{DestinationConfig, DestinationKind};
-use devpilot::destinations::fields::RawFields;
 use devpilot::destinations::service::associated_data;
 use devpilot::destinations::store::DestinationRow;
+use devpilot::fields::RawFields;
 use devpilot::providers::{self, ByteStream, ProviderContext};
+use devpilot::providers::{ProviderConfig, ProviderKind};
 use futures::StreamExt;
 use std::time::Instant;
 
@@ -58,9 +58,9 @@ fn context() -> ProviderContext {
 }
 
 async fn upload(kind: &str, fields: &str, file: &str, key: &str) -> anyhow::Result<()> {
-    let kind = DestinationKind::parse(kind).map_err(anyhow::Error::msg)?;
+    let kind = ProviderKind::parse(kind).map_err(anyhow::Error::msg)?;
     let fields = read_fields(&serde_json::from_str(&std::fs::read_to_string(fields)?)?)?;
-    let config = DestinationConfig::parse(kind, &fields).map_err(|e| {
+    let config = ProviderConfig::parse(kind, &fields).map_err(|e| {
         let detail: Vec<String> = e.iter().map(|(f, m)| format!("{f}: {m}")).collect();
         anyhow::anyhow!("invalid fields: {}", detail.join("; "))
     })?;
@@ -79,7 +79,7 @@ async fn seed(url: &str, count: usize, templates: &str) -> anyhow::Result<()> {
     let templates: Vec<serde_json::Value> = serde_json::from_str(&std::fs::read_to_string(templates)?)?;
     let mut parsed = Vec::new();
     for t in &templates {
-        let kind = DestinationKind::parse(t["kind"].as_str().context("kind")?).map_err(anyhow::Error::msg)?;
+        let kind = ProviderKind::parse(t["kind"].as_str().context("kind")?).map_err(anyhow::Error::msg)?;
         parsed.push((kind, read_fields(&t["fields"])?));
     }
     if parsed.is_empty() {

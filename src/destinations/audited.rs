@@ -1,10 +1,10 @@
 //! The audit log's words for what happens to a destination: which fields a save set or changed
 //! (names only), what a test found and why it ran.
 
-use super::fields::RawFields;
-use super::service::TestOutcome;
 use crate::audit::domain::{changed_fields, describe_changes};
 use crate::audit::{Action, Actor, Entry, Subject};
+use crate::connection_test::TestOutcome;
+use crate::fields::RawFields;
 
 /// Who asked for a connection test, and why (a save, "Test all", …), for its audit entry.
 #[derive(Debug, Clone, Copy)]

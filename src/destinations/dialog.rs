@@ -1,11 +1,11 @@
 //! The destination form as a dialog of the plan form ("New destination…"): the same form, fields
 //! and handlers as the destination pages (`?dialog=1`, then a `dialog` form field), with every
-//! element id prefixed so it cannot clash with the plan form's. A save answers with the plan's
-//! destination options, swapped in out of band with the new one selected; when its test passed,
-//! also the `destination-saved` event, on which `static/app.js` closes the dialog. The plan form is
-//! never submitted or reloaded, so what was typed there stays.
+//! element id prefixed (`super::panel::DIALOG_IDS`) so it cannot clash with the plan form's. A
+//! save answers with the plan's destination options, swapped in out of band with the new one
+//! selected; when its test passed, also the `destination-saved` event, on which `static/app.js`
+//! closes the dialog. The plan form is never submitted or reloaded, so what was typed there stays.
 
-use super::html::FormView;
+use super::form::FormView;
 use super::service::Destination;
 use crate::auth::CurrentUser;
 use crate::error::AppError;
@@ -14,8 +14,6 @@ use crate::web::{Flash, Layout};
 use actix_web::HttpResponse;
 use askama::Template;
 
-/// Prefix of the dialog's element ids (`dialog-f-name` where the page has `f-name`).
-pub const IDS: &str = "dialog-";
 /// Sent as `HX-Trigger` once the new destination is saved and passed its test.
 pub const SAVED_EVENT: &str = "destination-saved";
 

@@ -1,10 +1,11 @@
 //! Local destinations and the host's folders: the provider context of a workspace carries its
 //! grants and its own folder, and a folder typed on the form must be granted for writing.
 
-use super::domain::DestinationConfig;
-use super::fields::FieldErrors;
-use super::service::{DestinationError, DestinationService, Parsed};
+use super::saving::Parsed;
+use super::service::{DestinationError, DestinationService};
+use crate::fields::FieldErrors;
 use crate::hostfs::{Need, Refusal};
+use crate::providers::ProviderConfig;
 use crate::providers::ProviderContext;
 use crate::providers::local::LocalConfig;
 
@@ -18,7 +19,7 @@ impl DestinationService {
     /// the field, before the folder is looked at) and is kept resolved. One that does not exist
     /// yet is saved as typed: its test says so.
     pub(super) async fn check_host_folder(&self, workspace: &str, parsed: &mut Parsed) -> Result<(), DestinationError> {
-        let DestinationConfig::Local(LocalConfig { path: Some(path) }) = &parsed.config else { return Ok(()) };
+        let ProviderConfig::Local(LocalConfig { path: Some(path) }) = &parsed.config else { return Ok(()) };
         let access = self.grants.access(workspace).await?;
         let typed = path.display().to_string();
         let located = tokio::task::spawn_blocking(move || access.locate(&typed, Need::Write))
@@ -28,7 +29,7 @@ impl DestinationService {
             Ok(located) => {
                 let resolved = located.path();
                 parsed.fields.set("path", &resolved.display().to_string());
-                parsed.config = DestinationConfig::Local(LocalConfig { path: Some(resolved) });
+                parsed.config = ProviderConfig::Local(LocalConfig { path: Some(resolved) });
                 Ok(())
             }
             Err(Refusal::Missing(_) | Refusal::Unreadable(..)) => Ok(()),

@@ -5,13 +5,13 @@
 //! `row-actions` form (the CSRF token, the page) to its own `formaction`.
 
 use super::audited::TestedBy;
-use super::domain::DestinationKind;
 use super::service::{Destination, DestinationService, TestAllSummary};
 use crate::audit::Actor;
 use crate::auth::CurrentUser;
 use crate::auth::session::is_htmx;
 use crate::db::memo::Memo;
 use crate::error::AppError;
+use crate::providers::ProviderKind;
 use crate::web::{Flash, HtmlId, Layout, render, render_sized, see_other, swap_in_place_of, time};
 use actix_session::Session;
 use actix_web::http::StatusCode;
@@ -71,7 +71,7 @@ pub struct RowView<'a> {
 
 impl<'a> RowView<'a> {
     fn new(d: &'a Destination, can_write: bool, page: i64, ago: impl Fn(NaiveDateTime) -> AgoSlot) -> RowView<'a> {
-        let google_connect = (d.kind == DestinationKind::GoogleDrive)
+        let google_connect = (d.kind == ProviderKind::GoogleDrive)
             .then(|| if d.stored_secrets.contains(&"refresh_token") { "Reconnect" } else { "Connect Google Drive" });
         RowView {
             id: HtmlId::new(&d.id),

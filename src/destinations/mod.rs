@@ -1,14 +1,22 @@
-//! Backup destinations: where artifacts live.
+//! Backup destinations: where artifacts live. A destination wraps a provider's config
+//! (`crate::providers::ProviderConfig`) with its name, status, default and workspace.
 
 pub mod audited;
+mod connecting;
 pub mod dialog;
 pub mod domain;
+mod editing;
 pub mod fields;
+mod form;
 mod host_folder;
 pub mod html;
+mod lifecycle;
 pub mod list;
 mod page;
+mod panel;
 mod policy;
+mod reading;
+mod saving;
 pub mod service;
 pub mod store;
 mod testing;

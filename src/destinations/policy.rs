@@ -3,8 +3,8 @@
 //! with the bucket, container, folder and prefix as typed. The form shows it beside the fields
 //! and updates it as the admin types; values that are not typed yet show as placeholders.
 
-use super::domain::DestinationKind;
-use super::fields::RawFields;
+use crate::fields::RawFields;
+use crate::providers::ProviderKind;
 use crate::providers::azure_blob;
 use serde_json::json;
 
@@ -30,13 +30,13 @@ fn folder(fields: &RawFields, name: &str) -> String {
     fields.get(name).map(|p| p.trim_matches('/')).filter(|p| !p.is_empty()).map(|p| format!("{p}/")).unwrap_or_default()
 }
 
-pub fn minimal(kind: DestinationKind, fields: &RawFields) -> Policy {
+pub fn minimal(kind: ProviderKind, fields: &RawFields) -> Policy {
     match kind {
-        DestinationKind::S3 => s3(fields),
-        DestinationKind::AzureBlob => azure(fields),
-        DestinationKind::Gcs => gcs(fields),
-        DestinationKind::Sftp => sftp(fields),
-        DestinationKind::Local => Policy {
+        ProviderKind::S3 => s3(fields),
+        ProviderKind::AzureBlob => azure(fields),
+        ProviderKind::Gcs => gcs(fields),
+        ProviderKind::Sftp => sftp(fields),
+        ProviderKind::Local => Policy {
             title: "Folder permissions",
             text: format!(
                 "read, write and search (rwx) on {} for the user Devpilot runs as; nothing else",
@@ -44,7 +44,7 @@ pub fn minimal(kind: DestinationKind, fields: &RawFields) -> Policy {
             ),
             notes: vec!["Devpilot writes each file beside its final name and renames it when complete.".into()],
         },
-        DestinationKind::GoogleDrive => Policy {
+        ProviderKind::GoogleDrive => Policy {
             title: "Google Drive access",
             text: format!(
                 "edit access to the folder {} only (share just that folder with the account you connect)",
@@ -55,7 +55,7 @@ pub fn minimal(kind: DestinationKind, fields: &RawFields) -> Policy {
                     .into(),
             ],
         },
-        DestinationKind::Cloudinary => Policy {
+        ProviderKind::Cloudinary => Policy {
             title: "Cloudinary API key",
             text: format!(
                 "an API key of a product environment used only for backups: Upload API (raw uploads) and the Admin API's resources (list, delete) under {}",
@@ -240,8 +240,7 @@ mod tests {
     fn s3_policy_names_the_bucket_and_prefix() {
         let fields =
             RawFields::from_pairs([("provider", "minio"), ("bucket", "backups"), ("prefix", "team-a/nightly")]);
-        let policy: serde_json::Value =
-            serde_json::from_str(&minimal(DestinationKind::S3, &fields).text).expect("JSON");
+        let policy: serde_json::Value = serde_json::from_str(&minimal(ProviderKind::S3, &fields).text).expect("JSON");
         let statements = policy["Statement"].as_array().expect("statements");
         assert_eq!(statements[0]["Resource"], "arn:aws:s3:::backups");
         assert_eq!(statements[0]["Condition"]["StringLike"]["s3:prefix"][0], "team-a/nightly/*");
@@ -251,26 +250,26 @@ mod tests {
         );
         assert_eq!(statements[2]["Resource"], "arn:aws:s3:::backups/team-a/nightly/*");
         let whole = RawFields::from_pairs([("bucket", "backups")]);
-        let policy: serde_json::Value = serde_json::from_str(&minimal(DestinationKind::S3, &whole).text).expect("JSON");
+        let policy: serde_json::Value = serde_json::from_str(&minimal(ProviderKind::S3, &whole).text).expect("JSON");
         assert!(policy["Statement"][0].get("Condition").is_none());
         assert_eq!(policy["Statement"][2]["Resource"], "arn:aws:s3:::backups/*");
     }
 
     #[test]
     fn placeholders_until_typed() {
-        let policy = minimal(DestinationKind::AzureBlob, &RawFields::new());
+        let policy = minimal(ProviderKind::AzureBlob, &RawFields::new());
         assert!(policy.text.contains("containers/CONTAINER"), "{}", policy.text);
     }
 
     #[test]
     fn azure_shows_the_sas_permissions_for_the_container_and_prefix() {
         let fields = RawFields::from_pairs([("account_name", "acct"), ("container", "backups"), ("prefix", "team-a/")]);
-        let policy = minimal(DestinationKind::AzureBlob, &fields);
+        let policy = minimal(ProviderKind::AzureBlob, &fields);
         assert!(policy.text.starts_with("Container SAS (sr=c) on backups, permissions: rwdl\n"), "{}", policy.text);
         assert!(policy.text.contains("--name backups"), "{}", policy.text);
         assert!(policy.text.contains("--https-only"), "{}", policy.text);
         assert!(policy.text.contains("StringStartsWith 'team-a/'"), "{}", policy.text);
         let azurite = RawFields::from_pairs([("container", "backups"), ("endpoint", "http://127.0.0.1:10000/acct")]);
-        assert!(!minimal(DestinationKind::AzureBlob, &azurite).text.contains("--https-only"));
+        assert!(!minimal(ProviderKind::AzureBlob, &azurite).text.contains("--https-only"));
     }
 }

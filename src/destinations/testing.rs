@@ -9,111 +9,20 @@
 //! milliseconds), so tests never queue behind each other for the database's write lock.
 
 use super::audited::TestedBy;
-use super::domain::DestinationConfig;
-use super::service::{
-    DestinationError, DestinationInput, DestinationService, HostKeyPin, kind_of, parse_config, pinned_host_key,
-};
+use super::connecting::{HostKeyPin, pinned_host_key};
+use super::saving::parse_config;
+use super::service::{DestinationError, DestinationInput, DestinationService, kind_of};
 use super::store;
 use crate::audit::{self, Actor};
+use crate::connection_test::{TestOutcome, within_deadline};
 use crate::db::write_transaction;
+use crate::providers::ProviderConfig;
 use crate::providers::compatibility::{CheckState, Compatibility};
 use crate::providers::{self, Provider, ProviderContext, ProviderError, Step};
-use chrono::{NaiveDateTime, Utc};
+use chrono::Utc;
 use futures::StreamExt;
 use std::collections::HashMap;
 use tokio::sync::mpsc;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StepState {
-    Passed,
-    Failed,
-    NotRun,
-}
-
-#[derive(Debug, Clone)]
-pub struct StepResult {
-    pub label: &'static str,
-    pub state: StepState,
-}
-
-impl StepResult {
-    pub fn mark(&self) -> &'static str {
-        match self.state {
-            StepState::Passed => "✓",
-            StepState::Failed => "✗",
-            StepState::NotRun => "·",
-        }
-    }
-
-    pub fn state_name(&self) -> &'static str {
-        match self.state {
-            StepState::Passed => "passed",
-            StepState::Failed => "failed",
-            StepState::NotRun => "not-run",
-        }
-    }
-}
-
-/// A finished test: the steps it passed and the one that failed, the provider's message, and a
-/// hint for the common failures.
-#[derive(Debug, Clone)]
-pub struct TestOutcome {
-    pub ok: bool,
-    pub message: String,
-    pub hint: Option<&'static str>,
-    pub steps: Vec<StepResult>,
-    pub at: NaiveDateTime,
-    /// A deep test's compatibility probe (S3): what the service supports, what the key can do.
-    pub compatibility: Option<Compatibility>,
-}
-
-impl TestOutcome {
-    pub fn from_result(plan: &[Step], result: Result<String, ProviderError>) -> TestOutcome {
-        let at = Utc::now().naive_utc();
-        let step = |label: &'static str, state| StepResult { label, state };
-        match result {
-            Ok(message) => TestOutcome {
-                ok: true,
-                message,
-                hint: None,
-                steps: plan.iter().map(|s| step(s.label(), StepState::Passed)).collect(),
-                at,
-                compatibility: None,
-            },
-            Err(e) => {
-                let failed = e.failed_step(plan);
-                let at_failed = plan.iter().position(|s| *s == failed).unwrap_or(0);
-                let steps = plan
-                    .iter()
-                    .enumerate()
-                    .map(|(i, s)| {
-                        let state = match i.cmp(&at_failed) {
-                            std::cmp::Ordering::Less => StepState::Passed,
-                            std::cmp::Ordering::Equal => StepState::Failed,
-                            std::cmp::Ordering::Greater => StepState::NotRun,
-                        };
-                        step(s.label(), state)
-                    })
-                    .collect();
-                TestOutcome { ok: false, hint: e.hint(), message: e.to_string(), steps, at, compatibility: None }
-            }
-        }
-    }
-
-    /// A test that failed before it could connect, for a reason of Devpilot's own (unreadable
-    /// credentials, a test that could not run).
-    fn not_connected(reason: String) -> TestOutcome {
-        TestOutcome::from_result(&[Step::Connect], Err(ProviderError::new(providers::ErrorKind::Provider, reason)))
-    }
-
-    /// The line stored as the destination's last test message.
-    pub fn summary(&self) -> String {
-        match self.hint {
-            Some(hint) => format!("{} {hint}", self.message),
-            None => self.message.clone(),
-        }
-    }
-}
 
 /// How many tests "Test all" runs at once: enough that a list of hundreds takes about as long as
 /// its slowest test, few enough not to swamp a provider (SFTP destinations of one login share
@@ -242,7 +151,7 @@ impl DestinationService {
         &self,
         workspace: &str,
         id: &str,
-        config: Result<DestinationConfig, DestinationError>,
+        config: Result<ProviderConfig, DestinationError>,
         deep: bool,
         by: &TestedBy<'_>,
     ) -> Result<TestOutcome, DestinationError> {
@@ -258,7 +167,7 @@ impl DestinationService {
         &self,
         workspace: &str,
         id: &str,
-        config: Result<DestinationConfig, DestinationError>,
+        config: Result<ProviderConfig, DestinationError>,
         deep: bool,
         ctx: &ProviderContext,
     ) -> Result<Tested, DestinationError> {
@@ -339,7 +248,7 @@ impl DestinationService {
 /// Runs the provider's test under the deadline; always returns an outcome. A deep test also
 /// writes, reads back and deletes a small probe object, so "test passes, backup fails"
 /// cannot happen silently.
-async fn provider_test(config: &DestinationConfig, deep: bool, ctx: &ProviderContext) -> (TestOutcome, Option<String>) {
+async fn provider_test(config: &ProviderConfig, deep: bool, ctx: &ProviderContext) -> (TestOutcome, Option<String>) {
     let deadline = ctx.settings.test_deadline;
     let provider = match providers::build(config, ctx) {
         Ok(p) => p,
@@ -361,12 +270,7 @@ async fn provider_test(config: &DestinationConfig, deep: bool, ctx: &ProviderCon
         }
         Ok(message)
     };
-    let result = tokio::time::timeout(deadline, run).await.unwrap_or_else(|_| {
-        Err(ProviderError::new(
-            providers::ErrorKind::Timeout,
-            format!("The test did not finish within {} s.", deadline.as_secs()),
-        ))
-    });
+    let result = within_deadline(deadline, run).await;
     let probe = deep && result.is_ok();
     let mut outcome = TestOutcome::from_result(&plan, result);
     if probe {

@@ -12,7 +12,7 @@ use super::store;
 use crate::audit::{self, Action, Actor, Entry, Subject};
 use crate::config::AllowedPaths;
 use crate::db::{Db, DbError, write_transaction};
-use crate::destinations::fields::FieldErrors;
+use crate::fields::FieldErrors;
 use crate::hostfs::{DevpilotFiles, HostAccess, access::lexical};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

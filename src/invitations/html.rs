@@ -4,8 +4,8 @@
 use super::service::{AcceptError, InvitationService, LinkProblem, Opened};
 use crate::auth::html::InputView;
 use crate::auth::{Account, session};
-use crate::destinations::fields::FieldErrors;
 use crate::error::AppError;
+use crate::fields::FieldErrors;
 use crate::sessions::SessionService;
 use crate::web::{Flash, Layout, form_value, render, see_other};
 use actix_session::Session;

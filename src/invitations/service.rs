@@ -9,7 +9,7 @@ use crate::auth::store::UserRow;
 use crate::auth::{Account, CurrentUser, Role, password};
 use crate::crypto::{random_token, sha256_hex};
 use crate::db::{Db, DbError};
-use crate::destinations::fields::FieldErrors;
+use crate::fields::FieldErrors;
 use crate::mail::Mailer;
 use chrono::{NaiveDateTime, TimeDelta, Utc};
 use secrecy::{ExposeSecret, SecretString};

@@ -1,16 +1,17 @@
 //! The rules of the consent flow: who may start it, what a callback must match, and what a
 //! successful one changes (the destination's refresh token, then a test).
 
-use super::google::{GoogleOAuth, Http};
 use super::store::{self, OAuthStateRow};
 use crate::audit::Actor;
 use crate::config::{ExternalEndpoints, Settings};
+use crate::connection_test::TestOutcome;
 pub use crate::crypto::random_token;
 use crate::crypto::{CredentialCipher, sha256_hex};
 use crate::db::{Db, DbError};
 use crate::destinations::audited::TestedBy;
-use crate::destinations::domain::DestinationConfig;
-use crate::destinations::service::{DestinationError, DestinationService, TestOutcome};
+use crate::destinations::service::{DestinationError, DestinationService};
+use crate::providers::ProviderConfig;
+use crate::providers::google_auth::oauth::{GoogleOAuth, Http};
 use crate::providers::{ErrorKind, ProviderError};
 use chrono::{NaiveDateTime, Utc};
 use oauth2::PkceCodeChallenge;
@@ -152,7 +153,7 @@ impl OAuthService {
     /// The destination's OAuth client, or why it cannot connect.
     async fn client_of(&self, workspace: &str, id: &str) -> Result<(String, SecretString), OAuthError> {
         match self.destinations.config(workspace, id).await? {
-            DestinationConfig::GoogleDrive(c) => match (c.client_id, c.client_secret) {
+            ProviderConfig::GoogleDrive(c) => match (c.client_id, c.client_secret) {
                 (Some(id), Some(secret)) => Ok((id, secret)),
                 _ => Err(OAuthError::NoClient),
             },

@@ -4,7 +4,7 @@
 use super::schedule::Schedule;
 use crate::artifacts::postgres::PostgresUrl;
 use crate::destinations::domain::DestinationName;
-use crate::destinations::fields::FieldErrors;
+use crate::fields::FieldErrors;
 use secrecy::SecretString;
 use std::path::{Path, PathBuf};
 

@@ -9,7 +9,7 @@ use crate::audit::domain::describe_changes;
 use crate::audit::{self, Action, Actor, Entry, Subject};
 use crate::crypto::CredentialCipher;
 use crate::db::{Db, DbError, write_transaction};
-use crate::destinations::fields::FieldErrors;
+use crate::fields::FieldErrors;
 use crate::grants::GrantService;
 use chrono::{NaiveDateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};

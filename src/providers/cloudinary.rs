@@ -10,7 +10,7 @@
 use super::chunks::fill_past;
 use super::http::{kind_of_status, origin, transport_error};
 use super::{ByteStream, ErrorKind, Provider, ProviderContext, ProviderError, Step, StoredObject, check_key, join_key};
-use crate::destinations::fields::{FieldErrors, FieldReader, FieldSpec, RawFields, rules};
+use crate::fields::{FieldErrors, FieldReader, FieldSpec, RawFields, rules};
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use futures::{StreamExt, TryStreamExt};

@@ -11,7 +11,7 @@ use super::object_listing::list_under;
 use super::object_store_errors::from_object_store;
 use super::s3::retry_config;
 use super::{ByteStream, ErrorKind, Provider, ProviderContext, ProviderError, Step, StoredObject, check_key, join_key};
-use crate::destinations::fields::{FieldErrors, FieldReader, FieldSpec, Input, RawFields, rules};
+use crate::fields::{FieldErrors, FieldReader, FieldSpec, Input, RawFields, rules};
 use async_trait::async_trait;
 use futures::{StreamExt, TryStreamExt};
 use object_store::gcp::{GcpCredential, GoogleCloudStorage, GoogleCloudStorageBuilder};

@@ -5,17 +5,16 @@
 //! prefix. Uploads use Drive's resumable protocol in 8 MiB chunks, so memory stays bounded; a
 //! failed upload cancels its session, which leaves no file (or, on a replace, the old content).
 
+use super::google_auth::oauth::RefreshingToken;
 use super::http::{kind_of_status, origin, transport_error};
 use super::object_store_errors::kind_of_code;
 use super::{ByteStream, ErrorKind, Provider, ProviderContext, ProviderError, Step, StoredObject, check_key};
-use crate::destinations::fields::{FieldErrors, FieldReader, FieldSpec, RawFields, rules};
-use crate::oauth::google::{GoogleOAuth, Http};
+use crate::fields::{FieldErrors, FieldReader, FieldSpec, RawFields, rules};
 use async_trait::async_trait;
 use futures::{StreamExt, TryStreamExt};
 use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
-use std::time::{Duration, Instant};
 
 mod resumable;
 
@@ -82,7 +81,7 @@ const FOLDER_MIME: &str = "application/vnd.google-apps.folder";
 
 enum Auth {
     AccessToken(SecretString),
-    Refresh { client_id: String, client_secret: SecretString, refresh_token: SecretString },
+    Refresh(RefreshingToken),
     NotConnected,
 }
 
@@ -92,10 +91,6 @@ pub struct GoogleDriveProvider {
     auth: Auth,
     api: String,
     upload: String,
-    authorize_url: String,
-    token_url: String,
-    /// The access token from the last refresh, until shortly before it expires.
-    cached: tokio::sync::Mutex<Option<(SecretString, Instant)>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -140,51 +135,37 @@ impl DriveFile {
 
 impl GoogleDriveProvider {
     pub fn new(config: &GoogleDriveConfig, ctx: &ProviderContext) -> Result<GoogleDriveProvider, ProviderError> {
+        let endpoints = &ctx.settings.endpoints;
         let auth = match (&config.refresh_token, &config.client_id, &config.client_secret, &config.access_token) {
-            (Some(refresh), Some(id), Some(secret), _) => {
-                Auth::Refresh { client_id: id.clone(), client_secret: secret.clone(), refresh_token: refresh.clone() }
-            }
+            (Some(refresh), Some(id), Some(secret), _) => Auth::Refresh(RefreshingToken::new(
+                id.clone(),
+                secret.clone(),
+                refresh.clone(),
+                endpoints.google_oauth_authorize.clone(),
+                endpoints.google_oauth_token.clone(),
+            )),
             (_, _, _, Some(token)) => Auth::AccessToken(token.clone()),
             _ => Auth::NotConnected,
         };
-        let endpoints = &ctx.settings.endpoints;
         Ok(GoogleDriveProvider {
             http: ctx.http.api().clone(),
             folder_id: config.folder_id.clone(),
             auth,
             api: endpoints.google_drive_api.trim_end_matches('/').to_owned(),
             upload: endpoints.google_drive_upload.trim_end_matches('/').to_owned(),
-            authorize_url: endpoints.google_oauth_authorize.clone(),
-            token_url: endpoints.google_oauth_token.clone(),
-            cached: tokio::sync::Mutex::new(None),
         })
     }
 
     async fn access_token(&self) -> Result<SecretString, ProviderError> {
-        let (client_id, client_secret, refresh_token) = match &self.auth {
-            Auth::AccessToken(token) => return Ok(token.clone()),
-            Auth::NotConnected => {
-                return Err(ProviderError::new(
-                    ErrorKind::Authentication,
-                    "Not connected to Google yet: use “Connect Google Drive” on the destination to grant access.",
-                )
-                .at(Step::Authenticate));
-            }
-            Auth::Refresh { client_id, client_secret, refresh_token } => (client_id, client_secret, refresh_token),
-        };
-        let mut cached = self.cached.lock().await;
-        if let Some((token, until)) = cached.as_ref()
-            && Instant::now() < *until
-        {
-            return Ok(token.clone());
+        match &self.auth {
+            Auth::AccessToken(token) => Ok(token.clone()),
+            Auth::NotConnected => Err(ProviderError::new(
+                ErrorKind::Authentication,
+                "Not connected to Google yet: use “Connect Google Drive” on the destination to grant access.",
+            )
+            .at(Step::Authenticate)),
+            Auth::Refresh(token) => token.access_token(&self.http).await,
         }
-        let google =
-            GoogleOAuth { client_id, client_secret, authorize_url: &self.authorize_url, token_url: &self.token_url };
-        let tokens = google.refresh(&Http(self.http.clone()), refresh_token).await?;
-        let lifetime = tokens.expires_in.unwrap_or(Duration::from_secs(3600));
-        let until = Instant::now() + lifetime.saturating_sub(Duration::from_secs(60));
-        *cached = Some((tokens.access_token.clone(), until));
-        Ok(tokens.access_token)
     }
 
     async fn send(&self, request: reqwest::RequestBuilder, url_base: &str) -> Result<reqwest::Response, ProviderError> {

@@ -8,7 +8,7 @@
 use super::{
     ByteStream, ErrorKind, Leftovers, Provider, ProviderContext, ProviderError, Step, StoredObject, check_key,
 };
-use crate::destinations::fields::{FieldErrors, FieldReader, FieldSpec, RawFields};
+use crate::fields::{FieldErrors, FieldReader, FieldSpec, RawFields};
 use crate::hostfs::beneath;
 use crate::hostfs::{HostAccess, Located, Need, describe};
 use async_trait::async_trait;

@@ -1,17 +1,20 @@
 //! Storage providers: one file per destination type, each behind the [`Provider`] trait.
 //!
 //! A provider file owns its type's field list, the typed config parsed from those fields, and the
-//! network code. Providers never touch the database; the destination service decides what a
-//! result means for a destination's status.
+//! network code; [`ProviderKind`] and [`ProviderConfig`] gather them. Providers never touch the
+//! database and know nothing of the features that use them: the destination service decides
+//! what a result means for a destination's status.
 
 pub mod azure_blob;
 pub mod chunks;
 pub mod cloudinary;
 pub mod compatibility;
+mod config;
 pub mod gcs;
 pub mod google_auth;
 pub mod google_drive;
 pub mod http;
+mod kind;
 pub mod local;
 mod object_listing;
 mod object_store_errors;
@@ -21,13 +24,15 @@ pub mod sftp;
 mod xml;
 
 use crate::config::ProviderSettings;
-use crate::destinations::domain::DestinationConfig;
 use crate::hostfs::{DevpilotFiles, HostAccess};
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::BoxStream;
 use std::path::PathBuf;
 use std::time::Duration;
+
+pub use config::ProviderConfig;
+pub use kind::ProviderKind;
 
 /// An artifact's bytes as they stream; never the whole artifact in memory.
 pub type ByteStream = BoxStream<'static, std::io::Result<Bytes>>;
@@ -302,15 +307,15 @@ pub fn partial_for(name: &str) -> Option<&str> {
 pub type Leftovers<'a> = &'a (dyn Fn(&str) -> bool + Send + Sync);
 
 /// Builds the provider for a parsed config.
-pub fn build(config: &DestinationConfig, ctx: &ProviderContext) -> Result<Box<dyn Provider>, ProviderError> {
+pub fn build(config: &ProviderConfig, ctx: &ProviderContext) -> Result<Box<dyn Provider>, ProviderError> {
     match config {
-        DestinationConfig::Local(c) => Ok(Box::new(local::LocalProvider::new(c, ctx)?)),
-        DestinationConfig::S3(c) => Ok(Box::new(s3::S3Provider::new(c, ctx)?)),
-        DestinationConfig::GoogleDrive(c) => Ok(Box::new(google_drive::GoogleDriveProvider::new(c, ctx)?)),
-        DestinationConfig::Cloudinary(c) => Ok(Box::new(cloudinary::CloudinaryProvider::new(c, ctx)?)),
-        DestinationConfig::Sftp(c) => Ok(Box::new(sftp::SftpProvider::new(c, ctx)?)),
-        DestinationConfig::AzureBlob(c) => Ok(Box::new(azure_blob::AzureBlobProvider::new(c, ctx)?)),
-        DestinationConfig::Gcs(c) => Ok(Box::new(gcs::GcsProvider::new(c, ctx)?)),
+        ProviderConfig::Local(c) => Ok(Box::new(local::LocalProvider::new(c, ctx)?)),
+        ProviderConfig::S3(c) => Ok(Box::new(s3::S3Provider::new(c, ctx)?)),
+        ProviderConfig::GoogleDrive(c) => Ok(Box::new(google_drive::GoogleDriveProvider::new(c, ctx)?)),
+        ProviderConfig::Cloudinary(c) => Ok(Box::new(cloudinary::CloudinaryProvider::new(c, ctx)?)),
+        ProviderConfig::Sftp(c) => Ok(Box::new(sftp::SftpProvider::new(c, ctx)?)),
+        ProviderConfig::AzureBlob(c) => Ok(Box::new(azure_blob::AzureBlobProvider::new(c, ctx)?)),
+        ProviderConfig::Gcs(c) => Ok(Box::new(gcs::GcsProvider::new(c, ctx)?)),
     }
 }
 

@@ -7,7 +7,7 @@ use super::runner::Runner;
 use crate::artifacts::ByteStream;
 use crate::artifacts::postgres::{Checked, PostgresError, PostgresUrl, Reachable};
 use crate::artifacts::restore::{self, RestoreError};
-use crate::destinations::fields::FieldErrors;
+use crate::fields::FieldErrors;
 use crate::grants::databases;
 use crate::plans::service::open_source_secret;
 use crate::plans::store::PlanRow;

@@ -6,7 +6,7 @@
 
 use super::store;
 use crate::db::{Db, DbError};
-use crate::destinations::fields::RawFields;
+use crate::fields::RawFields;
 use diesel::prelude::*;
 use std::collections::{HashMap, HashSet};
 use std::os::unix::fs::DirBuilderExt;

@@ -1,7 +1,6 @@
 //! A managed server as it is entered: a name and an SSH login, parsed with field-level errors.
 
-use crate::destinations::domain::DestinationName;
-use crate::destinations::fields::{FieldErrors, RawFields};
+use crate::fields::{FieldErrors, RawFields};
 use crate::providers::sftp::SshLogin;
 
 /// A server's name: the same rules as a destination's (1–100 printable characters), unique
@@ -11,7 +10,7 @@ pub struct ServerName(String);
 
 impl ServerName {
     pub fn parse(value: &str) -> Result<ServerName, String> {
-        DestinationName::parse(value).map(|n| ServerName(n.as_str().to_owned()))
+        crate::fields::rules::name(value).map(|n| ServerName(n.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {

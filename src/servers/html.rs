@@ -2,13 +2,13 @@
 //! destinations use the server). Thin: parsing of the request and rendering; rules live in the
 //! service.
 
-use super::service::{HostKeyOffer, Server, ServerError, ServerService};
+use super::service::{Server, ServerError, ServerService};
 use crate::audit::Actor;
 use crate::auth::CurrentUser;
-use crate::destinations::fields::{FieldErrors, Input, RawFields};
-use crate::destinations::html::FieldView;
-use crate::destinations::service::TestOutcome;
+use crate::connection_test::TestOutcome;
 use crate::error::AppError;
+use crate::fields::{FieldErrors, FieldView, RawFields};
+use crate::host_keys::html::{self as host_keys, HostKeyPages};
 use crate::providers::sftp::LOGIN_FIELDS;
 use crate::web::{Flash, Layout, form_value, render, see_other};
 use actix_session::Session;
@@ -23,8 +23,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/servers/{id}/edit", web::get().to(edit_form))
         .route("/servers/{id}", web::post().to(update))
         .route("/servers/{id}/test", web::post().to(test))
-        .route("/servers/{id}/host-key", web::get().to(confirm_host_key))
-        .route("/servers/{id}/host-key", web::post().to(accept_host_key))
+        .route("/servers/{id}/host-key", web::get().to(host_keys::confirm::<ServerService>))
+        .route("/servers/{id}/host-key", web::post().to(host_keys::accept::<ServerService>))
         .route("/servers/{id}/delete", web::get().to(confirm_delete))
         .route("/servers/{id}/delete", web::post().to(delete));
 }
@@ -81,29 +81,7 @@ struct FormPage {
 
 /// The login fields with values as typed (never a stored secret) and errors by field.
 fn field_views(values: &RawFields, stored_secrets: &[&str], errors: &FieldErrors) -> Vec<FieldView> {
-    LOGIN_FIELDS
-        .iter()
-        .map(|spec| FieldView {
-            name: spec.name,
-            label: spec.label,
-            input_type: match spec.input {
-                Input::Password => "password",
-                Input::TextArea => "textarea",
-                Input::Number => "number",
-                _ => "text",
-            },
-            is_checkbox: false,
-            value: if spec.secret { String::new() } else { values.get(spec.name).unwrap_or_default().to_owned() },
-            checked: false,
-            options: Vec::new(),
-            required: spec.required,
-            secret: spec.secret,
-            stored: spec.secret && stored_secrets.contains(&spec.name),
-            placeholder: spec.placeholder,
-            help: spec.help,
-            error: errors.get(spec.name).map(str::to_owned),
-        })
-        .collect()
+    LOGIN_FIELDS.iter().map(|spec| FieldView::new(spec, values, stored_secrets, errors, || false)).collect()
 }
 
 struct Submitted {
@@ -223,64 +201,12 @@ async fn test(
     Ok(see_other("/servers"))
 }
 
-/// The confirmation page before a new host key is pinned: the pinned key and the one the
-/// server presents now. Shared with destinations.
-#[derive(Template)]
-#[template(path = "servers/host_key.html")]
-pub struct HostKeyPage {
-    pub layout: Layout,
-    pub name: String,
-    pub back: String,
-    pub action: String,
-    pub pinned: Option<String>,
-    pub presented: Option<String>,
-    pub error: Option<String>,
-}
+impl HostKeyPages for ServerService {
+    const SECTION: &'static str = "servers";
 
-impl HostKeyPage {
-    pub fn new(layout: Layout, name: String, back: &str, action: String, offer: HostKeyOffer) -> HostKeyPage {
-        let (presented, error) = match offer.presented {
-            Ok(p) => (Some(p), None),
-            Err(e) => (None, Some(e)),
-        };
-        HostKeyPage { layout, name, back: back.to_owned(), action, pinned: offer.pinned, presented, error }
+    fn accepted(fingerprint: &str, name: &str, outcome: &TestOutcome) -> Flash {
+        Flash::ok(format!("Pinned {fingerprint} for “{name}”. {}", outcome.message))
     }
-}
-
-/// Missing fields default to empty, so the role and workspace checks answer first (403/404)
-/// rather than a form error.
-#[derive(serde::Deserialize)]
-pub struct AcceptForm {
-    #[serde(default)]
-    pub fingerprint: String,
-}
-
-async fn confirm_host_key(
-    user: CurrentUser,
-    service: web::Data<ServerService>,
-    path: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
-    user.require_write()?;
-    let server = service.get(&user.workspace_id, &path).await?;
-    let offer = service.host_key_offer(&user.workspace_id, &path).await?;
-    let layout = Layout::for_user(&user, "servers");
-    let action = format!("/servers/{}/host-key", server.id);
-    render(StatusCode::OK, &HostKeyPage::new(layout, server.name, "/servers", action, offer))
-}
-
-async fn accept_host_key(
-    user: CurrentUser,
-    service: web::Data<ServerService>,
-    path: web::Path<String>,
-    form: web::Form<AcceptForm>,
-    session: Session,
-) -> Result<HttpResponse, AppError> {
-    user.require_write()?;
-    let server = service.get(&user.workspace_id, &path).await?;
-    let outcome =
-        service.accept_host_key(&user.workspace_id, &path, form.fingerprint.trim(), &Actor::web(&user)).await?;
-    Flash::ok(format!("Pinned {} for “{}”. {}", form.fingerprint.trim(), server.name, outcome.message)).set(&session);
-    Ok(see_other("/servers"))
 }
 
 #[derive(Template)]

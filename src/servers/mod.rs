@@ -5,3 +5,4 @@ pub mod domain;
 pub mod html;
 pub mod service;
 pub mod store;
+mod testing;

@@ -6,12 +6,14 @@ use super::domain::NewServer;
 use super::store::{self, ServerChange, ServerRow};
 use crate::audit::domain::{changed_fields, describe_changes};
 use crate::audit::{self, Action, Actor, Entry, Subject};
+use crate::connection_test::TestOutcome;
 use crate::crypto::CredentialCipher;
 use crate::db::{Db, DbError, write_transaction};
-use crate::destinations::fields::{FieldErrors, RawFields};
-use crate::destinations::service::TestOutcome;
-use crate::providers::sftp::{self, LOGIN_FIELDS, SshLogin};
-use crate::providers::{ProviderContext, ProviderError};
+use crate::fields::{FieldErrors, RawFields};
+use crate::host_keys::HostKeyOffer;
+use crate::host_keys::service::{AcceptError, Pin, PinsHostKeys};
+use crate::providers::ProviderContext;
+use crate::providers::sftp::{LOGIN_FIELDS, SshLogin};
 use chrono::{NaiveDateTime, Utc};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -105,9 +107,9 @@ fn fields_of(cipher: &CredentialCipher, row: &ServerRow) -> Result<RawFields, Se
 
 #[derive(Clone)]
 pub struct ServerService {
-    db: Db,
-    cipher: Arc<CredentialCipher>,
-    providers: ProviderContext,
+    pub(super) db: Db,
+    pub(super) cipher: Arc<CredentialCipher>,
+    pub(super) providers: ProviderContext,
 }
 
 impl ServerService {
@@ -264,104 +266,6 @@ impl ServerService {
         if users.is_empty() { Ok(()) } else { Err(ServerError::InUse(users)) }
     }
 
-    /// "Test login", recorded in the audit log.
-    pub async fn test(&self, workspace: &str, id: &str, by: &Actor) -> Result<TestOutcome, ServerError> {
-        self.test_because(workspace, id, by, "Test login").await
-    }
-
-    async fn test_because(
-        &self,
-        workspace: &str,
-        id: &str,
-        by: &Actor,
-        cause: &str,
-    ) -> Result<TestOutcome, ServerError> {
-        let outcome = self.test_login(workspace, id).await?;
-        let verdict = if outcome.ok { "passed" } else { "failed" };
-        let detail = format!("{cause}: {verdict}. {}", outcome.summary());
-        let (ws, sid, by) = (workspace.to_owned(), id.to_owned(), by.clone());
-        self.db
-            .run(move |c| {
-                let name = store::find(c, &ws, &sid)?.name;
-                audit::store::record(c, &Entry::new(&by, &ws, Subject::server(&sid, &name), Action::Tested, detail))
-            })
-            .await?;
-        Ok(outcome)
-    }
-
-    /// Logs in and opens SFTP; the first success pins the host key the server presented.
-    async fn test_login(&self, workspace: &str, id: &str) -> Result<TestOutcome, ServerError> {
-        let login = login_for(&self.db, &self.cipher, workspace, id).await;
-        let (result, presented, pinned) = match login {
-            Ok((login, pinned)) => {
-                let run = sftp::check_login(&login, pinned.as_deref(), &self.providers.settings);
-                let (result, presented) = self.within_deadline(run).await;
-                (result, presented, pinned)
-            }
-            Err(ServerError::Credentials(reason)) => (
-                Err(ProviderError::new(
-                    crate::providers::ErrorKind::Provider,
-                    format!("{reason}. Edit the server and enter its credentials again."),
-                )),
-                None,
-                None,
-            ),
-            Err(e) => return Err(e),
-        };
-        if let (Ok(_), None, Some(fingerprint)) = (&result, &pinned, &presented) {
-            pin_host_key(&self.db, workspace, id, fingerprint).await?;
-        }
-        Ok(TestOutcome::from_result(sftp::LOGIN_STEPS, result))
-    }
-
-    async fn within_deadline(
-        &self,
-        run: impl Future<Output = (Result<String, ProviderError>, Option<String>)>,
-    ) -> (Result<String, ProviderError>, Option<String>) {
-        let deadline = self.providers.settings.test_deadline;
-        tokio::time::timeout(deadline, run).await.unwrap_or_else(|_| {
-            let e = ProviderError::new(
-                crate::providers::ErrorKind::Timeout,
-                format!("The test did not finish within {} s.", deadline.as_secs()),
-            );
-            (Err(e), None)
-        })
-    }
-
-    /// The pinned host key and the one the server presents now, for an admin to compare.
-    pub async fn host_key_offer(&self, workspace: &str, id: &str) -> Result<HostKeyOffer, ServerError> {
-        let (login, pinned) = login_for(&self.db, &self.cipher, workspace, id).await?;
-        let presented = sftp::fetch_host_key(&login, &self.providers.settings).await.map_err(|e| e.to_string());
-        Ok(HostKeyOffer { pinned, presented })
-    }
-
-    /// Pins the key the admin confirmed, if the server still presents it, then tests again.
-    pub async fn accept_host_key(
-        &self,
-        workspace: &str,
-        id: &str,
-        fingerprint: &str,
-        by: &Actor,
-    ) -> Result<TestOutcome, ServerError> {
-        let offer = self.host_key_offer(workspace, id).await?;
-        offer.confirm(fingerprint).map_err(|m| ServerError::Invalid(FieldErrors::single("fingerprint", m)))?;
-        let (ws, sid, fp, by_) = (workspace.to_owned(), id.to_owned(), fingerprint.to_owned(), by.clone());
-        self.db
-            .write(move |c| {
-                write_transaction(c, |c| {
-                    let name = store::find(c, &ws, &sid)?.name;
-                    store::set_host_key(c, &ws, &sid, &fp)?;
-                    let detail = format!("Pinned {fp}.");
-                    audit::store::record(
-                        c,
-                        &Entry::new(&by_, &ws, Subject::server(&sid, &name), Action::HostKeyAccepted, detail),
-                    )
-                })
-            })
-            .await?;
-        self.test_because(workspace, id, by, "After accepting the host key").await
-    }
-
     fn seal(&self, workspace: &str, id: &str, fields: &RawFields) -> Vec<u8> {
         let (_, secrets) = fields.split(LOGIN_FIELDS);
         self.cipher.seal(secrets.to_json().as_bytes(), &associated_data(workspace, id))
@@ -387,22 +291,42 @@ impl ServerService {
     }
 }
 
-/// What an admin compares before accepting a new host key.
-#[derive(Debug, Clone)]
-pub struct HostKeyOffer {
-    pub pinned: Option<String>,
-    /// The fingerprint the server presents now, or why it could not be fetched.
-    pub presented: Result<String, String>,
+#[async_trait::async_trait(?Send)]
+impl PinsHostKeys for ServerService {
+    type Error = ServerError;
+
+    fn db(&self) -> &Db {
+        &self.db
+    }
+
+    async fn name_of(&self, workspace: &str, id: &str) -> Result<String, ServerError> {
+        Ok(self.row(workspace, id).await?.name)
+    }
+
+    async fn host_key_offer(&self, workspace: &str, id: &str) -> Result<HostKeyOffer, ServerError> {
+        let (login, pinned) = login_for(&self.db, &self.cipher, workspace, id).await?;
+        Ok(HostKeyOffer::fetch(&login, pinned, &self.providers.settings).await)
+    }
+
+    async fn pin_for(&self, _workspace: &str, id: &str) -> Result<Pin, ServerError> {
+        let sid = id.to_owned();
+        Ok(Box::new(move |c, ws, fp| {
+            let name = store::find(c, ws, &sid)?.name;
+            store::set_host_key(c, ws, &sid, fp)?;
+            Ok((Subject::server(&sid, &name), ""))
+        }))
+    }
+
+    async fn test_accepted(&self, workspace: &str, id: &str, by: &Actor) -> Result<TestOutcome, ServerError> {
+        self.test_because(workspace, id, by, "After accepting the host key").await
+    }
 }
 
-impl HostKeyOffer {
-    /// Accepting is allowed only for the key the server still presents: a key swapped between
-    /// the confirmation page and the click is refused.
-    pub fn confirm(&self, fingerprint: &str) -> Result<(), String> {
-        match &self.presented {
-            Ok(now) if now == fingerprint => Ok(()),
-            Ok(now) => Err(format!("The server now presents {now}, not the key you confirmed. Review it again.")),
-            Err(e) => Err(format!("The server's host key could not be fetched: {e}")),
+impl From<AcceptError> for ServerError {
+    fn from(e: AcceptError) -> Self {
+        match e {
+            AcceptError::Refused(errors) => ServerError::Invalid(errors),
+            AcceptError::Db(e) => e.into(),
         }
     }
 }

@@ -4,8 +4,8 @@
 
 use super::service::{Member, WorkspaceError, WorkspaceService};
 use crate::auth::{CurrentUser, Role};
-use crate::destinations::fields::FieldErrors;
 use crate::error::AppError;
+use crate::fields::FieldErrors;
 use crate::invitations::service::{InvitationError, InvitationService, Invited, Mailed};
 use crate::web::time::exact;
 use crate::web::{Flash, Layout, form_value, render, see_other};

@@ -6,7 +6,7 @@ use crate::auth::domain::parse_workspace_name;
 use crate::auth::store::{self as accounts, MembershipRow, WorkspaceRow};
 use crate::auth::{Account, CurrentUser, Role};
 use crate::db::{Db, DbError};
-use crate::destinations::fields::FieldErrors;
+use crate::fields::FieldErrors;
 use chrono::Utc;
 
 #[derive(Debug, thiserror::Error)]

@@ -14,11 +14,11 @@
 use crate::helpers::Backend;
 use bytes::Bytes;
 use devpilot::config::ProviderSettings;
-use devpilot::destinations::domain::{DestinationConfig, DestinationKind};
-use devpilot::destinations::fields::RawFields;
+use devpilot::fields::RawFields;
 use devpilot::grants::FolderAccess;
 use devpilot::hostfs::HostAccess;
 use devpilot::providers::{self, ByteStream, Provider, ProviderContext};
+use devpilot::providers::{ProviderConfig, ProviderKind};
 use futures::{StreamExt, TryStreamExt};
 use std::time::Duration;
 
@@ -37,7 +37,7 @@ pub struct BadCase {
 }
 
 pub struct Fixture {
-    pub kind: DestinationKind,
+    pub kind: ProviderKind,
     /// A destination that works.
     pub good: Fields,
     pub bad: Vec<BadCase>,
@@ -53,7 +53,7 @@ pub struct Fixture {
 }
 
 impl Fixture {
-    pub fn new(kind: DestinationKind, good: Fields) -> Fixture {
+    pub fn new(kind: ProviderKind, good: Fields) -> Fixture {
         Fixture {
             kind,
             good,
@@ -124,7 +124,7 @@ pub fn provider(fixture: &Fixture, fields: &Fields, dir: &std::path::Path) -> Bo
         ctx = ctx.with_host(HostAccess::new(granted, dir.to_path_buf(), Default::default()));
     }
     let raw = RawFields::from_pairs(fields.iter().map(|(k, v)| (k.clone(), v.as_str())));
-    let config = DestinationConfig::parse(fixture.kind, &raw).expect("valid config");
+    let config = ProviderConfig::parse(fixture.kind, &raw).expect("valid config");
     providers::build(&config, &ctx).expect("provider")
 }
 

@@ -8,7 +8,7 @@
 use crate::helpers::moto;
 use bytes::Bytes;
 use devpilot::config::ProviderSettings;
-use devpilot::destinations::fields::RawFields;
+use devpilot::fields::RawFields;
 use devpilot::providers::azure_blob::{AzureBlobConfig, AzureBlobProvider};
 use devpilot::providers::outbound::AddressPolicy;
 use devpilot::providers::s3::{S3Config, S3Provider};

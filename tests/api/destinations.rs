@@ -243,7 +243,7 @@ async fn the_type_picker_loads_each_types_fields(backend: Backend) {
     app.setup_admin().await;
     let new = app.get("/destinations/new").await;
     assert!(new.body.contains("id=\"f-path\""), "the form opens on the local type");
-    for kind in devpilot::destinations::domain::DestinationKind::ALL {
+    for kind in devpilot::providers::ProviderKind::ALL {
         let body = app
             .htmx_post(
                 "/destinations/fields",

@@ -10,7 +10,7 @@ use crate::plans::plan;
 use crate::provider_sftp::sftp;
 use crate::relay::Relay;
 use crate::runs::{run_rows, settled};
-use devpilot::destinations::domain::DestinationKind;
+use devpilot::providers::ProviderKind;
 use sha2::{Digest, Sha256};
 use std::path::Path;
 use std::time::Duration;
@@ -23,7 +23,7 @@ const STALL: Duration = Duration::from_secs(4);
 async fn an_sftp_server_killed_mid_upload(backend: Backend) {
     let s = sftp();
     let relay = Relay::start(&format!("{}:{}", s.host, s.port)).await;
-    let mut fixture = Fixture::new(DestinationKind::Sftp, {
+    let mut fixture = Fixture::new(ProviderKind::Sftp, {
         let mut f = s.password_fields();
         f.retain(|(k, _)| k != "port");
         f.push(("port".into(), relay.port.to_string()));
@@ -50,7 +50,7 @@ async fn an_s3_server_killed_mid_upload(backend: Backend) {
     let mut good = fields(&good);
     good.retain(|(k, _)| k != "endpoint");
     good.push(("endpoint".into(), endpoint));
-    let fixture = Fixture::new(DestinationKind::S3, good);
+    let fixture = Fixture::new(ProviderKind::S3, good);
     let direct = fields(&m.fields(&m.access_key_id, &m.secret_access_key, &m.bucket));
     let dir = tempfile::tempdir().expect("dir");
     let provider = conformance::provider(&fixture, &direct, dir.path());

@@ -16,7 +16,7 @@ use crate::relay::Relay;
 use crate::runs::{RunRow, run_rows};
 use crate::server_process::ServerProcess;
 use devpilot::config::ProviderSettings;
-use devpilot::destinations::fields::RawFields;
+use devpilot::fields::RawFields;
 use devpilot::providers::ProviderContext;
 use devpilot::providers::s3::{S3Config, S3Provider};
 use std::path::{Path, PathBuf};

@@ -12,8 +12,8 @@ use crate::provider_drive::{CLIENT_ID, CLIENT_SECRET, endpoints};
 use crate::standins::drive::Drive;
 use crate::standins::google_oauth::{DRIVE_SCOPE, GoogleOAuth};
 use devpilot::crypto::{CredentialCipher, MasterKey};
-use devpilot::destinations::fields::RawFields;
 use devpilot::destinations::service::associated_data;
+use devpilot::fields::RawFields;
 use std::collections::HashMap;
 
 const NAME: &str = "Team Drive";

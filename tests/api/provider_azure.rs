@@ -9,7 +9,7 @@ use crate::conformance::{self, Fixture, fields};
 use crate::helpers::{Backend, spawn_app};
 use crate::on_both_backends;
 use base64::Engine;
-use devpilot::destinations::domain::DestinationKind;
+use devpilot::providers::ProviderKind;
 use std::time::Duration;
 
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -38,7 +38,7 @@ pub fn fixture() -> Fixture {
         ("endpoint", &a.endpoint),
         ("account_key", &a.key),
     ]);
-    let mut f = Fixture::new(DestinationKind::AzureBlob, good);
+    let mut f = Fixture::new(ProviderKind::AzureBlob, good);
     f.presign = true;
     f.round_trip = Some(f.good_with(&[("prefix", "team-a/nightly/")]));
     let wrong_key = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
@@ -72,7 +72,7 @@ pub fn sas_fixture() -> Fixture {
         ("endpoint", &a.endpoint),
         ("sas_token", &token),
     ]);
-    let mut f = Fixture::new(DestinationKind::AzureBlob, good);
+    let mut f = Fixture::new(ProviderKind::AzureBlob, good);
     f.round_trip = Some(f.good_with(&[("prefix", "team-b/nightly/")]));
     let elsewhere = f.good_with(&[("sas_token", &sas(&a, &signed("another-container")))]);
     let sig = crate::azure_sas::signature_of(&token);

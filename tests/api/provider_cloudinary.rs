@@ -7,7 +7,7 @@ use crate::conformance::{self, Fixture, body, fields};
 use crate::helpers::Backend;
 use crate::on_both_backends;
 use crate::standins::cloudinary::Cloudinary;
-use devpilot::destinations::domain::DestinationKind;
+use devpilot::providers::ProviderKind;
 use futures::StreamExt;
 
 pub const CLOUD: &str = "devpilot-test";
@@ -21,7 +21,7 @@ pub fn fixture(cloudinary: &Cloudinary) -> Fixture {
         ("api_key", API_KEY),
         ("api_secret", API_SECRET),
     ]);
-    let mut f = Fixture::new(DestinationKind::Cloudinary, good);
+    let mut f = Fixture::new(ProviderKind::Cloudinary, good);
     f.settings.endpoints.cloudinary_api = cloudinary.api();
     let wrong_secret = f.good_with(&[("api_secret", "not-the-secret")]);
     let unknown_key = f.good_with(&[("api_key", "999999999")]);

@@ -10,7 +10,7 @@ use crate::on_both_backends;
 use crate::standins::drive::Drive;
 use crate::standins::google_oauth::GoogleOAuth;
 use devpilot::config::ExternalEndpoints;
-use devpilot::destinations::domain::DestinationKind;
+use devpilot::providers::ProviderKind;
 use futures::StreamExt;
 use std::time::Duration;
 
@@ -65,7 +65,7 @@ fn mock_fixture(google: &GoogleOAuth) -> Fixture {
     google.issue_fixed_access_tokens(&mock.token);
     let api = mock.endpoint.trim_end_matches('/').trim_end_matches("/drive/v3").to_owned();
     let good = with_refresh(&mock.folder_id, &google.issue_refresh_token(CLIENT_ID));
-    let mut f = Fixture::new(DestinationKind::GoogleDrive, good);
+    let mut f = Fixture::new(ProviderKind::GoogleDrive, good);
     f.settings.endpoints = endpoints(google, format!("{api}/drive/v3"), format!("{api}/upload/drive/v3"));
     let revoked = google.issue_refresh_token(CLIENT_ID);
     google.revoke(&revoked);
@@ -97,7 +97,7 @@ impl StandIn {
 
     pub fn fixture(&self) -> Fixture {
         let good = with_refresh(&self.folder, &self.google.issue_refresh_token(CLIENT_ID));
-        let mut f = Fixture::new(DestinationKind::GoogleDrive, good);
+        let mut f = Fixture::new(ProviderKind::GoogleDrive, good);
         f.settings.endpoints = endpoints(&self.google, self.drive.api(), self.drive.upload());
         let expired =
             fields(&[("folder_id", &self.folder), ("access_token", &self.google.issue_access_token(Duration::ZERO))]);

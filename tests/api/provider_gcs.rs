@@ -9,7 +9,7 @@ use crate::helpers::{Backend, spawn_with, test_settings};
 use crate::on_both_backends;
 use crate::standins::gcs_gate::GcsGate;
 use crate::standins::google_token::{GoogleTokenStandIn, TestAccount, test_key};
-use devpilot::destinations::domain::DestinationKind;
+use devpilot::providers::ProviderKind;
 use std::time::Duration;
 
 pub const BUCKET: &str = "devpilot-gcs";
@@ -44,7 +44,7 @@ pub async fn google() -> Google {
 
 pub fn fixture(g: &Google) -> Fixture {
     let good = fields(&[("bucket", BUCKET), ("service_account_key", &g.account.key_json)]);
-    let mut f = Fixture::new(DestinationKind::Gcs, good);
+    let mut f = Fixture::new(ProviderKind::Gcs, good);
     f.settings.endpoints.gcs_api = g.gate.url.clone();
     f.settings.endpoints.google_oauth_token = g.tokens.url.clone();
     // One streamed request, of a size fake-gcs-server takes whole.

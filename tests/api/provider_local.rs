@@ -3,7 +3,7 @@
 use crate::conformance::{self, Fixture, fields};
 use crate::helpers::Backend;
 use crate::on_both_backends;
-use devpilot::destinations::domain::DestinationKind;
+use devpilot::providers::ProviderKind;
 
 pub fn fixture() -> (Fixture, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("dir");
@@ -14,7 +14,7 @@ pub fn fixture() -> (Fixture, tempfile::TempDir) {
     let good = good.to_string_lossy().into_owned();
     let missing = dir.path().join("missing").to_string_lossy().into_owned();
     let not_folder = file.to_string_lossy().into_owned();
-    let mut fixture = Fixture::new(DestinationKind::Local, fields(&[("path", &good)]))
+    let mut fixture = Fixture::new(ProviderKind::Local, fields(&[("path", &good)]))
         .bad("Missing folder", fields(&[("path", &missing)]), "does not exist")
         .bad("A file", fields(&[("path", &not_folder)]), "is not a folder");
     fixture.grant = Some(dir.path().to_path_buf());

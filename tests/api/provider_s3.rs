@@ -8,7 +8,7 @@
 use crate::conformance::{self, Fixture, fields};
 use crate::helpers::{Backend, moto, spawn_app};
 use crate::on_both_backends;
-use devpilot::destinations::domain::DestinationKind;
+use devpilot::providers::ProviderKind;
 
 pub fn moto_open() -> String {
     std::env::var("DEVPILOT_TEST_MOTO_OPEN").expect("DEVPILOT_TEST_MOTO_OPEN: run the tests with scripts/test")
@@ -47,7 +47,7 @@ pub fn s3s_fixture(virtual_hosted: bool) -> Fixture {
         ("access_key_id", &s.access_key_id),
         ("secret_access_key", &s.secret_access_key),
     ]);
-    let mut f = Fixture::new(DestinationKind::S3, good);
+    let mut f = Fixture::new(ProviderKind::S3, good);
     f.presign = true;
     f.settings.endpoints.r2_base = s.r2_base.clone();
     f.settings.endpoints.backblaze_base = s.backblaze_base.clone();
@@ -71,7 +71,7 @@ pub fn fixture() -> Fixture {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let nowhere = format!("http://127.0.0.1:{}", closed.local_addr().expect("addr").port());
     drop(closed);
-    let mut f = Fixture::new(DestinationKind::S3, good);
+    let mut f = Fixture::new(ProviderKind::S3, good);
     let open = moto_open();
     f.round_trip = Some(fields(&[
         ("provider", "custom"),

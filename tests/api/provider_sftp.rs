@@ -7,7 +7,7 @@ use crate::conformance::{self, Fields, Fixture, fields};
 use crate::helpers::{Backend, Page, TestApp, new_client, spawn_app};
 use crate::on_both_backends;
 use bytes::Bytes;
-use devpilot::destinations::domain::DestinationKind;
+use devpilot::providers::ProviderKind;
 use futures::StreamExt;
 use std::path::Path;
 
@@ -89,7 +89,7 @@ fn closed_port() -> String {
 
 pub fn fixture() -> Fixture {
     let s = sftp();
-    let mut f = Fixture::new(DestinationKind::Sftp, s.password_fields());
+    let mut f = Fixture::new(ProviderKind::Sftp, s.password_fields());
     let wrong_password = f.good_with(&[("password", "not-the-password")]);
     let wrong_passphrase = s.key_fields(&s.rsa_key, "not-the-passphrase");
     let missing = f.good_with(&[("directory", &format!("{}/missing-{}", s.directory, uuid::Uuid::new_v4()))]);

@@ -223,15 +223,15 @@ async fn the_policy_shown_is_enough_on_moto(backend: Backend) {
 /// on every part where the service verifies them) come back byte for byte.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uploads_with_what_the_probe_found_round_trip() {
-    use devpilot::destinations::domain::DestinationConfig;
-    use devpilot::destinations::fields::RawFields;
+    use devpilot::fields::RawFields;
+    use devpilot::providers::ProviderConfig;
     use devpilot::providers::{self, ProviderContext};
     for fixture in
         [crate::provider_s3::s3s_fixture(false), crate::provider_s3::s3s_fixture(true), crate::provider_s3::fixture()]
     {
         let ctx = ProviderContext::new(fixture.settings.clone(), std::env::temp_dir()).expect("clients");
         let raw = RawFields::from_pairs(fixture.good.iter().map(|(k, v)| (k.clone(), v.as_str())));
-        let config = DestinationConfig::parse(fixture.kind, &raw).expect("valid");
+        let config = ProviderConfig::parse(fixture.kind, &raw).expect("valid");
         let found = providers::build(&config, &ctx).expect("provider").compatibility().await.expect("a probe");
         let learned = found.s3.clone().expect("S3 findings");
         // s3s-fs verifies checksums, in multipart uploads too; moto accepts wrong ones.

@@ -14,7 +14,7 @@ use crate::provider_sftp::sftp;
 use crate::relay::Relay;
 use crate::runs::run_rows;
 use crate::silent_server::SilentServer;
-use devpilot::destinations::domain::DestinationKind;
+use devpilot::providers::ProviderKind;
 use std::time::{Duration, Instant};
 
 on_both_backends!(a_silent_s3_endpoint, a_silent_azure_endpoint, a_silent_sftp_host);
@@ -34,7 +34,7 @@ async fn a_silent_s3_endpoint(backend: Backend) {
         replace(&mut f, "endpoint", endpoint);
         f
     };
-    let fixture = fixture(DestinationKind::S3, with_endpoint(format!("http://127.0.0.1:{}", relay.port)));
+    let fixture = fixture(ProviderKind::S3, with_endpoint(format!("http://127.0.0.1:{}", relay.port)));
     silent_provider(&fixture, backend, &relay, with_endpoint(silent.endpoint())).await;
 }
 
@@ -50,7 +50,7 @@ async fn a_silent_azure_endpoint(backend: Backend) {
         f
     };
     let fixture =
-        fixture(DestinationKind::AzureBlob, with_endpoint(format!("http://127.0.0.1:{}/{account_path}", relay.port)));
+        fixture(ProviderKind::AzureBlob, with_endpoint(format!("http://127.0.0.1:{}/{account_path}", relay.port)));
     silent_provider(&fixture, backend, &relay, with_endpoint(format!("{}/{account_path}", silent.endpoint()))).await;
 }
 
@@ -64,11 +64,11 @@ async fn a_silent_sftp_host(backend: Backend) {
         replace(&mut f, "port", port.to_string());
         f
     };
-    let fixture = fixture(DestinationKind::Sftp, with_port(relay.port));
+    let fixture = fixture(ProviderKind::Sftp, with_port(relay.port));
     silent_provider(&fixture, backend, &relay, with_port(silent.port)).await;
 }
 
-fn fixture(kind: DestinationKind, good: Fields) -> Fixture {
+fn fixture(kind: ProviderKind, good: Fields) -> Fixture {
     let mut f = Fixture::new(kind, good);
     f.settings.test_deadline = DEADLINE;
     f.settings.stall_timeout = STALL;

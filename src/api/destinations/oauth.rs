@@ -5,7 +5,7 @@
 use super::request::destination_id;
 use crate::api::auth::ApiUser;
 use crate::api::error::{ApiError, ErrorBody};
-use crate::destinations::fields::FieldErrors;
+use crate::fields::FieldErrors;
 use crate::oauth::service::{OAuthError, OAuthService};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};

@@ -2,7 +2,7 @@
 //! failed test answers 422 in the error shape, with the test beside it.
 
 use super::resource::DestinationResource;
-use crate::destinations::service::{StepState, TestOutcome};
+use crate::connection_test::{StepState, TestOutcome};
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use chrono::{DateTime, Utc};

@@ -9,9 +9,10 @@
 
 use super::resource::REDACTED;
 use crate::api::error::ApiError;
-use crate::destinations::domain::{DestinationKind, DestinationName};
-use crate::destinations::fields::{FieldErrors, FieldSpec, Input, RawFields};
+use crate::destinations::domain::DestinationName;
 use crate::destinations::service::{Destination, DestinationError, DestinationInput};
+use crate::fields::{FieldErrors, FieldSpec, Input, RawFields};
+use crate::providers::ProviderKind;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
@@ -63,7 +64,7 @@ impl DestinationRequest {
         };
         let kind = self.kind(current, config).map_err(|m| errors.add("destinationType", m)).ok();
         let name = self.name.clone().or_else(|| current.map(|d| d.name.clone())).unwrap_or_default();
-        let fields = match (kind.map(DestinationKind::parse), config, current) {
+        let fields = match (kind.map(ProviderKind::parse), config, current) {
             (Some(Ok(kind)), Some(config), _) => config_fields(kind, config).map_err(|e| errors.merge(e)).ok(),
             (_, None, Some(current)) => Some(current.settings.clone()),
             // An unknown type: the service names it; there are no fields to check against.
@@ -99,9 +100,9 @@ impl DestinationRequest {
         match (given, current) {
             (Some(kind), _) => Ok(kind),
             (None, Some(current)) => Ok(current.kind.as_str()),
-            (None, None) if config.is_some_and(|c| c.contains_key("provider")) => Ok(DestinationKind::S3.as_str()),
+            (None, None) if config.is_some_and(|c| c.contains_key("provider")) => Ok(ProviderKind::S3.as_str()),
             (None, None) => {
-                let all: Vec<&str> = DestinationKind::ALL.iter().map(|k| k.as_str()).collect();
+                let all: Vec<&str> = ProviderKind::ALL.iter().map(|k| k.as_str()).collect();
                 Err(format!("destinationType is required: one of {}.", all.join(", ")))
             }
         }
@@ -135,7 +136,7 @@ pub fn api_error(e: DestinationError) -> ApiError {
 }
 
 /// The config object as the form's fields.
-fn config_fields(kind: DestinationKind, config: &Map<String, Value>) -> Result<RawFields, FieldErrors> {
+fn config_fields(kind: ProviderKind, config: &Map<String, Value>) -> Result<RawFields, FieldErrors> {
     let mut fields = RawFields::new();
     let mut errors = FieldErrors::new();
     for (key, value) in config {
@@ -162,18 +163,18 @@ fn config_fields(kind: DestinationKind, config: &Map<String, Value>) -> Result<R
 }
 
 /// The spec's names for S3's key fields.
-fn alias(kind: DestinationKind, key: &str) -> &str {
+fn alias(kind: ProviderKind, key: &str) -> &str {
     match (kind, key) {
-        (DestinationKind::S3, "access_key") => "access_key_id",
-        (DestinationKind::S3, "secret_key") => "secret_access_key",
+        (ProviderKind::S3, "access_key") => "access_key_id",
+        (ProviderKind::S3, "secret_key") => "secret_access_key",
         _ => key,
     }
 }
 
 /// The spec's `provider: "s3"` is the form's Amazon preset.
-fn preset<'a>(kind: DestinationKind, name: &str, value: &'a str) -> &'a str {
+fn preset<'a>(kind: ProviderKind, name: &str, value: &'a str) -> &'a str {
     match (kind, name, value.trim()) {
-        (DestinationKind::S3, "provider", "s3") => "aws",
+        (ProviderKind::S3, "provider", "s3") => "aws",
         _ => value,
     }
 }

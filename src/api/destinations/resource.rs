@@ -1,9 +1,9 @@
 //! A destination as the API shows it: settings typed as the form enters them (checkboxes as
 //! booleans, numbers as numbers), credentials only as the names of the stored ones.
 
-use crate::destinations::domain::DestinationKind;
-use crate::destinations::fields::{Input, RawFields};
 use crate::destinations::service::Destination;
+use crate::fields::{Input, RawFields};
+use crate::providers::ProviderKind;
 use crate::providers::compatibility::Compatibility;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
@@ -80,7 +80,7 @@ impl From<Destination> for DestinationResource {
 
 /// The stored settings typed by their field: a checkbox reads as the form reads it, so an
 /// unticked one (stored as absent) is `false`.
-fn typed_settings(kind: DestinationKind, settings: &RawFields) -> BTreeMap<String, SettingValue> {
+fn typed_settings(kind: ProviderKind, settings: &RawFields) -> BTreeMap<String, SettingValue> {
     let mut typed = BTreeMap::new();
     for spec in kind.fields().iter().filter(|f| !f.secret) {
         let value = settings.get(spec.name);
@@ -114,13 +114,13 @@ mod tests {
     #[test]
     fn checkboxes_are_booleans_and_ports_numbers() {
         let s3 = RawFields::from_pairs([("bucket", "b"), ("provider", "minio")]);
-        let typed = typed_settings(DestinationKind::S3, &s3);
+        let typed = typed_settings(ProviderKind::S3, &s3);
         assert_eq!(typed.get("path_style"), Some(&SettingValue::Flag(false)));
         assert_eq!(typed.get("bucket"), Some(&SettingValue::Text("b".into())));
         let ticked = RawFields::from_pairs([("path_style", "on")]);
-        assert_eq!(typed_settings(DestinationKind::S3, &ticked).get("path_style"), Some(&SettingValue::Flag(true)));
+        assert_eq!(typed_settings(ProviderKind::S3, &ticked).get("path_style"), Some(&SettingValue::Flag(true)));
         let sftp = RawFields::from_pairs([("port", "2222"), ("password", "never shown")]);
-        let typed = typed_settings(DestinationKind::Sftp, &sftp);
+        let typed = typed_settings(ProviderKind::Sftp, &sftp);
         assert_eq!(typed.get("port"), Some(&SettingValue::Number(2222)));
         assert!(!typed.contains_key("password"));
     }

@@ -3,7 +3,7 @@
 
 use super::SourceType;
 use crate::api::error::ApiError;
-use crate::destinations::fields::FieldErrors;
+use crate::fields::FieldErrors;
 use crate::plans::domain::PlanInput;
 use crate::plans::service::PlanError;
 use utoipa::ToSchema;

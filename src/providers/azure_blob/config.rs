@@ -2,7 +2,7 @@
 //! prefix and endpoint, and one credential, a SAS token (least privilege) or the account key.
 
 use super::sas::SasToken;
-use crate::destinations::fields::{FieldErrors, FieldReader, FieldSpec, RawFields, rules};
+use crate::fields::{FieldErrors, FieldReader, FieldSpec, RawFields, rules};
 use base64::Engine;
 use secrecy::SecretString;
 

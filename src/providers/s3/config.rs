@@ -5,7 +5,7 @@
 
 use super::learned::Learned;
 use crate::config::ExternalEndpoints;
-use crate::destinations::fields::{FieldErrors, FieldReader, FieldSpec, Input, RawFields, rules};
+use crate::fields::{FieldErrors, FieldReader, FieldSpec, Input, RawFields, rules};
 use crate::providers::outbound::{literal, url_host};
 use crate::providers::{ErrorKind, ProviderError};
 use secrecy::SecretString;

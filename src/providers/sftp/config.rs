@@ -1,7 +1,7 @@
 //! What an SFTP destination is configured with: either its own SSH login or a managed server,
 //! and the remote directory. A managed server's login is parsed with the same rules.
 
-use crate::destinations::fields::{FieldErrors, FieldReader, FieldSpec, Input, RawFields};
+use crate::fields::{FieldErrors, FieldReader, FieldSpec, Input, RawFields};
 use secrecy::SecretString;
 
 const NO_SERVER: &[(&str, &str)] = &[("", "None: enter the connection below")];

@@ -1,7 +1,8 @@
 //! Google's OAuth 2.0 endpoints through the `oauth2` crate: the consent URL (authorization code
 //! with PKCE, offline access), the code exchange, and refreshing access tokens. oauth2's own
 //! reqwest support targets another reqwest major version, so [`Http`] runs its requests over ours.
-//! No database here: the Drive provider and the consent flow both use it.
+//! [`RefreshingToken`] is the Drive provider's access token, refreshed as it runs out. No database
+//! here: the Drive provider and the consent flow both use it.
 
 use crate::providers::{ErrorKind, ProviderError, Step, http};
 use oauth2::basic::{BasicClient, BasicErrorResponse, BasicTokenResponse};
@@ -13,7 +14,7 @@ use oauth2::{
 use secrecy::{ExposeSecret, SecretString};
 use std::future::Future;
 use std::pin::Pin;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Backups go into an existing folder the admin names by ID. `drive.file` only sees files this
 /// app created, so that folder would be invisible: the full `drive` scope is needed (restricted:
@@ -146,6 +147,51 @@ impl GoogleOAuth<'_> {
             .at(Step::Authenticate),
             RequestTokenError::Other(m) => ProviderError::new(ErrorKind::Provider, m).at(Step::Authenticate),
         }
+    }
+}
+
+/// A refresh token with its OAuth client, and the access token of the last refresh, kept until
+/// shortly before it expires.
+pub struct RefreshingToken {
+    pub client_id: String,
+    pub client_secret: SecretString,
+    pub refresh_token: SecretString,
+    pub authorize_url: String,
+    pub token_url: String,
+    cached: tokio::sync::Mutex<Option<(SecretString, Instant)>>,
+}
+
+impl RefreshingToken {
+    pub fn new(
+        client_id: String,
+        client_secret: SecretString,
+        refresh_token: SecretString,
+        authorize_url: String,
+        token_url: String,
+    ) -> RefreshingToken {
+        let cached = tokio::sync::Mutex::new(None);
+        RefreshingToken { client_id, client_secret, refresh_token, authorize_url, token_url, cached }
+    }
+
+    /// The cached access token, or a fresh one from Google's token endpoint.
+    pub async fn access_token(&self, http: &reqwest::Client) -> Result<SecretString, ProviderError> {
+        let mut cached = self.cached.lock().await;
+        if let Some((token, until)) = cached.as_ref()
+            && Instant::now() < *until
+        {
+            return Ok(token.clone());
+        }
+        let google = GoogleOAuth {
+            client_id: &self.client_id,
+            client_secret: &self.client_secret,
+            authorize_url: &self.authorize_url,
+            token_url: &self.token_url,
+        };
+        let tokens = google.refresh(&Http(http.clone()), &self.refresh_token).await?;
+        let lifetime = tokens.expires_in.unwrap_or(Duration::from_secs(3600));
+        let until = Instant::now() + lifetime.saturating_sub(Duration::from_secs(60));
+        *cached = Some((tokens.access_token.clone(), until));
+        Ok(tokens.access_token)
     }
 }
 

@@ -14,7 +14,7 @@
 //! Errors are [`ProviderError`]s at [`Step::Authenticate`] carrying Google's own `error` code and
 //! `error_description` (e.g. `invalid_grant: Invalid JWT Signature.`).
 
-use super::{ErrorKind, ProviderError, Step};
+use crate::providers::{ErrorKind, ProviderError, Step};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rsa::pkcs1v15::SigningKey;
@@ -187,7 +187,7 @@ async fn exchange(
         .form(&[("grant_type", JWT_BEARER_GRANT), ("assertion", assertion)])
         .send()
         .await
-        .map_err(|e| super::http::transport_error(&e, token_url).at(Step::Authenticate))?;
+        .map_err(|e| crate::providers::http::transport_error(&e, token_url).at(Step::Authenticate))?;
     let status = response.status();
     let body = response.text().await.unwrap_or_default();
     if status.is_success() {
