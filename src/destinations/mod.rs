@@ -6,7 +6,6 @@ mod connecting;
 pub mod dialog;
 pub mod domain;
 mod editing;
-pub mod fields;
 mod form;
 mod host_folder;
 pub mod html;
