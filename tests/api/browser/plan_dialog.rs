@@ -28,9 +28,9 @@ async fn create_a_destination_from_the_plan_form() {
     let typed = Typed { source: f.source_path(), folder: folder.path().to_string_lossy().into_owned() };
     let outcome = run(&browser, &f.app.address, &typed).await;
     // Close the session before any assertion can fail, so no Chromium outlives the test.
-    let closed = browser.close().await;
+    let finished = browser.finish().await;
     let seen = outcome.unwrap_or_else(|e| panic!("{e}"));
-    closed.unwrap_or_else(|e| panic!("closing the WebDriver session: {e}"));
+    finished.unwrap_or_else(|e| panic!("{e}"));
 
     assert_eq!(seen.focus_on_open, "dialog-f-name", "the dialog opens with the focus on its first field");
     assert!(seen.form_after_redraw, "the policy panel redrew itself inside the dialog's form, not over it");
