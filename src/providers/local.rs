@@ -54,6 +54,9 @@ impl LocalConfig {
     }
 }
 
+/// The workspace's own folder in messages (`[workspace folder]/nightly/….tar.zst`).
+const OWN_FOLDER: &str = "[workspace folder]";
+
 /// New files and folders: what `umask` leaves of these.
 const FILE_MODE: u32 = 0o666;
 const FOLDER_MODE: u32 = 0o777;
@@ -84,8 +87,12 @@ impl LocalProvider {
         }
     }
 
+    /// The folder as messages name it, which every member of the workspace reads: the path the
+    /// workspace typed (in a folder granted to it), or its own folder by name, never where that
+    /// lies on the server.
     fn shown(&self) -> PathBuf {
-        self.base.path()
+        let shown = Located { root: OWN_FOLDER.into(), relative: self.base.relative.clone() };
+        if self.own { shown.path() } else { self.base.path() }
     }
 
     fn io_error(&self, what: &str, path: &Path, e: &io::Error) -> ProviderError {

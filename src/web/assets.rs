@@ -6,6 +6,7 @@ const FILES: &[(&str, &str, &[u8])] = &[
     ("htmx.min.js", "text/javascript", include_bytes!("../../static/htmx.min.js")),
     ("app.js", "text/javascript", include_bytes!("../../static/app.js")),
     ("app.css", "text/css", include_bytes!("../../static/app.css")),
+    ("favicon.svg", "image/svg+xml", include_bytes!("../../static/favicon.svg")),
     ("icons/local.svg", "image/svg+xml", include_bytes!("../../static/icons/local.svg")),
     ("icons/s3.svg", "image/svg+xml", include_bytes!("../../static/icons/s3.svg")),
     ("icons/azure_blob.svg", "image/svg+xml", include_bytes!("../../static/icons/azure_blob.svg")),

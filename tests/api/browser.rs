@@ -8,6 +8,7 @@
 //! `plan_dialog` drives the plan form's "New destination…" dialog with it.
 
 mod plan_dialog;
+mod quiet_pages;
 
 use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, Backend, moto, spawn_app};
 use base64::Engine;
@@ -37,9 +38,9 @@ async fn create_destinations_in_a_real_browser() {
     let flow = Flow { browser: &browser, base: &app.address, moto: &moto };
     let outcome = flow.run().await;
     // Close the session before any assertion can fail, so no Chromium outlives the test.
-    let closed = browser.close().await;
+    let finished = browser.finish().await;
     let seen = outcome.unwrap_or_else(|e| panic!("{e}"));
-    closed.unwrap_or_else(|e| panic!("closing the WebDriver session: {e}"));
+    finished.unwrap_or_else(|e| panic!("{e}"));
 
     assert!(seen.setup_url.ends_with("/setup"), "/ should redirect to /setup on first run, got {}", seen.setup_url);
     assert!(seen.empty_state.contains("No destinations yet"), "empty state after setup: {}", seen.empty_state);
@@ -342,6 +343,8 @@ impl Browser {
                 "alwaysMatch": {
                     "browserName": "chrome",
                     "goog:chromeOptions": { "binary": chromium, "args": args },
+                    // The console (errors, CSP violations, failed loads) kept for `finish`.
+                    "goog:loggingPrefs": { "browser": "ALL" },
                 }
             }
         });
@@ -364,8 +367,30 @@ impl Browser {
         answer(response).await.map_err(|e| format!("WebDriver {method} {path}: {e}"))
     }
 
-    pub(crate) async fn close(&self) -> Result<()> {
-        self.command(Method::DELETE, "", json!({})).await.map(drop)
+    /// Ends the session; an error if any page it visited logged a problem to the console (see
+    /// [`console_problems`](Self::console_problems)), or if the session did not end.
+    pub(crate) async fn finish(&self) -> Result<()> {
+        let problems = self.console_problems().await;
+        self.command(Method::DELETE, "", json!({})).await.map_err(|e| format!("closing the WebDriver session: {e}"))?;
+        match problems? {
+            problems if problems.is_empty() => Ok(()),
+            problems => Err(format!("the pages logged problems to the console:\n  {}", problems.join("\n  "))),
+        }
+    }
+
+    /// Errors and warnings the console logged since the session began (chromedriver keeps them
+    /// across pages): script errors, Content-Security-Policy violations, failed loads such as a
+    /// missing `/favicon.ico`. A 422 is not one: it is how a form with errors answers htmx.
+    pub(crate) async fn console_problems(&self) -> Result<Vec<String>> {
+        let entries = self.command(Method::POST, "/se/log", json!({ "type": "browser" })).await?;
+        Ok(entries
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| matches!(e["level"].as_str(), Some("SEVERE" | "WARNING")))
+            .map(|e| format!("{} ({})", e["message"].as_str().unwrap_or_default(), e["source"].as_str().unwrap_or("?")))
+            .filter(|m| !m.contains("the server responded with a status of 422 (Unprocessable Entity)"))
+            .collect())
     }
 
     pub(crate) async fn goto(&self, url: &str) -> Result<()> {

@@ -267,9 +267,9 @@ async fn connect_google_drive_in_a_real_browser() {
     let profile = tempfile::tempdir().expect("temp dir for the Chromium profile");
     let browser = Browser::start(&webdriver, &chromium, profile.path()).await.unwrap_or_else(|e| panic!("{e}"));
     let outcome = click_through(&browser, &f).await;
-    let closed = browser.close().await;
+    let finished = browser.finish().await;
     let (consent_title, notice, badge) = outcome.unwrap_or_else(|e| panic!("{e}"));
-    closed.unwrap_or_else(|e| panic!("closing the WebDriver session: {e}"));
+    finished.unwrap_or_else(|e| panic!("{e}"));
 
     assert!(consent_title.contains("wants access to your Google Account"), "{consent_title}");
     assert_eq!(notice, "Connected “Team Drive” to Google Drive. Connection test passed.");

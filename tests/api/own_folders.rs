@@ -3,12 +3,15 @@
 //! `<backups>/<plan slug>/` are moved into their workspace's folder at start-up, under the same
 //! object key, so the runs that recorded them still download and restore them.
 
-use crate::helpers::{Backend, spawn_with, test_settings};
+use crate::helpers::{Backend, spawn_app, spawn_with, test_settings};
 use crate::on_both_backends;
 use crate::plans::plan;
 use crate::runs::{fill, settled};
 
-on_both_backends!(backups_of_the_shared_folder_move_into_their_workspace_folder);
+on_both_backends!(
+    backups_of_the_shared_folder_move_into_their_workspace_folder,
+    test_messages_name_the_workspace_folder_not_its_server_path
+);
 
 async fn backups_of_the_shared_folder_move_into_their_workspace_folder(backend: Backend) {
     let (settings, data_dir, pg) = test_settings(backend);
@@ -43,4 +46,34 @@ async fn backups_of_the_shared_folder_move_into_their_workspace_folder(backend: 
     assert!(!shared.exists() && !shared.parent().expect("folder").exists(), "the shared folder is emptied");
     let download = app.get(&format!("/runs/{}/download", run.id)).await;
     assert_eq!(download.status, 200, "{}", download.body);
+}
+
+/// Where a workspace's own folder lies on the server is the operator's business: a workspace
+/// admin's connection tests, passed or failed, name it "[workspace folder]".
+async fn test_messages_name_the_workspace_folder_not_its_server_path(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.setup_admin().await;
+    let owner = crate::admin_area::tenant_owner(&app, "Olive", "olive@example.com", "olive password 1", "Olive").await;
+    let server_path = app.data_dir.path().display().to_string();
+    let saved = app.post_with(&owner, "/destinations", &[("name", "Own"), ("type", "local")]).await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let own = app.destination("Own").await;
+    assert_eq!((own.status.as_str(), own.message.as_str()), ("active", "[workspace folder] exists and is writable."));
+
+    let tried = app.post_with(&owner, "/destinations/test-credentials", &[("name", "Again"), ("type", "local")]).await;
+    assert!(tried.body.contains("[workspace folder] exists and is writable."), "{}", tried.body);
+    assert!(!tried.body.contains(&server_path), "{}", tried.body);
+
+    // The folder replaced by a file: the failure names it the same way.
+    let folder = app.data_dir.path().join("backups").join(&own.workspace_id);
+    std::fs::remove_dir_all(&folder).expect("rm the workspace folder");
+    std::fs::write(&folder, b"not a folder").expect("a file in its place");
+    assert_eq!(app.post_with(&owner, &format!("/destinations/{}/test", own.id), &[]).await.status, 303);
+    let failed = app.destination("Own").await;
+    assert_eq!(failed.status, "failed", "{failed:?}");
+    assert!(failed.message.contains("[workspace folder]"), "{}", failed.message);
+    let list = app.get_with(&owner, "/destinations").await.body;
+    for shown in [&failed.message, &list] {
+        assert!(!shown.contains(&server_path), "no server path in {shown}");
+    }
 }

@@ -28,11 +28,12 @@ async fn create_a_destination_from_the_plan_form() {
     let typed = Typed { source: f.source_path(), folder: folder.path().to_string_lossy().into_owned() };
     let outcome = run(&browser, &f.app.address, &typed).await;
     // Close the session before any assertion can fail, so no Chromium outlives the test.
-    let closed = browser.close().await;
+    let finished = browser.finish().await;
     let seen = outcome.unwrap_or_else(|e| panic!("{e}"));
-    closed.unwrap_or_else(|e| panic!("closing the WebDriver session: {e}"));
+    finished.unwrap_or_else(|e| panic!("{e}"));
 
     assert_eq!(seen.focus_on_open, "dialog-f-name", "the dialog opens with the focus on its first field");
+    assert!(seen.form_after_redraw, "the policy panel redrew itself inside the dialog's form, not over it");
     assert!(seen.error.contains("absolute path"), "the error is shown in the dialog: {:?}", seen.error);
     assert!(seen.open_after_error, "a submission with errors leaves the dialog open");
     assert_eq!(seen.kept_after_error, [DESTINATION, "relative/folder"], "typed values stay in the dialog");
@@ -61,6 +62,7 @@ struct Typed {
 /// What the browser showed, checked once the session is closed.
 struct Seen {
     focus_on_open: String,
+    form_after_redraw: bool,
     error: String,
     open_after_error: bool,
     kept_after_error: Vec<String>,
@@ -99,8 +101,12 @@ async fn run(b: &Browser, base: &str, typed: &Typed) -> Result<Seen> {
     pick(b, "s3", "#dialog-f-bucket").await?;
     pick(b, "local", "#dialog-f-path").await?;
 
+    // Typing redraws the least-privilege panel (after 400 ms); the form around it must stay.
+    b.execute("document.getElementById('dialog-policy').dataset.old = '1'", json!([])).await?;
     b.type_into("#dialog-f-name", DESTINATION).await?;
     b.type_into("#dialog-f-path", "relative/folder").await?;
+    b.wait_for("the redrawn policy panel", WAIT, || b.find("#dialog-policy:not([data-old])")).await?;
+    let form_after_redraw = b.find("dialog #dialog-destination-form #dialog-policy").await?.is_some();
     save_destination(b).await?;
     let error = b.wait_for("the error next to the folder", WAIT, || b.find("#dialog-f-path-error")).await?;
     let error = b.text(&error).await?;
@@ -137,6 +143,7 @@ async fn run(b: &Browser, base: &str, typed: &Typed) -> Result<Seen> {
     .await?;
     Ok(Seen {
         focus_on_open,
+        form_after_redraw,
         error,
         open_after_error,
         kept_after_error,

@@ -188,7 +188,7 @@ async fn consent_page(state: Shared, req: HttpRequest) -> HttpResponse {
         .map(|(k, v)| format!("<input type=\"hidden\" name=\"{}\" value=\"{}\">", escape(k), escape(v)))
         .collect();
     HttpResponse::Ok().content_type("text/html; charset=utf-8").body(format!(
-        "<!doctype html><html><head><title>Sign in - Google Accounts</title></head><body>\
+        "<!doctype html><html><head><title>Sign in - Google Accounts</title><link rel=\"icon\" href=\"data:,\"></head><body>\
          <h1 id=\"consent-title\">Devpilot wants access to your Google Account</h1>\
          <p>See, edit, create and delete only the specific Google Drive files you use with this app.</p>\
          <form method=\"post\" action=\"/o/oauth2/v2/auth/approve\">{hidden}\
