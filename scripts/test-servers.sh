@@ -332,11 +332,14 @@ ts_s3s_ensure() {
         >"$TS_LOGS/s3s-install.log" 2>&1 || { tail -n 30 "$TS_LOGS/s3s-install.log" >&2; ts_die "cargo install s3s-fs failed"; }
 }
 
-# ts_launch_s3s PATH_PORT VHOST_PORT: the same folder served path-style on 127.0.0.1 and virtual-hosted
-# under *.localhost names (Devpilot resolves those to loopback, as RFC 6761 says).
+# ts_launch_s3s PATH_PORT VHOST_PORT: one s3s-fs path-style on 127.0.0.1 (a virtual-hosted request it
+# cannot route gets the account's list of buckets, as MinIO answers) and one virtual-hosted under
+# *.localhost names (Devpilot resolves those to loopback, as RFC 6761 says), each with a folder of
+# its own: s3s-fs names its temporary files by a counter of its own process, so two processes
+# writing into one folder overwrite each other's half-written files.
 ts_launch_s3s() {
     local root="$TS_DIR/s3s" key secret vport="$2"
-    rm -rf "$root" && mkdir -p "$root/$TS_S3S_BUCKET" || return 1
+    rm -rf "$root" && mkdir -p "$root/path/$TS_S3S_BUCKET" "$root/vhost/$TS_S3S_BUCKET" || return 1
     key="$(python3 -c 'import secrets; print("DPS3S" + secrets.token_hex(8).upper())')" || return 1
     secret="$(ts_random)" || return 1
     TS_S3S_URL="http://127.0.0.1:$1"
@@ -345,20 +348,20 @@ ts_launch_s3s() {
         r2_base "http://r2.localhost:$vport" r2_account "$TS_S3S_R2_ACCOUNT" \
         backblaze_base "http://b2.localhost:$vport" backblaze_region "$TS_S3S_B2_REGION" \
         bucket "$TS_S3S_BUCKET" region us-east-1 access_key_id "$key" secret_access_key "$secret" || return 1
-    ts_spawn s3s "$TS_TOOLS/bin/s3s-fs" --host 127.0.0.1 --port "$1" --access-key "$key" --secret-key "$secret" "$root"
+    ts_spawn s3s "$TS_TOOLS/bin/s3s-fs" --host 127.0.0.1 --port "$1" --access-key "$key" --secret-key "$secret" "$root/path"
     TS_S3S_PID=$TS_LAST_PID
     ts_spawn s3s-vhost "$TS_TOOLS/bin/s3s-fs" --host 127.0.0.1 --port "$vport" --access-key "$key" --secret-key "$secret" \
         --domain "s3.localhost:$vport" --domain "$TS_S3S_R2_ACCOUNT.r2.localhost:$vport" \
-        --domain "$TS_S3S_R2_ACCOUNT.eu.r2.localhost:$vport" --domain "s3.$TS_S3S_B2_REGION.b2.localhost:$vport" "$root"
+        --domain "$TS_S3S_R2_ACCOUNT.eu.r2.localhost:$vport" --domain "s3.$TS_S3S_B2_REGION.b2.localhost:$vport" "$root/vhost"
     TS_S3S_VHOST_PID=$TS_LAST_PID
 }
 
 ts_finish_s3s() {
-    ts_wait_until s3s "$TS_S3S_PID" 30 ts_http_answers "$TS_S3S_URL/" || return 1
-    ts_wait_until s3s-vhost "$TS_S3S_VHOST_PID" 30 ts_http_answers "http://127.0.0.1:$TS_S3S_VHOST_PORT/" || return 1
+    ts_wait_until s3s "$TS_S3S_PID" 180 ts_http_answers "$TS_S3S_URL/" || return 1
+    ts_wait_until s3s-vhost "$TS_S3S_VHOST_PID" 180 ts_http_answers "http://127.0.0.1:$TS_S3S_VHOST_PORT/" || return 1
     # SigV4 really checked: an unsigned listing is refused.
     local code
-    code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$TS_S3S_URL/$TS_S3S_BUCKET?list-type=2")"
+    code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 60 "$TS_S3S_URL/$TS_S3S_BUCKET?list-type=2")"
     [ "$code" = "403" ] || ts_die "s3s-fs answered an unsigned listing with HTTP $code (expected 403)"
 }
 
