@@ -143,6 +143,7 @@ impl Application {
                 .app_data(jwt_keys.clone())
                 .route("/healthz", web::get().to(|| async { HttpResponse::Ok().body("ok") }))
                 .route("/static/{file:.*}", web::get().to(crate::web::assets::serve))
+                .route("/favicon.ico", web::get().to(crate::web::assets::favicon))
                 .configure(crate::api::routes)
                 .configure(crate::account::html::routes)
                 .configure(crate::admin::routes)

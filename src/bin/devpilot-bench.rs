@@ -19,6 +19,8 @@ use devpilot::db::Db;
 use devpilot::destinations::service::associated_data;
 use devpilot::destinations::store::DestinationRow;
 use devpilot::fields::RawFields;
+use devpilot::hostfs::{DevpilotFiles, FolderAccess, HostAccess};
+use devpilot::providers::local::LocalConfig;
 use devpilot::providers::{self, ByteStream, ProviderContext};
 use devpilot::providers::{ProviderConfig, ProviderKind};
 use futures::StreamExt;
@@ -57,6 +59,17 @@ fn context() -> ProviderContext {
     ProviderContext::new(settings, std::env::temp_dir()).expect("the HTTP clients build")
 }
 
+/// The benchmark is the operator's own tool: the folder a local destination names is granted for
+/// writing, as an operator grants it on `/admin/grants` before a workspace may write there.
+fn context_for(config: &ProviderConfig) -> ProviderContext {
+    let ctx = context();
+    let ProviderConfig::Local(LocalConfig { path: Some(folder) }) = config else { return ctx };
+    let scratch = std::env::temp_dir().join("devpilot-bench-own");
+    let devpilot = DevpilotFiles::new(&scratch.join("data"), &scratch.join("backups"), &scratch.join("key"), None);
+    let granted = vec![(folder.clone(), FolderAccess::ReadWrite)];
+    ctx.with_host(HostAccess::new(granted, scratch, std::sync::Arc::new(devpilot)))
+}
+
 async fn upload(kind: &str, fields: &str, file: &str, key: &str) -> anyhow::Result<()> {
     let kind = ProviderKind::parse(kind).map_err(anyhow::Error::msg)?;
     let fields = read_fields(&serde_json::from_str(&std::fs::read_to_string(fields)?)?)?;
@@ -64,7 +77,7 @@ async fn upload(kind: &str, fields: &str, file: &str, key: &str) -> anyhow::Resu
         let detail: Vec<String> = e.iter().map(|(f, m)| format!("{f}: {m}")).collect();
         anyhow::anyhow!("invalid fields: {}", detail.join("; "))
     })?;
-    let provider = providers::build(&config, &context())?;
+    let provider = providers::build(&config, &context_for(&config))?;
     let file = tokio::fs::File::open(file).await.with_context(|| format!("opening {file}"))?;
     let body: ByteStream = tokio_util::io::ReaderStream::with_capacity(file, CHUNK).boxed();
     let started = Instant::now();

@@ -17,7 +17,16 @@ const FILES: &[(&str, &str, &[u8])] = &[
 ];
 
 pub async fn serve(path: web::Path<String>) -> HttpResponse {
-    match FILES.iter().find(|(name, _, _)| *name == path.as_str()) {
+    file(path.as_str())
+}
+
+/// `/favicon.ico`, which browsers and tools ask for without reading the page's icon link.
+pub async fn favicon() -> HttpResponse {
+    file("favicon.svg")
+}
+
+fn file(name: &str) -> HttpResponse {
+    match FILES.iter().find(|(known, _, _)| *known == name) {
         Some((_, content_type, body)) => HttpResponse::Ok()
             .content_type(*content_type)
             .insert_header(("Cache-Control", "public, max-age=3600"))

@@ -22,4 +22,10 @@ async fn pages_and_the_api_carry_security_headers(backend: Backend) {
         let body = response.text().await.expect("body");
         assert!(!body.contains(" style=\"") && !body.contains("<script>"), "{path}: inline style or script");
     }
+    // Tools and browsers that do not read the page's icon link still find one.
+    let icon = app.client.get(app.url("/favicon.ico")).send().await.expect("GET /favicon.ico");
+    assert_eq!(icon.status(), 200);
+    let kind = icon.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    assert_eq!(kind, "image/svg+xml");
+    assert!(icon.text().await.expect("icon").contains("<svg"), "the icon is the SVG the pages link");
 }
