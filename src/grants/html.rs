@@ -22,23 +22,21 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 /// Where the operator grants `path` to a workspace: the link "not granted" messages carry.
 pub fn grant_link(workspace: &str, path: &str, access: FolderAccess) -> String {
-    let query: String = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("workspace", workspace)
-        .append_pair("path", path.trim())
-        .append_pair("access", access.as_str())
-        .finish();
-    format!("/admin/grants?{query}#grant-folder")
+    prefilled(workspace, &[("path", path.trim()), ("access", access.as_str())], "grant-folder")
+}
+
+/// The grant page for `workspace` with one of its forms (`anchor`) filled in with `fields`.
+fn prefilled(workspace: &str, fields: &[(&str, &str)], anchor: &str) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query.append_pair("workspace", workspace);
+    query.extend_pairs(fields);
+    format!("/admin/grants?{}#{anchor}", query.finish())
 }
 
 /// Where the operator grants the database server of `url` (as typed) to a workspace.
 fn database_grant_link(workspace: &str, url: &str) -> Option<String> {
     let server = PostgresUrl::parse(url).ok()?.grantable_server();
-    let query: String = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("workspace", workspace)
-        .append_pair("kind", "database")
-        .append_pair("server", &server)
-        .finish();
-    Some(format!("/admin/grants?{query}#grant-database"))
+    Some(prefilled(workspace, &[("kind", "database"), ("server", &server)], "grant-database"))
 }
 
 /// For an operator, when `field`'s error says the database server of the URL `typed` is not

@@ -293,7 +293,7 @@ impl PostgresUrl {
     pub fn server(&self) -> String {
         match &self.host {
             DatabaseHost::Socket(dir) => format!("the socket in {} (port {})", dir.display(), self.port),
-            host => format!("{host}:{}", self.port),
+            _ => self.grantable_server(),
         }
     }
 
