@@ -1,8 +1,10 @@
 //! Settings from the environment, each with a default that runs the embedded setup.
 
 mod identity;
+mod pitr;
 
 pub use identity::{IdentitySettings, TrustedProxies};
+pub use pitr::PitrSettings;
 
 use crate::mail::MailSettings;
 use crate::providers::outbound::{ALLOW_LOOPBACK_VAR, AddressPolicy};
@@ -45,6 +47,8 @@ pub struct Settings {
     pub identity: IdentitySettings,
     /// Outgoing mail (`DEVPILOT_SMTP_URL`, `DEVPILOT_MAIL_FROM`); None: nothing is mailed.
     pub mail: Option<MailSettings>,
+    /// Point-in-time recovery of PostgreSQL databases: binaries, clones, WAL uploads.
+    pub pitr: PitrSettings,
 }
 
 /// Limits for talking to storage providers.
@@ -206,6 +210,7 @@ impl Settings {
             public_url: var("DEVPILOT_PUBLIC_URL").map(|v| v.trim_end_matches('/').to_owned()),
             identity: IdentitySettings::from_env()?,
             mail: mail_from_env()?,
+            pitr: PitrSettings::from_env(&data_dir)?,
             data_dir,
             database_url,
             local_backup_dir,

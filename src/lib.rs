@@ -10,6 +10,7 @@ pub mod config;
 pub mod connection_test;
 pub mod crypto;
 pub mod data_dir;
+pub mod databases;
 pub mod db;
 pub mod destinations;
 pub mod error;

@@ -3,12 +3,17 @@ use devpilot::startup::Application;
 
 const USAGE: &str = "usage: devpilot                             serve (settings from DEVPILOT_* variables)
        devpilot rotate-key                  make a new master key and re-seal every secret under it
-       devpilot rotate-key --retire-previous  drop the previous key once nothing needs it";
+       devpilot rotate-key --retire-previous  drop the previous key once nothing needs it
+       devpilot wal-fetch …                 a PostgreSQL clone's restore_command (Devpilot writes it)";
 
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
     devpilot::telemetry::init();
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // Run by a clone's PostgreSQL as its own user: it needs none of the server's settings.
+    if args.first().map(String::as_str) == Some("wal-fetch") {
+        std::process::exit(devpilot::databases::fetch_client::run(&args[1..]).await);
+    }
     let settings = Settings::from_env()?;
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         [] => serve(settings).await,

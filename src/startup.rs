@@ -104,6 +104,21 @@ impl Application {
             public_url,
             settings.identity.invitation_lifetime,
         ));
+        let own_host = match settings.host.as_str() {
+            "0.0.0.0" | "::" | "[::]" => "127.0.0.1",
+            host => host,
+        };
+        let database_service = crate::databases::service::DatabaseService::new(
+            db.clone(),
+            cipher.clone(),
+            destination_service.clone(),
+            settings.pitr.clone(),
+            settings.data_dir.clone(),
+            instance.id(),
+            format!("http://{own_host}:{port}"),
+        );
+        tokio::spawn(crate::databases::archiver::run(database_service.clone(), settings.instance_timeout));
+        let databases = web::Data::new(database_service);
         let oauth = web::Data::new(OAuthService::new(db, cipher, destination_service, &settings, port)?);
         let secure = settings.secure_cookies;
         let consent_origin: Vec<String> =
@@ -135,6 +150,7 @@ impl Application {
                 .app_data(admin.clone())
                 .app_data(instance_settings.clone())
                 .app_data(plans.clone())
+                .app_data(databases.clone())
                 .app_data(runner.clone())
                 .app_data(oauth.clone())
                 .app_data(tokens.clone())
@@ -150,6 +166,7 @@ impl Application {
                 .configure(crate::api::html::routes)
                 .configure(crate::audit::html::routes)
                 .configure(crate::auth::html::routes)
+                .configure(crate::databases::wal_route::routes)
                 .configure(crate::destinations::html::routes)
                 .configure(crate::grants::html::routes)
                 .configure(crate::invitations::html::routes)

@@ -37,6 +37,8 @@ pub enum AuditSubjectType {
     Plan,
     Server,
     Grant,
+    Database,
+    Clone,
 }
 
 impl AuditSubjectType {
@@ -46,6 +48,8 @@ impl AuditSubjectType {
             AuditSubjectType::Plan => SubjectKind::Plan,
             AuditSubjectType::Server => SubjectKind::Server,
             AuditSubjectType::Grant => SubjectKind::Grant,
+            AuditSubjectType::Database => SubjectKind::Database,
+            AuditSubjectType::Clone => SubjectKind::Clone,
         }
     }
 }
@@ -78,7 +82,7 @@ pub struct AuditEventResource {
     pub occurred_at: DateTime<Utc>,
     pub actor: AuditActor,
     /// created, updated, tested, deep_tested, disabled, enabled, made_default, deleted,
-    /// host_key_accepted or run_started.
+    /// host_key_accepted, run_started, restored, switched, started or stopped.
     #[schema(example = "updated")]
     pub action: String,
     pub subject: AuditSubject,
@@ -103,6 +107,8 @@ impl From<Event> for AuditEventResource {
                     Some(SubjectKind::Plan) => AuditSubjectType::Plan,
                     Some(SubjectKind::Server) => AuditSubjectType::Server,
                     Some(SubjectKind::Grant) => AuditSubjectType::Grant,
+                    Some(SubjectKind::Database) => AuditSubjectType::Database,
+                    Some(SubjectKind::Clone) => AuditSubjectType::Clone,
                     _ => AuditSubjectType::Destination,
                 },
                 id: e.subject_id,

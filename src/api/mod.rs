@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod databases;
 pub mod destinations;
 pub mod error;
 pub mod html;
@@ -86,6 +87,7 @@ impl Modify for CommonResponses {
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(destinations::DestinationsApi::openapi());
+    doc.merge(databases::DatabasesApi::openapi());
     doc.merge(schedules::SchedulesApi::openapi());
     doc.merge(runs::RunsApi::openapi());
     doc.merge(audit::AuditApi::openapi());
@@ -103,6 +105,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/auth/token", web::post().to(auth::issue_token))
             .route("/openapi.json", web::get().to(document))
             .configure(destinations::routes)
+            .configure(databases::routes)
             .configure(schedules::routes)
             .configure(runs::routes)
             .configure(audit::routes)

@@ -50,11 +50,21 @@ pub enum SubjectKind {
     Server,
     /// A host grant an operator gave the workspace (or revoked).
     Grant,
+    /// A PostgreSQL database protected with WAL archiving.
+    Database,
+    /// A cluster restored from a database's archive.
+    Clone,
 }
 
 impl SubjectKind {
-    pub const ALL: [SubjectKind; 4] =
-        [SubjectKind::Destination, SubjectKind::Plan, SubjectKind::Server, SubjectKind::Grant];
+    pub const ALL: [SubjectKind; 6] = [
+        SubjectKind::Destination,
+        SubjectKind::Plan,
+        SubjectKind::Server,
+        SubjectKind::Grant,
+        SubjectKind::Database,
+        SubjectKind::Clone,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -62,6 +72,8 @@ impl SubjectKind {
             SubjectKind::Plan => "plan",
             SubjectKind::Server => "server",
             SubjectKind::Grant => "grant",
+            SubjectKind::Database => "database",
+            SubjectKind::Clone => "clone",
         }
     }
 
@@ -75,6 +87,8 @@ impl SubjectKind {
             SubjectKind::Plan => "Plan",
             SubjectKind::Server => "Server",
             SubjectKind::Grant => "Host grant",
+            SubjectKind::Database => "Database",
+            SubjectKind::Clone => "Clone",
         }
     }
 }
@@ -103,6 +117,14 @@ impl Subject {
     pub fn grant(id: &str, name: &str) -> Subject {
         Subject { kind: SubjectKind::Grant, id: id.to_owned(), name: name.to_owned() }
     }
+
+    pub fn database(id: &str, name: &str) -> Subject {
+        Subject { kind: SubjectKind::Database, id: id.to_owned(), name: name.to_owned() }
+    }
+
+    pub fn clone_of(id: &str, name: &str) -> Subject {
+        Subject { kind: SubjectKind::Clone, id: id.to_owned(), name: name.to_owned() }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,10 +139,16 @@ pub enum Action {
     Deleted,
     HostKeyAccepted,
     RunStarted,
+    /// Data written back from a backup: a restore, an import, a point-in-time restore.
+    Restored,
+    /// A clone became the protected database.
+    Switched,
+    Started,
+    Stopped,
 }
 
 impl Action {
-    pub const ALL: [Action; 10] = [
+    pub const ALL: [Action; 14] = [
         Action::Created,
         Action::Updated,
         Action::Tested,
@@ -131,6 +159,10 @@ impl Action {
         Action::Deleted,
         Action::HostKeyAccepted,
         Action::RunStarted,
+        Action::Restored,
+        Action::Switched,
+        Action::Started,
+        Action::Stopped,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -145,6 +177,10 @@ impl Action {
             Action::Deleted => "deleted",
             Action::HostKeyAccepted => "host_key_accepted",
             Action::RunStarted => "run_started",
+            Action::Restored => "restored",
+            Action::Switched => "switched",
+            Action::Started => "started",
+            Action::Stopped => "stopped",
         }
     }
 
@@ -164,6 +200,10 @@ impl Action {
             Action::Deleted => "Deleted",
             Action::HostKeyAccepted => "Accepted a new host key",
             Action::RunStarted => "Started a run",
+            Action::Restored => "Restored",
+            Action::Switched => "Switched to a clone",
+            Action::Started => "Started",
+            Action::Stopped => "Stopped",
         }
     }
 }

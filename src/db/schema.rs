@@ -244,3 +244,94 @@ diesel::joinable!(invitations -> workspaces (workspace_id));
 diesel::joinable!(invitations -> users (invited_by));
 diesel::allow_tables_to_appear_in_same_query!(invitations, workspaces);
 diesel::allow_tables_to_appear_in_same_query!(invitations, users);
+
+diesel::table! {
+    databases (id) {
+        id -> Text,
+        workspace_id -> Text,
+        name -> Text,
+        slug -> Text,
+        url_secret -> Binary,
+        destination_id -> Nullable<Text>,
+        base_schedule -> Text,
+        next_base_at -> Nullable<Timestamp>,
+        window_days -> BigInt,
+        min_base_backups -> BigInt,
+        encrypt -> Bool,
+        archiving -> Bool,
+        archive_prefix -> Text,
+        seg_size -> BigInt,
+        server_version -> Integer,
+        system_identifier -> Text,
+        status -> Text,
+        status_message -> Nullable<Text>,
+        receiver_instance -> Nullable<Text>,
+        receiver_beat_at -> Nullable<Timestamp>,
+        last_received_at -> Nullable<Timestamp>,
+        received_lsn -> Nullable<Text>,
+        lag_bytes -> Nullable<BigInt>,
+        slot_wal_status -> Nullable<Text>,
+        replaced_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    wal_files (database_id, name) {
+        database_id -> Text,
+        name -> Text,
+        kind -> Text,
+        timeline -> Integer,
+        segno -> BigInt,
+        size -> BigInt,
+        stored_size -> BigInt,
+        sha256 -> Text,
+        object_key -> Text,
+        received_at -> Timestamp,
+        uploaded_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    base_backups (id) {
+        id -> Text,
+        database_id -> Text,
+        workspace_id -> Text,
+        status -> Text,
+        trigger -> Text,
+        instance_id -> Nullable<Text>,
+        object_key -> Nullable<Text>,
+        timeline -> Nullable<Integer>,
+        start_lsn -> Nullable<Text>,
+        stop_lsn -> Nullable<Text>,
+        started_at -> Timestamp,
+        stopped_at -> Nullable<Timestamp>,
+        bytes -> BigInt,
+        sha256 -> Nullable<Text>,
+        error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    database_clones (id) {
+        id -> Text,
+        workspace_id -> Text,
+        database_id -> Text,
+        name -> Text,
+        port -> Integer,
+        target_time -> Nullable<Timestamp>,
+        timeline -> Nullable<Integer>,
+        status -> Text,
+        error -> Nullable<Text>,
+        instance_id -> Nullable<Text>,
+        fetch_token_hash -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(databases -> destinations (destination_id));
+diesel::joinable!(wal_files -> databases (database_id));
+diesel::joinable!(base_backups -> databases (database_id));
+diesel::joinable!(database_clones -> databases (database_id));
+diesel::allow_tables_to_appear_in_same_query!(databases, destinations, wal_files, base_backups, database_clones);

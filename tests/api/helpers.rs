@@ -1,6 +1,6 @@
 //! `spawn_app` and what tests need around it.
 
-use devpilot::config::{ExternalEndpoints, IdentitySettings, ProviderSettings, Settings};
+use devpilot::config::{ExternalEndpoints, IdentitySettings, PitrSettings, ProviderSettings, Settings};
 use devpilot::crypto::MasterKey;
 use devpilot::db::Db;
 use devpilot::providers::outbound::AddressPolicy;
@@ -140,8 +140,18 @@ pub fn test_settings(backend: Backend) -> (Settings, tempfile::TempDir, Option<S
         // Sign-in delays long enough that no loaded machine outwaits one between two requests.
         identity: IdentitySettings { sign_in_delay: Duration::from_secs(30), ..IdentitySettings::default() },
         mail: None,
+        pitr: test_pitr_settings(data_dir.path()),
     };
     (settings, data_dir, pg_database)
+}
+
+/// Clones beside the test's data folder (which is Devpilot's alone), on ports the tests share:
+/// a clone takes the first free one. WAL archiving ticks fast, so tests see it within seconds.
+fn test_pitr_settings(data_dir: &std::path::Path) -> PitrSettings {
+    let mut pitr = PitrSettings::from_env(data_dir).expect("PITR settings");
+    pitr.tick = Duration::from_millis(500);
+    pitr.partial_every = Duration::from_secs(1);
+    pitr
 }
 
 /// Google and Cloudinary endpoints on a closed loopback port: tests never reach the real

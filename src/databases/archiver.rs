@@ -1,0 +1,169 @@
+//! Continuous WAL archiving. Every instance runs this loop; for each archiving database exactly
+//! one instance holds the lease (renewed every tick, taken over when its holder's heartbeat is
+//! older than the instance timeout) and runs `pg_receivewal` on the database's replication slot,
+//! spooling into the data folder and shipping each file ([`super::shipping`]). The receiver is
+//! supervised: when it ends it is started again with back-off, and the database shows why.
+
+use super::base;
+use super::domain::slot_name;
+use super::service::DatabaseService;
+use super::shipping::{self, Shipped};
+use super::store::{self, DatabaseRow, ReceiverReport};
+use crate::artifacts::postgres::wal::receiver::{self, ReceiverProcess};
+use crate::artifacts::workspace_key;
+use chrono::Utc;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+
+const MAX_BACK_OFF: Duration = Duration::from_secs(60);
+
+/// Runs until the process ends.
+pub async fn run(service: DatabaseService, instance_timeout: Duration) {
+    let mut workers: HashMap<String, JoinHandle<()>> = HashMap::new();
+    loop {
+        if let Err(e) = tick(&service, instance_timeout, &mut workers).await {
+            tracing::warn!(error = %e, "the WAL archiver could not check its databases");
+        }
+        if let Err(e) = base::start_due(&service).await {
+            tracing::warn!(error = %e, "scheduled base backups could not be checked");
+        }
+        tokio::time::sleep(service.settings.tick).await;
+    }
+}
+
+async fn tick(
+    service: &DatabaseService,
+    instance_timeout: Duration,
+    workers: &mut HashMap<String, JoinHandle<()>>,
+) -> Result<(), crate::db::DbError> {
+    let rows = service.db.run(store::archiving).await?;
+    let now = Utc::now().naive_utc();
+    let stale_before = now - chrono::Duration::from_std(instance_timeout).unwrap_or_else(|_| chrono::Duration::seconds(60));
+    let mut ours = Vec::new();
+    for row in rows {
+        let (id, me) = (row.id.clone(), service.instance.to_string());
+        let won = service.db.run(move |c| store::take_lease(c, &id, &me, now, stale_before)).await?;
+        if won {
+            ours.push(row.id.clone());
+            let finished = workers.get(&row.id).is_none_or(JoinHandle::is_finished);
+            if finished {
+                tracing::info!(database = %row.id, "starting WAL archiving");
+                workers.insert(row.id.clone(), tokio::spawn(work(service.clone(), row.id)));
+            }
+        }
+    }
+    // Lost the lease, archiving stopped, or the database was deleted: stop its receiver.
+    let gone: Vec<String> = workers.keys().filter(|id| !ours.contains(id)).cloned().collect();
+    for id in gone {
+        if let Some(worker) = workers.remove(&id) {
+            worker.abort();
+            let _ = worker.await;
+        }
+        let me = service.instance.to_string();
+        service.db.run(move |c| store::release_lease(c, &id, &me)).await?;
+    }
+    Ok(())
+}
+
+/// Keeps one database's receiver running for as long as this task lives (it is aborted when the
+/// lease goes).
+async fn work(service: DatabaseService, id: String) {
+    let mut back_off = Duration::from_secs(1);
+    loop {
+        let started = std::time::Instant::now();
+        let problem = match receive(&service, &id).await {
+            Ok(()) => "pg_receivewal ended".to_owned(),
+            Err(problem) => problem,
+        };
+        tracing::warn!(database = %id, problem = %problem, "WAL archiving stopped; starting again");
+        report(&service, &id, ReceiverReport {
+            status: Some("failed".into()),
+            status_message: Some(Some(format!("{problem} (retrying in {} s)", back_off.as_secs()))),
+            ..ReceiverReport::default()
+        })
+        .await;
+        if started.elapsed() > MAX_BACK_OFF * 2 {
+            back_off = Duration::from_secs(1);
+        }
+        tokio::time::sleep(back_off).await;
+        back_off = (back_off * 2).min(MAX_BACK_OFF);
+    }
+}
+
+pub(super) fn spool_dir(service: &DatabaseService, id: &str) -> PathBuf {
+    service.data_dir.join("wal-spool").join(id)
+}
+
+/// One life of the receiver: connect, make sure of the slot, stream, ship every few seconds.
+async fn receive(service: &DatabaseService, id: &str) -> Result<(), String> {
+    let did = id.to_owned();
+    let row: DatabaseRow = service.db.run(move |c| store::find_any(c, &did)).await.map_err(|e| e.to_string())?;
+    let destination = row.destination_id.clone().ok_or("the database has no destination (it was deleted); choose one")?;
+    let (_, provider) =
+        service.destinations.provider(&row.workspace_id, &destination).await.map_err(|e| e.to_string())?;
+    let provider = provider.map_err(|e| e.to_string())?;
+    let key = match row.encrypt {
+        true => Some(
+            workspace_key::for_workspace(&service.db, &service.cipher, &row.workspace_id)
+                .await
+                .map_err(|e| format!("encryption is not possible: {e}"))?,
+        ),
+        false => None,
+    };
+    let checked = service.checked(&row).await?;
+    let bins = service.binaries().map_err(|e| e.to_string())?;
+    let slot = slot_name(id);
+    receiver::ensure_slot(&bins, &checked, &slot).await.map_err(|e| format!("the replication slot {slot}: {e}"))?;
+    let spool = spool_dir(service, id);
+    tokio::fs::create_dir_all(&spool).await.map_err(|e| format!("the spool folder: {e}"))?;
+    let mut process: ReceiverProcess =
+        receiver::spawn(&bins, &checked, &slot, &spool).map_err(|e| format!("starting pg_receivewal: {e}"))?;
+    let mut sent = HashMap::new();
+    let mut first = true;
+    loop {
+        let files = receiver::spool_files(&spool).map_err(|e| format!("reading the spool: {e}"))?;
+        let shipped = shipping::ship_spool(&service.db, provider.as_ref(), &row, key.as_ref(), files, &mut sent).await;
+        let shipped: Shipped = match shipped {
+            Ok(shipped) => shipped,
+            Err(problem) => {
+                process.kill();
+                return Err(problem);
+            }
+        };
+        let mut report_now = ReceiverReport { last_received_at: shipped.received_at, ..ReceiverReport::default() };
+        if first || shipped.files > 0 {
+            report_now.status = Some("ok".into());
+            report_now.status_message = Some(None);
+            first = false;
+        }
+        if let Ok(Some(slot_state)) = receiver::slot_status(&checked, &slot).await {
+            report_now.slot_wal_status = Some(Some(slot_state.wal_status.clone()));
+            if let (Ok(current), Some(restart)) = (receiver::current_lsn(&checked).await, slot_state.restart_lsn) {
+                report_now.lag_bytes = Some(Some(i64::try_from(current.0.saturating_sub(restart.0)).unwrap_or(i64::MAX)));
+                report_now.received_lsn = Some(restart.to_string());
+            }
+        }
+        report(service, id, report_now).await;
+        tokio::select! {
+            ended = process.wait() => {
+                // Ship what it finished before it ended, then say why it ended.
+                let files = receiver::spool_files(&spool).unwrap_or_default();
+                let _ = shipping::ship_spool(&service.db, provider.as_ref(), &row, key.as_ref(), files, &mut sent).await;
+                return match ended {
+                    Ok(()) => Err("pg_receivewal ended".into()),
+                    Err(message) => Err(checked.url.redact(&message)),
+                };
+            }
+            _ = tokio::time::sleep(service.settings.partial_every) => {}
+        }
+    }
+}
+
+async fn report(service: &DatabaseService, id: &str, report: ReceiverReport) {
+    let (id, me) = (id.to_owned(), service.instance.to_string());
+    if let Err(e) = service.db.run(move |c| store::report(c, &id, &me, report)).await {
+        tracing::warn!(error = %e, "recording the WAL receiver's state failed");
+    }
+}

@@ -1,0 +1,270 @@
+//! Clones: a PostgreSQL cluster Devpilot starts on its own host from the newest base backup that
+//! stopped before a target time, replaying the archive to that second. The cluster's
+//! `restore_command` is `devpilot wal-fetch`, which asks this server for one file with a token
+//! that only this clone has, only while it restores ([`super::fetch`]).
+
+use super::archive_store::{self as archive, CloneRow};
+use super::service::{DatabaseError, DatabaseService};
+use super::store::DatabaseRow;
+use super::window::at;
+use crate::artifacts::postgres::wal::clone::{self as cluster, OsUser, RecoverySettings};
+use crate::artifacts::postgres::wal::continuity;
+use crate::artifacts::restore;
+use crate::audit::{self, Action, Actor, Entry, Subject};
+use crate::fields::FieldErrors;
+use chrono::{DateTime, Utc};
+use std::path::PathBuf;
+
+pub const RESTORING: &str = "restoring";
+pub const RUNNING: &str = "running";
+pub const STOPPED: &str = "stopped";
+pub const FAILED: &str = "failed";
+
+/// How long a clone may take to replay its WAL and promote.
+const PROMOTE_WITHIN: std::time::Duration = std::time::Duration::from_secs(3600);
+
+impl DatabaseService {
+    pub(super) fn clone_dir(&self, clone_id: &str) -> PathBuf {
+        self.settings.clone_dir.join(clone_id)
+    }
+
+    fn os_user(&self) -> Result<OsUser, DatabaseError> {
+        OsUser::for_clusters(self.settings.clone_user.as_deref()).map_err(|e| DatabaseError::Refused(e.to_string()))
+    }
+
+    /// Starts a clone of the database at `target` (None: the end of the archive) named
+    /// `new_name`; the window is checked first, so a target outside it is refused at once.
+    pub async fn pitr_clone(
+        &self,
+        workspace: &str,
+        id: &str,
+        target: Option<DateTime<Utc>>,
+        new_name: &str,
+        by: &Actor,
+    ) -> Result<CloneRow, DatabaseError> {
+        let database = self.get(workspace, id).await?;
+        let name = crate::plans::domain::PlanName::parse(new_name)
+            .map_err(|m| DatabaseError::Invalid(FieldErrors::single("new_name", m)))?;
+        let archive = self.archive(&database.row).await?;
+        let when = target.unwrap_or_else(Utc::now);
+        let plan = match target {
+            Some(target) => continuity::plan_restore(&archive.inputs, target)
+                .map_err(|e| DatabaseError::Invalid(FieldErrors::single("target_time", format!("{e}."))))?,
+            None => {
+                let report = continuity::check(&archive.inputs);
+                let latest = report.latest.ok_or_else(|| {
+                    DatabaseError::Invalid(FieldErrors::single("target_time", "The archive has no recovery window yet: take a base backup first."))
+                })?;
+                continuity::plan_restore(&archive.inputs, latest)
+                    .map_err(|e| DatabaseError::Invalid(FieldErrors::single("target_time", format!("{e}."))))?
+            }
+        };
+        let bases = {
+            let id = id.to_owned();
+            self.db.run(move |c| archive::base_backups(c, &id)).await?
+        };
+        let base = bases.into_iter().find(|b| b.id == plan.base_id).ok_or(DatabaseError::NotFound)?;
+        let owner = self.os_user()?;
+        let port = self.free_port().await?;
+        let token = crate::crypto::random_token();
+        let row = CloneRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            workspace_id: workspace.to_owned(),
+            database_id: id.to_owned(),
+            name: name.as_str().to_owned(),
+            port: i32::from(port),
+            target_time: target.map(|t| t.naive_utc()),
+            timeline: None,
+            status: RESTORING.into(),
+            error: None,
+            instance_id: Some(self.instance.to_string()),
+            fetch_token_hash: Some(crate::crypto::sha256_hex(&token)),
+            created_at: Utc::now().naive_utc(),
+        };
+        let detail = format!("From base backup {} to {}, on port {port}.", base.id, at(&when));
+        let entry = Entry::new(by, workspace, Subject::clone_of(&row.id, name.as_str()), Action::Created, detail);
+        let inserted = row.clone();
+        self.db
+            .run(move |c| audit::store::with_entry(c, &entry, |c| archive::insert_clone(c, &inserted)))
+            .await
+            .map_err(|e| match e {
+                crate::db::DbError::Duplicate(_) => DatabaseError::Invalid(FieldErrors::single(
+                    "new_name",
+                    format!("A clone named \"{}\" already exists in this workspace.", name.as_str()),
+                )),
+                other => other.into(),
+            })?;
+        let (service, clone, source) = (self.clone(), row.clone(), database.row.clone());
+        tokio::spawn(async move {
+            let outcome = service.restore_clone(&source, &clone, &base, target, &token, &owner).await;
+            let (status, error, timeline) = match outcome {
+                Ok(timeline) => (RUNNING, None, i32::try_from(timeline).ok()),
+                Err(e) => {
+                    let _ = cluster::stop(&service.binaries_or_default(), &service.clone_dir(&clone.id).join("data"), &owner).await;
+                    (FAILED, Some(e), None)
+                }
+            };
+            let id = clone.id.clone();
+            let recorded = service
+                .db
+                .run(move |c| {
+                    archive::set_clone_state(c, &id, status, error.as_deref(), timeline)?;
+                    archive::revoke_fetch_token(c, &id)
+                })
+                .await;
+            if let Err(e) = recorded {
+                tracing::error!(clone = %clone.id, error = %e, "recording a clone's state failed");
+            }
+        });
+        Ok(row)
+    }
+
+    fn binaries_or_default(&self) -> crate::artifacts::postgres::wal::binaries::PgBinaries {
+        self.binaries().unwrap_or_else(|_| crate::artifacts::postgres::wal::binaries::PgBinaries { dir: "/usr/bin".into() })
+    }
+
+    /// Fetches and checks the base backup, unpacks it, points recovery at the archive and the
+    /// target, starts the cluster and waits for it to promote; the timeline it ended on.
+    async fn restore_clone(
+        &self,
+        source: &DatabaseRow,
+        clone: &CloneRow,
+        base: &archive::BaseBackupRow,
+        target: Option<DateTime<Utc>>,
+        token: &str,
+        owner: &OsUser,
+    ) -> Result<u32, String> {
+        let bins = self.binaries().map_err(|e| e.to_string())?;
+        let folder = self.clone_dir(&clone.id);
+        let data = folder.join("data");
+        create_private_folder(&folder, owner).map_err(|e| format!("making the clone's folder {}: {e}", folder.display()))?;
+        let key = base.object_key.clone().ok_or("the base backup has no object")?;
+        let sha256 = base.sha256.clone().ok_or("the base backup has no recorded checksum")?;
+        let destination = source.destination_id.clone().ok_or("the database has no destination")?;
+        let (_, provider) = self.destinations.provider(&source.workspace_id, &destination).await.map_err(|e| e.to_string())?;
+        let provider = provider.map_err(|e| e.to_string())?;
+        // Downloaded once into the clone's folder, checked against its SHA-256 before it is read.
+        let staged = folder.join("base.download");
+        let file = tokio::fs::File::create(&staged).await.map_err(|e| e.to_string())?;
+        let body = provider.get(&key).await.map_err(|e| format!("reading the base backup: {e}"))?;
+        restore::download_verified(body, file, &sha256).await.map_err(|e| format!("the base backup: {e}"))?;
+        let file = tokio::fs::File::open(&staged).await.map_err(|e| e.to_string())?;
+        let body: crate::artifacts::ByteStream =
+            futures::StreamExt::boxed(tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024));
+        let body = self.opened(source, body, key.ends_with(".dpbe")).await?;
+        cluster::extract(&data, body, owner).await.map_err(|e| format!("unpacking the base backup: {e}"))?;
+        let _ = tokio::fs::remove_file(&staged).await;
+        let token_file = folder.join("fetch-token");
+        write_owned(&token_file, token.as_bytes(), owner).map_err(|e| format!("the fetch token: {e}"))?;
+        let restore_command = format!(
+            "'{}' wal-fetch --server '{}' --clone '{}' --token-file '{}' '%f' '%p'",
+            std::env::current_exe().map_err(|e| e.to_string())?.display(),
+            self.local_url().ok_or("this server's address is not known yet")?,
+            clone.id,
+            token_file.display()
+        );
+        let port = u16::try_from(clone.port).map_err(|e| e.to_string())?;
+        cluster::configure_recovery(&data, &RecoverySettings { restore_command, target, port })
+            .await
+            .map_err(|e| format!("configuring recovery: {e}"))?;
+        cluster::start(&bins, &data, owner).await.map_err(|e| format!("starting the clone: {e}"))?;
+        let timeline = cluster::wait_promoted(port, PROMOTE_WITHIN).await?;
+        let _ = std::fs::remove_file(&token_file);
+        Ok(timeline)
+    }
+
+    /// A loopback port of the configured range that no clone holds and nothing listens on.
+    async fn free_port(&self) -> Result<u16, DatabaseError> {
+        let used = self.db.run(archive::used_ports).await?;
+        for port in self.settings.clone_ports.clone() {
+            if used.contains(&i32::from(port)) {
+                continue;
+            }
+            if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                return Ok(port);
+            }
+        }
+        Err(DatabaseError::Refused(format!(
+            "Every clone port ({}–{}) is taken: delete a clone, or widen DEVPILOT_CLONE_PORTS.",
+            self.settings.clone_ports.start(),
+            self.settings.clone_ports.end()
+        )))
+    }
+
+    pub async fn clones(&self, workspace: &str, database: Option<&str>) -> Result<Vec<CloneRow>, DatabaseError> {
+        let (ws, db) = (workspace.to_owned(), database.map(str::to_owned));
+        Ok(self.db.run(move |c| archive::clones(c, &ws, db.as_deref())).await?)
+    }
+
+    /// Stops or starts a clone's cluster (on the instance that made it).
+    pub async fn set_clone_running(&self, workspace: &str, id: &str, run: bool, by: &Actor) -> Result<CloneRow, DatabaseError> {
+        let clone = self.own_clone(workspace, id).await?;
+        if clone.status == RESTORING || clone.status == FAILED {
+            return Err(DatabaseError::Refused(format!("The clone is {}; it can only be deleted now.", clone.status)));
+        }
+        let (bins, owner) = (self.binaries()?, self.os_user()?);
+        let data = self.clone_dir(id).join("data");
+        let done = if run { cluster::start(&bins, &data, &owner).await } else { cluster::stop(&bins, &data, &owner).await };
+        done.map_err(|e| DatabaseError::Refused(format!("The clone could not be {}: {e}", if run { "started" } else { "stopped" })))?;
+        let status = if run { RUNNING } else { STOPPED };
+        let action = if run { Action::Started } else { Action::Stopped };
+        let entry = Entry::new(by, workspace, Subject::clone_of(id, &clone.name), action, "");
+        let (cid, timeline) = (id.to_owned(), clone.timeline);
+        self.db
+            .run(move |c| audit::store::with_entry(c, &entry, |c| archive::set_clone_state(c, &cid, status, None, timeline)))
+            .await?;
+        self.own_clone(workspace, id).await
+    }
+
+    /// Stops the cluster and removes its folder and record.
+    pub async fn delete_clone(&self, workspace: &str, id: &str, by: &Actor) -> Result<(), DatabaseError> {
+        let clone = self.own_clone(workspace, id).await?;
+        if clone.status == RESTORING {
+            return Err(DatabaseError::Refused("The clone is still restoring; delete it once it has finished.".into()));
+        }
+        let (bins, owner) = (self.binaries()?, self.os_user()?);
+        let folder = self.clone_dir(id);
+        let _ = cluster::stop(&bins, &folder.join("data"), &owner).await;
+        if let Err(e) = tokio::fs::remove_dir_all(&folder).await
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            return Err(DatabaseError::Refused(format!("The clone's folder could not be removed: {e}")));
+        }
+        let entry = Entry::new(by, workspace, Subject::clone_of(id, &clone.name), Action::Deleted, "");
+        let cid = id.to_owned();
+        self.db.run(move |c| audit::store::with_entry(c, &entry, |c| archive::delete_clone(c, &cid))).await?;
+        Ok(())
+    }
+
+    /// A clone of the workspace that runs on this instance's host.
+    async fn own_clone(&self, workspace: &str, id: &str) -> Result<CloneRow, DatabaseError> {
+        let (ws, cid) = (workspace.to_owned(), id.to_owned());
+        let clone = self.db.run(move |c| archive::find_clone(c, &ws, &cid)).await?;
+        if clone.instance_id.as_deref() != Some(&self.instance) && !self.clone_dir(id).exists() {
+            return Err(DatabaseError::Refused(
+                "This clone runs on another Devpilot instance's host; manage it from there.".into(),
+            ));
+        }
+        Ok(clone)
+    }
+}
+
+/// The clone's folder: Devpilot's, entered by the cluster's user.
+fn create_private_folder(folder: &std::path::Path, owner: &OsUser) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    if let Some(parent) = folder.parent() {
+        std::fs::DirBuilder::new().recursive(true).mode(0o711).create(parent)?;
+        std::fs::set_permissions(parent, std::fs::Permissions::from_mode(0o711))?;
+    }
+    std::fs::DirBuilder::new().mode(0o700).create(folder)?;
+    std::os::unix::fs::chown(folder, Some(owner.uid), Some(owner.gid))
+}
+
+/// A file only the cluster's user reads.
+fn write_owned(path: &std::path::Path, bytes: &[u8], owner: &OsUser) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    file.write_all(bytes)?;
+    std::os::unix::fs::chown(path, Some(owner.uid), Some(owner.gid))
+}

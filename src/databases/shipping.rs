@@ -1,0 +1,193 @@
+//! Shipping WAL files from the receiver's spool to the destination: each file zstd-compressed
+//! (and encrypted when the database is), recorded with its timeline, segment, size and SHA-256.
+//! A completed segment or history file is shipped once and then removed from the spool; a name
+//! already recorded with other bytes is never overwritten. The open segment is shipped as
+//! `<segment>.partial` whenever it grew, and forgotten once its segment is complete.
+
+use super::archive_store::{self as archive, HISTORY, PARTIAL, SEGMENT, WalFileRow};
+use super::store::DatabaseRow;
+use crate::artifacts::checksum::Digesting;
+use crate::artifacts::encryption::{self, ArtifactKey};
+use crate::artifacts::postgres::wal::names::{SegmentSize, WalFile};
+use crate::artifacts::postgres::wal::receiver::SpoolFile;
+use crate::artifacts::{ByteStream, compression};
+use crate::db::Db;
+use crate::providers::Provider;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use futures::StreamExt;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// What one spool pass did.
+#[derive(Debug, Default)]
+pub struct Shipped {
+    pub files: usize,
+    /// The newest moment WAL was received, over what was shipped or seen unchanged.
+    pub received_at: Option<NaiveDateTime>,
+}
+
+/// Ships what the spool holds. `sent_partials` remembers each `.partial` as last shipped
+/// (size, modified) so an unchanged one is not sent again.
+pub async fn ship_spool(
+    db: &Db,
+    provider: &dyn Provider,
+    database: &DatabaseRow,
+    key: Option<&ArtifactKey>,
+    files: Vec<SpoolFile>,
+    sent_partials: &mut HashMap<String, (u64, std::time::SystemTime)>,
+) -> Result<Shipped, String> {
+    let size = SegmentSize::new(u64::try_from(database.seg_size).unwrap_or(16 << 20)).map_err(|e| e.to_string())?;
+    let mut shipped = Shipped::default();
+    let mut files = files;
+    // History files first: a restore that sees a segment of a new timeline needs its history.
+    files.sort_by_key(|f| (!matches!(f.file, WalFile::History(_)), f.file.file_name(size)));
+    for file in files {
+        let received_at = DateTime::<Utc>::from(file.modified).naive_utc();
+        shipped.received_at = shipped.received_at.max(Some(received_at));
+        let name = file.file.file_name(size);
+        if let WalFile::Partial(_) = file.file {
+            if sent_partials.get(&name) == Some(&(file.size, file.modified)) {
+                continue;
+            }
+            ship_one(db, provider, database, key, &file, &name, received_at).await?;
+            sent_partials.insert(name, (file.size, file.modified));
+        } else {
+            ship_one(db, provider, database, key, &file, &name, received_at).await?;
+            if let WalFile::Segment(segment) = file.file {
+                let partial = WalFile::Partial(segment).file_name(size);
+                forget_partial(db, provider, database, &partial).await;
+                sent_partials.remove(&partial);
+            }
+            tokio::fs::remove_file(&file.path).await.map_err(|e| format!("removing {name} from the spool: {e}"))?;
+        }
+        shipped.files += 1;
+    }
+    Ok(shipped)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn ship_one(
+    db: &Db,
+    provider: &dyn Provider,
+    database: &DatabaseRow,
+    key: Option<&ArtifactKey>,
+    file: &SpoolFile,
+    name: &str,
+    received_at: NaiveDateTime,
+) -> Result<(), String> {
+    // The open segment keeps growing: ship a snapshot of it, so the checksum is of what was sent.
+    let snapshot = match file.file {
+        WalFile::Partial(_) => {
+            let copy = file.path.with_file_name(format!(".shipping-{name}"));
+            tokio::fs::copy(&file.path, &copy).await.map_err(|e| format!("copying {name}: {e}"))?;
+            Some(copy)
+        }
+        _ => None,
+    };
+    let path = snapshot.clone().unwrap_or_else(|| file.path.clone());
+    let result = ship_file(db, provider, database, key, file, &path, name, received_at).await;
+    if let Some(copy) = snapshot {
+        let _ = tokio::fs::remove_file(copy).await;
+    }
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn ship_file(
+    db: &Db,
+    provider: &dyn Provider,
+    database: &DatabaseRow,
+    key: Option<&ArtifactKey>,
+    file: &SpoolFile,
+    path: &Path,
+    name: &str,
+    received_at: NaiveDateTime,
+) -> Result<(), String> {
+    let sha256 = file_sha256(path).await.map_err(|e| format!("reading {name}: {e}"))?;
+    let bytes = tokio::fs::metadata(path).await.map_err(|e| format!("reading {name}: {e}"))?.len();
+    let (id, wanted) = (database.id.clone(), name.to_owned());
+    let recorded = db.run(move |c| archive::wal_file(c, &id, &wanted)).await.map_err(|e| e.to_string())?;
+    let partial = matches!(file.file, WalFile::Partial(_));
+    match recorded {
+        Some(row) if row.sha256 == sha256 => return Ok(()),
+        Some(row) if !partial => {
+            return Err(format!(
+                "{name} is already in the archive with other bytes (SHA-256 {} there, {sha256} here); it was not \
+                 overwritten. The source may have been restored or replaced: check it, and add it as a new database \
+                 if it is another cluster",
+                &row.sha256[..12.min(row.sha256.len())]
+            ));
+        }
+        _ => {}
+    }
+    let object_key = object_key(database, name, key.is_some());
+    let body = read_file(path).await.map_err(|e| format!("reading {name}: {e}"))?;
+    let body = compression::compress(body);
+    let body = match key {
+        Some(k) => encryption::encrypt(body, k),
+        None => body,
+    };
+    let (body, stored) = Digesting::new(body);
+    let written = provider.put(&object_key, body).await.map_err(|e| format!("uploading {name}: {e}"))?;
+    let (_, passed) = stored.finish();
+    if written != passed {
+        let _ = provider.delete(&object_key).await;
+        return Err(format!("uploading {name}: the destination stored {written} of {passed} bytes"));
+    }
+    let (timeline, segno, kind) = match file.file {
+        WalFile::Segment(s) => (s.timeline, s.number, SEGMENT),
+        WalFile::Partial(s) => (s.timeline, s.number, PARTIAL),
+        WalFile::History(t) => (t, 0, HISTORY),
+    };
+    let row = WalFileRow {
+        database_id: database.id.clone(),
+        name: name.to_owned(),
+        kind: kind.to_owned(),
+        timeline: i32::try_from(timeline).unwrap_or(i32::MAX),
+        segno: i64::try_from(segno).unwrap_or(i64::MAX),
+        size: i64::try_from(bytes).unwrap_or(i64::MAX),
+        stored_size: i64::try_from(written).unwrap_or(i64::MAX),
+        sha256,
+        object_key,
+        received_at,
+        uploaded_at: Utc::now().naive_utc(),
+    };
+    db.run(move |c| archive::record_wal(c, &row)).await.map_err(|e| format!("recording {name}: {e}"))
+}
+
+/// The segment is complete in the archive: its `.partial` upload goes.
+async fn forget_partial(db: &Db, provider: &dyn Provider, database: &DatabaseRow, partial: &str) {
+    let (id, name) = (database.id.clone(), partial.to_owned());
+    let Ok(Some(row)) = db.run(move |c| archive::wal_file(c, &id, &name)).await else { return };
+    if provider.delete(&row.object_key).await.is_ok() {
+        let (id, name) = (database.id.clone(), partial.to_owned());
+        let _ = db.run(move |c| archive::forget_wal(c, &id, &name)).await;
+    }
+}
+
+/// `<prefix>/wal/<name>.zst`, `.zst.dpbe` when encrypted.
+pub fn object_key(database: &DatabaseRow, name: &str, encrypted: bool) -> String {
+    let suffix = if encrypted { ".zst.dpbe" } else { ".zst" };
+    format!("{}/wal/{name}{suffix}", database.archive_prefix)
+}
+
+/// The WAL file name an object key of this database's archive holds, if it is one.
+pub fn name_of_key<'a>(database: &DatabaseRow, key: &'a str) -> Option<&'a str> {
+    let rest = key.strip_prefix(&database.archive_prefix)?.strip_prefix("/wal/")?;
+    rest.strip_suffix(".zst.dpbe").or_else(|| rest.strip_suffix(".zst"))
+}
+
+async fn read_file(path: &Path) -> std::io::Result<ByteStream> {
+    let file = tokio::fs::File::open(path).await?;
+    Ok(tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024).boxed())
+}
+
+async fn file_sha256(path: &Path) -> std::io::Result<String> {
+    let mut stream = read_file(path).await?;
+    let mut hasher = Sha256::new();
+    while let Some(chunk) = stream.next().await {
+        hasher.update(&chunk?);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
