@@ -4,90 +4,32 @@
 //! through a link and skips Devpilot's own files, noting what it skipped.
 
 use super::ByteStream;
+use super::channel::produced_by;
+use super::compression::ZSTD_LEVEL;
 use super::walk::{self, Skipped};
 use crate::hostfs::{DevpilotFiles, Located};
-use bytes::{Bytes, BytesMut};
-use futures::StreamExt;
 use std::io::Write;
 use std::sync::Arc;
-use tokio::sync::mpsc;
-
-/// Bytes handed to the uploader at a time.
-const CHUNK: usize = 256 * 1024;
-/// Chunks in flight between the archiver and the uploader.
-const IN_FLIGHT: usize = 4;
-const ZSTD_LEVEL: i32 = 3;
 
 /// Streams the folder `located` names as `.tar.zst`, and what the walk skipped (known once the
 /// stream has ended). An error while reading the directory ends the stream with that error (so
 /// the upload fails and is cleaned up, never recorded as a success).
 pub fn stream(located: Located, devpilot: Arc<DevpilotFiles>) -> (ByteStream, Skipped) {
-    let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(IN_FLIGHT);
     let skipped = Skipped::default();
     let noted = Arc::clone(&skipped);
-    tokio::task::spawn_blocking(move || {
-        let errors = tx.clone();
-        if let Err(e) = archive(&located, &devpilot, ChannelWriter { tx, buf: BytesMut::with_capacity(CHUNK) }, &noted)
-        {
-            // Nobody listening means the upload already gave up; nothing more to tell.
-            let _ = errors.blocking_send(Err(e));
-        }
+    let body = produced_by(move |out| {
+        let encoder = zstd::Encoder::new(out, ZSTD_LEVEL)?;
+        let encoder = walk::archive(&located, &devpilot, encoder, &noted)?;
+        encoder.finish()?.flush()
     });
-    (tokio_stream(rx).boxed(), skipped)
-}
-
-fn archive(located: &Located, devpilot: &DevpilotFiles, out: ChannelWriter, skipped: &Skipped) -> std::io::Result<()> {
-    let encoder = zstd::Encoder::new(out, ZSTD_LEVEL)?;
-    let encoder = walk::archive(located, devpilot, encoder, skipped)?;
-    let mut out = encoder.finish()?;
-    out.flush()
-}
-
-fn tokio_stream(
-    mut rx: mpsc::Receiver<std::io::Result<Bytes>>,
-) -> impl futures::Stream<Item = std::io::Result<Bytes>> + Send + 'static {
-    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
-}
-
-/// Collects writes into chunks and sends each full chunk, waiting while the channel is full
-/// (the backpressure that bounds memory).
-struct ChannelWriter {
-    tx: mpsc::Sender<std::io::Result<Bytes>>,
-    buf: BytesMut,
-}
-
-impl ChannelWriter {
-    fn send(&mut self) -> std::io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let chunk = self.buf.split().freeze();
-        self.buf.reserve(CHUNK);
-        self.tx
-            .blocking_send(Ok(chunk))
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the upload stopped reading"))
-    }
-}
-
-impl Write for ChannelWriter {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        let room = CHUNK - self.buf.len();
-        let n = data.len().min(room);
-        self.buf.extend_from_slice(&data[..n]);
-        if self.buf.len() >= CHUNK {
-            self.send()?;
-        }
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.send()
-    }
+    (body, skipped)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::artifacts::channel::CHUNK;
+    use futures::StreamExt;
     use std::path::{Path, PathBuf};
 
     fn located(path: &Path) -> Located {

@@ -6,7 +6,9 @@
 //! Restoring reads an artifact back, verifies its checksum before writing anything, and unpacks
 //! it into a chosen target.
 
+pub mod channel;
 pub mod checksum;
+pub mod compression;
 pub mod directory;
 pub mod encryption;
 pub mod postgres;
