@@ -9,7 +9,7 @@ use std::io::Write;
 use tokio::sync::mpsc;
 
 /// Bytes handed to the uploader at a time.
-const CHUNK: usize = 256 * 1024;
+pub const CHUNK: usize = 256 * 1024;
 /// Chunks in flight between the writer and the reader.
 const IN_FLIGHT: usize = 4;
 

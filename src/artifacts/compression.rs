@@ -37,17 +37,19 @@ mod tests {
     use futures::StreamExt;
 
     async fn collect(stream: ByteStream) -> std::io::Result<Vec<u8>> {
-        stream.try_fold(Vec::new(), |mut all, chunk| async move {
-            all.extend_from_slice(&chunk);
-            Ok(all)
-        })
-        .await
+        stream
+            .try_fold(Vec::new(), |mut all, chunk| async move {
+                all.extend_from_slice(&chunk);
+                Ok(all)
+            })
+            .await
     }
 
     #[tokio::test]
     async fn round_trips_and_refuses_damage() {
         let original: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
-        let chunks: Vec<std::io::Result<Bytes>> = original.chunks(70_000).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
+        let chunks: Vec<std::io::Result<Bytes>> =
+            original.chunks(70_000).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
         let packed = collect(compress(futures::stream::iter(chunks).boxed())).await.expect("compress");
         assert!(packed.len() < original.len() / 10);
         let unpacked = collect(decompress(futures::stream::iter([Ok(Bytes::from(packed.clone()))]).boxed())).await;

@@ -28,6 +28,8 @@ pub fn stream(located: Located, devpilot: Arc<DevpilotFiles>) -> (ByteStream, Sk
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::artifacts::channel::CHUNK;
+    use futures::StreamExt;
     use std::path::{Path, PathBuf};
 
     fn located(path: &Path) -> Located {
