@@ -5,11 +5,17 @@
 //! ([`basebackup`]) and clusters started from them ([`clone`]). Nothing here knows Devpilot's
 //! database, HTTP or a provider.
 
+pub mod basebackup;
+pub mod binaries;
 pub mod continuity;
 pub mod history;
 pub mod names;
+pub mod prereq;
+pub mod receiver;
 pub mod timelines;
 
+pub use basebackup::BackupPoints;
+pub use binaries::PgBinaries;
 pub use continuity::{
     Archived, BaseBackupPoint, Gap, GapKind, Inputs, OutsideWindow, Range, Report, RestorePlan, Unusable, check,
     plan_restore,
