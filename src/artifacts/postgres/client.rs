@@ -44,6 +44,17 @@ pub struct Checked {
     pub at: Address,
 }
 
+impl Checked {
+    /// The address the check connected to, as the only place to connect again.
+    pub fn reachable(&self) -> Reachable {
+        let endpoint = match &self.at {
+            Address::Tcp(addr) => Endpoint::Tcp(vec![*addr]),
+            Address::Socket(file) => Endpoint::Socket(file.clone()),
+        };
+        Reachable { url: self.url.clone(), endpoint }
+    }
+}
+
 struct Session {
     client: Client,
     task: tokio::task::JoinHandle<()>,
@@ -143,6 +154,26 @@ impl Reachable {
             .map_err(|_| self.connect_error(format!("no answer within {} s", TALK_TIMEOUT.as_secs())))?
             .map_err(|e| self.classify(&self.url.dbname, &e))?;
         row.try_get::<_, bool>(0).map_err(|_| PostgresError::NotPostgres { target: self.url.server() })
+    }
+
+    /// The first row of `query` on the URL's database, each column as text (queries cast what
+    /// they select to `text`); None when there is no row.
+    pub(in crate::artifacts::postgres) async fn text_row(
+        &self,
+        query: &str,
+        params: &[&str],
+    ) -> Result<Option<Vec<Option<String>>>, PostgresError> {
+        let (session, _) = self.open(&self.url.dbname).await?;
+        let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+            params.iter().map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync)).collect();
+        let asked = tokio::time::timeout(TALK_TIMEOUT, session.client.query_opt(query, &params)).await;
+        let row = asked
+            .map_err(|_| self.connect_error(format!("no answer within {} s", TALK_TIMEOUT.as_secs())))?
+            .map_err(|e| self.classify(&self.url.dbname, &e))?;
+        let Some(row) = row else { return Ok(None) };
+        let columns = (0..row.len()).map(|i| row.try_get::<_, Option<String>>(i));
+        let texts = columns.collect::<Result<Vec<_>, _>>();
+        texts.map(Some).map_err(|_| PostgresError::NotPostgres { target: self.url.server() })
     }
 
     fn connect_error(&self, detail: String) -> PostgresError {

@@ -16,6 +16,7 @@ mod stream;
 mod tls;
 pub mod tools;
 pub mod url;
+pub mod wal;
 
 pub use client::Checked;
 pub use reach::{DatabaseAccess, OwnDatabase, Reachable};

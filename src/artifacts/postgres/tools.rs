@@ -25,7 +25,7 @@ fn quoted(value: &str) -> String {
 }
 
 /// The connection string the tools get: only what was parsed and checked, nothing defaulted.
-fn conninfo(checked: &Checked) -> String {
+pub(in crate::artifacts::postgres) fn conninfo(checked: &Checked) -> String {
     let url = &checked.url;
     let mut parts = vec![("user", url.user.clone()), ("dbname", url.dbname.clone()), ("port", url.port.to_string())];
     match &checked.at {
@@ -63,7 +63,8 @@ fn system_roots() -> String {
     openssl_probe::probe().cert_file.map_or_else(|| NOWHERE.to_owned(), |f| f.display().to_string())
 }
 
-fn command(checked: &Checked, program: &str) -> Command {
+/// A PostgreSQL tool with a cleared environment, the password (if any) in `PGPASSWORD`.
+pub(in crate::artifacts::postgres) fn command(checked: &Checked, program: impl AsRef<std::ffi::OsStr>) -> Command {
     let mut command = Command::new(program);
     command
         .env_clear()
@@ -129,7 +130,9 @@ pub async fn restore(checked: &Checked, mut input: ByteStream, replace: bool) ->
 
 /// Reads a child's stderr concurrently (so it can never fill its pipe and stall the child),
 /// keeping the first [`STDERR_LIMIT`] bytes.
-fn capture(stderr: Option<impl AsyncRead + Unpin + Send + 'static>) -> tokio::task::JoinHandle<String> {
+pub(in crate::artifacts::postgres) fn capture(
+    stderr: Option<impl AsyncRead + Unpin + Send + 'static>,
+) -> tokio::task::JoinHandle<String> {
     tokio::spawn(async move {
         let Some(mut stderr) = stderr else { return String::new() };
         let mut kept = Vec::new();
@@ -146,7 +149,11 @@ fn capture(stderr: Option<impl AsyncRead + Unpin + Send + 'static>) -> tokio::ta
 }
 
 /// Waits for a tool; a non-zero exit becomes its stderr as the message.
-async fn finish(mut child: Child, stderr: tokio::task::JoinHandle<String>, tool: &str) -> Result<(), String> {
+pub(in crate::artifacts::postgres) async fn finish(
+    mut child: Child,
+    stderr: tokio::task::JoinHandle<String>,
+    tool: &str,
+) -> Result<(), String> {
     let status = child.wait().await.map_err(|e| format!("{tool} did not finish: {e}"))?;
     let stderr = stderr.await.unwrap_or_default();
     if status.success() {

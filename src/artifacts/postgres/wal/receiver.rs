@@ -1,0 +1,213 @@
+//! Receiving a source's WAL as it is written: `pg_receivewal` on a physical replication slot into
+//! a spool folder, the slot itself, and how far behind it is. `pg_receivewal` connects only at the
+//! checked address with the tools' cleared environment (`-d` takes the connection string, the
+//! password travels in `PGPASSWORD`). The caller supervises the process: it exits when the
+//! connection ends (`--no-loop`) and is started again with back-off; the slot keeps the WAL
+//! meanwhile.
+
+use super::binaries::PgBinaries;
+use super::names::{Lsn, SegmentSize, WalFile};
+use crate::artifacts::postgres::client::Checked;
+use crate::artifacts::postgres::{PostgresError, tools};
+use chrono::{DateTime, Utc};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use tokio::process::Child;
+
+/// PostgreSQL's rule for slot names: lower-case letters, digits and `_`, at most 63 bytes.
+fn check_slot(slot: &str) -> Result<(), PostgresError> {
+    let valid = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_';
+    if !slot.is_empty() && slot.len() <= 63 && slot.chars().all(valid) {
+        Ok(())
+    } else {
+        Err(PostgresError::Other(format!("“{}” is not a replication slot name", slot.escape_debug())))
+    }
+}
+
+/// Creates the physical slot if it is missing, reserving WAL from now on (`pg_receivewal
+/// --create-slot` would reserve nothing until it first streams).
+pub async fn ensure_slot(checked: &Checked, slot: &str) -> Result<(), PostgresError> {
+    check_slot(slot)?;
+    let created = checked
+        .reachable()
+        .text_row(
+            "SELECT pg_catalog.pg_create_physical_replication_slot($1, true)::text \
+             WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_replication_slots WHERE slot_name = $1)",
+            &[slot],
+        )
+        .await;
+    match created {
+        Ok(_) => Ok(()),
+        // Made at the same moment by someone else: it exists, which is all we need.
+        Err(PostgresError::Other(message)) if message.contains("already exists") => Ok(()),
+        Err(error) => Err(error),
+    }
+}
+
+/// Drops the slot if it exists (it must not be in use: stop the receiver first).
+pub async fn drop_slot(checked: &Checked, slot: &str) -> Result<(), PostgresError> {
+    check_slot(slot)?;
+    checked
+        .reachable()
+        .text_row(
+            "SELECT pg_catalog.pg_drop_replication_slot(slot_name)::text \
+             FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
+            &[slot],
+        )
+        .await
+        .map(|_| ())
+}
+
+/// A running `pg_receivewal`.
+#[derive(Debug)]
+pub struct ReceiverProcess {
+    child: Child,
+    stderr: tokio::task::JoinHandle<String>,
+    checked: Checked,
+}
+
+/// Starts `pg_receivewal -D spool -S slot --no-loop` (the spool must exist).
+pub fn spawn(bins: &PgBinaries, checked: &Checked, slot: &str, spool: &Path) -> Result<ReceiverProcess, PostgresError> {
+    check_slot(slot)?;
+    let program = bins.program("pg_receivewal");
+    let mut command = tools::command(checked, &program);
+    command
+        .arg("--dbname")
+        .arg(tools::conninfo(checked))
+        .arg("--directory")
+        .arg(spool)
+        .args(["--slot", slot, "--no-loop", "--no-password"])
+        .stdout(Stdio::null());
+    let mut child =
+        command.spawn().map_err(|e| PostgresError::Other(format!("could not start {}: {e}", program.display())))?;
+    let stderr = tools::capture(child.stderr.take());
+    Ok(ReceiverProcess { child, stderr, checked: checked.clone() })
+}
+
+impl ReceiverProcess {
+    pub fn id(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    /// Waits for the receiver to end: Ok when it ended cleanly, else its own words.
+    pub async fn wait(self) -> Result<(), String> {
+        let url = self.checked.url.clone();
+        tools::finish(self.child, self.stderr, "pg_receivewal").await.map_err(|m| url.redact(&m))
+    }
+
+    /// Stops it at once (what it received is on disk already; the slot keeps the rest).
+    pub fn kill(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}
+
+/// A file in the spool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpoolFile {
+    pub file: WalFile,
+    pub path: PathBuf,
+    /// On disk: a `.partial` file is already as long as a whole segment (the rest is zeros).
+    pub size: u64,
+    pub modified: DateTime<Utc>,
+}
+
+/// The WAL files in the spool, oldest first; anything else there (pg_receivewal's `.tmp`
+/// files, a stray name) is left out.
+pub fn spool_files(dir: &Path, seg_size: SegmentSize) -> std::io::Result<Vec<SpoolFile>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let Some(file) = entry.file_name().to_str().and_then(|name| WalFile::parse(name, seg_size)) else {
+            continue;
+        };
+        let metadata = entry.metadata()?;
+        if !metadata.is_file() {
+            continue;
+        }
+        let modified = metadata.modified().map(DateTime::<Utc>::from)?;
+        files.push(SpoolFile { file, path: entry.path(), size: metadata.len(), modified });
+    }
+    files.sort_by(|a, b| a.file.cmp(&b.file));
+    Ok(files)
+}
+
+/// A replication slot as the source shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotStatus {
+    /// A receiver is connected to it.
+    pub active: bool,
+    /// `reserved`, `extended`, `unreserved` or `lost` (PostgreSQL 13+).
+    pub wal_status: String,
+    /// The oldest WAL the slot keeps; None before anything was reserved.
+    pub restart_lsn: Option<Lsn>,
+}
+
+pub async fn slot_status(checked: &Checked, slot: &str) -> Result<Option<SlotStatus>, PostgresError> {
+    check_slot(slot)?;
+    let row = checked
+        .reachable()
+        .text_row(
+            "SELECT active::text, wal_status::text, restart_lsn::text \
+             FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
+            &[slot],
+        )
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let column = |i: usize| row.get(i).cloned().flatten();
+    let restart_lsn = column(2).map(|text| text.parse::<Lsn>().map_err(PostgresError::Other)).transpose()?;
+    Ok(Some(SlotStatus {
+        active: column(0).as_deref() == Some("true"),
+        wal_status: column(1).unwrap_or_default(),
+        restart_lsn,
+    }))
+}
+
+/// Where the source's WAL is now: written on a primary, received on a standby.
+pub async fn current_lsn(checked: &Checked) -> Result<Lsn, PostgresError> {
+    let row = checked
+        .reachable()
+        .text_row(
+            "SELECT (CASE WHEN pg_catalog.pg_is_in_recovery() \
+               THEN COALESCE(pg_catalog.pg_last_wal_receive_lsn(), pg_catalog.pg_last_wal_replay_lsn()) \
+               ELSE pg_catalog.pg_current_wal_lsn() END)::text",
+            &[],
+        )
+        .await?;
+    let text = row.and_then(|r| r.into_iter().next().flatten());
+    text.ok_or_else(|| PostgresError::Other("the server did not say where its WAL is".into()))?
+        .parse()
+        .map_err(PostgresError::Other)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slot_names_follow_postgresql_s_rule() {
+        assert!(check_slot("devpilot_0193abc").is_ok());
+        for bad in ["", "Devpilot", "a-b", "a b", "x'; DROP", &"a".repeat(64)] {
+            assert!(check_slot(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_spool_lists_wal_files_only() {
+        let spool = tempfile::tempdir().expect("spool");
+        for name in [
+            "000000010000000000000002",
+            "000000010000000000000003.partial",
+            "00000002.history",
+            "00000002.history.tmp",
+            "notes.txt",
+        ] {
+            std::fs::write(spool.path().join(name), b"wal").expect("write");
+        }
+        std::fs::create_dir(spool.path().join("000000010000000000000001")).expect("folder");
+        let size = SegmentSize::new(1024 * 1024).expect("size");
+        let files = spool_files(spool.path(), size).expect("list");
+        let names: Vec<String> = files.iter().map(|f| f.file.file_name(size)).collect();
+        assert_eq!(names, ["000000010000000000000002", "000000010000000000000003.partial", "00000002.history"]);
+        assert!(files.iter().all(|f| f.size == 3 && f.path.starts_with(spool.path())));
+    }
+}
