@@ -131,7 +131,7 @@ impl From<Database> for DatabaseResource {
 #[derive(Debug, serde::Serialize, serde::Deserialize, ToSchema)]
 pub struct StepResource {
     pub name: String,
-    /// `pass`, `warn` or `fail`.
+    /// `pass`, `warn`, `fail` or `not_checked` (an earlier step failed).
     pub outcome: String,
     pub message: String,
 }
@@ -145,6 +145,7 @@ fn steps(steps: Vec<Step>) -> Vec<StepResource> {
                 Outcome::Pass => "pass",
                 Outcome::Warn => "warn",
                 Outcome::Fail => "fail",
+                Outcome::NotChecked => "not_checked",
             }
             .into(),
             message: s.message,
@@ -327,7 +328,8 @@ pub async fn backups(
     id: web::Path<Uuid>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let all = service.base_backups(&user.workspace_id, &id.to_string());
+    let id = id.to_string();
+    let all = service.base_backups(&user.workspace_id, &id);
     let fetch = |page, per_page| async move { Ok::<_, ApiError>(slice(all.await?, page, per_page)) };
     page_of(&req, &query, fetch, BaseBackupResource::from).await
 }

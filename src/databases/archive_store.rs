@@ -49,13 +49,17 @@ pub fn wal_file(conn: &mut DbConn, database: &str, name: &str) -> QueryResult<Op
 
 /// Records an uploaded file; a `.partial` replaces its previous upload's record.
 pub fn record_wal(conn: &mut DbConn, row: &WalFileRow) -> QueryResult<()> {
-    diesel::insert_into(wal::wal_files)
-        .values(row)
-        .on_conflict((wal::database_id, wal::name))
-        .do_update()
+    crate::db::write_transaction(conn, |conn| {
+        let replaced = diesel::update(
+            wal::wal_files.filter(wal::database_id.eq(&row.database_id)).filter(wal::name.eq(&row.name)),
+        )
         .set(row)
-        .execute(conn)
-        .map(drop)
+        .execute(conn)?;
+        if replaced == 0 {
+            diesel::insert_into(wal::wal_files).values(row).execute(conn)?;
+        }
+        Ok(())
+    })
 }
 
 pub fn forget_wal(conn: &mut DbConn, database: &str, name: &str) -> QueryResult<()> {

@@ -115,20 +115,23 @@ async fn receive(service: &DatabaseService, id: &str) -> Result<(), String> {
     let checked = service.checked(&row).await?;
     let bins = service.binaries().map_err(|e| e.to_string())?;
     let slot = slot_name(id);
-    receiver::ensure_slot(&bins, &checked, &slot).await.map_err(|e| format!("the replication slot {slot}: {e}"))?;
+    receiver::ensure_slot(&checked, &slot).await.map_err(|e| format!("the replication slot {slot}: {e}"))?;
+    let size = crate::artifacts::postgres::wal::names::SegmentSize::new(u64::try_from(row.seg_size).unwrap_or(0))?;
     let spool = spool_dir(service, id);
     tokio::fs::create_dir_all(&spool).await.map_err(|e| format!("the spool folder: {e}"))?;
-    let mut process: ReceiverProcess =
+    let process: ReceiverProcess =
         receiver::spawn(&bins, &checked, &slot, &spool).map_err(|e| format!("starting pg_receivewal: {e}"))?;
+    // Dropping the task drops the process, which kills it (kill on drop).
+    let mut ended = tokio::spawn(process.wait());
     let mut sent = HashMap::new();
     let mut first = true;
     loop {
-        let files = receiver::spool_files(&spool).map_err(|e| format!("reading the spool: {e}"))?;
+        let files = receiver::spool_files(&spool, size).map_err(|e| format!("reading the spool: {e}"))?;
         let shipped = shipping::ship_spool(&service.db, provider.as_ref(), &row, key.as_ref(), files, &mut sent).await;
         let shipped: Shipped = match shipped {
             Ok(shipped) => shipped,
             Err(problem) => {
-                process.kill();
+                ended.abort();
                 return Err(problem);
             }
         };
@@ -147,13 +150,14 @@ async fn receive(service: &DatabaseService, id: &str) -> Result<(), String> {
         }
         report(service, id, report_now).await;
         tokio::select! {
-            ended = process.wait() => {
+            ended = &mut ended => {
                 // Ship what it finished before it ended, then say why it ended.
-                let files = receiver::spool_files(&spool).unwrap_or_default();
+                let files = receiver::spool_files(&spool, size).unwrap_or_default();
                 let _ = shipping::ship_spool(&service.db, provider.as_ref(), &row, key.as_ref(), files, &mut sent).await;
                 return match ended {
-                    Ok(()) => Err("pg_receivewal ended".into()),
-                    Err(message) => Err(checked.url.redact(&message)),
+                    Ok(Ok(())) => Err("pg_receivewal ended".into()),
+                    Ok(Err(message)) => Err(checked.url.redact(&message)),
+                    Err(e) => Err(format!("pg_receivewal's watcher ended: {e}")),
                 };
             }
             _ = tokio::time::sleep(service.settings.partial_every) => {}

@@ -383,13 +383,10 @@ impl DatabaseService {
         self.db.run(move |c| store::set_archiving(c, &ws, &did, false, "stopped")).await?;
         self.wait_for_receiver_to_stop(id).await;
         let slot_problem = match self.checked(&database.row).await {
-            Ok(checked) => match self.binaries() {
-                Ok(bins) => crate::artifacts::postgres::wal::receiver::drop_slot(&bins, &checked, &slot_name(id))
-                    .await
-                    .err()
-                    .map(|e| e.to_string()),
-                Err(e) => Some(e.to_string()),
-            },
+            Ok(checked) => crate::artifacts::postgres::wal::receiver::drop_slot(&checked, &slot_name(id))
+                .await
+                .err()
+                .map(|e| e.to_string()),
             Err(e) => Some(e),
         };
         let detail = match &slot_problem {

@@ -35,7 +35,7 @@ pub async fn ship_spool(
     database: &DatabaseRow,
     key: Option<&ArtifactKey>,
     files: Vec<SpoolFile>,
-    sent_partials: &mut HashMap<String, (u64, std::time::SystemTime)>,
+    sent_partials: &mut HashMap<String, (u64, DateTime<Utc>)>,
 ) -> Result<Shipped, String> {
     let size = SegmentSize::new(u64::try_from(database.seg_size).unwrap_or(16 << 20)).map_err(|e| e.to_string())?;
     let mut shipped = Shipped::default();
@@ -43,7 +43,7 @@ pub async fn ship_spool(
     // History files first: a restore that sees a segment of a new timeline needs its history.
     files.sort_by_key(|f| (!matches!(f.file, WalFile::History(_)), f.file.file_name(size)));
     for file in files {
-        let received_at = DateTime::<Utc>::from(file.modified).naive_utc();
+        let received_at = file.modified.naive_utc();
         shipped.received_at = shipped.received_at.max(Some(received_at));
         let name = file.file.file_name(size);
         if let WalFile::Partial(_) = file.file {
