@@ -6,7 +6,8 @@
 use crate::hostfs::DevpilotFiles;
 use crate::hostfs::beneath::{make_folder_below, open_folder_below};
 use rustix::fs::{
-    AtFlags, Mode, OFlags, Timespec, Timestamps, fchmod, futimens, linkat, mkdirat, openat, symlinkat, unlinkat,
+    AtFlags, Gid, Mode, OFlags, Timespec, Timestamps, Uid, chownat, fchmod, fchown, futimens, linkat, mkdirat, openat,
+    symlinkat, unlinkat,
 };
 use std::collections::HashSet;
 use std::io::Read;
@@ -21,12 +22,28 @@ const WORKING_FOLDER: u32 = 0o700;
 #[error("{0}")]
 pub struct UnsafeArchive(pub String);
 
+/// Who what is unpacked belongs to, when not to Devpilot (a restored PostgreSQL cluster runs as
+/// its own user).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Owner {
+    pub uid: u32,
+    pub gid: u32,
+}
+
 /// Unpacks a `.tar.zst` from `reader` into the open folder `staging`; returns the mode the
 /// archive gives its top folder (`.`), if it has one.
 pub fn unpack(reader: impl Read, staging: &OwnedFd) -> Result<Option<u32>, UnsafeArchive> {
+    let decoder = zstd::Decoder::new(reader).map_err(|e| UnsafeArchive(e.to_string()))?;
+    unpack_tar(decoder, staging, None)
+}
+
+/// Unpacks a plain tar, as [`unpack`] does; with an `owner`, everything in `staging` becomes theirs.
+pub fn unpack_tar(reader: impl Read, staging: &OwnedFd, owner: Option<Owner>) -> Result<Option<u32>, UnsafeArchive> {
     let archive_error = |e: std::io::Error| UnsafeArchive(e.to_string());
-    let decoder = zstd::Decoder::new(reader).map_err(archive_error)?;
-    let mut archive = tar::Archive::new(decoder);
+    let mut archive = tar::Archive::new(reader);
+    let ids = owner.map(|o| (Uid::from_raw(o.uid), Gid::from_raw(o.gid)));
+    // Every folder made on the way, to hand over to the owner at the end.
+    let mut made: HashSet<PathBuf> = HashSet::new();
     let none = DevpilotFiles::default();
     // Symlinks already unpacked: nothing may be written through them.
     let mut symlinks: HashSet<PathBuf> = HashSet::new();
@@ -50,6 +67,9 @@ pub fn unpack(reader: impl Read, staging: &OwnedFd) -> Result<Option<u32>, Unsaf
         let shown = |e: std::io::Error| UnsafeArchive(format!("{}: {e}", path.display()));
         let folder =
             make_folder_below(staging.as_fd(), parent, Mode::from_raw_mode(WORKING_FOLDER), &none).map_err(shown)?;
+        if ids.is_some() {
+            made.extend(parent.ancestors().filter(|a| !a.as_os_str().is_empty()).map(Path::to_path_buf));
+        }
         if kind.is_dir() {
             match mkdirat(&folder, name, Mode::from_raw_mode(WORKING_FOLDER)) {
                 Ok(()) | Err(rustix::io::Errno::EXIST) => folders.push((inside.clone(), mode)),
@@ -58,6 +78,9 @@ pub fn unpack(reader: impl Read, staging: &OwnedFd) -> Result<Option<u32>, Unsaf
         } else if kind.is_symlink() {
             let target = link.unwrap_or_default();
             replace(&folder, name, |f| symlinkat(&target, f, name)).map_err(shown)?;
+            if let Some((uid, gid)) = ids {
+                chownat(&folder, name, Some(uid), Some(gid), AtFlags::SYMLINK_NOFOLLOW).map_err(|e| shown(e.into()))?;
+            }
             symlinks.insert(inside);
         } else if kind.is_hard_link() {
             let target = normalized(&link.unwrap_or_default());
@@ -72,6 +95,9 @@ pub fn unpack(reader: impl Read, staging: &OwnedFd) -> Result<Option<u32>, Unsaf
             let mut file = std::fs::File::from(fd);
             std::io::copy(&mut entry, &mut file).map_err(shown)?;
             fchmod(&file, Mode::from_raw_mode(mode)).map_err(|e| shown(e.into()))?;
+            if let Some((uid, gid)) = ids {
+                fchown(&file, Some(uid), Some(gid)).map_err(|e| shown(e.into()))?;
+            }
             let mtime =
                 Timespec { tv_sec: i64::try_from(entry.header().mtime().unwrap_or(0)).unwrap_or(0), tv_nsec: 0 };
             let _ = futimens(&file, &Timestamps { last_access: mtime, last_modification: mtime });
@@ -79,9 +105,19 @@ pub fn unpack(reader: impl Read, staging: &OwnedFd) -> Result<Option<u32>, Unsaf
     }
     // Deepest first, so a folder that shuts us out is closed only after what is inside it.
     folders.sort_by_key(|(p, _)| std::cmp::Reverse(p.components().count()));
+    if let Some((uid, gid)) = ids {
+        for inside in &made {
+            let folder = open_folder_below(staging.as_fd(), inside, &none)
+                .map_err(|e| UnsafeArchive(format!("{}: {e}", inside.display())))?;
+            fchown(&folder, Some(uid), Some(gid)).map_err(|e| UnsafeArchive(e.to_string()))?;
+        }
+    }
     for (inside, mode) in folders {
         let folder = open_folder_below(staging.as_fd(), &inside, &none)
             .map_err(|e| UnsafeArchive(format!("{}: {e}", inside.display())))?;
+        if let Some((uid, gid)) = ids {
+            fchown(&folder, Some(uid), Some(gid)).map_err(|e| UnsafeArchive(e.to_string()))?;
+        }
         fchmod(&folder, Mode::from_raw_mode(mode | 0o700)).map_err(|e| UnsafeArchive(e.to_string()))?;
     }
     Ok(top_mode)

@@ -7,6 +7,7 @@
 
 pub mod basebackup;
 pub mod binaries;
+pub mod clone;
 pub mod continuity;
 pub mod history;
 pub mod names;
