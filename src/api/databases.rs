@@ -434,9 +434,9 @@ pub struct CloneEnvelope {
     pub data: CloneResource,
 }
 
-fn clone_resource(service: &DatabaseService, clone: CloneRow) -> CloneResource {
+async fn clone_resource(service: &DatabaseService, clone: CloneRow) -> CloneResource {
     CloneResource {
-        connection_url: service.clone_url(&clone),
+        connection_url: service.clone_url(&clone).await,
         id: clone.id,
         database_id: clone.database_id,
         name: clone.name,
@@ -464,7 +464,7 @@ pub async fn pitr_clone(
     user.require_write()?;
     let body = body.into_inner();
     let clone = service.pitr_clone(&user.workspace_id, &id.to_string(), body.target_time, &body.new_name, &user.actor()).await?;
-    Ok(HttpResponse::Accepted().json(CloneEnvelope { data: clone_resource(&service, clone) }))
+    Ok(HttpResponse::Accepted().json(CloneEnvelope { data: clone_resource(&service, clone).await }))
 }
 
 #[utoipa::path(get, path = "/api/v1/databases/{id}/clones", tag = "Databases", params(("id" = Uuid, Path), PageQuery),
@@ -478,10 +478,12 @@ pub async fn clones(
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let database = service.get(&user.workspace_id, &id.to_string()).await?;
-    let all = service.clones(&user.workspace_id, Some(database.id()));
-    let fetch = |page, per_page| async move { Ok::<_, ApiError>(slice(all.await?, page, per_page)) };
-    let service = service.clone();
-    page_of(&req, &query, fetch, move |c| clone_resource(&service, c)).await
+    let mut all = Vec::new();
+    for clone in service.clones(&user.workspace_id, Some(database.id())).await? {
+        all.push(clone_resource(&service, clone).await);
+    }
+    let fetch = |page, per_page| async move { Ok::<_, ApiError>(slice(all, page, per_page)) };
+    page_of(&req, &query, fetch, |c| c).await
 }
 
 /// `stop` or `start` a clone's cluster.
@@ -504,7 +506,7 @@ pub async fn clone_action(
         _ => return Err(ApiError::not_found("No such action: use stop or start.")),
     };
     let clone = service.set_clone_running(&user.workspace_id, &id.to_string(), run, &user.actor()).await?;
-    Ok(HttpResponse::Ok().json(CloneEnvelope { data: clone_resource(&service, clone) }))
+    Ok(HttpResponse::Ok().json(CloneEnvelope { data: clone_resource(&service, clone).await }))
 }
 
 #[utoipa::path(delete, path = "/api/v1/database-clones/{id}", tag = "Databases", params(("id" = Uuid, Path)),

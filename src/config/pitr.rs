@@ -20,6 +20,9 @@ pub struct PitrSettings {
     /// The OS user clusters run as (`DEVPILOT_CLONE_USER`); None: `postgres` when Devpilot runs
     /// as root, else Devpilot's own user.
     pub clone_user: Option<String>,
+    /// The Devpilot binary a clone's `restore_command` runs (`devpilot wal-fetch`): this
+    /// process's own executable unless `DEVPILOT_FETCH_PROGRAM` names another.
+    pub fetch_program: Option<PathBuf>,
     /// How often the open segment is uploaded as `.partial` (`DEVPILOT_WAL_PARTIAL_SECS`, 5):
     /// the recovery point objective under steady writes.
     pub partial_every: Duration,
@@ -38,6 +41,7 @@ impl PitrSettings {
             clone_dir: var("DEVPILOT_CLONE_DIR").map(PathBuf::from).unwrap_or_else(|| beside(data_dir, "clones")),
             clone_ports: ports(&var("DEVPILOT_CLONE_PORTS").unwrap_or_else(|| "55000-55999".into()))?,
             clone_user: var("DEVPILOT_CLONE_USER"),
+            fetch_program: var("DEVPILOT_FETCH_PROGRAM").map(PathBuf::from),
             partial_every: secs_var("DEVPILOT_WAL_PARTIAL_SECS", 5)?,
             tick: secs_var("DEVPILOT_WAL_TICK_SECS", 2)?,
             lost_after: Duration::from_secs(parse_var("DEVPILOT_WAL_LOST_AFTER_SECS", 600)?),

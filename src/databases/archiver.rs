@@ -121,8 +121,9 @@ async fn receive(service: &DatabaseService, id: &str) -> Result<(), String> {
     tokio::fs::create_dir_all(&spool).await.map_err(|e| format!("the spool folder: {e}"))?;
     let process: ReceiverProcess =
         receiver::spawn(&bins, &checked, &slot, &spool).map_err(|e| format!("starting pg_receivewal: {e}"))?;
-    // Dropping the task drops the process, which kills it (kill on drop).
-    let mut ended = tokio::spawn(process.wait());
+    // The process dies with this task's future (kill on drop): when the worker is aborted (its
+    // lease went) the guard aborts the waiting task, which drops the process.
+    let mut ended = AbortOnDrop(tokio::spawn(process.wait()));
     let mut sent = HashMap::new();
     let mut first = true;
     loop {
@@ -130,10 +131,7 @@ async fn receive(service: &DatabaseService, id: &str) -> Result<(), String> {
         let shipped = shipping::ship_spool(&service.db, provider.as_ref(), &row, key.as_ref(), files, &mut sent).await;
         let shipped: Shipped = match shipped {
             Ok(shipped) => shipped,
-            Err(problem) => {
-                ended.abort();
-                return Err(problem);
-            }
+            Err(problem) => return Err(problem),
         };
         let mut report_now = ReceiverReport { last_received_at: shipped.received_at, ..ReceiverReport::default() };
         if first || shipped.files > 0 {
@@ -150,7 +148,7 @@ async fn receive(service: &DatabaseService, id: &str) -> Result<(), String> {
         }
         report(service, id, report_now).await;
         tokio::select! {
-            ended = &mut ended => {
+            ended = &mut ended.0 => {
                 // Ship what it finished before it ended, then say why it ended.
                 let files = receiver::spool_files(&spool, size).unwrap_or_default();
                 let _ = shipping::ship_spool(&service.db, provider.as_ref(), &row, key.as_ref(), files, &mut sent).await;
@@ -169,5 +167,14 @@ async fn report(service: &DatabaseService, id: &str, report: ReceiverReport) {
     let (id, me) = (id.to_owned(), service.instance.to_string());
     if let Err(e) = service.db.run(move |c| store::report(c, &id, &me, report)).await {
         tracing::warn!(error = %e, "recording the WAL receiver's state failed");
+    }
+}
+
+/// A task that ends when its handle is dropped.
+struct AbortOnDrop<T>(JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

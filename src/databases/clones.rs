@@ -8,11 +8,13 @@ use super::service::{DatabaseError, DatabaseService};
 use super::store::DatabaseRow;
 use super::window::at;
 use crate::artifacts::postgres::wal::clone::{self as cluster, OsUser, RecoverySettings};
+use crate::artifacts::postgres::PostgresUrl;
 use crate::artifacts::postgres::wal::continuity;
 use crate::artifacts::restore;
 use crate::audit::{self, Action, Actor, Entry, Subject};
 use crate::fields::FieldErrors;
 use chrono::{DateTime, Utc};
+use secrecy::ExposeSecret;
 use std::path::PathBuf;
 
 pub const RESTORING: &str = "restoring";
@@ -29,7 +31,7 @@ impl DatabaseService {
     }
 
     fn os_user(&self) -> Result<OsUser, DatabaseError> {
-        OsUser::for_clusters(self.settings.clone_user.as_deref()).map_err(|e| DatabaseError::Refused(e.to_string()))
+        OsUser::for_clusters(self.settings.clone_user.as_deref()).map_err(DatabaseError::Refused)
     }
 
     /// Starts a clone of the database at `target` (None: the end of the archive) named
@@ -158,19 +160,27 @@ impl DatabaseService {
         write_owned(&token_file, token.as_bytes(), owner).map_err(|e| format!("the fetch token: {e}"))?;
         let restore_command = format!(
             "'{}' wal-fetch --server '{}' --clone '{}' --token-file '{}' '%f' '%p'",
-            std::env::current_exe().map_err(|e| e.to_string())?.display(),
+            self.fetch_program()?.display(),
             self.local_url().ok_or("this server's address is not known yet")?,
             clone.id,
             token_file.display()
         );
         let port = u16::try_from(clone.port).map_err(|e| e.to_string())?;
-        cluster::configure_recovery(&data, &RecoverySettings { restore_command, target, port })
-            .await
+        cluster::configure_recovery(&data, &RecoverySettings { restore_command, target, port }, owner)
             .map_err(|e| format!("configuring recovery: {e}"))?;
         cluster::start(&bins, &data, owner).await.map_err(|e| format!("starting the clone: {e}"))?;
-        let timeline = cluster::wait_promoted(port, PROMOTE_WITHIN).await?;
+        let url = PostgresUrl::parse(self.open_url(source)?.expose_secret()).map_err(|e| e.to_string())?;
+        let timeline = cluster::wait_promoted(&data, &url.on_loopback(port), PROMOTE_WITHIN).await?;
         let _ = std::fs::remove_file(&token_file);
         Ok(timeline)
+    }
+
+    /// The program of the restore command: the configured one, or this executable.
+    fn fetch_program(&self) -> Result<PathBuf, String> {
+        match &self.settings.fetch_program {
+            Some(program) => Ok(program.clone()),
+            None => std::env::current_exe().map_err(|e| format!("this program's path is not known: {e}")),
+        }
     }
 
     /// A loopback port of the configured range that no clone holds and nothing listens on.

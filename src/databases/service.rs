@@ -139,16 +139,16 @@ impl DatabaseService {
         Ok(self.db.run(move |c| super::archive_store::base_backups(c, &did)).await?)
     }
 
-    /// A clone's address on this host, with the source's user and database (no password).
-    pub fn clone_url(&self, clone: &super::archive_store::CloneRow) -> String {
-        let source = self
-            .db_url_hint(&clone.workspace_id, &clone.database_id)
-            .unwrap_or_else(|| ("postgres".into(), "postgres".into()));
-        format!("postgres://{}@127.0.0.1:{}/{}", source.0, clone.port, source.1)
-    }
-
-    fn db_url_hint(&self, _workspace: &str, _database: &str) -> Option<(String, String)> {
-        None
+    /// A clone's address on this host: the source's role and database (no password).
+    pub async fn clone_url(&self, clone: &super::archive_store::CloneRow) -> String {
+        let port = u16::try_from(clone.port).unwrap_or(0);
+        let did = clone.database_id.clone();
+        let source = self.db.run(move |c| store::find_any(c, &did)).await.ok();
+        let url = source.and_then(|row| self.open_url(&row).ok()).and_then(|u| PostgresUrl::parse(u.expose_secret()).ok());
+        match url {
+            Some(url) => url.on_loopback(port).display_url(),
+            None => format!("postgres://127.0.0.1:{port}/postgres"),
+        }
     }
 
     pub(super) fn binaries(&self) -> Result<PgBinaries, DatabaseError> {
@@ -383,10 +383,7 @@ impl DatabaseService {
         self.db.run(move |c| store::set_archiving(c, &ws, &did, false, "stopped")).await?;
         self.wait_for_receiver_to_stop(id).await;
         let slot_problem = match self.checked(&database.row).await {
-            Ok(checked) => crate::artifacts::postgres::wal::receiver::drop_slot(&checked, &slot_name(id))
-                .await
-                .err()
-                .map(|e| e.to_string()),
+            Ok(checked) => drop_slot_once_released(&checked, &slot_name(id)).await.err(),
             Err(e) => Some(e),
         };
         let detail = match &slot_problem {
@@ -410,6 +407,23 @@ impl DatabaseService {
                 return;
             }
             tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+    }
+}
+
+/// Drops the slot once no receiver uses it: the server notices a killed receiver's connection
+/// a moment after it is gone.
+async fn drop_slot_once_released(checked: &Checked, slot: &str) -> Result<(), String> {
+    use crate::artifacts::postgres::wal::receiver;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let active = receiver::slot_status(checked, slot).await.map_err(|e| e.to_string())?;
+        match active {
+            None => return Ok(()),
+            Some(state) if state.active && std::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            Some(_) => return receiver::drop_slot(checked, slot).await.map_err(|e| e.to_string()),
         }
     }
 }

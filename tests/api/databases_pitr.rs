@@ -8,13 +8,24 @@ use crate::api_client::{Api, admin};
 use crate::database_grants::grant_database;
 use crate::helpers::Backend;
 use crate::on_both_backends;
-use crate::pitr_clusters::{Cluster, ClusterOptions};
+use crate::pitr_clusters::{Cluster, ClusterOptions, PASSWORD};
 use crate::plans::{Fixture, fixture};
 use devpilot::grants::DatabaseServer;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
 on_both_backends!(a_database_is_archived_and_cloned_to_a_second);
+
+/// SQL on a clone, over TCP as the source's role.
+fn psql_at(port: u16, sql: &str) -> String {
+    let output = std::process::Command::new(crate::pitr_clusters::binaries().program("psql"))
+        .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
+        .arg(format!("postgres://postgres:{PASSWORD}@127.0.0.1:{port}/postgres?sslmode=disable"))
+        .output()
+        .expect("psql");
+    assert!(output.status.success(), "{sql}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
 
 async fn workspace_of(f: &Fixture) -> String {
     crate::database_grants::workspace_ids(&f.app).await.into_iter().next().expect("the workspace")
@@ -27,7 +38,7 @@ async fn protect(api: &Api<'_>, f: &Fixture, cluster: &Cluster) -> Value {
         "/api/v1/databases",
         json!({
             "name": "Shop",
-            "url": cluster.url("postgres"),
+            "url": cluster.url(),
             "destination_id": f.destination_id,
             "base_schedule": "0 3 * * *",
             "window_days": 7,
@@ -54,13 +65,13 @@ async fn wait_for(api: &Api<'_>, path: &str, within: Duration, ready: impl Fn(&V
 async fn saving_says_what_the_source_lacks_in_postgresql_terms() {
     let f = fixture(Backend::Sqlite).await;
     let api = admin(&f.app).await;
-    let cluster = Cluster::start(ClusterOptions { wal_level: "minimal", max_wal_senders: 0, ..ClusterOptions::default() }).await;
+    let cluster = Cluster::start(ClusterOptions { wal_level: "minimal", max_wal_senders: 0, ..ClusterOptions::default() });
     grant_database(&f.app, &workspace_of(&f).await, DatabaseServer::Tcp { host: "127.0.0.1".into(), port: cluster.port })
         .await;
     let reply = api
         .post(
             "/api/v1/databases",
-            json!({"name": "Shop", "url": cluster.url("postgres"), "destination_id": f.destination_id}),
+            json!({"name": "Shop", "url": cluster.url(), "destination_id": f.destination_id}),
         )
         .await;
     assert_eq!(reply.status, 422, "{reply:?}");
@@ -74,11 +85,11 @@ async fn saving_says_what_the_source_lacks_in_postgresql_terms() {
 async fn a_server_that_was_not_granted_is_refused_before_anything_connects() {
     let f = fixture(Backend::Sqlite).await;
     let api = admin(&f.app).await;
-    let cluster = Cluster::start(ClusterOptions::default()).await;
+    let cluster = Cluster::start(ClusterOptions::default());
     let reply = api
         .post(
             "/api/v1/databases",
-            json!({"name": "Shop", "url": cluster.url("postgres"), "destination_id": f.destination_id}),
+            json!({"name": "Shop", "url": cluster.url(), "destination_id": f.destination_id}),
         )
         .await;
     assert_eq!(reply.status, 422, "{reply:?}");
@@ -89,12 +100,12 @@ async fn a_server_that_was_not_granted_is_refused_before_anything_connects() {
 async fn a_database_is_archived_and_cloned_to_a_second(backend: Backend) {
     let f = fixture(backend).await;
     let api = admin(&f.app).await;
-    let cluster = Cluster::start(ClusterOptions::default()).await;
-    cluster.psql("postgres", "CREATE TABLE ticks (id int PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp())");
+    let cluster = Cluster::start(ClusterOptions::default());
+    cluster.psql("CREATE TABLE ticks (id int PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp())");
     let created = protect(&api, &f, &cluster).await;
-    let id = created["data"]["id"].as_str().unwrap_or_else(|| panic!("created: {created}")).to_owned();
+    let id = created["data"]["id"].as_str().unwrap_or_else(|| panic!("created: {created}\n{}", crate::helpers::captured_logs())).to_owned();
     assert!(created["checks"].as_array().is_some_and(|c| !c.is_empty()), "{created}");
-    assert!(!created.to_string().contains(&cluster.password), "the password never comes back");
+    assert!(!created.to_string().contains(PASSWORD), "the password never comes back");
     wait_for(&api, &format!("/api/v1/databases/{id}"), Duration::from_secs(60), |d| d["data"]["status"] == "ok").await;
 
     let base = api.post(&format!("/api/v1/databases/{id}/backups"), json!({})).await;
@@ -104,17 +115,17 @@ async fn a_database_is_archived_and_cloned_to_a_second(backend: Backend) {
     assert_eq!(done["data"][0]["status"], "succeeded", "{done}");
 
     for n in 1..=20 {
-        cluster.psql("postgres", &format!("INSERT INTO ticks (id) VALUES ({n})"));
+        cluster.psql(&format!("INSERT INTO ticks (id) VALUES ({n})"));
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let target = chrono::Utc::now();
     tokio::time::sleep(Duration::from_millis(300)).await;
     for n in 21..=40 {
-        cluster.psql("postgres", &format!("INSERT INTO ticks (id) VALUES ({n})"));
+        cluster.psql(&format!("INSERT INTO ticks (id) VALUES ({n})"));
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let committed_by_target: Vec<i64> = cluster
-        .psql("postgres", &format!("SELECT id FROM ticks WHERE at <= '{}' ORDER BY id", target.to_rfc3339()))
+        .psql(&format!("SELECT id FROM ticks WHERE at <= '{}' ORDER BY id", target.to_rfc3339()))
         .lines()
         .filter_map(|l| l.trim().parse().ok())
         .collect();
@@ -147,8 +158,7 @@ async fn a_database_is_archived_and_cloned_to_a_second(backend: Backend) {
         .and_then(|rest| rest.split('/').next())
         .and_then(|p| p.parse().ok())
         .expect("the clone's port");
-    let restored: Vec<i64> = cluster
-        .psql_at(port, "postgres", "SELECT id FROM ticks ORDER BY id")
+    let restored: Vec<i64> = psql_at(port, "SELECT id FROM ticks ORDER BY id")
         .lines()
         .filter_map(|l| l.trim().parse().ok())
         .collect();
@@ -157,6 +167,6 @@ async fn a_database_is_archived_and_cloned_to_a_second(backend: Backend) {
     assert_eq!(api.delete(&format!("/api/v1/database-clones/{clone_id}")).await.status, 200);
     let deleted = api.delete(&format!("/api/v1/databases/{id}")).await;
     assert_eq!(deleted.status, 200, "{deleted:?}");
-    let slots = cluster.psql("postgres", "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'devpilot_%'");
-    assert_eq!(slots.trim(), "0", "the slot went with the database");
+    let slots = cluster.psql("SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'devpilot_%'");
+    assert_eq!(slots.trim(), "0", "the slot went with the database: {deleted:?}");
 }

@@ -151,6 +151,8 @@ fn test_pitr_settings(data_dir: &std::path::Path) -> PitrSettings {
     let mut pitr = PitrSettings::from_env(data_dir).expect("PITR settings");
     pitr.tick = Duration::from_millis(500);
     pitr.partial_every = Duration::from_secs(1);
+    // The tests run the server in their own process: clones fetch WAL with the real binary.
+    pitr.fetch_program = Some(env!("CARGO_BIN_EXE_devpilot").into());
     pitr
 }
 

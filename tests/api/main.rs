@@ -2,15 +2,6 @@
 //! file or a fresh PostgreSQL database, and real local servers (moto, chromedriver) that
 //! `scripts/test` starts.
 
-mod azure_sas;
-mod conformance;
-mod database_grant_links;
-mod database_grants;
-mod fingerprint;
-mod helpers;
-mod members;
-mod standins;
-
 mod accounts;
 mod admin_area;
 mod all_operations;
@@ -25,17 +16,24 @@ mod architecture_map;
 mod artifacts;
 mod audit_log;
 mod azure_least_privilege;
+mod azure_sas;
 mod body_limits;
 mod browser;
 mod concurrent_writes;
+mod conformance;
 mod csrf_and_roles;
 mod cut_off_uploads;
+mod database_grant_links;
+mod database_grants;
 mod database_outage;
+mod databases_pitr;
 mod destinations;
 mod every_destination;
 mod file_modes;
+mod fingerprint;
 mod fresh_from_memory;
 mod grants;
+mod helpers;
 mod hidden_characters;
 mod hostile_databases;
 mod hostile_paths;
@@ -45,9 +43,11 @@ mod key_rotation;
 mod killed_destination;
 mod killed_server;
 mod local_disk_faults;
+mod members;
 mod oauth;
 mod outbound_policy;
 mod own_folders;
+mod pitr_clusters;
 mod plan_sources;
 mod plans;
 mod plans_destination_dialog;
@@ -73,6 +73,8 @@ mod sign_in_limits;
 mod silent_provider;
 mod silent_server;
 mod sqlite_lock;
+mod standins;
 mod test_all;
 mod tmpfs;
 mod validation;
+

@@ -91,3 +91,8 @@ CREATE TABLE database_clones (
 );
 CREATE UNIQUE INDEX database_clones_name_unique ON database_clones (workspace_id, lower(name));
 CREATE UNIQUE INDEX database_clones_port_unique ON database_clones (port);
+
+-- The audit log records databases and their clones too.
+ALTER TABLE audit_events DROP CONSTRAINT audit_events_subject_type_check;
+ALTER TABLE audit_events ADD CONSTRAINT audit_events_subject_type_check
+    CHECK (subject_type IN ('destination', 'plan', 'server', 'grant', 'database', 'clone'));

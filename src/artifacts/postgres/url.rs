@@ -289,6 +289,17 @@ impl PostgresUrl {
         PostgresUrl { dbname: dbname.to_owned(), ..self.clone() }
     }
 
+    /// The same role and database on a cluster of this host at `port` (a clone Devpilot runs),
+    /// without TLS: it listens on loopback only.
+    pub fn on_loopback(&self, port: u16) -> PostgresUrl {
+        PostgresUrl {
+            host: DatabaseHost::Address(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)),
+            port,
+            sslmode: SslMode::Disable,
+            ..self.clone()
+        }
+    }
+
     /// `host:port` (or the socket folder) for messages.
     pub fn server(&self) -> String {
         match &self.host {
