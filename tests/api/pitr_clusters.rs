@@ -99,12 +99,8 @@ pub fn stop_immediately(bins: &PgBinaries, owner: &OsUser, data: &Path) {
 
 impl Cluster {
     pub fn start(options: ClusterOptions) -> Cluster {
-        let bins = binaries();
-        let owner = cluster_user();
-        let folder = shared_folder();
-        let dir = folder.path().to_path_buf();
-        let data = dir.join("data");
-        let port = free_port();
+        let (bins, owner, folder) = (binaries(), cluster_user(), shared_folder());
+        let data = folder.path().join("data");
         let data_text = data.to_string_lossy().into_owned();
         run_as_owner(
             &bins,
@@ -113,14 +109,9 @@ impl Cluster {
             &["-D", &data_text, "--wal-segsize=1", "-A", "trust", "-U", "postgres", "--no-sync", "--no-instructions"],
         );
         let settings = format!(
-            "port = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{dir}'\n\
-             wal_level = {}\nmax_wal_senders = {}\nmax_replication_slots = {}\nmax_slot_wal_keep_size = '{}'\n\
+            "wal_level = {}\nmax_wal_senders = {}\nmax_replication_slots = {}\nmax_slot_wal_keep_size = '{}'\n\
              fsync = off\nshared_buffers = '16MB'\nmax_connections = 30\n",
-            options.wal_level,
-            options.max_wal_senders,
-            options.max_replication_slots,
-            options.max_slot_wal_keep_size,
-            dir = dir.display(),
+            options.wal_level, options.max_wal_senders, options.max_replication_slots, options.max_slot_wal_keep_size,
         );
         append(&data.join("postgresql.conf"), &settings);
         let mut hba = String::from("local all all trust\nhost all all 127.0.0.1/32 trust\n");
@@ -128,11 +119,32 @@ impl Cluster {
             hba.push_str("local replication all trust\nhost replication all 127.0.0.1/32 trust\n");
         }
         std::fs::write(data.join("pg_hba.conf"), hba).expect("pg_hba.conf");
-        let log = dir.join("log").to_string_lossy().into_owned();
-        run_as_owner(&bins, &owner, "pg_ctl", &["start", "-D", &data_text, "-l", &log, "-w", "-t", "60"]);
-        let cluster = Cluster { port, dir, data, bins, owner, _folder: folder };
+        let cluster = Cluster::run(bins, owner, folder);
         cluster.psql(&format!("ALTER ROLE postgres PASSWORD '{PASSWORD}'"));
         cluster
+    }
+
+    /// A streaming standby of `primary`, from its base backup (`pg_basebackup -R`).
+    pub fn standby_of(primary: &Cluster) -> Cluster {
+        let (bins, owner, folder) = (binaries(), cluster_user(), shared_folder());
+        let data = folder.path().join("data").to_string_lossy().into_owned();
+        let port = primary.port.to_string();
+        let from = ["-h", "127.0.0.1", "-p", &port, "-U", "postgres", "-D", &data, "-R", "-X", "stream", "-c", "fast"];
+        run_as_owner(&bins, &owner, "pg_basebackup", &from);
+        Cluster::run(bins, owner, folder)
+    }
+
+    /// Starts the cluster in `folder/data` on a port and socket of its own.
+    fn run(bins: PgBinaries, owner: OsUser, folder: tempfile::TempDir) -> Cluster {
+        let dir = folder.path().to_path_buf();
+        let data = dir.join("data");
+        let port = free_port();
+        let place =
+            format!("port = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\n", dir.display());
+        append(&data.join("postgresql.conf"), &place);
+        let (data_text, log) = (data.to_string_lossy().into_owned(), dir.join("log").to_string_lossy().into_owned());
+        run_as_owner(&bins, &owner, "pg_ctl", &["start", "-D", &data_text, "-l", &log, "-w", "-t", "60"]);
+        Cluster { port, dir, data, bins, owner, _folder: folder }
     }
 
     /// The URL of `postgres` on this cluster, as the role `postgres` (with its password).
@@ -146,16 +158,20 @@ impl Cluster {
 
     /// The URL past the grant check: the cluster granted as a workspace's database server.
     pub async fn reachable_as(&self, user: &str, password: &str) -> Reachable {
-        let url = PostgresUrl::parse(&self.url_as(user, password)).expect("url");
+        self.reach(&self.url_as(user, password)).await
+    }
+
+    pub async fn reachable(&self) -> Reachable {
+        self.reach(&self.url()).await
+    }
+
+    async fn reach(&self, url: &str) -> Reachable {
+        let url = PostgresUrl::parse(url).expect("url");
         let access = DatabaseAccess {
             granted: vec![DatabaseServer::Tcp { host: "127.0.0.1".into(), port: self.port }],
             own: None,
         };
         url.reach(&access).await.expect("granted")
-    }
-
-    pub async fn reachable(&self) -> Reachable {
-        self.reachable_as("postgres", PASSWORD).await
     }
 
     pub async fn checked(&self) -> Checked {

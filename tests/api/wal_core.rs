@@ -10,10 +10,12 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use devpilot::artifacts::postgres::PostgresUrl;
 use devpilot::artifacts::postgres::wal::clone::{self, RecoverySettings, TARGET_NOT_REACHED};
+use devpilot::artifacts::postgres::wal::continuity::{self, Archived, BaseBackupPoint, Inputs};
 use devpilot::artifacts::postgres::wal::prereq::{self, Outcome};
 use devpilot::artifacts::postgres::wal::receiver::{self, SpoolFile};
-use devpilot::artifacts::postgres::wal::{Lsn, SegmentSize, WalFile, basebackup};
+use devpilot::artifacts::postgres::wal::{Lsn, SegmentSize, WalFile, basebackup, parse_history};
 use futures::{StreamExt, TryStreamExt};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -353,4 +355,67 @@ impl Drop for Restored {
     fn drop(&mut self) {
         stop_immediately(&self.bins(), &cluster_user(), &self.data);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_promoted_source_goes_on_on_timeline_2_and_the_archive_stays_continuous() {
+    let size = one_mib();
+    let primary = Cluster::start(ClusterOptions::default());
+    primary.psql("CREATE TABLE filler (g int)");
+    let standby = Cluster::standby_of(&primary);
+    let checked = standby.checked().await;
+    receiver::ensure_slot(&checked, SLOT).await.expect("a slot on the standby");
+    let spool = tempfile::tempdir().expect("spool");
+    let mut process = receiver::spawn(&standby.bins, &checked, SLOT, spool.path()).expect("receiver");
+    let (stream, points) = basebackup::stream(&standby.bins, &checked).expect("a base backup of the standby");
+    collect(stream).await.expect("tar");
+    let points = points.await.expect("answered").expect("points");
+    let stopped_at = Utc::now();
+    assert_eq!(points.timeline, 1);
+
+    primary.psql("INSERT INTO filler SELECT generate_series(1, 5000)");
+    primary.psql("SELECT pg_switch_wal()");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    standby.promote();
+    standby.psql("INSERT INTO filler SELECT generate_series(1, 5000)");
+    let on_two = standby.psql("SELECT pg_walfile_name(pg_switch_wal())");
+    assert!(on_two.starts_with("00000002"), "{on_two}");
+    let files = spool_until(spool.path(), "timeline 2's history and its switched segment", |files| {
+        files.iter().any(|f| f.file == WalFile::History(2)) && files.iter().any(|f| f.file.file_name(size) == on_two)
+    })
+    .await;
+    process.kill();
+    let _ = process.wait().await;
+
+    let history = std::fs::read_to_string(spool.path().join("00000002.history")).expect("history");
+    let switches = parse_history(2, &history).expect("parsed");
+    assert_eq!(switches.len(), 1, "{history}");
+    let archived: Vec<Archived> =
+        files.iter().map(|f| Archived { file: f.file, received_at: f.modified.max(stopped_at) }).collect();
+    let inputs = Inputs {
+        seg_size: size,
+        recorded: archived.iter().map(|a| a.file).collect(),
+        archived,
+        histories: BTreeMap::from([(2, switches.clone())]),
+        bases: vec![BaseBackupPoint {
+            id: "standby".into(),
+            timeline: points.timeline,
+            start_lsn: points.start_lsn,
+            stop_lsn: points.stop_lsn,
+            stopped_at,
+        }],
+        now: Utc::now(),
+        receiving: None,
+        delayed_after: Duration::from_secs(60),
+        lost_after: Duration::from_secs(3600),
+    };
+    let report = continuity::check(&inputs);
+    assert_eq!(report.newest_timeline, 2, "{report:#?}\n{}", standby.log());
+    assert_eq!(report.timelines, [(2, switches[0])]);
+    assert_eq!(report.gaps, [], "{report:#?}");
+    assert_eq!(report.unusable, [], "{report:#?}");
+    assert_eq!(report.ranges.len(), 1, "{report:#?}");
+    let latest = report.latest.expect("a window");
+    let plan = continuity::plan_restore(&inputs, latest).expect("the window's end can be restored");
+    assert_eq!((plan.base_id.as_str(), plan.timeline), ("standby", 2));
 }
