@@ -77,4 +77,5 @@ mod standins;
 mod test_all;
 mod tmpfs;
 mod validation;
+mod wal_core;
 

@@ -212,7 +212,8 @@ mod tests {
 
     #[test]
     fn several_ranges_span_from_the_first_start_to_the_last_end() {
-        let manifest = "\"WAL-Ranges\": [\n{ \"Timeline\": 2, \"Start-LSN\": \"0/5000028\", \"End-LSN\": \"0/5800000\" },\n\
+        let manifest = "\"WAL-Ranges\": [\n\
+            { \"Timeline\": 2, \"Start-LSN\": \"0/5000028\", \"End-LSN\": \"0/5800000\" },\n\
             { \"Timeline\": 3, \"Start-LSN\": \"0/5800000\", \"End-LSN\": \"1/A0\" }\n],";
         let points = wal_ranges(manifest).expect("points");
         assert_eq!(points, BackupPoints { timeline: 2, start_lsn: Lsn(0x500_0028), stop_lsn: Lsn(0x1_0000_00A0) });

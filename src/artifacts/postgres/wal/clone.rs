@@ -263,7 +263,6 @@ pub async fn wait_promoted(dir: &Path, url: &PostgresUrl, timeout: Duration) -> 
         DatabaseAccess { granted: vec![DatabaseServer::Tcp { host: "127.0.0.1".into(), port: url.port }], own: None };
     let clone = url.reach(&access).await.map_err(|e| e.to_string())?;
     let deadline = tokio::time::Instant::now() + timeout;
-    let mut last = String::from("no answer yet");
     loop {
         if !running(dir) {
             return Err(format!("the cluster stopped: {}", log_tail(&log_path(dir))));
@@ -275,13 +274,13 @@ pub async fn wait_promoted(dir: &Path, url: &PostgresUrl, timeout: Duration) -> 
                 &[],
             )
             .await;
-        match asked.map(|row| row.and_then(|r| r.into_iter().next().flatten())) {
+        let last = match asked.map(|row| row.and_then(|r| r.into_iter().next().flatten())) {
             Ok(Some(timeline)) => {
                 return u32::from_str_radix(&timeline, 16).map_err(|_| format!("timeline “{timeline}” is not hex"));
             }
-            Ok(None) => last = "still recovering".into(),
-            Err(error) => last = error.to_string(),
-        }
+            Ok(None) => "still recovering".to_owned(),
+            Err(error) => error.to_string(),
+        };
         if tokio::time::Instant::now() >= deadline {
             return Err(format!("not promoted within {} s ({last})", timeout.as_secs()));
         }

@@ -173,7 +173,8 @@ fn wal_level_step(level: &str) -> Step {
             WAL_LEVEL,
             Outcome::Fail,
             format!(
-                "wal_level = {other}: WAL for recovery needs wal_level = replica (or logical); set it in postgresql.conf and restart PostgreSQL"
+                "wal_level = {other}: WAL for recovery needs wal_level = replica (or logical); set it in \
+                 postgresql.conf and restart PostgreSQL"
             ),
         ),
     }
@@ -185,14 +186,16 @@ fn senders_step(max: u64, used_by_others: u64) -> Step {
         step(
             MAX_WAL_SENDERS,
             Outcome::Fail,
-            "max_wal_senders = 0: no replication connection is allowed; set it to at least 2 (the WAL receiver and a base backup) and restart PostgreSQL",
+            "max_wal_senders = 0: no replication connection is allowed; set it to at least 2 (the WAL receiver \
+             and a base backup) and restart PostgreSQL",
         )
     } else if free == 0 {
         step(
             MAX_WAL_SENDERS,
             Outcome::Fail,
             format!(
-                "max_wal_senders = {max}, and all are in use by other replication connections; raise it and restart PostgreSQL"
+                "max_wal_senders = {max}, and all are in use by other replication connections; raise it and \
+                 restart PostgreSQL"
             ),
         )
     } else if free == 1 {
@@ -200,7 +203,8 @@ fn senders_step(max: u64, used_by_others: u64) -> Step {
             MAX_WAL_SENDERS,
             Outcome::Warn,
             format!(
-                "max_wal_senders = {max} with one free: receiving WAL and taking a base backup need two at once; raise it and restart PostgreSQL"
+                "max_wal_senders = {max} with one free: receiving WAL and taking a base backup need two at once; \
+                 raise it and restart PostgreSQL"
             ),
         )
     } else {
@@ -213,7 +217,8 @@ fn slots_step(max: u64, used: u64, ours_exists: bool, slot: &str) -> Step {
         step(
             MAX_REPLICATION_SLOTS,
             Outcome::Fail,
-            "max_replication_slots = 0: Devpilot needs one replication slot; set it to at least 1 and restart PostgreSQL",
+            "max_replication_slots = 0: Devpilot needs one replication slot; set it to at least 1 and restart \
+             PostgreSQL",
         )
     } else if ours_exists {
         step(MAX_REPLICATION_SLOTS, Outcome::Pass, format!("max_replication_slots = {max}; slot {slot} exists"))
@@ -222,7 +227,8 @@ fn slots_step(max: u64, used: u64, ours_exists: bool, slot: &str) -> Step {
             MAX_REPLICATION_SLOTS,
             Outcome::Fail,
             format!(
-                "max_replication_slots = {max}, and all are in use: drop a slot nobody reads (pg_drop_replication_slot) or raise it and restart PostgreSQL"
+                "max_replication_slots = {max}, and all are in use: drop a slot nobody reads \
+                 (pg_drop_replication_slot) or raise it and restart PostgreSQL"
             ),
         )
     } else {
@@ -248,7 +254,8 @@ fn keep_size_step(setting: Option<&str>) -> Step {
         Some("-1") => step(
             MAX_SLOT_WAL_KEEP_SIZE,
             Outcome::Warn,
-            "max_slot_wal_keep_size = -1: an unread slot keeps WAL without limit and can fill the source's disk; set it to e.g. 10GB",
+            "max_slot_wal_keep_size = -1: an unread slot keeps WAL without limit and can fill the source's disk; \
+             set it to e.g. 10GB",
         ),
         Some(size) => step(MAX_SLOT_WAL_KEEP_SIZE, Outcome::Pass, format!("max_slot_wal_keep_size = {size}")),
     }

@@ -127,7 +127,7 @@ pub fn spool_files(dir: &Path, seg_size: SegmentSize) -> std::io::Result<Vec<Spo
         let modified = metadata.modified().map(DateTime::<Utc>::from)?;
         files.push(SpoolFile { file, path: entry.path(), size: metadata.len(), modified });
     }
-    files.sort_by(|a, b| a.file.cmp(&b.file));
+    files.sort_by_key(|f| f.file);
     Ok(files)
 }
 
