@@ -7,6 +7,8 @@ use crate::db::DbError;
 use crate::destinations::service::DestinationError;
 use crate::fields::FieldErrors;
 use crate::plans::service::PlanError;
+use crate::runs::imports::ImportError;
+use crate::web::upload::UploadError;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, ResponseError};
 use std::collections::BTreeMap;
@@ -140,6 +142,31 @@ impl From<AccountError> for ApiError {
             AccountError::AlreadySetUp => ApiError::new(StatusCode::CONFLICT, e.to_string()),
             AccountError::Internal(e) => ApiError::internal(e),
         }
+    }
+}
+
+impl From<UploadError> for ApiError {
+    fn from(e: UploadError) -> Self {
+        let status = match &e {
+            UploadError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            UploadError::WrongType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            UploadError::Broken(_) => StatusCode::BAD_REQUEST,
+            UploadError::Disk(io) if io.kind() == std::io::ErrorKind::StorageFull => StatusCode::INSUFFICIENT_STORAGE,
+            UploadError::Disk(_) => return ApiError::internal(e),
+        };
+        ApiError::new(status, e.to_string())
+    }
+}
+
+/// An import's failure as the API answers it; `path_field` is the field that held a typed path.
+pub fn import_error(e: ImportError, path_field: &str) -> ApiError {
+    match e {
+        ImportError::Path(message) => ApiError::invalid(&FieldErrors::single(path_field, message)),
+        ImportError::NotADump(message) | ImportError::Failed(message) => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, message)
+        }
+        ImportError::Db(e) => e.into(),
+        ImportError::Internal(message) => ApiError::internal(message),
     }
 }
 

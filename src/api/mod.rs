@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod backups;
 pub mod destinations;
 pub mod error;
 pub mod html;
@@ -89,6 +90,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(schedules::SchedulesApi::openapi());
     doc.merge(runs::RunsApi::openapi());
     doc.merge(audit::AuditApi::openapi());
+    doc.merge(backups::BackupsApi::openapi());
     CommonResponses.modify(&mut doc);
     doc
 }
@@ -106,6 +108,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(schedules::routes)
             .configure(runs::routes)
             .configure(audit::routes)
+            .configure(backups::routes)
             .default_service(web::to(|| async {
                 Err::<HttpResponse, _>(ApiError::not_found("There is no such API endpoint."))
             })),

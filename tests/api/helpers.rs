@@ -140,6 +140,7 @@ pub fn test_settings(backend: Backend) -> (Settings, tempfile::TempDir, Option<S
         // Sign-in delays long enough that no loaded machine outwaits one between two requests.
         identity: IdentitySettings { sign_in_delay: Duration::from_secs(30), ..IdentitySettings::default() },
         mail: None,
+        import_max_bytes: devpilot::config::IMPORT_MAX_BYTES,
     };
     (settings, data_dir, pg_database)
 }
