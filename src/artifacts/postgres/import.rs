@@ -216,7 +216,40 @@ pub async fn restore_sql(checked: &Checked, stream: ByteStream) -> Result<(), Po
         .args(["--no-psqlrc", "--quiet", "--single-transaction", "--set", "ON_ERROR_STOP=1", "--file", "-"])
         .arg("--dbname")
         .arg(tools::conninfo(checked));
-    tools::feed(checked, command, "psql", psql_input::restricted(stream)).await
+    tools::feed(checked, command, "psql", psql_input::restricted(stream)).await.map_err(|e| match e {
+        PostgresError::Other(message) if message.contains("backslash commands are restricted") => {
+            PostgresError::Other(format!(
+                "{}; an import runs SQL only, never psql's own commands (lines starting with a backslash)",
+                lines_of_the_file(&message)
+            ))
+        }
+        PostgresError::Other(message) => PostgresError::Other(lines_of_the_file(&message)),
+        other => other,
+    })
+}
+
+/// psql's `psql:<stdin>:N:` as `line N:` of the file (psql counted our `\restrict` line too).
+fn lines_of_the_file(message: &str) -> String {
+    const MARK: &str = "psql:<stdin>:";
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find(MARK) {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + MARK.len()..];
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        match after[..digits].parse::<u64>() {
+            Ok(line) if after[digits..].starts_with(':') => {
+                out.push_str(&format!("line {}:", line.saturating_sub(1)));
+                rest = &after[digits + 1..];
+            }
+            _ => {
+                out.push_str(MARK);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Restores a custom-format archive with `pg_restore` in one transaction.

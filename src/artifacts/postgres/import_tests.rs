@@ -78,3 +78,10 @@ async fn damaged_or_doubly_compressed_input_is_refused_before_anything_runs() {
     let binary_inside = zstd::encode_all(&[0u8, 1, 2, 3, 255][..], 3).expect("zstd");
     assert!(matches!(Dump::read(stream_of(binary_inside)).await, Err(DumpError::NotADump(_))));
 }
+
+#[test]
+fn psql_line_numbers_are_the_files() {
+    let message = "psql failed: psql:<stdin>:3: ERROR:  relation \"nope\" does not exist\nLINE 1: select * from nope;";
+    assert_eq!(lines_of_the_file(message), "psql failed: line 2: ERROR:  relation \"nope\" does not exist\nLINE 1: select * from nope;");
+    assert_eq!(lines_of_the_file("psql:<stdin>:x psql:<stdin>:10:"), "psql:<stdin>:x line 9:");
+}
