@@ -159,7 +159,10 @@ pub async fn guard(
     };
     // Read within the limit here, so every operation has one (see web::limits); an upload route
     // streams its body to disk under its own limit (web::upload).
-    if !reads && !streams_its_body(req.path()) && let Err(e) = read_body(&mut req).await {
+    if !reads
+        && !streams_its_body(req.path())
+        && let Err(e) = read_body(&mut req).await
+    {
         return Ok(req.error_response(body_error(e)).map_into_right_body());
     }
     if let Some(user) = user {

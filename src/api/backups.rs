@@ -55,8 +55,10 @@ impl RestoreInto {
 #[derive(Debug, serde::Deserialize, ToSchema)]
 pub struct DatabaseRestore {
     /// The database to restore into, password included (never shown again). Its server must be
-    /// granted to the workspace, or a public address.
-    #[schema(example = "postgres://app:secret@db.internal:5432/shop_restored")]
+    /// granted to the workspace, or a public address. Required (checked after the run is found,
+    /// so that another workspace's run is 404 whatever the body).
+    #[serde(default)]
+    #[schema(required = true, example = "postgres://app:secret@db.internal:5432/shop_restored")]
     pub target_url: String,
     #[serde(default)]
     #[schema(default = "new")]
@@ -73,7 +75,10 @@ pub struct VolumeRestore {
     /// An absolute path inside a folder granted to the workspace for reading and writing (or its
     /// own folder), whose folder exists: a new or empty folder for a directory backup, a new
     /// file for a SQLite snapshot.
-    #[schema(example = "/srv/restores/app-2024-01-15")]
+    /// Required (checked after the run is found, so that another workspace's run is 404 whatever
+    /// the body).
+    #[serde(default)]
+    #[schema(required = true, example = "/srv/restores/app-2024-01-15")]
     pub target_path: String,
 }
 
@@ -171,7 +176,13 @@ pub async fn restore_volume(
         RestoreTarget::Postgres(database) => database.dbname().to_owned(),
     };
     runner.restore(&user.workspace_id, &run.id, &target).await.map_err(restore_error)?;
-    Ok(HttpResponse::Ok().json(Restored { restored: true, run_id: run.id, database: None, into: None, path: Some(path) }))
+    Ok(HttpResponse::Ok().json(Restored {
+        restored: true,
+        run_id: run.id,
+        database: None,
+        into: None,
+        path: Some(path),
+    }))
 }
 
 /// Which restore endpoint was called.

@@ -41,8 +41,9 @@ fn temp_root(data_dir: &Path) -> PathBuf {
 /// Whether `path` names something inside a private temporary folder of `data_dir` (by its text:
 /// plain names below `<data>/tmp`, no `..`).
 pub fn is_private_temp(data_dir: &Path, path: &Path) -> bool {
-    path.strip_prefix(temp_root(data_dir))
-        .is_ok_and(|rest| rest.components().count() >= 2 && rest.components().all(|c| matches!(c, Component::Normal(_))))
+    path.strip_prefix(temp_root(data_dir)).is_ok_and(|rest| {
+        rest.components().count() >= 2 && rest.components().all(|c| matches!(c, Component::Normal(_)))
+    })
 }
 
 /// A folder of its own under `<data>/tmp`, removed with everything in it when dropped.

@@ -111,8 +111,9 @@ impl Runner {
             let (Some(folder), Some(name)) = (located.relative.parent(), located.relative.file_name()) else {
                 return Err(ImportError::Path(format!("“{shown}” is a folder; name the dump file in it.")));
             };
-            let unreadable =
-                |e: std::io::Error| ImportError::Path(format!("“{shown}” cannot be read by the server: {}.", describe(&e)));
+            let unreadable = |e: std::io::Error| {
+                ImportError::Path(format!("“{shown}” cannot be read by the server: {}.", describe(&e)))
+            };
             let root = beneath::open_folder(&located.root).map_err(unreadable)?;
             let folder = beneath::open_folder_below(root.as_fd(), folder, access.devpilot()).map_err(unreadable)?;
             beneath::open_file_in(folder.as_fd(), name, access.devpilot()).map_err(unreadable)

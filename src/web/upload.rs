@@ -6,10 +6,10 @@
 
 use super::format::human_bytes;
 use crate::hostfs::private::PrivateTemp;
+use actix_web::HttpRequest;
 use actix_web::dev::ResourceDef;
 use actix_web::error::PayloadError;
 use actix_web::http::header;
-use actix_web::HttpRequest;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use std::path::{Path, PathBuf};
@@ -118,8 +118,8 @@ async fn save(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use actix_web::{FromRequest, web};
     use actix_web::test::TestRequest;
+    use actix_web::{FromRequest, web};
 
     fn limits(dir: &Path, max_bytes: u64) -> UploadLimits {
         std::fs::create_dir_all(dir.join("tmp")).expect("tmp");
@@ -154,7 +154,9 @@ mod tests {
     async fn too_large_or_wrongly_typed_bodies_are_refused_and_nothing_is_left() {
         let dir = tempfile::tempdir().expect("dir");
         let limits = limits(dir.path(), 1000);
-        let announced = TestRequest::post().insert_header(("content-type", "application/octet-stream")).set_payload(vec![b'x'; 1001]);
+        let announced = TestRequest::post()
+            .insert_header(("content-type", "application/octet-stream"))
+            .set_payload(vec![b'x'; 1001]);
         let refused = send(announced, &limits).await.expect_err("announced too large");
         assert!(matches!(refused, UploadError::TooLarge { limit: 1000 }), "{refused}");
         assert!(refused.to_string().contains("1000 B") || refused.to_string().contains("1000"), "{refused}");
@@ -170,6 +172,8 @@ mod tests {
         assert!(matches!(send(json, &limits).await, Err(UploadError::WrongType(_))));
         assert_eq!(leftovers(dir.path()), 0);
         assert!(streams_its_body("/api/v1/databases/5f0c/import"));
-        assert!(!streams_its_body("/api/v1/databases/5f0c/import/more") && !streams_its_body("/api/v1/backup-schedules"));
+        assert!(
+            !streams_its_body("/api/v1/databases/5f0c/import/more") && !streams_its_body("/api/v1/backup-schedules")
+        );
     }
 }

@@ -85,8 +85,11 @@ async fn a_postgres_backup_is_restored_into_a_new_database_then_over_it(backend:
     let mistyped = api.post(&restore, json!({"target_url": url, "into": "existing", "confirm": "shop"})).await;
     assert!(field_error(&mistyped, "confirm").contains("Type the database's name"), "{mistyped:?}");
 
-    diesel::RunQueryDsl::execute(diesel::sql_query("DELETE FROM people WHERE name = 'Ada'"), &mut restored_db.connect())
-        .expect("change the copy");
+    diesel::RunQueryDsl::execute(
+        diesel::sql_query("DELETE FROM people WHERE name = 'Ada'"),
+        &mut restored_db.connect(),
+    )
+    .expect("change the copy");
     let replaced = api.post(&restore, json!({"target_url": url, "into": "existing", "confirm": name})).await;
     assert_eq!(replaced.status, 200, "{replaced:?}");
     assert_eq!(replaced.json["into"], "existing");
@@ -101,7 +104,8 @@ async fn a_postgres_backup_is_restored_into_a_new_database_then_over_it(backend:
         assert!(field_error(&reply, "target_url").contains(words), "{target}: {reply:?}");
     }
     assert_eq!(api.post(&restore, json!({"target_url": url, "into": "sideways"})).await.status, 422);
-    assert_eq!(api.post(&restore, json!({"into": "new"})).await.status, 422, "target_url is required");
+    let no_url = api.post(&restore, json!({"into": "new"})).await;
+    assert!(field_error(&no_url, "target_url").contains("Enter the connection URL"), "{no_url:?}");
 
     let volume = api.post(&format!("/api/v1/backups/volume/{run}/restore"), json!({"target_path": "/tmp/x"})).await;
     assert_error(&volume, 422, &format!("a PostgreSQL dump; restore it with POST {restore}"));
@@ -137,7 +141,11 @@ async fn a_directory_backup_is_restored_into_a_new_folder(backend: Backend) {
 
     let not_empty = api.post(&restore, json!({"target_path": into_text})).await;
     assert!(field_error(&not_empty, "target_path").contains("is not empty"), "{not_empty:?}");
-    for (target, words) in [("/etc/restored", "not granted to this workspace"), ("relative", "not an absolute path")] {
+    for (target, words) in [
+        ("/etc/restored", "not granted to this workspace"),
+        ("relative", "not an absolute path"),
+        ("", "Enter the absolute path"),
+    ] {
         let reply = api.post(&restore, json!({"target_path": target})).await;
         assert!(field_error(&reply, "target_path").contains(words), "{target}: {reply:?}");
     }
@@ -186,4 +194,18 @@ async fn spec_schedule_bodies_are_answered_field_by_field(backend: Backend) {
     assert_eq!(unnamed.status, 422, "a name is still needed for a source: {unnamed:?}");
     assert!(unnamed.json["fields"]["name"].is_string(), "{unnamed:?}");
     assert_eq!(api.get("/api/v1/backup-schedules").await.json["meta"]["total"], 0, "nothing was created");
+
+    let doc = crate::api_client::anonymous(&f.app).get("/api/v1/openapi.json").await.json;
+    for path in ["/api/v1/backups/database/{id}/restore", "/api/v1/backups/volume/{id}/restore"] {
+        let responses = &doc["paths"][path]["post"]["responses"];
+        for status in ["200", "401", "403", "404", "409", "422"] {
+            assert!(responses[status].is_object(), "{path} documents {status}: {responses}");
+        }
+    }
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(schemas["DatabaseRestore"]["required"], json!(["target_url"]));
+    assert_eq!(schemas["VolumeRestore"]["required"], json!(["target_path"]));
+    for field in ["application_id", "database_id", "source"] {
+        assert!(schemas["NewSchedule"]["properties"][field].is_object(), "NewSchedule.{field}");
+    }
 }

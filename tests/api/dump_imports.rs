@@ -249,7 +249,11 @@ async fn an_upload_over_the_limit_is_413_and_leaves_no_file() {
     use devpilot::web::upload::{UploadLimits, receive};
     let data = tempfile::tempdir().expect("data");
     std::fs::create_dir(data.path().join("tmp")).expect("tmp");
-    async fn save(req: HttpRequest, body: web::Payload, limits: web::Data<UploadLimits>) -> Result<HttpResponse, ApiError> {
+    async fn save(
+        req: HttpRequest,
+        body: web::Payload,
+        limits: web::Data<UploadLimits>,
+    ) -> Result<HttpResponse, ApiError> {
         let upload = receive(&req, body, &limits).await?;
         Ok(HttpResponse::Ok().body(std::fs::read(upload.path()).expect("saved")))
     }

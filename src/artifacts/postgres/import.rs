@@ -48,10 +48,50 @@ pub enum DumpError {
 
 /// Statements a SQL script may start with (after comments).
 const STATEMENTS: &[&str] = &[
-    "ABORT", "ALTER", "ANALYZE", "BEGIN", "CALL", "CHECKPOINT", "CLOSE", "CLUSTER", "COMMENT", "COMMIT", "COPY",
-    "CREATE", "DEALLOCATE", "DECLARE", "DELETE", "DISCARD", "DO", "DROP", "END", "EXECUTE", "EXPLAIN", "GRANT",
-    "IMPORT", "INSERT", "LOCK", "MERGE", "NOTIFY", "PREPARE", "REFRESH", "REINDEX", "RESET", "REVOKE", "ROLLBACK",
-    "SAVEPOINT", "SECURITY", "SELECT", "SET", "SHOW", "START", "TABLE", "TRUNCATE", "UPDATE", "VACUUM", "VALUES",
+    "ABORT",
+    "ALTER",
+    "ANALYZE",
+    "BEGIN",
+    "CALL",
+    "CHECKPOINT",
+    "CLOSE",
+    "CLUSTER",
+    "COMMENT",
+    "COMMIT",
+    "COPY",
+    "CREATE",
+    "DEALLOCATE",
+    "DECLARE",
+    "DELETE",
+    "DISCARD",
+    "DO",
+    "DROP",
+    "END",
+    "EXECUTE",
+    "EXPLAIN",
+    "GRANT",
+    "IMPORT",
+    "INSERT",
+    "LOCK",
+    "MERGE",
+    "NOTIFY",
+    "PREPARE",
+    "REFRESH",
+    "REINDEX",
+    "RESET",
+    "REVOKE",
+    "ROLLBACK",
+    "SAVEPOINT",
+    "SECURITY",
+    "SELECT",
+    "SET",
+    "SHOW",
+    "START",
+    "TABLE",
+    "TRUNCATE",
+    "UPDATE",
+    "VACUUM",
+    "VALUES",
     "WITH",
 ];
 
@@ -85,7 +125,9 @@ impl DumpFormat {
             // The archive's format byte: 1 is custom; directory and tar need more than a stream.
             return match head.get(10) {
                 Some(1) | None => Ok(DumpFormat::Custom),
-                Some(_) => refuse("it is a pg_dump archive that cannot be read as one stream; make it with pg_dump --format=custom"),
+                Some(_) => refuse(
+                    "it is a pg_dump archive that cannot be read as one stream; make it with pg_dump --format=custom",
+                ),
             };
         }
         if let Some(compression) = Compression::sniff(head) {
@@ -300,10 +342,8 @@ fn pump(mut decoder: impl Read, sender: &tokio::sync::mpsc::Sender<std::io::Resu
             Ok(n) => sender.blocking_send(Ok(Bytes::copy_from_slice(&buffer[..n]))),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => {
-                let _ = sender.blocking_send(Err(std::io::Error::new(
-                    e.kind(),
-                    format!("unpacking {} failed: {e}", c.as_str()),
-                )));
+                let _ = sender
+                    .blocking_send(Err(std::io::Error::new(e.kind(), format!("unpacking {} failed: {e}", c.as_str()))));
                 return;
             }
         };

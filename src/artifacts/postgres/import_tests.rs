@@ -9,7 +9,9 @@ fn stream_of(data: Vec<u8>) -> ByteStream {
 fn refusal(head: &[u8]) -> String {
     match DumpFormat::sniff(head) {
         Err(DumpError::NotADump(why)) => why,
-        other => panic!("{:?}: expected a refusal, got {other:?}", String::from_utf8_lossy(&head[..head.len().min(40)])),
+        other => {
+            panic!("{:?}: expected a refusal, got {other:?}", String::from_utf8_lossy(&head[..head.len().min(40)]))
+        }
     }
 }
 
@@ -23,7 +25,11 @@ fn gzip(data: &[u8]) -> Vec<u8> {
 fn custom_archives_and_sql_are_told_apart() {
     let custom = b"PGDMP\x01\x0f\x00\x04\x08\x01\x01rest";
     assert_eq!(DumpFormat::sniff(custom).expect("custom"), DumpFormat::Custom);
-    let sql = ["--\n-- PostgreSQL database dump\n--\n\n\\restrict abc\nSET x = 1;", "\u{feff}/* hi */ create table t();", "select 1"];
+    let sql = [
+        "--\n-- PostgreSQL database dump\n--\n\n\\restrict abc\nSET x = 1;",
+        "\u{feff}/* hi */ create table t();",
+        "select 1",
+    ];
     for text in sql {
         assert_eq!(DumpFormat::sniff(text.as_bytes()).expect(text), DumpFormat::PlainSql, "{text}");
     }
@@ -82,6 +88,9 @@ async fn damaged_or_doubly_compressed_input_is_refused_before_anything_runs() {
 #[test]
 fn psql_line_numbers_are_the_files() {
     let message = "psql failed: psql:<stdin>:3: ERROR:  relation \"nope\" does not exist\nLINE 1: select * from nope;";
-    assert_eq!(lines_of_the_file(message), "psql failed: line 2: ERROR:  relation \"nope\" does not exist\nLINE 1: select * from nope;");
+    assert_eq!(
+        lines_of_the_file(message),
+        "psql failed: line 2: ERROR:  relation \"nope\" does not exist\nLINE 1: select * from nope;"
+    );
     assert_eq!(lines_of_the_file("psql:<stdin>:x psql:<stdin>:10:"), "psql:<stdin>:x line 9:");
 }
