@@ -5,6 +5,7 @@
 //! at once and the answer is 413, naming the limit.
 
 use super::format::human_bytes;
+use super::limits::drain;
 use crate::hostfs::private::PrivateTemp;
 use actix_web::HttpRequest;
 use actix_web::dev::ResourceDef;
@@ -78,7 +79,7 @@ pub enum UploadError {
 /// larger than the limit, and a content type that is not one of [`DUMP_TYPES`].
 pub async fn receive(
     req: &HttpRequest,
-    payload: impl Stream<Item = Result<Bytes, PayloadError>> + Unpin,
+    mut payload: impl Stream<Item = Result<Bytes, PayloadError>> + Unpin,
     limits: &UploadLimits,
 ) -> Result<Upload, UploadError> {
     let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
@@ -88,17 +89,27 @@ pub async fn receive(
     }
     let announced = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
     if announced.is_some_and(|n| n > limits.max_bytes) {
+        drain(&mut payload).await;
         return Err(UploadError::TooLarge { limit: limits.max_bytes });
     }
     let folder = PrivateTemp::create(&limits.data_dir).map_err(UploadError::Disk)?;
     let (path, file) = folder.new_file("upload").map_err(UploadError::Disk)?;
-    let bytes = save(payload, tokio::fs::File::from_std(file), limits.max_bytes).await?;
-    Ok(Upload { path, bytes, _folder: folder })
+    match save(&mut payload, tokio::fs::File::from_std(file), limits.max_bytes).await {
+        Ok(bytes) => Ok(Upload { path, bytes, _folder: folder }),
+        Err(e) => {
+            // What was written goes before the client is heard out.
+            drop(folder);
+            if matches!(e, UploadError::TooLarge { .. }) {
+                drain(&mut payload).await;
+            }
+            Err(e)
+        }
+    }
 }
 
 /// Writes the body into `file`; on any error the caller drops the folder with what was written.
 async fn save(
-    mut payload: impl Stream<Item = Result<Bytes, PayloadError>> + Unpin,
+    payload: &mut (impl Stream<Item = Result<Bytes, PayloadError>> + Unpin),
     mut file: tokio::fs::File,
     limit: u64,
 ) -> Result<u64, UploadError> {
