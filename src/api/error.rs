@@ -197,3 +197,20 @@ pub fn path_config() -> actix_web::web::PathConfig {
     actix_web::web::PathConfig::default()
         .error_handler(|e, _| ApiError::not_found(format!("No such resource: {e}.")).into())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn import_errors_answer_422_with_the_path_field_named() {
+        let path = import_error(ImportError::Path("“/etc/x” is not granted to this workspace.".into()), "path");
+        assert_eq!(path.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(path.fields.is_some_and(|f| f["path"].contains("not granted")));
+        let not_a_dump = import_error(ImportError::NotADump("The file is empty.".into()), "path");
+        assert_eq!((not_a_dump.status, not_a_dump.fields), (StatusCode::UNPROCESSABLE_ENTITY, None));
+        let too_large = ApiError::from(UploadError::TooLarge { limit: 2048 });
+        assert_eq!(too_large.status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(too_large.message.contains("2.0 KiB"), "{}", too_large.message);
+    }
+}

@@ -28,7 +28,8 @@ pub struct SourceInput {
 /// A new schedule: of a `source`, or of a database of the workspace (`database_id`).
 #[derive(Debug, serde::Deserialize, ToSchema)]
 pub struct NewSchedule {
-    /// Unique in the workspace (case-insensitively), at most 100 characters.
+    /// Unique in the workspace (case-insensitively), at most 100 characters. Required with a
+    /// `source`.
     #[serde(default)]
     #[schema(example = "Nightly database")]
     pub name: Option<String>,

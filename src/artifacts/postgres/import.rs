@@ -47,53 +47,10 @@ pub enum DumpError {
 }
 
 /// Statements a SQL script may start with (after comments).
-const STATEMENTS: &[&str] = &[
-    "ABORT",
-    "ALTER",
-    "ANALYZE",
-    "BEGIN",
-    "CALL",
-    "CHECKPOINT",
-    "CLOSE",
-    "CLUSTER",
-    "COMMENT",
-    "COMMIT",
-    "COPY",
-    "CREATE",
-    "DEALLOCATE",
-    "DECLARE",
-    "DELETE",
-    "DISCARD",
-    "DO",
-    "DROP",
-    "END",
-    "EXECUTE",
-    "EXPLAIN",
-    "GRANT",
-    "IMPORT",
-    "INSERT",
-    "LOCK",
-    "MERGE",
-    "NOTIFY",
-    "PREPARE",
-    "REFRESH",
-    "REINDEX",
-    "RESET",
-    "REVOKE",
-    "ROLLBACK",
-    "SAVEPOINT",
-    "SECURITY",
-    "SELECT",
-    "SET",
-    "SHOW",
-    "START",
-    "TABLE",
-    "TRUNCATE",
-    "UPDATE",
-    "VACUUM",
-    "VALUES",
-    "WITH",
-];
+const STATEMENTS: &str = "ABORT ALTER ANALYZE BEGIN CALL CHECKPOINT CLOSE CLUSTER COMMENT COMMIT COPY CREATE \
+     DEALLOCATE DECLARE DELETE DISCARD DO DROP END EXECUTE EXPLAIN GRANT IMPORT INSERT \
+     LOCK MERGE NOTIFY PREPARE REFRESH REINDEX RESET REVOKE ROLLBACK SAVEPOINT SECURITY \
+     SELECT SET SHOW START TABLE TRUNCATE UPDATE VACUUM VALUES WITH";
 
 impl Compression {
     pub fn sniff(head: &[u8]) -> Option<Compression> {
@@ -196,7 +153,7 @@ fn plain_sql(head: &[u8], whole: bool) -> Result<DumpFormat, DumpError> {
         None => Err(DumpError::NotADump("it holds no SQL statement".into())),
         // A psql command: psql refuses it (restricted) unless it is pg_dump's own.
         Some('\\') => Ok(DumpFormat::PlainSql),
-        Some(_) if STATEMENTS.contains(&word.as_str()) => Ok(DumpFormat::PlainSql),
+        Some(_) if STATEMENTS.split_whitespace().any(|s| s == word) => Ok(DumpFormat::PlainSql),
         Some(_) => Err(DumpError::NotADump("it is text that does not start with an SQL statement".into())),
     }
 }
