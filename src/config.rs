@@ -49,7 +49,13 @@ pub struct Settings {
     pub mail: Option<MailSettings>,
     /// Point-in-time recovery of PostgreSQL databases: binaries, clones, WAL uploads.
     pub pitr: PitrSettings,
+    /// The largest dump file an import accepts as an upload (`DEVPILOT_IMPORT_MAX_BYTES`); it is
+    /// streamed to a private file under the data folder, never held in memory.
+    pub import_max_bytes: u64,
 }
+
+/// The default of [`Settings::import_max_bytes`]: 10 GiB.
+pub const IMPORT_MAX_BYTES: u64 = 10 * 1024 * 1024 * 1024;
 
 /// Limits for talking to storage providers.
 #[derive(Debug, Clone)]
@@ -211,6 +217,7 @@ impl Settings {
             identity: IdentitySettings::from_env()?,
             mail: mail_from_env()?,
             pitr: PitrSettings::from_env(&data_dir)?,
+            import_max_bytes: import_max_bytes()?,
             data_dir,
             database_url,
             local_backup_dir,
@@ -220,6 +227,12 @@ impl Settings {
     pub fn master_key_file(&self) -> PathBuf {
         self.data_dir.join("master.key")
     }
+}
+
+fn import_max_bytes() -> anyhow::Result<u64> {
+    let bytes = parse_var("DEVPILOT_IMPORT_MAX_BYTES", IMPORT_MAX_BYTES)?;
+    anyhow::ensure!(bytes > 0, "DEVPILOT_IMPORT_MAX_BYTES must be at least 1");
+    Ok(bytes)
 }
 
 /// None when `DEVPILOT_SMTP_URL` is unset: nothing is mailed.

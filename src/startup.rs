@@ -92,6 +92,8 @@ impl Application {
         tokio::spawn(crate::runs::recovery::keep_alive(runner.clone(), settings.instance_timeout));
         tokio::spawn(crate::runs::scheduler::run(runner.clone(), settings.scheduler_tick));
         let runner = web::Data::new(runner);
+        let uploads =
+            web::Data::new(crate::web::upload::UploadLimits::new(settings.data_dir.clone(), settings.import_max_bytes));
 
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))
             .with_context(|| format!("binding {}:{}", settings.host, settings.port))?;
@@ -152,6 +154,7 @@ impl Application {
                 .app_data(plans.clone())
                 .app_data(databases.clone())
                 .app_data(runner.clone())
+                .app_data(uploads.clone())
                 .app_data(oauth.clone())
                 .app_data(tokens.clone())
                 .app_data(audit.clone())

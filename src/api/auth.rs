@@ -11,6 +11,7 @@ use crate::auth::service::AccountService;
 use crate::auth::tokens::{TOKEN_PREFIX, TokenError, TokenService};
 use crate::sessions::{Kind, SessionService};
 use crate::web::limits::{BodyError, read_body, too_large_message};
+use crate::web::upload::streams_its_body;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::{Method, StatusCode};
@@ -156,8 +157,12 @@ pub async fn guard(
         }
         Some(user)
     };
-    // Read within the limit here, so every operation has one (see web::limits).
-    if !reads && let Err(e) = read_body(&mut req).await {
+    // Read within the limit here, so every operation has one (see web::limits); an upload route
+    // streams its body to disk under its own limit (web::upload).
+    if !reads
+        && !streams_its_body(req.path())
+        && let Err(e) = read_body(&mut req).await
+    {
         return Ok(req.error_response(body_error(e)).map_into_right_body());
     }
     if let Some(user) = user {

@@ -240,7 +240,11 @@ pub async fn create(
 #[utoipa::path(get, path = "/api/v1/databases/{id}", tag = "Databases", params(("id" = Uuid, Path)),
     responses((status = 200, description = "The database", body = DatabaseEnvelope),
         (status = 404, description = "No such database in this workspace", body = ErrorBody)))]
-pub async fn show(user: ApiUser, service: web::Data<DatabaseService>, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn show(
+    user: ApiUser,
+    service: web::Data<DatabaseService>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
     let database = service.get(&user.workspace_id, &id.to_string()).await?;
     Ok(HttpResponse::Ok().json(DatabaseEnvelope { data: database.into(), checks: Vec::new() }))
 }
@@ -267,12 +271,18 @@ pub async fn update(
     responses((status = 200, description = "Deleted", body = Deleted),
         (status = 403, description = "Viewers cannot delete databases", body = ErrorBody),
         (status = 404, description = "No such database in this workspace", body = ErrorBody)))]
-pub async fn delete(user: ApiUser, service: web::Data<DatabaseService>, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn delete(
+    user: ApiUser,
+    service: web::Data<DatabaseService>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
     user.require_write()?;
     let problem = service.delete(&user.workspace_id, &id.to_string(), &user.actor()).await?;
     let message = match problem {
         None => "Database deleted; its replication slot was dropped. The archive stays in the destination.".to_owned(),
-        Some(p) => format!("Database deleted, but its replication slot could not be dropped ({p}); drop it on the source."),
+        Some(p) => {
+            format!("Database deleted, but its replication slot could not be dropped ({p}); drop it on the source.")
+        }
     };
     Ok(HttpResponse::Ok().json(Deleted { message }))
 }
@@ -340,11 +350,16 @@ pub async fn backups(
         (status = 403, description = "Viewers cannot start backups", body = ErrorBody),
         (status = 404, description = "No such database in this workspace", body = ErrorBody),
         (status = 409, description = "The database has no destination", body = ErrorBody)))]
-pub async fn backup_now(user: ApiUser, service: web::Data<DatabaseService>, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn backup_now(
+    user: ApiUser,
+    service: web::Data<DatabaseService>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
     user.require_write()?;
     let (ws, id) = (user.workspace_id.clone(), id.to_string());
     let base = service.start_base_backup(&ws, &id, Some(&user.actor())).await?;
-    let started = service.base_backups(&ws, &id).await?.into_iter().find(|b| b.id == base).ok_or(DatabaseError::NotFound)?;
+    let started =
+        service.base_backups(&ws, &id).await?.into_iter().find(|b| b.id == base).ok_or(DatabaseError::NotFound)?;
     Ok(HttpResponse::Accepted().json(BaseBackupResource::from(started)))
 }
 
@@ -398,7 +413,11 @@ impl From<Report> for RecoveryWindow {
     responses((status = 200, description = "The recovery window", body = RecoveryWindow),
         (status = 404, description = "No such database in this workspace", body = ErrorBody),
         (status = 409, description = "The archive cannot be read", body = ErrorBody)))]
-pub async fn recovery_window(user: ApiUser, service: web::Data<DatabaseService>, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn recovery_window(
+    user: ApiUser,
+    service: web::Data<DatabaseService>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
     let report = service.recovery_window(&user.workspace_id, &id.to_string()).await?;
     Ok(HttpResponse::Ok().json(RecoveryWindow::from(report)))
 }
@@ -463,7 +482,9 @@ pub async fn pitr_clone(
 ) -> Result<HttpResponse, ApiError> {
     user.require_write()?;
     let body = body.into_inner();
-    let clone = service.pitr_clone(&user.workspace_id, &id.to_string(), body.target_time, &body.new_name, &user.actor()).await?;
+    let clone = service
+        .pitr_clone(&user.workspace_id, &id.to_string(), body.target_time, &body.new_name, &user.actor())
+        .await?;
     Ok(HttpResponse::Accepted().json(CloneEnvelope { data: clone_resource(&service, clone).await }))
 }
 
@@ -514,7 +535,11 @@ pub async fn clone_action(
         (status = 403, description = "Viewers cannot delete clones", body = ErrorBody),
         (status = 404, description = "No such clone in this workspace", body = ErrorBody),
         (status = 409, description = "Still restoring", body = ErrorBody)))]
-pub async fn delete_clone(user: ApiUser, service: web::Data<DatabaseService>, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn delete_clone(
+    user: ApiUser,
+    service: web::Data<DatabaseService>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
     user.require_write()?;
     service.delete_clone(&user.workspace_id, &id.to_string(), &user.actor()).await?;
     Ok(HttpResponse::Ok().json(Deleted { message: "Clone stopped and removed.".into() }))

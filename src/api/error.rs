@@ -7,6 +7,8 @@ use crate::db::DbError;
 use crate::destinations::service::DestinationError;
 use crate::fields::FieldErrors;
 use crate::plans::service::PlanError;
+use crate::runs::imports::ImportError;
+use crate::web::upload::UploadError;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, ResponseError};
 use std::collections::BTreeMap;
@@ -143,6 +145,31 @@ impl From<AccountError> for ApiError {
     }
 }
 
+impl From<UploadError> for ApiError {
+    fn from(e: UploadError) -> Self {
+        let status = match &e {
+            UploadError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            UploadError::WrongType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            UploadError::Broken(_) => StatusCode::BAD_REQUEST,
+            UploadError::Disk(io) if io.kind() == std::io::ErrorKind::StorageFull => StatusCode::INSUFFICIENT_STORAGE,
+            UploadError::Disk(_) => return ApiError::internal(e),
+        };
+        ApiError::new(status, e.to_string())
+    }
+}
+
+/// An import's failure as the API answers it; `path_field` is the field that held a typed path.
+pub fn import_error(e: ImportError, path_field: &str) -> ApiError {
+    match e {
+        ImportError::Path(message) => ApiError::invalid(&FieldErrors::single(path_field, message)),
+        ImportError::NotADump(message) | ImportError::Failed(message) => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, message)
+        }
+        ImportError::Db(e) => e.into(),
+        ImportError::Internal(message) => ApiError::internal(message),
+    }
+}
+
 /// Bodies, queries and paths that do not parse answer in the same shape as everything else.
 pub fn json_config() -> actix_web::web::JsonConfig {
     actix_web::web::JsonConfig::default().limit(crate::web::limits::MAX_BODY_BYTES).error_handler(|e, _| {
@@ -169,4 +196,21 @@ pub fn query_config() -> actix_web::web::QueryConfig {
 pub fn path_config() -> actix_web::web::PathConfig {
     actix_web::web::PathConfig::default()
         .error_handler(|e, _| ApiError::not_found(format!("No such resource: {e}.")).into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn import_errors_answer_422_with_the_path_field_named() {
+        let path = import_error(ImportError::Path("“/etc/x” is not granted to this workspace.".into()), "path");
+        assert_eq!(path.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(path.fields.is_some_and(|f| f["path"].contains("not granted")));
+        let not_a_dump = import_error(ImportError::NotADump("The file is empty.".into()), "path");
+        assert_eq!((not_a_dump.status, not_a_dump.fields), (StatusCode::UNPROCESSABLE_ENTITY, None));
+        let too_large = ApiError::from(UploadError::TooLarge { limit: 2048 });
+        assert_eq!(too_large.status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(too_large.message.contains("2.0 KiB"), "{}", too_large.message);
+    }
 }

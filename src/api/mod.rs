@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod backups;
 pub mod databases;
 pub mod destinations;
 pub mod error;
@@ -91,6 +92,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(schedules::SchedulesApi::openapi());
     doc.merge(runs::RunsApi::openapi());
     doc.merge(audit::AuditApi::openapi());
+    doc.merge(backups::BackupsApi::openapi());
     CommonResponses.modify(&mut doc);
     doc
 }
@@ -109,6 +111,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(schedules::routes)
             .configure(runs::routes)
             .configure(audit::routes)
+            .configure(backups::routes)
             .default_service(web::to(|| async {
                 Err::<HttpResponse, _>(ApiError::not_found("There is no such API endpoint."))
             })),

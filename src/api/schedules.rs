@@ -7,6 +7,7 @@ use super::error::{ApiError, ErrorBody};
 use super::pagination::{PageQuery, Paginated, page_of, slice};
 use super::responses::{JsonBodyErrors, PageErrors};
 use super::runs::{RunEnvelope, RunResource, run_location};
+use crate::fields::FieldErrors;
 use crate::plans::domain::Source;
 use crate::plans::service::{Plan, PlanService};
 use crate::runs::runner::{Runner, Trigger};
@@ -173,7 +174,9 @@ pub async fn list(
     page_of(&req, &query, fetch, ScheduleResource::from).await
 }
 
-/// Creates a schedule. Every field is checked at once; a PostgreSQL source must answer.
+/// Creates a schedule of a `source` (every field is checked at once; a PostgreSQL source must
+/// answer) or of a database of the workspace (`database_id`). Spec 002's `application_id` is
+/// answered with a 422 that points at directory sources.
 #[utoipa::path(
     post,
     path = "/api/v1/backup-schedules",
@@ -192,7 +195,23 @@ pub async fn create(
     body: web::Json<NewSchedule>,
 ) -> Result<HttpResponse, ApiError> {
     user.require_write()?;
-    let body = body.into_inner();
+    let mut body = body.into_inner();
+    if body.application_id.is_some() {
+        return Err(ApiError::invalid(&FieldErrors::single("application_id", APPLICATIONS_ARE_FOLDERS)));
+    }
+    let source = match (body.source.take(), body.database_id) {
+        (Some(_), Some(_)) => {
+            let message = "Give either source or database_id, not both.";
+            return Err(ApiError::invalid(&FieldErrors::single("database_id", message)));
+        }
+        (None, Some(database_id)) => return schedule_for_database(database_id),
+        (None, None) => {
+            let message = "Say what to back up: \"source\": {\"type\": \"directory\", \"sqlite\" or \"postgres\", \
+                           with its \"path\" or \"url\"}, or \"database_id\".";
+            return Err(ApiError::invalid(&FieldErrors::single("source", message)));
+        }
+        (Some(source), None) => source,
+    };
     let destination_id = match body.destination_id {
         Some(id) => id.to_string(),
         // As the plan form pre-selects it.
@@ -202,12 +221,24 @@ pub async fn create(
         }
     };
     let plan = service
-        .create(&user.workspace_id, &body.into_input(destination_id), &user.actor())
+        .create(&user.workspace_id, &body.into_input(source, destination_id), &user.actor())
         .await
         .map_err(plan_error)?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/v1/backup-schedules/{}", plan.id)))
         .json(envelope(plan)))
+}
+
+/// Why `application_id` is refused, and what to send instead.
+const APPLICATIONS_ARE_FOLDERS: &str = "Devpilot backs up an application's volumes as the folders they are on this \
+     server: send \"source\": {\"type\": \"directory\", \"path\": \"/path/of/the/volume\"} instead of \
+     application_id (the folder must be granted to the workspace).";
+
+/// A schedule of a database of the workspace (spec 002's `database_id`). There are no databases
+/// to name yet: every id is unknown.
+fn schedule_for_database(database_id: Uuid) -> Result<HttpResponse, ApiError> {
+    let message = format!("There is no database {database_id} in this workspace.");
+    Err(ApiError::invalid(&FieldErrors::single("database_id", message)))
 }
 
 /// One schedule.

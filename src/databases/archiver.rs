@@ -40,7 +40,8 @@ async fn tick(
 ) -> Result<(), crate::db::DbError> {
     let rows = service.db.run(store::archiving).await?;
     let now = Utc::now().naive_utc();
-    let stale_before = now - chrono::Duration::from_std(instance_timeout).unwrap_or_else(|_| chrono::Duration::seconds(60));
+    let stale_before =
+        now - chrono::Duration::from_std(instance_timeout).unwrap_or_else(|_| chrono::Duration::seconds(60));
     let mut ours = Vec::new();
     for row in rows {
         let (id, me) = (row.id.clone(), service.instance.to_string());
@@ -78,11 +79,15 @@ async fn work(service: DatabaseService, id: String) {
             Err(problem) => problem,
         };
         tracing::warn!(database = %id, problem = %problem, "WAL archiving stopped; starting again");
-        report(&service, &id, ReceiverReport {
-            status: Some("failed".into()),
-            status_message: Some(Some(format!("{problem} (retrying in {} s)", back_off.as_secs()))),
-            ..ReceiverReport::default()
-        })
+        report(
+            &service,
+            &id,
+            ReceiverReport {
+                status: Some("failed".into()),
+                status_message: Some(Some(format!("{problem} (retrying in {} s)", back_off.as_secs()))),
+                ..ReceiverReport::default()
+            },
+        )
         .await;
         if started.elapsed() > MAX_BACK_OFF * 2 {
             back_off = Duration::from_secs(1);
@@ -100,7 +105,8 @@ pub(super) fn spool_dir(service: &DatabaseService, id: &str) -> PathBuf {
 async fn receive(service: &DatabaseService, id: &str) -> Result<(), String> {
     let did = id.to_owned();
     let row: DatabaseRow = service.db.run(move |c| store::find_any(c, &did)).await.map_err(|e| e.to_string())?;
-    let destination = row.destination_id.clone().ok_or("the database has no destination (it was deleted); choose one")?;
+    let destination =
+        row.destination_id.clone().ok_or("the database has no destination (it was deleted); choose one")?;
     let (_, provider) =
         service.destinations.provider(&row.workspace_id, &destination).await.map_err(|e| e.to_string())?;
     let provider = provider.map_err(|e| e.to_string())?;
@@ -142,7 +148,8 @@ async fn receive(service: &DatabaseService, id: &str) -> Result<(), String> {
         if let Ok(Some(slot_state)) = receiver::slot_status(&checked, &slot).await {
             report_now.slot_wal_status = Some(Some(slot_state.wal_status.clone()));
             if let (Ok(current), Some(restart)) = (receiver::current_lsn(&checked).await, slot_state.restart_lsn) {
-                report_now.lag_bytes = Some(Some(i64::try_from(current.0.saturating_sub(restart.0)).unwrap_or(i64::MAX)));
+                report_now.lag_bytes =
+                    Some(Some(i64::try_from(current.0.saturating_sub(restart.0)).unwrap_or(i64::MAX)));
                 report_now.received_lsn = Some(restart.to_string());
             }
         }

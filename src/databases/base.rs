@@ -19,7 +19,12 @@ pub const FAILED: &str = "failed";
 
 impl DatabaseService {
     /// Starts a base backup in the background; returns its id.
-    pub async fn start_base_backup(&self, workspace: &str, id: &str, by: Option<&Actor>) -> Result<String, DatabaseError> {
+    pub async fn start_base_backup(
+        &self,
+        workspace: &str,
+        id: &str,
+        by: Option<&Actor>,
+    ) -> Result<String, DatabaseError> {
         let database = self.get(workspace, id).await?;
         if database.row.destination_id.is_none() {
             return Err(DatabaseError::Refused("The database has no destination: edit it and choose one.".into()));
@@ -44,7 +49,13 @@ impl DatabaseService {
         let base_id = row.id.clone();
         match by {
             Some(by) => {
-                let entry = Entry::new(by, workspace, Subject::database(id, database.name()), Action::RunStarted, "Base backup");
+                let entry = Entry::new(
+                    by,
+                    workspace,
+                    Subject::database(id, database.name()),
+                    Action::RunStarted,
+                    "Base backup",
+                );
                 self.db.run(move |c| audit::store::with_entry(c, &entry, |c| archive::insert_base(c, &row))).await?;
             }
             None => self.db.run(move |c| archive::insert_base(c, &row)).await?,
@@ -76,7 +87,9 @@ impl DatabaseService {
             sha256: None,
             error: Some(error),
         };
-        let Some(destination) = row.destination_id.clone() else { return failed("the database has no destination".into()) };
+        let Some(destination) = row.destination_id.clone() else {
+            return failed("the database has no destination".into());
+        };
         let provider = match self.destinations.provider(&row.workspace_id, &destination).await {
             Ok((_, Ok(provider))) => provider,
             Ok((_, Err(e))) => return failed(e.to_string()),
@@ -139,7 +152,11 @@ impl DatabaseService {
         }
     }
 
-    fn record_base_progress(&self, id: &str, digest: crate::artifacts::checksum::DigestHandle) -> tokio::task::JoinHandle<()> {
+    fn record_base_progress(
+        &self,
+        id: &str,
+        digest: crate::artifacts::checksum::DigestHandle,
+    ) -> tokio::task::JoinHandle<()> {
         let (db, id) = (self.db.clone(), id.to_owned());
         tokio::spawn(async move {
             loop {
@@ -189,8 +206,10 @@ impl DatabaseService {
             self.db.run(move |c| archive::delete_base(c, &id)).await.map_err(|e| e.to_string())?;
             removed += 1;
         }
-        let start = oldest.start_lsn.as_deref().and_then(|l| l.parse::<crate::artifacts::postgres::wal::names::Lsn>().ok());
-        let size = crate::artifacts::postgres::wal::names::SegmentSize::new(u64::try_from(row.seg_size).unwrap_or(16 << 20));
+        let start =
+            oldest.start_lsn.as_deref().and_then(|l| l.parse::<crate::artifacts::postgres::wal::names::Lsn>().ok());
+        let size =
+            crate::artifacts::postgres::wal::names::SegmentSize::new(u64::try_from(row.seg_size).unwrap_or(16 << 20));
         let (Some(start), Ok(size)) = (start, size) else { return Ok(removed) };
         let first_needed = i64::try_from(size.segment_of(start)).unwrap_or(0);
         let id = row.id.clone();

@@ -7,8 +7,8 @@ use super::archive_store::{self as archive, CloneRow};
 use super::service::{DatabaseError, DatabaseService};
 use super::store::DatabaseRow;
 use super::window::at;
-use crate::artifacts::postgres::wal::clone::{self as cluster, OsUser, RecoverySettings};
 use crate::artifacts::postgres::PostgresUrl;
+use crate::artifacts::postgres::wal::clone::{self as cluster, OsUser, RecoverySettings};
 use crate::artifacts::postgres::wal::continuity;
 use crate::artifacts::restore;
 use crate::audit::{self, Action, Actor, Entry, Subject};
@@ -55,7 +55,10 @@ impl DatabaseService {
             None => {
                 let report = continuity::check(&archive.inputs);
                 let latest = report.latest.ok_or_else(|| {
-                    DatabaseError::Invalid(FieldErrors::single("target_time", "The archive has no recovery window yet: take a base backup first."))
+                    DatabaseError::Invalid(FieldErrors::single(
+                        "target_time",
+                        "The archive has no recovery window yet: take a base backup first.",
+                    ))
                 })?;
                 continuity::plan_restore(&archive.inputs, latest)
                     .map_err(|e| DatabaseError::Invalid(FieldErrors::single("target_time", format!("{e}."))))?
@@ -102,7 +105,12 @@ impl DatabaseService {
             let (status, error, timeline) = match outcome {
                 Ok(timeline) => (RUNNING, None, i32::try_from(timeline).ok()),
                 Err(e) => {
-                    let _ = cluster::stop(&service.binaries_or_default(), &service.clone_dir(&clone.id).join("data"), &owner).await;
+                    let _ = cluster::stop(
+                        &service.binaries_or_default(),
+                        &service.clone_dir(&clone.id).join("data"),
+                        &owner,
+                    )
+                    .await;
                     (FAILED, Some(e), None)
                 }
             };
@@ -122,7 +130,8 @@ impl DatabaseService {
     }
 
     fn binaries_or_default(&self) -> crate::artifacts::postgres::wal::binaries::PgBinaries {
-        self.binaries().unwrap_or_else(|_| crate::artifacts::postgres::wal::binaries::PgBinaries { dir: "/usr/bin".into() })
+        self.binaries()
+            .unwrap_or_else(|_| crate::artifacts::postgres::wal::binaries::PgBinaries { dir: "/usr/bin".into() })
     }
 
     /// Fetches and checks the base backup, unpacks it, points recovery at the archive and the
@@ -139,11 +148,13 @@ impl DatabaseService {
         let bins = self.binaries().map_err(|e| e.to_string())?;
         let folder = self.clone_dir(&clone.id);
         let data = folder.join("data");
-        create_private_folder(&folder, owner).map_err(|e| format!("making the clone's folder {}: {e}", folder.display()))?;
+        create_private_folder(&folder, owner)
+            .map_err(|e| format!("making the clone's folder {}: {e}", folder.display()))?;
         let key = base.object_key.clone().ok_or("the base backup has no object")?;
         let sha256 = base.sha256.clone().ok_or("the base backup has no recorded checksum")?;
         let destination = source.destination_id.clone().ok_or("the database has no destination")?;
-        let (_, provider) = self.destinations.provider(&source.workspace_id, &destination).await.map_err(|e| e.to_string())?;
+        let (_, provider) =
+            self.destinations.provider(&source.workspace_id, &destination).await.map_err(|e| e.to_string())?;
         let provider = provider.map_err(|e| e.to_string())?;
         // Downloaded once into the clone's folder, checked against its SHA-256 before it is read.
         let staged = folder.join("base.download");
@@ -207,21 +218,32 @@ impl DatabaseService {
     }
 
     /// Stops or starts a clone's cluster (on the instance that made it).
-    pub async fn set_clone_running(&self, workspace: &str, id: &str, run: bool, by: &Actor) -> Result<CloneRow, DatabaseError> {
+    pub async fn set_clone_running(
+        &self,
+        workspace: &str,
+        id: &str,
+        run: bool,
+        by: &Actor,
+    ) -> Result<CloneRow, DatabaseError> {
         let clone = self.own_clone(workspace, id).await?;
         if clone.status == RESTORING || clone.status == FAILED {
             return Err(DatabaseError::Refused(format!("The clone is {}; it can only be deleted now.", clone.status)));
         }
         let (bins, owner) = (self.binaries()?, self.os_user()?);
         let data = self.clone_dir(id).join("data");
-        let done = if run { cluster::start(&bins, &data, &owner).await } else { cluster::stop(&bins, &data, &owner).await };
-        done.map_err(|e| DatabaseError::Refused(format!("The clone could not be {}: {e}", if run { "started" } else { "stopped" })))?;
+        let done =
+            if run { cluster::start(&bins, &data, &owner).await } else { cluster::stop(&bins, &data, &owner).await };
+        done.map_err(|e| {
+            DatabaseError::Refused(format!("The clone could not be {}: {e}", if run { "started" } else { "stopped" }))
+        })?;
         let status = if run { RUNNING } else { STOPPED };
         let action = if run { Action::Started } else { Action::Stopped };
         let entry = Entry::new(by, workspace, Subject::clone_of(id, &clone.name), action, "");
         let (cid, timeline) = (id.to_owned(), clone.timeline);
         self.db
-            .run(move |c| audit::store::with_entry(c, &entry, |c| archive::set_clone_state(c, &cid, status, None, timeline)))
+            .run(move |c| {
+                audit::store::with_entry(c, &entry, |c| archive::set_clone_state(c, &cid, status, None, timeline))
+            })
             .await?;
         self.own_clone(workspace, id).await
     }

@@ -59,7 +59,8 @@ impl DatabaseService {
             }
         }
         let record = record.ok_or(FetchError::NotInArchive)?;
-        let destination = database.destination_id.clone().ok_or(FetchError::Failed("the database has no destination".into()))?;
+        let destination =
+            database.destination_id.clone().ok_or(FetchError::Failed("the database has no destination".into()))?;
         let (_, provider) = self
             .destinations
             .provider(&database.workspace_id, &destination)
@@ -72,7 +73,8 @@ impl DatabaseService {
             }
             _ => FetchError::Failed(format!("reading {}: {e}", record.name)),
         })?;
-        let body = self.opened(&database, body, record.object_key.ends_with(".dpbe")).await.map_err(FetchError::Failed)?;
+        let body =
+            self.opened(&database, body, record.object_key.ends_with(".dpbe")).await.map_err(FetchError::Failed)?;
         Ok(Fetched { body, sha256: record.sha256, size: u64::try_from(record.size).unwrap_or(0) })
     }
 }

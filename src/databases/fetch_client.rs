@@ -10,8 +10,7 @@ use std::io::Write;
 const NOT_IN_ARCHIVE: i32 = 1;
 const ERROR: i32 = 126;
 
-pub const USAGE: &str =
-    "devpilot wal-fetch --server URL --clone ID --token-file FILE WAL_NAME DESTINATION_PATH   (a clone's restore_command)";
+pub const USAGE: &str = "devpilot wal-fetch --server URL --clone ID --token-file FILE WAL_NAME DESTINATION_PATH   (a clone's restore_command)";
 
 /// Runs the subcommand; the process's exit code.
 pub async fn run(args: &[String]) -> i32 {
@@ -35,7 +34,8 @@ async fn fetch(args: &[String]) -> Result<i32, String> {
             _ => rest.push(arg),
         }
     }
-    let (Some(server), Some(clone), Some(token_file), [name, path]) = (server, clone, token_file, rest.as_slice()) else {
+    let (Some(server), Some(clone), Some(token_file), [name, path]) = (server, clone, token_file, rest.as_slice())
+    else {
         return Err(format!("usage: {USAGE}"));
     };
     let token = std::fs::read_to_string(token_file).map_err(|e| format!("reading {token_file}: {e}"))?;

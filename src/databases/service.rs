@@ -144,7 +144,8 @@ impl DatabaseService {
         let port = u16::try_from(clone.port).unwrap_or(0);
         let did = clone.database_id.clone();
         let source = self.db.run(move |c| store::find_any(c, &did)).await.ok();
-        let url = source.and_then(|row| self.open_url(&row).ok()).and_then(|u| PostgresUrl::parse(u.expose_secret()).ok());
+        let url =
+            source.and_then(|row| self.open_url(&row).ok()).and_then(|u| PostgresUrl::parse(u.expose_secret()).ok());
         match url {
             Some(url) => url.on_loopback(port).display_url(),
             None => format!("postgres://127.0.0.1:{port}/postgres"),
@@ -198,7 +199,12 @@ impl DatabaseService {
     }
 
     /// The steps of the prerequisite check, for a form's "Check" button or a saved database.
-    pub async fn check(&self, workspace: &str, input: &DatabaseInput, id: Option<&str>) -> Result<Vec<Step>, DatabaseError> {
+    pub async fn check(
+        &self,
+        workspace: &str,
+        input: &DatabaseInput,
+        id: Option<&str>,
+    ) -> Result<Vec<Step>, DatabaseError> {
         let (steps, _) = self.validate(workspace, input, id).await.map(|(_, steps, facts)| (steps, facts))?;
         Ok(steps)
     }
@@ -287,7 +293,11 @@ impl DatabaseService {
             created_at: now,
             updated_at: now,
         };
-        let detail = format!("PostgreSQL {} with WAL archiving, {}.", version(facts.server_version_num), parsed.base_schedule.preview());
+        let detail = format!(
+            "PostgreSQL {} with WAL archiving, {}.",
+            version(facts.server_version_num),
+            parsed.base_schedule.preview()
+        );
         let entry = Entry::new(by, workspace, Subject::database(&id, parsed.name.as_str()), Action::Created, detail);
         let name = parsed.name.as_str().to_owned();
         self.db
@@ -319,7 +329,8 @@ impl DatabaseService {
         let now = Utc::now().naive_utc();
         let mut change = self.change(workspace, id, &parsed, &facts, now);
         change.encrypt = input.encrypt;
-        let url_changed = self.open_url(&before.row).map(|u| u.expose_secret() != parsed.url_secret.expose_secret()).unwrap_or(true);
+        let url_changed =
+            self.open_url(&before.row).map(|u| u.expose_secret() != parsed.url_secret.expose_secret()).unwrap_or(true);
         let fields = [
             ("name", before.row.name != change.name),
             ("url", url_changed),
@@ -330,7 +341,8 @@ impl DatabaseService {
             ("encrypt", before.row.encrypt != change.encrypt),
         ];
         let changed: Vec<String> = fields.iter().filter(|(_, d)| *d).map(|(n, _)| (*n).to_owned()).collect();
-        let entry = Entry::new(by, workspace, Subject::database(id, &change.name), Action::Updated, describe_changes(&changed));
+        let entry =
+            Entry::new(by, workspace, Subject::database(id, &change.name), Action::Updated, describe_changes(&changed));
         let (ws, did, name) = (workspace.to_owned(), id.to_owned(), change.name.clone());
         self.db
             .run(move |c| audit::store::with_entry(c, &entry, |c| store::update(c, &ws, &did, change)))
@@ -339,8 +351,16 @@ impl DatabaseService {
         Ok((self.get(workspace, id).await?, steps))
     }
 
-    fn change(&self, workspace: &str, id: &str, parsed: &NewDatabase, facts: &Facts, now: NaiveDateTime) -> DatabaseChange {
-        let sealed = self.cipher.seal(parsed.url_secret.expose_secret().as_bytes(), &url_associated_data(workspace, id));
+    fn change(
+        &self,
+        workspace: &str,
+        id: &str,
+        parsed: &NewDatabase,
+        facts: &Facts,
+        now: NaiveDateTime,
+    ) -> DatabaseChange {
+        let sealed =
+            self.cipher.seal(parsed.url_secret.expose_secret().as_bytes(), &url_associated_data(workspace, id));
         DatabaseChange {
             name: parsed.name.as_str().to_owned(),
             slug: parsed.name.slug(),
@@ -359,7 +379,13 @@ impl DatabaseService {
     }
 
     /// Pauses or resumes archiving (the lease holder stops or starts its receiver next tick).
-    pub async fn set_archiving(&self, workspace: &str, id: &str, on: bool, by: &Actor) -> Result<Database, DatabaseError> {
+    pub async fn set_archiving(
+        &self,
+        workspace: &str,
+        id: &str,
+        on: bool,
+        by: &Actor,
+    ) -> Result<Database, DatabaseError> {
         let database = self.get(workspace, id).await?;
         if on && database.row.replaced_by.is_some() {
             return Err(DatabaseError::Refused(
@@ -370,7 +396,9 @@ impl DatabaseService {
         let entry = Entry::new(by, workspace, Subject::database(id, database.name()), action, "WAL archiving");
         let (ws, did) = (workspace.to_owned(), id.to_owned());
         let status = if on { "starting" } else { "stopped" };
-        self.db.run(move |c| audit::store::with_entry(c, &entry, |c| store::set_archiving(c, &ws, &did, on, status))).await?;
+        self.db
+            .run(move |c| audit::store::with_entry(c, &entry, |c| store::set_archiving(c, &ws, &did, on, status)))
+            .await?;
         self.get(workspace, id).await
     }
 

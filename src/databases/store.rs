@@ -119,8 +119,8 @@ pub fn replace(conn: &mut DbConn, workspace: &str, id: &str, by: &str) -> QueryR
 }
 
 pub fn delete(conn: &mut DbConn, workspace: &str, id: &str) -> QueryResult<()> {
-    let n = diesel::delete(dsl::databases.filter(dsl::workspace_id.eq(workspace)).filter(dsl::id.eq(id)))
-        .execute(conn)?;
+    let n =
+        diesel::delete(dsl::databases.filter(dsl::workspace_id.eq(workspace)).filter(dsl::id.eq(id))).execute(conn)?;
     found(n)
 }
 
@@ -188,7 +188,12 @@ pub fn report(conn: &mut DbConn, id: &str, instance: &str, report: ReceiverRepor
 
 /// Databases due for a scheduled base backup, claimed by moving their next time on: the instance
 /// whose update changed the row takes it.
-pub fn claim_due_base(conn: &mut DbConn, id: &str, seen: NaiveDateTime, next: Option<NaiveDateTime>) -> QueryResult<bool> {
+pub fn claim_due_base(
+    conn: &mut DbConn,
+    id: &str,
+    seen: NaiveDateTime,
+    next: Option<NaiveDateTime>,
+) -> QueryResult<bool> {
     let n = diesel::update(dsl::databases.filter(dsl::id.eq(id)).filter(dsl::next_base_at.eq(seen)))
         .set(dsl::next_base_at.eq(next))
         .execute(conn)?;

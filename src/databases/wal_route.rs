@@ -10,7 +10,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/internal/wal/{clone}/{name}", web::get().to(fetch));
 }
 
-async fn fetch(req: HttpRequest, service: web::Data<DatabaseService>, path: web::Path<(String, String)>) -> HttpResponse {
+async fn fetch(
+    req: HttpRequest,
+    service: web::Data<DatabaseService>,
+    path: web::Path<(String, String)>,
+) -> HttpResponse {
     let (clone, name) = path.into_inner();
     let token = req
         .headers()

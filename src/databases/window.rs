@@ -39,8 +39,10 @@ impl DatabaseService {
     pub(super) async fn archive(&self, row: &DatabaseRow) -> Result<Archive, DatabaseError> {
         let refused = |m: String| DatabaseError::Refused(m);
         let size = SegmentSize::new(u64::try_from(row.seg_size).unwrap_or(0)).map_err(refused)?;
-        let destination = row.destination_id.clone().ok_or_else(|| refused("The database has no destination.".into()))?;
-        let (_, provider) = self.destinations.provider(&row.workspace_id, &destination).await.map_err(|e| refused(e.to_string()))?;
+        let destination =
+            row.destination_id.clone().ok_or_else(|| refused("The database has no destination.".into()))?;
+        let (_, provider) =
+            self.destinations.provider(&row.workspace_id, &destination).await.map_err(|e| refused(e.to_string()))?;
         let provider = provider.map_err(|e| refused(format!("The destination cannot be read: {e}")))?;
         let listed = provider
             .list(&format!("{}/wal/", row.archive_prefix))
@@ -53,7 +55,9 @@ impl DatabaseService {
         let archived: Vec<Archived> = files
             .iter()
             .filter(|f| present.contains(f.name.as_str()))
-            .filter_map(|f| Some(Archived { file: WalFile::parse(&f.name, size)?, received_at: f.received_at.and_utc() }))
+            .filter_map(|f| {
+                Some(Archived { file: WalFile::parse(&f.name, size)?, received_at: f.received_at.and_utc() })
+            })
             .collect();
         let mut histories = BTreeMap::new();
         for file in files.iter().filter(|f| f.kind == HISTORY && present.contains(f.name.as_str())) {
@@ -78,7 +82,10 @@ impl DatabaseService {
             })
             .collect();
         let receiving = row.received_lsn.as_deref().and_then(|l| l.parse::<Lsn>().ok()).map(|lsn| {
-            crate::artifacts::postgres::wal::names::Segment { timeline: newest_timeline(&files), number: size.segment_of(lsn) }
+            crate::artifacts::postgres::wal::names::Segment {
+                timeline: newest_timeline(&files),
+                number: size.segment_of(lsn),
+            }
         });
         let inputs = Inputs {
             seg_size: size,
@@ -110,7 +117,12 @@ impl DatabaseService {
     }
 
     /// An archived object's bytes as PostgreSQL wrote them: decrypted, decompressed.
-    pub(super) async fn opened(&self, row: &DatabaseRow, body: ByteStream, encrypted: bool) -> Result<ByteStream, String> {
+    pub(super) async fn opened(
+        &self,
+        row: &DatabaseRow,
+        body: ByteStream,
+        encrypted: bool,
+    ) -> Result<ByteStream, String> {
         let body = if encrypted {
             let key = workspace_key::for_workspace(&self.db, &self.cipher, &row.workspace_id)
                 .await

@@ -6,7 +6,7 @@ use super::own::DevpilotFiles;
 use crate::config::Settings;
 use anyhow::Context;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 /// Makes the backup and temporary folders (empties the latter: what is there, a crash left) and
 /// learns where Devpilot's own files are.
@@ -36,6 +36,14 @@ pub fn at_start(settings: &Settings) -> anyhow::Result<DevpilotFiles> {
 
 fn temp_root(data_dir: &Path) -> PathBuf {
     data_dir.join("tmp")
+}
+
+/// Whether `path` names something inside a private temporary folder of `data_dir` (by its text:
+/// plain names below `<data>/tmp`, no `..`).
+pub fn is_private_temp(data_dir: &Path, path: &Path) -> bool {
+    path.strip_prefix(temp_root(data_dir)).is_ok_and(|rest| {
+        rest.components().count() >= 2 && rest.components().all(|c| matches!(c, Component::Normal(_)))
+    })
 }
 
 /// A folder of its own under `<data>/tmp`, removed with everything in it when dropped.

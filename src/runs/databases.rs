@@ -107,16 +107,28 @@ impl Runner {
     /// Restores into the target, checked once more right before it is written. A new database
     /// that the restore could not fill is removed again.
     pub(super) async fn restore_database(&self, body: ByteStream, target: &DatabaseTarget) -> Result<(), RestoreError> {
-        match target.into {
+        target.fill(|checked, replace| async move { restore::into_postgres(body, &checked, replace).await }).await
+    }
+}
+
+impl DatabaseTarget {
+    /// Checks the target once more right before `write` writes it (`replace`: an existing
+    /// database whose objects are replaced). A new database is created first, and removed again
+    /// when `write` fails.
+    pub(super) async fn fill<F, Written>(&self, write: F) -> Result<(), RestoreError>
+    where
+        F: FnOnce(Checked, bool) -> Written,
+        Written: std::future::Future<Output = Result<(), RestoreError>>,
+    {
+        match self.into {
             DatabaseInto::Existing => {
-                let checked = target.reachable.check().await?;
-                restore::into_postgres(body, &checked, true).await
+                let checked = self.reachable.check().await?;
+                write(checked, true).await
             }
             DatabaseInto::New => {
-                let checked = target.reachable.create_database().await?;
-                let restored = restore::into_postgres(body, &checked, false).await;
-                if let Err(e) = restored {
-                    let removed = target.reachable.drop_database().await;
+                let checked = self.reachable.create_database().await?;
+                if let Err(e) = write(checked, false).await {
+                    let removed = self.reachable.drop_database().await;
                     let note =
                         if removed.is_ok() { "the new database was removed" } else { "the new database remains" };
                     return Err(RestoreError::Target(format!("{e} ({note})")));

@@ -119,6 +119,19 @@ pub async fn read_body(req: &mut ServiceRequest) -> Result<Bytes, BodyError> {
     Ok(body)
 }
 
+/// Reads on (and throws away) what a client still sends of a body that was refused, this far and
+/// this long at most, so that it gets the answer rather than a connection reset.
+pub async fn drain(payload: &mut (impl futures::Stream<Item = Result<Bytes, PayloadError>> + Unpin)) {
+    let deadline = tokio::time::Instant::now() + DRAIN_TIME;
+    let mut drained = 0usize;
+    while let Ok(Some(Ok(chunk))) = tokio::time::timeout_at(deadline, payload.next()).await {
+        drained += chunk.len();
+        if drained > DRAIN_BYTES {
+            break;
+        }
+    }
+}
+
 fn payload_of(body: Bytes) -> Payload {
     let (_, mut payload) = actix_http::h1::Payload::create(true);
     payload.unread_data(body);

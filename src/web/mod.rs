@@ -1,5 +1,6 @@
 //! Pieces every HTML page shares: the layout context, static files, redirects, flash messages;
-//! how values are written for people ([`format`] sizes and ids, [`time`] times).
+//! how values are written for people ([`format`] sizes and ids, [`time`] times); request bodies'
+//! limits ([`limits`]) and files sent as a raw body ([`upload`]).
 
 pub mod assets;
 pub mod client;
@@ -7,6 +8,7 @@ pub mod format;
 pub mod headers;
 pub mod limits;
 pub mod time;
+pub mod upload;
 
 pub use format::HtmlId;
 

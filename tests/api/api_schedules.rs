@@ -242,7 +242,7 @@ async fn invalid_fields_are_named_as_the_api_names_them(backend: Backend) {
     for body in [
         json!({"name": "X", "cron_expression": "@daily", "retention_count": "7", "source": {"type": "directory"}}),
         json!({"name": "X", "cron_expression": "@daily", "retention_count": 7, "source": {"type": "mysql"}}),
-        json!({"name": "X", "cron_expression": "@daily", "retention_count": 7}),
+        json!({"name": "X", "retention_count": 7, "source": {"type": "directory"}}),
         json!({"name": "X", "cron_expression": "@daily", "retention_count": 7, "destination_id": "nope",
                "source": {"type": "directory", "path": f.source_path()}}),
     ] {

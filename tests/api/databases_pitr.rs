@@ -32,8 +32,12 @@ async fn workspace_of(f: &Fixture) -> String {
 }
 
 async fn protect(api: &Api<'_>, f: &Fixture, cluster: &Cluster) -> Value {
-    grant_database(&f.app, &workspace_of(f).await, DatabaseServer::Tcp { host: "127.0.0.1".into(), port: cluster.port })
-        .await;
+    grant_database(
+        &f.app,
+        &workspace_of(f).await,
+        DatabaseServer::Tcp { host: "127.0.0.1".into(), port: cluster.port },
+    )
+    .await;
     api.post(
         "/api/v1/databases",
         json!({
@@ -65,14 +69,16 @@ async fn wait_for(api: &Api<'_>, path: &str, within: Duration, ready: impl Fn(&V
 async fn saving_says_what_the_source_lacks_in_postgresql_terms() {
     let f = fixture(Backend::Sqlite).await;
     let api = admin(&f.app).await;
-    let cluster = Cluster::start(ClusterOptions { wal_level: "minimal", max_wal_senders: 0, ..ClusterOptions::default() });
-    grant_database(&f.app, &workspace_of(&f).await, DatabaseServer::Tcp { host: "127.0.0.1".into(), port: cluster.port })
-        .await;
+    let cluster =
+        Cluster::start(ClusterOptions { wal_level: "minimal", max_wal_senders: 0, ..ClusterOptions::default() });
+    grant_database(
+        &f.app,
+        &workspace_of(&f).await,
+        DatabaseServer::Tcp { host: "127.0.0.1".into(), port: cluster.port },
+    )
+    .await;
     let reply = api
-        .post(
-            "/api/v1/databases",
-            json!({"name": "Shop", "url": cluster.url(), "destination_id": f.destination_id}),
-        )
+        .post("/api/v1/databases", json!({"name": "Shop", "url": cluster.url(), "destination_id": f.destination_id}))
         .await;
     assert_eq!(reply.status, 422, "{reply:?}");
     let message = reply.json["fields"]["url"].as_str().expect("a message on url");
@@ -87,10 +93,7 @@ async fn a_server_that_was_not_granted_is_refused_before_anything_connects() {
     let api = admin(&f.app).await;
     let cluster = Cluster::start(ClusterOptions::default());
     let reply = api
-        .post(
-            "/api/v1/databases",
-            json!({"name": "Shop", "url": cluster.url(), "destination_id": f.destination_id}),
-        )
+        .post("/api/v1/databases", json!({"name": "Shop", "url": cluster.url(), "destination_id": f.destination_id}))
         .await;
     assert_eq!(reply.status, 422, "{reply:?}");
     let message = reply.json["fields"]["url"].as_str().expect("a message on url");
@@ -103,7 +106,10 @@ async fn a_database_is_archived_and_cloned_to_a_second(backend: Backend) {
     let cluster = Cluster::start(ClusterOptions::default());
     cluster.psql("CREATE TABLE ticks (id int PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp())");
     let created = protect(&api, &f, &cluster).await;
-    let id = created["data"]["id"].as_str().unwrap_or_else(|| panic!("created: {created}\n{}", crate::helpers::captured_logs())).to_owned();
+    let id = created["data"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("created: {created}\n{}", crate::helpers::captured_logs()))
+        .to_owned();
     assert!(created["checks"].as_array().is_some_and(|c| !c.is_empty()), "{created}");
     assert!(!created.to_string().contains(PASSWORD), "the password never comes back");
     wait_for(&api, &format!("/api/v1/databases/{id}"), Duration::from_secs(60), |d| d["data"]["status"] == "ok").await;
@@ -139,13 +145,22 @@ async fn a_database_is_archived_and_cloned_to_a_second(backend: Backend) {
     assert!(reached["earliest"].is_string(), "{reached}");
 
     let too_early = api
-        .post(&format!("/api/v1/databases/{id}/pitr-clone"), json!({"target_time": "2001-01-01T00:00:00Z", "new_name": "Old"}))
+        .post(
+            &format!("/api/v1/databases/{id}/pitr-clone"),
+            json!({"target_time": "2001-01-01T00:00:00Z", "new_name": "Old"}),
+        )
         .await;
     assert_eq!(too_early.status, 422, "{too_early:?}");
-    assert!(too_early.json["fields"]["target_time"].as_str().is_some_and(|m| m.contains("recovery window")), "{too_early:?}");
+    assert!(
+        too_early.json["fields"]["target_time"].as_str().is_some_and(|m| m.contains("recovery window")),
+        "{too_early:?}"
+    );
 
     let clone = api
-        .post(&format!("/api/v1/databases/{id}/pitr-clone"), json!({"target_time": target.to_rfc3339(), "new_name": "Shop at target"}))
+        .post(
+            &format!("/api/v1/databases/{id}/pitr-clone"),
+            json!({"target_time": target.to_rfc3339(), "new_name": "Shop at target"}),
+        )
         .await;
     assert_eq!(clone.status, 202, "{clone:?}");
     let clone_id = clone.json["data"]["id"].as_str().expect("clone id").to_owned();
@@ -158,10 +173,8 @@ async fn a_database_is_archived_and_cloned_to_a_second(backend: Backend) {
         .and_then(|rest| rest.split('/').next())
         .and_then(|p| p.parse().ok())
         .expect("the clone's port");
-    let restored: Vec<i64> = psql_at(port, "SELECT id FROM ticks ORDER BY id")
-        .lines()
-        .filter_map(|l| l.trim().parse().ok())
-        .collect();
+    let restored: Vec<i64> =
+        psql_at(port, "SELECT id FROM ticks ORDER BY id").lines().filter_map(|l| l.trim().parse().ok()).collect();
     assert_eq!(restored, committed_by_target, "exactly the rows committed by the target second");
 
     assert_eq!(api.delete(&format!("/api/v1/database-clones/{clone_id}")).await.status, 200);

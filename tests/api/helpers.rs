@@ -141,6 +141,7 @@ pub fn test_settings(backend: Backend) -> (Settings, tempfile::TempDir, Option<S
         identity: IdentitySettings { sign_in_delay: Duration::from_secs(30), ..IdentitySettings::default() },
         mail: None,
         pitr: test_pitr_settings(data_dir.path()),
+        import_max_bytes: devpilot::config::IMPORT_MAX_BYTES,
     };
     (settings, data_dir, pg_database)
 }

@@ -275,7 +275,9 @@ async fn no_route_lets_the_wrong_caller_in(backend: Backend) {
         let url = ids.fill(
             &path
                 .replace("/backup-schedules/{id}", "/backup-schedules/{plan}")
-                .replace("/backup-runs/{id}", "/backup-runs/{run}"),
+                .replace("/backup-runs/{id}", "/backup-runs/{run}")
+                .replace("/backups/database/{id}", "/backups/database/{run}")
+                .replace("/backups/volume/{id}", "/backups/volume/{run}"),
         );
         for method in ["get", "post", "put", "delete"] {
             let Some(operation) = item[method].as_object() else { continue };

@@ -25,12 +25,14 @@ pub struct SourceInput {
     pub url: Option<String>,
 }
 
-/// A new schedule.
+/// A new schedule: of a `source`, or of a database of the workspace (`database_id`).
 #[derive(Debug, serde::Deserialize, ToSchema)]
 pub struct NewSchedule {
-    /// Unique in the workspace (case-insensitively), at most 100 characters.
+    /// Unique in the workspace (case-insensitively), at most 100 characters. Required with a
+    /// `source`.
+    #[serde(default)]
     #[schema(example = "Nightly database")]
-    pub name: String,
+    pub name: Option<String>,
     /// Default: the workspace's default destination.
     #[serde(default)]
     pub destination_id: Option<Uuid>,
@@ -48,7 +50,16 @@ pub struct NewSchedule {
     #[serde(default)]
     #[schema(default = false)]
     pub encrypt: bool,
-    pub source: SourceInput,
+    /// What to back up; or give `database_id` instead.
+    #[serde(default)]
+    pub source: Option<SourceInput>,
+    /// A database of the workspace, backed up with `pg_dump` (instead of `source`).
+    #[serde(default)]
+    pub database_id: Option<Uuid>,
+    /// Not taken here: an application's volumes are folders on the server, backed up as a
+    /// `source` of type `directory` (answered with a 422 that says so).
+    #[serde(default)]
+    pub application_id: Option<Uuid>,
 }
 
 fn enabled_by_default() -> bool {
@@ -56,12 +67,12 @@ fn enabled_by_default() -> bool {
 }
 
 impl NewSchedule {
-    pub(super) fn into_input(self, destination_id: String) -> PlanInput {
+    pub(super) fn into_input(self, source: SourceInput, destination_id: String) -> PlanInput {
         PlanInput {
-            name: self.name,
-            source_kind: self.source.kind.as_str().to_owned(),
-            source_path: self.source.path.unwrap_or_default(),
-            source_url: self.source.url.unwrap_or_default(),
+            name: self.name.unwrap_or_default(),
+            source_kind: source.kind.as_str().to_owned(),
+            source_path: source.path.unwrap_or_default(),
+            source_url: source.url.unwrap_or_default(),
             destination_id,
             schedule: self.cron_expression,
             retention: self.retention_count.to_string(),

@@ -8,8 +8,12 @@
 //! what it answered. The tools ([`tools`]) connect only at the address that was checked, with a
 //! cleared environment: no `PG*` variables, `~/.pgpass`, service files or client certificates of
 //! this server. The password never reaches a command line, a log line or an error message.
+//! A dump handed in from outside (an upload, a file in a granted folder) is imported through
+//! [`import`], which tells what it is before anything runs.
 
 pub mod client;
+pub mod import;
+mod psql_input;
 pub mod reach;
 mod server;
 mod stream;

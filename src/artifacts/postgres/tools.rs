@@ -101,16 +101,33 @@ pub fn dump(checked: &Checked) -> Result<ByteStream, PostgresError> {
 
 /// Feeds a custom-format dump to `pg_restore --no-owner`; `replace` adds `--clean --if-exists`
 /// (the backed-up objects of an existing database are dropped first).
-pub async fn restore(checked: &Checked, mut input: ByteStream, replace: bool) -> Result<(), PostgresError> {
+pub async fn restore(checked: &Checked, input: ByteStream, replace: bool) -> Result<(), PostgresError> {
+    feed(checked, pg_restore(checked, replace), "pg_restore", input).await
+}
+
+/// `pg_restore --no-owner` of stdin into the checked database, `--clean --if-exists` to replace.
+pub(super) fn pg_restore(checked: &Checked, replace: bool) -> Command {
     let mut command = command(checked, "pg_restore");
     command.arg("--no-owner");
     if replace {
         command.args(["--clean", "--if-exists"]);
     }
-    command.arg("--dbname").arg(conninfo(checked)).stdin(Stdio::piped()).stdout(Stdio::null());
-    let mut child = command.spawn().map_err(|e| PostgresError::Other(format!("could not start pg_restore: {e}")))?;
+    command.arg("--dbname").arg(conninfo(checked));
+    command
+}
+
+/// Runs a tool that reads `input` on its stdin, and waits for it. Should the input fail part-way
+/// the tool is stopped rather than left to finish half a restore.
+pub(super) async fn feed(
+    checked: &Checked,
+    mut command: Command,
+    tool: &str,
+    mut input: ByteStream,
+) -> Result<(), PostgresError> {
+    command.stdin(Stdio::piped()).stdout(Stdio::null());
+    let mut child = command.spawn().map_err(|e| PostgresError::Other(format!("could not start {tool}: {e}")))?;
     let stderr = capture(child.stderr.take());
-    let mut stdin = child.stdin.take().ok_or_else(|| PostgresError::Other("pg_restore has no stdin".into()))?;
+    let mut stdin = child.stdin.take().ok_or_else(|| PostgresError::Other(format!("{tool} has no stdin")))?;
     let fed: std::io::Result<()> = async {
         while let Some(chunk) = input.try_next().await? {
             stdin.write_all(&chunk).await?;
@@ -121,11 +138,10 @@ pub async fn restore(checked: &Checked, mut input: ByteStream, replace: bool) ->
     drop(stdin);
     let input_error = fed.err().filter(|e| e.kind() != std::io::ErrorKind::BrokenPipe);
     if let Some(error) = input_error {
-        // The artifact itself failed: stop pg_restore rather than let it finish half a restore.
         let _ = child.kill().await;
-        return Err(PostgresError::Other(format!("reading the artifact failed: {error}")));
+        return Err(PostgresError::Other(format!("reading what {tool} restores failed: {error}")));
     }
-    finish(child, stderr, "pg_restore").await.map_err(|m| PostgresError::Other(checked.url.redact(&m)))
+    finish(child, stderr, tool).await.map_err(|m| PostgresError::Other(checked.url.redact(&m)))
 }
 
 /// Reads a child's stderr concurrently (so it can never fill its pipe and stall the child),
