@@ -8,7 +8,7 @@ use super::pagination::{PageQuery, Paginated, page_of, slice};
 use super::responses::{JsonBodyErrors, PageErrors};
 use crate::artifacts::postgres::wal::continuity::{GapKind, Report};
 use crate::artifacts::postgres::wal::prereq::{Outcome, Step};
-use crate::databases::archive_store::{BaseBackupRow, CloneRow};
+use crate::databases::archive_store::BaseBackupRow;
 use crate::databases::domain::DatabaseInput;
 use crate::databases::service::{Database, DatabaseError, DatabaseService};
 use actix_web::http::{StatusCode, header};
@@ -17,12 +17,22 @@ use chrono::{DateTime, Utc};
 use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
+mod clones;
+mod restores;
+pub use clones::{CloneEnvelope, CloneResource, PitrCloneBody};
+pub use restores::{ImportQuery, PitrBody, RestoreBody, RestoreFromPathBody, SwitchBody};
+
 #[derive(OpenApi)]
 #[openapi(
-    paths(list, create, show, update, delete, backups, backup_now, recovery_window, pitr_clone, clones, clone_action, delete_clone),
+    paths(
+        list, create, show, update, delete, backups, backup_now, recovery_window,
+        clones::pitr_clone, clones::clones, clones::clone_action, clones::delete_clone,
+        restores::pitr, restores::switch, restores::restore, restores::import, restores::restore_from_path
+    ),
     components(schemas(
         DatabaseResource, DatabaseEnvelope, Paginated<DatabaseResource>, DatabaseBody, StepResource,
-        BaseBackupResource, RecoveryWindow, GapResource, PitrCloneBody, CloneResource, CloneEnvelope, Deleted
+        BaseBackupResource, RecoveryWindow, GapResource, PitrCloneBody, CloneResource, CloneEnvelope, Deleted,
+        PitrBody, SwitchBody, RestoreBody, RestoreFromPathBody, restores::ImportedResource
     )),
     tags((name = "Databases", description = "PostgreSQL point-in-time recovery"))
 )]
@@ -37,10 +47,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/databases/{id}/backups", web::get().to(backups))
         .route("/databases/{id}/backups", web::post().to(backup_now))
         .route("/databases/{id}/recovery-window", web::get().to(recovery_window))
-        .route("/databases/{id}/pitr-clone", web::post().to(pitr_clone))
-        .route("/databases/{id}/clones", web::get().to(clones))
-        .route("/database-clones/{id}/{action}", web::post().to(clone_action))
-        .route("/database-clones/{id}", web::delete().to(delete_clone));
+        .route("/databases/{id}/pitr-clone", web::post().to(clones::pitr_clone))
+        .route("/databases/{id}/clones", web::get().to(clones::clones))
+        .route("/database-clones/{id}/{action}", web::post().to(clones::clone_action))
+        .route("/database-clones/{id}", web::delete().to(clones::delete_clone))
+        .route("/databases/{id}/pitr", web::post().to(restores::pitr))
+        .route("/databases/{id}/switch", web::post().to(restores::switch))
+        .route("/databases/{id}/restore", web::post().to(restores::restore))
+        .route("/databases/{id}/import", web::post().to(restores::import))
+        .route("/databases/{id}/restore-from-path", web::post().to(restores::restore_from_path));
 }
 
 impl From<DatabaseError> for ApiError {
@@ -51,6 +66,7 @@ impl From<DatabaseError> for ApiError {
         match e {
             DatabaseError::NotFound => ApiError::not_found("Database not found"),
             DatabaseError::Refused(m) => ApiError::new(StatusCode::CONFLICT, m),
+            DatabaseError::Unprocessable(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, m),
             DatabaseError::Db(e) => e.into(),
             other => ApiError::internal(other),
         }
@@ -204,6 +220,7 @@ impl DatabaseBody {
 
 #[derive(Debug, serde::Serialize, serde::Deserialize, ToSchema)]
 pub struct Deleted {
+    #[schema(example = "Clone stopped and removed.")]
     pub message: String,
 }
 
@@ -420,127 +437,4 @@ pub async fn recovery_window(
 ) -> Result<HttpResponse, ApiError> {
     let report = service.recovery_window(&user.workspace_id, &id.to_string()).await?;
     Ok(HttpResponse::Ok().json(RecoveryWindow::from(report)))
-}
-
-#[derive(Debug, serde::Deserialize, ToSchema)]
-pub struct PitrCloneBody {
-    /// Any second of the recovery window; absent: the end of the archive.
-    #[serde(default)]
-    pub target_time: Option<DateTime<Utc>>,
-    pub new_name: String,
-}
-
-/// A cluster Devpilot restored from the archive.
-#[derive(Debug, serde::Serialize, serde::Deserialize, ToSchema)]
-pub struct CloneResource {
-    #[schema(format = "uuid")]
-    pub id: String,
-    pub database_id: String,
-    pub name: String,
-    /// `restoring`, `running`, `stopped` or `failed`.
-    pub status: String,
-    pub error: Option<String>,
-    pub target_time: Option<DateTime<Utc>>,
-    pub timeline: Option<i32>,
-    /// Where it listens, on Devpilot's host; the source's roles and passwords apply.
-    #[schema(example = "postgres://127.0.0.1:55000/shop")]
-    pub connection_url: String,
-    pub created_at: DateTime<Utc>,
-}
-
-#[derive(Debug, serde::Serialize, serde::Deserialize, ToSchema)]
-pub struct CloneEnvelope {
-    pub data: CloneResource,
-}
-
-async fn clone_resource(service: &DatabaseService, clone: CloneRow) -> CloneResource {
-    CloneResource {
-        connection_url: service.clone_url(&clone).await,
-        id: clone.id,
-        database_id: clone.database_id,
-        name: clone.name,
-        status: clone.status,
-        error: clone.error,
-        target_time: clone.target_time.map(|t| t.and_utc()),
-        timeline: clone.timeline,
-        created_at: clone.created_at.and_utc(),
-    }
-}
-
-/// Restores the database as a new cluster at `target_time` (in the background: follow its
-/// status); a time outside the recovery window is refused with the window in the message.
-#[utoipa::path(post, path = "/api/v1/databases/{id}/pitr-clone", tag = "Databases", params(("id" = Uuid, Path)), request_body = PitrCloneBody,
-    responses((status = 202, description = "Restoring", body = CloneEnvelope),
-        (status = 403, description = "Viewers cannot restore", body = ErrorBody),
-        (status = 404, description = "No such database in this workspace", body = ErrorBody),
-        (status = 409, description = "No clone can be made now", body = ErrorBody), JsonBodyErrors))]
-pub async fn pitr_clone(
-    user: ApiUser,
-    service: web::Data<DatabaseService>,
-    id: web::Path<Uuid>,
-    body: web::Json<PitrCloneBody>,
-) -> Result<HttpResponse, ApiError> {
-    user.require_write()?;
-    let body = body.into_inner();
-    let clone = service
-        .pitr_clone(&user.workspace_id, &id.to_string(), body.target_time, &body.new_name, &user.actor())
-        .await?;
-    Ok(HttpResponse::Accepted().json(CloneEnvelope { data: clone_resource(&service, clone).await }))
-}
-
-#[utoipa::path(get, path = "/api/v1/databases/{id}/clones", tag = "Databases", params(("id" = Uuid, Path), PageQuery),
-    responses((status = 200, description = "The database's clones", body = Paginated<CloneResource>),
-        (status = 404, description = "No such database in this workspace", body = ErrorBody), PageErrors))]
-pub async fn clones(
-    req: HttpRequest,
-    user: ApiUser,
-    service: web::Data<DatabaseService>,
-    id: web::Path<Uuid>,
-    query: web::Query<PageQuery>,
-) -> Result<HttpResponse, ApiError> {
-    let database = service.get(&user.workspace_id, &id.to_string()).await?;
-    let mut all = Vec::new();
-    for clone in service.clones(&user.workspace_id, Some(database.id())).await? {
-        all.push(clone_resource(&service, clone).await);
-    }
-    let fetch = |page, per_page| async move { Ok::<_, ApiError>(slice(all, page, per_page)) };
-    page_of(&req, &query, fetch, |c| c).await
-}
-
-/// `stop` or `start` a clone's cluster.
-#[utoipa::path(post, path = "/api/v1/database-clones/{id}/{action}", tag = "Databases",
-    params(("id" = Uuid, Path), ("action" = String, Path, description = "stop or start")),
-    responses((status = 200, description = "Done", body = CloneEnvelope),
-        (status = 403, description = "Viewers cannot change clones", body = ErrorBody),
-        (status = 404, description = "No such clone or action", body = ErrorBody),
-        (status = 409, description = "Not possible in the clone's state", body = ErrorBody)))]
-pub async fn clone_action(
-    user: ApiUser,
-    service: web::Data<DatabaseService>,
-    path: web::Path<(Uuid, String)>,
-) -> Result<HttpResponse, ApiError> {
-    user.require_write()?;
-    let (id, action) = path.into_inner();
-    let run = match action.as_str() {
-        "start" => true,
-        "stop" => false,
-        _ => return Err(ApiError::not_found("No such action: use stop or start.")),
-    };
-    let clone = service.set_clone_running(&user.workspace_id, &id.to_string(), run, &user.actor()).await?;
-    Ok(HttpResponse::Ok().json(CloneEnvelope { data: clone_resource(&service, clone).await }))
-}
-
-#[utoipa::path(delete, path = "/api/v1/database-clones/{id}", tag = "Databases", params(("id" = Uuid, Path)),
-    responses((status = 200, description = "Stopped and removed", body = Deleted),
-        (status = 403, description = "Viewers cannot delete clones", body = ErrorBody),
-        (status = 404, description = "No such clone in this workspace", body = ErrorBody),
-        (status = 409, description = "Still restoring", body = ErrorBody)))]
-pub async fn delete_clone(
-    user: ApiUser,
-    service: web::Data<DatabaseService>,
-    id: web::Path<Uuid>,
-) -> Result<HttpResponse, ApiError> {
-    user.require_write()?;
-    service.delete_clone(&user.workspace_id, &id.to_string(), &user.actor()).await?;
-    Ok(HttpResponse::Ok().json(Deleted { message: "Clone stopped and removed.".into() }))
 }

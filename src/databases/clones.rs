@@ -21,6 +21,19 @@ pub const RESTORING: &str = "restoring";
 pub const RUNNING: &str = "running";
 pub const STOPPED: &str = "stopped";
 pub const FAILED: &str = "failed";
+/// An in-place restore's clone: its data is being copied back into the source…
+pub const COPYING: &str = "copying";
+/// …and was; the cluster is gone.
+pub const COPIED: &str = "copied";
+
+/// What happens to a clone once it has been restored and promoted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterRestore {
+    /// It runs, listed with the database's clones.
+    Keep,
+    /// Its database is copied back into the source and the cluster removed (in-place PITR).
+    CopyBack,
+}
 
 /// How long a clone may take to replay its WAL and promote.
 const PROMOTE_WITHIN: std::time::Duration = std::time::Duration::from_secs(3600);
@@ -43,6 +56,19 @@ impl DatabaseService {
         target: Option<DateTime<Utc>>,
         new_name: &str,
         by: &Actor,
+    ) -> Result<CloneRow, DatabaseError> {
+        self.start_clone(workspace, id, target, new_name, by, AfterRestore::Keep).await
+    }
+
+    /// Starts the clone's restore in the background; `after` says what happens once it runs.
+    pub(super) async fn start_clone(
+        &self,
+        workspace: &str,
+        id: &str,
+        target: Option<DateTime<Utc>>,
+        new_name: &str,
+        by: &Actor,
+        after: AfterRestore,
     ) -> Result<CloneRow, DatabaseError> {
         let database = self.get(workspace, id).await?;
         let name = crate::plans::domain::PlanName::parse(new_name)
@@ -102,8 +128,14 @@ impl DatabaseService {
         let (service, clone, source) = (self.clone(), row.clone(), database.row.clone());
         tokio::spawn(async move {
             let outcome = service.restore_clone(&source, &clone, &base, target, &token, &owner).await;
+            let outcome = match (outcome, after) {
+                (Ok(timeline), AfterRestore::CopyBack) => {
+                    service.copy_back(&source, &clone, &owner).await.map(|()| (COPIED, timeline))
+                }
+                (outcome, _) => outcome.map(|timeline| (RUNNING, timeline)),
+            };
             let (status, error, timeline) = match outcome {
-                Ok(timeline) => (RUNNING, None, i32::try_from(timeline).ok()),
+                Ok((status, timeline)) => (status, None, i32::try_from(timeline).ok()),
                 Err(e) => {
                     let _ = cluster::stop(
                         &service.binaries_or_default(),
@@ -177,11 +209,18 @@ impl DatabaseService {
             token_file.display()
         );
         let port = u16::try_from(clone.port).map_err(|e| e.to_string())?;
-        cluster::configure_recovery(&data, &RecoverySettings { restore_command, target, port }, owner)
-            .map_err(|e| format!("configuring recovery: {e}"))?;
-        cluster::start(&bins, &data, owner).await.map_err(|e| format!("starting the clone: {e}"))?;
         let url = PostgresUrl::parse(self.open_url(source)?.expose_secret()).map_err(|e| e.to_string())?;
-        let timeline = cluster::wait_promoted(&data, &url.on_loopback(port), PROMOTE_WITHIN).await?;
+        let url = url.on_loopback(port);
+        let settings = RecoverySettings { restore_command, target, port };
+        let recovered = recover(&bins, &data, owner, &settings, &url).await;
+        let timeline = match recovered {
+            // No commit after the target is archived (an idle database): the end of the archive is
+            // the state at the target, so recovery runs again without one.
+            Err(e) if target.is_some() && e.contains(cluster::TARGET_NOT_REACHED) => {
+                recover(&bins, &data, owner, &RecoverySettings { target: None, ..settings }, &url).await?
+            }
+            other => other?,
+        };
         let _ = std::fs::remove_file(&token_file);
         Ok(timeline)
     }
@@ -226,7 +265,7 @@ impl DatabaseService {
         by: &Actor,
     ) -> Result<CloneRow, DatabaseError> {
         let clone = self.own_clone(workspace, id).await?;
-        if clone.status == RESTORING || clone.status == FAILED {
+        if clone.status != RUNNING && clone.status != STOPPED {
             return Err(DatabaseError::Refused(format!("The clone is {}; it can only be deleted now.", clone.status)));
         }
         let (bins, owner) = (self.binaries()?, self.os_user()?);
@@ -251,8 +290,11 @@ impl DatabaseService {
     /// Stops the cluster and removes its folder and record.
     pub async fn delete_clone(&self, workspace: &str, id: &str, by: &Actor) -> Result<(), DatabaseError> {
         let clone = self.own_clone(workspace, id).await?;
-        if clone.status == RESTORING {
-            return Err(DatabaseError::Refused("The clone is still restoring; delete it once it has finished.".into()));
+        if clone.status == RESTORING || clone.status == COPYING {
+            return Err(DatabaseError::Refused(format!(
+                "The clone is still {}; delete it once it has finished.",
+                clone.status
+            )));
         }
         let (bins, owner) = (self.binaries()?, self.os_user()?);
         let folder = self.clone_dir(id);
@@ -279,6 +321,19 @@ impl DatabaseService {
         }
         Ok(clone)
     }
+}
+
+/// Writes the recovery settings, starts the cluster and waits for it to promote.
+async fn recover(
+    bins: &crate::artifacts::postgres::wal::binaries::PgBinaries,
+    data: &std::path::Path,
+    owner: &OsUser,
+    settings: &RecoverySettings,
+    url: &PostgresUrl,
+) -> Result<u32, String> {
+    cluster::configure_recovery(data, settings, owner).map_err(|e| format!("configuring recovery: {e}"))?;
+    cluster::start(bins, data, owner).await.map_err(|e| format!("starting the clone: {e}"))?;
+    cluster::wait_promoted(data, url, PROMOTE_WITHIN).await
 }
 
 /// The clone's folder: Devpilot's, entered by the cluster's user.

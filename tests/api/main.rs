@@ -28,6 +28,7 @@ mod database_grant_links;
 mod database_grants;
 mod database_outage;
 mod databases_pitr;
+mod databases_restores;
 mod destinations;
 mod dump_imports;
 mod every_destination;

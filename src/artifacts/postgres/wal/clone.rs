@@ -128,8 +128,10 @@ fn recovery_lines(dir: &Path, settings: &RecoverySettings) -> Result<String, Str
         "# Devpilot: a cluster restored from a base backup".to_owned(),
         format!("restore_command = {}", conf_value(&settings.restore_command)?),
     ];
-    if let Some(target) = settings.target {
-        lines.push(format!("recovery_target_time = '{}'", target.format("%Y-%m-%d %H:%M:%S%.6f+00")));
+    match settings.target {
+        Some(target) => lines.push(format!("recovery_target_time = '{}'", target.format("%Y-%m-%d %H:%M:%S%.6f+00"))),
+        // Written out: a later line overrides a target an earlier attempt wrote.
+        None => lines.push("recovery_target_time = ''".to_owned()),
     }
     lines.extend([
         "recovery_target_action = 'promote'".to_owned(),
@@ -140,6 +142,7 @@ fn recovery_lines(dir: &Path, settings: &RecoverySettings) -> Result<String, Str
         "archive_mode = 'off'".to_owned(),
         format!("hba_file = {}", conf_value(&format!("{dir_text}/pg_hba.conf"))?),
         format!("ident_file = {}", conf_value(&format!("{dir_text}/pg_ident.conf"))?),
+        // Never the source's pid file (a setting its postgresql.conf may carry): none at all.
         "external_pid_file = ''".to_owned(),
         "primary_conninfo = ''".to_owned(),
         "primary_slot_name = ''".to_owned(),
@@ -155,7 +158,8 @@ fn recovery_lines(dir: &Path, settings: &RecoverySettings) -> Result<String, Str
 
 const PG_HBA: &str = "# Devpilot: the restored cluster is reached on this host only\n\
     local all all peer\n\
-    host all all 127.0.0.1/32 md5\n";
+    host all all 127.0.0.1/32 md5\n\
+    host replication all 127.0.0.1/32 md5\n";
 
 /// Writes `recovery.signal` and the settings; gives the cluster its own pg_hba.conf (and a
 /// postgresql.conf and pg_ident.conf when the backup has none: Debian keeps them in /etc).
