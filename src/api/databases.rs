@@ -73,6 +73,26 @@ impl From<DatabaseError> for ApiError {
     }
 }
 
+impl From<DatabaseError> for actix_web::Error {
+    fn from(e: DatabaseError) -> Self {
+        ApiError::from(e).into()
+    }
+}
+
+/// A JSON body, read only once the database is known to be the workspace's: another
+/// workspace's id answers 404 whatever its body holds.
+pub type Body<T> = Result<web::Json<T>, actix_web::Error>;
+
+pub(super) async fn owned_body<T>(
+    service: &DatabaseService,
+    user: &ApiUser,
+    id: &Uuid,
+    body: Body<T>,
+) -> Result<T, actix_web::Error> {
+    service.get(&user.workspace_id, &id.to_string()).await?;
+    Ok(body?.into_inner())
+}
+
 /// A protected database.
 #[derive(Debug, serde::Serialize, serde::Deserialize, ToSchema)]
 pub struct DatabaseResource {
@@ -274,10 +294,11 @@ pub async fn update(
     user: ApiUser,
     service: web::Data<DatabaseService>,
     id: web::Path<Uuid>,
-    body: web::Json<DatabaseBody>,
-) -> Result<HttpResponse, ApiError> {
+    body: Body<DatabaseBody>,
+) -> Result<HttpResponse, actix_web::Error> {
     user.require_write()?;
-    let input = body.into_inner().into_input();
+    let body = owned_body(&service, &user, &id, body).await?;
+    let input = body.into_input();
     let (database, checks) = service.update(&user.workspace_id, &id.to_string(), &input, &user.actor()).await?;
     Ok(HttpResponse::Ok().json(DatabaseEnvelope { data: database.into(), checks: steps(checks) }))
 }

@@ -1,6 +1,6 @@
 //! Clones at a point in time: make one, list them, stop, start, delete.
 
-use super::Deleted;
+use super::{Body, Deleted, owned_body};
 use crate::api::auth::ApiUser;
 use crate::api::error::{ApiError, ErrorBody};
 use crate::api::pagination::{PageQuery, Paginated, page_of, slice};
@@ -68,10 +68,10 @@ pub async fn pitr_clone(
     user: ApiUser,
     service: web::Data<DatabaseService>,
     id: web::Path<Uuid>,
-    body: web::Json<PitrCloneBody>,
-) -> Result<HttpResponse, ApiError> {
+    body: Body<PitrCloneBody>,
+) -> Result<HttpResponse, actix_web::Error> {
     user.require_write()?;
-    let body = body.into_inner();
+    let body = owned_body(&service, &user, &id, body).await?;
     let clone = service
         .pitr_clone(&user.workspace_id, &id.to_string(), body.target_time, &body.new_name, &user.actor())
         .await?;

@@ -3,7 +3,7 @@
 //! (`import` of a request body, `restore-from-path` of a granted file or a destination object).
 
 use super::clones::{CloneEnvelope, clone_resource};
-use super::{DatabaseEnvelope, DatabaseResource};
+use super::{Body, DatabaseEnvelope, DatabaseResource, owned_body};
 use crate::api::auth::ApiUser;
 use crate::api::error::{ApiError, ErrorBody};
 use crate::api::responses::JsonBodyErrors;
@@ -41,9 +41,10 @@ pub async fn pitr(
     user: ApiUser,
     service: web::Data<DatabaseService>,
     id: web::Path<Uuid>,
-    body: web::Json<PitrBody>,
-) -> Result<HttpResponse, ApiError> {
+    body: Body<PitrBody>,
+) -> Result<HttpResponse, actix_web::Error> {
     user.require_write()?;
+    let body = owned_body(&service, &user, &id, body).await?;
     let clone = service
         .pitr_in_place(&user.workspace_id, &id.to_string(), body.target_time, &body.confirm, &user.actor())
         .await?;
@@ -68,9 +69,10 @@ pub async fn switch(
     user: ApiUser,
     service: web::Data<DatabaseService>,
     id: web::Path<Uuid>,
-    body: web::Json<SwitchBody>,
-) -> Result<HttpResponse, ApiError> {
+    body: Body<SwitchBody>,
+) -> Result<HttpResponse, actix_web::Error> {
     user.require_write()?;
+    let body = owned_body(&service, &user, &id, body).await?;
     let database =
         service.switch(&user.workspace_id, &id.to_string(), &body.clone_id.to_string(), &user.actor()).await?;
     Ok(HttpResponse::Ok().json(DatabaseEnvelope { data: DatabaseResource::from(database), checks: Vec::new() }))
@@ -94,9 +96,10 @@ pub async fn restore(
     user: ApiUser,
     service: web::Data<DatabaseService>,
     id: web::Path<Uuid>,
-    body: web::Json<RestoreBody>,
-) -> Result<HttpResponse, ApiError> {
+    body: Body<RestoreBody>,
+) -> Result<HttpResponse, actix_web::Error> {
     user.require_write()?;
+    let body = owned_body(&service, &user, &id, body).await?;
     let (ws, id) = (user.workspace_id.clone(), id.to_string());
     let backup = service
         .base_backups(&ws, &id)
@@ -231,23 +234,26 @@ pub async fn restore_from_path(
     service: web::Data<DatabaseService>,
     runner: web::Data<Runner>,
     id: web::Path<Uuid>,
-    body: web::Json<RestoreFromPathBody>,
-) -> Result<HttpResponse, ApiError> {
+    body: Body<RestoreFromPathBody>,
+) -> Result<HttpResponse, actix_web::Error> {
     user.require_write()?;
+    let body = owned_body(&service, &user, &id, body).await?;
     let id = id.to_string();
     let database = service.get(&user.workspace_id, &id).await?;
-    let body = body.into_inner();
     let from = match (body.path.filter(|p| !p.trim().is_empty()), body.object_key.filter(|k| !k.trim().is_empty())) {
         (Some(path), None) => DumpFrom::HostFile(path),
         (None, Some(key)) => DumpFrom::Object(key),
         (Some(_), Some(_)) => {
-            return Err(ApiError::invalid(&FieldErrors::single("path", "Give a path or an object_key, not both.")));
+            return Err(
+                ApiError::invalid(&FieldErrors::single("path", "Give a path or an object_key, not both.")).into()
+            );
         }
         (None, None) => {
             return Err(ApiError::invalid(&FieldErrors::single(
                 "path",
                 "Give the dump's path (in a folder granted to this workspace) or an object_key in the destination.",
-            )));
+            ))
+            .into());
         }
     };
     let query = ImportQuery { database: body.database, into: body.into, confirm: body.confirm };
