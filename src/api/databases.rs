@@ -9,6 +9,7 @@ use super::responses::{JsonBodyErrors, PageErrors};
 use crate::artifacts::postgres::wal::continuity::{GapKind, Report};
 use crate::artifacts::postgres::wal::prereq::{Outcome, Step};
 use crate::databases::archive_store::BaseBackupRow;
+use crate::databases::backups::Backup;
 use crate::databases::domain::DatabaseInput;
 use crate::databases::service::{Database, DatabaseError, DatabaseService};
 use actix_web::http::{StatusCode, header};
@@ -325,21 +326,26 @@ pub async fn delete(
     Ok(HttpResponse::Ok().json(Deleted { message }))
 }
 
-/// A base backup.
+/// A backup of the database: a base backup (`kind: base`, with its WAL positions) or a run of a
+/// `pg_dump` schedule of the same database (`kind: dump`, with the schedule).
 #[derive(Debug, serde::Serialize, serde::Deserialize, ToSchema)]
 pub struct BaseBackupResource {
     #[schema(format = "uuid")]
     pub id: String,
-    /// `base` (pg_basebackup).
+    /// `base` (pg_basebackup) or `dump` (a pg_dump run, restored with
+    /// `POST /api/v1/backups/database/{id}/restore`).
     pub kind: String,
-    /// `running`, `succeeded` or `failed`.
+    /// `running`, `succeeded` or `failed` (dumps: also `queued`, `skipped`, `interrupted`).
     pub status: String,
     /// `manual` or `schedule`.
     pub trigger: String,
+    /// Dumps: the schedule that made it.
+    pub schedule_id: Option<String>,
+    pub schedule_name: Option<String>,
     pub timeline: Option<i32>,
     pub start_lsn: Option<String>,
     pub stop_lsn: Option<String>,
-    pub started_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
     pub stopped_at: Option<DateTime<Utc>>,
     pub bytes: i64,
     pub sha256: Option<String>,
@@ -353,10 +359,12 @@ impl From<BaseBackupRow> for BaseBackupResource {
             kind: "base".into(),
             status: b.status,
             trigger: b.trigger,
+            schedule_id: None,
+            schedule_name: None,
             timeline: b.timeline,
             start_lsn: b.start_lsn,
             stop_lsn: b.stop_lsn,
-            started_at: b.started_at.and_utc(),
+            started_at: Some(b.started_at.and_utc()),
             stopped_at: b.stopped_at.map(|t| t.and_utc()),
             bytes: b.bytes,
             sha256: b.sha256,
@@ -365,7 +373,32 @@ impl From<BaseBackupRow> for BaseBackupResource {
     }
 }
 
-/// The database's base backups, newest first.
+impl From<Backup> for BaseBackupResource {
+    fn from(backup: Backup) -> Self {
+        match backup {
+            Backup::Base(b) => b.into(),
+            Backup::Dump(run, schedule) => BaseBackupResource {
+                id: run.id,
+                kind: "dump".into(),
+                status: run.status,
+                trigger: run.trigger,
+                schedule_id: Some(run.plan_id),
+                schedule_name: Some(schedule),
+                timeline: None,
+                start_lsn: None,
+                stop_lsn: None,
+                started_at: run.started_at.map(|t| t.and_utc()),
+                stopped_at: run.finished_at.map(|t| t.and_utc()),
+                bytes: run.bytes,
+                sha256: run.sha256,
+                error: run.error,
+            },
+        }
+    }
+}
+
+/// The database's backups, newest first: base backups and the runs of `pg_dump` schedules of
+/// the same database.
 #[utoipa::path(get, path = "/api/v1/databases/{id}/backups", tag = "Databases", params(("id" = Uuid, Path), PageQuery),
     responses((status = 200, description = "A page of backups", body = Paginated<BaseBackupResource>),
         (status = 404, description = "No such database in this workspace", body = ErrorBody), PageErrors))]
@@ -377,7 +410,7 @@ pub async fn backups(
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.to_string();
-    let all = service.base_backups(&user.workspace_id, &id);
+    let all = service.backups(&user.workspace_id, &id);
     let fetch = |page, per_page| async move { Ok::<_, ApiError>(slice(all.await?, page, per_page)) };
     page_of(&req, &query, fetch, BaseBackupResource::from).await
 }

@@ -7,6 +7,7 @@
 
 pub mod archive_store;
 pub mod archiver;
+pub mod backups;
 pub mod base;
 pub mod clones;
 pub mod domain;

@@ -249,6 +249,14 @@ async fn a_schedule_is_made_from_a_database_id() {
         .post(&format!("/api/v1/backup-schedules/{}/run", made.json["data"]["id"].as_str().expect("id")), json!({}))
         .await;
     assert_eq!(run.status, 202, "{run:?}");
+    // The database's backups list its dump runs beside its base backups.
+    let listed = wait_for(&api, &format!("/api/v1/databases/{id}/backups"), Duration::from_secs(60), |b| {
+        b["data"].as_array().is_some_and(|all| all.iter().any(|x| x["kind"] == "dump" && x["status"] == "succeeded"))
+    })
+    .await;
+    let kinds: Vec<&str> = listed["data"].as_array().expect("list").iter().filter_map(|x| x["kind"].as_str()).collect();
+    assert!(kinds.contains(&"base"), "{listed}");
+    assert!(listed["data"].as_array().expect("list").iter().any(|x| x["schedule_name"] == "Shop dump"), "{listed}");
     let unknown = api
         .post(
             "/api/v1/backup-schedules",
