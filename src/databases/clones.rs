@@ -8,7 +8,7 @@ use super::service::{DatabaseError, DatabaseService};
 use super::store::DatabaseRow;
 use super::window::at;
 use crate::artifacts::postgres::PostgresUrl;
-use crate::artifacts::postgres::wal::clone::{self as cluster, OsUser, RecoverySettings};
+use crate::artifacts::postgres::wal::clone::{self as cluster, OsUser, RecoverySettings, Target};
 use crate::artifacts::postgres::wal::continuity;
 use crate::artifacts::restore;
 use crate::audit::{self, Action, Actor, Entry, Subject};
@@ -25,6 +25,16 @@ pub const FAILED: &str = "failed";
 pub const COPYING: &str = "copying";
 /// …and was; the cluster is gone.
 pub const COPIED: &str = "copied";
+
+/// Where a clone's recovery stops.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Aim {
+    Time(DateTime<Utc>),
+    /// One base backup, as it was when it stopped.
+    Backup(String),
+    /// The end of the archive.
+    End,
+}
 
 /// What happens to a clone once it has been restored and promoted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,7 +67,21 @@ impl DatabaseService {
         new_name: &str,
         by: &Actor,
     ) -> Result<CloneRow, DatabaseError> {
-        self.start_clone(workspace, id, target, new_name, by, AfterRestore::Keep).await
+        let aim = target.map_or(Aim::End, Aim::Time);
+        self.start_clone(workspace, id, aim, new_name, by, AfterRestore::Keep).await
+    }
+
+    /// Starts a clone of one base backup as it was when it stopped.
+    pub async fn restore_base_backup(
+        &self,
+        workspace: &str,
+        id: &str,
+        backup_id: &str,
+        new_name: &str,
+        by: &Actor,
+    ) -> Result<CloneRow, DatabaseError> {
+        let aim = Aim::Backup(backup_id.to_owned());
+        self.start_clone(workspace, id, aim, new_name, by, AfterRestore::Keep).await
     }
 
     /// Starts the clone's restore in the background; `after` says what happens once it runs.
@@ -65,7 +89,7 @@ impl DatabaseService {
         &self,
         workspace: &str,
         id: &str,
-        target: Option<DateTime<Utc>>,
+        aim: Aim,
         new_name: &str,
         by: &Actor,
         after: AfterRestore,
@@ -74,11 +98,24 @@ impl DatabaseService {
         let name = crate::plans::domain::PlanName::parse(new_name)
             .map_err(|m| DatabaseError::Invalid(FieldErrors::single("new_name", m)))?;
         let archive = self.archive(&database.row).await?;
-        let when = target.unwrap_or_else(Utc::now);
-        let plan = match target {
-            Some(target) => continuity::plan_restore(&archive.inputs, target)
+        let plan = match &aim {
+            Aim::Time(target) => continuity::plan_restore(&archive.inputs, *target)
                 .map_err(|e| DatabaseError::Invalid(FieldErrors::single("target_time", format!("{e}."))))?,
-            None => {
+            Aim::Backup(backup) => {
+                let report = continuity::check(&archive.inputs);
+                let usable = report.ranges.iter().any(|r| &r.base_id == backup)
+                    || archive.inputs.bases.iter().any(|b| &b.id == backup)
+                        && !report.unusable.iter().any(|u| &u.base_id == backup);
+                if !usable {
+                    return Err(DatabaseError::Invalid(FieldErrors::single(
+                        "backup_id",
+                        "No usable base backup of this database has that id (it must have succeeded, and the WAL up \
+                         to its end be archived).",
+                    )));
+                }
+                continuity::RestorePlan { base_id: backup.clone(), timeline: report.newest_timeline }
+            }
+            Aim::End => {
                 let report = continuity::check(&archive.inputs);
                 let latest = report.latest.ok_or_else(|| {
                     DatabaseError::Invalid(FieldErrors::single(
@@ -95,6 +132,11 @@ impl DatabaseService {
             self.db.run(move |c| archive::base_backups(c, &id)).await?
         };
         let base = bases.into_iter().find(|b| b.id == plan.base_id).ok_or(DatabaseError::NotFound)?;
+        let (target, when) = match &aim {
+            Aim::Time(t) => (Target::Time(*t), *t),
+            Aim::Backup(_) => (Target::Immediate, base.stopped_at.map_or_else(Utc::now, |t| t.and_utc())),
+            Aim::End => (Target::End, Utc::now()),
+        };
         let owner = self.os_user()?;
         let port = self.free_port().await?;
         let token = crate::crypto::random_token();
@@ -104,7 +146,7 @@ impl DatabaseService {
             database_id: id.to_owned(),
             name: name.as_str().to_owned(),
             port: i32::from(port),
-            target_time: target.map(|t| t.naive_utc()),
+            target_time: (target != Target::End).then(|| when.naive_utc()),
             timeline: None,
             status: RESTORING.into(),
             error: None,
@@ -173,7 +215,7 @@ impl DatabaseService {
         source: &DatabaseRow,
         clone: &CloneRow,
         base: &archive::BaseBackupRow,
-        target: Option<DateTime<Utc>>,
+        target: Target,
         token: &str,
         owner: &OsUser,
     ) -> Result<u32, String> {
@@ -216,8 +258,8 @@ impl DatabaseService {
         let timeline = match recovered {
             // No commit after the target is archived (an idle database): the end of the archive is
             // the state at the target, so recovery runs again without one.
-            Err(e) if target.is_some() && e.contains(cluster::TARGET_NOT_REACHED) => {
-                recover(&bins, &data, owner, &RecoverySettings { target: None, ..settings }, &url).await?
+            Err(e) if matches!(target, Target::Time(_)) && e.contains(cluster::TARGET_NOT_REACHED) => {
+                recover(&bins, &data, owner, &RecoverySettings { target: Target::End, ..settings }, &url).await?
             }
             other => other?,
         };

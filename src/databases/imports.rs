@@ -8,7 +8,6 @@ use crate::artifacts::postgres::PostgresUrl;
 use crate::fields::FieldErrors;
 use crate::hostfs::private::PrivateTemp;
 use crate::runs::imports::{DumpSource, ImportError, Imported};
-use crate::runs::runner::Runner;
 use futures::TryStreamExt;
 use secrecy::ExposeSecret;
 use tokio::io::AsyncWriteExt;
@@ -38,7 +37,6 @@ pub struct ImportTarget {
 impl DatabaseService {
     pub async fn import(
         &self,
-        runner: &Runner,
         workspace: &str,
         id: &str,
         from: DumpFrom,
@@ -52,7 +50,8 @@ impl DatabaseService {
             name => name.to_owned(),
         };
         let target_url = url.with_dbname(&dbname).to_secret();
-        let checked = runner
+        let checked = self
+            .runner
             .database_target(workspace, target_url.expose_secret(), &target.into, &target.confirm)
             .await
             .map_err(|errors| DatabaseError::Invalid(renamed(errors)))?;
@@ -64,7 +63,7 @@ impl DatabaseService {
             DumpFrom::HostFile(path) => DumpSource::HostFile(path),
             DumpFrom::Object(key) => DumpSource::Upload(self.fetch_object(&database.row, &key, &temp).await?),
         };
-        runner.import_dump(workspace, source, &checked).await.map_err(|e| match e {
+        self.runner.import_dump(workspace, source, &checked).await.map_err(|e| match e {
             ImportError::Path(m) => DatabaseError::Invalid(FieldErrors::single("path", m)),
             ImportError::NotADump(m) | ImportError::Failed(m) => DatabaseError::Unprocessable(m),
             ImportError::Db(e) => DatabaseError::Db(e),

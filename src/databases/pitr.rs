@@ -6,7 +6,7 @@
 //! database's name must be typed to confirm.
 
 use super::archive_store::{self as archive, CloneRow};
-use super::clones::{AfterRestore, COPYING};
+use super::clones::{AfterRestore, Aim, COPYING};
 use super::service::{DatabaseError, DatabaseService};
 use super::store::DatabaseRow;
 use super::window::at;
@@ -43,7 +43,7 @@ impl DatabaseService {
         }
         let name = format!("{} at {}", database.name(), target.format("%Y-%m-%d %H:%M:%S"));
         let name: String = name.chars().take(100).collect();
-        let clone = self.start_clone(workspace, id, Some(target), &name, by, AfterRestore::CopyBack).await?;
+        let clone = self.start_clone(workspace, id, Aim::Time(target), &name, by, AfterRestore::CopyBack).await?;
         let detail = format!("In place to {} (through clone {}).", at(&target), clone.name);
         let entry = Entry::new(by, workspace, Subject::database(id, database.name()), Action::Restored, detail);
         self.db.run(move |c| audit::store::record(c, &entry)).await?;

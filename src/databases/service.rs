@@ -118,19 +118,31 @@ pub struct DatabaseService {
     pub(super) instance: Arc<str>,
     /// How a clone's restore command reaches this server (`http://127.0.0.1:<port>`).
     pub(super) local_url: String,
+    /// Imports of dumps follow the runs feature's rules.
+    pub(super) runner: crate::runs::runner::Runner,
 }
 
 impl DatabaseService {
+    /// The data folder and this instance's id are the runner's (clones and spools live under
+    /// that folder; leases name that instance).
     pub fn new(
         db: Db,
         cipher: Arc<CredentialCipher>,
         destinations: DestinationService,
+        runner: crate::runs::runner::Runner,
         settings: PitrSettings,
-        data_dir: std::path::PathBuf,
-        instance: Arc<str>,
         local_url: String,
     ) -> DatabaseService {
-        DatabaseService { db, cipher, destinations, settings: Arc::new(settings), data_dir, instance, local_url }
+        DatabaseService {
+            db,
+            cipher,
+            destinations,
+            settings: Arc::new(settings),
+            data_dir: runner.data_dir().to_path_buf(),
+            instance: Arc::from(runner.instance()),
+            local_url,
+            runner,
+        }
     }
 
     pub(super) fn local_url(&self) -> Option<&str> {

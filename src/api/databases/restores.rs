@@ -9,10 +9,9 @@ use crate::api::error::{ApiError, ErrorBody};
 use crate::api::responses::JsonBodyErrors;
 use crate::artifacts::postgres::import::{Compression, DumpFormat};
 use crate::databases::imports::{DumpFrom, ImportTarget};
-use crate::databases::service::{DatabaseError, DatabaseService};
+use crate::databases::service::DatabaseService;
 use crate::fields::FieldErrors;
 use crate::runs::imports::Imported;
-use crate::runs::runner::Runner;
 use crate::web::upload::{UploadLimits, receive};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -100,20 +99,15 @@ pub async fn restore(
 ) -> Result<HttpResponse, actix_web::Error> {
     user.require_write()?;
     let body = owned_body(&service, &user, &id, body).await?;
-    let (ws, id) = (user.workspace_id.clone(), id.to_string());
-    let backup = service
-        .base_backups(&ws, &id)
-        .await?
-        .into_iter()
-        .find(|b| b.id == body.backup_id.to_string() && b.status == crate::databases::base::SUCCEEDED)
-        .ok_or_else(|| {
-            DatabaseError::Invalid(FieldErrors::single(
-                "backup_id",
-                "No succeeded base backup of this database has that id.",
-            ))
-        })?;
-    let stopped = backup.stopped_at.map(|t| t.and_utc());
-    let clone = service.pitr_clone(&ws, &id, stopped, &body.new_name, &user.actor()).await?;
+    let clone = service
+        .restore_base_backup(
+            &user.workspace_id,
+            &id.to_string(),
+            &body.backup_id.to_string(),
+            &body.new_name,
+            &user.actor(),
+        )
+        .await?;
     Ok(HttpResponse::Accepted().json(CloneEnvelope { data: clone_resource(&service, clone).await }))
 }
 
@@ -188,7 +182,6 @@ pub async fn import(
     req: HttpRequest,
     user: ApiUser,
     service: web::Data<DatabaseService>,
-    runner: web::Data<Runner>,
     limits: web::Data<UploadLimits>,
     id: web::Path<Uuid>,
     query: web::Query<ImportQuery>,
@@ -199,9 +192,7 @@ pub async fn import(
     let database = service.get(&user.workspace_id, &id).await?;
     let upload = receive(&req, payload, &limits).await?;
     let target = query.target(&database.dbname());
-    let what = service
-        .import(&runner, &user.workspace_id, &id, DumpFrom::Upload(upload.path().to_path_buf()), &target)
-        .await?;
+    let what = service.import(&user.workspace_id, &id, DumpFrom::Upload(upload.path().to_path_buf()), &target).await?;
     drop(upload);
     Ok(HttpResponse::Ok().json(imported(what, target.database)))
 }
@@ -232,7 +223,6 @@ pub struct RestoreFromPathBody {
 pub async fn restore_from_path(
     user: ApiUser,
     service: web::Data<DatabaseService>,
-    runner: web::Data<Runner>,
     id: web::Path<Uuid>,
     body: Body<RestoreFromPathBody>,
 ) -> Result<HttpResponse, actix_web::Error> {
@@ -258,6 +248,6 @@ pub async fn restore_from_path(
     };
     let query = ImportQuery { database: body.database, into: body.into, confirm: body.confirm };
     let target = query.target(&database.dbname());
-    let what = service.import(&runner, &user.workspace_id, &id, from, &target).await?;
+    let what = service.import(&user.workspace_id, &id, from, &target).await?;
     Ok(HttpResponse::Ok().json(imported(what, target.database)))
 }

@@ -8,7 +8,7 @@ fn myself() -> OsUser {
 }
 
 fn settings(target: Option<DateTime<Utc>>) -> RecoverySettings {
-    RecoverySettings { restore_command: "cp '/srv/wal archive/%f' \"%p\"".into(), target, port: 54321 }
+    RecoverySettings { restore_command: "cp '/srv/wal archive/%f' \"%p\"".into(), target: target.into(), port: 54321 }
 }
 
 #[test]
