@@ -80,8 +80,12 @@ async fn ship_one(
     let snapshot = match file.file {
         WalFile::Partial(_) => {
             let copy = file.path.with_file_name(format!(".shipping-{name}"));
-            tokio::fs::copy(&file.path, &copy).await.map_err(|e| format!("copying {name}: {e}"))?;
-            Some(copy)
+            match tokio::fs::copy(&file.path, &copy).await {
+                Ok(_) => Some(copy),
+                // Completed (renamed) since the listing: the next pass ships the whole segment.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                Err(e) => return Err(format!("copying {name}: {e}")),
+            }
         }
         _ => None,
     };
