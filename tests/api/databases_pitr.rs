@@ -177,7 +177,13 @@ async fn a_database_is_archived_and_cloned_to_a_second(backend: Backend) {
         psql_at(port, "SELECT id FROM ticks ORDER BY id").lines().filter_map(|l| l.trim().parse().ok()).collect();
     assert_eq!(restored, committed_by_target, "exactly the rows committed by the target second");
 
+    let stopped = api.post(&format!("/api/v1/database-clones/{clone_id}/stop"), json!({})).await;
+    assert_eq!((stopped.status, &stopped.json["data"]["status"]), (200, &json!("stopped")), "{stopped:?}");
+    let started = api.post(&format!("/api/v1/database-clones/{clone_id}/start"), json!({})).await;
+    assert_eq!((started.status, &started.json["data"]["status"]), (200, &json!("running")), "{started:?}");
+    assert_eq!(psql_at(port, "SELECT count(*) FROM ticks"), committed_by_target.len().to_string(), "it keeps its data");
     assert_eq!(api.delete(&format!("/api/v1/database-clones/{clone_id}")).await.status, 200);
+    assert_eq!(api.get(&clones).await.json["meta"]["total"], 0, "{}", api.get(&clones).await.json);
     let deleted = api.delete(&format!("/api/v1/databases/{id}")).await;
     assert_eq!(deleted.status, 200, "{deleted:?}");
     let slots = cluster.psql("SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'devpilot_%'");
