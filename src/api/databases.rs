@@ -161,15 +161,20 @@ pub struct DatabaseEnvelope {
     pub checks: Vec<StepResource>,
 }
 
-/// A database as sent.
+/// A database as sent. Every field parses (a missing one is an empty value, refused by the
+/// service next to its field), so that another workspace's database is 404 whatever the body.
 #[derive(Debug, serde::Deserialize, ToSchema)]
 pub struct DatabaseBody {
+    #[serde(default)]
+    #[schema(required = true)]
     pub name: String,
     /// A role with REPLICATION, password included; never shown again. On an update a missing or
     /// blank URL keeps the stored one.
     #[serde(default)]
     #[schema(example = "postgres://replicator:secret@db.internal:5432/shop")]
     pub url: Option<String>,
+    #[serde(default)]
+    #[schema(required = true)]
     pub destination_id: Uuid,
     /// Default: every day at 03:00 UTC.
     #[serde(default)]
@@ -193,7 +198,8 @@ impl DatabaseBody {
         DatabaseInput {
             name: self.name,
             url: self.url.unwrap_or_default(),
-            destination_id: self.destination_id.to_string(),
+            // Missing: none chosen, which the service says.
+            destination_id: if self.destination_id.is_nil() { String::new() } else { self.destination_id.to_string() },
             base_schedule: self.base_schedule.unwrap_or(defaults.base_schedule),
             window_days: self.window_days.map_or(defaults.window_days, |d| d.to_string()),
             min_base_backups: self.min_base_backups.map_or(defaults.min_base_backups, |d| d.to_string()),
@@ -427,6 +433,10 @@ pub struct PitrCloneBody {
     /// Any second of the recovery window; absent: the end of the archive.
     #[serde(default)]
     pub target_time: Option<DateTime<Utc>>,
+    /// Required (checked after the database is found, so that another workspace's is 404
+    /// whatever the body).
+    #[serde(default)]
+    #[schema(required = true)]
     pub new_name: String,
 }
 
