@@ -52,7 +52,10 @@ pub async fn wait_for_page(app: &TestApp, path: &str, within: Duration, ready: &
     loop {
         let page = app.get(path).await;
         assert_eq!(page.status, 200, "{path}: {}", page.body);
-        assert!(broken.is_empty() || !page.body.contains(broken), "{path} shows {broken}: {}", page.body);
+        if let Some(at) = page.body.find(broken).filter(|_| !broken.is_empty()) {
+            let row = page.body[at..].split("</tr>").next().unwrap_or_default();
+            panic!("{path} shows {broken}: {row}\n{}", crate::helpers::captured_logs());
+        }
         if page.body.contains(ready) {
             return page.body;
         }

@@ -151,8 +151,12 @@ impl Bar {
         offset / span * WIDTH
     }
 
-    /// `x` and width of `from..to`, at least `min` wide and inside the bar.
+    /// `x` and width of `from..to`, at least `min` wide and inside the bar. A bar of one second
+    /// (a window that has only just begun) is that second, all of it.
     fn span(&self, from: DateTime<Utc>, to: DateTime<Utc>, min: f64) -> (f64, f64) {
+        if self.end <= self.start {
+            return (0.0, WIDTH);
+        }
         let (a, b) = (self.x(from), self.x(to.max(from)));
         let width = (b - a).max(min);
         let x = (a - (width - (b - a)) / 2.0).clamp(0.0, WIDTH - width);

@@ -35,6 +35,11 @@ async fn the_database_pages_are_quiet_and_fit_a_phone() {
         "{}",
         seen.checked
     );
+    let widths: Vec<u64> = seen.bar_fits.iter().map(|(width, _)| *width).collect();
+    assert!(
+        widths.len() == 2 && widths[0] > 1000 && widths[1] <= 400,
+        "drawn at a desktop's and a phone's width: {widths:?}"
+    );
     for (width, fits) in &seen.bar_fits {
         assert!(fits, "the window bar or its times overflow a {width} px window");
     }
@@ -44,8 +49,8 @@ struct Seen {
     broken: Vec<String>,
     /// The steps "Check" put beside the URL.
     checked: String,
-    /// For each width: the bar and both times at its ends are inside the window.
-    bar_fits: Vec<(u32, bool)>,
+    /// For each window width drawn (`innerWidth`): the bar and both times at its ends are inside it.
+    bar_fits: Vec<(u64, bool)>,
 }
 
 async fn visit(b: &Browser, base: &str, id: &str, url: &str) -> Result<Seen> {
@@ -73,11 +78,12 @@ async fn visit(b: &Browser, base: &str, id: &str, url: &str) -> Result<Seen> {
             .execute(
                 "const inside = el => el && el.getBoundingClientRect().width > 0 && \
                    el.getBoundingClientRect().left >= 0 && el.getBoundingClientRect().right <= window.innerWidth; \
-                 return ['.window-bar', '.window-start', '.window-end'].every(s => inside(document.querySelector(s)));",
+                 return [window.innerWidth, \
+                   ['.window-bar', '.window-start', '.window-end'].every(s => inside(document.querySelector(s)))];",
                 json!([]),
             )
             .await?;
-        bar_fits.push((width, fits.as_bool().unwrap_or(false)));
+        bar_fits.push((fits[0].as_u64().unwrap_or(0), fits[1].as_bool().unwrap_or(false)));
     }
 
     // "Check" answers beside the URL, in place, without saving.

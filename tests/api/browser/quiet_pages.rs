@@ -15,6 +15,8 @@ const PAGES: &[&str] = &[
     "/destinations/{dest}/edit",
     "/plans",
     "/plans/new",
+    "/databases",
+    "/databases/new",
     "/runs",
     "/servers",
     "/servers/new",
