@@ -114,9 +114,8 @@ impl Application {
             db.clone(),
             cipher.clone(),
             destination_service.clone(),
+            runner.get_ref().clone(),
             settings.pitr.clone(),
-            settings.data_dir.clone(),
-            instance.id(),
             format!("http://{own_host}:{port}"),
         );
         tokio::spawn(crate::databases::archiver::run(database_service.clone(), settings.instance_timeout));

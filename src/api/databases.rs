@@ -8,7 +8,8 @@ use super::pagination::{PageQuery, Paginated, page_of, slice};
 use super::responses::{JsonBodyErrors, PageErrors};
 use crate::artifacts::postgres::wal::continuity::{GapKind, Report};
 use crate::artifacts::postgres::wal::prereq::{Outcome, Step};
-use crate::databases::archive_store::{BaseBackupRow, CloneRow};
+use crate::databases::archive_store::BaseBackupRow;
+use crate::databases::backups::Backup;
 use crate::databases::domain::DatabaseInput;
 use crate::databases::service::{Database, DatabaseError, DatabaseService};
 use actix_web::http::{StatusCode, header};
@@ -17,12 +18,22 @@ use chrono::{DateTime, Utc};
 use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
+mod clones;
+mod restores;
+pub use clones::{CloneEnvelope, CloneResource, PitrCloneBody};
+pub use restores::{ImportQuery, PitrBody, RestoreBody, RestoreFromPathBody, SwitchBody};
+
 #[derive(OpenApi)]
 #[openapi(
-    paths(list, create, show, update, delete, backups, backup_now, recovery_window, pitr_clone, clones, clone_action, delete_clone),
+    paths(
+        list, create, show, update, delete, backups, backup_now, recovery_window,
+        clones::pitr_clone, clones::clones, clones::clone_action, clones::delete_clone,
+        restores::pitr, restores::switch, restores::restore, restores::import, restores::restore_from_path
+    ),
     components(schemas(
         DatabaseResource, DatabaseEnvelope, Paginated<DatabaseResource>, DatabaseBody, StepResource,
-        BaseBackupResource, RecoveryWindow, GapResource, PitrCloneBody, CloneResource, CloneEnvelope, Deleted
+        BaseBackupResource, RecoveryWindow, GapResource, PitrCloneBody, CloneResource, CloneEnvelope, Deleted,
+        PitrBody, SwitchBody, RestoreBody, RestoreFromPathBody, restores::ImportedResource
     )),
     tags((name = "Databases", description = "PostgreSQL point-in-time recovery"))
 )]
@@ -37,10 +48,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/databases/{id}/backups", web::get().to(backups))
         .route("/databases/{id}/backups", web::post().to(backup_now))
         .route("/databases/{id}/recovery-window", web::get().to(recovery_window))
-        .route("/databases/{id}/pitr-clone", web::post().to(pitr_clone))
-        .route("/databases/{id}/clones", web::get().to(clones))
-        .route("/database-clones/{id}/{action}", web::post().to(clone_action))
-        .route("/database-clones/{id}", web::delete().to(delete_clone));
+        .route("/databases/{id}/pitr-clone", web::post().to(clones::pitr_clone))
+        .route("/databases/{id}/clones", web::get().to(clones::clones))
+        .route("/database-clones/{id}/{action}", web::post().to(clones::clone_action))
+        .route("/database-clones/{id}", web::delete().to(clones::delete_clone))
+        .route("/databases/{id}/pitr", web::post().to(restores::pitr))
+        .route("/databases/{id}/switch", web::post().to(restores::switch))
+        .route("/databases/{id}/restore", web::post().to(restores::restore))
+        .route("/databases/{id}/import", web::post().to(restores::import))
+        .route("/databases/{id}/restore-from-path", web::post().to(restores::restore_from_path));
 }
 
 impl From<DatabaseError> for ApiError {
@@ -51,10 +67,31 @@ impl From<DatabaseError> for ApiError {
         match e {
             DatabaseError::NotFound => ApiError::not_found("Database not found"),
             DatabaseError::Refused(m) => ApiError::new(StatusCode::CONFLICT, m),
+            DatabaseError::Unprocessable(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, m),
             DatabaseError::Db(e) => e.into(),
             other => ApiError::internal(other),
         }
     }
+}
+
+impl From<DatabaseError> for actix_web::Error {
+    fn from(e: DatabaseError) -> Self {
+        ApiError::from(e).into()
+    }
+}
+
+/// A JSON body, read only once the database is known to be the workspace's: another
+/// workspace's id answers 404 whatever its body holds.
+pub type Body<T> = Result<web::Json<T>, actix_web::Error>;
+
+pub(super) async fn owned_body<T>(
+    service: &DatabaseService,
+    user: &ApiUser,
+    id: &Uuid,
+    body: Body<T>,
+) -> Result<T, actix_web::Error> {
+    service.get(&user.workspace_id, &id.to_string()).await?;
+    Ok(body?.into_inner())
 }
 
 /// A protected database.
@@ -161,20 +198,15 @@ pub struct DatabaseEnvelope {
     pub checks: Vec<StepResource>,
 }
 
-/// A database as sent. Every field parses (a missing one is an empty value, refused by the
-/// service next to its field), so that another workspace's database is 404 whatever the body.
+/// A database as sent.
 #[derive(Debug, serde::Deserialize, ToSchema)]
 pub struct DatabaseBody {
-    #[serde(default)]
-    #[schema(required = true)]
     pub name: String,
     /// A role with REPLICATION, password included; never shown again. On an update a missing or
     /// blank URL keeps the stored one.
     #[serde(default)]
     #[schema(example = "postgres://replicator:secret@db.internal:5432/shop")]
     pub url: Option<String>,
-    #[serde(default)]
-    #[schema(required = true)]
     pub destination_id: Uuid,
     /// Default: every day at 03:00 UTC.
     #[serde(default)]
@@ -198,8 +230,7 @@ impl DatabaseBody {
         DatabaseInput {
             name: self.name,
             url: self.url.unwrap_or_default(),
-            // Missing: none chosen, which the service says.
-            destination_id: if self.destination_id.is_nil() { String::new() } else { self.destination_id.to_string() },
+            destination_id: self.destination_id.to_string(),
             base_schedule: self.base_schedule.unwrap_or(defaults.base_schedule),
             window_days: self.window_days.map_or(defaults.window_days, |d| d.to_string()),
             min_base_backups: self.min_base_backups.map_or(defaults.min_base_backups, |d| d.to_string()),
@@ -210,6 +241,7 @@ impl DatabaseBody {
 
 #[derive(Debug, serde::Serialize, serde::Deserialize, ToSchema)]
 pub struct Deleted {
+    #[schema(example = "Clone stopped and removed.")]
     pub message: String,
 }
 
@@ -263,10 +295,11 @@ pub async fn update(
     user: ApiUser,
     service: web::Data<DatabaseService>,
     id: web::Path<Uuid>,
-    body: web::Json<DatabaseBody>,
-) -> Result<HttpResponse, ApiError> {
+    body: Body<DatabaseBody>,
+) -> Result<HttpResponse, actix_web::Error> {
     user.require_write()?;
-    let input = body.into_inner().into_input();
+    let body = owned_body(&service, &user, &id, body).await?;
+    let input = body.into_input();
     let (database, checks) = service.update(&user.workspace_id, &id.to_string(), &input, &user.actor()).await?;
     Ok(HttpResponse::Ok().json(DatabaseEnvelope { data: database.into(), checks: steps(checks) }))
 }
@@ -293,21 +326,26 @@ pub async fn delete(
     Ok(HttpResponse::Ok().json(Deleted { message }))
 }
 
-/// A base backup.
+/// A backup of the database: a base backup (`kind: base`, with its WAL positions) or a run of a
+/// `pg_dump` schedule of the same database (`kind: dump`, with the schedule).
 #[derive(Debug, serde::Serialize, serde::Deserialize, ToSchema)]
 pub struct BaseBackupResource {
     #[schema(format = "uuid")]
     pub id: String,
-    /// `base` (pg_basebackup).
+    /// `base` (pg_basebackup) or `dump` (a pg_dump run, restored with
+    /// `POST /api/v1/backups/database/{id}/restore`).
     pub kind: String,
-    /// `running`, `succeeded` or `failed`.
+    /// `running`, `succeeded` or `failed` (dumps: also `queued`, `skipped`, `interrupted`).
     pub status: String,
     /// `manual` or `schedule`.
     pub trigger: String,
+    /// Dumps: the schedule that made it.
+    pub schedule_id: Option<String>,
+    pub schedule_name: Option<String>,
     pub timeline: Option<i32>,
     pub start_lsn: Option<String>,
     pub stop_lsn: Option<String>,
-    pub started_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
     pub stopped_at: Option<DateTime<Utc>>,
     pub bytes: i64,
     pub sha256: Option<String>,
@@ -321,10 +359,12 @@ impl From<BaseBackupRow> for BaseBackupResource {
             kind: "base".into(),
             status: b.status,
             trigger: b.trigger,
+            schedule_id: None,
+            schedule_name: None,
             timeline: b.timeline,
             start_lsn: b.start_lsn,
             stop_lsn: b.stop_lsn,
-            started_at: b.started_at.and_utc(),
+            started_at: Some(b.started_at.and_utc()),
             stopped_at: b.stopped_at.map(|t| t.and_utc()),
             bytes: b.bytes,
             sha256: b.sha256,
@@ -333,7 +373,32 @@ impl From<BaseBackupRow> for BaseBackupResource {
     }
 }
 
-/// The database's base backups, newest first.
+impl From<Backup> for BaseBackupResource {
+    fn from(backup: Backup) -> Self {
+        match backup {
+            Backup::Base(b) => b.into(),
+            Backup::Dump(run, schedule) => BaseBackupResource {
+                id: run.id,
+                kind: "dump".into(),
+                status: run.status,
+                trigger: run.trigger,
+                schedule_id: Some(run.plan_id),
+                schedule_name: Some(schedule),
+                timeline: None,
+                start_lsn: None,
+                stop_lsn: None,
+                started_at: run.started_at.map(|t| t.and_utc()),
+                stopped_at: run.finished_at.map(|t| t.and_utc()),
+                bytes: run.bytes,
+                sha256: run.sha256,
+                error: run.error,
+            },
+        }
+    }
+}
+
+/// The database's backups, newest first: base backups and the runs of `pg_dump` schedules of
+/// the same database.
 #[utoipa::path(get, path = "/api/v1/databases/{id}/backups", tag = "Databases", params(("id" = Uuid, Path), PageQuery),
     responses((status = 200, description = "A page of backups", body = Paginated<BaseBackupResource>),
         (status = 404, description = "No such database in this workspace", body = ErrorBody), PageErrors))]
@@ -345,7 +410,7 @@ pub async fn backups(
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.to_string();
-    let all = service.base_backups(&user.workspace_id, &id);
+    let all = service.backups(&user.workspace_id, &id);
     let fetch = |page, per_page| async move { Ok::<_, ApiError>(slice(all.await?, page, per_page)) };
     page_of(&req, &query, fetch, BaseBackupResource::from).await
 }
@@ -426,131 +491,4 @@ pub async fn recovery_window(
 ) -> Result<HttpResponse, ApiError> {
     let report = service.recovery_window(&user.workspace_id, &id.to_string()).await?;
     Ok(HttpResponse::Ok().json(RecoveryWindow::from(report)))
-}
-
-#[derive(Debug, serde::Deserialize, ToSchema)]
-pub struct PitrCloneBody {
-    /// Any second of the recovery window; absent: the end of the archive.
-    #[serde(default)]
-    pub target_time: Option<DateTime<Utc>>,
-    /// Required (checked after the database is found, so that another workspace's is 404
-    /// whatever the body).
-    #[serde(default)]
-    #[schema(required = true)]
-    pub new_name: String,
-}
-
-/// A cluster Devpilot restored from the archive.
-#[derive(Debug, serde::Serialize, serde::Deserialize, ToSchema)]
-pub struct CloneResource {
-    #[schema(format = "uuid")]
-    pub id: String,
-    pub database_id: String,
-    pub name: String,
-    /// `restoring`, `running`, `stopped` or `failed`.
-    pub status: String,
-    pub error: Option<String>,
-    pub target_time: Option<DateTime<Utc>>,
-    pub timeline: Option<i32>,
-    /// Where it listens, on Devpilot's host; the source's roles and passwords apply.
-    #[schema(example = "postgres://127.0.0.1:55000/shop")]
-    pub connection_url: String,
-    pub created_at: DateTime<Utc>,
-}
-
-#[derive(Debug, serde::Serialize, serde::Deserialize, ToSchema)]
-pub struct CloneEnvelope {
-    pub data: CloneResource,
-}
-
-async fn clone_resource(service: &DatabaseService, clone: CloneRow) -> CloneResource {
-    CloneResource {
-        connection_url: service.clone_url(&clone).await,
-        id: clone.id,
-        database_id: clone.database_id,
-        name: clone.name,
-        status: clone.status,
-        error: clone.error,
-        target_time: clone.target_time.map(|t| t.and_utc()),
-        timeline: clone.timeline,
-        created_at: clone.created_at.and_utc(),
-    }
-}
-
-/// Restores the database as a new cluster at `target_time` (in the background: follow its
-/// status); a time outside the recovery window is refused with the window in the message.
-#[utoipa::path(post, path = "/api/v1/databases/{id}/pitr-clone", tag = "Databases", params(("id" = Uuid, Path)), request_body = PitrCloneBody,
-    responses((status = 202, description = "Restoring", body = CloneEnvelope),
-        (status = 403, description = "Viewers cannot restore", body = ErrorBody),
-        (status = 404, description = "No such database in this workspace", body = ErrorBody),
-        (status = 409, description = "No clone can be made now", body = ErrorBody), JsonBodyErrors))]
-pub async fn pitr_clone(
-    user: ApiUser,
-    service: web::Data<DatabaseService>,
-    id: web::Path<Uuid>,
-    body: web::Json<PitrCloneBody>,
-) -> Result<HttpResponse, ApiError> {
-    user.require_write()?;
-    let body = body.into_inner();
-    let clone = service
-        .pitr_clone(&user.workspace_id, &id.to_string(), body.target_time, &body.new_name, &user.actor())
-        .await?;
-    Ok(HttpResponse::Accepted().json(CloneEnvelope { data: clone_resource(&service, clone).await }))
-}
-
-#[utoipa::path(get, path = "/api/v1/databases/{id}/clones", tag = "Databases", params(("id" = Uuid, Path), PageQuery),
-    responses((status = 200, description = "The database's clones", body = Paginated<CloneResource>),
-        (status = 404, description = "No such database in this workspace", body = ErrorBody), PageErrors))]
-pub async fn clones(
-    req: HttpRequest,
-    user: ApiUser,
-    service: web::Data<DatabaseService>,
-    id: web::Path<Uuid>,
-    query: web::Query<PageQuery>,
-) -> Result<HttpResponse, ApiError> {
-    let database = service.get(&user.workspace_id, &id.to_string()).await?;
-    let mut all = Vec::new();
-    for clone in service.clones(&user.workspace_id, Some(database.id())).await? {
-        all.push(clone_resource(&service, clone).await);
-    }
-    let fetch = |page, per_page| async move { Ok::<_, ApiError>(slice(all, page, per_page)) };
-    page_of(&req, &query, fetch, |c| c).await
-}
-
-/// `stop` or `start` a clone's cluster.
-#[utoipa::path(post, path = "/api/v1/database-clones/{id}/{action}", tag = "Databases",
-    params(("id" = Uuid, Path), ("action" = String, Path, description = "stop or start")),
-    responses((status = 200, description = "Done", body = CloneEnvelope),
-        (status = 403, description = "Viewers cannot change clones", body = ErrorBody),
-        (status = 404, description = "No such clone or action", body = ErrorBody),
-        (status = 409, description = "Not possible in the clone's state", body = ErrorBody)))]
-pub async fn clone_action(
-    user: ApiUser,
-    service: web::Data<DatabaseService>,
-    path: web::Path<(Uuid, String)>,
-) -> Result<HttpResponse, ApiError> {
-    user.require_write()?;
-    let (id, action) = path.into_inner();
-    let run = match action.as_str() {
-        "start" => true,
-        "stop" => false,
-        _ => return Err(ApiError::not_found("No such action: use stop or start.")),
-    };
-    let clone = service.set_clone_running(&user.workspace_id, &id.to_string(), run, &user.actor()).await?;
-    Ok(HttpResponse::Ok().json(CloneEnvelope { data: clone_resource(&service, clone).await }))
-}
-
-#[utoipa::path(delete, path = "/api/v1/database-clones/{id}", tag = "Databases", params(("id" = Uuid, Path)),
-    responses((status = 200, description = "Stopped and removed", body = Deleted),
-        (status = 403, description = "Viewers cannot delete clones", body = ErrorBody),
-        (status = 404, description = "No such clone in this workspace", body = ErrorBody),
-        (status = 409, description = "Still restoring", body = ErrorBody)))]
-pub async fn delete_clone(
-    user: ApiUser,
-    service: web::Data<DatabaseService>,
-    id: web::Path<Uuid>,
-) -> Result<HttpResponse, ApiError> {
-    user.require_write()?;
-    service.delete_clone(&user.workspace_id, &id.to_string(), &user.actor()).await?;
-    Ok(HttpResponse::Ok().json(Deleted { message: "Clone stopped and removed.".into() }))
 }

@@ -7,6 +7,7 @@ use super::error::{ApiError, ErrorBody};
 use super::pagination::{PageQuery, Paginated, page_of, slice};
 use super::responses::{JsonBodyErrors, PageErrors};
 use super::runs::{RunEnvelope, RunResource, run_location};
+use crate::databases::service::{DatabaseError, DatabaseService};
 use crate::fields::FieldErrors;
 use crate::plans::domain::Source;
 use crate::plans::service::{Plan, PlanService};
@@ -14,6 +15,7 @@ use crate::runs::runner::{Runner, Trigger};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
+use secrecy::ExposeSecret;
 use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
@@ -192,6 +194,7 @@ pub async fn list(
 pub async fn create(
     user: ApiUser,
     service: web::Data<PlanService>,
+    databases: web::Data<DatabaseService>,
     body: web::Json<NewSchedule>,
 ) -> Result<HttpResponse, ApiError> {
     user.require_write()?;
@@ -204,7 +207,11 @@ pub async fn create(
             let message = "Give either source or database_id, not both.";
             return Err(ApiError::invalid(&FieldErrors::single("database_id", message)));
         }
-        (None, Some(database_id)) => return schedule_for_database(database_id),
+        (None, Some(database_id)) => {
+            let (name, source) = database_source(&databases, &user.workspace_id, database_id).await?;
+            body.name = body.name.filter(|n| !n.trim().is_empty()).or(Some(name));
+            source
+        }
         (None, None) => {
             let message = "Say what to back up: \"source\": {\"type\": \"directory\", \"sqlite\" or \"postgres\", \
                            with its \"path\" or \"url\"}, or \"database_id\".";
@@ -234,11 +241,24 @@ const APPLICATIONS_ARE_FOLDERS: &str = "Devpilot backs up an application's volum
      server: send \"source\": {\"type\": \"directory\", \"path\": \"/path/of/the/volume\"} instead of \
      application_id (the folder must be granted to the workspace).";
 
-/// A schedule of a database of the workspace (spec 002's `database_id`). There are no databases
-/// to name yet: every id is unknown.
-fn schedule_for_database(database_id: Uuid) -> Result<HttpResponse, ApiError> {
-    let message = format!("There is no database {database_id} in this workspace.");
-    Err(ApiError::invalid(&FieldErrors::single("database_id", message)))
+/// Spec 002's `database_id`: a `pg_dump` schedule of a protected database of the workspace, on
+/// its connection, named "<database> dump" unless a name is given.
+async fn database_source(
+    databases: &DatabaseService,
+    workspace: &str,
+    database_id: Uuid,
+) -> Result<(String, SourceInput), ApiError> {
+    let unknown = || {
+        let message = format!("There is no database {database_id} in this workspace.");
+        ApiError::invalid(&FieldErrors::single("database_id", message))
+    };
+    let (name, url) = match databases.dump_source(workspace, &database_id.to_string()).await {
+        Ok(found) => found,
+        Err(DatabaseError::NotFound) => return Err(unknown()),
+        Err(other) => return Err(other.into()),
+    };
+    let source = SourceInput { kind: SourceType::Postgres, path: None, url: Some(url.expose_secret().to_owned()) };
+    Ok((format!("{name} dump"), source))
 }
 
 /// One schedule.

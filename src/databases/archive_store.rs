@@ -130,15 +130,37 @@ pub fn delete_base(conn: &mut DbConn, id: &str) -> QueryResult<()> {
     diesel::delete(bases::base_backups.filter(bases::id.eq(id))).execute(conn).map(drop)
 }
 
-/// Base backups left running by an instance that is gone: marked failed.
-pub fn interrupt_bases(conn: &mut DbConn, instance: &str, now: NaiveDateTime) -> QueryResult<usize> {
-    diesel::update(bases::base_backups.filter(bases::status.eq("running")).filter(bases::instance_id.eq(instance)))
-        .set((
-            bases::status.eq("failed"),
-            bases::stopped_at.eq(now),
-            bases::error.eq("Interrupted: the server taking it stopped."),
-        ))
-        .execute(conn)
+/// Base backups and clone restores left unfinished by instances that are gone (not in `live`,
+/// or `restarted`: this process's own id, inherited from its predecessor): marked failed.
+pub fn interrupt_orphans(
+    conn: &mut DbConn,
+    live: &[String],
+    restarted: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    let bases_left = diesel::update(
+        bases::base_backups
+            .filter(bases::status.eq("running"))
+            .filter(bases::instance_id.ne_all(live.to_vec()).or(bases::instance_id.eq(restarted))),
+    )
+    .set((
+        bases::status.eq("failed"),
+        bases::stopped_at.eq(now),
+        bases::error.eq("Interrupted: the server taking it stopped before it finished."),
+    ))
+    .execute(conn)?;
+    let clones_left = diesel::update(
+        clones::database_clones
+            .filter(clones::status.eq_any(["restoring", "copying"]))
+            .filter(clones::instance_id.ne_all(live.to_vec()).or(clones::instance_id.eq(restarted))),
+    )
+    .set((
+        clones::status.eq("failed"),
+        clones::error.eq("Interrupted: the server restoring it stopped before it finished; delete it and start again."),
+        clones::fetch_token_hash.eq(None::<String>),
+    ))
+    .execute(conn)?;
+    Ok(bases_left + clones_left)
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

@@ -22,7 +22,13 @@ const MAX_BACK_OFF: Duration = Duration::from_secs(60);
 /// Runs until the process ends.
 pub async fn run(service: DatabaseService, instance_timeout: Duration) {
     let mut workers: HashMap<String, JoinHandle<()>> = HashMap::new();
+    // Nothing of this process runs yet: whatever its id still names as running was cut off.
+    let mut restarted = Some(service.instance.to_string());
     loop {
+        match interrupt_orphans(&service, instance_timeout, restarted.as_deref()).await {
+            Ok(()) => restarted = None,
+            Err(e) => tracing::warn!(error = %e, "unfinished base backups and clones could not be checked"),
+        }
         if let Err(e) = tick(&service, instance_timeout, &mut workers).await {
             tracing::warn!(error = %e, "the WAL archiver could not check its databases");
         }
@@ -31,6 +37,27 @@ pub async fn run(service: DatabaseService, instance_timeout: Duration) {
         }
         tokio::time::sleep(service.settings.tick).await;
     }
+}
+
+/// Base backups and clone restores whose instance died are marked failed.
+async fn interrupt_orphans(
+    service: &DatabaseService,
+    instance_timeout: Duration,
+    restarted: Option<&str>,
+) -> Result<(), crate::db::DbError> {
+    let now = Utc::now().naive_utc();
+    let since = now - chrono::Duration::from_std(instance_timeout).unwrap_or_else(|_| chrono::Duration::seconds(60));
+    let mut live = service.db.run(move |c| crate::instances::store::live(c, since)).await?;
+    let me = service.instance.to_string();
+    if !live.contains(&me) {
+        live.push(me);
+    }
+    let restarted = restarted.unwrap_or_default().to_owned();
+    let n = service.db.run(move |c| super::archive_store::interrupt_orphans(c, &live, &restarted, now)).await?;
+    if n > 0 {
+        tracing::warn!(count = n, "marked base backups or clone restores of a stopped server as failed");
+    }
+    Ok(())
 }
 
 async fn tick(

@@ -172,25 +172,10 @@ impl DatabaseService {
     pub(super) async fn apply_retention(&self, row: &DatabaseRow) -> Result<usize, String> {
         let id = row.id.clone();
         let bases = self.db.run(move |c| archive::base_backups(c, &id)).await.map_err(|e| e.to_string())?;
-        let succeeded: Vec<&BaseBackupRow> = bases.iter().filter(|b| b.status == SUCCEEDED).collect();
         let cutoff = Utc::now().naive_utc() - chrono::Duration::days(row.window_days);
-        let minimum = usize::try_from(row.min_base_backups).unwrap_or(1).max(1);
-        // Newest first: keep while inside the window, or while fewer than the minimum are kept;
-        // one more beyond the window keeps its start reachable (the window's earliest second).
-        let mut kept = 0;
-        let mut oldest_kept: Option<&BaseBackupRow> = None;
-        let mut removable = Vec::new();
-        for base in &succeeded {
-            let inside = base.stopped_at.is_some_and(|t| t >= cutoff);
-            let covers_window_start = oldest_kept.is_some_and(|o| o.stopped_at.is_some_and(|t| t > cutoff));
-            if inside || kept < minimum || covers_window_start {
-                kept += 1;
-                oldest_kept = Some(base);
-            } else {
-                removable.push((*base).clone());
-            }
-        }
-        let Some(oldest) = oldest_kept.cloned() else { return Ok(0) };
+        let minimum = usize::try_from(row.min_base_backups).unwrap_or(1);
+        let (kept, removable) = retained(bases, cutoff, minimum);
+        let Some(oldest) = kept.last().cloned() else { return Ok(0) };
         let Some(destination) = row.destination_id.clone() else { return Ok(0) };
         let provider = match self.destinations.provider(&row.workspace_id, &destination).await {
             Ok((_, Ok(provider))) => provider,
@@ -224,6 +209,31 @@ impl DatabaseService {
     }
 }
 
+/// Which succeeded base backups retention keeps (newest first) and which it removes: every one
+/// that stopped inside the window (after `cutoff`), at least `minimum` of the newest, and the
+/// newest one that stopped before the window (its first second is restored from it). Base
+/// backups that did not succeed are neither.
+fn retained(
+    bases: Vec<BaseBackupRow>,
+    cutoff: chrono::NaiveDateTime,
+    minimum: usize,
+) -> (Vec<BaseBackupRow>, Vec<BaseBackupRow>) {
+    let mut succeeded: Vec<BaseBackupRow> = bases.into_iter().filter(|b| b.status == SUCCEEDED).collect();
+    succeeded.sort_by_key(|b| std::cmp::Reverse(b.started_at));
+    let (mut kept, mut removable) = (Vec::new(), Vec::new());
+    for base in succeeded {
+        let inside = base.stopped_at.is_some_and(|t| t >= cutoff);
+        let window_start_uncovered =
+            kept.last().is_none_or(|newer: &BaseBackupRow| newer.stopped_at.is_some_and(|t| t >= cutoff));
+        if inside || kept.len() < minimum.max(1) || window_start_uncovered {
+            kept.push(base);
+        } else {
+            removable.push(base);
+        }
+    }
+    (kept, removable)
+}
+
 /// Starts the base backups that are due, each claimed so that one instance takes it.
 pub async fn start_due(service: &DatabaseService) -> Result<usize, crate::db::DbError> {
     let now = Utc::now().naive_utc();
@@ -240,4 +250,56 @@ pub async fn start_due(service: &DatabaseService) -> Result<usize, crate::db::Db
         }
     }
     Ok(started)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, NaiveDateTime};
+
+    fn base(id: &str, days_ago: i64, status: &str, now: NaiveDateTime) -> BaseBackupRow {
+        BaseBackupRow {
+            id: id.into(),
+            database_id: "d".into(),
+            workspace_id: "w".into(),
+            status: status.into(),
+            trigger: "schedule".into(),
+            instance_id: None,
+            object_key: Some(format!("{id}.tar.zst")),
+            timeline: Some(1),
+            start_lsn: Some("0/1000000".into()),
+            stop_lsn: Some("0/1000100".into()),
+            started_at: now - Duration::days(days_ago),
+            stopped_at: Some(now - Duration::days(days_ago) + Duration::minutes(1)),
+            bytes: 1,
+            sha256: None,
+            error: None,
+        }
+    }
+
+    fn ids(rows: &[BaseBackupRow]) -> Vec<&str> {
+        rows.iter().map(|b| b.id.as_str()).collect()
+    }
+
+    #[test]
+    fn retention_keeps_the_window_its_first_second_and_the_minimum() {
+        let now = Utc::now().naive_utc();
+        let cutoff = now - Duration::days(7);
+        let all = vec![
+            base("d1", 1, SUCCEEDED, now),
+            base("d3", 3, SUCCEEDED, now),
+            base("d8", 8, SUCCEEDED, now),
+            base("d9", 9, SUCCEEDED, now),
+            base("d20", 20, SUCCEEDED, now),
+            base("failed", 2, FAILED, now),
+        ];
+        let (kept, removed) = retained(all.clone(), cutoff, 2);
+        assert_eq!(ids(&kept), ["d1", "d3", "d8"], "inside, plus the one covering the window's start");
+        assert_eq!(ids(&removed), ["d9", "d20"]);
+        let (kept, removed) = retained(all, cutoff, 4);
+        assert_eq!(ids(&kept), ["d1", "d3", "d8", "d9"], "at least the minimum");
+        assert_eq!(ids(&removed), ["d20"]);
+        let (kept, removed) = retained(vec![base("old", 30, SUCCEEDED, now)], cutoff, 1);
+        assert_eq!((ids(&kept), removed.len()), (vec!["old"], 0), "the only one is never removed");
+    }
 }

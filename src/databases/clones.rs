@@ -8,7 +8,7 @@ use super::service::{DatabaseError, DatabaseService};
 use super::store::DatabaseRow;
 use super::window::at;
 use crate::artifacts::postgres::PostgresUrl;
-use crate::artifacts::postgres::wal::clone::{self as cluster, OsUser, RecoverySettings};
+use crate::artifacts::postgres::wal::clone::{self as cluster, OsUser, RecoverySettings, Target};
 use crate::artifacts::postgres::wal::continuity;
 use crate::artifacts::restore;
 use crate::audit::{self, Action, Actor, Entry, Subject};
@@ -21,6 +21,29 @@ pub const RESTORING: &str = "restoring";
 pub const RUNNING: &str = "running";
 pub const STOPPED: &str = "stopped";
 pub const FAILED: &str = "failed";
+/// An in-place restore's clone: its data is being copied back into the source…
+pub const COPYING: &str = "copying";
+/// …and was; the cluster is gone.
+pub const COPIED: &str = "copied";
+
+/// Where a clone's recovery stops.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Aim {
+    Time(DateTime<Utc>),
+    /// One base backup, as it was when it stopped.
+    Backup(String),
+    /// The end of the archive.
+    End,
+}
+
+/// What happens to a clone once it has been restored and promoted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterRestore {
+    /// It runs, listed with the database's clones.
+    Keep,
+    /// Its database is copied back into the source and the cluster removed (in-place PITR).
+    CopyBack,
+}
 
 /// How long a clone may take to replay its WAL and promote.
 const PROMOTE_WITHIN: std::time::Duration = std::time::Duration::from_secs(3600);
@@ -44,15 +67,55 @@ impl DatabaseService {
         new_name: &str,
         by: &Actor,
     ) -> Result<CloneRow, DatabaseError> {
+        let aim = target.map_or(Aim::End, Aim::Time);
+        self.start_clone(workspace, id, aim, new_name, by, AfterRestore::Keep).await
+    }
+
+    /// Starts a clone of one base backup as it was when it stopped.
+    pub async fn restore_base_backup(
+        &self,
+        workspace: &str,
+        id: &str,
+        backup_id: &str,
+        new_name: &str,
+        by: &Actor,
+    ) -> Result<CloneRow, DatabaseError> {
+        let aim = Aim::Backup(backup_id.to_owned());
+        self.start_clone(workspace, id, aim, new_name, by, AfterRestore::Keep).await
+    }
+
+    /// Starts the clone's restore in the background; `after` says what happens once it runs.
+    pub(super) async fn start_clone(
+        &self,
+        workspace: &str,
+        id: &str,
+        aim: Aim,
+        new_name: &str,
+        by: &Actor,
+        after: AfterRestore,
+    ) -> Result<CloneRow, DatabaseError> {
         let database = self.get(workspace, id).await?;
         let name = crate::plans::domain::PlanName::parse(new_name)
             .map_err(|m| DatabaseError::Invalid(FieldErrors::single("new_name", m)))?;
         let archive = self.archive(&database.row).await?;
-        let when = target.unwrap_or_else(Utc::now);
-        let plan = match target {
-            Some(target) => continuity::plan_restore(&archive.inputs, target)
+        let plan = match &aim {
+            Aim::Time(target) => continuity::plan_restore(&archive.inputs, *target)
                 .map_err(|e| DatabaseError::Invalid(FieldErrors::single("target_time", format!("{e}."))))?,
-            None => {
+            Aim::Backup(backup) => {
+                let report = continuity::check(&archive.inputs);
+                let usable = report.ranges.iter().any(|r| &r.base_id == backup)
+                    || archive.inputs.bases.iter().any(|b| &b.id == backup)
+                        && !report.unusable.iter().any(|u| &u.base_id == backup);
+                if !usable {
+                    return Err(DatabaseError::Invalid(FieldErrors::single(
+                        "backup_id",
+                        "No usable base backup of this database has that id (it must have succeeded, and the WAL up \
+                         to its end be archived).",
+                    )));
+                }
+                continuity::RestorePlan { base_id: backup.clone(), timeline: report.newest_timeline }
+            }
+            Aim::End => {
                 let report = continuity::check(&archive.inputs);
                 let latest = report.latest.ok_or_else(|| {
                     DatabaseError::Invalid(FieldErrors::single(
@@ -69,6 +132,11 @@ impl DatabaseService {
             self.db.run(move |c| archive::base_backups(c, &id)).await?
         };
         let base = bases.into_iter().find(|b| b.id == plan.base_id).ok_or(DatabaseError::NotFound)?;
+        let (target, when) = match &aim {
+            Aim::Time(t) => (Target::Time(*t), *t),
+            Aim::Backup(_) => (Target::Immediate, base.stopped_at.map_or_else(Utc::now, |t| t.and_utc())),
+            Aim::End => (Target::End, Utc::now()),
+        };
         let owner = self.os_user()?;
         let port = self.free_port().await?;
         let token = crate::crypto::random_token();
@@ -78,7 +146,7 @@ impl DatabaseService {
             database_id: id.to_owned(),
             name: name.as_str().to_owned(),
             port: i32::from(port),
-            target_time: target.map(|t| t.naive_utc()),
+            target_time: (target != Target::End).then(|| when.naive_utc()),
             timeline: None,
             status: RESTORING.into(),
             error: None,
@@ -102,8 +170,14 @@ impl DatabaseService {
         let (service, clone, source) = (self.clone(), row.clone(), database.row.clone());
         tokio::spawn(async move {
             let outcome = service.restore_clone(&source, &clone, &base, target, &token, &owner).await;
+            let outcome = match (outcome, after) {
+                (Ok(timeline), AfterRestore::CopyBack) => {
+                    service.copy_back(&source, &clone, &owner).await.map(|()| (COPIED, timeline))
+                }
+                (outcome, _) => outcome.map(|timeline| (RUNNING, timeline)),
+            };
             let (status, error, timeline) = match outcome {
-                Ok(timeline) => (RUNNING, None, i32::try_from(timeline).ok()),
+                Ok((status, timeline)) => (status, None, i32::try_from(timeline).ok()),
                 Err(e) => {
                     let _ = cluster::stop(
                         &service.binaries_or_default(),
@@ -141,7 +215,7 @@ impl DatabaseService {
         source: &DatabaseRow,
         clone: &CloneRow,
         base: &archive::BaseBackupRow,
-        target: Option<DateTime<Utc>>,
+        target: Target,
         token: &str,
         owner: &OsUser,
     ) -> Result<u32, String> {
@@ -177,11 +251,18 @@ impl DatabaseService {
             token_file.display()
         );
         let port = u16::try_from(clone.port).map_err(|e| e.to_string())?;
-        cluster::configure_recovery(&data, &RecoverySettings { restore_command, target, port }, owner)
-            .map_err(|e| format!("configuring recovery: {e}"))?;
-        cluster::start(&bins, &data, owner).await.map_err(|e| format!("starting the clone: {e}"))?;
         let url = PostgresUrl::parse(self.open_url(source)?.expose_secret()).map_err(|e| e.to_string())?;
-        let timeline = cluster::wait_promoted(&data, &url.on_loopback(port), PROMOTE_WITHIN).await?;
+        let url = url.on_loopback(port);
+        let settings = RecoverySettings { restore_command, target, port };
+        let recovered = recover(&bins, &data, owner, &settings, &url).await;
+        let timeline = match recovered {
+            // No commit after the target is archived (an idle database): the end of the archive is
+            // the state at the target, so recovery runs again without one.
+            Err(e) if matches!(target, Target::Time(_)) && e.contains(cluster::TARGET_NOT_REACHED) => {
+                recover(&bins, &data, owner, &RecoverySettings { target: Target::End, ..settings }, &url).await?
+            }
+            other => other?,
+        };
         let _ = std::fs::remove_file(&token_file);
         Ok(timeline)
     }
@@ -226,7 +307,7 @@ impl DatabaseService {
         by: &Actor,
     ) -> Result<CloneRow, DatabaseError> {
         let clone = self.own_clone(workspace, id).await?;
-        if clone.status == RESTORING || clone.status == FAILED {
+        if clone.status != RUNNING && clone.status != STOPPED {
             return Err(DatabaseError::Refused(format!("The clone is {}; it can only be deleted now.", clone.status)));
         }
         let (bins, owner) = (self.binaries()?, self.os_user()?);
@@ -251,8 +332,11 @@ impl DatabaseService {
     /// Stops the cluster and removes its folder and record.
     pub async fn delete_clone(&self, workspace: &str, id: &str, by: &Actor) -> Result<(), DatabaseError> {
         let clone = self.own_clone(workspace, id).await?;
-        if clone.status == RESTORING {
-            return Err(DatabaseError::Refused("The clone is still restoring; delete it once it has finished.".into()));
+        if clone.status == RESTORING || clone.status == COPYING {
+            return Err(DatabaseError::Refused(format!(
+                "The clone is still {}; delete it once it has finished.",
+                clone.status
+            )));
         }
         let (bins, owner) = (self.binaries()?, self.os_user()?);
         let folder = self.clone_dir(id);
@@ -279,6 +363,19 @@ impl DatabaseService {
         }
         Ok(clone)
     }
+}
+
+/// Writes the recovery settings, starts the cluster and waits for it to promote.
+async fn recover(
+    bins: &crate::artifacts::postgres::wal::binaries::PgBinaries,
+    data: &std::path::Path,
+    owner: &OsUser,
+    settings: &RecoverySettings,
+    url: &PostgresUrl,
+) -> Result<u32, String> {
+    cluster::configure_recovery(data, settings, owner).map_err(|e| format!("configuring recovery: {e}"))?;
+    cluster::start(bins, data, owner).await.map_err(|e| format!("starting the clone: {e}"))?;
+    cluster::wait_promoted(data, url, PROMOTE_WITHIN).await
 }
 
 /// The clone's folder: Devpilot's, entered by the cluster's user.

@@ -43,7 +43,7 @@ impl From<DatabaseError> for AppError {
     fn from(e: DatabaseError) -> Self {
         match e {
             DatabaseError::NotFound => AppError::NotFound("Database not found".into()),
-            DatabaseError::Refused(message) => AppError::BadRequest(message),
+            DatabaseError::Refused(message) | DatabaseError::Unprocessable(message) => AppError::BadRequest(message),
             DatabaseError::Db(e) => e.into(),
             other => match other.field_errors() {
                 Some(errors) => {

@@ -7,14 +7,18 @@
 
 pub mod archive_store;
 pub mod archiver;
+pub mod backups;
 pub mod base;
 pub mod clones;
 pub mod domain;
 pub mod fetch;
 pub mod fetch_client;
 pub mod html;
+pub mod imports;
+pub mod pitr;
 pub mod service;
 pub mod shipping;
 pub mod store;
+pub mod switch;
 pub mod wal_route;
 pub mod window;

@@ -5,7 +5,7 @@ use super::domain::{DatabaseInput, NewDatabase, slot_name};
 use super::store::{self, DatabaseChange, DatabaseRow};
 use crate::artifacts::postgres::wal::binaries::PgBinaries;
 use crate::artifacts::postgres::wal::prereq::{self, Facts, Outcome, Step};
-use crate::artifacts::postgres::{Checked, PostgresUrl, Reachable};
+use crate::artifacts::postgres::{Checked, DatabaseAccess, DatabaseServer, PostgresUrl, Reachable};
 use crate::audit::domain::describe_changes;
 use crate::audit::{self, Action, Actor, Entry, Subject};
 use crate::config::PitrSettings;
@@ -26,6 +26,7 @@ pub struct Database {
     pub url: String,
     pub destination_name: Option<String>,
     pub schedule_preview: String,
+    dbname: String,
 }
 
 impl Database {
@@ -35,6 +36,11 @@ impl Database {
 
     pub fn name(&self) -> &str {
         &self.row.name
+    }
+
+    /// The name of the database on its server.
+    pub fn dbname(&self) -> String {
+        self.dbname.clone()
     }
 
     /// The form's values for an edit (the URL left blank: it is kept unless retyped).
@@ -63,6 +69,9 @@ pub enum DatabaseError {
     /// Refused or failed for a reason the person can act on.
     #[error("{0}")]
     Refused(String),
+    /// Well-formed but not what can be done (a file that is not a dump, a failed import).
+    #[error("{0}")]
+    Unprocessable(String),
     #[error(transparent)]
     Db(DbError),
 }
@@ -109,19 +118,31 @@ pub struct DatabaseService {
     pub(super) instance: Arc<str>,
     /// How a clone's restore command reaches this server (`http://127.0.0.1:<port>`).
     pub(super) local_url: String,
+    /// Imports of dumps follow the runs feature's rules.
+    pub(super) runner: crate::runs::runner::Runner,
 }
 
 impl DatabaseService {
+    /// The data folder and this instance's id are the runner's (clones and spools live under
+    /// that folder; leases name that instance).
     pub fn new(
         db: Db,
         cipher: Arc<CredentialCipher>,
         destinations: DestinationService,
+        runner: crate::runs::runner::Runner,
         settings: PitrSettings,
-        data_dir: std::path::PathBuf,
-        instance: Arc<str>,
         local_url: String,
     ) -> DatabaseService {
-        DatabaseService { db, cipher, destinations, settings: Arc::new(settings), data_dir, instance, local_url }
+        DatabaseService {
+            db,
+            cipher,
+            destinations,
+            settings: Arc::new(settings),
+            data_dir: runner.data_dir().to_path_buf(),
+            instance: Arc::from(runner.instance()),
+            local_url,
+            runner,
+        }
     }
 
     pub(super) fn local_url(&self) -> Option<&str> {
@@ -170,11 +191,19 @@ impl DatabaseService {
         let url = self.open_url(&row).ok().and_then(|u| PostgresUrl::parse(u.expose_secret()).ok());
         let preview = Schedule::parse(&row.base_schedule).map_or_else(|e| format!("invalid: {e}"), |s| s.preview());
         Database {
+            dbname: url.as_ref().map(|u| u.dbname.clone()).unwrap_or_default(),
             url: url.map_or_else(|| "(cannot be opened)".into(), |u| u.display_url()),
             destination_name,
             schedule_preview: preview,
             row,
         }
+    }
+
+    /// What a `pg_dump` plan of the database needs: its name and full connection URL.
+    pub async fn dump_source(&self, workspace: &str, id: &str) -> Result<(String, SecretString), DatabaseError> {
+        let database = self.get(workspace, id).await?;
+        let url = self.open_url(&database.row).map_err(DatabaseError::Refused)?;
+        Ok((database.row.name, url))
     }
 
     /// The full connection URL.
@@ -189,8 +218,24 @@ impl DatabaseService {
     /// The database's server, checked against the workspace's grants now.
     pub(super) async fn reachable(&self, row: &DatabaseRow) -> Result<Reachable, String> {
         let url = PostgresUrl::parse(self.open_url(row)?.expose_secret()).map_err(|e| e.to_string())?;
-        let access = crate::grants::databases::access(&self.db, &row.workspace_id).await.map_err(|e| e.to_string())?;
+        let access = self.access(&row.workspace_id).await.map_err(|e| e.to_string())?;
         url.reach(&access).await.map_err(|e| e.to_string())
+    }
+
+    /// What the workspace's database URLs may reach: its granted servers, and the clones Devpilot
+    /// runs for it on this host (a switch makes one the protected database).
+    pub(super) async fn access(&self, workspace: &str) -> Result<DatabaseAccess, DbError> {
+        let mut access = crate::grants::databases::access(&self.db, workspace).await?;
+        let ws = workspace.to_owned();
+        let clones = self.db.run(move |c| super::archive_store::clones(c, &ws, None)).await?;
+        access.granted.extend(
+            clones
+                .into_iter()
+                .filter(|c| c.status == super::clones::RUNNING || c.status == super::clones::STOPPED)
+                .filter_map(|c| u16::try_from(c.port).ok())
+                .map(|port| DatabaseServer::Tcp { host: "127.0.0.1".into(), port }),
+        );
+        Ok(access)
     }
 
     /// Connected and checked (not Devpilot's own database) for this use.
@@ -240,7 +285,7 @@ impl DatabaseService {
                 "Choose the destination the WAL archive and base backups go to.",
             )));
         }
-        let access = crate::grants::databases::access(&self.db, workspace).await?;
+        let access = self.access(workspace).await?;
         let reachable = parsed
             .url
             .reach(&access)

@@ -118,6 +118,13 @@ pub fn replace(conn: &mut DbConn, workspace: &str, id: &str, by: &str) -> QueryR
     found(n)
 }
 
+pub fn rename(conn: &mut DbConn, workspace: &str, id: &str, name: &str) -> QueryResult<()> {
+    let n = diesel::update(dsl::databases.filter(dsl::workspace_id.eq(workspace)).filter(dsl::id.eq(id)))
+        .set(dsl::name.eq(name))
+        .execute(conn)?;
+    found(n)
+}
+
 pub fn delete(conn: &mut DbConn, workspace: &str, id: &str) -> QueryResult<()> {
     let n =
         diesel::delete(dsl::databases.filter(dsl::workspace_id.eq(workspace)).filter(dsl::id.eq(id))).execute(conn)?;

@@ -85,7 +85,8 @@ impl Runner {
         Runner { db, destinations, cipher, grants, data_dir, live: Arc::default(), instance }
     }
 
-    pub(super) fn data_dir(&self) -> &std::path::Path {
+    /// Devpilot's data folder.
+    pub fn data_dir(&self) -> &std::path::Path {
         &self.data_dir
     }
 

@@ -29,6 +29,7 @@ mod database_grants;
 mod database_outage;
 mod databases_pages;
 mod databases_pitr;
+mod databases_restores;
 mod destinations;
 mod dump_imports;
 mod every_destination;

@@ -180,8 +180,13 @@ impl Cluster {
 
     /// Runs SQL as `postgres` over the socket; the output unaligned, without headers.
     pub fn psql(&self, sql: &str) -> String {
+        self.psql_in("postgres", sql)
+    }
+
+    /// As [`Cluster::psql`], in another database.
+    pub fn psql_in(&self, database: &str, sql: &str) -> String {
         let output = Command::new(self.bins.program("psql"))
-            .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-U", "postgres", "-d", "postgres"])
+            .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-U", "postgres", "-d", database])
             .arg("-h")
             .arg(&self.dir)
             .arg("-p")

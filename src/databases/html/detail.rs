@@ -29,7 +29,7 @@ pub(super) struct Live {
 impl Live {
     /// Something is starting, running or restoring: look again in a few seconds.
     pub fn polling(&self) -> bool {
-        self.d.starting() || self.bases.iter().any(|b| b.running) || self.clones.iter().any(CloneView::restoring)
+        self.d.starting() || self.bases.iter().any(|b| b.running) || self.clones.iter().any(CloneView::busy)
     }
 }
 

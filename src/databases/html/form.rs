@@ -132,7 +132,9 @@ fn refusal(e: DatabaseError) -> Result<Refusal, AppError> {
             checks: Checks::of(steps),
             form_error: String::new(),
         }),
-        DatabaseError::Refused(message) => Ok(Refusal { form_error: message, ..Refusal::default() }),
+        DatabaseError::Refused(message) | DatabaseError::Unprocessable(message) => {
+            Ok(Refusal { form_error: message, ..Refusal::default() })
+        }
         other => Err(other.into()),
     }
 }

@@ -188,8 +188,9 @@ impl CloneView {
         }
     }
 
-    pub fn restoring(&self) -> bool {
-        self.status == clones::RESTORING
+    /// Restoring, or being copied back into the source: it can be neither stopped nor deleted.
+    pub fn busy(&self) -> bool {
+        self.status == clones::RESTORING || self.status == clones::COPYING
     }
 
     pub fn can_start(&self) -> bool {

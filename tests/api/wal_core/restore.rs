@@ -118,7 +118,7 @@ impl Restored {
         let tar = futures::stream::iter(vec![Ok(bytes)]).boxed();
         clone::extract(&data, tar, &owner).await.expect("extract");
         let port = free_port();
-        let settings = RecoverySettings { restore_command: restore_command.into(), target, port };
+        let settings = RecoverySettings { restore_command: restore_command.into(), target: target.into(), port };
         clone::configure_recovery(&data, &settings, &owner).expect("configure");
         let started = clone::start(&bins, &data, &owner).await;
         Restored { _folder: folder, data, port, started }

@@ -103,13 +103,30 @@ pub async fn extract(dir: &Path, tar: ByteStream, owner: &OsUser) -> Result<(), 
     unpacked.map_err(|e| format!("extracting stopped: {e}"))?
 }
 
+/// Where recovery stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// The last commit at or before this second (`recovery_target_time`).
+    Time(DateTime<Utc>),
+    /// As soon as the base backup is consistent: the cluster as it was when the backup stopped
+    /// (`recovery_target = 'immediate'`).
+    Immediate,
+    /// The end of the archive.
+    End,
+}
+
+impl From<Option<DateTime<Utc>>> for Target {
+    fn from(time: Option<DateTime<Utc>>) -> Target {
+        time.map_or(Target::End, Target::Time)
+    }
+}
+
 /// How the cluster recovers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecoverySettings {
     /// Run by the server for each file it needs (`%f` the name, `%p` where to put it).
     pub restore_command: String,
-    /// None: to the end of the archive.
-    pub target: Option<DateTime<Utc>>,
+    pub target: Target,
     pub port: u16,
 }
 
@@ -128,8 +145,17 @@ fn recovery_lines(dir: &Path, settings: &RecoverySettings) -> Result<String, Str
         "# Devpilot: a cluster restored from a base backup".to_owned(),
         format!("restore_command = {}", conf_value(&settings.restore_command)?),
     ];
-    if let Some(target) = settings.target {
-        lines.push(format!("recovery_target_time = '{}'", target.format("%Y-%m-%d %H:%M:%S%.6f+00")));
+    // Both written out every time (a later line overrides what an earlier attempt wrote), the
+    // one that is set last: PostgreSQL refuses a second kind of target set after a first.
+    match settings.target {
+        Target::Time(time) => lines.extend([
+            "recovery_target = ''".to_owned(),
+            format!("recovery_target_time = '{}'", time.format("%Y-%m-%d %H:%M:%S%.6f+00")),
+        ]),
+        Target::Immediate => {
+            lines.extend(["recovery_target_time = ''".to_owned(), "recovery_target = 'immediate'".to_owned()]);
+        }
+        Target::End => lines.extend(["recovery_target_time = ''".to_owned(), "recovery_target = ''".to_owned()]),
     }
     lines.extend([
         "recovery_target_action = 'promote'".to_owned(),
@@ -140,6 +166,7 @@ fn recovery_lines(dir: &Path, settings: &RecoverySettings) -> Result<String, Str
         "archive_mode = 'off'".to_owned(),
         format!("hba_file = {}", conf_value(&format!("{dir_text}/pg_hba.conf"))?),
         format!("ident_file = {}", conf_value(&format!("{dir_text}/pg_ident.conf"))?),
+        // Never the source's pid file (a setting its postgresql.conf may carry): none at all.
         "external_pid_file = ''".to_owned(),
         "primary_conninfo = ''".to_owned(),
         "primary_slot_name = ''".to_owned(),
@@ -155,7 +182,8 @@ fn recovery_lines(dir: &Path, settings: &RecoverySettings) -> Result<String, Str
 
 const PG_HBA: &str = "# Devpilot: the restored cluster is reached on this host only\n\
     local all all peer\n\
-    host all all 127.0.0.1/32 md5\n";
+    host all all 127.0.0.1/32 md5\n\
+    host replication all 127.0.0.1/32 md5\n";
 
 /// Writes `recovery.signal` and the settings; gives the cluster its own pg_hba.conf (and a
 /// postgresql.conf and pg_ident.conf when the backup has none: Debian keeps them in /etc).

@@ -120,7 +120,13 @@ pub fn spool_files(dir: &Path, seg_size: SegmentSize) -> std::io::Result<Vec<Spo
         let Some(file) = entry.file_name().to_str().and_then(|name| WalFile::parse(name, seg_size)) else {
             continue;
         };
-        let metadata = entry.metadata()?;
+        // pg_receivewal renames `X.partial` to `X` when the segment is complete: a name read a
+        // moment ago may be gone; the next listing sees it under its new name.
+        let metadata = match entry.metadata() {
+            Ok(metadata) => metadata,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
         if !metadata.is_file() {
             continue;
         }
