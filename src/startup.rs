@@ -168,6 +168,7 @@ impl Application {
                 .configure(crate::api::html::routes)
                 .configure(crate::audit::html::routes)
                 .configure(crate::auth::html::routes)
+                .configure(crate::databases::html::routes)
                 .configure(crate::databases::wal_route::routes)
                 .configure(crate::destinations::html::routes)
                 .configure(crate::grants::html::routes)

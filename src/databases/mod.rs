@@ -13,6 +13,7 @@ pub mod clones;
 pub mod domain;
 pub mod fetch;
 pub mod fetch_client;
+pub mod html;
 pub mod imports;
 pub mod pitr;
 pub mod service;

@@ -7,7 +7,7 @@ use super::base::SUCCEEDED;
 use super::service::{DatabaseError, DatabaseService};
 use super::shipping::name_of_key;
 use super::store::DatabaseRow;
-use crate::artifacts::postgres::wal::continuity::{self, Archived, BaseBackupPoint, Inputs, Report};
+use crate::artifacts::postgres::wal::continuity::{self, Archived, BaseBackupPoint, Gap, Inputs, Report};
 use crate::artifacts::postgres::wal::history::parse_history;
 use crate::artifacts::postgres::wal::names::{Lsn, SegmentSize, WalFile};
 use crate::artifacts::{ByteStream, compression, encryption, workspace_key};
@@ -22,6 +22,36 @@ const DELAYED_AFTER: Duration = Duration::from_secs(60);
 /// The largest history file read (they are a line per timeline switch).
 const HISTORY_LIMIT: usize = 1 << 20;
 
+/// The checker's report, and for each of its gaps (in order) about when its WAL was written.
+pub struct Timeline {
+    pub report: Report,
+    pub gap_times: Vec<GapTime>,
+    pub now: DateTime<Utc>,
+}
+
+/// A gap's WAL was written after the file before it arrived (unknown when none did) and before
+/// the file after it arrived (or now, when none has yet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GapTime {
+    pub after: Option<DateTime<Utc>>,
+    pub before: DateTime<Utc>,
+}
+
+fn gap_time(files: &[WalFileRow], gap: &Gap, now: DateTime<Utc>) -> GapTime {
+    let (first, last) =
+        (i64::try_from(gap.first.number).unwrap_or(i64::MAX), i64::try_from(gap.last.number).unwrap_or(i64::MAX));
+    let segments = || files.iter().filter(|f| f.kind != HISTORY);
+    let after = segments()
+        .filter(|f| f.segno < first)
+        .max_by_key(|f| (f.segno, f.received_at))
+        .map(|f| f.received_at.and_utc());
+    let before = segments()
+        .filter(|f| f.segno > last)
+        .min_by_key(|f| (f.segno, f.received_at))
+        .map_or(now, |f| f.received_at.and_utc());
+    GapTime { after: after.map(|a| a.min(before)), before }
+}
+
 /// The checker's inputs with the records they came from (the fetch of a segment reads these).
 pub struct Archive {
     pub inputs: Inputs,
@@ -30,9 +60,17 @@ pub struct Archive {
 
 impl DatabaseService {
     pub async fn recovery_window(&self, workspace: &str, id: &str) -> Result<Report, DatabaseError> {
+        Ok(self.recovery_timeline(workspace, id).await?.report)
+    }
+
+    /// The recovery window with about when each gap's WAL was written, for the page's bar.
+    pub async fn recovery_timeline(&self, workspace: &str, id: &str) -> Result<Timeline, DatabaseError> {
         let database = self.get(workspace, id).await?;
         let archive = self.archive(&database.row).await?;
-        Ok(continuity::check(&archive.inputs))
+        let report = continuity::check(&archive.inputs);
+        let now = archive.inputs.now;
+        let gap_times = report.gaps.iter().map(|gap| gap_time(&archive.files, gap, now)).collect();
+        Ok(Timeline { report, gap_times, now })
     }
 
     /// Reads the destination's listing and the records into the checker's inputs.

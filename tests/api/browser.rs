@@ -7,6 +7,7 @@
 //! its TLS features off needs a hyper-util connector, and hyper-util is not a dependency here.
 //! `plan_dialog` drives the plan form's "New destination…" dialog with it.
 
+mod database_pages;
 mod plan_dialog;
 mod quiet_pages;
 

@@ -146,10 +146,16 @@ pub fn test_settings(backend: Backend) -> (Settings, tempfile::TempDir, Option<S
     (settings, data_dir, pg_database)
 }
 
-/// Clones beside the test's data folder (which is Devpilot's alone), on ports the tests share:
-/// a clone takes the first free one. WAL archiving ticks fast, so tests see it within seconds.
+/// Clones beside the test's data folder (which is Devpilot's alone), on a few ports of the test
+/// app's own: two apps taking the same free port at once would start two clusters on it. Below
+/// the kernel's ephemeral ports, which the test clusters are given. WAL archiving ticks fast, so
+/// tests see it within seconds.
 fn test_pitr_settings(data_dir: &std::path::Path) -> PitrSettings {
+    static APPS: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    let app = APPS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 1000;
+    let first = 24_000 + app * 8;
     let mut pitr = PitrSettings::from_env(data_dir).expect("PITR settings");
+    pitr.clone_ports = first..=first + 7;
     pitr.tick = Duration::from_millis(500);
     pitr.partial_every = Duration::from_secs(1);
     // The tests run the server in their own process: clones fetch WAL with the real binary.

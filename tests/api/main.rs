@@ -27,6 +27,7 @@ mod cut_off_uploads;
 mod database_grant_links;
 mod database_grants;
 mod database_outage;
+mod databases_pages;
 mod databases_pitr;
 mod databases_restores;
 mod destinations;

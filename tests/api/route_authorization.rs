@@ -18,6 +18,10 @@ const READS: &[&str] = &[
     "/destinations/{destination}",
     "/plans",
     "/plans/{plan}",
+    "/databases",
+    "/databases/table",
+    "/databases/{database}",
+    "/databases/{database}/live",
     "/runs",
     "/runs/{run}/progress",
     "/runs/{run}/download",
@@ -37,6 +41,11 @@ const WRITE_FORMS: &[&str] = &[
     "/plans/new",
     "/plans/{plan}/edit",
     "/plans/{plan}/delete",
+    "/databases/new",
+    "/databases/{database}/edit",
+    "/databases/{database}/delete",
+    "/database-clones/{clone}/stop",
+    "/database-clones/{clone}/delete",
     "/runs/{run}/restore",
     "/servers/new",
     "/servers/{server}/edit",
@@ -62,6 +71,17 @@ const WRITES: &[&str] = &[
     "/plans/{plan}/disable",
     "/plans/{plan}/delete",
     "/plans/{plan}/run",
+    "/databases",
+    "/databases/check",
+    "/databases/{database}",
+    "/databases/{database}/backup",
+    "/databases/{database}/pause",
+    "/databases/{database}/resume",
+    "/databases/{database}/pitr-clone",
+    "/databases/{database}/delete",
+    "/database-clones/{clone}/start",
+    "/database-clones/{clone}/stop",
+    "/database-clones/{clone}/delete",
     "/runs/{run}/restore",
     "/servers",
     "/servers/{server}",
@@ -121,6 +141,8 @@ struct Ids {
     run: String,
     server: String,
     token: String,
+    database: String,
+    clone: String,
 }
 
 impl Ids {
@@ -128,6 +150,8 @@ impl Ids {
         path.replace("{destination}", &self.destination)
             .replace("{plan}", &self.plan)
             .replace("{run}", &self.run)
+            .replace("{database}", &self.database)
+            .replace("{clone}", &self.clone)
             .replace("{server}", &self.server)
             .replace("{token}", &self.token)
             .replace("{account}", &self.account)
@@ -174,12 +198,20 @@ async fn snapshot(app: &TestApp) -> String {
                 .order(users::id)
                 .load(c)?;
             let a: i64 = audit_events::table.count().get_result(c)?;
+            let db: Vec<(String, String, bool, String)> = databases::table
+                .select((databases::id, databases::name, databases::archiving, databases::status))
+                .order(databases::id)
+                .load(c)?;
+            let cl: Vec<(String, String)> = database_clones::table
+                .select((database_clones::id, database_clones::status))
+                .order(database_clones::id)
+                .load(c)?;
             let i: Vec<(String, String, Option<chrono::NaiveDateTime>, Option<chrono::NaiveDateTime>)> =
                 invitations::table
                     .select((invitations::id, invitations::email, invitations::accepted_at, invitations::revoked_at))
                     .order(invitations::id)
                     .load(c)?;
-            Ok(format!("{d:?}\n{p:?}\n{r:?}\n{s:?}\n{t:?}\n{m:?}\n{w:?}\n{u:?}\n{a}\n{i:?}"))
+            Ok(format!("{d:?}\n{p:?}\n{r:?}\n{s:?}\n{t:?}\n{m:?}\n{w:?}\n{u:?}\n{a}\n{i:?}\n{db:?}\n{cl:?}"))
         })
         .await
         .expect("snapshot")
@@ -277,7 +309,9 @@ async fn no_route_lets_the_wrong_caller_in(backend: Backend) {
                 .replace("/backup-schedules/{id}", "/backup-schedules/{plan}")
                 .replace("/backup-runs/{id}", "/backup-runs/{run}")
                 .replace("/backups/database/{id}", "/backups/database/{run}")
-                .replace("/backups/volume/{id}", "/backups/volume/{run}"),
+                .replace("/backups/volume/{id}", "/backups/volume/{run}")
+                .replace("/databases/{id}", "/databases/{database}")
+                .replace("/database-clones/{id}", "/database-clones/{clone}"),
         );
         for method in ["get", "post", "put", "delete"] {
             let Some(operation) = item[method].as_object() else { continue };
@@ -372,7 +406,69 @@ async fn objects(app: &TestApp) -> Ids {
         })
         .await
         .expect("invitation");
-    Ids { account: String::new(), invitation, workspace, destination, plan, run, server, token }
+    let (database, clone) = database_and_clone(app, &workspace, &destination).await;
+    Ids { account: String::new(), invitation, workspace, destination, plan, run, server, token, database, clone }
+}
+
+/// A protected database (archiving paused, so nothing connects to it) and a stopped clone of it,
+/// written straight into the database: saving one through the form needs a PostgreSQL server
+/// ready for point-in-time recovery, which `databases_pages` has.
+async fn database_and_clone(app: &TestApp, workspace: &str, destination: &str) -> (String, String) {
+    use devpilot::databases::archive_store::{CloneRow, insert_clone};
+    use devpilot::databases::store::{DatabaseRow, insert};
+    let now = chrono::Utc::now().naive_utc();
+    let database = DatabaseRow {
+        id: uuid::Uuid::now_v7().to_string(),
+        workspace_id: workspace.to_owned(),
+        name: "Shop".into(),
+        slug: "shop".into(),
+        url_secret: vec![0; 40],
+        destination_id: Some(destination.to_owned()),
+        base_schedule: "0 3 * * *".into(),
+        next_base_at: None,
+        window_days: 7,
+        min_base_backups: 2,
+        encrypt: false,
+        archiving: false,
+        archive_prefix: "databases/shop/x".into(),
+        seg_size: 16 << 20,
+        server_version: 160_000,
+        system_identifier: "7".into(),
+        status: "stopped".into(),
+        status_message: None,
+        receiver_instance: None,
+        receiver_beat_at: None,
+        last_received_at: None,
+        received_lsn: None,
+        lag_bytes: None,
+        slot_wal_status: None,
+        replaced_by: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let clone = CloneRow {
+        id: uuid::Uuid::now_v7().to_string(),
+        workspace_id: workspace.to_owned(),
+        database_id: database.id.clone(),
+        name: "Shop then".into(),
+        port: 1,
+        target_time: None,
+        timeline: Some(1),
+        status: "stopped".into(),
+        error: None,
+        instance_id: None,
+        fetch_token_hash: None,
+        created_at: now,
+    };
+    let ids = (database.id.clone(), clone.id.clone());
+    app.db()
+        .run(move |c| {
+            insert(c, &database)?;
+            insert_clone(c, &clone)
+        })
+        .await
+        .expect("a database and its clone");
+    ids
 }
 
 /// The owner of another workspace, signed in there, not a member of ours.

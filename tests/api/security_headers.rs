@@ -9,7 +9,17 @@ on_both_backends!(pages_and_the_api_carry_security_headers);
 async fn pages_and_the_api_carry_security_headers(backend: Backend) {
     let app = spawn_app(backend).await;
     app.setup_admin().await;
-    for path in ["/login", "/destinations", "/plans/new", "/members", "/workspaces", "/api/v1/openapi.json", "/nope"] {
+    for path in [
+        "/login",
+        "/destinations",
+        "/plans/new",
+        "/databases",
+        "/databases/new",
+        "/members",
+        "/workspaces",
+        "/api/v1/openapi.json",
+        "/nope",
+    ] {
         let response = app.client.get(app.url(path)).send().await.expect("GET");
         let header =
             |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();

@@ -15,6 +15,8 @@ const PAGES: &[&str] = &[
     "/destinations/{dest}/edit",
     "/plans",
     "/plans/new",
+    "/databases",
+    "/databases/new",
     "/runs",
     "/servers",
     "/servers/new",
@@ -76,7 +78,7 @@ async fn visit(b: &Browser, base: &str, destination: &str) -> Result<Vec<String>
 }
 
 /// Loads a page and waits for its scripts.
-async fn open(b: &Browser, url: &str) -> Result<()> {
+pub(super) async fn open(b: &Browser, url: &str) -> Result<()> {
     b.goto(url).await?;
     b.wait_for(&format!("{url} with htmx loaded"), WAIT, || async {
         let ready = b.execute("return document.readyState === 'complete' && !!window.htmx", json!([])).await?;
@@ -101,7 +103,7 @@ async fn every_destination_type(b: &Browser, base: &str) -> Result<()> {
 }
 
 /// Words of the hints that fit on a line yet are drawn on two.
-async fn split_words(b: &Browser) -> Result<Vec<String>> {
+pub(super) async fn split_words(b: &Browser) -> Result<Vec<String>> {
     let script = r#"
         const split = [];
         for (const el of document.querySelectorAll(arguments[0])) {

@@ -1,0 +1,215 @@
+//! A database's own page: its status and receiver, the recovery window as a bar, base backups
+//! ("Back up now"), clones and the form that restores one to a second; pausing and resuming
+//! archiving; deleting it once its name is typed. The live part (status, window, base backups,
+//! clones) looks again every few seconds while something starts, runs or restores.
+
+use super::timeline::{self, WindowView};
+use super::views::{BaseBackupView, CloneView, DatabaseView};
+use crate::audit::Actor;
+use crate::auth::CurrentUser;
+use crate::databases::service::{DatabaseError, DatabaseService};
+use crate::error::AppError;
+use crate::fields::FieldErrors;
+use crate::web::{Flash, Layout, form_value, render, see_other};
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+
+/// What changes while one looks: drawn in the page and polled alone.
+pub(super) struct Live {
+    pub d: DatabaseView,
+    /// The bar, or why the archive could not be read (`window_error`).
+    pub window: Option<WindowView>,
+    pub window_error: String,
+    pub bases: Vec<BaseBackupView>,
+    pub clones: Vec<CloneView>,
+}
+
+impl Live {
+    /// Something is starting, running or restoring: look again in a few seconds.
+    pub fn polling(&self) -> bool {
+        self.d.starting() || self.bases.iter().any(|b| b.running) || self.clones.iter().any(CloneView::busy)
+    }
+}
+
+pub(super) async fn live_of(service: &DatabaseService, workspace: &str, id: &str) -> Result<Live, AppError> {
+    let database = service.get(workspace, id).await?;
+    let d = DatabaseView::new(database, chrono::Utc::now().naive_utc());
+    let (window, window_error) = match service.recovery_timeline(workspace, id).await {
+        Ok(found) => (Some(timeline::window(&found)), String::new()),
+        Err(DatabaseError::Refused(message)) => (None, message),
+        Err(e) => return Err(e.into()),
+    };
+    let bases = service.base_backups(workspace, id).await?.into_iter().map(BaseBackupView::from).collect();
+    let mut clones = Vec::new();
+    for clone in service.clones(workspace, Some(id)).await? {
+        let url = service.clone_url(&clone).await;
+        clones.push(CloneView::new(clone, url));
+    }
+    Ok(Live { d, window, window_error, bases, clones })
+}
+
+/// The "Restore to a point in time" form as typed, with what was refused.
+#[derive(Default)]
+pub(super) struct RestoreForm {
+    pub target_time: String,
+    pub new_name: String,
+    pub errors: FieldErrors,
+    /// A refusal that is no one field's (no free port, no server binaries, …).
+    pub refused: String,
+}
+
+impl RestoreForm {
+    pub fn error(&self, field: &str) -> String {
+        self.errors.get(field).unwrap_or_default().to_owned()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "databases/show.html")]
+pub(super) struct ShowPage {
+    layout: Layout,
+    flash: Option<Flash>,
+    live: Live,
+    restore: RestoreForm,
+}
+
+#[derive(Template)]
+#[template(path = "databases/live_partial.html")]
+struct LivePartial {
+    layout: Layout,
+    live: Live,
+}
+
+/// The page, with the restore form as given (422 when it was refused).
+pub(super) async fn page(
+    user: &CurrentUser,
+    service: &DatabaseService,
+    id: &str,
+    flash: Option<Flash>,
+    restore: RestoreForm,
+) -> Result<HttpResponse, AppError> {
+    let live = live_of(service, &user.workspace_id, id).await?;
+    let refused = !restore.errors.is_empty() || !restore.refused.is_empty();
+    let status = if refused { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    render(status, &ShowPage { layout: Layout::for_user(user, "databases"), flash, live, restore })
+}
+
+pub(super) async fn show(
+    user: CurrentUser,
+    service: web::Data<DatabaseService>,
+    path: web::Path<String>,
+    session: Session,
+) -> Result<HttpResponse, AppError> {
+    page(&user, &service, &path, Flash::take(&session), RestoreForm::default()).await
+}
+
+/// The live part alone, for the page's polling.
+pub(super) async fn live(
+    user: CurrentUser,
+    service: web::Data<DatabaseService>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let live = live_of(&service, &user.workspace_id, &path).await?;
+    render(StatusCode::OK, &LivePartial { layout: Layout::for_user(&user, "databases"), live })
+}
+
+pub(super) async fn back_up_now(
+    user: CurrentUser,
+    service: web::Data<DatabaseService>,
+    path: web::Path<String>,
+    session: Session,
+) -> Result<HttpResponse, AppError> {
+    user.require_write()?;
+    match service.start_base_backup(&user.workspace_id, &path, Some(&Actor::web(&user))).await {
+        Ok(_) => Flash::ok("Base backup started: it shows below as it runs.").set(&session),
+        Err(DatabaseError::Refused(message)) => Flash::error(message).set(&session),
+        Err(e) => return Err(e.into()),
+    }
+    Ok(see_other(&format!("/databases/{path}")))
+}
+
+/// `POST /databases/{id}/pause` or `/resume`.
+pub(super) fn archiving_to(on: bool) -> actix_web::Route {
+    web::post().to(
+        move |user: CurrentUser, service: web::Data<DatabaseService>, path: web::Path<String>, session: Session| async move {
+            user.require_write()?;
+            match service.set_archiving(&user.workspace_id, &path, on, &Actor::web(&user)).await {
+                Ok(d) if on => Flash::ok(format!("Archiving of “{}” resumes.", d.name())).set(&session),
+                Ok(d) => Flash::ok(format!(
+                    "Archiving of “{}” is paused. Its replication slot stays, so the source keeps the WAL until \
+                     archiving resumes.",
+                    d.name()
+                ))
+                .set(&session),
+                Err(DatabaseError::Refused(message)) => Flash::error(message).set(&session),
+                Err(e) => return Err(AppError::from(e)),
+            }
+            Ok(see_other(&format!("/databases/{path}")))
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "databases/delete.html")]
+struct DeletePage {
+    layout: Layout,
+    d: DatabaseView,
+    clones: Vec<String>,
+    typed: String,
+    error: String,
+}
+
+async fn delete_page(
+    user: &CurrentUser,
+    service: &DatabaseService,
+    id: &str,
+    typed: String,
+    error: String,
+) -> Result<HttpResponse, AppError> {
+    let database = service.get(&user.workspace_id, id).await?;
+    let clones = service.clones(&user.workspace_id, Some(id)).await?.into_iter().map(|c| c.name).collect();
+    let status = if error.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let d = DatabaseView::new(database, chrono::Utc::now().naive_utc());
+    render(status, &DeletePage { layout: Layout::for_user(user, "databases"), d, clones, typed, error })
+}
+
+pub(super) async fn confirm_delete(
+    user: CurrentUser,
+    service: web::Data<DatabaseService>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    user.require_write()?;
+    delete_page(&user, &service, &path, String::new(), String::new()).await
+}
+
+/// Deletes once the database's name was typed.
+pub(super) async fn delete(
+    user: CurrentUser,
+    service: web::Data<DatabaseService>,
+    path: web::Path<String>,
+    form: web::Form<Vec<(String, String)>>,
+    session: Session,
+) -> Result<HttpResponse, AppError> {
+    user.require_write()?;
+    let database = service.get(&user.workspace_id, &path).await?;
+    let typed = form_value(&form, "confirm").unwrap_or_default().trim().to_owned();
+    if typed != database.name() {
+        let error = format!("Type “{}” exactly to delete this database.", database.name());
+        return delete_page(&user, &service, &path, typed, error).await;
+    }
+    let flash = match service.delete(&user.workspace_id, &path, &Actor::web(&user)).await? {
+        None => Flash::ok(format!(
+            "Deleted “{}”; its replication slot was dropped. The archive stays in the destination.",
+            database.name()
+        )),
+        Some(problem) => Flash::error(format!(
+            "Deleted “{}”, but its replication slot could not be dropped ({problem}): drop it on the source, or it \
+             keeps WAL there.",
+            database.name()
+        )),
+    };
+    flash.set(&session);
+    Ok(see_other("/databases"))
+}
