@@ -230,6 +230,13 @@ pub fn revoke_fetch_token(conn: &mut DbConn, id: &str) -> QueryResult<()> {
         .map(drop)
 }
 
+pub fn move_clone(conn: &mut DbConn, id: &str, database: &str) -> QueryResult<()> {
+    diesel::update(clones::database_clones.filter(clones::id.eq(id)))
+        .set(clones::database_id.eq(database))
+        .execute(conn)
+        .map(drop)
+}
+
 pub fn delete_clone(conn: &mut DbConn, id: &str) -> QueryResult<()> {
     diesel::delete(clones::database_clones.filter(clones::id.eq(id))).execute(conn).map(drop)
 }

@@ -352,6 +352,38 @@ impl DatabaseService {
         Ok(())
     }
 
+    /// Before a database is deleted: its clones are stopped and removed — unless one of them is
+    /// the database's own server (after a switch), which is refused: deleting a record never
+    /// stops the database it protects.
+    pub(super) async fn remove_clones_of(
+        &self,
+        database: &super::service::Database,
+        by: &Actor,
+    ) -> Result<(), DatabaseError> {
+        let url = self.open_url(&database.row).ok().and_then(|u| PostgresUrl::parse(u.expose_secret()).ok());
+        let clones = self.clones(&database.row.workspace_id, Some(database.id())).await?;
+        if let Some(source) = clones
+            .iter()
+            .find(|c| url.as_ref().is_some_and(|u| u.grantable_server() == format!("127.0.0.1:{}", c.port)))
+        {
+            return Err(DatabaseError::Refused(format!(
+                "This database runs on Devpilot's host as the clone “{}”: delete that clone first (it stops the \
+                 database), then this record.",
+                source.name
+            )));
+        }
+        if let Some(busy) = clones.iter().find(|c| c.status == RESTORING || c.status == COPYING) {
+            return Err(DatabaseError::Refused(format!(
+                "The clone “{}” is still {}; delete the database once it has finished.",
+                busy.name, busy.status
+            )));
+        }
+        for clone in clones {
+            self.delete_clone(&database.row.workspace_id, &clone.id, by).await?;
+        }
+        Ok(())
+    }
+
     /// A clone of the workspace that runs on this instance's host.
     async fn own_clone(&self, workspace: &str, id: &str) -> Result<CloneRow, DatabaseError> {
         let (ws, cid) = (workspace.to_owned(), id.to_owned());

@@ -452,6 +452,7 @@ impl DatabaseService {
     /// destination is kept: it may still be restored by hand (see the README).
     pub async fn delete(&self, workspace: &str, id: &str, by: &Actor) -> Result<Option<String>, DatabaseError> {
         let database = self.get(workspace, id).await?;
+        self.remove_clones_of(&database, by).await?;
         let (ws, did) = (workspace.to_owned(), id.to_owned());
         self.db.run(move |c| store::set_archiving(c, &ws, &did, false, "stopped")).await?;
         self.wait_for_receiver_to_stop(id).await;

@@ -70,13 +70,15 @@ impl DatabaseService {
         };
         let detail = format!("Now the clone “{}” on port {port}; archived under {}.", clone.name, row.archive_prefix);
         let entry = Entry::new(by, workspace, Subject::database(id, old.name()), Action::Switched, detail);
-        let (ws, old_id) = (workspace.to_owned(), id.to_owned());
+        let (ws, old_id, clone_id) = (workspace.to_owned(), id.to_owned(), clone.id.clone());
         self.db
             .run(move |c| {
                 write_transaction(c, |c| {
                     store::rename(c, &ws, &old_id, &renamed)?;
                     store::replace(c, &ws, &old_id, &row.id)?;
                     store::insert(c, &row)?;
+                    // The clone is the new database's server now: it goes with that record.
+                    super::archive_store::move_clone(c, &clone_id, &row.id)?;
                     audit::store::record(c, &entry)
                 })
             })

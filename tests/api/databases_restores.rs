@@ -144,8 +144,17 @@ async fn cluster_rows_then_backup_restore_and_switch(f: &Fixture, api: &Api<'_>)
     assert!(first["data"][0]["timeline"].as_i64().is_some_and(|t| t >= 2), "a new timeline: {first}");
     let again = api.post(&format!("/api/v1/databases/{id}/switch"), json!({"clone_id": clone_id})).await;
     assert_eq!(again.status, 409, "{again:?}");
-    assert_eq!(api.delete(&format!("/api/v1/databases/{new_id}")).await.status, 200);
+    // The clone is the new record's server: it is listed there, and deleting that record alone
+    // is refused (a record's deletion never stops the database it protects).
+    let moved = api.get(&format!("/api/v1/databases/{new_id}/clones")).await.json;
+    assert_eq!(moved["data"][0]["id"], clone_id.as_str(), "{moved}");
+    let refused = api.delete(&format!("/api/v1/databases/{new_id}")).await;
+    assert_eq!(refused.status, 409, "{refused:?}");
+    assert!(refused.json["message"].as_str().is_some_and(|m| m.contains("As backed up")), "{refused:?}");
     assert_eq!(api.delete(&format!("/api/v1/database-clones/{clone_id}")).await.status, 200);
+    assert_eq!(api.delete(&format!("/api/v1/databases/{new_id}")).await.status, 200);
+    // The old record goes too (its archive stays in the destination).
+    assert_eq!(api.delete(&format!("/api/v1/databases/{id}")).await.status, 200);
 }
 
 fn port_of(url: &Value) -> u16 {
