@@ -8,6 +8,7 @@ use devpilot::startup::Application;
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
@@ -146,10 +147,16 @@ pub fn test_settings(backend: Backend) -> (Settings, tempfile::TempDir, Option<S
     (settings, data_dir, pg_database)
 }
 
-/// Clones beside the test's data folder (which is Devpilot's alone), on ports the tests share:
-/// a clone takes the first free one. WAL archiving ticks fast, so tests see it within seconds.
+/// Clones beside the test's data folder (which is Devpilot's alone), each app on a block of
+/// ports of its own below the kernel's ephemeral range: apps of tests running side by side would
+/// otherwise pick the same free port at the same moment. WAL archiving ticks fast, so tests see
+/// it within seconds.
 fn test_pitr_settings(data_dir: &std::path::Path) -> PitrSettings {
+    static BLOCKS: AtomicU16 = AtomicU16::new(0);
+    let block = BLOCKS.fetch_add(1, Ordering::Relaxed) % 1200;
+    let low = 20_000 + block * 10;
     let mut pitr = PitrSettings::from_env(data_dir).expect("PITR settings");
+    pitr.clone_ports = low..=low + 9;
     pitr.tick = Duration::from_millis(500);
     pitr.partial_every = Duration::from_secs(1);
     // The tests run the server in their own process: clones fetch WAL with the real binary.

@@ -52,6 +52,7 @@ mod own_folders;
 mod pitr_archive_faults;
 mod pitr_clusters;
 mod pitr_support;
+mod pitr_timelines;
 mod plan_sources;
 mod plans;
 mod plans_destination_dialog;
