@@ -51,6 +51,7 @@ mod outbound_policy;
 mod own_folders;
 mod pitr_archive_faults;
 mod pitr_clusters;
+mod pitr_destinations;
 mod pitr_instances;
 mod pitr_support;
 mod pitr_timelines;
