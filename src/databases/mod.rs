@@ -12,6 +12,7 @@ pub mod clones;
 pub mod domain;
 pub mod fetch;
 pub mod fetch_client;
+pub mod own_server;
 pub mod service;
 pub mod shipping;
 pub mod store;

@@ -52,6 +52,7 @@ mod own_folders;
 mod pitr_archive_faults;
 mod pitr_clusters;
 mod pitr_destinations;
+mod pitr_hostile;
 mod pitr_instances;
 mod pitr_support;
 mod pitr_timelines;

@@ -141,9 +141,15 @@ pub async fn clone_at(api: &Api<'_>, id: &str, target: Option<DateTime<Utc>>, na
 
 /// SQL on a clone, over TCP as the source's role.
 pub fn psql_at(port: u16, sql: &str) -> String {
+    psql_url(&format!("postgres://postgres:{PASSWORD}@127.0.0.1:{port}/postgres?sslmode=disable"), sql)
+}
+
+/// SQL on the database `url` names; the output unaligned, without headers.
+pub fn psql_url(url: &str, sql: &str) -> String {
     let output = std::process::Command::new(crate::pitr_clusters::binaries().program("psql"))
         .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
-        .arg(format!("postgres://postgres:{PASSWORD}@127.0.0.1:{port}/postgres?sslmode=disable"))
+        .arg(url)
+        .env("PGSSLMODE", "disable")
         .output()
         .expect("psql");
     assert!(output.status.success(), "{sql}: {}", String::from_utf8_lossy(&output.stderr));
