@@ -9,8 +9,8 @@ use crate::helpers::Backend;
 use crate::on_both_backends;
 use crate::pitr_clusters::{Cluster, ClusterOptions};
 use crate::pitr_support::{
-    TICKS, archiving, base_backup, clone_at, database, insert_ticks, kill, protect, receivers, recorded, switch_wal,
-    ticks_at, time, until, wal_records, window,
+    TICKS, archiving, base_backup, clone_at, database, insert_ticks, kill, mismatched_objects, protect, receivers,
+    recorded, switch_wal, ticks_at, time, until, wal_records, window,
 };
 use crate::plans::fixture;
 use devpilot::artifacts::postgres::wal::{Lsn, SegmentSize, WalFile};
@@ -107,6 +107,8 @@ async fn a_killed_receiver_starts_again_and_loses_nothing() {
 
     let continuous = window(&api, &id).await;
     assert_eq!(continuous["gaps"], json!([]), "{continuous}");
+    let records = wal_records(&f.app, &id).await;
+    assert_eq!(mismatched_objects(f.target_path(), &records), Vec::<String>::new(), "{records:?}");
     let (_, port) = clone_at(&api, &id, None, "To the end").await;
     assert_eq!(ticks_at(port), written, "every committed row is in the clone");
 }

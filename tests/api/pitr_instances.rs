@@ -83,13 +83,18 @@ async fn a_killed_server_goes_on_from_its_slot(backend: Backend) {
     let done_before = switch_wal(&cluster);
     recorded(&app, &id, &done_before).await;
     until("the receiver to run", || async { receivers(&id).len() == 1 }).await;
+    let (before, _) = receivers(&id)[0].clone();
     server.kill();
 
     server = ServerProcess::start(&settings, &env(&settings)).await;
     app.address = server.address.clone();
     let api = admin(&app).await;
     let written = writer.await.expect("the writer");
-    until("one receiver, the new server's", || async { receivers(&id).len() == 1 }).await;
+    // The killed server's receiver outlived it; the new one ends it and streams alone.
+    until("one receiver, the new server's", || async {
+        matches!(receivers(&id).as_slice(), [(pid, _)] if *pid != before)
+    })
+    .await;
     let last = switch_wal(&cluster);
     recorded(&app, &id, &last).await;
     wait_for(&api, &format!("/api/v1/databases/{id}"), PATIENCE, |d| d["data"]["status"] == "ok").await;
@@ -167,4 +172,6 @@ async fn two_instances_run_one_receiver_and_the_survivor_takes_over() {
     wait_for(&api, &format!("/api/v1/databases/{id}"), PATIENCE, |d| d["data"]["status"] == "ok").await;
     let continuous = window(&api, &id).await;
     assert_eq!(continuous["gaps"], json!([]), "{continuous}\n{}", second.log());
+    let records = wal_records(&app, &id).await;
+    assert_eq!(mismatched_objects(disk.path(), &records), Vec::<String>::new(), "{records:?}");
 }
