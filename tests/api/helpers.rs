@@ -96,6 +96,8 @@ fn create_pg_database() -> (String, String) {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
+        // Clones live beside the data folder (the PITR settings' default).
+        crate::pitr_clusters::stop_clones(&PathBuf::from(format!("{}-clones", self.data_dir.path().display())));
         if let Some(name) = &self.pg_database
             && let Ok(mut conn) = PgConnection::establish(&format!("{}/postgres", postgres_base_url()))
         {

@@ -50,6 +50,7 @@ mod oauth;
 mod outbound_policy;
 mod own_folders;
 mod pitr_archive_faults;
+mod pitr_clones;
 mod pitr_clusters;
 mod pitr_destinations;
 mod pitr_hostile;
