@@ -2,7 +2,7 @@
 //! clusters: a completed segment deleted from the destination is a `lost` gap, the window ends
 //! before it and a restore past it is refused with the window in the message; `pg_receivewal`
 //! killed while rows are written is started again, and a clone to the end of the archive holds
-//! every committed row.
+//! every committed row. A base backup after the gap starts a new window.
 
 use crate::api_client::admin;
 use crate::helpers::Backend;
@@ -73,6 +73,18 @@ async fn a_deleted_segment_is_a_lost_gap_that_ends_the_window(backend: Backend) 
     assert!(message.contains("recovery window") && message.contains(&shown), "{message} (window {broken})");
     let clones = api.get(&format!("/api/v1/databases/{id}/clones")).await;
     assert_eq!(clones.json["data"], json!([]), "nothing was started: {clones:?}");
+
+    // A base backup after the gap starts a window of its own; the gap is still reported.
+    let after = base_backup(&api, &id).await;
+    let stopped = time(&after["stopped_at"]).expect("the new backup's stop");
+    insert_ticks(&cluster, 41..=50).await;
+    recorded(&f.app, &id, &switch_wal(&cluster)).await;
+    let renewed = window(&api, &id).await;
+    assert_eq!(time(&renewed["earliest"]), Some(stopped), "{renewed}");
+    assert!(time(&renewed["latest"]).is_some_and(|l| l > received(&names[3], &records)), "{renewed}");
+    let still: Vec<&Value> = renewed["gaps"].as_array().into_iter().flatten().filter(|g| g["kind"] == "lost").collect();
+    assert_eq!(still.len(), 1, "{renewed}");
+    assert_eq!(still[0]["from"], names[1].as_str(), "{renewed}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
