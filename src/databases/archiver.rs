@@ -2,7 +2,9 @@
 //! one instance holds the lease (renewed every tick, taken over when its holder's heartbeat is
 //! older than the instance timeout) and runs `pg_receivewal` on the database's replication slot,
 //! spooling into the data folder and shipping each file ([`super::shipping`]). The receiver is
-//! supervised: when it ends it is started again with back-off, and the database shows why.
+//! supervised: when it ends it is started again with back-off, and the database shows why. One
+//! left running by a killed instance (SIGKILL spares its children) is ended through its
+//! replication connection by the next holder, here or on another host.
 
 use super::base;
 use super::domain::slot_name;
@@ -18,6 +20,8 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 
 const MAX_BACK_OFF: Duration = Duration::from_secs(60);
+/// How long a stale receiver's connection may take to end once asked.
+const RELEASE_WITHIN: Duration = Duration::from_secs(30);
 
 /// Runs until the process ends.
 pub async fn run(service: DatabaseService, instance_timeout: Duration) {
@@ -149,6 +153,14 @@ async fn receive(service: &DatabaseService, id: &str) -> Result<(), String> {
     let bins = service.binaries().map_err(|e| e.to_string())?;
     let slot = slot_name(id);
     receiver::ensure_slot(&checked, &slot).await.map_err(|e| format!("the replication slot {slot}: {e}"))?;
+    // Whatever still streams from the slot is a receiver this lease's previous holder left
+    // running (killed, its child was not): end it, or it refuses ours for good.
+    if !holds_lease(service, id).await? {
+        return Err("another instance took over WAL archiving".into());
+    }
+    receiver::release_slot(&checked, &slot, RELEASE_WITHIN)
+        .await
+        .map_err(|e| format!("the replication slot {slot} is held by a receiver that could not be stopped: {e}"))?;
     let size = crate::artifacts::postgres::wal::names::SegmentSize::new(u64::try_from(row.seg_size).unwrap_or(0))?;
     let spool = spool_dir(service, id);
     tokio::fs::create_dir_all(&spool).await.map_err(|e| format!("the spool folder: {e}"))?;
@@ -195,6 +207,12 @@ async fn receive(service: &DatabaseService, id: &str) -> Result<(), String> {
             _ = tokio::time::sleep(service.settings.partial_every) => {}
         }
     }
+}
+
+async fn holds_lease(service: &DatabaseService, id: &str) -> Result<bool, String> {
+    let did = id.to_owned();
+    let holder = service.db.run(move |c| store::lease_holder(c, &did)).await.map_err(|e| e.to_string())?;
+    Ok(holder.as_deref() == Some(&*service.instance))
 }
 
 async fn report(service: &DatabaseService, id: &str, report: ReceiverReport) {

@@ -45,6 +45,9 @@ pub enum AfterRestore {
     CopyBack,
 }
 
+/// Held while a clone's port is chosen and recorded.
+static PORT_CHOICE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// How long a clone may take to replay its WAL and promote.
 const PROMOTE_WITHIN: std::time::Duration = std::time::Duration::from_secs(3600);
 
@@ -138,6 +141,8 @@ impl DatabaseService {
             Aim::End => (Target::End, Utc::now()),
         };
         let owner = self.os_user()?;
+        // One request at a time picks a port and records it: two at once would pick the same.
+        let choosing = PORT_CHOICE.lock().await;
         let port = self.free_port().await?;
         let token = crate::crypto::random_token();
         let row = CloneRow {
@@ -161,12 +166,16 @@ impl DatabaseService {
             .run(move |c| audit::store::with_entry(c, &entry, |c| archive::insert_clone(c, &inserted)))
             .await
             .map_err(|e| match e {
+                crate::db::DbError::Duplicate(index) if index.contains("port") => DatabaseError::Refused(format!(
+                    "Another Devpilot instance took port {port} for a clone at the same moment; ask again."
+                )),
                 crate::db::DbError::Duplicate(_) => DatabaseError::Invalid(FieldErrors::single(
                     "new_name",
                     format!("A clone named \"{}\" already exists in this workspace.", name.as_str()),
                 )),
                 other => other.into(),
             })?;
+        drop(choosing);
         let (service, clone, source) = (self.clone(), row.clone(), database.row.clone());
         tokio::spawn(async move {
             let outcome = service.restore_clone(&source, &clone, &base, target, &token, &owner).await;

@@ -15,6 +15,7 @@ pub mod fetch;
 pub mod fetch_client;
 pub mod html;
 pub mod imports;
+pub mod own_server;
 pub mod pitr;
 pub mod service;
 pub mod shipping;

@@ -291,8 +291,13 @@ impl DatabaseService {
             .reach(&access)
             .await
             .map_err(|e| DatabaseError::Invalid(FieldErrors::single("url", format!("{e}."))))?;
+        let own = |m: String| DatabaseError::Invalid(FieldErrors::single("url", m));
+        super::own_server::refuse_address(&access, &reachable).await.map_err(own)?;
         let slot = slot_name(id.unwrap_or("new"));
         let (steps, facts) = prereq::check(&self.binaries()?, &reachable, &slot).await;
+        if let Some(facts) = &facts {
+            super::own_server::refuse_identity(&self.db, &facts.system_identifier).await.map_err(own)?;
+        }
         match facts {
             Some(facts) if steps.iter().all(|s| s.outcome != Outcome::Fail) => Ok((parsed, steps, facts)),
             _ => Err(DatabaseError::Prerequisites(steps)),

@@ -8,6 +8,7 @@ use devpilot::startup::Application;
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
@@ -95,6 +96,8 @@ fn create_pg_database() -> (String, String) {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
+        // Clones live beside the data folder (the PITR settings' default).
+        crate::pitr_clusters::stop_clones(&PathBuf::from(format!("{}-clones", self.data_dir.path().display())));
         if let Some(name) = &self.pg_database
             && let Ok(mut conn) = PgConnection::establish(&format!("{}/postgres", postgres_base_url()))
         {
@@ -146,16 +149,16 @@ pub fn test_settings(backend: Backend) -> (Settings, tempfile::TempDir, Option<S
     (settings, data_dir, pg_database)
 }
 
-/// Clones beside the test's data folder (which is Devpilot's alone), on a few ports of the test
-/// app's own: two apps taking the same free port at once would start two clusters on it. Below
-/// the kernel's ephemeral ports, which the test clusters are given. WAL archiving ticks fast, so
-/// tests see it within seconds.
+/// Clones beside the test's data folder (which is Devpilot's alone), each app on a block of
+/// ports of its own below the kernel's ephemeral range: apps of tests running side by side would
+/// otherwise pick the same free port at the same moment. WAL archiving ticks fast, so tests see
+/// it within seconds.
 fn test_pitr_settings(data_dir: &std::path::Path) -> PitrSettings {
-    static APPS: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
-    let app = APPS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 1000;
-    let first = 24_000 + app * 8;
+    static BLOCKS: AtomicU16 = AtomicU16::new(0);
+    let block = BLOCKS.fetch_add(1, Ordering::Relaxed) % 1200;
+    let low = 20_000 + block * 10;
     let mut pitr = PitrSettings::from_env(data_dir).expect("PITR settings");
-    pitr.clone_ports = first..=first + 7;
+    pitr.clone_ports = low..=low + 9;
     pitr.tick = Duration::from_millis(500);
     pitr.partial_every = Duration::from_secs(1);
     // The tests run the server in their own process: clones fetch WAL with the real binary.

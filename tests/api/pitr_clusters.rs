@@ -97,6 +97,17 @@ pub fn stop_immediately(bins: &PgBinaries, owner: &OsUser, data: &Path) {
     }
 }
 
+/// Stops the clusters of every clone in `folder` (a test server's clone folder) and removes it:
+/// clones run as daemons of their own and would outlive the test.
+pub fn stop_clones(folder: &Path) {
+    let Ok(clones) = std::fs::read_dir(folder) else { return };
+    let (bins, owner) = (binaries(), cluster_user());
+    for clone in clones.flatten() {
+        stop_immediately(&bins, &owner, &clone.path().join("data"));
+    }
+    let _ = std::fs::remove_dir_all(folder);
+}
+
 impl Cluster {
     pub fn start(options: ClusterOptions) -> Cluster {
         let (bins, owner, folder) = (binaries(), cluster_user(), shared_folder());

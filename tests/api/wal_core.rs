@@ -180,6 +180,14 @@ async fn wal_is_received_into_the_spool_on_a_slot() {
 
     process.kill();
     assert!(process.wait().await.is_err(), "killed, it did not end cleanly");
+    // The server notices the receiver's connection is gone a moment after it is.
+    for _ in 0..300 {
+        let status = receiver::slot_status(&checked, SLOT).await.expect("status").expect("the slot");
+        if !status.active {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     receiver::drop_slot(&checked, SLOT).await.expect("drop");
     assert_eq!(receiver::slot_status(&checked, SLOT).await.expect("status"), None);
     receiver::drop_slot(&checked, SLOT).await.expect("dropping a dropped slot");

@@ -23,6 +23,17 @@ pub struct DatabaseAccess {
     pub own: Option<OwnDatabase>,
 }
 
+impl DatabaseAccess {
+    /// Whether `reachable` leads to the server of Devpilot's own database, whichever database of
+    /// it the URL names (what copies a whole server, as WAL archiving does, must not copy it).
+    pub async fn is_own_server(&self, reachable: &Reachable) -> bool {
+        match &self.own {
+            Some(own) => own.serves(&reachable.endpoint, reachable.url.port).await,
+            None => false,
+        }
+    }
+}
+
 /// The checked place to connect to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {

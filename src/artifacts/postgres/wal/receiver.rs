@@ -3,7 +3,7 @@
 //! checked address with the tools' cleared environment (`-d` takes the connection string, the
 //! password travels in `PGPASSWORD`). The caller supervises the process: it exits when the
 //! connection ends (`--no-loop`) and is started again with back-off; the slot keeps the WAL
-//! meanwhile.
+//! meanwhile. A receiver left behind by a killed caller is ended through its connection.
 
 use super::binaries::PgBinaries;
 use super::names::{Lsn, SegmentSize, WalFile};
@@ -12,6 +12,7 @@ use crate::artifacts::postgres::{PostgresError, tools};
 use chrono::{DateTime, Utc};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::time::Duration;
 use tokio::process::Child;
 
 /// PostgreSQL's rule for slot names: lower-case letters, digits and `_`, at most 63 bytes.
@@ -56,6 +57,36 @@ pub async fn drop_slot(checked: &Checked, slot: &str) -> Result<(), PostgresErro
         )
         .await
         .map(|_| ())
+}
+
+/// Ends the replication connection that holds the slot, if any, and waits until the slot is free.
+/// A receiver outlives a Devpilot process killed with SIGKILL (nothing kills its child) and
+/// would hold the slot for good, so that every receiver started after it is refused. Call it
+/// only as the slot's one rightful user. PostgreSQL lets a role end its own connections: the
+/// REPLICATION role that streamed is enough.
+pub async fn release_slot(checked: &Checked, slot: &str, within: Duration) -> Result<(), PostgresError> {
+    check_slot(slot)?;
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let ended = checked
+            .reachable()
+            .text_row(
+                "SELECT pg_catalog.pg_terminate_backend(active_pid)::text \
+                 FROM pg_catalog.pg_replication_slots WHERE slot_name = $1 AND active_pid IS NOT NULL",
+                &[slot],
+            )
+            .await?;
+        if ended.is_none() {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(PostgresError::Other(format!(
+                "another receiver still holds the slot after {} s",
+                within.as_secs()
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// A running `pg_receivewal`.

@@ -1,0 +1,177 @@
+//! WAL archiving across Devpilot processes (the real binary, killed with SIGKILL): a server killed
+//! while rows are written and started again on the same database and data folder goes on from
+//! its replication slot, its window stays continuous, every archived object holds the bytes
+//! recorded for it, and a clone to the end has every committed row. With two instances on one
+//! PostgreSQL database exactly one receives; when it is killed the other takes over.
+
+use crate::api_client::{Api, admin};
+use crate::helpers::{Backend, TestApp, test_settings};
+use crate::on_both_backends;
+use crate::pitr_clusters::{Cluster, ClusterOptions};
+use crate::pitr_support::{
+    PATIENCE, TICKS, archiving, base_backup, clone_at, insert_ticks, mismatched_objects, protect, receivers, recorded,
+    switch_wal, ticks_at, until, wait_for, wal_records, window,
+};
+use crate::server_process::ServerProcess;
+use devpilot::config::Settings;
+use serde_json::json;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+on_both_backends!(a_killed_server_goes_on_from_its_slot);
+
+/// How long an instance's heartbeat may be silent before another takes its work over.
+const INSTANCE_TIMEOUT_SECS: u64 = 6;
+
+/// Quick archiving ticks, a short instance timeout, and the clone ports the test's settings hold.
+fn env(settings: &Settings) -> Vec<(&'static str, String)> {
+    let ports = &settings.pitr.clone_ports;
+    vec![
+        ("DEVPILOT_WAL_TICK_SECS", "1".into()),
+        ("DEVPILOT_WAL_PARTIAL_SECS", "1".into()),
+        ("DEVPILOT_INSTANCE_TIMEOUT_SECS", INSTANCE_TIMEOUT_SECS.to_string()),
+        ("DEVPILOT_CLONE_PORTS", format!("{}-{}", ports.start(), ports.end())),
+    ]
+}
+
+/// The signed-in app of a server process, with a local destination "Disk" on `disk`; its id.
+async fn local_destination(app: &TestApp, disk: &Path) -> String {
+    app.grant_folder(disk, "read_write").await;
+    let path = disk.to_string_lossy().into_owned();
+    assert_eq!(app.create_destination("Disk", "local", &[("path", &path)]).await.status, 303);
+    app.destination("Disk").await.id
+}
+
+/// Inserts rows one commit at a time; the ids committed.
+async fn write_rows(port: u16, range: std::ops::RangeInclusive<i64>) -> Vec<i64> {
+    let url = format!("postgres://postgres@127.0.0.1:{port}/postgres?sslmode=disable");
+    let mut committed = Vec::new();
+    for n in range {
+        let insert = format!("INSERT INTO ticks (id) VALUES ({n})");
+        let status = tokio::process::Command::new(crate::pitr_clusters::binaries().program("psql"))
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", &insert, &url])
+            .status()
+            .await
+            .expect("psql");
+        assert!(status.success(), "insert {n}");
+        committed.push(n);
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    committed
+}
+
+async fn a_killed_server_goes_on_from_its_slot(backend: Backend) {
+    let (settings, data_dir, pg) = test_settings(backend);
+    let mut server = ServerProcess::start(&settings, &env(&settings)).await;
+    let mut app = TestApp::attach(server.address.clone(), &settings, data_dir, pg);
+    app.setup_admin().await;
+    let disk = tempfile::tempdir().expect("disk");
+    let destination = local_destination(&app, disk.path()).await;
+    let cluster = Cluster::start(ClusterOptions::default());
+    cluster.psql(TICKS);
+    let id = {
+        let api = admin(&app).await;
+        let id = protect(&api, &destination, &cluster, json!({})).await;
+        archiving(&api, &id).await;
+        base_backup(&api, &id).await;
+        id
+    };
+
+    // Killed while rows are written, with WAL received and not all of it shipped.
+    let writer = tokio::spawn(write_rows(cluster.port, 1..=120));
+    insert_ticks(&cluster, 1001..=1010).await;
+    let done_before = switch_wal(&cluster);
+    recorded(&app, &id, &done_before).await;
+    until("the receiver to run", || async { receivers(&id).len() == 1 }).await;
+    let (before, _) = receivers(&id)[0].clone();
+    server.kill();
+
+    server = ServerProcess::start(&settings, &env(&settings)).await;
+    app.address = server.address.clone();
+    let api = admin(&app).await;
+    let written = writer.await.expect("the writer");
+    // The killed server's receiver outlived it; the new one ends it and streams alone.
+    until("one receiver, the new server's", || async {
+        matches!(receivers(&id).as_slice(), [(pid, _)] if *pid != before)
+    })
+    .await;
+    let last = switch_wal(&cluster);
+    recorded(&app, &id, &last).await;
+    wait_for(&api, &format!("/api/v1/databases/{id}"), PATIENCE, |d| d["data"]["status"] == "ok").await;
+
+    let continuous = window(&api, &id).await;
+    assert_eq!(continuous["gaps"], json!([]), "{continuous}\n{}", server.log());
+    let records = wal_records(&app, &id).await;
+    assert_eq!(mismatched_objects(disk.path(), &records), Vec::<String>::new(), "{records:?}");
+    let (_, port) = clone_at(&api, &id, None, "To the end").await;
+    let mut expected = written;
+    expected.extend(1001..=1010);
+    expected.sort_unstable();
+    assert_eq!(ticks_at(port), expected, "every committed row is in the clone");
+}
+
+/// Which of the data folders the database's receiver spools into, once there is exactly one.
+async fn holder(id: &str, dirs: &[&Path]) -> usize {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let [(_, line)] = receivers(id).as_slice()
+            && let Some(found) = dirs.iter().position(|d| line.contains(&*d.to_string_lossy()))
+        {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "never exactly one receiver: {:?}", receivers(id));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_run_one_receiver_and_the_survivor_takes_over() {
+    let (settings, data_dir, pg) = test_settings(Backend::Postgres);
+    let first = ServerProcess::start(&settings, &env(&settings)).await;
+    let mut app = TestApp::attach(first.address.clone(), &settings, data_dir, pg);
+    app.setup_admin().await;
+    let disk = tempfile::tempdir().expect("disk");
+    let destination = local_destination(&app, disk.path()).await;
+    let cluster = Cluster::start(ClusterOptions::default());
+    cluster.psql(TICKS);
+    let id = {
+        let api = admin(&app).await;
+        let id = protect(&api, &destination, &cluster, json!({})).await;
+        archiving(&api, &id).await;
+        id
+    };
+    let mut second_settings = settings.clone();
+    let second_dir = tempfile::tempdir().expect("the second instance's data folder");
+    second_settings.data_dir = second_dir.path().to_path_buf();
+    let second = ServerProcess::start(&second_settings, &env(&second_settings)).await;
+
+    // Both tick (every second) for a while: only the first, which took the lease, receives.
+    let dirs = [settings.data_dir.as_path(), second_dir.path()];
+    for _ in 0..10 {
+        assert_eq!(holder(&id, &dirs).await, 0, "{:?}\n{}", receivers(&id), second.log());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    insert_ticks(&cluster, 1..=10).await;
+    recorded(&app, &id, &switch_wal(&cluster)).await;
+
+    let mut first = first;
+    first.kill();
+    let killed_at = Instant::now();
+    until("the survivor to receive alone", || async {
+        matches!(receivers(&id).as_slice(), [(_, line)] if line.contains(&*second_dir.path().to_string_lossy()))
+    })
+    .await;
+    let took = killed_at.elapsed();
+    assert!(took < Duration::from_secs(INSTANCE_TIMEOUT_SECS + 40), "took over after {took:?}");
+
+    app.address = second.address.clone();
+    let api: Api<'_> = admin(&app).await;
+    insert_ticks(&cluster, 11..=20).await;
+    let after = switch_wal(&cluster);
+    recorded(&app, &id, &after).await;
+    wait_for(&api, &format!("/api/v1/databases/{id}"), PATIENCE, |d| d["data"]["status"] == "ok").await;
+    let continuous = window(&api, &id).await;
+    assert_eq!(continuous["gaps"], json!([]), "{continuous}\n{}", second.log());
+    let records = wal_records(&app, &id).await;
+    assert_eq!(mismatched_objects(disk.path(), &records), Vec::<String>::new(), "{records:?}");
+}
