@@ -164,6 +164,7 @@ async fn receive(service: &DatabaseService, id: &str) -> Result<(), String> {
     let size = crate::artifacts::postgres::wal::names::SegmentSize::new(u64::try_from(row.seg_size).unwrap_or(0))?;
     let spool = spool_dir(service, id);
     tokio::fs::create_dir_all(&spool).await.map_err(|e| format!("the spool folder: {e}"))?;
+    remove_shipping_copies(&spool);
     let process: ReceiverProcess =
         receiver::spawn(&bins, &checked, &slot, &spool).map_err(|e| format!("starting pg_receivewal: {e}"))?;
     // The process dies with this task's future (kill on drop): when the worker is aborted (its
@@ -213,6 +214,16 @@ async fn holds_lease(service: &DatabaseService, id: &str) -> Result<bool, String
     let did = id.to_owned();
     let holder = service.db.run(move |c| store::lease_holder(c, &did)).await.map_err(|e| e.to_string())?;
     Ok(holder.as_deref() == Some(&*service.instance))
+}
+
+/// Snapshots of a `.partial` a killed process was shipping (see `shipping`): never read again.
+fn remove_shipping_copies(spool: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(spool) else { return };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(shipping::SNAPSHOT_PREFIX) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 async fn report(service: &DatabaseService, id: &str, report: ReceiverReport) {

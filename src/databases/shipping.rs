@@ -19,6 +19,9 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::Path;
 
+/// The name prefix of a `.partial`'s snapshot while it is shipped.
+pub const SNAPSHOT_PREFIX: &str = ".shipping-";
+
 /// What one spool pass did.
 #[derive(Debug, Default)]
 pub struct Shipped {
@@ -79,7 +82,7 @@ async fn ship_one(
     // The open segment keeps growing: ship a snapshot of it, so the checksum is of what was sent.
     let snapshot = match file.file {
         WalFile::Partial(_) => {
-            let copy = file.path.with_file_name(format!(".shipping-{name}"));
+            let copy = file.path.with_file_name(format!("{SNAPSHOT_PREFIX}{name}"));
             match tokio::fs::copy(&file.path, &copy).await {
                 Ok(_) => Some(copy),
                 // Completed (renamed) since the listing: the next pass ships the whole segment.

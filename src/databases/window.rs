@@ -82,14 +82,26 @@ impl DatabaseService {
         let (_, provider) =
             self.destinations.provider(&row.workspace_id, &destination).await.map_err(|e| refused(e.to_string()))?;
         let provider = provider.map_err(|e| refused(format!("The destination cannot be read: {e}")))?;
+        // The archiver works while this reads: records read before and after the listing, so a
+        // segment that completed meanwhile (its .partial replaced) is neither missed nor lost.
+        let id = row.id.clone();
+        let before = self.db.run(move |c| archive::wal_files(c, &id)).await?;
         let listed = provider
             .list(&format!("{}/wal/", row.archive_prefix))
             .await
             .map_err(|e| refused(format!("The archive cannot be listed: {e}")))?;
         let present: HashSet<&str> = listed.iter().filter_map(|o| name_of_key(row, &o.key)).collect();
         let id = row.id.clone();
-        let files = self.db.run(move |c| archive::wal_files(c, &id)).await?;
-        let recorded: Vec<WalFile> = files.iter().filter_map(|f| WalFile::parse(&f.name, size)).collect();
+        let after = self.db.run(move |c| archive::wal_files(c, &id)).await?;
+        let kept_throughout: HashSet<&str> = before.iter().map(|f| f.name.as_str()).collect();
+        // Recorded for the whole read (a .partial is replaced by design, never lost).
+        let recorded: Vec<WalFile> = after
+            .iter()
+            .filter(|f| f.kind != archive::PARTIAL && kept_throughout.contains(f.name.as_str()))
+            .filter_map(|f| WalFile::parse(&f.name, size))
+            .collect();
+        let mut files: Vec<WalFileRow> = before.iter().filter(|f| !after.iter().any(|a| a.name == f.name)).cloned().collect();
+        files.extend(after.iter().cloned());
         let archived: Vec<Archived> = files
             .iter()
             .filter(|f| present.contains(f.name.as_str()))

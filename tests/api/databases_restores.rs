@@ -119,7 +119,13 @@ async fn cluster_rows_then_backup_restore_and_switch(f: &Fixture, api: &Api<'_>)
     let restored = api
         .post(&format!("/api/v1/databases/{id}/restore"), json!({"backup_id": backup, "new_name": "As backed up"}))
         .await;
-    assert_eq!(restored.status, 202, "{restored:?}");
+    assert_eq!(
+        restored.status,
+        202,
+        "{restored:?} {} {}",
+        api.get(&format!("/api/v1/databases/{id}/recovery-window")).await.json,
+        api.get(&format!("/api/v1/databases/{id}/backups")).await.json
+    );
     let clone_id = restored.json["data"]["id"].as_str().expect("clone").to_owned();
     let clones = format!("/api/v1/databases/{id}/clones");
     let ready = wait_for(api, &clones, Duration::from_secs(180), |c| c["data"][0]["status"] != "restoring").await;
