@@ -100,7 +100,8 @@ impl DatabaseService {
             .filter(|f| f.kind != archive::PARTIAL && kept_throughout.contains(f.name.as_str()))
             .filter_map(|f| WalFile::parse(&f.name, size))
             .collect();
-        let mut files: Vec<WalFileRow> = before.iter().filter(|f| !after.iter().any(|a| a.name == f.name)).cloned().collect();
+        let mut files: Vec<WalFileRow> =
+            before.iter().filter(|f| !after.iter().any(|a| a.name == f.name)).cloned().collect();
         files.extend(after.iter().cloned());
         let archived: Vec<Archived> = files
             .iter()
