@@ -120,3 +120,41 @@ async fn dumps_load_from_a_path_an_object_and_an_upload_and_are_listed_with_the_
     assert!(page.contains(&format!("href=\"/runs/{run}/restore\">Restore…")), "{page}");
     assert!(!page.contains(PASSWORD));
 }
+
+/// The page's upload is read by its handler, not by the CSRF check's 256 KiB: a file larger than
+/// that loads; one past `DEVPILOT_IMPORT_MAX_BYTES` is refused next to the file field (the
+/// browser hears the answer), with nothing left in the private temporary folder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_is_bounded_by_the_import_limit_not_the_form_limit() {
+    let (mut settings, data_dir, pg) = crate::helpers::test_settings(Backend::Sqlite);
+    settings.import_max_bytes = 1024 * 1024;
+    let app = crate::helpers::spawn_with(settings, data_dir, pg).await;
+    app.setup_admin().await;
+    let (source, target) = (tempfile::tempdir().expect("source"), tempfile::tempdir().expect("target"));
+    app.grant_folder(target.path(), "read_write").await;
+    let path = target.path().to_string_lossy().into_owned();
+    assert_eq!(app.create_destination("Disk", "local", &[("path", &path)]).await.status, 303);
+    let destination_id = app.destination("Disk").await.id;
+    let f = Fixture { app, source, target, destination_id };
+    let cluster = Cluster::start(ClusterOptions::default());
+    let id = protect(&f, &cluster).await;
+
+    // About 600 KiB of SQL: past every other form's limit, within this one.
+    let rows: String = (0..20_000).map(|n| format!("INSERT INTO big VALUES ({n}, 'row {n:>10}');\n")).collect();
+    let sql = format!("CREATE TABLE big (id int, note text);\n{rows}");
+    assert!(sql.len() > 512 * 1024 && sql.len() < 1024 * 1024, "{}", sql.len());
+    let loaded = upload(&f, &id, &[("database", "big")], Some(&sql), true).await;
+    assert_eq!(loaded.status, 200, "{}", loaded.body);
+    assert_eq!(cluster.psql_in("big", "SELECT count(*) FROM big"), "20000");
+
+    // Refused on its announced length, and (a little past the limit) found out while it streams.
+    for too_large in [format!("{sql}{sql}"), "-".repeat(1024 * 1024 + 10_000)] {
+        let refused = upload(&f, &id, &[("database", "too_large")], Some(&too_large), true).await;
+        assert_eq!(refused.status, 422, "{}", refused.body);
+        let message = text_after(&refused.body, "id=\"f-upload-file-error\">");
+        assert!(message.contains("larger than 1.0 MiB") && message.contains("DEVPILOT_IMPORT_MAX_BYTES"), "{message}");
+    }
+    let leftovers = std::fs::read_dir(f.app.data_dir.path().join("tmp")).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(leftovers, 0, "nothing kept");
+    assert!(!cluster.psql("SELECT string_agg(datname, ',') FROM pg_database").contains("too_large"));
+}

@@ -63,7 +63,7 @@ impl DumpForm {
         self.errors.get(field).unwrap_or_default().to_owned()
     }
 
-    pub fn into_existing(&self) -> bool {
+    pub fn replaces_existing(&self) -> bool {
         self.value("into") == "existing"
     }
 
