@@ -150,7 +150,7 @@ impl From<UploadError> for ApiError {
         let status = match &e {
             UploadError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             UploadError::WrongType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            UploadError::Broken(_) => StatusCode::BAD_REQUEST,
+            UploadError::Broken(_) | UploadError::Malformed(_) => StatusCode::BAD_REQUEST,
             UploadError::Disk(io) if io.kind() == std::io::ErrorKind::StorageFull => StatusCode::INSUFFICIENT_STORAGE,
             UploadError::Disk(_) => return ApiError::internal(e),
         };

@@ -2,16 +2,19 @@
 //! must come back with every state-changing request, as the `X-CSRF-Token` header (htmx sends
 //! it from `hx-headers`) or the `csrf_token` form field. A request without it gets 403 and
 //! changes nothing, because the check runs before any handler. The body is read in full here (up
-//! to the limit; more answers 413), which is also where it finds a form's token. `/api/` is exempt: it ignores
-//! cookies and takes bearer tokens only.
+//! to the limit; more answers 413), which is also where it finds a form's token; an upload
+//! (`web::upload::STREAMED_BODIES`) that brings its token as the header is left unread for its
+//! handler. `/api/` is exempt: it ignores cookies and takes bearer tokens only.
 
-use crate::web::limits::read_body;
+use crate::web::limits::{BodyError, read_body};
+use crate::web::upload::streams_its_body;
 use actix_session::{Session, SessionExt};
 use actix_web::ResponseError;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, http::Method};
+use bytes::Bytes;
 
 const SESSION_KEY: &str = "csrf";
 pub const HEADER: &str = "X-CSRF-Token";
@@ -46,8 +49,10 @@ pub async fn protect(
     if safe || api {
         return next.call(req).await.map(ServiceResponse::map_into_left_body);
     }
-    // Every body is read here, within the limit, so every route has one (see web::limits).
-    let body = match read_body(&mut req).await {
+    // Every body is read here, within the limit, so every route has one (see web::limits); but
+    // an upload's, whose token comes as the header, is left to its handler and its own limit.
+    let streamed = streams_its_body(req.path()) && req.headers().contains_key(HEADER);
+    let body = match read_body_unless(streamed, &mut req).await {
         Ok(body) => body,
         Err(e) => return Ok(req.into_response(e.page().error_response()).map_into_right_body()),
     };
@@ -71,6 +76,10 @@ pub async fn protect(
             Ok(req.into_response(response).map_into_right_body())
         }
     }
+}
+
+async fn read_body_unless(streamed: bool, req: &mut ServiceRequest) -> Result<Bytes, BodyError> {
+    if streamed { Ok(Bytes::new()) } else { read_body(req).await }
 }
 
 fn form_token(body: &[u8]) -> Option<String> {

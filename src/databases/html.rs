@@ -1,12 +1,15 @@
 //! The Databases pages (point-in-time recovery): the list, the form with its prerequisite check,
-//! a database's own page (status, recovery window, base backups, clones, restoring to a second)
-//! and its deletion. Thin like every page: parsing and rendering; the rules are
+//! a database's own page (status, recovery window, backups, clones, restoring to a second as a
+//! clone or in place, a base backup as a clone, switching to a clone, loading a dump) and its
+//! deletion. Thin like every page: parsing and rendering; the rules are
 //! `DatabaseService`'s, the same methods the JSON API calls.
 
 mod clones;
 mod detail;
+mod dumps;
 mod form;
 mod list;
+mod restores;
 mod timeline;
 mod views;
 
@@ -28,13 +31,20 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/databases/{id}/pause", detail::archiving_to(false))
         .route("/databases/{id}/resume", detail::archiving_to(true))
         .route("/databases/{id}/pitr-clone", web::post().to(clones::pitr_clone))
+        .route("/databases/{id}/pitr", web::post().to(restores::in_place))
+        .route("/databases/{id}/restore", web::get().to(restores::base_restore_form))
+        .route("/databases/{id}/restore", web::post().to(restores::base_restore))
+        .route("/databases/{id}/import", web::post().to(dumps::import))
+        .route("/databases/{id}/restore-from-path", web::post().to(dumps::restore_from_path))
         .route("/databases/{id}/delete", web::get().to(detail::confirm_delete))
         .route("/databases/{id}/delete", web::post().to(detail::delete))
         .route("/database-clones/{id}/start", web::post().to(clones::start))
         .route("/database-clones/{id}/stop", web::get().to(clones::confirm_stop))
         .route("/database-clones/{id}/stop", web::post().to(clones::stop))
         .route("/database-clones/{id}/delete", web::get().to(clones::confirm_delete))
-        .route("/database-clones/{id}/delete", web::post().to(clones::delete));
+        .route("/database-clones/{id}/delete", web::post().to(clones::delete))
+        .route("/database-clones/{id}/switch", web::get().to(restores::confirm_switch))
+        .route("/database-clones/{id}/switch", web::post().to(restores::switch));
 }
 
 /// What a page answers when a service call fails outside a form (a form shows its errors next

@@ -44,8 +44,8 @@ pub fn query_config() -> web::QueryConfig {
 
 /// Past the limit, a body is read on (and thrown away) this far, for this long at most, so a
 /// client that is still sending gets the 413 rather than a connection reset under its feet.
-const DRAIN_BYTES: usize = 16 * 1024 * 1024;
-const DRAIN_TIME: Duration = Duration::from_secs(10);
+pub(crate) const DRAIN_BYTES: usize = 16 * 1024 * 1024;
+pub(crate) const DRAIN_TIME: Duration = Duration::from_secs(10);
 
 /// Why a body was not read.
 #[derive(Debug)]

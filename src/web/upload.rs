@@ -1,8 +1,11 @@
 //! A file sent as a request's raw body (a dump to import): streamed into a private file under the
 //! data folder as it arrives, never held in memory, up to a limit of its own
 //! (`DEVPILOT_IMPORT_MAX_BYTES`, far above the 256 KiB of every other body, which is why the
-//! routes in [`STREAMED_BODIES`] are left unread by the API's guard). Past the limit the file goes
-//! at once and the answer is 413, naming the limit.
+//! routes in [`STREAMED_BODIES`] are left unread by the API's guard and the CSRF check). Past the
+//! limit the file goes at once and the answer is 413, naming the limit. A page's upload comes as
+//! a `multipart/form-data` form instead ([`form`]), saved the same way.
+
+pub mod form;
 
 use super::format::human_bytes;
 use super::limits::drain;
@@ -16,8 +19,10 @@ use futures::{Stream, StreamExt};
 use std::path::{Path, PathBuf};
 use tokio::io::AsyncWriteExt;
 
-/// API routes whose handler reads the body itself, with [`receive`] and its own limit.
-pub const STREAMED_BODIES: &[&str] = &["/api/v1/databases/{id}/import"];
+/// Routes whose handler reads the body itself under its own limit: the API's import (a raw body,
+/// [`receive`]) and the database page's (a form, [`form::receive_form`]), whose CSRF token must
+/// then come as the header, since its body is not read before the handler.
+pub const STREAMED_BODIES: &[&str] = &["/api/v1/databases/{id}/import", "/databases/{id}/import"];
 
 /// Media types a dump is sent as.
 pub const DUMP_TYPES: &[&str] =
@@ -70,6 +75,9 @@ pub enum UploadError {
     WrongType(String),
     #[error("The upload broke off before it was complete: {0}.")]
     Broken(PayloadError),
+    /// A form (`multipart/form-data`) that does not parse.
+    #[error("The upload could not be read: {0}.")]
+    Malformed(String),
     /// Writing the private copy failed (a full disk, say): Devpilot's side.
     #[error("Saving the upload failed: {}.", crate::hostfs::describe(.0))]
     Disk(std::io::Error),
@@ -94,7 +102,7 @@ pub async fn receive(
     }
     let folder = PrivateTemp::create(&limits.data_dir).map_err(UploadError::Disk)?;
     let (path, file) = folder.new_file("upload").map_err(UploadError::Disk)?;
-    match save(&mut payload, tokio::fs::File::from_std(file), limits.max_bytes).await {
+    match save(&mut payload, tokio::fs::File::from_std(file), limits.max_bytes, UploadError::Broken).await {
         Ok(bytes) => Ok(Upload { path, bytes, _folder: folder }),
         Err(e) => {
             // What was written goes before the client is heard out.
@@ -108,14 +116,15 @@ pub async fn receive(
 }
 
 /// Writes the body into `file`; on any error the caller drops the folder with what was written.
-async fn save(
-    payload: &mut (impl Stream<Item = Result<Bytes, PayloadError>> + Unpin),
+async fn save<E>(
+    payload: &mut (impl Stream<Item = Result<Bytes, E>> + Unpin),
     mut file: tokio::fs::File,
     limit: u64,
+    broken: impl Fn(E) -> UploadError,
 ) -> Result<u64, UploadError> {
     let mut written = 0u64;
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(UploadError::Broken)?;
+        let chunk = chunk.map_err(&broken)?;
         written += chunk.len() as u64;
         if written > limit {
             return Err(UploadError::TooLarge { limit });

@@ -86,7 +86,7 @@ pub async fn back_up_and_draw_the_window(app: &TestApp, id: &str) -> String {
 }
 
 /// The text of the element whose opening tag ends with `marker`, up to the next `</`.
-fn text_after<'a>(body: &'a str, marker: &str) -> &'a str {
+pub fn text_after<'a>(body: &'a str, marker: &str) -> &'a str {
     let at = body.find(marker).unwrap_or_else(|| panic!("no {marker} in {body}"));
     body[at + marker.len()..].split("</").next().unwrap_or_default()
 }

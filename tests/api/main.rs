@@ -28,6 +28,8 @@ mod database_grant_links;
 mod database_grants;
 mod database_outage;
 mod databases_pages;
+mod databases_pages_dumps;
+mod databases_pages_restores;
 mod databases_pitr;
 mod databases_restores;
 mod destinations;

@@ -2,7 +2,7 @@
 //! recovery window, typed in UTC), and stopping, starting and deleting a clone, the first and
 //! last after a confirmation page.
 
-use super::detail::{RestoreForm, page};
+use super::detail::{Forms, RestoreForm, page};
 use super::views::CloneView;
 use crate::audit::Actor;
 use crate::auth::CurrentUser;
@@ -19,7 +19,7 @@ use askama::Template;
 use chrono::{DateTime, NaiveDateTime, Utc};
 
 /// The `datetime-local` input's value, read as UTC; blank is the end of the archive.
-fn parse_target(typed: &str) -> Result<Option<DateTime<Utc>>, String> {
+pub(super) fn parse_target(typed: &str) -> Result<Option<DateTime<Utc>>, String> {
     let typed = typed.trim();
     if typed.is_empty() {
         return Ok(None);
@@ -49,7 +49,7 @@ pub(super) async fn pitr_clone(
         Ok(target) => target,
         Err(message) => {
             restore.errors = FieldErrors::single("target_time", message);
-            return page(&user, &service, &path, None, restore).await;
+            return page(&user, &service, &path, None, Forms { restore, ..Forms::default() }).await;
         }
     };
     match service.pitr_clone(&user.workspace_id, &path, target, &restore.new_name, &Actor::web(&user)).await {
@@ -61,18 +61,18 @@ pub(super) async fn pitr_clone(
         }
         Err(DatabaseError::Invalid(errors)) => {
             restore.errors = errors;
-            page(&user, &service, &path, None, restore).await
+            page(&user, &service, &path, None, Forms { restore, ..Forms::default() }).await
         }
         Err(DatabaseError::Refused(message)) => {
             restore.refused = message;
-            page(&user, &service, &path, None, restore).await
+            page(&user, &service, &path, None, Forms { restore, ..Forms::default() }).await
         }
         Err(e) => Err(e.into()),
     }
 }
 
 /// A clone of the workspace, or 404.
-async fn find_clone(service: &DatabaseService, workspace: &str, id: &str) -> Result<CloneRow, AppError> {
+pub(super) async fn find_clone(service: &DatabaseService, workspace: &str, id: &str) -> Result<CloneRow, AppError> {
     service
         .clones(workspace, None)
         .await?

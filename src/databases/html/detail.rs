@@ -1,10 +1,12 @@
-//! A database's own page: its status and receiver, the recovery window as a bar, base backups
-//! ("Back up now"), clones and the form that restores one to a second; pausing and resuming
-//! archiving; deleting it once its name is typed. The live part (status, window, base backups,
-//! clones) looks again every few seconds while something starts, runs or restores.
+//! A database's own page: its status and receiver, the recovery window as a bar, its backups
+//! (base backups, "Back up now", and the dumps of its `pg_dump` plans), clones and the forms that
+//! restore (a clone at a second, the database in place, a dump loaded); pausing and resuming
+//! archiving; deleting it once its name is typed. The live part (status, window, backups,
+//! clones) looks again every few seconds while something starts, runs, restores or copies.
 
+use super::dumps::Dumps;
 use super::timeline::{self, WindowView};
-use super::views::{BaseBackupView, CloneView, DatabaseView};
+use super::views::{BackupView, CloneView, DatabaseView};
 use crate::audit::Actor;
 use crate::auth::CurrentUser;
 use crate::databases::service::{DatabaseError, DatabaseService};
@@ -22,14 +24,14 @@ pub(super) struct Live {
     /// The bar, or why the archive could not be read (`window_error`).
     pub window: Option<WindowView>,
     pub window_error: String,
-    pub bases: Vec<BaseBackupView>,
+    pub backups: Vec<BackupView>,
     pub clones: Vec<CloneView>,
 }
 
 impl Live {
     /// Something is starting, running or restoring: look again in a few seconds.
     pub fn polling(&self) -> bool {
-        self.d.starting() || self.bases.iter().any(|b| b.running) || self.clones.iter().any(CloneView::busy)
+        self.d.starting() || self.backups.iter().any(|b| b.running) || self.clones.iter().any(CloneView::busy)
     }
 }
 
@@ -41,20 +43,29 @@ pub(super) async fn live_of(service: &DatabaseService, workspace: &str, id: &str
         Err(DatabaseError::Refused(message)) => (None, message),
         Err(e) => return Err(e.into()),
     };
-    let bases = service.base_backups(workspace, id).await?.into_iter().map(BaseBackupView::from).collect();
+    let backups = match service.backups(workspace, id).await {
+        Ok(all) => all.into_iter().map(BackupView::from).collect(),
+        // The source's URL cannot be opened to find its dumps: the base backups alone.
+        Err(DatabaseError::Refused(_)) => {
+            service.base_backups(workspace, id).await?.into_iter().map(BackupView::from).collect()
+        }
+        Err(e) => return Err(e.into()),
+    };
     let mut clones = Vec::new();
     for clone in service.clones(workspace, Some(id)).await? {
         let url = service.clone_url(&clone).await;
         clones.push(CloneView::new(clone, url));
     }
-    Ok(Live { d, window, window_error, bases, clones })
+    Ok(Live { d, window, window_error, backups, clones })
 }
 
-/// The "Restore to a point in time" form as typed, with what was refused.
+/// The "Restore to a point in time" form (or "Restore in place", which has `confirm` instead of
+/// `new_name`) as typed, with what was refused.
 #[derive(Default)]
 pub(super) struct RestoreForm {
     pub target_time: String,
     pub new_name: String,
+    pub confirm: String,
     pub errors: FieldErrors,
     /// A refusal that is no one field's (no free port, no server binaries, …).
     pub refused: String,
@@ -64,6 +75,18 @@ impl RestoreForm {
     pub fn error(&self, field: &str) -> String {
         self.errors.get(field).unwrap_or_default().to_owned()
     }
+
+    fn refused(&self) -> bool {
+        !self.errors.is_empty() || !self.refused.is_empty()
+    }
+}
+
+/// The page's forms as typed: blank but the one that was sent (and refused, or answered).
+#[derive(Default)]
+pub(super) struct Forms {
+    pub restore: RestoreForm,
+    pub in_place: RestoreForm,
+    pub dumps: Dumps,
 }
 
 #[derive(Template)]
@@ -73,6 +96,8 @@ pub(super) struct ShowPage {
     flash: Option<Flash>,
     live: Live,
     restore: RestoreForm,
+    in_place: RestoreForm,
+    dumps: Dumps,
 }
 
 #[derive(Template)]
@@ -82,18 +107,21 @@ struct LivePartial {
     live: Live,
 }
 
-/// The page, with the restore form as given (422 when it was refused).
+/// The page, with its forms as given (422 when one was refused).
 pub(super) async fn page(
     user: &CurrentUser,
     service: &DatabaseService,
     id: &str,
     flash: Option<Flash>,
-    restore: RestoreForm,
+    forms: Forms,
 ) -> Result<HttpResponse, AppError> {
     let live = live_of(service, &user.workspace_id, id).await?;
-    let refused = !restore.errors.is_empty() || !restore.refused.is_empty();
+    let Forms { restore, in_place, dumps } = forms;
+    let dumps = dumps.of(&live.d);
+    let refused = restore.refused() || in_place.refused() || dumps.refused();
     let status = if refused { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
-    render(status, &ShowPage { layout: Layout::for_user(user, "databases"), flash, live, restore })
+    let layout = Layout::for_user(user, "databases");
+    render(status, &ShowPage { layout, flash, live, restore, in_place, dumps })
 }
 
 pub(super) async fn show(
@@ -102,7 +130,7 @@ pub(super) async fn show(
     path: web::Path<String>,
     session: Session,
 ) -> Result<HttpResponse, AppError> {
-    page(&user, &service, &path, Flash::take(&session), RestoreForm::default()).await
+    page(&user, &service, &path, Flash::take(&session), Forms::default()).await
 }
 
 /// The live part alone, for the page's polling.

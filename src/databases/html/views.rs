@@ -1,10 +1,13 @@
-//! A database, its prerequisite steps, base backups and clones as the pages write them.
+//! A database, its prerequisite steps, backups (base backups and dumps) and clones as the pages
+//! write them.
 
 use crate::artifacts::postgres::wal::prereq::{Outcome, Step};
 use crate::databases::archive_store::{BaseBackupRow, CloneRow};
+use crate::databases::backups::Backup;
 use crate::databases::domain::slot_name;
 use crate::databases::service::{Database, version};
 use crate::databases::{base, clones};
+use crate::runs::store as runs;
 use crate::web::format::human_bytes;
 use crate::web::time::{ago, exact};
 use chrono::NaiveDateTime;
@@ -62,6 +65,8 @@ impl Checks {
 pub struct DatabaseView {
     pub id: String,
     pub name: String,
+    /// The database's name on its server (what an in-place restore asks to be typed).
+    pub dbname: String,
     pub url: String,
     pub destination: Option<String>,
     pub status: String,
@@ -90,6 +95,7 @@ pub struct DatabaseView {
 
 impl DatabaseView {
     pub fn new(d: Database, now: NaiveDateTime) -> DatabaseView {
+        let dbname = d.dbname();
         let row = d.row;
         let badge = match row.status.as_str() {
             "ok" => "active",
@@ -122,6 +128,7 @@ impl DatabaseView {
             window_days: row.window_days,
             min_base_backups: row.min_base_backups,
             encrypt: row.encrypt,
+            dbname,
         }
     }
 
@@ -131,8 +138,11 @@ impl DatabaseView {
     }
 }
 
-pub struct BaseBackupView {
+/// A row of the backups list: a base backup, or a run of a `pg_dump` plan of the same database.
+pub struct BackupView {
     pub id: String,
+    /// The plan's name for a dump; empty for a base backup.
+    pub dump_of: String,
     pub status: String,
     pub running: bool,
     pub trigger: String,
@@ -143,12 +153,45 @@ pub struct BaseBackupView {
     pub stop_lsn: String,
     pub timeline: String,
     pub error: String,
+    /// A base backup that succeeded (it restores as a clone), or a dump whose artifact is still
+    /// there (its run's restore page).
+    pub restorable: bool,
 }
 
-impl From<BaseBackupRow> for BaseBackupView {
-    fn from(b: BaseBackupRow) -> BaseBackupView {
-        BaseBackupView {
+impl BackupView {
+    pub fn is_dump(&self) -> bool {
+        !self.dump_of.is_empty()
+    }
+}
+
+impl From<Backup> for BackupView {
+    fn from(backup: Backup) -> BackupView {
+        match backup {
+            Backup::Base(b) => BackupView::from(b),
+            Backup::Dump(run, plan) => BackupView {
+                running: run.status == runs::RUNNING || run.status == runs::QUEUED,
+                restorable: run.status == runs::SUCCEEDED && run.pruned_at.is_none() && run.object_key.is_some(),
+                started: exact(run.started_at.unwrap_or(run.created_at)),
+                stopped: run.finished_at.map(exact).unwrap_or_default(),
+                size: human_bytes(u64::try_from(run.bytes).unwrap_or(0)),
+                start_lsn: String::new(),
+                stop_lsn: String::new(),
+                timeline: String::new(),
+                error: run.error.unwrap_or_default(),
+                dump_of: plan,
+                id: run.id,
+                status: run.status,
+                trigger: run.trigger,
+            },
+        }
+    }
+}
+
+impl From<BaseBackupRow> for BackupView {
+    fn from(b: BaseBackupRow) -> BackupView {
+        BackupView {
             running: b.status == base::RUNNING,
+            restorable: b.status == base::SUCCEEDED,
             started: exact(b.started_at),
             stopped: b.stopped_at.map(exact).unwrap_or_default(),
             size: human_bytes(u64::try_from(b.bytes).unwrap_or(0)),
@@ -156,6 +199,7 @@ impl From<BaseBackupRow> for BaseBackupView {
             stop_lsn: b.stop_lsn.unwrap_or_default(),
             timeline: b.timeline.map(|t| t.to_string()).unwrap_or_default(),
             error: b.error.unwrap_or_default(),
+            dump_of: String::new(),
             id: b.id,
             status: b.status,
             trigger: b.trigger,
@@ -199,5 +243,26 @@ impl CloneView {
 
     pub fn can_stop(&self) -> bool {
         self.status == clones::RUNNING
+    }
+
+    /// A running clone can become the database (a switch).
+    pub fn can_switch(&self) -> bool {
+        self.status == clones::RUNNING
+    }
+
+    /// An in-place restore's clone once copied back: its cluster is gone, so it has no address.
+    pub fn copied(&self) -> bool {
+        self.status == clones::COPIED
+    }
+
+    /// What the status means, beside it.
+    pub fn status_note(&self) -> &'static str {
+        match self.status.as_str() {
+            clones::RESTORING => "replaying the archive to its second",
+            clones::COPYING => "copying back into the source (pg_restore --clean)",
+            clones::COPIED => "copied back into the source; its cluster was removed",
+            clones::STOPPED => "its data stays on this host",
+            _ => "",
+        }
     }
 }
