@@ -17,7 +17,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The name prefix of a `.partial`'s snapshot while it is shipped.
 pub const SNAPSHOT_PREFIX: &str = ".shipping-";
@@ -53,7 +53,9 @@ pub async fn ship_spool(
             if sent_partials.get(&name) == Some(&(file.size, file.modified)) {
                 continue;
             }
-            ship_one(db, provider, database, key, &file, &name, received_at).await?;
+            if !ship_one(db, provider, database, key, &file, &name, received_at).await? {
+                continue;
+            }
             sent_partials.insert(name, (file.size, file.modified));
         } else {
             ship_one(db, provider, database, key, &file, &name, received_at).await?;
@@ -69,6 +71,7 @@ pub async fn ship_spool(
     Ok(shipped)
 }
 
+/// Ships one file; false when it was a `.partial` that is gone (see [`snapshot_partial`]).
 #[allow(clippy::too_many_arguments)]
 async fn ship_one(
     db: &Db,
@@ -78,18 +81,13 @@ async fn ship_one(
     file: &SpoolFile,
     name: &str,
     received_at: NaiveDateTime,
-) -> Result<(), String> {
+) -> Result<bool, String> {
     // The open segment keeps growing: ship a snapshot of it, so the checksum is of what was sent.
     let snapshot = match file.file {
-        WalFile::Partial(_) => {
-            let copy = file.path.with_file_name(format!("{SNAPSHOT_PREFIX}{name}"));
-            match tokio::fs::copy(&file.path, &copy).await {
-                Ok(_) => Some(copy),
-                // Completed (renamed) since the listing: the next pass ships the whole segment.
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-                Err(e) => return Err(format!("copying {name}: {e}")),
-            }
-        }
+        WalFile::Partial(_) => match snapshot_partial(&file.path, name).await? {
+            Some(copy) => Some(copy),
+            None => return Ok(false),
+        },
         _ => None,
     };
     let path = snapshot.clone().unwrap_or_else(|| file.path.clone());
@@ -97,7 +95,19 @@ async fn ship_one(
     if let Some(copy) = snapshot {
         let _ = tokio::fs::remove_file(copy).await;
     }
-    result
+    result.map(|()| true)
+}
+
+/// A copy of the open segment beside it; None when it is gone: pg_receivewal completed the
+/// segment (renamed it without `.partial`) after the spool was listed, and the next pass ships
+/// the completed segment. Under steady writes this happens every few segments.
+async fn snapshot_partial(partial: &Path, name: &str) -> Result<Option<PathBuf>, String> {
+    let copy = partial.with_file_name(format!("{SNAPSHOT_PREFIX}{name}"));
+    match tokio::fs::copy(partial, &copy).await {
+        Ok(_) => Ok(Some(copy)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !partial.exists() => Ok(None),
+        Err(e) => Err(format!("copying {name}: {e}")),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -197,4 +207,33 @@ async fn file_sha256(path: &Path) -> std::io::Result<String> {
         hasher.update(&chunk?);
     }
     Ok(hex::encode(hasher.finalize()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::snapshot_partial;
+
+    #[tokio::test]
+    async fn a_partial_completed_meanwhile_is_left_to_the_next_pass() {
+        let spool = tempfile::tempdir().expect("spool");
+        let name = "000000010000000000000075.partial";
+        let gone = snapshot_partial(&spool.path().join(name), name).await;
+        assert_eq!(gone, Ok(None), "renamed to its segment's name before the copy");
+
+        std::fs::write(spool.path().join(name), b"open segment").expect("write");
+        let copy = snapshot_partial(&spool.path().join(name), name).await.expect("copied").expect("a copy");
+        assert_eq!(std::fs::read(&copy).expect("read"), b"open segment");
+    }
+
+    #[tokio::test]
+    async fn other_copy_errors_stop_the_pass() {
+        let spool = tempfile::tempdir().expect("spool");
+        let name = "000000010000000000000075.partial";
+        let partial = spool.path().join(name);
+        std::fs::write(&partial, b"open segment").expect("write");
+        // The copy's place is taken by a folder: the copy fails although the partial is there.
+        std::fs::create_dir(spool.path().join(format!(".shipping-{name}"))).expect("dir");
+        let error = snapshot_partial(&partial, name).await.expect_err("not a vanished partial");
+        assert!(error.starts_with("copying 000000010000000000000075.partial"), "{error}");
+    }
 }
