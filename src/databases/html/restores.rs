@@ -198,10 +198,13 @@ pub(super) async fn confirm_switch(
     user.require_write()?;
     let clone = find_clone(&service, &user.workspace_id, &path).await?;
     let database = service.get(&user.workspace_id, &clone.database_id).await?;
+    let served = database.url.contains(&format!("@127.0.0.1:{}/", clone.port));
     let d = DatabaseView::new(database, chrono::Utc::now().naive_utc());
     let url = service.clone_url(&clone).await;
     let clone = CloneView::new(clone, url);
-    let refused = if d.replaced {
+    let refused = if served {
+        format!("The clone “{}” is this database's server already: it was switched to.", clone.name)
+    } else if d.replaced {
         "This database was already replaced by a switch: switch from the database that replaced it.".to_owned()
     } else if !clone.can_switch() {
         format!("The clone is {}; only a running clone can become the database.", clone.status)
