@@ -12,7 +12,6 @@ use super::service::DatabaseService;
 use super::shipping::{self, Shipped};
 use super::store::{self, DatabaseRow, ReceiverReport};
 use crate::artifacts::postgres::wal::receiver::{self, ReceiverProcess};
-use crate::artifacts::workspace_key;
 use chrono::Utc;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -136,19 +135,8 @@ pub(super) fn spool_dir(service: &DatabaseService, id: &str) -> PathBuf {
 async fn receive(service: &DatabaseService, id: &str) -> Result<(), String> {
     let did = id.to_owned();
     let row: DatabaseRow = service.db.run(move |c| store::find_any(c, &did)).await.map_err(|e| e.to_string())?;
-    let destination =
-        row.destination_id.clone().ok_or("the database has no destination (it was deleted); choose one")?;
-    let (_, provider) =
-        service.destinations.provider(&row.workspace_id, &destination).await.map_err(|e| e.to_string())?;
-    let provider = provider.map_err(|e| e.to_string())?;
-    let key = match row.encrypt {
-        true => Some(
-            workspace_key::for_workspace(&service.db, &service.cipher, &row.workspace_id)
-                .await
-                .map_err(|e| format!("encryption is not possible: {e}"))?,
-        ),
-        false => None,
-    };
+    let provider = service.provider_of(&row).await?;
+    let key = service.artifact_key(&row).await?;
     let checked = service.checked(&row).await?;
     let bins = service.binaries().map_err(|e| e.to_string())?;
     let slot = slot_name(id);

@@ -8,7 +8,7 @@ use super::service::{DatabaseError, DatabaseService};
 use super::store::{self, DatabaseRow};
 use crate::artifacts::checksum::Digesting;
 use crate::artifacts::postgres::wal::basebackup;
-use crate::artifacts::{compression, encryption, workspace_key};
+use crate::artifacts::{compression, encryption};
 use crate::audit::{self, Action, Actor, Entry, Subject};
 use crate::plans::schedule::Schedule;
 use chrono::Utc;
@@ -76,7 +76,7 @@ impl DatabaseService {
     }
 
     async fn take_base_backup(&self, row: &DatabaseRow, base_id: &str) -> BaseBackupEnd {
-        let failed = |error: String| BaseBackupEnd {
+        self.stream_base_backup(row, base_id).await.unwrap_or_else(|error| BaseBackupEnd {
             status: FAILED.into(),
             object_key: None,
             timeline: None,
@@ -86,34 +86,15 @@ impl DatabaseService {
             bytes: 0,
             sha256: None,
             error: Some(error),
-        };
-        let Some(destination) = row.destination_id.clone() else {
-            return failed("the database has no destination".into());
-        };
-        let provider = match self.destinations.provider(&row.workspace_id, &destination).await {
-            Ok((_, Ok(provider))) => provider,
-            Ok((_, Err(e))) => return failed(e.to_string()),
-            Err(e) => return failed(e.to_string()),
-        };
-        let key = match row.encrypt {
-            true => match workspace_key::for_workspace(&self.db, &self.cipher, &row.workspace_id).await {
-                Ok(key) => Some(key),
-                Err(e) => return failed(format!("encryption is not possible: {e}")),
-            },
-            false => None,
-        };
-        let checked = match self.checked(row).await {
-            Ok(checked) => checked,
-            Err(e) => return failed(e),
-        };
-        let bins = match self.binaries() {
-            Ok(bins) => bins,
-            Err(e) => return failed(e.to_string()),
-        };
-        let (body, points) = match basebackup::stream(&bins, &checked) {
-            Ok(started) => started,
-            Err(e) => return failed(e.to_string()),
-        };
+        })
+    }
+
+    async fn stream_base_backup(&self, row: &DatabaseRow, base_id: &str) -> Result<BaseBackupEnd, String> {
+        let provider = self.provider_of(row).await?;
+        let key = self.artifact_key(row).await?;
+        let checked = self.checked(row).await?;
+        let bins = self.binaries().map_err(|e| e.to_string())?;
+        let (body, points) = basebackup::stream(&bins, &checked).map_err(|e| e.to_string())?;
         let body = compression::compress(body);
         let body = match &key {
             Some(k) => encryption::encrypt(body, k),
@@ -129,7 +110,7 @@ impl DatabaseService {
         let (sha256, passed) = digest.finish();
         let points = points.await.unwrap_or_else(|_| Err("pg_basebackup ended without its report".into()));
         match (put, points) {
-            (Ok(written), Ok(points)) if written == passed => BaseBackupEnd {
+            (Ok(written), Ok(points)) if written == passed => Ok(BaseBackupEnd {
                 status: SUCCEEDED.into(),
                 object_key: Some(object_key),
                 timeline: i32::try_from(points.timeline).ok(),
@@ -139,15 +120,14 @@ impl DatabaseService {
                 bytes: i64::try_from(written).unwrap_or(i64::MAX),
                 sha256: Some(sha256),
                 error: None,
-            },
+            }),
             (put, points) => {
                 let _ = provider.delete(&object_key).await;
-                let why = match (put, points) {
+                Err(match (put, points) {
                     (_, Err(e)) => checked.url.redact(&e),
                     (Err(e), _) => e.to_string(),
                     (Ok(written), _) => format!("the destination stored {written} of {passed} bytes"),
-                };
-                failed(why)
+                })
             }
         }
     }
@@ -176,12 +156,7 @@ impl DatabaseService {
         let minimum = usize::try_from(row.min_base_backups).unwrap_or(1);
         let (kept, removable) = retained(bases, cutoff, minimum);
         let Some(oldest) = kept.last().cloned() else { return Ok(0) };
-        let Some(destination) = row.destination_id.clone() else { return Ok(0) };
-        let provider = match self.destinations.provider(&row.workspace_id, &destination).await {
-            Ok((_, Ok(provider))) => provider,
-            Ok((_, Err(e))) => return Err(e.to_string()),
-            Err(e) => return Err(e.to_string()),
-        };
+        let provider = self.provider_of(row).await?;
         let mut removed = 0;
         for base in removable {
             if let Some(key) = &base.object_key {

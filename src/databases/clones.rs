@@ -56,10 +56,6 @@ impl DatabaseService {
         self.settings.clone_dir.join(clone_id)
     }
 
-    fn os_user(&self) -> Result<OsUser, DatabaseError> {
-        OsUser::for_clusters(self.settings.clone_user.as_deref()).map_err(DatabaseError::Refused)
-    }
-
     /// Starts a clone of the database at `target` (None: the end of the archive) named
     /// `new_name`; the window is checked first, so a target outside it is refused at once.
     pub async fn pitr_clone(
@@ -188,12 +184,10 @@ impl DatabaseService {
             let (status, error, timeline) = match outcome {
                 Ok((status, timeline)) => (status, None, i32::try_from(timeline).ok()),
                 Err(e) => {
-                    let _ = cluster::stop(
-                        &service.binaries_or_default(),
-                        &service.clone_dir(&clone.id).join("data"),
-                        &owner,
-                    )
-                    .await;
+                    // Without the binaries no cluster was started, so there is none to stop.
+                    if let Ok(bins) = service.binaries() {
+                        let _ = cluster::stop(&bins, &service.clone_dir(&clone.id).join("data"), &owner).await;
+                    }
                     (FAILED, Some(e), None)
                 }
             };
@@ -210,11 +204,6 @@ impl DatabaseService {
             }
         });
         Ok(row)
-    }
-
-    fn binaries_or_default(&self) -> crate::artifacts::postgres::wal::binaries::PgBinaries {
-        self.binaries()
-            .unwrap_or_else(|_| crate::artifacts::postgres::wal::binaries::PgBinaries { dir: "/usr/bin".into() })
     }
 
     /// Fetches and checks the base backup, unpacks it, points recovery at the archive and the
@@ -235,10 +224,7 @@ impl DatabaseService {
             .map_err(|e| format!("making the clone's folder {}: {e}", folder.display()))?;
         let key = base.object_key.clone().ok_or("the base backup has no object")?;
         let sha256 = base.sha256.clone().ok_or("the base backup has no recorded checksum")?;
-        let destination = source.destination_id.clone().ok_or("the database has no destination")?;
-        let (_, provider) =
-            self.destinations.provider(&source.workspace_id, &destination).await.map_err(|e| e.to_string())?;
-        let provider = provider.map_err(|e| e.to_string())?;
+        let provider = self.provider_of(source).await?;
         // Downloaded once into the clone's folder, checked against its SHA-256 before it is read.
         let staged = folder.join("base.download");
         let file = tokio::fs::File::create(&staged).await.map_err(|e| e.to_string())?;
@@ -255,7 +241,7 @@ impl DatabaseService {
         let restore_command = format!(
             "'{}' wal-fetch --server '{}' --clone '{}' --token-file '{}' '%f' '%p'",
             self.fetch_program()?.display(),
-            self.local_url().ok_or("this server's address is not known yet")?,
+            self.local_url,
             clone.id,
             token_file.display()
         );

@@ -80,16 +80,7 @@ impl DatabaseService {
         let at_key = |m: String| DatabaseError::Invalid(FieldErrors::single("object_key", m));
         let key = key.trim();
         crate::providers::check_key(key).map_err(|e| at_key(format!("“{key}” is not an object key: {e}")))?;
-        let destination = row
-            .destination_id
-            .clone()
-            .ok_or_else(|| DatabaseError::Refused("The database has no destination.".into()))?;
-        let (_, provider) = self
-            .destinations
-            .provider(&row.workspace_id, &destination)
-            .await
-            .map_err(|e| DatabaseError::Refused(e.to_string()))?;
-        let provider = provider.map_err(|e| DatabaseError::Refused(e.to_string()))?;
+        let provider = self.provider_of(row).await.map_err(DatabaseError::Refused)?;
         let mut body =
             provider.get(key).await.map_err(|e| at_key(format!("“{key}” cannot be read from the destination: {e}")))?;
         let (path, file) =

@@ -3,9 +3,12 @@
 
 use super::domain::{DatabaseInput, NewDatabase, slot_name};
 use super::store::{self, DatabaseChange, DatabaseRow};
+use crate::artifacts::encryption::ArtifactKey;
 use crate::artifacts::postgres::wal::binaries::PgBinaries;
+use crate::artifacts::postgres::wal::clone::OsUser;
 use crate::artifacts::postgres::wal::prereq::{self, Facts, Outcome, Step};
 use crate::artifacts::postgres::{Checked, DatabaseAccess, DatabaseServer, PostgresUrl, Reachable};
+use crate::artifacts::workspace_key;
 use crate::audit::domain::describe_changes;
 use crate::audit::{self, Action, Actor, Entry, Subject};
 use crate::config::PitrSettings;
@@ -14,9 +17,10 @@ use crate::db::{Db, DbError};
 use crate::destinations::service::DestinationService;
 use crate::fields::FieldErrors;
 use crate::plans::schedule::Schedule;
+use crate::providers::Provider;
 use chrono::{NaiveDateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// A protected database as pages and the API show it (never its password).
 #[derive(Debug, Clone)]
@@ -120,6 +124,10 @@ pub struct DatabaseService {
     pub(super) local_url: String,
     /// Imports of dumps follow the runs feature's rules.
     pub(super) runner: crate::runs::runner::Runner,
+    /// PostgreSQL's binaries, found once (finding them may run `pg_config`).
+    binaries: Arc<OnceLock<PgBinaries>>,
+    /// The OS user clusters run as, looked up once (with `id`).
+    cluster_user: Arc<OnceLock<OsUser>>,
 }
 
 impl DatabaseService {
@@ -142,11 +150,9 @@ impl DatabaseService {
             instance: Arc::from(runner.instance()),
             local_url,
             runner,
+            binaries: Arc::default(),
+            cluster_user: Arc::default(),
         }
-    }
-
-    pub(super) fn local_url(&self) -> Option<&str> {
-        Some(self.local_url.as_str()).filter(|u| !u.is_empty())
     }
 
     /// The database's base backups, newest first.
@@ -162,19 +168,70 @@ impl DatabaseService {
 
     /// A clone's address on this host: the source's role and database (no password).
     pub async fn clone_url(&self, clone: &super::archive_store::CloneRow) -> String {
-        let port = u16::try_from(clone.port).unwrap_or(0);
         let did = clone.database_id.clone();
         let source = self.db.run(move |c| store::find_any(c, &did)).await.ok();
-        let url =
-            source.and_then(|row| self.open_url(&row).ok()).and_then(|u| PostgresUrl::parse(u.expose_secret()).ok());
-        match url {
-            Some(url) => url.on_loopback(port).display_url(),
-            None => format!("postgres://127.0.0.1:{port}/postgres"),
-        }
+        loopback_url(source.and_then(|row| self.source_url(&row)).as_ref(), clone)
     }
 
+    /// A database's clones with their addresses (its URL opened once for all of them).
+    pub async fn clones_with_urls(
+        &self,
+        workspace: &str,
+        database: &Database,
+    ) -> Result<Vec<(super::archive_store::CloneRow, String)>, DatabaseError> {
+        let source = self.source_url(&database.row);
+        let clones = self.clones(workspace, Some(database.id())).await?;
+        Ok(clones
+            .into_iter()
+            .map(|clone| {
+                let url = loopback_url(source.as_ref(), &clone);
+                (clone, url)
+            })
+            .collect())
+    }
+
+    fn source_url(&self, row: &DatabaseRow) -> Option<PostgresUrl> {
+        self.open_url(row).ok().and_then(|u| PostgresUrl::parse(u.expose_secret()).ok())
+    }
+
+    /// Found on first use and kept; not found is asked again next time (the package may be
+    /// installed meanwhile).
     pub(super) fn binaries(&self) -> Result<PgBinaries, DatabaseError> {
-        PgBinaries::locate(self.settings.bin_dir.as_deref()).map_err(|e| DatabaseError::Refused(e.to_string()))
+        if let Some(found) = self.binaries.get() {
+            return Ok(found.clone());
+        }
+        let found =
+            PgBinaries::locate(self.settings.bin_dir.as_deref()).map_err(|e| DatabaseError::Refused(e.to_string()))?;
+        Ok(self.binaries.get_or_init(|| found).clone())
+    }
+
+    /// The OS user clusters run as; an unknown one is looked up again next time.
+    pub(super) fn os_user(&self) -> Result<OsUser, DatabaseError> {
+        if let Some(user) = self.cluster_user.get() {
+            return Ok(user.clone());
+        }
+        let user = OsUser::for_clusters(self.settings.clone_user.as_deref()).map_err(DatabaseError::Refused)?;
+        Ok(self.cluster_user.get_or_init(|| user).clone())
+    }
+
+    /// The provider of the database's destination.
+    pub(super) async fn provider_of(&self, row: &DatabaseRow) -> Result<Box<dyn Provider>, String> {
+        let destination =
+            row.destination_id.as_deref().ok_or("the database has no destination (it was deleted); choose one")?;
+        let (_, provider) =
+            self.destinations.provider(&row.workspace_id, destination).await.map_err(|e| e.to_string())?;
+        provider.map_err(|e| e.to_string())
+    }
+
+    /// The workspace's artifact key when the database's archive is encrypted.
+    pub(super) async fn artifact_key(&self, row: &DatabaseRow) -> Result<Option<ArtifactKey>, String> {
+        if !row.encrypt {
+            return Ok(None);
+        }
+        workspace_key::for_workspace(&self.db, &self.cipher, &row.workspace_id)
+            .await
+            .map(Some)
+            .map_err(|e| format!("encryption is not possible: {e}"))
     }
 
     pub async fn list(&self, workspace: &str) -> Result<Vec<Database>, DatabaseError> {
@@ -184,7 +241,9 @@ impl DatabaseService {
     }
 
     pub async fn get(&self, workspace: &str, id: &str) -> Result<Database, DatabaseError> {
-        self.list(workspace).await?.into_iter().find(|d| d.row.id == id).ok_or(DatabaseError::NotFound)
+        let (ws, did) = (workspace.to_owned(), id.to_owned());
+        let (row, destination) = self.db.run(move |c| store::find_with_destination(c, &ws, &did)).await?;
+        Ok(self.view(row, destination))
     }
 
     fn view(&self, row: DatabaseRow, destination_name: Option<String>) -> Database {
@@ -487,6 +546,15 @@ impl DatabaseService {
             }
             tokio::time::sleep(std::time::Duration::from_millis(250)).await;
         }
+    }
+}
+
+/// The address of a clone on this host, as the source's role and database would reach it.
+fn loopback_url(source: Option<&PostgresUrl>, clone: &super::archive_store::CloneRow) -> String {
+    let port = u16::try_from(clone.port).unwrap_or(0);
+    match source {
+        Some(url) => url.on_loopback(port).display_url(),
+        None => format!("postgres://127.0.0.1:{port}/postgres"),
     }
 }
 

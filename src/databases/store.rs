@@ -79,6 +79,20 @@ pub fn list(conn: &mut DbConn, workspace: &str) -> QueryResult<Vec<(DatabaseRow,
         .load(conn)
 }
 
+/// The database with its destination's name (None when it was deleted).
+pub fn find_with_destination(
+    conn: &mut DbConn,
+    workspace: &str,
+    id: &str,
+) -> QueryResult<(DatabaseRow, Option<String>)> {
+    dsl::databases
+        .left_join(destinations::destinations)
+        .filter(dsl::workspace_id.eq(workspace))
+        .filter(dsl::id.eq(id))
+        .select((DatabaseRow::as_select(), destinations::name.nullable()))
+        .first(conn)
+}
+
 pub fn find(conn: &mut DbConn, workspace: &str, id: &str) -> QueryResult<DatabaseRow> {
     dsl::databases
         .filter(dsl::workspace_id.eq(workspace))

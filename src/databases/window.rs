@@ -77,11 +77,8 @@ impl DatabaseService {
     pub(super) async fn archive(&self, row: &DatabaseRow) -> Result<Archive, DatabaseError> {
         let refused = |m: String| DatabaseError::Refused(m);
         let size = SegmentSize::new(u64::try_from(row.seg_size).unwrap_or(0)).map_err(refused)?;
-        let destination =
-            row.destination_id.clone().ok_or_else(|| refused("The database has no destination.".into()))?;
-        let (_, provider) =
-            self.destinations.provider(&row.workspace_id, &destination).await.map_err(|e| refused(e.to_string()))?;
-        let provider = provider.map_err(|e| refused(format!("The destination cannot be read: {e}")))?;
+        let provider =
+            self.provider_of(row).await.map_err(|e| refused(format!("The destination cannot be read: {e}")))?;
         // The archiver works while this reads: records read before and after the listing, so a
         // segment that completed meanwhile (its .partial replaced) is neither missed nor lost.
         let id = row.id.clone();
@@ -174,6 +171,7 @@ impl DatabaseService {
         body: ByteStream,
         encrypted: bool,
     ) -> Result<ByteStream, String> {
+        // By the object's own name: the database may have been encrypted then, and not now.
         let body = if encrypted {
             let key = workspace_key::for_workspace(&self.db, &self.cipher, &row.workspace_id)
                 .await

@@ -44,8 +44,13 @@ pub struct CloneEnvelope {
 }
 
 pub(super) async fn clone_resource(service: &DatabaseService, clone: CloneRow) -> CloneResource {
+    let url = service.clone_url(&clone).await;
+    resource(clone, url)
+}
+
+fn resource(clone: CloneRow, connection_url: String) -> CloneResource {
     CloneResource {
-        connection_url: service.clone_url(&clone).await,
+        connection_url,
         id: clone.id,
         database_id: clone.database_id,
         name: clone.name,
@@ -89,10 +94,12 @@ pub async fn clones(
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let database = service.get(&user.workspace_id, &id.to_string()).await?;
-    let mut all = Vec::new();
-    for clone in service.clones(&user.workspace_id, Some(database.id())).await? {
-        all.push(clone_resource(&service, clone).await);
-    }
+    let all: Vec<CloneResource> = service
+        .clones_with_urls(&user.workspace_id, &database)
+        .await?
+        .into_iter()
+        .map(|(clone, url)| resource(clone, url))
+        .collect();
     let fetch = |page, per_page| async move { Ok::<_, ApiError>(slice(all, page, per_page)) };
     page_of(&req, &query, fetch, |c| c).await
 }

@@ -37,6 +37,8 @@ impl Live {
 
 pub(super) async fn live_of(service: &DatabaseService, workspace: &str, id: &str) -> Result<Live, AppError> {
     let database = service.get(workspace, id).await?;
+    let clones = service.clones_with_urls(workspace, &database).await?;
+    let clones = clones.into_iter().map(|(clone, url)| CloneView::new(clone, url)).collect();
     let d = DatabaseView::new(database, chrono::Utc::now().naive_utc());
     let (window, window_error) = match service.recovery_timeline(workspace, id).await {
         Ok(found) => (Some(timeline::window(&found)), String::new()),
@@ -51,11 +53,6 @@ pub(super) async fn live_of(service: &DatabaseService, workspace: &str, id: &str
         }
         Err(e) => return Err(e.into()),
     };
-    let mut clones = Vec::new();
-    for clone in service.clones(workspace, Some(id)).await? {
-        let url = service.clone_url(&clone).await;
-        clones.push(CloneView::new(clone, url));
-    }
     Ok(Live { d, window, window_error, backups, clones })
 }
 
