@@ -8,30 +8,11 @@
 use crate::api_client::admin;
 use crate::databases_pages::{back_up_and_draw_the_window, protect, text_after, wait_for_page};
 use crate::helpers::Backend;
-use crate::pitr_clusters::{Cluster, ClusterOptions, PASSWORD};
+use crate::pitr_clusters::{Cluster, ClusterOptions};
+use crate::pitr_support::{ids, insert_ticks, psql_at};
 use crate::plans::fixture;
 use crate::provider_sftp::viewer;
 use std::time::{Duration, Instant};
-
-fn insert(cluster: &Cluster, ids: std::ops::RangeInclusive<i32>) {
-    for n in ids {
-        cluster.psql(&format!("INSERT INTO ticks VALUES ({n})"));
-    }
-}
-
-fn ids(text: &str) -> Vec<i64> {
-    text.lines().filter_map(|l| l.trim().parse().ok()).collect()
-}
-
-fn psql_at(port: u16, sql: &str) -> String {
-    let output = std::process::Command::new(crate::pitr_clusters::binaries().program("psql"))
-        .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
-        .arg(format!("postgres://postgres:{PASSWORD}@127.0.0.1:{port}/postgres?sslmode=disable"))
-        .output()
-        .expect("psql");
-    assert!(output.status.success(), "{sql}: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8_lossy(&output.stdout).trim().to_owned()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restoring_in_place_through_the_form_puts_the_source_back_to_the_second() {
@@ -52,11 +33,11 @@ async fn restoring_in_place_through_the_form_puts_the_source_back_to_the_second(
         assert!(explained.contains(said), "the in-place form says {said}: {explained}");
     }
 
-    insert(&cluster, 1..=10);
+    insert_ticks(&cluster, 1..=10).await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let target = chrono::Utc::now();
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    insert(&cluster, 11..=20);
+    insert_ticks(&cluster, 11..=20).await;
     cluster.psql("DELETE FROM ticks WHERE id <= 5");
     let api = admin(&f.app).await;
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -109,7 +90,7 @@ async fn a_base_backup_restores_as_a_clone_from_its_row_and_the_clone_becomes_th
     let backup = text_after(&page, "<tr id=\"base-").split('"').next().unwrap_or_default().to_owned();
     let form_path = format!("/databases/{id}/restore?backup={backup}");
     assert!(page.contains(&format!("href=\"{form_path}\">Restore as a clone…")), "{page}");
-    insert(&cluster, 1..=5);
+    insert_ticks(&cluster, 1..=5).await;
 
     let form = f.app.get(&form_path).await;
     assert_eq!(form.status, 200, "{}", form.body);

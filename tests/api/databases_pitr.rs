@@ -9,23 +9,13 @@ use crate::database_grants::grant_database;
 use crate::helpers::Backend;
 use crate::on_both_backends;
 use crate::pitr_clusters::{Cluster, ClusterOptions, PASSWORD};
+use crate::pitr_support::{psql_at, wait_for};
 use crate::plans::{Fixture, fixture};
 use devpilot::grants::DatabaseServer;
 use serde_json::{Value, json};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 on_both_backends!(a_database_is_archived_and_cloned_to_a_second);
-
-/// SQL on a clone, over TCP as the source's role.
-fn psql_at(port: u16, sql: &str) -> String {
-    let output = std::process::Command::new(crate::pitr_clusters::binaries().program("psql"))
-        .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
-        .arg(format!("postgres://postgres:{PASSWORD}@127.0.0.1:{port}/postgres?sslmode=disable"))
-        .output()
-        .expect("psql");
-    assert!(output.status.success(), "{sql}: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8_lossy(&output.stdout).trim().to_owned()
-}
 
 async fn workspace_of(f: &Fixture) -> String {
     crate::database_grants::workspace_ids(&f.app).await.into_iter().next().expect("the workspace")
@@ -50,19 +40,6 @@ async fn protect(api: &Api<'_>, f: &Fixture, cluster: &Cluster) -> Value {
     )
     .await
     .json
-}
-
-/// Polls `path` until `ready` holds for its JSON, or fails after `within`.
-async fn wait_for(api: &Api<'_>, path: &str, within: Duration, ready: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + within;
-    loop {
-        let reply = api.get(path).await;
-        if reply.status == 200 && ready(&reply.json) {
-            return reply.json;
-        }
-        assert!(Instant::now() < deadline, "{path} did not get there in {within:?}: {reply:?}");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

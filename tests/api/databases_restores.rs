@@ -5,62 +5,23 @@
 //! of a destination object, and a `pg_dump` schedule made from `database_id`.
 
 use crate::api_client::{Api, admin};
-use crate::database_grants::{grant_database, workspace_ids};
 use crate::helpers::Backend;
 use crate::pitr_clusters::{Cluster, ClusterOptions, PASSWORD};
+use crate::pitr_support::{
+    TICKS, archiving, base_backup, ids, insert_ticks, port_of, protect, psql_at, wait_for, window_past,
+};
 use crate::plans::{Fixture, fixture};
-use devpilot::grants::DatabaseServer;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::time::{Duration, Instant};
-
-async fn wait_for(api: &Api<'_>, path: &str, within: Duration, ready: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + within;
-    loop {
-        let reply = api.get(path).await;
-        if reply.status == 200 && ready(&reply.json) {
-            return reply.json;
-        }
-        assert!(Instant::now() < deadline, "{path} did not get there in {within:?}: {reply:?}");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-}
 
 /// A protected cluster with a table, archiving, one base backup taken: (database id, cluster).
 async fn protected(f: &Fixture, api: &Api<'_>) -> (String, Cluster) {
     let cluster = Cluster::start(ClusterOptions::default());
-    cluster.psql("CREATE TABLE ticks (id int PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp())");
-    let workspace = workspace_ids(&f.app).await.into_iter().next().expect("workspace");
-    grant_database(&f.app, &workspace, DatabaseServer::Tcp { host: "127.0.0.1".into(), port: cluster.port }).await;
-    let created = api
-        .post("/api/v1/databases", json!({"name": "Shop", "url": cluster.url(), "destination_id": f.destination_id}))
-        .await;
-    assert_eq!(created.status, 201, "{created:?}");
-    let id = created.json["data"]["id"].as_str().expect("id").to_owned();
-    wait_for(api, &format!("/api/v1/databases/{id}"), Duration::from_secs(60), |d| d["data"]["status"] == "ok").await;
-    assert_eq!(api.post(&format!("/api/v1/databases/{id}/backups"), json!({})).await.status, 202);
-    let backups = format!("/api/v1/databases/{id}/backups");
-    let done = wait_for(api, &backups, Duration::from_secs(120), |b| b["data"][0]["status"] != "running").await;
-    assert_eq!(done["data"][0]["status"], "succeeded", "{done}");
+    cluster.psql(TICKS);
+    let id = protect(api, &f.destination_id, &cluster, json!({})).await;
+    archiving(api, &id).await;
+    base_backup(api, &id).await;
     (id, cluster)
-}
-
-fn insert(cluster: &Cluster, ids: std::ops::RangeInclusive<i32>) {
-    for n in ids {
-        cluster.psql(&format!("INSERT INTO ticks (id) VALUES ({n})"));
-        std::thread::sleep(Duration::from_millis(30));
-    }
-}
-
-fn ids(text: &str) -> Vec<i64> {
-    text.lines().filter_map(|l| l.trim().parse().ok()).collect()
-}
-
-/// Waits until the window reaches past `t`.
-async fn window_past(api: &Api<'_>, id: &str, t: chrono::DateTime<chrono::Utc>) {
-    wait_for(api, &format!("/api/v1/databases/{id}/recovery-window"), Duration::from_secs(60), |w| {
-        w["latest"].as_str().and_then(|l| l.parse::<chrono::DateTime<chrono::Utc>>().ok()).is_some_and(|l| l > t)
-    })
-    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -68,10 +29,10 @@ async fn pitr_in_place_puts_the_source_back_to_the_second() {
     let f = fixture(Backend::Sqlite).await;
     let api = admin(&f.app).await;
     let (id, cluster) = protected(&f, &api).await;
-    insert(&cluster, 1..=10);
+    insert_ticks(&cluster, 1..=10).await;
     let target = chrono::Utc::now();
-    std::thread::sleep(Duration::from_millis(200));
-    insert(&cluster, 11..=20);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    insert_ticks(&cluster, 11..=20).await;
     cluster.psql("DELETE FROM ticks WHERE id <= 5");
     window_past(&api, &id, target).await;
 
@@ -108,7 +69,7 @@ async fn cluster_rows_then_backup_restore_and_switch(f: &Fixture, api: &Api<'_>)
         .as_str()
         .expect("backup")
         .to_owned();
-    insert(&cluster, 1..=5);
+    insert_ticks(&cluster, 1..=5).await;
     let unknown = api
         .post(
             &format!("/api/v1/databases/{id}/restore"),
@@ -164,24 +125,6 @@ async fn cluster_rows_then_backup_restore_and_switch(f: &Fixture, api: &Api<'_>)
     assert_eq!(api.delete(&format!("/api/v1/databases/{new_id}")).await.status, 200);
     // The old record goes too (its archive stays in the destination).
     assert_eq!(api.delete(&format!("/api/v1/databases/{id}")).await.status, 200);
-}
-
-fn port_of(url: &Value) -> u16 {
-    url.as_str()
-        .and_then(|u| u.split(':').nth(2))
-        .and_then(|rest| rest.split('/').next())
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("no port in {url}"))
-}
-
-fn psql_at(port: u16, sql: &str) -> String {
-    let output = std::process::Command::new(crate::pitr_clusters::binaries().program("psql"))
-        .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
-        .arg(format!("postgres://postgres:{PASSWORD}@127.0.0.1:{port}/postgres?sslmode=disable"))
-        .output()
-        .expect("psql");
-    assert!(output.status.success(), "{sql}: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -130,13 +130,16 @@ pub async fn clone_at(api: &Api<'_>, id: &str, target: Option<DateTime<Utc>>, na
     let found = listed["data"].as_array().into_iter().flatten().find(|c| c["id"] == clone.as_str()).cloned();
     let found = found.expect("the clone is listed");
     assert_eq!(found["status"], "running", "{found}");
-    let port = found["connection_url"]
-        .as_str()
+    (clone, port_of(&found["connection_url"]))
+}
+
+/// The port of a clone's connection URL.
+pub fn port_of(url: &Value) -> u16 {
+    url.as_str()
         .and_then(|u| u.split(':').nth(2))
         .and_then(|rest| rest.split('/').next())
         .and_then(|p| p.parse().ok())
-        .expect("the clone's port");
-    (clone, port)
+        .unwrap_or_else(|| panic!("no port in {url}"))
 }
 
 /// SQL on a clone, over TCP as the source's role.
