@@ -5,4 +5,5 @@ mod host_source;
 pub mod html;
 pub mod schedule;
 pub mod service;
+pub mod stale;
 pub mod store;
