@@ -175,3 +175,93 @@ async fn two_instances_run_one_receiver_and_the_survivor_takes_over() {
     let records = wal_records(&app, &id).await;
     assert_eq!(mismatched_objects(disk.path(), &records), Vec::<String>::new(), "{records:?}");
 }
+
+/// The completed segments a spool holds (not yet shipped: shipping removes them).
+fn unshipped_segments(spool: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(spool)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.len() == 24 && n.chars().all(|c| c.is_ascii_hexdigit()))
+        .collect();
+    names.sort();
+    names
+}
+
+/// The instance holding the lease dies for good (killed, its receiver too, its data folder
+/// gone) with completed segments it received and could not ship; the source recycles its old
+/// WAL meanwhile. The instance that takes over receives those segments again from the source:
+/// the slot moved only past what was shipped, so the window stays continuous and a clone to the
+/// end has every row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_takeover_receives_again_what_the_dead_holder_never_shipped() {
+    let (settings, data_dir, pg) = test_settings(Backend::Postgres);
+    let mut first = ServerProcess::start(&settings, &env(&settings)).await;
+    let mut app = TestApp::attach(first.address.clone(), &settings, data_dir, pg);
+    app.setup_admin().await;
+    let disk = tempfile::tempdir().expect("disk");
+    let destination = local_destination(&app, disk.path()).await;
+    let cluster = Cluster::start(ClusterOptions::default());
+    cluster.psql(TICKS);
+    let id = {
+        let api = admin(&app).await;
+        let id = protect(&api, &destination, &cluster, json!({})).await;
+        archiving(&api, &id).await;
+        base_backup(&api, &id).await;
+        id
+    };
+    let shipped = recorded(&app, &id, &switch_wal(&cluster)).await;
+
+    // The archive's folder becomes a file: every upload of the first instance fails from now on.
+    let wal = disk.path().join(&shipped.object_key).parent().expect("the archive's wal folder").to_path_buf();
+    let aside = wal.with_extension("aside");
+    std::fs::rename(&wal, &aside).expect("move the wal folder aside");
+    std::fs::write(&wal, b"not a folder").expect("a file in its place");
+    insert_ticks(&cluster, 1..=10).await;
+    let spool = settings.data_dir.join("wal-spool").join(&id);
+    for n in 100..=102 {
+        switch_wal(&cluster);
+        insert_ticks(&cluster, n..=n).await;
+    }
+    until("completed segments waiting in the spool", || async { unshipped_segments(&spool).len() >= 2 }).await;
+    let stranded = unshipped_segments(&spool);
+
+    // The host is gone: the server, its receiver, its data folder.
+    first.kill();
+    for (pid, _) in receivers(&id) {
+        crate::pitr_support::kill(pid);
+    }
+    std::fs::remove_dir_all(settings.data_dir.join("wal-spool")).expect("the dead host's spool");
+    // The source writes on and recycles what no slot keeps.
+    insert_ticks(&cluster, 11..=20).await;
+    switch_wal(&cluster);
+    cluster.psql("CHECKPOINT");
+    switch_wal(&cluster);
+    cluster.psql("CHECKPOINT");
+    std::fs::remove_file(&wal).expect("the file");
+    std::fs::rename(&aside, &wal).expect("the wal folder back");
+
+    let mut second_settings = settings.clone();
+    let second_dir = tempfile::tempdir().expect("the second instance's data folder");
+    second_settings.data_dir = second_dir.path().to_path_buf();
+    let second = ServerProcess::start(&second_settings, &env(&second_settings)).await;
+    app.address = second.address.clone();
+    let api: Api<'_> = admin(&app).await;
+    for name in &stranded {
+        recorded(&app, &id, name).await;
+    }
+    insert_ticks(&cluster, 21..=30).await;
+    recorded(&app, &id, &switch_wal(&cluster)).await;
+    wait_for(&api, &format!("/api/v1/databases/{id}"), PATIENCE, |d| d["data"]["status"] == "ok").await;
+
+    let continuous = window(&api, &id).await;
+    assert_eq!(continuous["gaps"], json!([]), "{continuous}\n{}", second.log());
+    let records = wal_records(&app, &id).await;
+    assert_eq!(mismatched_objects(disk.path(), &records), Vec::<String>::new(), "{records:?}");
+    let (_, port) = clone_at(&api, &id, None, "After the takeover").await;
+    let mut expected: Vec<i64> = (1..=30).collect();
+    expected.extend(100..=102);
+    expected.sort_unstable();
+    assert_eq!(ticks_at(port), expected, "every committed row is in the clone");
+}
