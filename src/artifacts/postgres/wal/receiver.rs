@@ -106,12 +106,14 @@ pub async fn advance_slot(checked: &Checked, slot: &str, to: Lsn) -> Result<(), 
 }
 
 /// How far the receiver streaming as `name` has written WAL to its spool; None when none streams.
+/// Without a slot pg_receivewal reports what it wrote, not what it flushed.
 pub async fn received_lsn(checked: &Checked, name: &str) -> Result<Option<Lsn>, PostgresError> {
     let row = checked
         .reachable()
         .text_row(
-            "SELECT flush_lsn::text FROM pg_catalog.pg_stat_replication \
-             WHERE application_name = $1 AND flush_lsn IS NOT NULL ORDER BY backend_start DESC LIMIT 1",
+            "SELECT COALESCE(flush_lsn, write_lsn)::text FROM pg_catalog.pg_stat_replication \
+             WHERE application_name = $1 AND COALESCE(flush_lsn, write_lsn) IS NOT NULL \
+             ORDER BY backend_start DESC LIMIT 1",
             &[name],
         )
         .await?;
@@ -160,7 +162,8 @@ pub fn spawn(bins: &PgBinaries, checked: &Checked, name: &str, spool: &Path) -> 
         .arg(format!("{} application_name='{name}'", tools::conninfo(checked)))
         .arg("--directory")
         .arg(spool)
-        .args(["--no-loop", "--no-password"])
+        // Its report of what it wrote is the lag the database shows: every second, not every 10.
+        .args(["--no-loop", "--no-password", "--status-interval=1"])
         .stdout(Stdio::null());
     let mut child =
         command.spawn().map_err(|e| PostgresError::Other(format!("could not start {}: {e}", program.display())))?;
