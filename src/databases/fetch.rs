@@ -61,6 +61,10 @@ impl DatabaseService {
         let record = record.ok_or(FetchError::NotInArchive)?;
         let provider = self.provider_of(&database).await.map_err(FetchError::Failed)?;
         let body = provider.get(&record.object_key).await.map_err(|e| match e.kind {
+            // A clone to the end of the archive ends where the archive does: at the first file
+            // lost from the destination (the window ends there too). A clone to a time past it
+            // is refused before it starts; one before it never asks.
+            crate::providers::ErrorKind::NotFound if clone.target_time.is_none() => FetchError::NotInArchive,
             crate::providers::ErrorKind::NotFound => {
                 FetchError::Failed(format!("{} is recorded but missing from the destination", record.name))
             }

@@ -73,6 +73,10 @@ async fn a_deleted_segment_is_a_lost_gap_that_ends_the_window(backend: Backend) 
     assert!(message.contains("recovery window") && message.contains(&shown), "{message} (window {broken})");
     let clones = api.get(&format!("/api/v1/databases/{id}/clones")).await;
     assert_eq!(clones.json["data"], json!([]), "nothing was started: {clones:?}");
+    // "To the end" is the window's end: the rows of the segment before the gap, none after it.
+    let (clone, port) = clone_at(&api, &id, None, "To the end").await;
+    assert_eq!(ticks_at(port), (1..=10).collect::<Vec<i64>>());
+    assert_eq!(api.delete(&format!("/api/v1/database-clones/{clone}")).await.status, 200);
 
     // A base backup after the gap starts a window of its own; the gap is still reported.
     let after = base_backup(&api, &id).await;
