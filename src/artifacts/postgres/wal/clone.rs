@@ -138,6 +138,15 @@ fn conf_value(value: &str) -> Result<String, String> {
     Ok(format!("'{}'", value.replace('\\', "\\\\").replace('\'', "''")))
 }
 
+/// Where the clone's Unix socket goes: its own folder when the socket's path fits in the 107
+/// bytes a socket address holds, else nowhere (TCP on loopback only, which is how Devpilot and
+/// its users reach a clone; a deep `DEVPILOT_CLONE_DIR` would otherwise keep it from starting).
+fn socket_dir(dir: &str, port: u16) -> &str {
+    const SOCKET_PATH_MAX: usize = 107;
+    let socket = format!("{dir}/.s.PGSQL.{port}.lock");
+    if socket.len() <= SOCKET_PATH_MAX { dir } else { "" }
+}
+
 /// The settings a restored cluster starts with (after whatever the backup brought).
 fn recovery_lines(dir: &Path, settings: &RecoverySettings) -> Result<String, String> {
     let dir_text = dir.to_str().ok_or("the clone's folder is not valid UTF-8")?;
@@ -162,7 +171,7 @@ fn recovery_lines(dir: &Path, settings: &RecoverySettings) -> Result<String, Str
         "recovery_target_timeline = 'latest'".to_owned(),
         format!("port = {}", settings.port),
         "listen_addresses = '127.0.0.1'".to_owned(),
-        format!("unix_socket_directories = {}", conf_value(dir_text)?),
+        format!("unix_socket_directories = {}", conf_value(socket_dir(dir_text, settings.port))?),
         "archive_mode = 'off'".to_owned(),
         format!("hba_file = {}", conf_value(&format!("{dir_text}/pg_hba.conf"))?),
         format!("ident_file = {}", conf_value(&format!("{dir_text}/pg_ident.conf"))?),

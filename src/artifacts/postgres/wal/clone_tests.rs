@@ -150,3 +150,10 @@ fn the_log_tail_names_why_the_server_stopped() {
     assert_eq!(log_tail(&log), "LOG:  a / LOG:  b");
     assert_eq!(log_path(Path::new("/clones/x/data")), Path::new("/clones/x/log"));
 }
+
+#[test]
+fn a_socket_too_deep_for_its_address_is_left_out() {
+    assert_eq!(socket_dir("/srv/devpilot-clones/0193f0a2/data", 20000), "/srv/devpilot-clones/0193f0a2/data");
+    let deep = format!("/srv/{}/data", "d".repeat(100));
+    assert_eq!(socket_dir(&deep, 20000), "");
+}
