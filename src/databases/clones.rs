@@ -137,41 +137,54 @@ impl DatabaseService {
             Aim::End => (Target::End, Utc::now()),
         };
         let owner = self.os_user()?;
-        // One request at a time picks a port and records it: two at once would pick the same.
-        let choosing = PORT_CHOICE.lock().await;
-        let port = self.free_port().await?;
         let token = crate::crypto::random_token();
-        let row = CloneRow {
-            id: uuid::Uuid::now_v7().to_string(),
-            workspace_id: workspace.to_owned(),
-            database_id: id.to_owned(),
-            name: name.as_str().to_owned(),
-            port: i32::from(port),
-            target_time: (target != Target::End).then(|| when.naive_utc()),
-            timeline: None,
-            status: RESTORING.into(),
-            error: None,
-            instance_id: Some(self.instance.to_string()),
-            fetch_token_hash: Some(crate::crypto::sha256_hex(&token)),
-            created_at: Utc::now().naive_utc(),
+        let mut tries = 0;
+        let row = loop {
+            // One request of this process at a time picks a port and records it; another instance
+            // on this host may record the same port at the same moment: the unique index refuses
+            // the second, which picks again.
+            let choosing = PORT_CHOICE.lock().await;
+            let port = self.free_port().await?;
+            let row = CloneRow {
+                id: uuid::Uuid::now_v7().to_string(),
+                workspace_id: workspace.to_owned(),
+                database_id: id.to_owned(),
+                name: name.as_str().to_owned(),
+                port: i32::from(port),
+                target_time: (target != Target::End).then(|| when.naive_utc()),
+                timeline: None,
+                status: RESTORING.into(),
+                error: None,
+                instance_id: Some(self.instance.to_string()),
+                fetch_token_hash: Some(crate::crypto::sha256_hex(&token)),
+                created_at: Utc::now().naive_utc(),
+            };
+            let detail = format!("From base backup {} to {}, on port {port}.", base.id, at(&when));
+            let entry = Entry::new(by, workspace, Subject::clone_of(&row.id, name.as_str()), Action::Created, detail);
+            let inserted = row.clone();
+            let recorded = self
+                .db
+                .run(move |c| audit::store::with_entry(c, &entry, |c| archive::insert_clone(c, &inserted)))
+                .await;
+            drop(choosing);
+            match recorded {
+                Ok(()) => break row,
+                Err(crate::db::DbError::Duplicate(index)) if index.contains("port") && tries < 5 => tries += 1,
+                Err(crate::db::DbError::Duplicate(index)) if index.contains("port") => {
+                    return Err(DatabaseError::Refused(format!(
+                        "Other Devpilot instances took port {port} and the next ones for clones at the same moment; \
+                         ask again."
+                    )));
+                }
+                Err(crate::db::DbError::Duplicate(_)) => {
+                    return Err(DatabaseError::Invalid(FieldErrors::single(
+                        "new_name",
+                        format!("A clone named \"{}\" already exists in this workspace.", name.as_str()),
+                    )));
+                }
+                Err(other) => return Err(other.into()),
+            }
         };
-        let detail = format!("From base backup {} to {}, on port {port}.", base.id, at(&when));
-        let entry = Entry::new(by, workspace, Subject::clone_of(&row.id, name.as_str()), Action::Created, detail);
-        let inserted = row.clone();
-        self.db
-            .run(move |c| audit::store::with_entry(c, &entry, |c| archive::insert_clone(c, &inserted)))
-            .await
-            .map_err(|e| match e {
-                crate::db::DbError::Duplicate(index) if index.contains("port") => DatabaseError::Refused(format!(
-                    "Another Devpilot instance took port {port} for a clone at the same moment; ask again."
-                )),
-                crate::db::DbError::Duplicate(_) => DatabaseError::Invalid(FieldErrors::single(
-                    "new_name",
-                    format!("A clone named \"{}\" already exists in this workspace.", name.as_str()),
-                )),
-                other => other.into(),
-            })?;
-        drop(choosing);
         let (service, clone, source) = (self.clone(), row.clone(), database.row.clone());
         tokio::spawn(async move {
             let outcome = service.restore_clone(&source, &clone, &base, target, &token, &owner).await;
