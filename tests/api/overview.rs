@@ -216,6 +216,20 @@ async fn a_plan_without_a_recent_success_is_marked_stale(backend: Backend) {
     let row = element(&page.body, &format!("plan-{off}"), "tr");
     assert!(row.contains("data-stale=\"false\"") && row.contains("disabled"), "a disabled plan is not expected: {row}");
     assert!(page.body.contains("2 stale"), "the summary counts them");
+
+    // The JSON twin says the same.
+    let reply = crate::api_client::admin(&f.app).await.get("/api/v1/overview").await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let schedules = reply.json["data"]["schedules"].as_array().expect("schedules").clone();
+    let stale_of = |id: &str| {
+        let s = schedules.iter().find(|s| s["id"] == id).unwrap_or_else(|| panic!("{id} in {schedules:?}"));
+        (s["stale"].as_bool().expect("stale"), s["last_run"]["status"].as_str().map(str::to_owned))
+    };
+    assert_eq!(stale_of(&stale), (true, Some("failed".into())));
+    assert_eq!(stale_of(&never), (true, None));
+    assert_eq!(stale_of(&fine), (false, Some("succeeded".into())));
+    assert_eq!(stale_of(&off), (false, None));
+    assert_eq!(crate::api_client::anonymous(&f.app).get("/api/v1/overview").await.status, 401);
 }
 
 async fn a_destination_whose_test_failed_comes_first_with_its_error(backend: Backend) {
