@@ -253,7 +253,7 @@ fn destination_summaries(
             DestinationSummary {
                 type_label: ProviderKind::parse(&d.kind).map_or("Unknown type", ProviderKind::label),
                 last_error: d.last_test_message.filter(|_| status == Status::Failed),
-                growth_bytes: stored_bytes as i64 - growth.first().map_or(0, |p| p.bytes as i64),
+                growth_bytes: stored_bytes as i64 - held_at(&held, now - Duration::days(GROWTH_DAYS)) as i64,
                 artifacts: held.iter().filter(|a| a.pruned_at.is_none()).count(),
                 stored_bytes,
                 growth,

@@ -46,9 +46,10 @@ pub fn bytes_over_time(points: &[Point], title: &str, class: &'static str) -> St
     };
     let peak = points.iter().map(|p| p.bytes).max().unwrap_or(0);
     let scale = Scale::for_peak(peak);
-    let span = (last.at - first.at).num_seconds().max(1) as f64;
+    // Points within a minute of each other are drawn as one moment, at the middle.
+    let span = (last.at - first.at).num_seconds().max(0) as f64;
     let x = |at: NaiveDateTime| {
-        if points.len() == 1 {
+        if span < 60.0 {
             LEFT + (WIDTH - LEFT - RIGHT) / 2.0
         } else {
             LEFT + (at - first.at).num_seconds() as f64 / span * (WIDTH - LEFT - RIGHT)
@@ -99,7 +100,7 @@ pub fn bytes_over_time(points: &[Point], title: &str, class: &'static str) -> St
     // The x axis: the first and last dates (and the middle one when they are days apart).
     let date_y = HEIGHT - BOTTOM + 17.0;
     let mut dates = vec![(first.at, "start")];
-    if points.len() > 1 {
+    if span >= 60.0 {
         if (last.at - first.at).num_days() >= 2 {
             dates.push((first.at + (last.at - first.at) / 2, "middle"));
         }

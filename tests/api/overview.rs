@@ -44,7 +44,7 @@ impl Run<'_> {
             plan_id: self.plan.to_owned(),
             destination_id: Some(self.destination.to_owned()),
             status: self.status.to_owned(),
-            trigger: "scheduled".into(),
+            trigger: "schedule".into(),
             started_at: Some(self.started),
             finished_at: self.took.map(|t| self.started + t),
             bytes: self.bytes,
@@ -114,20 +114,20 @@ async fn every_plan_shows_its_last_and_next_run(backend: Backend) {
         plan(&f.app, "Busy").await.id,
         plan(&f.app, "Fresh").await.id,
     );
-    let hour_ago = now() - Duration::hours(1);
+    let two_hours_ago = now() - Duration::hours(2);
     let run = |plan, status, bytes, took, error| Run {
         plan,
         destination: dest,
         status,
         bytes,
-        started: hour_ago,
+        started: two_hours_ago,
         took,
         error,
         pruned: None,
     };
     // An older failure of "Good": its newest run is what counts.
     let old_run = Run {
-        started: hour_ago - Duration::days(1),
+        started: two_hours_ago - Duration::days(1),
         ..run(&good, "failed", 0, Some(Duration::seconds(2)), Some("an older failure"))
     }
     .insert(&f.app, &ws)
@@ -147,7 +147,7 @@ async fn every_plan_shows_its_last_and_next_run(backend: Backend) {
     assert!(page.body.contains("href=\"/overview\" class=\"active\""), "the nav marks the overview");
 
     let row = element(&page.body, &format!("plan-{good}"), "tr");
-    assert!(row.contains("Succeeded") && row.contains("1 hour ago"), "{row}");
+    assert!(row.contains("Succeeded") && row.contains("2 hours ago"), "{row}");
     assert!(row.contains("3.0 MiB") && row.contains("1 min 5 s"), "{row}");
     assert!(row.contains(&format!("href=\"/plans/{good}#run-{good_run}\"")), "links the run: {row}");
     assert!(row.contains("data-stale=\"false\"") && !row.contains("an older failure"), "{row}");
@@ -179,8 +179,8 @@ async fn a_plan_without_a_recent_success_is_marked_stale(backend: Backend) {
     for name in ["Daily stale", "Daily fine", "Never succeeded", "Disabled old"] {
         assert_eq!(f.save_plan("/plans", name, &[]).await.status, 303);
     }
-    let disabled = f.save_plan(&format!("/plans/{}", plan(&f.app, "Disabled old").await.id), "Disabled old", &[("enabled", "")]);
-    assert_eq!(disabled.await.status, 303);
+    let path = format!("/plans/{}", plan(&f.app, "Disabled old").await.id);
+    assert_eq!(f.save_plan(&path, "Disabled old", &[("enabled", "")]).await.status, 303);
     let (stale, fine, never, off) = (
         plan(&f.app, "Daily stale").await.id,
         plan(&f.app, "Daily fine").await.id,

@@ -127,7 +127,7 @@ async fn insert(
         plan_id: plan.to_owned(),
         destination_id: Some(destination.to_owned()),
         status: status.to_owned(),
-        trigger: "scheduled".into(),
+        trigger: "schedule".into(),
         started_at: Some(at),
         finished_at: Some(at + Duration::seconds(bytes / (40 * 1024 * 1024) + 3)),
         bytes,
