@@ -2,7 +2,9 @@
 //! plans are stale, the destinations (failing first) with what they hold and its growth, the
 //! last failures and the protected databases' recovery windows.
 
-use super::service::{DatabaseSummary, DestinationSummary, Failure, OverviewError, OverviewService, PlanSummary, Window};
+use super::service::{
+    DatabaseSummary, DestinationSummary, Failure, OverviewError, OverviewService, PlanSummary, Window,
+};
 use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::runs::chart;
@@ -146,7 +148,11 @@ fn destination_row(d: DestinationSummary, now: NaiveDateTime) -> DestinationRow 
     };
     let title = format!("Storage used on {}", d.name);
     DestinationRow {
-        chart: if d.growth.len() > 1 { chart::bytes_over_time(&d.growth, &title, "storage-chart") } else { String::new() },
+        chart: if d.growth.len() > 1 {
+            chart::bytes_over_time(&d.growth, &title, "storage-chart")
+        } else {
+            String::new()
+        },
         status: d.status.as_str(),
         status_label: d.status.label(),
         tested: d.last_tested_at.map(|at| when(at, now)),

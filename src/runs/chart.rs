@@ -209,7 +209,10 @@ mod tests {
         let mib = 1024 * 1024;
         let scale = Scale::for_peak(3 * mib + 1);
         assert_eq!((scale.unit, scale.step, scale.top), (2, mib, 4 * mib));
-        assert_eq!(scale.ticks().map(|t| scale.label(t)).collect::<Vec<_>>(), ["0 MiB", "1 MiB", "2 MiB", "3 MiB", "4 MiB"]);
+        assert_eq!(
+            scale.ticks().map(|t| scale.label(t)).collect::<Vec<_>>(),
+            ["0 MiB", "1 MiB", "2 MiB", "3 MiB", "4 MiB"]
+        );
         let scale = Scale::for_peak(700 * 1024);
         assert_eq!((scale.unit, scale.step, scale.top), (1, 200 * 1024, 800 * 1024));
         assert_eq!(Scale::for_peak(0).top, 1);

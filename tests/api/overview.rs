@@ -137,9 +137,10 @@ async fn every_plan_shows_its_last_and_next_run(backend: Backend) {
         run(&broken, "failed", 0, Some(Duration::milliseconds(4200)), Some("the source folder is gone: boom"))
             .insert(&f.app, &ws)
             .await;
-    let cut_run = run(&cut, "interrupted", 0, Some(Duration::seconds(9)), Some(devpilot::runs::store::INTERRUPTED_MESSAGE))
-        .insert(&f.app, &ws)
-        .await;
+    let cut_run =
+        run(&cut, "interrupted", 0, Some(Duration::seconds(9)), Some(devpilot::runs::store::INTERRUPTED_MESSAGE))
+            .insert(&f.app, &ws)
+            .await;
     let busy_run = run(&busy, "running", 512 * 1024, None, None).insert(&f.app, &ws).await;
 
     let page = f.app.get("/overview").await;
@@ -155,7 +156,10 @@ async fn every_plan_shows_its_last_and_next_run(backend: Backend) {
     assert!(next.contains(">in "), "an enabled daily plan is due soon: {next}");
 
     let row = element(&page.body, &format!("plan-{broken}"), "tr");
-    assert!(row.contains("Failed") && row.contains("the source folder is gone: boom") && row.contains("4.2 s"), "{row}");
+    assert!(
+        row.contains("Failed") && row.contains("the source folder is gone: boom") && row.contains("4.2 s"),
+        "{row}"
+    );
     let row = element(&page.body, &format!("plan-{cut}"), "tr");
     assert!(row.contains("Interrupted") && row.contains("9.0 s"), "{row}");
     let row = element(&page.body, &format!("plan-{busy}"), "tr");

@@ -155,6 +155,16 @@ async fn backdate(app: &TestApp, plan: &str, at: chrono::NaiveDateTime) {
         .expect("backdate");
 }
 
+/// Writes a screenshot under `target/screenshots/`, or the README's copy in `docs/` when it is
+/// the README's and `DEVPILOT_UPDATE_SCREENSHOT` is set.
+fn save(name: &str, png: &[u8], for_readme: bool) -> Result<()> {
+    let update = for_readme && std::env::var_os("DEVPILOT_UPDATE_SCREENSHOT").is_some();
+    let folder = if update { "docs" } else { "target/screenshots" };
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(folder).join(name);
+    std::fs::create_dir_all(path.parent().unwrap_or(Path::new("."))).map_err(|e| format!("{folder}/: {e}"))?;
+    std::fs::write(&path, png).map_err(|e| format!("writing {}: {e}", path.display()))
+}
+
 async fn cdp(b: &Browser, cmd: &str, params: Value) -> Result<Value> {
     b.command(Method::POST, "/goog/cdp/execute", json!({ "cmd": cmd, "params": params })).await
 }
@@ -213,6 +223,10 @@ async fn visit(b: &Browser, base: &str) -> Result<Seen> {
         cdp(b, "Emulation.setDeviceMetricsOverride", phone).await?;
         open(b, &format!("{base}/overview")).await?;
         views.push(view(b).await?);
+        let shot = b.command(Method::GET, "/screenshot", Value::Null).await?;
+        let png = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, shot.as_str().unwrap_or_default())
+            .map_err(|e| format!("screenshot is not base64: {e}"))?;
+        save(&format!("overview-phone-{theme}.png"), &png, false)?;
         cdp(b, "Emulation.clearDeviceMetricsOverride", json!({})).await?;
     }
     // Dark was chosen last: a reload keeps it (applied before the page is drawn).
@@ -231,10 +245,7 @@ async fn visit(b: &Browser, base: &str) -> Result<Seen> {
         )
         .await?;
 
-    let folder = if std::env::var_os("DEVPILOT_UPDATE_SCREENSHOT").is_some() { "docs" } else { "target/screenshots" };
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(folder).join("overview.png");
-    std::fs::create_dir_all(path.parent().unwrap_or(Path::new("."))).map_err(|e| format!("{folder}/: {e}"))?;
-    std::fs::write(&path, &screenshot).map_err(|e| format!("writing {}: {e}", path.display()))?;
+    save("overview.png", &screenshot, true)?;
     Ok(Seen {
         views,
         after_reload: after_reload.as_str().unwrap_or_default().to_owned(),
