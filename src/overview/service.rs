@@ -309,7 +309,7 @@ mod tests {
     use chrono::NaiveDate;
 
     fn day(d: u32) -> NaiveDateTime {
-        NaiveDate::from_ymd_opt(2026, 12, d).unwrap().and_hms_opt(12, 0, 0).unwrap()
+        NaiveDate::from_ymd_opt(2026, 12, d).and_then(|d| d.and_hms_opt(12, 0, 0)).expect("a time")
     }
 
     fn artifact(written: u32, bytes: i64, pruned: Option<u32>) -> Artifact {
