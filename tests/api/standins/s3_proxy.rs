@@ -9,6 +9,9 @@
 //!
 //! - `Nothing`: forwards everything (to see which optional headers Devpilot sends).
 //!
+//! Writes can be held (`hold_writes`): they get no answer until released, and then a 503
+//! `SlowDown` without reaching the server (a destination that hangs, then recovers).
+//!
 //! It counts what it refused, the highest part number it forwarded, and the checksum and
 //! condition headers it let through.
 
@@ -16,7 +19,7 @@ use super::server::serve;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures::StreamExt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lacks {
@@ -34,6 +37,7 @@ struct Proxy {
     highest_part: AtomicU32,
     checksummed: AtomicUsize,
     conditional: AtomicUsize,
+    holding: AtomicBool,
 }
 
 #[derive(Clone)]
@@ -53,6 +57,7 @@ impl S3Proxy {
             highest_part: AtomicU32::new(0),
             checksummed: AtomicUsize::new(0),
             conditional: AtomicUsize::new(0),
+            holding: AtomicBool::new(false),
         });
         let data = web::Data::from(proxy.clone());
         let url = serve(move |app| {
@@ -78,6 +83,11 @@ impl S3Proxy {
 
     pub fn conditional(&self) -> usize {
         self.proxy.conditional.load(Ordering::SeqCst)
+    }
+
+    /// Holds every write from now on (`true`), or lets writes through again (`false`).
+    pub fn hold_writes(&self, hold: bool) {
+        self.proxy.holding.store(hold, Ordering::SeqCst);
     }
 
     pub fn reset_counts(&self) {
@@ -137,6 +147,12 @@ async fn handle(proxy: web::Data<Proxy>, req: HttpRequest, mut payload: web::Pay
             Ok(bytes) => body.extend_from_slice(&bytes),
             Err(_) => return HttpResponse::BadRequest().finish(),
         }
+    }
+    if matches!(req.method().as_str(), "PUT" | "POST") && proxy.holding.load(Ordering::SeqCst) {
+        while proxy.holding.load(Ordering::SeqCst) {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        return error(503, "SlowDown", "Please reduce your request rate.");
     }
     if let Some(refused) = refusal(proxy.lacks, &req) {
         proxy.refused.fetch_add(1, Ordering::SeqCst);
