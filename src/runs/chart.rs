@@ -182,9 +182,14 @@ impl Scale {
     }
 }
 
-/// `Dec 1` for charts over days, `14:05` within one.
+/// `Dec 1` for charts over days, `14:05` within one, `Dec 1 14:05` for a single moment.
 fn axis_date(at: NaiveDateTime, span_seconds: f64) -> String {
-    if span_seconds < 86_400.0 { at.format("%H:%M").to_string() } else { at.format("%b %-d").to_string() }
+    let format = match span_seconds {
+        s if s < 60.0 => "%b %-d %H:%M",
+        s if s < 86_400.0 => "%H:%M",
+        _ => "%b %-d",
+    };
+    at.format(format).to_string()
 }
 
 fn day(at: NaiveDateTime) -> String {
@@ -236,5 +241,6 @@ mod tests {
         assert_eq!(bytes_over_time(&[], "x", "t"), "");
         let svg = bytes_over_time(&[Point { at: at(1, 2), bytes: 10 }], "x", "t");
         assert!(!svg.contains("polyline") && svg.contains("cx=\"204.0\""), "{svg}");
+        assert!(svg.contains(">Dec 1 02:00</text>"), "a single moment is dated in full: {svg}");
     }
 }

@@ -232,6 +232,16 @@ async fn visit(b: &Browser, base: &str) -> Result<Seen> {
     // Dark was chosen last: a reload keeps it (applied before the page is drawn).
     open(b, &format!("{base}/overview")).await?;
     let after_reload = b.execute("return document.documentElement.dataset.theme || 'system'", json!([])).await?;
+    // Other pages in the dark theme, for a look (target/screenshots/ only): a plan's size chart
+    // and the destination list.
+    let plan_page = b.execute("return document.querySelector('tr.plan a').getAttribute('href')", json!([])).await?;
+    for (path, name) in
+        [(plan_page.as_str().unwrap_or("/plans"), "plan-dark.png"), ("/destinations", "destinations-dark.png")]
+    {
+        open(b, &format!("{base}{path}")).await?;
+        save(name, &b.full_page_screenshot().await?, false)?;
+    }
+    open(b, &format!("{base}/overview")).await?;
     // "System" with a dark system setting looks like the dark choice.
     choose_theme(b, "system").await?;
     cdp(b, "Emulation.setEmulatedMedia", json!({ "features": [{ "name": "prefers-color-scheme", "value": "dark" }] }))
