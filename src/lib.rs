@@ -23,6 +23,7 @@ pub mod invitations;
 pub mod keys;
 pub mod mail;
 pub mod oauth;
+pub mod overview;
 pub mod plans;
 pub mod providers;
 pub mod runs;

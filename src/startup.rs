@@ -119,6 +119,11 @@ impl Application {
             format!("http://{own_host}:{port}"),
         );
         tokio::spawn(crate::databases::archiver::run(database_service.clone(), settings.instance_timeout));
+        let overview = web::Data::new(crate::overview::service::OverviewService::new(
+            db.clone(),
+            plans.get_ref().clone(),
+            database_service.clone(),
+        ));
         let databases = web::Data::new(database_service);
         let oauth = web::Data::new(OAuthService::new(db, cipher, destination_service, &settings, port)?);
         let secure = settings.secure_cookies;
@@ -159,6 +164,7 @@ impl Application {
                 .app_data(audit.clone())
                 .app_data(grants.clone())
                 .app_data(jwt_keys.clone())
+                .app_data(overview.clone())
                 .route("/healthz", web::get().to(|| async { HttpResponse::Ok().body("ok") }))
                 .route("/static/{file:.*}", web::get().to(crate::web::assets::serve))
                 .route("/favicon.ico", web::get().to(crate::web::assets::favicon))
@@ -178,6 +184,7 @@ impl Application {
                 .configure(crate::runs::html::routes)
                 .configure(crate::servers::html::routes)
                 .configure(crate::workspaces::html::routes)
+                .configure(crate::overview::html::routes)
                 .default_service(web::to(|| async {
                     Err::<HttpResponse, _>(AppError::NotFound("Page not found".into()))
                 }))

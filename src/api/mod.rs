@@ -9,6 +9,7 @@ pub mod databases;
 pub mod destinations;
 pub mod error;
 pub mod html;
+pub mod overview;
 pub mod pagination;
 pub mod reference;
 pub mod responses;
@@ -93,6 +94,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(runs::RunsApi::openapi());
     doc.merge(audit::AuditApi::openapi());
     doc.merge(backups::BackupsApi::openapi());
+    doc.merge(overview::OverviewApi::openapi());
     CommonResponses.modify(&mut doc);
     doc
 }
@@ -112,6 +114,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(runs::routes)
             .configure(audit::routes)
             .configure(backups::routes)
+            .configure(overview::routes)
             .default_service(web::to(|| async {
                 Err::<HttpResponse, _>(ApiError::not_found("There is no such API endpoint."))
             })),

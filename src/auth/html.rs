@@ -38,7 +38,7 @@ async fn home(accounts: web::Data<AccountService>, session: Session) -> Result<H
         return Ok(see_other("/setup"));
     }
     let signed_in = session::has_token(&session);
-    Ok(see_other(if signed_in { "/destinations" } else { "/login" }))
+    Ok(see_other(if signed_in { "/overview" } else { "/login" }))
 }
 
 pub struct InputView {
@@ -168,7 +168,7 @@ async fn login(
     let error = match accounts.sign_in(&email, password, &ip).await {
         Ok((user_id, workspace_id)) => {
             session::sign_in(&req, &session, &sessions, &user_id, workspace_id.as_deref()).await?;
-            let home = if workspace_id.is_some() { "/destinations" } else { "/workspaces" };
+            let home = if workspace_id.is_some() { "/overview" } else { "/workspaces" };
             return Ok(see_other(&next.unwrap_or_else(|| home.to_owned())));
         }
         Err(e @ (AccountError::BadCredentials | AccountError::Disabled | AccountError::RateLimited(_))) => e,

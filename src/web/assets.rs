@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, web};
 const FILES: &[(&str, &str, &[u8])] = &[
     ("htmx.min.js", "text/javascript", include_bytes!("../../static/htmx.min.js")),
     ("app.js", "text/javascript", include_bytes!("../../static/app.js")),
+    ("theme.js", "text/javascript", include_bytes!("../../static/theme.js")),
     ("app.css", "text/css", include_bytes!("../../static/app.css")),
     ("favicon.svg", "image/svg+xml", include_bytes!("../../static/favicon.svg")),
     ("icons/local.svg", "image/svg+xml", include_bytes!("../../static/icons/local.svg")),

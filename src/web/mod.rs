@@ -4,6 +4,8 @@
 
 pub mod assets;
 pub mod client;
+#[cfg(test)]
+mod contrast;
 pub mod format;
 pub mod headers;
 pub mod limits;

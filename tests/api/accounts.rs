@@ -19,7 +19,7 @@ async fn first_visit_goes_to_setup_then_login(backend: Backend) {
     assert_eq!(app.get("/login").await.location.as_deref(), Some("/setup"));
 
     app.setup_admin().await;
-    assert_eq!(app.get("/").await.location.as_deref(), Some("/destinations"));
+    assert_eq!(app.get("/").await.location.as_deref(), Some("/overview"));
 
     // Setup happens once: afterwards it sends everyone to sign in, and a second POST is refused.
     let stranger = new_client();
@@ -66,7 +66,7 @@ async fn sign_in_and_out(backend: Backend) {
 
     // Emails match whatever their case.
     let ok = app.post("/login", &[("email", "ADMIN@Example.com"), ("password", ADMIN_PASSWORD)]).await;
-    assert_eq!(ok.location.as_deref(), Some("/destinations"));
+    assert_eq!(ok.location.as_deref(), Some("/overview"));
     assert_eq!(app.get("/destinations").await.status, 200);
 }
 

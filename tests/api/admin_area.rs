@@ -351,6 +351,6 @@ pub async fn tenant_owner(app: &TestApp, name: &str, email: &str, password: &str
     assert_eq!((made.status, made.location.as_deref()), (303, Some("/admin/workspaces")), "{}", made.body);
     let client = new_client();
     let login = app.post_with(&client, "/login", &[("email", email), ("password", password)]).await;
-    assert_eq!(login.location.as_deref(), Some("/destinations"), "{email} signs in: {}", login.body);
+    assert_eq!(login.location.as_deref(), Some("/overview"), "{email} signs in: {}", login.body);
     client
 }

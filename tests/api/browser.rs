@@ -8,6 +8,7 @@
 //! `plan_dialog` drives the plan form's "New destination…" dialog with it.
 
 mod database_pages;
+mod overview_page;
 mod plan_dialog;
 mod quiet_pages;
 

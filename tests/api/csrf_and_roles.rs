@@ -63,7 +63,7 @@ async fn viewers_see_but_cannot_change(backend: Backend) {
     let viewer = new_client();
     let login =
         app.post_with(&viewer, "/login", &[("email", "viewer@example.com"), ("password", "viewer password 1")]).await;
-    assert_eq!(login.location.as_deref(), Some("/destinations"));
+    assert_eq!(login.location.as_deref(), Some("/overview"));
     let list = app.get_with(&viewer, "/destinations").await;
     assert_eq!(list.status, 200);
     assert!(list.body.contains("Disk"));

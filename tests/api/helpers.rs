@@ -324,7 +324,7 @@ impl TestApp {
     /// database).
     pub async fn sign_in_admin(&self) {
         let login = self.post("/login", &[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)]).await;
-        assert_eq!(login.location.as_deref(), Some("/destinations"), "{}", login.body);
+        assert_eq!(login.location.as_deref(), Some("/overview"), "{}", login.body);
     }
 
     /// The id of the workspace named `name` (the setup workspace is "Acme").

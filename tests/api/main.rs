@@ -52,6 +52,7 @@ mod local_disk_faults;
 mod members;
 mod oauth;
 mod outbound_policy;
+mod overview;
 mod own_folders;
 mod pitr_archive_faults;
 mod pitr_clones;

@@ -194,7 +194,7 @@ pub async fn viewer(app: &TestApp) -> reqwest::Client {
     let client = new_client();
     let login =
         app.post_with(&client, "/login", &[("email", "viewer@example.com"), ("password", "viewer password 1")]).await;
-    assert_eq!(login.location.as_deref(), Some("/destinations"));
+    assert_eq!(login.location.as_deref(), Some("/overview"));
     client
 }
 

@@ -14,6 +14,7 @@ on_both_backends!(no_route_lets_the_wrong_caller_in);
 
 /// GET pages a viewer may read, then every route that changes something (and the forms for them).
 const READS: &[&str] = &[
+    "/overview",
     "/destinations",
     "/destinations/{destination}",
     "/plans",

@@ -153,7 +153,9 @@ async fn a_directory_is_backed_up_and_comes_back_byte_for_byte(backend: Backend)
 
     let page = f.app.get(&format!("/plans/{id}")).await;
     assert_eq!(page.status, 200);
-    assert!(page.body.contains("succeeded") && page.body.contains("<svg class=\"size-chart\""), "{}", page.body);
+    assert!(page.body.contains("succeeded") && page.body.contains("<svg class=\"size-chart chart\""), "{}", page.body);
+    let tooltip = format!(": {}</title>", devpilot::web::format::human_bytes(artifact.len() as u64));
+    assert!(page.body.contains(&tooltip), "the point's tooltip gives its size: {}", page.body);
     assert!(page.body.contains(&run.sha256.clone().expect("sha")));
     let runs_page = f.app.get("/runs").await.body;
     assert!(runs_page.contains("Nightly Files") && runs_page.contains("succeeded"));

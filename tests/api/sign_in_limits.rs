@@ -112,7 +112,7 @@ async fn a_delay_after_the_free_attempts_not_a_lock_out(backend: Backend) {
     // ...and once the delay has passed since the last attempt, it is checked, and works.
     tokio::time::sleep(Duration::from_millis(4300)).await;
     let page = app.post("/login", &[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)]).await;
-    assert_eq!(page.location.as_deref(), Some("/destinations"), "{}", page.body);
+    assert_eq!(page.location.as_deref(), Some("/overview"), "{}", page.body);
     assert_eq!(count(&attempts(&app, ADMIN_EMAIL).await, "failed"), 0, "a success forgives the failures");
 }
 
@@ -135,7 +135,7 @@ async fn a_guesser_at_one_address_does_not_stop_sign_ins_from_another(backend: B
     }
     assert_eq!(form.try_sign_in(&app, ADMIN_EMAIL, ADMIN_PASSWORD, Some(GUESSER)).await.0, 429);
     let owner = SignInForm::new(&app).await;
-    assert_eq!(owner.try_sign_in(&app, ADMIN_EMAIL, ADMIN_PASSWORD, Some(OWNER)).await, (303, "/destinations".into()));
+    assert_eq!(owner.try_sign_in(&app, ADMIN_EMAIL, ADMIN_PASSWORD, Some(OWNER)).await, (303, "/overview".into()));
     let rows = attempts(&app, ADMIN_EMAIL).await;
     assert!(rows.iter().any(|(o, ip)| o == "refused" && ip == GUESSER), "{rows:?}");
 

@@ -86,8 +86,7 @@ async fn visit(b: &Browser, base: &str, id: &str, backup: &str, url: &str, dump:
     b.type_into("#email", ADMIN_EMAIL).await?;
     b.type_into("#password", ADMIN_PASSWORD).await?;
     b.click(&b.must_find("main form button[type=submit]").await?).await?;
-    b.wait_for("signed in", WAIT, || async { Ok(b.current_url().await?.ends_with("/destinations").then_some(())) })
-        .await?;
+    b.wait_for("signed in", WAIT, || async { Ok(b.current_url().await?.ends_with("/overview").then_some(())) }).await?;
 
     let mut broken = Vec::new();
     let mut bar_fits = Vec::new();

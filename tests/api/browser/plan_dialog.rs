@@ -78,8 +78,8 @@ async fn run(b: &Browser, base: &str, typed: &Typed) -> Result<Seen> {
     b.type_into("#email", ADMIN_EMAIL).await?;
     b.type_into("#password", ADMIN_PASSWORD).await?;
     b.click(&b.must_find("main form button[type=submit]").await?).await?;
-    b.wait_for("the destination list after signing in", WAIT, || async {
-        Ok(b.current_url().await?.ends_with("/destinations").then_some(()))
+    b.wait_for("the overview after signing in", WAIT, || async {
+        Ok(b.current_url().await?.ends_with("/overview").then_some(()))
     })
     .await?;
 

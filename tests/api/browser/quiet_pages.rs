@@ -10,6 +10,7 @@ use serde_json::json;
 
 /// The pages of the navigation and the admin area (`{dest}`: a destination's id).
 const PAGES: &[&str] = &[
+    "/overview",
     "/destinations",
     "/destinations/{dest}",
     "/destinations/{dest}/edit",
@@ -59,8 +60,8 @@ async fn visit(b: &Browser, base: &str, destination: &str) -> Result<Vec<String>
     b.type_into("#email", ADMIN_EMAIL).await?;
     b.type_into("#password", ADMIN_PASSWORD).await?;
     b.click(&b.must_find("main form button[type=submit]").await?).await?;
-    b.wait_for("the destination list after signing in", WAIT, || async {
-        Ok(b.current_url().await?.ends_with("/destinations").then_some(()))
+    b.wait_for("the overview after signing in", WAIT, || async {
+        Ok(b.current_url().await?.ends_with("/overview").then_some(()))
     })
     .await?;
 
