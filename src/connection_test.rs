@@ -184,3 +184,23 @@ pub async fn within_deadline<T>(
 pub fn timed_out(deadline: Duration) -> ProviderError {
     ProviderError::new(ErrorKind::Timeout, format!("The test did not finish within {} s.", deadline.as_secs()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_are_timed_from_the_previous_end() {
+        let plan = [Step::Connect, Step::Authenticate, Step::List, Step::Write];
+        let clock = StepClock::default();
+        clock.reached(Step::List);
+        let failed = ProviderError::new(ErrorKind::Provider, "no").at(Step::Write);
+        let mut outcome = TestOutcome::from_result(&plan, Err(failed));
+        clock.apply(&mut outcome);
+        let took: Vec<bool> = outcome.steps.iter().map(|s| s.took.is_some()).collect();
+        // Connect and authenticate happen inside the list's round trip; write failed, timed too.
+        assert_eq!(took, [false, false, true, true]);
+        assert_eq!(outcome.error_class, Some("provider"));
+        assert!(outcome.took >= outcome.steps[2].took.unwrap_or_default());
+    }
+}

@@ -171,6 +171,42 @@ async fn the_strip_shows_the_last_30(backend: Backend) {
     // The page shows them all (50 a page).
     let page = app.get(&format!("/destinations/{id}")).await;
     assert_eq!(page.body.matches("<tr class=\"test passed\">").count(), 36);
+
+    // The history is bounded: with 200 older tests stored, the next test prunes to the newest 200.
+    let (ws, dest) = (app.destination("Disk").await.workspace_id, id.clone());
+    app.db()
+        .run(move |c| {
+            use devpilot::db::schema::destination_tests::dsl::*;
+            use diesel::prelude::*;
+            let long_ago = chrono::Utc::now().naive_utc() - chrono::Duration::days(30);
+            for n in 0..200 {
+                let at = long_ago + chrono::Duration::seconds(n);
+                diesel::insert_into(destination_tests)
+                    .values((
+                        id.eq(uuid::Uuid::new_v4().to_string()),
+                        workspace_id.eq(&ws),
+                        destination_id.eq(&dest),
+                        started_at.eq(at),
+                        finished_at.eq(at),
+                        duration_ms.eq(5),
+                        status.eq("passed"),
+                        deep.eq(false),
+                        steps.eq("[]"),
+                        trigger_kind.eq("old"),
+                        status_before.eq("active"),
+                        status_after.eq("active"),
+                    ))
+                    .execute(c)?;
+            }
+            Ok(())
+        })
+        .await
+        .expect("old tests");
+    assert_eq!(api.post(&format!("{BASE}/{id}/test"), Value::Null).await.status, 200);
+    let page = api.get(&format!("{BASE}/{id}/tests?per_page=100&page=2")).await;
+    assert_eq!(page.json["meta"]["total"], 200, "{page:?}");
+    let kept = history_rows(&app).await;
+    assert_eq!(kept, 200, "the oldest 37 are pruned");
 }
 
 async fn the_history_is_its_workspace_s_only(backend: Backend) {
