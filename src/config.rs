@@ -2,6 +2,7 @@
 
 mod identity;
 mod pitr;
+pub mod revalidation;
 
 pub use identity::{IdentitySettings, TrustedProxies};
 pub use pitr::PitrSettings;
@@ -52,6 +53,9 @@ pub struct Settings {
     /// The largest dump file an import accepts as an upload (`DEVPILOT_IMPORT_MAX_BYTES`); it is
     /// streamed to a private file under the data folder, never held in memory.
     pub import_max_bytes: u64,
+    /// How often every enabled destination is tested again (`DEVPILOT_REVALIDATE_EVERY`, 6h;
+    /// zero: never), each at its own jittered time.
+    pub revalidate_every: Duration,
 }
 
 /// The default of [`Settings::import_max_bytes`]: 10 GiB.
@@ -218,6 +222,7 @@ impl Settings {
             mail: mail_from_env()?,
             pitr: PitrSettings::from_env(&data_dir)?,
             import_max_bytes: import_max_bytes()?,
+            revalidate_every: revalidation::from_env()?,
             data_dir,
             database_url,
             local_backup_dir,

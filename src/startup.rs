@@ -91,6 +91,11 @@ impl Application {
             .context("recovering what a stopped server left running")?;
         tokio::spawn(crate::runs::recovery::keep_alive(runner.clone(), settings.instance_timeout));
         tokio::spawn(crate::runs::scheduler::run(runner.clone(), settings.scheduler_tick));
+        tokio::spawn(crate::destinations::revalidation::run(
+            destination_service.clone(),
+            settings.revalidate_every,
+            settings.scheduler_tick,
+        ));
         let runner = web::Data::new(runner);
         let uploads =
             web::Data::new(crate::web::upload::UploadLimits::new(settings.data_dir.clone(), settings.import_max_bytes));

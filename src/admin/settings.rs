@@ -95,6 +95,11 @@ impl InstanceSettings {
             row("DEVPILOT_DB_TIMEOUT_SECS", secs(s.db_timeout), "Wait for a database connection before 503."),
             row("DEVPILOT_SCHEDULER_TICK_SECS", secs(s.scheduler_tick), "How often due plans are looked for."),
             row("DEVPILOT_INSTANCE_TIMEOUT_SECS", secs(s.instance_timeout), "A silent instance is taken for dead."),
+            row(
+                "DEVPILOT_REVALIDATE_EVERY",
+                if s.revalidate_every.is_zero() { "off".to_owned() } else { secs(s.revalidate_every) },
+                "Every enabled destination is tested again this often (jittered).",
+            ),
             row("DEVPILOT_TEST_DEADLINE_SECS", secs(s.provider.test_deadline), "Every connection test ends within it."),
             row("DEVPILOT_UPLOAD_STALL_SECS", secs(s.provider.stall_timeout), "A silent provider fails the operation."),
             row("DEVPILOT_PROVIDER_MAX_RETRIES", s.provider.max_retries.to_string(), "Retries of transient errors."),

@@ -60,6 +60,7 @@ diesel::table! {
         server_id -> Nullable<Text>,
         test_owner -> Nullable<Text>,
         compatibility -> Nullable<Text>,
+        next_revalidation_at -> Nullable<Timestamp>,
     }
 }
 
@@ -335,3 +336,26 @@ diesel::joinable!(wal_files -> databases (database_id));
 diesel::joinable!(base_backups -> databases (database_id));
 diesel::joinable!(database_clones -> databases (database_id));
 diesel::allow_tables_to_appear_in_same_query!(databases, destinations, wal_files, base_backups, database_clones);
+
+diesel::table! {
+    destination_tests (id) {
+        id -> Text,
+        workspace_id -> Text,
+        destination_id -> Text,
+        started_at -> Timestamp,
+        finished_at -> Timestamp,
+        duration_ms -> BigInt,
+        status -> Text,
+        deep -> Bool,
+        steps -> Text,
+        error_class -> Nullable<Text>,
+        error_message -> Nullable<Text>,
+        trigger_kind -> Text,
+        triggered_by -> Nullable<Text>,
+        triggered_token -> Nullable<Text>,
+        status_before -> Text,
+        status_after -> Text,
+    }
+}
+
+diesel::joinable!(destination_tests -> destinations (destination_id));

@@ -1,33 +1,43 @@
 //! The audit log's words for what happens to a destination: which fields a save set or changed
 //! (names only), what a test found and why it ran.
 
+use super::health::Trigger;
 use crate::audit::domain::{changed_fields, describe_changes};
 use crate::audit::{Action, Actor, Entry, Subject};
 use crate::connection_test::TestOutcome;
 use crate::fields::RawFields;
 
-/// Who asked for a connection test, and why (a save, "Test all", …), for its audit entry.
+/// Who asked for a connection test (a person or script; none for the schedule), and why, for
+/// its audit entry and its place in the health history.
 #[derive(Debug, Clone, Copy)]
 pub struct TestedBy<'a> {
-    pub actor: &'a Actor,
-    pub cause: &'static str,
+    pub actor: Option<&'a Actor>,
+    pub trigger: Trigger,
 }
 
 impl<'a> TestedBy<'a> {
-    pub fn new(actor: &'a Actor, cause: &'static str) -> TestedBy<'a> {
-        TestedBy { actor, cause }
+    pub fn new(actor: &'a Actor, trigger: Trigger) -> TestedBy<'a> {
+        TestedBy { actor: Some(actor), trigger }
     }
 
     /// "Test connection" (or "Deep test") on a saved destination.
-    pub fn asked(actor: &'a Actor, deep: bool) -> TestedBy<'a> {
-        TestedBy { actor, cause: if deep { "Deep test" } else { "Test connection" } }
+    pub fn asked(actor: &'a Actor) -> TestedBy<'a> {
+        TestedBy::new(actor, Trigger::Manual)
     }
 
-    pub fn entry(&self, workspace: &str, id: &str, name: &str, deep: bool, outcome: &TestOutcome) -> Entry {
+    /// Scheduled re-validation: nobody asked.
+    pub fn schedule() -> TestedBy<'static> {
+        TestedBy { actor: None, trigger: Trigger::Schedule }
+    }
+
+    /// The audit entry of a test someone asked for (the schedule's tests are in the health
+    /// history only).
+    pub fn entry(&self, workspace: &str, id: &str, name: &str, deep: bool, outcome: &TestOutcome) -> Option<Entry> {
+        let actor = self.actor?;
         let action = if deep { Action::DeepTested } else { Action::Tested };
         let verdict = if outcome.ok { "passed" } else { "failed" };
-        let detail = format!("{}: {verdict}. {}", self.cause, outcome.summary());
-        Entry::new(self.actor, workspace, Subject::destination(id, name), action, detail)
+        let detail = format!("{}: {verdict}. {}", self.trigger.cause(deep), outcome.summary());
+        Some(Entry::new(actor, workspace, Subject::destination(id, name), action, detail))
     }
 }
 

@@ -2,6 +2,7 @@
 //! login, the pinned host key), its provider built, and a new host key trusted.
 
 use super::audited::TestedBy;
+use super::health::Trigger;
 use super::service::{Destination, DestinationError, DestinationService, associated_data, kind_of};
 use super::store::{self, DestinationRow};
 use crate::audit::{Actor, Subject};
@@ -135,7 +136,7 @@ impl PinsHostKeys for DestinationService {
     }
 
     async fn test_accepted(&self, workspace: &str, id: &str, by: &Actor) -> Result<TestOutcome, DestinationError> {
-        self.test_saved(workspace, id, false, &TestedBy::new(by, "After accepting the host key")).await
+        self.test_saved(workspace, id, false, &TestedBy::new(by, Trigger::HostKey)).await
     }
 }
 

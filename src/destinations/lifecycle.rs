@@ -3,6 +3,7 @@
 
 use super::audited::TestedBy;
 use super::domain::Status;
+use super::health::Trigger;
 use super::service::{DestinationError, DestinationService};
 use super::store;
 use crate::audit::{self, Action, Actor, Entry, Subject};
@@ -39,7 +40,7 @@ impl DestinationService {
         })
         .await?;
         let config = self.row(workspace, id).await.and_then(|row| self.config_of(&row));
-        self.run_test(workspace, id, config, false, &TestedBy::new(by, "After enabling")).await
+        self.run_test(workspace, id, config, false, &TestedBy::new(by, Trigger::Enable)).await
     }
 
     /// Deletes the destination and disables the plans that used it; returns their names.

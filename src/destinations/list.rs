@@ -5,6 +5,7 @@
 //! `row-actions` form (the CSRF token, the page) to its own `formaction`.
 
 use super::audited::TestedBy;
+use super::health_view::HealthStrip;
 use super::service::{Destination, DestinationService, TestAllSummary};
 use crate::audit::Actor;
 use crate::auth::CurrentUser;
@@ -67,10 +68,18 @@ pub struct RowView<'a> {
     pub host_key: Option<&'a str>,
     /// The last test refused a changed host key: offer to accept the new one.
     pub host_key_changed: bool,
+    /// The last tests, oldest first.
+    pub strip: HealthStrip,
 }
 
 impl<'a> RowView<'a> {
-    fn new(d: &'a Destination, can_write: bool, page: i64, ago: impl Fn(NaiveDateTime) -> AgoSlot) -> RowView<'a> {
+    fn new(
+        d: &'a Destination,
+        strip: HealthStrip,
+        can_write: bool,
+        page: i64,
+        ago: impl Fn(NaiveDateTime) -> AgoSlot,
+    ) -> RowView<'a> {
         let google_connect = (d.kind == ProviderKind::GoogleDrive)
             .then(|| if d.stored_secrets.contains(&"refresh_token") { "Reconnect" } else { "Connect Google Drive" });
         RowView {
@@ -89,6 +98,7 @@ impl<'a> RowView<'a> {
             google_connect,
             host_key: d.host_key.as_deref(),
             host_key_changed: d.last_test_message.as_deref().is_some_and(|m| m.contains("host key changed")),
+            strip,
         }
     }
 }
@@ -101,8 +111,8 @@ pub struct RenderedRow {
 }
 
 impl RenderedRow {
-    fn new(d: &Destination, can_write: bool, page: i64) -> Result<RenderedRow, AppError> {
-        let html = RowFragment { row: RowView::new(d, can_write, page, |_| AgoSlot::Later) }
+    fn new(d: &Destination, strip: HealthStrip, can_write: bool, page: i64) -> Result<RenderedRow, AppError> {
+        let html = RowFragment { row: RowView::new(d, strip, can_write, page, |_| AgoSlot::Later) }
             .render()
             .map_err(|e| anyhow::anyhow!("rendering a row: {e}"))?;
         Ok(match html.split_once(AGO_MARKER) {
@@ -157,10 +167,15 @@ impl RenderedPages {
         self.0
             .get_or_load(service.data_version(), key, || async {
                 let found = service.list(&user.workspace_id, page, PER_PAGE).await?;
+                let ids = found.items.iter().map(|d| d.id.clone()).collect();
+                let mut recent = service.recent_tests(&user.workspace_id, ids).await?;
                 let rows = found
                     .items
                     .iter()
-                    .map(|d| RenderedRow::new(d, user.can_write(), found.page))
+                    .map(|d| {
+                        let strip = HealthStrip::new(recent.remove(&d.id).unwrap_or_default());
+                        RenderedRow::new(d, strip, user.can_write(), found.page)
+                    })
                     .collect::<Result<_, AppError>>()?;
                 Ok::<_, AppError>(RenderedPage {
                     rows,
@@ -249,11 +264,18 @@ async fn table(
     render_sized(StatusCode::OK, &table, table.size())
 }
 
-fn row_response(user: &CurrentUser, d: &Destination, page: i64) -> Result<HttpResponse, AppError> {
+async fn row_response(
+    user: &CurrentUser,
+    service: &DestinationService,
+    d: &Destination,
+    page: i64,
+) -> Result<HttpResponse, AppError> {
+    let mut recent = service.recent_tests(&user.workspace_id, vec![d.id.clone()]).await?;
+    let strip = HealthStrip::new(recent.remove(&d.id).unwrap_or_default());
     let now = chrono::Utc::now().naive_utc();
     render(
         StatusCode::OK,
-        &RowFragment { row: RowView::new(d, user.can_write(), page, |t| AgoSlot::Now(time::ago(t, now))) },
+        &RowFragment { row: RowView::new(d, strip, user.can_write(), page, |t| AgoSlot::Now(time::ago(t, now))) },
     )
 }
 
@@ -265,7 +287,7 @@ pub async fn row(
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, AppError> {
     let d = service.get(&user.workspace_id, &path).await?;
-    row_response(&user, &d, query.page.unwrap_or(1))
+    row_response(&user, &service, &d, query.page.unwrap_or(1)).await
 }
 
 #[derive(serde::Deserialize)]
@@ -339,11 +361,10 @@ pub async fn test_connection(
 ) -> Result<HttpResponse, AppError> {
     user.require_write()?;
     let deep = form.deep.as_deref() == Some("true");
-    let outcome =
-        service.test_saved(&user.workspace_id, &path, deep, &TestedBy::asked(&Actor::web(&user), deep)).await?;
+    let outcome = service.test_saved(&user.workspace_id, &path, deep, &TestedBy::asked(&Actor::web(&user))).await?;
     let d = service.get(&user.workspace_id, &path).await?;
     if is_htmx(&req) {
-        let mut response = row_response(&user, &d, form.page.unwrap_or(1).max(1))?;
+        let mut response = row_response(&user, &service, &d, form.page.unwrap_or(1).max(1)).await?;
         swap_in_place_of(&mut response, &format!("#dest-{}", d.id))?;
         return Ok(response);
     }

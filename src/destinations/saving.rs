@@ -4,6 +4,7 @@
 use super::audited::{self, TestedBy};
 use super::connecting::server_error;
 use super::domain::{DestinationName, Status};
+use super::health::Trigger;
 use super::service::{Destination, DestinationError, DestinationInput, DestinationService, associated_data, kind_of};
 use super::store::{self, ConfigChange, DestinationRow};
 use crate::audit::{self, Action, Actor, Entry, Subject};
@@ -56,7 +57,7 @@ impl DestinationService {
             .write(move |c| audit::store::with_entry(c, &entry, |c| store::insert(c, row)))
             .await
             .map_err(duplicate_name(&name))?;
-        let after_save = TestedBy::new(by, "After saving");
+        let after_save = TestedBy::new(by, Trigger::Save);
         let outcome = self.run_test(workspace, &id, Ok(config_fields.config), false, &after_save).await?;
         Ok((self.get(workspace, &id).await?, outcome))
     }
@@ -94,7 +95,7 @@ impl DestinationService {
             .write(move |c| audit::store::with_entry(c, &entry, |c| store::update_config(c, &ws, &rid, change)))
             .await
             .map_err(duplicate_name(&name))?;
-        let outcome = self.test_saved(workspace, id, false, &TestedBy::new(by, "After saving")).await?;
+        let outcome = self.test_saved(workspace, id, false, &TestedBy::new(by, Trigger::Save)).await?;
         Ok((self.get(workspace, id).await?, outcome))
     }
 

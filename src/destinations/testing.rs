@@ -10,11 +10,12 @@
 
 use super::audited::TestedBy;
 use super::connecting::{HostKeyPin, pinned_host_key};
+use super::health::{self, TestFinished, Trigger};
 use super::saving::parse_config;
 use super::service::{DestinationError, DestinationInput, DestinationService, kind_of};
 use super::store;
 use crate::audit::{self, Actor};
-use crate::connection_test::{TestOutcome, within_deadline};
+use crate::connection_test::{StepClock, TestOutcome, within_deadline};
 use crate::db::write_transaction;
 use crate::providers::ProviderConfig;
 use crate::providers::compatibility::{CheckState, Compatibility};
@@ -140,7 +141,7 @@ impl DestinationService {
             drop(results);
             passed
         };
-        let by = TestedBy::new(by, "Test all");
+        let by = TestedBy::new(by, Trigger::TestAll);
         let (outcomes, ()) = futures::join!(tests, self.record_as_they_come(workspace, arrived, &by));
         let passed = outcomes.iter().filter(|ok| **ok).count();
         TestAllSummary { passed, failed: outcomes.len() - passed }
@@ -193,17 +194,26 @@ impl DestinationService {
         Ok(Tested { id: id.to_owned(), deep, outcome, pin })
     }
 
-    /// Records finished tests, the host keys they pin and their audit entries, in one write
-    /// transaction. A destination deleted meanwhile is skipped.
-    async fn record(&self, workspace: &str, tested: Vec<Tested>, by: &TestedBy<'_>) -> Result<(), DestinationError> {
-        let (ws, actor, cause) = (workspace.to_owned(), by.actor.clone(), by.cause);
-        self.db
+    /// Records finished tests, the host keys they pin, their health history and audit entries,
+    /// in one write transaction (each test through [`health::store_result`]). A destination
+    /// deleted meanwhile is skipped.
+    async fn record(
+        &self,
+        workspace: &str,
+        tested: Vec<Tested>,
+        by: &TestedBy<'_>,
+    ) -> Result<Vec<TestFinished>, DestinationError> {
+        let (ws, actor, trigger) = (workspace.to_owned(), by.actor.cloned(), by.trigger);
+        let finished = self
+            .db
             .write(move |c| {
                 write_transaction(c, |c| {
-                    let by = TestedBy::new(&actor, cause);
+                    let by = TestedBy { actor: actor.as_ref(), trigger };
                     let ids: Vec<String> = tested.iter().map(|t| t.id.clone()).collect();
                     let names: HashMap<String, String> = store::names_of(c, &ws, &ids)?.into_iter().collect();
+                    let mut finished = Vec::new();
                     for t in &tested {
+                        let Some(name) = names.get(&t.id) else { continue };
                         if let Some((pin, fingerprint)) = &t.pin {
                             gone_is_fine(pin.pin(c, &ws, fingerprint))?;
                         }
@@ -211,17 +221,18 @@ impl DestinationService {
                         if let Some(found) = &o.compatibility {
                             store::set_compatibility(c, &ws, &t.id, &found.to_json())?;
                         }
-                        if store::finish_test(c, &ws, &t.id, o.ok, &o.summary(), o.at)?
-                            && let Some(name) = names.get(&t.id)
-                        {
-                            audit::store::record(c, &by.entry(&ws, &t.id, name, t.deep, o))?;
+                        if let Some(done) = health::store_result(c, &ws, &t.id, name, t.deep, o, &by)? {
+                            if let Some(entry) = by.entry(&ws, &t.id, name, t.deep, o) {
+                                audit::store::record(c, &entry)?;
+                            }
+                            finished.push(done);
                         }
                     }
-                    Ok(())
+                    Ok(finished)
                 })
             })
             .await?;
-        Ok(())
+        Ok(finished)
     }
 
     /// "Test all"'s one writer: records results as they come, gathering those that arrive
@@ -250,9 +261,14 @@ impl DestinationService {
 /// cannot happen silently.
 async fn provider_test(config: &ProviderConfig, deep: bool, ctx: &ProviderContext) -> (TestOutcome, Option<String>) {
     let deadline = ctx.settings.test_deadline;
+    let clock = StepClock::default();
     let provider = match providers::build(config, ctx) {
         Ok(p) => p,
-        Err(e) => return (TestOutcome::from_result(&[Step::Connect], Err(e)), None),
+        Err(e) => {
+            let mut outcome = TestOutcome::from_result(&[Step::Connect], Err(e));
+            clock.apply(&mut outcome);
+            return (outcome, None);
+        }
     };
     let mut plan = provider.steps().to_vec();
     if deep {
@@ -262,10 +278,14 @@ async fn provider_test(config: &ProviderConfig, deep: bool, ctx: &ProviderContex
             }
         }
     }
+    let tested_steps = provider.steps();
     let run = async {
         let message = provider.test().await?;
+        if let Some(last) = tested_steps.last() {
+            clock.reached(*last);
+        }
         if deep {
-            probe_round_trip(provider.as_ref()).await?;
+            probe_round_trip(provider.as_ref(), &clock).await?;
             return Ok(format!("{message} Wrote, read back and deleted a probe object."));
         }
         Ok(message)
@@ -273,6 +293,7 @@ async fn provider_test(config: &ProviderConfig, deep: bool, ctx: &ProviderContex
     let result = within_deadline(deadline, run).await;
     let probe = deep && result.is_ok();
     let mut outcome = TestOutcome::from_result(&plan, result);
+    clock.apply(&mut outcome);
     if probe {
         outcome.compatibility = compatibility(provider.as_ref(), deadline * PROBE_DEADLINES).await;
         if let Some(found) = outcome.compatibility.as_ref().filter(|f| !f.warnings.is_empty()) {
@@ -311,7 +332,7 @@ fn gone_is_fine(result: diesel::QueryResult<()>) -> diesel::QueryResult<()> {
 }
 
 /// Writes a small random object, reads it back, compares, deletes it.
-async fn probe_round_trip(provider: &dyn Provider) -> Result<(), ProviderError> {
+async fn probe_round_trip(provider: &dyn Provider, clock: &StepClock) -> Result<(), ProviderError> {
     use futures::{StreamExt, TryStreamExt};
     use rand::RngCore;
     let key = format!(".devpilot-probe/{}", uuid::Uuid::new_v4());
@@ -319,6 +340,7 @@ async fn probe_round_trip(provider: &dyn Provider) -> Result<(), ProviderError> 
     rand::rng().fill_bytes(&mut data);
     let body = futures::stream::once(futures::future::ready(Ok(bytes::Bytes::from(data.clone())))).boxed();
     provider.put(&key, body).await.map_err(|e| e.at(Step::Write))?;
+    clock.reached(Step::Write);
     let read: Vec<bytes::Bytes> =
         provider.get(&key).await.map_err(|e| e.at(Step::Read))?.try_collect().await.map_err(|e| {
             ProviderError::new(providers::ErrorKind::Provider, format!("reading the probe back: {e}")).at(Step::Read)
@@ -331,5 +353,8 @@ async fn probe_round_trip(provider: &dyn Provider) -> Result<(), ProviderError> 
         )
         .at(Step::Read));
     }
-    provider.delete(&key).await.map_err(|e| e.at(Step::Delete))
+    clock.reached(Step::Read);
+    provider.delete(&key).await.map_err(|e| e.at(Step::Delete))?;
+    clock.reached(Step::Delete);
+    Ok(())
 }

@@ -9,6 +9,7 @@ pub use crate::crypto::random_token;
 use crate::crypto::{CredentialCipher, sha256_hex};
 use crate::db::{Db, DbError};
 use crate::destinations::audited::TestedBy;
+use crate::destinations::health::Trigger;
 use crate::destinations::service::{DestinationError, DestinationService};
 use crate::providers::ProviderConfig;
 use crate::providers::google_auth::oauth::{GoogleOAuth, Http};
@@ -249,7 +250,7 @@ impl OAuthService {
             ))
         })?;
         self.destinations.store_oauth_tokens(&row.workspace_id, &row.destination_id, &refresh, by).await?;
-        let after = TestedBy::new(by, "After connecting Google Drive");
+        let after = TestedBy::new(by, Trigger::GoogleConsent);
         let outcome = self.destinations.test_saved(&row.workspace_id, &row.destination_id, false, &after).await?;
         Ok(Finished::Connected { name, outcome })
     }

@@ -145,6 +145,8 @@ pub fn test_settings(backend: Backend) -> (Settings, tempfile::TempDir, Option<S
         mail: None,
         pitr: test_pitr_settings(data_dir.path()),
         import_max_bytes: devpilot::config::IMPORT_MAX_BYTES,
+        // Off unless a test turns it on: scheduled tests would add to every test's history.
+        revalidate_every: Duration::ZERO,
     };
     (settings, data_dir, pg_database)
 }

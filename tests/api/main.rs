@@ -32,6 +32,7 @@ mod databases_pages_dumps;
 mod databases_pages_restores;
 mod databases_pitr;
 mod databases_restores;
+mod destination_health;
 mod destinations;
 mod dump_imports;
 mod every_destination;

@@ -110,7 +110,7 @@ async fn stand_ins_refusals_are_found_and_backups_do_without(backend: Backend) {
 }
 
 /// moto's IAM API, signed by the user allowed iam:*: form-encoded actions, XML answers.
-async fn iam(action: &[(&str, &str)]) -> String {
+pub async fn iam(action: &[(&str, &str)]) -> String {
     let m = moto();
     let credential =
         AwsCredential { key_id: m.iam_access_key_id.clone(), secret_key: m.iam_secret_access_key.clone(), token: None };
@@ -136,7 +136,7 @@ async fn iam(action: &[(&str, &str)]) -> String {
     text
 }
 
-fn xml_field(text: &str, name: &str) -> String {
+pub fn xml_field(text: &str, name: &str) -> String {
     let (open, close) = (format!("<{name}>"), format!("</{name}>"));
     let from = text.find(&open).map(|i| i + open.len()).unwrap_or_else(|| panic!("no {name}: {text}"));
     text[from..from + text[from..].find(&close).expect("closed")].to_owned()

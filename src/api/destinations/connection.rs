@@ -42,7 +42,7 @@ pub async fn test_saved(
     user.require_write()?;
     let id = destination_id(&path)?;
     let deep = query.deep.unwrap_or(false);
-    let result = service.test_saved(&user.workspace_id, &id, deep, &TestedBy::asked(&user.actor(), deep)).await?;
+    let result = service.test_saved(&user.workspace_id, &id, deep, &TestedBy::asked(&user.actor())).await?;
     let destination = service.get(&user.workspace_id, &id).await?;
     Ok(outcome::answer(result, Some(destination.into())))
 }

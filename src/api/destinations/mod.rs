@@ -3,6 +3,7 @@
 //! are open to every member; every write needs an owner or admin.
 
 mod connection;
+mod health;
 mod oauth;
 mod outcome;
 mod read;
@@ -30,6 +31,7 @@ use utoipa::OpenApi;
         connection::test_saved,
         write::make_default,
         oauth::start,
+        health::list,
     ),
     components(schemas(
         DestinationResource,
@@ -46,6 +48,10 @@ use utoipa::OpenApi;
         write::Deleted,
         write::InUse,
         oauth::AuthorizationUrl,
+        health::DestinationTestResource,
+        health::HealthStep,
+        health::HealthTrigger,
+        Paginated<health::DestinationTestResource>,
     ))
 )]
 pub struct DestinationsApi;
@@ -63,6 +69,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(&format!("{base}/{{id}}"), web::delete().to(write::delete))
             .route(&format!("{base}/{{id}}/test"), web::post().to(connection::test_saved))
             .route(&format!("{base}/{{id}}/default"), web::post().to(write::make_default))
-            .route(&format!("{base}/{{id}}/oauth"), web::post().to(oauth::start));
+            .route(&format!("{base}/{{id}}/oauth"), web::post().to(oauth::start))
+            .route(&format!("{base}/{{id}}/tests"), web::get().to(health::list));
     }
+    // The health history also at the shorter path issue 18 names.
+    cfg.route("/destinations/{id}/tests", web::get().to(health::list));
 }
