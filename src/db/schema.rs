@@ -141,6 +141,8 @@ diesel::table! {
         encrypted -> Bool,
         owner_id -> Nullable<Text>,
         notes -> Nullable<Text>,
+        expected_bytes -> Nullable<BigInt>,
+        read_bytes -> Nullable<BigInt>,
     }
 }
 
@@ -335,3 +337,13 @@ diesel::joinable!(wal_files -> databases (database_id));
 diesel::joinable!(base_backups -> databases (database_id));
 diesel::joinable!(database_clones -> databases (database_id));
 diesel::allow_tables_to_appear_in_same_query!(databases, destinations, wal_files, base_backups, database_clones);
+
+diesel::table! {
+    metrics_tokens (id) {
+        id -> Text,
+        prefix -> Text,
+        token_hash -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+    }
+}

@@ -136,3 +136,12 @@ mod tests {
         assert_eq!(ago(now - Duration::days(40), now), Ago::On((now - Duration::days(40)).date()));
     }
 }
+
+/// Seconds still to go, as a person reads them: "about 3 min left".
+pub fn time_left(secs: u64) -> String {
+    match secs {
+        0..60 => "less than a minute left".into(),
+        60..5400 => format!("about {} min left", secs.div_ceil(60)),
+        _ => format!("about {} h left", secs.div_ceil(3600)),
+    }
+}
