@@ -131,10 +131,11 @@ fn plan_runs(c: &mut DbConn, registry: &mut Registry) -> QueryResult<()> {
         // Every plan has its series from the start, so a first failure is an increase from 0.
         for status in ENDED {
             let status = status.to_owned();
-            runs.get_or_create(&PlanStatusLabels { workspace: plan.workspace.clone(), plan: plan.id.clone(), status });
+            runs.get_or_create(&PlanStatusLabels { workspace: plan.workspace.clone(), plan: plan.id.clone(), status })
+                .inc_by(0);
         }
-        in_progress.get_or_create(&labels);
-        written.get_or_create(&labels);
+        in_progress.get_or_create(&labels).set(0);
+        written.get_or_create(&labels).inc_by(0);
         info.get_or_create(&PlanNameLabels { workspace: plan.workspace, plan: plan.id, name: plan.name }).set(1);
     }
     for RunTotals { workspace, plan, status, runs: n, bytes, last_finished } in store::run_totals(c)? {

@@ -10,7 +10,8 @@
 //! - `Nothing`: forwards everything (to see which optional headers Devpilot sends).
 //!
 //! It counts what it refused, the highest part number it forwarded, and the checksum and
-//! condition headers it let through.
+//! condition headers it let through. On request ([`S3Proxy::hold_writes`]) it holds every write
+//! unanswered until released, as a slow server would, so a run can be watched part-way.
 
 use super::server::serve;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -34,6 +35,8 @@ struct Proxy {
     highest_part: AtomicU32,
     checksummed: AtomicUsize,
     conditional: AtomicUsize,
+    /// True while writes wait.
+    hold: tokio::sync::watch::Sender<bool>,
 }
 
 #[derive(Clone)]
@@ -53,6 +56,7 @@ impl S3Proxy {
             highest_part: AtomicU32::new(0),
             checksummed: AtomicUsize::new(0),
             conditional: AtomicUsize::new(0),
+            hold: tokio::sync::watch::Sender::new(false),
         });
         let data = web::Data::from(proxy.clone());
         let url = serve(move |app| {
@@ -78,6 +82,15 @@ impl S3Proxy {
 
     pub fn conditional(&self) -> usize {
         self.proxy.conditional.load(Ordering::SeqCst)
+    }
+
+    /// From now on, writes (PUT, POST) wait unanswered, their bodies unread, until [`Self::release_writes`].
+    pub fn hold_writes(&self) {
+        self.proxy.hold.send_replace(true);
+    }
+
+    pub fn release_writes(&self) {
+        self.proxy.hold.send_replace(false);
     }
 
     pub fn reset_counts(&self) {
@@ -131,6 +144,9 @@ fn error(status: u16, code: &str, message: &str) -> HttpResponse {
 }
 
 async fn handle(proxy: web::Data<Proxy>, req: HttpRequest, mut payload: web::Payload) -> HttpResponse {
+    if matches!(req.method().as_str(), "PUT" | "POST") {
+        let _ = proxy.hold.subscribe().wait_for(|held| !*held).await;
+    }
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         match chunk {
