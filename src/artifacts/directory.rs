@@ -3,10 +3,10 @@
 //! directory's size and nothing is written to disk. The walk ([`super::walk`]) opens nothing
 //! through a link and skips Devpilot's own files, noting what it skipped.
 
-use super::{ByteStream, SourceRead};
 use super::channel::produced_by;
 use super::compression::ZSTD_LEVEL;
 use super::walk::{self, Skipped};
+use super::{ByteStream, SourceRead};
 use crate::hostfs::{DevpilotFiles, Located};
 use std::io::Write;
 use std::sync::Arc;

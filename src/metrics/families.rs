@@ -33,8 +33,7 @@ const ENDED: [&str; 4] = [SUCCEEDED, FAILED, SKIPPED, INTERRUPTED];
 /// The statuses of a destination, one series each (1 for the current one).
 const DESTINATION_STATUSES: [&str; 4] = ["active", "testing", "failed", "disabled"];
 /// Run duration buckets, in seconds: a second to six hours.
-pub const DURATION_BUCKETS: [f64; 11] =
-    [1.0, 5.0, 15.0, 30.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 21600.0];
+pub const DURATION_BUCKETS: [f64; 11] = [1.0, 5.0, 15.0, 30.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 21600.0];
 
 /// Every family, encoded in the Prometheus text format (0.0.4).
 pub fn scrape(c: &mut DbConn) -> QueryResult<String> {
@@ -187,7 +186,8 @@ struct Histogram {
 impl Collector for Durations {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let help = "How long backup runs took from start to end, by plan and how they ended";
-        let mut family = encoder.encode_descriptor("devpilot_run_duration_seconds", help, None, MetricType::Histogram)?;
+        let mut family =
+            encoder.encode_descriptor("devpilot_run_duration_seconds", help, None, MetricType::Histogram)?;
         for ((workspace, plan, status), h) in &self.0 {
             let labels = PlanStatusLabels { workspace: workspace.clone(), plan: plan.clone(), status: status.clone() };
             let buckets: Vec<(f64, u64)> = DURATION_BUCKETS.iter().copied().zip(h.buckets.iter().copied()).collect();
@@ -199,8 +199,7 @@ impl Collector for Durations {
 
 fn run_durations(c: &mut DbConn, registry: &mut Registry) -> QueryResult<()> {
     let mut histograms: BTreeMap<(String, String, String), Histogram> = BTreeMap::new();
-    for DurationBucket { workspace, plan, status, bucket, runs, seconds } in
-        store::run_durations(c, &DURATION_BUCKETS)?
+    for DurationBucket { workspace, plan, status, bucket, runs, seconds } in store::run_durations(c, &DURATION_BUCKETS)?
     {
         let h = histograms.entry((workspace, plan, status)).or_default();
         if let Some(slot) = usize::try_from(bucket).ok().and_then(|b| h.buckets.get_mut(b)) {
@@ -217,8 +216,11 @@ fn destinations(c: &mut DbConn, registry: &mut Registry) -> QueryResult<()> {
     let (info, statuses) = (Gauges::<DestinationNameLabels>::default(), Gauges::<DestinationStatusLabels>::default());
     for (d, current) in store::destinations(c)? {
         for status in DESTINATION_STATUSES {
-            let labels =
-                DestinationStatusLabels { workspace: d.workspace.clone(), destination: d.id.clone(), status: status.into() };
+            let labels = DestinationStatusLabels {
+                workspace: d.workspace.clone(),
+                destination: d.id.clone(),
+                status: status.into(),
+            };
             statuses.get_or_create(&labels).set(i64::from(status == current));
         }
         info.get_or_create(&DestinationNameLabels { workspace: d.workspace, destination: d.id, name: d.name }).set(1);
@@ -235,7 +237,7 @@ fn destinations(c: &mut DbConn, registry: &mut Registry) -> QueryResult<()> {
 fn databases(c: &mut DbConn, registry: &mut Registry) -> QueryResult<()> {
     let (info, lag) = (Gauges::<DatabaseNameLabels>::default(), Gauges::<DatabaseLabels>::default());
     let received = FloatGauges::<DatabaseLabels>::default();
-    for (d, lag_bytes, last_received) in store::databases(c)? {
+    for store::DatabaseWal { database: d, lag_bytes, last_received } in store::databases(c)? {
         let labels = DatabaseLabels { workspace: d.workspace.clone(), database: d.id.clone() };
         if let Some(bytes) = lag_bytes {
             lag.get_or_create(&labels).set(bytes);

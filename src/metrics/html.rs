@@ -11,8 +11,8 @@ use crate::error::AppError;
 use crate::web::time::exact;
 use crate::web::{Flash, Layout, render, see_other};
 use actix_session::Session;
-use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use askama::Template;
 use secrecy::{ExposeSecret, SecretString};
@@ -68,7 +68,11 @@ async fn allowed(req: &HttpRequest, service: &MetricsService, accounts: &Account
             .ok_or(Refused::Unauthorized("Send a token: Authorization: Bearer <token>."))?;
         if token.starts_with(TOKEN_PREFIX) {
             let accepted = service.accepts(&SecretString::from(token)).await.map_err(|_| unknown)?;
-            return if accepted { Ok(()) } else { Err(Refused::Unauthorized("This metrics token is not valid (rotated or revoked?).")) };
+            return if accepted {
+                Ok(())
+            } else {
+                Err(Refused::Unauthorized("This metrics token is not valid (rotated or revoked?)."))
+            };
         }
         let user = ApiUser::extract(req).await.map_err(|_| unknown)?;
         let current = accounts.current(&user.user_id, Some(&user.workspace_id)).await.ok().flatten();

@@ -33,8 +33,15 @@ pub fn destinations(c: &mut DbConn) -> QueryResult<Vec<(Named, String)>> {
         .load(c)
 }
 
-/// Each protected database, its WAL lag in bytes and when it last received WAL (None until known).
-pub fn databases(c: &mut DbConn) -> QueryResult<Vec<(Named, Option<i64>, Option<NaiveDateTime>)>> {
+/// A protected database, its WAL lag in bytes and when it last received WAL (None until known).
+#[derive(Debug, Queryable)]
+pub struct DatabaseWal {
+    pub database: Named,
+    pub lag_bytes: Option<i64>,
+    pub last_received: Option<NaiveDateTime>,
+}
+
+pub fn databases(c: &mut DbConn) -> QueryResult<Vec<DatabaseWal>> {
     databases::table
         .select((
             (databases::workspace_id, databases::id, databases::name),

@@ -164,7 +164,8 @@ async fn progress(
         // Once it has ended: the artifact's size.
         (false, _) => human_bytes(progress.bytes),
     };
-    let rate = progress.bytes_per_second.filter(|_| running).map_or_else(String::new, |r| format!("{}/s", human_bytes(r)));
+    let rate =
+        progress.bytes_per_second.filter(|_| running).map_or_else(String::new, |r| format!("{}/s", human_bytes(r)));
     let partial = ProgressPartial {
         running,
         status_label: store::label(&run.status),

@@ -35,7 +35,8 @@ fn python() -> std::path::PathBuf {
         Ok(path) => path.into(),
         // Servers started before the variable existed: the venv beside their other files.
         Err(_) => {
-            let smtp = std::env::var("DEVPILOT_TEST_SMTP").expect("DEVPILOT_TEST_SMTP: run the tests with scripts/test");
+            let smtp =
+                std::env::var("DEVPILOT_TEST_SMTP").expect("DEVPILOT_TEST_SMTP: run the tests with scripts/test");
             std::path::Path::new(&smtp).parent().expect("the servers' folder").join("venv/bin/python")
         }
     }
@@ -163,7 +164,9 @@ async fn metrics_count_the_runs_made(backend: Backend) {
     // Bytes written: the artifacts' sizes as stored.
     let stored: u64 = successes
         .iter()
-        .map(|r| std::fs::metadata(f.target_path().join(r["object_key"].as_str().expect("key"))).expect("artifact").len())
+        .map(|r| {
+            std::fs::metadata(f.target_path().join(r["object_key"].as_str().expect("key"))).expect("artifact").len()
+        })
         .sum();
     let recorded: i64 = successes.iter().map(|r| r["bytes"].as_i64().expect("bytes")).sum();
     assert_eq!(stored, recorded as u64);
@@ -179,7 +182,10 @@ async fn metrics_count_the_runs_made(backend: Backend) {
     assert_eq!(types.get("devpilot_run_duration_seconds").map(String::as_str), Some("histogram"));
     assert_eq!(value(&samples, "devpilot_run_duration_seconds_count", &with(&[("status", "succeeded")])), 2.0);
     assert_eq!(value(&samples, "devpilot_run_duration_seconds_count", &with(&[("status", "failed")])), 1.0);
-    assert_eq!(value(&samples, "devpilot_run_duration_seconds_bucket", &with(&[("status", "succeeded"), ("le", "+Inf")])), 2.0);
+    assert_eq!(
+        value(&samples, "devpilot_run_duration_seconds_bucket", &with(&[("status", "succeeded"), ("le", "+Inf")])),
+        2.0
+    );
     let durations: f64 = successes
         .iter()
         .map(|r| {
@@ -189,22 +195,60 @@ async fn metrics_count_the_runs_made(backend: Backend) {
         .sum();
     let sum = value(&samples, "devpilot_run_duration_seconds_sum", &with(&[("status", "succeeded")]));
     assert!((sum - durations).abs() < 0.01, "{sum} vs {durations}");
-    let within_an_hour = value(&samples, "devpilot_run_duration_seconds_bucket", &with(&[("status", "succeeded"), ("le", "3600")]));
+    let within_an_hour =
+        value(&samples, "devpilot_run_duration_seconds_bucket", &with(&[("status", "succeeded"), ("le", "3600")]));
     assert_eq!(within_an_hour, 2.0);
 
-    assert_eq!(value(&samples, "devpilot_plan_info", &[("plan", &schedule), ("name", "Nightly \"files\" \\ all")]), 1.0);
+    assert_eq!(
+        value(&samples, "devpilot_plan_info", &[("plan", &schedule), ("name", "Nightly \"files\" \\ all")]),
+        1.0
+    );
     assert_eq!(value(&samples, "devpilot_workspace_info", &[("workspace", &workspace), ("name", "Acme")]), 1.0);
     for destination in [f.destination_id.as_str(), off_site.id.as_str()] {
         let labels = |status| [("workspace", workspace.as_str()), ("destination", destination), ("status", status)];
         assert_eq!(value(&samples, "devpilot_destination_status", &labels("active")), 1.0);
         assert_eq!(value(&samples, "devpilot_destination_status", &labels("failed")), 0.0);
     }
-    assert_eq!(value(&samples, "devpilot_destination_info", &[("destination", &off_site.id), ("name", "Off-site")]), 1.0);
+    assert_eq!(
+        value(&samples, "devpilot_destination_info", &[("destination", &off_site.id), ("name", "Off-site")]),
+        1.0
+    );
 
     for secret in [S3_SECRET, ADMIN_PASSWORD, api.token.as_str(), "METRICSTESTKEY7"] {
         assert!(!text.contains(secret), "a secret in the metrics: {secret}");
     }
     assert!(!text.contains(&f.source_path()), "no host path in the metrics");
+    dashboard_uses_these_names(&text);
+}
+
+/// Every metric docs/grafana-dashboard.json queries is one `/metrics` has (those of protected
+/// databases, which this test has none of, are checked against the README's table).
+fn dashboard_uses_these_names(text: &str) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dashboard = std::fs::read_to_string(root.join("docs/grafana-dashboard.json")).expect("dashboard");
+    let parsed: Value = serde_json::from_str(&dashboard).expect("the dashboard is JSON");
+    assert!(parsed["panels"].as_array().is_some_and(|p| p.len() >= 8), "panels");
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README");
+    let names: std::collections::BTreeSet<&str> = dashboard
+        .match_indices("devpilot_")
+        .map(|(at, _)| {
+            let rest = &dashboard[at..];
+            &rest[..rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len())]
+        })
+        .filter(|name| *name != "devpilot_")
+        .collect();
+    assert!(names.len() >= 8, "{names:?}");
+    for name in names {
+        let family = name.trim_end_matches("_bucket");
+        if family.starts_with("devpilot_database_") {
+            assert!(readme.contains(&format!("`{family}`")), "{family} is not in the README's table");
+        } else {
+            assert!(
+                text.contains(&format!("\n{name}{{")),
+                "the dashboard queries {name}, which /metrics does not have"
+            );
+        }
+    }
 }
 
 /// Creates or rotates the metrics token in the admin area (as the signed-in operator); returns it.
@@ -269,7 +313,10 @@ async fn only_operators_and_the_metrics_token_read_metrics(backend: Backend) {
     assert_eq!(scrape(app, Some(&second)).await.0, 200);
     let stored = stored_tokens(app).await;
     assert_eq!(stored.len(), 1, "one token at a time");
-    assert!(stored.iter().all(|(prefix, hash)| !hash.contains(&second[4..]) && second.starts_with(prefix)), "{stored:?}");
+    assert!(
+        stored.iter().all(|(prefix, hash)| !hash.contains(&second[4..]) && second.starts_with(prefix)),
+        "{stored:?}"
+    );
 
     let revoked = app.post("/admin/metrics/token/revoke", &[]).await;
     assert_eq!(revoked.status, 303);

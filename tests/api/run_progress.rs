@@ -107,7 +107,11 @@ async fn a_directory_runs_percent_climbs_to_100(backend: Backend) {
     assert_eq!(partial.status, 200);
     assert!(partial.body.contains("<progress max=\"100\" value=\""), "{}", partial.body);
     assert!(partial.body.contains("% ·") || partial.body.contains("%</span>"), "{}", partial.body);
-    assert!(partial.body.contains(" read") && partial.body.contains("/s") && partial.body.contains(" left"), "{}", partial.body);
+    assert!(
+        partial.body.contains(" read") && partial.body.contains("/s") && partial.body.contains(" left"),
+        "{}",
+        partial.body
+    );
 
     proxy.release_writes();
     let done = loop {
@@ -175,7 +179,11 @@ async fn insert_old_run(app: &TestApp, plan: &str, run: &str) {
             let now = chrono::Utc::now().naive_utc();
             // Alive, so the run is not taken for an orphan and marked interrupted.
             diesel::insert_into(instances::table)
-                .values((instances::id.eq("an-older-instance"), instances::started_at.eq(now), instances::heartbeat_at.eq(now)))
+                .values((
+                    instances::id.eq("an-older-instance"),
+                    instances::started_at.eq(now),
+                    instances::heartbeat_at.eq(now),
+                ))
                 .execute(c)?;
             diesel::insert_into(runs::table)
                 .values((
