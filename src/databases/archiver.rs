@@ -1,20 +1,25 @@
 //! Continuous WAL archiving. Every instance runs this loop; for each archiving database exactly
 //! one instance holds the lease (renewed every tick, taken over when its holder's heartbeat is
-//! older than the instance timeout) and runs `pg_receivewal` on the database's replication slot,
-//! spooling into the data folder and shipping each file ([`super::shipping`]). The receiver is
+//! older than the instance timeout) and runs `pg_receivewal`, spooling into the data folder and
+//! shipping each file ([`super::shipping`]). The database's replication slot is moved up only
+//! past what was shipped, so a new holder starts where the archive ends, not where the dead
+//! holder's disk did. The receiver is
 //! supervised: when it ends it is started again with back-off, and the database shows why. One
 //! left running by a killed instance (SIGKILL spares its children) is ended through its
 //! replication connection by the next holder, here or on another host.
 
+use super::archive_store;
 use super::base;
 use super::domain::slot_name;
 use super::service::DatabaseService;
 use super::shipping::{self, Shipped};
 use super::store::{self, DatabaseRow, ReceiverReport};
+use crate::artifacts::postgres::Checked;
+use crate::artifacts::postgres::wal::names::{Segment, SegmentSize};
 use crate::artifacts::postgres::wal::receiver::{self, ReceiverProcess};
 use chrono::Utc;
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::task::JoinHandle;
 
@@ -146,13 +151,14 @@ async fn receive(service: &DatabaseService, id: &str) -> Result<(), String> {
     if !holds_lease(service, id).await? {
         return Err("another instance took over WAL archiving".into());
     }
-    receiver::release_slot(&checked, &slot, RELEASE_WITHIN)
+    receiver::end_receivers(&checked, &slot, RELEASE_WITHIN)
         .await
-        .map_err(|e| format!("the replication slot {slot} is held by a receiver that could not be stopped: {e}"))?;
-    let size = crate::artifacts::postgres::wal::names::SegmentSize::new(u64::try_from(row.seg_size).unwrap_or(0))?;
+        .map_err(|e| format!("a receiver left running as {slot} could not be stopped: {e}"))?;
+    let size = SegmentSize::new(u64::try_from(row.seg_size).unwrap_or(0))?;
     let spool = spool_dir(service, id);
     tokio::fs::create_dir_all(&spool).await.map_err(|e| format!("the spool folder: {e}"))?;
     remove_shipping_copies(&spool);
+    start_at_slot(service, &checked, id, &spool, size).await?;
     let process: ReceiverProcess =
         receiver::spawn(&bins, &checked, &slot, &spool).map_err(|e| format!("starting pg_receivewal: {e}"))?;
     // The process dies with this task's future (kill on drop): when the worker is aborted (its
@@ -167,6 +173,7 @@ async fn receive(service: &DatabaseService, id: &str) -> Result<(), String> {
             Ok(shipped) => shipped,
             Err(problem) => return Err(problem),
         };
+        free_shipped(&checked, &slot, &spool, size).await;
         let mut report_now = ReceiverReport { last_received_at: shipped.received_at, ..ReceiverReport::default() };
         if first || shipped.files > 0 {
             report_now.status = Some("ok".into());
@@ -175,10 +182,11 @@ async fn receive(service: &DatabaseService, id: &str) -> Result<(), String> {
         }
         if let Ok(Some(slot_state)) = receiver::slot_status(&checked, &slot).await {
             report_now.slot_wal_status = Some(Some(slot_state.wal_status.clone()));
-            if let (Ok(current), Some(restart)) = (receiver::current_lsn(&checked).await, slot_state.restart_lsn) {
+            let received = receiver::received_lsn(&checked, &slot).await.ok().flatten().or(slot_state.restart_lsn);
+            if let (Ok(current), Some(received)) = (receiver::current_lsn(&checked).await, received) {
                 report_now.lag_bytes =
-                    Some(Some(i64::try_from(current.0.saturating_sub(restart.0)).unwrap_or(i64::MAX)));
-                report_now.received_lsn = Some(restart.to_string());
+                    Some(Some(i64::try_from(current.0.saturating_sub(received.0)).unwrap_or(i64::MAX)));
+                report_now.received_lsn = Some(received.to_string());
             }
         }
         report(service, id, report_now).await;
@@ -195,6 +203,49 @@ async fn receive(service: &DatabaseService, id: &str) -> Result<(), String> {
             }
             _ = tokio::time::sleep(service.settings.partial_every) => {}
         }
+    }
+}
+
+/// An empty spool (a new holder of the lease, or a first start) begins at the slot: the first WAL
+/// not yet shipped, on the newest timeline the archive holds there (the source's own timeline
+/// when the archive holds nothing yet).
+async fn start_at_slot(
+    service: &DatabaseService,
+    checked: &Checked,
+    id: &str,
+    spool: &Path,
+    size: SegmentSize,
+) -> Result<(), String> {
+    let slot = slot_name(id);
+    let files = receiver::spool_files(spool, size).map_err(|e| format!("reading the spool: {e}"))?;
+    if files.iter().any(|f| f.file.segment().is_some()) {
+        return Ok(());
+    }
+    let state = receiver::slot_status(checked, &slot).await.map_err(|e| format!("the replication slot {slot}: {e}"))?;
+    let Some(restart) = state.and_then(|s| s.restart_lsn) else { return Ok(()) };
+    let number = size.segment_of(restart);
+    let id = id.to_owned();
+    let records = service.db.run(move |c| archive_store::wal_files(c, &id)).await.map_err(|e| e.to_string())?;
+    let archived = records
+        .iter()
+        .filter(|r| r.kind != archive_store::HISTORY && u64::try_from(r.segno).is_ok_and(|n| n <= number))
+        .filter_map(|r| u32::try_from(r.timeline).ok())
+        .max();
+    let timeline = match archived {
+        Some(timeline) => timeline,
+        None => receiver::current_timeline(checked).await.map_err(|e| format!("the source's timeline: {e}"))?,
+    };
+    receiver::start_spool_at(spool, size, Segment { timeline, number })
+        .map_err(|e| format!("starting the spool at segment {number}: {e}"))
+}
+
+/// The slot follows what is shipped: the oldest WAL file still in the spool is the oldest WAL
+/// the source must keep. A failure only delays freeing WAL; the next pass tries again.
+async fn free_shipped(checked: &Checked, slot: &str, spool: &Path, size: SegmentSize) {
+    let Ok(files) = receiver::spool_files(spool, size) else { return };
+    let Some(oldest) = files.iter().filter_map(|f| f.file.segment()).map(|s| s.number).min() else { return };
+    if let Err(e) = receiver::advance_slot(checked, slot, size.start_of(oldest)).await {
+        tracing::warn!(slot, error = %checked.url.redact(&e.to_string()), "the replication slot could not be moved up");
     }
 }
 

@@ -558,21 +558,12 @@ fn loopback_url(source: Option<&PostgresUrl>, clone: &super::archive_store::Clon
     }
 }
 
-/// Drops the slot once no receiver uses it: the server notices a killed receiver's connection
-/// a moment after it is gone.
+/// Ends whatever still streams for the database (a receiver of another instance, or one a killed
+/// process left), then drops the slot.
 async fn drop_slot_once_released(checked: &Checked, slot: &str) -> Result<(), String> {
     use crate::artifacts::postgres::wal::receiver;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    loop {
-        let active = receiver::slot_status(checked, slot).await.map_err(|e| e.to_string())?;
-        match active {
-            None => return Ok(()),
-            Some(state) if state.active && std::time::Instant::now() < deadline => {
-                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-            }
-            Some(_) => return receiver::drop_slot(checked, slot).await.map_err(|e| e.to_string()),
-        }
-    }
+    receiver::end_receivers(checked, slot, std::time::Duration::from_secs(15)).await.map_err(|e| e.to_string())?;
+    receiver::drop_slot(checked, slot).await.map_err(|e| e.to_string())
 }
 
 /// 150004 → "15.4".

@@ -100,14 +100,29 @@ async fn ship_one(
 
 /// A copy of the open segment beside it; None when it is gone: pg_receivewal completed the
 /// segment (renamed it without `.partial`) after the spool was listed, and the next pass ships
-/// the completed segment. Under steady writes this happens every few segments.
+/// the completed segment (under steady writes this happens every few segments). None too while
+/// nothing was received into it: the spool's starting point (all zeros) is no WAL, and shipping
+/// it would replace a `.partial` the archive holds with nothing.
 async fn snapshot_partial(partial: &Path, name: &str) -> Result<Option<PathBuf>, String> {
     let copy = partial.with_file_name(format!("{SNAPSHOT_PREFIX}{name}"));
     match tokio::fs::copy(partial, &copy).await {
-        Ok(_) => Ok(Some(copy)),
+        Ok(_) if holds_wal(&copy).await.map_err(|e| format!("reading {name}: {e}"))? => Ok(Some(copy)),
+        Ok(_) => {
+            let _ = tokio::fs::remove_file(&copy).await;
+            Ok(None)
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !partial.exists() => Ok(None),
         Err(e) => Err(format!("copying {name}: {e}")),
     }
+}
+
+/// Whether a segment file begins with a WAL page: every page header starts with a non-zero magic.
+async fn holds_wal(path: &Path) -> std::io::Result<bool> {
+    use tokio::io::AsyncReadExt;
+    let mut head = [0u8; 8];
+    let mut file = tokio::fs::File::open(path).await?;
+    let read = file.read(&mut head).await?;
+    Ok(head[..read].iter().any(|b| *b != 0))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -223,6 +238,15 @@ mod tests {
         std::fs::write(spool.path().join(name), b"open segment").expect("write");
         let copy = snapshot_partial(&spool.path().join(name), name).await.expect("copied").expect("a copy");
         assert_eq!(std::fs::read(&copy).expect("read"), b"open segment");
+    }
+
+    #[tokio::test]
+    async fn a_partial_nothing_was_received_into_is_not_shipped() {
+        let spool = tempfile::tempdir().expect("spool");
+        let name = "000000010000000000000075.partial";
+        std::fs::write(spool.path().join(name), vec![0u8; 8192]).expect("write");
+        assert_eq!(snapshot_partial(&spool.path().join(name), name).await, Ok(None));
+        assert_eq!(std::fs::read_dir(spool.path()).expect("list").count(), 1, "no copy left behind");
     }
 
     #[tokio::test]

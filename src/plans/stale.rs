@@ -36,19 +36,19 @@ mod tests {
     use chrono::NaiveDate;
 
     fn at(day: u32, hour: u32) -> NaiveDateTime {
-        NaiveDate::from_ymd_opt(2026, 12, day).unwrap().and_hms_opt(hour, 0, 0).unwrap()
+        NaiveDate::from_ymd_opt(2026, 12, day).and_then(|d| d.and_hms_opt(hour, 0, 0)).expect("a time")
     }
 
     #[test]
     fn a_daily_plan_is_stale_two_days_after_its_last_success() {
-        let daily = Schedule::parse("0 2 * * *").unwrap();
+        let daily = Schedule::parse("0 2 * * *").expect("a schedule");
         assert_eq!(stale_since(Some(&daily), Some(at(1, 2)), at(1, 0), at(3, 1)), None);
         assert_eq!(stale_since(Some(&daily), Some(at(1, 2)), at(1, 0), at(3, 3)), Some(at(3, 2)));
     }
 
     #[test]
     fn a_plan_that_never_succeeded_counts_from_its_creation() {
-        let hourly = Schedule::parse("0 * * * *").unwrap();
+        let hourly = Schedule::parse("0 * * * *").expect("a schedule");
         assert_eq!(stale_since(Some(&hourly), None, at(1, 0), at(1, 1)), None);
         assert_eq!(stale_since(Some(&hourly), None, at(1, 0), at(1, 3)), Some(at(1, 2)));
     }
@@ -60,7 +60,7 @@ mod tests {
 
     #[test]
     fn a_weekday_plan_is_not_stale_over_the_weekend() {
-        let weekdays = Schedule::parse("0 2 * * 1-5").unwrap();
+        let weekdays = Schedule::parse("0 2 * * 1-5").expect("a schedule");
         // 2026-12-04 is a Friday; Monday the 7th and Tuesday the 8th are the next two runs.
         assert_eq!(stale_since(Some(&weekdays), Some(at(4, 2)), at(1, 0), at(7, 12)), None);
         assert_eq!(stale_since(Some(&weekdays), Some(at(4, 2)), at(1, 0), at(8, 3)), Some(at(8, 2)));

@@ -180,3 +180,46 @@ async fn sources_on_devpilots_own_server_or_an_ungranted_one_are_refused() {
     let slots = cluster.psql("SELECT count(*) FROM pg_replication_slots");
     assert_eq!(slots, "0", "nothing reached the ungranted server");
 }
+
+/// Another workspace's clone and base backup, named in the bodies of `switch` and `restore` on a
+/// database of one's own (the same cluster, protected by both), are not found: a body never
+/// reaches across workspaces.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_workspace_s_clone_and_backup_cannot_be_named() {
+    let f = fixture(Backend::Sqlite).await;
+    let api = admin(&f.app).await;
+    let cluster = Cluster::start(ClusterOptions::default());
+    cluster.psql(TICKS);
+    let theirs = protect(&api, &f.destination_id, &cluster, json!({})).await;
+    archiving(&api, &theirs).await;
+    let backup = base_backup(&api, &theirs).await["id"].as_str().expect("backup id").to_owned();
+    insert_ticks(&cluster, 1..=3).await;
+    crate::pitr_support::window_past(&api, &theirs, chrono::Utc::now()).await;
+    let (clone, _) = clone_at(&api, &theirs, None, "Theirs").await;
+
+    let other = crate::api_schedules::other_workspace_api(&f.app).await;
+    let folder = tempfile::tempdir().expect("folder");
+    let workspace = f.app.workspace_id("Other").await;
+    f.app.grant_folder_to("Other", folder.path(), "read_write").await;
+    let disk = other
+        .post(
+            crate::api_destinations::BASE,
+            json!({"name": "Disk", "destination_type": "local", "config": {"path": folder.path()}}),
+        )
+        .await;
+    assert_eq!(disk.status, 201, "{disk:?}");
+    grant_database(&f.app, &workspace, DatabaseServer::Tcp { host: "127.0.0.1".into(), port: cluster.port }).await;
+    let destination = disk.json["data"]["id"].as_str().expect("destination id").to_owned();
+    let mine = protect(&other, &destination, &cluster, json!({"name": "Mine"})).await;
+
+    let switch = other.post(&format!("/api/v1/databases/{mine}/switch"), json!({"clone_id": clone})).await;
+    assert_eq!(switch.status, 422, "{switch:?}");
+    assert!(switch.json["fields"]["clone_id"].is_string(), "{switch:?}");
+    let restore = other
+        .post(&format!("/api/v1/databases/{mine}/restore"), json!({"backup_id": backup, "new_name": "Stolen"}))
+        .await;
+    assert_eq!(restore.status, 422, "{restore:?}");
+    assert!(restore.json["fields"]["backup_id"].is_string(), "{restore:?}");
+    assert_eq!(other.get(&format!("/api/v1/databases/{mine}/clones")).await.json["meta"]["total"], 0);
+    assert_eq!(api.delete(&format!("/api/v1/database-clones/{clone}")).await.status, 200);
+}

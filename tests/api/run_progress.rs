@@ -1,8 +1,8 @@
 //! Real progress (issue 18): a run knows how much it will read before it reads it, and its API
 //! resource and progress partial show percent, rate and time left. A directory run behind an S3
-//! stand-in that holds every write until released is watched part-way: its percent never goes
+//! stand-in that leaves writes unread until released is watched part-way: its percent never goes
 //! down, stays below 100 while running and ends at 100 with every byte of the folder read; a run
-//! whose size is not known (one started before sizes were recorded) shows bytes only.
+//! whose size is not known (one another instance started without asking it) shows bytes only.
 
 use crate::api_client::{Api, admin};
 use crate::api_runs::{finished, start};
@@ -82,10 +82,10 @@ async fn a_directory_runs_percent_climbs_to_100(backend: Backend) {
     )
     .await;
 
-    proxy.hold_writes();
+    proxy.pause_writes(true);
     let id = start(&api, &schedule).await["id"].as_str().expect("id").to_owned();
     let mut seen = Vec::new();
-    // While the stand-in holds the parts, the run reads until its memory is full and waits.
+    // While the stand-in leaves the parts unread, the run reads until its memory is full and waits.
     let mut held = Value::Null;
     for _ in 0..600 {
         held = run(&api, &id).await;
@@ -113,7 +113,7 @@ async fn a_directory_runs_percent_climbs_to_100(backend: Backend) {
         partial.body
     );
 
-    proxy.release_writes();
+    proxy.pause_writes(false);
     let done = loop {
         let now = run(&api, &id).await;
         climbs(&mut seen, &now);

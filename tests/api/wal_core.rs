@@ -6,10 +6,11 @@
 use crate::pitr_clusters::{Cluster, ClusterOptions, PASSWORD};
 use bytes::Bytes;
 use chrono::Utc;
+use devpilot::artifacts::postgres::Checked;
 use devpilot::artifacts::postgres::wal::continuity::{self, Archived, BaseBackupPoint, Inputs};
 use devpilot::artifacts::postgres::wal::prereq::{self, Outcome};
-use devpilot::artifacts::postgres::wal::receiver::{self, SpoolFile};
-use devpilot::artifacts::postgres::wal::{Lsn, SegmentSize, WalFile, basebackup, parse_history};
+use devpilot::artifacts::postgres::wal::receiver::{self, ReceiverProcess, SpoolFile};
+use devpilot::artifacts::postgres::wal::{Lsn, Segment, SegmentSize, WalFile, basebackup, parse_history};
 use futures::TryStreamExt;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -148,17 +149,25 @@ async fn spool_until(spool: &Path, what: &str, done: impl Fn(&[SpoolFile]) -> bo
     panic!("the spool never held {what}: {:?}", receiver::spool_files(spool, one_mib()));
 }
 
+/// Starts the receiver the way the archiver does: its empty spool begins at the slot.
+fn spawn_at_slot(cluster: &Cluster, checked: &Checked, restart: Lsn, timeline: u32, spool: &Path) -> ReceiverProcess {
+    let size = one_mib();
+    receiver::start_spool_at(spool, size, Segment { timeline, number: size.segment_of(restart) }).expect("start");
+    receiver::spawn(&cluster.bins, checked, SLOT, spool).expect("receiver")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn wal_is_received_into_the_spool_on_a_slot() {
+async fn wal_is_received_into_the_spool_and_the_slot_moves_only_when_told() {
     let cluster = Cluster::start(ClusterOptions::default());
     let checked = cluster.checked().await;
     receiver::ensure_slot(&checked, SLOT).await.expect("slot");
     receiver::ensure_slot(&checked, SLOT).await.expect("slot again");
     let status = receiver::slot_status(&checked, SLOT).await.expect("status").expect("the slot");
-    assert!(!status.active && status.restart_lsn.is_some(), "WAL is kept from its creation: {status:?}");
+    let created_at = status.restart_lsn.expect("WAL is kept from the slot's creation");
+    assert!(!status.active, "{status:?}");
 
     let spool = tempfile::tempdir().expect("spool");
-    let mut process = receiver::spawn(&cluster.bins, &checked, SLOT, spool.path()).expect("receiver");
+    let process = spawn_at_slot(&cluster, &checked, created_at, 1, spool.path());
     cluster.psql("CREATE TABLE filler AS SELECT g, md5(g::text) FROM generate_series(1, 20000) g");
     let switched = cluster.psql("SELECT pg_walfile_name(pg_switch_wal())");
     cluster.psql("INSERT INTO filler SELECT g, 'after' FROM generate_series(1, 10) g");
@@ -170,24 +179,37 @@ async fn wal_is_received_into_the_spool_on_a_slot() {
     .await;
     let complete = files.iter().find(|f| f.file.file_name(size) == switched).expect("complete");
     assert_eq!(complete.size, size.bytes());
-    assert!(matches!(complete.file, WalFile::Segment(_)));
+    let Some(segment) = complete.file.segment() else { panic!("a segment: {complete:?}") };
+    // Everything from the slot's segment on was received: the spool began there.
+    let first = files.iter().filter_map(|f| f.file.segment()).map(|s| s.number).min().expect("files");
+    assert_eq!(first, size.segment_of(created_at), "{files:?}");
 
-    let status = receiver::slot_status(&checked, SLOT).await.expect("status").expect("the slot");
-    assert!(status.active, "{status:?}");
-    assert_eq!(status.wal_status, "reserved");
-    let now = receiver::current_lsn(&checked).await.expect("lsn");
-    assert!(now > status.restart_lsn.expect("restart lsn"), "{now} after {status:?}");
-
-    process.kill();
-    assert!(process.wait().await.is_err(), "killed, it did not end cleanly");
-    // The server notices the receiver's connection is gone a moment after it is.
-    for _ in 0..300 {
-        let status = receiver::slot_status(&checked, SLOT).await.expect("status").expect("the slot");
-        if !status.active {
+    // Streaming, as its name, the slot untouched: the receiver does not move it.
+    let mut received = None;
+    for _ in 0..100 {
+        received = receiver::received_lsn(&checked, SLOT).await.expect("asked");
+        if received.is_some_and(|lsn| lsn > created_at) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    assert!(received.is_some_and(|lsn| lsn > created_at), "{received:?} after {created_at}");
+    let status = receiver::slot_status(&checked, SLOT).await.expect("status").expect("the slot");
+    assert_eq!((status.active, status.restart_lsn, status.wal_status.as_str()), (false, Some(created_at), "reserved"));
+
+    // Moved past what is shipped, and never back.
+    let shipped_to = size.start_of(segment.number + 1);
+    receiver::advance_slot(&checked, SLOT, shipped_to).await.expect("advance");
+    let moved = receiver::slot_status(&checked, SLOT).await.expect("status").expect("the slot");
+    assert_eq!(moved.restart_lsn, Some(shipped_to));
+    receiver::advance_slot(&checked, SLOT, created_at).await.expect("no step back");
+    let kept = receiver::slot_status(&checked, SLOT).await.expect("status").expect("the slot");
+    assert_eq!(kept.restart_lsn, Some(shipped_to));
+
+    // Whoever holds the database's lease ends a receiver left streaming under its name.
+    receiver::end_receivers(&checked, SLOT, Duration::from_secs(15)).await.expect("ended");
+    assert!(process.wait().await.is_err(), "ended from the source's side, it did not end cleanly");
+    assert_eq!(receiver::received_lsn(&checked, SLOT).await.expect("asked"), None);
     receiver::drop_slot(&checked, SLOT).await.expect("drop");
     assert_eq!(receiver::slot_status(&checked, SLOT).await.expect("status"), None);
     receiver::drop_slot(&checked, SLOT).await.expect("dropping a dropped slot");
@@ -233,8 +255,9 @@ async fn a_promoted_source_goes_on_on_timeline_2_and_the_archive_stays_continuou
     let standby = Cluster::standby_of(&primary);
     let checked = standby.checked().await;
     receiver::ensure_slot(&checked, SLOT).await.expect("a slot on the standby");
+    let slot = receiver::slot_status(&checked, SLOT).await.expect("status").expect("the slot");
     let spool = tempfile::tempdir().expect("spool");
-    let mut process = receiver::spawn(&standby.bins, &checked, SLOT, spool.path()).expect("receiver");
+    let mut process = spawn_at_slot(&standby, &checked, slot.restart_lsn.expect("reserved"), 1, spool.path());
     let (stream, points) = basebackup::stream(&standby.bins, &checked).expect("a base backup of the standby");
     collect(stream).await.expect("tar");
     let points = points.await.expect("answered").expect("points");

@@ -9,15 +9,19 @@
 //!
 //! - `Nothing`: forwards everything (to see which optional headers Devpilot sends).
 //!
+//! Writes can be held (`hold_writes`): they get no answer until released, and then a 503
+//! `SlowDown` without reaching the server (a destination that hangs, then recovers). Or paused
+//! (`pause_writes`): their bodies are not read until released, and then they are forwarded (a
+//! slow destination, so a run can be watched part-way).
+//!
 //! It counts what it refused, the highest part number it forwarded, and the checksum and
-//! condition headers it let through. On request ([`S3Proxy::hold_writes`]) it holds every write
-//! unanswered until released, as a slow server would, so a run can be watched part-way.
+//! condition headers it let through.
 
 use super::server::serve;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures::StreamExt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lacks {
@@ -35,8 +39,8 @@ struct Proxy {
     highest_part: AtomicU32,
     checksummed: AtomicUsize,
     conditional: AtomicUsize,
-    /// True while writes wait.
-    hold: tokio::sync::watch::Sender<bool>,
+    holding: AtomicBool,
+    pausing: AtomicBool,
 }
 
 #[derive(Clone)]
@@ -56,7 +60,8 @@ impl S3Proxy {
             highest_part: AtomicU32::new(0),
             checksummed: AtomicUsize::new(0),
             conditional: AtomicUsize::new(0),
-            hold: tokio::sync::watch::Sender::new(false),
+            holding: AtomicBool::new(false),
+            pausing: AtomicBool::new(false),
         });
         let data = web::Data::from(proxy.clone());
         let url = serve(move |app| {
@@ -84,13 +89,14 @@ impl S3Proxy {
         self.proxy.conditional.load(Ordering::SeqCst)
     }
 
-    /// From now on, writes (PUT, POST) wait unanswered, their bodies unread, until [`Self::release_writes`].
-    pub fn hold_writes(&self) {
-        self.proxy.hold.send_replace(true);
+    /// Holds every write from now on (`true`), or lets writes through again (`false`).
+    pub fn hold_writes(&self, hold: bool) {
+        self.proxy.holding.store(hold, Ordering::SeqCst);
     }
 
-    pub fn release_writes(&self) {
-        self.proxy.hold.send_replace(false);
+    /// Leaves every write's body unread from now on (`true`), then forwards them (`false`).
+    pub fn pause_writes(&self, pause: bool) {
+        self.proxy.pausing.store(pause, Ordering::SeqCst);
     }
 
     pub fn reset_counts(&self) {
@@ -144,8 +150,8 @@ fn error(status: u16, code: &str, message: &str) -> HttpResponse {
 }
 
 async fn handle(proxy: web::Data<Proxy>, req: HttpRequest, mut payload: web::Payload) -> HttpResponse {
-    if matches!(req.method().as_str(), "PUT" | "POST") {
-        let _ = proxy.hold.subscribe().wait_for(|held| !*held).await;
+    while matches!(req.method().as_str(), "PUT" | "POST") && proxy.pausing.load(Ordering::SeqCst) {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
@@ -153,6 +159,12 @@ async fn handle(proxy: web::Data<Proxy>, req: HttpRequest, mut payload: web::Pay
             Ok(bytes) => body.extend_from_slice(&bytes),
             Err(_) => return HttpResponse::BadRequest().finish(),
         }
+    }
+    if matches!(req.method().as_str(), "PUT" | "POST") && proxy.holding.load(Ordering::SeqCst) {
+        while proxy.holding.load(Ordering::SeqCst) {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        return error(503, "SlowDown", "Please reduce your request rate.");
     }
     if let Some(refused) = refusal(proxy.lacks, &req) {
         proxy.refused.fetch_add(1, Ordering::SeqCst);

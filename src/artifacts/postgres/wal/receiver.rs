@@ -1,12 +1,12 @@
-//! Receiving a source's WAL as it is written: `pg_receivewal` on a physical replication slot into
-//! a spool folder, the slot itself, and how far behind it is. `pg_receivewal` connects only at the
+//! Receiving a source's WAL as it is written: `pg_receivewal` into a spool folder, the physical
+//! replication slot that keeps on the source what is not yet shipped, and how far behind it is. `pg_receivewal` connects only at the
 //! checked address with the tools' cleared environment (`-d` takes the connection string, the
 //! password travels in `PGPASSWORD`). The caller supervises the process: it exits when the
 //! connection ends (`--no-loop`) and is started again with back-off; the slot keeps the WAL
 //! meanwhile. A receiver left behind by a killed caller is ended through its connection.
 
 use super::binaries::PgBinaries;
-use super::names::{Lsn, SegmentSize, WalFile};
+use super::names::{Lsn, Segment, SegmentSize, WalFile};
 use crate::artifacts::postgres::client::Checked;
 use crate::artifacts::postgres::{PostgresError, tools};
 use chrono::{DateTime, Utc};
@@ -59,34 +59,84 @@ pub async fn drop_slot(checked: &Checked, slot: &str) -> Result<(), PostgresErro
         .map(|_| ())
 }
 
-/// Ends the replication connection that holds the slot, if any, and waits until the slot is free.
-/// A receiver outlives a Devpilot process killed with SIGKILL (nothing kills its child) and
-/// would hold the slot for good, so that every receiver started after it is refused. Call it
-/// only as the slot's one rightful user. PostgreSQL lets a role end its own connections: the
-/// REPLICATION role that streamed is enough.
-pub async fn release_slot(checked: &Checked, slot: &str, within: Duration) -> Result<(), PostgresError> {
-    check_slot(slot)?;
+/// Ends every receiver streaming as `name` (its `application_name`, see [`spawn`]) or holding the
+/// slot of that name, and waits until none is left. A receiver outlives a Devpilot process killed
+/// with SIGKILL (nothing kills its child), and the host it ran on may be gone for good; its
+/// connection is ended from the source's side. Call it only as the slot's one rightful user.
+/// PostgreSQL lets a role end its own connections: the REPLICATION role that streamed is enough.
+pub async fn end_receivers(checked: &Checked, name: &str, within: Duration) -> Result<(), PostgresError> {
+    check_slot(name)?;
     let deadline = tokio::time::Instant::now() + within;
     loop {
         let ended = checked
             .reachable()
             .text_row(
-                "SELECT pg_catalog.pg_terminate_backend(active_pid)::text \
+                "SELECT pg_catalog.pg_terminate_backend(pid)::text FROM pg_catalog.pg_stat_replication \
+                 WHERE application_name = $1 \
+                 UNION ALL SELECT pg_catalog.pg_terminate_backend(active_pid)::text \
                  FROM pg_catalog.pg_replication_slots WHERE slot_name = $1 AND active_pid IS NOT NULL",
-                &[slot],
+                &[name],
             )
             .await?;
         if ended.is_none() {
             return Ok(());
         }
         if tokio::time::Instant::now() >= deadline {
-            return Err(PostgresError::Other(format!(
-                "another receiver still holds the slot after {} s",
-                within.as_secs()
-            )));
+            return Err(PostgresError::Other(format!("another receiver still streams after {} s", within.as_secs())));
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// Moves the slot up to `to` (never back): the WAL before it is safe in the archive and the source
+/// may recycle it. The slot is not the receiver's: only what was shipped frees WAL.
+pub async fn advance_slot(checked: &Checked, slot: &str, to: Lsn) -> Result<(), PostgresError> {
+    check_slot(slot)?;
+    let to = to.to_string();
+    checked
+        .reachable()
+        .text_row(
+            "SELECT pg_catalog.pg_replication_slot_advance(slot_name, $2::text::pg_lsn)::text \
+             FROM pg_catalog.pg_replication_slots \
+             WHERE slot_name = $1 AND (restart_lsn IS NULL OR restart_lsn < $2::text::pg_lsn)",
+            &[slot, &to],
+        )
+        .await?;
+    Ok(())
+}
+
+/// How far the receiver streaming as `name` has written WAL to its spool; None when none streams.
+/// Without a slot pg_receivewal reports what it wrote, not what it flushed.
+pub async fn received_lsn(checked: &Checked, name: &str) -> Result<Option<Lsn>, PostgresError> {
+    let row = checked
+        .reachable()
+        .text_row(
+            "SELECT COALESCE(flush_lsn, write_lsn)::text FROM pg_catalog.pg_stat_replication \
+             WHERE application_name = $1 AND COALESCE(flush_lsn, write_lsn) IS NOT NULL \
+             ORDER BY backend_start DESC LIMIT 1",
+            &[name],
+        )
+        .await?;
+    row.and_then(|r| r.into_iter().next().flatten()).map(|text| text.parse().map_err(PostgresError::Other)).transpose()
+}
+
+/// The source's timeline as of its last checkpoint.
+pub async fn current_timeline(checked: &Checked) -> Result<u32, PostgresError> {
+    let row =
+        checked.reachable().text_row("SELECT timeline_id::text FROM pg_catalog.pg_control_checkpoint()", &[]).await?;
+    let text = row.and_then(|r| r.into_iter().next().flatten());
+    text.and_then(|t| t.parse().ok()).ok_or_else(|| PostgresError::Other("the server did not say its timeline".into()))
+}
+
+/// Makes an empty spool start at `segment`: pg_receivewal goes on from the newest segment it
+/// finds in its folder, and a `.partial` as long as a segment is where it begins (at the
+/// segment's start). Without it, an empty spool starts at the source's current position, and a
+/// new holder of the lease would skip what the last one received and never shipped.
+pub fn start_spool_at(spool: &Path, size: SegmentSize, segment: Segment) -> std::io::Result<()> {
+    let name = WalFile::Partial(segment).file_name(size);
+    let file = std::fs::OpenOptions::new().write(true).create_new(true).open(spool.join(name))?;
+    file.set_len(size.bytes())?;
+    file.sync_all()
 }
 
 /// A running `pg_receivewal`.
@@ -97,17 +147,23 @@ pub struct ReceiverProcess {
     checked: Checked,
 }
 
-/// Starts `pg_receivewal -D spool -S slot --no-loop` (the spool must exist).
-pub fn spawn(bins: &PgBinaries, checked: &Checked, slot: &str, spool: &Path) -> Result<ReceiverProcess, PostgresError> {
-    check_slot(slot)?;
+/// Starts `pg_receivewal -D spool --no-loop` streaming as `name` (the spool must exist). It does
+/// not stream from the slot: pg_receivewal moves its slot as soon as WAL is on its own disk, and
+/// WAL that is only on the disk of an instance that died is lost to the next. The slot moves when
+/// WAL is shipped ([`advance_slot`]); where streaming starts is the spool's business
+/// ([`start_spool_at`]).
+pub fn spawn(bins: &PgBinaries, checked: &Checked, name: &str, spool: &Path) -> Result<ReceiverProcess, PostgresError> {
+    check_slot(name)?;
     let program = bins.program("pg_receivewal");
     let mut command = tools::command(checked, &program);
+    // A later keyword wins in a libpq connection string; the name is a slot name (no quoting).
     command
         .arg("--dbname")
-        .arg(tools::conninfo(checked))
+        .arg(format!("{} application_name='{name}'", tools::conninfo(checked)))
         .arg("--directory")
         .arg(spool)
-        .args(["--slot", slot, "--no-loop", "--no-password"])
+        // Its report of what it wrote is the lag the database shows: every second, not every 10.
+        .args(["--no-loop", "--no-password", "--status-interval=1"])
         .stdout(Stdio::null());
     let mut child =
         command.spawn().map_err(|e| PostgresError::Other(format!("could not start {}: {e}", program.display())))?;
