@@ -16,7 +16,11 @@ use crate::standins::s3_proxy::{Lacks, S3Proxy};
 use serde_json::{Value, json};
 use std::time::Duration;
 
-on_both_backends!(a_directory_runs_percent_climbs_to_100, a_run_of_unknown_size_shows_bytes_only);
+on_both_backends!(
+    a_directory_runs_percent_climbs_to_100,
+    a_run_of_unknown_size_shows_bytes_only,
+    a_sqlite_run_expects_the_files_size
+);
 
 /// Bytes that zstd cannot shrink, so the upload is as large as the folder (more than the S3
 /// provider keeps in memory: five 8 MiB parts).
@@ -167,6 +171,32 @@ async fn a_run_of_unknown_size_shows_bytes_only(backend: Backend) {
     assert_eq!(partial.status, 200);
     assert!(partial.body.contains("size unknown") && !partial.body.contains(" value=\""), "{}", partial.body);
     assert!(!partial.body.contains(" left"), "{}", partial.body);
+}
+
+/// A SQLite source: the file's size is asked before the snapshot is read, and the run ends at 100.
+async fn a_sqlite_run_expects_the_files_size(backend: Backend) {
+    use diesel::{Connection, RunQueryDsl, SqliteConnection};
+    let f = crate::plans::fixture(backend).await;
+    let file = f.source.path().join("notes.db");
+    let mut connection = SqliteConnection::establish(&file.display().to_string()).expect("sqlite");
+    diesel::sql_query("CREATE TABLE notes (body TEXT)").execute(&mut connection).expect("table");
+    diesel::sql_query("INSERT INTO notes VALUES (hex(randomblob(100000)))").execute(&mut connection).expect("row");
+    drop(connection);
+    let size = std::fs::metadata(&file).expect("size").len();
+    let api = admin(&f.app).await;
+    let schedule = json!({
+        "name": "Notes",
+        "cron_expression": "0 2 * * *",
+        "retention_count": 3,
+        "source": {"type": "sqlite", "path": file.to_string_lossy()},
+    });
+    let schedule = create(&api, schedule).await;
+    let id = start(&api, &schedule).await["id"].as_str().expect("id").to_owned();
+    let done = finished(&api, &id).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["expected_bytes"].as_u64(), Some(size), "{done}");
+    assert_eq!(done["percent"], 100, "{done}");
+    assert!(done["read_bytes"].as_u64().is_some_and(|read| read > 0 && read <= size), "{done}");
 }
 
 async fn insert_old_run(app: &TestApp, plan: &str, run: &str) {
