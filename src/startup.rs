@@ -75,6 +75,7 @@ impl Application {
         let proxies = web::Data::new(settings.identity.trusted_proxies.clone());
         let instance_settings = web::Data::new(InstanceSettings::new(&settings));
         let tokens = web::Data::new(crate::auth::tokens::TokenService::new(db.clone()));
+        let metrics = web::Data::new(crate::metrics::service::MetricsService::new(db.clone()));
         let audit = web::Data::new(crate::audit::service::AuditService::new(db.clone()));
         let plans = web::Data::new(PlanService::new(db.clone(), cipher.clone(), grant_service.clone()));
         let runner = Runner::new(
@@ -170,6 +171,7 @@ impl Application {
                 .app_data(grants.clone())
                 .app_data(jwt_keys.clone())
                 .app_data(overview.clone())
+                .app_data(metrics.clone())
                 .route("/healthz", web::get().to(|| async { HttpResponse::Ok().body("ok") }))
                 .route("/static/{file:.*}", web::get().to(crate::web::assets::serve))
                 .route("/favicon.ico", web::get().to(crate::web::assets::favicon))
@@ -190,6 +192,7 @@ impl Application {
                 .configure(crate::servers::html::routes)
                 .configure(crate::workspaces::html::routes)
                 .configure(crate::overview::html::routes)
+                .configure(crate::metrics::html::routes)
                 .default_service(web::to(|| async {
                     Err::<HttpResponse, _>(AppError::NotFound("Page not found".into()))
                 }))

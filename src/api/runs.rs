@@ -60,8 +60,24 @@ pub struct RunResource {
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
-    /// The artifact's size; while running, the bytes uploaded so far.
+    /// The artifact's size; while running, the bytes uploaded so far (compressed, maybe
+    /// encrypted).
     pub bytes: i64,
+    /// How many bytes the run reads from its source (a folder's file contents, a SQLite file's
+    /// size, a PostgreSQL database's size), asked before it started; null when that could not
+    /// be known (progress is then `read_bytes` only) or before it started.
+    pub expected_bytes: Option<i64>,
+    /// Bytes read from the source so far (before compression and encryption).
+    pub read_bytes: i64,
+    /// 0–100: `read_bytes` of `expected_bytes`, at most 99 while running and 100 once it has
+    /// succeeded; null without `expected_bytes`. A PostgreSQL dump reads less than the
+    /// database's size on disk (indexes are dumped as definitions), so it may jump to 100.
+    #[schema(minimum = 0, maximum = 100)]
+    pub percent: Option<u8>,
+    /// Source bytes read per second while it runs; null otherwise.
+    pub bytes_per_second: Option<i64>,
+    /// Seconds left at that rate, while it runs with a known size; null otherwise.
+    pub eta_seconds: Option<i64>,
     /// The artifact's SHA-256 (hex), as stored.
     pub sha256: Option<String>,
     /// Where the artifact is on the destination.
@@ -84,12 +100,18 @@ pub struct RunResource {
 
 impl RunResource {
     pub fn new(run: RunRow, schedule_name: String, runner: &Runner) -> RunResource {
-        let live = runner.progress(&run.id).map(|p| i64::try_from(p.bytes).unwrap_or(i64::MAX));
+        let progress = runner.run_progress(&run);
+        let signed = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         RunResource {
             artifact_available: run.status == crate::runs::store::SUCCEEDED
                 && run.pruned_at.is_none()
                 && run.object_key.is_some(),
-            bytes: live.unwrap_or(run.bytes),
+            bytes: signed(progress.bytes),
+            expected_bytes: progress.expected_bytes.map(signed),
+            read_bytes: signed(progress.read_bytes),
+            percent: progress.percent,
+            bytes_per_second: progress.bytes_per_second.map(signed),
+            eta_seconds: progress.eta_seconds.map(signed),
             id: run.id,
             schedule_id: run.plan_id,
             schedule_name,

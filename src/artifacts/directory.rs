@@ -3,23 +3,24 @@
 //! directory's size and nothing is written to disk. The walk ([`super::walk`]) opens nothing
 //! through a link and skips Devpilot's own files, noting what it skipped.
 
-use super::ByteStream;
 use super::channel::produced_by;
 use super::compression::ZSTD_LEVEL;
 use super::walk::{self, Skipped};
+use super::{ByteStream, SourceRead};
 use crate::hostfs::{DevpilotFiles, Located};
 use std::io::Write;
 use std::sync::Arc;
 
 /// Streams the folder `located` names as `.tar.zst`, and what the walk skipped (known once the
 /// stream has ended). An error while reading the directory ends the stream with that error (so
-/// the upload fails and is cleaned up, never recorded as a success).
-pub fn stream(located: Located, devpilot: Arc<DevpilotFiles>) -> (ByteStream, Skipped) {
+/// the upload fails and is cleaned up, never recorded as a success). The file content read is
+/// added to `read` as it goes.
+pub fn stream(located: Located, devpilot: Arc<DevpilotFiles>, read: SourceRead) -> (ByteStream, Skipped) {
     let skipped = Skipped::default();
     let noted = Arc::clone(&skipped);
     let body = produced_by(move |out| {
         let encoder = zstd::Encoder::new(out, ZSTD_LEVEL)?;
-        let encoder = walk::archive(&located, &devpilot, encoder, &noted)?;
+        let encoder = walk::archive(&located, &devpilot, encoder, &noted, &read)?;
         encoder.finish()?.flush()
     });
     (body, skipped)
@@ -54,7 +55,7 @@ mod tests {
         std::fs::write(dir.path().join("sub/big.bin"), &big).expect("write");
         std::fs::write(dir.path().join("a.txt"), b"hello").expect("write");
         std::os::unix::fs::symlink("a.txt", dir.path().join("link")).expect("symlink");
-        let (s, skipped) = stream(located(dir.path()), Arc::default());
+        let (s, skipped) = stream(located(dir.path()), Arc::default(), SourceRead::default());
         let body = collect(s).await.expect("archive");
         let out = tempfile::tempdir().expect("out");
         tar::Archive::new(zstd::Decoder::new(&body[..]).expect("zstd")).unpack(out.path()).expect("unpack");
@@ -65,6 +66,20 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_content_read_is_counted_and_known_beforehand() {
+        let dir = tempfile::tempdir().expect("dir");
+        std::fs::create_dir_all(dir.path().join("sub")).expect("mkdir");
+        std::fs::write(dir.path().join("sub/one.bin"), vec![7u8; 200_000]).expect("write");
+        std::fs::write(dir.path().join("two.txt"), b"twelve bytes").expect("write");
+        std::os::unix::fs::symlink("/etc/passwd", dir.path().join("link")).expect("symlink");
+        let expected = walk::content_size(&located(dir.path()), &DevpilotFiles::default()).expect("size");
+        assert_eq!(expected, 200_012, "file contents only; the link is not followed");
+        let read = SourceRead::default();
+        collect(stream(located(dir.path()), Arc::default(), read.clone()).0).await.expect("archive");
+        assert_eq!(read.load(std::sync::atomic::Ordering::Relaxed), expected);
+    }
+
+    #[tokio::test]
     async fn devpilots_own_files_are_skipped_and_noted() {
         let dir = tempfile::tempdir().expect("dir");
         let data = dir.path().join("data");
@@ -72,7 +87,7 @@ mod tests {
         std::fs::write(data.join("master.key"), b"secret key").expect("key");
         std::fs::write(dir.path().join("app.txt"), b"mine").expect("write");
         let files = DevpilotFiles::new(&data, &data.join("backups"), &data.join("master.key"), None);
-        let (s, skipped) = stream(located(dir.path()), Arc::new(files));
+        let (s, skipped) = stream(located(dir.path()), Arc::new(files), SourceRead::default());
         let body = collect(s).await.expect("archive");
         let names: Vec<String> = tar::Archive::new(zstd::Decoder::new(&body[..]).expect("zstd"))
             .entries()
@@ -88,6 +103,6 @@ mod tests {
     #[tokio::test]
     async fn a_missing_directory_ends_the_stream_with_an_error() {
         let missing = Located { root: PathBuf::from("/no/such/dir"), relative: PathBuf::new() };
-        assert!(collect(stream(missing, Arc::default()).0).await.is_err());
+        assert!(collect(stream(missing, Arc::default(), SourceRead::default()).0).await.is_err());
     }
 }

@@ -19,3 +19,19 @@ pub mod walk;
 pub mod workspace_key;
 
 pub use crate::providers::ByteStream;
+
+/// How many bytes a run has read from its source so far (file content, a dump's or snapshot's
+/// bytes), before compression and encryption: what its progress is a share of.
+pub type SourceRead = std::sync::Arc<std::sync::atomic::AtomicU64>;
+
+/// `stream`, adding the length of every chunk that passes to `read`.
+pub fn counted(stream: ByteStream, read: SourceRead) -> ByteStream {
+    use futures::StreamExt;
+    stream
+        .inspect(move |chunk| {
+            if let Ok(chunk) = chunk {
+                read.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            }
+        })
+        .boxed()
+}

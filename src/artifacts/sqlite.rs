@@ -65,6 +65,18 @@ fn open_checked(located: &Located, devpilot: &DevpilotFiles) -> Result<SqliteCon
     Ok(connection)
 }
 
+/// The database file's size now, reached as a snapshot reaches it (no link followed, never one of
+/// Devpilot's own files): what a snapshot reads, about (`VACUUM INTO` leaves out free pages).
+pub fn file_size(located: &Located, devpilot: &DevpilotFiles) -> std::io::Result<u64> {
+    let (Some(folder), Some(name)) = (located.relative.parent(), located.relative.file_name()) else {
+        return Err(std::io::Error::other("not a file"));
+    };
+    let parent = beneath::open_folder(&located.root)
+        .and_then(|root| beneath::open_folder_below(root.as_fd(), folder, devpilot))?;
+    let file = beneath::open_file_in(parent.as_fd(), name, devpilot)?;
+    Ok(u64::try_from(rustix::fs::fstat(&file)?.st_size).unwrap_or(0))
+}
+
 fn failed(path: &Path, error: impl std::fmt::Display) -> SqliteError {
     SqliteError::Failed(format!("{}: {error}", path.display()))
 }

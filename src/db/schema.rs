@@ -142,6 +142,8 @@ diesel::table! {
         encrypted -> Bool,
         owner_id -> Nullable<Text>,
         notes -> Nullable<Text>,
+        expected_bytes -> Nullable<BigInt>,
+        read_bytes -> Nullable<BigInt>,
     }
 }
 
@@ -359,3 +361,13 @@ diesel::table! {
 }
 
 diesel::joinable!(destination_tests -> destinations (destination_id));
+
+diesel::table! {
+    metrics_tokens (id) {
+        id -> Text,
+        prefix -> Text,
+        token_hash -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+    }
+}

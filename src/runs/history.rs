@@ -53,12 +53,6 @@ impl Runner {
             .await
     }
 
-    /// The size of the plan's newest successful artifact, to show a run's progress against.
-    pub async fn last_success_bytes(&self, workspace: &str, plan: &str) -> Result<Option<u64>, DbError> {
-        let runs = self.history_of_plan(workspace, plan, 50).await?;
-        Ok(runs.into_iter().find(|r| r.status == store::SUCCEEDED).map(|r| r.bytes.max(1) as u64))
-    }
-
     /// Id → name of the workspace's destinations, for history rows.
     pub async fn destination_names(&self, workspace: &str) -> Result<Vec<(String, String)>, AppError> {
         Ok(self.destinations().names(workspace).await?)

@@ -4,7 +4,7 @@
 use super::databases::DatabaseInto;
 use super::history::Download;
 use super::restore::{RestoreTarget, artifact_kind};
-use super::runner::{Progress, Runner, Trigger};
+use super::runner::{Runner, Trigger};
 use super::store::{self, RUNNING, RunRow};
 use crate::auth::CurrentUser;
 use crate::error::AppError;
@@ -138,10 +138,13 @@ struct ProgressPartial {
     running: bool,
     status: String,
     status_label: &'static str,
+    /// Bytes read from the source, with what it will read when known ("1.2 MB of 40 MB").
     bytes: String,
     rate: String,
-    /// 0–100: compressed bytes against the last successful size, when there is one.
-    percent: u64,
+    /// 0–100 of the source read; None when its size is not known (bytes only).
+    percent: Option<u8>,
+    /// "about 2 min left", while running with a known size and rate.
+    time_left: String,
 }
 
 /// The live progress partial, polled every second while the run is running; once it ends the
@@ -153,19 +156,24 @@ async fn progress(
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     let run = runner.find(&user.workspace_id, &id).await?;
-    let live = runner.progress(&id);
-    let bytes = live.map_or(run.bytes.max(0) as u64, |p| p.bytes);
-    let previous = runner.last_success_bytes(&user.workspace_id, &run.plan_id).await?;
-    let percent = previous.map_or(0, |p| (bytes * 100 / p).min(99));
-    let rate = live
-        .map_or_else(String::new, |Progress { bytes_per_second, .. }| format!("{}/s", human_bytes(bytes_per_second)));
+    let running = run.status == RUNNING || run.status == store::QUEUED;
+    let progress = runner.run_progress(&run);
+    let bytes = match (running, progress.expected_bytes) {
+        (true, Some(expected)) => format!("{} of {} read", human_bytes(progress.read_bytes), human_bytes(expected)),
+        (true, None) => format!("{} read", human_bytes(progress.read_bytes)),
+        // Once it has ended: the artifact's size.
+        (false, _) => human_bytes(progress.bytes),
+    };
+    let rate =
+        progress.bytes_per_second.filter(|_| running).map_or_else(String::new, |r| format!("{}/s", human_bytes(r)));
     let partial = ProgressPartial {
-        running: run.status == RUNNING || run.status == store::QUEUED,
+        running,
         status_label: store::label(&run.status),
         status: run.status,
-        bytes: human_bytes(bytes),
+        bytes,
         rate,
-        percent,
+        percent: progress.percent,
+        time_left: progress.eta_seconds.map_or_else(String::new, crate::web::time::time_left),
         id,
     };
     render(StatusCode::OK, &partial)

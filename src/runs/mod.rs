@@ -9,6 +9,7 @@ pub mod html;
 pub mod imports;
 mod leftovers;
 pub mod own_folders;
+pub mod progress;
 pub mod recovery;
 pub mod restore;
 mod retention;

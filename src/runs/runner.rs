@@ -4,7 +4,7 @@
 use super::store::{self, FAILED, QUEUED, RunEnd, RunRow, SKIPPED, SUCCEEDED};
 use crate::artifacts::checksum::{DigestHandle, Digesting};
 use crate::artifacts::walk::Skipped;
-use crate::artifacts::{ByteStream, encryption, workspace_key};
+use crate::artifacts::{ByteStream, SourceRead, encryption, workspace_key};
 use crate::crypto::CredentialCipher;
 use crate::db::{Db, DbError};
 use crate::destinations::domain::Status;
@@ -16,6 +16,7 @@ use crate::providers::{ErrorKind, Provider, ProviderError};
 use chrono::{NaiveDateTime, Utc};
 use futures::StreamExt;
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -40,16 +41,21 @@ impl Trigger {
     }
 }
 
-/// A running upload as the progress bar shows it.
+/// A running upload as this instance sees it in memory.
 #[derive(Debug, Clone, Copy)]
 pub struct Progress {
+    /// Bytes uploaded (compressed, maybe encrypted).
     pub bytes: u64,
+    /// Bytes read from the source.
+    pub read_bytes: u64,
+    /// Source bytes read per second since this attempt started.
     pub bytes_per_second: u64,
 }
 
 #[derive(Clone)]
 struct Live {
     digest: DigestHandle,
+    read: SourceRead,
     since: Instant,
 }
 
@@ -66,9 +72,17 @@ pub struct Runner {
     instance: Arc<str>,
 }
 
+/// A finished upload: its size, the source bytes read, its digest, what the walk skipped.
+struct Uploaded {
+    bytes: u64,
+    read: u64,
+    sha256: String,
+    notes: Option<String>,
+}
+
 /// Why a run did not succeed: failed (an error) or skipped (a reason).
 enum Outcome {
-    Succeeded { bytes: u64, sha256: String, key: String, notes: Option<String> },
+    Succeeded { bytes: u64, read: u64, sha256: String, key: String, notes: Option<String> },
     Failed(String),
     Skipped(String),
 }
@@ -172,6 +186,8 @@ impl Runner {
             encrypted: plan.encrypt,
             owner_id: Some(self.instance.to_string()),
             notes: None,
+            expected_bytes: None,
+            read_bytes: None,
         }
     }
 
@@ -182,12 +198,12 @@ impl Runner {
         id
     }
 
-    /// Bytes so far and the rate, while the run uploads.
+    /// Bytes so far and the rate, while this instance runs it.
     pub fn progress(&self, run_id: &str) -> Option<Progress> {
         let live = self.live.lock().ok()?.get(run_id)?.clone();
-        let bytes = live.digest.bytes();
+        let (bytes, read_bytes) = (live.digest.bytes(), live.read.load(Ordering::Relaxed));
         let secs = live.since.elapsed().as_secs_f64().max(0.001);
-        Some(Progress { bytes, bytes_per_second: (bytes as f64 / secs) as u64 })
+        Some(Progress { bytes, read_bytes, bytes_per_second: (read_bytes as f64 / secs) as u64 })
     }
 
     /// Runs the plan and records how it ended. Retention runs before the success is recorded,
@@ -195,7 +211,7 @@ impl Runner {
     async fn execute(&self, plan: PlanRow, run: RunRow) {
         let outcome = self.attempt(&plan, &run.id).await;
         let end = match outcome {
-            Outcome::Succeeded { bytes, sha256, key, notes } => {
+            Outcome::Succeeded { bytes, read, sha256, key, notes } => {
                 let problem = self.apply_retention(&plan, &run.id, &key, &run.destination_id).await;
                 RunEnd {
                     status: SUCCEEDED,
@@ -205,6 +221,7 @@ impl Runner {
                     object_key: Some(key),
                     error: problem.map(|p| format!("Retention: {p}")),
                     notes,
+                    read_bytes: Some(i64::try_from(read).unwrap_or(i64::MAX)),
                 }
             }
             Outcome::Failed(e) => end_without_artifact(FAILED, e),
@@ -277,10 +294,15 @@ impl Runner {
         let source = Source::from_db(&plan.source_kind, &plan.source_path);
         let extension = if plan.encrypt { format!("{}.dpbe", source.extension()) } else { source.extension().into() };
         let key = object_key(&plan.slug, started, run_id, &extension);
+        let expected = self.expected_size(plan, &source).await.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
+        let id = run_id.to_owned();
+        if let Err(e) = self.db.run(move |c| store::expect(c, &id, expected)).await {
+            tracing::warn!(run = %run_id, error = %e, "recording the source's size failed");
+        }
         let result = self.upload(provider.as_ref(), plan, &source, &key, run_id).await;
         self.live.lock().map(|mut l| l.remove(run_id)).ok();
         match result {
-            Ok((bytes, sha256, notes)) => Outcome::Succeeded { bytes, sha256, key, notes },
+            Ok(Uploaded { bytes, read, sha256, notes }) => Outcome::Succeeded { bytes, read, sha256, key, notes },
             Err(e) => Outcome::Failed(e.to_string()),
         }
     }
@@ -294,7 +316,7 @@ impl Runner {
         source: &Source,
         key: &str,
         run_id: &str,
-    ) -> Result<(u64, String, Option<String>), ProviderError> {
+    ) -> Result<Uploaded, ProviderError> {
         let unreadable = |e: String| ProviderError::new(ErrorKind::Provider, format!("Reading the source failed: {e}"));
         let artifact_key =
             match plan.encrypt {
@@ -306,23 +328,25 @@ impl Runner {
         let mut attempt = 1;
         loop {
             let source_error = Arc::new(Mutex::new(None));
-            let (body, skipped) = self.read_source(plan, source).await.map_err(unreadable)?;
+            let read = SourceRead::default();
+            let (body, skipped) = self.read_source(plan, source, read.clone()).await.map_err(unreadable)?;
             let body = note_error(body, source_error.clone());
             let body = match &artifact_key {
                 Some(k) => encryption::encrypt(body, k),
                 None => body,
             };
             let (body, digest) = Digesting::new(body);
-            let live = Live { digest: digest.clone(), since: Instant::now() };
+            let live = Live { digest: digest.clone(), read: read.clone(), since: Instant::now() };
             self.live.lock().map(|mut l| l.insert(run_id.to_owned(), live)).ok();
-            let ticker = self.record_progress(run_id, digest.clone());
+            let ticker = self.record_progress(run_id, digest.clone(), read.clone());
             let result = provider.put(key, body).await;
             ticker.abort();
             let (sha256, passed) = digest.finish();
             let source_error = source_error.lock().ok().and_then(|e| e.clone());
             match result {
                 Ok(written) if written == passed && source_error.is_none() => {
-                    return Ok((written, sha256, skipped.as_ref().and_then(skipped_note)));
+                    let notes = skipped.as_ref().and_then(skipped_note);
+                    return Ok(Uploaded { bytes: written, read: read.load(Ordering::Relaxed), sha256, notes });
                 }
                 Ok(written) => {
                     let _ = provider.delete(key).await;
@@ -345,13 +369,16 @@ impl Runner {
         }
     }
 
-    fn record_progress(&self, run_id: &str, digest: DigestHandle) -> tokio::task::JoinHandle<()> {
+    /// Writes the run's byte counts to its row now and then, for pages another instance serves.
+    fn record_progress(&self, run_id: &str, digest: DigestHandle, read: SourceRead) -> tokio::task::JoinHandle<()> {
         let (db, id) = (self.db.clone(), run_id.to_owned());
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(PROGRESS_EVERY).await;
-                let (id, bytes) = (id.clone(), i64::try_from(digest.bytes()).unwrap_or(i64::MAX));
-                let _ = db.run(move |c| store::progress(c, &id, bytes)).await;
+                let bytes = i64::try_from(digest.bytes()).unwrap_or(i64::MAX);
+                let read = i64::try_from(read.load(Ordering::Relaxed)).unwrap_or(i64::MAX);
+                let id = id.clone();
+                let _ = db.run(move |c| store::progress(c, &id, bytes, read)).await;
             }
         })
     }
@@ -375,7 +402,16 @@ fn note_error(body: ByteStream, slot: Arc<Mutex<Option<String>>>) -> ByteStream 
 
 fn end_without_artifact(status: &'static str, error: String) -> RunEnd {
     let finished_at = Utc::now().naive_utc();
-    RunEnd { status, finished_at, bytes: 0, sha256: None, object_key: None, error: Some(error), notes: None }
+    RunEnd {
+        status,
+        finished_at,
+        bytes: 0,
+        sha256: None,
+        object_key: None,
+        error: Some(error),
+        notes: None,
+        read_bytes: None,
+    }
 }
 
 fn transient(e: &ProviderError) -> bool {

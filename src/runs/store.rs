@@ -57,6 +57,11 @@ pub struct RunRow {
     pub owner_id: Option<String>,
     /// What the run wants its reader to know beside its status (what it skipped).
     pub notes: Option<String>,
+    /// How many bytes it would read from its source, asked before reading; None when that could
+    /// not be known (or before it started).
+    pub expected_bytes: Option<i64>,
+    /// How many bytes it has read from its source (before compression and encryption).
+    pub read_bytes: Option<i64>,
 }
 
 /// How a run ended.
@@ -70,6 +75,8 @@ pub struct RunEnd {
     pub object_key: Option<String>,
     pub error: Option<String>,
     pub notes: Option<String>,
+    /// The source bytes read in all (None leaves the column as it is).
+    pub read_bytes: Option<i64>,
 }
 
 pub fn insert(conn: &mut DbConn, row: &RunRow) -> QueryResult<()> {
@@ -98,9 +105,18 @@ pub fn cut_off_runs(conn: &mut DbConn, plan: &str) -> QueryResult<Vec<String>> {
         .load(conn)
 }
 
-pub fn progress(conn: &mut DbConn, id: &str, bytes: i64) -> QueryResult<()> {
+/// A running run's bytes uploaded and read so far.
+pub fn progress(conn: &mut DbConn, id: &str, bytes: i64, read: i64) -> QueryResult<()> {
     diesel::update(dsl::runs.filter(dsl::id.eq(id)).filter(dsl::status.eq(RUNNING)))
-        .set(dsl::bytes.eq(bytes))
+        .set((dsl::bytes.eq(bytes), dsl::read_bytes.eq(read)))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// How many bytes the running run will read from its source (None: not known).
+pub fn expect(conn: &mut DbConn, id: &str, expected: Option<i64>) -> QueryResult<()> {
+    diesel::update(dsl::runs.filter(dsl::id.eq(id)).filter(dsl::status.eq(RUNNING)))
+        .set((dsl::expected_bytes.eq(expected), dsl::read_bytes.eq(0)))
         .execute(conn)
         .map(|_| ())
 }

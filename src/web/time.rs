@@ -111,6 +111,15 @@ impl fmt::Display for Ago {
 
 impl askama::filters::HtmlSafe for Ago {}
 
+/// Seconds still to go, as a person reads them: "about 3 min left".
+pub fn time_left(secs: u64) -> String {
+    match secs {
+        0..60 => "less than a minute left".into(),
+        60..5400 => format!("about {} min left", secs.div_ceil(60)),
+        _ => format!("about {} h left", secs.div_ceil(3600)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,5 +143,12 @@ mod tests {
         assert_eq!(ago(now - Duration::hours(1), now).to_string(), "1 hour ago");
         assert_eq!(ago(now - Duration::days(2), now).to_string(), "2 days ago");
         assert_eq!(ago(now - Duration::days(40), now), Ago::On((now - Duration::days(40)).date()));
+    }
+
+    #[test]
+    fn time_left_reads_in_minutes_then_hours() {
+        assert_eq!(super::time_left(59), "less than a minute left");
+        assert_eq!(super::time_left(61), "about 2 min left");
+        assert_eq!(super::time_left(7200), "about 2 h left");
     }
 }

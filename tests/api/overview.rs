@@ -52,6 +52,8 @@ impl Run<'_> {
             object_key: (self.status == "succeeded").then(|| format!("plans/{}/{id}.tar.zst", self.plan)),
             error: self.error.map(str::to_owned),
             pruned_at: self.pruned,
+            expected_bytes: None,
+            read_bytes: None,
             created_at: self.started,
             source_kind: Some("directory".into()),
             encrypted: false,

@@ -105,8 +105,14 @@ const WRITES: &[&str] = &[
 ];
 /// The operator's admin area: everyone else gets 403 (a sign-in redirect when signed out), the
 /// workspace's own owners and admins included.
-const OPERATOR_READS: &[&str] =
-    &["/admin", "/admin/accounts", "/admin/workspaces", "/admin/workspaces/{workspace}/delete", "/admin/settings"];
+const OPERATOR_READS: &[&str] = &[
+    "/admin",
+    "/admin/accounts",
+    "/admin/workspaces",
+    "/admin/workspaces/{workspace}/delete",
+    "/admin/settings",
+    "/admin/metrics",
+];
 const OPERATOR_WRITES: &[&str] = &[
     "/admin/accounts",
     "/admin/accounts/{account}/disable",
@@ -117,6 +123,8 @@ const OPERATOR_WRITES: &[&str] = &[
     "/admin/workspaces",
     "/admin/workspaces/{workspace}/rename",
     "/admin/workspaces/{workspace}/delete",
+    "/admin/metrics/token",
+    "/admin/metrics/token/revoke",
 ];
 /// One's own account: anyone signed in, for themselves only (another's session is not found).
 const OWN_READS: &[&str] = &["/account", "/account/sessions"];

@@ -45,6 +45,14 @@ pub struct Checked {
 }
 
 impl Checked {
+    /// The database's size on disk (`pg_database_size`), asked at the checked address: what a run
+    /// reads, about (a dump leaves out indexes' contents, so it reads less).
+    pub async fn database_size(&self) -> Result<u64, PostgresError> {
+        let row = self.reachable().text_row("SELECT pg_database_size(current_database())::text", &[]).await?;
+        let size = row.and_then(|r| r.into_iter().next().flatten()).and_then(|t| t.parse::<u64>().ok());
+        size.ok_or_else(|| PostgresError::NotPostgres { target: self.url.server() })
+    }
+
     /// The address the check connected to, as the only place to connect again.
     pub fn reachable(&self) -> Reachable {
         let endpoint = match &self.at {

@@ -134,6 +134,8 @@ async fn insert(
         sha256: None,
         error: error.map(str::to_owned),
         pruned_at: pruned,
+        expected_bytes: None,
+        read_bytes: None,
         created_at: at,
         source_kind: Some("directory".into()),
         encrypted: false,

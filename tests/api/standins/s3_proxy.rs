@@ -10,7 +10,9 @@
 //! - `Nothing`: forwards everything (to see which optional headers Devpilot sends).
 //!
 //! Writes can be held (`hold_writes`): they get no answer until released, and then a 503
-//! `SlowDown` without reaching the server (a destination that hangs, then recovers).
+//! `SlowDown` without reaching the server (a destination that hangs, then recovers). Or paused
+//! (`pause_writes`): their bodies are not read until released, and then they are forwarded (a
+//! slow destination, so a run can be watched part-way).
 //!
 //! It counts what it refused, the highest part number it forwarded, and the checksum and
 //! condition headers it let through.
@@ -38,6 +40,7 @@ struct Proxy {
     checksummed: AtomicUsize,
     conditional: AtomicUsize,
     holding: AtomicBool,
+    pausing: AtomicBool,
 }
 
 #[derive(Clone)]
@@ -58,6 +61,7 @@ impl S3Proxy {
             checksummed: AtomicUsize::new(0),
             conditional: AtomicUsize::new(0),
             holding: AtomicBool::new(false),
+            pausing: AtomicBool::new(false),
         });
         let data = web::Data::from(proxy.clone());
         let url = serve(move |app| {
@@ -88,6 +92,11 @@ impl S3Proxy {
     /// Holds every write from now on (`true`), or lets writes through again (`false`).
     pub fn hold_writes(&self, hold: bool) {
         self.proxy.holding.store(hold, Ordering::SeqCst);
+    }
+
+    /// Leaves every write's body unread from now on (`true`), then forwards them (`false`).
+    pub fn pause_writes(&self, pause: bool) {
+        self.proxy.pausing.store(pause, Ordering::SeqCst);
     }
 
     pub fn reset_counts(&self) {
@@ -141,6 +150,9 @@ fn error(status: u16, code: &str, message: &str) -> HttpResponse {
 }
 
 async fn handle(proxy: web::Data<Proxy>, req: HttpRequest, mut payload: web::Payload) -> HttpResponse {
+    while matches!(req.method().as_str(), "PUT" | "POST") && proxy.pausing.load(Ordering::SeqCst) {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         match chunk {
