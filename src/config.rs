@@ -2,9 +2,11 @@
 
 mod identity;
 mod pitr;
+mod notifications;
 
 pub use identity::{IdentitySettings, TrustedProxies};
 pub use pitr::PitrSettings;
+pub use notifications::NotificationSettings;
 
 use crate::mail::MailSettings;
 use crate::providers::outbound::{ALLOW_LOOPBACK_VAR, AddressPolicy};
@@ -52,6 +54,8 @@ pub struct Settings {
     /// The largest dump file an import accepts as an upload (`DEVPILOT_IMPORT_MAX_BYTES`); it is
     /// streamed to a private file under the data folder, never held in memory.
     pub import_max_bytes: u64,
+    /// Notification channels' services and the delivery worker's pace.
+    pub notifications: NotificationSettings,
 }
 
 /// The default of [`Settings::import_max_bytes`]: 10 GiB.
@@ -218,6 +222,7 @@ impl Settings {
             mail: mail_from_env()?,
             pitr: PitrSettings::from_env(&data_dir)?,
             import_max_bytes: import_max_bytes()?,
+            notifications: NotificationSettings::from_env()?,
             data_dir,
             database_url,
             local_backup_dir,

@@ -33,3 +33,4 @@ pub mod telemetry;
 pub mod text;
 pub mod web;
 pub mod workspaces;
+pub mod notifications;

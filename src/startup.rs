@@ -120,6 +120,16 @@ impl Application {
         );
         tokio::spawn(crate::databases::archiver::run(database_service.clone(), settings.instance_timeout));
         let databases = web::Data::new(database_service);
+        let notification_service = crate::notifications::service::NotificationService::new(
+            db.clone(),
+            cipher.clone(),
+            settings.notifications.clone(),
+            settings.provider.outbound,
+            instance.id(),
+        )?;
+        tokio::spawn(crate::notifications::worker::run(notification_service.clone()));
+        tokio::spawn(crate::notifications::watch::run(notification_service.clone()));
+        let notifications = web::Data::new(notification_service);
         let oauth = web::Data::new(OAuthService::new(db, cipher, destination_service, &settings, port)?);
         let secure = settings.secure_cookies;
         let consent_origin: Vec<String> =
@@ -159,6 +169,7 @@ impl Application {
                 .app_data(audit.clone())
                 .app_data(grants.clone())
                 .app_data(jwt_keys.clone())
+                .app_data(notifications.clone())
                 .route("/healthz", web::get().to(|| async { HttpResponse::Ok().body("ok") }))
                 .route("/static/{file:.*}", web::get().to(crate::web::assets::serve))
                 .route("/favicon.ico", web::get().to(crate::web::assets::favicon))
@@ -178,6 +189,7 @@ impl Application {
                 .configure(crate::runs::html::routes)
                 .configure(crate::servers::html::routes)
                 .configure(crate::workspaces::html::routes)
+                .configure(crate::notifications::html::routes)
                 .default_service(web::to(|| async {
                     Err::<HttpResponse, _>(AppError::NotFound("Page not found".into()))
                 }))

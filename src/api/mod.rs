@@ -14,6 +14,7 @@ pub mod reference;
 pub mod responses;
 pub mod runs;
 pub mod schedules;
+pub mod notifications;
 
 use actix_web::{HttpResponse, web};
 use error::ApiError;
@@ -93,6 +94,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(runs::RunsApi::openapi());
     doc.merge(audit::AuditApi::openapi());
     doc.merge(backups::BackupsApi::openapi());
+    doc.merge(notifications::NotificationsApi::openapi());
     CommonResponses.modify(&mut doc);
     doc
 }
@@ -112,6 +114,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(runs::routes)
             .configure(audit::routes)
             .configure(backups::routes)
+            .configure(notifications::routes)
             .default_service(web::to(|| async {
                 Err::<HttpResponse, _>(ApiError::not_found("There is no such API endpoint."))
             })),

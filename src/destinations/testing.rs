@@ -8,6 +8,7 @@
 //! write transactions as keep up (one writer, gathering what arrives within a few
 //! milliseconds), so tests never queue behind each other for the database's write lock.
 
+use crate::notifications::emit as notify;
 use super::audited::TestedBy;
 use super::connecting::{HostKeyPin, pinned_host_key};
 use super::saving::parse_config;
@@ -211,6 +212,7 @@ impl DestinationService {
                         if let Some(found) = &o.compatibility {
                             store::set_compatibility(c, &ws, &t.id, &found.to_json())?;
                         }
+                        notify::destination_test(c, &ws, &t.id, o.ok, &o.summary(), by.cause)?;
                         if store::finish_test(c, &ws, &t.id, o.ok, &o.summary(), o.at)?
                             && let Some(name) = names.get(&t.id)
                         {

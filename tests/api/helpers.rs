@@ -145,6 +145,7 @@ pub fn test_settings(backend: Backend) -> (Settings, tempfile::TempDir, Option<S
         mail: None,
         pitr: test_pitr_settings(data_dir.path()),
         import_max_bytes: devpilot::config::IMPORT_MAX_BYTES,
+        notifications: crate::notifications_support::fast_settings(),
     };
     (settings, data_dir, pg_database)
 }
