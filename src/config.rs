@@ -1,12 +1,12 @@
 //! Settings from the environment, each with a default that runs the embedded setup.
 
 mod identity;
-mod pitr;
 mod notifications;
+mod pitr;
 
 pub use identity::{IdentitySettings, TrustedProxies};
-pub use pitr::PitrSettings;
 pub use notifications::NotificationSettings;
+pub use pitr::PitrSettings;
 
 use crate::mail::MailSettings;
 use crate::providers::outbound::{ALLOW_LOOPBACK_VAR, AddressPolicy};

@@ -9,12 +9,12 @@ pub mod databases;
 pub mod destinations;
 pub mod error;
 pub mod html;
+pub mod notifications;
 pub mod pagination;
 pub mod reference;
 pub mod responses;
 pub mod runs;
 pub mod schedules;
-pub mod notifications;
 
 use actix_web::{HttpResponse, web};
 use error::ApiError;

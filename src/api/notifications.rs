@@ -6,10 +6,10 @@
 use super::auth::ApiUser;
 use super::error::{ApiError, ErrorBody};
 use super::responses::JsonBodyErrors;
+use crate::fields::RawFields;
 use crate::notifications::domain::{ChannelInput, EventKind, Payload};
 use crate::notifications::service::{ChannelView, NotificationError, NotificationService, PlanPing};
 use crate::notifications::store::DeliveryRow;
-use crate::fields::RawFields;
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -196,7 +196,11 @@ fn api_error(e: NotificationError) -> ApiError {
         NotificationError::Invalid(errors) => {
             let mut renamed = crate::fields::FieldErrors::new();
             for (field, message) in errors.iter() {
-                let name = if matches!(field, "name" | "kind" | "events") { field.to_owned() } else { format!("config.{field}") };
+                let name = if matches!(field, "name" | "kind" | "events") {
+                    field.to_owned()
+                } else {
+                    format!("config.{field}")
+                };
                 renamed.add(&name, message);
             }
             ApiError::invalid(&renamed)
@@ -302,10 +306,7 @@ pub async fn create(
     let input = body.input()?;
     let (channel, secret) = service.create(&user.workspace_id, &input).await.map_err(api_error)?;
     let location = created_at(&channel.id);
-    let answer = CreatedChannel {
-        data: channel.into(),
-        signing_secret: secret.map(|s| s.expose_secret().to_owned()),
-    };
+    let answer = CreatedChannel { data: channel.into(), signing_secret: secret.map(|s| s.expose_secret().to_owned()) };
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, location))
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -316,7 +317,11 @@ pub async fn create(
 #[utoipa::path(get, path = "/api/v1/notification-channels/{id}", tag = "Notification channels",
     params(("id" = Uuid, Path, description = "Channel UUID")),
     responses((status = 200, description = "The channel", body = ChannelEnvelope), (status = 404, description = "No such channel in this workspace", body = ErrorBody)))]
-pub async fn show(user: ApiUser, service: web::Data<NotificationService>, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn show(
+    user: ApiUser,
+    service: web::Data<NotificationService>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
     let channel = service.get(&user.workspace_id, &id.to_string()).await?;
     Ok(HttpResponse::Ok().json(ChannelEnvelope { data: channel.into() }))
 }
@@ -350,7 +355,11 @@ pub async fn update(
         (status = 403, description = "Viewers cannot delete channels", body = ErrorBody),
         (status = 404, description = "No such channel in this workspace", body = ErrorBody),
     ))]
-pub async fn delete(user: ApiUser, service: web::Data<NotificationService>, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn delete(
+    user: ApiUser,
+    service: web::Data<NotificationService>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
     user.require_write()?;
     service.delete(&user.workspace_id, &id.to_string()).await?;
     Ok(HttpResponse::Ok().json(ChannelDeleted { message: "Notification channel deleted".into() }))
@@ -364,7 +373,11 @@ pub async fn delete(user: ApiUser, service: web::Data<NotificationService>, id: 
         (status = 403, description = "Viewers cannot send tests", body = ErrorBody),
         (status = 404, description = "No such channel in this workspace", body = ErrorBody),
     ))]
-pub async fn test(user: ApiUser, service: web::Data<NotificationService>, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn test(
+    user: ApiUser,
+    service: web::Data<NotificationService>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
     user.require_write()?;
     let attempt = service.send_test(&user.workspace_id, &id.to_string()).await?;
     Ok(HttpResponse::Ok().json(TestResult { ok: attempt.ok, outcome: attempt.outcome, answer: attempt.answer }))
@@ -374,26 +387,33 @@ pub async fn test(user: ApiUser, service: web::Data<NotificationService>, id: we
 #[utoipa::path(get, path = "/api/v1/notification-channels/{id}/deliveries", tag = "Notification channels",
     params(("id" = Uuid, Path, description = "Channel UUID")),
     responses((status = 200, description = "Its attempts", body = DeliveryList), (status = 404, description = "No such channel in this workspace", body = ErrorBody)))]
-pub async fn deliveries(user: ApiUser, service: web::Data<NotificationService>, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn deliveries(
+    user: ApiUser,
+    service: web::Data<NotificationService>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
     let data = service.deliveries(&user.workspace_id, &id.to_string()).await?.into_iter().map(Into::into).collect();
     Ok(HttpResponse::Ok().json(DeliveryList { data }))
 }
 
 async fn heartbeat(service: &NotificationService, user: &ApiUser, ping: PlanPing) -> Result<Heartbeat, ApiError> {
     let deliveries = service.ping_deliveries(&user.workspace_id, &ping.plan.id).await.map_err(schedule_error)?;
-    Ok(Heartbeat { schedule_id: ping.plan.id, host: ping.host, deliveries: deliveries.into_iter().map(Into::into).collect() })
+    Ok(Heartbeat {
+        schedule_id: ping.plan.id,
+        host: ping.host,
+        deliveries: deliveries.into_iter().map(Into::into).collect(),
+    })
 }
 
 fn schedule_error(e: NotificationError) -> ApiError {
     match e {
         NotificationError::NotFound => ApiError::not_found("Backup schedule not found"),
-        NotificationError::Invalid(errors) => ApiError::invalid(&errors.iter().fold(
-            crate::fields::FieldErrors::new(),
-            |mut all, (_, m)| {
+        NotificationError::Invalid(errors) => {
+            ApiError::invalid(&errors.iter().fold(crate::fields::FieldErrors::new(), |mut all, (_, m)| {
                 all.add("url", m);
                 all
-            },
-        )),
+            }))
+        }
         other => other.into(),
     }
 }
@@ -402,7 +422,11 @@ fn schedule_error(e: NotificationError) -> ApiError {
 #[utoipa::path(get, path = "/api/v1/backup-schedules/{id}/heartbeat", tag = "Notification channels",
     params(("id" = Uuid, Path, description = "Schedule UUID")),
     responses((status = 200, description = "The heartbeat", body = Heartbeat), (status = 404, description = "No such schedule in this workspace", body = ErrorBody)))]
-pub async fn show_heartbeat(user: ApiUser, service: web::Data<NotificationService>, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn show_heartbeat(
+    user: ApiUser,
+    service: web::Data<NotificationService>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
     let ping = service.plan_ping(&user.workspace_id, &id.to_string()).await.map_err(schedule_error)?;
     Ok(HttpResponse::Ok().json(heartbeat(&service, &user, ping).await?))
 }

@@ -8,7 +8,6 @@
 //! write transactions as keep up (one writer, gathering what arrives within a few
 //! milliseconds), so tests never queue behind each other for the database's write lock.
 
-use crate::notifications::emit as notify;
 use super::audited::TestedBy;
 use super::connecting::{HostKeyPin, pinned_host_key};
 use super::saving::parse_config;
@@ -17,6 +16,7 @@ use super::store;
 use crate::audit::{self, Actor};
 use crate::connection_test::{TestOutcome, within_deadline};
 use crate::db::write_transaction;
+use crate::notifications::emit as notify;
 use crate::providers::ProviderConfig;
 use crate::providers::compatibility::{CheckState, Compatibility};
 use crate::providers::{self, Provider, ProviderContext, ProviderError, Step};

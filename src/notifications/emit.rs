@@ -190,7 +190,11 @@ pub fn run_ended(conn: &mut DbConn, run_id: &str) -> QueryResult<()> {
             let size = size(bytes);
             emit(
                 conn,
-                event(EventKind::RunSucceeded, format!("Backup succeeded: {plan_name}"), format!("The backup stored {size}.")),
+                event(
+                    EventKind::RunSucceeded,
+                    format!("Backup succeeded: {plan_name}"),
+                    format!("The backup stored {size}."),
+                ),
             )?;
             if previous_status(conn, &plan_id, run_id)?.is_some_and(|s| s == "failed" || s == "interrupted") {
                 emit(
@@ -272,7 +276,10 @@ pub fn destination_test(
         EventKind::RevalidationFailed => format!("Destination failed its scheduled re-validation: {name}"),
         _ => format!("Destination test failed: {name}"),
     };
-    let event = Event { destination: Some(Named { id: id.to_owned(), name }), ..Event::new(kind, workspace, title, message.to_owned()) };
+    let event = Event {
+        destination: Some(Named { id: id.to_owned(), name }),
+        ..Event::new(kind, workspace, title, message.to_owned())
+    };
     emit(conn, event).map(drop)
 }
 
@@ -289,9 +296,16 @@ pub fn plan_stale(conn: &mut DbConn, workspace: &str, plan: Named, since: NaiveD
     emit(conn, event).map(drop)
 }
 
-pub fn wal_archiving(conn: &mut DbConn, workspace: &str, database: Named, status: &str, detail: &str) -> QueryResult<()> {
+pub fn wal_archiving(
+    conn: &mut DbConn,
+    workspace: &str,
+    database: Named,
+    status: &str,
+    detail: &str,
+) -> QueryResult<()> {
     let title = format!("WAL archiving {status}: {}", database.name);
-    let event = Event { database: Some(database), ..Event::new(EventKind::WalArchiving, workspace, title, detail.to_owned()) };
+    let event =
+        Event { database: Some(database), ..Event::new(EventKind::WalArchiving, workspace, title, detail.to_owned()) };
     emit(conn, event).map(drop)
 }
 

@@ -81,7 +81,12 @@ async fn list(
             Row { channel, events }
         })
         .collect();
-    let page = ListPage { layout: Layout::for_user(&user, "notifications"), flash: Flash::take(&session), rows, kinds: kinds() };
+    let page = ListPage {
+        layout: Layout::for_user(&user, "notifications"),
+        flash: Flash::take(&session),
+        rows,
+        kinds: kinds(),
+    };
     render(StatusCode::OK, &page)
 }
 
@@ -115,7 +120,9 @@ struct Submitted {
 
 impl Submitted {
     fn from_pairs(pairs: &[(String, String)], kind: Option<ChannelKind>) -> Submitted {
-        let kind = kind.map(|k| k.code().to_owned()).unwrap_or_else(|| form_value(pairs, "kind").unwrap_or_default().to_owned());
+        let kind = kind
+            .map(|k| k.code().to_owned())
+            .unwrap_or_else(|| form_value(pairs, "kind").unwrap_or_default().to_owned());
         let fields = RawFields::from_pairs(
             pairs.iter().filter_map(|(k, v)| k.strip_prefix("config.").map(|k| (k.to_owned(), v.as_str()))),
         );
@@ -148,7 +155,11 @@ fn form_page(
         kind,
         name: input.name.clone(),
         name_error: errors.get("name").map(str::to_owned),
-        fields: kind.fields().iter().map(|spec| FieldView::new(spec, &input.fields, stored, errors, || false)).collect(),
+        fields: kind
+            .fields()
+            .iter()
+            .map(|spec| FieldView::new(spec, &input.fields, stored, errors, || false))
+            .collect(),
         events: EventKind::CHOOSABLE
             .iter()
             .map(|e| EventBox { code: e.code(), label: e.label(), checked: input.events.contains(e) })
@@ -362,8 +373,12 @@ async fn heartbeats(
     session: Session,
 ) -> Result<HttpResponse, AppError> {
     let plans = service.plan_pings(&user.workspace_id).await?;
-    let page =
-        HeartbeatsPage { layout: Layout::for_user(&user, "notifications"), flash: Flash::take(&session), plans, error: None };
+    let page = HeartbeatsPage {
+        layout: Layout::for_user(&user, "notifications"),
+        flash: Flash::take(&session),
+        plans,
+        error: None,
+    };
     render(StatusCode::OK, &page)
 }
 

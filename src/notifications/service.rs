@@ -8,8 +8,8 @@ use super::domain::{ChannelInput, EventKind, Named, check_name_and_kind, events_
 use super::store::{self, ChannelChange, ChannelRow, DeliveryRow, PingRow};
 use crate::config::NotificationSettings;
 use crate::crypto::CredentialCipher;
-use crate::db::{Db, DbError, write_transaction};
 use crate::db::schema::plans;
+use crate::db::{Db, DbError, write_transaction};
 use crate::fields::{FieldErrors, RawFields};
 use crate::providers::outbound::AddressPolicy;
 use chrono::{NaiveDateTime, Utc};
@@ -219,7 +219,12 @@ impl NotificationService {
     }
 
     /// Saves a channel's changes; secrets left blank keep their stored values.
-    pub async fn update(&self, workspace: &str, id: &str, input: &ChannelInput) -> Result<ChannelView, NotificationError> {
+    pub async fn update(
+        &self,
+        workspace: &str,
+        id: &str,
+        input: &ChannelInput,
+    ) -> Result<ChannelView, NotificationError> {
         let row = self.row(workspace, id).await?;
         let stored = self.open_secrets(&row)?;
         let (settings, secrets, _) = self.validate(workspace, input, Some((&row, stored))).await?;
@@ -247,7 +252,8 @@ impl NotificationService {
         let mut fields = RawFields::from_json(&row.settings).unwrap_or_default();
         fields.fill_from(&self.open_secrets(&row)?);
         let kind = ChannelKind::parse(&row.kind).ok_or(NotificationError::NotFound)?;
-        let channel = kind.build(&fields).map_err(|_| NotificationError::Secrets("the stored channel is invalid".into()))?;
+        let channel =
+            kind.build(&fields).map_err(|_| NotificationError::Secrets("the stored channel is invalid".into()))?;
         let event = super::emit::Event::new(
             EventKind::Test,
             workspace,

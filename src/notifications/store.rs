@@ -3,8 +3,8 @@
 
 use crate::db::DbConn;
 use crate::db::schema::{
-    notification_channels as ch, notification_deliveries as dl, notification_episodes as ep,
-    notification_outbox as ob, plan_pings as pp, workspaces,
+    notification_channels as ch, notification_deliveries as dl, notification_episodes as ep, notification_outbox as ob,
+    plan_pings as pp, workspaces,
 };
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -123,7 +123,7 @@ pub fn due(conn: &mut DbConn, now: NaiveDateTime, limit: i64) -> QueryResult<Vec
         .filter(ob::status.eq(PENDING))
         .filter(ob::next_attempt_at.le(now))
         .filter(ob::claimed_until.is_null().or(ob::claimed_until.lt(now)))
-        .order((ob::next_attempt_at.asc(), ob::id.asc()))
+        .order((ob::next_attempt_at.asc(), ob::created_at.asc(), ob::id.asc()))
         .limit(limit)
         .select(ob::id)
         .load(conn)
@@ -151,6 +151,14 @@ pub fn claim(
         return Ok(None);
     }
     ob::table.filter(ob::id.eq(id)).select(OutboxRow::as_select()).first(conn).optional()
+}
+
+/// Lets go of this instance id's claims: at start, whatever a previous process with the same id
+/// (certainly dead: it held the data folder's lock) was delivering is due again at once.
+pub fn release_claims(conn: &mut DbConn, instance: &str) -> QueryResult<usize> {
+    diesel::update(ob::table.filter(ob::claimed_by.eq(instance)).filter(ob::status.eq(PENDING)))
+        .set(ob::claimed_until.eq(None::<NaiveDateTime>))
+        .execute(conn)
 }
 
 /// How an attempt ended for the row: delivered, to be tried again at a time, or given up.

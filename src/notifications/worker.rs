@@ -21,6 +21,10 @@ const MAX_BACK_OFF: Duration = Duration::from_secs(3600);
 
 /// Runs until the process ends.
 pub async fn run(service: NotificationService) {
+    let me = service.instance.to_string();
+    if let Err(e) = service.db.write(move |c| store::release_claims(c, &me)).await {
+        tracing::warn!(error = %e, "releasing a previous process's notification claims failed");
+    }
     loop {
         if let Err(e) = tick(&service).await {
             tracing::warn!(error = %e, "the notification worker could not look for due deliveries");
@@ -48,8 +52,17 @@ pub async fn tick(service: &NotificationService) -> Result<usize, DbError> {
         }
     }
     let count = claimed.len();
-    let deliveries = claimed.into_iter().map(|row| deliver(service, row));
-    futures::future::join_all(deliveries).await;
+    // Channels side by side; heartbeats one after another, oldest first, so a monitor sees
+    // /start before the run's end.
+    let (heartbeats, channels): (Vec<OutboxRow>, Vec<OutboxRow>) =
+        claimed.into_iter().partition(|r| r.channel_id.is_none());
+    let in_order = async {
+        for row in heartbeats {
+            deliver(service, row).await;
+        }
+    };
+    futures::future::join(futures::future::join_all(channels.into_iter().map(|row| deliver(service, row))), in_order)
+        .await;
     Ok(count)
 }
 
@@ -102,7 +115,8 @@ fn next_step(service: &NotificationService, row: &OutboxRow, attempt: &Attempt, 
         return Settle::GiveUp;
     }
     let doubling = 2u32.saturating_pow(u32::try_from(row.attempts).unwrap_or(u32::MAX).min(20));
-    let pause = attempt.retry_after.unwrap_or_else(|| service.settings.retry_base.saturating_mul(doubling)).min(MAX_BACK_OFF);
+    let pause =
+        attempt.retry_after.unwrap_or_else(|| service.settings.retry_base.saturating_mul(doubling)).min(MAX_BACK_OFF);
     let next = now + chrono::Duration::from_std(pause).unwrap_or_else(|_| chrono::Duration::hours(1));
     if next > give_up_at { Settle::Retry(give_up_at) } else { Settle::Retry(next) }
 }

@@ -4,7 +4,7 @@
 //! waited out; the heartbeat pings /start then /fail; secrets never leave; channel URLs meet the
 //! outbound policy; another workspace's channel is not found.
 
-use crate::api_client::{Api, admin};
+use crate::api_client::admin;
 use crate::helpers::{Backend, captured_logs};
 use crate::notifications_support::{create_channel, create_plan, fixture_with, run_now, settled_outbox};
 use crate::on_both_backends;
@@ -95,7 +95,8 @@ async fn a_failed_run_reaches_every_kind_of_channel(backend: Backend) {
     for body in channels {
         ids.push(create_channel(&api, body).await["data"]["id"].as_str().expect("id").to_owned());
     }
-    let created = create_channel(&api, json!({"name": "Hook", "kind": "webhook", "config": {"url": webhook.url}})).await;
+    let created =
+        create_channel(&api, json!({"name": "Hook", "kind": "webhook", "config": {"url": webhook.url}})).await;
     let secret = created["signing_secret"].as_str().expect("a webhook's secret is shown once");
     assert!(secret.starts_with("whsec_") && secret.len() > 40, "{secret}");
     webhook.set_secret(secret);
@@ -130,8 +131,14 @@ async fn a_failed_run_reaches_every_kind_of_channel(backend: Backend) {
     let hook = webhook.log.wait_accepted(1).await.remove(0);
     assert!(hook.signed);
     let payload = hook.json();
-    assert_eq!((payload["type"].as_str(), payload["plan"]["name"].as_str()), (Some("run.failed"), Some("Nightly Files")));
-    assert_eq!((payload["run"]["id"].as_str(), payload["run"]["status"].as_str()), (Some(run.id.as_str()), Some("failed")));
+    assert_eq!(
+        (payload["type"].as_str(), payload["plan"]["name"].as_str()),
+        (Some("run.failed"), Some("Nightly Files"))
+    );
+    assert_eq!(
+        (payload["run"]["id"].as_str(), payload["run"]["status"].as_str()),
+        (Some(run.id.as_str()), Some("failed"))
+    );
     assert_eq!(payload["run"]["error"].as_str(), Some(error.as_str()));
     assert_eq!(payload["workspace"]["name"], "Acme");
 
@@ -142,7 +149,8 @@ async fn a_failed_run_reaches_every_kind_of_channel(backend: Backend) {
     assert_eq!(all[0].status, 429, "{all:?}");
     assert!(accepted[0].at.duration_since(all[0].at) >= Duration::from_secs(1), "retry_after is honoured");
     let log = api.get(&format!("/api/v1/notification-channels/{}/deliveries", ids[3])).await;
-    let outcomes: Vec<&str> = log.json["data"].as_array().expect("log").iter().filter_map(|d| d["outcome"].as_str()).collect();
+    let outcomes: Vec<&str> =
+        log.json["data"].as_array().expect("log").iter().filter_map(|d| d["outcome"].as_str()).collect();
     assert_eq!(outcomes, ["HTTP 200", "HTTP 429"], "{log:?}");
     assert!(!log.json.to_string().contains(&bot), "the bot token is never in the log");
 
@@ -188,7 +196,10 @@ async fn secrets_never_leave_and_channels_are_edited_in_place(backend: Backend) 
     let url = format!("{slack}/services/T1/B1/{slack_token}");
     let bad = f
         .app
-        .post("/notifications", &[("kind", "slack"), ("name", "Ops"), ("config.webhook_url", "not a url"), ("enabled", "on")])
+        .post(
+            "/notifications",
+            &[("kind", "slack"), ("name", "Ops"), ("config.webhook_url", "not a url"), ("enabled", "on")],
+        )
         .await;
     assert_eq!(bad.status, 422);
     assert!(bad.body.contains("Webhook URL is not a valid URL"), "{}", bad.body);
@@ -196,7 +207,13 @@ async fn secrets_never_leave_and_channels_are_edited_in_place(backend: Backend) 
         .app
         .post(
             "/notifications",
-            &[("kind", "slack"), ("name", "Ops"), ("config.webhook_url", &url), ("event.run.failed", "on"), ("enabled", "on")],
+            &[
+                ("kind", "slack"),
+                ("name", "Ops"),
+                ("config.webhook_url", &url),
+                ("event.run.failed", "on"),
+                ("enabled", "on"),
+            ],
         )
         .await;
     assert_eq!((saved.status, saved.location.as_deref()), (303, Some("/notifications")), "{}", saved.body);
@@ -206,7 +223,11 @@ async fn secrets_never_leave_and_channels_are_edited_in_place(backend: Backend) 
     assert_eq!(list.json["data"][0]["stored_secrets"], json!(["webhook_url"]));
     assert_eq!(list.json["data"][0]["events"], json!(["run.failed"]));
 
-    let telegram = create_channel(&api, json!({"name": "TG", "kind": "telegram", "config": {"bot_token": bot, "chat_id": "@devpilot_ops"}})).await;
+    let telegram = create_channel(
+        &api,
+        json!({"name": "TG", "kind": "telegram", "config": {"bot_token": bot, "chat_id": "@devpilot_ops"}}),
+    )
+    .await;
     let telegram_id = telegram["data"]["id"].as_str().expect("id").to_owned();
     let mail = create_channel(
         &api,
@@ -231,28 +252,45 @@ async fn secrets_never_leave_and_channels_are_edited_in_place(backend: Backend) 
     assert!(edit.body.contains("A value is stored"), "{}", edit.body);
     let renamed = f
         .app
-        .post(&format!("/notifications/{id}"), &[("name", "Ops channel"), ("event.plan.stale", "on"), ("enabled", "on")])
+        .post(
+            &format!("/notifications/{id}"),
+            &[("name", "Ops channel"), ("event.plan.stale", "on"), ("enabled", "on")],
+        )
         .await;
     assert_eq!(renamed.status, 303, "{}", renamed.body);
     assert_eq!(f.app.htmx_post(&format!("/notifications/{id}/test"), &[]).await.status, 200);
     assert_eq!(slack_log.accepted().len(), 2, "the stored URL was kept");
     let changed = api.get(&format!("/api/v1/notification-channels/{id}")).await;
-    assert_eq!((changed.json["data"]["name"].as_str(), &changed.json["data"]["events"]), (Some("Ops channel"), &json!(["plan.stale"])));
+    assert_eq!(
+        (changed.json["data"]["name"].as_str(), &changed.json["data"]["events"]),
+        (Some("Ops channel"), &json!(["plan.stale"]))
+    );
     let kind_change = api
-        .put(&format!("/api/v1/notification-channels/{id}"), json!({"name": "Ops channel", "kind": "discord", "config": {}}))
+        .put(
+            &format!("/api/v1/notification-channels/{id}"),
+            json!({"name": "Ops channel", "kind": "discord", "config": {}}),
+        )
         .await;
     assert_eq!(kind_change.status, 422, "{kind_change:?}");
 
     let secrets = [slack_token.as_str(), bot.as_str(), password.as_str()];
     let mut seen = Vec::new();
-    for path in ["/notifications".to_owned(), format!("/notifications/{id}/edit"), format!("/notifications/{id}/deliveries"),
-        format!("/notifications/{mail_id}/deliveries"), format!("/notifications/{telegram_id}/edit"), format!("/notifications/{telegram_id}/deliveries")]
-    {
+    for path in [
+        "/notifications".to_owned(),
+        format!("/notifications/{id}/edit"),
+        format!("/notifications/{id}/deliveries"),
+        format!("/notifications/{mail_id}/deliveries"),
+        format!("/notifications/{telegram_id}/edit"),
+        format!("/notifications/{telegram_id}/deliveries"),
+    ] {
         seen.push(f.app.get(&path).await.body);
     }
-    for path in ["/api/v1/notification-channels".to_owned(), format!("/api/v1/notification-channels/{mail_id}/deliveries"),
-        format!("/api/v1/notification-channels/{telegram_id}/deliveries"), "/api/v1/openapi.json".to_owned()]
-    {
+    for path in [
+        "/api/v1/notification-channels".to_owned(),
+        format!("/api/v1/notification-channels/{mail_id}/deliveries"),
+        format!("/api/v1/notification-channels/{telegram_id}/deliveries"),
+        "/api/v1/openapi.json".to_owned(),
+    ] {
         seen.push(api.get(&path).await.json.to_string());
     }
     seen.push(mail_test.json.to_string());
@@ -273,7 +311,8 @@ async fn secrets_never_leave_and_channels_are_edited_in_place(backend: Backend) 
         .run(|c| {
             use devpilot::db::schema::{notification_channels as ch, notification_deliveries as dl};
             use diesel::prelude::*;
-            let channels: Vec<(String, String, String)> = ch::table.select((ch::name, ch::settings, ch::events)).load(c)?;
+            let channels: Vec<(String, String, String)> =
+                ch::table.select((ch::name, ch::settings, ch::events)).load(c)?;
             let log: Vec<(String, String)> = dl::table.select((dl::outcome, dl::answer)).load(c)?;
             Ok(format!("{channels:?} {log:?}"))
         })
@@ -292,22 +331,33 @@ async fn another_workspaces_channel_is_not_found(backend: Backend) {
     let f = fixture_with(backend, |_| {}).await;
     let (slack, _) = notify::slack("tok");
     let api = admin(&f.app).await;
-    let created = create_channel(&api, json!({"name": "Ours", "kind": "slack", "config": {"webhook_url": format!("{slack}/services/T/B/tok")}})).await;
+    let created = create_channel(
+        &api,
+        json!({"name": "Ours", "kind": "slack", "config": {"webhook_url": format!("{slack}/services/T/B/tok")}}),
+    )
+    .await;
     let id = created["data"]["id"].as_str().expect("id").to_owned();
+    let plan = create_plan(&f, "Acme plan").await;
     assert_eq!(f.app.post("/workspaces", &[("workspace", "Second team")]).await.status, 303);
-    for path in [format!("/notifications/{id}/edit"), format!("/notifications/{id}/deliveries"), format!("/notifications/{id}/delete")] {
+    for path in [
+        format!("/notifications/{id}/edit"),
+        format!("/notifications/{id}/deliveries"),
+        format!("/notifications/{id}/delete"),
+    ] {
         assert_eq!(f.app.get(&path).await.status, 404, "{path}");
     }
-    for path in [format!("/notifications/{id}/test"), format!("/notifications/{id}"), format!("/notifications/{id}/delete")] {
+    for path in
+        [format!("/notifications/{id}/test"), format!("/notifications/{id}"), format!("/notifications/{id}/delete")]
+    {
         assert_eq!(f.app.post(&path, &[("name", "Theirs")]).await.status, 404, "{path}");
     }
     assert!(!f.app.get("/notifications").await.body.contains("Ours"));
-    // A plan of another workspace has no heartbeat here either.
-    let plan = create_plan(&f, "Elsewhere").await;
-    let acme_api: Api = admin(&f.app).await;
-    let reply = acme_api.get(&format!("/api/v1/backup-schedules/{plan}/heartbeat")).await;
-    assert_eq!(reply.status, 404, "{reply:?}");
-    let missing = acme_api.get(&format!("/api/v1/notification-channels/{}", uuid::Uuid::new_v4())).await;
+    // Another workspace's plan gets no heartbeat from here either.
+    let ping =
+        f.app.post(&format!("/notifications/heartbeats/{plan}"), &[("ping_url", "http://127.0.0.1:1/ping")]).await;
+    assert_eq!(ping.status, 404);
+    assert!(!f.app.get("/notifications/heartbeats").await.body.contains("Acme plan"));
+    let missing = api.get(&format!("/api/v1/notification-channels/{}", uuid::Uuid::new_v4())).await;
     assert_eq!(missing.status, 404);
 }
 
@@ -315,12 +365,36 @@ async fn refused_addresses() {
     let f = fixture_with(Backend::Sqlite, |s| s.provider.outbound = AddressPolicy::default()).await;
     let api = admin(&f.app).await;
     let cases = [
-        (json!({"kind": "slack", "config": {"webhook_url": "http://169.254.169.254/latest/meta-data/"}}), "config.webhook_url", "never connects there"),
-        (json!({"kind": "webhook", "config": {"url": "http://[::ffff:169.254.169.254]/hook"}}), "config.url", "never connects there"),
-        (json!({"kind": "discord", "config": {"webhook_url": "http://127.0.0.1:9/api/webhooks/1/x"}}), "config.webhook_url", "DEVPILOT_ALLOW_LOOPBACK_DESTINATIONS"),
-        (json!({"kind": "gotify", "config": {"server_url": "http://localhost:9", "app_token": "abc"}}), "config.server_url", "DEVPILOT_ALLOW_LOOPBACK_DESTINATIONS"),
-        (json!({"kind": "email", "config": {"host": "127.0.0.1", "from": "a@example.com", "to": "b@example.com"}}), "config.host", "DEVPILOT_ALLOW_LOOPBACK_DESTINATIONS"),
-        (json!({"kind": "teams", "config": {"webhook_url": "http://0xa9fea9fe/workflows/x"}}), "config.webhook_url", "never connects there"),
+        (
+            json!({"kind": "slack", "config": {"webhook_url": "http://169.254.169.254/latest/meta-data/"}}),
+            "config.webhook_url",
+            "never connects there",
+        ),
+        (
+            json!({"kind": "webhook", "config": {"url": "http://[::ffff:169.254.169.254]/hook"}}),
+            "config.url",
+            "never connects there",
+        ),
+        (
+            json!({"kind": "discord", "config": {"webhook_url": "http://127.0.0.1:9/api/webhooks/1/x"}}),
+            "config.webhook_url",
+            "DEVPILOT_ALLOW_LOOPBACK_DESTINATIONS",
+        ),
+        (
+            json!({"kind": "gotify", "config": {"server_url": "http://localhost:9", "app_token": "abc"}}),
+            "config.server_url",
+            "DEVPILOT_ALLOW_LOOPBACK_DESTINATIONS",
+        ),
+        (
+            json!({"kind": "email", "config": {"host": "127.0.0.1", "from": "a@example.com", "to": "b@example.com"}}),
+            "config.host",
+            "DEVPILOT_ALLOW_LOOPBACK_DESTINATIONS",
+        ),
+        (
+            json!({"kind": "teams", "config": {"webhook_url": "http://0xa9fea9fe/workflows/x"}}),
+            "config.webhook_url",
+            "never connects there",
+        ),
     ];
     for (mut body, field, message) in cases {
         body["name"] = json!(unique("refused"));
@@ -331,12 +405,17 @@ async fn refused_addresses() {
     }
     let page = f
         .app
-        .post("/notifications", &[("kind", "slack"), ("name", "Meta"), ("config.webhook_url", "http://169.254.169.254/x")])
+        .post(
+            "/notifications",
+            &[("kind", "slack"), ("name", "Meta"), ("config.webhook_url", "http://169.254.169.254/x")],
+        )
         .await;
     assert_eq!(page.status, 422);
     assert!(page.body.contains("never connects there"), "{}", page.body);
     let plan = create_plan(&f, "Pinged").await;
-    let ping = api.put(&format!("/api/v1/backup-schedules/{plan}/heartbeat"), json!({"url": "http://169.254.169.254/ping"})).await;
+    let ping = api
+        .put(&format!("/api/v1/backup-schedules/{plan}/heartbeat"), json!({"url": "http://169.254.169.254/ping"}))
+        .await;
     assert_eq!(ping.status, 422, "{ping:?}");
     assert!(ping.json["fields"]["url"].as_str().unwrap_or_default().contains("never connects there"));
     let none = api.get("/api/v1/notification-channels").await;

@@ -7,7 +7,9 @@
 
 use crate::api_client::{Api, admin};
 use crate::helpers::{Backend, TestApp, spawn_with, test_settings};
-use crate::notifications_support::{create_channel, create_plan, fast_env, fixture_with, outbox, run_now, settled_outbox};
+use crate::notifications_support::{
+    create_channel, create_plan, fast_env, fixture_with, outbox, run_now, settled_outbox,
+};
 use crate::on_both_backends;
 use crate::runs::settled;
 use crate::server_process::ServerProcess;
@@ -37,9 +39,11 @@ async fn three_instances_deliver_each_event_once() {
 
 /// A webhook channel at `receiver` for `events`; its secret handed to the receiver.
 async fn webhook_channel(api: &Api<'_>, receiver: &WebhookReceiver, events: serde_json::Value) -> String {
-    let created =
-        create_channel(api, json!({"name": "Hook", "kind": "webhook", "events": events, "config": {"url": receiver.url}}))
-            .await;
+    let created = create_channel(
+        api,
+        json!({"name": "Hook", "kind": "webhook", "events": events, "config": {"url": receiver.url}}),
+    )
+    .await;
     receiver.set_secret(created["signing_secret"].as_str().expect("secret"));
     created["data"]["id"].as_str().expect("id").to_owned()
 }
@@ -88,7 +92,10 @@ async fn a_refused_request_is_not_retried(backend: Backend) {
     assert_eq!((rows[0].status.as_str(), rows[0].attempts), ("failed", 1), "a 404 is given up at once: {rows:?}");
     assert_eq!(slack_log.all().len(), 1);
     let log = api.get(&format!("/api/v1/notification-channels/{id}/deliveries")).await;
-    assert_eq!((log.json["data"][0]["outcome"].as_str(), log.json["data"][0]["answer"].as_str()), (Some("HTTP 404"), Some("no_service")));
+    assert_eq!(
+        (log.json["data"][0]["outcome"].as_str(), log.json["data"][0]["answer"].as_str()),
+        (Some("HTTP 404"), Some("no_service"))
+    );
     assert!(!log.json.to_string().contains("a-revoked-token"));
 }
 
@@ -191,7 +198,7 @@ async fn a_failed_destination_test_is_an_event(backend: Backend) {
 async fn killed_and_restarted() {
     let (settings, data_dir, pg) = test_settings(Backend::Sqlite);
     let mut server = ServerProcess::start(&settings, &fast_env()).await;
-    let mut app = TestApp::attach(server.address.clone(), &settings, data_dir, pg);
+    let app = TestApp::attach(server.address.clone(), &settings, data_dir, pg);
     app.setup_admin().await;
     let api = admin(&app).await;
     let receiver = WebhookReceiver::start(vec![]);

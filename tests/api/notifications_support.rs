@@ -38,7 +38,6 @@ pub struct OutboxRow {
     pub event_id: String,
     pub status: String,
     pub attempts: i64,
-    pub channel_id: Option<String>,
 }
 
 pub async fn outbox(app: &TestApp) -> Vec<OutboxRow> {
@@ -46,15 +45,17 @@ pub async fn outbox(app: &TestApp) -> Vec<OutboxRow> {
         .run(|c| {
             use devpilot::db::schema::notification_outbox::dsl::*;
             use diesel::prelude::*;
-            notification_outbox
-                .order(created_at.asc())
-                .select((event, event_id, status, attempts, channel_id))
-                .load::<(String, String, String, i64, Option<String>)>(c)
+            notification_outbox.order(created_at.asc()).select((event, event_id, status, attempts)).load::<(
+                String,
+                String,
+                String,
+                i64,
+            )>(c)
         })
         .await
         .expect("outbox")
         .into_iter()
-        .map(|(event, event_id, status, attempts, channel_id)| OutboxRow { event, event_id, status, attempts, channel_id })
+        .map(|(event, event_id, status, attempts)| OutboxRow { event, event_id, status, attempts })
         .collect()
 }
 

@@ -13,8 +13,11 @@ use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::{ExposeSecret, SecretString};
 
-const SECURITY: &[(&str, &str)] =
-    &[("starttls", "STARTTLS (port 587)"), ("tls", "TLS from the start (port 465)"), ("none", "None (trusted network only)")];
+const SECURITY: &[(&str, &str)] = &[
+    ("starttls", "STARTTLS (port 587)"),
+    ("tls", "TLS from the start (port 465)"),
+    ("none", "None (trusted network only)"),
+];
 
 pub const FIELDS: &[FieldSpec] = &[
     FieldSpec::text("host", "SMTP host").required().placeholder("smtp.example.com"),
@@ -23,7 +26,11 @@ pub const FIELDS: &[FieldSpec] = &[
     FieldSpec::text("username", "Username").help("Leave blank when the server takes mail without a login."),
     FieldSpec::secret("password", "Password").max_len(500).help("Stored encrypted."),
     FieldSpec::text("from", "From").required().placeholder("Devpilot <backups@example.com>"),
-    FieldSpec::text("to", "To").required().max_len(1000).placeholder("ops@example.com, oncall@example.com").help("Up to 20 addresses, separated by commas."),
+    FieldSpec::text("to", "To")
+        .required()
+        .max_len(1000)
+        .placeholder("ops@example.com, oncall@example.com")
+        .help("Up to 20 addresses, separated by commas."),
 ];
 
 pub struct Email {
@@ -84,13 +91,18 @@ impl Email {
             Ok(addrs) => addrs,
             Err(ResolveError::Refused(refused)) => return Err(Attempt::failed("refused", refused.to_string(), true)),
             Err(ResolveError::Lookup(e)) => {
-                return Err(Attempt::failed("connection failed", format!("{} does not resolve: {e}", self.host), false));
+                return Err(Attempt::failed(
+                    "connection failed",
+                    format!("{} does not resolve: {e}", self.host),
+                    false,
+                ));
             }
         };
         let Some(addr) = addrs.first() else {
             return Err(Attempt::failed("connection failed", format!("{} has no address", self.host), false));
         };
-        let tls = |host: &str| TlsParameters::new(host.to_owned()).map_err(|e| Attempt::failed("tls", e.to_string(), true));
+        let tls =
+            |host: &str| TlsParameters::new(host.to_owned()).map_err(|e| Attempt::failed("tls", e.to_string(), true));
         let tls = match self.security {
             "none" => Tls::None,
             "tls" => Tls::Wrapper(tls(&self.host)?),

@@ -14,7 +14,10 @@ pub const FIELDS: &[FieldSpec] = &[
         .required()
         .max_len(200)
         .help("Apps → Create Application in Gotify, then copy its token. Stored encrypted."),
-    FieldSpec::text("priority", "Priority").input(Input::Number).placeholder("8").help("0–10; failures use it, good news uses 2."),
+    FieldSpec::text("priority", "Priority")
+        .input(Input::Number)
+        .placeholder("8")
+        .help("0–10; failures use it, good news uses 2."),
 ];
 
 pub struct Gotify {

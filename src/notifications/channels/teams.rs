@@ -37,7 +37,9 @@ pub fn body(payload: &Payload) -> serde_json::Value {
     if let Some(database) = &payload.database {
         facts.push(serde_json::json!({"title": "Database", "value": database.name}));
     }
-    facts.push(serde_json::json!({"title": "At", "value": payload.occurred_at.format("%Y-%m-%d %H:%M:%S UTC").to_string()}));
+    facts.push(
+        serde_json::json!({"title": "At", "value": payload.occurred_at.format("%Y-%m-%d %H:%M:%S UTC").to_string()}),
+    );
     let color = if payload.kind().is_some_and(|k| k.is_good()) { "Good" } else { "Attention" };
     serde_json::json!({
         "type": "message",

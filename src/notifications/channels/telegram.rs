@@ -42,7 +42,9 @@ fn token_rule(value: &str) -> Result<(), String> {
 fn chat_rule(value: &str) -> Result<(), String> {
     let numeric = value.strip_prefix('-').unwrap_or(value);
     let valid = (!numeric.is_empty() && numeric.chars().all(|c| c.is_ascii_digit()))
-        || value.strip_prefix('@').is_some_and(|n| n.len() >= 4 && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+        || value
+            .strip_prefix('@')
+            .is_some_and(|n| n.len() >= 4 && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
     if valid { Ok(()) } else { Err("Chat ID must be a number (-100…) or @channelname.".into()) }
 }
 

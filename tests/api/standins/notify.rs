@@ -93,13 +93,25 @@ pub fn slack(token: &str) -> (String, Log) {
                 let (log, token) = (log.clone(), token.clone());
                 async move {
                     if path.2 != token {
-                        return answer(&log, &req, &body, StatusCode::NOT_FOUND, HttpResponse::NotFound().body("no_service"));
+                        return answer(
+                            &log,
+                            &req,
+                            &body,
+                            StatusCode::NOT_FOUND,
+                            HttpResponse::NotFound().body("no_service"),
+                        );
                     }
                     let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
                     let has_text = json["text"].as_str().is_some_and(|t| !t.trim().is_empty());
                     let blocks_ok = json["blocks"].as_array().is_none_or(|b| b.iter().all(|b| b["type"].is_string()));
                     if !has_text || !blocks_ok {
-                        return answer(&log, &req, &body, StatusCode::BAD_REQUEST, HttpResponse::BadRequest().body("invalid_payload"));
+                        return answer(
+                            &log,
+                            &req,
+                            &body,
+                            StatusCode::BAD_REQUEST,
+                            HttpResponse::BadRequest().body("invalid_payload"),
+                        );
                     }
                     answer(&log, &req, &body, StatusCode::OK, HttpResponse::Ok().body("ok"))
                 }
@@ -132,8 +144,8 @@ pub fn discord(token: &str) -> (String, Log) {
                             && e.iter().all(|e| e["description"].as_str().is_none_or(|d| d.chars().count() <= 4096))
                     });
                     if !content && !embeds {
-                        let reply =
-                            HttpResponse::BadRequest().json(json!({"message": "Cannot send an empty message", "code": 50006}));
+                        let reply = HttpResponse::BadRequest()
+                            .json(json!({"message": "Cannot send an empty message", "code": 50006}));
                         return answer(&log, &req, &body, StatusCode::BAD_REQUEST, reply);
                     }
                     answer(&log, &req, &body, StatusCode::NO_CONTENT, HttpResponse::NoContent().finish())
@@ -269,7 +281,13 @@ pub fn pings(check: &str) -> (String, Log) {
                     let rest = path.into_inner();
                     let known = [check.clone(), format!("{check}/start"), format!("{check}/fail")];
                     if !known.contains(&rest) {
-                        return answer(&log, &req, &body, StatusCode::NOT_FOUND, HttpResponse::NotFound().body("not found"));
+                        return answer(
+                            &log,
+                            &req,
+                            &body,
+                            StatusCode::NOT_FOUND,
+                            HttpResponse::NotFound().body("not found"),
+                        );
                     }
                     answer(&log, &req, &body, StatusCode::OK, HttpResponse::Ok().body("OK"))
                 }
@@ -307,7 +325,8 @@ impl WebhookReceiver {
                             log.push(&req, &body, 503, false);
                             return HttpResponse::ServiceUnavailable().body("down for maintenance");
                         }
-                        let header = req.headers().get("X-Devpilot-Signature").and_then(|v| v.to_str().ok()).unwrap_or_default();
+                        let header =
+                            req.headers().get("X-Devpilot-Signature").and_then(|v| v.to_str().ok()).unwrap_or_default();
                         let secret = secret.lock().unwrap_or_else(|e| e.into_inner()).clone();
                         let signed = secret.is_some_and(|s| verify(&s, header, &body));
                         if !signed {
@@ -316,7 +335,8 @@ impl WebhookReceiver {
                         }
                         let status = script.lock().unwrap_or_else(|e| e.into_inner()).pop_front().unwrap_or(200);
                         log.push(&req, &body, status, true);
-                        HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::OK)).body(format!("answered {status}"))
+                        HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::OK))
+                            .body(format!("answered {status}"))
                     }
                 }),
             );
