@@ -136,8 +136,9 @@ pub struct CreatedChannel {
 #[serde(deny_unknown_fields)]
 pub struct ChannelRequest {
     pub name: String,
-    /// `email`, `webhook`, `slack`, `discord`, `teams`, `telegram` or `gotify`; it cannot change.
-    pub kind: String,
+    /// `email`, `webhook`, `slack`, `discord`, `teams`, `telegram` or `gotify`: required to create;
+    /// it cannot change (left out on update, it is the channel's).
+    pub kind: Option<String>,
     /// The kind's fields. Email: `host`, `port`, `security` (`starttls`, `tls`, `none`), `username`,
     /// `password`, `from`, `to`. Webhook: `url`. Slack, Discord, Teams: `webhook_url`. Telegram:
     /// `bot_token`, `chat_id`. Gotify: `server_url`, `app_token`, `priority`. On update a secret
@@ -182,7 +183,7 @@ impl ChannelRequest {
         }
         Ok(ChannelInput {
             name: self.name.clone(),
-            kind: self.kind.clone(),
+            kind: self.kind.clone().unwrap_or_default(),
             fields,
             events,
             enabled: self.enabled.unwrap_or(true),
@@ -269,7 +270,6 @@ pub struct Heartbeat {
 }
 
 #[derive(Debug, serde::Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct HeartbeatRequest {
     /// A Healthchecks.io-style check URL (`/start` and `/fail` are appended); null or empty removes it.
     #[schema(example = "https://hc-ping.com/0a1b2c3d-…")]
@@ -342,8 +342,12 @@ pub async fn update(
     body: web::Json<ChannelRequest>,
 ) -> Result<HttpResponse, ApiError> {
     user.require_write()?;
-    let input = body.input()?;
-    let channel = service.update(&user.workspace_id, &id.to_string(), &input).await.map_err(api_error)?;
+    let existing = service.get(&user.workspace_id, &id.to_string()).await?;
+    let mut input = body.input()?;
+    if body.kind.is_none() {
+        input.kind = existing.kind.code().to_owned();
+    }
+    let channel = service.update(&user.workspace_id, &existing.id, &input).await.map_err(api_error)?;
     Ok(HttpResponse::Ok().json(ChannelEnvelope { data: channel.into() }))
 }
 

@@ -24,6 +24,7 @@ on_both_backends!(
     a_refused_request_is_not_retried,
     a_hanging_channel_does_not_hold_up_a_run,
     a_stale_plan_is_announced_once,
+    the_first_success_after_a_failure_is_a_recovery,
     a_failed_destination_test_is_an_event
 );
 
@@ -179,6 +180,31 @@ async fn a_stale_plan_is_announced_once(backend: Backend) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("the episode did not end after a success");
+}
+
+async fn the_first_success_after_a_failure_is_a_recovery(backend: Backend) {
+    let f = fixture_with(backend, |_| {}).await;
+    let api = admin(&f.app).await;
+    let receiver = WebhookReceiver::start(vec![]);
+    webhook_channel(&api, &receiver, json!(["run.failed", "run.recovered"])).await;
+    let plan = create_plan(&f, "Wobbly").await;
+    let moved = f.source.path().with_extension("away");
+    std::fs::rename(f.source.path(), &moved).expect("hide the source");
+    run_now(&f.app, &plan).await;
+    settled(&f.app, 1).await;
+    std::fs::rename(&moved, f.source.path()).expect("bring the source back");
+    run_now(&f.app, &plan).await;
+    settled(&f.app, 2).await;
+    run_now(&f.app, &plan).await;
+    let runs = settled(&f.app, 3).await;
+    assert_eq!(runs.iter().map(|r| r.status.as_str()).collect::<Vec<_>>(), ["failed", "succeeded", "succeeded"]);
+    let got = receiver.log.wait_accepted(2).await;
+    let mut types: Vec<String> = got.iter().map(|r| r.json()["type"].as_str().unwrap_or_default().to_owned()).collect();
+    types.sort();
+    assert_eq!(types, ["run.failed", "run.recovered"], "a second success is no recovery");
+    let recovered = got.iter().map(|r| r.json()).find(|p| p["type"] == "run.recovered").expect("recovered");
+    assert_eq!(recovered["run"]["id"].as_str(), Some(runs[1].id.as_str()));
+    assert_eq!(settled_outbox(&f.app).await.len(), 2);
 }
 
 async fn a_failed_destination_test_is_an_event(backend: Backend) {

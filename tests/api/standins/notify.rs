@@ -254,7 +254,7 @@ pub fn gotify(app_token: &str) -> (String, Log) {
                         return answer(&log, &req, &body, StatusCode::UNAUTHORIZED, reply);
                     }
                     let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                    if !json["message"].as_str().is_some_and(|m| !m.is_empty()) {
+                    if json["message"].as_str().is_none_or(str::is_empty) {
                         let reply = HttpResponse::BadRequest().json(json!({"error": "Bad Request", "errorCode": 400, "errorDescription": "Field 'message' is required"}));
                         return answer(&log, &req, &body, StatusCode::BAD_REQUEST, reply);
                     }
