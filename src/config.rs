@@ -1,10 +1,12 @@
 //! Settings from the environment, each with a default that runs the embedded setup.
 
 mod identity;
+mod notifications;
 mod pitr;
 pub mod revalidation;
 
 pub use identity::{IdentitySettings, TrustedProxies};
+pub use notifications::NotificationSettings;
 pub use pitr::PitrSettings;
 
 use crate::mail::MailSettings;
@@ -56,6 +58,8 @@ pub struct Settings {
     /// How often every enabled destination is tested again (`DEVPILOT_REVALIDATE_EVERY`, 6h;
     /// zero: never), each at its own jittered time.
     pub revalidate_every: Duration,
+    /// Notification channels' services and the delivery worker's pace.
+    pub notifications: NotificationSettings,
 }
 
 /// The default of [`Settings::import_max_bytes`]: 10 GiB.
@@ -223,6 +227,7 @@ impl Settings {
             pitr: PitrSettings::from_env(&data_dir)?,
             import_max_bytes: import_max_bytes()?,
             revalidate_every: revalidation::from_env()?,
+            notifications: NotificationSettings::from_env()?,
             data_dir,
             database_url,
             local_backup_dir,

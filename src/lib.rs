@@ -23,6 +23,7 @@ pub mod invitations;
 pub mod keys;
 pub mod mail;
 pub mod metrics;
+pub mod notifications;
 pub mod oauth;
 pub mod overview;
 pub mod plans;

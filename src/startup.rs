@@ -131,6 +131,16 @@ impl Application {
             database_service.clone(),
         ));
         let databases = web::Data::new(database_service);
+        let notification_service = crate::notifications::service::NotificationService::new(
+            db.clone(),
+            cipher.clone(),
+            settings.notifications.clone(),
+            settings.provider.outbound,
+            instance.id(),
+        )?;
+        tokio::spawn(crate::notifications::worker::run(notification_service.clone()));
+        tokio::spawn(crate::notifications::watch::run(notification_service.clone()));
+        let notifications = web::Data::new(notification_service);
         let oauth = web::Data::new(OAuthService::new(db, cipher, destination_service, &settings, port)?);
         let secure = settings.secure_cookies;
         let consent_origin: Vec<String> =
@@ -172,6 +182,7 @@ impl Application {
                 .app_data(jwt_keys.clone())
                 .app_data(overview.clone())
                 .app_data(metrics.clone())
+                .app_data(notifications.clone())
                 .route("/healthz", web::get().to(|| async { HttpResponse::Ok().body("ok") }))
                 .route("/static/{file:.*}", web::get().to(crate::web::assets::serve))
                 .route("/favicon.ico", web::get().to(crate::web::assets::favicon))
@@ -193,6 +204,7 @@ impl Application {
                 .configure(crate::workspaces::html::routes)
                 .configure(crate::overview::html::routes)
                 .configure(crate::metrics::html::routes)
+                .configure(crate::notifications::html::routes)
                 .default_service(web::to(|| async {
                     Err::<HttpResponse, _>(AppError::NotFound("Page not found".into()))
                 }))

@@ -9,6 +9,7 @@ pub mod databases;
 pub mod destinations;
 pub mod error;
 pub mod html;
+pub mod notifications;
 pub mod overview;
 pub mod pagination;
 pub mod reference;
@@ -95,6 +96,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(audit::AuditApi::openapi());
     doc.merge(backups::BackupsApi::openapi());
     doc.merge(overview::OverviewApi::openapi());
+    doc.merge(notifications::NotificationsApi::openapi());
     CommonResponses.modify(&mut doc);
     doc
 }
@@ -115,6 +117,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(audit::routes)
             .configure(backups::routes)
             .configure(overview::routes)
+            .configure(notifications::routes)
             .default_service(web::to(|| async {
                 Err::<HttpResponse, _>(ApiError::not_found("There is no such API endpoint."))
             })),

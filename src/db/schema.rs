@@ -371,3 +371,76 @@ diesel::table! {
         created_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    notification_channels (id) {
+        id -> Text,
+        workspace_id -> Text,
+        name -> Text,
+        kind -> Text,
+        settings -> Text,
+        secrets -> Binary,
+        events -> Text,
+        enabled -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    plan_pings (plan_id) {
+        plan_id -> Text,
+        workspace_id -> Text,
+        url_sealed -> Binary,
+        host -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    notification_outbox (id) {
+        id -> Text,
+        workspace_id -> Text,
+        channel_id -> Nullable<Text>,
+        plan_id -> Nullable<Text>,
+        event_id -> Text,
+        event -> Text,
+        payload -> Text,
+        status -> Text,
+        attempts -> BigInt,
+        next_attempt_at -> Timestamp,
+        claimed_by -> Nullable<Text>,
+        claimed_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        delivered_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    notification_deliveries (id) {
+        id -> Text,
+        workspace_id -> Text,
+        outbox_id -> Text,
+        channel_id -> Nullable<Text>,
+        plan_id -> Nullable<Text>,
+        event -> Text,
+        attempt -> BigInt,
+        attempted_at -> Timestamp,
+        ok -> Bool,
+        outcome -> Text,
+        answer -> Text,
+        instance_id -> Text,
+    }
+}
+
+diesel::table! {
+    notification_episodes (subject) {
+        subject -> Text,
+        workspace_id -> Text,
+        started_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(plan_pings -> plans (plan_id));
+diesel::allow_tables_to_appear_in_same_query!(plan_pings, plans);

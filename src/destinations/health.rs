@@ -10,6 +10,7 @@ use super::service::{DestinationError, DestinationService};
 use super::store;
 use crate::connection_test::{StepState, TestOutcome};
 use crate::db::DbConn;
+use crate::notifications::emit as notify;
 use chrono::NaiveDateTime;
 use std::collections::HashMap;
 
@@ -155,8 +156,15 @@ pub(super) fn store_result(
         at: outcome.at,
     };
     health_store::insert(conn, &history_row(&finished, outcome, by))?;
-    if finished.event() == Some(HealthEvent::RevalidationFailed) {
-        tracing::warn!(destination = %id, error = %finished.message, "scheduled re-validation failed");
+    match finished.event() {
+        Some(HealthEvent::TestFailed) => {
+            notify::destination_test_failed(conn, workspace, id, name, false, &finished.message)?
+        }
+        Some(HealthEvent::RevalidationFailed) => {
+            tracing::warn!(destination = %id, error = %finished.message, "scheduled re-validation failed");
+            notify::destination_test_failed(conn, workspace, id, name, true, &finished.message)?;
+        }
+        Some(HealthEvent::Recovered) | None => {}
     }
     Ok(Some(finished))
 }

@@ -3,6 +3,7 @@
 
 use crate::db::DbConn;
 use crate::db::schema::{destinations, oauth_states, plans, servers, workspaces};
+use crate::notifications::store as notify_store;
 use diesel::prelude::*;
 
 /// Where sealed values live.
@@ -13,14 +14,18 @@ pub enum Column {
     PlanSourceUrl,
     WorkspaceArtifactKey,
     OauthVerifier,
+    NotificationSecrets,
+    PlanPingUrl,
 }
 
-pub const COLUMNS: [Column; 5] = [
+pub const COLUMNS: [Column; 7] = [
     Column::DestinationCredentials,
     Column::ServerCredentials,
     Column::PlanSourceUrl,
     Column::WorkspaceArtifactKey,
     Column::OauthVerifier,
+    Column::NotificationSecrets,
+    Column::PlanPingUrl,
 ];
 
 /// One sealed value: its row, the associated data it is bound to, and the bytes.
@@ -38,6 +43,8 @@ impl Column {
             Column::PlanSourceUrl => "database connection URLs",
             Column::WorkspaceArtifactKey => "workspace artifact keys",
             Column::OauthVerifier => "pending Google sign-ins",
+            Column::NotificationSecrets => "notification channel secrets",
+            Column::PlanPingUrl => "plans' heartbeat URLs",
         }
     }
 
@@ -80,6 +87,17 @@ impl Column {
                 .into_iter()
                 .map(|(hash, v)| sealed(hash.clone(), crate::oauth::service::verifier_aad(&hash), v))
                 .collect(),
+            Column::NotificationSecrets => notify_store::all_channel_secrets(c)?
+                .into_iter()
+                .map(|(id, ws, v)| sealed(id.clone(), crate::notifications::service::associated_data(&ws, &id), v))
+                .collect(),
+            Column::PlanPingUrl => notify_store::all_pings(c)?
+                .into_iter()
+                .map(|p| {
+                    let aad = crate::notifications::service::ping_associated_data(&p.workspace_id, &p.plan_id);
+                    sealed(p.plan_id, aad, p.url_sealed)
+                })
+                .collect(),
         })
     }
 
@@ -114,6 +132,8 @@ impl Column {
             )
             .set(oauth_states::pkce_verifier.eq(new))
             .execute(c)?,
+            Column::NotificationSecrets => usize::from(notify_store::replace_channel_secrets(c, row, old, new)?),
+            Column::PlanPingUrl => usize::from(notify_store::replace_ping(c, row, old, new)?),
         };
         Ok(n > 0)
     }

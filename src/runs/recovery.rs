@@ -55,7 +55,18 @@ async fn live_since(runner: &Runner, timeout: Duration) -> Result<Vec<String>, D
 async fn recover(runner: &Runner, live: Vec<String>) -> Result<(), DbError> {
     let now = Utc::now().naive_utc();
     let alive = live.clone();
-    let interrupted = runner.db().run(move |c| store::interrupt_orphans(c, &alive, now)).await?;
+    let interrupted = runner
+        .db()
+        .run(move |c| {
+            crate::db::write_transaction(c, |c| {
+                let runs = store::interrupt_orphans(c, &alive, now)?;
+                for run in &runs {
+                    crate::notifications::emit::run_ended(c, &run.id)?;
+                }
+                Ok(runs)
+            })
+        })
+        .await?;
     let reset = runner.destinations().reset_orphaned_tests(live).await?;
     if reset > 0 {
         tracing::warn!(count = reset, "connection tests cut off by a stopped instance were reset");

@@ -247,7 +247,16 @@ impl Runner {
         let give_up = Instant::now() + RECORD_END_FOR;
         loop {
             let (id, owner, end) = (run_id.to_owned(), self.instance.to_string(), end.clone());
-            match self.db.run(move |c| store::finish(c, &id, &owner, end)).await {
+            let finished = move |c: &mut crate::db::DbConn| {
+                crate::db::write_transaction(c, |c| {
+                    let finished = store::finish(c, &id, &owner, end)?;
+                    if finished {
+                        crate::notifications::emit::run_ended(c, &id)?;
+                    }
+                    Ok(finished)
+                })
+            };
+            match self.db.run(finished).await {
                 Err(e) if e.outage().is_some() && Instant::now() < give_up => {
                     tracing::warn!(run = %run_id, error = %e, "the database is unavailable; recording the run's end later");
                     tokio::time::sleep(pause).await;
@@ -284,7 +293,17 @@ impl Runner {
         };
         let started = Utc::now().naive_utc();
         let (id, owner, dest) = (run_id.to_owned(), self.instance.to_string(), destination_id.clone());
-        match self.db.run(move |c| store::start(c, &id, &owner, &dest, started)).await {
+        let (ws, pid) = (plan.workspace_id.clone(), plan.id.clone());
+        let start = move |c: &mut crate::db::DbConn| {
+            crate::db::write_transaction(c, |c| {
+                let started = store::start(c, &id, &owner, &dest, started)?;
+                if started {
+                    crate::notifications::emit::run_started(c, &ws, &pid)?;
+                }
+                Ok(started)
+            })
+        };
+        match self.db.run(start).await {
             Ok(true) => {}
             // Marked interrupted while it waited; nothing to do.
             Ok(false) => return Outcome::Failed("the run was interrupted before it started".into()),

@@ -147,6 +147,7 @@ pub fn test_settings(backend: Backend) -> (Settings, tempfile::TempDir, Option<S
         import_max_bytes: devpilot::config::IMPORT_MAX_BYTES,
         // Off unless a test turns it on: scheduled tests would add to every test's history.
         revalidate_every: Duration::ZERO,
+        notifications: crate::notifications_support::fast_settings(),
     };
     (settings, data_dir, pg_database)
 }

@@ -30,6 +30,9 @@ const READS: &[&str] = &[
     "/members",
     "/workspaces",
     "/api",
+    "/notifications",
+    "/notifications/heartbeats",
+    "/notifications/{channel}/deliveries",
 ];
 /// Pages only owners and admins may read (a viewer gets 403, like the write forms).
 const ADMIN_READS: &[&str] = &["/audit"];
@@ -54,6 +57,9 @@ const WRITE_FORMS: &[&str] = &[
     "/servers/{server}/edit",
     "/servers/{server}/delete",
     "/settings/api",
+    "/notifications/new",
+    "/notifications/{channel}/edit",
+    "/notifications/{channel}/delete",
 ];
 const WRITES: &[&str] = &[
     "/destinations",
@@ -102,6 +108,11 @@ const WRITES: &[&str] = &[
     "/members/invitations/{invitation}/revoke",
     "/members/{member}/role",
     "/members/{member}/remove",
+    "/notifications",
+    "/notifications/{channel}",
+    "/notifications/{channel}/test",
+    "/notifications/{channel}/delete",
+    "/notifications/heartbeats/{plan}",
 ];
 /// The operator's admin area: everyone else gets 403 (a sign-in redirect when signed out), the
 /// workspace's own owners and admins included.
@@ -159,6 +170,7 @@ struct Ids {
     token: String,
     database: String,
     clone: String,
+    channel: String,
 }
 
 impl Ids {
@@ -174,6 +186,7 @@ impl Ids {
             .replace("{member}", &self.account)
             .replace("{invitation}", &self.invitation)
             .replace("{workspace}", &self.workspace)
+            .replace("{channel}", &self.channel)
             .replace("{id}", &self.destination)
     }
 }
@@ -227,7 +240,21 @@ async fn snapshot(app: &TestApp) -> String {
                     .select((invitations::id, invitations::email, invitations::accepted_at, invitations::revoked_at))
                     .order(invitations::id)
                     .load(c)?;
-            Ok(format!("{d:?}\n{p:?}\n{r:?}\n{s:?}\n{t:?}\n{m:?}\n{w:?}\n{u:?}\n{a}\n{i:?}\n{db:?}\n{cl:?}"))
+            let nc: Vec<(String, String, bool, String, String)> = notification_channels::table
+                .select((
+                    notification_channels::id,
+                    notification_channels::name,
+                    notification_channels::enabled,
+                    notification_channels::events,
+                    notification_channels::settings,
+                ))
+                .order(notification_channels::id)
+                .load(c)?;
+            let pp: i64 = plan_pings::table.count().get_result(c)?;
+            let nd: i64 = notification_deliveries::table.count().get_result(c)?;
+            Ok(format!(
+                "{d:?}\n{p:?}\n{r:?}\n{s:?}\n{t:?}\n{m:?}\n{w:?}\n{u:?}\n{a}\n{i:?}\n{db:?}\n{cl:?}\n{nc:?}\n{pp}\n{nd}"
+            ))
         })
         .await
         .expect("snapshot")
@@ -327,7 +354,8 @@ async fn no_route_lets_the_wrong_caller_in(backend: Backend) {
                 .replace("/backups/database/{id}", "/backups/database/{run}")
                 .replace("/backups/volume/{id}", "/backups/volume/{run}")
                 .replace("/databases/{id}", "/databases/{database}")
-                .replace("/database-clones/{id}", "/database-clones/{clone}"),
+                .replace("/database-clones/{id}", "/database-clones/{clone}")
+                .replace("/notification-channels/{id}", "/notification-channels/{channel}"),
         );
         for method in ["get", "post", "put", "delete"] {
             let Some(operation) = item[method].as_object() else { continue };
@@ -423,7 +451,35 @@ async fn objects(app: &TestApp) -> Ids {
         .await
         .expect("invitation");
     let (database, clone) = database_and_clone(app, &workspace, &destination).await;
-    Ids { account: String::new(), invitation, workspace, destination, plan, run, server, token, database, clone }
+    let slack = [
+        ("kind", "slack"),
+        ("name", "Ops"),
+        ("config.webhook_url", "http://127.0.0.1:9/services/T/B/x"),
+        ("enabled", "on"),
+    ];
+    assert_eq!(app.post("/notifications", &slack).await.status, 303);
+    let channel = app
+        .db()
+        .run(|c| {
+            use devpilot::db::schema::notification_channels::dsl::*;
+            use diesel::prelude::*;
+            notification_channels.select(id).first::<String>(c)
+        })
+        .await
+        .expect("channel");
+    Ids {
+        account: String::new(),
+        invitation,
+        workspace,
+        destination,
+        plan,
+        run,
+        server,
+        token,
+        database,
+        clone,
+        channel,
+    }
 }
 
 /// A protected database (archiving paused, so nothing connects to it) and a stopped clone of it,

@@ -15,3 +15,6 @@ pub mod google_token;
 
 // S3-compatible services that lack an optional feature, in front of s3s-fs.
 pub mod s3_proxy;
+
+// Notification channels' services: Slack, Discord, Teams, Telegram, Gotify, pings, webhooks.
+pub mod notify;
