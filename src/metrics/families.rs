@@ -24,9 +24,9 @@ use std::sync::atomic::AtomicU64;
 /// Adds one or a few families to the registry, read from the database now.
 pub type AddFamilies = fn(&mut DbConn, &mut Registry) -> QueryResult<()>;
 
-/// Every family `/metrics` answers with, in this order. (Still to come here: notification
-/// deliveries by result and destination test durations, beside their own tables.)
-pub const FAMILIES: &[AddFamilies] = &[workspaces, plan_runs, run_durations, destinations, databases];
+/// Every family `/metrics` answers with, in this order.
+pub const FAMILIES: &[AddFamilies] =
+    &[workspaces, plan_runs, run_durations, destinations, test_durations, databases, notification_deliveries];
 
 /// The statuses a run ends in: each a counter that only grows.
 const ENDED: [&str; 4] = [SUCCEEDED, FAILED, SKIPPED, INTERRUPTED];
@@ -34,6 +34,8 @@ const ENDED: [&str; 4] = [SUCCEEDED, FAILED, SKIPPED, INTERRUPTED];
 const DESTINATION_STATUSES: [&str; 4] = ["active", "testing", "failed", "disabled"];
 /// Run duration buckets, in seconds: a second to six hours.
 pub const DURATION_BUCKETS: [f64; 11] = [1.0, 5.0, 15.0, 30.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 21600.0];
+/// Connection test duration buckets, in seconds: a tenth of a second to the test's deadline.
+pub const TEST_BUCKETS: [f64; 9] = [0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
 
 /// Every family, encoded in the Prometheus text format (0.0.4).
 pub fn scrape(c: &mut DbConn) -> QueryResult<String> {
@@ -66,14 +68,14 @@ struct PlanNameLabels {
     name: String,
 }
 
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+#[derive(Debug, Clone, Hash, PartialEq, Eq, PartialOrd, Ord, EncodeLabelSet)]
 struct PlanStatusLabels {
     workspace: String,
     plan: String,
     status: String,
 }
 
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+#[derive(Debug, Clone, Hash, PartialEq, Eq, PartialOrd, Ord, EncodeLabelSet)]
 struct DestinationStatusLabels {
     workspace: String,
     destination: String,
@@ -85,6 +87,13 @@ struct DestinationNameLabels {
     workspace: String,
     destination: String,
     name: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ChannelResultLabels {
+    workspace: String,
+    channel: String,
+    result: String,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -171,44 +180,95 @@ fn plan_runs(c: &mut DbConn, registry: &mut Registry) -> QueryResult<()> {
     Ok(())
 }
 
-/// Durations already counted into buckets by the database, as histograms.
+/// Durations already counted into buckets by the database, as one histogram family.
 #[derive(Debug)]
-struct Durations(BTreeMap<(String, String, String), Histogram>);
+struct Histograms<L> {
+    name: &'static str,
+    help: &'static str,
+    bounds: &'static [f64],
+    series: BTreeMap<L, Histogram>,
+}
 
 #[derive(Debug, Default)]
 struct Histogram {
-    /// Per bound of [`DURATION_BUCKETS`] (not cumulative; the encoder sums them).
-    buckets: [u64; DURATION_BUCKETS.len()],
+    /// Per bound (not cumulative; the encoder sums them).
+    buckets: Vec<u64>,
     count: u64,
     sum: f64,
 }
 
-impl Collector for Durations {
+impl<L: Ord> Histograms<L> {
+    /// Reads the database's buckets into series, each labelled by `labels`.
+    fn read(
+        name: &'static str,
+        help: &'static str,
+        bounds: &'static [f64],
+        rows: Vec<DurationBucket>,
+        labels: impl Fn(String, String, String) -> L,
+    ) -> Self {
+        let mut series: BTreeMap<L, Histogram> = BTreeMap::new();
+        for DurationBucket { workspace, subject, status, bucket, count: n, seconds } in rows {
+            let h = series
+                .entry(labels(workspace, subject, status))
+                .or_insert_with(|| Histogram { buckets: vec![0; bounds.len()], ..Histogram::default() });
+            if let Some(slot) = usize::try_from(bucket).ok().and_then(|b| h.buckets.get_mut(b)) {
+                *slot += count(n);
+            }
+            h.count += count(n);
+            h.sum += seconds;
+        }
+        Histograms { name, help, bounds, series }
+    }
+}
+
+impl<L: EncodeLabelSet + std::fmt::Debug + Send + Sync + 'static> Collector for Histograms<L> {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let help = "How long backup runs took from start to end, by plan and how they ended";
-        let mut family =
-            encoder.encode_descriptor("devpilot_run_duration_seconds", help, None, MetricType::Histogram)?;
-        for ((workspace, plan, status), h) in &self.0 {
-            let labels = PlanStatusLabels { workspace: workspace.clone(), plan: plan.clone(), status: status.clone() };
-            let buckets: Vec<(f64, u64)> = DURATION_BUCKETS.iter().copied().zip(h.buckets.iter().copied()).collect();
-            family.encode_family(&labels)?.encode_histogram::<NoLabelSet>(h.sum, h.count, &buckets, None)?;
+        let mut family = encoder.encode_descriptor(self.name, self.help, None, MetricType::Histogram)?;
+        for (labels, h) in &self.series {
+            let buckets: Vec<(f64, u64)> = self.bounds.iter().copied().zip(h.buckets.iter().copied()).collect();
+            family.encode_family(labels)?.encode_histogram::<NoLabelSet>(h.sum, h.count, &buckets, None)?;
         }
         Ok(())
     }
 }
 
 fn run_durations(c: &mut DbConn, registry: &mut Registry) -> QueryResult<()> {
-    let mut histograms: BTreeMap<(String, String, String), Histogram> = BTreeMap::new();
-    for DurationBucket { workspace, plan, status, bucket, runs, seconds } in store::run_durations(c, &DURATION_BUCKETS)?
-    {
-        let h = histograms.entry((workspace, plan, status)).or_default();
-        if let Some(slot) = usize::try_from(bucket).ok().and_then(|b| h.buckets.get_mut(b)) {
-            *slot += count(runs);
-        }
-        h.count += count(runs);
-        h.sum += seconds;
+    let histograms = Histograms::read(
+        "devpilot_run_duration_seconds",
+        "How long backup runs took from start to end, by plan and how they ended",
+        &DURATION_BUCKETS,
+        store::run_durations(c, &DURATION_BUCKETS)?,
+        |workspace, plan, status| PlanStatusLabels { workspace, plan, status },
+    );
+    registry.register_collector(Box::new(histograms));
+    Ok(())
+}
+
+fn test_durations(c: &mut DbConn, registry: &mut Registry) -> QueryResult<()> {
+    let histograms = Histograms::read(
+        "devpilot_destination_test_duration_seconds",
+        "How long destination connection tests took, by destination and result (passed, failed)",
+        &TEST_BUCKETS,
+        store::test_durations(c, &TEST_BUCKETS)?,
+        |workspace, destination, status| DestinationStatusLabels { workspace, destination, status },
+    );
+    registry.register_collector(Box::new(histograms));
+    Ok(())
+}
+
+fn notification_deliveries(c: &mut DbConn, registry: &mut Registry) -> QueryResult<()> {
+    let deliveries = Counters::<ChannelResultLabels>::default();
+    for store::Deliveries { workspace, channel, ok, attempts } in store::deliveries(c)? {
+        let result = if ok { "delivered" } else { "failed" }.to_owned();
+        // A deleted channel's attempts stay, under an empty channel label.
+        let labels = ChannelResultLabels { workspace, channel: channel.unwrap_or_default(), result };
+        deliveries.get_or_create(&labels).inc_by(count(attempts));
     }
-    registry.register_collector(Box::new(Durations(histograms)));
+    registry.register(
+        "devpilot_notification_deliveries",
+        "Notification delivery attempts, by channel and result (delivered, failed: a failed attempt is retried)",
+        deliveries,
+    );
     Ok(())
 }
 

@@ -81,39 +81,49 @@ pub fn run_totals(c: &mut DbConn) -> QueryResult<Vec<RunTotals>> {
     .load(c)
 }
 
-/// How many of a plan's ended runs of one status took up to `BUCKETS[bucket]` seconds (past
-/// the last bound: `bucket == BUCKETS.len()`), and their total seconds.
+/// Durations of one subject (a plan's runs, a destination's tests) and outcome counted into one
+/// bucket: the index of the first bound they are at or under (past the last bound:
+/// `bucket == bounds.len()`), and their total seconds.
 #[derive(Debug, QueryableByName)]
 pub struct DurationBucket {
     #[diesel(sql_type = Text)]
     pub workspace: String,
     #[diesel(sql_type = Text)]
-    pub plan: String,
+    pub subject: String,
     #[diesel(sql_type = Text)]
     pub status: String,
     #[diesel(sql_type = BigInt)]
     pub bucket: i64,
     #[diesel(sql_type = BigInt)]
-    pub runs: i64,
+    pub count: i64,
     #[diesel(sql_type = Double)]
     pub seconds: f64,
 }
 
-/// Run durations, counted into `bounds` (seconds, ascending) in the database.
-pub fn run_durations(c: &mut DbConn, bounds: &[f64]) -> QueryResult<Vec<DurationBucket>> {
-    // The bounds are constants of this program, never input: written into the query as numbers.
+/// `timed` (rows of `workspace, subject, status, d` in seconds) counted into `bounds` (seconds,
+/// ascending). The bounds are constants of this program, never input: written in as numbers.
+fn bucketed(timed: &str, bounds: &[f64]) -> String {
     let cases: String = bounds.iter().enumerate().map(|(i, b)| format!("WHEN d <= {b:?} THEN {i} ")).collect();
+    format!(
+        "SELECT workspace, subject, status, CAST(bucket AS BIGINT) AS bucket, COUNT(*) AS count, \
+           CAST(SUM(d) AS DOUBLE PRECISION) AS seconds \
+         FROM (SELECT workspace, subject, status, d, CASE {cases}ELSE {last} END AS bucket \
+               FROM ({timed}) timed WHERE d >= 0) bucketed \
+         GROUP BY workspace, subject, status, bucket",
+        last = bounds.len(),
+    )
+}
+
+/// Run durations by plan and outcome, counted into `bounds`.
+pub fn run_durations(c: &mut DbConn, bounds: &[f64]) -> QueryResult<Vec<DurationBucket>> {
     let query = |duration: &str| {
-        format!(
-            "SELECT workspace, plan, status, CAST(bucket AS BIGINT) AS bucket, COUNT(*) AS runs, \
-               CAST(SUM(d) AS DOUBLE PRECISION) AS seconds \
-             FROM (SELECT workspace, plan, status, d, CASE {cases}ELSE {last} END AS bucket \
-                   FROM (SELECT r.workspace_id AS workspace, r.plan_id AS plan, r.status AS status, {duration} AS d \
-                         FROM runs r JOIN plans p ON p.id = r.plan_id AND p.workspace_id = r.workspace_id \
-                         WHERE r.started_at IS NOT NULL AND r.finished_at IS NOT NULL) timed \
-                   WHERE d >= 0) bucketed \
-             GROUP BY workspace, plan, status, bucket",
-            last = bounds.len(),
+        bucketed(
+            &format!(
+                "SELECT r.workspace_id AS workspace, r.plan_id AS subject, r.status AS status, {duration} AS d \
+                 FROM runs r JOIN plans p ON p.id = r.plan_id AND p.workspace_id = r.workspace_id \
+                 WHERE r.started_at IS NOT NULL AND r.finished_at IS NOT NULL"
+            ),
+            bounds,
         )
     };
     // The one difference between the backends: the seconds between two timestamps.
@@ -123,6 +133,36 @@ pub fn run_durations(c: &mut DbConn, bounds: &[f64]) -> QueryResult<Vec<Duration
         }
         DbConn::Postgres(c) => diesel::sql_query(query("EXTRACT(EPOCH FROM (r.finished_at - r.started_at))")).load(c),
     }
+}
+
+/// Connection-test durations by destination and outcome (the kept history), counted into `bounds`.
+pub fn test_durations(c: &mut DbConn, bounds: &[f64]) -> QueryResult<Vec<DurationBucket>> {
+    let query = bucketed(
+        "SELECT t.workspace_id AS workspace, t.destination_id AS subject, t.status AS status, \
+           t.duration_ms / 1000.0 AS d FROM destination_tests t",
+        bounds,
+    );
+    match c {
+        DbConn::Sqlite(c) => diesel::sql_query(query).load(c),
+        DbConn::Postgres(c) => diesel::sql_query(query).load(c),
+    }
+}
+
+/// Notification delivery attempts by workspace, channel and result.
+#[derive(Debug, Queryable)]
+pub struct Deliveries {
+    pub workspace: String,
+    pub channel: Option<String>,
+    pub ok: bool,
+    pub attempts: i64,
+}
+
+pub fn deliveries(c: &mut DbConn) -> QueryResult<Vec<Deliveries>> {
+    use crate::db::schema::notification_deliveries::dsl as d;
+    d::notification_deliveries
+        .group_by((d::workspace_id, d::channel_id, d::ok))
+        .select((d::workspace_id, d::channel_id, d::ok, diesel::dsl::count_star()))
+        .load(c)
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

@@ -23,7 +23,7 @@ const S3_SECRET: &str = "metrics-must-never-show-this-secret-9f3c";
 
 /// One sample as the Python parser read it.
 #[derive(Debug, Clone)]
-struct Sample {
+pub struct Sample {
     name: String,
     labels: HashMap<String, String>,
     value: f64,
@@ -54,7 +54,7 @@ print(json.dumps(out))
 
 /// The text parsed by `prometheus_client.parser.text_string_to_metric_families` (which fails on
 /// anything that is not the Prometheus text format).
-fn parse(text: &str) -> (Vec<Sample>, HashMap<String, String>) {
+pub fn parse(text: &str) -> (Vec<Sample>, HashMap<String, String>) {
     use std::io::Write;
     let mut child = std::process::Command::new(python())
         .args(["-c", PARSE])
@@ -83,7 +83,7 @@ fn parse(text: &str) -> (Vec<Sample>, HashMap<String, String>) {
 }
 
 /// The value of the one sample named `name` whose labels include `labels`.
-fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
+pub fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
     let found: Vec<&Sample> = samples
         .iter()
         .filter(|s| s.name == name && labels.iter().all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v)))
@@ -92,7 +92,7 @@ fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
     found[0].value
 }
 
-async fn scrape(app: &TestApp, token: Option<&str>) -> (u16, String, String) {
+pub async fn scrape(app: &TestApp, token: Option<&str>) -> (u16, String, String) {
     let request = reqwest::Client::new().get(app.url("/metrics"));
     let request = match token {
         Some(token) => request.bearer_auth(token),
@@ -213,6 +213,17 @@ async fn metrics_count_the_runs_made(backend: Backend) {
         value(&samples, "devpilot_destination_info", &[("destination", &off_site.id), ("name", "Off-site")]),
         1.0
     );
+    // Off-site was tested when it was saved: its test history is the test-duration histogram.
+    let tests = api.get(&format!("/api/v1/backup-destinations/{}/tests", off_site.id)).await;
+    let kept = tests.json["meta"]["total"].as_f64().expect("the test history's total");
+    let tested = |name, extra: &[(&'static str, &'static str)]| {
+        let mut labels = vec![("destination", off_site.id.as_str()), ("status", "passed")];
+        labels.extend_from_slice(extra);
+        value(&samples, name, &labels)
+    };
+    assert!(kept >= 1.0, "{tests:?}");
+    assert_eq!(tested("devpilot_destination_test_duration_seconds_count", &[]), kept);
+    assert_eq!(tested("devpilot_destination_test_duration_seconds_bucket", &[("le", "+Inf")]), kept);
 
     for secret in [S3_SECRET, ADMIN_PASSWORD, api.token.as_str(), "METRICSTESTKEY7"] {
         assert!(!text.contains(secret), "a secret in the metrics: {secret}");
@@ -222,7 +233,8 @@ async fn metrics_count_the_runs_made(backend: Backend) {
 }
 
 /// Every metric docs/grafana-dashboard.json queries is one `/metrics` has (those of protected
-/// databases, which this test has none of, are checked against the README's table).
+/// databases and notification deliveries, which this test has none of, are checked against the
+/// README's table).
 fn dashboard_uses_these_names(text: &str) {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let dashboard = std::fs::read_to_string(root.join("docs/grafana-dashboard.json")).expect("dashboard");
@@ -240,7 +252,7 @@ fn dashboard_uses_these_names(text: &str) {
     assert!(names.len() >= 8, "{names:?}");
     for name in names {
         let family = name.trim_end_matches("_bucket");
-        if family.starts_with("devpilot_database_") {
+        if family.starts_with("devpilot_database_") || family.starts_with("devpilot_notification_") {
             assert!(readme.contains(&format!("`{family}`")), "{family} is not in the README's table");
         } else {
             assert!(

@@ -74,6 +74,19 @@ async fn a_failing_webhook_is_retried_until_it_takes_the_event(backend: Backend)
         .collect();
     assert_eq!(seen, [(3, "HTTP 200"), (2, "HTTP 500"), (1, "HTTP 500")], "{log:?}");
     assert_eq!(log.json["data"][1]["answer"], "answered 500", "the remote's answer is kept");
+
+    // The operator's metrics count the attempts by result.
+    let (status, _, text) = crate::metrics::scrape(&f.app, Some(&api.token)).await;
+    assert_eq!(status, 200, "{text}");
+    let (samples, _) = crate::metrics::parse(&text);
+    let attempts = |result| {
+        crate::metrics::value(
+            &samples,
+            "devpilot_notification_deliveries_total",
+            &[("channel", &id), ("result", result)],
+        )
+    };
+    assert_eq!((attempts("delivered"), attempts("failed")), (1.0, 2.0), "{text}");
 }
 
 async fn a_refused_request_is_not_retried(backend: Backend) {

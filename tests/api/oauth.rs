@@ -285,6 +285,10 @@ async fn click_through(b: &Browser, f: &Flow) -> Result<(String, String, String)
     b.type_into("#email", ADMIN_EMAIL).await?;
     b.type_into("#password", ADMIN_PASSWORD).await?;
     b.click(&b.must_find("main form button[type=submit]").await?).await?;
+    // Signed in, one lands on the overview; the destination is on the destinations page.
+    b.wait_for("the overview", WAIT, || async { Ok(b.current_url().await?.ends_with("/overview").then_some(())) })
+        .await?;
+    b.goto(&format!("{}/destinations", f.app.address)).await?;
     let connect = "//tr[.//strong[normalize-space()='Team Drive']]//button[normalize-space()='Connect Google Drive']";
     let button = b.wait_for("the Connect Google Drive button", WAIT, || b.find_xpath(connect)).await?;
     b.click(&button).await?;
