@@ -39,6 +39,7 @@ pub enum AuditSubjectType {
     Grant,
     Database,
     Clone,
+    Channel,
 }
 
 impl AuditSubjectType {
@@ -50,6 +51,7 @@ impl AuditSubjectType {
             AuditSubjectType::Grant => SubjectKind::Grant,
             AuditSubjectType::Database => SubjectKind::Database,
             AuditSubjectType::Clone => SubjectKind::Clone,
+            AuditSubjectType::Channel => SubjectKind::Channel,
         }
     }
 }
@@ -109,6 +111,7 @@ impl From<Event> for AuditEventResource {
                     Some(SubjectKind::Grant) => AuditSubjectType::Grant,
                     Some(SubjectKind::Database) => AuditSubjectType::Database,
                     Some(SubjectKind::Clone) => AuditSubjectType::Clone,
+                    Some(SubjectKind::Channel) => AuditSubjectType::Channel,
                     _ => AuditSubjectType::Destination,
                 },
                 id: e.subject_id,

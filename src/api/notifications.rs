@@ -304,7 +304,7 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     user.require_write()?;
     let input = body.input()?;
-    let (channel, secret) = service.create(&user.workspace_id, &input).await.map_err(api_error)?;
+    let (channel, secret) = service.create(&user.workspace_id, &input, &user.actor()).await.map_err(api_error)?;
     let location = created_at(&channel.id);
     let answer = CreatedChannel { data: channel.into(), signing_secret: secret.map(|s| s.expose_secret().to_owned()) };
     Ok(HttpResponse::Created()
@@ -347,7 +347,7 @@ pub async fn update(
     if body.kind.is_none() {
         input.kind = existing.kind.code().to_owned();
     }
-    let channel = service.update(&user.workspace_id, &existing.id, &input).await.map_err(api_error)?;
+    let channel = service.update(&user.workspace_id, &existing.id, &input, &user.actor()).await.map_err(api_error)?;
     Ok(HttpResponse::Ok().json(ChannelEnvelope { data: channel.into() }))
 }
 
@@ -365,7 +365,7 @@ pub async fn delete(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     user.require_write()?;
-    service.delete(&user.workspace_id, &id.to_string()).await?;
+    service.delete(&user.workspace_id, &id.to_string(), &user.actor()).await?;
     Ok(HttpResponse::Ok().json(ChannelDeleted { message: "Notification channel deleted".into() }))
 }
 

@@ -54,16 +54,19 @@ pub enum SubjectKind {
     Database,
     /// A cluster restored from a database's archive.
     Clone,
+    /// A notification channel.
+    Channel,
 }
 
 impl SubjectKind {
-    pub const ALL: [SubjectKind; 6] = [
+    pub const ALL: [SubjectKind; 7] = [
         SubjectKind::Destination,
         SubjectKind::Plan,
         SubjectKind::Server,
         SubjectKind::Grant,
         SubjectKind::Database,
         SubjectKind::Clone,
+        SubjectKind::Channel,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -74,6 +77,7 @@ impl SubjectKind {
             SubjectKind::Grant => "grant",
             SubjectKind::Database => "database",
             SubjectKind::Clone => "clone",
+            SubjectKind::Channel => "channel",
         }
     }
 
@@ -89,6 +93,7 @@ impl SubjectKind {
             SubjectKind::Grant => "Host grant",
             SubjectKind::Database => "Database",
             SubjectKind::Clone => "Clone",
+            SubjectKind::Channel => "Notification channel",
         }
     }
 }
@@ -124,6 +129,10 @@ impl Subject {
 
     pub fn clone_of(id: &str, name: &str) -> Subject {
         Subject { kind: SubjectKind::Clone, id: id.to_owned(), name: name.to_owned() }
+    }
+
+    pub fn channel(id: &str, name: &str) -> Subject {
+        Subject { kind: SubjectKind::Channel, id: id.to_owned(), name: name.to_owned() }
     }
 }
 

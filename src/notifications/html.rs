@@ -6,6 +6,7 @@ use super::channels::{Attempt, ChannelKind};
 use super::domain::{ChannelInput, EventKind};
 use super::service::{ChannelView, NotificationError, NotificationService, PlanPing};
 use super::store::DeliveryRow;
+use crate::audit::Actor;
 use crate::auth::CurrentUser;
 use crate::auth::session::is_htmx;
 use crate::error::AppError;
@@ -221,7 +222,7 @@ async fn create(
 ) -> Result<HttpResponse, AppError> {
     user.require_write()?;
     let submitted = Submitted::from_pairs(&form, None);
-    match service.create(&user.workspace_id, &submitted.input).await {
+    match service.create(&user.workspace_id, &submitted.input, &Actor::web(&user)).await {
         Ok((channel, Some(secret))) => {
             let page = SecretPage {
                 layout: Layout::for_user(&user, "notifications"),
@@ -257,7 +258,7 @@ async fn update(
     user.require_write()?;
     let channel = service.get(&user.workspace_id, &path).await?;
     let submitted = Submitted::from_pairs(&form, Some(channel.kind));
-    match service.update(&user.workspace_id, &path, &submitted.input).await {
+    match service.update(&user.workspace_id, &path, &submitted.input, &Actor::web(&user)).await {
         Ok(saved) => {
             Flash::ok(format!("Saved “{}”.", saved.name)).set(&session);
             Ok(see_other("/notifications"))
@@ -350,7 +351,7 @@ async fn delete(
 ) -> Result<HttpResponse, AppError> {
     user.require_write()?;
     let channel = service.get(&user.workspace_id, &path).await?;
-    service.delete(&user.workspace_id, &path).await?;
+    service.delete(&user.workspace_id, &path, &Actor::web(&user)).await?;
     Flash::ok(format!("Deleted “{}”.", channel.name)).set(&session);
     Ok(see_other("/notifications"))
 }

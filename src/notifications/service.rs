@@ -6,6 +6,7 @@
 use super::channels::{Attempt, ChannelKind, Transport};
 use super::domain::{ChannelInput, EventKind, Named, check_name_and_kind, events_from_db, events_to_db};
 use super::store::{self, ChannelChange, ChannelRow, DeliveryRow, PingRow};
+use crate::audit::{self, Action, Actor, Entry, Subject};
 use crate::config::NotificationSettings;
 use crate::crypto::CredentialCipher;
 use crate::db::schema::plans;
@@ -196,6 +197,7 @@ impl NotificationService {
         &self,
         workspace: &str,
         input: &ChannelInput,
+        by: &Actor,
     ) -> Result<(ChannelView, Option<SecretString>), NotificationError> {
         let (settings, secrets, kind) = self.validate(workspace, input, None).await?;
         let id = uuid::Uuid::new_v4().to_string();
@@ -213,7 +215,9 @@ impl NotificationService {
             updated_at: now,
         };
         let insert = row.clone();
-        self.db.write(move |c| store::insert(c, &insert)).await?;
+        let detail = format!("A {} channel for {}.", kind.label(), events_to_db(&input.events).replace(',', ", "));
+        let entry = Entry::new(by, workspace, Subject::channel(&id, &row.name), Action::Created, detail);
+        self.db.write(move |c| audit::store::with_entry(c, &entry, |c| store::insert(c, &insert))).await?;
         let shown = secrets.get(super::channels::SECRET_FIELD).map(|s| SecretString::from(s.to_owned()));
         Ok((self.view(row), shown))
     }
@@ -224,6 +228,7 @@ impl NotificationService {
         workspace: &str,
         id: &str,
         input: &ChannelInput,
+        by: &Actor,
     ) -> Result<ChannelView, NotificationError> {
         let row = self.row(workspace, id).await?;
         let stored = self.open_secrets(&row)?;
@@ -236,14 +241,28 @@ impl NotificationService {
             enabled: input.enabled,
             updated_at: Utc::now().naive_utc(),
         };
+        // Which settings changed, never their values (secrets among them).
+        let detail = format!(
+            "Saved: events {}, {}.",
+            change.events.replace(',', ", "),
+            if change.enabled { "enabled" } else { "disabled" }
+        );
+        let entry = Entry::new(by, workspace, Subject::channel(id, &change.name), Action::Updated, detail);
         let (ws, cid) = (workspace.to_owned(), id.to_owned());
-        self.db.write(move |c| store::update(c, &ws, &cid, &change)).await?;
+        self.db.write(move |c| audit::store::with_entry(c, &entry, |c| store::update(c, &ws, &cid, &change))).await?;
         self.get(workspace, id).await
     }
 
-    pub async fn delete(&self, workspace: &str, id: &str) -> Result<(), NotificationError> {
+    pub async fn delete(&self, workspace: &str, id: &str, by: &Actor) -> Result<(), NotificationError> {
+        let row = self.row(workspace, id).await?;
+        let entry = Entry::new(by, workspace, Subject::channel(id, &row.name), Action::Deleted, "Deleted.");
         let (ws, cid) = (workspace.to_owned(), id.to_owned());
-        Ok(self.db.write(move |c| write_transaction(c, |c| store::delete(c, &ws, &cid))).await?)
+        Ok(self
+            .db
+            .write(move |c| {
+                write_transaction(c, |c| audit::store::with_entry(c, &entry, |c| store::delete(c, &ws, &cid)))
+            })
+            .await?)
     }
 
     /// Sends a test message to the channel now and logs the attempt; the answer is the result.

@@ -325,6 +325,26 @@ async fn secrets_never_leave_and_channels_are_edited_in_place(backend: Backend) 
     let deleted = f.app.post(&format!("/notifications/{id}/delete"), &[]).await;
     assert_eq!(deleted.status, 303);
     assert_eq!(api.get(&format!("/api/v1/notification-channels/{id}")).await.status, 404);
+
+    // Every change is in the audit log, by whom and through which door, with no secret.
+    let audit = api.get(&format!("/api/v1/audit-events?subject_type=channel&subject_id={id}")).await;
+    let entries: Vec<(&str, &str)> = audit.json["data"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| (e["action"].as_str().unwrap_or_default(), e["actor"]["channel"].as_str().unwrap_or_default()))
+        .collect();
+    assert_eq!(entries, [("deleted", "web"), ("updated", "web"), ("created", "web")], "{audit:?}");
+    let created = api.get(&format!("/api/v1/audit-events?subject_type=channel&subject_id={telegram_id}")).await;
+    assert_eq!(created.json["data"][0]["action"], "created", "{created:?}");
+    assert_eq!(created.json["data"][0]["actor"]["channel"], "api", "{created:?}");
+    let page = f.app.get("/audit").await.body;
+    assert!(page.contains("Notification channel"), "the audit page names the kind");
+    for text in [audit.json.to_string(), created.json.to_string(), page] {
+        for secret in secrets {
+            assert!(!text.contains(secret), "a secret in the audit log: {text}");
+        }
+    }
 }
 
 async fn another_workspaces_channel_is_not_found(backend: Backend) {
