@@ -8,8 +8,10 @@ use crate::api_client::{Api, admin};
 use crate::api_destinations::other_workspace_api;
 use crate::api_tokens::mint;
 use crate::helpers::{Backend, TestApp, moto, spawn_app, spawn_with, test_settings};
+use crate::notifications_delivery::webhook_channel;
 use crate::on_both_backends;
 use crate::s3_probe::{iam, xml_field};
+use crate::standins::notify::WebhookReceiver;
 use devpilot::startup::Application;
 use serde_json::Value;
 use std::time::Duration;
@@ -251,6 +253,10 @@ async fn revalidation_finds_a_revoked_key(backend: Backend) {
     let bucket = app.destination("Bucket").await;
     assert_eq!(bucket.status, "active", "{}", bucket.message);
 
+    let receiver = WebhookReceiver::start(vec![200]);
+    let events = serde_json::json!(["destination.revalidation_failed", "destination.test_failed"]);
+    webhook_channel(&admin(&app).await, &receiver, events).await;
+
     // The key is revoked; nobody tests the destination, the schedule does.
     iam(&[("Action", "DeleteAccessKey"), ("UserName", &user), ("AccessKeyId", &key_id)]).await;
     let mut status = String::new();
@@ -262,6 +268,12 @@ async fn revalidation_finds_a_revoked_key(backend: Backend) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(status, "failed", "re-validation flipped the destination");
+    // Announced once, as a re-validation: the next scheduled failures are not news.
+    let told = receiver.log.wait_accepted(1).await;
+    assert_eq!(told[0].json()["type"], "destination.revalidation_failed", "{:?}", told[0].json());
+    assert!(told[0].json()["message"].as_str().unwrap_or_default().contains("InvalidAccessKeyId"));
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(receiver.log.accepted().len(), 1, "one message for a key that stays revoked");
 
     let api = admin(&app).await;
     let tests = history(&api, &bucket.id).await;

@@ -39,7 +39,7 @@ async fn three_instances_deliver_each_event_once() {
 }
 
 /// A webhook channel at `receiver` for `events`; its secret handed to the receiver.
-async fn webhook_channel(api: &Api<'_>, receiver: &WebhookReceiver, events: serde_json::Value) -> String {
+pub async fn webhook_channel(api: &Api<'_>, receiver: &WebhookReceiver, events: serde_json::Value) -> String {
     let created = create_channel(
         api,
         json!({"name": "Hook", "kind": "webhook", "events": events, "config": {"url": receiver.url}}),
