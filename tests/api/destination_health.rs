@@ -277,7 +277,8 @@ async fn revalidation_finds_a_revoked_key(backend: Backend) {
 
     let api = admin(&app).await;
     let tests = history(&api, &bucket.id).await;
-    let flipped = tests.iter().find(|t| t["status"] == "failed").expect("a failed test");
+    // The oldest failure (the history is newest first): the one that flipped the status.
+    let flipped = tests.iter().rev().find(|t| t["status"] == "failed").expect("a failed test");
     assert_eq!(flipped["trigger"]["kind"], "schedule", "{flipped}");
     assert_eq!(flipped["trigger"]["user_id"], Value::Null);
     assert_eq!((flipped["status_before"].as_str(), flipped["status_after"].as_str()), (Some("active"), Some("failed")));
