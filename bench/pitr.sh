@@ -116,7 +116,7 @@ pitr_devpilot() {
     export DEVPILOT_CLONE_DIR="$PITR_CLONES"
     start_server pitr "sqlite://$WORK/server-pitr/devpilot.db"
     local ws
-    ws="$(curl -sf -b "$JAR" "$URL/admin/grants" | grep -o 'option value="[^"]*"' | head -n 1 | sed 's/.*value="//; s/"$//')"
+    ws="$(bench_workspace_id)"
     post /admin/grants kind=database "workspace_id=$ws" "server=127.0.0.1:$PITR_PORT" >/dev/null
     # The local destination's fields (setup writes them too when the storage servers run).
     [ -f "$WORK/local.json" ] || python3 -c 'import json,sys; json.dump({"path": sys.argv[1]}, open(sys.argv[2], "w"))' "$LOCAL_DIR" "$WORK/local.json"
