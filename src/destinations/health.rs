@@ -141,7 +141,12 @@ pub(super) fn store_result(
     if !store::finish_test(conn, workspace, id, outcome.ok, &outcome.summary(), outcome.at)? {
         return Ok(None);
     }
-    let after = health_store::status_of(conn, workspace, id)?.map_or(Status::Failed, |(s, _)| Status::from_db(&s));
+    // What finish_test wrote: a disabled destination stays disabled, any other passes or fails.
+    let after = match (status.as_str(), outcome.ok) {
+        ("disabled", _) => Status::Disabled,
+        (_, true) => Status::Active,
+        (_, false) => Status::Failed,
+    };
     let finished = TestFinished {
         workspace_id: workspace.to_owned(),
         destination_id: id.to_owned(),
