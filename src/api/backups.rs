@@ -86,6 +86,9 @@ pub struct VolumeRestore {
 #[derive(Debug, serde::Serialize, serde::Deserialize, ToSchema)]
 pub struct Restored {
     pub restored: bool,
+    /// The copy the artifact was read from: “the primary (“Disk”)”, “copy 1 (“Offsite”)”.
+    #[schema(example = "the primary (“Disk”)")]
+    pub from_copy: String,
     #[schema(format = "uuid")]
     pub run_id: String,
     /// The database restored into (database restores).
@@ -133,9 +136,11 @@ pub async fn restore_database(
         .await
         .map_err(|errors| invalid(&errors, "target_url"))?;
     let database = target.dbname().to_owned();
-    runner.restore(&user.workspace_id, &run.id, &RestoreTarget::Postgres(target)).await.map_err(restore_error)?;
+    let copy =
+        runner.restore(&user.workspace_id, &run.id, &RestoreTarget::Postgres(target)).await.map_err(restore_error)?;
     Ok(HttpResponse::Ok().json(Restored {
         restored: true,
+        from_copy: copy,
         run_id: run.id,
         database: Some(database),
         into: Some(body.into),
@@ -175,9 +180,10 @@ pub async fn restore_volume(
         RestoreTarget::Directory(place) | RestoreTarget::SqliteFile(place) => place.path().display().to_string(),
         RestoreTarget::Postgres(database) => database.dbname().to_owned(),
     };
-    runner.restore(&user.workspace_id, &run.id, &target).await.map_err(restore_error)?;
+    let copy = runner.restore(&user.workspace_id, &run.id, &target).await.map_err(restore_error)?;
     Ok(HttpResponse::Ok().json(Restored {
         restored: true,
+        from_copy: copy,
         run_id: run.id,
         database: None,
         into: None,
@@ -230,7 +236,7 @@ async fn restorable(runner: &Runner, user: &ApiUser, id: &Uuid, called: Endpoint
         store::QUEUED | store::RUNNING => {
             return conflict("This backup run has not finished; restore it once it has succeeded.".into());
         }
-        store::SUCCEEDED => {}
+        store::SUCCEEDED | store::PARTIAL => {}
         other => {
             return conflict(format!(
                 "This backup run did not succeed ({}), so it has no backup to restore.",

@@ -14,6 +14,7 @@ pub mod overview;
 pub mod pagination;
 pub mod reference;
 pub mod responses;
+pub mod run_copies;
 pub mod runs;
 pub mod schedules;
 

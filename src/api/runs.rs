@@ -9,8 +9,11 @@ use super::responses::PageErrors;
 use crate::error::AppError;
 use crate::plans::service::PlanService;
 use crate::runs::history::Download;
+use crate::runs::html::COPY_HEADER;
 use crate::runs::runner::Runner;
+use crate::runs::copies_store::RunCopyRow;
 use crate::runs::store::RunRow;
+pub use super::run_copies::RunCopyResource;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -24,7 +27,7 @@ const LINK_VALID_FOR: Duration = Duration::from_secs(300);
 #[derive(OpenApi)]
 #[openapi(
     paths(list_of_schedule, list, show, download, artifact),
-    components(schemas(RunResource, RunEnvelope, Paginated<RunResource>, DownloadLink)),
+    components(schemas(RunResource, RunEnvelope, Paginated<RunResource>, DownloadLink, CopyUsed, RunCopyResource)),
     tags((name = "Backup runs", description = "Backups that ran, and their artifacts"))
 )]
 pub struct RunsApi;
@@ -94,8 +97,11 @@ pub struct RunResource {
     pub encrypted: bool,
     /// When retention deleted the artifact.
     pub pruned_at: Option<DateTime<Utc>>,
-    /// Whether `/download` has an artifact to give: succeeded and not pruned.
+    /// Whether `/download` has an artifact to give: succeeded (or partially) and not pruned.
     pub artifact_available: bool,
+    /// Every copy the run wrote, the primary (position 0) first: each with its own status, size
+    /// and checksum. A run is `partial` when some failed and others hold the artifact.
+    pub copies: Vec<RunCopyResource>,
 }
 
 impl RunResource {
@@ -103,7 +109,8 @@ impl RunResource {
         let progress = runner.run_progress(&run);
         let signed = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         RunResource {
-            artifact_available: run.status == crate::runs::store::SUCCEEDED
+            copies: Vec::new(),
+            artifact_available: [crate::runs::store::SUCCEEDED, crate::runs::store::PARTIAL].contains(&run.status.as_str())
                 && run.pruned_at.is_none()
                 && run.object_key.is_some(),
             bytes: signed(progress.bytes),
@@ -131,6 +138,14 @@ impl RunResource {
     }
 }
 
+impl RunResource {
+    /// The run's copies, read with it.
+    pub fn with_copies(mut self, copies: Vec<RunCopyRow>) -> RunResource {
+        self.copies = copies.into_iter().map(RunCopyResource::from).collect();
+        self
+    }
+}
+
 #[derive(Debug, serde::Serialize, serde::Deserialize, ToSchema)]
 pub struct RunEnvelope {
     pub data: RunResource,
@@ -146,6 +161,18 @@ pub struct DownloadLink {
     /// Send `Authorization: Bearer …` with the request (only to the API's own URL: a presigned
     /// URL must be fetched without it).
     pub requires_authorization: bool,
+    /// The copy the URL reads: the primary (0) when it can give the artifact, else the first copy
+    /// that can.
+    pub copy: CopyUsed,
+}
+
+/// Which copy of a run an answer read.
+#[derive(Debug, serde::Serialize, serde::Deserialize, ToSchema)]
+pub struct CopyUsed {
+    /// 0: the primary; 1, 2: the plan's copies.
+    pub position: i64,
+    #[schema(format = "uuid")]
+    pub destination_id: Option<String>,
 }
 
 /// An artifact's bytes, as the destination stores them.
@@ -226,8 +253,15 @@ async fn runs_page(
     schedule: Option<&str>,
     query: &PageQuery,
 ) -> Result<HttpResponse, ApiError> {
-    let fetch = |page, per_page| runner.page(&user.workspace_id, schedule, page, per_page);
-    page_of(req, query, fetch, |(run, name)| RunResource::new(run, name, runner)).await
+    let fetch = |page, per_page| async move {
+        let (rows, total) = runner.page(&user.workspace_id, schedule, page, per_page).await?;
+        let ids: Vec<String> = rows.iter().map(|(run, _)| run.id.clone()).collect();
+        let mut copies = runner.copies_of_runs(&user.workspace_id, ids).await?;
+        let rows: Vec<_> =
+            rows.into_iter().map(|(run, name)| (copies.remove(&run.id).unwrap_or_default(), run, name)).collect();
+        Ok::<_, crate::db::DbError>((rows, total))
+    };
+    page_of(req, query, fetch, |(copies, run, name)| RunResource::new(run, name, runner).with_copies(copies)).await
 }
 
 /// One run: poll it until its status is `succeeded`, `failed`, `skipped` or `interrupted`.
@@ -250,7 +284,9 @@ pub async fn show(
 ) -> Result<HttpResponse, ApiError> {
     let run = find(&runner, &user, &id).await?;
     let plan = plans.get(&user.workspace_id, &run.plan_id).await?;
-    Ok(HttpResponse::Ok().json(RunEnvelope { data: RunResource::new(run, plan.name, &runner) }))
+    let copies = runner.copies_of_runs(&user.workspace_id, vec![run.id.clone()]).await?.remove(&run.id);
+    let data = RunResource::new(run, plan.name, &runner).with_copies(copies.unwrap_or_default());
+    Ok(HttpResponse::Ok().json(RunEnvelope { data }))
 }
 
 /// Where to fetch a succeeded run's artifact: the destination's presigned URL (valid 5 minutes)
@@ -274,16 +310,19 @@ pub async fn download(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let id = find(&runner, &user, &id).await?.id;
-    let link = match runner.presigned(&user.workspace_id, &id, LINK_VALID_FOR).await.map_err(artifact_error)? {
+    let (url, copy) = runner.presigned(&user.workspace_id, &id, LINK_VALID_FOR).await.map_err(artifact_error)?;
+    let copy = CopyUsed { position: copy.position, destination_id: copy.destination_id };
+    let link = match url {
         Some(url) => DownloadLink {
             url: url.to_string(),
             expires_at: chrono::Duration::from_std(LINK_VALID_FOR).ok().map(|d| Utc::now() + d),
             requires_authorization: false,
+            copy,
         },
         None => {
             let info = req.connection_info();
             let url = format!("{}://{}{}/artifact", info.scheme(), info.host(), run_location(&id));
-            DownloadLink { url, expires_at: None, requires_authorization: true }
+            DownloadLink { url, expires_at: None, requires_authorization: true, copy }
         }
     };
     Ok(HttpResponse::Ok().json(link))
@@ -311,11 +350,13 @@ pub async fn download(
 pub async fn artifact(user: ApiUser, runner: web::Data<Runner>, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
     let id = find(&runner, &user, &id).await?.id;
     match runner.download(&user.workspace_id, &id, LINK_VALID_FOR).await.map_err(artifact_error)? {
-        Download::Redirect(url) => {
-            Ok(HttpResponse::TemporaryRedirect().insert_header((header::LOCATION, url.to_string())).finish())
-        }
-        Download::Stream { body, file_name, content_type } => Ok(HttpResponse::Ok()
+        Download::Redirect { url, copy } => Ok(HttpResponse::TemporaryRedirect()
+            .insert_header((header::LOCATION, url.to_string()))
+            .insert_header((COPY_HEADER, copy.position.to_string()))
+            .finish()),
+        Download::Stream { body, file_name, content_type, copy } => Ok(HttpResponse::Ok()
             .content_type(content_type)
+            .insert_header((COPY_HEADER, copy.position.to_string()))
             .insert_header(header::ContentDisposition::attachment(file_name))
             .streaming(body)),
     }

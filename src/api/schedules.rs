@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 mod input;
 use input::plan_error;
-pub use input::{NewSchedule, ScheduleChange, SourceInput};
+pub use input::{CopyInput, NewSchedule, ScheduleChange, SourceInput};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -35,6 +35,7 @@ pub use input::{NewSchedule, ScheduleChange, SourceInput};
         SourceInput,
         NewSchedule,
         ScheduleChange,
+        CopyInput,
         ScheduleDeleted
     )),
     tags((name = "Backup schedules", description = "What is backed up, where to and when"))
@@ -101,6 +102,8 @@ pub struct ScheduleResource {
     #[schema(format = "uuid")]
     pub destination_id: Option<String>,
     pub destination_name: Option<String>,
+    /// Up to two more destinations every run writes beside `destination_id`, in order.
+    pub copies: Vec<CopyInput>,
     /// Five-field cron, in UTC.
     #[schema(example = "0 2 * * *")]
     pub cron_expression: String,
@@ -126,6 +129,7 @@ impl From<Plan> for ScheduleResource {
             name: plan.name,
             destination_id: plan.destination_id,
             destination_name: plan.destination_name,
+            copies: plan.copies.into_iter().map(|c| CopyInput { destination_id: c.destination_id }).collect(),
             cron_expression: plan.schedule,
             schedule_preview: plan.schedule_preview,
             retention_count: plan.retention,

@@ -444,3 +444,33 @@ diesel::table! {
 
 diesel::joinable!(plan_pings -> plans (plan_id));
 diesel::allow_tables_to_appear_in_same_query!(plan_pings, plans);
+
+diesel::table! {
+    plan_copies (plan_id, position) {
+        plan_id -> Text,
+        position -> BigInt,
+        destination_id -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    run_copies (run_id, position) {
+        run_id -> Text,
+        workspace_id -> Text,
+        position -> BigInt,
+        destination_id -> Nullable<Text>,
+        status -> Text,
+        bytes -> BigInt,
+        sha256 -> Nullable<Text>,
+        object_key -> Nullable<Text>,
+        error -> Nullable<Text>,
+        pruned_at -> Nullable<Timestamp>,
+        started_at -> Nullable<Timestamp>,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(plan_copies -> plans (plan_id));
+diesel::joinable!(run_copies -> runs (run_id));
+diesel::allow_tables_to_appear_in_same_query!(plan_copies, plans, destinations, run_copies, runs);

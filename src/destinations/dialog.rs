@@ -14,6 +14,18 @@ use crate::web::{Flash, Layout};
 use actix_web::HttpResponse;
 use askama::Template;
 
+/// The plan form's destination select; the copies' are `copy_1`, `copy_2`.
+pub const PRIMARY_SELECT: &str = "destination_id";
+
+/// The select a dialog fills, from what was sent: only the plan form's own names are taken.
+pub fn plan_select(sent: Option<&str>) -> &'static str {
+    match sent {
+        Some("copy_1") => "copy_1",
+        Some("copy_2") => "copy_2",
+        _ => PRIMARY_SELECT,
+    }
+}
+
 /// Sent as `HX-Trigger` once the new destination is saved and passed its test.
 pub const SAVED_EVENT: &str = "destination-saved";
 
@@ -36,6 +48,8 @@ struct PlanSelect {
     destinations: Vec<DestinationChoice>,
     selected_destination: String,
     notice: Flash,
+    /// Which of the plan form's selects (see [`plan_select`]).
+    select: &'static str,
 }
 
 /// The answer to a save from the dialog: the plan's options with `d` selected, and either the
@@ -46,8 +60,9 @@ pub fn saved(
     destinations: Vec<DestinationChoice>,
     notice: Flash,
     fix: Option<FormView>,
+    select: &'static str,
 ) -> Result<HttpResponse, AppError> {
-    let select = PlanSelect { destinations, selected_destination: d.id.clone(), notice };
+    let select = PlanSelect { destinations, selected_destination: d.id.clone(), notice, select };
     let passed = fix.is_none();
     let mut body = String::new();
     if let Some(form) = fix {

@@ -34,13 +34,16 @@ fn form_response(
 #[derive(serde::Deserialize)]
 pub struct NewQuery {
     dialog: Option<String>,
+    /// The plan form's select the dialog fills (a copy's, or the destination's by default).
+    select: Option<String>,
 }
 
 pub(super) async fn new_form(user: CurrentUser, query: web::Query<NewQuery>) -> Result<HttpResponse, AppError> {
     user.require_write()?;
     // Local is the first type shown; the SFTP servers are offered when the type changes.
     let form = FormView::new(None, "", ProviderKind::Local, &RawFields::new(), &[], &FieldErrors::new())
-        .in_dialog(query.dialog.as_deref() == Some("1"));
+        .in_dialog(query.dialog.as_deref() == Some("1"))
+        .for_select(dialog::plan_select(query.select.as_deref()));
     form_response(StatusCode::OK, &user, "New destination".into(), "/destinations".into(), form)
 }
 
@@ -173,11 +176,11 @@ async fn saved(
     } else {
         let form =
             FormView::new(Some(d.id.clone()), &d.name, d.kind, &d.settings, &d.stored_secrets, &FieldErrors::new());
-        let mut form = form_view(service, user, form.in_dialog(true), d.kind).await?;
+        let mut form = form_view(service, user, form.in_dialog(true).for_select(submitted.select), d.kind).await?;
         form.test = Some(outcome);
         Some(form)
     };
-    dialog::saved(user, &d, choices, flash, fix)
+    dialog::saved(user, &d, choices, flash, fix, submitted.select)
 }
 
 fn saved_flash(name: &str, outcome: &TestOutcome) -> Flash {

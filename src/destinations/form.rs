@@ -31,6 +31,8 @@ pub struct FormView {
     pub dialog: bool,
     /// Prefix of every element id, so the dialog's ids cannot clash with the plan form's.
     pub ids: &'static str,
+    /// In the dialog: the plan form's select a save fills (`destination_id`, `copy_1`, `copy_2`).
+    pub select: &'static str,
     /// The least the credentials need, from the values typed.
     pub policy: PolicyView,
     /// What the last deep test found (the edit page).
@@ -70,6 +72,7 @@ impl FormView {
             host_key: None,
             dialog: false,
             ids: "",
+            select: super::dialog::PRIMARY_SELECT,
             policy: PolicyView::new(kind, values, ""),
             compatibility: None,
             grant_link: None,
@@ -82,6 +85,12 @@ impl FormView {
             let errors = path.error.as_ref().map_or_else(FieldErrors::new, |m| FieldErrors::single("path", m.as_str()));
             self.grant_link = link_for_refusal(user, &errors, "path", &path.value, FolderAccess::ReadWrite);
         }
+        self
+    }
+
+    /// In the dialog, the plan form's select a save fills.
+    pub(super) fn for_select(mut self, select: &'static str) -> FormView {
+        self.select = select;
         self
     }
 
@@ -163,6 +172,8 @@ pub(super) struct Submitted {
     pub(super) deep: bool,
     /// Sent from the plan form's dialog: answer into the dialog.
     pub(super) dialog: bool,
+    /// The plan form's select the dialog fills.
+    pub(super) select: &'static str,
     pub(super) input: DestinationInput,
 }
 
@@ -175,6 +186,7 @@ impl Submitted {
             id: form_value(pairs, "id").filter(|v| !v.is_empty()).map(str::to_owned),
             deep: form_value(pairs, "deep").is_some_and(|v| v == "true"),
             dialog: form_value(pairs, "dialog").is_some_and(|v| v == "1"),
+            select: super::dialog::plan_select(form_value(pairs, "select")),
             input: DestinationInput {
                 name: form_value(pairs, "name").unwrap_or_default().to_owned(),
                 kind: form_value(pairs, "type").unwrap_or(ProviderKind::Local.as_str()).to_owned(),
@@ -190,7 +202,9 @@ impl Submitted {
     /// The form again, as typed (secrets blank), with `errors` next to their fields.
     pub(super) fn form(&self, stored: &[&str], errors: &FieldErrors) -> FormView {
         let input = &self.input;
-        FormView::new(self.id.clone(), &input.name, self.kind(), &input.fields, stored, errors).in_dialog(self.dialog)
+        FormView::new(self.id.clone(), &input.name, self.kind(), &input.fields, stored, errors)
+            .in_dialog(self.dialog)
+            .for_select(self.select)
     }
 }
 

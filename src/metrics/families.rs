@@ -8,7 +8,7 @@
 
 use super::store::{self, DurationBucket, RunTotals};
 use crate::db::DbConn;
-use crate::runs::store::{FAILED, INTERRUPTED, QUEUED, RUNNING, SKIPPED, SUCCEEDED};
+use crate::runs::store::{FAILED, INTERRUPTED, PARTIAL, QUEUED, RUNNING, SKIPPED, SUCCEEDED};
 use chrono::NaiveDateTime;
 use diesel::QueryResult;
 use prometheus_client::collector::Collector;
@@ -29,7 +29,7 @@ pub const FAMILIES: &[AddFamilies] =
     &[workspaces, plan_runs, run_durations, destinations, test_durations, databases, notification_deliveries];
 
 /// The statuses a run ends in: each a counter that only grows.
-const ENDED: [&str; 4] = [SUCCEEDED, FAILED, SKIPPED, INTERRUPTED];
+const ENDED: [&str; 5] = [SUCCEEDED, PARTIAL, FAILED, SKIPPED, INTERRUPTED];
 /// The statuses of a destination, one series each (1 for the current one).
 const DESTINATION_STATUSES: [&str; 4] = ["active", "testing", "failed", "disabled"];
 /// Run duration buckets, in seconds: a second to six hours.
@@ -156,6 +156,10 @@ fn plan_runs(c: &mut DbConn, registry: &mut Registry) -> QueryResult<()> {
                 runs.get_or_create(&PlanStatusLabels { workspace, plan, status: status.clone() }).inc_by(count(n));
             }
             _ => {}
+        }
+        // A partial run wrote its artifact too (to some copies); only a full success is a success.
+        if status == PARTIAL {
+            written.get_or_create(&labels).inc_by(count(bytes));
         }
         if status == SUCCEEDED {
             written.get_or_create(&labels).inc_by(count(bytes));

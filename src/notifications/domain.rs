@@ -11,6 +11,8 @@ pub enum EventKind {
     RunFailed,
     RunInterrupted,
     RunSucceeded,
+    /// Some copies of a run failed, others hold the artifact.
+    RunPartial,
     /// The first success after a failure (or an interruption).
     Recovered,
     PlanStale,
@@ -25,8 +27,9 @@ pub enum EventKind {
 
 impl EventKind {
     /// Every kind a channel may choose, in the order the form lists them.
-    pub const CHOOSABLE: [EventKind; 9] = [
+    pub const CHOOSABLE: [EventKind; 10] = [
         EventKind::RunFailed,
+        EventKind::RunPartial,
         EventKind::RunInterrupted,
         EventKind::RunSucceeded,
         EventKind::Recovered,
@@ -43,6 +46,7 @@ impl EventKind {
             EventKind::RunFailed => "run.failed",
             EventKind::RunInterrupted => "run.interrupted",
             EventKind::RunSucceeded => "run.succeeded",
+            EventKind::RunPartial => "run.partial",
             EventKind::Recovered => "run.recovered",
             EventKind::PlanStale => "plan.stale",
             EventKind::DestinationTestFailed => "destination.test_failed",
@@ -58,6 +62,7 @@ impl EventKind {
             EventKind::RunFailed => "Run failed",
             EventKind::RunInterrupted => "Run interrupted",
             EventKind::RunSucceeded => "Run succeeded",
+            EventKind::RunPartial => "Run partially succeeded (some copies failed)",
             EventKind::Recovered => "Recovered (first success after a failure)",
             EventKind::PlanStale => "Plan stale (no success within two scheduled times)",
             EventKind::DestinationTestFailed => "Destination test failed",

@@ -218,6 +218,14 @@ pub fn run_ended(conn: &mut DbConn, run_id: &str) -> QueryResult<()> {
             }
             ping(conn, &workspace, &plan_id, Ping::Success, None)
         }
+        // Some copies failed: said as such, naming them; the heartbeat hears a success (there is
+        // a backup), the channels the failures.
+        "partial" => {
+            let failed = super::copies::failed_copies(conn, run_id)?;
+            let message = format!("The backup stored {} on some copies, but {failed}", size(bytes));
+            emit(conn, event(EventKind::RunPartial, format!("Backup partially succeeded: {plan_name}"), message))?;
+            ping(conn, &workspace, &plan_id, Ping::Success, None)
+        }
         "failed" => {
             emit(conn, event(EventKind::RunFailed, format!("Backup failed: {plan_name}"), reason.clone()))?;
             ping(conn, &workspace, &plan_id, Ping::Fail, Some(&reason))

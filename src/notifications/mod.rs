@@ -7,6 +7,7 @@
 //! conditions (stale plans, broken WAL archiving) are looked for by `watch`.
 
 pub mod channels;
+mod copies;
 pub mod domain;
 pub mod emit;
 pub mod html;

@@ -5,7 +5,7 @@ use crate::db::DbConn;
 use crate::db::schema::destinations::dsl as destinations;
 use crate::db::schema::plans::dsl as plans;
 use crate::db::schema::runs::dsl as runs;
-use crate::runs::store::{FAILED, INTERRUPTED, RunRow, SUCCEEDED};
+use crate::runs::store::{FAILED, INTERRUPTED, PARTIAL, RunRow, SUCCEEDED};
 use chrono::NaiveDateTime;
 use diesel::dsl::max;
 use diesel::prelude::*;
@@ -62,7 +62,7 @@ pub fn last_failures(conn: &mut DbConn, workspace: &str, limit: i64) -> QueryRes
     runs::runs
         .inner_join(plans::plans)
         .filter(runs::workspace_id.eq(workspace))
-        .filter(runs::status.eq_any([FAILED, INTERRUPTED]))
+        .filter(runs::status.eq_any([FAILED, INTERRUPTED, PARTIAL]))
         .order((runs::created_at.desc(), runs::id.desc()))
         .limit(limit)
         .select((RunRow::as_select(), plans::name))
@@ -82,12 +82,16 @@ pub struct Artifact {
 
 /// The artifacts of successful runs that are held now or were held at some time after `since`.
 pub fn artifacts(conn: &mut DbConn, workspace: &str, since: NaiveDateTime) -> QueryResult<Vec<Artifact>> {
-    runs::runs
+    // Each copy is an artifact on its own destination (the primary's is position 0).
+    use crate::db::schema::run_copies::dsl as copies;
+    copies::run_copies
+        .inner_join(runs::runs)
         .filter(runs::workspace_id.eq(workspace))
-        .filter(runs::status.eq(SUCCEEDED))
-        .filter(runs::object_key.is_not_null())
-        .filter(runs::destination_id.is_not_null())
-        .filter(runs::pruned_at.is_null().or(runs::pruned_at.gt(since)))
-        .select((runs::destination_id, runs::bytes, runs::finished_at, runs::created_at, runs::pruned_at))
+        .filter(runs::status.eq_any([SUCCEEDED, PARTIAL]))
+        .filter(copies::status.eq(crate::runs::copies_store::COPY_SUCCEEDED))
+        .filter(copies::object_key.is_not_null())
+        .filter(copies::destination_id.is_not_null())
+        .filter(copies::pruned_at.is_null().or(copies::pruned_at.gt(since)))
+        .select((copies::destination_id, copies::bytes, copies::finished_at, runs::created_at, copies::pruned_at))
         .load(conn)
 }

@@ -164,6 +164,8 @@ pub struct NewPlan {
     /// The full connection URL of a database source, to be sealed.
     pub source_secret: Option<SecretString>,
     pub destination_id: Option<String>,
+    /// Up to two more destinations written by every run (ids the service checks), in order.
+    pub copies: Vec<String>,
     pub schedule: Schedule,
     pub retention: Retention,
     pub enabled: bool,
@@ -180,6 +182,8 @@ pub struct PlanInput {
     /// A PostgreSQL source's connection URL: a secret, never rendered back.
     pub source_url: String,
     pub destination_id: String,
+    /// The copies' destination ids as entered (`copy_1`, `copy_2`; blank: none).
+    pub copies: Vec<String>,
     pub schedule: String,
     pub retention: String,
     pub enabled: bool,
@@ -205,6 +209,7 @@ impl NewPlan {
         if destination_id.is_none() {
             errors.add("destination_id", "Choose a destination.");
         }
+        let copies = parse_copies(&input.copies, destination_id.as_deref()).map_err(|e| errors.merge(e)).ok();
         match (name, source, schedule, retention) {
             (Some(name), Some(source), Some(schedule), Some(retention)) if errors.is_empty() => {
                 let ParsedSource { source, secret } = source;
@@ -213,6 +218,7 @@ impl NewPlan {
                     source,
                     source_secret: secret,
                     destination_id,
+                    copies: copies.unwrap_or_default(),
                     schedule,
                     retention,
                     enabled: input.enabled,
@@ -224,9 +230,46 @@ impl NewPlan {
     }
 }
 
+/// The copies as entered: blanks dropped; at most two, none twice, none the primary. Errors are
+/// on `copy_N` (N from 1), or `copies` when there are too many.
+pub fn parse_copies(entered: &[String], primary: Option<&str>) -> Result<Vec<String>, FieldErrors> {
+    use super::copies::{MAX_COPIES, field};
+    let mut errors = FieldErrors::new();
+    let mut copies: Vec<String> = Vec::new();
+    for (i, id) in entered.iter().enumerate() {
+        let id = id.trim();
+        if id.is_empty() {
+            continue;
+        }
+        if primary == Some(id) {
+            errors.add(&field(i + 1), "This is the plan's primary destination; a copy must go somewhere else.");
+        } else if copies.iter().any(|c| c == id) {
+            errors.add(&field(i + 1), "This destination is already a copy of this plan; choose another.");
+        } else {
+            copies.push(id.to_owned());
+        }
+    }
+    if entered.len() > MAX_COPIES {
+        errors.add("copies", format!("A plan has at most {MAX_COPIES} copies beside its destination."));
+    }
+    if errors.is_empty() { Ok(copies) } else { Err(errors) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn copies_are_two_at_most_distinct_and_not_the_primary() {
+        let ids = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(parse_copies(&ids(&["b", " ", "c"][..2]), Some("a")), Ok(ids(&["b"])));
+        let twice = parse_copies(&ids(&["b", "b"]), Some("a")).expect_err("twice");
+        assert!(twice.get("copy_2").is_some_and(|m| m.contains("already")), "{twice:?}");
+        let primary = parse_copies(&ids(&["a"]), Some("a")).expect_err("primary");
+        assert!(primary.get("copy_1").is_some_and(|m| m.contains("primary")), "{primary:?}");
+        let many = parse_copies(&ids(&["b", "c", "d"]), Some("a")).expect_err("three");
+        assert!(many.get("copies").is_some(), "{many:?}");
+    }
 
     #[test]
     fn slugs_are_safe_in_object_keys() {

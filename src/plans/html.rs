@@ -80,6 +80,11 @@ impl FormPage {
     fn error(&self, field: &str) -> String {
         self.errors.get(field).unwrap_or_default().to_owned()
     }
+
+    /// The destination chosen for copy `position` (1-based), or "".
+    fn copy_choice(&self, position: &usize) -> &str {
+        self.input.copies.get(position.saturating_sub(1)).map_or("", String::as_str)
+    }
 }
 
 fn input_from(pairs: &[(String, String)]) -> PlanInput {
@@ -90,6 +95,7 @@ fn input_from(pairs: &[(String, String)]) -> PlanInput {
         source_path: value("source_path"),
         source_url: value("source_url"),
         destination_id: value("destination_id"),
+        copies: (1..=crate::plans::copies::MAX_COPIES).map(|n| value(&crate::plans::copies::field(n))).collect(),
         schedule: value("schedule"),
         retention: value("retention"),
         enabled: form_value(pairs, "enabled").is_some(),

@@ -1,5 +1,6 @@
 //! Backup plans: a source, a destination, a schedule (5-field cron, UTC) and a retention count.
 
+pub mod copies;
 pub mod domain;
 mod host_source;
 pub mod html;

@@ -24,6 +24,8 @@ pub struct Plan {
     pub source: Source,
     pub destination_id: Option<String>,
     pub destination_name: Option<String>,
+    /// Up to two more destinations every run writes, in order (see `runs/copies.rs`).
+    pub copies: Vec<PlanCopy>,
     pub schedule: String,
     pub schedule_preview: String,
     pub retention: i64,
@@ -46,12 +48,20 @@ impl Plan {
             },
             source_url: String::new(),
             destination_id: self.destination_id.clone().unwrap_or_default(),
+            copies: self.copies.iter().map(|c| c.destination_id.clone()).collect(),
             schedule: self.schedule.clone(),
             retention: self.retention.to_string(),
             enabled: self.enabled,
             encrypt: self.encrypt,
         }
     }
+}
+
+/// One of a plan's copies: a destination beside its primary one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanCopy {
+    pub destination_id: String,
+    pub destination_name: String,
 }
 
 /// A destination the plan form offers.
@@ -115,8 +125,31 @@ impl PlanService {
 
     pub async fn list(&self, workspace: &str) -> Result<Vec<Plan>, PlanError> {
         let ws = workspace.to_owned();
-        let rows = self.db.run(move |c| store::list(c, &ws)).await?;
-        Ok(rows.into_iter().map(|(row, dest)| to_plan(row, dest)).collect())
+        let (rows, copies, names) = self
+            .db
+            .run(move |c| {
+                let names = crate::destinations::store::list(c, &ws, 10_000, 0)?;
+                Ok((store::list(c, &ws)?, super::copies::of_workspace(c, &ws)?, names))
+            })
+            .await?;
+        let names: std::collections::HashMap<String, String> = names.into_iter().map(|d| (d.id, d.name)).collect();
+        let copies_of = |plan: &str| -> Vec<PlanCopy> {
+            copies
+                .iter()
+                .filter(|(p, _)| p == plan)
+                .map(|(_, d)| PlanCopy {
+                    destination_id: d.clone(),
+                    destination_name: names.get(d).cloned().unwrap_or_default(),
+                })
+                .collect()
+        };
+        Ok(rows
+            .into_iter()
+            .map(|(row, dest)| {
+                let copies = copies_of(&row.id);
+                Plan { copies, ..to_plan(row, dest) }
+            })
+            .collect())
     }
 
     pub async fn get(&self, workspace: &str, id: &str) -> Result<Plan, PlanError> {
@@ -178,6 +211,13 @@ impl PlanService {
                 errors.add("destination_id", "That destination does not exist in this workspace.");
             }
         }
+        // Each copy must be a destination of this same workspace (another's id reads as unknown).
+        for (i, id) in input.copies.iter().enumerate() {
+            let (ws, id) = (workspace.to_owned(), id.trim().to_owned());
+            if !id.is_empty() && !self.db.run(move |c| store::destination_exists(c, &ws, &id)).await? {
+                errors.add(&super::copies::field(i + 1), "That destination does not exist in this workspace.");
+            }
+        }
         match parsed {
             Ok(plan) if errors.is_empty() => Ok(plan),
             _ => Err(PlanError::Invalid(errors)),
@@ -203,10 +243,19 @@ impl PlanService {
         let plan = self.validate(workspace, input, None, now).await?;
         let id = uuid::Uuid::new_v4().to_string();
         let row = PlanRow::new(id.clone(), workspace.to_owned(), now, self.change(workspace, &id, &plan, now));
-        let detail = format!("{} source, {}.", row.source_kind, plan.schedule.preview());
+        let mut detail = format!("{} source, {}.", row.source_kind, plan.schedule.preview());
+        if !plan.copies.is_empty() {
+            detail.push_str(&format!(" Copies: {}.", self.copy_names(workspace, &plan.copies).await?));
+        }
         let entry = Entry::new(by, workspace, Subject::plan(&id, plan.name.as_str()), Action::Created, detail);
+        let copies = plan.copies.clone();
         self.db
-            .run(move |c| audit::store::with_entry(c, &entry, |c| store::insert(c, &row)))
+            .run(move |c| {
+                audit::store::with_entry(c, &entry, |c| {
+                    store::insert(c, &row)?;
+                    super::copies::replace(c, &row.id, &copies, now)
+                })
+            })
             .await
             .map_err(duplicate_name(plan.name.as_str()))?;
         self.get(workspace, &id).await
@@ -222,11 +271,28 @@ impl PlanService {
             (Some(new), Some(old)) => new.expose_secret() != old.expose_secret(),
             (new, old) => new.is_some() != old.is_some(),
         };
-        let detail = describe_changes(&changed(&existing, &change, url_changed));
-        let entry = Entry::new(by, workspace, Subject::plan(id, plan.name.as_str()), Action::Updated, detail);
         let (ws, pid) = (workspace.to_owned(), id.to_owned());
+        let before: Vec<String> =
+            self.db.run(move |c| super::copies::of_plan(c, &ws, &pid)).await?.into_iter().map(|(_, d)| d).collect();
+        let mut fields = changed(&existing, &change, url_changed);
+        let mut detail = describe_changes(&fields);
+        if before != plan.copies {
+            fields.push("copies".into());
+            let now_copies = match plan.copies.is_empty() {
+                true => "none".to_owned(),
+                false => self.copy_names(workspace, &plan.copies).await?,
+            };
+            detail = format!("{} Copies: {now_copies}.", describe_changes(&fields));
+        }
+        let entry = Entry::new(by, workspace, Subject::plan(id, plan.name.as_str()), Action::Updated, detail);
+        let (ws, pid, copies) = (workspace.to_owned(), id.to_owned(), plan.copies.clone());
         self.db
-            .run(move |c| audit::store::with_entry(c, &entry, |c| store::update(c, &ws, &pid, change)))
+            .run(move |c| {
+                audit::store::with_entry(c, &entry, |c| {
+                    store::update(c, &ws, &pid, change)?;
+                    super::copies::replace(c, &pid, &copies, now)
+                })
+            })
             .await
             .map_err(duplicate_name(plan.name.as_str()))?;
         self.get(workspace, id).await
@@ -251,6 +317,13 @@ impl PlanService {
             .run(move |c| audit::store::with_entry(c, &entry, |c| store::set_enabled(c, &ws, &pid, enabled, next)))
             .await?;
         self.get(workspace, id).await
+    }
+
+    /// The destinations' names, in order, for the audit entry: “Disk”, “Offsite”.
+    async fn copy_names(&self, workspace: &str, ids: &[String]) -> Result<String, PlanError> {
+        let choices = self.destination_choices(workspace).await?;
+        let name = |id: &String| choices.iter().find(|c| &c.id == id).map_or(id.clone(), |c| c.name.clone());
+        Ok(ids.iter().map(|id| format!("“{}”", name(id))).collect::<Vec<_>>().join(", "))
     }
 
     /// The stored form of a valid plan (its connection URL sealed).
@@ -316,6 +389,7 @@ fn to_plan(row: PlanRow, destination_name: Option<String>) -> Plan {
         slug: row.slug,
         destination_id: row.destination_id,
         destination_name,
+        copies: Vec::new(),
         schedule: row.schedule,
         schedule_preview: preview,
         retention: row.retention,

@@ -6,15 +6,15 @@ use super::store::{self, RunRow};
 use crate::artifacts::ByteStream;
 use crate::db::DbError;
 use crate::error::AppError;
-use crate::providers::Provider;
+use super::copies_store::RunCopyRow;
 use std::time::Duration;
 
 /// How an artifact reaches the browser.
 pub enum Download {
-    /// A short-lived presigned URL of the destination's own.
-    Redirect(url::Url),
-    /// Streamed through the server.
-    Stream { body: ByteStream, file_name: String, content_type: &'static str },
+    /// A short-lived presigned URL of the destination's own; `copy` is the copy it reads.
+    Redirect { url: url::Url, copy: RunCopyRow },
+    /// Streamed through the server from `copy`.
+    Stream { body: ByteStream, file_name: String, content_type: &'static str, copy: RunCopyRow },
 }
 
 impl Runner {
@@ -58,45 +58,34 @@ impl Runner {
         Ok(self.destinations().names(workspace).await?)
     }
 
-    /// A succeeded, not pruned run with its object key and its destination's provider.
-    pub(super) async fn available_artifact(
-        &self,
-        workspace: &str,
-        id: &str,
-    ) -> Result<(RunRow, String, Box<dyn Provider>), AppError> {
-        let run = self.find(workspace, id).await?;
-        let gone = || AppError::NotFound("This backup is no longer available".into());
-        let (Some(key), Some(destination)) = (run.object_key.clone(), run.destination_id.clone()) else {
-            return Err(gone());
-        };
-        if run.status != store::SUCCEEDED || run.pruned_at.is_some() {
-            return Err(gone());
-        }
-        let (_, provider) = self.destinations().provider(workspace, &destination).await.map_err(|_| gone())?;
-        let provider = provider.map_err(|e| AppError::BadRequest(format!("The destination cannot be used: {e}")))?;
-        Ok((run, key, provider))
-    }
-
-    /// A presigned URL of a succeeded, not pruned run's artifact; None when the destination has
+    /// A presigned URL of a succeeded, not pruned run's artifact on the copy that can give it
+    /// (see [`Runner::open_artifact`]), and which copy that is; None when that destination has
     /// none (then [`Runner::download`] streams it).
     pub async fn presigned(
         &self,
         workspace: &str,
         id: &str,
         valid_for: Duration,
-    ) -> Result<Option<url::Url>, AppError> {
-        let (_, key, provider) = self.available_artifact(workspace, id).await?;
-        provider.presign(&key, valid_for).await.map_err(|e| AppError::BadRequest(format!("The download failed: {e}")))
+    ) -> Result<(Option<url::Url>, RunCopyRow), AppError> {
+        let run = self.find(workspace, id).await?;
+        let (opened, body) = self.open_artifact(&run).await?;
+        drop(body);
+        let failed = |e: crate::providers::ProviderError| AppError::BadRequest(format!("The download failed: {e}"));
+        let url = opened.provider.presign(opened.key(), valid_for).await.map_err(failed)?;
+        Ok((url, opened.copy))
     }
 
-    /// A succeeded, not pruned run's artifact: presigned where the destination can, else streamed.
+    /// A succeeded, not pruned run's artifact from the first copy that can give it: presigned
+    /// where that destination can, else streamed.
     pub async fn download(&self, workspace: &str, id: &str, valid_for: Duration) -> Result<Download, AppError> {
-        let (_, key, provider) = self.available_artifact(workspace, id).await?;
+        let run = self.find(workspace, id).await?;
+        let (opened, body) = self.open_artifact(&run).await?;
         let failed = |e: crate::providers::ProviderError| AppError::BadRequest(format!("The download failed: {e}"));
-        if let Some(url) = provider.presign(&key, valid_for).await.map_err(failed)? {
-            return Ok(Download::Redirect(url));
+        let copy = opened.copy.clone();
+        if let Some(url) = opened.provider.presign(opened.key(), valid_for).await.map_err(failed)? {
+            return Ok(Download::Redirect { url, copy });
         }
-        let body = provider.get(&key).await.map_err(failed)?;
+        let key = opened.key().to_owned();
         let content_type = if key.ends_with(".dpbe") {
             "application/octet-stream"
         } else if key.ends_with(".tar.zst") {
@@ -107,6 +96,6 @@ impl Runner {
             "application/octet-stream"
         };
         let file_name = key.rsplit('/').next().unwrap_or(&key).to_owned();
-        Ok(Download::Stream { body, file_name, content_type })
+        Ok(Download::Stream { body, file_name, content_type, copy })
     }
 }

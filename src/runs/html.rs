@@ -47,6 +47,65 @@ pub struct RunView {
     pub running: bool,
     /// Succeeded, and retention has not deleted it.
     pub downloadable: bool,
+    /// Each copy the run wrote, when it wrote more than one (see `runs/copies.rs`).
+    pub copies: Vec<CopyView>,
+}
+
+/// One copy of a run as the history shows it.
+pub struct CopyView {
+    /// "Primary", "Copy 1".
+    pub label: String,
+    pub destination: String,
+    pub status: String,
+    pub status_label: &'static str,
+    pub size: String,
+    pub error: String,
+    pub sha256: String,
+}
+
+fn copy_views(copies: Vec<super::copies_store::RunCopyRow>, destinations: &[(String, String)]) -> Vec<CopyView> {
+    if copies.len() < 2 {
+        return Vec::new();
+    }
+    copies
+        .into_iter()
+        .map(|c| CopyView {
+            label: if c.position == 0 { "Primary".into() } else { format!("Copy {}", c.position) },
+            destination: c
+                .destination_id
+                .as_ref()
+                .and_then(|id| destinations.iter().find(|(d, _)| d == id))
+                .map_or_else(|| "—".to_owned(), |(_, name)| name.clone()),
+            status_label: match c.status.as_str() {
+                "succeeded" if c.pruned_at.is_some() => "pruned",
+                "succeeded" => "stored",
+                "skipped" => "skipped",
+                _ => "failed",
+            },
+            size: if c.status == "succeeded" { human_bytes(c.bytes.max(0) as u64) } else { String::new() },
+            error: c.error.unwrap_or_default(),
+            sha256: c.sha256.unwrap_or_default(),
+            status: c.status,
+        })
+        .collect()
+}
+
+/// The history's rows with their copies.
+async fn views(
+    runner: &Runner,
+    workspace: &str,
+    rows: Vec<(RunRow, String)>,
+    names: &[(String, String)],
+) -> Result<Vec<RunView>, AppError> {
+    let ids = rows.iter().map(|(r, _)| r.id.clone()).collect();
+    let mut copies = runner.copies_of_runs(workspace, ids).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(r, plan)| {
+            let of_run = copies.remove(&r.id).unwrap_or_default();
+            RunView { copies: copy_views(of_run, names), ..view(r, plan, names) }
+        })
+        .collect())
 }
 
 fn view(run: RunRow, plan_name: String, destinations: &[(String, String)]) -> RunView {
@@ -62,8 +121,15 @@ fn view(run: RunRow, plan_name: String, destinations: &[(String, String)]) -> Ru
     RunView {
         when: exact(run.created_at),
         running: run.status == RUNNING,
-        downloadable: run.status == store::SUCCEEDED && run.pruned_at.is_none() && run.object_key.is_some(),
-        size: if run.status == store::SUCCEEDED { human_bytes(run.bytes.max(0) as u64) } else { String::new() },
+        downloadable: [store::SUCCEEDED, store::PARTIAL].contains(&run.status.as_str())
+            && run.pruned_at.is_none()
+            && run.object_key.is_some(),
+        size: if [store::SUCCEEDED, store::PARTIAL].contains(&run.status.as_str()) {
+            human_bytes(run.bytes.max(0) as u64)
+        } else {
+            String::new()
+        },
+        copies: Vec::new(),
         status_label: store::label(&run.status),
         status: run.status,
         trigger: run.trigger,
@@ -98,7 +164,8 @@ async fn plan_page(
     let rows = runner.history_of_plan(&user.workspace_id, &plan.id, 200).await?;
     let chart = super::chart::sizes(&rows);
     let names = runner.destination_names(&user.workspace_id).await?;
-    let runs = rows.into_iter().map(|r| view(r, plan.name.clone(), &names)).collect();
+    let rows = rows.into_iter().map(|r| (r, plan.name.clone())).collect();
+    let runs = views(&runner, &user.workspace_id, rows, &names).await?;
     let layout = Layout::for_user(&user, "plans");
     render(StatusCode::OK, &PlanPage { layout, flash: Flash::take(&session), plan, runs, chart })
 }
@@ -127,7 +194,7 @@ struct RunsPage {
 async fn runs_page(user: CurrentUser, runner: web::Data<Runner>) -> Result<HttpResponse, AppError> {
     let rows = runner.history(&user.workspace_id, 200).await?;
     let names = runner.destination_names(&user.workspace_id).await?;
-    let runs = rows.into_iter().map(|(r, plan)| view(r, plan, &names)).collect();
+    let runs = views(&runner, &user.workspace_id, rows, &names).await?;
     render(StatusCode::OK, &RunsPage { layout: Layout::for_user(&user, "runs"), runs })
 }
 
@@ -179,6 +246,10 @@ async fn progress(
     render(StatusCode::OK, &partial)
 }
 
+/// Which copy a download reads: 0 the primary, 1 and 2 the copies.
+pub const COPY_HEADER: actix_web::http::header::HeaderName =
+    actix_web::http::header::HeaderName::from_static("x-devpilot-copy");
+
 /// How long a presigned download link stays valid.
 const LINK_VALID_FOR: std::time::Duration = std::time::Duration::from_secs(300);
 
@@ -190,9 +261,14 @@ async fn download(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     match runner.download(&user.workspace_id, &path, LINK_VALID_FOR).await? {
-        Download::Redirect(url) => Ok(see_other(url.as_str())),
-        Download::Stream { body, file_name, content_type } => Ok(HttpResponse::Ok()
+        Download::Redirect { url, copy } => {
+            let mut answer = see_other(url.as_str());
+            answer.headers_mut().insert(COPY_HEADER, copy.position.into());
+            Ok(answer)
+        }
+        Download::Stream { body, file_name, content_type, copy } => Ok(HttpResponse::Ok()
             .content_type(content_type)
+            .insert_header((COPY_HEADER, copy.position.to_string()))
             .insert_header(actix_web::http::header::ContentDisposition::attachment(file_name))
             .streaming(body)),
     }
@@ -305,7 +381,7 @@ async fn restore(
         }
     };
     match runner.restore(&user.workspace_id, &path, &target).await {
-        Ok(()) => {
+        Ok(copy) => {
             page.succeeded = true;
             page.outcome = match &target {
                 RestoreTarget::Postgres(database) => match database.into {
@@ -319,6 +395,7 @@ async fn restore(
                 },
                 _ => format!("Restored into {}; the checksum matched.", page.target),
             };
+            page.outcome = format!("{} Read from {copy}.", page.outcome);
             render(StatusCode::OK, &page)
         }
         Err(AppError::BadRequest(message)) => {

@@ -2,7 +2,10 @@
 //! the way, recorded with its outcome; retention afterwards; the scheduler that starts due plans;
 //! restores of a run's artifact, and imports of a dump handed in ([`imports`]).
 
+pub mod artifact;
 pub mod chart;
+pub mod copies;
+pub mod copies_store;
 pub mod databases;
 pub mod history;
 pub mod html;
@@ -12,7 +15,7 @@ pub mod own_folders;
 pub mod progress;
 pub mod recovery;
 pub mod restore;
-mod retention;
+pub mod retention;
 pub mod runner;
 pub mod scheduler;
 mod source;

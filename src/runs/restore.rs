@@ -67,20 +67,20 @@ impl RestoreTarget {
 }
 
 impl Runner {
-    /// Downloads the artifact once, checking its checksum, then restores it into `target`.
-    pub async fn restore(&self, workspace: &str, run_id: &str, target: &RestoreTarget) -> Result<(), AppError> {
-        let (run, key, provider) = self.available_artifact(workspace, run_id).await?;
-        let sha256 = run.sha256.clone().ok_or_else(|| {
-            AppError::BadRequest("This backup has no recorded checksum, so it cannot be verified.".into())
-        })?;
+    /// Downloads the artifact once from the first copy that can give it, checking that copy's
+    /// checksum, then restores it into `target`; answers which copy it read (“copy 1 (“Offsite”)”).
+    pub async fn restore(&self, workspace: &str, run_id: &str, target: &RestoreTarget) -> Result<String, AppError> {
+        let run = self.find(workspace, run_id).await?;
         let failed = |e: RestoreError| AppError::BadRequest(format!("The restore failed: {e}."));
-        let read = |e: crate::providers::ProviderError| AppError::BadRequest(format!("Reading the backup failed: {e}"));
         let temp = PrivateTemp::create(self.data_dir())
             .map_err(|e| AppError::Internal(anyhow::anyhow!("making a private temporary folder: {e}")))?;
         let (path, file) = temp
             .new_file("artifact")
             .map_err(|e| AppError::Internal(anyhow::anyhow!("a private temporary file: {e}")))?;
-        let download = provider.get(&key).await.map_err(read)?;
+        let (opened, download) = self.open_artifact(&run).await?;
+        let sha256 = opened.copy.sha256.clone().ok_or_else(|| {
+            AppError::BadRequest("This backup has no recorded checksum, so it cannot be verified.".into())
+        })?;
         restore::download_verified(download, tokio::fs::File::from_std(file), &sha256).await.map_err(failed)?;
         let file = tokio::fs::File::open(&path).await.map_err(|e| failed(RestoreError::Read(e)))?;
         let mut body: ByteStream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024).boxed();
@@ -98,6 +98,6 @@ impl Runner {
         };
         // The private copy goes now, whatever happened (and with `temp` on every early return).
         drop(temp);
-        restored.map_err(failed)
+        restored.map_err(failed).map(|()| opened.describe())
     }
 }

@@ -1,18 +1,19 @@
 //! Running a plan once: check its destination, stream the source to it (retrying transient
 //! failures from the start), record the outcome, then apply retention.
 
-use super::store::{self, FAILED, QUEUED, RunEnd, RunRow, SKIPPED, SUCCEEDED};
+use super::copies::{CopyEnd, Target, Unusable, failure_line, tee, transient};
+use super::copies_store::{self, COPY_SUCCEEDED, RunCopyRow};
+use super::store::{self, FAILED, PARTIAL, QUEUED, RunEnd, RunRow, SKIPPED, SUCCEEDED};
 use crate::artifacts::checksum::{DigestHandle, Digesting};
 use crate::artifacts::walk::Skipped;
 use crate::artifacts::{ByteStream, SourceRead, encryption, workspace_key};
 use crate::crypto::CredentialCipher;
 use crate::db::{Db, DbError};
-use crate::destinations::domain::Status;
 use crate::destinations::service::DestinationService;
 use crate::grants::GrantService;
 use crate::plans::domain::Source;
 use crate::plans::store::{self as plans, PlanRow};
-use crate::providers::{ErrorKind, Provider, ProviderError};
+use crate::providers::{ErrorKind, ProviderError};
 use chrono::{NaiveDateTime, Utc};
 use futures::StreamExt;
 use std::collections::HashMap;
@@ -72,19 +73,19 @@ pub struct Runner {
     instance: Arc<str>,
 }
 
-/// A finished upload: its size, the source bytes read, its digest, what the walk skipped.
+/// What the uploads of a run gave: each copy's end, the source bytes read, what the walk skipped.
 struct Uploaded {
-    bytes: u64,
+    copies: Vec<CopyEnd>,
     read: u64,
-    sha256: String,
     notes: Option<String>,
 }
 
-/// Why a run did not succeed: failed (an error) or skipped (a reason).
+/// How a run's attempt ended: at least one copy holds the artifact under `key`, or none does
+/// (failed: an error; skipped: a reason); with every copy's own end.
 enum Outcome {
-    Succeeded { bytes: u64, read: u64, sha256: String, key: String, notes: Option<String> },
-    Failed(String),
-    Skipped(String),
+    Uploaded { key: String, read: u64, notes: Option<String>, copies: Vec<CopyEnd> },
+    Failed { error: String, copies: Vec<CopyEnd> },
+    Skipped { reason: String, copies: Vec<CopyEnd> },
 }
 
 impl Runner {
@@ -210,47 +211,79 @@ impl Runner {
     /// so a run that shows "succeeded" has finished everything, a failed delete included.
     async fn execute(&self, plan: PlanRow, run: RunRow) {
         let outcome = self.attempt(&plan, &run.id).await;
-        let end = match outcome {
-            Outcome::Succeeded { bytes, read, sha256, key, notes } => {
-                let problem = self.apply_retention(&plan, &run.id, &key, &run.destination_id).await;
-                RunEnd {
-                    status: SUCCEEDED,
+        let names: HashMap<String, String> =
+            self.destinations().names(&plan.workspace_id).await.unwrap_or_default().into_iter().collect();
+        let (end, copies, key) = match outcome {
+            Outcome::Uploaded { key, read, notes, copies } => {
+                let rows: Vec<_> = copies.iter().map(|c| c.row(&run.id, &run.workspace_id, Some(&key))).collect();
+                let (id, recorded) = (run.id.clone(), rows.clone());
+                let problem = match self.db.run(move |c| copies_store::record(c, &id, &recorded)).await {
+                    Ok(()) => self.apply_retention(&plan, &run.id).await,
+                    Err(e) => Some(format!("recording the new backup failed: {e}")),
+                };
+                let held = copies.iter().find(|c| c.position == 0 && c.status == COPY_SUCCEEDED);
+                let held = held.or_else(|| copies.iter().find(|c| c.status == COPY_SUCCEEDED));
+                let failures = failure_lines(&copies, &names);
+                let status = if failures.is_empty() { SUCCEEDED } else { PARTIAL };
+                let mut error = (!failures.is_empty()).then(|| format!("Some copies failed: {}.", failures.join("; ")));
+                if let Some(p) = problem {
+                    error = Some(match error {
+                        Some(e) => format!("{e} Retention: {p}"),
+                        None => format!("Retention: {p}"),
+                    });
+                }
+                let end = RunEnd {
+                    status,
                     finished_at: Utc::now().naive_utc(),
-                    bytes: i64::try_from(bytes).unwrap_or(i64::MAX),
-                    sha256: Some(sha256),
-                    object_key: Some(key),
-                    error: problem.map(|p| format!("Retention: {p}")),
+                    bytes: held.map_or(0, |c| i64::try_from(c.bytes).unwrap_or(i64::MAX)),
+                    sha256: held.and_then(|c| c.sha256.clone()),
+                    object_key: Some(key.clone()),
+                    error,
                     notes,
                     read_bytes: Some(i64::try_from(read).unwrap_or(i64::MAX)),
-                }
+                };
+                (end, rows, Some(key))
             }
-            Outcome::Failed(e) => end_without_artifact(FAILED, e),
-            Outcome::Skipped(reason) => end_without_artifact(SKIPPED, reason),
+            Outcome::Failed { error, copies } => {
+                let error = match copies.len() {
+                    0 | 1 => error,
+                    _ => format!("Every copy failed: {}.", failure_lines(&copies, &names).join("; ")),
+                };
+                (end_without_artifact(FAILED, error), copies.iter().map(|c| c.row(&run.id, &run.workspace_id, None)).collect(), None)
+            }
+            Outcome::Skipped { reason, copies } => {
+                (end_without_artifact(SKIPPED, reason), copies.iter().map(|c| c.row(&run.id, &run.workspace_id, None)).collect(), None)
+            }
         };
-        let artifact = end.object_key.clone().filter(|_| end.status == SUCCEEDED);
-        if let Ok(false) = self.record_end(&run.id, end).await
-            && let (Some(key), Some(destination)) = (artifact, &run.destination_id)
+        if let Ok(false) = self.record_end(&run.id, end, copies.clone()).await
+            && let Some(key) = key
         {
             // Another instance took this one for dead and marked the run interrupted meanwhile;
-            // that stands, so the artifact it does not count is not kept either.
-            tracing::warn!(run = %run.id, "the run was marked interrupted meanwhile; removing its artifact");
-            if let Ok((_, Ok(provider))) = self.destinations.provider(&run.workspace_id, destination).await {
-                let _ = provider.delete(&key).await;
+            // that stands, so the artifacts it does not count are not kept either.
+            tracing::warn!(run = %run.id, "the run was marked interrupted meanwhile; removing its artifacts");
+            for copy in copies.iter().filter(|c| c.status == COPY_SUCCEEDED) {
+                let Some(destination) = &copy.destination_id else { continue };
+                if let Ok((_, Ok(provider))) = self.destinations.provider(&run.workspace_id, destination).await {
+                    let _ = provider.delete(&key).await;
+                }
+                let (id, position, now) = (run.id.clone(), copy.position, Utc::now().naive_utc());
+                let _ = self.db.run(move |c| copies_store::mark_pruned(c, &id, position, now)).await;
             }
         }
     }
 
     /// Writes the run's end, waiting out a database outage (the run is over; only its record is
     /// missing). Ok(false): the run had been marked interrupted meanwhile, which stands.
-    async fn record_end(&self, run_id: &str, end: RunEnd) -> Result<bool, DbError> {
+    async fn record_end(&self, run_id: &str, end: RunEnd, copies: Vec<RunCopyRow>) -> Result<bool, DbError> {
         let mut pause = Duration::from_secs(1);
         let give_up = Instant::now() + RECORD_END_FOR;
         loop {
-            let (id, owner, end) = (run_id.to_owned(), self.instance.to_string(), end.clone());
+            let (id, owner, end, copies) = (run_id.to_owned(), self.instance.to_string(), end.clone(), copies.clone());
             let finished = move |c: &mut crate::db::DbConn| {
                 crate::db::write_transaction(c, |c| {
                     let finished = store::finish(c, &id, &owner, end)?;
                     if finished {
+                        copies_store::record(c, &id, &copies)?;
                         crate::notifications::emit::run_ended(c, &id)?;
                     }
                     Ok(finished)
@@ -272,44 +305,54 @@ impl Runner {
     }
 
     async fn attempt(&self, plan: &PlanRow, run_id: &str) -> Outcome {
-        let Some(destination_id) = plan.destination_id.clone() else {
-            return Outcome::Failed("the plan has no destination (it was deleted); choose one".into());
+        // The primary (position 0) and the copies that can be written now; the others end here.
+        let (mut targets, mut ended) = (Vec::new(), Vec::new());
+        let primary = match plan.destination_id.clone() {
+            None => Err(Unusable::Failed("the plan has no destination (it was deleted); choose one".into())),
+            Some(id) => match self.usable(&plan.workspace_id, &id).await {
+                Ok(provider) => Ok(targets.push(Target { position: 0, destination_id: id, provider })),
+                Err(Unusable::Skipped(r)) => {
+                    ended.push(CopyEnd::skipped(0, id, r.clone()));
+                    Err(Unusable::Skipped(r))
+                }
+                Err(Unusable::Failed(e)) => {
+                    ended.push(CopyEnd::failed(0, Some(id), e.clone(), None));
+                    Err(Unusable::Failed(e))
+                }
+            },
         };
-        let (destination, provider) = match self.destinations.provider(&plan.workspace_id, &destination_id).await {
-            Ok(found) => found,
-            Err(e) => return Outcome::Failed(format!("the destination cannot be used: {e}")),
-        };
-        match destination.status {
-            Status::Failed => {
-                let last = destination.last_test_message.unwrap_or_else(|| "no message".into());
-                return Outcome::Failed(format!("destination failed its last test: {last}"));
-            }
-            Status::Disabled => return Outcome::Skipped(format!("destination “{}” is disabled", destination.name)),
-            _ => {}
+        let (ready, not_ready) = self.copy_targets(&plan.workspace_id, &plan.id).await;
+        targets.extend(ready);
+        ended.extend(not_ready);
+        if targets.is_empty() {
+            return match primary {
+                Err(Unusable::Skipped(reason)) => Outcome::Skipped { reason, copies: ended },
+                Err(Unusable::Failed(error)) => Outcome::Failed { error, copies: ended },
+                Ok(()) => Outcome::Failed { error: "nothing to write to".into(), copies: ended },
+            };
         }
-        let provider = match provider {
-            Ok(p) => p,
-            Err(e) => return Outcome::Failed(e.to_string()),
-        };
         let started = Utc::now().naive_utc();
-        let (id, owner, dest) = (run_id.to_owned(), self.instance.to_string(), destination_id.clone());
+        let (id, owner, dest) = (run_id.to_owned(), self.instance.to_string(), plan.destination_id.clone());
         let (ws, pid) = (plan.workspace_id.clone(), plan.id.clone());
         let start = move |c: &mut crate::db::DbConn| {
             crate::db::write_transaction(c, |c| {
-                let started = store::start(c, &id, &owner, &dest, started)?;
+                let started = store::start(c, &id, &owner, dest.as_deref(), started)?;
                 if started {
                     crate::notifications::emit::run_started(c, &ws, &pid)?;
                 }
                 Ok(started)
             })
         };
+        let interrupted = |error: String| Outcome::Failed { error, copies: Vec::new() };
         match self.db.run(start).await {
             Ok(true) => {}
             // Marked interrupted while it waited; nothing to do.
-            Ok(false) => return Outcome::Failed("the run was interrupted before it started".into()),
-            Err(e) => return Outcome::Failed(format!("recording the start failed: {e}")),
+            Ok(false) => return interrupted("the run was interrupted before it started".into()),
+            Err(e) => return interrupted(format!("recording the start failed: {e}")),
         }
-        self.remove_leftovers(provider.as_ref(), plan, run_id).await;
+        for target in &targets {
+            self.remove_leftovers(target.provider.as_ref(), plan, run_id).await;
+        }
         let source = Source::from_db(&plan.source_kind, &plan.source_path);
         let extension = if plan.encrypt { format!("{}.dpbe", source.extension()) } else { source.extension().into() };
         let key = object_key(&plan.slug, started, run_id, &extension);
@@ -318,19 +361,37 @@ impl Runner {
         if let Err(e) = self.db.run(move |c| store::expect(c, &id, expected)).await {
             tracing::warn!(run = %run_id, error = %e, "recording the source's size failed");
         }
-        let result = self.upload(provider.as_ref(), plan, &source, &key, run_id).await;
+        let result = self.upload(&targets, plan, &source, &key, run_id).await;
         self.live.lock().map(|mut l| l.remove(run_id)).ok();
         match result {
-            Ok(Uploaded { bytes, read, sha256, notes }) => Outcome::Succeeded { bytes, read, sha256, key, notes },
-            Err(e) => Outcome::Failed(e.to_string()),
+            Ok(Uploaded { mut copies, read, notes }) => {
+                copies.extend(ended);
+                copies.sort_by_key(|c| c.position);
+                if copies.iter().any(|c| c.status == COPY_SUCCEEDED) {
+                    Outcome::Uploaded { key, read, notes, copies }
+                } else {
+                    let error = copies.iter().find_map(|c| c.error.clone()).unwrap_or_default();
+                    Outcome::Failed { error, copies }
+                }
+            }
+            Err(e) => {
+                let mut copies: Vec<CopyEnd> = targets
+                    .iter()
+                    .map(|t| CopyEnd::failed(t.position, Some(t.destination_id.clone()), e.to_string(), Some(started)))
+                    .collect();
+                copies.extend(ended);
+                copies.sort_by_key(|c| c.position);
+                Outcome::Failed { error: e.to_string(), copies }
+            }
         }
     }
 
-    /// Streams the source to `key`; transient failures start over after a pause (a stream
-    /// cannot be rewound, and the provider removed the partial upload).
+    /// Streams the source to `key` on every target at once (see `copies.rs`: one read, teed).
+    /// Targets that failed transiently start over together after a pause, reading the source
+    /// again for them (a stream cannot be rewound, and the provider removed the partial upload).
     async fn upload(
         &self,
-        provider: &dyn Provider,
+        targets: &[Target],
         plan: &PlanRow,
         source: &Source,
         key: &str,
@@ -344,11 +405,23 @@ impl Runner {
                 )?),
                 false => None,
             };
+        let mut pending: Vec<&Target> = targets.iter().collect();
+        let mut done = Uploaded { copies: Vec::new(), read: 0, notes: None };
         let mut attempt = 1;
         loop {
+            let started = Utc::now().naive_utc();
             let source_error = Arc::new(Mutex::new(None));
             let read = SourceRead::default();
-            let (body, skipped) = self.read_source(plan, source, read.clone()).await.map_err(unreadable)?;
+            let (body, skipped) = match self.read_source(plan, source, read.clone()).await {
+                Ok(found) => found,
+                // Copies already written keep theirs; with none, the run fails on this.
+                Err(e) if !done.copies.is_empty() => {
+                    let e = unreadable(e).to_string();
+                    done.copies.extend(pending.iter().map(|t| failed(t, e.clone(), started)));
+                    return Ok(done);
+                }
+                Err(e) => return Err(unreadable(e)),
+            };
             let body = note_error(body, source_error.clone());
             let body = match &artifact_key {
                 Some(k) => encryption::encrypt(body, k),
@@ -358,33 +431,40 @@ impl Runner {
             let live = Live { digest: digest.clone(), read: read.clone(), since: Instant::now() };
             self.live.lock().map(|mut l| l.insert(run_id.to_owned(), live)).ok();
             let ticker = self.record_progress(run_id, digest.clone(), read.clone());
-            let result = provider.put(key, body).await;
+            let written = tee(body, &pending, key).await;
             ticker.abort();
-            let (sha256, passed) = digest.finish();
+            let (_, passed) = digest.finish();
             let source_error = source_error.lock().ok().and_then(|e| e.clone());
-            match result {
-                Ok(written) if written == passed && source_error.is_none() => {
-                    let notes = skipped.as_ref().and_then(skipped_note);
-                    return Ok(Uploaded { bytes: written, read: read.load(Ordering::Relaxed), sha256, notes });
+            let mut retry = Vec::new();
+            for (target, w) in pending.into_iter().zip(written) {
+                match w.result {
+                    Ok(n) if n == passed && w.received == passed && source_error.is_none() => {
+                        done.copies.push(CopyEnd::succeeded(target, n, w.sha256, started));
+                        done.read = read.load(Ordering::Relaxed);
+                        done.notes = skipped.as_ref().and_then(skipped_note);
+                    }
+                    Ok(n) => {
+                        let _ = target.provider.delete(key).await;
+                        let why = source_error.clone().unwrap_or_else(|| format!("it stored {n} bytes of {passed}"));
+                        done.copies.push(failed(target, format!("The upload is incomplete: {why}"), started));
+                    }
+                    Err(e) if let Some(source) = &source_error => {
+                        let e = format!("Reading the source failed: {source} (the upload was abandoned: {e})");
+                        done.copies.push(failed(target, e, started));
+                    }
+                    Err(e) if transient(&e) && attempt < ATTEMPTS => {
+                        tracing::warn!(run = %run_id, copy = target.position, attempt, error = %e, "upload failed; retrying");
+                        retry.push(target);
+                    }
+                    Err(e) => done.copies.push(failed(target, e.to_string(), started)),
                 }
-                Ok(written) => {
-                    let _ = provider.delete(key).await;
-                    let why = source_error.unwrap_or_else(|| format!("it stored {written} bytes of {passed}"));
-                    return Err(ProviderError::new(ErrorKind::Provider, format!("The upload is incomplete: {why}")));
-                }
-                Err(e) if let Some(source) = source_error => {
-                    return Err(ProviderError::new(
-                        ErrorKind::Provider,
-                        format!("Reading the source failed: {source} (the upload was abandoned: {e})"),
-                    ));
-                }
-                Err(e) if transient(&e) && attempt < ATTEMPTS => {
-                    tracing::warn!(run = %run_id, attempt, error = %e, "upload failed; retrying");
-                    tokio::time::sleep(Duration::from_secs(1 << attempt)).await;
-                    attempt += 1;
-                }
-                Err(e) => return Err(e),
             }
+            if retry.is_empty() {
+                return Ok(done);
+            }
+            tokio::time::sleep(Duration::from_secs(1 << attempt)).await;
+            attempt += 1;
+            pending = retry;
         }
     }
 
@@ -433,8 +513,20 @@ fn end_without_artifact(status: &'static str, error: String) -> RunEnd {
     }
 }
 
-fn transient(e: &ProviderError) -> bool {
-    matches!(e.kind, ErrorKind::Unreachable | ErrorKind::Timeout)
+fn failed(target: &Target, error: String, started: NaiveDateTime) -> CopyEnd {
+    CopyEnd::failed(target.position, Some(target.destination_id.clone()), error, Some(started))
+}
+
+/// "copy 1 (“Offsite”): …" for every copy that did not succeed.
+fn failure_lines(copies: &[CopyEnd], names: &HashMap<String, String>) -> Vec<String> {
+    copies
+        .iter()
+        .filter(|c| c.status != COPY_SUCCEEDED)
+        .map(|c| {
+            let name = c.destination_id.as_ref().and_then(|d| names.get(d)).map_or("deleted", String::as_str);
+            failure_line(c.position, name, c.error.as_deref().unwrap_or("no reason recorded"))
+        })
+        .collect()
 }
 
 /// `{plan-slug}/{timestamp}-{run-id}.tar.zst`: sorts by time within a plan's folder.

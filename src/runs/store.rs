@@ -9,6 +9,8 @@ use diesel::prelude::*;
 pub const QUEUED: &str = "queued";
 pub const RUNNING: &str = "running";
 pub const SUCCEEDED: &str = "succeeded";
+/// Some copies succeeded, others failed (`run_copies` says which).
+pub const PARTIAL: &str = "partial";
 pub const FAILED: &str = "failed";
 pub const SKIPPED: &str = "skipped";
 /// The instance running it stopped (a restart, a crash) before it ended.
@@ -24,6 +26,7 @@ pub fn label(status: &str) -> &'static str {
         QUEUED => "Queued",
         RUNNING => "Running",
         SUCCEEDED => "Succeeded",
+        PARTIAL => "Partially succeeded",
         FAILED => "Failed",
         SKIPPED => "Skipped",
         INTERRUPTED => "Interrupted",
@@ -85,7 +88,7 @@ pub fn insert(conn: &mut DbConn, row: &RunRow) -> QueryResult<()> {
 
 /// Moves the owner's queued run to running; false if it is no longer queued (it was interrupted
 /// meanwhile, by an instance that took this one for dead).
-pub fn start(conn: &mut DbConn, id: &str, owner: &str, destination: &str, at: NaiveDateTime) -> QueryResult<bool> {
+pub fn start(conn: &mut DbConn, id: &str, owner: &str, destination: Option<&str>, at: NaiveDateTime) -> QueryResult<bool> {
     let n =
         diesel::update(dsl::runs.filter(dsl::id.eq(id)).filter(dsl::owner_id.eq(owner)).filter(dsl::status.eq(QUEUED)))
             .set((dsl::status.eq(RUNNING), dsl::started_at.eq(at), dsl::destination_id.eq(destination)))

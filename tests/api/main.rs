@@ -23,6 +23,7 @@ mod browser;
 mod concurrent_writes;
 mod conformance;
 mod csrf_and_roles;
+mod copies;
 mod cut_off_uploads;
 mod database_grant_links;
 mod database_grants;

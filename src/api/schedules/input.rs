@@ -56,10 +56,21 @@ pub struct NewSchedule {
     /// A database of the workspace, backed up with `pg_dump` (instead of `source`).
     #[serde(default)]
     pub database_id: Option<Uuid>,
+    /// Up to two more destinations of the workspace every run writes at the same time as
+    /// `destination_id` (3-2-1): none twice, not `destination_id` itself.
+    #[serde(default)]
+    pub copies: Vec<CopyInput>,
     /// Not taken here: an application's volumes are folders on the server, backed up as a
     /// `source` of type `directory` (answered with a 422 that says so).
     #[serde(default)]
     pub application_id: Option<Uuid>,
+}
+
+/// A copy as sent and shown: a destination of the workspace.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, ToSchema)]
+pub struct CopyInput {
+    #[schema(format = "uuid")]
+    pub destination_id: String,
 }
 
 fn enabled_by_default() -> bool {
@@ -74,6 +85,7 @@ impl NewSchedule {
             source_path: source.path.unwrap_or_default(),
             source_url: source.url.unwrap_or_default(),
             destination_id,
+            copies: self.copies.into_iter().map(|c| c.destination_id).collect(),
             schedule: self.cron_expression,
             retention: self.retention_count.to_string(),
             enabled: self.enabled,
@@ -96,6 +108,8 @@ pub struct ScheduleChange {
     pub encrypt: Option<bool>,
     /// The whole source; with an unchanged type a missing `path` keeps the stored one.
     pub source: Option<SourceInput>,
+    /// The whole list of copies (`[]` removes them); left out keeps them.
+    pub copies: Option<Vec<CopyInput>>,
 }
 
 impl ScheduleChange {
@@ -111,6 +125,9 @@ impl ScheduleChange {
         }
         if let Some(n) = self.retention_count {
             input.retention = n.to_string();
+        }
+        if let Some(copies) = self.copies {
+            input.copies = copies.into_iter().map(|c| c.destination_id).collect();
         }
         input.enabled = self.enabled.unwrap_or(input.enabled);
         input.encrypt = self.encrypt.unwrap_or(input.encrypt);
@@ -128,8 +145,11 @@ impl ScheduleChange {
     }
 }
 
-/// The service's field names as the API's JSON names them.
-fn api_field(field: &str) -> &str {
+/// The service's field names as the API's JSON names them (`copy_1` is `copies[0].destination_id`).
+fn api_field(field: &str) -> std::borrow::Cow<'_, str> {
+    if let Some(n) = field.strip_prefix("copy_").and_then(|n| n.parse::<usize>().ok()) {
+        return format!("copies[{}].destination_id", n.saturating_sub(1)).into();
+    }
     match field {
         "source_kind" => "source.type",
         "source_path" => "source.path",
@@ -138,6 +158,7 @@ fn api_field(field: &str) -> &str {
         "retention" => "retention_count",
         other => other,
     }
+    .into()
 }
 
 pub(super) fn plan_error(e: PlanError) -> ApiError {
@@ -145,7 +166,7 @@ pub(super) fn plan_error(e: PlanError) -> ApiError {
         PlanError::Invalid(errors) => {
             let mut renamed = FieldErrors::new();
             for (field, message) in errors.iter() {
-                renamed.add(api_field(field), message);
+                renamed.add(&api_field(field), message);
             }
             ApiError::invalid(&renamed)
         }

@@ -1,0 +1,51 @@
+//! A plan's copies: up to two destinations beside its primary one, each written by every run
+//! (see `runs/copies.rs`). Stored in `plan_copies` by position (1, 2); the rules (the same
+//! workspace, none twice, not the primary) are checked by the plan service before saving.
+
+use crate::db::DbConn;
+use crate::db::schema::plan_copies::dsl;
+use crate::db::schema::plans::dsl as plans;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+/// At most this many copies beside the primary.
+pub const MAX_COPIES: usize = 2;
+
+/// The form's (and the API's error) field of the copy at `position` (1-based).
+pub fn field(position: usize) -> String {
+    format!("copy_{position}")
+}
+
+/// The plan's copies as (position, destination id), in order. Only a plan of `workspace`.
+pub fn of_plan(conn: &mut DbConn, workspace: &str, plan: &str) -> QueryResult<Vec<(i64, String)>> {
+    dsl::plan_copies
+        .inner_join(plans::plans)
+        .filter(plans::workspace_id.eq(workspace))
+        .filter(dsl::plan_id.eq(plan))
+        .order(dsl::position.asc())
+        .select((dsl::position, dsl::destination_id))
+        .load(conn)
+}
+
+/// The copies of every plan of the workspace, as (plan id, destination id) by position.
+pub fn of_workspace(conn: &mut DbConn, workspace: &str) -> QueryResult<Vec<(String, String)>> {
+    dsl::plan_copies
+        .inner_join(plans::plans)
+        .filter(plans::workspace_id.eq(workspace))
+        .order((dsl::plan_id.asc(), dsl::position.asc()))
+        .select((dsl::plan_id, dsl::destination_id))
+        .load(conn)
+}
+
+/// Replaces the plan's copies with `destinations`, in order (positions 1, 2).
+pub fn replace(conn: &mut DbConn, plan: &str, destinations: &[String], at: NaiveDateTime) -> QueryResult<()> {
+    diesel::delete(dsl::plan_copies.filter(dsl::plan_id.eq(plan))).execute(conn)?;
+    let rows: Vec<_> = destinations
+        .iter()
+        .zip(1i64..)
+        .map(|(d, position)| {
+            (dsl::plan_id.eq(plan), dsl::position.eq(position), dsl::destination_id.eq(d), dsl::created_at.eq(at))
+        })
+        .collect();
+    diesel::insert_into(dsl::plan_copies).values(rows).execute(conn).map(|_| ())
+}
