@@ -473,4 +473,8 @@ diesel::table! {
 
 diesel::joinable!(plan_copies -> plans (plan_id));
 diesel::joinable!(run_copies -> runs (run_id));
-diesel::allow_tables_to_appear_in_same_query!(plan_copies, plans, destinations, run_copies, runs);
+diesel::allow_tables_to_appear_in_same_query!(plan_copies, plans);
+diesel::allow_tables_to_appear_in_same_query!(plan_copies, destinations);
+diesel::allow_tables_to_appear_in_same_query!(run_copies, runs);
+diesel::allow_tables_to_appear_in_same_query!(run_copies, destinations);
+diesel::allow_tables_to_appear_in_same_query!(run_copies, plans);

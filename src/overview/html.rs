@@ -107,7 +107,11 @@ fn plan_row(p: PlanSummary, now: NaiveDateTime) -> PlanRow {
         running: r.status == RUNNING || r.status == runs::QUEUED,
         label: runs::label(&r.status),
         when: when(r.finished_at.unwrap_or(r.created_at), now),
-        size: if r.status == runs::SUCCEEDED || r.status == RUNNING { human_bytes(r.bytes) } else { String::new() },
+        size: if [runs::SUCCEEDED, runs::PARTIAL, RUNNING].contains(&r.status.as_str()) {
+            human_bytes(r.bytes)
+        } else {
+            String::new()
+        },
         duration: r.duration.map(duration).unwrap_or_default(),
         error: r.error.unwrap_or_default(),
         status: r.status,

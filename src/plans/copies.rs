@@ -40,12 +40,15 @@ pub fn of_workspace(conn: &mut DbConn, workspace: &str) -> QueryResult<Vec<(Stri
 /// Replaces the plan's copies with `destinations`, in order (positions 1, 2).
 pub fn replace(conn: &mut DbConn, plan: &str, destinations: &[String], at: NaiveDateTime) -> QueryResult<()> {
     diesel::delete(dsl::plan_copies.filter(dsl::plan_id.eq(plan))).execute(conn)?;
-    let rows: Vec<_> = destinations
-        .iter()
-        .zip(1i64..)
-        .map(|(d, position)| {
-            (dsl::plan_id.eq(plan), dsl::position.eq(position), dsl::destination_id.eq(d), dsl::created_at.eq(at))
-        })
-        .collect();
-    diesel::insert_into(dsl::plan_copies).values(rows).execute(conn).map(|_| ())
+    for (destination, position) in destinations.iter().zip(1i64..) {
+        diesel::insert_into(dsl::plan_copies)
+            .values((
+                dsl::plan_id.eq(plan),
+                dsl::position.eq(position),
+                dsl::destination_id.eq(destination),
+                dsl::created_at.eq(at),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
 }

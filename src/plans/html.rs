@@ -81,10 +81,28 @@ impl FormPage {
         self.errors.get(field).unwrap_or_default().to_owned()
     }
 
-    /// The destination chosen for copy `position` (1-based), or "".
-    fn copy_choice(&self, position: &usize) -> &str {
-        self.input.copies.get(position.saturating_sub(1)).map_or("", String::as_str)
+    /// The copies' selects: their field, number, choice and error.
+    fn copy_fields(&self) -> Vec<CopyField> {
+        (1..=crate::plans::copies::MAX_COPIES)
+            .map(|n| {
+                let name = crate::plans::copies::field(n);
+                CopyField {
+                    error: self.error(&name),
+                    selected: self.input.copies.get(n - 1).cloned().unwrap_or_default(),
+                    position: n,
+                    name,
+                }
+            })
+            .collect()
     }
+}
+
+/// One copy's select on the plan form.
+struct CopyField {
+    name: String,
+    position: usize,
+    selected: String,
+    error: String,
 }
 
 fn input_from(pairs: &[(String, String)]) -> PlanInput {

@@ -52,7 +52,11 @@ impl RunCopyRow {
 /// Records a run's copies (replacing any recorded before for the same run).
 pub fn record(conn: &mut DbConn, run: &str, copies: &[RunCopyRow]) -> QueryResult<()> {
     diesel::delete(dsl::run_copies.filter(dsl::run_id.eq(run))).execute(conn)?;
-    diesel::insert_into(dsl::run_copies).values(copies).execute(conn).map(|_| ())
+    // One row at a time: the same statement on both backends (at most three rows).
+    for copy in copies {
+        diesel::insert_into(dsl::run_copies).values(copy).execute(conn)?;
+    }
+    Ok(())
 }
 
 /// A run's copies, the primary first.

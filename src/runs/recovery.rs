@@ -87,27 +87,42 @@ async fn recover(runner: &Runner, live: Vec<String>) -> Result<(), DbError> {
 async fn clean_up(runner: &Runner, runs: Vec<RunRow>) {
     let mut folders_done = HashSet::new();
     for run in runs {
-        let Some(destination) = run.destination_id.clone() else { continue };
-        let built = runner.destinations().provider(&run.workspace_id, &destination).await;
-        let provider = match built.map_err(|e| e.to_string()).and_then(|(_, p)| p.map_err(|e| e.to_string())) {
-            Ok(provider) => provider,
-            Err(e) => {
-                tracing::warn!(run = %run.id, error = %e, "cannot clean up after an interrupted run");
-                continue;
-            }
-        };
-        if let Some(key) = &run.object_key
-            && let Err(e) = provider.delete(key).await
-        {
-            tracing::warn!(run = %run.id, key = %key, error = %e, "could not delete an interrupted run's artifact");
-        }
-        if !folders_done.insert((destination, run.plan_id.clone())) {
-            continue;
-        }
+        // The primary and the plan's copies: each may hold what the run wrote (see copies.rs).
         let (ws, pid) = (run.workspace_id.clone(), run.plan_id.clone());
-        match runner.db().run(move |c| crate::plans::store::find(c, &ws, &pid)).await {
-            Ok(plan) => runner.remove_leftovers(provider.as_ref(), &plan, &run.id).await,
-            Err(e) => tracing::warn!(run = %run.id, error = %e, "cannot clean up after an interrupted run"),
+        let copies = runner.db().run(move |c| crate::plans::copies::of_plan(c, &ws, &pid)).await.unwrap_or_default();
+        let destinations = run.destination_id.clone().into_iter().chain(copies.into_iter().map(|(_, d)| d));
+        for destination in destinations.collect::<Vec<_>>() {
+            clean_up_on(runner, &run, destination, &mut folders_done).await;
         }
+    }
+}
+
+/// [`clean_up`] on one destination of the run.
+async fn clean_up_on(
+    runner: &Runner,
+    run: &RunRow,
+    destination: String,
+    folders_done: &mut HashSet<(String, String)>,
+) {
+    let built = runner.destinations().provider(&run.workspace_id, &destination).await;
+    let provider = match built.map_err(|e| e.to_string()).and_then(|(_, p)| p.map_err(|e| e.to_string())) {
+        Ok(provider) => provider,
+        Err(e) => {
+            tracing::warn!(run = %run.id, error = %e, "cannot clean up after an interrupted run");
+            return;
+        }
+    };
+    if let Some(key) = &run.object_key
+        && let Err(e) = provider.delete(key).await
+    {
+        tracing::warn!(run = %run.id, key = %key, error = %e, "could not delete an interrupted run's artifact");
+    }
+    if !folders_done.insert((destination, run.plan_id.clone())) {
+        return;
+    }
+    let (ws, pid) = (run.workspace_id.clone(), run.plan_id.clone());
+    match runner.db().run(move |c| crate::plans::store::find(c, &ws, &pid)).await {
+        Ok(plan) => runner.remove_leftovers(provider.as_ref(), &plan, &run.id).await,
+        Err(e) => tracing::warn!(run = %run.id, error = %e, "cannot clean up after an interrupted run"),
     }
 }

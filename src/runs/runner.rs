@@ -216,8 +216,14 @@ impl Runner {
         let (end, copies, key) = match outcome {
             Outcome::Uploaded { key, read, notes, copies } => {
                 let rows: Vec<_> = copies.iter().map(|c| c.row(&run.id, &run.workspace_id, Some(&key))).collect();
-                let (id, recorded) = (run.id.clone(), rows.clone());
-                let problem = match self.db.run(move |c| copies_store::record(c, &id, &recorded)).await {
+                // Recorded before retention (which counts this run) and before the end, so that
+                // crash recovery finds what to delete should the process die in between.
+                let (id, recorded, k, dest) = (run.id.clone(), rows.clone(), key.clone(), run.destination_id.clone());
+                let note = move |c: &mut crate::db::DbConn| {
+                    copies_store::record(c, &id, &recorded)?;
+                    store::note_artifact(c, &id, &k, dest.as_deref())
+                };
+                let problem = match self.db.run(note).await {
                     Ok(()) => self.apply_retention(&plan, &run.id).await,
                     Err(e) => Some(format!("recording the new backup failed: {e}")),
                 };
@@ -310,7 +316,10 @@ impl Runner {
         let primary = match plan.destination_id.clone() {
             None => Err(Unusable::Failed("the plan has no destination (it was deleted); choose one".into())),
             Some(id) => match self.usable(&plan.workspace_id, &id).await {
-                Ok(provider) => Ok(targets.push(Target { position: 0, destination_id: id, provider })),
+                Ok(provider) => {
+                    targets.push(Target { position: 0, destination_id: id, provider });
+                    Ok(())
+                }
                 Err(Unusable::Skipped(r)) => {
                     ended.push(CopyEnd::skipped(0, id, r.clone()));
                     Err(Unusable::Skipped(r))

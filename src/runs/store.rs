@@ -99,9 +99,10 @@ pub fn start(conn: &mut DbConn, id: &str, owner: &str, destination: Option<&str>
 /// The plan's runs whose uploads may have left something behind: those that failed or were
 /// interrupted, newest first (each run removes what the ones before it left, so a few would do).
 pub fn cut_off_runs(conn: &mut DbConn, plan: &str) -> QueryResult<Vec<String>> {
+    // A partial run's failed copies may have left something too (only leftovers ever go).
     dsl::runs
         .filter(dsl::plan_id.eq(plan))
-        .filter(dsl::status.eq_any([FAILED, INTERRUPTED]))
+        .filter(dsl::status.eq_any([FAILED, INTERRUPTED, PARTIAL]))
         .order(dsl::created_at.desc())
         .limit(1000)
         .select(dsl::id)
