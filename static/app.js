@@ -112,8 +112,17 @@
   document.addEventListener("destination-saved", function () {
     var dialog = document.getElementById(DIALOG);
     if (dialog && dialog.open) dialog.close();
-    var select = document.getElementById("f-destination_id");
+    var select = document.getElementById(filling);
     if (select) select.focus();
+  });
+
+  // Which select the open dialog fills: a copy's button asks for its own (`select=copy_1`).
+  var filling = "f-destination_id";
+  document.addEventListener("click", function (evt) {
+    var button = evt.target.closest ? evt.target.closest("[hx-get^='/destinations/new?dialog=1']") : null;
+    if (!button) return;
+    var asked = /[?&]select=(copy_[12])/.exec(button.getAttribute("hx-get"));
+    filling = "f-" + (asked ? asked[1] : "destination_id");
   });
 
   // A closed dialog keeps no form behind: the next "New destination…" loads a fresh one.

@@ -6,14 +6,14 @@ use super::auth::ApiUser;
 use super::error::{ApiError, ErrorBody};
 use super::pagination::{PageQuery, Paginated, page_of};
 use super::responses::PageErrors;
+pub use super::run_copies::RunCopyResource;
 use crate::error::AppError;
 use crate::plans::service::PlanService;
+use crate::runs::copies_store::RunCopyRow;
 use crate::runs::history::Download;
 use crate::runs::html::COPY_HEADER;
 use crate::runs::runner::Runner;
-use crate::runs::copies_store::RunCopyRow;
 use crate::runs::store::RunRow;
-pub use super::run_copies::RunCopyResource;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -110,7 +110,8 @@ impl RunResource {
         let signed = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         RunResource {
             copies: Vec::new(),
-            artifact_available: [crate::runs::store::SUCCEEDED, crate::runs::store::PARTIAL].contains(&run.status.as_str())
+            artifact_available: [crate::runs::store::SUCCEEDED, crate::runs::store::PARTIAL]
+                .contains(&run.status.as_str())
                 && run.pruned_at.is_none()
                 && run.object_key.is_some(),
             bytes: signed(progress.bytes),

@@ -54,7 +54,9 @@ impl Runner {
         let several = copies.len() > 1;
         let mut problems = Vec::new();
         for copy in copies {
-            let (Some(destination), Some(key)) = (copy.destination_id.clone(), copy.object_key.clone()) else { continue };
+            let (Some(destination), Some(key)) = (copy.destination_id.clone(), copy.object_key.clone()) else {
+                continue;
+            };
             let Some(name) = names.get(&destination).cloned() else { continue };
             let provider = match self.usable(&run.workspace_id, &destination).await {
                 Ok(provider) => provider,

@@ -119,7 +119,12 @@ impl CopyEnd {
         }
     }
 
-    pub fn failed(position: i64, destination_id: Option<String>, error: String, started: Option<NaiveDateTime>) -> CopyEnd {
+    pub fn failed(
+        position: i64,
+        destination_id: Option<String>,
+        error: String,
+        started: Option<NaiveDateTime>,
+    ) -> CopyEnd {
         CopyEnd {
             position,
             destination_id,

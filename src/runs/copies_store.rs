@@ -82,11 +82,7 @@ pub fn of_runs(conn: &mut DbConn, workspace: &str, runs: &[String]) -> QueryResu
 /// The plan's copies still holding an artifact, with their run's creation time, newest run first:
 /// what retention chooses from. A run that did not end succeeded or partial is left out, except
 /// `current`, whose end is recorded after retention.
-pub fn kept_of_plan(
-    conn: &mut DbConn,
-    plan: &str,
-    current: &str,
-) -> QueryResult<Vec<(RunCopyRow, NaiveDateTime)>> {
+pub fn kept_of_plan(conn: &mut DbConn, plan: &str, current: &str) -> QueryResult<Vec<(RunCopyRow, NaiveDateTime)>> {
     use super::store::{PARTIAL, SUCCEEDED};
     dsl::run_copies
         .inner_join(runs::runs)

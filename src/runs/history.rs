@@ -1,12 +1,12 @@
 //! Reading runs back: history, one run, the last successful size, and an artifact's download.
 //! The pages call these; only here do runs meet the database and the destination's provider.
 
+use super::copies_store::RunCopyRow;
 use super::runner::Runner;
 use super::store::{self, RunRow};
 use crate::artifacts::ByteStream;
 use crate::db::DbError;
 use crate::error::AppError;
-use super::copies_store::RunCopyRow;
 use std::time::Duration;
 
 /// How an artifact reaches the browser.

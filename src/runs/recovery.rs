@@ -98,12 +98,7 @@ async fn clean_up(runner: &Runner, runs: Vec<RunRow>) {
 }
 
 /// [`clean_up`] on one destination of the run.
-async fn clean_up_on(
-    runner: &Runner,
-    run: &RunRow,
-    destination: String,
-    folders_done: &mut HashSet<(String, String)>,
-) {
+async fn clean_up_on(runner: &Runner, run: &RunRow, destination: String, folders_done: &mut HashSet<(String, String)>) {
     let built = runner.destinations().provider(&run.workspace_id, &destination).await;
     let provider = match built.map_err(|e| e.to_string()).and_then(|(_, p)| p.map_err(|e| e.to_string())) {
         Ok(provider) => provider,

@@ -33,7 +33,9 @@ impl Runner {
         };
         let mut problems = Vec::new();
         for copy in old {
-            let (Some(destination), Some(key)) = (copy.destination_id.clone(), copy.object_key.clone()) else { continue };
+            let (Some(destination), Some(key)) = (copy.destination_id.clone(), copy.object_key.clone()) else {
+                continue;
+            };
             let provider = match self.destinations().provider(&plan.workspace_id, &destination).await {
                 Ok((_, Ok(p))) => p,
                 Ok((_, Err(e))) => {
@@ -85,8 +87,7 @@ mod tests {
     fn each_copy_keeps_its_own_newest() {
         // Newest first: r3 wrote both; r2 only the primary (its copy failed); r1 both.
         let kept = vec![copy("r3", 0), copy("r3", 1), copy("r2", 0), copy("r1", 0), copy("r1", 1)];
-        let gone: Vec<(String, i64)> =
-            beyond_retention(kept, 2).into_iter().map(|c| (c.run_id, c.position)).collect();
+        let gone: Vec<(String, i64)> = beyond_retention(kept, 2).into_iter().map(|c| (c.run_id, c.position)).collect();
         assert_eq!(gone, [("r1".to_owned(), 0)], "copy 1 holds only two artifacts, both kept");
     }
 }

@@ -255,11 +255,17 @@ impl Runner {
                     0 | 1 => error,
                     _ => format!("Every copy failed: {}.", failure_lines(&copies, &names).join("; ")),
                 };
-                (end_without_artifact(FAILED, error), copies.iter().map(|c| c.row(&run.id, &run.workspace_id, None)).collect(), None)
+                (
+                    end_without_artifact(FAILED, error),
+                    copies.iter().map(|c| c.row(&run.id, &run.workspace_id, None)).collect(),
+                    None,
+                )
             }
-            Outcome::Skipped { reason, copies } => {
-                (end_without_artifact(SKIPPED, reason), copies.iter().map(|c| c.row(&run.id, &run.workspace_id, None)).collect(), None)
-            }
+            Outcome::Skipped { reason, copies } => (
+                end_without_artifact(SKIPPED, reason),
+                copies.iter().map(|c| c.row(&run.id, &run.workspace_id, None)).collect(),
+                None,
+            ),
         };
         if let Ok(false) = self.record_end(&run.id, end, copies.clone()).await
             && let Some(key) = key

@@ -88,7 +88,13 @@ pub fn insert(conn: &mut DbConn, row: &RunRow) -> QueryResult<()> {
 
 /// Moves the owner's queued run to running; false if it is no longer queued (it was interrupted
 /// meanwhile, by an instance that took this one for dead).
-pub fn start(conn: &mut DbConn, id: &str, owner: &str, destination: Option<&str>, at: NaiveDateTime) -> QueryResult<bool> {
+pub fn start(
+    conn: &mut DbConn,
+    id: &str,
+    owner: &str,
+    destination: Option<&str>,
+    at: NaiveDateTime,
+) -> QueryResult<bool> {
     let n =
         diesel::update(dsl::runs.filter(dsl::id.eq(id)).filter(dsl::owner_id.eq(owner)).filter(dsl::status.eq(QUEUED)))
             .set((dsl::status.eq(RUNNING), dsl::started_at.eq(at), dsl::destination_id.eq(destination)))

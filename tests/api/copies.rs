@@ -22,7 +22,8 @@ use std::time::Duration;
 on_both_backends!(
     every_kind_holds_a_byte_identical_restorable_copy,
     a_copy_cut_off_mid_upload_makes_the_run_partial,
-    copies_must_be_other_destinations_of_the_same_workspace
+    copies_must_be_other_destinations_of_the_same_workspace,
+    the_destination_dialog_fills_a_copy
 );
 
 /// A destination created through the form, tested and active; returns its id.
@@ -86,7 +87,8 @@ async fn every_kind_holds_a_byte_identical_restorable_copy(backend: Backend) {
     let f = fixture(backend).await;
     fill(f.source.path());
     let app = &f.app;
-    let (s3, azure, sftp) = (moto_fields(), crate::provider_azure::fixture().good, crate::provider_sftp::fixture().good);
+    let (s3, azure, sftp) =
+        (moto_fields(), crate::provider_azure::fixture().good, crate::provider_sftp::fixture().good);
     let local = fields(&[("path", &f.target_path().to_string_lossy())]);
     let moto_id = destination(app, "Moto", ProviderKind::S3, &s3).await;
     let azure_id = destination(app, "Azurite", ProviderKind::AzureBlob, &azure).await;
@@ -128,7 +130,10 @@ async fn every_kind_holds_a_byte_identical_restorable_copy(backend: Backend) {
         assert_eq!(copies.len(), 3, "{copies:?}");
         for (position, copy) in copies.iter().enumerate() {
             let (kind, good) = kinds[n * 3 + position];
-            assert_eq!((copy["position"].as_u64(), copy["status"].as_str()), (Some(position as u64), Some("succeeded")));
+            assert_eq!(
+                (copy["position"].as_u64(), copy["status"].as_str()),
+                (Some(position as u64), Some("succeeded"))
+            );
             let bytes = stored(kind, good, &key).await;
             let sha = hex::encode(Sha256::digest(&bytes));
             assert_eq!(copy["sha256"].as_str(), Some(sha.as_str()), "{kind:?} holds exactly what it received");
@@ -146,14 +151,23 @@ async fn every_kind_holds_a_byte_identical_restorable_copy(backend: Backend) {
     std::fs::remove_file(f.target_path().join(key_a)).expect("remove the primary's object");
     let link = api.get(&format!("/api/v1/backup-runs/{run_a}/download")).await;
     assert_eq!((link.status, link.json["copy"]["position"].as_u64()), (200, Some(1)), "{link:?}");
-    let fetched = reqwest::get(link.json["url"].as_str().expect("url")).await.expect("GET").bytes().await.expect("body");
-    assert_eq!(hex::encode(Sha256::digest(&fetched)), runs_sha(&api, run_a).await, "the fallback copy's bytes");
     assert!(restore(app, run_a, f.source.path()).await.contains("Read from copy 1 (“Moto”)"));
     delete_stored(ProviderKind::S3, &s3, key_a).await;
     assert!(restore(app, run_a, f.source.path()).await.contains("Read from copy 2 (“Azurite”)"));
 
     assert!(restore(app, run_b, f.source.path()).await.contains("Read from the primary (“Moto”)"));
     delete_stored(ProviderKind::S3, &s3, key_b).await;
+    // Streamed from the first copy that has it, which the answer names.
+    let artifact = reqwest::Client::new()
+        .get(app.url(&format!("/api/v1/backup-runs/{run_b}/artifact")))
+        .bearer_auth(&api.token)
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(artifact.status(), 200);
+    assert_eq!(artifact.headers().get("x-devpilot-copy").and_then(|v| v.to_str().ok()), Some("1"));
+    let fetched = artifact.bytes().await.expect("body");
+    assert_eq!(hex::encode(Sha256::digest(&fetched)), runs_sha(&api, run_b).await, "the fallback copy's bytes");
     assert!(restore(app, run_b, f.source.path()).await.contains("Read from copy 1 (“Sshd”)"));
     delete_stored(ProviderKind::Sftp, &sftp, key_b).await;
     assert!(restore(app, run_b, f.source.path()).await.contains("Read from copy 2 (“Disk”)"));
@@ -266,12 +280,16 @@ async fn copies_must_be_other_destinations_of_the_same_workspace(backend: Backen
     let app = &f.app;
     let other_path = tempfile::tempdir().expect("second folder");
     app.grant_folder(other_path.path(), "read_write").await;
-    let second = destination(app, "Second", ProviderKind::Local, &fields(&[("path", &other_path.path().to_string_lossy())])).await;
+    let second =
+        destination(app, "Second", ProviderKind::Local, &fields(&[("path", &other_path.path().to_string_lossy())]))
+            .await;
     // A destination of another workspace (the admin's second one).
     assert_eq!(app.post("/workspaces", &[("workspace", "Other")]).await.status, 303);
     let theirs_path = tempfile::tempdir().expect("their folder");
     app.grant_folder_to("Other", theirs_path.path(), "read_write").await;
-    let theirs = destination(app, "Theirs", ProviderKind::Local, &fields(&[("path", &theirs_path.path().to_string_lossy())])).await;
+    let theirs =
+        destination(app, "Theirs", ProviderKind::Local, &fields(&[("path", &theirs_path.path().to_string_lossy())]))
+            .await;
     let home = app.workspace_id("Acme").await;
     assert_eq!(app.post(&format!("/workspaces/{home}/switch"), &[]).await.status, 303);
 
@@ -298,7 +316,10 @@ async fn copies_must_be_other_destinations_of_the_same_workspace(backend: Backen
     assert!(reply.json["fields"]["copies[0].destination_id"].as_str().is_some_and(|m| m.contains("does not exist")));
     let twice = json!([{"destination_id": second}, {"destination_id": second}]);
     let reply = api.post("/api/v1/backup-schedules", body(twice)).await;
-    assert!(reply.json["fields"]["copies[1].destination_id"].as_str().is_some_and(|m| m.contains("already")), "{reply:?}");
+    assert!(
+        reply.json["fields"]["copies[1].destination_id"].as_str().is_some_and(|m| m.contains("already")),
+        "{reply:?}"
+    );
     let three = json!([{"destination_id": second}, {"destination_id": "a"}, {"destination_id": "b"}]);
     assert!(api.post("/api/v1/backup-schedules", body(three)).await.json["fields"]["copies"].is_string());
 
@@ -312,4 +333,38 @@ async fn copies_must_be_other_destinations_of_the_same_workspace(backend: Backen
     let audit = app.get("/audit").await;
     assert!(audit.body.contains("Copies: “Second”."), "the creation names its copies");
     assert!(audit.body.contains("Changed: copies. Copies: none."), "{}", audit.body);
+}
+
+/// "New destination…" beside a copy: the dialog carries which select it fills, and its save
+/// swaps in that copy's options (the new one chosen), leaving the primary's select alone.
+async fn the_destination_dialog_fills_a_copy(backend: Backend) {
+    let f = fixture(backend).await;
+    let app = &f.app;
+    let form = app.get("/plans/new").await;
+    assert!(form.body.contains("hx-get=\"/destinations/new?dialog=1&amp;select=copy_2\""), "{}", form.body);
+    assert!(form.body.contains("<select id=\"f-copy_1\" name=\"copy_1\">"));
+    let dialog = app.get("/destinations/new?dialog=1&select=copy_2").await;
+    assert!(dialog.body.contains("<input type=\"hidden\" name=\"select\" value=\"copy_2\">"), "{}", dialog.body);
+    let forged = app.get("/destinations/new?dialog=1&select=csrf_token").await;
+    assert!(!forged.body.contains("name=\"select\""), "only the plan form's selects are taken");
+
+    let folder = tempfile::tempdir().expect("folder");
+    app.grant_folder(folder.path(), "read_write").await;
+    let path = folder.path().to_string_lossy().into_owned();
+    let token = app.csrf(&app.client).await;
+    let fields =
+        [("name", "Vault"), ("type", "local"), ("config.path", path.as_str()), ("dialog", "1"), ("select", "copy_2")];
+    let request = app.client.post(app.url("/destinations")).header("HX-Request", "true").header("X-CSRF-Token", token);
+    let saved = request.form(&fields).send().await.expect("POST");
+    assert_eq!(saved.status(), 200);
+    let body = saved.text().await.expect("body");
+    let vault = app.destination("Vault").await;
+    assert!(body.contains("<select id=\"f-copy_2\" hx-swap-oob=\"innerHTML\">"), "{body}");
+    assert!(body.contains(&format!("<option value=\"{}\" selected>Vault</option>", vault.id)), "{body}");
+    assert!(body.contains("No copy</option>") && !body.contains("f-destination_id"), "{body}");
+    // The option it chose is one the plan form takes as a copy.
+    let saved = f.save_plan("/plans", "With a vault", &[("copy_2", &vault.id)]).await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let edit = app.get(&format!("/plans/{}/edit", plan(app, "With a vault").await.id)).await;
+    assert!(edit.body.contains(&format!("<option value=\"{}\" selected>Vault</option>", vault.id)));
 }
