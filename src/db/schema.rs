@@ -444,3 +444,34 @@ diesel::table! {
 
 diesel::joinable!(plan_pings -> plans (plan_id));
 diesel::allow_tables_to_appear_in_same_query!(plan_pings, plans);
+
+diesel::table! {
+    retention_policies (plan_id, copy_position) {
+        plan_id -> Text,
+        workspace_id -> Text,
+        copy_position -> BigInt,
+        keep_last -> BigInt,
+        keep_hourly -> BigInt,
+        keep_daily -> BigInt,
+        keep_weekly -> BigInt,
+        keep_monthly -> BigInt,
+        keep_yearly -> BigInt,
+        lock_mode -> Nullable<Text>,
+        lock_days -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    artifact_locks (run_id, copy_position) {
+        run_id -> Text,
+        workspace_id -> Text,
+        copy_position -> BigInt,
+        mode -> Text,
+        retain_until -> Timestamp,
+    }
+}
+
+diesel::joinable!(retention_policies -> plans (plan_id));
+diesel::joinable!(artifact_locks -> runs (run_id));
+diesel::allow_tables_to_appear_in_same_query!(retention_policies, plans);
+diesel::allow_tables_to_appear_in_same_query!(artifact_locks, runs);

@@ -2,6 +2,9 @@
 //! time follows the schedule while the plan is enabled.
 
 use super::domain::{NewPlan, PlanInput, Source};
+use super::gfs::Tiers;
+use super::retention::{RetentionFields, RetentionPolicy};
+use super::retention_store;
 use super::schedule::Schedule;
 use super::store::{self, PlanChange, PlanRow};
 use crate::artifacts::postgres::PostgresUrl;
@@ -27,6 +30,8 @@ pub struct Plan {
     pub schedule: String,
     pub schedule_preview: String,
     pub retention: i64,
+    /// The GFS tiers (keep_last is `retention`) and the lock its uploads carry.
+    pub policy: RetentionPolicy,
     pub enabled: bool,
     pub encrypt: bool,
     pub next_run_at: Option<NaiveDateTime>,
@@ -48,6 +53,7 @@ impl Plan {
             destination_id: self.destination_id.clone().unwrap_or_default(),
             schedule: self.schedule.clone(),
             retention: self.retention.to_string(),
+            tiers: RetentionFields::of(&self.policy),
             enabled: self.enabled,
             encrypt: self.encrypt,
         }
@@ -115,8 +121,15 @@ impl PlanService {
 
     pub async fn list(&self, workspace: &str) -> Result<Vec<Plan>, PlanError> {
         let ws = workspace.to_owned();
-        let rows = self.db.run(move |c| store::list(c, &ws)).await?;
-        Ok(rows.into_iter().map(|(row, dest)| to_plan(row, dest)).collect())
+        let (rows, mut policies) =
+            self.db.run(move |c| Ok((store::list(c, &ws)?, retention_store::plans_policies(c, &ws)?))).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(row, dest)| {
+                let policy = policies.remove(&row.id);
+                to_plan(row, dest, policy)
+            })
+            .collect())
     }
 
     pub async fn get(&self, workspace: &str, id: &str) -> Result<Plan, PlanError> {
@@ -174,8 +187,15 @@ impl PlanService {
         let chosen = input.destination_id.trim().to_owned();
         if !chosen.is_empty() {
             let ws = workspace.to_owned();
-            if !self.db.run(move |c| store::destination_exists(c, &ws, &chosen)).await? {
-                errors.add("destination_id", "That destination does not exist in this workspace.");
+            let kind = self.db.run(move |c| retention_store::destination_kind(c, &ws, &chosen)).await?;
+            match (kind, &parsed) {
+                (None, _) => errors.add("destination_id", "That destination does not exist in this workspace."),
+                (Some(kind), Ok(plan)) if plan.policy.lock.is_some() => {
+                    if let Err(m) = super::retention::lock_capable(&kind) {
+                        errors.add("lock_mode", m);
+                    }
+                }
+                _ => {}
             }
         }
         match parsed {
@@ -205,8 +225,14 @@ impl PlanService {
         let row = PlanRow::new(id.clone(), workspace.to_owned(), now, self.change(workspace, &id, &plan, now));
         let detail = format!("{} source, {}.", row.source_kind, plan.schedule.preview());
         let entry = Entry::new(by, workspace, Subject::plan(&id, plan.name.as_str()), Action::Created, detail);
+        let (ws, policy) = (workspace.to_owned(), plan.policy);
         self.db
-            .run(move |c| audit::store::with_entry(c, &entry, |c| store::insert(c, &row)))
+            .run(move |c| {
+                audit::store::with_entry(c, &entry, |c| {
+                    store::insert(c, &row)?;
+                    retention_store::save(c, &ws, &row.id, 0, &policy)
+                })
+            })
             .await
             .map_err(duplicate_name(plan.name.as_str()))?;
         self.get(workspace, &id).await
@@ -222,11 +248,21 @@ impl PlanService {
             (Some(new), Some(old)) => new.expose_secret() != old.expose_secret(),
             (new, old) => new.is_some() != old.is_some(),
         };
-        let detail = describe_changes(&changed(&existing, &change, url_changed));
+        let mut fields = changed(&existing, &change, url_changed);
+        let before = self.get(workspace, id).await?.policy;
+        if before != plan.policy && !fields.iter().any(|f| f == "retention") {
+            fields.push("retention".into());
+        }
+        let detail = describe_changes(&fields);
         let entry = Entry::new(by, workspace, Subject::plan(id, plan.name.as_str()), Action::Updated, detail);
-        let (ws, pid) = (workspace.to_owned(), id.to_owned());
+        let (ws, pid, policy) = (workspace.to_owned(), id.to_owned(), plan.policy);
         self.db
-            .run(move |c| audit::store::with_entry(c, &entry, |c| store::update(c, &ws, &pid, change)))
+            .run(move |c| {
+                audit::store::with_entry(c, &entry, |c| {
+                    store::update(c, &ws, &pid, change)?;
+                    retention_store::save(c, &ws, &pid, 0, &policy)
+                })
+            })
             .await
             .map_err(duplicate_name(plan.name.as_str()))?;
         self.get(workspace, id).await
@@ -307,7 +343,10 @@ fn changed(before: &PlanRow, after: &PlanChange, url_changed: bool) -> Vec<Strin
     fields.into_iter().filter(|(_, differs)| *differs).map(|(name, _)| name.to_owned()).collect()
 }
 
-fn to_plan(row: PlanRow, destination_name: Option<String>) -> Plan {
+fn to_plan(row: PlanRow, destination_name: Option<String>, policy: Option<RetentionPolicy>) -> Plan {
+    // A plan without a row (none should remain after the migration) keeps its newest N.
+    let last = Tiers::last(u32::try_from(row.retention.max(1)).unwrap_or(1));
+    let policy = policy.unwrap_or(RetentionPolicy { tiers: last, lock: None });
     let preview = Schedule::parse(&row.schedule).map_or_else(|e| format!("invalid schedule: {e}"), |s| s.preview());
     Plan {
         source: Source::from_db(&row.source_kind, &row.source_path),
@@ -319,6 +358,7 @@ fn to_plan(row: PlanRow, destination_name: Option<String>) -> Plan {
         schedule: row.schedule,
         schedule_preview: preview,
         retention: row.retention,
+        policy,
         enabled: row.enabled,
         encrypt: row.encrypt,
         next_run_at: row.next_run_at,

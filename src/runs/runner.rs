@@ -70,6 +70,8 @@ pub struct Runner {
     live: Arc<Mutex<HashMap<String, Live>>>,
     /// This process's instance id: the owner of the runs it executes.
     instance: Arc<str>,
+    /// The time retention counts back from (tests fix it).
+    clock: crate::config::clock::Clock,
 }
 
 /// A finished upload: its size, the source bytes read, its digest, what the walk skipped.
@@ -96,7 +98,16 @@ impl Runner {
         data_dir: std::path::PathBuf,
         instance: Arc<str>,
     ) -> Runner {
-        Runner { db, destinations, cipher, grants, data_dir, live: Arc::default(), instance }
+        Runner { db, destinations, cipher, grants, data_dir, live: Arc::default(), instance, clock: Default::default() }
+    }
+
+    /// The same runner with retention counting back from `clock`.
+    pub fn with_clock(self, clock: crate::config::clock::Clock) -> Runner {
+        Runner { clock, ..self }
+    }
+
+    pub(super) fn clock(&self) -> crate::config::clock::Clock {
+        self.clock
     }
 
     /// Devpilot's data folder.
@@ -212,7 +223,8 @@ impl Runner {
         let outcome = self.attempt(&plan, &run.id).await;
         let end = match outcome {
             Outcome::Succeeded { bytes, read, sha256, key, notes } => {
-                let problem = self.apply_retention(&plan, &run.id, &key, &run.destination_id).await;
+                let retained = self.apply_retention(&plan, &run.id, &key, &run.destination_id).await;
+                let (problem, notes) = (retained.problem, join_notes(notes, retained.note));
                 RunEnd {
                     status: SUCCEEDED,
                     finished_at: Utc::now().naive_utc(),
@@ -404,6 +416,14 @@ impl Runner {
 }
 
 /// What a directory backup skipped, as the run's note.
+/// A run's notes: what the walk skipped, then what retention kept locked.
+fn join_notes(walk: Option<String>, retention: Option<String>) -> Option<String> {
+    match (walk, retention) {
+        (Some(a), Some(b)) => Some(format!("{a} {b}")),
+        (a, b) => a.or(b),
+    }
+}
+
 fn skipped_note(skipped: &Skipped) -> Option<String> {
     let skipped = skipped.lock().ok()?;
     (!skipped.is_empty()).then(|| format!("Not backed up: {}.", skipped.join("; ")))
