@@ -77,30 +77,7 @@ impl RetentionFields {
     }
 }
 
-/// Object Lock's two modes: governance can be lifted by a key allowed to bypass it, compliance
-/// by nobody (not even the account's root) until it ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LockMode {
-    Governance,
-    Compliance,
-}
-
-impl LockMode {
-    pub fn parse(value: &str) -> Option<LockMode> {
-        match value.trim().to_ascii_lowercase().as_str() {
-            "governance" => Some(LockMode::Governance),
-            "compliance" => Some(LockMode::Compliance),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LockMode::Governance => "governance",
-            LockMode::Compliance => "compliance",
-        }
-    }
-}
+pub use crate::providers::lock::LockMode;
 
 /// Each artifact is locked for `days` after it is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

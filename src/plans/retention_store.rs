@@ -204,3 +204,17 @@ pub fn destination_kind(conn: &mut DbConn, workspace: &str, destination: &str) -
         .first(conn)
         .optional()
 }
+
+/// The locks of these runs' artifacts: (run id, copy position, mode, retain until).
+pub fn locks_of_runs(
+    conn: &mut DbConn,
+    workspace: &str,
+    runs: &[String],
+) -> QueryResult<Vec<(String, i64, String, NaiveDateTime)>> {
+    locks::artifact_locks
+        .filter(locks::workspace_id.eq(workspace))
+        .filter(locks::run_id.eq_any(runs))
+        .order((locks::run_id.asc(), locks::copy_position.asc()))
+        .select((locks::run_id, locks::copy_position, locks::mode, locks::retain_until))
+        .load(conn)
+}

@@ -47,6 +47,8 @@ pub struct RunView {
     pub running: bool,
     /// Succeeded, and retention has not deleted it.
     pub downloadable: bool,
+    /// The Object Lock its artifact carries, in words (empty: none).
+    pub lock: String,
 }
 
 fn view(run: RunRow, plan_name: String, destinations: &[(String, String)]) -> RunView {
@@ -74,6 +76,7 @@ fn view(run: RunRow, plan_name: String, destinations: &[(String, String)]) -> Ru
         sha256: run.sha256.unwrap_or_default(),
         plan_name,
         id: run.id,
+        lock: String::new(),
     }
 }
 
@@ -98,9 +101,19 @@ async fn plan_page(
     let rows = runner.history_of_plan(&user.workspace_id, &plan.id, 200).await?;
     let chart = super::chart::sizes(&rows);
     let names = runner.destination_names(&user.workspace_id).await?;
-    let runs = rows.into_iter().map(|r| view(r, plan.name.clone(), &names)).collect();
+    let mut runs: Vec<RunView> = rows.into_iter().map(|r| view(r, plan.name.clone(), &names)).collect();
+    with_locks(&runner, &user.workspace_id, &mut runs).await?;
     let layout = Layout::for_user(&user, "plans");
     render(StatusCode::OK, &PlanPage { layout, flash: Flash::take(&session), plan, runs, chart })
+}
+
+/// Fills in the Object Lock each run's artifact carries.
+async fn with_locks(runner: &Runner, workspace: &str, runs: &mut [RunView]) -> Result<(), AppError> {
+    let mut locks = runner.locks_of_runs(workspace, runs.iter().map(|r| r.id.clone()).collect()).await?;
+    for run in runs.iter_mut() {
+        run.lock = locks.remove(&run.id).unwrap_or_default();
+    }
+    Ok(())
 }
 
 async fn run_now(
@@ -127,7 +140,8 @@ struct RunsPage {
 async fn runs_page(user: CurrentUser, runner: web::Data<Runner>) -> Result<HttpResponse, AppError> {
     let rows = runner.history(&user.workspace_id, 200).await?;
     let names = runner.destination_names(&user.workspace_id).await?;
-    let runs = rows.into_iter().map(|(r, plan)| view(r, plan, &names)).collect();
+    let mut runs: Vec<RunView> = rows.into_iter().map(|(r, plan)| view(r, plan, &names)).collect();
+    with_locks(&runner, &user.workspace_id, &mut runs).await?;
     render(StatusCode::OK, &RunsPage { layout: Layout::for_user(&user, "runs"), runs })
 }
 

@@ -12,6 +12,7 @@ pub mod own_folders;
 pub mod progress;
 pub mod recovery;
 pub mod restore;
+mod locks;
 mod retention;
 pub mod runner;
 pub mod scheduler;

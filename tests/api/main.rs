@@ -39,6 +39,7 @@ mod every_destination;
 mod file_modes;
 mod fingerprint;
 mod fresh_from_memory;
+mod gfs_retention;
 mod grants;
 mod helpers;
 mod hidden_characters;
