@@ -57,6 +57,7 @@ mod notifications;
 mod notifications_delivery;
 mod notifications_support;
 mod oauth;
+mod object_lock;
 mod outbound_policy;
 mod overview;
 mod own_folders;
