@@ -1,5 +1,6 @@
 //! Settings from the environment, each with a default that runs the embedded setup.
 
+pub mod clock;
 mod identity;
 mod notifications;
 mod pitr;
@@ -60,6 +61,8 @@ pub struct Settings {
     pub revalidate_every: Duration,
     /// Notification channels' services and the delivery worker's pace.
     pub notifications: NotificationSettings,
+    /// The clock retention counts back from (the system's; tests fix it).
+    pub clock: clock::Clock,
 }
 
 /// The default of [`Settings::import_max_bytes`]: 10 GiB.
@@ -228,6 +231,7 @@ impl Settings {
             import_max_bytes: import_max_bytes()?,
             revalidate_every: revalidation::from_env()?,
             notifications: NotificationSettings::from_env()?,
+            clock: clock::Clock::default(),
             data_dir,
             database_url,
             local_backup_dir,

@@ -85,7 +85,9 @@ impl Application {
             grant_service.clone(),
             settings.data_dir.clone(),
             instance.id(),
-        );
+        )
+        .with_clock(settings.clock);
+        let retention = web::Data::new(crate::plans::retention_service::RetentionService::new(db.clone(), settings.clock));
         let grants = web::Data::new(grant_service);
         crate::runs::recovery::at_start(&runner, settings.instance_timeout)
             .await
@@ -183,6 +185,7 @@ impl Application {
                 .app_data(overview.clone())
                 .app_data(metrics.clone())
                 .app_data(notifications.clone())
+                .app_data(retention.clone())
                 .route("/healthz", web::get().to(|| async { HttpResponse::Ok().body("ok") }))
                 .route("/static/{file:.*}", web::get().to(crate::web::assets::serve))
                 .route("/favicon.ico", web::get().to(crate::web::assets::favicon))
@@ -199,6 +202,7 @@ impl Application {
                 .configure(crate::invitations::html::routes)
                 .configure(crate::oauth::html::routes)
                 .configure(crate::plans::html::routes)
+                .configure(crate::plans::retention_html::routes)
                 .configure(crate::runs::html::routes)
                 .configure(crate::servers::html::routes)
                 .configure(crate::workspaces::html::routes)

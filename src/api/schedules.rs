@@ -20,8 +20,8 @@ use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
 mod input;
-use input::plan_error;
-pub use input::{CopyInput, NewSchedule, ScheduleChange, SourceInput};
+use input::plan_error_named;
+pub use input::{CopyInput, NewSchedule, RetentionInput, ScheduleChange, SourceInput};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -36,7 +36,9 @@ pub use input::{CopyInput, NewSchedule, ScheduleChange, SourceInput};
         NewSchedule,
         ScheduleChange,
         CopyInput,
-        ScheduleDeleted
+        ScheduleDeleted,
+        RetentionResource,
+        RetentionInput
     )),
     tags((name = "Backup schedules", description = "What is backed up, where to and when"))
 )]
@@ -110,8 +112,10 @@ pub struct ScheduleResource {
     /// The schedule in words.
     #[schema(example = "every day at 02:00 UTC")]
     pub schedule_preview: String,
-    /// How many successful backups are kept.
+    /// How many successful backups are kept: the newest N (`retention.keep_last`).
     pub retention_count: i64,
+    /// GFS tiers and Object Lock.
+    pub retention: RetentionResource,
     pub enabled: bool,
     /// Backups are encrypted with the workspace's artifact key.
     pub encrypt: bool,
@@ -133,11 +137,44 @@ impl From<Plan> for ScheduleResource {
             cron_expression: plan.schedule,
             schedule_preview: plan.schedule_preview,
             retention_count: plan.retention,
+            retention: RetentionResource::from(&plan.policy),
             enabled: plan.enabled,
             encrypt: plan.encrypt,
             next_run_at: plan.next_run_at.map(|t| t.and_utc()),
             created_at: plan.created_at.and_utc(),
             updated_at: plan.updated_at.and_utc(),
+        }
+    }
+}
+
+/// A schedule's retention: the newest `keep_last`, plus the newest backup of each of the most
+/// recent hours, days, ISO weeks, months and years (UTC) that have one (0: the tier is off); and
+/// the Object Lock each upload carries.
+#[derive(Debug, serde::Serialize, serde::Deserialize, ToSchema)]
+pub struct RetentionResource {
+    pub keep_last: i64,
+    pub keep_hourly: i64,
+    pub keep_daily: i64,
+    pub keep_weekly: i64,
+    pub keep_monthly: i64,
+    pub keep_yearly: i64,
+    /// `governance` or `compliance`; null when uploads are not locked.
+    pub lock_mode: Option<String>,
+    pub lock_days: Option<i64>,
+}
+
+impl From<&crate::plans::retention::RetentionPolicy> for RetentionResource {
+    fn from(p: &crate::plans::retention::RetentionPolicy) -> Self {
+        let t = &p.tiers;
+        RetentionResource {
+            keep_last: i64::from(t.keep_last),
+            keep_hourly: i64::from(t.keep_hourly),
+            keep_daily: i64::from(t.keep_daily),
+            keep_weekly: i64::from(t.keep_weekly),
+            keep_monthly: i64::from(t.keep_monthly),
+            keep_yearly: i64::from(t.keep_yearly),
+            lock_mode: p.lock.map(|l| l.mode.as_str().to_owned()),
+            lock_days: p.lock.map(|l| i64::from(l.days)),
         }
     }
 }
@@ -231,10 +268,11 @@ pub async fn create(
             choices.into_iter().find(|d| d.is_default).map(|d| d.id).unwrap_or_default()
         }
     };
+    let named = body.keep_last_in_object();
     let plan = service
         .create(&user.workspace_id, &body.into_input(source, destination_id), &user.actor())
         .await
-        .map_err(plan_error)?;
+        .map_err(|e| plan_error_named(e, named))?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/v1/backup-schedules/{}", plan.id)))
         .json(envelope(plan)))
@@ -310,8 +348,12 @@ pub async fn update(
     user.require_write()?;
     let plan = service.get(&user.workspace_id, &id.to_string()).await?;
     let mut input = plan.input();
+    let named = body.keep_last_in_object();
     body.into_inner().apply(&mut input);
-    let plan = service.update(&user.workspace_id, &plan.id, &input, &user.actor()).await.map_err(plan_error)?;
+    let plan = service
+        .update(&user.workspace_id, &plan.id, &input, &user.actor())
+        .await
+        .map_err(|e| plan_error_named(e, named))?;
     Ok(HttpResponse::Ok().json(envelope(plan)))
 }
 

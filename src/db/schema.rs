@@ -455,6 +455,22 @@ diesel::table! {
 }
 
 diesel::table! {
+    retention_policies (plan_id, copy_position) {
+        plan_id -> Text,
+        workspace_id -> Text,
+        copy_position -> BigInt,
+        keep_last -> BigInt,
+        keep_hourly -> BigInt,
+        keep_daily -> BigInt,
+        keep_weekly -> BigInt,
+        keep_monthly -> BigInt,
+        keep_yearly -> BigInt,
+        lock_mode -> Nullable<Text>,
+        lock_days -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
     run_copies (run_id, position) {
         run_id -> Text,
         workspace_id -> Text,
@@ -478,3 +494,18 @@ diesel::allow_tables_to_appear_in_same_query!(plan_copies, destinations);
 diesel::allow_tables_to_appear_in_same_query!(run_copies, runs);
 diesel::allow_tables_to_appear_in_same_query!(run_copies, destinations);
 diesel::allow_tables_to_appear_in_same_query!(run_copies, plans);
+
+diesel::table! {
+    artifact_locks (run_id, copy_position) {
+        run_id -> Text,
+        workspace_id -> Text,
+        copy_position -> BigInt,
+        mode -> Text,
+        retain_until -> Timestamp,
+    }
+}
+
+diesel::joinable!(retention_policies -> plans (plan_id));
+diesel::joinable!(artifact_locks -> runs (run_id));
+diesel::allow_tables_to_appear_in_same_query!(retention_policies, plans);
+diesel::allow_tables_to_appear_in_same_query!(artifact_locks, runs);

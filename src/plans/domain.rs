@@ -1,6 +1,7 @@
 //! A plan as it is entered: name, source, destination, schedule, retention, enabled — parsed
 //! with an error per field.
 
+use super::retention::{RetentionFields, RetentionPolicy};
 use super::schedule::Schedule;
 use crate::artifacts::postgres::PostgresUrl;
 use crate::destinations::domain::DestinationName;
@@ -168,6 +169,8 @@ pub struct NewPlan {
     pub copies: Vec<String>,
     pub schedule: Schedule,
     pub retention: Retention,
+    /// The GFS tiers (keep_last is `retention`) and the Object Lock of its uploads.
+    pub policy: RetentionPolicy,
     pub enabled: bool,
     /// Encrypt artifacts with the workspace's artifact key.
     pub encrypt: bool,
@@ -186,6 +189,8 @@ pub struct PlanInput {
     pub copies: Vec<String>,
     pub schedule: String,
     pub retention: String,
+    /// The GFS tiers beyond `retention` (keep the last N) and the lock.
+    pub tiers: RetentionFields,
     pub enabled: bool,
     pub encrypt: bool,
 }
@@ -205,13 +210,15 @@ impl NewPlan {
             .map_err(|m| errors.add("schedule", m))
             .ok();
         let retention = Retention::parse(&input.retention).map_err(|m| errors.add("retention", m)).ok();
+        let keep_last = retention.map_or(1, |r| u32::from(r.get()));
+        let policy = RetentionPolicy::parse(keep_last, &input.tiers).map_err(|e| errors.merge(e)).ok();
         let destination_id = Some(input.destination_id.trim().to_owned()).filter(|d| !d.is_empty());
         if destination_id.is_none() {
             errors.add("destination_id", "Choose a destination.");
         }
         let copies = parse_copies(&input.copies, destination_id.as_deref()).map_err(|e| errors.merge(e)).ok();
-        match (name, source, schedule, retention) {
-            (Some(name), Some(source), Some(schedule), Some(retention)) if errors.is_empty() => {
+        match (name, source, schedule, retention, policy) {
+            (Some(name), Some(source), Some(schedule), Some(retention), Some(policy)) if errors.is_empty() => {
                 let ParsedSource { source, secret } = source;
                 Ok(NewPlan {
                     name,
@@ -221,6 +228,7 @@ impl NewPlan {
                     copies: copies.unwrap_or_default(),
                     schedule,
                     retention,
+                    policy,
                     enabled: input.enabled,
                     encrypt: input.encrypt,
                 })

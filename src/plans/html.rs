@@ -74,6 +74,9 @@ struct FormPage {
     grant_link: Option<String>,
     /// For an operator whose PostgreSQL server is not granted: the grant page, ready to grant it.
     database_grant_link: Option<String>,
+    /// The retention partial's tiers, and the plan its preview reads ("new" for a new plan).
+    retention_tiers: [(&'static str, &'static str, u32); 5],
+    retention_plan: String,
 }
 
 impl FormPage {
@@ -116,6 +119,7 @@ fn input_from(pairs: &[(String, String)]) -> PlanInput {
         copies: (1..=crate::plans::copies::MAX_COPIES).map(|n| value(&crate::plans::copies::field(n))).collect(),
         schedule: value("schedule"),
         retention: value("retention"),
+        tiers: super::retention_html::fields_from(pairs),
         enabled: form_value(pairs, "enabled").is_some(),
         encrypt: form_value(pairs, "encrypt").is_some(),
     }
@@ -150,6 +154,8 @@ async fn form_page(
         presets: PRESETS,
         preview,
         stored_url,
+        retention_tiers: super::retention::RetentionFields::TIERS,
+        retention_plan: plan.map_or("new".into(), |p| p.id.clone()),
     })
 }
 
@@ -161,7 +167,12 @@ async fn new_form(user: CurrentUser, service: web::Data<PlanService>) -> Result<
         source_kind: "directory".into(),
         destination_id: destinations.iter().find(|d| d.is_default).map(|d| d.id.clone()).unwrap_or_default(),
         schedule: PRESETS[1].1.into(),
-        retention: "7".into(),
+        // Kopia's defaults: the newest 10, 7 daily, 4 weekly, 24 monthly, 3 yearly.
+        retention: "10".into(),
+        tiers: super::retention::RetentionFields::of(&super::retention::RetentionPolicy {
+            tiers: super::gfs::Tiers::DEFAULT,
+            lock: None,
+        }),
         enabled: true,
         ..PlanInput::default()
     };

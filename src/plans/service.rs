@@ -2,6 +2,9 @@
 //! time follows the schedule while the plan is enabled.
 
 use super::domain::{NewPlan, PlanInput, Source};
+use super::gfs::Tiers;
+use super::retention::{RetentionFields, RetentionPolicy};
+use super::retention_store;
 use super::schedule::Schedule;
 use super::store::{self, PlanChange, PlanRow};
 use crate::artifacts::postgres::PostgresUrl;
@@ -29,6 +32,8 @@ pub struct Plan {
     pub schedule: String,
     pub schedule_preview: String,
     pub retention: i64,
+    /// The GFS tiers (keep_last is `retention`) and the lock its uploads carry.
+    pub policy: RetentionPolicy,
     pub enabled: bool,
     pub encrypt: bool,
     pub next_run_at: Option<NaiveDateTime>,
@@ -51,6 +56,7 @@ impl Plan {
             copies: self.copies.iter().map(|c| c.destination_id.clone()).collect(),
             schedule: self.schedule.clone(),
             retention: self.retention.to_string(),
+            tiers: RetentionFields::of(&self.policy),
             enabled: self.enabled,
             encrypt: self.encrypt,
         }
@@ -125,11 +131,12 @@ impl PlanService {
 
     pub async fn list(&self, workspace: &str) -> Result<Vec<Plan>, PlanError> {
         let ws = workspace.to_owned();
-        let (rows, copies, names) = self
+        let (rows, copies, names, mut policies) = self
             .db
             .run(move |c| {
                 let names = crate::destinations::store::list(c, &ws, 10_000, 0)?;
-                Ok((store::list(c, &ws)?, super::copies::of_workspace(c, &ws)?, names))
+                let policies = retention_store::plans_policies(c, &ws)?;
+                Ok((store::list(c, &ws)?, super::copies::of_workspace(c, &ws)?, names, policies))
             })
             .await?;
         let names: std::collections::HashMap<String, String> = names.into_iter().map(|d| (d.id, d.name)).collect();
@@ -146,8 +153,8 @@ impl PlanService {
         Ok(rows
             .into_iter()
             .map(|(row, dest)| {
-                let copies = copies_of(&row.id);
-                Plan { copies, ..to_plan(row, dest) }
+                let (copies, policy) = (copies_of(&row.id), policies.remove(&row.id));
+                Plan { copies, ..to_plan(row, dest, policy) }
             })
             .collect())
     }
@@ -207,8 +214,15 @@ impl PlanService {
         let chosen = input.destination_id.trim().to_owned();
         if !chosen.is_empty() {
             let ws = workspace.to_owned();
-            if !self.db.run(move |c| store::destination_exists(c, &ws, &chosen)).await? {
-                errors.add("destination_id", "That destination does not exist in this workspace.");
+            let kind = self.db.run(move |c| retention_store::destination_kind(c, &ws, &chosen)).await?;
+            match (kind, &parsed) {
+                (None, _) => errors.add("destination_id", "That destination does not exist in this workspace."),
+                (Some(kind), Ok(plan)) if plan.policy.lock.is_some() => {
+                    if let Err(m) = super::retention::lock_capable(&kind) {
+                        errors.add("lock_mode", m);
+                    }
+                }
+                _ => {}
             }
         }
         // Each copy must be a destination of this same workspace (another's id reads as unknown).
@@ -248,12 +262,13 @@ impl PlanService {
             detail.push_str(&format!(" Copies: {}.", self.copy_names(workspace, &plan.copies).await?));
         }
         let entry = Entry::new(by, workspace, Subject::plan(&id, plan.name.as_str()), Action::Created, detail);
-        let copies = plan.copies.clone();
+        let (ws, copies, policy) = (workspace.to_owned(), plan.copies.clone(), plan.policy);
         self.db
             .run(move |c| {
                 audit::store::with_entry(c, &entry, |c| {
                     store::insert(c, &row)?;
-                    super::copies::replace(c, &row.id, &copies, now)
+                    super::copies::replace(c, &row.id, &copies, now)?;
+                    retention_store::save(c, &ws, &row.id, 0, &policy)
                 })
             })
             .await
@@ -275,6 +290,10 @@ impl PlanService {
         let before: Vec<String> =
             self.db.run(move |c| super::copies::of_plan(c, &ws, &pid)).await?.into_iter().map(|(_, d)| d).collect();
         let mut fields = changed(&existing, &change, url_changed);
+        let before_policy = self.get(workspace, id).await?.policy;
+        if before_policy != plan.policy && !fields.iter().any(|f| f == "retention") {
+            fields.push("retention".into());
+        }
         let mut detail = describe_changes(&fields);
         if before != plan.copies {
             fields.push("copies".into());
@@ -285,12 +304,13 @@ impl PlanService {
             detail = format!("{} Copies: {now_copies}.", describe_changes(&fields));
         }
         let entry = Entry::new(by, workspace, Subject::plan(id, plan.name.as_str()), Action::Updated, detail);
-        let (ws, pid, copies) = (workspace.to_owned(), id.to_owned(), plan.copies.clone());
+        let (ws, pid, copies, policy) = (workspace.to_owned(), id.to_owned(), plan.copies.clone(), plan.policy);
         self.db
             .run(move |c| {
                 audit::store::with_entry(c, &entry, |c| {
                     store::update(c, &ws, &pid, change)?;
-                    super::copies::replace(c, &pid, &copies, now)
+                    super::copies::replace(c, &pid, &copies, now)?;
+                    retention_store::save(c, &ws, &pid, 0, &policy)
                 })
             })
             .await
@@ -380,7 +400,10 @@ fn changed(before: &PlanRow, after: &PlanChange, url_changed: bool) -> Vec<Strin
     fields.into_iter().filter(|(_, differs)| *differs).map(|(name, _)| name.to_owned()).collect()
 }
 
-fn to_plan(row: PlanRow, destination_name: Option<String>) -> Plan {
+fn to_plan(row: PlanRow, destination_name: Option<String>, policy: Option<RetentionPolicy>) -> Plan {
+    // A plan without a row (none should remain after the migration) keeps its newest N.
+    let last = Tiers::last(u32::try_from(row.retention.max(1)).unwrap_or(1));
+    let policy = policy.unwrap_or(RetentionPolicy { tiers: last, lock: None });
     let preview = Schedule::parse(&row.schedule).map_or_else(|e| format!("invalid schedule: {e}"), |s| s.preview());
     Plan {
         source: Source::from_db(&row.source_kind, &row.source_path),
@@ -393,6 +416,7 @@ fn to_plan(row: PlanRow, destination_name: Option<String>) -> Plan {
         schedule: row.schedule,
         schedule_preview: preview,
         retention: row.retention,
+        policy,
         enabled: row.enabled,
         encrypt: row.encrypt,
         next_run_at: row.next_run_at,

@@ -45,6 +45,11 @@ impl ProviderKind {
         }
     }
 
+    /// Whether uploads can carry a retention no key can shorten (S3 Object Lock).
+    pub fn can_lock(self) -> bool {
+        self == ProviderKind::S3
+    }
+
     /// The human name (the API's `type_human`).
     pub fn label(self) -> &'static str {
         match self {

@@ -16,6 +16,7 @@ pub mod google_drive;
 pub mod http;
 mod kind;
 pub mod local;
+pub mod lock;
 mod object_listing;
 mod object_store_errors;
 pub mod outbound;
@@ -264,6 +265,13 @@ pub trait Provider: Send + Sync {
     /// Providers whose partial uploads are never kept, or cannot be listed, have nothing to do.
     async fn remove_leftovers(&self, _folder: &str, _ours: Leftovers<'_>) -> Result<usize, ProviderError> {
         Ok(0)
+    }
+
+    /// Streams `body` to `key` under an Object Lock until `lock.retain_until`: neither a delete
+    /// nor an overwrite can remove it before then. Only where the store can lock (S3 buckets
+    /// with Object Lock); elsewhere refused.
+    async fn put_locked(&self, _key: &str, _body: ByteStream, _lock: &lock::ObjectLock) -> Result<u64, ProviderError> {
+        Err(ProviderError::new(ErrorKind::Provider, "This destination type cannot lock backups (Object Lock is S3's)."))
     }
 
     /// A time-limited download URL, where the provider has them.

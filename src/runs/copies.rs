@@ -37,6 +37,8 @@ pub struct Target {
     pub position: i64,
     pub destination_id: String,
     pub provider: Box<dyn Provider>,
+    /// The Object Lock its upload carries (the policy of its position says so).
+    pub lock: Option<crate::providers::lock::ObjectLock>,
 }
 
 /// What one copy's upload of one attempt gave.
@@ -56,7 +58,10 @@ pub async fn tee(body: ByteStream, targets: &[&Target], key: &str) -> Vec<Writte
         senders.push(Some(tx));
         let (received, digest) = Digesting::new(tokio_stream_of(rx));
         uploads.push(async move {
-            let result = target.provider.put(key, received).await;
+            let result = match &target.lock {
+                Some(lock) => target.provider.put_locked(key, received, lock).await,
+                None => target.provider.put(key, received).await,
+            };
             let (sha256, received) = digest.finish();
             Written { result, sha256, received }
         });
@@ -183,7 +188,7 @@ impl Runner {
         let (mut ready, mut ended) = (Vec::new(), Vec::new());
         for (position, destination_id) in copies {
             match self.usable(workspace, &destination_id).await {
-                Ok(provider) => ready.push(Target { position, destination_id, provider }),
+                Ok(provider) => ready.push(Target { position, destination_id, provider, lock: None }),
                 Err(Unusable::Skipped(reason)) => ended.push(CopyEnd::skipped(position, destination_id, reason)),
                 Err(Unusable::Failed(e)) => ended.push(CopyEnd::failed(position, Some(destination_id), e, None)),
             }
@@ -266,7 +271,7 @@ mod tests {
 
     fn target(position: i64, fail_after: Option<usize>) -> Target {
         let provider = Box::new(Sink { got: Mutex::new(Vec::new()), fail_after });
-        Target { position, destination_id: format!("d{position}"), provider }
+        Target { position, destination_id: format!("d{position}"), provider, lock: None }
     }
 
     #[tokio::test]

@@ -79,20 +79,18 @@ pub fn of_runs(conn: &mut DbConn, workspace: &str, runs: &[String]) -> QueryResu
         .load(conn)
 }
 
-/// The plan's copies still holding an artifact, with their run's creation time, newest run first:
-/// what retention chooses from. A run that did not end succeeded or partial is left out, except
-/// `current`, whose end is recorded after retention.
-pub fn kept_of_plan(conn: &mut DbConn, plan: &str, current: &str) -> QueryResult<Vec<(RunCopyRow, NaiveDateTime)>> {
-    use super::store::{PARTIAL, SUCCEEDED};
+/// The positions (primary, copy 1, copy 2) at which the plan has artifacts still held: where
+/// retention has something to decide.
+pub fn positions_of_plan(conn: &mut DbConn, workspace: &str, plan: &str) -> QueryResult<Vec<i64>> {
     dsl::run_copies
         .inner_join(runs::runs)
+        .filter(runs::workspace_id.eq(workspace))
         .filter(runs::plan_id.eq(plan))
-        .filter(runs::status.eq_any([SUCCEEDED, PARTIAL]).or(runs::id.eq(current)))
         .filter(dsl::status.eq(COPY_SUCCEEDED))
         .filter(dsl::pruned_at.is_null())
-        .order((runs::created_at.desc(), runs::id.desc(), dsl::position.asc()))
-        .limit(100_000)
-        .select((RunCopyRow::as_select(), runs::created_at))
+        .select(dsl::position)
+        .distinct()
+        .order(dsl::position.asc())
         .load(conn)
 }
 

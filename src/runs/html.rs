@@ -49,6 +49,8 @@ pub struct RunView {
     pub downloadable: bool,
     /// Each copy the run wrote, when it wrote more than one (see `runs/copies.rs`).
     pub copies: Vec<CopyView>,
+    /// The Object Lock its artifact carries, in words (empty: none).
+    pub lock: String,
 }
 
 /// One copy of a run as the history shows it.
@@ -90,7 +92,7 @@ fn copy_views(copies: Vec<super::copies_store::RunCopyRow>, destinations: &[(Str
         .collect()
 }
 
-/// The history's rows with their copies.
+/// The history's rows with their copies and locks.
 async fn views(
     runner: &Runner,
     workspace: &str,
@@ -99,13 +101,15 @@ async fn views(
 ) -> Result<Vec<RunView>, AppError> {
     let ids = rows.iter().map(|(r, _)| r.id.clone()).collect();
     let mut copies = runner.copies_of_runs(workspace, ids).await?;
-    Ok(rows
+    let mut runs: Vec<RunView> = rows
         .into_iter()
         .map(|(r, plan)| {
             let of_run = copies.remove(&r.id).unwrap_or_default();
             RunView { copies: copy_views(of_run, names), ..view(r, plan, names) }
         })
-        .collect())
+        .collect();
+    with_locks(runner, workspace, &mut runs).await?;
+    Ok(runs)
 }
 
 fn view(run: RunRow, plan_name: String, destinations: &[(String, String)]) -> RunView {
@@ -140,6 +144,7 @@ fn view(run: RunRow, plan_name: String, destinations: &[(String, String)]) -> Ru
         sha256: run.sha256.unwrap_or_default(),
         plan_name,
         id: run.id,
+        lock: String::new(),
     }
 }
 
@@ -168,6 +173,15 @@ async fn plan_page(
     let runs = views(&runner, &user.workspace_id, rows, &names).await?;
     let layout = Layout::for_user(&user, "plans");
     render(StatusCode::OK, &PlanPage { layout, flash: Flash::take(&session), plan, runs, chart })
+}
+
+/// Fills in the Object Lock each run's artifact carries.
+async fn with_locks(runner: &Runner, workspace: &str, runs: &mut [RunView]) -> Result<(), AppError> {
+    let mut locks = runner.locks_of_runs(workspace, runs.iter().map(|r| r.id.clone()).collect()).await?;
+    for run in runs.iter_mut() {
+        run.lock = locks.remove(&run.id).unwrap_or_default();
+    }
+    Ok(())
 }
 
 async fn run_now(

@@ -15,6 +15,7 @@ pub mod own_folders;
 pub mod progress;
 pub mod recovery;
 pub mod restore;
+mod locks;
 pub mod retention;
 pub mod runner;
 pub mod scheduler;

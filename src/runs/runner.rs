@@ -2,6 +2,7 @@
 //! failures from the start), record the outcome, then apply retention.
 
 use super::copies::{CopyEnd, Target, Unusable, failure_line, tee, transient};
+use super::retention::Retained;
 use super::copies_store::{self, COPY_SUCCEEDED, RunCopyRow};
 use super::store::{self, FAILED, PARTIAL, QUEUED, RunEnd, RunRow, SKIPPED, SUCCEEDED};
 use crate::artifacts::checksum::{DigestHandle, Digesting};
@@ -71,6 +72,8 @@ pub struct Runner {
     live: Arc<Mutex<HashMap<String, Live>>>,
     /// This process's instance id: the owner of the runs it executes.
     instance: Arc<str>,
+    /// The time retention counts back from (tests fix it).
+    clock: crate::config::clock::Clock,
 }
 
 /// What the uploads of a run gave: each copy's end, the source bytes read, what the walk skipped.
@@ -97,7 +100,16 @@ impl Runner {
         data_dir: std::path::PathBuf,
         instance: Arc<str>,
     ) -> Runner {
-        Runner { db, destinations, cipher, grants, data_dir, live: Arc::default(), instance }
+        Runner { db, destinations, cipher, grants, data_dir, live: Arc::default(), instance, clock: Default::default() }
+    }
+
+    /// The same runner with retention counting back from `clock`.
+    pub fn with_clock(self, clock: crate::config::clock::Clock) -> Runner {
+        Runner { clock, ..self }
+    }
+
+    pub(super) fn clock(&self) -> crate::config::clock::Clock {
+        self.clock
     }
 
     /// Devpilot's data folder.
@@ -223,10 +235,11 @@ impl Runner {
                     copies_store::record(c, &id, &recorded)?;
                     store::note_artifact(c, &id, &k, dest.as_deref())
                 };
-                let problem = match self.db.run(note).await {
+                let retained = match self.db.run(note).await {
                     Ok(()) => self.apply_retention(&plan, &run.id).await,
-                    Err(e) => Some(format!("recording the new backup failed: {e}")),
+                    Err(e) => Retained { problem: Some(format!("recording the new backup failed: {e}")), note: None },
                 };
+                let (problem, notes) = (retained.problem, join_notes(notes, retained.note));
                 let held = copies.iter().find(|c| c.position == 0 && c.status == COPY_SUCCEEDED);
                 let held = held.or_else(|| copies.iter().find(|c| c.status == COPY_SUCCEEDED));
                 let failures = failure_lines(&copies, &names);
@@ -240,7 +253,8 @@ impl Runner {
                 }
                 let end = RunEnd {
                     status,
-                    finished_at: Utc::now().naive_utc(),
+                    // By the runner's clock, which retention counted from (tests fix it).
+                    finished_at: self.clock().now(),
                     bytes: held.map_or(0, |c| i64::try_from(c.bytes).unwrap_or(i64::MAX)),
                     sha256: held.and_then(|c| c.sha256.clone()),
                     object_key: Some(key.clone()),
@@ -323,7 +337,7 @@ impl Runner {
             None => Err(Unusable::Failed("the plan has no destination (it was deleted); choose one".into())),
             Some(id) => match self.usable(&plan.workspace_id, &id).await {
                 Ok(provider) => {
-                    targets.push(Target { position: 0, destination_id: id, provider });
+                    targets.push(Target { position: 0, destination_id: id, provider, lock: None });
                     Ok(())
                 }
                 Err(Unusable::Skipped(r)) => {
@@ -339,6 +353,8 @@ impl Runner {
         let (ready, not_ready) = self.copy_targets(&plan.workspace_id, &plan.id).await;
         targets.extend(ready);
         ended.extend(not_ready);
+        let (targets, unlockable) = self.with_locks(plan, targets).await;
+        ended.extend(unlockable);
         if targets.is_empty() {
             return match primary {
                 Err(Unusable::Skipped(reason)) => Outcome::Skipped { reason, copies: ended },
@@ -454,6 +470,9 @@ impl Runner {
             for (target, w) in pending.into_iter().zip(written) {
                 match w.result {
                     Ok(n) if n == passed && w.received == passed && source_error.is_none() => {
+                        if let Some(lock) = &target.lock {
+                            self.record_lock(plan, run_id, target.position, lock).await;
+                        }
                         done.copies.push(CopyEnd::succeeded(target, n, w.sha256, started));
                         done.read = read.load(Ordering::Relaxed);
                         done.notes = skipped.as_ref().and_then(skipped_note);
@@ -499,6 +518,14 @@ impl Runner {
 }
 
 /// What a directory backup skipped, as the run's note.
+/// A run's notes: what the walk skipped, then what retention kept locked.
+fn join_notes(walk: Option<String>, retention: Option<String>) -> Option<String> {
+    match (walk, retention) {
+        (Some(a), Some(b)) => Some(format!("{a} {b}")),
+        (a, b) => a.or(b),
+    }
+}
+
 fn skipped_note(skipped: &Skipped) -> Option<String> {
     let skipped = skipped.lock().ok()?;
     (!skipped.is_empty()).then(|| format!("Not backed up: {}.", skipped.join("; ")))

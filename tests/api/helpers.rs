@@ -148,6 +148,7 @@ pub fn test_settings(backend: Backend) -> (Settings, tempfile::TempDir, Option<S
         // Off unless a test turns it on: scheduled tests would add to every test's history.
         revalidate_every: Duration::ZERO,
         notifications: crate::notifications_support::fast_settings(),
+        clock: Default::default(),
     };
     (settings, data_dir, pg_database)
 }

@@ -5,6 +5,8 @@ use super::SourceType;
 use crate::api::error::ApiError;
 use crate::fields::FieldErrors;
 use crate::plans::domain::PlanInput;
+use crate::plans::gfs::Tiers;
+use crate::plans::retention::{RetentionFields, RetentionPolicy};
 use crate::plans::service::PlanError;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -40,9 +42,15 @@ pub struct NewSchedule {
     /// @weekly.
     #[schema(example = "0 2 * * *")]
     pub cron_expression: String,
-    /// How many successful backups to keep.
+    /// How many successful backups to keep: the newest N. Kept for older clients: the same as
+    /// `retention.keep_last`. Sent alone, nothing else is kept (no tiers); with neither this
+    /// nor `retention`, Kopia's defaults apply (10 newest, 7 daily, 4 weekly, 24 monthly, 3 yearly).
+    #[serde(default)]
     #[schema(minimum = 1, maximum = 365, example = 7)]
-    pub retention_count: i64,
+    pub retention_count: Option<i64>,
+    /// GFS retention and Object Lock; tiers left out are off (0).
+    #[serde(default)]
+    pub retention: Option<RetentionInput>,
     #[serde(default = "enabled_by_default")]
     #[schema(default = true)]
     pub enabled: bool,
@@ -77,8 +85,87 @@ fn enabled_by_default() -> bool {
     true
 }
 
+/// A schedule's retention as sent: GFS tiers beyond the newest `keep_last`, and the Object Lock
+/// each upload carries (S3 buckets with Object Lock only).
+#[derive(Debug, Default, serde::Deserialize, ToSchema)]
+pub struct RetentionInput {
+    /// The newest N (the same as `retention_count`).
+    #[schema(minimum = 1, maximum = 365, example = 10)]
+    pub keep_last: Option<i64>,
+    /// The newest backup of each of the N most recent hours (UTC) that have one; 0 is off.
+    #[schema(minimum = 0, maximum = 1000, example = 0)]
+    pub keep_hourly: Option<i64>,
+    #[schema(minimum = 0, maximum = 3660, example = 7)]
+    pub keep_daily: Option<i64>,
+    /// ISO weeks (Monday first).
+    #[schema(minimum = 0, maximum = 520, example = 4)]
+    pub keep_weekly: Option<i64>,
+    #[schema(minimum = 0, maximum = 1200, example = 24)]
+    pub keep_monthly: Option<i64>,
+    #[schema(minimum = 0, maximum = 100, example = 3)]
+    pub keep_yearly: Option<i64>,
+    /// `governance` or `compliance`; null or "" for none.
+    #[schema(example = "governance")]
+    pub lock_mode: Option<String>,
+    /// How long each backup stays locked after it is written.
+    #[schema(minimum = 1, maximum = 3650, example = 30)]
+    pub lock_days: Option<i64>,
+}
+
+impl RetentionInput {
+    /// Writes the fields sent over `fields` (those left out keep what `fields` holds).
+    fn apply(&self, keep_last: &mut String, fields: &mut RetentionFields) {
+        if let Some(n) = self.keep_last {
+            *keep_last = n.to_string();
+        }
+        let tiers = [
+            ("keep_hourly", self.keep_hourly),
+            ("keep_daily", self.keep_daily),
+            ("keep_weekly", self.keep_weekly),
+            ("keep_monthly", self.keep_monthly),
+            ("keep_yearly", self.keep_yearly),
+        ];
+        for (name, value) in tiers {
+            if let Some(n) = value {
+                fields.set(name, n.to_string());
+            }
+        }
+        if let Some(mode) = &self.lock_mode {
+            fields.set("lock_mode", mode.clone());
+            if mode.trim().is_empty() && self.lock_days.is_none() {
+                fields.lock_days.clear();
+            }
+        }
+        if let Some(days) = self.lock_days {
+            fields.set("lock_days", days.to_string());
+        }
+    }
+}
+
 impl NewSchedule {
+    /// The retention the body asks for (see `retention_count`).
+    fn retention(&self) -> (String, RetentionFields) {
+        let (mut keep_last, mut fields) = match (&self.retention, self.retention_count) {
+            (None, None) => (
+                Tiers::DEFAULT.keep_last.to_string(),
+                RetentionFields::of(&RetentionPolicy { tiers: Tiers::DEFAULT, lock: None }),
+            ),
+            (_, Some(n)) => (n.to_string(), RetentionFields::default()),
+            (Some(_), None) => (Tiers::DEFAULT.keep_last.to_string(), RetentionFields::default()),
+        };
+        if let Some(retention) = &self.retention {
+            retention.apply(&mut keep_last, &mut fields);
+        }
+        (keep_last, fields)
+    }
+
+    /// Whether field errors about the newest N are named `retention.keep_last`.
+    pub(super) fn keep_last_in_object(&self) -> bool {
+        self.retention.as_ref().is_some_and(|r| r.keep_last.is_some())
+    }
+
     pub(super) fn into_input(self, source: SourceInput, destination_id: String) -> PlanInput {
+        let (retention, tiers) = self.retention();
         PlanInput {
             name: self.name.unwrap_or_default(),
             source_kind: source.kind.as_str().to_owned(),
@@ -87,7 +174,8 @@ impl NewSchedule {
             destination_id,
             copies: self.copies.into_iter().map(|c| c.destination_id).collect(),
             schedule: self.cron_expression,
-            retention: self.retention_count.to_string(),
+            retention,
+            tiers,
             enabled: self.enabled,
             encrypt: self.encrypt,
         }
@@ -102,8 +190,11 @@ pub struct ScheduleChange {
     pub destination_id: Option<Uuid>,
     #[schema(example = "30 3 * * 1")]
     pub cron_expression: Option<String>,
+    /// The newest N (the same as `retention.keep_last`).
     #[schema(minimum = 1, maximum = 365, example = 14)]
     pub retention_count: Option<i64>,
+    /// GFS tiers and Object Lock: fields left out keep their values.
+    pub retention: Option<RetentionInput>,
     pub enabled: Option<bool>,
     pub encrypt: Option<bool>,
     /// The whole source; with an unchanged type a missing `path` keeps the stored one.
@@ -129,6 +220,9 @@ impl ScheduleChange {
         if let Some(copies) = self.copies {
             input.copies = copies.into_iter().map(|c| c.destination_id).collect();
         }
+        if let Some(retention) = &self.retention {
+            retention.apply(&mut input.retention, &mut input.tiers);
+        }
         input.enabled = self.enabled.unwrap_or(input.enabled);
         input.encrypt = self.encrypt.unwrap_or(input.encrypt);
         if let Some(source) = self.source {
@@ -145,12 +239,26 @@ impl ScheduleChange {
     }
 }
 
+impl ScheduleChange {
+    /// Whether field errors about the newest N are named `retention.keep_last`.
+    pub(super) fn keep_last_in_object(&self) -> bool {
+        self.retention.as_ref().is_some_and(|r| r.keep_last.is_some())
+    }
+}
+
 /// The service's field names as the API's JSON names them (`copy_1` is `copies[0].destination_id`).
 fn api_field(field: &str) -> std::borrow::Cow<'_, str> {
     if let Some(n) = field.strip_prefix("copy_").and_then(|n| n.parse::<usize>().ok()) {
         return format!("copies[{}].destination_id", n.saturating_sub(1)).into();
     }
     match field {
+        "keep_hourly" => "retention.keep_hourly",
+        "keep_daily" => "retention.keep_daily",
+        "keep_weekly" => "retention.keep_weekly",
+        "keep_monthly" => "retention.keep_monthly",
+        "keep_yearly" => "retention.keep_yearly",
+        "lock_mode" => "retention.lock_mode",
+        "lock_days" => "retention.lock_days",
         "source_kind" => "source.type",
         "source_path" => "source.path",
         "source_url" => "source.url",
@@ -161,12 +269,17 @@ fn api_field(field: &str) -> std::borrow::Cow<'_, str> {
     .into()
 }
 
-pub(super) fn plan_error(e: PlanError) -> ApiError {
+/// [`plan_error`], naming the newest N's errors `retention.keep_last` when it was sent there.
+pub(super) fn plan_error_named(e: PlanError, keep_last_in_object: bool) -> ApiError {
     match e {
         PlanError::Invalid(errors) => {
             let mut renamed = FieldErrors::new();
             for (field, message) in errors.iter() {
-                renamed.add(&api_field(field), message);
+                let name = match field {
+                    "retention" if keep_last_in_object => "retention.keep_last".into(),
+                    _ => api_field(field),
+                };
+                renamed.add(&name, message);
             }
             ApiError::invalid(&renamed)
         }
@@ -220,7 +333,7 @@ mod tests {
         for field in ["source_path", "source_url", "source_kind", "schedule", "retention", "name", "destination_id"] {
             errors.add(field, "bad");
         }
-        let renamed = plan_error(PlanError::Invalid(errors)).fields.expect("fields");
+        let renamed = plan_error_named(PlanError::Invalid(errors), false).fields.expect("fields");
         let names: Vec<&str> = renamed.keys().map(String::as_str).collect();
         assert_eq!(
             names,

@@ -6,6 +6,7 @@
 //! credential can do beyond what Devpilot needs) and the words for what a SAS did not allow.
 
 mod config;
+mod immutability;
 mod privilege;
 mod requests;
 mod sas;
@@ -122,7 +123,10 @@ impl Provider for AzureBlobProvider {
         // One List Blobs page under the prefix: proves the credential, the container and list access.
         first_page(&self.store, self.prefix.as_deref(), self.deadline, &self.endpoint_label, |e| self.err(e, Op::List))
             .await?;
-        Ok(format!("Listed container {} at {}.", self.container, self.endpoint_label))
+        let immutability = tokio::time::timeout(self.deadline, self.immutability())
+            .await
+            .unwrap_or_else(|_| "Immutability: unknown (no answer in time)".into());
+        Ok(format!("Listed container {} at {}. {immutability}.", self.container, self.endpoint_label))
     }
 
     async fn put(&self, key: &str, body: ByteStream) -> Result<u64, ProviderError> {

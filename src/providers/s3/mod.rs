@@ -7,6 +7,7 @@
 
 mod config;
 pub(crate) mod learned;
+mod object_lock;
 mod privilege;
 mod probe;
 mod requests;
@@ -40,6 +41,8 @@ pub struct S3Provider {
     store: AmazonS3,
     /// Nothing optional: what the probe builds on.
     plain: AmazonS3,
+    /// With SHA-256 checksums, which S3 requires of uploads under an Object Lock.
+    locked: AmazonS3,
     /// How `plain` was built, for the probe to try options on.
     builder: AmazonS3Builder,
     at: Addressing,
@@ -97,6 +100,11 @@ impl S3Provider {
         Ok(S3Provider {
             store: tuned.build().map_err(invalid)?,
             plain: builder().build().map_err(invalid)?,
+            locked: builder()
+                .with_unsigned_payload(uses.unsigned_payload)
+                .with_checksum_algorithm(object_store::aws::Checksum::SHA256)
+                .build()
+                .map_err(invalid)?,
             builder: builder(),
             at,
             other,
@@ -260,7 +268,13 @@ impl Provider for S3Provider {
         let requests = self.requests();
         let listing = requests.list_first(&self.at.bucket_url, &self.bucket, self.prefix.as_deref());
         match tokio::time::timeout(self.deadline, listing).await {
-            Ok(Ok(())) => Ok(format!("Listed bucket “{}” at {}.", self.bucket, self.at.bucket_url)),
+            Ok(Ok(())) => {
+                // Reported, never failed on: a bucket without Object Lock is the usual case.
+                let lock = tokio::time::timeout(self.deadline, self.bucket_lock()).await.unwrap_or_else(|_| {
+                    crate::providers::lock::BucketLock::Unknown("no answer in time".into())
+                });
+                Ok(format!("Listed bucket “{}” at {}. {lock}.", self.bucket, self.at.bucket_url))
+            }
             Ok(Err(e)) => Err(self.advise(e).await),
             Err(_) => Err(ProviderError::new(
                 ErrorKind::Timeout,
@@ -285,6 +299,15 @@ impl Provider for S3Provider {
         let most = (self.uses.max_parts < learned::S3_MAX_PARTS).then(|| self.uses.largest());
         let parts = Parts { size: self.uses.part_size, in_flight: self.uses.parts_in_flight, most };
         put_multipart(&self.store, &path, body, &parts, |e| self.err(e)).await
+    }
+
+    async fn put_locked(
+        &self,
+        key: &str,
+        body: ByteStream,
+        lock: &crate::providers::lock::ObjectLock,
+    ) -> Result<u64, ProviderError> {
+        self.put_with_lock(key, body, lock).await
     }
 
     async fn get(&self, key: &str) -> Result<ByteStream, ProviderError> {

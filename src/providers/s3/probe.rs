@@ -41,6 +41,7 @@ pub async fn probe(p: &S3Provider) -> Compatibility {
         run.presign().await;
     }
     run.list_uploads().await;
+    run.object_lock().await;
     run.clean_up().await;
     run.report.warnings = privilege::excess(p).await;
     let uses = Uses::from(Some(&run.learned), p.https);
@@ -316,6 +317,20 @@ impl Run<'_> {
         self.report.check("listing incomplete uploads", state, detail);
     }
 
+    /// On a bucket with Object Lock: an early delete of a locked version must be refused.
+    async fn object_lock(&mut self) {
+        use crate::providers::lock::BucketLock;
+        let lock = self.p.bucket_lock().await;
+        match &lock {
+            BucketLock::On(_) => match self.p.prove_lock(&self.folder).await {
+                Ok(proof) => self.report.check("Object Lock", CheckState::Works, format!("{lock}; {proof}")),
+                Err(finding) => self.report.check("Object Lock", CheckState::Refused, format!("{lock}; {finding}")),
+            },
+            BucketLock::Off => self.report.check("Object Lock", CheckState::Refused, lock.to_string()),
+            BucketLock::Unknown(_) => self.report.check("Object Lock", CheckState::Refused, lock.to_string()),
+        }
+    }
+
     async fn clean_up(&mut self) {
         for key in std::mem::take(&mut self.written) {
             let _ = object_store::ObjectStoreExt::delete(&self.p.plain, &StorePath::from(key.as_str())).await;
@@ -324,7 +339,7 @@ impl Run<'_> {
 }
 
 /// The URL of `key` in the bucket: each segment percent-encoded as a path segment.
-fn object_url(bucket_url: &str, key: &str) -> String {
+pub(super) fn object_url(bucket_url: &str, key: &str) -> String {
     match url::Url::parse(bucket_url) {
         Ok(mut url) => {
             if let Ok(mut segments) = url.path_segments_mut() {

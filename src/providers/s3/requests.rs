@@ -28,6 +28,8 @@ pub struct Requests<'a> {
 pub struct Answer {
     pub status: u16,
     pub body: String,
+    /// The object version a write made, on a versioned bucket (`x-amz-version-id`).
+    pub version_id: Option<String>,
 }
 
 impl Answer {
@@ -100,7 +102,9 @@ impl Requests<'_> {
             }
         })?;
         let status = response.status().as_u16();
-        Ok(Answer { status, body: read_limited(response, label).await? })
+        let version_id =
+            response.headers().get("x-amz-version-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        Ok(Answer { status, body: read_limited(response, label).await?, version_id })
     }
 
     /// One ListObjectsV2 page of at most one key under `prefix`, at `bucket_url`: the answer must

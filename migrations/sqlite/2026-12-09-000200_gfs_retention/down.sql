@@ -1,0 +1,2 @@
+DROP TABLE artifact_locks;
+DROP TABLE retention_policies;

@@ -1,0 +1,66 @@
+//! The plan form's retention preview: which of the plan's artifacts the tiers being typed would
+//! keep or remove, and why, computed at each keystroke (htmx) and never saved. Thin: the rules
+//! are `RetentionService`'s.
+
+use super::retention::RetentionFields;
+use super::retention_service::{PreviewError, PreviewRow, RetentionService};
+use crate::auth::CurrentUser;
+use crate::error::AppError;
+use crate::fields::FieldErrors;
+use crate::web::{form_value, render};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    // `new` for a plan being created: it has no artifacts yet.
+    cfg.route("/plans/{id}/retention-preview", web::post().to(preview));
+}
+
+#[derive(Template)]
+#[template(path = "plans/retention_preview_partial.html")]
+struct PreviewPartial {
+    rows: Vec<PreviewRow>,
+    errors: FieldErrors,
+    new_plan: bool,
+}
+
+impl PreviewPartial {
+    fn kept(&self) -> usize {
+        self.rows.iter().filter(|r| r.keep).count()
+    }
+
+    fn when(&self, row: &PreviewRow) -> String {
+        crate::web::time::exact(row.finished_at)
+    }
+}
+
+/// The tier fields of a submitted form.
+pub fn fields_from(pairs: &[(String, String)]) -> RetentionFields {
+    let mut fields = RetentionFields::default();
+    for (name, _, _) in RetentionFields::TIERS {
+        fields.set(name, form_value(pairs, name).unwrap_or_default().to_owned());
+    }
+    for name in ["lock_mode", "lock_days"] {
+        fields.set(name, form_value(pairs, name).unwrap_or_default().to_owned());
+    }
+    fields
+}
+
+async fn preview(
+    user: CurrentUser,
+    service: web::Data<RetentionService>,
+    path: web::Path<String>,
+    form: web::Form<Vec<(String, String)>>,
+) -> Result<HttpResponse, AppError> {
+    user.require_write()?;
+    let plan = Some(path.as_str()).filter(|id| *id != "new");
+    let keep_last = form_value(&form, "retention").unwrap_or_default();
+    let fields = fields_from(&form);
+    let (rows, errors) = match service.preview(&user.workspace_id, plan, keep_last, &fields).await {
+        Ok(rows) => (rows, FieldErrors::new()),
+        Err(PreviewError::Invalid(errors)) => (Vec::new(), errors),
+        Err(PreviewError::Db(e)) => return Err(e.into()),
+    };
+    render(StatusCode::OK, &PreviewPartial { rows, errors, new_plan: plan.is_none() })
+}
