@@ -82,16 +82,28 @@ pub struct Artifact {
 
 /// The artifacts of successful runs that are held now or were held at some time after `since`.
 pub fn artifacts(conn: &mut DbConn, workspace: &str, since: NaiveDateTime) -> QueryResult<Vec<Artifact>> {
-    // Each copy is an artifact on its own destination (the primary's is position 0).
+    let mut held: Vec<Artifact> = runs::runs
+        .filter(runs::workspace_id.eq(workspace))
+        .filter(runs::status.eq(SUCCEEDED))
+        .filter(runs::object_key.is_not_null())
+        .filter(runs::destination_id.is_not_null())
+        .filter(runs::pruned_at.is_null().or(runs::pruned_at.gt(since)))
+        .select((runs::destination_id, runs::bytes, runs::finished_at, runs::created_at, runs::pruned_at))
+        .load(conn)?;
+    // The copies beside the primary (position 0, whose values `runs` repeats), and every copy
+    // that holds a partial run's artifact: each an artifact on its own destination.
     use crate::db::schema::run_copies::dsl as copies;
-    copies::run_copies
+    let others: Vec<Artifact> = copies::run_copies
         .inner_join(runs::runs)
         .filter(runs::workspace_id.eq(workspace))
         .filter(runs::status.eq_any([SUCCEEDED, PARTIAL]))
+        .filter(copies::position.gt(0).or(runs::status.eq(PARTIAL)))
         .filter(copies::status.eq(crate::runs::copies_store::COPY_SUCCEEDED))
         .filter(copies::object_key.is_not_null())
         .filter(copies::destination_id.is_not_null())
         .filter(copies::pruned_at.is_null().or(copies::pruned_at.gt(since)))
         .select((copies::destination_id, copies::bytes, copies::finished_at, runs::created_at, copies::pruned_at))
-        .load(conn)
+        .load(conn)?;
+    held.extend(others);
+    Ok(held)
 }
