@@ -21,11 +21,9 @@ impl Runner {
         body: ByteStream,
     ) -> Result<u64, ProviderError> {
         let (ws, pid, keep) = (plan.workspace_id.clone(), plan.id.clone(), plan.retention);
-        let policy = self
-            .db()
-            .run(move |c| policy_at(c, &ws, &pid, 0, keep))
-            .await
-            .map_err(|e| ProviderError::new(ErrorKind::Provider, format!("reading the plan's retention failed: {e}")))?;
+        let policy = self.db().run(move |c| policy_at(c, &ws, &pid, 0, keep)).await.map_err(|e| {
+            ProviderError::new(ErrorKind::Provider, format!("reading the plan's retention failed: {e}"))
+        })?;
         let Some(lock) = policy.lock else { return provider.put(key, body).await };
         // The lock runs on the real clock: it is the storage service's, not retention's.
         let retain_until = Utc::now() + chrono::Duration::days(i64::from(lock.days));

@@ -22,8 +22,12 @@ async fn azure_reports_the_containers_immutability() {
     let a = crate::provider_azure::azurite();
     let app = spawn_app(Backend::Sqlite).await;
     app.setup_admin().await;
-    let fields =
-        [("account_name", a.account.as_str()), ("container", &a.container), ("endpoint", &a.endpoint), ("account_key", &a.key)];
+    let fields = [
+        ("account_name", a.account.as_str()),
+        ("container", &a.container),
+        ("endpoint", &a.endpoint),
+        ("account_key", &a.key),
+    ];
     assert_eq!(app.create_destination("Azure", "azure_blob", &fields).await.status, 303);
     let row = app.destination("Azure").await;
     assert_eq!(row.status, "active", "{}", row.message);
@@ -35,7 +39,8 @@ async fn azure_reports_the_containers_immutability() {
 /// A signed S3 request to moto with the destination's key: (status, answer's headers, body).
 async fn s3(method: http::Method, url: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, Headers, String) {
     let m = moto();
-    let credential = AwsCredential { key_id: m.access_key_id.clone(), secret_key: m.secret_access_key.clone(), token: None };
+    let credential =
+        AwsCredential { key_id: m.access_key_id.clone(), secret_key: m.secret_access_key.clone(), token: None };
     let mut request = http::Request::builder().method(method.clone()).uri(url);
     for (k, v) in headers {
         request = request.header(*k, *v);
@@ -183,7 +188,12 @@ async fn a_locked_backup_cannot_be_deleted_early(backend: Backend) {
     assert_eq!((status, head.get("x-amz-checksum-algorithm").as_deref()), (200, Some("SHA256")), "{head:?}");
     assert!(second.bytes > 9 * 1024 * 1024, "{second:?}");
     // The form's preview says the same.
-    let preview = app.post(&format!("/plans/{plan}/retention-preview"), &[("retention", "1"), ("lock_mode", "governance"), ("lock_days", "2")]).await;
+    let preview = app
+        .post(
+            &format!("/plans/{plan}/retention-preview"),
+            &[("retention", "1"), ("lock_mode", "governance"), ("lock_days", "2")],
+        )
+        .await;
     assert!(preview.body.contains("locked until"), "{}", preview.body);
 
     // A delete of the locked version with the destination's own key is refused.

@@ -254,7 +254,8 @@ pub(super) fn plan_error_named(e: PlanError, keep_last_in_object: bool) -> ApiEr
         PlanError::Invalid(errors) => {
             let mut renamed = FieldErrors::new();
             for (field, message) in errors.iter() {
-                let name = if field == "retention" && keep_last_in_object { "retention.keep_last" } else { api_field(field) };
+                let name =
+                    if field == "retention" && keep_last_in_object { "retention.keep_last" } else { api_field(field) };
                 renamed.add(name, message);
             }
             ApiError::invalid(&renamed)
