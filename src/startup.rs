@@ -87,7 +87,8 @@ impl Application {
             instance.id(),
         )
         .with_clock(settings.clock);
-        let retention = web::Data::new(crate::plans::retention_service::RetentionService::new(db.clone(), settings.clock));
+        let retention =
+            web::Data::new(crate::plans::retention_service::RetentionService::new(db.clone(), settings.clock));
         let grants = web::Data::new(grant_service);
         crate::runs::recovery::at_start(&runner, settings.instance_timeout)
             .await

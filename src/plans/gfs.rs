@@ -158,10 +158,8 @@ impl Decision {
 pub fn decide(tiers: &Tiers, candidates: &[Candidate], now: NaiveDateTime) -> Vec<Decision> {
     let mut sorted: Vec<&Candidate> = candidates.iter().collect();
     sorted.sort_by(|a, b| b.finished_at.cmp(&a.finished_at).then_with(|| b.id.cmp(&a.id)));
-    let mut decisions: Vec<Decision> = sorted
-        .iter()
-        .map(|c| Decision { id: c.id.clone(), finished_at: c.finished_at, reasons: Vec::new() })
-        .collect();
+    let mut decisions: Vec<Decision> =
+        sorted.iter().map(|c| Decision { id: c.id.clone(), finished_at: c.finished_at, reasons: Vec::new() }).collect();
     for (tier, count) in tiers.counts() {
         let mut periods: Vec<String> = Vec::new();
         for (i, candidate) in sorted.iter().enumerate() {

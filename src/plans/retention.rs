@@ -193,7 +193,8 @@ mod tests {
 
     #[test]
     fn every_bad_tier_is_named() {
-        let bad = fields(&[("keep_hourly", "-1"), ("keep_daily", "seven"), ("keep_weekly", "521"), ("keep_monthly", "1.5")]);
+        let bad =
+            fields(&[("keep_hourly", "-1"), ("keep_daily", "seven"), ("keep_weekly", "521"), ("keep_monthly", "1.5")]);
         let errors = RetentionPolicy::parse(1, &bad).expect_err("refused");
         for name in ["keep_hourly", "keep_daily", "keep_weekly", "keep_monthly"] {
             assert!(errors.get(name).is_some_and(|m| m.contains("whole number")), "{name}: {errors:?}");
@@ -218,10 +219,8 @@ mod tests {
 
     #[test]
     fn stored_policies_come_back_as_the_same_fields() {
-        let policy = RetentionPolicy {
-            tiers: Tiers::DEFAULT,
-            lock: Some(Lock { mode: LockMode::Compliance, days: 90 }),
-        };
+        let policy =
+            RetentionPolicy { tiers: Tiers::DEFAULT, lock: Some(Lock { mode: LockMode::Compliance, days: 90 }) };
         let again = RetentionPolicy::parse(10, &RetentionFields::of(&policy));
         assert_eq!(again, Ok(policy));
     }

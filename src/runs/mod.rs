@@ -11,6 +11,7 @@ pub mod history;
 pub mod html;
 pub mod imports;
 mod leftovers;
+mod locks;
 pub mod own_folders;
 pub mod progress;
 pub mod recovery;

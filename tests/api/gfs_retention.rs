@@ -105,7 +105,8 @@ impl Gfs {
             let file = self.target.path().join(Self::key(name));
             std::fs::create_dir_all(file.parent().expect("folder")).expect("mkdir");
             std::fs::write(&file, name.as_bytes()).expect("write");
-            let (ws, plan, dest, key) = (workspace.clone(), self.plan.clone(), self.destination.clone(), Self::key(name));
+            let (ws, plan, dest, key) =
+                (workspace.clone(), self.plan.clone(), self.destination.clone(), Self::key(name));
             self.app
                 .db()
                 .run(move |c| {
@@ -196,7 +197,11 @@ fn rows_of(html: &str) -> Vec<(String, String, String)> {
             let run = row.split("data-run=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or_default();
             let cells: Vec<&str> =
                 row.split("<td>").skip(1).map(|c| c.split("</td>").next().unwrap_or_default().trim()).collect();
-            (run.to_owned(), cells.get(1).copied().unwrap_or_default().to_owned(), cells.get(2).copied().unwrap_or_default().to_owned())
+            (
+                run.to_owned(),
+                cells.get(1).copied().unwrap_or_default().to_owned(),
+                cells.get(2).copied().unwrap_or_default().to_owned(),
+            )
         })
         .collect()
 }
@@ -302,7 +307,8 @@ async fn bad_tiers_and_impossible_locks_are_field_errors(backend: Backend) {
     assert_eq!(page.status, 422);
     assert!(page.body.contains("id=\"f-lock_mode-error\"") && page.body.contains("cannot lock"), "{}", page.body);
     // The preview says what is wrong instead of a table.
-    let preview = f.app.post(&format!("/plans/{}/retention-preview", f.plan), &[("retention", "2"), ("keep_daily", "x")]).await;
+    let preview =
+        f.app.post(&format!("/plans/{}/retention-preview", f.plan), &[("retention", "2"), ("keep_daily", "x")]).await;
     assert_eq!(preview.status, 200);
     assert!(preview.body.contains("Daily: a whole number"), "{}", preview.body);
 
@@ -319,7 +325,10 @@ async fn bad_tiers_and_impossible_locks_are_field_errors(backend: Backend) {
     }
     let reply = api.put(&path, json!({"retention": {"lock_mode": "compliance", "lock_days": 30}})).await;
     assert_eq!(reply.status, 422, "{reply:?}");
-    assert!(reply.json["fields"]["retention.lock_mode"].as_str().is_some_and(|m| m.contains("cannot lock")), "{reply:?}");
+    assert!(
+        reply.json["fields"]["retention.lock_mode"].as_str().is_some_and(|m| m.contains("cannot lock")),
+        "{reply:?}"
+    );
     let shown = api.get(&path).await;
     assert_eq!(
         shown.json["data"]["retention"],

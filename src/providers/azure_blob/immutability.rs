@@ -38,7 +38,8 @@ impl AzureBlobProvider {
 
 /// The immutability the headers report.
 fn describe(headers: &http::HeaderMap) -> String {
-    let on = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let on =
+        |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("true"));
     let mut found = Vec::new();
     if on("x-ms-has-immutability-policy") {
         found.push("a time-based retention policy");

@@ -270,9 +270,9 @@ impl Provider for S3Provider {
         match tokio::time::timeout(self.deadline, listing).await {
             Ok(Ok(())) => {
                 // Reported, never failed on: a bucket without Object Lock is the usual case.
-                let lock = tokio::time::timeout(self.deadline, self.bucket_lock()).await.unwrap_or_else(|_| {
-                    crate::providers::lock::BucketLock::Unknown("no answer in time".into())
-                });
+                let lock = tokio::time::timeout(self.deadline, self.bucket_lock())
+                    .await
+                    .unwrap_or_else(|_| crate::providers::lock::BucketLock::Unknown("no answer in time".into()));
                 Ok(format!("Listed bucket “{}” at {}. {lock}.", self.bucket, self.at.bucket_url))
             }
             Ok(Err(e)) => Err(self.advise(e).await),
@@ -292,8 +292,14 @@ impl Provider for S3Provider {
             let len = head.iter().map(|c| c.len() as u64).sum();
             let mode = if self.uses.conditional_writes { PutMode::Create } else { PutMode::Overwrite };
             let options = PutOptions { mode, ..PutOptions::default() };
-            self.store.put_opts(&path, PutPayload::from_iter(head), options).await.map_err(|e| self.err(&e))?;
-            return Ok(len);
+            return match self.store.put_opts(&path, PutPayload::from_iter(head.clone()), options).await {
+                Ok(_) => Ok(len),
+                // A bucket with a default Object Lock retention: again, with a SHA-256 checksum.
+                Err(e) if object_lock::wants_checksum(&self.err(&e)) => {
+                    self.put_checksummed(key, head.concat().into(), None).await
+                }
+                Err(e) => Err(self.err(&e)),
+            };
         };
         let body = futures::stream::iter(head.into_iter().map(Ok)).chain(rest).boxed();
         let most = (self.uses.max_parts < learned::S3_MAX_PARTS).then(|| self.uses.largest());

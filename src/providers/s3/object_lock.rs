@@ -29,17 +29,17 @@ impl S3Provider {
             return BucketLock::Unknown("invalid bucket URL".into());
         };
         url.query_pairs_mut().append_pair("object-lock", "");
-        let answer = match self.requests().send(http::Method::GET, url.as_str(), &[], Bytes::new(), Payload::Signed).await
-        {
-            Ok(answer) => answer,
-            Err(e) => return BucketLock::Unknown(e.to_string()),
-        };
+        let answer =
+            match self.requests().send(http::Method::GET, url.as_str(), &[], Bytes::new(), Payload::Signed).await {
+                Ok(answer) => answer,
+                Err(e) => return BucketLock::Unknown(e.to_string()),
+            };
         if !answer.ok() {
             return match answer.code().as_deref() {
                 Some("ObjectLockConfigurationNotFoundError") => BucketLock::Off,
-                Some("AccessDenied") => BucketLock::Unknown(
-                    "the key may not read it: s3:GetBucketObjectLockConfiguration is needed".into(),
-                ),
+                Some("AccessDenied") => {
+                    BucketLock::Unknown("the key may not read it: s3:GetBucketObjectLockConfiguration is needed".into())
+                }
                 _ => BucketLock::Unknown(answer.error().to_string()),
             };
         }
@@ -49,31 +49,31 @@ impl S3Provider {
     /// [`Provider::put_locked`](crate::providers::Provider::put_locked) for S3: one PutObject
     /// when the body fits a part, else a multipart upload; both with the retention and SHA-256
     /// checksums.
-    pub(super) async fn put_with_lock(&self, key: &str, body: ByteStream, lock: &ObjectLock) -> Result<u64, ProviderError> {
+    pub(super) async fn put_with_lock(
+        &self,
+        key: &str,
+        body: ByteStream,
+        lock: &ObjectLock,
+    ) -> Result<u64, ProviderError> {
         let path = self.path(key)?;
         let url = object_url(&self.at.bucket_url, &join_key(self.prefix.as_deref(), key));
         let (head, rest) = first_part(body, self.uses.part_size).await.map_err(crate::providers::chunks::read_error)?;
         let Some(rest) = rest else {
-            let body: Bytes = head.concat().into();
-            let len = body.len() as u64;
-            let sha = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&body));
-            let mut headers = lock_headers(lock);
-            headers.push(("x-amz-sdk-checksum-algorithm", "SHA256".into()));
-            headers.push(("x-amz-checksum-sha256", sha));
-            let answer = self.requests().send(http::Method::PUT, &url, &headers, body, Payload::Signed).await?;
-            return if answer.ok() { Ok(len) } else { Err(refused(answer.error())) };
+            return self.put_checksummed(key, head.concat().into(), Some(lock)).await;
         };
         let mut create = url::Url::parse(&url)
             .map_err(|e| ProviderError::new(ErrorKind::Provider, format!("invalid object URL: {e}")))?;
         create.query_pairs_mut().append_pair("uploads", "");
         let mut headers = lock_headers(lock);
         headers.push(("x-amz-checksum-algorithm", "SHA256".into()));
-        let answer = self.requests().send(http::Method::POST, create.as_str(), &headers, Bytes::new(), Payload::Signed).await?;
+        let answer =
+            self.requests().send(http::Method::POST, create.as_str(), &headers, Bytes::new(), Payload::Signed).await?;
         if !answer.ok() {
             return Err(refused(answer.error()));
         }
-        let id = field(&answer.body, "UploadId")
-            .ok_or_else(|| ProviderError::new(ErrorKind::Provider, "CreateMultipartUpload answered without an UploadId"))?;
+        let id = field(&answer.body, "UploadId").ok_or_else(|| {
+            ProviderError::new(ErrorKind::Provider, "CreateMultipartUpload answered without an UploadId")
+        })?;
         let body = futures::stream::iter(head.into_iter().map(Ok)).chain(rest).boxed();
         match self.parts(&path, &id, body).await {
             Ok(written) => Ok(written),
@@ -84,9 +84,32 @@ impl S3Provider {
         }
     }
 
+    /// One PutObject with a SHA-256 checksum (and the retention, when given): what a bucket
+    /// with Object Lock requires of every upload once it has a default retention.
+    pub(super) async fn put_checksummed(
+        &self,
+        key: &str,
+        body: Bytes,
+        lock: Option<&ObjectLock>,
+    ) -> Result<u64, ProviderError> {
+        let url = object_url(&self.at.bucket_url, &join_key(self.prefix.as_deref(), key));
+        let len = body.len() as u64;
+        let sha = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&body));
+        let mut headers = lock.map(lock_headers).unwrap_or_default();
+        headers.push(("x-amz-sdk-checksum-algorithm", "SHA256".into()));
+        headers.push(("x-amz-checksum-sha256", sha));
+        let answer = self.requests().send(http::Method::PUT, &url, &headers, body, Payload::Signed).await?;
+        if answer.ok() { Ok(len) } else { Err(refused(answer.error())) }
+    }
+
     /// Uploads the body as parts of upload `id` one after another (one part in memory), then
     /// completes it.
-    async fn parts(&self, path: &object_store::path::Path, id: &str, mut body: ByteStream) -> Result<u64, ProviderError> {
+    async fn parts(
+        &self,
+        path: &object_store::path::Path,
+        id: &str,
+        mut body: ByteStream,
+    ) -> Result<u64, ProviderError> {
         let size = self.uses.part_size;
         let (mut parts, mut buffer, mut written) = (Vec::new(), Vec::<Bytes>::new(), 0u64);
         let mut buffered = 0usize;
@@ -123,7 +146,8 @@ impl S3Provider {
         let body = Bytes::from_static(b"devpilot object lock probe");
         let mut headers = lock_headers(&lock);
         headers.push(("x-amz-sdk-checksum-algorithm", "SHA256".into()));
-        headers.push(("x-amz-checksum-sha256", base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&body))));
+        headers
+            .push(("x-amz-checksum-sha256", base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&body))));
         let requests = self.requests();
         let put = requests.send(http::Method::PUT, &url, &headers, body, Payload::Signed).await;
         let put = put.map_err(|e| format!("writing a locked object failed: {e}"))?;
@@ -140,9 +164,11 @@ impl S3Provider {
         if delete.ok() {
             return Err("an early delete of a locked version succeeded: Object Lock is not enforced here".into());
         }
-        let refused = format!("an early delete was refused ({}): immutability works", delete.code().unwrap_or_default());
+        let refused =
+            format!("an early delete was refused ({}): immutability works", delete.code().unwrap_or_default());
         let bypass = [("x-amz-bypass-governance-retention", "true".to_owned())];
-        let cleaned = requests.send(http::Method::DELETE, at_version.as_str(), &bypass, Bytes::new(), Payload::Signed).await;
+        let cleaned =
+            requests.send(http::Method::DELETE, at_version.as_str(), &bypass, Bytes::new(), Payload::Signed).await;
         Ok(match cleaned {
             Ok(answer) if answer.ok() => format!("{refused}; the probe object was removed with bypass-governance."),
             _ => format!(
@@ -153,14 +179,18 @@ impl S3Provider {
     }
 }
 
+/// Whether a plain upload was refused for want of the integrity header a bucket with a default
+/// Object Lock retention requires.
+pub(super) fn wants_checksum(e: &ProviderError) -> bool {
+    e.code.as_deref() == Some("MissingUploadObjectWithObjectLockHeaders")
+        || (e.code.as_deref() == Some("InvalidRequest") && e.message.contains("Content-MD5"))
+}
+
 /// The retention headers of an upload.
 fn lock_headers(lock: &ObjectLock) -> Vec<(&'static str, String)> {
     vec![
         ("x-amz-object-lock-mode", lock.mode.s3_name().to_owned()),
-        (
-            "x-amz-object-lock-retain-until-date",
-            lock.retain_until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        ),
+        ("x-amz-object-lock-retain-until-date", lock.retain_until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
     ]
 }
 

@@ -102,8 +102,7 @@ impl Requests<'_> {
             }
         })?;
         let status = response.status().as_u16();
-        let version_id =
-            response.headers().get("x-amz-version-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let version_id = response.headers().get("x-amz-version-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
         Ok(Answer { status, body: read_limited(response, label).await?, version_id })
     }
 
