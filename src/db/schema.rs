@@ -444,3 +444,13 @@ diesel::table! {
 
 diesel::joinable!(plan_pings -> plans (plan_id));
 diesel::allow_tables_to_appear_in_same_query!(plan_pings, plans);
+
+diesel::table! {
+    destination_numbers (number) {
+        number -> BigInt,
+        destination_id -> Text,
+    }
+}
+
+diesel::joinable!(destination_numbers -> destinations (destination_id));
+diesel::allow_tables_to_appear_in_same_query!(destination_numbers, destinations);
