@@ -158,8 +158,7 @@ pub fn into_input(body: &Map<String, Value>, current: Option<&Destination>) -> R
     for (key, value) in body {
         let Some((_, name)) = FIELDS.iter().find(|(f, _)| *f == key.as_str()) else { continue };
         if !applies_to(key, to) {
-            let kind = body.get("type").and_then(Value::as_str).unwrap_or("this");
-            errors.push((key.clone(), format!("{key} does not apply to a {kind} destination.")));
+            errors.push((key.clone(), format!("{key} does not apply to a {} destination.", to.as_str())));
             continue;
         }
         match value_text(key, value) {

@@ -37,6 +37,15 @@ impl DialectType {
         }
     }
 
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DialectType::S3 => "s3",
+            DialectType::CustomS3 => "custom_s3",
+            DialectType::Local => "local",
+            DialectType::Other => "other",
+        }
+    }
+
     /// The Devpilot type behind it.
     pub fn kind(self) -> Option<ProviderKind> {
         match self {
