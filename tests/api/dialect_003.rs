@@ -44,7 +44,7 @@ pub fn field_errors(reply: &Reply) -> Vec<(String, String)> {
 
 /// `2024-08-07T00:00:00Z`.
 pub fn is_spec_time(value: &Value) -> bool {
-    value.as_str().is_some_and(|t| {
-        chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%SZ").is_ok() && t.len() == 20
-    })
+    value
+        .as_str()
+        .is_some_and(|t| chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%SZ").is_ok() && t.len() == 20)
 }

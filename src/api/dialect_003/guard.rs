@@ -5,11 +5,11 @@
 use super::error::DialectError;
 use crate::api::auth::authenticate;
 use crate::web::limits::{BodyError, read_body, too_large_message};
+use actix_web::HttpMessage;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
-use actix_web::HttpMessage;
 
 pub async fn guard(
     mut req: ServiceRequest,

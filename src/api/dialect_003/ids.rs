@@ -14,9 +14,9 @@ pub async fn resolve(
     let id = match raw.parse::<i64>() {
         Ok(number) if number > 0 => service.id_of_number(workspace, number).await?,
         Ok(_) => return Err(DialectError::not_found()),
-        Err(_) => uuid::Uuid::parse_str(raw)
-            .map(|id| id.hyphenated().to_string())
-            .map_err(|_| DialectError::not_found())?,
+        Err(_) => {
+            uuid::Uuid::parse_str(raw).map(|id| id.hyphenated().to_string()).map_err(|_| DialectError::not_found())?
+        }
     };
     let destination = service.get(workspace, &id).await?;
     let number = number_of(service, workspace, &destination.id).await?;

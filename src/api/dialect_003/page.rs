@@ -3,8 +3,8 @@
 //! default (so following `next` keeps the size asked for).
 
 use super::error::DialectError;
-use crate::api::pagination::{DEFAULT_PER_PAGE, Links, MAX_PAGE, MAX_PER_PAGE, Meta};
 use super::resource::DialectDestination;
+use crate::api::pagination::{DEFAULT_PER_PAGE, Links, MAX_PAGE, MAX_PER_PAGE, Meta};
 use actix_web::HttpRequest;
 use utoipa::{IntoParams, ToSchema};
 

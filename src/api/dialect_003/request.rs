@@ -216,20 +216,20 @@ mod tests {
         assert_eq!(f.get("provider"), Some("custom"));
         assert_eq!(f.get("endpoint"), Some("https://custom-s3.example.com"));
         assert_eq!((f.get("bucket"), f.get("path_style")), (Some("custom-backups"), Some("true")));
-        assert_eq!((f.get("access_key_id"), f.get("secret_access_key")), (Some("your_access_key"), Some("your_secret_key")));
+        assert_eq!(
+            (f.get("access_key_id"), f.get("secret_access_key")),
+            (Some("your_access_key"), Some("your_secret_key"))
+        );
     }
 
     #[test]
     fn bad_bodies_name_each_field() {
         let body = object(json!({"label": 5, "type": "s3", "s3_bucket_name": 3, "path_style_endpoint": "maybe",
             "path": "/x", "color": "red"}));
-        assert_eq!(error_fields(into_input(&body, None).expect_err("invalid")), [
-            "color",
-            "label",
-            "path",
-            "path_style_endpoint",
-            "s3_bucket_name"
-        ]);
+        assert_eq!(
+            error_fields(into_input(&body, None).expect_err("invalid")),
+            ["color", "label", "path", "path_style_endpoint", "s3_bucket_name"]
+        );
         let no_type = into_input(&object(json!({"label": "x"})), None).expect_err("no type");
         assert!(no_type.message.starts_with("type: "), "{}", no_type.message);
         let sftp = into_input(&object(json!({"label": "x", "type": "sftp"})), None).expect_err("sftp");

@@ -138,7 +138,8 @@ impl DialectDestination {
             s3_region: (dialect == DialectType::S3).then(|| setting("region").unwrap_or_default()),
             s3_endpoint: (dialect == DialectType::CustomS3).then(|| setting("endpoint")).flatten(),
             path: (dialect == DialectType::Local).then(|| setting("path")).flatten(),
-            api_v1_url: (dialect == DialectType::Other).then(|| format!("{origin}/api/v1/backup-destinations/{}", d.id)),
+            api_v1_url: (dialect == DialectType::Other)
+                .then(|| format!("{origin}/api/v1/backup-destinations/{}", d.id)),
             created_at: time(d.created_at),
             updated_at: time(d.updated_at),
         }

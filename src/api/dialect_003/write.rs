@@ -52,10 +52,8 @@ pub async fn create(
     body: web::Bytes,
 ) -> Result<HttpResponse, DialectError> {
     let input = into_input(&object(&body)?, None)?;
-    let (destination, _) = service
-        .create(&user.workspace_id, input, &user.actor())
-        .await
-        .map_err(|e| from_service(e, dialect_field))?;
+    let (destination, _) =
+        service.create(&user.workspace_id, input, &user.actor()).await.map_err(|e| from_service(e, dialect_field))?;
     let number = number_of(&service, &user.workspace_id, &destination.id).await?;
     let location = format!("{}/{number}", req.path().trim_end_matches('/'));
     Ok(HttpResponse::Created()

@@ -78,7 +78,10 @@ async fn other_types_point_to_api_v1(backend: Backend) {
     let put = api.put(&format!("{BASE}/{number}"), json!({"label": "Renamed"})).await;
     assert_eq!(put.status, 422, "{put:?}");
     let message = put.json["message"].as_str().unwrap_or_default();
-    assert!(message.starts_with("type: ") && message.contains(&format!("/api/v1/backup-destinations/{uuid}")), "{message}");
+    assert!(
+        message.starts_with("type: ") && message.contains(&format!("/api/v1/backup-destinations/{uuid}")),
+        "{message}"
+    );
     assert_eq!(api.get(&format!("{BASE}/{number}")).await.json["data"]["label"], "Pictures", "unchanged");
     assert_eq!(api.delete(&format!("{BASE}/{number}")).await.status, 200, "any type can be deleted");
 }

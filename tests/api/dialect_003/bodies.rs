@@ -33,8 +33,12 @@ async fn bad_bodies_name_their_fields(backend: Backend) {
         (s3(json!({"path_style_endpoint": "maybe"})), "path_style_endpoint", "true or false"),
         (s3(json!({"custom_s3_endpoint": "https://x.example.com"})), "custom_s3_endpoint", "does not apply"),
         (s3(json!({"colour": "red"})), "colour", "not a field"),
-        (json!({"label": "C", "type": "custom_s3", "s3_access_key": "AKIAEXAMPLE", "s3_secret_key": "s",
-            "s3_bucket_name": "b-1"}), "custom_s3_endpoint", "Endpoint URL is required"),
+        (
+            json!({"label": "C", "type": "custom_s3", "s3_access_key": "AKIAEXAMPLE", "s3_secret_key": "s",
+            "s3_bucket_name": "b-1"}),
+            "custom_s3_endpoint",
+            "Endpoint URL is required",
+        ),
         (json!({"label": "Disk", "type": "local", "path": ungranted.path().to_string_lossy()}), "path", ""),
         (json!({"label": "Disk", "type": "local", "s3_bucket_name": "b"}), "s3_bucket_name", "does not apply"),
     ];
@@ -54,7 +58,8 @@ async fn bad_bodies_name_their_fields(backend: Backend) {
     assert_eq!(api.get(BASE).await.json["meta"]["total"], 0, "nothing was saved");
 
     // An update with a bad value changes nothing.
-    let created = api.post(BASE, json!({"label": "Disk", "type": "local", "path": granted.path().to_string_lossy()})).await;
+    let created =
+        api.post(BASE, json!({"label": "Disk", "type": "local", "path": granted.path().to_string_lossy()})).await;
     assert_eq!(created.status, 201, "{created:?}");
     let number = created.json["data"]["id"].clone();
     let bad = api.put(&format!("{BASE}/{number}"), json!({"label": "x".repeat(101)})).await;
@@ -62,6 +67,8 @@ async fn bad_bodies_name_their_fields(backend: Backend) {
     let moved = api.put(&format!("{BASE}/{number}"), json!({"path": ungranted.path().to_string_lossy()})).await;
     assert_eq!(field_errors(&moved)[0].0, "path");
     let shown = api.get(&format!("{BASE}/{number}")).await;
-    assert_eq!((shown.json["data"]["label"].clone(), shown.json["data"]["path"].clone()),
-        (json!("Disk"), json!(granted.path().to_string_lossy())));
+    assert_eq!(
+        (shown.json["data"]["label"].clone(), shown.json["data"]["path"].clone()),
+        (json!("Disk"), json!(granted.path().to_string_lossy()))
+    );
 }

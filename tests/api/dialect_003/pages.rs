@@ -28,6 +28,7 @@ async fn sixteen_destinations_make_two_pages(backend: Backend) {
         numbers.push(reply.json["data"]["id"].as_i64().expect("an integer id"));
     }
     let mut unique = numbers.clone();
+    unique.sort_unstable();
     unique.dedup();
     assert_eq!(unique.len(), 16, "each its own number: {numbers:?}");
 
