@@ -44,6 +44,10 @@
 #   DEVPILOT_TEST_SMTP       path of smtp.json: an aiosmtpd SMTP server (no TLS, no login) {"host", "port",
 #                            "folder"}; every message it receives is written to the folder as a JSON file
 #                            {"mail_from", "rcpt_tos", "data", "subject", "body"} (scripts/smtp_sink.py)
+#   DEVPILOT_TEST_ONEDRIVE   path of onedrive.json: a stand-in for Microsoft's identity platform and Graph's
+#                            OneDrive API (scripts/onedrive_standin.py) {"endpoint" (http://127.0.0.1:PORT:
+#                            /{tenant}/oauth2/v2.0/… and /v1.0/…), "upload_host" (the other host its upload
+#                            and download URLs use), "folder"}; apps are registered through /_control/clients
 #
 # Everything started here is recorded by PID (pids) and stopped by stop_test_servers. Logs: logs/.
 
@@ -664,11 +668,28 @@ ts_finish_smtp() {
     ts_json "$TS_DIR/smtp.json" host 127.0.0.1 port "int:$TS_SMTP_PORT" folder "$TS_SMTP_FOLDER"
 }
 
+# --- OneDrive: Microsoft identity + Graph stand-in (scripts/onedrive_standin.py) --------------------
+
+ts_launch_onedrive() {
+    TS_ONEDRIVE_PORT="$1"
+    TS_ONEDRIVE_FOLDER="$TS_DIR/onedrive"
+    rm -rf "$TS_ONEDRIVE_FOLDER" && mkdir -p "$TS_ONEDRIVE_FOLDER" || return 1
+    ts_spawn onedrive "$TS_VENV/bin/python" "$TS_ROOT/scripts/onedrive_standin.py" --port "$TS_ONEDRIVE_PORT" \
+        --folder "$TS_ONEDRIVE_FOLDER" --upload-host onedrive-upload.localhost
+    TS_ONEDRIVE_PID=$TS_LAST_PID
+}
+
+ts_finish_onedrive() {
+    ts_wait_until onedrive "$TS_ONEDRIVE_PID" 60 ts_http_ok "http://127.0.0.1:$TS_ONEDRIVE_PORT/_control/state" || return 1
+    ts_json "$TS_DIR/onedrive.json" endpoint "http://127.0.0.1:$TS_ONEDRIVE_PORT" \
+        upload_host onedrive-upload.localhost folder "$TS_ONEDRIVE_FOLDER"
+}
+
 # ----------------------------------------------------------------------------------------------------
 
 TS_EXPORTS=(DEVPILOT_TEST_MOTO_AUTH DEVPILOT_TEST_MOTO_OPEN DEVPILOT_TEST_S3S DEVPILOT_TEST_AZURITE DEVPILOT_TEST_GCS
     DEVPILOT_TEST_SFTP DEVPILOT_TEST_DRIVE DEVPILOT_TEST_WEBDRIVER DEVPILOT_TEST_CHROMIUM DEVPILOT_TEST_PG
-    DEVPILOT_TEST_PG_SCRAM DEVPILOT_TEST_SMTP)
+    DEVPILOT_TEST_PG_SCRAM DEVPILOT_TEST_SMTP DEVPILOT_TEST_ONEDRIVE)
 # The venv's Python (its prometheus_client parses /metrics in tests/api/metrics.rs).
 DEVPILOT_TEST_PYTHON="$TS_VENV/bin/python"
 TS_EXPORTS+=(DEVPILOT_TEST_PYTHON)
@@ -712,8 +733,8 @@ start_test_servers() {
     ts_ensure_postgres || return 1
 
     local ports
-    mapfile -t ports < <(ts_free_ports 12) || return 1
-    [ ${#ports[@]} -eq 12 ] || ts_die "could not pick free ports" || return 1
+    mapfile -t ports < <(ts_free_ports 13) || return 1
+    [ ${#ports[@]} -eq 13 ] || ts_die "could not pick free ports" || return 1
     # Start every server first, then wait for each and set it up: their start-ups overlap.
     ts_launch_moto "${ports[0]}" || return 1
     ts_launch_moto_open "${ports[1]}" || return 1
@@ -726,6 +747,7 @@ start_test_servers() {
     ts_launch_pg_scram "${ports[8]}" || return 1
     ts_launch_s3s "${ports[9]}" "${ports[10]}" || return 1
     ts_launch_smtp "${ports[11]}" || return 1
+    ts_launch_onedrive "${ports[12]}" || return 1
 
     ts_bg moto ts_finish_moto
     ts_bg azurite ts_finish_azurite
@@ -737,6 +759,7 @@ start_test_servers() {
     ts_bg pg-scram ts_finish_pg_scram
     ts_bg s3s ts_finish_s3s
     ts_bg smtp ts_finish_smtp
+    ts_bg onedrive ts_finish_onedrive
     ts_bg_wait || return 1
 
     export DEVPILOT_TEST_MOTO_AUTH="$TS_DIR/moto-auth.json"
@@ -750,6 +773,7 @@ start_test_servers() {
     export DEVPILOT_TEST_CHROMIUM=/usr/bin/chromium
     export DEVPILOT_TEST_PG_SCRAM="$TS_PG_SCRAM_URL"
     export DEVPILOT_TEST_SMTP="$TS_DIR/smtp.json"
+    export DEVPILOT_TEST_ONEDRIVE="$TS_DIR/onedrive.json"
     ts_log "moto S3 (auth on) at $TS_MOTO_URL; moto S3 (auth off) at $TS_MOTO_OPEN_URL"
     ts_log "s3s-fs at $TS_S3S_URL (path-style) and http://s3.localhost:$TS_S3S_VHOST_PORT (virtual-hosted)"
     ts_log "Azurite at $TS_AZURITE_URL/$TS_AZURE_ACCOUNT; fake-gcs-server at $TS_GCS_URL; google-drive-mock at $TS_DRIVE_URL"

@@ -101,7 +101,13 @@ pub struct ExternalEndpoints {
     pub r2_base: String,
     /// Backblaze B2 endpoints are `{scheme}://s3.{region}.{host}` of this URL.
     pub backblaze_base: String,
+    /// Amazon S3's endpoint, `{region}` replaced by the destination's region. At its default
+    /// Devpilot addresses AWS as AWS expects; the tests point it at a local server.
+    pub aws_s3: String,
 }
+
+/// Amazon S3's regional endpoint, the default of [`ExternalEndpoints::aws_s3`].
+pub const AWS_S3_ENDPOINT: &str = "https://s3.{region}.amazonaws.com";
 
 impl Default for ExternalEndpoints {
     fn default() -> Self {
@@ -114,6 +120,7 @@ impl Default for ExternalEndpoints {
             cloudinary_api: "https://api.cloudinary.com/v1_1".into(),
             r2_base: "https://r2.cloudflarestorage.com".into(),
             backblaze_base: "https://backblazeb2.com".into(),
+            aws_s3: AWS_S3_ENDPOINT.into(),
         }
     }
 }
@@ -132,6 +139,7 @@ impl ExternalEndpoints {
             cloudinary_api: url("DEVPILOT_CLOUDINARY_API_URL", d.cloudinary_api),
             r2_base: url("DEVPILOT_R2_BASE_URL", d.r2_base),
             backblaze_base: url("DEVPILOT_BACKBLAZE_BASE_URL", d.backblaze_base),
+            aws_s3: url("DEVPILOT_AWS_S3_URL", d.aws_s3),
         }
     }
 }

@@ -100,7 +100,7 @@ impl FromRequest for ApiUser {
     }
 }
 
-async fn authenticate(req: &HttpRequest) -> Result<ApiUser, ApiError> {
+pub async fn authenticate(req: &HttpRequest) -> Result<ApiUser, ApiError> {
     let token = bearer(req)?;
     let accounts = req.app_data::<web::Data<AccountService>>().ok_or_else(|| ApiError::internal("no accounts"))?;
     let (user_id, workspace_id, ceiling, token) = if token.starts_with(TOKEN_PREFIX) {

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod backups;
 pub mod databases;
 pub mod destinations;
+pub mod dialect_003;
 pub mod error;
 pub mod html;
 pub mod notifications;
@@ -98,11 +99,13 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(backups::BackupsApi::openapi());
     doc.merge(overview::OverviewApi::openapi());
     doc.merge(notifications::NotificationsApi::openapi());
+    doc.merge(dialect_003::Dialect003Api::openapi());
     CommonResponses.modify(&mut doc);
     doc
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.configure(dialect_003::routes);
     cfg.service(
         web::scope("/api/v1")
             .wrap(actix_web::middleware::from_fn(auth::guard))

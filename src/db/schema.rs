@@ -509,3 +509,13 @@ diesel::joinable!(retention_policies -> plans (plan_id));
 diesel::joinable!(artifact_locks -> runs (run_id));
 diesel::allow_tables_to_appear_in_same_query!(retention_policies, plans);
 diesel::allow_tables_to_appear_in_same_query!(artifact_locks, runs);
+
+diesel::table! {
+    destination_numbers (number) {
+        number -> BigInt,
+        destination_id -> Text,
+    }
+}
+
+diesel::joinable!(destination_numbers -> destinations (destination_id));
+diesel::allow_tables_to_appear_in_same_query!(destination_numbers, destinations);

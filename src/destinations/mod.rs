@@ -14,6 +14,8 @@ mod host_folder;
 pub mod html;
 mod lifecycle;
 pub mod list;
+mod numbers;
+mod numbers_store;
 mod page;
 mod panel;
 mod policy;

@@ -184,6 +184,8 @@ fn nowhere_endpoints() -> ExternalEndpoints {
         cloudinary_api: format!("{nowhere}/v1_1"),
         r2_base: nowhere.replace("127.0.0.1", "r2.localhost"),
         backblaze_base: nowhere.replace("127.0.0.1", "b2.localhost"),
+        // AWS as AWS is addressed (tests that reach a local server set their own).
+        aws_s3: devpilot::config::AWS_S3_ENDPOINT.into(),
     }
 }
 

@@ -35,6 +35,7 @@ mod databases_pitr;
 mod databases_restores;
 mod destination_health;
 mod destinations;
+mod dialect_003;
 mod dump_imports;
 mod every_destination;
 mod file_modes;

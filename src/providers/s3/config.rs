@@ -161,6 +161,8 @@ impl S3Config {
             }
             "backblaze" => Some(below(&bases.backblaze_base, &format!("s3.{region}"))),
             "wasabi" => Some(format!("https://s3.{region}.wasabisys.com")),
+            // At its default, AWS is addressed below (object_store knows AWS's own rules).
+            "aws" if bases.aws_s3 != crate::config::AWS_S3_ENDPOINT => Some(bases.aws_s3.replace("{region}", region)),
             "digitalocean" => Some(format!("https://{region}.digitaloceanspaces.com")),
             _ => None,
         }

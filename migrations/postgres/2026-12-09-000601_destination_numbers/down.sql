@@ -1,0 +1,3 @@
+DROP TRIGGER destinations_numbered ON destinations;
+DROP FUNCTION devpilot_number_destination();
+DROP TABLE destination_numbers;

@@ -1,0 +1,2 @@
+DROP TRIGGER destinations_numbered;
+DROP TABLE destination_numbers;

@@ -1,0 +1,12 @@
+-- Spec 003's dialect (/api/backup-destinations) names destinations by integers. Each destination
+-- gets one when it is created, through whichever door, and keeps it; a number is never reused
+-- (AUTOINCREMENT), so a script holding an old number gets 404, never another destination.
+CREATE TABLE destination_numbers (
+    number INTEGER PRIMARY KEY AUTOINCREMENT,
+    destination_id TEXT NOT NULL UNIQUE REFERENCES destinations (id) ON DELETE CASCADE
+);
+INSERT INTO destination_numbers (destination_id) SELECT id FROM destinations ORDER BY created_at, id;
+CREATE TRIGGER destinations_numbered AFTER INSERT ON destinations
+BEGIN
+    INSERT OR IGNORE INTO destination_numbers (destination_id) VALUES (NEW.id);
+END;
