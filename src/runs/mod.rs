@@ -16,7 +16,6 @@ pub mod own_folders;
 pub mod progress;
 pub mod recovery;
 pub mod restore;
-mod locks;
 pub mod retention;
 pub mod runner;
 pub mod scheduler;
