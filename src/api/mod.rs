@@ -7,6 +7,7 @@ pub mod auth;
 pub mod backups;
 pub mod databases;
 pub mod destinations;
+pub mod drills;
 pub mod error;
 pub mod html;
 pub mod notifications;
@@ -14,6 +15,7 @@ pub mod overview;
 pub mod pagination;
 pub mod reference;
 pub mod responses;
+pub mod run_files;
 pub mod runs;
 pub mod schedules;
 
@@ -97,6 +99,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(backups::BackupsApi::openapi());
     doc.merge(overview::OverviewApi::openapi());
     doc.merge(notifications::NotificationsApi::openapi());
+    doc.merge(drills::DrillsApi::openapi());
+    doc.merge(run_files::RunFilesApi::openapi());
     CommonResponses.modify(&mut doc);
     doc
 }
@@ -118,6 +122,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(backups::routes)
             .configure(overview::routes)
             .configure(notifications::routes)
+            .configure(drills::routes)
+            .configure(run_files::routes)
             .default_service(web::to(|| async {
                 Err::<HttpResponse, _>(ApiError::not_found("There is no such API endpoint."))
             })),

@@ -19,13 +19,15 @@ pub enum EventKind {
     RetentionFailed,
     /// WAL archiving of a protected database is lagging or broken.
     WalArchiving,
+    /// A restore drill of a plan's newest backup failed.
+    DrillFailed,
     /// The "Send test" button: goes to one channel, whatever it chose.
     Test,
 }
 
 impl EventKind {
     /// Every kind a channel may choose, in the order the form lists them.
-    pub const CHOOSABLE: [EventKind; 9] = [
+    pub const CHOOSABLE: [EventKind; 10] = [
         EventKind::RunFailed,
         EventKind::RunInterrupted,
         EventKind::RunSucceeded,
@@ -35,6 +37,7 @@ impl EventKind {
         EventKind::RevalidationFailed,
         EventKind::RetentionFailed,
         EventKind::WalArchiving,
+        EventKind::DrillFailed,
     ];
 
     /// The `type` of the webhook body.
@@ -49,6 +52,7 @@ impl EventKind {
             EventKind::RevalidationFailed => "destination.revalidation_failed",
             EventKind::RetentionFailed => "retention.failed",
             EventKind::WalArchiving => "wal.archiving_failed",
+            EventKind::DrillFailed => "drill.failed",
             EventKind::Test => "test",
         }
     }
@@ -64,6 +68,7 @@ impl EventKind {
             EventKind::RevalidationFailed => "Scheduled re-validation failed",
             EventKind::RetentionFailed => "Retention could not delete",
             EventKind::WalArchiving => "WAL archiving lagging or broken",
+            EventKind::DrillFailed => "Restore drill failed",
             EventKind::Test => "Test notification",
         }
     }

@@ -8,6 +8,7 @@
 
 pub mod channels;
 pub mod domain;
+pub mod drill_events;
 pub mod emit;
 pub mod html;
 pub mod service;

@@ -26,7 +26,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/runs/{id}/progress", web::get().to(progress))
         .route("/runs/{id}/download", web::get().to(download))
         .route("/runs/{id}/restore", web::get().to(restore_form))
-        .route("/runs/{id}/restore", web::post().to(restore));
+        .route("/runs/{id}/restore", web::post().to(restore))
+        .configure(super::drills_html::routes)
+        .configure(super::files_html::routes);
 }
 
 /// A run as the history shows it.
@@ -47,6 +49,8 @@ pub struct RunView {
     pub running: bool,
     /// Succeeded, and retention has not deleted it.
     pub downloadable: bool,
+    /// A directory backup whose files can be browsed (runs/files_html.rs).
+    pub browsable: bool,
 }
 
 fn view(run: RunRow, plan_name: String, destinations: &[(String, String)]) -> RunView {
@@ -63,6 +67,10 @@ fn view(run: RunRow, plan_name: String, destinations: &[(String, String)]) -> Ru
         when: exact(run.created_at),
         running: run.status == RUNNING,
         downloadable: run.status == store::SUCCEEDED && run.pruned_at.is_none() && run.object_key.is_some(),
+        browsable: run.status == store::SUCCEEDED
+            && run.pruned_at.is_none()
+            && run.object_key.is_some()
+            && artifact_kind(&run) == "directory",
         size: if run.status == store::SUCCEEDED { human_bytes(run.bytes.max(0) as u64) } else { String::new() },
         status_label: store::label(&run.status),
         status: run.status,
@@ -85,6 +93,8 @@ struct PlanPage {
     plan: Plan,
     runs: Vec<RunView>,
     chart: String,
+    /// Restore drills: the last, the history, the schedule (runs/drills_html.rs).
+    drills: String,
 }
 
 async fn plan_page(
@@ -100,7 +110,8 @@ async fn plan_page(
     let names = runner.destination_names(&user.workspace_id).await?;
     let runs = rows.into_iter().map(|r| view(r, plan.name.clone(), &names)).collect();
     let layout = Layout::for_user(&user, "plans");
-    render(StatusCode::OK, &PlanPage { layout, flash: Flash::take(&session), plan, runs, chart })
+    let drills = super::drills_html::drills_block(&user, &runner, &plan.id).await?.render().map_err(anyhow::Error::from)?;
+    render(StatusCode::OK, &PlanPage { layout, flash: Flash::take(&session), plan, runs, chart, drills })
 }
 
 async fn run_now(

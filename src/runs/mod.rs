@@ -2,12 +2,18 @@
 //! the way, recorded with its outcome; retention afterwards; the scheduler that starts due plans;
 //! restores of a run's artifact, and imports of a dump handed in ([`imports`]).
 
+pub mod artifact_source;
 pub mod chart;
 pub mod databases;
+pub mod drills;
+pub mod drills_html;
+pub mod drills_store;
+pub mod files_html;
 pub mod history;
 pub mod html;
 pub mod imports;
 mod leftovers;
+pub mod manifests;
 pub mod own_folders;
 pub mod progress;
 pub mod recovery;
@@ -15,5 +21,6 @@ pub mod restore;
 mod retention;
 pub mod runner;
 pub mod scheduler;
+pub mod single_file;
 mod source;
 pub mod store;

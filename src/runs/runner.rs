@@ -348,7 +348,7 @@ impl Runner {
         loop {
             let source_error = Arc::new(Mutex::new(None));
             let read = SourceRead::default();
-            let (body, skipped) = self.read_source(plan, source, read.clone()).await.map_err(unreadable)?;
+            let (body, skipped) = self.read_source(plan, source, read.clone(), run_id).await.map_err(unreadable)?;
             let body = note_error(body, source_error.clone());
             let body = match &artifact_key {
                 Some(k) => encryption::encrypt(body, k),
