@@ -56,6 +56,7 @@ pub struct FileListing {
 }
 
 #[derive(Debug, serde::Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// The folder to list ("" or absent: the top).
     #[serde(default)]
@@ -66,6 +67,7 @@ pub struct ListQuery {
 }
 
 #[derive(Debug, serde::Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PathQuery {
     /// The file or folder, as listed (`path`).
     pub path: String,

@@ -379,22 +379,22 @@ impl Runner {
         let (lines, feeder) = match manifest {
             Some((_, parts)) => {
                 // Lines go to the blocking reader a part at a time.
-                let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<crate::artifacts::manifest::Line>>>(2);
+                let (tx, mut rx) =
+                    tokio::sync::mpsc::channel::<std::io::Result<Vec<crate::artifacts::manifest::Line>>>(2);
                 let feeder = tokio::spawn(async move {
                     let mut parts = parts;
                     loop {
-                        let next = parts.next_part().await;
-                        let (stop, item) = match next {
+                        let (stop, item) = match parts.next_part().await {
                             Ok(Some(lines)) => (false, Ok(lines)),
                             Ok(None) => break,
                             Err(e) => (true, Err(std::io::Error::other(e.to_string()))),
                         };
-                        if tx.send(item).is_err() || stop {
+                        if tx.send(item).await.is_err() || stop {
                             break;
                         }
                     }
                 });
-                let lines = rx.into_iter().flat_map(|part| match part {
+                let lines = std::iter::from_fn(move || rx.blocking_recv()).flat_map(|part| match part {
                     Ok(lines) => lines.into_iter().map(Ok).collect::<Vec<_>>(),
                     Err(e) => vec![Err(e)],
                 });

@@ -238,11 +238,12 @@ pub fn fail_orphans(conn: &mut DbConn, live: &[String], now: NaiveDateTime) -> Q
 /// When each plan's newest passed drill finished, across workspaces (for the metrics):
 /// (workspace, plan, finished at).
 pub fn last_passed_times(conn: &mut DbConn) -> QueryResult<Vec<(String, String, NaiveDateTime)>> {
-    use diesel::dsl::max;
     let rows: Vec<(String, String, Option<NaiveDateTime>)> = dsl::drills
         .filter(dsl::status.eq(PASSED))
-        .group_by((dsl::workspace_id, dsl::plan_id))
-        .select((dsl::workspace_id, dsl::plan_id, max(dsl::finished_at)))
+        .order(dsl::finished_at.desc())
+        .limit(100_000)
+        .select((dsl::workspace_id, dsl::plan_id, dsl::finished_at))
         .load(conn)?;
-    Ok(rows.into_iter().filter_map(|(w, p, at)| Some((w, p, at?))).collect())
+    let mut seen = std::collections::HashSet::new();
+    Ok(rows.into_iter().filter_map(|(w, p, at)| Some((w, p, at?))).filter(|(_, p, _)| seen.insert(p.clone())).collect())
 }

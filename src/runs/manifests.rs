@@ -119,13 +119,13 @@ impl Runner {
         temp: PrivateTemp,
     ) -> ByteStream {
         let (db, ws, id) = (self.db().clone(), workspace.to_owned(), run_id.to_owned());
-        let save = futures::stream::once(async move {
+        let at_end = futures::stream::once(async move {
             let written = slot.lock().ok().and_then(|mut s| s.take())?;
             let saved = db.run(move |c| save(c, &ws, &id, &written)).await;
             drop(temp);
             saved.err().map(|e| Err(std::io::Error::other(format!("recording the manifest failed: {e}"))))
         })
         .filter_map(futures::future::ready);
-        body.chain(save).boxed()
+        body.chain(at_end).boxed()
     }
 }

@@ -10,7 +10,7 @@ use crate::helpers::{Backend, TestApp, spawn_with, test_settings};
 use crate::notifications_delivery::webhook_channel;
 use crate::on_both_backends;
 use crate::plans::{Fixture, fixture, plan};
-use crate::runs::{RunRow, fill, settled};
+use crate::runs::{RunRow, fill};
 use crate::standins::notify::WebhookReceiver;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -64,8 +64,18 @@ pub async fn backed_up(f: &Fixture, name: &str, overrides: &[(&str, &str)]) -> (
     let id = plan(&f.app, name).await.id;
     let ran = f.app.post(&format!("/plans/{id}/run"), &[]).await;
     assert_eq!(ran.status, 303);
-    let runs = settled(&f.app, crate::runs::run_rows(&f.app).await.len()).await;
-    let run = runs.into_iter().rev().find(|r| r.plan_id == id).expect("run");
+    // Up to two minutes: the single-file test backs up a large folder.
+    let mut run = None;
+    for _ in 0..1200 {
+        let rows = crate::runs::run_rows(&f.app).await;
+        let mine = rows.into_iter().rev().find(|r| r.plan_id == id);
+        if mine.as_ref().is_some_and(|r| r.status != "queued" && r.status != "running") {
+            run = mine;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let run = run.expect("the run ended");
     assert_eq!(run.status, "succeeded", "{:?}", run.error);
     (id, run)
 }

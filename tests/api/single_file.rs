@@ -154,7 +154,7 @@ async fn the_file_list_browses_searches_downloads_and_restores_a_folder(backend:
     let mut entries: Vec<String> = tar::Archive::new(&body[..])
         .entries()
         .expect("tar")
-        .map(|e| e.expect("entry").path().expect("path").display().to_string())
+        .map(|e| e.expect("entry").path().expect("path").display().to_string().trim_end_matches('/').to_owned())
         .collect();
     entries.sort();
     assert_eq!(entries, ["reports", "reports/2026", "reports/2026/q1.txt", "reports/2026/q2.txt"]);
