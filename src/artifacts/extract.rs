@@ -99,7 +99,8 @@ pub fn scan<W: Write>(
                 header.set_mode(line.mode);
                 header.set_mtime(u64::try_from(line.mtime).unwrap_or(0));
                 if kind.is_symlink() {
-                    let target = content.inner.link_name().map_err(damaged)?.map(|t| t.into_owned()).unwrap_or_default();
+                    let target =
+                        content.inner.link_name().map_err(damaged)?.map(|t| t.into_owned()).unwrap_or_default();
                     header.set_size(0);
                     tar.append_link(&mut header, &renamed, target)?;
                 } else if kind.is_dir() {
@@ -149,13 +150,27 @@ mod tests {
                     header.set_size(body.len() as u64);
                     tar.append_data(&mut header, format!("./{name}"), *body).expect("append");
                     let sha256 = Some(hex::encode(sha2::Sha256::digest(body)));
-                    lines.push(Line { path: (*name).into(), kind: "file".into(), size: body.len() as u64, mode: 0o644, mtime: 0, sha256 });
+                    lines.push(Line {
+                        path: (*name).into(),
+                        kind: "file".into(),
+                        size: body.len() as u64,
+                        mode: 0o644,
+                        mtime: 0,
+                        sha256,
+                    });
                 }
                 None => {
                     header.set_entry_type(tar::EntryType::Directory);
                     header.set_size(0);
                     tar.append_data(&mut header, format!("./{name}"), io::empty()).expect("append");
-                    lines.push(Line { path: (*name).into(), kind: "dir".into(), size: 0, mode: 0o755, mtime: 0, sha256: None });
+                    lines.push(Line {
+                        path: (*name).into(),
+                        kind: "dir".into(),
+                        size: 0,
+                        mode: 0o755,
+                        mtime: 0,
+                        sha256: None,
+                    });
                 }
             }
         }
@@ -175,7 +190,8 @@ mod tests {
     #[test]
     fn one_file_comes_out_as_itself_and_the_rest_is_not_read() {
         let noise: Vec<u8> = (0..4_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 7) as u8).collect();
-        let (body, lines) = artifact(&[("a", None), ("a/want.txt", Some(b"wanted")), ("z", None), ("z/noise", Some(&noise))]);
+        let (body, lines) =
+            artifact(&[("a", None), ("a/want.txt", Some(b"wanted")), ("z", None), ("z/noise", Some(&noise))]);
         let wanted = Wanted { path: "a/want.txt".into(), folder: false };
         let expected: Vec<Line> = lines.iter().filter(|l| l.path == "a/want.txt").cloned().collect();
         let mut reader = Counted(&body, 0);
@@ -187,10 +203,12 @@ mod tests {
 
     #[test]
     fn a_folder_comes_out_as_a_tar_under_its_own_name_and_a_changed_file_is_refused() {
-        let (body, lines) = artifact(&[("a", None), ("a/b", None), ("a/b/c.txt", Some(b"see")), ("d.txt", Some(b"dee"))]);
+        let (body, lines) =
+            artifact(&[("a", None), ("a/b", None), ("a/b/c.txt", Some(b"see")), ("d.txt", Some(b"dee"))]);
         let wanted = Wanted { path: "a/b".into(), folder: true };
         let expected: Vec<Line> = lines.iter().filter(|l| l.path.starts_with("a/b")).cloned().collect();
-        let (done, out) = scan(&body[..], &wanted, expected.clone(), Output::Tar(tar::Builder::new(Vec::new()))).expect("scan");
+        let (done, out) =
+            scan(&body[..], &wanted, expected.clone(), Output::Tar(tar::Builder::new(Vec::new()))).expect("scan");
         assert_eq!(done.files, 1);
         let names: Vec<String> = tar::Archive::new(&out[..])
             .entries()

@@ -92,7 +92,8 @@ pub fn directory(
         }
     }
     if let Some(missing) = lines.as_mut().and_then(Iterator::next) {
-        let missing = missing.map_err(|e| CheckError::Unreadable(format!("the recorded manifest cannot be read: {e}")))?;
+        let missing =
+            missing.map_err(|e| CheckError::Unreadable(format!("the recorded manifest cannot be read: {e}")))?;
         return Err(CheckError::Differs(format!("{} is in the manifest but missing from the archive", missing.path)));
     }
     Ok(read)

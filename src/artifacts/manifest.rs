@@ -244,7 +244,14 @@ mod tests {
         writer.push(&line("d", DIR, 0)).expect("push");
         let written = writer.finish().expect("finish");
         assert_eq!(written.parts(), 2);
-        assert_eq!(written.totals, Totals { entries: LINES_PER_FRAME as u64 + 11, files: LINES_PER_FRAME as u64 + 10, bytes: 3 * (LINES_PER_FRAME as u64 + 10) });
+        assert_eq!(
+            written.totals,
+            Totals {
+                entries: LINES_PER_FRAME as u64 + 11,
+                files: LINES_PER_FRAME as u64 + 10,
+                bytes: 3 * (LINES_PER_FRAME as u64 + 10)
+            }
+        );
         let second = lines_of_part(&written.part(1).expect("part")).expect("lines");
         assert_eq!(second.len(), 11);
         assert_eq!(second[10], line("d", DIR, 0));

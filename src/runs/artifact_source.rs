@@ -19,10 +19,8 @@ impl Runner {
     /// Opens a succeeded, not pruned run's artifact on a destination that holds it.
     pub async fn artifact_of(&self, workspace: &str, run_id: &str) -> Result<OpenedArtifact, AppError> {
         let (run, key, provider) = self.available_artifact(workspace, run_id).await?;
-        let body = provider
-            .get(&key)
-            .await
-            .map_err(|e| AppError::BadRequest(format!("Reading the backup failed: {e}")))?;
+        let body =
+            provider.get(&key).await.map_err(|e| AppError::BadRequest(format!("Reading the backup failed: {e}")))?;
         Ok(OpenedArtifact { run, body, copy_position: 0 })
     }
 }

@@ -117,7 +117,9 @@ impl Runner {
     async fn newest_artifact(&self, plan: &PlanRow) -> Result<Option<RunRow>, DbError> {
         let (ws, pid) = (plan.workspace_id.clone(), plan.id.clone());
         let runs = self.db().run(move |c| super::store::for_plan(c, &ws, &pid, 200)).await?;
-        Ok(runs.into_iter().find(|r| r.status == super::store::SUCCEEDED && r.pruned_at.is_none() && r.object_key.is_some()))
+        Ok(runs
+            .into_iter()
+            .find(|r| r.status == super::store::SUCCEEDED && r.pruned_at.is_none() && r.object_key.is_some()))
     }
 
     /// One drill, a plan's, by id (workspace-scoped).
@@ -150,7 +152,9 @@ impl Runner {
         let (ws, pid) = (workspace.to_owned(), plan.to_owned());
         let row = self.db().run(move |c| store::schedule_of(c, &ws, &pid)).await?;
         Ok(match row {
-            Some(row) => DrillSchedule { schedule: row.schedule, enabled: row.enabled, next_drill_at: row.next_drill_at },
+            Some(row) => {
+                DrillSchedule { schedule: row.schedule, enabled: row.enabled, next_drill_at: row.next_drill_at }
+            }
             None => DrillSchedule {
                 schedule: store::DEFAULT_SCHEDULE.into(),
                 enabled: true,
@@ -183,11 +187,7 @@ impl Runner {
             next_drill_at: if enabled { parsed.next_after(now) } else { None },
             updated_at: now,
         };
-        let detail = format!(
-            "Restore drills: {} ({}).",
-            if enabled { "enabled" } else { "disabled" },
-            row.schedule
-        );
+        let detail = format!("Restore drills: {} ({}).", if enabled { "enabled" } else { "disabled" }, row.schedule);
         let entry = Entry::new(by, workspace, Subject::plan(&plan.id, &plan.name), Action::Updated, detail);
         let saved = row.clone();
         self.db().run(move |c| crate::audit::store::with_entry(c, &entry, |c| store::save_schedule(c, &saved))).await?;
@@ -374,7 +374,8 @@ impl Runner {
     }
 
     async fn drill_directory(&self, workspace: &str, run: &RunRow, body: ByteStream) -> Result<Passed, String> {
-        let manifest = self.manifest(workspace, &run.id).await.map_err(|e| format!("the manifest cannot be read: {e}"))?;
+        let manifest =
+            self.manifest(workspace, &run.id).await.map_err(|e| format!("the manifest cannot be read: {e}"))?;
         let has_manifest = manifest.is_some();
         let (lines, feeder) = match manifest {
             Some((_, parts)) => {
@@ -410,14 +411,19 @@ impl Runner {
             feeder.abort();
         }
         let read = read.map_err(|e| match e {
-            CheckError::Unreadable(detail) => format!("the archive cannot be read to its end (damaged or ended early): {detail}"),
+            CheckError::Unreadable(detail) => {
+                format!("the archive cannot be read to its end (damaged or ended early): {detail}")
+            }
             CheckError::Differs(detail) => detail,
         })?;
         let size = crate::web::format::human_bytes(read.bytes);
         let checked = if has_manifest {
             format!("{} files, {size}, every hash matched", thousands(read.files))
         } else {
-            format!("{} entries, {size}, read to the end (no manifest was recorded for this run)", thousands(read.entries))
+            format!(
+                "{} entries, {size}, read to the end (no manifest was recorded for this run)",
+                thousands(read.entries)
+            )
         };
         Ok(Passed { checked })
     }
@@ -429,7 +435,8 @@ impl Runner {
         let mut url = source.url.clone();
         url.dbname = format!("devpilot_drill_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
         let throwaway = Reachable { url, endpoint: source.reachable().endpoint };
-        let created = throwaway.create_database().await.map_err(|e| format!("the throwaway database could not be made: {e}"))?;
+        let created =
+            throwaway.create_database().await.map_err(|e| format!("the throwaway database could not be made: {e}"))?;
         let restored = tools::restore(&created, body, false).await;
         let counted = match restored {
             Ok(()) => throwaway.row_counts().await.map_err(|e| format!("counting rows failed: {e}")),

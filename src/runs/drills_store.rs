@@ -69,7 +69,10 @@ pub fn insert(conn: &mut DbConn, row: &DrillRow) -> QueryResult<()> {
 }
 
 pub fn finish(conn: &mut DbConn, id: &str, end: DrillEnd) -> QueryResult<()> {
-    diesel::update(dsl::drills.filter(dsl::id.eq(id)).filter(dsl::status.eq(RUNNING))).set(end).execute(conn).map(|_| ())
+    diesel::update(dsl::drills.filter(dsl::id.eq(id)).filter(dsl::status.eq(RUNNING)))
+        .set(end)
+        .execute(conn)
+        .map(|_| ())
 }
 
 pub fn find(conn: &mut DbConn, workspace: &str, id: &str) -> QueryResult<DrillRow> {
@@ -155,7 +158,9 @@ pub fn schedule_of(conn: &mut DbConn, workspace: &str, plan: &str) -> QueryResul
 /// Writes a plan's drill schedule (inserted, or replacing the one it had).
 pub fn save_schedule(conn: &mut DbConn, row: &ScheduleRow) -> QueryResult<()> {
     let updated = diesel::update(
-        schedules::plan_drills.filter(schedules::plan_id.eq(&row.plan_id)).filter(schedules::workspace_id.eq(&row.workspace_id)),
+        schedules::plan_drills
+            .filter(schedules::plan_id.eq(&row.plan_id))
+            .filter(schedules::workspace_id.eq(&row.workspace_id)),
     )
     .set((
         schedules::schedule.eq(&row.schedule),

@@ -97,11 +97,7 @@ fn partial(user: &CurrentUser, run_id: &str, listing: Listing) -> FilesPartial {
         folder: listing.folder,
         search: listing.search.unwrap_or_default(),
         more: listing.more,
-        summary: format!(
-            "{} files, {} in all",
-            super::drills::thousands(totals.files),
-            human_bytes(totals.bytes)
-        ),
+        summary: format!("{} files, {} in all", super::drills::thousands(totals.files), human_bytes(totals.bytes)),
         entries: listing.entries.into_iter().map(entry_view).collect(),
     }
 }

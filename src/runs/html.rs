@@ -110,7 +110,8 @@ async fn plan_page(
     let names = runner.destination_names(&user.workspace_id).await?;
     let runs = rows.into_iter().map(|r| view(r, plan.name.clone(), &names)).collect();
     let layout = Layout::for_user(&user, "plans");
-    let drills = super::drills_html::drills_block(&user, &runner, &plan.id).await?.render().map_err(anyhow::Error::from)?;
+    let drills =
+        super::drills_html::drills_block(&user, &runner, &plan.id).await?.render().map_err(anyhow::Error::from)?;
     render(StatusCode::OK, &PlanPage { layout, flash: Flash::take(&session), plan, runs, chart, drills })
 }
 

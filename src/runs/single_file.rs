@@ -66,7 +66,9 @@ pub struct PathDownload {
 }
 
 fn no_manifest() -> AppError {
-    AppError::NotFound("This backup has no file list (only directory backups made since file lists exist have one)".into())
+    AppError::NotFound(
+        "This backup has no file list (only directory backups made since file lists exist have one)".into(),
+    )
 }
 
 fn not_in_backup(path: &str) -> AppError {

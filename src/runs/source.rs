@@ -28,7 +28,8 @@ impl Runner {
                 let located = access.locate_stored(path, Need::Read).map_err(|e| e.to_string())?;
                 if matches!(source, Source::Directory(_)) {
                     // The manifest's lines wait in a private file until the archive has ended.
-                    let temp = PrivateTemp::create(self.data_dir()).map_err(|e| format!("a private temporary folder: {e}"))?;
+                    let temp =
+                        PrivateTemp::create(self.data_dir()).map_err(|e| format!("a private temporary folder: {e}"))?;
                     let (_, file) = temp.new_file("manifest").map_err(|e| format!("a private temporary file: {e}"))?;
                     let (body, skipped, slot) =
                         directory::stream_with_manifest(located, access.devpilot_files(), read, file);

@@ -108,7 +108,8 @@ async fn a_directory_drill_passes_and_is_shown_everywhere(backend: Backend) {
     let overview = f.app.get("/overview").await.body;
     assert!(overview.contains(&format!("overview-drill-{plan_id}")) && overview.contains(checked), "{overview}");
     let metrics = f.app.get("/metrics").await.body;
-    let result = format!("devpilot_drill_last_result{{workspace=\"{}\",plan=\"{plan_id}\"}} 1", workspace(&f.app).await);
+    let result =
+        format!("devpilot_drill_last_result{{workspace=\"{}\",plan=\"{plan_id}\"}} 1", workspace(&f.app).await);
     assert!(metrics.contains(&result), "{metrics}");
     assert!(metrics.contains("devpilot_drill_last_success_timestamp_seconds{"), "{metrics}");
     let audit = f.app.get("/audit").await.body;
@@ -298,10 +299,20 @@ async fn the_schedule_runs_a_due_drill(backend: Backend) {
     let (plan_id, run) = backed_up(&f, "Files", &[]).await;
     let api = admin(&f.app).await;
     // A bad schedule is the field's error; a good one is saved (audited) and shown.
-    let bad = api.put(&format!("/api/v1/backup-schedules/{plan_id}/drill-schedule"), json!({"schedule": "61 * * * *", "enabled": true})).await;
+    let bad = api
+        .put(
+            &format!("/api/v1/backup-schedules/{plan_id}/drill-schedule"),
+            json!({"schedule": "61 * * * *", "enabled": true}),
+        )
+        .await;
     assert_eq!(bad.status, 422, "{bad:?}");
     assert!(bad.json["fields"]["schedule"].as_str().is_some(), "{bad:?}");
-    let saved = api.put(&format!("/api/v1/backup-schedules/{plan_id}/drill-schedule"), json!({"schedule": "0 3 * * *", "enabled": true})).await;
+    let saved = api
+        .put(
+            &format!("/api/v1/backup-schedules/{plan_id}/drill-schedule"),
+            json!({"schedule": "0 3 * * *", "enabled": true}),
+        )
+        .await;
     assert_eq!((saved.status, saved.json["schedule"].as_str()), (200, Some("0 3 * * *")), "{saved:?}");
     // Due now: the scheduler claims it once and drills the newest backup.
     let id = plan_id.clone();
@@ -326,7 +337,11 @@ async fn the_schedule_runs_a_due_drill(backend: Backend) {
     }
     let list = drills["data"].as_array().expect("drills");
     assert_eq!(list.len(), 1, "{drills}");
-    assert_eq!((list[0]["trigger"].as_str(), list[0]["status"].as_str()), (Some("schedule"), Some("passed")), "{drills}");
+    assert_eq!(
+        (list[0]["trigger"].as_str(), list[0]["status"].as_str()),
+        (Some("schedule"), Some("passed")),
+        "{drills}"
+    );
     assert_eq!(list[0]["run_id"], run.id.as_str());
     // Moved on to its next time: no second drill.
     tokio::time::sleep(Duration::from_millis(1000)).await;

@@ -64,12 +64,8 @@ fn random_block(len: usize, seed: u64) -> Vec<u8> {
 async fn raw_get(api: &Api<'_>, path: &str) -> (u16, Vec<u8>, String) {
     let response = api.raw(reqwest::Method::GET, path).bearer_auth(&api.token).send().await.expect("request");
     let status = response.status().as_u16();
-    let disposition = response
-        .headers()
-        .get("content-disposition")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let disposition =
+        response.headers().get("content-disposition").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     (status, response.bytes().await.expect("body").to_vec(), disposition)
 }
 
@@ -98,7 +94,8 @@ async fn one_file_of_a_large_artifact_is_restored_reading_only_its_start(backend
     let restore = started.elapsed();
     let original = std::fs::read(f.source.path().join("a/wanted.bin")).expect("original");
     assert!(std::fs::read(into.join("wanted.bin")).expect("restored") == original, "byte-identical");
-    let (read, whole) = (reply.json["bytes_read"].as_u64().expect("read"), reply.json["artifact_bytes"].as_u64().expect("whole"));
+    let (read, whole) =
+        (reply.json["bytes_read"].as_u64().expect("read"), reply.json["artifact_bytes"].as_u64().expect("whole"));
     assert_eq!(whole, run.bytes as u64);
     assert!(read < whole / 10, "read {read} of {whole}: the scan stops once the file is past");
     assert!(reply.json["seconds"].as_f64().is_some(), "{reply:?}");
@@ -147,7 +144,11 @@ async fn the_file_list_browses_searches_downloads_and_restores_a_folder(backend:
     // The page: folders, a breadcrumb, htmx into a folder, search.
     let page = f.app.get(&format!("/runs/{}/files?folder=docs/reports", run.id)).await;
     assert_eq!(page.status, 200, "{}", page.body);
-    assert!(page.body.contains("2026/") && page.body.contains("All files") && page.body.contains(">docs</a>"), "{}", page.body);
+    assert!(
+        page.body.contains("2026/") && page.body.contains("All files") && page.body.contains(">docs</a>"),
+        "{}",
+        page.body
+    );
     let partial = f.app.get(&format!("/runs/{}/files?q=cat", run.id)).await.body;
     assert!(partial.contains("photos/cat.jpg") && partial.contains("195.3 KiB"), "{partial}");
     let plan_page = f.app.get(&format!("/plans/{}", run.plan_id)).await.body;
@@ -174,10 +175,17 @@ async fn the_file_list_browses_searches_downloads_and_restores_a_folder(backend:
     let into = f.target_path().join("back");
     let restored = f
         .app
-        .post(&format!("/runs/{}/files/restore", run.id), &[("path", "docs/reports"), ("target", &into.to_string_lossy())])
+        .post(
+            &format!("/runs/{}/files/restore", run.id),
+            &[("path", "docs/reports"), ("target", &into.to_string_lossy())],
+        )
         .await;
     assert_eq!(restored.status, 200, "{}", restored.body);
-    assert!(restored.body.contains("Restored docs/reports") && restored.body.contains(" s, reading "), "{}", restored.body);
+    assert!(
+        restored.body.contains("Restored docs/reports") && restored.body.contains(" s, reading "),
+        "{}",
+        restored.body
+    );
     assert_eq!(std::fs::read(into.join("reports/2026/q2.txt")).expect("q2"), b"second quarter, longer");
     assert!(!into.join("readme.md").exists() && !into.join(".devpilot").exists());
 }
@@ -239,7 +247,11 @@ async fn hostile_paths_are_refused(backend: Backend) {
     let viewer = crate::provider_sftp::viewer(&f.app).await;
     let page = f
         .app
-        .post_with(&viewer, &format!("/runs/{}/files/restore", run.id), &[("path", "docs/readme.md"), ("target", "/tmp/x")])
+        .post_with(
+            &viewer,
+            &format!("/runs/{}/files/restore", run.id),
+            &[("path", "docs/readme.md"), ("target", "/tmp/x")],
+        )
         .await;
     assert_eq!(page.status, 403);
     let theirs = f.app.get_with(&stranger, &format!("/runs/{}/files", run.id)).await;
