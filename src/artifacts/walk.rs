@@ -110,7 +110,7 @@ impl<W: Write> Archive<'_, W> {
         if path.is_empty() {
             return Ok(());
         }
-        let (mode, mtime) = (stat.st_mode & 0o7777, i64::from(stat.st_mtime));
+        let (mode, mtime) = (stat.st_mode & 0o7777, stat.st_mtime);
         manifest.push(&manifest::Line { path, kind: kind.into(), size, mode, mtime, sha256 })
     }
 }

@@ -216,10 +216,7 @@ impl Runner {
             let (ws, pid) = (workspace.clone(), plan_id.clone());
             let plan = self.db().run(move |c| plans::find(c, &ws, &pid)).await?;
             // A plan with nothing to drill yet only moves its time on.
-            let drill = match self.newest_artifact(&plan).await? {
-                Some(_) => Some(self.new_drill(&plan, "schedule")),
-                None => None,
-            };
+            let drill = self.newest_artifact(&plan).await?.map(|_| self.new_drill(&plan, "schedule"));
             let (pid, row) = (plan_id.clone(), drill.clone());
             let won = self.db().run(move |c| store::claim(c, &pid, seen, next, row.as_ref())).await?;
             if let (true, Some(drill)) = (won, drill) {
@@ -491,7 +488,7 @@ pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

@@ -72,6 +72,8 @@ pub struct DrillsBlock {
     pub enabled: bool,
     pub next: String,
     pub schedule_error: String,
+    /// What was just saved, when the block answers its own form.
+    pub notice: String,
 }
 
 /// The block for the plan's page.
@@ -89,6 +91,7 @@ pub async fn drills_block(user: &CurrentUser, runner: &Runner, plan_id: &str) ->
         enabled: schedule.enabled,
         next: schedule.next_drill_at.map(exact).unwrap_or_else(|| "not scheduled".into()),
         schedule_error: String::new(),
+        notice: String::new(),
     })
 }
 
@@ -119,7 +122,10 @@ async fn drill_now(
     Ok(see_other(&format!("/plans/{}#drills", plan.id)))
 }
 
+/// Saves the drill schedule. The form posts through htmx and gets the block back (the error next to
+/// the field, 422); without script, a flash message and the plan page.
 async fn save_schedule(
+    req: actix_web::HttpRequest,
     user: CurrentUser,
     plans: web::Data<PlanService>,
     runner: web::Data<Runner>,
@@ -132,17 +138,27 @@ async fn save_schedule(
     let schedule = crate::web::form_value(&form, "drill_schedule").unwrap_or_default();
     let enabled = crate::web::form_value(&form, "drill_enabled").is_some_and(|v| v == "on" || v == "true");
     let by = crate::audit::Actor::web(&user);
+    let htmx = crate::auth::session::is_htmx(&req);
     match runner.set_drill_schedule(&user.workspace_id, &plan.id, schedule, enabled, &by).await {
+        Ok(_) if htmx => {
+            let mut block = drills_block(&user, &runner, &plan.id).await?;
+            block.notice = "Saved the drill schedule.".into();
+            render(StatusCode::OK, &block)
+        }
         Ok(_) => {
             Flash::ok("Saved the drill schedule.").set(&session);
             Ok(see_other(&format!("/plans/{}#drills", plan.id)))
         }
-        Err(DrillError::Schedule(message)) => {
+        Err(DrillError::Schedule(message)) if htmx => {
             let mut block = drills_block(&user, &runner, &plan.id).await?;
             block.schedule = schedule.trim().to_owned();
             block.enabled = enabled;
             block.schedule_error = message;
             render(StatusCode::UNPROCESSABLE_ENTITY, &block)
+        }
+        Err(DrillError::Schedule(message)) => {
+            Flash::error(format!("The drill schedule was not saved: {message}")).set(&session);
+            Ok(see_other(&format!("/plans/{}#drills", plan.id)))
         }
         Err(e) => Err(e.into()),
     }

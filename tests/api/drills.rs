@@ -298,6 +298,29 @@ async fn the_schedule_runs_a_due_drill(backend: Backend) {
     fill(f.source.path());
     let (plan_id, run) = backed_up(&f, "Files", &[]).await;
     let api = admin(&f.app).await;
+    // On the plan page (htmx): the error next to the field; saved, the block says so.
+    let bad_form = f
+        .app
+        .htmx_post(
+            &format!("/plans/{plan_id}/drill-schedule"),
+            &[("drill_schedule", "every day"), ("drill_enabled", "on")],
+        )
+        .await;
+    assert_eq!(bad_form.status, 422, "{}", bad_form.body);
+    assert!(bad_form.body.contains("id=\"f-drill-schedule-error\""), "{}", bad_form.body);
+    let good_form = f
+        .app
+        .htmx_post(
+            &format!("/plans/{plan_id}/drill-schedule"),
+            &[("drill_schedule", "15 4 * * 1"), ("drill_enabled", "on")],
+        )
+        .await;
+    assert_eq!(good_form.status, 200, "{}", good_form.body);
+    assert!(
+        good_form.body.contains("Saved the drill schedule.") && good_form.body.contains("15 4 * * 1"),
+        "{}",
+        good_form.body
+    );
     // A bad schedule is the field's error; a good one is saved (audited) and shown.
     let bad = api
         .put(
