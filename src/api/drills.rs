@@ -102,7 +102,9 @@ pub struct DrillScheduleResource {
 #[derive(Debug, serde::Serialize, serde::Deserialize, ToSchema)]
 pub struct DrillScheduleInput {
     #[schema(example = "30 4 * * 0")]
+    #[serde(default)]
     pub schedule: String,
+    #[serde(default)]
     pub enabled: bool,
 }
 

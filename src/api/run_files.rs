@@ -70,15 +70,18 @@ pub struct ListQuery {
 #[into_params(parameter_in = Query)]
 pub struct PathQuery {
     /// The file or folder, as listed (`path`).
+    #[serde(default)]
     pub path: String,
 }
 
 #[derive(Debug, serde::Serialize, serde::Deserialize, ToSchema)]
 pub struct PathRestoreInput {
     /// The file or folder, as listed (`path`).
+    #[serde(default)]
     pub path: String,
     /// An absolute path on the server: a new or empty folder inside a folder granted to the
     /// workspace for reading and writing. The file or folder keeps its name inside it.
+    #[serde(default)]
     pub target: String,
 }
 
@@ -149,6 +152,7 @@ pub async fn list(
         (status = 200, description = "The file (application/octet-stream) or the folder (application/x-tar)",
             headers(("Content-Disposition" = String, description = "attachment; filename=…"))),
         (status = 404, description = "No such run, or the path is not in its file list", body = ErrorBody),
+        (status = 422, description = "No `path` given", body = ErrorBody),
     )
 )]
 pub async fn download(
@@ -186,13 +190,22 @@ pub async fn restore(
     body: web::Json<PathRestoreInput>,
 ) -> Result<HttpResponse, ApiError> {
     user.require_write()?;
+    // Another workspace's run is not found, whatever the body says.
+    let run = runner.find(&user.workspace_id, &id.to_string()).await.map_err(|e| match e {
+        crate::db::DbError::NotFound => ApiError::not_found("Backup run not found"),
+        other => other.into(),
+    })?;
+    if body.path.trim().is_empty() {
+        let fields = crate::fields::FieldErrors::single("path", "Choose a file or a folder of the backup.");
+        return Err(ApiError::invalid(&fields));
+    }
     let access = runner.grants().access(&user.workspace_id).await?;
     let place = match RestoreTarget::parse("directory", &body.target, &access) {
         Ok(RestoreTarget::Directory(place)) => place,
         Ok(_) => return Err(ApiError::invalid(&crate::fields::FieldErrors::single("target", "Choose a folder."))),
         Err(fields) => return Err(ApiError::invalid(&fields)),
     };
-    let done = runner.restore_path(&user.workspace_id, &id.to_string(), &body.path, &place).await.map_err(errors)?;
+    let done = runner.restore_path(&user.workspace_id, &run.id, &body.path, &place).await.map_err(errors)?;
     Ok(HttpResponse::Ok().json(PathRestored {
         files: done.files,
         bytes: done.bytes,
