@@ -8,6 +8,7 @@ pub mod backups;
 pub mod databases;
 pub mod destinations;
 pub mod dialect_003;
+pub mod drills;
 pub mod error;
 pub mod html;
 pub mod notifications;
@@ -16,6 +17,7 @@ pub mod pagination;
 pub mod reference;
 pub mod responses;
 pub mod run_copies;
+pub mod run_files;
 pub mod runs;
 pub mod schedules;
 
@@ -100,6 +102,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(overview::OverviewApi::openapi());
     doc.merge(notifications::NotificationsApi::openapi());
     doc.merge(dialect_003::Dialect003Api::openapi());
+    doc.merge(drills::DrillsApi::openapi());
+    doc.merge(run_files::RunFilesApi::openapi());
     CommonResponses.modify(&mut doc);
     doc
 }
@@ -122,6 +126,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(backups::routes)
             .configure(overview::routes)
             .configure(notifications::routes)
+            .configure(drills::routes)
+            .configure(run_files::routes)
             .default_service(web::to(|| async {
                 Err::<HttpResponse, _>(ApiError::not_found("There is no such API endpoint."))
             })),

@@ -26,6 +26,34 @@ pub fn stream(located: Located, devpilot: Arc<DevpilotFiles>, read: SourceRead) 
     (body, skipped)
 }
 
+/// Where a directory stream leaves its manifest once it has ended well.
+pub type ManifestSlot = Arc<std::sync::Mutex<Option<super::manifest::Written>>>;
+
+/// As [`stream`], recording the archive's manifest (lines written, compressed, to `file`, a new
+/// private file) and appending it as the archive's last entry; the finished manifest is in the
+/// slot once the stream has ended without an error.
+pub fn stream_with_manifest(
+    located: Located,
+    devpilot: Arc<DevpilotFiles>,
+    read: SourceRead,
+    file: std::fs::File,
+) -> (ByteStream, Skipped, ManifestSlot) {
+    let skipped = Skipped::default();
+    let slot = ManifestSlot::default();
+    let (noted, filled) = (Arc::clone(&skipped), Arc::clone(&slot));
+    let body = produced_by(move |out| {
+        let encoder = zstd::Encoder::new(out, ZSTD_LEVEL)?;
+        let writer = super::manifest::Writer::new(file);
+        let (encoder, written) = walk::archive_with_manifest(&located, &devpilot, encoder, &noted, &read, writer)?;
+        encoder.finish()?.flush()?;
+        if let Ok(mut slot) = filled.lock() {
+            *slot = Some(written);
+        }
+        Ok(())
+    });
+    (body, skipped, slot)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,6 +126,45 @@ mod tests {
         assert!(!names.iter().any(|n| n.contains("data")), "{names:?}");
         let notes = skipped.lock().expect("notes").join("; ");
         assert!(notes.contains("Devpilot's data folder"), "{notes}");
+    }
+
+    #[tokio::test]
+    async fn the_manifest_is_the_last_entry_and_matches_every_file() {
+        use crate::artifacts::manifest;
+        let dir = tempfile::tempdir().expect("dir");
+        std::fs::create_dir_all(dir.path().join("sub")).expect("mkdir");
+        std::fs::write(dir.path().join("sub/one.bin"), vec![7u8; 200_000]).expect("write");
+        std::fs::write(dir.path().join("two.txt"), b"twelve bytes").expect("write");
+        std::os::unix::fs::symlink("two.txt", dir.path().join("link")).expect("symlink");
+        let file = tempfile::tempfile().expect("temp");
+        let (s, _, slot) = stream_with_manifest(located(dir.path()), Arc::default(), SourceRead::default(), file);
+        let body = collect(s).await.expect("archive");
+        let written = slot.lock().expect("slot").take().expect("manifest written");
+        assert_eq!(written.totals, manifest::Totals { entries: 4, files: 2, bytes: 200_012 });
+        let lines = manifest::lines_of_part(&written.part(0).expect("part")).expect("lines");
+        let paths: Vec<&str> = lines.iter().map(|l| l.path.as_str()).collect();
+        assert_eq!(paths, ["link", "sub", "sub/one.bin", "two.txt"]);
+        use sha2::Digest;
+        assert_eq!(lines[2].sha256, Some(hex::encode(sha2::Sha256::digest(vec![7u8; 200_000]))));
+        let mut archive = tar::Archive::new(zstd::Decoder::new(&body[..]).expect("zstd"));
+        let mut entries = archive.entries().expect("entries");
+        let mut last = None;
+        let mut marked = 0;
+        for entry in &mut entries {
+            let mut entry = entry.expect("entry");
+            if manifest::is_manifest_entry(&mut entry) {
+                marked += 1;
+            }
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut entry, &mut text).ok();
+            last = Some((entry.path().expect("path").display().to_string(), text));
+        }
+        let (name, text) = last.expect("entries");
+        assert_eq!(name, manifest::ENTRY_NAME);
+        assert_eq!(marked, 1, "only the manifest carries the mark");
+        let first: manifest::Line = serde_json::from_str(text.lines().next().expect("line")).expect("json");
+        assert_eq!(first.path, "link");
+        assert_eq!(first.kind, "symlink");
     }
 
     #[tokio::test]

@@ -135,6 +135,24 @@ pub async fn into_directory(
     place: &Place,
     devpilot: Arc<DevpilotFiles>,
 ) -> Result<(), RestoreError> {
+    into_directory_as(stream, place, devpilot, true).await
+}
+
+/// As [`into_directory`], from a plain (uncompressed) tar: what a single-file restore hands on.
+pub async fn into_directory_from_tar(
+    stream: ByteStream,
+    place: &Place,
+    devpilot: Arc<DevpilotFiles>,
+) -> Result<(), RestoreError> {
+    into_directory_as(stream, place, devpilot, false).await
+}
+
+async fn into_directory_as(
+    stream: ByteStream,
+    place: &Place,
+    devpilot: Arc<DevpilotFiles>,
+    compressed: bool,
+) -> Result<(), RestoreError> {
     let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream));
     let place = place.clone();
     blocking(move || {
@@ -142,7 +160,7 @@ pub async fn into_directory(
         let replaces = empty_folder_or_nothing(&folder, &place)?;
         let staging = temporary_name();
         mkdirat(&folder, staging.as_str(), Mode::from_raw_mode(0o700)).map_err(|e| target_error(&place, e))?;
-        let done = unpack_and_rename(reader, &folder, &staging, &place, replaces);
+        let done = unpack_and_rename(reader, &folder, &staging, &place, replaces, compressed);
         if done.is_err() {
             let _ = beneath::remove_tree(folder.as_fd(), OsStr::new(&staging));
         }
@@ -157,9 +175,14 @@ fn unpack_and_rename(
     staging: &str,
     place: &Place,
     replaces: bool,
+    compressed: bool,
 ) -> Result<(), RestoreError> {
     let fd = openat(folder, staging, FOLDER, Mode::empty()).map_err(|e| target_error(place, e))?;
-    let mode = super::unpack::unpack(reader, &fd)?.unwrap_or(0o755);
+    let unpacked = match compressed {
+        true => super::unpack::unpack(reader, &fd)?,
+        false => super::unpack::unpack_tar(reader, &fd, None)?,
+    };
+    let mode = unpacked.unwrap_or(0o755);
     fchmod(&fd, Mode::from_raw_mode(mode | 0o700)).map_err(|e| target_error(place, e))?;
     let flags = if replaces { RenameFlags::empty() } else { RenameFlags::NOREPLACE };
     renameat_with(folder, staging, folder, place.name.as_os_str(), flags).map_err(|e| match e {

@@ -51,6 +51,10 @@ pub fn unpack_tar(reader: impl Read, staging: &OwnedFd, owner: Option<Owner>) ->
     let mut top_mode = None;
     for entry in archive.entries().map_err(archive_error)? {
         let mut entry = entry.map_err(archive_error)?;
+        // Devpilot's manifest of a directory artifact is for Devpilot, never for a user's folder.
+        if super::manifest::is_manifest_entry(&mut entry) {
+            continue;
+        }
         let path = entry.path().map_err(archive_error)?.into_owned();
         let kind = entry.header().entry_type();
         let link = entry.link_name().map_err(archive_error)?.map(|l| l.into_owned());

@@ -5,6 +5,7 @@
 //! Memory stays at one open folder and its names per level, whatever the directory's size. The
 //! same walk, opening no file, tells a run beforehand how much it will read ([`content_size`]).
 
+use super::manifest;
 use crate::hostfs::beneath::{self, FOLDER, READ_FILE};
 use crate::hostfs::{DevpilotFiles, FileId, Located};
 use rustix::fs::{AtFlags, FileType, Mode, Stat, fstat, openat, readlinkat, statat};
@@ -45,9 +46,28 @@ pub fn archive<W: Write>(
     skipped: &Skipped,
     read: &AtomicU64,
 ) -> io::Result<W> {
-    let mut archive = Archive { tar: tar::Builder::new(out), shown: located.path(), skipped, read };
+    let mut archive = Archive { tar: tar::Builder::new(out), shown: located.path(), skipped, read, manifest: None };
     walk(located, devpilot, skipped, &mut archive)?;
     archive.tar.into_inner()
+}
+
+/// As [`archive`], recording every entry in `manifest` on the way (each file's hash from the bytes
+/// the archive holds) and appending the manifest as the archive's last entry.
+pub fn archive_with_manifest<W: Write>(
+    located: &Located,
+    devpilot: &DevpilotFiles,
+    out: W,
+    skipped: &Skipped,
+    read: &AtomicU64,
+    manifest: manifest::Writer,
+) -> io::Result<(W, manifest::Written)> {
+    let mut archive =
+        Archive { tar: tar::Builder::new(out), shown: located.path(), skipped, read, manifest: Some(manifest) };
+    walk(located, devpilot, skipped, &mut archive)?;
+    let written = archive.manifest.take().map(manifest::Writer::finish).transpose()?;
+    let written = written.ok_or_else(|| io::Error::other("the manifest was lost"))?;
+    manifest::append_to(&mut archive.tar, &written)?;
+    Ok((archive.tar.into_inner()?, written))
 }
 
 /// The bytes of file content a backup of `located` would read now: the same walk without opening
@@ -80,11 +100,25 @@ struct Archive<'a, W: Write> {
     shown: PathBuf,
     skipped: &'a Skipped,
     read: &'a AtomicU64,
+    manifest: Option<manifest::Writer>,
+}
+
+impl<W: Write> Archive<'_, W> {
+    fn record(&mut self, path: &Path, kind: &str, stat: &Stat, size: u64, sha256: Option<String>) -> io::Result<()> {
+        let Some(manifest) = self.manifest.as_mut() else { return Ok(()) };
+        let path = manifest::Line::path_of(path);
+        if path.is_empty() {
+            return Ok(());
+        }
+        let (mode, mtime) = (stat.st_mode & 0o7777, stat.st_mtime);
+        manifest.push(&manifest::Line { path, kind: kind.into(), size, mode, mtime, sha256 })
+    }
 }
 
 impl<W: Write> Visit for Archive<'_, W> {
     fn folder(&mut self, path: &Path, stat: &Stat) -> io::Result<()> {
-        append_folder(&mut self.tar, path, stat)
+        append_folder(&mut self.tar, path, stat)?;
+        self.record(path, manifest::DIR, stat, 0, None)
     }
 
     fn file(&mut self, parent: BorrowedFd<'_>, name: &OsStr, path: &Path, stat: &Stat) -> io::Result<()> {
@@ -95,8 +129,12 @@ impl<W: Write> Visit for Archive<'_, W> {
         }
         let size = u64::try_from(opened.st_size).unwrap_or(0);
         let mut header = header(&opened, tar::EntryType::Regular, size);
-        let mut body = Exactly { file: std::fs::File::from(fd), left: size, short: false, read: self.read };
+        let body = Exactly { file: std::fs::File::from(fd), left: size, short: false, read: self.read };
+        let mut body = manifest::Hashing::new(body);
         self.tar.append_data(&mut header, path, &mut body)?;
+        let sha256 = self.manifest.is_some().then(|| body.hex());
+        self.record(path, manifest::FILE, &opened, size, sha256)?;
+        let body = body.inner;
         if body.short {
             note(
                 self.skipped,
@@ -109,7 +147,8 @@ impl<W: Write> Visit for Archive<'_, W> {
     fn link(&mut self, parent: BorrowedFd<'_>, name: &OsStr, path: &Path, stat: &Stat) -> io::Result<()> {
         let target = readlinkat(parent, name, Vec::new()).map_err(|e| at(&self.shown, path, e.into()))?;
         let target = PathBuf::from(OsString::from_vec(target.into_bytes()));
-        self.tar.append_link(&mut header(stat, tar::EntryType::Symlink, 0), path, target)
+        self.tar.append_link(&mut header(stat, tar::EntryType::Symlink, 0), path, target)?;
+        self.record(path, manifest::SYMLINK, stat, 0, None)
     }
 }
 

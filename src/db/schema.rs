@@ -519,3 +519,55 @@ diesel::table! {
 
 diesel::joinable!(destination_numbers -> destinations (destination_id));
 diesel::allow_tables_to_appear_in_same_query!(destination_numbers, destinations);
+
+diesel::table! {
+    run_manifests (run_id) {
+        run_id -> Text,
+        workspace_id -> Text,
+        files -> BigInt,
+        bytes -> BigInt,
+        entries -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    run_manifest_parts (run_id, part) {
+        run_id -> Text,
+        part -> BigInt,
+        entries -> Binary,
+    }
+}
+
+diesel::table! {
+    plan_drills (plan_id) {
+        plan_id -> Text,
+        workspace_id -> Text,
+        schedule -> Text,
+        enabled -> Bool,
+        next_drill_at -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    drills (id) {
+        id -> Text,
+        workspace_id -> Text,
+        plan_id -> Text,
+        run_id -> Nullable<Text>,
+        copy_position -> BigInt,
+        status -> Text,
+        trigger_kind -> Text,
+        started_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+        checked -> Nullable<Text>,
+        error -> Nullable<Text>,
+        bytes_read -> BigInt,
+        owner_id -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(plan_drills -> plans (plan_id));
+diesel::joinable!(drills -> plans (plan_id));
+diesel::allow_tables_to_appear_in_same_query!(plan_drills, plans, drills);

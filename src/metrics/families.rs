@@ -25,8 +25,16 @@ use std::sync::atomic::AtomicU64;
 pub type AddFamilies = fn(&mut DbConn, &mut Registry) -> QueryResult<()>;
 
 /// Every family `/metrics` answers with, in this order.
-pub const FAMILIES: &[AddFamilies] =
-    &[workspaces, plan_runs, run_durations, destinations, test_durations, databases, notification_deliveries];
+pub const FAMILIES: &[AddFamilies] = &[
+    workspaces,
+    plan_runs,
+    run_durations,
+    destinations,
+    test_durations,
+    databases,
+    notification_deliveries,
+    super::drills::plan_drills,
+];
 
 /// The statuses a run ends in: each a counter that only grows.
 const ENDED: [&str; 5] = [SUCCEEDED, PARTIAL, FAILED, SKIPPED, INTERRUPTED];

@@ -3,6 +3,7 @@
 //! with the instance's metrics token or an operator's session or API token; the token's page in
 //! the admin area (`/admin/metrics`).
 
+pub mod drills;
 pub mod families;
 pub mod html;
 pub mod service;

@@ -21,13 +21,15 @@ pub enum EventKind {
     RetentionFailed,
     /// WAL archiving of a protected database is lagging or broken.
     WalArchiving,
+    /// A restore drill of a plan's newest backup failed.
+    DrillFailed,
     /// The "Send test" button: goes to one channel, whatever it chose.
     Test,
 }
 
 impl EventKind {
     /// Every kind a channel may choose, in the order the form lists them.
-    pub const CHOOSABLE: [EventKind; 10] = [
+    pub const CHOOSABLE: [EventKind; 11] = [
         EventKind::RunFailed,
         EventKind::RunPartial,
         EventKind::RunInterrupted,
@@ -38,6 +40,7 @@ impl EventKind {
         EventKind::RevalidationFailed,
         EventKind::RetentionFailed,
         EventKind::WalArchiving,
+        EventKind::DrillFailed,
     ];
 
     /// The `type` of the webhook body.
@@ -53,6 +56,7 @@ impl EventKind {
             EventKind::RevalidationFailed => "destination.revalidation_failed",
             EventKind::RetentionFailed => "retention.failed",
             EventKind::WalArchiving => "wal.archiving_failed",
+            EventKind::DrillFailed => "drill.failed",
             EventKind::Test => "test",
         }
     }
@@ -69,6 +73,7 @@ impl EventKind {
             EventKind::RevalidationFailed => "Scheduled re-validation failed",
             EventKind::RetentionFailed => "Retention could not delete",
             EventKind::WalArchiving => "WAL archiving lagging or broken",
+            EventKind::DrillFailed => "Restore drill failed",
             EventKind::Test => "Test notification",
         }
     }

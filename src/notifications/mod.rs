@@ -9,6 +9,7 @@
 pub mod channels;
 mod copies;
 pub mod domain;
+pub mod drill_events;
 pub mod emit;
 pub mod html;
 pub mod service;

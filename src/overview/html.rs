@@ -40,6 +40,8 @@ struct OverviewPage {
     failing: usize,
     failures: Vec<FailureRow>,
     databases: Vec<DatabaseRow>,
+    /// The restore drills block (overview/drills.rs), rendered.
+    drills: String,
 }
 
 /// A time as the page writes it: how long ago (or in how long) with the exact time beside.
@@ -225,8 +227,13 @@ fn database_row(d: DatabaseSummary, now: NaiveDateTime) -> DatabaseRow {
     }
 }
 
-async fn page(user: CurrentUser, overview: web::Data<OverviewService>) -> Result<HttpResponse, AppError> {
+async fn page(
+    user: CurrentUser,
+    overview: web::Data<OverviewService>,
+    runner: web::Data<crate::runs::runner::Runner>,
+) -> Result<HttpResponse, AppError> {
     let o = overview.overview(&user.workspace_id).await?;
+    let drills = super::drills::block(&user, &runner).await?;
     let now = o.now;
     let plans: Vec<PlanRow> = o.plans.into_iter().map(|p| plan_row(p, now)).collect();
     let destinations: Vec<DestinationRow> = o.destinations.into_iter().map(|d| destination_row(d, now)).collect();
@@ -238,6 +245,7 @@ async fn page(user: CurrentUser, overview: web::Data<OverviewService>) -> Result
         databases: o.databases.into_iter().map(|d| database_row(d, now)).collect(),
         plans,
         destinations,
+        drills,
     };
     render(StatusCode::OK, &page)
 }

@@ -3,6 +3,7 @@
 //! the protected databases' recovery windows). Read-only: it computes its view from what the
 //! other features record.
 
+mod drills;
 pub mod html;
 pub mod service;
 mod store;

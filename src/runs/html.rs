@@ -26,7 +26,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/runs/{id}/progress", web::get().to(progress))
         .route("/runs/{id}/download", web::get().to(download))
         .route("/runs/{id}/restore", web::get().to(restore_form))
-        .route("/runs/{id}/restore", web::post().to(restore));
+        .route("/runs/{id}/restore", web::post().to(restore))
+        .configure(super::drills_html::routes)
+        .configure(super::files_html::routes);
 }
 
 /// A run as the history shows it.
@@ -51,6 +53,8 @@ pub struct RunView {
     pub copies: Vec<CopyView>,
     /// The Object Lock its artifact carries, in words (empty: none).
     pub lock: String,
+    /// A directory backup whose files can be browsed (runs/files_html.rs).
+    pub browsable: bool,
 }
 
 /// One copy of a run as the history shows it.
@@ -133,6 +137,10 @@ fn view(run: RunRow, plan_name: String, destinations: &[(String, String)]) -> Ru
         } else {
             String::new()
         },
+        browsable: [store::SUCCEEDED, store::PARTIAL].contains(&run.status.as_str())
+            && run.pruned_at.is_none()
+            && run.object_key.is_some()
+            && artifact_kind(&run) == "directory",
         copies: Vec::new(),
         status_label: store::label(&run.status),
         status: run.status,
@@ -156,6 +164,8 @@ struct PlanPage {
     plan: Plan,
     runs: Vec<RunView>,
     chart: String,
+    /// Restore drills: the last, the history, the schedule (runs/drills_html.rs).
+    drills: String,
 }
 
 async fn plan_page(
@@ -172,7 +182,9 @@ async fn plan_page(
     let rows = rows.into_iter().map(|r| (r, plan.name.clone())).collect();
     let runs = views(&runner, &user.workspace_id, rows, &names).await?;
     let layout = Layout::for_user(&user, "plans");
-    render(StatusCode::OK, &PlanPage { layout, flash: Flash::take(&session), plan, runs, chart })
+    let drills =
+        super::drills_html::drills_block(&user, &runner, &plan.id).await?.render().map_err(anyhow::Error::from)?;
+    render(StatusCode::OK, &PlanPage { layout, flash: Flash::take(&session), plan, runs, chart, drills })
 }
 
 /// Fills in the Object Lock each run's artifact carries.

@@ -67,6 +67,11 @@ async fn recover(runner: &Runner, live: Vec<String>) -> Result<(), DbError> {
             })
         })
         .await?;
+    let alive = live.clone();
+    let failed = runner.db().run(move |c| super::drills_store::fail_orphans(c, &alive, now)).await?;
+    if failed > 0 {
+        tracing::warn!(count = failed, "restore drills cut off by a stopped instance were marked failed");
+    }
     let reset = runner.destinations().reset_orphaned_tests(live).await?;
     if reset > 0 {
         tracing::warn!(count = reset, "connection tests cut off by a stopped instance were reset");

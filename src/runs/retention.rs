@@ -45,8 +45,12 @@ impl Runner {
                 .run(move |c| {
                     let policy = policy_at(c, &ws, &pid, position, keep)?;
                     let held = retention_store::held(c, &ws, &pid, position, Some(&current), now)?;
-                    // The restore drills' "only copy that passed its last drill" joins here.
-                    let protected: Vec<String> = Vec::new();
+                    // The copy that passed the plan's last restore drill stays, whatever the tiers say.
+                    let protected: Vec<String> = crate::runs::drills_store::last_passed(c, &ws, &pid)?
+                        .filter(|(_, copy)| *copy == position)
+                        .map(|(run, _)| run)
+                        .into_iter()
+                        .collect();
                     Ok((policy, held, protected))
                 })
                 .await;

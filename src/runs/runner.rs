@@ -443,7 +443,7 @@ impl Runner {
             let started = Utc::now().naive_utc();
             let source_error = Arc::new(Mutex::new(None));
             let read = SourceRead::default();
-            let (body, skipped) = match self.read_source(plan, source, read.clone()).await {
+            let (body, skipped) = match self.read_source(plan, source, read.clone(), run_id).await {
                 Ok(found) => found,
                 // Copies already written keep theirs; with none, the run fails on this.
                 Err(e) if !done.copies.is_empty() => {

@@ -29,5 +29,7 @@ pub async fn tick(runner: &Runner) -> Result<usize, crate::db::DbError> {
             started += 1;
         }
     }
+    // Restore drills due now, claimed the same way (runs/drills.rs).
+    started += runner.start_due_drills(now).await?;
     Ok(started)
 }

@@ -8,6 +8,7 @@ use crate::artifacts::postgres::tools;
 use crate::artifacts::walk::{self, Skipped};
 use crate::artifacts::{ByteStream, SourceRead, counted, directory, sqlite};
 use crate::hostfs::Need;
+use crate::hostfs::private::PrivateTemp;
 use crate::plans::domain::Source;
 use crate::plans::store::PlanRow;
 
@@ -19,13 +20,20 @@ impl Runner {
         plan: &PlanRow,
         source: &Source,
         read: SourceRead,
+        run_id: &str,
     ) -> Result<(ByteStream, Option<Skipped>), String> {
         match source {
             Source::Directory(path) | Source::Sqlite(path) => {
                 let access = self.grants().access(&plan.workspace_id).await.map_err(|e| e.to_string())?;
                 let located = access.locate_stored(path, Need::Read).map_err(|e| e.to_string())?;
                 if matches!(source, Source::Directory(_)) {
-                    let (body, skipped) = directory::stream(located, access.devpilot_files(), read);
+                    // The manifest's lines wait in a private file until the archive has ended.
+                    let temp =
+                        PrivateTemp::create(self.data_dir()).map_err(|e| format!("a private temporary folder: {e}"))?;
+                    let (_, file) = temp.new_file("manifest").map_err(|e| format!("a private temporary file: {e}"))?;
+                    let (body, skipped, slot) =
+                        directory::stream_with_manifest(located, access.devpilot_files(), read, file);
+                    let body = self.saving_manifest(&plan.workspace_id, run_id, body, slot, temp);
                     return Ok((body, Some(skipped)));
                 }
                 let body = sqlite::snapshot(&located, access.devpilot_files()).await.map_err(|e| e.to_string())?;

@@ -101,7 +101,7 @@ async fn a_failed_run_reaches_every_kind_of_channel(backend: Backend) {
     assert!(secret.starts_with("whsec_") && secret.len() > 40, "{secret}");
     webhook.set_secret(secret);
     let hook_id = created["data"]["id"].as_str().expect("id").to_owned();
-    assert_eq!(created["data"]["events"].as_array().map(Vec::len), Some(9), "all but run.succeeded by default");
+    assert_eq!(created["data"]["events"].as_array().map(Vec::len), Some(10), "all but run.succeeded by default");
 
     let plan = create_plan(&f, "Nightly Files").await;
     let ping = api

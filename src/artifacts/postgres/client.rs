@@ -184,6 +184,31 @@ impl Reachable {
         texts.map(Some).map_err(|_| PostgresError::NotPostgres { target: self.url.server() })
     }
 
+    /// Every ordinary table of the URL's database outside the system schemas, as `schema.table`,
+    /// with its exact row count (`count(*)`, read after a restore drill's `pg_restore`).
+    pub async fn row_counts(&self) -> Result<Vec<(String, i64)>, PostgresError> {
+        let (session, _) = self.open(&self.url.dbname).await?;
+        let listed = session.client.query(
+            "SELECT n.nspname::text, c.relname::text FROM pg_catalog.pg_class c \
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+             AND n.nspname NOT LIKE 'pg_toast%' ORDER BY 1, 2",
+            &[],
+        );
+        let listed = tokio::time::timeout(TALK_TIMEOUT, listed)
+            .await
+            .map_err(|_| self.connect_error(format!("no answer within {} s", TALK_TIMEOUT.as_secs())))?
+            .map_err(|e| self.classify(&self.url.dbname, &e))?;
+        let mut counts = Vec::with_capacity(listed.len());
+        for row in listed {
+            let (schema, table): (String, String) = (row.get(0), row.get(1));
+            let count = format!("SELECT count(*) FROM {}.{}", quote_ident(&schema), quote_ident(&table));
+            let row = session.client.query_one(&count, &[]).await.map_err(|e| self.classify(&self.url.dbname, &e))?;
+            counts.push((format!("{schema}.{table}"), row.get::<_, i64>(0)));
+        }
+        Ok(counts)
+    }
+
     fn connect_error(&self, detail: String) -> PostgresError {
         PostgresError::Connect { target: self.url.server(), detail }
     }
