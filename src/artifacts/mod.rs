@@ -12,6 +12,7 @@ pub mod compression;
 pub mod directory;
 pub mod encryption;
 pub mod postgres;
+pub mod recovery_key;
 pub mod restore;
 pub mod sqlite;
 pub mod unpack;
