@@ -45,7 +45,19 @@ struct BackupPage {
     /// The form's values as typed (never a secret), and its errors.
     values: RawFields,
     errors: FieldErrors,
+    /// The plain text fields of the form: (name, label).
+    text_fields: &'static [(&'static str, &'static str)],
 }
+
+const TEXT_FIELDS: [(&str, &str); 7] = [
+    ("path", "Folder (a local destination)"),
+    ("provider", "S3 provider (aws, custom, …)"),
+    ("endpoint", "Endpoint (S3)"),
+    ("region", "Region (S3)"),
+    ("bucket", "Bucket (S3)"),
+    ("prefix", "Prefix (S3)"),
+    ("access_key_id", "Access key ID (S3)"),
+];
 
 async fn show(
     account: &Account,
@@ -57,7 +69,18 @@ async fn show(
 ) -> Result<HttpResponse, AppError> {
     let config = service.view().await?;
     let backups = service.history().await?;
-    render(status, &BackupPage { layout: Layout::for_account(account, "admin-backup"), flash, config, backups, values, errors })
+    render(
+        status,
+        &BackupPage {
+            layout: Layout::for_account(account, "admin-backup"),
+            flash,
+            config,
+            backups,
+            values,
+            errors,
+            text_fields: &TEXT_FIELDS,
+        },
+    )
 }
 
 async fn page(account: Account, service: web::Data<InstanceBackupService>, session: Session) -> Result<HttpResponse, AppError> {

@@ -96,15 +96,7 @@ fn restore(args: &Args, settings: &Settings) -> anyhow::Result<String> {
     let decoder = zstd::Decoder::new(file).context("the archive is not zstd-compressed")?;
     let mut tar = tar::Archive::new(decoder);
     let mut entries = tar.entries().context("the archive cannot be read")?;
-    let mut next = |name: &str| -> anyhow::Result<tar::Entry<'_, zstd::Decoder<'static, std::io::BufReader<std::fs::File>>>> {
-        let entry = entries.next().with_context(|| format!("the archive ends before {name}"))??;
-        let path = entry.path()?.to_string_lossy().into_owned();
-        if path != name {
-            bail!("not a backup of Devpilot: expected {name}, found {path}");
-        }
-        Ok(entry)
-    };
-    let info: Info = serde_json::from_slice(&archive::small(&mut next(INFO)?, 64 * 1024)?)
+    let info: Info = serde_json::from_slice(&archive::small(&mut expect_entry(&mut entries, INFO)?, 64 * 1024)?)
         .context("not a backup of Devpilot: its description does not parse")?;
     if info.format != archive::FORMAT {
         bail!("the archive's format {} is not one this devpilot reads ({})", info.format, archive::FORMAT);
@@ -116,10 +108,10 @@ fn restore(args: &Args, settings: &Settings) -> anyhow::Result<String> {
             archive::backend_name(backend)
         );
     }
-    let sealed = archive::small(&mut next(KEYS)?, 64 * 1024)?;
+    let sealed = archive::small(&mut expect_entry(&mut entries, KEYS)?, 64 * 1024)?;
     let text = passphrase::open(&sealed, &passphrase).map_err(|e| anyhow::anyhow!("{e}"))?;
     let ring = KeyRing::parse(&String::from_utf8_lossy(&text)).context("the sealed master keys")?;
-    let mut database = next(archive::database_entry(backend))?;
+    let mut database = expect_entry(&mut entries, archive::database_entry(backend))?;
     crate::data_dir::secure(settings)?;
     match backend {
         Backend::Sqlite => load_sqlite(&mut database, &settings.database_url)?,
@@ -134,6 +126,16 @@ fn restore(args: &Args, settings: &Settings) -> anyhow::Result<String> {
         ring.ids().join(", "),
         key_file.display()
     ))
+}
+
+/// The archive's next entry, which must be `name`.
+fn expect_entry<'a, R: 'a + Read>(entries: &mut tar::Entries<'a, R>, name: &str) -> anyhow::Result<tar::Entry<'a, R>> {
+    let entry = entries.next().with_context(|| format!("the archive ends before {name}"))??;
+    let path = entry.path()?.to_string_lossy().into_owned();
+    if path != name {
+        bail!("not a backup of Devpilot: expected {name}, found {path}");
+    }
+    Ok(entry)
 }
 
 /// A fresh install only: no table in the database (SQLite: a missing or empty file).

@@ -234,7 +234,7 @@ impl InstanceBackupService {
         };
         let (rid, sha, err) = (id.clone(), sha256.clone(), error.clone());
         self.db
-            .write(move |c| store::finish_backup(c, &rid, status, bytes, Some(&sha).filter(|_| err.is_none()), err.as_deref()))
+            .write(move |c| store::finish_backup(c, &rid, status, bytes, err.is_none().then_some(sha.as_str()), err.as_deref()))
             .await?;
         match error {
             None => Ok(BackupRow {
