@@ -27,6 +27,8 @@ fn restore_instance(archive: &Path, passphrase: &str, data_dir: &Path, database_
         .env("HOME", work.path())
         .env("DEVPILOT_DATA_DIR", data_dir)
         .env("DATABASE_URL", database_url)
+        // How the tests reach PostgreSQL (e.g. PGSSLMODE), as the server's own pg_dump had it.
+        .envs(std::env::vars().filter(|(k, _)| k.starts_with("PG")))
         .current_dir(work.path())
         .output()
         .expect("devpilot restore-instance runs")
