@@ -83,7 +83,11 @@ async fn show(
     )
 }
 
-async fn page(account: Account, service: web::Data<InstanceBackupService>, session: Session) -> Result<HttpResponse, AppError> {
+async fn page(
+    account: Account,
+    service: web::Data<InstanceBackupService>,
+    session: Session,
+) -> Result<HttpResponse, AppError> {
     account.require_operator()?;
     show(&account, &service, Flash::take(&session), RawFields::new(), FieldErrors::new(), StatusCode::OK).await
 }
@@ -96,9 +100,8 @@ async fn configure(
 ) -> Result<HttpResponse, AppError> {
     account.require_operator()?;
     let value = |name: &str| form_value(&form, name).unwrap_or_default().to_owned();
-    let fields = RawFields::from_pairs(
-        DESTINATION_FIELDS.iter().map(|n| (*n, value(n))).filter(|(_, v)| !v.trim().is_empty()),
-    );
+    let fields =
+        RawFields::from_pairs(DESTINATION_FIELDS.iter().map(|n| (*n, value(n))).filter(|(_, v)| !v.trim().is_empty()));
     let input = ConfigInput {
         kind: value("kind"),
         fields: fields.clone(),
@@ -108,7 +111,8 @@ async fn configure(
     };
     match service.configure(&account, input).await {
         Ok(()) => {
-            Flash::ok("Saved. Devpilot's own backups go to this destination, sealed under your passphrase.").set(&session);
+            Flash::ok("Saved. Devpilot's own backups go to this destination, sealed under your passphrase.")
+                .set(&session);
             Ok(see_other("/admin/backup"))
         }
         Err(InstanceBackupError::Invalid(errors)) => {
@@ -121,7 +125,11 @@ async fn configure(
     }
 }
 
-async fn run_now(account: Account, service: web::Data<InstanceBackupService>, session: Session) -> Result<HttpResponse, AppError> {
+async fn run_now(
+    account: Account,
+    service: web::Data<InstanceBackupService>,
+    session: Session,
+) -> Result<HttpResponse, AppError> {
     account.require_operator()?;
     match service.back_up("manual").await {
         Ok(row) => Flash::ok(format!(

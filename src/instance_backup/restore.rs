@@ -83,7 +83,9 @@ fn read_passphrase(path: &Path) -> anyhow::Result<SecretString> {
 
 fn restore(args: &Args, settings: &Settings) -> anyhow::Result<String> {
     if settings.master_key.is_some() {
-        bail!("DEVPILOT_MASTER_KEY is set: unset it (and DEVPILOT_PREVIOUS_MASTER_KEYS); the restored keys are written to the key file");
+        bail!(
+            "DEVPILOT_MASTER_KEY is set: unset it (and DEVPILOT_PREVIOUS_MASTER_KEYS); the restored keys are written to the key file"
+        );
     }
     let key_file = settings.master_key_file();
     if key_file.exists() {
@@ -152,7 +154,8 @@ fn refuse_non_empty(url: &str, backend: Backend) -> anyhow::Result<()> {
                 return Ok(());
             }
             let mut c = diesel::SqliteConnection::establish(crate::db::sqlite_path(url))?;
-            diesel::sql_query("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get_result::<Count>(&mut c)?
+            diesel::sql_query("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'")
+                .get_result::<Count>(&mut c)?
         }
         Backend::Postgres => {
             let mut c = diesel::PgConnection::establish(url).context("connecting to DATABASE_URL")?;

@@ -128,7 +128,9 @@ impl InstanceBackupService {
                 }
             },
         };
-        let (Some(config), true) = (config, errors.is_empty()) else { return Err(InstanceBackupError::Invalid(errors)) };
+        let (Some(config), true) = (config, errors.is_empty()) else {
+            return Err(InstanceBackupError::Invalid(errors));
+        };
         let provider = self.provider(&config, &input.fields)?;
         if let Err(e) = provider.test().await {
             return Err(InstanceBackupError::Invalid(FieldErrors::single(
@@ -205,8 +207,9 @@ impl InstanceBackupService {
         })?;
         // The snapshot comes before this backup's own row, so a restored install has no backup
         // left "running" forever.
-        let (temp, path) =
-            snapshot::take(&self.db, &self.data_dir).await.map_err(|e| InstanceBackupError::Failed(format!("{e:#}")))?;
+        let (temp, path) = snapshot::take(&self.db, &self.data_dir)
+            .await
+            .map_err(|e| InstanceBackupError::Failed(format!("{e:#}")))?;
         let started = Utc::now().naive_utc();
         let id = uuid::Uuid::new_v4().to_string();
         let key = format!("devpilot-instance/{}-{id}.tar.zst", started.format("%Y%m%dT%H%M%SZ"));
@@ -234,7 +237,9 @@ impl InstanceBackupService {
         };
         let (rid, sha, err) = (id.clone(), sha256.clone(), error.clone());
         self.db
-            .write(move |c| store::finish_backup(c, &rid, status, bytes, err.is_none().then_some(sha.as_str()), err.as_deref()))
+            .write(move |c| {
+                store::finish_backup(c, &rid, status, bytes, err.is_none().then_some(sha.as_str()), err.as_deref())
+            })
             .await?;
         match error {
             None => Ok(BackupRow {

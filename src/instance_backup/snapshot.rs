@@ -62,9 +62,7 @@ async fn pg_dump(url: &str, path: &Path) -> anyhow::Result<()> {
 /// The URL without its password, and the password.
 pub fn without_password(url: &str) -> anyhow::Result<(String, Option<String>)> {
     let mut parsed = url::Url::parse(url).context("the database URL does not parse")?;
-    let password = parsed.password().map(|p| {
-        percent_encoding::percent_decode_str(p).decode_utf8_lossy().into_owned()
-    });
+    let password = parsed.password().map(|p| percent_encoding::percent_decode_str(p).decode_utf8_lossy().into_owned());
     let _ = parsed.set_password(None);
     Ok((parsed.to_string(), password))
 }

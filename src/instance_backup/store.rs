@@ -51,9 +51,7 @@ pub fn save_config(c: &mut DbConn, row: &ConfigRow) -> QueryResult<()> {
 /// this caller won the scheduled backup.
 pub fn claim_due(c: &mut DbConn, seen: NaiveDateTime, next: Option<NaiveDateTime>) -> QueryResult<bool> {
     let n = diesel::update(
-        instance_backup_config::table
-            .find(CONFIG_ID)
-            .filter(instance_backup_config::next_due_at.eq(seen)),
+        instance_backup_config::table.find(CONFIG_ID).filter(instance_backup_config::next_due_at.eq(seen)),
     )
     .set(instance_backup_config::next_due_at.eq(next))
     .execute(c)?;
@@ -62,9 +60,7 @@ pub fn claim_due(c: &mut DbConn, seen: NaiveDateTime, next: Option<NaiveDateTime
 
 pub fn replace_destination(c: &mut DbConn, old: &[u8], new: &[u8]) -> QueryResult<bool> {
     let n = diesel::update(
-        instance_backup_config::table
-            .find(CONFIG_ID)
-            .filter(instance_backup_config::destination_sealed.eq(old)),
+        instance_backup_config::table.find(CONFIG_ID).filter(instance_backup_config::destination_sealed.eq(old)),
     )
     .set(instance_backup_config::destination_sealed.eq(new))
     .execute(c)?;

@@ -24,9 +24,15 @@ pub enum DecryptFailure {
     /// The first segment did not open: the key is not this artifact's, or its start is damaged.
     FirstSegment,
     /// A later segment did not open: the key is right; the file is damaged there.
-    Damaged { segment: u64, offset: u64 },
+    Damaged {
+        segment: u64,
+        offset: u64,
+    },
     /// The file's final segment did not open (or a segment is missing at the end): truncated.
-    Truncated { segment: u64, offset: u64 },
+    Truncated {
+        segment: u64,
+        offset: u64,
+    },
 }
 
 impl std::fmt::Display for DecryptFailure {

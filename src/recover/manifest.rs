@@ -75,8 +75,8 @@ fn check(root: &OwnedFd, entry: &Line, checked: &mut Checked) -> Result<(), Stri
     let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else { return Ok(()) };
     let missing = |e: std::io::Error| format!("{shown} is in the manifest but was not restored: {e}");
     let folder = open_folder_below(root.as_fd(), parent, &none).map_err(missing)?;
-    let stat = rustix::fs::statat(&folder, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)
-        .map_err(|e| missing(e.into()))?;
+    let stat =
+        rustix::fs::statat(&folder, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW).map_err(|e| missing(e.into()))?;
     let kind = rustix::fs::FileType::from_raw_mode(stat.st_mode);
     match entry.kind.as_str() {
         "dir" if kind == rustix::fs::FileType::Directory => checked.folders += 1,

@@ -154,7 +154,8 @@ fn read_key(source: &KeySource) -> Result<ArtifactKey, String> {
     let limit = 4096;
     let (read, from) = match source {
         KeySource::File(path) => {
-            let file = std::fs::File::open(path).map_err(|e| format!("cannot open the key file {}: {e}", path.display()))?;
+            let file =
+                std::fs::File::open(path).map_err(|e| format!("cannot open the key file {}: {e}", path.display()))?;
             (file.take(limit).read_to_string(&mut text), format!("the key file {}", path.display()))
         }
         KeySource::Stdin => {

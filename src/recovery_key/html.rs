@@ -16,8 +16,7 @@ use askama::Template;
 use secrecy::{ExposeSecret, SecretString};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/workspace/recovery-key", web::get().to(page))
-        .route("/workspace/recovery-key", web::post().to(export));
+    cfg.route("/workspace/recovery-key", web::get().to(page)).route("/workspace/recovery-key", web::post().to(export));
 }
 
 impl From<RecoveryKeyError> for AppError {
@@ -43,7 +42,12 @@ struct RecoveryKeyPage {
     key: Option<String>,
 }
 
-fn answer(user: &CurrentUser, errors: FieldErrors, key: Option<&SecretString>, status: StatusCode) -> Result<HttpResponse, AppError> {
+fn answer(
+    user: &CurrentUser,
+    errors: FieldErrors,
+    key: Option<&SecretString>,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
     let mut response = render(
         status,
         &RecoveryKeyPage {

@@ -3,9 +3,9 @@
 
 use crate::artifacts::{recovery_key, workspace_key};
 use crate::audit::{Action, Actor, Entry, Subject};
+use crate::auth::CurrentUser;
 use crate::auth::Role;
 use crate::auth::service::{AccountError, AccountService};
-use crate::auth::CurrentUser;
 use crate::crypto::CredentialCipher;
 use crate::db::{Db, DbError};
 use crate::fields::FieldErrors;

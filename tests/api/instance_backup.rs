@@ -67,7 +67,12 @@ async fn devpilot_is_backed_up_and_restored_onto_a_fresh_install(backend: Backen
     let disk_path = disk.path().to_string_lossy().into_owned();
     assert_eq!(app.create_destination("Disk", "local", &[("path", &disk_path)]).await.status, 303);
     let m = moto();
-    assert_eq!(app.create_destination("Bucket", "s3", &m.fields(&m.access_key_id, &m.secret_access_key, &m.bucket)).await.status, 303);
+    assert_eq!(
+        app.create_destination("Bucket", "s3", &m.fields(&m.access_key_id, &m.secret_access_key, &m.bucket))
+            .await
+            .status,
+        303
+    );
     destinations_pass_their_test(&app).await;
 
     // A workspace admin reaches none of the operator's pages.
@@ -76,18 +81,36 @@ async fn devpilot_is_backed_up_and_restored_onto_a_fresh_install(backend: Backen
     assert_eq!(app.post_with(&ann, "/admin/backup/run", &[]).await.status, 403);
     let vault = tempfile::tempdir().expect("vault");
     let vault_path = vault.path().to_string_lossy().into_owned();
-    let theirs = [("kind", "local"), ("path", vault_path.as_str()), ("passphrase", PASSPHRASE), ("confirm", PASSPHRASE)];
+    let theirs =
+        [("kind", "local"), ("path", vault_path.as_str()), ("passphrase", PASSPHRASE), ("confirm", PASSPHRASE)];
     assert_eq!(app.post_with(&ann, "/admin/backup", &theirs).await.status, 403);
 
     // Bad input: a message next to the field.
-    let short = app.post("/admin/backup", &[("kind", "local"), ("path", &vault_path), ("passphrase", "short"), ("confirm", "short")]).await;
+    let short = app
+        .post(
+            "/admin/backup",
+            &[("kind", "local"), ("path", &vault_path), ("passphrase", "short"), ("confirm", "short")],
+        )
+        .await;
     assert_eq!(short.status, 422);
     assert!(short.body.contains("at least 12 characters"), "{}", short.body);
-    let no_path = app.post("/admin/backup", &[("kind", "local"), ("passphrase", PASSPHRASE), ("confirm", PASSPHRASE)]).await;
+    let no_path =
+        app.post("/admin/backup", &[("kind", "local"), ("passphrase", PASSPHRASE), ("confirm", PASSPHRASE)]).await;
     assert_eq!(no_path.status, 422);
     assert!(no_path.body.contains("Enter the folder"), "{}", no_path.body);
 
-    let saved = app.post("/admin/backup", &[("kind", "local"), ("path", &vault_path), ("passphrase", PASSPHRASE), ("confirm", PASSPHRASE), ("schedule", "0 3 * * *")]).await;
+    let saved = app
+        .post(
+            "/admin/backup",
+            &[
+                ("kind", "local"),
+                ("path", &vault_path),
+                ("passphrase", PASSPHRASE),
+                ("confirm", PASSPHRASE),
+                ("schedule", "0 3 * * *"),
+            ],
+        )
+        .await;
     assert_eq!(saved.status, 303, "{}", saved.body);
     let ran = app.post("/admin/backup/run", &[]).await;
     assert_eq!(ran.status, 303);
@@ -105,7 +128,9 @@ async fn devpilot_is_backed_up_and_restored_onto_a_fresh_install(backend: Backen
     assert!(!settings.master_key_file().exists(), "nothing written for a wrong passphrase");
     let done = restore_instance(&archive, PASSPHRASE, data_dir.path(), &settings.database_url);
     assert!(done.status.success(), "{}", said(&done));
-    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(settings.master_key_file()).expect("key file").permissions());
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(settings.master_key_file()).expect("key file").permissions(),
+    );
     assert_eq!(mode & 0o777, 0o600);
     let again = restore_instance(&archive, PASSPHRASE, data_dir.path(), &settings.database_url);
     assert!(!again.status.success() && said(&again).contains("not a fresh install"), "{}", said(&again));
@@ -114,6 +139,8 @@ async fn devpilot_is_backed_up_and_restored_onto_a_fresh_install(backend: Backen
     restored.sign_in_admin().await;
     destinations_pass_their_test(&restored).await;
     let ann_again = crate::helpers::new_client();
-    let login = restored.post_with(&ann_again, "/login", &[("email", "ann@example.com"), ("password", "ann password 12")]).await;
+    let login = restored
+        .post_with(&ann_again, "/login", &[("email", "ann@example.com"), ("password", "ann password 12")])
+        .await;
     assert_eq!(login.location.as_deref(), Some("/overview"), "a member's password sign-in works: {}", login.body);
 }

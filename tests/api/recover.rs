@@ -41,7 +41,11 @@ fn said(output: &Output) -> String {
 
 /// Backs the fixture's source up through an encrypted plan of `kind` and downloads the artifact
 /// through the run's Download link: (bytes, recorded SHA-256).
-async fn encrypted_backup(app: &TestApp, save: impl std::future::Future<Output = crate::helpers::Page>, name: &str) -> (Vec<u8>, String, String) {
+async fn encrypted_backup(
+    app: &TestApp,
+    save: impl std::future::Future<Output = crate::helpers::Page>,
+    name: &str,
+) -> (Vec<u8>, String, String) {
     let saved = save.await;
     assert_eq!(saved.status, 303, "{}", saved.body);
     let id = plan(app, name).await.id;
@@ -129,7 +133,8 @@ async fn an_encrypted_folder_is_recovered_by_devpilot_recover_alone() {
     let mut typo = key.clone().into_bytes();
     let at = typo.len() - 10;
     typo[at] = if typo[at] == b'a' { b'b' } else { b'a' };
-    let typo = recover(work.path(), &["artifact.tar.zst.dpbe", "--out", "typo"], &String::from_utf8(typo).expect("ascii"));
+    let typo =
+        recover(work.path(), &["artifact.tar.zst.dpbe", "--out", "typo"], &String::from_utf8(typo).expect("ascii"));
     assert!(said(&typo).contains("checksum does not match"), "{}", said(&typo));
 
     // One byte flipped in the middle: damage, the key is right.
@@ -139,10 +144,15 @@ async fn an_encrypted_folder_is_recovered_by_devpilot_recover_alone() {
     std::fs::write(work.path().join("flipped.dpbe"), &flipped).expect("write");
     let damaged = recover(work.path(), &["--key-file", "recovery-key.txt", "flipped.dpbe", "--out", "flipped"], "");
     assert_eq!(damaged.status.code(), Some(1));
-    assert!(said(&damaged).contains("the artifact is damaged") && said(&damaged).contains("the key is right"), "{}", said(&damaged));
+    assert!(
+        said(&damaged).contains("the artifact is damaged") && said(&damaged).contains("the key is right"),
+        "{}",
+        said(&damaged)
+    );
     assert!(!work.path().join("flipped").exists(), "nothing is left of a refused recovery");
     // With the run's checksum it is caught before decryption.
-    let checked = recover(work.path(), &["--key-file", "recovery-key.txt", "--sha256", &sha, "flipped.dpbe", "--out", "x"], "");
+    let checked =
+        recover(work.path(), &["--key-file", "recovery-key.txt", "--sha256", &sha, "flipped.dpbe", "--out", "x"], "");
     assert!(said(&checked).contains("is damaged or is another artifact"), "{}", said(&checked));
 
     // Cut short.
@@ -157,7 +167,8 @@ async fn an_encrypted_folder_is_recovered_by_devpilot_recover_alone() {
     assert!(said(&foreign).contains("is not a Devpilot artifact"), "{}", said(&foreign));
 
     // Into a folder that holds something: refused.
-    let full = recover(work.path(), &["--key-file", "recovery-key.txt", "artifact.tar.zst.dpbe", "--out", "restored"], "");
+    let full =
+        recover(work.path(), &["--key-file", "recovery-key.txt", "artifact.tar.zst.dpbe", "--out", "restored"], "");
     assert!(said(&full).contains("is not empty"), "{}", said(&full));
 }
 
@@ -167,9 +178,13 @@ async fn an_encrypted_sqlite_backup_is_recovered_as_its_database() {
     let f = fixture(Backend::Sqlite).await;
     let database = f.source.path().join("app.db");
     let mut connection = SqliteConnection::establish(&database.to_string_lossy()).expect("create");
-    diesel::sql_query("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)").execute(&mut connection).expect("table");
+    diesel::sql_query("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
+        .execute(&mut connection)
+        .expect("table");
     for i in 0..250 {
-        diesel::sql_query(format!("INSERT INTO notes (body) VALUES ('note {i}')")).execute(&mut connection).expect("row");
+        diesel::sql_query(format!("INSERT INTO notes (body) VALUES ('note {i}')"))
+            .execute(&mut connection)
+            .expect("row");
     }
     let path = database.to_string_lossy().into_owned();
     let save = f.save_plan("/plans", "App db", &[("source_kind", "sqlite"), ("source_path", &path), ("encrypt", "on")]);
@@ -178,7 +193,8 @@ async fn an_encrypted_sqlite_backup_is_recovered_as_its_database() {
     let work = tempfile::tempdir().expect("work");
     std::fs::write(work.path().join("app.sqlite3.dpbe"), &artifact).expect("artifact");
     std::fs::write(work.path().join("key"), &key).expect("key");
-    let done = recover(work.path(), &["--key-file", "key", "--sha256", &sha, "app.sqlite3.dpbe", "--out", "app.db"], "");
+    let done =
+        recover(work.path(), &["--key-file", "key", "--sha256", &sha, "app.sqlite3.dpbe", "--out", "app.db"], "");
     assert!(done.status.success(), "{}", said(&done));
     assert!(said(&done).contains("integrity check ok"), "{}", said(&done));
     #[derive(diesel::QueryableByName)]
