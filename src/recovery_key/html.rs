@@ -26,7 +26,7 @@ impl From<RecoveryKeyError> for AppError {
             RecoveryKeyError::Db(e) => e.into(),
             RecoveryKeyError::Internal(e) => AppError::Internal(e),
             RecoveryKeyError::Invalid(errors) => {
-                AppError::BadRequest(errors.iter().map(|(_, m)| m.clone()).collect::<Vec<_>>().join(" "))
+                AppError::BadRequest(errors.iter().map(|(_, m)| m.to_owned()).collect::<Vec<_>>().join(" "))
             }
         }
     }

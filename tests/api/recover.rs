@@ -187,7 +187,8 @@ async fn an_encrypted_sqlite_backup_is_recovered_as_its_database() {
             .expect("row");
     }
     let path = database.to_string_lossy().into_owned();
-    let save = f.save_plan("/plans", "App db", &[("source_kind", "sqlite"), ("source_path", &path), ("encrypt", "on")]);
+    let fields = [("source_kind", "sqlite"), ("source_path", path.as_str()), ("encrypt", "on")];
+    let save = f.save_plan("/plans", "App db", &fields);
     let (artifact, sha, _) = encrypted_backup(&f.app, save, "App db").await;
     let key = export_key(&f.app).await;
     let work = tempfile::tempdir().expect("work");
