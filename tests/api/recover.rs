@@ -93,6 +93,18 @@ async fn an_encrypted_folder_is_recovered_by_devpilot_recover_alone() {
     let f = fixture(Backend::Sqlite).await;
     fill(f.source.path());
     std::fs::write(f.source.path().join("nested/ünïcode name.txt"), "ü\n").expect("write");
+    // Incompressible bytes, so the artifact has many 64 KiB segments and a flipped byte in its
+    // middle lands after the first (where only --sha256 can tell damage from a wrong key).
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let noise: Vec<u8> = (0..400_000)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 32) as u8
+        })
+        .collect();
+    std::fs::write(f.source.path().join("random.bin"), noise).expect("write");
     let (artifact, sha, _) =
         encrypted_backup(&f.app, f.save_plan("/plans", "Sealed files", &[("encrypt", "on")]), "Sealed files").await;
     let key = export_key(&f.app).await;
