@@ -78,9 +78,9 @@ mod tests {
 
     #[test]
     fn refuses_what_it_cannot_use() {
-        assert!(parse(&strings(&["a"])).unwrap_err().contains("--out"));
-        assert!(parse(&strings(&["--out", "x"])).unwrap_err().contains("artifact"));
-        assert!(parse(&strings(&["a", "--out", "x", "--key", "k"])).unwrap_err().contains("never"));
-        assert!(parse(&strings(&["a", "--out", "x", "--sha256", "12"])).unwrap_err().contains("64"));
+        assert!(parse(&strings(&["a"])).expect_err("refused").contains("--out"));
+        assert!(parse(&strings(&["--out", "x"])).expect_err("refused").contains("artifact"));
+        assert!(parse(&strings(&["a", "--out", "x", "--key", "k"])).expect_err("refused").contains("never"));
+        assert!(parse(&strings(&["a", "--out", "x", "--sha256", "12"])).expect_err("refused").contains("64"));
     }
 }

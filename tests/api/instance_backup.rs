@@ -40,13 +40,12 @@ fn said(output: &Output) -> String {
 
 fn archive_in(folder: &Path) -> PathBuf {
     let inner = folder.join("devpilot-instance");
-    let name = std::fs::read_dir(&inner)
+    std::fs::read_dir(&inner)
         .expect("the operator's folder has the backups")
         .filter_map(Result::ok)
         .map(|e| e.path())
         .find(|p| p.to_string_lossy().ends_with(".tar.zst"))
-        .expect("an archive");
-    name
+        .expect("an archive")
 }
 
 async fn destinations_pass_their_test(app: &TestApp) {
