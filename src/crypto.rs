@@ -173,6 +173,12 @@ impl CredentialCipher {
         CredentialCipher { keys: RwLock::new(ring), file }
     }
 
+    /// The key file's text of every key held (for Devpilot's own backup, sealed at once under
+    /// the operator's passphrase; never written anywhere in this form).
+    pub fn ring_text(&self) -> secrecy::SecretString {
+        secrecy::SecretString::from(self.keys.read().map(|k| k.to_file_text()).unwrap_or_default())
+    }
+
     /// The ids of the keys held, the current one first.
     pub fn key_ids(&self) -> Vec<String> {
         self.keys.read().map(|k| k.ids()).unwrap_or_default()

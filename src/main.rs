@@ -4,7 +4,11 @@ use devpilot::startup::Application;
 const USAGE: &str = "usage: devpilot                             serve (settings from DEVPILOT_* variables)
        devpilot rotate-key                  make a new master key and re-seal every secret under it
        devpilot rotate-key --retire-previous  drop the previous key once nothing needs it
-       devpilot wal-fetch …                 a PostgreSQL clone's restore_command (Devpilot writes it)";
+       devpilot wal-fetch …                 a PostgreSQL clone's restore_command (Devpilot writes it)
+       devpilot recover [--key-file F] [--sha256 HEX] ARTIFACT --out TARGET
+                                            an artifact back into files, without a server (see docs/ARTIFACT_FORMAT.md)
+       devpilot restore-instance ARCHIVE --passphrase-file F
+                                            Devpilot's own backup into a fresh install (DATABASE_URL, DEVPILOT_DATA_DIR)";
 
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
@@ -13,6 +17,10 @@ async fn main() -> anyhow::Result<()> {
     // Run by a clone's PostgreSQL as its own user: it needs none of the server's settings.
     if args.first().map(String::as_str) == Some("wal-fetch") {
         std::process::exit(devpilot::databases::fetch_client::run(&args[1..]).await);
+    }
+    // Run where Devpilot may be gone: no settings, database, master key or data folder.
+    if args.first().map(String::as_str) == Some("recover") {
+        std::process::exit(devpilot::recover::run(&args[1..]));
     }
     let settings = Settings::from_env()?;
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
@@ -27,6 +35,7 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        ["restore-instance", ..] => std::process::exit(devpilot::instance_backup::restore::run(&args[1..], &settings)),
         _ => {
             eprintln!("{USAGE}");
             std::process::exit(2);

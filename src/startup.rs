@@ -54,6 +54,14 @@ impl Application {
             .await
             .context("moving local backups into their workspaces' folders")?;
         let providers = ProviderContext::new(settings.provider.clone(), settings.local_backup_dir.clone())?;
+        let instance_backup = crate::instance_backup::service::InstanceBackupService::new(
+            db.clone(),
+            cipher.clone(),
+            providers.clone(),
+            settings.data_dir.clone(),
+        );
+        tokio::spawn(crate::instance_backup::service::run(instance_backup.clone(), settings.scheduler_tick));
+        let instance_backup = web::Data::new(instance_backup);
         let servers = web::Data::new(ServerService::new(db.clone(), cipher.clone(), providers.clone()));
         let destination_service =
             DestinationService::new(db.clone(), cipher.clone(), providers, grant_service.clone(), instance.id());
@@ -144,6 +152,11 @@ impl Application {
         tokio::spawn(crate::notifications::worker::run(notification_service.clone()));
         tokio::spawn(crate::notifications::watch::run(notification_service.clone()));
         let notifications = web::Data::new(notification_service);
+        let recovery_keys = web::Data::new(crate::recovery_key::service::RecoveryKeyService::new(
+            db.clone(),
+            cipher.clone(),
+            accounts.get_ref().clone(),
+        ));
         let oauth = web::Data::new(OAuthService::new(db, cipher, destination_service, &settings, port)?);
         let secure = settings.secure_cookies;
         let consent_origin: Vec<String> =
@@ -187,6 +200,8 @@ impl Application {
                 .app_data(metrics.clone())
                 .app_data(notifications.clone())
                 .app_data(retention.clone())
+                .app_data(recovery_keys.clone())
+                .app_data(instance_backup.clone())
                 .route("/healthz", web::get().to(|| async { HttpResponse::Ok().body("ok") }))
                 .route("/static/{file:.*}", web::get().to(crate::web::assets::serve))
                 .route("/favicon.ico", web::get().to(crate::web::assets::favicon))
@@ -210,6 +225,8 @@ impl Application {
                 .configure(crate::overview::html::routes)
                 .configure(crate::metrics::html::routes)
                 .configure(crate::notifications::html::routes)
+                .configure(crate::recovery_key::html::routes)
+                .configure(crate::instance_backup::html::routes)
                 .default_service(web::to(|| async {
                     Err::<HttpResponse, _>(AppError::NotFound("Page not found".into()))
                 }))

@@ -21,13 +21,13 @@ use futures::StreamExt;
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretBox};
 
-const MAGIC: &[u8; 4] = b"DPBE";
-const VERSION: u8 = 1;
-const NONCE_PREFIX_LEN: usize = 19;
-const HEADER_LEN: usize = MAGIC.len() + 1 + NONCE_PREFIX_LEN;
+pub const MAGIC: &[u8; 4] = b"DPBE";
+pub const VERSION: u8 = 1;
+pub const NONCE_PREFIX_LEN: usize = 19;
+pub const HEADER_LEN: usize = MAGIC.len() + 1 + NONCE_PREFIX_LEN;
 /// Plaintext bytes per segment.
 pub const SEGMENT_LEN: usize = 64 * 1024;
-const TAG_LEN: usize = 16;
+pub const TAG_LEN: usize = 16;
 
 /// A workspace's 32-byte artifact key.
 pub type ArtifactKey = SecretBox<[u8; 32]>;
@@ -39,7 +39,7 @@ pub fn generate_key() -> ArtifactKey {
     SecretBox::new(Box::new(bytes))
 }
 
-fn cipher(key: &ArtifactKey) -> XChaCha20Poly1305 {
+pub(crate) fn cipher(key: &ArtifactKey) -> XChaCha20Poly1305 {
     XChaCha20Poly1305::new(key.expose_secret().into())
 }
 

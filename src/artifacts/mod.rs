@@ -15,6 +15,7 @@ pub mod extract;
 pub mod inspect;
 pub mod manifest;
 pub mod postgres;
+pub mod recovery_key;
 pub mod restore;
 pub mod sqlite;
 pub mod unpack;

@@ -56,10 +56,12 @@ pub enum SubjectKind {
     Clone,
     /// A notification channel.
     Channel,
+    /// The workspace itself (its recovery key exported).
+    Workspace,
 }
 
 impl SubjectKind {
-    pub const ALL: [SubjectKind; 7] = [
+    pub const ALL: [SubjectKind; 8] = [
         SubjectKind::Destination,
         SubjectKind::Plan,
         SubjectKind::Server,
@@ -67,6 +69,7 @@ impl SubjectKind {
         SubjectKind::Database,
         SubjectKind::Clone,
         SubjectKind::Channel,
+        SubjectKind::Workspace,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -78,6 +81,7 @@ impl SubjectKind {
             SubjectKind::Database => "database",
             SubjectKind::Clone => "clone",
             SubjectKind::Channel => "channel",
+            SubjectKind::Workspace => "workspace",
         }
     }
 
@@ -94,6 +98,7 @@ impl SubjectKind {
             SubjectKind::Database => "Database",
             SubjectKind::Clone => "Clone",
             SubjectKind::Channel => "Notification channel",
+            SubjectKind::Workspace => "Workspace",
         }
     }
 }
@@ -134,6 +139,10 @@ impl Subject {
     pub fn channel(id: &str, name: &str) -> Subject {
         Subject { kind: SubjectKind::Channel, id: id.to_owned(), name: name.to_owned() }
     }
+
+    pub fn workspace(id: &str, name: &str) -> Subject {
+        Subject { kind: SubjectKind::Workspace, id: id.to_owned(), name: name.to_owned() }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,10 +163,12 @@ pub enum Action {
     Switched,
     Started,
     Stopped,
+    /// A secret handed out once: the workspace's recovery key.
+    Exported,
 }
 
 impl Action {
-    pub const ALL: [Action; 14] = [
+    pub const ALL: [Action; 15] = [
         Action::Created,
         Action::Updated,
         Action::Tested,
@@ -172,6 +183,7 @@ impl Action {
         Action::Switched,
         Action::Started,
         Action::Stopped,
+        Action::Exported,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -190,6 +202,7 @@ impl Action {
             Action::Switched => "switched",
             Action::Started => "started",
             Action::Stopped => "stopped",
+            Action::Exported => "exported",
         }
     }
 
@@ -213,6 +226,7 @@ impl Action {
             Action::Switched => "Switched to a clone",
             Action::Started => "Started",
             Action::Stopped => "Stopped",
+            Action::Exported => "Exported the recovery key",
         }
     }
 }

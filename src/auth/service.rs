@@ -165,6 +165,19 @@ impl AccountService {
         }
     }
 
+    /// Checks the signed-in person's own password again before something sensitive (exporting a
+    /// recovery key), within the same limits as a sign-in.
+    pub async fn confirm_password(
+        &self,
+        user_id: &str,
+        email: &str,
+        ip: &str,
+        password: SecretString,
+    ) -> Result<(), AccountError> {
+        let uid = user_id.to_owned();
+        self.check_password(email, ip, password, move |c| store::find_user(c, &uid).optional()).await.map(|_| ())
+    }
+
     /// The user in the requested workspace, or in their first workspace when they are not a
     /// member of it (any more); no workspace when they belong to none. None when the user no
     /// longer exists or is disabled. Kept in memory while the database is unchanged, so a removed

@@ -571,3 +571,31 @@ diesel::table! {
 diesel::joinable!(plan_drills -> plans (plan_id));
 diesel::joinable!(drills -> plans (plan_id));
 diesel::allow_tables_to_appear_in_same_query!(plan_drills, plans, drills);
+
+diesel::table! {
+    instance_backup_config (id) {
+        id -> Text,
+        destination_kind -> Text,
+        destination_sealed -> Binary,
+        keys_sealed -> Binary,
+        key_ids -> Text,
+        schedule -> Nullable<Text>,
+        next_due_at -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
+        updated_by -> Text,
+    }
+}
+
+diesel::table! {
+    instance_backups (id) {
+        id -> Text,
+        trigger -> Text,
+        started_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+        status -> Text,
+        object_key -> Nullable<Text>,
+        bytes -> BigInt,
+        sha256 -> Nullable<Text>,
+        error -> Nullable<Text>,
+    }
+}

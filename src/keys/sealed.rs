@@ -16,9 +16,10 @@ pub enum Column {
     OauthVerifier,
     NotificationSecrets,
     PlanPingUrl,
+    InstanceBackupDestination,
 }
 
-pub const COLUMNS: [Column; 7] = [
+pub const COLUMNS: [Column; 8] = [
     Column::DestinationCredentials,
     Column::ServerCredentials,
     Column::PlanSourceUrl,
@@ -26,6 +27,7 @@ pub const COLUMNS: [Column; 7] = [
     Column::OauthVerifier,
     Column::NotificationSecrets,
     Column::PlanPingUrl,
+    Column::InstanceBackupDestination,
 ];
 
 /// One sealed value: its row, the associated data it is bound to, and the bytes.
@@ -45,6 +47,7 @@ impl Column {
             Column::OauthVerifier => "pending Google sign-ins",
             Column::NotificationSecrets => "notification channel secrets",
             Column::PlanPingUrl => "plans' heartbeat URLs",
+            Column::InstanceBackupDestination => "the operator's backup destination",
         }
     }
 
@@ -98,6 +101,10 @@ impl Column {
                     sealed(p.plan_id, aad, p.url_sealed)
                 })
                 .collect(),
+            Column::InstanceBackupDestination => crate::instance_backup::store::sealed_destination(c)?
+                .into_iter()
+                .map(|(id, v)| sealed(id, crate::instance_backup::service::DESTINATION_AAD.into(), v))
+                .collect(),
         })
     }
 
@@ -134,6 +141,9 @@ impl Column {
             .execute(c)?,
             Column::NotificationSecrets => usize::from(notify_store::replace_channel_secrets(c, row, old, new)?),
             Column::PlanPingUrl => usize::from(notify_store::replace_ping(c, row, old, new)?),
+            Column::InstanceBackupDestination => {
+                usize::from(crate::instance_backup::store::replace_destination(c, old, new)?)
+            }
         };
         Ok(n > 0)
     }

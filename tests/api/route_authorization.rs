@@ -37,7 +37,7 @@ const READS: &[&str] = &[
     "/notifications/{channel}/deliveries",
 ];
 /// Pages only owners and admins may read (a viewer gets 403, like the write forms).
-const ADMIN_READS: &[&str] = &["/audit"];
+const ADMIN_READS: &[&str] = &["/audit", "/workspace/recovery-key"];
 /// API operations only owners and admins may call, reads included.
 const ADMIN_ONLY_API: &[&str] = &["/api/v1/audit-events"];
 const WRITE_FORMS: &[&str] = &[
@@ -119,6 +119,7 @@ const WRITES: &[&str] = &[
     "/notifications/{channel}/test",
     "/notifications/{channel}/delete",
     "/notifications/heartbeats/{plan}",
+    "/workspace/recovery-key",
 ];
 /// The operator's admin area: everyone else gets 403 (a sign-in redirect when signed out), the
 /// workspace's own owners and admins included.
@@ -129,6 +130,7 @@ const OPERATOR_READS: &[&str] = &[
     "/admin/workspaces/{workspace}/delete",
     "/admin/settings",
     "/admin/metrics",
+    "/admin/backup",
 ];
 const OPERATOR_WRITES: &[&str] = &[
     "/admin/accounts",
@@ -142,6 +144,8 @@ const OPERATOR_WRITES: &[&str] = &[
     "/admin/workspaces/{workspace}/delete",
     "/admin/metrics/token",
     "/admin/metrics/token/revoke",
+    "/admin/backup",
+    "/admin/backup/run",
 ];
 /// One's own account: anyone signed in, for themselves only (another's session is not found).
 const OWN_READS: &[&str] = &["/account", "/account/sessions"];

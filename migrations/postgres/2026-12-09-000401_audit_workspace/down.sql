@@ -1,0 +1,4 @@
+DELETE FROM audit_events WHERE subject_type = 'workspace';
+ALTER TABLE audit_events DROP CONSTRAINT audit_events_subject_type_check;
+ALTER TABLE audit_events ADD CONSTRAINT audit_events_subject_type_check
+    CHECK (subject_type IN ('destination', 'plan', 'server', 'grant', 'database', 'clone', 'channel'));

@@ -1,0 +1,2 @@
+DROP TABLE instance_backups;
+DROP TABLE instance_backup_config;
