@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod auth;
 pub mod backups;
+mod backups_mariadb;
 pub mod databases;
 pub mod destinations;
 pub mod error;

@@ -11,6 +11,7 @@ pub mod checksum;
 pub mod compression;
 pub mod directory;
 pub mod encryption;
+pub mod mariadb;
 pub mod postgres;
 pub mod restore;
 pub mod sqlite;

@@ -34,6 +34,8 @@ pub enum RestoreError {
     Postgres(#[from] PostgresError),
     #[error(transparent)]
     Sqlite(#[from] SqliteError),
+    #[error(transparent)]
+    Mariadb(#[from] super::mariadb::MariaDbError),
 }
 
 /// Reads the whole artifact once, writing nothing, and checks its SHA-256.

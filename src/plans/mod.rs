@@ -2,6 +2,7 @@
 
 pub mod domain;
 mod host_source;
+pub mod mariadb_source;
 pub mod html;
 pub mod schedule;
 pub mod service;

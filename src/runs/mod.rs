@@ -7,6 +7,7 @@ pub mod databases;
 pub mod history;
 pub mod html;
 pub mod imports;
+pub mod mariadb;
 mod leftovers;
 pub mod own_folders;
 pub mod progress;

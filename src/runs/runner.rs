@@ -3,7 +3,6 @@
 
 use super::store::{self, FAILED, QUEUED, RunEnd, RunRow, SKIPPED, SUCCEEDED};
 use crate::artifacts::checksum::{DigestHandle, Digesting};
-use crate::artifacts::walk::Skipped;
 use crate::artifacts::{ByteStream, SourceRead, encryption, workspace_key};
 use crate::crypto::CredentialCipher;
 use crate::db::{Db, DbError};
@@ -348,7 +347,7 @@ impl Runner {
         loop {
             let source_error = Arc::new(Mutex::new(None));
             let read = SourceRead::default();
-            let (body, skipped) = self.read_source(plan, source, read.clone()).await.map_err(unreadable)?;
+            let (body, notes) = self.read_source(plan, source, read.clone()).await.map_err(unreadable)?;
             let body = note_error(body, source_error.clone());
             let body = match &artifact_key {
                 Some(k) => encryption::encrypt(body, k),
@@ -364,7 +363,7 @@ impl Runner {
             let source_error = source_error.lock().ok().and_then(|e| e.clone());
             match result {
                 Ok(written) if written == passed && source_error.is_none() => {
-                    let notes = skipped.as_ref().and_then(skipped_note);
+                    let notes = notes.as_ref().and_then(super::source::SourceNotes::text);
                     return Ok(Uploaded { bytes: written, read: read.load(Ordering::Relaxed), sha256, notes });
                 }
                 Ok(written) => {
@@ -401,12 +400,6 @@ impl Runner {
             }
         })
     }
-}
-
-/// What a directory backup skipped, as the run's note.
-fn skipped_note(skipped: &Skipped) -> Option<String> {
-    let skipped = skipped.lock().ok()?;
-    (!skipped.is_empty()).then(|| format!("Not backed up: {}.", skipped.join("; ")))
 }
 
 /// Keeps the source's own error: the provider only sees a broken body and says "cannot write".

@@ -50,6 +50,7 @@ mod key_rotation;
 mod killed_destination;
 mod killed_server;
 mod local_disk_faults;
+mod mariadb_sources;
 mod members;
 mod metrics;
 mod notifications;
