@@ -80,6 +80,12 @@ pub struct VolumeRestore {
     #[serde(default)]
     #[schema(required = true, example = "/srv/restores/app-2024-01-15")]
     pub target_path: String,
+    /// To restore in place into the very folder the backup was made of (its schedule's source):
+    /// that folder's path, typed to confirm that its contents are replaced. The new contents are
+    /// unpacked beside it and swapped in whole once complete.
+    #[serde(default)]
+    #[schema(example = "/srv/app/data")]
+    pub confirm: Option<String>,
 }
 
 /// A finished restore.
@@ -147,8 +153,8 @@ pub async fn restore_database(
     }))
 }
 
-/// Restores a run of a directory schedule into a new or empty folder (a run of a SQLite
-/// schedule into a new file).
+/// Restores a run of a directory schedule into a new or empty folder, or in place into the folder
+/// it was made of with that folder's path in `confirm` (a run of a SQLite schedule into a new file).
 #[utoipa::path(
     post,
     path = "/api/v1/backups/volume/{id}/restore",
@@ -173,10 +179,18 @@ pub async fn restore_volume(
     user.require_write()?;
     let run = restorable(&runner, &user, &id, Endpoint::Volume).await?;
     let access = runner.grants().access(&user.workspace_id).await?;
-    let target = RestoreTarget::parse(artifact_kind(&run), &body.target_path, &access)
-        .map_err(|errors| invalid(&errors, "target_path"))?;
+    let target = match artifact_kind(&run) {
+        "directory" => {
+            let confirm = body.confirm.as_deref().unwrap_or_default();
+            runner.volume_target(&user.workspace_id, &run, &body.target_path, confirm).await
+        }
+        kind => RestoreTarget::parse(kind, &body.target_path, &access),
+    }
+    .map_err(|errors| invalid(&errors, "target_path"))?;
     let path = match &target {
-        RestoreTarget::Directory(place) | RestoreTarget::SqliteFile(place) => place.path().display().to_string(),
+        RestoreTarget::Directory(place) | RestoreTarget::SqliteFile(place) | RestoreTarget::Replace(place) => {
+            place.path().display().to_string()
+        }
         RestoreTarget::Postgres(database) => database.dbname().to_owned(),
         RestoreTarget::Mariadb(database) => database.database().unwrap_or_default().to_owned(),
     };

@@ -17,6 +17,7 @@ pub mod reference;
 pub mod responses;
 pub mod runs;
 pub mod schedules;
+pub mod volumes;
 
 use actix_web::{HttpResponse, web};
 use error::ApiError;
@@ -96,6 +97,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(runs::RunsApi::openapi());
     doc.merge(audit::AuditApi::openapi());
     doc.merge(backups::BackupsApi::openapi());
+    doc.merge(volumes::VolumesApi::openapi());
     doc.merge(overview::OverviewApi::openapi());
     doc.merge(notifications::NotificationsApi::openapi());
     CommonResponses.modify(&mut doc);
@@ -117,6 +119,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(runs::routes)
             .configure(audit::routes)
             .configure(backups::routes)
+            .configure(volumes::routes)
             .configure(overview::routes)
             .configure(notifications::routes)
             .default_service(web::to(|| async {

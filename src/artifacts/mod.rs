@@ -16,6 +16,7 @@ pub mod postgres;
 pub mod restore;
 pub mod sqlite;
 pub mod unpack;
+pub mod volume;
 pub mod walk;
 pub mod workspace_key;
 

@@ -17,4 +17,5 @@ mod retention;
 pub mod runner;
 pub mod scheduler;
 mod source;
+pub mod volumes;
 pub mod store;

@@ -24,6 +24,9 @@ pub enum RestoreTarget {
     Postgres(DatabaseTarget),
     /// A new file for a SQLite artifact.
     SqliteFile(Place),
+    /// The existing folder a directory artifact was made of, its contents replaced (staged and
+    /// swapped in whole; built by [`Runner::volume_target`] after a typed confirmation).
+    Replace(Place),
     /// A database for a MariaDB artifact (built by [`Runner::mariadb_target`]).
     Mariadb(super::mariadb::MariaDbTarget),
 }
@@ -102,6 +105,7 @@ impl Runner {
         let devpilot = self.grants().devpilot_files();
         let restored = match target {
             RestoreTarget::Directory(place) => restore::into_directory(body, place, devpilot).await,
+            RestoreTarget::Replace(place) => crate::artifacts::volume::replace_directory(body, place, devpilot).await,
             RestoreTarget::SqliteFile(place) => restore::into_sqlite_file(body, place, devpilot).await,
             RestoreTarget::Postgres(database) => self.restore_database(body, database).await,
             RestoreTarget::Mariadb(database) => self.restore_mariadb(body, database).await,
