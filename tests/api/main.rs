@@ -98,4 +98,5 @@ mod standins;
 mod test_all;
 mod tmpfs;
 mod validation;
+mod volume_endpoints;
 mod wal_core;
