@@ -226,7 +226,12 @@ impl Endpoint {
 
 /// The workspace's run (404 otherwise), of the endpoint's kind (422 naming the right one) and with
 /// a backup to restore (409).
-pub(super) async fn restorable(runner: &Runner, user: &ApiUser, id: &Uuid, called: Endpoint) -> Result<RunRow, ApiError> {
+pub(super) async fn restorable(
+    runner: &Runner,
+    user: &ApiUser,
+    id: &Uuid,
+    called: Endpoint,
+) -> Result<RunRow, ApiError> {
     let run = runner.find(&user.workspace_id, &id.to_string()).await.map_err(|e| match e {
         crate::db::DbError::NotFound => ApiError::not_found("Backup run not found"),
         other => other.into(),

@@ -4,7 +4,7 @@
 //! `confirm: "all databases"`.
 
 use super::auth::ApiUser;
-use super::backups::{Restored, RestoreInto, invalid, restore_error};
+use super::backups::{RestoreInto, Restored, invalid, restore_error};
 use super::error::ApiError;
 use crate::runs::databases::DatabaseInto;
 use crate::runs::restore::{RestoreTarget, holds_all_databases};

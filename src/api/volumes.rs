@@ -67,7 +67,10 @@ pub async fn clone_volume(
     if crate::runs::restore::artifact_kind(&run) != "directory" {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            format!("This backup run is a SQLite snapshot, not a volume; restore it with POST /api/v1/backups/volume/{}/restore.", run.id),
+            format!(
+                "This backup run is a SQLite snapshot, not a volume; restore it with POST /api/v1/backups/volume/{}/restore.",
+                run.id
+            ),
         ));
     }
     let target = runner
@@ -79,7 +82,13 @@ pub async fn clone_volume(
         _ => String::new(),
     };
     runner.restore(&user.workspace_id, &run.id, &target).await.map_err(restore_error)?;
-    Ok(HttpResponse::Ok().json(Restored { restored: true, run_id: run.id, database: None, into: None, path: Some(path) }))
+    Ok(HttpResponse::Ok().json(Restored {
+        restored: true,
+        run_id: run.id,
+        database: None,
+        into: None,
+        path: Some(path),
+    }))
 }
 
 /// What Devpilot answers for an application: it runs none.

@@ -77,8 +77,7 @@ pub struct ParsedSource {
 }
 
 impl Source {
-    pub const KINDS: &'static [(&'static str, &'static str)] =
-        &[
+    pub const KINDS: &'static [(&'static str, &'static str)] = &[
         ("directory", "Directory"),
         ("postgres", "PostgreSQL database"),
         ("mariadb", "MariaDB or MySQL database"),
@@ -122,7 +121,9 @@ impl Source {
             Source::Sqlite(_) => "sqlite3",
             Source::Postgres(_) => "pgdump",
             // A dump of every database of a server restores differently: its key says so.
-            Source::Mariadb(url) if crate::artifacts::mariadb::MariaDbUrl::parse(url).is_ok_and(|u| u.database.is_none()) => {
+            Source::Mariadb(url)
+                if crate::artifacts::mariadb::MariaDbUrl::parse(url).is_ok_and(|u| u.database.is_none()) =>
+            {
                 "mariadb-all.sql.zst"
             }
             Source::Mariadb(_) => "mariadb.sql.zst",

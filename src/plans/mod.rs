@@ -2,8 +2,8 @@
 
 pub mod domain;
 mod host_source;
-pub mod mariadb_source;
 pub mod html;
+pub mod mariadb_source;
 pub mod schedule;
 pub mod service;
 pub mod stale;

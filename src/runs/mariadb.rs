@@ -48,7 +48,11 @@ impl Runner {
     }
 
     /// The dump of the source, zstd-compressed, and the warning naming its non-transactional tables.
-    pub(super) async fn mariadb_dump(&self, plan: &PlanRow, read: SourceRead) -> Result<(ByteStream, Option<String>), String> {
+    pub(super) async fn mariadb_dump(
+        &self,
+        plan: &PlanRow,
+        read: SourceRead,
+    ) -> Result<(ByteStream, Option<String>), String> {
         let checked = self.checked_mariadb(plan).await?;
         let databases = checked.databases().await.map_err(|e| e.to_string())?;
         if databases.is_empty() {
@@ -99,7 +103,10 @@ impl Runner {
         let expected = url.database.clone().unwrap_or_else(|| ALL_DATABASES.into());
         if into == DatabaseInto::Existing && confirm.trim() != expected {
             let what = match all {
-                true => "that every backed-up database is written back under its own name, its backed-up tables replaced".to_owned(),
+                true => {
+                    "that every backed-up database is written back under its own name, its backed-up tables replaced"
+                        .to_owned()
+                }
                 false => "that its backed-up tables are replaced".to_owned(),
             };
             return Err(FieldErrors::single("confirm", format!("Type “{expected}” to confirm {what}.")));
@@ -132,7 +139,8 @@ impl Runner {
     /// database that the restore could not fill is removed again.
     pub(super) async fn restore_mariadb(&self, body: ByteStream, target: &MariaDbTarget) -> Result<(), RestoreError> {
         let body = compression::decompress(body);
-        let server = Reachable { url: target.reachable.url.with_database(None), endpoint: target.reachable.endpoint.clone() };
+        let server =
+            Reachable { url: target.reachable.url.with_database(None), endpoint: target.reachable.endpoint.clone() };
         let checked = server.login().await?;
         let Some(name) = target.database() else {
             return Ok(tools::restore(&checked, None, body).await?);

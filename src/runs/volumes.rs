@@ -14,14 +14,20 @@ impl Runner {
     /// A clone's target: a folder that does not exist yet, in a folder granted for writing.
     pub async fn clone_target(&self, workspace: &str, target: &str) -> Result<RestoreTarget, FieldErrors> {
         let access = self.grants().access(workspace).await.map_err(|e| FieldErrors::single("target", e.to_string()))?;
+        // Told before "not empty": a clone never goes into a folder that is there.
+        if let Ok(place) = access.locate_new(target, Need::Write)
+            && std::fs::symlink_metadata(place.path()).is_ok()
+        {
+            let shown = place.path().display().to_string();
+            return Err(FieldErrors::single(
+                "target",
+                format!("“{shown}” already exists; a clone goes into a new folder."),
+            ));
+        }
         let place = match RestoreTarget::parse("directory", target, &access)? {
             RestoreTarget::Directory(place) => place,
             _ => return Err(FieldErrors::single("target", "Choose a folder to clone into.")),
         };
-        if std::fs::symlink_metadata(place.path()).is_ok() {
-            let shown = place.path().display().to_string();
-            return Err(FieldErrors::single("target", format!("“{shown}” already exists; a clone goes into a new folder.")));
-        }
         Ok(RestoreTarget::Directory(place))
     }
 
@@ -48,7 +54,9 @@ impl Runner {
         if confirm.trim() != own {
             return Err(FieldErrors::single(
                 "confirm",
-                format!("“{own}” is the backed-up folder itself: type its path to confirm that its contents are replaced."),
+                format!(
+                    "“{own}” is the backed-up folder itself: type its path to confirm that its contents are replaced."
+                ),
             ));
         }
         let place = access.locate_new(typed, Need::Write).map_err(|e| FieldErrors::single("target", e.to_string()))?;

@@ -34,7 +34,8 @@ pub fn server() -> (String, u16, String) {
 pub fn sql(database: Option<&str>, statements: &str) -> String {
     let (host, port, password) = server();
     let mut command = std::process::Command::new("mariadb");
-    command.args(["--no-defaults", "--protocol=TCP", "--batch", "--skip-column-names", "--raw", "-uroot"]);
+    command.args(["--no-defaults", "--default-character-set=utf8mb4", "--protocol=TCP", "--batch"]);
+    command.args(["--skip-column-names", "--raw", "-uroot"]);
     command.arg(format!("-h{host}")).arg(format!("-P{port}")).arg(format!("--execute={statements}"));
     if let Some(database) = database {
         command.arg(format!("--database={database}"));
@@ -77,7 +78,7 @@ fn create_shop(database: &str) {
          INSERT INTO ledger (person, note) SELECT id, CONCAT('joined ', id) FROM people;
          INSERT INTO legacy SELECT seq, RANDOM_BYTES(32) FROM seq_1_to_300;
          CREATE VIEW named AS SELECT id, name FROM people WHERE name LIKE 'Person 1%';
-         CREATE PROCEDURE add_person(IN who VARCHAR(200)) BEGIN INSERT INTO people (name) VALUES (who); END;
+         CREATE PROCEDURE add_person(IN who VARCHAR(200)) INSERT INTO people (name) VALUES (who);
          CREATE FUNCTION shout(s VARCHAR(50)) RETURNS VARCHAR(60) DETERMINISTIC RETURN CONCAT(UPPER(s), '!');
          CREATE EVENT nightly ON SCHEDULE EVERY 1 DAY DISABLE DO DELETE FROM ledger WHERE note IS NULL;",
     );
@@ -151,19 +152,29 @@ async fn a_database_written_during_its_dump_is_restored_table_by_table(backend: 
     assert_eq!(reply.json["database"], restored.as_str());
 
     // One transaction: every person has their ledger line, and the trigger's count agrees.
-    let counted = sql(Some(&restored), "SELECT (SELECT COUNT(*) FROM people), (SELECT COUNT(*) FROM ledger), (SELECT total FROM counts)");
+    let counted = sql(
+        Some(&restored),
+        "SELECT (SELECT COUNT(*) FROM people), (SELECT COUNT(*) FROM ledger), (SELECT total FROM counts)",
+    );
     let numbers: Vec<u64> = counted.split_whitespace().map(|n| n.parse().expect("count")).collect();
     assert_eq!(numbers[0], numbers[1], "people and ledger from one moment: {counted}");
     assert_eq!(numbers[0], numbers[2], "the trigger's count from the same moment: {counted}");
     assert!(numbers[0] >= 20_003, "the rows written before the run are there: {counted}");
     let max_id = sql(Some(&restored), "SELECT MAX(id) FROM people").trim().to_owned();
-    for (table, columns) in [("people", "id, name, HEX(photo)"), ("ledger", "id, person, note"), ("legacy", "id, HEX(body)")] {
+    for (table, columns) in
+        [("people", "id, name, HEX(photo)"), ("ledger", "id, person, note"), ("legacy", "id, HEX(body)")]
+    {
         let max = if table == "legacy" { "1000000" } else { max_id.as_str() };
         assert_eq!(digest(&restored, table, columns, max), digest(&source, table, columns, max), "{table}");
     }
     let checksum = |db: &str| sql(Some(db), "CHECKSUM TABLE legacy").split_whitespace().last().map(str::to_owned);
     assert_eq!(checksum(&restored), checksum(&source), "CHECKSUM TABLE of the unwritten MyISAM table");
-    let engines = sql(None, &format!("SELECT TABLE_NAME, ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA = '{restored}' ORDER BY 1"));
+    let engines = sql(
+        None,
+        &format!(
+            "SELECT TABLE_NAME, ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA = '{restored}' ORDER BY 1"
+        ),
+    );
     assert!(engines.contains("legacy\tMyISAM") && engines.contains("people\tInnoDB"), "{engines}");
     let emoji = sql(Some(&restored), "SELECT name FROM people WHERE id = 1");
     assert_eq!(emoji.trim(), "Person 1 🦀 Zoë 漢字");
@@ -229,7 +240,11 @@ async fn the_check_names_each_missing_privilege_and_each_failure(backend: Backen
         sql(None, &statements);
         users.push(user.clone());
         let message = refused(&f, &url_of(&user, password, &database)).await;
-        let named = if missing == "mysql.proc" { "SELECT on mysql.proc is missing".to_owned() } else { format!("{missing} on {database}.* is missing") };
+        let named = if missing == "mysql.proc" {
+            "SELECT on mysql.proc is missing".to_owned()
+        } else {
+            format!("{missing} on {database}.* is missing")
+        };
         assert!(message.contains(&named), "{missing}: {message}");
         assert_eq!(message.matches("is missing").count(), 1, "only {missing}: {message}");
         assert!(message.contains("MariaDB"), "the server's version is told: {message}");
@@ -275,7 +290,9 @@ async fn the_check_names_each_missing_privilege_and_each_failure(backend: Backen
         ),
     );
     users.push(user.clone());
-    let saved = f.save_plan("/plans", "Shop", &[("source_kind", "mariadb"), ("source_url", &url_of(&user, password, &database))]).await;
+    let saved = f
+        .save_plan("/plans", "Shop", &[("source_kind", "mariadb"), ("source_url", &url_of(&user, password, &database))])
+        .await;
     assert_eq!(saved.status, 303, "{}", saved.body);
     let list = f.app.get("/plans").await.body;
     assert!(list.contains(&format!("mariadb://{user}@127.0.0.1")) && !list.contains(password), "{list}");

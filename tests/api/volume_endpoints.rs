@@ -100,7 +100,7 @@ async fn volumes_are_cloned_and_restored_in_place(backend: Backend) {
 async fn applications_are_answered_with_directory_schedules(backend: Backend) {
     let f = fixture(backend).await;
     let api = admin(&f.app).await;
-    for id in ["app-1", NO_SUCH_ID, "%2E%2E"] {
+    for id in ["app-1", NO_SUCH_ID, "%3Cscript%3Ealert(1)%3C%2Fscript%3E"] {
         let path = format!("/api/v1/applications/{id}/volume-backups");
         assert_error(&api.get(&path).await, 404, "directory schedule");
         assert_error(&api.post(&path, json!({})).await, 404, "Devpilot runs no applications");

@@ -30,7 +30,16 @@ impl Reachable {
     pub async fn login(&self) -> Result<Checked, MariaDbError> {
         let greeting = self.greet().await?;
         let checked = Checked { url: self.url.clone(), at: greeting.at, version: greeting.version };
-        query(&checked, checked.url.database.as_deref(), "SELECT 1").await?;
+        let cipher = query(&checked, checked.url.database.as_deref(), "SHOW SESSION STATUS LIKE 'Ssl_cipher'").await?;
+        // The client falls back to plain text when a server offers no TLS: refused here instead.
+        let encrypted = cipher.first().and_then(|row| row.get(1)).is_some_and(|c| !c.is_empty());
+        let wants_tls = checked.url.tls != super::TlsMode::Disable && matches!(checked.at, Address::Tcp(_));
+        if wants_tls && !encrypted {
+            return Err(MariaDbError::Tls(format!(
+                "{} does not offer TLS; use tls=disable only for a server on this machine or a trusted network",
+                checked.url.target()
+            )));
+        }
         Ok(checked)
     }
 
@@ -39,11 +48,7 @@ impl Reachable {
         let checked = self.login().await?;
         let missing = checked.privileges().await?.missing(&checked.scope());
         if !missing.is_empty() {
-            return Err(MariaDbError::Privileges(format!(
-                "{} (server {})",
-                missing.join("; "),
-                checked.version
-            )));
+            return Err(MariaDbError::Privileges(format!("{} (server {})", missing.join("; "), checked.version)));
         }
         Ok(checked)
     }

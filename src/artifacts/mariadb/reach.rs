@@ -93,10 +93,8 @@ mod tests {
         assert!(matches!(metadata, MariaDbError::Refused(_)), "{metadata:?}");
         let socket = url("mariadb://a@localhost/x?socket=/run/mysqld/mysqld.sock").reach(&none).await;
         assert!(socket.expect_err("socket").to_string().contains("not granted"));
-        let granted = DatabaseAccess {
-            granted: vec![DatabaseServer::Tcp { host: "127.0.0.1".into(), port: 3306 }],
-            own: None,
-        };
+        let granted =
+            DatabaseAccess { granted: vec![DatabaseServer::Tcp { host: "127.0.0.1".into(), port: 3306 }], own: None };
         assert!(url("mariadb://a@127.0.0.1:3306/x").reach(&granted).await.is_ok());
         assert!(url("mariadb://a@127.0.0.1:3307/x").reach(&granted).await.is_err(), "another port");
     }

@@ -36,7 +36,7 @@ fn command(checked: &Checked, program: &str) -> Command {
         .stderr(Stdio::piped());
     // --no-defaults must come first: no /etc/mysql, no ~/.my.cnf, no [client] group of this server.
     command.arg("--no-defaults").arg(format!("--user={}", url.user));
-    command.args(["--connect-timeout=10", "--default-character-set=utf8mb4"]);
+    command.arg("--default-character-set=utf8mb4");
     match &checked.at {
         Address::Tcp(addr) => {
             let host = match (&url.tls, &url.host) {
@@ -72,7 +72,7 @@ fn command(checked: &Checked, program: &str) -> Command {
 /// `mariadb` for SQL: batch mode, no local files.
 fn client(checked: &Checked) -> Command {
     let mut command = command(checked, "mariadb");
-    command.args(["--local-infile=0", "--batch", "--skip-column-names", "--raw"]);
+    command.args(["--local-infile=0", "--connect-timeout=10", "--batch", "--skip-column-names", "--raw"]);
     command
 }
 
@@ -197,9 +197,10 @@ pub(super) fn classify(stderr: &str, tool: &str, checked: &Checked) -> MariaDbEr
         Some(2026) => MariaDbError::Tls("the server's certificate or TLS setup was not accepted".into()),
         Some(2006 | 2013) => MariaDbError::Other(format!("{tool} lost its connection to the server")),
         Some(2027 | 2012) => MariaDbError::NotMySql { target: url.target() },
-        Some(1142 | 1143 | 1227 | 1370) => {
-            MariaDbError::Privileges(format!("{tool} was refused a privilege it needs (server error {})", error_code(stderr).unwrap_or_default()))
-        }
+        Some(1142 | 1143 | 1227 | 1370) => MariaDbError::Privileges(format!(
+            "{tool} was refused a privilege it needs (server error {})",
+            error_code(stderr).unwrap_or_default()
+        )),
         Some(code) => MariaDbError::Other(format!("{tool} failed with server error {code}")),
         None => MariaDbError::Other(format!("{tool} failed")),
     }
@@ -236,11 +237,8 @@ mod tests {
     #[tokio::test]
     async fn the_tools_read_no_option_file_and_inherit_no_environment() {
         let url = super::super::MariaDbUrl::parse("mariadb://app:pw@db.example/shop").expect("url");
-        let checked = Checked {
-            url,
-            at: Address::Tcp("203.0.113.7:3306".parse().expect("addr")),
-            version: "10.11".into(),
-        };
+        let checked =
+            Checked { url, at: Address::Tcp("203.0.113.7:3306".parse().expect("addr")), version: "10.11".into() };
         let mut env = command(&checked, "env");
         let output = env.stdout(Stdio::piped()).output().await.expect("env");
         let text = String::from_utf8_lossy(&output.stdout);

@@ -130,7 +130,8 @@ impl MariaDbUrl {
     }
 }
 
-const USERINFO: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.');
+const USERINFO: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.');
 
 fn parse(typed: &str) -> Result<MariaDbUrl, String> {
     let rest = typed
