@@ -48,6 +48,9 @@
 #                            OneDrive API (scripts/onedrive_standin.py) {"endpoint" (http://127.0.0.1:PORT:
 #                            /{tenant}/oauth2/v2.0/… and /v1.0/…), "upload_host" (the other host its upload
 #                            and download URLs use), "folder"}; apps are registered through /_control/clients
+#   DEVPILOT_TEST_MARIADB    mariadb://root:PASSWORD@127.0.0.1:PORT/: a MariaDB server (Debian's mariadb-server)
+#                            run as the unprivileged user mysql on its own data folder (mariadb/), for
+#                            MariaDB sources; root logs in with that password over TCP
 #
 # Everything started here is recorded by PID (pids) and stopped by stop_test_servers. Logs: logs/.
 
@@ -651,6 +654,36 @@ ts_finish_pg_scram() {
     fi
 }
 
+# --- MariaDB (Debian's mariadb-server) as the unprivileged user mysql, on its own data folder ------
+
+ts_launch_mariadb() {
+    local port="$1" d="$TS_DIR/mariadb"
+    TS_MARIADB_PASSWORD="$(ts_random)" || return 1
+    ts_as_root rm -rf "$d" && mkdir -p "$d/data" && ts_as_root chown -R mysql "$d" || return 1
+    ts_as_root runuser -u mysql -- mariadb-install-db --no-defaults --datadir="$d/data" \
+        --auth-root-authentication-method=normal --skip-test-db >"$TS_LOGS/mariadb-install.log" 2>&1 \
+        || { tail -n 30 "$TS_LOGS/mariadb-install.log" >&2; ts_die "mariadb-install-db failed"; } || return 1
+    ts_spawn mariadb runuser -u mysql -- mariadbd --no-defaults --datadir="$d/data" --port="$port" \
+        --bind-address=127.0.0.1 --socket="$d/mariadb.sock" --pid-file="$d/mariadb.pid" --skip-name-resolve \
+        --innodb-flush-log-at-trx-commit=0 --innodb-buffer-pool-size=64M --event-scheduler=OFF
+    TS_MARIADB_PID="$TS_LAST_PID"
+    TS_MARIADB_PORT="$port"
+    TS_MARIADB_URL="mariadb://root:$TS_MARIADB_PASSWORD@127.0.0.1:$port/"
+}
+
+ts_mariadb_ready() { mariadb --no-defaults --protocol=TCP -h127.0.0.1 -P"$TS_MARIADB_PORT" -uroot -e 'select 1'; }
+
+ts_finish_mariadb() {
+    ts_wait_until mariadb "$TS_MARIADB_PID" 180 ts_mariadb_ready || return 1
+    # root over TCP gets a password (install-db leaves it empty), so a wrong one is refused.
+    mariadb --no-defaults --protocol=TCP -h127.0.0.1 -P"$TS_MARIADB_PORT" -uroot \
+        -e "ALTER USER root@'127.0.0.1' IDENTIFIED BY '$TS_MARIADB_PASSWORD'" || return 1
+    if mariadb --no-defaults --protocol=TCP -h127.0.0.1 -P"$TS_MARIADB_PORT" -uroot -pwrong -e 'select 1' >/dev/null 2>&1; then
+        ts_die "MariaDB accepted a wrong password"
+        return 1
+    fi
+}
+
 # --- SMTP (aiosmtpd), writing what it receives to a folder ------------------------------------------
 
 ts_launch_smtp() {
@@ -689,7 +722,7 @@ ts_finish_onedrive() {
 
 TS_EXPORTS=(DEVPILOT_TEST_MOTO_AUTH DEVPILOT_TEST_MOTO_OPEN DEVPILOT_TEST_S3S DEVPILOT_TEST_AZURITE DEVPILOT_TEST_GCS
     DEVPILOT_TEST_SFTP DEVPILOT_TEST_DRIVE DEVPILOT_TEST_WEBDRIVER DEVPILOT_TEST_CHROMIUM DEVPILOT_TEST_PG
-    DEVPILOT_TEST_PG_SCRAM DEVPILOT_TEST_SMTP DEVPILOT_TEST_ONEDRIVE)
+    DEVPILOT_TEST_PG_SCRAM DEVPILOT_TEST_SMTP DEVPILOT_TEST_ONEDRIVE DEVPILOT_TEST_MARIADB)
 # The venv's Python (its prometheus_client parses /metrics in tests/api/metrics.rs).
 DEVPILOT_TEST_PYTHON="$TS_VENV/bin/python"
 TS_EXPORTS+=(DEVPILOT_TEST_PYTHON)
@@ -704,6 +737,8 @@ ts_write_env_file() {
 ts_install_all() {
     # sqlite3: the hostile-paths suite opens the live database from outside, as an operator would.
     local debs=(curl chromium chromium-driver openssh-server openssh-client sqlite3)
+    # MariaDB sources: the server for the tests, mariadb-dump and mariadb for Devpilot itself.
+    debs+=(mariadb-server mariadb-client)
     # A Python with venv and ensurepip (the machine's may be a pyenv build: then no Debian python3).
     python3 -c 'import ensurepip, venv' 2>/dev/null || debs+=(python3 python3-venv)
     # pg_dump and pg_restore for the PostgreSQL artifact tests (any installed client version).
@@ -733,8 +768,8 @@ start_test_servers() {
     ts_ensure_postgres || return 1
 
     local ports
-    mapfile -t ports < <(ts_free_ports 13) || return 1
-    [ ${#ports[@]} -eq 13 ] || ts_die "could not pick free ports" || return 1
+    mapfile -t ports < <(ts_free_ports 14) || return 1
+    [ ${#ports[@]} -eq 14 ] || ts_die "could not pick free ports" || return 1
     # Start every server first, then wait for each and set it up: their start-ups overlap.
     ts_launch_moto "${ports[0]}" || return 1
     ts_launch_moto_open "${ports[1]}" || return 1
@@ -748,6 +783,7 @@ start_test_servers() {
     ts_launch_s3s "${ports[9]}" "${ports[10]}" || return 1
     ts_launch_smtp "${ports[11]}" || return 1
     ts_launch_onedrive "${ports[12]}" || return 1
+    ts_launch_mariadb "${ports[13]}" || return 1
 
     ts_bg moto ts_finish_moto
     ts_bg azurite ts_finish_azurite
@@ -760,6 +796,7 @@ start_test_servers() {
     ts_bg s3s ts_finish_s3s
     ts_bg smtp ts_finish_smtp
     ts_bg onedrive ts_finish_onedrive
+    ts_bg mariadb ts_finish_mariadb
     ts_bg_wait || return 1
 
     export DEVPILOT_TEST_MOTO_AUTH="$TS_DIR/moto-auth.json"
@@ -774,6 +811,7 @@ start_test_servers() {
     export DEVPILOT_TEST_PG_SCRAM="$TS_PG_SCRAM_URL"
     export DEVPILOT_TEST_SMTP="$TS_DIR/smtp.json"
     export DEVPILOT_TEST_ONEDRIVE="$TS_DIR/onedrive.json"
+    export DEVPILOT_TEST_MARIADB="$TS_MARIADB_URL"
     ts_log "moto S3 (auth on) at $TS_MOTO_URL; moto S3 (auth off) at $TS_MOTO_OPEN_URL"
     ts_log "s3s-fs at $TS_S3S_URL (path-style) and http://s3.localhost:$TS_S3S_VHOST_PORT (virtual-hosted)"
     ts_log "Azurite at $TS_AZURITE_URL/$TS_AZURE_ACCOUNT; fake-gcs-server at $TS_GCS_URL; google-drive-mock at $TS_DRIVE_URL"

@@ -43,7 +43,7 @@ pub enum RestoreInto {
 }
 
 impl RestoreInto {
-    fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             RestoreInto::New => "new",
             RestoreInto::Existing => "existing",
@@ -80,6 +80,12 @@ pub struct VolumeRestore {
     #[serde(default)]
     #[schema(required = true, example = "/srv/restores/app-2024-01-15")]
     pub target_path: String,
+    /// To restore in place into the very folder the backup was made of (its schedule's source):
+    /// that folder's path, typed to confirm that its contents are replaced. The new contents are
+    /// unpacked beside it and swapped in whole once complete.
+    #[serde(default)]
+    #[schema(example = "/srv/app/data")]
+    pub confirm: Option<String>,
 }
 
 /// A finished restore.
@@ -131,6 +137,10 @@ pub async fn restore_database(
     let run = restorable(&runner, &user, &id, Endpoint::Database).await?;
     let body = body.into_inner();
     let confirm = body.confirm.as_deref().unwrap_or_default();
+    if artifact_kind(&run) == "mariadb" {
+        return super::backups_mariadb::restore(&runner, &user, &run, &body.target_url, body.into.as_str(), confirm)
+            .await;
+    }
     let target = runner
         .database_target(&user.workspace_id, &body.target_url, body.into.as_str(), confirm)
         .await
@@ -148,8 +158,8 @@ pub async fn restore_database(
     }))
 }
 
-/// Restores a run of a directory schedule into a new or empty folder (a run of a SQLite
-/// schedule into a new file).
+/// Restores a run of a directory schedule into a new or empty folder, or in place into the folder
+/// it was made of with that folder's path in `confirm` (a run of a SQLite schedule into a new file).
 #[utoipa::path(
     post,
     path = "/api/v1/backups/volume/{id}/restore",
@@ -174,11 +184,20 @@ pub async fn restore_volume(
     user.require_write()?;
     let run = restorable(&runner, &user, &id, Endpoint::Volume).await?;
     let access = runner.grants().access(&user.workspace_id).await?;
-    let target = RestoreTarget::parse(artifact_kind(&run), &body.target_path, &access)
-        .map_err(|errors| invalid(&errors, "target_path"))?;
+    let target = match artifact_kind(&run) {
+        "directory" => {
+            let confirm = body.confirm.as_deref().unwrap_or_default();
+            runner.volume_target(&user.workspace_id, &run, &body.target_path, confirm).await
+        }
+        kind => RestoreTarget::parse(kind, &body.target_path, &access),
+    }
+    .map_err(|errors| invalid(&errors, "target_path"))?;
     let path = match &target {
-        RestoreTarget::Directory(place) | RestoreTarget::SqliteFile(place) => place.path().display().to_string(),
+        RestoreTarget::Directory(place) | RestoreTarget::SqliteFile(place) | RestoreTarget::Replace(place) => {
+            place.path().display().to_string()
+        }
         RestoreTarget::Postgres(database) => database.dbname().to_owned(),
+        RestoreTarget::Mariadb(database) => database.database().unwrap_or_default().to_owned(),
     };
     let copy = runner.restore(&user.workspace_id, &run.id, &target).await.map_err(restore_error)?;
     Ok(HttpResponse::Ok().json(Restored {
@@ -193,14 +212,14 @@ pub async fn restore_volume(
 
 /// Which restore endpoint was called.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Endpoint {
+pub(super) enum Endpoint {
     Database,
     Volume,
 }
 
 impl Endpoint {
     fn of(kind: &str) -> Endpoint {
-        if kind == "postgres" { Endpoint::Database } else { Endpoint::Volume }
+        if matches!(kind, "postgres" | "mariadb") { Endpoint::Database } else { Endpoint::Volume }
     }
 
     fn path(self, run: &str) -> String {
@@ -213,7 +232,12 @@ impl Endpoint {
 
 /// The workspace's run (404 otherwise), of the endpoint's kind (422 naming the right one) and with
 /// a backup to restore (409).
-async fn restorable(runner: &Runner, user: &ApiUser, id: &Uuid, called: Endpoint) -> Result<RunRow, ApiError> {
+pub(super) async fn restorable(
+    runner: &Runner,
+    user: &ApiUser,
+    id: &Uuid,
+    called: Endpoint,
+) -> Result<RunRow, ApiError> {
     let run = runner.find(&user.workspace_id, &id.to_string()).await.map_err(|e| match e {
         crate::db::DbError::NotFound => ApiError::not_found("Backup run not found"),
         other => other.into(),
@@ -222,6 +246,7 @@ async fn restorable(runner: &Runner, user: &ApiUser, id: &Uuid, called: Endpoint
     if Endpoint::of(kind) != called {
         let what = match kind {
             "postgres" => "a PostgreSQL dump",
+            "mariadb" => "a MariaDB dump",
             "sqlite" => "a SQLite snapshot",
             _ => "a directory archive",
         };
@@ -255,7 +280,7 @@ async fn restorable(runner: &Runner, user: &ApiUser, id: &Uuid, called: Endpoint
 }
 
 /// The target's field errors under the API's names (`target` is the field `field` here).
-fn invalid(errors: &FieldErrors, field: &str) -> ApiError {
+pub(super) fn invalid(errors: &FieldErrors, field: &str) -> ApiError {
     let mut renamed = FieldErrors::new();
     for (name, message) in errors.iter() {
         renamed.add(if name == "target" { field } else { name }, message);
@@ -265,7 +290,7 @@ fn invalid(errors: &FieldErrors, field: &str) -> ApiError {
 
 /// The restore's own failures: a backup gone meanwhile is 409; a restore that failed (the
 /// checksum, the destination, the target refusing) 422 with its reason, as the restore page says.
-fn restore_error(e: AppError) -> ApiError {
+pub(super) fn restore_error(e: AppError) -> ApiError {
     match e {
         AppError::NotFound(m) => ApiError::new(StatusCode::CONFLICT, m),
         AppError::BadRequest(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, m),

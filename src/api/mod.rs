@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod auth;
 pub mod backups;
+mod backups_mariadb;
 pub mod databases;
 pub mod destinations;
 pub mod dialect_003;
@@ -20,6 +21,7 @@ pub mod run_copies;
 pub mod run_files;
 pub mod runs;
 pub mod schedules;
+pub mod volumes;
 
 use actix_web::{HttpResponse, web};
 use error::ApiError;
@@ -99,6 +101,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(runs::RunsApi::openapi());
     doc.merge(audit::AuditApi::openapi());
     doc.merge(backups::BackupsApi::openapi());
+    doc.merge(volumes::VolumesApi::openapi());
     doc.merge(overview::OverviewApi::openapi());
     doc.merge(notifications::NotificationsApi::openapi());
     doc.merge(dialect_003::Dialect003Api::openapi());
@@ -124,6 +127,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(runs::routes)
             .configure(audit::routes)
             .configure(backups::routes)
+            .configure(volumes::routes)
             .configure(overview::routes)
             .configure(notifications::routes)
             .configure(drills::routes)

@@ -60,6 +60,8 @@ pub enum SourceType {
     Directory,
     Postgres,
     Sqlite,
+    /// A MariaDB or MySQL database (or every database of a server).
+    Mariadb,
 }
 
 impl SourceType {
@@ -68,6 +70,7 @@ impl SourceType {
             SourceType::Directory => "directory",
             SourceType::Postgres => "postgres",
             SourceType::Sqlite => "sqlite",
+            SourceType::Mariadb => "mariadb",
         }
     }
 }
@@ -88,6 +91,7 @@ impl From<&Source> for SourceResource {
             Source::Directory(_) => SourceType::Directory,
             Source::Postgres(_) => SourceType::Postgres,
             Source::Sqlite(_) => SourceType::Sqlite,
+            Source::Mariadb(_) => SourceType::Mariadb,
         };
         SourceResource { kind, location: source.location() }
     }
@@ -254,7 +258,7 @@ pub async fn create(
             source
         }
         (None, None) => {
-            let message = "Say what to back up: \"source\": {\"type\": \"directory\", \"sqlite\" or \"postgres\", \
+            let message = "Say what to back up: \"source\": {\"type\": \"directory\", \"sqlite\", \"postgres\" or \"mariadb\", \
                            with its \"path\" or \"url\"}, or \"database_id\".";
             return Err(ApiError::invalid(&FieldErrors::single("source", message)));
         }

@@ -14,11 +14,13 @@ pub mod encryption;
 pub mod extract;
 pub mod inspect;
 pub mod manifest;
+pub mod mariadb;
 pub mod postgres;
 pub mod recovery_key;
 pub mod restore;
 pub mod sqlite;
 pub mod unpack;
+pub mod volume;
 pub mod walk;
 pub mod workspace_key;
 

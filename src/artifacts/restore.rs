@@ -34,6 +34,8 @@ pub enum RestoreError {
     Postgres(#[from] PostgresError),
     #[error(transparent)]
     Sqlite(#[from] SqliteError),
+    #[error(transparent)]
+    Mariadb(#[from] super::mariadb::MariaDbError),
 }
 
 /// Reads the whole artifact once, writing nothing, and checks its SHA-256.
@@ -218,7 +220,7 @@ fn empty_folder_or_nothing(folder: &OwnedFd, place: &Place) -> Result<bool, Rest
 }
 
 /// The folder a restore writes in, opened from `/` without following a link.
-fn open_folder(place: &Place, devpilot: &DevpilotFiles) -> Result<OwnedFd, RestoreError> {
+pub(super) fn open_folder(place: &Place, devpilot: &DevpilotFiles) -> Result<OwnedFd, RestoreError> {
     let opened = beneath::open_folder(&place.folder.root)
         .and_then(|root| beneath::open_folder_below(root.as_fd(), &place.folder.relative, devpilot));
     opened.map_err(|e| {
@@ -226,15 +228,15 @@ fn open_folder(place: &Place, devpilot: &DevpilotFiles) -> Result<OwnedFd, Resto
     })
 }
 
-fn temporary_name() -> String {
+pub(super) fn temporary_name() -> String {
     format!(".devpilot-restore-{}", uuid::Uuid::new_v4())
 }
 
-fn target_error(place: &Place, e: rustix::io::Errno) -> RestoreError {
+pub(super) fn target_error(place: &Place, e: rustix::io::Errno) -> RestoreError {
     RestoreError::Target(format!("cannot write {}: {}", place.path().display(), crate::hostfs::describe(&e.into())))
 }
 
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, RestoreError> + Send + 'static,
 ) -> Result<T, RestoreError> {
     tokio::task::spawn_blocking(work).await.map_err(|e| RestoreError::Target(format!("the restore stopped: {e}")))?

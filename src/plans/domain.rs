@@ -65,6 +65,9 @@ pub enum Source {
     /// A PostgreSQL database by its connection URL without the password; the full URL is
     /// sealed apart (see [`ParsedSource::secret`]).
     Postgres(String),
+    /// A MariaDB or MySQL database (or all of a server's), by its connection URL without the
+    /// password; the full URL is sealed apart as a PostgreSQL one is.
+    Mariadb(String),
 }
 
 /// A source as entered: where it is, and for a database the connection URL to seal.
@@ -75,8 +78,12 @@ pub struct ParsedSource {
 }
 
 impl Source {
-    pub const KINDS: &'static [(&'static str, &'static str)] =
-        &[("directory", "Directory"), ("postgres", "PostgreSQL database"), ("sqlite", "SQLite database file")];
+    pub const KINDS: &'static [(&'static str, &'static str)] = &[
+        ("directory", "Directory"),
+        ("postgres", "PostgreSQL database"),
+        ("mariadb", "MariaDB or MySQL database"),
+        ("sqlite", "SQLite database file"),
+    ];
 
     /// `path` is the directory or file; `url` the PostgreSQL connection URL.
     pub fn parse(kind: &str, path: &str, url: &str) -> Result<ParsedSource, FieldErrors> {
@@ -86,6 +93,7 @@ impl Source {
             "" | "directory" => directory(path).map(|p| plain(Source::Directory(p))).map_err(at_path),
             "sqlite" => sqlite_file(path).map(|p| plain(Source::Sqlite(p))).map_err(at_path),
             "postgres" => postgres_url(url).map_err(|m| FieldErrors::single("source_url", m)),
+            "mariadb" => mariadb_url(url).map_err(|m| FieldErrors::single("source_url", m)),
             other => Err(FieldErrors::single("source_kind", format!("Unknown source type “{other}”."))),
         }
     }
@@ -95,6 +103,7 @@ impl Source {
             Source::Directory(_) => "directory",
             Source::Sqlite(_) => "sqlite",
             Source::Postgres(_) => "postgres",
+            Source::Mariadb(_) => "mariadb",
         }
     }
 
@@ -102,7 +111,7 @@ impl Source {
     pub fn location(&self) -> String {
         match self {
             Source::Directory(p) | Source::Sqlite(p) => p.display().to_string(),
-            Source::Postgres(url) => url.clone(),
+            Source::Postgres(url) | Source::Mariadb(url) => url.clone(),
         }
     }
 
@@ -112,6 +121,13 @@ impl Source {
             Source::Directory(_) => "tar.zst",
             Source::Sqlite(_) => "sqlite3",
             Source::Postgres(_) => "pgdump",
+            // A dump of every database of a server restores differently: its key says so.
+            Source::Mariadb(url)
+                if crate::artifacts::mariadb::MariaDbUrl::parse(url).is_ok_and(|u| u.database.is_none()) =>
+            {
+                "mariadb-all.sql.zst"
+            }
+            Source::Mariadb(_) => "mariadb.sql.zst",
         }
     }
 
@@ -119,6 +135,7 @@ impl Source {
         match kind {
             "sqlite" => Source::Sqlite(PathBuf::from(location)),
             "postgres" => Source::Postgres(location.to_owned()),
+            "mariadb" => Source::Mariadb(location.to_owned()),
             _ => Source::Directory(PathBuf::from(location)),
         }
     }
@@ -133,6 +150,15 @@ fn postgres_url(url: &str) -> Result<ParsedSource, String> {
     let parsed = PostgresUrl::parse(url).map_err(|e| format!("The connection URL is not usable: {e}."))?;
     // The sealed URL is the parsed one written out again: only the settings Devpilot supports.
     Ok(ParsedSource { source: Source::Postgres(parsed.display_url()), secret: Some(parsed.to_secret()) })
+}
+
+/// A well-formed MariaDB URL (where it leads, and what it may do there, the service checks).
+fn mariadb_url(url: &str) -> Result<ParsedSource, String> {
+    if url.trim().is_empty() {
+        return Err("Connection URL is required: mariadb://user:password@host:3306/database (no database: all).".into());
+    }
+    let parsed = crate::artifacts::mariadb::MariaDbUrl::parse(url).map_err(|e| format!("{e}."))?;
+    Ok(ParsedSource { source: Source::Mariadb(parsed.display_url()), secret: Some(parsed.to_secret()) })
 }
 
 /// An absolute path to a SQLite database file, by its text: whether it is granted, exists and is

@@ -135,7 +135,7 @@ async fn form_page(
     let preview = super::schedule::Schedule::parse(&input.schedule).map(|s| s.preview()).unwrap_or_default();
     let grant_link = link_for_refusal(user, &errors, "source_path", &input.source_path, FolderAccess::Read);
     let stored_url = match plan.map(|p| &p.source) {
-        Some(Source::Postgres(url)) => url.clone(),
+        Some(Source::Postgres(url) | Source::Mariadb(url)) => url.clone(),
         _ => String::new(),
     };
     // A blank URL on an edit keeps the stored one: that is the one refused then.

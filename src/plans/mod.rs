@@ -10,6 +10,7 @@ pub mod retention;
 pub mod retention_html;
 pub mod retention_service;
 pub mod retention_store;
+pub mod mariadb_source;
 pub mod schedule;
 pub mod service;
 pub mod stale;

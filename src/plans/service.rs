@@ -48,7 +48,7 @@ impl Plan {
             name: self.name.clone(),
             source_kind: self.source.kind().to_owned(),
             source_path: match self.source {
-                Source::Postgres(_) => String::new(),
+                Source::Postgres(_) | Source::Mariadb(_) => String::new(),
                 _ => self.source.location(),
             },
             source_url: String::new(),
@@ -185,8 +185,9 @@ impl PlanService {
         now: NaiveDateTime,
     ) -> Result<NewPlan, PlanError> {
         let mut input = input.clone();
-        let keeps_stored_url = input.source_kind == "postgres" && input.source_url.trim().is_empty();
-        if let Some(row) = existing.filter(|r| r.source_kind == "postgres" && keeps_stored_url) {
+        let database_kind = matches!(input.source_kind.as_str(), "postgres" | "mariadb");
+        let keeps_stored_url = database_kind && input.source_url.trim().is_empty();
+        if let Some(row) = existing.filter(|r| r.source_kind == input.source_kind && keeps_stored_url) {
             let stored = open_source_secret(&self.cipher, row)
                 .map_err(|m| PlanError::Invalid(FieldErrors::single("source_url", m)))?;
             input.source_url = stored.expose_secret().to_owned();
@@ -206,7 +207,11 @@ impl PlanService {
                 Err(m) => errors.add("source_path", m),
             }
         }
-        if let Ok(NewPlan { source_secret: Some(url), .. }) = &parsed
+        if let Ok(NewPlan { source: Source::Mariadb(_), source_secret: Some(url), .. }) = &parsed
+            && let Err(problem) = super::mariadb_source::check(&self.db, workspace, url).await?
+        {
+            errors.add("source_url", format!("The database cannot be backed up: {problem}."));
+        } else if let Ok(NewPlan { source: Source::Postgres(_), source_secret: Some(url), .. }) = &parsed
             && let Err(problem) = self.check_database(workspace, url).await?
         {
             errors.add("source_url", format!("The database cannot be backed up: {problem}."));

@@ -345,6 +345,7 @@ async fn restore_page(
         kind,
         kind_label: match kind {
             "postgres" => "PostgreSQL dump",
+            "mariadb" => "MariaDB dump",
             "sqlite" => "SQLite snapshot",
             _ => "Directory archive",
         },
@@ -380,10 +381,19 @@ async fn restore(
     user.require_write()?;
     let mut page = restore_page(&user, &runner, &plans, &path).await?;
     let typed = form_value(&form, "target").unwrap_or_default();
-    if page.kind != "postgres" {
+    let database = matches!(page.kind, "postgres" | "mariadb");
+    if !database {
         page.target = typed.trim().to_owned();
     }
-    let target = if page.kind == "postgres" {
+    let target = if page.kind == "mariadb" {
+        let (into, confirm) = (form_value(&form, "into").unwrap_or_default(), form_value(&form, "confirm"));
+        page.into = if into == "existing" { "existing" } else { "new" };
+        let all = super::restore::holds_all_databases(&runner.find(&user.workspace_id, &path).await?);
+        runner
+            .mariadb_target(&user.workspace_id, typed, into, confirm.unwrap_or_default(), all)
+            .await
+            .map(RestoreTarget::Mariadb)
+    } else if page.kind == "postgres" {
         let (into, confirm) = (form_value(&form, "into").unwrap_or_default(), form_value(&form, "confirm"));
         page.into = if into == "existing" { "existing" } else { "new" };
         runner
@@ -397,7 +407,7 @@ async fn restore(
     let target = match target {
         Ok(target) => target,
         Err(errors) => {
-            page.grant_link = if page.kind == "postgres" {
+            page.grant_link = if database {
                 crate::grants::html::link_for_database_refusal(&user, &errors, "target", typed)
             } else {
                 crate::grants::html::link_for_refusal(&user, &errors, "target", typed, FolderAccess::ReadWrite)
@@ -418,6 +428,15 @@ async fn restore(
                         "Restored into “{}”, its backed-up tables replaced; the checksum matched.",
                         database.dbname()
                     ),
+                },
+                RestoreTarget::Mariadb(database) => match (database.database(), database.into) {
+                    (None, _) => "Restored every database under its own name; the checksum matched.".to_owned(),
+                    (Some(name), DatabaseInto::New) => {
+                        format!("Restored into the new database “{name}”; the checksum matched.")
+                    }
+                    (Some(name), DatabaseInto::Existing) => {
+                        format!("Restored into “{name}”, its backed-up tables replaced; the checksum matched.")
+                    }
                 },
                 _ => format!("Restored into {}; the checksum matched.", page.target),
             };

@@ -24,6 +24,16 @@ pub enum RestoreTarget {
     Postgres(DatabaseTarget),
     /// A new file for a SQLite artifact.
     SqliteFile(Place),
+    /// The existing folder a directory artifact was made of, its contents replaced (staged and
+    /// swapped in whole; built by [`Runner::volume_target`] after a typed confirmation).
+    Replace(Place),
+    /// A database for a MariaDB artifact (built by [`Runner::mariadb_target`]).
+    Mariadb(super::mariadb::MariaDbTarget),
+}
+
+/// Whether a MariaDB run's artifact holds every database of its server (its key says so).
+pub fn holds_all_databases(run: &RunRow) -> bool {
+    run.object_key.as_deref().is_some_and(|key| key.contains(".mariadb-all."))
 }
 
 /// What the artifact holds: recorded on the run, or told by its object key for older runs.
@@ -31,9 +41,11 @@ pub fn artifact_kind(run: &RunRow) -> &'static str {
     let key = run.object_key.as_deref().unwrap_or_default().trim_end_matches(".dpbe");
     match run.source_kind.as_deref() {
         Some("postgres") => "postgres",
+        Some("mariadb") => "mariadb",
         Some("sqlite") => "sqlite",
         Some(_) => "directory",
         None if key.ends_with(".pgdump") => "postgres",
+        None if key.ends_with(".sql.zst") && key.contains(".mariadb") => "mariadb",
         None if key.ends_with(".sqlite3") => "sqlite",
         None => "directory",
     }
@@ -93,8 +105,10 @@ impl Runner {
         let devpilot = self.grants().devpilot_files();
         let restored = match target {
             RestoreTarget::Directory(place) => restore::into_directory(body, place, devpilot).await,
+            RestoreTarget::Replace(place) => crate::artifacts::volume::replace_directory(body, place, devpilot).await,
             RestoreTarget::SqliteFile(place) => restore::into_sqlite_file(body, place, devpilot).await,
             RestoreTarget::Postgres(database) => self.restore_database(body, database).await,
+            RestoreTarget::Mariadb(database) => self.restore_mariadb(body, database).await,
         };
         // The private copy goes now, whatever happened (and with `temp` on every early return).
         drop(temp);

@@ -6,7 +6,6 @@ use super::retention::Retained;
 use super::copies_store::{self, COPY_SUCCEEDED, RunCopyRow};
 use super::store::{self, FAILED, PARTIAL, QUEUED, RunEnd, RunRow, SKIPPED, SUCCEEDED};
 use crate::artifacts::checksum::{DigestHandle, Digesting};
-use crate::artifacts::walk::Skipped;
 use crate::artifacts::{ByteStream, SourceRead, encryption, workspace_key};
 use crate::crypto::CredentialCipher;
 use crate::db::{Db, DbError};
@@ -443,7 +442,7 @@ impl Runner {
             let started = Utc::now().naive_utc();
             let source_error = Arc::new(Mutex::new(None));
             let read = SourceRead::default();
-            let (body, skipped) = match self.read_source(plan, source, read.clone(), run_id).await {
+            let (body, notes) = match self.read_source(plan, source, read.clone(), run_id).await {
                 Ok(found) => found,
                 // Copies already written keep theirs; with none, the run fails on this.
                 Err(e) if !done.copies.is_empty() => {
@@ -475,7 +474,7 @@ impl Runner {
                         }
                         done.copies.push(CopyEnd::succeeded(target, n, w.sha256, started));
                         done.read = read.load(Ordering::Relaxed);
-                        done.notes = skipped.as_ref().and_then(skipped_note);
+                        done.notes = notes.as_ref().and_then(super::source::SourceNotes::text);
                     }
                     Ok(n) => {
                         let _ = target.provider.delete(key).await;
@@ -517,18 +516,13 @@ impl Runner {
     }
 }
 
-/// What a directory backup skipped, as the run's note.
-/// A run's notes: what the walk skipped, then what retention kept locked.
+/// A run's notes: what the source noted (a walk's skipped entries, a dump's warning), then what
+/// retention kept locked.
 fn join_notes(walk: Option<String>, retention: Option<String>) -> Option<String> {
     match (walk, retention) {
         (Some(a), Some(b)) => Some(format!("{a} {b}")),
         (a, b) => a.or(b),
     }
-}
-
-fn skipped_note(skipped: &Skipped) -> Option<String> {
-    let skipped = skipped.lock().ok()?;
-    (!skipped.is_empty()).then(|| format!("Not backed up: {}.", skipped.join("; ")))
 }
 
 /// Keeps the source's own error: the provider only sees a broken body and says "cannot write".

@@ -12,6 +12,25 @@ use crate::hostfs::private::PrivateTemp;
 use crate::plans::domain::Source;
 use crate::plans::store::PlanRow;
 
+/// What a run notes about its source: a directory's skipped entries, a database's warning, a
+/// bucket's objects that changed meanwhile. Filled while the source is read.
+pub(super) struct SourceNotes {
+    heading: &'static str,
+    items: Skipped,
+}
+
+impl SourceNotes {
+    pub(super) fn new(heading: &'static str, items: Skipped) -> SourceNotes {
+        SourceNotes { heading, items }
+    }
+
+    /// The run's note, None when there is nothing to say.
+    pub(super) fn text(&self) -> Option<String> {
+        let items = self.items.lock().ok()?;
+        (!items.is_empty()).then(|| format!("{}{}.", self.heading, items.join("; ")))
+    }
+}
+
 impl Runner {
     /// A fresh stream of the source, and for a directory what its walk skipped. What it reads from
     /// the source is added to `read`.
@@ -21,7 +40,7 @@ impl Runner {
         source: &Source,
         read: SourceRead,
         run_id: &str,
-    ) -> Result<(ByteStream, Option<Skipped>), String> {
+    ) -> Result<(ByteStream, Option<SourceNotes>), String> {
         match source {
             Source::Directory(path) | Source::Sqlite(path) => {
                 let access = self.grants().access(&plan.workspace_id).await.map_err(|e| e.to_string())?;
@@ -34,7 +53,7 @@ impl Runner {
                     let (body, skipped, slot) =
                         directory::stream_with_manifest(located, access.devpilot_files(), read, file);
                     let body = self.saving_manifest(&plan.workspace_id, run_id, body, slot, temp);
-                    return Ok((body, Some(skipped)));
+                    return Ok((body, Some(SourceNotes::new("Not backed up: ", skipped))));
                 }
                 let body = sqlite::snapshot(&located, access.devpilot_files()).await.map_err(|e| e.to_string())?;
                 Ok((counted(body, read), None))
@@ -42,6 +61,11 @@ impl Runner {
             Source::Postgres(_) => {
                 let checked = self.checked_source(plan).await?;
                 Ok((counted(tools::dump(&checked).map_err(|e| e.to_string())?, read), None))
+            }
+            Source::Mariadb(_) => {
+                let (body, warning) = self.mariadb_dump(plan, read).await?;
+                let notes = Skipped::new(std::sync::Mutex::new(warning.into_iter().collect()));
+                Ok((body, Some(SourceNotes::new("", notes))))
             }
         }
     }
@@ -66,6 +90,10 @@ impl Runner {
             }
             Source::Postgres(_) => match self.checked_source(plan).await {
                 Ok(checked) => checked.database_size().await.map_err(|e| e.to_string()),
+                Err(e) => Err(e),
+            },
+            Source::Mariadb(_) => match self.checked_mariadb(plan).await {
+                Ok(checked) => checked.size().await.map_err(|e| e.to_string()),
                 Err(e) => Err(e),
             },
         };

@@ -20,7 +20,8 @@ pub struct SourceInput {
     #[serde(default)]
     #[schema(example = "/var/lib/app")]
     pub path: Option<String>,
-    /// postgres: the connection URL, password included. Never shown again; on an update a missing
+    /// postgres, mariadb: the connection URL, password included
+    /// (`mariadb://user:password@host:3306/database?tls=require`; no database: all of them). Never shown again; on an update a missing
     /// or blank URL keeps the stored one.
     #[serde(default)]
     #[schema(example = "postgres://app:secret@db.internal:5432/shop")]

@@ -51,7 +51,7 @@ pub struct Reachable {
 }
 
 /// This machine or its private network: a host resource, used only by grant.
-fn is_host_resource(ip: IpAddr) -> bool {
+pub(crate) fn is_host_resource(ip: IpAddr) -> bool {
     match canonical(ip) {
         IpAddr::V4(a) => {
             let [first, second, ..] = a.octets();
@@ -72,7 +72,7 @@ async fn lookup(host: &str, port: u16) -> Vec<IpAddr> {
 }
 
 /// Whether a TCP grant covers `ip:port` (a granted name counts by the addresses it resolves to).
-async fn granted_tcp(granted: &[DatabaseServer], ip: IpAddr, port: u16) -> bool {
+pub(crate) async fn granted_tcp(granted: &[DatabaseServer], ip: IpAddr, port: u16) -> bool {
     for server in granted {
         if let DatabaseServer::Tcp { host, port: granted_port } = server
             && *granted_port == port
@@ -85,7 +85,7 @@ async fn granted_tcp(granted: &[DatabaseServer], ip: IpAddr, port: u16) -> bool 
 }
 
 /// The granted socket folder that `dir` is (compared resolved), if any.
-async fn granted_socket(granted: &[DatabaseServer], dir: &Path) -> Option<PathBuf> {
+pub(crate) async fn granted_socket(granted: &[DatabaseServer], dir: &Path) -> Option<PathBuf> {
     let typed = tokio::fs::canonicalize(dir).await.ok()?;
     for server in granted {
         if let DatabaseServer::Socket { dir: granted_dir } = server
@@ -97,7 +97,7 @@ async fn granted_socket(granted: &[DatabaseServer], dir: &Path) -> Option<PathBu
     None
 }
 
-fn not_granted(what: String) -> PostgresError {
+pub(crate) fn not_granted(what: String) -> PostgresError {
     PostgresError::Refused(format!(
         "{what}: database servers on this machine or its private network are used only when an operator grants \
          them, and this one is not granted to this workspace"

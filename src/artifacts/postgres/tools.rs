@@ -146,7 +146,7 @@ pub(super) async fn feed(
 
 /// Reads a child's stderr concurrently (so it can never fill its pipe and stall the child),
 /// keeping the first [`STDERR_LIMIT`] bytes.
-pub(in crate::artifacts::postgres) fn capture(
+pub(in crate::artifacts) fn capture(
     stderr: Option<impl AsyncRead + Unpin + Send + 'static>,
 ) -> tokio::task::JoinHandle<String> {
     tokio::spawn(async move {
@@ -165,7 +165,7 @@ pub(in crate::artifacts::postgres) fn capture(
 }
 
 /// Waits for a tool; a non-zero exit becomes its stderr as the message.
-pub(in crate::artifacts::postgres) async fn finish(
+pub(in crate::artifacts) async fn finish(
     mut child: Child,
     stderr: tokio::task::JoinHandle<String>,
     tool: &str,

@@ -1,0 +1,228 @@
+//! A MariaDB source checked step by step, each step with its own message: the address is granted
+//! or public ([`super::reach`]), something answers there as MariaDB or MySQL does
+//! ([`super::handshake`], which also tells the version), the login works, the database exists and
+//! may be used, and the user holds what a consistent dump needs — `SELECT`, `SHOW VIEW`,
+//! `TRIGGER`, `EVENT` on the database and the routines' definitions (`SELECT` on `mysql.proc`, or
+//! global `SELECT`). `LOCK TABLES` is not needed: the dump is one transaction
+//! (`--single-transaction`); tables that are not transactional (MyISAM, Aria…) are named in a
+//! warning, since their rows are read without that guarantee.
+
+use super::MariaDbError;
+use super::handshake::Address;
+use super::reach::Reachable;
+use super::tools::{query, user_databases};
+use super::url::MariaDbUrl;
+
+/// A server that answered, with a login that works (and the database, when one is named).
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub url: MariaDbUrl,
+    pub at: Address,
+    /// As the server announced it (`10.11.6-MariaDB`, `8.0.36`).
+    pub version: String,
+}
+
+/// How many table names a warning lists before it counts the rest.
+const LISTED_TABLES: usize = 20;
+
+impl Reachable {
+    /// Greets the server and logs in (into the database, when one is named).
+    pub async fn login(&self) -> Result<Checked, MariaDbError> {
+        let greeting = self.greet().await?;
+        let checked = Checked { url: self.url.clone(), at: greeting.at, version: greeting.version };
+        let cipher = query(&checked, checked.url.database.as_deref(), "SHOW SESSION STATUS LIKE 'Ssl_cipher'").await?;
+        // The client falls back to plain text when a server offers no TLS: refused here instead.
+        let encrypted = cipher.first().and_then(|row| row.get(1)).is_some_and(|c| !c.is_empty());
+        let wants_tls = checked.url.tls != super::TlsMode::Disable && matches!(checked.at, Address::Tcp(_));
+        if wants_tls && !encrypted {
+            return Err(MariaDbError::Tls(format!(
+                "{} does not offer TLS; use tls=disable only for a server on this machine or a trusted network",
+                checked.url.target()
+            )));
+        }
+        Ok(checked)
+    }
+
+    /// Every step of a source's check: the login, then the privileges a dump needs.
+    pub async fn check_source(&self) -> Result<Checked, MariaDbError> {
+        let checked = self.login().await?;
+        let missing = checked.privileges().await?.missing(&checked.scope());
+        if !missing.is_empty() {
+            return Err(MariaDbError::Privileges(format!("{} (server {})", missing.join("; "), checked.version)));
+        }
+        Ok(checked)
+    }
+}
+
+/// What the user holds, as far as a dump is concerned.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Privileges {
+    /// On the database (or globally).
+    pub held: Vec<String>,
+    /// Whether the routines' definitions can be read.
+    pub routines: bool,
+}
+
+impl Privileges {
+    /// One message per missing privilege.
+    pub fn missing(&self, scope: &str) -> Vec<String> {
+        let mut missing: Vec<String> = [
+            ("SELECT", "it reads the tables"),
+            ("SHOW VIEW", "it reads the views' definitions"),
+            ("TRIGGER", "it reads the triggers"),
+            ("EVENT", "it reads the scheduled events"),
+        ]
+        .into_iter()
+        .filter(|(privilege, _)| !self.held.iter().any(|h| h == privilege))
+        .map(|(privilege, why)| format!("{privilege} on {scope} is missing ({why})"))
+        .collect();
+        if !self.routines {
+            missing.push("SELECT on mysql.proc is missing (it reads the routines' definitions)".into());
+        }
+        missing
+    }
+}
+
+impl Checked {
+    /// `shop.*`, or `*.*` for every database.
+    pub fn scope(&self) -> String {
+        format!("{}.*", self.url.database.as_deref().unwrap_or("*"))
+    }
+
+    /// The current user's privileges on the source's database (and globally).
+    pub async fn privileges(&self) -> Result<Privileges, MariaDbError> {
+        // The current account as the information schema writes grantees: 'user'@'host'.
+        let grantee = "CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', \
+                       SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''')";
+        let mut sql = format!(
+            "SELECT 'global', PRIVILEGE_TYPE FROM information_schema.USER_PRIVILEGES WHERE GRANTEE = {grantee} \
+             UNION SELECT 'proc', PRIVILEGE_TYPE FROM information_schema.TABLE_PRIVILEGES WHERE GRANTEE = {grantee} \
+             AND TABLE_SCHEMA = 'mysql' AND TABLE_NAME = 'proc' \
+             UNION SELECT 'proc', PRIVILEGE_TYPE FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE = {grantee} \
+             AND TABLE_SCHEMA = 'mysql'"
+        );
+        if let Some(database) = &self.url.database {
+            // The name is letters, digits, _, $ and - only (see `url::database_name`).
+            sql.push_str(&format!(
+                " UNION SELECT 'database', PRIVILEGE_TYPE FROM information_schema.SCHEMA_PRIVILEGES \
+                 WHERE GRANTEE = {grantee} AND '{database}' LIKE TABLE_SCHEMA"
+            ));
+        }
+        let rows = query(self, None, &sql).await?;
+        let mut privileges = Privileges::default();
+        for row in rows {
+            let [scope, privilege] = <[String; 2]>::try_from(row).unwrap_or_default();
+            match scope.as_str() {
+                "global" | "database" => privileges.held.push(privilege.clone()),
+                _ => {}
+            }
+            let reads_routines = match scope.as_str() {
+                "global" => matches!(privilege.as_str(), "SELECT" | "SHOW CREATE ROUTINE" | "SHOW_ROUTINE"),
+                "proc" => privilege == "SELECT",
+                _ => false,
+            };
+            privileges.routines |= reads_routines;
+        }
+        privileges.held.sort();
+        privileges.held.dedup();
+        Ok(privileges)
+    }
+
+    /// The databases a dump of this source covers.
+    pub async fn databases(&self) -> Result<Vec<String>, MariaDbError> {
+        match &self.url.database {
+            Some(database) => Ok(vec![database.clone()]),
+            None => user_databases(self).await,
+        }
+    }
+
+    /// `db.table (ENGINE)` of every base table that is not transactional, for the run's warning.
+    pub async fn non_transactional_tables(&self, databases: &[String]) -> Result<Vec<String>, MariaDbError> {
+        if databases.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME, ' (', ENGINE, ')') FROM information_schema.TABLES \
+             WHERE TABLE_TYPE = 'BASE TABLE' AND ENGINE IS NOT NULL AND ENGINE <> 'InnoDB' AND TABLE_SCHEMA IN ({}) \
+             ORDER BY TABLE_SCHEMA, TABLE_NAME",
+            in_list(databases)
+        );
+        Ok(query(self, None, &sql).await?.into_iter().filter_map(|row| row.into_iter().next()).collect())
+    }
+
+    /// The warning a run notes for those tables, if any.
+    pub fn warning(tables: &[String]) -> Option<String> {
+        if tables.is_empty() {
+            return None;
+        }
+        let mut listed = tables.iter().take(LISTED_TABLES).cloned().collect::<Vec<_>>().join(", ");
+        if tables.len() > LISTED_TABLES {
+            listed.push_str(&format!(" and {} more", tables.len() - LISTED_TABLES));
+        }
+        Some(format!(
+            "Not transactional, so read without the dump's single-transaction consistency (writes during the dump \
+             may show in part): {listed}"
+        ))
+    }
+
+    /// About how many bytes the tables hold (what the dump reads), for the run's progress.
+    pub async fn size(&self) -> Result<u64, MariaDbError> {
+        let databases = self.databases().await?;
+        if databases.is_empty() {
+            return Ok(0);
+        }
+        let sql = format!(
+            "SELECT COALESCE(SUM(DATA_LENGTH), 0) FROM information_schema.TABLES WHERE TABLE_SCHEMA IN ({})",
+            in_list(&databases)
+        );
+        let rows = query(self, None, &sql).await?;
+        Ok(rows.first().and_then(|r| r.first()).and_then(|n| n.parse().ok()).unwrap_or(0))
+    }
+
+    /// Whether a database of that name exists on the server.
+    pub async fn database_exists(&self, name: &str) -> Result<bool, MariaDbError> {
+        let sql = format!("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '{name}'");
+        let rows = query(self, None, &sql).await?;
+        Ok(rows.first().and_then(|r| r.first()).is_some_and(|n| n != "0"))
+    }
+
+    /// Creates `name` (utf8mb4) for a restore.
+    pub async fn create_database(&self, name: &str) -> Result<(), MariaDbError> {
+        let sql = format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci");
+        query(self, None, &sql).await.map(drop).map_err(|e| match e {
+            MariaDbError::DatabaseExists(_) => MariaDbError::DatabaseExists(name.to_owned()),
+            other => other,
+        })
+    }
+
+    /// Drops `name`: only ever a database this restore created.
+    pub async fn drop_database(&self, name: &str) -> Result<(), MariaDbError> {
+        query(self, None, &format!("DROP DATABASE `{name}`")).await.map(drop)
+    }
+}
+
+/// `'a', 'b'`: names already limited to letters, digits, `_`, `$` and `-`, or listed by the server
+/// (quotes doubled all the same).
+fn in_list(names: &[String]) -> String {
+    names.iter().map(|n| format!("'{}'", n.replace('\\', "\\\\").replace('\'', "''"))).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_missing_privilege_has_its_own_message() {
+        let held = |p: &[&str], routines| Privileges { held: p.iter().map(|s| s.to_string()).collect(), routines };
+        assert!(held(&["EVENT", "SELECT", "SHOW VIEW", "TRIGGER"], true).missing("shop.*").is_empty());
+        let missing = held(&["SELECT", "SHOW VIEW", "EVENT"], true).missing("shop.*");
+        assert_eq!(missing, ["TRIGGER on shop.* is missing (it reads the triggers)"]);
+        let none = held(&[], false).missing("*.*");
+        assert_eq!(none.len(), 5, "{none:?}");
+        assert!(none[4].contains("mysql.proc"));
+        assert!(Checked::warning(&[]).is_none());
+        let many: Vec<String> = (0..25).map(|i| format!("shop.t{i} (MyISAM)")).collect();
+        let warning = Checked::warning(&many).expect("warning");
+        assert!(warning.contains("shop.t0 (MyISAM)") && warning.contains("and 5 more"), "{warning}");
+    }
+}
