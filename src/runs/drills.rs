@@ -117,13 +117,11 @@ impl Runner {
     async fn newest_artifact(&self, plan: &PlanRow) -> Result<Option<RunRow>, DbError> {
         let (ws, pid) = (plan.workspace_id.clone(), plan.id.clone());
         let runs = self.db().run(move |c| super::store::for_plan(c, &ws, &pid, 200)).await?;
-        Ok(runs
-            .into_iter()
-            .find(|r| {
-                [super::store::SUCCEEDED, super::store::PARTIAL].contains(&r.status.as_str())
-                    && r.pruned_at.is_none()
-                    && r.object_key.is_some()
-            }))
+        Ok(runs.into_iter().find(|r| {
+            [super::store::SUCCEEDED, super::store::PARTIAL].contains(&r.status.as_str())
+                && r.pruned_at.is_none()
+                && r.object_key.is_some()
+        }))
     }
 
     /// One drill, a plan's, by id (workspace-scoped).

@@ -2,11 +2,11 @@
 //! lock's days from now, and the lock is recorded with the run, so retention skips it and the
 //! run page shows until when it stays.
 
+use super::copies::{CopyEnd, Target};
 use super::runner::Runner;
 use crate::plans::retention_service::policy_at;
 use crate::plans::retention_store;
 use crate::plans::store::PlanRow;
-use super::copies::{CopyEnd, Target};
 use crate::providers::lock::ObjectLock;
 use chrono::Utc;
 
@@ -17,7 +17,8 @@ impl Runner {
     pub(super) async fn with_locks(&self, plan: &PlanRow, targets: Vec<Target>) -> (Vec<Target>, Vec<CopyEnd>) {
         let (mut ready, mut ended) = (Vec::new(), Vec::new());
         for mut target in targets {
-            let (ws, pid, keep, position) = (plan.workspace_id.clone(), plan.id.clone(), plan.retention, target.position);
+            let (ws, pid, keep, position) =
+                (plan.workspace_id.clone(), plan.id.clone(), plan.retention, target.position);
             match self.db().run(move |c| policy_at(c, &ws, &pid, position, keep)).await {
                 Ok(policy) => {
                     // The lock runs on the real clock: it is the storage service's, not retention's.
@@ -39,7 +40,8 @@ impl Runner {
     /// Records the lock a copy's artifact was written with, so retention skips it and the run
     /// page shows until when it stays.
     pub(super) async fn record_lock(&self, plan: &PlanRow, run_id: &str, position: i64, lock: &ObjectLock) {
-        let (ws, id, mode, until) = (plan.workspace_id.clone(), run_id.to_owned(), lock.mode, lock.retain_until.naive_utc());
+        let (ws, id, mode, until) =
+            (plan.workspace_id.clone(), run_id.to_owned(), lock.mode, lock.retain_until.naive_utc());
         let recorded = self.db().run(move |c| retention_store::record_lock(c, &ws, &id, position, mode, until)).await;
         if let Err(e) = recorded {
             tracing::warn!(run = %run_id, error = %e, "recording the artifact's lock failed");

@@ -39,7 +39,8 @@ impl Runner {
             Err(e) => return Retained { problem: Some(format!("listing old backups failed: {e}")), note: None },
         };
         for position in positions {
-            let (ws, pid, current, keep) = (plan.workspace_id.clone(), plan.id.clone(), run_id.to_owned(), plan.retention);
+            let (ws, pid, current, keep) =
+                (plan.workspace_id.clone(), plan.id.clone(), run_id.to_owned(), plan.retention);
             let loaded = self
                 .db()
                 .run(move |c| {

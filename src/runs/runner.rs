@@ -2,8 +2,8 @@
 //! failures from the start), record the outcome, then apply retention.
 
 use super::copies::{CopyEnd, Target, Unusable, failure_line, tee, transient};
-use super::retention::Retained;
 use super::copies_store::{self, COPY_SUCCEEDED, RunCopyRow};
+use super::retention::Retained;
 use super::store::{self, FAILED, PARTIAL, QUEUED, RunEnd, RunRow, SKIPPED, SUCCEEDED};
 use crate::artifacts::checksum::{DigestHandle, Digesting};
 use crate::artifacts::{ByteStream, SourceRead, encryption, workspace_key};

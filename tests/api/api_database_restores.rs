@@ -75,7 +75,10 @@ async fn a_postgres_backup_is_restored_into_a_new_database_then_over_it(backend:
     let url = restored_db.url();
     let reply = api.post(&restore, json!({"target_url": url})).await;
     assert_eq!(reply.status, 200, "{reply:?}");
-    assert_eq!(reply.json, json!({"restored": true, "from_copy": "the primary (“Disk”)", "run_id": run, "database": name, "into": "new"}));
+    assert_eq!(
+        reply.json,
+        json!({"restored": true, "from_copy": "the primary (“Disk”)", "run_id": run, "database": name, "into": "new"})
+    );
     assert_eq!(rows(&mut restored_db.connect(), "people"), original, "row for row");
 
     let again = api.post(&restore, json!({"target_url": url, "into": "new"})).await;
@@ -136,7 +139,10 @@ async fn a_directory_backup_is_restored_into_a_new_folder(backend: Backend) {
     let reply = api.post(&restore, json!({"target_path": into_text})).await;
     assert_eq!(reply.status, 200, "{reply:?}");
     let resolved = std::fs::canonicalize(&into).expect("restored").to_string_lossy().into_owned();
-    assert_eq!(reply.json, json!({"restored": true, "from_copy": "the primary (“Disk”)", "run_id": run, "path": resolved}));
+    assert_eq!(
+        reply.json,
+        json!({"restored": true, "from_copy": "the primary (“Disk”)", "run_id": run, "path": resolved})
+    );
     assert_eq!(tree(&into), tree(f.source.path()), "files identical");
 
     let not_empty = api.post(&restore, json!({"target_path": into_text})).await;

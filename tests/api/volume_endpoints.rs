@@ -43,10 +43,7 @@ async fn volumes_are_cloned_and_restored_in_place(backend: Backend) {
     let into = root_path.join("clone");
     let reply = api.post(&clone, json!({"target_path": into})).await;
     assert_eq!(reply.status, 200, "{reply:?}");
-    assert_eq!(
-        reply.json,
-        json!({"restored": true, "from_copy": "the primary (“Disk”)", "run_id": run, "path": into})
-    );
+    assert_eq!(reply.json, json!({"restored": true, "from_copy": "the primary (“Disk”)", "run_id": run, "path": into}));
     assert_eq!(tree(&into), original, "the clone is file for file the backup");
     let again = api.post(&clone, json!({"target_path": into})).await;
     assert!(field(&again, "target_path").contains("already exists"), "{again:?}");
