@@ -10,6 +10,10 @@ use crate::artifacts::manifest::{self, Line, Totals, Written};
 use crate::db::schema::{run_manifest_parts as parts, run_manifests as manifests};
 use crate::db::{Db, DbConn, DbError};
 use crate::hostfs::private::PrivateTemp;
+
+/// Manifests whose archive has been read to its end, by run, waiting for their run's end.
+pub(super) type PendingManifests =
+    std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, (Written, PrivateTemp)>>>;
 use chrono::Utc;
 use diesel::prelude::*;
 use futures::StreamExt;
@@ -108,24 +112,60 @@ impl Runner {
     }
 
     /// A directory source's stream that records its manifest: once the archive has been read to
-    /// its end the manifest is saved for `run_id`, before the stream ends (so a run that counts
-    /// as uploaded has its manifest); a manifest that cannot be saved ends it with an error.
+    /// its end, the manifest waits (in its private file) for the run's end, which saves it
+    /// ([`Runner::save_manifest`]) before the run counts as uploaded. Nothing here needs the
+    /// database, so an upload finishes during a database outage.
     pub(super) fn saving_manifest(
         &self,
-        workspace: &str,
         run_id: &str,
         body: ByteStream,
         slot: ManifestSlot,
         temp: PrivateTemp,
     ) -> ByteStream {
-        let (db, ws, id) = (self.db().clone(), workspace.to_owned(), run_id.to_owned());
+        let (pending, id) = (self.pending_manifests().clone(), run_id.to_owned());
         let at_end = futures::stream::once(async move {
-            let written = slot.lock().ok().and_then(|mut s| s.take())?;
-            let saved = db.run(move |c| save(c, &ws, &id, &written)).await;
-            drop(temp);
-            saved.err().map(|e| Err(std::io::Error::other(format!("recording the manifest failed: {e}"))))
+            if let Some(written) = slot.lock().ok().and_then(|mut s| s.take())
+                && let Ok(mut pending) = pending.lock()
+            {
+                // A retried attempt's manifest replaces the one before.
+                pending.insert(id, (written, temp));
+            }
+            None::<std::io::Result<bytes::Bytes>>
         })
         .filter_map(futures::future::ready);
         body.chain(at_end).boxed()
+    }
+
+    /// The manifest a run's upload left waiting, if any (taken: its private file goes with it).
+    pub(super) fn take_manifest(&self, run_id: &str) -> Option<(Written, PrivateTemp)> {
+        self.pending_manifests().lock().ok()?.remove(run_id)
+    }
+
+    /// Saves a manifest for the run, waiting out a database outage as the run's end does; the
+    /// problem, when it could not be saved.
+    pub(super) async fn save_manifest(
+        &self,
+        workspace: &str,
+        run_id: &str,
+        pending: (Written, PrivateTemp),
+    ) -> Option<String> {
+        let (written, temp) = pending;
+        let written = std::sync::Arc::new(written);
+        let mut pause = std::time::Duration::from_secs(1);
+        let give_up = std::time::Instant::now() + super::runner::RECORD_END_FOR;
+        let problem = loop {
+            let (ws, id, w) = (workspace.to_owned(), run_id.to_owned(), written.clone());
+            match self.db().run(move |c| save(c, &ws, &id, &w)).await {
+                Ok(()) => break None,
+                Err(e) if e.outage().is_some() && std::time::Instant::now() < give_up => {
+                    tracing::warn!(run = %run_id, error = %e, "the database is unavailable; saving the manifest later");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(std::time::Duration::from_secs(30));
+                }
+                Err(e) => break Some(format!("recording the list of files failed: {e}")),
+            }
+        };
+        drop(temp);
+        problem
     }
 }

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 const ATTEMPTS: u32 = 3;
 /// How long a finished run waits for the database to come back to record its end.
-const RECORD_END_FOR: Duration = Duration::from_secs(3600);
+pub(super) const RECORD_END_FOR: Duration = Duration::from_secs(3600);
 /// How often a running upload's byte count is written to its row (the page reads memory first).
 const PROGRESS_EVERY: Duration = Duration::from_secs(2);
 
@@ -73,6 +73,8 @@ pub struct Runner {
     instance: Arc<str>,
     /// The time retention counts back from (tests fix it).
     clock: crate::config::clock::Clock,
+    /// Directory runs' manifests, read to their end, waiting for their run's end to be saved.
+    manifests: super::manifests::PendingManifests,
 }
 
 /// What the uploads of a run gave: each copy's end, the source bytes read, what the walk skipped.
@@ -99,12 +101,26 @@ impl Runner {
         data_dir: std::path::PathBuf,
         instance: Arc<str>,
     ) -> Runner {
-        Runner { db, destinations, cipher, grants, data_dir, live: Arc::default(), instance, clock: Default::default() }
+        Runner {
+            db,
+            destinations,
+            cipher,
+            grants,
+            data_dir,
+            live: Arc::default(),
+            instance,
+            clock: Default::default(),
+            manifests: Arc::default(),
+        }
     }
 
     /// The same runner with retention counting back from `clock`.
     pub fn with_clock(self, clock: crate::config::clock::Clock) -> Runner {
         Runner { clock, ..self }
+    }
+
+    pub(super) fn pending_manifests(&self) -> &super::manifests::PendingManifests {
+        &self.manifests
     }
 
     pub(super) fn clock(&self) -> crate::config::clock::Clock {
@@ -222,10 +238,19 @@ impl Runner {
     /// so a run that shows "succeeded" has finished everything, a failed delete included.
     async fn execute(&self, plan: PlanRow, run: RunRow) {
         let outcome = self.attempt(&plan, &run.id).await;
+        if !matches!(outcome, Outcome::Uploaded { .. }) {
+            // A run that uploaded nothing keeps no list of files.
+            drop(self.take_manifest(&run.id));
+        }
         let names: HashMap<String, String> =
             self.destinations().names(&plan.workspace_id).await.unwrap_or_default().into_iter().collect();
         let (end, copies, key) = match outcome {
             Outcome::Uploaded { key, read, notes, copies } => {
+                // Saved first: the run counts as uploaded only with its list of files.
+                let manifest_problem = match self.take_manifest(&run.id) {
+                    Some(pending) => self.save_manifest(&run.workspace_id, &run.id, pending).await,
+                    None => None,
+                };
                 let rows: Vec<_> = copies.iter().map(|c| c.row(&run.id, &run.workspace_id, Some(&key))).collect();
                 // Recorded before retention (which counts this run) and before the end, so that
                 // crash recovery finds what to delete should the process die in between.
@@ -234,10 +259,13 @@ impl Runner {
                     copies_store::record(c, &id, &recorded)?;
                     store::note_artifact(c, &id, &k, dest.as_deref())
                 };
-                let retained = match self.db.run(note).await {
+                let mut retained = match self.db.run(note).await {
                     Ok(()) => self.apply_retention(&plan, &run.id).await,
                     Err(e) => Retained { problem: Some(format!("recording the new backup failed: {e}")), note: None },
                 };
+                if let Some(problem) = manifest_problem {
+                    retained.problem = Some(retained.problem.map_or(problem.clone(), |p| format!("{problem}; {p}")));
+                }
                 let (problem, notes) = (retained.problem, join_notes(notes, retained.note));
                 let held = copies.iter().find(|c| c.position == 0 && c.status == COPY_SUCCEEDED);
                 let held = held.or_else(|| copies.iter().find(|c| c.status == COPY_SUCCEEDED));

@@ -52,7 +52,7 @@ impl Runner {
                     let (_, file) = temp.new_file("manifest").map_err(|e| format!("a private temporary file: {e}"))?;
                     let (body, skipped, slot) =
                         directory::stream_with_manifest(located, access.devpilot_files(), read, file);
-                    let body = self.saving_manifest(&plan.workspace_id, run_id, body, slot, temp);
+                    let body = self.saving_manifest(run_id, body, slot, temp);
                     return Ok((body, Some(SourceNotes::new("Not backed up: ", skipped))));
                 }
                 let body = sqlite::snapshot(&located, access.devpilot_files()).await.map_err(|e| e.to_string())?;
