@@ -72,23 +72,47 @@ pub struct Paginated<T> {
 
 impl<T> Paginated<T> {
     pub fn new(req: &HttpRequest, data: Vec<T>, page: i64, per_page: i64, total: i64) -> Paginated<T> {
-        let info = req.connection_info();
-        let path = format!("{}://{}{}", info.scheme(), info.host(), req.path());
-        let last_page = ((total + per_page - 1) / per_page).max(1);
-        let url = |p: i64| format!("{path}?page={p}&per_page={per_page}");
-        let count = data.len() as i64;
-        let from = (count > 0).then_some((page - 1) * per_page + 1);
-        Paginated {
-            links: Links {
-                first: url(1),
-                last: url(last_page),
-                prev: (page > 1).then(|| url((page - 1).min(last_page))),
-                next: (page < last_page).then(|| url(page + 1)),
-            },
-            meta: Meta { current_page: page, from, last_page, path, per_page, to: from.map(|f| f + count - 1), total },
-            data,
-        }
+        let (links, meta) = links_and_meta(req, data.len(), page, per_page, total, SizeInLinks::Always);
+        Paginated { links, meta, data }
     }
+}
+
+/// Whether a page's links repeat `per_page`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SizeInLinks {
+    Always,
+    /// Only when it is not [`DEFAULT_PER_PAGE`] (spec 003's links carry `?page=N` alone).
+    UnlessDefault,
+}
+
+/// The `links` and `meta` of page `page` holding `count` of `total` items, with absolute URLs
+/// from the request's scheme and host.
+pub fn links_and_meta(
+    req: &HttpRequest,
+    count: usize,
+    page: i64,
+    per_page: i64,
+    total: i64,
+    size: SizeInLinks,
+) -> (Links, Meta) {
+    let info = req.connection_info();
+    let path = format!("{}://{}{}", info.scheme(), info.host(), req.path());
+    let last_page = ((total + per_page - 1) / per_page).max(1);
+    let size = match size {
+        SizeInLinks::UnlessDefault if per_page == DEFAULT_PER_PAGE => String::new(),
+        _ => format!("&per_page={per_page}"),
+    };
+    let url = |p: i64| format!("{path}?page={p}{size}");
+    let count = i64::try_from(count).unwrap_or(i64::MAX);
+    let from = (count > 0).then_some((page - 1) * per_page + 1);
+    let links = Links {
+        first: url(1),
+        last: url(last_page),
+        prev: (page > 1).then(|| url((page - 1).min(last_page))),
+        next: (page < last_page).then(|| url(page + 1)),
+    };
+    let meta = Meta { current_page: page, from, last_page, path, per_page, to: from.map(|f| f + count - 1), total };
+    (links, meta)
 }
 
 /// The answer to a list request: the query's page read (422 when out of range), that page

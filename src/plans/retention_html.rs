@@ -50,6 +50,7 @@ pub fn fields_from(pairs: &[(String, String)]) -> RetentionFields {
 async fn preview(
     user: CurrentUser,
     service: web::Data<RetentionService>,
+    runner: web::Data<crate::runs::runner::Runner>,
     path: web::Path<String>,
     form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
@@ -57,7 +58,13 @@ async fn preview(
     let plan = Some(path.as_str()).filter(|id| *id != "new");
     let keep_last = form_value(&form, "retention").unwrap_or_default();
     let fields = fields_from(&form);
-    let (rows, errors) = match service.preview(&user.workspace_id, plan, keep_last, &fields).await {
+    // What retention keeps whatever the tiers say: the primary's copy that passed the last drill.
+    let protected = match plan {
+        Some(plan) => runner.last_passed_drill(&user.workspace_id, plan).await?,
+        None => None,
+    };
+    let protected = protected.filter(|(_, copy)| *copy == 0).map(|(run, _)| run).into_iter().collect();
+    let (rows, errors) = match service.preview(&user.workspace_id, plan, keep_last, &fields, &protected).await {
         Ok(rows) => (rows, FieldErrors::new()),
         Err(PreviewError::Invalid(errors)) => (Vec::new(), errors),
         Err(PreviewError::Db(e)) => return Err(e.into()),

@@ -90,13 +90,15 @@ impl RetentionService {
     }
 
     /// What the typed policy would keep of the plan's artifacts now (a plan of another workspace,
-    /// or a new plan, has none). Nothing is saved.
+    /// or a new plan, has none), `protected` (the run that passed the last drill) kept whatever the
+    /// tiers say, as retention does. Nothing is saved.
     pub async fn preview(
         &self,
         workspace: &str,
         plan: Option<&str>,
         keep_last: &str,
         fields: &RetentionFields,
+        protected: &HashSet<String>,
     ) -> Result<Vec<PreviewRow>, PreviewError> {
         let keep_last = Retention::parse(keep_last).map_err(|m| FieldErrors::single("retention", m));
         let policy = match keep_last {
@@ -112,8 +114,7 @@ impl RetentionService {
         let now = self.clock.now();
         let (ws, pid) = (workspace.to_owned(), plan.to_owned());
         let held = self.db.run(move |c| retention_store::held(c, &ws, &pid, 0, None, now)).await?;
-        // The restore drills' "only copy that passed" joins here when drills record it.
-        let decided = decide(&policy, &held, &HashSet::new(), now);
+        let decided = decide(&policy, &held, protected, now);
         Ok(decided
             .into_iter()
             .map(|(d, a)| PreviewRow { run_id: a.run_id, finished_at: a.finished_at, keep: d.keep(), why: d.explain() })

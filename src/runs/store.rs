@@ -203,36 +203,12 @@ pub fn count(conn: &mut DbConn, workspace: &str, plan: Option<&str>) -> QueryRes
     query.count().get_result(conn)
 }
 
-/// Successful runs (counting `current`, which has just uploaded) whose artifact is still on the
-/// destination beyond the newest `keep`: (run id, object key, destination id).
-pub fn beyond_retention(
-    conn: &mut DbConn,
-    plan: &str,
-    current: &str,
-    keep: i64,
-) -> QueryResult<Vec<(String, String, Option<String>)>> {
-    let rows: Vec<(String, Option<String>, Option<String>)> = dsl::runs
-        .filter(dsl::plan_id.eq(plan))
-        .filter(dsl::status.eq(SUCCEEDED).or(dsl::id.eq(current)))
-        .filter(dsl::pruned_at.is_null())
-        .order((dsl::created_at.desc(), dsl::id.desc()))
-        .offset(keep)
-        .limit(10_000)
-        .select((dsl::id, dsl::object_key, dsl::destination_id))
-        .load(conn)?;
-    Ok(rows.into_iter().filter_map(|(id, key, dest)| Some((id, key?, dest))).collect())
-}
-
 /// Records the uploaded artifact's key on a run before it is marked succeeded.
 pub fn note_artifact(conn: &mut DbConn, id: &str, key: &str, destination: Option<&str>) -> QueryResult<()> {
     diesel::update(dsl::runs.filter(dsl::id.eq(id)))
         .set((dsl::object_key.eq(key), dsl::destination_id.eq(destination)))
         .execute(conn)
         .map(|_| ())
-}
-
-pub fn mark_pruned(conn: &mut DbConn, id: &str, at: NaiveDateTime) -> QueryResult<()> {
-    diesel::update(dsl::runs.filter(dsl::id.eq(id))).set(dsl::pruned_at.eq(at)).execute(conn).map(|_| ())
 }
 
 /// Queued and running runs whose owner is not among the `live` instances (or unknown: rows from

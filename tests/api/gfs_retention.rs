@@ -13,7 +13,11 @@ use devpilot::config::clock::Clock;
 use diesel::prelude::*;
 use serde_json::json;
 
-on_both_backends!(a_synthetic_history_is_thinned_exactly, bad_tiers_and_impossible_locks_are_field_errors);
+on_both_backends!(
+    a_synthetic_history_is_thinned_exactly,
+    the_copy_that_passed_the_last_drill_stays,
+    bad_tiers_and_impossible_locks_are_field_errors
+);
 
 /// The server's clock in these tests: Wednesday 2026-12-09 12:00 UTC.
 fn now() -> NaiveDateTime {
@@ -270,6 +274,56 @@ async fn a_synthetic_history_is_thinned_exactly(backend: Backend) {
     // The plan page shows the history without the pruned ones' downloads; the source is intact.
     assert!(f.source.path().join("readme.txt").is_file());
     assert_eq!(f.app.get("/runs/dec01/download").await.status, 404, "pruned");
+}
+
+/// Records a finished drill of the plan's primary copy of `run`.
+async fn drilled(f: &Gfs, run: &str, outcome: &str, at: NaiveDateTime) {
+    let (workspace, plan, run, outcome) =
+        (f.app.workspace_id("Acme").await, f.plan.clone(), run.to_owned(), outcome.to_owned());
+    let drill = uuid::Uuid::new_v4().to_string();
+    f.app
+        .db()
+        .run(move |c| {
+            use devpilot::db::schema::drills::dsl::*;
+            diesel::insert_into(drills)
+                .values((
+                    id.eq(&drill),
+                    workspace_id.eq(&workspace),
+                    plan_id.eq(&plan),
+                    run_id.eq(&run),
+                    copy_position.eq(0i64),
+                    status.eq(&outcome),
+                    trigger_kind.eq("manual"),
+                    started_at.eq(at),
+                    finished_at.eq(at),
+                    bytes_read.eq(1i64),
+                ))
+                .execute(c)
+        })
+        .await
+        .expect("insert a drill");
+}
+
+async fn the_copy_that_passed_the_last_drill_stays(backend: Backend) {
+    let f = gfs(backend).await;
+    f.insert_history().await;
+    // September 30th passed a drill; a later drill of November 15th failed, so the 30th is the
+    // copy that passed the last drill that passed.
+    drilled(&f, "sep30", "passed", at(12, 1, 0)).await;
+    drilled(&f, "nov15", "failed", at(12, 2, 0)).await;
+
+    let preview = f.preview(&TIERS).await;
+    let sep30 = preview.iter().find(|r| r.0 == "sep30").expect("sep30 listed");
+    assert_eq!((sep30.1.as_str(), sep30.2.as_str()), ("keep", "passed the last restore drill"), "{preview:?}");
+    let nov15 = preview.iter().find(|r| r.0 == "nov15").expect("nov15 listed");
+    assert_eq!(nov15.1, "remove", "a failed drill protects nothing: {preview:?}");
+
+    assert_eq!(f.app.post(&format!("/plans/{}/run", f.plan), &[]).await.status, 303);
+    let runs = settled(&f.app, 11).await;
+    let sep30 = runs.iter().find(|r| r.id == "sep30").expect("sep30");
+    assert!(!sep30.pruned, "retention kept the drilled copy: {runs:?}");
+    assert!(runs.iter().find(|r| r.id == "nov15").expect("nov15").pruned, "{runs:?}");
+    assert!(f.on_disk().iter().any(|n| n == "sep30"), "the drilled backup stays on the destination");
 }
 
 async fn run_notes(app: &TestApp, run: &str) -> String {

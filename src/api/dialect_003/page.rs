@@ -4,7 +4,7 @@
 
 use super::error::DialectError;
 use super::resource::DialectDestination;
-use crate::api::pagination::{DEFAULT_PER_PAGE, Links, MAX_PAGE, MAX_PER_PAGE, Meta};
+use crate::api::pagination::{DEFAULT_PER_PAGE, Links, MAX_PAGE, MAX_PER_PAGE, Meta, SizeInLinks, links_and_meta};
 use actix_web::HttpRequest;
 use utoipa::{IntoParams, ToSchema};
 
@@ -50,22 +50,7 @@ pub struct DialectPage {
 
 impl DialectPage {
     pub fn new(req: &HttpRequest, data: Vec<DialectDestination>, page: i64, per_page: i64, total: i64) -> DialectPage {
-        let info = req.connection_info();
-        let path = format!("{}://{}{}", info.scheme(), info.host(), req.path());
-        let last_page = ((total + per_page - 1) / per_page).max(1);
-        let size = if per_page == DEFAULT_PER_PAGE { String::new() } else { format!("&per_page={per_page}") };
-        let url = |p: i64| format!("{path}?page={p}{size}");
-        let count = data.len() as i64;
-        let from = (count > 0).then_some((page - 1) * per_page + 1);
-        DialectPage {
-            links: Links {
-                first: url(1),
-                last: url(last_page),
-                prev: (page > 1).then(|| url((page - 1).min(last_page))),
-                next: (page < last_page).then(|| url(page + 1)),
-            },
-            meta: Meta { current_page: page, from, last_page, path, per_page, to: from.map(|f| f + count - 1), total },
-            data,
-        }
+        let (links, meta) = links_and_meta(req, data.len(), page, per_page, total, SizeInLinks::UnlessDefault);
+        DialectPage { data, links, meta }
     }
 }
