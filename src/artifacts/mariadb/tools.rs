@@ -10,11 +10,11 @@ use super::check::Checked;
 use super::handshake::Address;
 use super::url::{SYSTEM_SCHEMAS, TlsMode};
 use crate::artifacts::ByteStream;
-use crate::artifacts::postgres::tools::capture;
-use futures::{StreamExt, TryStreamExt};
+use crate::artifacts::postgres::tools::{capture, write_stdin};
+use futures::StreamExt;
 use secrecy::ExposeSecret;
 use std::process::Stdio;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::process::{Child, Command};
 
 /// Under `/dev/null` nothing can exist: no option file is ever found there.
@@ -143,7 +143,7 @@ pub fn dump(checked: &Checked, databases: &[String]) -> Result<ByteStream, Maria
 
 /// Feeds a dump to `mariadb` in `database` (none: the dump names its databases). Should the input
 /// fail part-way the client is stopped rather than left to finish half a restore.
-pub async fn restore(checked: &Checked, database: Option<&str>, mut input: ByteStream) -> Result<(), MariaDbError> {
+pub async fn restore(checked: &Checked, database: Option<&str>, input: ByteStream) -> Result<(), MariaDbError> {
     let mut command = client(checked);
     command.arg("--binary-mode");
     if let Some(database) = database {
@@ -152,16 +152,8 @@ pub async fn restore(checked: &Checked, database: Option<&str>, mut input: ByteS
     command.stdin(Stdio::piped()).stdout(Stdio::null());
     let mut child = command.spawn().map_err(|e| MariaDbError::Other(format!("could not start mariadb: {e}")))?;
     let stderr = capture(child.stderr.take());
-    let mut stdin = child.stdin.take().ok_or_else(|| MariaDbError::Other("mariadb has no stdin".into()))?;
-    let fed: std::io::Result<()> = async {
-        while let Some(chunk) = input.try_next().await? {
-            stdin.write_all(&chunk).await?;
-        }
-        stdin.shutdown().await
-    }
-    .await;
-    drop(stdin);
-    if let Some(error) = fed.err().filter(|e| e.kind() != std::io::ErrorKind::BrokenPipe) {
+    let stdin = child.stdin.take().ok_or_else(|| MariaDbError::Other("mariadb has no stdin".into()))?;
+    if let Some(error) = write_stdin(stdin, input).await {
         let _ = child.kill().await;
         return Err(MariaDbError::Other(format!("reading what mariadb restores failed: {error}")));
     }

@@ -122,12 +122,25 @@ pub(super) async fn feed(
     checked: &Checked,
     mut command: Command,
     tool: &str,
-    mut input: ByteStream,
+    input: ByteStream,
 ) -> Result<(), PostgresError> {
     command.stdin(Stdio::piped()).stdout(Stdio::null());
     let mut child = command.spawn().map_err(|e| PostgresError::Other(format!("could not start {tool}: {e}")))?;
     let stderr = capture(child.stderr.take());
-    let mut stdin = child.stdin.take().ok_or_else(|| PostgresError::Other(format!("{tool} has no stdin")))?;
+    let stdin = child.stdin.take().ok_or_else(|| PostgresError::Other(format!("{tool} has no stdin")))?;
+    if let Some(error) = write_stdin(stdin, input).await {
+        let _ = child.kill().await;
+        return Err(PostgresError::Other(format!("reading what {tool} restores failed: {error}")));
+    }
+    finish(child, stderr, tool).await.map_err(|m| PostgresError::Other(checked.url.redact(&m)))
+}
+
+/// Writes `input` to a child's stdin and closes it; the input's error, if it failed part-way (a
+/// tool that stopped reading early, a broken pipe, is the tool's own error to report).
+pub(in crate::artifacts) async fn write_stdin(
+    mut stdin: tokio::process::ChildStdin,
+    mut input: ByteStream,
+) -> Option<std::io::Error> {
     let fed: std::io::Result<()> = async {
         while let Some(chunk) = input.try_next().await? {
             stdin.write_all(&chunk).await?;
@@ -135,13 +148,7 @@ pub(super) async fn feed(
         stdin.shutdown().await
     }
     .await;
-    drop(stdin);
-    let input_error = fed.err().filter(|e| e.kind() != std::io::ErrorKind::BrokenPipe);
-    if let Some(error) = input_error {
-        let _ = child.kill().await;
-        return Err(PostgresError::Other(format!("reading what {tool} restores failed: {error}")));
-    }
-    finish(child, stderr, tool).await.map_err(|m| PostgresError::Other(checked.url.redact(&m)))
+    fed.err().filter(|e| e.kind() != std::io::ErrorKind::BrokenPipe)
 }
 
 /// Reads a child's stderr concurrently (so it can never fill its pipe and stall the child),
