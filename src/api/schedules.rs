@@ -36,6 +36,7 @@ pub use input::{CopyInput, NewSchedule, RetentionInput, ScheduleChange, SourceIn
         NewSchedule,
         ScheduleChange,
         CopyInput,
+        CopyResource,
         ScheduleDeleted,
         RetentionResource,
         RetentionInput
@@ -109,7 +110,7 @@ pub struct ScheduleResource {
     pub destination_id: Option<String>,
     pub destination_name: Option<String>,
     /// Up to two more destinations every run writes beside `destination_id`, in order.
-    pub copies: Vec<CopyInput>,
+    pub copies: Vec<CopyResource>,
     /// Five-field cron, in UTC.
     #[schema(example = "0 2 * * *")]
     pub cron_expression: String,
@@ -137,7 +138,14 @@ impl From<Plan> for ScheduleResource {
             name: plan.name,
             destination_id: plan.destination_id,
             destination_name: plan.destination_name,
-            copies: plan.copies.into_iter().map(|c| CopyInput { destination_id: c.destination_id }).collect(),
+            copies: plan
+                .copies
+                .into_iter()
+                .map(|c| CopyResource {
+                    retention: c.policy.as_ref().map(RetentionResource::from),
+                    destination_id: c.destination_id,
+                })
+                .collect(),
             cron_expression: plan.schedule,
             schedule_preview: plan.schedule_preview,
             retention_count: plan.retention,
@@ -149,6 +157,15 @@ impl From<Plan> for ScheduleResource {
             updated_at: plan.updated_at.and_utc(),
         }
     }
+}
+
+/// One of a schedule's copies: a destination of the workspace, and its own retention (null: the
+/// schedule's applies to it).
+#[derive(Debug, serde::Serialize, serde::Deserialize, ToSchema)]
+pub struct CopyResource {
+    #[schema(format = "uuid")]
+    pub destination_id: String,
+    pub retention: Option<RetentionResource>,
 }
 
 /// A schedule's retention: the newest `keep_last`, plus the newest backup of each of the most

@@ -10,6 +10,7 @@ pub mod channel;
 pub mod checksum;
 pub mod compression;
 pub mod directory;
+pub mod encrypt_reader;
 pub mod encryption;
 pub mod extract;
 pub mod inspect;

@@ -583,6 +583,7 @@ diesel::table! {
         next_due_at -> Nullable<Timestamp>,
         updated_at -> Timestamp,
         updated_by -> Text,
+        keep_count -> BigInt,
     }
 }
 
@@ -597,5 +598,6 @@ diesel::table! {
         bytes -> BigInt,
         sha256 -> Nullable<Text>,
         error -> Nullable<Text>,
+        pruned_at -> Nullable<Timestamp>,
     }
 }

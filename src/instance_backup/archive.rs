@@ -1,15 +1,23 @@
-//! One instance backup as a file: a zstd-compressed tar of three entries, in this order,
+//! One instance backup as a file: a zstd-compressed tar of four entries, in this order,
 //!
 //! - `devpilot-instance.json`: the format, the database's kind, when, the master key ids;
 //! - `master-keys.sealed`: the key file's text sealed under the operator's passphrase
 //!   ([`super::passphrase`]);
-//! - `database.sqlite3` (a `VACUUM INTO` snapshot) or `database.pgdump` (`pg_dump --format=custom`).
+//! - `archive-key.sealed`: a random key made for this archive, sealed under the master key
+//!   ([`ARCHIVE_KEY_AAD`]), so a scheduled backup encrypts without anyone typing the passphrase
+//!   and a restore opens it with the keys the passphrase opened;
+//! - `database.sqlite3.dpbe` (a `VACUUM INTO` snapshot) or `database.pgdump.dpbe`
+//!   (`pg_dump --format=custom`), encrypted under that key in the artifact format
+//!   (docs/ARTIFACT_FORMAT.md): the database's accounts, password hashes, audit log and workspace
+//!   names are never in the clear on the destination.
 //!
 //! Written on a blocking thread into a bounded channel (the snapshot is read from its private
 //! temporary file, never held in memory), read back entry by entry by `restore-instance`.
 
 use crate::artifacts::ByteStream;
 use crate::artifacts::channel::produced_by;
+use crate::artifacts::encrypt_reader::{EncryptReader, sealed_len};
+use crate::artifacts::encryption::ArtifactKey;
 use crate::db::Backend;
 use serde::{Deserialize, Serialize};
 use std::io::{Read, Write};
@@ -17,7 +25,11 @@ use std::path::PathBuf;
 
 pub const INFO: &str = "devpilot-instance.json";
 pub const KEYS: &str = "master-keys.sealed";
-pub const FORMAT: u32 = 1;
+pub const ARCHIVE_KEY: &str = "archive-key.sealed";
+/// What the archive's own key is sealed to under the master key.
+pub const ARCHIVE_KEY_AAD: &str = "devpilot:instance-archive-key";
+/// 2: the database entry is encrypted (1 had it in the clear).
+pub const FORMAT: u32 = 2;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Info {
@@ -48,17 +60,25 @@ pub fn backend_name(backend: Backend) -> &'static str {
     }
 }
 
-/// The database entry's name for a backend.
+/// The database entry's name for a backend (encrypted).
 pub fn database_entry(backend: Backend) -> &'static str {
     match backend {
-        Backend::Sqlite => "database.sqlite3",
-        Backend::Postgres => "database.pgdump",
+        Backend::Sqlite => "database.sqlite3.dpbe",
+        Backend::Postgres => "database.pgdump.dpbe",
     }
 }
 
-/// Streams the archive of `info`, the sealed keys and the database snapshot at `snapshot`.
+/// The keys an archive carries: the master keys under the passphrase, and the archive's own key
+/// (in the clear, to encrypt with, and sealed under the master key, to be stored).
+pub struct ArchiveKeys {
+    pub sealed_master_keys: Vec<u8>,
+    pub archive_key: ArtifactKey,
+    pub sealed_archive_key: Vec<u8>,
+}
+
+/// Streams the archive of `info`, the keys and the database snapshot at `snapshot`, encrypted.
 /// `keep` is held until the stream ends (the snapshot's private folder).
-pub fn stream<K: Send + 'static>(info: Info, sealed_keys: Vec<u8>, snapshot: PathBuf, keep: K) -> ByteStream {
+pub fn stream<K: Send + 'static>(info: Info, keys: ArchiveKeys, snapshot: PathBuf, keep: K) -> ByteStream {
     produced_by(move |out| {
         let _keep = keep;
         let encoder = zstd::Encoder::new(out, 3)?;
@@ -66,10 +86,11 @@ pub fn stream<K: Send + 'static>(info: Info, sealed_keys: Vec<u8>, snapshot: Pat
         let backend = if info.backend == "postgres" { Backend::Postgres } else { Backend::Sqlite };
         let json = serde_json::to_vec_pretty(&info).map_err(std::io::Error::other)?;
         append(&mut tar, INFO, &json)?;
-        append(&mut tar, KEYS, &sealed_keys)?;
-        let mut file = std::fs::File::open(&snapshot)?;
-        let mut header = header(file.metadata()?.len());
-        tar.append_data(&mut header, database_entry(backend), &mut file)?;
+        append(&mut tar, KEYS, &keys.sealed_master_keys)?;
+        append(&mut tar, ARCHIVE_KEY, &keys.sealed_archive_key)?;
+        let file = std::fs::File::open(&snapshot)?;
+        let mut header = header(sealed_len(file.metadata()?.len()));
+        tar.append_data(&mut header, database_entry(backend), EncryptReader::new(file, &keys.archive_key))?;
         tar.into_inner()?.finish()?.flush()
     })
 }

@@ -5,7 +5,8 @@ use super::service::{ConfigInput, ConfigView, InstanceBackupError, InstanceBacku
 use super::store::BackupRow;
 use crate::auth::Account;
 use crate::error::AppError;
-use crate::fields::{FieldErrors, RawFields};
+use crate::fields::{FieldErrors, FieldSpec, FieldView, OptionView, RawFields};
+use crate::providers::ProviderKind;
 use crate::web::{Flash, Layout, form_value, render, see_other};
 use actix_session::Session;
 use actix_web::http::StatusCode;
@@ -15,15 +16,59 @@ use secrecy::SecretString;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/admin/backup", web::get().to(page))
+        .route("/admin/backup/fields", web::get().to(fields))
         .route("/admin/backup", web::post().to(configure))
         .route("/admin/backup/run", web::post().to(run_now));
 }
 
-/// The destination fields the form offers: a local folder or S3 (others through the same
-/// readers once their fields are added here).
-const DESTINATION_FIELDS: [&str; 8] =
-    ["path", "provider", "endpoint", "region", "bucket", "prefix", "access_key_id", "secret_access_key"];
-const SECRET_FIELDS: [&str; 1] = ["secret_access_key"];
+/// The destination types an operator's backup can go to: every type but those that connect
+/// through a consent flow, which belongs to a workspace's destination page.
+fn operator_kinds() -> impl Iterator<Item = ProviderKind> {
+    ProviderKind::ALL.into_iter().filter(|k| !matches!(k, ProviderKind::GoogleDrive))
+}
+
+/// The form's fields of `kind`: its destination fields, less the workspace's managed servers.
+fn field_specs(kind: ProviderKind) -> impl Iterator<Item = &'static FieldSpec> {
+    kind.fields().iter().filter(|spec| spec.name != "server_id")
+}
+
+/// The destination fields submitted (`config.NAME`) for `kind`, blanks left out.
+fn submitted_fields(form: &[(String, String)], kind: ProviderKind) -> RawFields {
+    let value = |name: &str| form_value(form, &format!("config.{name}")).unwrap_or_default().to_owned();
+    RawFields::from_pairs(
+        field_specs(kind).map(|spec| (spec.name, value(spec.name))).filter(|(_, v)| !v.trim().is_empty()),
+    )
+}
+
+/// The type chosen on the form: one it offers, else a local folder.
+fn chosen_kind(value: &str) -> ProviderKind {
+    operator_kinds().find(|k| k.as_str() == value).unwrap_or(ProviderKind::Local)
+}
+
+/// The type select and the chosen type's fields (values as typed, never a secret).
+struct DestinationFields {
+    kinds: Vec<OptionView>,
+    description: &'static str,
+    fields: Vec<FieldView>,
+}
+
+impl DestinationFields {
+    fn new(kind: ProviderKind, values: &RawFields, errors: &FieldErrors) -> DestinationFields {
+        DestinationFields {
+            kinds: operator_kinds()
+                .map(|k| OptionView { value: k.as_str().to_owned(), label: k.label().to_owned(), selected: k == kind })
+                .collect(),
+            description: kind.description(),
+            fields: field_specs(kind).map(|spec| FieldView::new(spec, values, &[], errors, || false)).collect(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "instance_backup/fields_partial.html")]
+struct FieldsPartial {
+    destination: DestinationFields,
+}
 
 impl From<InstanceBackupError> for AppError {
     fn from(e: InstanceBackupError) -> Self {
@@ -45,19 +90,8 @@ struct BackupPage {
     /// The form's values as typed (never a secret), and its errors.
     values: RawFields,
     errors: FieldErrors,
-    /// The plain text fields of the form: (name, label).
-    text_fields: &'static [(&'static str, &'static str)],
+    destination: DestinationFields,
 }
-
-const TEXT_FIELDS: [(&str, &str); 7] = [
-    ("path", "Folder (a local destination)"),
-    ("provider", "S3 provider (aws, custom, …)"),
-    ("endpoint", "Endpoint (S3)"),
-    ("region", "Region (S3)"),
-    ("bucket", "Bucket (S3)"),
-    ("prefix", "Prefix (S3)"),
-    ("access_key_id", "Access key ID (S3)"),
-];
 
 async fn show(
     account: &Account,
@@ -69,6 +103,8 @@ async fn show(
 ) -> Result<HttpResponse, AppError> {
     let config = service.view().await?;
     let backups = service.history().await?;
+    let kind = chosen_kind(values.get("kind").or(config.as_ref().map(|c| c.kind.as_str())).unwrap_or_default());
+    let destination = DestinationFields::new(kind, &values, &errors);
     render(
         status,
         &BackupPage {
@@ -78,7 +114,7 @@ async fn show(
             backups,
             values,
             errors,
-            text_fields: &TEXT_FIELDS,
+            destination,
         },
     )
 }
@@ -100,14 +136,15 @@ async fn configure(
 ) -> Result<HttpResponse, AppError> {
     account.require_operator()?;
     let value = |name: &str| form_value(&form, name).unwrap_or_default().to_owned();
-    let fields =
-        RawFields::from_pairs(DESTINATION_FIELDS.iter().map(|n| (*n, value(n))).filter(|(_, v)| !v.trim().is_empty()));
+    let kind = chosen_kind(&value("kind"));
+    let fields = submitted_fields(&form, kind);
     let input = ConfigInput {
         kind: value("kind"),
         fields: fields.clone(),
         passphrase: SecretString::from(value("passphrase")),
         confirm: SecretString::from(value("confirm")),
         schedule: value("schedule"),
+        keep: value("keep"),
     };
     match service.configure(&account, input).await {
         Ok(()) => {
@@ -116,13 +153,23 @@ async fn configure(
             Ok(see_other("/admin/backup"))
         }
         Err(InstanceBackupError::Invalid(errors)) => {
-            let mut shown = RawFields::from_pairs(fields.iter().filter(|(k, _)| !SECRET_FIELDS.contains(k)));
+            let secret = |name: &str| field_specs(kind).any(|spec| spec.name == name && spec.secret);
+            let mut shown = RawFields::from_pairs(fields.iter().filter(|(k, _)| !secret(k)));
             shown.set("kind", &value("kind"));
             shown.set("schedule", &value("schedule"));
+            shown.set("keep", &value("keep"));
             show(&account, &service, None, shown, errors, StatusCode::UNPROCESSABLE_ENTITY).await
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// The fields of the type chosen on the form (htmx, when the type changes).
+async fn fields(account: Account, query: web::Query<Vec<(String, String)>>) -> Result<HttpResponse, AppError> {
+    account.require_operator()?;
+    let kind = chosen_kind(form_value(&query, "kind").unwrap_or_default());
+    let partial = FieldsPartial { destination: DestinationFields::new(kind, &RawFields::new(), &FieldErrors::new()) };
+    render(StatusCode::OK, &partial)
 }
 
 async fn run_now(

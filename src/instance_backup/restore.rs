@@ -6,11 +6,13 @@
 //! writes the key file (0600). Start Devpilot afterwards as usual: migrations bring an older
 //! backup's database up to date.
 
-use super::archive::{self, INFO, Info, KEYS};
+use super::archive::{self, ARCHIVE_KEY, INFO, Info, KEYS};
 use super::passphrase;
+use crate::artifacts::encryption::ArtifactKey;
 use crate::config::Settings;
-use crate::crypto::{KeyRing, write_key_file};
+use crate::crypto::{CredentialCipher, KeyRing, write_key_file};
 use crate::db::Backend;
+use crate::recover::decrypt::{DecryptReader, FailureSlot};
 use anyhow::{Context, bail};
 use diesel::{Connection, RunQueryDsl};
 use secrecy::SecretString;
@@ -100,8 +102,8 @@ fn restore(args: &Args, settings: &Settings) -> anyhow::Result<String> {
     let mut entries = tar.entries().context("the archive cannot be read")?;
     let info: Info = serde_json::from_slice(&archive::small(&mut expect_entry(&mut entries, INFO)?, 64 * 1024)?)
         .context("not a backup of Devpilot: its description does not parse")?;
-    if info.format != archive::FORMAT {
-        bail!("the archive's format {} is not one this devpilot reads ({})", info.format, archive::FORMAT);
+    if !(1..=archive::FORMAT).contains(&info.format) {
+        bail!("the archive's format {} is not one this devpilot reads (1 to {})", info.format, archive::FORMAT);
     }
     if info.backend != archive::backend_name(backend) {
         bail!(
@@ -112,8 +114,17 @@ fn restore(args: &Args, settings: &Settings) -> anyhow::Result<String> {
     }
     let sealed = archive::small(&mut expect_entry(&mut entries, KEYS)?, 64 * 1024)?;
     let text = passphrase::open(&sealed, &passphrase).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let ring = KeyRing::parse(&String::from_utf8_lossy(&text)).context("the sealed master keys")?;
-    let mut database = expect_entry(&mut entries, archive::database_entry(backend))?;
+    let text = String::from_utf8_lossy(&text).into_owned();
+    let ring = KeyRing::parse(&text).context("the sealed master keys")?;
+    let mut database: Box<dyn Read> = if info.format == 1 {
+        // Format 1 (before 2026-12-10) kept the database in the clear.
+        Box::new(expect_entry(&mut entries, archive::database_entry(backend).trim_end_matches(".dpbe"))?)
+    } else {
+        let sealed_key = archive::small(&mut expect_entry(&mut entries, ARCHIVE_KEY)?, 64 * 1024)?;
+        let key = archive_key(&text, &sealed_key)?;
+        let entry = expect_entry(&mut entries, archive::database_entry(backend))?;
+        Box::new(DecryptReader::new(entry, &key, FailureSlot::default()))
+    };
     crate::data_dir::secure(settings)?;
     match backend {
         Backend::Sqlite => load_sqlite(&mut database, &settings.database_url)?,
@@ -128,6 +139,14 @@ fn restore(args: &Args, settings: &Settings) -> anyhow::Result<String> {
         ring.ids().join(", "),
         key_file.display()
     ))
+}
+
+/// The archive's own key, opened with the master keys the passphrase opened.
+fn archive_key(ring_text: &str, sealed: &[u8]) -> anyhow::Result<ArtifactKey> {
+    let cipher = CredentialCipher::from_ring(KeyRing::parse(ring_text)?, None);
+    let opened = cipher.open(sealed, archive::ARCHIVE_KEY_AAD).context("the archive's key does not open")?;
+    let bytes: [u8; 32] = opened.try_into().map_err(|_| anyhow::anyhow!("the archive's key is damaged"))?;
+    Ok(ArtifactKey::new(Box::new(bytes)))
 }
 
 /// The archive's next entry, which must be `name`.

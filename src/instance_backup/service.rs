@@ -6,7 +6,7 @@
 //! Why not a workspace's destination: any admin of that workspace could change or delete it, and
 //! its credentials would be a workspace's to read; Devpilot's own backup must outlive a workspace.
 
-use super::archive::{self, Info};
+use super::archive::{self, ArchiveKeys, Info};
 use super::passphrase;
 use super::snapshot;
 use super::store::{self, BackupRow, CONFIG_ID, ConfigRow};
@@ -26,6 +26,9 @@ use std::time::Duration;
 
 /// What the operator's destination fields are sealed to.
 pub const DESTINATION_AAD: &str = "devpilot:instance-backup-destination";
+
+/// The sealed fields' entry for an SFTP destination's pinned host key.
+const HOST_KEY: &str = "host_key";
 
 #[derive(Debug, thiserror::Error)]
 pub enum InstanceBackupError {
@@ -48,7 +51,12 @@ pub struct ConfigInput {
     pub passphrase: SecretString,
     pub confirm: SecretString,
     pub schedule: String,
+    /// How many backups to keep on the destination (blank: [`DEFAULT_KEEP`]).
+    pub keep: String,
 }
+
+/// Backups kept when the operator does not say: two weeks of daily ones.
+pub const DEFAULT_KEEP: i64 = 14;
 
 /// What the page shows of the settings (never a credential or the keys).
 pub struct ConfigView {
@@ -59,6 +67,9 @@ pub struct ConfigView {
     pub updated_by: String,
     /// The master keys changed since the passphrase was typed: backups fail until it is again.
     pub keys_outdated: bool,
+    pub keep: i64,
+    /// An SFTP destination's host key, pinned when the operator saved it.
+    pub host_key: Option<String>,
 }
 
 #[derive(Clone)]
@@ -76,7 +87,16 @@ impl InstanceBackupService {
 
     pub async fn view(&self) -> Result<Option<ConfigView>, InstanceBackupError> {
         let ids = self.cipher.key_ids().join(",");
-        Ok(self.db.run(store::config).await?.map(|row| ConfigView {
+        let Some(row) = self.db.run(store::config).await? else { return Ok(None) };
+        let host_key = match self.cipher.open(&row.destination_sealed, DESTINATION_AAD) {
+            Ok(fields) => RawFields::from_json(&String::from_utf8_lossy(&fields))
+                .ok()
+                .and_then(|f| f.get(HOST_KEY).map(str::to_owned)),
+            Err(_) => None,
+        };
+        Ok(Some(row).map(|row| ConfigView {
+            keep: row.keep_count,
+            host_key,
             keys_outdated: row.key_ids != ids,
             kind: row.destination_kind,
             schedule: row.schedule,
@@ -128,15 +148,30 @@ impl InstanceBackupService {
                 }
             },
         };
-        let (Some(config), true) = (config, errors.is_empty()) else {
+        let keep = match input.keep.trim() {
+            "" => Some(DEFAULT_KEEP),
+            text => match text.parse::<i64>() {
+                Ok(n @ 1..=1000) => Some(n),
+                _ => {
+                    errors.add("keep", format!("Keep a whole number of backups from 1 to 1000, not “{text}”."));
+                    None
+                }
+            },
+        };
+        let (Some(config), Some(keep), true) = (config, keep, errors.is_empty()) else {
             return Err(InstanceBackupError::Invalid(errors));
         };
-        let provider = self.provider(&config, &input.fields)?;
+        let mut fields = input.fields.clone();
+        let provider = self.provider(&config, &fields)?;
         if let Err(e) = provider.test().await {
             return Err(InstanceBackupError::Invalid(FieldErrors::single(
                 "kind",
                 format!("The destination does not work: {e}"),
             )));
+        }
+        // SFTP: the host key the operator's server presented now is the one later backups accept.
+        if let Some(key) = provider.presented_host_key() {
+            fields.set(HOST_KEY, &key);
         }
         let keys = tokio::task::spawn_blocking({
             let (text, pass) = (self.cipher.ring_text(), input.passphrase);
@@ -148,13 +183,14 @@ impl InstanceBackupService {
         let row = ConfigRow {
             id: CONFIG_ID.into(),
             destination_kind: input.kind.clone(),
-            destination_sealed: self.cipher.seal(input.fields.to_json().as_bytes(), DESTINATION_AAD),
+            destination_sealed: self.cipher.seal(fields.to_json().as_bytes(), DESTINATION_AAD),
             keys_sealed: keys,
             key_ids: self.cipher.key_ids().join(","),
             next_due_at: schedule.as_ref().and_then(|s| s.next_after(now)),
             schedule: schedule.map(|s| s.as_str().to_owned()),
             updated_at: now,
             updated_by: by.email.clone(),
+            keep_count: keep,
         };
         self.db.write(move |c| store::save_config(c, &row)).await?;
         tracing::info!(by = %by.email, "the operator set up Devpilot's own backup");
@@ -175,7 +211,11 @@ impl InstanceBackupService {
                 Arc::new(DevpilotFiles::default()),
             ));
         }
-        providers::build(config, &context)
+        let mut config = config.clone();
+        if let ProviderConfig::Sftp(sftp) = &mut config {
+            sftp.host_key = fields.get(HOST_KEY).map(str::to_owned);
+        }
+        providers::build(&config, &context)
             .map_err(|e| InstanceBackupError::Invalid(FieldErrors::single("kind", e.to_string())))
     }
 
@@ -223,11 +263,18 @@ impl InstanceBackupService {
             bytes: 0,
             sha256: None,
             error: None,
+            pruned_at: None,
         };
         let inserted = row.clone();
         self.db.write(move |c| store::insert_backup(c, &inserted)).await?;
         let info = Info::new(self.db.backend(), self.cipher.key_ids());
-        let (body, digest) = Digesting::new(archive::stream(info, config.keys_sealed, path, temp));
+        let archive_key = crate::artifacts::encryption::generate_key();
+        let keys = ArchiveKeys {
+            sealed_master_keys: config.keys_sealed,
+            sealed_archive_key: self.cipher.seal(archive_key.expose_secret(), archive::ARCHIVE_KEY_AAD),
+            archive_key,
+        };
+        let (body, digest) = Digesting::new(archive::stream(info, keys, path, temp));
         let result = provider.put(&key, body).await;
         let (sha256, bytes) = digest.finish();
         let bytes = i64::try_from(bytes).unwrap_or(i64::MAX);
@@ -241,6 +288,9 @@ impl InstanceBackupService {
                 store::finish_backup(c, &rid, status, bytes, err.is_none().then_some(sha.as_str()), err.as_deref())
             })
             .await?;
+        if error.is_none() {
+            self.prune(provider.as_ref(), config.keep_count).await;
+        }
         match error {
             None => Ok(BackupRow {
                 finished_at: Some(Utc::now().naive_utc()),
@@ -250,6 +300,28 @@ impl InstanceBackupService {
                 ..row
             }),
             Some(e) => Err(InstanceBackupError::Failed(e)),
+        }
+    }
+
+    /// Deletes the succeeded backups beyond the newest `keep` from the destination, each marked
+    /// in the history; one that cannot be deleted now is tried again after the next backup.
+    async fn prune(&self, provider: &dyn Provider, keep: i64) {
+        let old = match self.db.run(move |c| store::beyond_keep(c, keep)).await {
+            Ok(old) => old,
+            Err(e) => return tracing::warn!(error = %e, "listing Devpilot's own backups to thin failed"),
+        };
+        for backup in old {
+            let Some(key) = backup.object_key.as_deref() else { continue };
+            match provider.delete(key).await {
+                Ok(()) => {
+                    let id = backup.id.clone();
+                    let marked = self.db.write(move |c| store::mark_pruned(c, &id, Utc::now().naive_utc())).await;
+                    if let Err(e) = marked {
+                        tracing::warn!(backup = %backup.id, error = %e, "marking Devpilot's own backup removed failed");
+                    }
+                }
+                Err(e) => tracing::warn!(backup = %backup.id, error = %e, "deleting an old backup of Devpilot failed"),
+            }
         }
     }
 

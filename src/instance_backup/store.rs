@@ -20,6 +20,8 @@ pub struct ConfigRow {
     pub next_due_at: Option<NaiveDateTime>,
     pub updated_at: NaiveDateTime,
     pub updated_by: String,
+    /// How many succeeded backups stay on the destination; older ones are deleted.
+    pub keep_count: i64,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -34,6 +36,8 @@ pub struct BackupRow {
     pub bytes: i64,
     pub sha256: Option<String>,
     pub error: Option<String>,
+    /// When retention deleted it from the destination.
+    pub pruned_at: Option<NaiveDateTime>,
 }
 
 pub fn config(c: &mut DbConn) -> QueryResult<Option<ConfigRow>> {
@@ -103,4 +107,20 @@ pub fn newest(c: &mut DbConn, limit: i64) -> QueryResult<Vec<BackupRow>> {
         .limit(limit)
         .select(BackupRow::as_select())
         .load(c)
+}
+
+/// The succeeded backups still on the destination beyond the newest `keep`, oldest last.
+pub fn beyond_keep(c: &mut DbConn, keep: i64) -> QueryResult<Vec<BackupRow>> {
+    instance_backups::table
+        .filter(instance_backups::status.eq("succeeded"))
+        .filter(instance_backups::pruned_at.is_null())
+        .order(instance_backups::started_at.desc())
+        .offset(keep.max(1))
+        .limit(10_000)
+        .select(BackupRow::as_select())
+        .load(c)
+}
+
+pub fn mark_pruned(c: &mut DbConn, id: &str, at: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(instance_backups::table.find(id)).set(instance_backups::pruned_at.eq(at)).execute(c).map(drop)
 }

@@ -16,6 +16,11 @@ pub fn field(position: usize) -> String {
     format!("copy_{position}")
 }
 
+/// The form's field `name` of the copy at `position`'s own retention (`copy_1_keep_daily`).
+pub fn own_field(position: usize, name: &str) -> String {
+    format!("copy_{position}_{name}")
+}
+
 /// The plan's copies as (position, destination id), in order. Only a plan of `workspace`.
 pub fn of_plan(conn: &mut DbConn, workspace: &str, plan: &str) -> QueryResult<Vec<(i64, String)>> {
     dsl::plan_copies
@@ -27,13 +32,13 @@ pub fn of_plan(conn: &mut DbConn, workspace: &str, plan: &str) -> QueryResult<Ve
         .load(conn)
 }
 
-/// The copies of every plan of the workspace, as (plan id, destination id) by position.
-pub fn of_workspace(conn: &mut DbConn, workspace: &str) -> QueryResult<Vec<(String, String)>> {
+/// The copies of every plan of the workspace, as (plan id, position, destination id) by position.
+pub fn of_workspace(conn: &mut DbConn, workspace: &str) -> QueryResult<Vec<(String, i64, String)>> {
     dsl::plan_copies
         .inner_join(plans::plans)
         .filter(plans::workspace_id.eq(workspace))
         .order((dsl::plan_id.asc(), dsl::position.asc()))
-        .select((dsl::plan_id, dsl::destination_id))
+        .select((dsl::plan_id, dsl::position, dsl::destination_id))
         .load(conn)
 }
 

@@ -1,7 +1,7 @@
 //! A plan as it is entered: name, source, destination, schedule, retention, enabled — parsed
 //! with an error per field.
 
-use super::retention::{RetentionFields, RetentionPolicy};
+use super::retention::{OwnRetentionFields, RetentionFields, RetentionPolicy};
 use super::schedule::Schedule;
 use crate::artifacts::postgres::PostgresUrl;
 use crate::destinations::domain::DestinationName;
@@ -193,6 +193,8 @@ pub struct NewPlan {
     pub destination_id: Option<String>,
     /// Up to two more destinations written by every run (ids the service checks), in order.
     pub copies: Vec<String>,
+    /// Each copy's own retention, by the copy's place in `copies` (None: the plan's applies).
+    pub copy_policies: Vec<Option<RetentionPolicy>>,
     pub schedule: Schedule,
     pub retention: Retention,
     /// The GFS tiers (keep_last is `retention`) and the Object Lock of its uploads.
@@ -213,6 +215,9 @@ pub struct PlanInput {
     pub destination_id: String,
     /// The copies' destination ids as entered (`copy_1`, `copy_2`; blank: none).
     pub copies: Vec<String>,
+    /// Each entered copy's own retention (`copy_N_retention`, `copy_N_keep_daily` …), by the
+    /// same index as `copies`; None or missing: the copy follows the plan's retention.
+    pub copy_retention: Vec<Option<OwnRetentionFields>>,
     pub schedule: String,
     pub retention: String,
     /// The GFS tiers beyond `retention` (keep the last N) and the lock.
@@ -243,6 +248,14 @@ impl NewPlan {
             errors.add("destination_id", "Choose a destination.");
         }
         let copies = parse_copies(&input.copies, destination_id.as_deref()).map_err(|e| errors.merge(e)).ok();
+        let copy_policies: Vec<Option<RetentionPolicy>> = copies
+            .iter()
+            .flatten()
+            .map(|(slot, _)| {
+                let own = input.copy_retention.get(*slot).cloned().flatten()?;
+                parse_own_retention(&own, *slot + 1).map_err(|e| errors.merge(e)).ok()
+            })
+            .collect();
         match (name, source, schedule, retention, policy) {
             (Some(name), Some(source), Some(schedule), Some(retention), Some(policy)) if errors.is_empty() => {
                 let ParsedSource { source, secret } = source;
@@ -251,7 +264,8 @@ impl NewPlan {
                     source,
                     source_secret: secret,
                     destination_id,
-                    copies: copies.unwrap_or_default(),
+                    copies: copies.unwrap_or_default().into_iter().map(|(_, id)| id).collect(),
+                    copy_policies,
                     schedule,
                     retention,
                     policy,
@@ -264,12 +278,30 @@ impl NewPlan {
     }
 }
 
-/// The copies as entered: blanks dropped; at most two, none twice, none the primary. Errors are
-/// on `copy_N` (N from 1), or `copies` when there are too many.
-pub fn parse_copies(entered: &[String], primary: Option<&str>) -> Result<Vec<String>, FieldErrors> {
+/// A copy's own retention as entered, its errors named by the copy's fields (`copy_N_retention`,
+/// `copy_N_keep_daily` …, N from 1).
+pub fn parse_own_retention(own: &OwnRetentionFields, position: usize) -> Result<RetentionPolicy, FieldErrors> {
+    let field = |name: &str| super::copies::own_field(position, name);
+    let mut errors = FieldErrors::new();
+    let keep_last = Retention::parse(&own.keep_last).map_err(|m| errors.add(&field("retention"), m)).ok();
+    let policy = RetentionPolicy::parse(keep_last.map_or(1, |n| u32::from(n.get())), &own.tiers).map_err(|e| {
+        for (name, message) in e.iter() {
+            errors.add(&field(name), message);
+        }
+    });
+    match policy {
+        Ok(policy) if errors.is_empty() => Ok(policy),
+        _ => Err(errors),
+    }
+}
+
+/// The copies as entered, each with its slot on the form (0-based): blanks dropped; at most two,
+/// none twice, none the primary. Errors are on `copy_N` (N from 1), or `copies` when there are too
+/// many.
+pub fn parse_copies(entered: &[String], primary: Option<&str>) -> Result<Vec<(usize, String)>, FieldErrors> {
     use super::copies::{MAX_COPIES, field};
     let mut errors = FieldErrors::new();
-    let mut copies: Vec<String> = Vec::new();
+    let mut copies: Vec<(usize, String)> = Vec::new();
     for (i, id) in entered.iter().enumerate() {
         let id = id.trim();
         if id.is_empty() {
@@ -277,10 +309,10 @@ pub fn parse_copies(entered: &[String], primary: Option<&str>) -> Result<Vec<Str
         }
         if primary == Some(id) {
             errors.add(&field(i + 1), "This is the plan's primary destination; a copy must go somewhere else.");
-        } else if copies.iter().any(|c| c == id) {
+        } else if copies.iter().any(|(_, c)| c == id) {
             errors.add(&field(i + 1), "This destination is already a copy of this plan; choose another.");
         } else {
-            copies.push(id.to_owned());
+            copies.push((i, id.to_owned()));
         }
     }
     if entered.len() > MAX_COPIES {
@@ -296,7 +328,8 @@ mod tests {
     #[test]
     fn copies_are_two_at_most_distinct_and_not_the_primary() {
         let ids = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(parse_copies(&ids(&["b", " ", "c"][..2]), Some("a")), Ok(ids(&["b"])));
+        assert_eq!(parse_copies(&ids(&["b", " ", "c"][..2]), Some("a")), Ok(vec![(0, "b".to_owned())]));
+        assert_eq!(parse_copies(&ids(&[" ", "c"]), Some("a")), Ok(vec![(1, "c".to_owned())]));
         let twice = parse_copies(&ids(&["b", "b"]), Some("a")).expect_err("twice");
         assert!(twice.get("copy_2").is_some_and(|m| m.contains("already")), "{twice:?}");
         let primary = parse_copies(&ids(&["a"]), Some("a")).expect_err("primary");

@@ -2,6 +2,7 @@
 //! rendering; rules live in the service.
 
 use super::domain::{PlanInput, Source};
+use super::retention::OwnRetentionFields;
 use super::schedule::PRESETS;
 use super::service::{DestinationChoice, Plan, PlanError, PlanService};
 use crate::audit::Actor;
@@ -84,15 +85,30 @@ impl FormPage {
         self.errors.get(field).unwrap_or_default().to_owned()
     }
 
-    /// The copies' selects: their field, number, choice and error.
+    /// The copies' selects and own retentions: their fields, number, choice and errors.
     fn copy_fields(&self) -> Vec<CopyField> {
         (1..=crate::plans::copies::MAX_COPIES)
             .map(|n| {
                 let name = crate::plans::copies::field(n);
+                let own = self.input.copy_retention.get(n - 1).cloned().flatten();
+                // Unticked, the fields start from the plan's retention, ready to be changed.
+                let retention = own.clone().unwrap_or_else(|| OwnRetentionFields {
+                    keep_last: self.input.retention.clone(),
+                    tiers: self.input.tiers.clone(),
+                });
+                let prefix = format!("{name}_");
+                let own_errors = self
+                    .errors
+                    .iter()
+                    .filter_map(|(field, message)| Some((field.strip_prefix(&prefix)?.to_owned(), message.to_owned())))
+                    .collect();
                 CopyField {
                     error: self.error(&name),
                     selected: self.input.copies.get(n - 1).cloned().unwrap_or_default(),
                     position: n,
+                    own: own.is_some(),
+                    retention,
+                    own_errors,
                     name,
                 }
             })
@@ -100,12 +116,23 @@ impl FormPage {
     }
 }
 
-/// One copy's select on the plan form.
+/// One copy's select and own retention on the plan form.
 struct CopyField {
     name: String,
     position: usize,
     selected: String,
     error: String,
+    /// Whether the copy keeps backups by its own retention (else the plan's).
+    own: bool,
+    retention: OwnRetentionFields,
+    /// The own retention's errors, by field name without the copy's prefix (`keep_daily`).
+    own_errors: std::collections::HashMap<String, String>,
+}
+
+impl CopyField {
+    fn own_error(&self, name: &str) -> &str {
+        self.own_errors.get(name).map_or("", String::as_str)
+    }
 }
 
 fn input_from(pairs: &[(String, String)]) -> PlanInput {
@@ -117,6 +144,7 @@ fn input_from(pairs: &[(String, String)]) -> PlanInput {
         source_url: value("source_url"),
         destination_id: value("destination_id"),
         copies: (1..=crate::plans::copies::MAX_COPIES).map(|n| value(&crate::plans::copies::field(n))).collect(),
+        copy_retention: super::retention_html::copy_retention_from(pairs),
         schedule: value("schedule"),
         retention: value("retention"),
         tiers: super::retention_html::fields_from(pairs),

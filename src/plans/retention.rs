@@ -77,6 +77,21 @@ impl RetentionFields {
     }
 }
 
+/// A copy's own retention as typed: the newest N and the tiers and lock beyond it. A copy without
+/// one follows the plan's retention.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OwnRetentionFields {
+    pub keep_last: String,
+    pub tiers: RetentionFields,
+}
+
+impl OwnRetentionFields {
+    /// The fields of a stored policy.
+    pub fn of(policy: &RetentionPolicy) -> OwnRetentionFields {
+        OwnRetentionFields { keep_last: policy.tiers.keep_last.to_string(), tiers: RetentionFields::of(policy) }
+    }
+}
+
 pub use crate::providers::lock::LockMode;
 
 /// Each artifact is locked for `days` after it is written.

@@ -2,7 +2,7 @@
 //! keep or remove, and why, computed at each keystroke (htmx) and never saved. Thin: the rules
 //! are `RetentionService`'s.
 
-use super::retention::RetentionFields;
+use super::retention::{OwnRetentionFields, RetentionFields};
 use super::retention_service::{PreviewError, PreviewRow, RetentionService};
 use crate::auth::CurrentUser;
 use crate::error::AppError;
@@ -37,14 +37,30 @@ impl PreviewPartial {
 
 /// The tier fields of a submitted form.
 pub fn fields_from(pairs: &[(String, String)]) -> RetentionFields {
+    prefixed_fields_from(pairs, "")
+}
+
+/// The tier fields named with `prefix` (a copy's: `copy_1_keep_daily` …).
+pub fn prefixed_fields_from(pairs: &[(String, String)], prefix: &str) -> RetentionFields {
     let mut fields = RetentionFields::default();
-    for (name, _, _) in RetentionFields::TIERS {
-        fields.set(name, form_value(pairs, name).unwrap_or_default().to_owned());
-    }
-    for name in ["lock_mode", "lock_days"] {
-        fields.set(name, form_value(pairs, name).unwrap_or_default().to_owned());
+    let names = RetentionFields::TIERS.iter().map(|(name, _, _)| *name).chain(["lock_mode", "lock_days"]);
+    for name in names {
+        fields.set(name, form_value(pairs, &format!("{prefix}{name}")).unwrap_or_default().to_owned());
     }
     fields
+}
+
+/// Each copy's own retention on a submitted form: None where its box is not ticked.
+pub fn copy_retention_from(pairs: &[(String, String)]) -> Vec<Option<OwnRetentionFields>> {
+    (1..=super::copies::MAX_COPIES)
+        .map(|n| {
+            let field = |name: &str| super::copies::own_field(n, name);
+            form_value(pairs, &field("own")).map(|_| OwnRetentionFields {
+                keep_last: form_value(pairs, &field("retention")).unwrap_or_default().to_owned(),
+                tiers: prefixed_fields_from(pairs, &field("")),
+            })
+        })
+        .collect()
 }
 
 async fn preview(

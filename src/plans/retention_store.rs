@@ -188,17 +188,35 @@ pub fn locks_of(conn: &mut DbConn, workspace: &str, run: &str) -> QueryResult<Ve
         .load(conn)
 }
 
-/// The plans' own policies (position 0) in the workspace, by plan id.
+/// Every policy of the workspace's plans, by (plan id, position): position 0 a plan's own, 1 and 2
+/// its copies' overrides.
 pub fn plans_policies(
     conn: &mut DbConn,
     workspace: &str,
-) -> QueryResult<std::collections::HashMap<String, RetentionPolicy>> {
-    let rows: Vec<PolicyRow> = dsl::retention_policies
-        .filter(dsl::workspace_id.eq(workspace))
-        .filter(dsl::copy_position.eq(0))
-        .select(PolicyRow::as_select())
-        .load(conn)?;
-    Ok(rows.into_iter().map(|r| (r.plan_id.clone(), r.policy())).collect())
+) -> QueryResult<std::collections::HashMap<(String, i64), RetentionPolicy>> {
+    let rows: Vec<PolicyRow> =
+        dsl::retention_policies.filter(dsl::workspace_id.eq(workspace)).select(PolicyRow::as_select()).load(conn)?;
+    Ok(rows.into_iter().map(|r| ((r.plan_id.clone(), r.copy_position), r.policy())).collect())
+}
+
+/// Saves the plan's policy (position 0) and its copies' overrides (1, 2; None drops one), in the
+/// caller's transaction.
+pub fn save_all(
+    conn: &mut DbConn,
+    workspace: &str,
+    plan: &str,
+    policy: &RetentionPolicy,
+    copies: &[Option<RetentionPolicy>],
+) -> QueryResult<()> {
+    save(conn, workspace, plan, 0, policy)?;
+    for position in 1..=i64::try_from(super::copies::MAX_COPIES).unwrap_or(2) {
+        let own = usize::try_from(position - 1).ok().and_then(|i| copies.get(i)).copied().flatten();
+        match own {
+            Some(own) => save(conn, workspace, plan, position, &own)?,
+            None => remove(conn, workspace, plan, position)?,
+        }
+    }
+    Ok(())
 }
 
 /// The type of the workspace's destination (None: no such destination there).

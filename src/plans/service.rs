@@ -3,7 +3,7 @@
 
 use super::domain::{NewPlan, PlanInput, Source};
 use super::gfs::Tiers;
-use super::retention::{RetentionFields, RetentionPolicy};
+use super::retention::{OwnRetentionFields, RetentionFields, RetentionPolicy};
 use super::retention_store;
 use super::schedule::Schedule;
 use super::store::{self, PlanChange, PlanRow};
@@ -54,6 +54,7 @@ impl Plan {
             source_url: String::new(),
             destination_id: self.destination_id.clone().unwrap_or_default(),
             copies: self.copies.iter().map(|c| c.destination_id.clone()).collect(),
+            copy_retention: self.copies.iter().map(|c| c.policy.as_ref().map(OwnRetentionFields::of)).collect(),
             schedule: self.schedule.clone(),
             retention: self.retention.to_string(),
             tiers: RetentionFields::of(&self.policy),
@@ -68,6 +69,8 @@ impl Plan {
 pub struct PlanCopy {
     pub destination_id: String,
     pub destination_name: String,
+    /// The copy's own retention; None: the plan's applies.
+    pub policy: Option<RetentionPolicy>,
 }
 
 /// A destination the plan form offers.
@@ -131,7 +134,7 @@ impl PlanService {
 
     pub async fn list(&self, workspace: &str) -> Result<Vec<Plan>, PlanError> {
         let ws = workspace.to_owned();
-        let (rows, copies, names, mut policies) = self
+        let (rows, copies, names, policies) = self
             .db
             .run(move |c| {
                 let names = crate::destinations::store::list(c, &ws, 10_000, 0)?;
@@ -143,17 +146,19 @@ impl PlanService {
         let copies_of = |plan: &str| -> Vec<PlanCopy> {
             copies
                 .iter()
-                .filter(|(p, _)| p == plan)
-                .map(|(_, d)| PlanCopy {
+                .filter(|(p, _, _)| p == plan)
+                .map(|(_, position, d)| PlanCopy {
                     destination_id: d.clone(),
                     destination_name: names.get(d).cloned().unwrap_or_default(),
+                    policy: policies.get(&(plan.to_owned(), *position)).copied(),
                 })
                 .collect()
         };
         Ok(rows
             .into_iter()
             .map(|(row, dest)| {
-                let (copies, policy) = (copies_of(&row.id), policies.remove(&row.id));
+                let copies = copies_of(&row.id);
+                let policy = policies.get(&(row.id.clone(), 0)).copied();
                 Plan { copies, ..to_plan(row, dest, policy) }
             })
             .collect())
@@ -230,11 +235,34 @@ impl PlanService {
                 _ => {}
             }
         }
-        // Each copy must be a destination of this same workspace (another's id reads as unknown).
+        // Each copy must be a destination of this same workspace (another's id reads as unknown),
+        // one that can hold the lock its retention (its own, else the plan's) puts on uploads.
         for (i, id) in input.copies.iter().enumerate() {
             let (ws, id) = (workspace.to_owned(), id.trim().to_owned());
-            if !id.is_empty() && !self.db.run(move |c| store::destination_exists(c, &ws, &id)).await? {
-                errors.add(&super::copies::field(i + 1), "That destination does not exist in this workspace.");
+            if id.is_empty() {
+                continue;
+            }
+            let (field, chosen) = (super::copies::field(i + 1), id.clone());
+            let Some(kind) = self.db.run(move |c| retention_store::destination_kind(c, &ws, &chosen)).await? else {
+                errors.add(&field, "That destination does not exist in this workspace.");
+                continue;
+            };
+            let Ok(plan) = &parsed else { continue };
+            let own =
+                plan.copies.iter().position(|c| *c == id).and_then(|j| plan.copy_policies.get(j)).copied().flatten();
+            let (lock, lock_field, hint) = match own {
+                Some(own) => (own.lock, super::copies::own_field(i + 1, "lock_mode"), ""),
+                None => (
+                    plan.policy.lock,
+                    field,
+                    " The plan's Object Lock applies to each copy without its own retention: give this copy \
+                     its own retention without a lock.",
+                ),
+            };
+            if lock.is_some()
+                && let Err(m) = super::retention::lock_capable(&kind)
+            {
+                errors.add(&lock_field, format!("{m}{hint}"));
             }
         }
         match parsed {
@@ -267,13 +295,14 @@ impl PlanService {
             detail.push_str(&format!(" Copies: {}.", self.copy_names(workspace, &plan.copies).await?));
         }
         let entry = Entry::new(by, workspace, Subject::plan(&id, plan.name.as_str()), Action::Created, detail);
-        let (ws, copies, policy) = (workspace.to_owned(), plan.copies.clone(), plan.policy);
+        let (ws, copies, policy, own) =
+            (workspace.to_owned(), plan.copies.clone(), plan.policy, plan.copy_policies.clone());
         self.db
             .run(move |c| {
                 audit::store::with_entry(c, &entry, |c| {
                     store::insert(c, &row)?;
                     super::copies::replace(c, &row.id, &copies, now)?;
-                    retention_store::save(c, &ws, &row.id, 0, &policy)
+                    retention_store::save_all(c, &ws, &row.id, &policy, &own)
                 })
             })
             .await
@@ -295,8 +324,10 @@ impl PlanService {
         let before: Vec<String> =
             self.db.run(move |c| super::copies::of_plan(c, &ws, &pid)).await?.into_iter().map(|(_, d)| d).collect();
         let mut fields = changed(&existing, &change, url_changed);
-        let before_policy = self.get(workspace, id).await?.policy;
-        if before_policy != plan.policy && !fields.iter().any(|f| f == "retention") {
+        let before_plan = self.get(workspace, id).await?;
+        let before_own: Vec<Option<RetentionPolicy>> = before_plan.copies.iter().map(|c| c.policy).collect();
+        let retention_changed = before_plan.policy != plan.policy || before_own != plan.copy_policies;
+        if retention_changed && !fields.iter().any(|f| f == "retention") {
             fields.push("retention".into());
         }
         let mut detail = describe_changes(&fields);
@@ -309,13 +340,14 @@ impl PlanService {
             detail = format!("{} Copies: {now_copies}.", describe_changes(&fields));
         }
         let entry = Entry::new(by, workspace, Subject::plan(id, plan.name.as_str()), Action::Updated, detail);
-        let (ws, pid, copies, policy) = (workspace.to_owned(), id.to_owned(), plan.copies.clone(), plan.policy);
+        let (ws, pid, copies, policy, own) =
+            (workspace.to_owned(), id.to_owned(), plan.copies.clone(), plan.policy, plan.copy_policies.clone());
         self.db
             .run(move |c| {
                 audit::store::with_entry(c, &entry, |c| {
                     store::update(c, &ws, &pid, change)?;
                     super::copies::replace(c, &pid, &copies, now)?;
-                    retention_store::save(c, &ws, &pid, 0, &policy)
+                    retention_store::save_all(c, &ws, &pid, &policy, &own)
                 })
             })
             .await

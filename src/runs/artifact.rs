@@ -45,10 +45,21 @@ impl Runner {
     /// says which. NotFound when no copy holds it any more; BadRequest, naming each copy's
     /// problem, when copies hold it but none could give it.
     pub async fn open_artifact(&self, run: &RunRow) -> Result<(OpenedCopy, ByteStream), AppError> {
+        self.open_artifact_skipping(run, &[]).await
+    }
+
+    /// [`Runner::open_artifact`] past the copies at `skip` (positions whose bytes a reader
+    /// already found damaged).
+    pub async fn open_artifact_skipping(
+        &self,
+        run: &RunRow,
+        skip: &[i64],
+    ) -> Result<(OpenedCopy, ByteStream), AppError> {
         let copies = self.artifact_copies(run).await?;
         if copies.is_empty() {
             return Err(AppError::NotFound("This backup is no longer available".into()));
         }
+        let copies: Vec<RunCopyRow> = copies.into_iter().filter(|c| !skip.contains(&c.position)).collect();
         let names: std::collections::HashMap<String, String> =
             self.destinations().names(&run.workspace_id).await?.into_iter().collect();
         let several = copies.len() > 1;

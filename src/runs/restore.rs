@@ -79,21 +79,38 @@ impl RestoreTarget {
 }
 
 impl Runner {
-    /// Downloads the artifact once from the first copy that can give it, checking that copy's
-    /// checksum, then restores it into `target`; answers which copy it read (“copy 1 (“Offsite”)”).
+    /// Downloads the artifact from the first copy that can give it, checking that copy's
+    /// checksum — a copy whose bytes do not match (or break off) is set aside and the next one
+    /// read — then restores it into `target`; answers which copy it read (“copy 1 (“Offsite”)”).
     pub async fn restore(&self, workspace: &str, run_id: &str, target: &RestoreTarget) -> Result<String, AppError> {
         let run = self.find(workspace, run_id).await?;
         let failed = |e: RestoreError| AppError::BadRequest(format!("The restore failed: {e}."));
         let temp = PrivateTemp::create(self.data_dir())
             .map_err(|e| AppError::Internal(anyhow::anyhow!("making a private temporary folder: {e}")))?;
-        let (path, file) = temp
-            .new_file("artifact")
-            .map_err(|e| AppError::Internal(anyhow::anyhow!("a private temporary file: {e}")))?;
-        let (opened, download) = self.open_artifact(&run).await?;
-        let sha256 = opened.copy.sha256.clone().ok_or_else(|| {
-            AppError::BadRequest("This backup has no recorded checksum, so it cannot be verified.".into())
-        })?;
-        restore::download_verified(download, tokio::fs::File::from_std(file), &sha256).await.map_err(failed)?;
+        let (mut damaged, mut problems) = (Vec::new(), Vec::new());
+        let (opened, path) = loop {
+            let (opened, download) = match self.open_artifact_skipping(&run, &damaged).await {
+                Ok(opened) => opened,
+                Err(e) if problems.is_empty() => return Err(e),
+                Err(_) => return Err(AppError::BadRequest(format!("The restore failed: {}.", problems.join("; ")))),
+            };
+            let sha256 = opened.copy.sha256.clone().ok_or_else(|| {
+                AppError::BadRequest("This backup has no recorded checksum, so it cannot be verified.".into())
+            })?;
+            let (path, file) = temp
+                .new_file(&format!("artifact-{}", opened.copy.position))
+                .map_err(|e| AppError::Internal(anyhow::anyhow!("a private temporary file: {e}")))?;
+            match restore::download_verified(download, tokio::fs::File::from_std(file), &sha256).await {
+                Ok(()) => break (opened, path),
+                Err(e @ (RestoreError::ChecksumMismatch { .. } | RestoreError::Read(_))) => {
+                    tracing::warn!(run = %run.id, copy = opened.copy.position, error = %e, "a copy's artifact is damaged; reading the next copy");
+                    problems.push(format!("{}: {e}", opened.describe()));
+                    damaged.push(opened.copy.position);
+                    let _ = std::fs::remove_file(&path);
+                }
+                Err(e) => return Err(failed(e)),
+            }
+        };
         let file = tokio::fs::File::open(&path).await.map_err(|e| failed(RestoreError::Read(e)))?;
         let mut body: ByteStream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024).boxed();
         if run.encrypted {

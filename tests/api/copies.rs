@@ -1,7 +1,7 @@
 //! Copies (3-2-1): a plan writes its primary destination and up to two more at once, reading the
 //! source once. Against the real servers: moto (auth on), Azurite, sshd and a local folder, each
 //! a copy in some plan here; every copy byte-identical and restorable, read from the next copy
-//! when the primary's object is gone; a copy cut off mid-upload makes the run "partially
+//! when the primary's object is damaged or gone; a copy cut off mid-upload makes the run "partially
 //! succeeded", notified as such, while the others stay whole; and the hostile cases: another
 //! workspace's destination as a copy, the same destination twice.
 
@@ -148,6 +148,14 @@ async fn every_kind_holds_a_byte_identical_restorable_copy(backend: Backend) {
     // Every copy restores, each read once the copies before it lost the object.
     let ((run_a, key_a), (run_b, key_b)) = (&runs[0], &runs[1]);
     assert!(restore(app, run_a, f.source.path()).await.contains("Read from the primary (“Disk”)"));
+    // A primary whose bytes changed behind Devpilot's back fails its checksum: the restore sets it
+    // aside and reads the next copy.
+    let primary = f.target_path().join(key_a);
+    let mut bytes = std::fs::read(&primary).expect("the primary's object");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&primary, &bytes).expect("flip a byte of the primary");
+    assert!(restore(app, run_a, f.source.path()).await.contains("Read from copy 1 (“Moto”)"));
     std::fs::remove_file(f.target_path().join(key_a)).expect("remove the primary's object");
     let link = api.get(&format!("/api/v1/backup-runs/{run_a}/download")).await;
     assert_eq!((link.status, link.json["copy"]["position"].as_u64()), (200, Some(1)), "{link:?}");

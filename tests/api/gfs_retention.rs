@@ -16,7 +16,8 @@ use serde_json::json;
 on_both_backends!(
     a_synthetic_history_is_thinned_exactly,
     the_copy_that_passed_the_last_drill_stays,
-    bad_tiers_and_impossible_locks_are_field_errors
+    bad_tiers_and_impossible_locks_are_field_errors,
+    a_copy_keeps_backups_by_its_own_retention
 );
 
 /// The server's clock in these tests: Wednesday 2026-12-09 12:00 UTC.
@@ -152,6 +153,38 @@ impl Gfs {
         }
     }
 
+    /// Gives every backup of the history a copy at `position` on `destination`, its file in
+    /// `folder`, as a run with copies records it.
+    async fn insert_copy_history(&self, position: i64, destination: &str, folder: &std::path::Path) {
+        let workspace = self.app.workspace_id("Acme").await;
+        for (name, finished) in history() {
+            let file = folder.join(Self::key(name));
+            std::fs::create_dir_all(file.parent().expect("folder")).expect("mkdir");
+            std::fs::write(&file, name.as_bytes()).expect("write");
+            let (ws, dest, key) = (workspace.clone(), destination.to_owned(), Self::key(name));
+            self.app
+                .db()
+                .run(move |c| {
+                    use devpilot::db::schema::run_copies::dsl as copies;
+                    diesel::insert_into(copies::run_copies)
+                        .values((
+                            copies::run_id.eq(name),
+                            copies::workspace_id.eq(&ws),
+                            copies::position.eq(position),
+                            copies::destination_id.eq(&dest),
+                            copies::status.eq("succeeded"),
+                            copies::bytes.eq(name.len() as i64),
+                            copies::object_key.eq(&key),
+                            copies::started_at.eq(finished - chrono::Duration::minutes(5)),
+                            copies::finished_at.eq(finished),
+                        ))
+                        .execute(c)
+                })
+                .await
+                .expect("insert a copy");
+        }
+    }
+
     /// Records an Object Lock on a backup of the history, as a locked upload would have.
     async fn lock(&self, run: &str, until: NaiveDateTime) {
         let workspace = self.app.workspace_id("Acme").await;
@@ -183,14 +216,19 @@ impl Gfs {
 
     /// The files left on the destination in the history's folder.
     fn on_disk(&self) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(self.target.path().join("old"))
-            .expect("folder")
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().trim_end_matches(".tar.zst").to_owned())
-            .collect();
-        names.sort();
-        names
+        files_of(self.target.path())
     }
+}
+
+/// The history's files left in `folder`.
+fn files_of(folder: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(folder.join("old"))
+        .expect("folder")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().trim_end_matches(".tar.zst").to_owned())
+        .collect();
+    names.sort();
+    names
 }
 
 /// (data-run, verdict, why) of each row of the preview table.
@@ -397,4 +435,101 @@ async fn bad_tiers_and_impossible_locks_are_field_errors(backend: Backend) {
     assert_eq!(reply.json["data"]["retention"]["keep_last"], 5);
     assert_eq!(reply.json["data"]["retention"]["keep_yearly"], 4);
     assert_eq!(reply.json["data"]["retention"]["keep_daily"], 3, "left out: kept");
+}
+
+/// A copy with its own retention (the newest 1 and the 2 newest months) thins its own backups by
+/// it while the primary keeps the plan's; the form and the API show and take it, with errors
+/// named by the copy's fields; a copy's lock is checked against the copy's destination.
+async fn a_copy_keeps_backups_by_its_own_retention(backend: Backend) {
+    let f = gfs(backend).await;
+    let archive = tempfile::tempdir().expect("archive");
+    f.app.grant_folder(archive.path(), "read_write").await;
+    let path = archive.path().to_string_lossy().into_owned();
+    assert_eq!(f.app.create_destination("Archive", "local", &[("path", &path)]).await.status, 303);
+    let archive_id = f.app.destination("Archive").await.id;
+    let source = f.source.path().to_string_lossy().into_owned();
+    let own = [
+        ("copy_1", archive_id.as_str()),
+        ("copy_1_own", "1"),
+        ("copy_1_retention", "1"),
+        ("copy_1_keep_daily", "0"),
+        ("copy_1_keep_weekly", "0"),
+        ("copy_1_keep_monthly", "2"),
+        ("copy_1_keep_yearly", "0"),
+    ];
+    let saved = f.app.post(&format!("/plans/{}", f.plan), &plan_form(&f.destination, &source, &own)).await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let edit = f.app.get(&format!("/plans/{}/edit", f.plan)).await;
+    assert!(edit.body.contains("name=\"copy_1_own\" value=\"1\" checked"), "the box stays ticked");
+    assert!(edit.body.contains("name=\"copy_1_keep_monthly\" type=\"number\" min=\"0\" max=\"1200\" value=\"2\""));
+
+    f.insert_history().await;
+    f.insert_copy_history(1, &archive_id, archive.path()).await;
+    assert_eq!(f.app.post(&format!("/plans/{}/run", f.plan), &[]).await.status, 303);
+    let runs = settled(&f.app, 11).await;
+    let current = runs.iter().find(|r| r.trigger == "manual").expect("the run");
+    assert_eq!(current.status, "succeeded", "{current:?}");
+    // The primary by the plan's policy (as in the synthetic history test, without the lock);
+    // the archive by its own: the run (December, the newest) and November's newest.
+    assert_eq!(f.on_disk(), ["dec05", "dec07", "dec08-22h", "nov29"]);
+    assert_eq!(files_of(archive.path()), ["nov29"]);
+    let key = current.object_key.clone().expect("key");
+    assert!(archive.path().join(&key).is_file(), "the archive keeps the run");
+    let pruned: Vec<&str> = runs.iter().filter(|r| r.pruned).map(|r| r.id.as_str()).collect();
+    assert!(!pruned.contains(&"dec05") && pruned.contains(&"oct01"), "a run goes when no copy holds it: {pruned:?}");
+
+    // The API shows the copy's own retention and takes changes, named by the copy's fields.
+    let api = api_client::admin(&f.app).await;
+    let path = format!("/api/v1/backup-schedules/{}", f.plan);
+    let shown = api.get(&path).await;
+    let copy = &shown.json["data"]["copies"][0];
+    assert_eq!(copy["destination_id"], archive_id.as_str());
+    assert_eq!(
+        (copy["retention"]["keep_last"].as_i64(), copy["retention"]["keep_monthly"].as_i64()),
+        (Some(1), Some(2))
+    );
+    let reply = api
+        .put(
+            &path,
+            json!({"copies": [{"destination_id": archive_id, "retention": {"keep_daily": -1, "keep_last": 0}}]}),
+        )
+        .await;
+    assert_eq!(reply.status, 422, "{reply:?}");
+    for name in ["copies[0].retention.keep_daily", "copies[0].retention.keep_last"] {
+        assert!(reply.json["fields"][name].is_string(), "{name}: {reply:?}");
+    }
+    let reply =
+        api.put(&path, json!({"copies": [{"destination_id": archive_id, "retention": {"keep_yearly": 5}}]})).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let copy = &reply.json["data"]["copies"][0];
+    assert_eq!(copy["retention"]["keep_yearly"], 5);
+    assert_eq!(copy["retention"]["keep_daily"], 3, "the fields left out come from the schedule's retention");
+    let reply = api.put(&path, json!({"copies": [{"destination_id": archive_id}]})).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert!(reply.json["data"]["copies"][0]["retention"].is_null(), "without one the copy follows the plan's");
+
+    // The form: a bad tier of the copy and a lock on a local copy, each next to its field.
+    let bad = [
+        ("copy_1", archive_id.as_str()),
+        ("copy_1_own", "1"),
+        ("copy_1_retention", "1"),
+        ("copy_1_keep_weekly", "many"),
+    ];
+    let page = f.app.post(&format!("/plans/{}", f.plan), &plan_form(&f.destination, &source, &bad)).await;
+    assert_eq!(page.status, 422, "{}", page.body);
+    assert!(page.body.contains("id=\"f-copy_1_keep_weekly-error\""), "{}", page.body);
+    let locked = [
+        ("copy_1", archive_id.as_str()),
+        ("copy_1_own", "1"),
+        ("copy_1_retention", "3"),
+        ("copy_1_lock_mode", "governance"),
+        ("copy_1_lock_days", "30"),
+    ];
+    let page = f.app.post(&format!("/plans/{}", f.plan), &plan_form(&f.destination, &source, &locked)).await;
+    assert_eq!(page.status, 422, "{}", page.body);
+    assert!(
+        page.body.contains("id=\"f-copy_1_lock_mode-error\"") && page.body.contains("cannot lock"),
+        "{}",
+        page.body
+    );
 }

@@ -6,7 +6,7 @@ use crate::api::error::ApiError;
 use crate::fields::FieldErrors;
 use crate::plans::domain::PlanInput;
 use crate::plans::gfs::Tiers;
-use crate::plans::retention::{RetentionFields, RetentionPolicy};
+use crate::plans::retention::{OwnRetentionFields, RetentionFields, RetentionPolicy};
 use crate::plans::service::PlanError;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -75,11 +75,35 @@ pub struct NewSchedule {
     pub application_id: Option<Uuid>,
 }
 
-/// A copy as sent and shown: a destination of the workspace.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, ToSchema)]
+/// A copy as sent: a destination of the workspace, and optionally its own retention.
+#[derive(Debug, serde::Deserialize, ToSchema)]
 pub struct CopyInput {
     #[schema(format = "uuid")]
     pub destination_id: String,
+    /// The copy's own GFS tiers and lock, each field left out taken from the schedule's retention;
+    /// null or left out: the schedule's retention applies to this copy.
+    #[serde(default)]
+    pub retention: Option<RetentionInput>,
+}
+
+impl CopyInput {
+    /// The copy's own retention over the schedule's (`keep_last`, `tiers`); None: it follows them.
+    fn own(&self, keep_last: &str, tiers: &RetentionFields) -> Option<OwnRetentionFields> {
+        let sent = self.retention.as_ref()?;
+        let mut own = OwnRetentionFields { keep_last: keep_last.to_owned(), tiers: tiers.clone() };
+        sent.apply(&mut own.keep_last, &mut own.tiers);
+        Some(own)
+    }
+}
+
+/// The copies sent, as the plan's input: their ids and own retentions.
+fn copies_input(
+    copies: &[CopyInput],
+    keep_last: &str,
+    tiers: &RetentionFields,
+) -> (Vec<String>, Vec<Option<OwnRetentionFields>>) {
+    let ids = copies.iter().map(|c| c.destination_id.clone()).collect();
+    (ids, copies.iter().map(|c| c.own(keep_last, tiers)).collect())
 }
 
 fn enabled_by_default() -> bool {
@@ -167,13 +191,15 @@ impl NewSchedule {
 
     pub(super) fn into_input(self, source: SourceInput, destination_id: String) -> PlanInput {
         let (retention, tiers) = self.retention();
+        let (copies, copy_retention) = copies_input(&self.copies, &retention, &tiers);
         PlanInput {
             name: self.name.unwrap_or_default(),
             source_kind: source.kind.as_str().to_owned(),
             source_path: source.path.unwrap_or_default(),
             source_url: source.url.unwrap_or_default(),
             destination_id,
-            copies: self.copies.into_iter().map(|c| c.destination_id).collect(),
+            copies,
+            copy_retention,
             schedule: self.cron_expression,
             retention,
             tiers,
@@ -218,11 +244,11 @@ impl ScheduleChange {
         if let Some(n) = self.retention_count {
             input.retention = n.to_string();
         }
-        if let Some(copies) = self.copies {
-            input.copies = copies.into_iter().map(|c| c.destination_id).collect();
-        }
         if let Some(retention) = &self.retention {
             retention.apply(&mut input.retention, &mut input.tiers);
+        }
+        if let Some(copies) = &self.copies {
+            (input.copies, input.copy_retention) = copies_input(copies, &input.retention, &input.tiers);
         }
         input.enabled = self.enabled.unwrap_or(input.enabled);
         input.encrypt = self.encrypt.unwrap_or(input.encrypt);
@@ -249,8 +275,17 @@ impl ScheduleChange {
 
 /// The service's field names as the API's JSON names them (`copy_1` is `copies[0].destination_id`).
 fn api_field(field: &str) -> std::borrow::Cow<'_, str> {
-    if let Some(n) = field.strip_prefix("copy_").and_then(|n| n.parse::<usize>().ok()) {
-        return format!("copies[{}].destination_id", n.saturating_sub(1)).into();
+    if let Some(rest) = field.strip_prefix("copy_") {
+        let (n, own) = rest.split_once('_').unwrap_or((rest, ""));
+        if let Ok(n) = n.parse::<usize>() {
+            let copy = format!("copies[{}]", n.saturating_sub(1));
+            return match own {
+                "" => format!("{copy}.destination_id"),
+                "retention" => format!("{copy}.retention.keep_last"),
+                tier => format!("{copy}.retention.{tier}"),
+            }
+            .into();
+        }
     }
     match field {
         "keep_hourly" => "retention.keep_hourly",

@@ -1,0 +1,116 @@
+//! [`super::encryption`]'s format for blocking readers: a file read as its sealed form, segment
+//! by segment (about one segment in memory), for archives built on a blocking thread whose tar
+//! headers need the sealed length up front ([`sealed_len`]).
+
+use super::encryption::{ArtifactKey, HEADER_LEN, MAGIC, NONCE_PREFIX_LEN, SEGMENT_LEN, TAG_LEN, VERSION, cipher};
+use chacha20poly1305::XChaCha20Poly1305;
+use chacha20poly1305::aead::Payload;
+use chacha20poly1305::aead::stream::EncryptorBE32;
+use rand::RngCore;
+use std::io::{self, Read};
+
+/// The sealed length of `plain` bytes: the header, and a tag per segment (an empty plaintext is
+/// one empty last segment), as [`super::encryption::encrypt`] writes them.
+pub fn sealed_len(plain: u64) -> u64 {
+    let segments = plain.div_ceil(SEGMENT_LEN as u64).max(1);
+    HEADER_LEN as u64 + plain + segments * TAG_LEN as u64
+}
+
+/// Reads `input` sealed under `key`: the same bytes [`super::encryption::encrypt`] would give.
+pub struct EncryptReader<R> {
+    input: R,
+    encryptor: Option<EncryptorBE32<XChaCha20Poly1305>>,
+    aad: Vec<u8>,
+    /// Plaintext read ahead: a full segment is sealed as "not last" only once a byte follows it.
+    plain: Vec<u8>,
+    /// Sealed bytes not yet handed out, from `at`.
+    out: Vec<u8>,
+    at: usize,
+}
+
+impl<R: Read> EncryptReader<R> {
+    pub fn new(input: R, key: &ArtifactKey) -> EncryptReader<R> {
+        let mut prefix = [0u8; NONCE_PREFIX_LEN];
+        rand::rng().fill_bytes(&mut prefix);
+        let mut header = Vec::with_capacity(HEADER_LEN);
+        header.extend_from_slice(MAGIC);
+        header.push(VERSION);
+        header.extend_from_slice(&prefix);
+        EncryptReader {
+            input,
+            encryptor: Some(EncryptorBE32::from_aead(cipher(key), prefix.as_slice().into())),
+            aad: header.clone(),
+            plain: Vec::with_capacity(SEGMENT_LEN + 1),
+            out: header,
+            at: 0,
+        }
+    }
+
+    /// Seals the next segment into `out`; false once the last one was sealed.
+    fn seal_next(&mut self) -> io::Result<bool> {
+        let Some(encryptor) = self.encryptor.as_mut() else { return Ok(false) };
+        let mut chunk = [0u8; 16 * 1024];
+        while self.plain.len() <= SEGMENT_LEN {
+            let room = (SEGMENT_LEN + 1 - self.plain.len()).min(chunk.len());
+            match self.input.read(&mut chunk[..room]) {
+                Ok(0) => break,
+                Ok(n) => self.plain.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let failed = |_| io::Error::other("encryption failed");
+        self.out = if self.plain.len() > SEGMENT_LEN {
+            let sealed = encryptor.encrypt_next(Payload { msg: &self.plain[..SEGMENT_LEN], aad: &self.aad });
+            self.plain.drain(..SEGMENT_LEN);
+            sealed.map_err(failed)?
+        } else {
+            let encryptor = self.encryptor.take().ok_or_else(|| io::Error::other("sealed twice"))?;
+            let sealed = encryptor.encrypt_last(Payload { msg: &self.plain, aad: &self.aad });
+            self.plain.clear();
+            sealed.map_err(failed)?
+        };
+        self.at = 0;
+        Ok(true)
+    }
+}
+
+impl<R: Read> Read for EncryptReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.at == self.out.len() {
+            if !self.seal_next()? {
+                return Ok(0);
+            }
+        }
+        let n = buf.len().min(self.out.len() - self.at);
+        buf[..n].copy_from_slice(&self.out[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::artifacts::encryption::{decrypt, generate_key};
+    use bytes::Bytes;
+    use futures::{StreamExt, TryStreamExt};
+
+    async fn round_trip(len: usize) {
+        let key = generate_key();
+        let plain: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
+        let mut sealed = Vec::new();
+        EncryptReader::new(plain.as_slice(), &key).read_to_end(&mut sealed).expect("seal");
+        assert_eq!(sealed.len() as u64, sealed_len(len as u64), "{len} bytes");
+        let input = futures::stream::iter(vec![Ok(Bytes::from(sealed))]).boxed();
+        let opened: Vec<Bytes> = decrypt(input, &key).try_collect().await.expect("the stream decrypter opens it");
+        assert_eq!(opened.concat(), plain, "{len} bytes");
+    }
+
+    #[tokio::test]
+    async fn sealed_by_the_reader_opens_as_an_artifact_at_every_segment_edge() {
+        for len in [0, 1, SEGMENT_LEN - 1, SEGMENT_LEN, SEGMENT_LEN + 1, 3 * SEGMENT_LEN, 3 * SEGMENT_LEN + 17] {
+            round_trip(len).await;
+        }
+    }
+}
