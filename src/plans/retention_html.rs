@@ -2,6 +2,7 @@
 //! keep or remove, and why, computed at each keystroke (htmx) and never saved. Thin: the rules
 //! are `RetentionService`'s.
 
+use super::copies::{MAX_COPIES, field, own_field};
 use super::retention::{OwnRetentionFields, RetentionFields};
 use super::retention_service::{PreviewError, PreviewRow, RetentionService};
 use crate::auth::CurrentUser;
@@ -52,9 +53,9 @@ pub fn prefixed_fields_from(pairs: &[(String, String)], prefix: &str) -> Retenti
 
 /// Each copy's own retention on a submitted form: None where its box is not ticked.
 pub fn copy_retention_from(pairs: &[(String, String)]) -> Vec<Option<OwnRetentionFields>> {
-    (1..=super::copies::MAX_COPIES)
+    (1..=MAX_COPIES)
         .map(|n| {
-            let field = |name: &str| super::copies::own_field(n, name);
+            let field = |name: &str| own_field(n, name);
             form_value(pairs, &field("own")).map(|_| OwnRetentionFields {
                 keep_last: form_value(pairs, &field("retention")).unwrap_or_default().to_owned(),
                 tiers: prefixed_fields_from(pairs, &field("")),
@@ -72,15 +73,25 @@ async fn preview(
 ) -> Result<HttpResponse, AppError> {
     user.require_write()?;
     let plan = Some(path.as_str()).filter(|id| *id != "new");
-    let keep_last = form_value(&form, "retention").unwrap_or_default();
-    let fields = fields_from(&form);
-    // What retention keeps whatever the tiers say: the primary's copy that passed the last drill.
+    // The plan's own policy, or (`copy=N`) the own retention typed for the form's copy N.
+    let slot = form_value(&form, "copy").and_then(|n| n.parse::<usize>().ok()).filter(|n| (1..=MAX_COPIES).contains(n));
+    let (keep_last, fields, position) = match slot {
+        None => (form_value(&form, "retention").unwrap_or_default(), fields_from(&form), 0),
+        Some(n) => {
+            // Saved copies are numbered without the blank selects before them.
+            let chosen = (1..=n).filter(|i| form_value(&form, &field(*i)).is_some_and(|v| !v.trim().is_empty()));
+            let keep_last = form_value(&form, &own_field(n, "retention")).unwrap_or_default();
+            (keep_last, prefixed_fields_from(&form, &own_field(n, "")), chosen.count() as i64)
+        }
+    };
+    // What retention keeps whatever the tiers say: this copy, if it passed the last drill.
     let protected = match plan {
         Some(plan) => runner.last_passed_drill(&user.workspace_id, plan).await?,
         None => None,
     };
-    let protected = protected.filter(|(_, copy)| *copy == 0).map(|(run, _)| run).into_iter().collect();
-    let (rows, errors) = match service.preview(&user.workspace_id, plan, keep_last, &fields, &protected).await {
+    let protected = protected.filter(|(_, copy)| *copy == position).map(|(run, _)| run).into_iter().collect();
+    let previewed = service.preview(&user.workspace_id, plan, position, keep_last, &fields, &protected).await;
+    let (rows, errors) = match previewed {
         Ok(rows) => (rows, FieldErrors::new()),
         Err(PreviewError::Invalid(errors)) => (Vec::new(), errors),
         Err(PreviewError::Db(e)) => return Err(e.into()),

@@ -89,13 +89,14 @@ impl RetentionService {
         self.db.run(move |c| policy_at(c, &ws, &pid, 0, keep_last)).await
     }
 
-    /// What the typed policy would keep of the plan's artifacts now (a plan of another workspace,
-    /// or a new plan, has none), `protected` (the run that passed the last drill) kept whatever the
+    /// What the typed policy would keep of the artifacts the plan's copy at `position` holds now
+    /// (0: the primary; a plan of another workspace, or a new plan, has none), `protected` (the run that passed the last drill) kept whatever the
     /// tiers say, as retention does. Nothing is saved.
     pub async fn preview(
         &self,
         workspace: &str,
         plan: Option<&str>,
+        position: i64,
         keep_last: &str,
         fields: &RetentionFields,
         protected: &HashSet<String>,
@@ -113,7 +114,7 @@ impl RetentionService {
         let Some(plan) = plan else { return Ok(Vec::new()) };
         let now = self.clock.now();
         let (ws, pid) = (workspace.to_owned(), plan.to_owned());
-        let held = self.db.run(move |c| retention_store::held(c, &ws, &pid, 0, None, now)).await?;
+        let held = self.db.run(move |c| retention_store::held(c, &ws, &pid, position, None, now)).await?;
         let decided = decide(&policy, &held, protected, now);
         Ok(decided
             .into_iter()

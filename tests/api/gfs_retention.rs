@@ -465,6 +465,20 @@ async fn a_copy_keeps_backups_by_its_own_retention(backend: Backend) {
 
     f.insert_history().await;
     f.insert_copy_history(1, &archive_id, archive.path()).await;
+    // The copy's preview: its own typed values over what it holds (before the run: the newest is
+    // the 8th's last, December's too; November's newest).
+    let values = [
+        ("copy", "1"),
+        ("copy_1", archive_id.as_str()),
+        ("copy_1_retention", "1"),
+        ("copy_1_keep_monthly", "2"),
+        ("retention", "9"),
+    ];
+    let page = f.app.post(&format!("/plans/{}/retention-preview", f.plan), &values).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let rows = rows_of(&page.body);
+    let kept: Vec<&str> = rows.iter().filter(|r| r.1 == "keep").map(|r| r.0.as_str()).collect();
+    assert_eq!((kept, rows.len()), (vec!["dec08-22h", "nov29"], 10), "{rows:?}");
     assert_eq!(f.app.post(&format!("/plans/{}/run", f.plan), &[]).await.status, 303);
     let runs = settled(&f.app, 11).await;
     let current = runs.iter().find(|r| r.trigger == "manual").expect("the run");
