@@ -19,7 +19,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 on_both_backends!(
     a_database_written_during_its_dump_is_restored_table_by_table,
-    the_check_names_each_missing_privilege_and_each_failure
+    the_check_names_each_missing_privilege_and_each_failure,
+    a_rogue_server_gets_no_local_file
 );
 
 /// The test server: (host, port, root's password).
@@ -299,4 +300,44 @@ async fn the_check_names_each_missing_privilege_and_each_failure(backend: Backen
     assert!(!captured_logs().contains(password), "the password reached the logs");
     let drops: Vec<String> = users.iter().map(|u| format!("DROP USER '{u}'@'127.0.0.1';")).collect();
     sql(None, &format!("{} DROP DATABASE {database}", drops.join(" ")));
+}
+
+/// A hostile tenant's own MySQL server answers every query with a LOCAL INFILE request for a file
+/// of Devpilot's machine: the save-time check, the dump and the restore each refuse to send it.
+async fn a_rogue_server_gets_no_local_file(backend: Backend) {
+    use devpilot::artifacts::mariadb::{Checked, MariaDbUrl, handshake::Address, tools};
+    use futures::StreamExt;
+    let secret = tempfile::NamedTempFile::new().expect("a file of this machine");
+    std::fs::write(secret.path(), "host-secret-never-sent").expect("write");
+    let rogue = crate::standins::rogue_mysql::RogueMysql::start(&secret.path().to_string_lossy()).await;
+    let f = fixture(backend).await;
+    let workspace = f.app.workspace_id("Acme").await;
+    let at = DatabaseServer::Tcp { host: "127.0.0.1".into(), port: rogue.port };
+    crate::database_grants::grant_database(&f.app, &workspace, at).await;
+
+    let url = format!("mariadb://root:x@127.0.0.1:{}/shop?tls=disable", rogue.port);
+    let message = refused(&f, &url).await;
+    assert!(rogue.asked() >= 1, "the rogue server asked for the file: {message}");
+    assert_eq!(rogue.received(), 0, "the check's client sent the file");
+    assert!(!message.contains("host-secret"), "{message}");
+
+    // The dump and the restore, against the same server as if a check had passed.
+    let checked = Checked {
+        url: MariaDbUrl::parse(&url).expect("url"),
+        at: Address::Tcp(([127, 0, 0, 1], rogue.port).into()),
+        version: "10.11.0-MariaDB-rogue".into(),
+    };
+    let asked = rogue.asked();
+    let mut dump = tools::dump(&checked, &["shop".to_owned()]).expect("mariadb-dump starts");
+    let mut failed = false;
+    while let Some(chunk) = dump.next().await {
+        failed |= chunk.is_err();
+    }
+    assert!(failed, "the dump of a server that answers nothing ends in an error");
+    assert!(rogue.asked() > asked, "the dump was asked for the file");
+    let asked = rogue.asked();
+    let sql = futures::stream::iter(vec![Ok(bytes::Bytes::from_static(b"SELECT 1;\n"))]).boxed();
+    assert!(tools::restore(&checked, Some("shop"), sql).await.is_err(), "the restore fails");
+    assert!(rogue.asked() > asked, "the restore was asked for the file");
+    assert_eq!(rogue.received(), 0, "a tool sent a file of this machine to the tenant's server");
 }

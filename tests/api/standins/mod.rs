@@ -18,3 +18,7 @@ pub mod s3_proxy;
 
 // Notification channels' services: Slack, Discord, Teams, Telegram, Gotify, pings, webhooks.
 pub mod notify;
+
+// A MySQL server that asks its clients for a local file (LOAD DATA LOCAL INFILE), as a hostile
+// tenant's would.
+pub mod rogue_mysql;
