@@ -42,6 +42,11 @@ pub struct FormView {
 }
 
 impl FormView {
+    /// Whether choosing in this select re-renders the form (another provider's or server's fields).
+    pub fn refreshes(&self, field: &str) -> bool {
+        matches!(field, "provider" | "server_id")
+    }
+
     pub(super) fn new(
         editing: Option<String>,
         name: &str,

@@ -45,16 +45,26 @@ fn chosen_kind(value: &str) -> ProviderKind {
     operator_kinds().find(|k| k.as_str() == value).unwrap_or(ProviderKind::Local)
 }
 
-/// The type select and the chosen type's fields (values as typed, never a secret).
+/// The type select and the chosen type's fields (values as typed, never a secret), shown by the
+/// destination form's field partial (hence `ids`, `grant_link` and `refreshes`).
 struct DestinationFields {
     kinds: Vec<OptionView>,
     description: &'static str,
     fields: Vec<FieldView>,
+    ids: &'static str,
+    grant_link: Option<String>,
 }
 
 impl DestinationFields {
+    /// No select re-renders this form but the type's.
+    fn refreshes(&self, _field: &str) -> bool {
+        false
+    }
+
     fn new(kind: ProviderKind, values: &RawFields, errors: &FieldErrors) -> DestinationFields {
         DestinationFields {
+            ids: "",
+            grant_link: None,
             kinds: operator_kinds()
                 .map(|k| OptionView { value: k.as_str().to_owned(), label: k.label().to_owned(), selected: k == kind })
                 .collect(),
@@ -67,7 +77,7 @@ impl DestinationFields {
 #[derive(Template)]
 #[template(path = "instance_backup/fields_partial.html")]
 struct FieldsPartial {
-    destination: DestinationFields,
+    form: DestinationFields,
 }
 
 impl From<InstanceBackupError> for AppError {
@@ -90,7 +100,8 @@ struct BackupPage {
     /// The form's values as typed (never a secret), and its errors.
     values: RawFields,
     errors: FieldErrors,
-    destination: DestinationFields,
+    /// The destination's type and fields.
+    form: DestinationFields,
 }
 
 async fn show(
@@ -114,7 +125,7 @@ async fn show(
             backups,
             values,
             errors,
-            destination,
+            form: destination,
         },
     )
 }
@@ -168,7 +179,7 @@ async fn configure(
 async fn fields(account: Account, query: web::Query<Vec<(String, String)>>) -> Result<HttpResponse, AppError> {
     account.require_operator()?;
     let kind = chosen_kind(form_value(&query, "kind").unwrap_or_default());
-    let partial = FieldsPartial { destination: DestinationFields::new(kind, &RawFields::new(), &FieldErrors::new()) };
+    let partial = FieldsPartial { form: DestinationFields::new(kind, &RawFields::new(), &FieldErrors::new()) };
     render(StatusCode::OK, &partial)
 }
 

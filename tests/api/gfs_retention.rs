@@ -103,13 +103,11 @@ impl Gfs {
         format!("old/{name}.tar.zst")
     }
 
-    /// Inserts a succeeded run per backup of the history (its id is its name) and its file.
+    /// Inserts a succeeded run per backup of the history (its id is its name), and its primary's
+    /// copy with its file.
     async fn insert_history(&self) {
         let workspace = self.app.workspace_id("Acme").await;
         for (name, finished) in history() {
-            let file = self.target.path().join(Self::key(name));
-            std::fs::create_dir_all(file.parent().expect("folder")).expect("mkdir");
-            std::fs::write(&file, name.as_bytes()).expect("write");
             let (ws, plan, dest, key) =
                 (workspace.clone(), self.plan.clone(), self.destination.clone(), Self::key(name));
             self.app
@@ -131,26 +129,12 @@ impl Gfs {
                             created_at.eq(finished - chrono::Duration::minutes(5)),
                             encrypted.eq(false),
                         ))
-                        .execute(c)?;
-                    // Its primary's copy, as a run with copies records it.
-                    use devpilot::db::schema::run_copies::dsl as copies;
-                    diesel::insert_into(copies::run_copies)
-                        .values((
-                            copies::run_id.eq(name),
-                            copies::workspace_id.eq(&ws),
-                            copies::position.eq(0i64),
-                            copies::destination_id.eq(&dest),
-                            copies::status.eq("succeeded"),
-                            copies::bytes.eq(name.len() as i64),
-                            copies::object_key.eq(&key),
-                            copies::started_at.eq(finished - chrono::Duration::minutes(5)),
-                            copies::finished_at.eq(finished),
-                        ))
                         .execute(c)
                 })
                 .await
                 .expect("insert a run");
         }
+        self.insert_copy_history(0, &self.destination, self.target.path()).await;
     }
 
     /// Gives every backup of the history a copy at `position` on `destination`, its file in
