@@ -8,8 +8,7 @@
 use super::auth::ApiUser;
 use super::error::{ApiError, ErrorBody};
 use super::responses::JsonBodyErrors;
-use crate::error::AppError;
-use crate::fields::FieldErrors;
+use super::restored::{RestoreInto, Restored, invalid, restore_error};
 use crate::runs::restore::{RestoreTarget, artifact_kind};
 use crate::runs::runner::Runner;
 use crate::runs::store::{self, RunRow};
@@ -29,26 +28,6 @@ pub struct BackupsApi;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/backups/database/{id}/restore", web::post().to(restore_database))
         .route("/backups/volume/{id}/restore", web::post().to(restore_volume));
-}
-
-/// Into which database a dump goes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum RestoreInto {
-    /// Created by Devpilot for the restore; a name that exists is refused.
-    #[default]
-    New,
-    /// An existing database whose backed-up objects are replaced; its name goes in `confirm`.
-    Existing,
-}
-
-impl RestoreInto {
-    pub(super) fn as_str(self) -> &'static str {
-        match self {
-            RestoreInto::New => "new",
-            RestoreInto::Existing => "existing",
-        }
-    }
 }
 
 /// Where a PostgreSQL backup is restored.
@@ -86,28 +65,6 @@ pub struct VolumeRestore {
     #[serde(default)]
     #[schema(example = "/srv/app/data")]
     pub confirm: Option<String>,
-}
-
-/// A finished restore.
-#[derive(Debug, serde::Serialize, serde::Deserialize, ToSchema)]
-pub struct Restored {
-    pub restored: bool,
-    /// The copy the artifact was read from: “the primary (“Disk”)”, “copy 1 (“Offsite”)”.
-    #[schema(example = "the primary (“Disk”)")]
-    pub from_copy: String,
-    #[schema(format = "uuid")]
-    pub run_id: String,
-    /// The database restored into (database restores).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(example = "shop_restored")]
-    pub database: Option<String>,
-    /// Into a new or an existing database (database restores).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub into: Option<RestoreInto>,
-    /// The folder or file restored into (volume restores).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(example = "/srv/restores/app-2024-01-15")]
-    pub path: Option<String>,
 }
 
 /// Restores a run of a PostgreSQL schedule into a new database (created for it) or, with
@@ -277,27 +234,4 @@ pub(super) async fn restorable(
         return conflict("This backup's destination was deleted; there is nothing left to restore.".into());
     }
     Ok(run)
-}
-
-/// The target's field errors under the API's names (`target` is the field `field` here).
-pub(super) fn invalid(errors: &FieldErrors, field: &str) -> ApiError {
-    let mut renamed = FieldErrors::new();
-    for (name, message) in errors.iter() {
-        renamed.add(if name == "target" { field } else { name }, message);
-    }
-    ApiError::invalid(&renamed)
-}
-
-/// The restore's own failures: a backup gone meanwhile is 409; a restore that failed (the
-/// checksum, the destination, the target refusing) 422 with its reason, as the restore page says.
-pub(super) fn restore_error(e: AppError) -> ApiError {
-    match e {
-        AppError::NotFound(m) => ApiError::new(StatusCode::CONFLICT, m),
-        AppError::BadRequest(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, m),
-        AppError::Unavailable(m) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, m),
-        AppError::Internal(e) if let Some(outage) = crate::error::outage_in(&e) => {
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, outage.message())
-        }
-        other => ApiError::internal(other),
-    }
 }

@@ -4,8 +4,8 @@
 //! `confirm: "all databases"`.
 
 use super::auth::ApiUser;
-use super::backups::{RestoreInto, Restored, invalid, restore_error};
 use super::error::ApiError;
+use super::restored::{RestoreInto, Restored, invalid, restore_error};
 use crate::runs::databases::DatabaseInto;
 use crate::runs::restore::{RestoreTarget, holds_all_databases};
 use crate::runs::runner::Runner;

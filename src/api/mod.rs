@@ -17,6 +17,7 @@ pub mod overview;
 pub mod pagination;
 pub mod reference;
 pub mod responses;
+pub mod restored;
 pub mod run_copies;
 pub mod run_files;
 pub mod runs;

@@ -5,9 +5,10 @@
 //! `POST /api/v1/backups/volume/{id}/restore`, in `backups.rs`.)
 
 use super::auth::ApiUser;
-use super::backups::{Endpoint, Restored, invalid, restorable, restore_error};
+use super::backups::{Endpoint, restorable};
 use super::error::{ApiError, ErrorBody};
 use super::responses::JsonBodyErrors;
+use super::restored::{Restored, invalid, restore_error};
 use crate::runs::restore::RestoreTarget;
 use crate::runs::runner::Runner;
 use actix_web::http::StatusCode;

@@ -14,18 +14,6 @@ use crate::web::{Flash, Layout};
 use actix_web::HttpResponse;
 use askama::Template;
 
-/// The plan form's destination select; the copies' are `copy_1`, `copy_2`.
-pub const PRIMARY_SELECT: &str = "destination_id";
-
-/// The select a dialog fills, from what was sent: only the plan form's own names are taken.
-pub fn plan_select(sent: Option<&str>) -> &'static str {
-    match sent {
-        Some("copy_1") => "copy_1",
-        Some("copy_2") => "copy_2",
-        _ => PRIMARY_SELECT,
-    }
-}
-
 /// Sent as `HX-Trigger` once the new destination is saved and passed its test.
 pub const SAVED_EVENT: &str = "destination-saved";
 
@@ -48,7 +36,7 @@ struct PlanSelect {
     destinations: Vec<DestinationChoice>,
     selected_destination: String,
     notice: Flash,
-    /// Which of the plan form's selects (see [`plan_select`]).
+    /// Which of the plan form's selects (see [`super::form::plan_select`]).
     select: &'static str,
 }
 

@@ -43,7 +43,7 @@ pub(super) async fn new_form(user: CurrentUser, query: web::Query<NewQuery>) -> 
     // Local is the first type shown; the SFTP servers are offered when the type changes.
     let form = FormView::new(None, "", ProviderKind::Local, &RawFields::new(), &[], &FieldErrors::new())
         .in_dialog(query.dialog.as_deref() == Some("1"))
-        .for_select(dialog::plan_select(query.select.as_deref()));
+        .for_select(super::form::plan_select(query.select.as_deref()));
     form_response(StatusCode::OK, &user, "New destination".into(), "/destinations".into(), form)
 }
 

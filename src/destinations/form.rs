@@ -15,6 +15,18 @@ use crate::providers::compatibility::Compatibility;
 use crate::web::{Layout, form_value};
 use askama::Template;
 
+/// The plan form's destination select; the copies' are `copy_1`, `copy_2`.
+pub const PRIMARY_SELECT: &str = "destination_id";
+
+/// The select a dialog fills, from what was sent: only the plan form's own names are taken.
+pub fn plan_select(sent: Option<&str>) -> &'static str {
+    match sent {
+        Some("copy_1") => "copy_1",
+        Some("copy_2") => "copy_2",
+        _ => PRIMARY_SELECT,
+    }
+}
+
 /// Everything the form body shows: values as typed (never stored secrets) and errors by field.
 pub struct FormView {
     pub editing: Option<String>,
@@ -77,7 +89,7 @@ impl FormView {
             host_key: None,
             dialog: false,
             ids: "",
-            select: super::dialog::PRIMARY_SELECT,
+            select: PRIMARY_SELECT,
             policy: PolicyView::new(kind, values, ""),
             compatibility: None,
             grant_link: None,
@@ -191,7 +203,7 @@ impl Submitted {
             id: form_value(pairs, "id").filter(|v| !v.is_empty()).map(str::to_owned),
             deep: form_value(pairs, "deep").is_some_and(|v| v == "true"),
             dialog: form_value(pairs, "dialog").is_some_and(|v| v == "1"),
-            select: super::dialog::plan_select(form_value(pairs, "select")),
+            select: plan_select(form_value(pairs, "select")),
             input: DestinationInput {
                 name: form_value(pairs, "name").unwrap_or_default().to_owned(),
                 kind: form_value(pairs, "type").unwrap_or(ProviderKind::Local.as_str()).to_owned(),

@@ -2,13 +2,12 @@
 //! `artifacts::mariadb::check`): granted or public, answering as MariaDB or MySQL, the login, the
 //! database, the privileges a consistent dump needs. Each run checks again.
 
-use super::service::PlanError;
 use crate::artifacts::mariadb::MariaDbUrl;
-use crate::db::Db;
+use crate::db::{Db, DbError};
 use secrecy::{ExposeSecret, SecretString};
 
 /// Ok(Err(message)) when the source cannot be backed up, for the `source_url` field.
-pub async fn check(db: &Db, workspace: &str, url: &SecretString) -> Result<Result<(), String>, PlanError> {
+pub async fn check(db: &Db, workspace: &str, url: &SecretString) -> Result<Result<(), String>, DbError> {
     let access = crate::grants::databases::access(db, workspace).await?;
     let checked = match MariaDbUrl::parse(url.expose_secret()) {
         Ok(url) => match url.reach(&access).await {

@@ -326,7 +326,10 @@ impl PlanService {
         let mut fields = changed(&existing, &change, url_changed);
         let before_plan = self.get(workspace, id).await?;
         let before_own: Vec<Option<RetentionPolicy>> = before_plan.copies.iter().map(|c| c.policy).collect();
-        let retention_changed = before_plan.policy != plan.policy || before_own != plan.copy_policies;
+        // A copy without its own retention is no change of retention, whether it was added or removed.
+        let own = |v: &[Option<RetentionPolicy>]| v.iter().rposition(Option::is_some).map_or(0, |i| i + 1);
+        let retention_changed = before_plan.policy != plan.policy
+            || before_own[..own(&before_own)] != plan.copy_policies[..own(&plan.copy_policies)];
         if retention_changed && !fields.iter().any(|f| f == "retention") {
             fields.push("retention".into());
         }

@@ -334,7 +334,11 @@ async fn copies_must_be_other_destinations_of_the_same_workspace(backend: Backen
     // A good one: shown on the plan, changed on an edit, and the change audited.
     let reply = api.post("/api/v1/backup-schedules", body(json!([{"destination_id": second}]))).await;
     assert_eq!(reply.status, 201, "{reply:?}");
-    assert_eq!(reply.json["data"]["copies"], json!([{"destination_id": second}]));
+    assert_eq!(
+        reply.json["data"]["copies"],
+        json!([{"destination_id": second, "retention": null}]),
+        "the plan's retention"
+    );
     let id = reply.json["data"]["id"].as_str().expect("id").to_owned();
     let changed = api.put(&format!("/api/v1/backup-schedules/{id}"), json!({"copies": []})).await;
     assert_eq!((changed.status, &changed.json["data"]["copies"]), (200, &json!([])), "{changed:?}");

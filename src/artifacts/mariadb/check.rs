@@ -8,19 +8,10 @@
 //! warning, since their rows are read without that guarantee.
 
 use super::MariaDbError;
+pub use super::checked::Checked;
 use super::handshake::Address;
 use super::reach::Reachable;
 use super::tools::{query, user_databases};
-use super::url::MariaDbUrl;
-
-/// A server that answered, with a login that works (and the database, when one is named).
-#[derive(Debug, Clone)]
-pub struct Checked {
-    pub url: MariaDbUrl,
-    pub at: Address,
-    /// As the server announced it (`10.11.6-MariaDB`, `8.0.36`).
-    pub version: String,
-}
 
 /// How many table names a warning lists before it counts the rest.
 const LISTED_TABLES: usize = 20;

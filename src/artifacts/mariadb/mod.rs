@@ -12,12 +12,14 @@
 //! (`--local-infile=0`).
 
 pub mod check;
+pub mod checked;
 pub mod handshake;
 pub mod reach;
 pub mod tools;
 pub mod url;
 
-pub use check::{Checked, Privileges};
+pub use check::Privileges;
+pub use checked::Checked;
 pub use reach::Reachable;
 pub use url::{MariaDbUrl, TlsMode};
 

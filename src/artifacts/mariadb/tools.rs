@@ -6,7 +6,7 @@
 //! output, which repeats what the server said, is not shown.
 
 use super::MariaDbError;
-use super::check::Checked;
+use super::checked::Checked;
 use super::handshake::Address;
 use super::url::{SYSTEM_SCHEMAS, TlsMode};
 use crate::artifacts::ByteStream;
