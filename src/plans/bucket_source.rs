@@ -191,8 +191,10 @@ pub async fn open(
 pub async fn check(provider: &S3Provider, prefix: &str) -> Result<(), String> {
     let under = list_prefix(prefix);
     let shown = if under.is_empty() { "the whole bucket".to_owned() } else { format!("“{under}”") };
-    let page = provider.list_page(&under, None, 1).await.map_err(|e| listing_refused(&e, provider, &shown))?;
-    let Some(first) = page.objects.first() else { return Ok(()) };
+    let page = provider.list_page(&under, None, 100).await.map_err(|e| listing_refused(&e, provider, &shown))?;
+    // Read the first object a run would back up (a hostile key is left out, not read).
+    let safe = |key: &str| key.strip_prefix(under.as_str()).is_some_and(|name| unsafe_name(name).is_none());
+    let Some(first) = page.objects.iter().find(|o| safe(&o.key)) else { return Ok(()) };
     provider.read_first_byte(&first.key).await.map_err(|e| {
         format!(
             "the keys may list {shown} but not read its objects (reading “{}” failed: {})",

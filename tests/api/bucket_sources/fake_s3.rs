@@ -80,7 +80,9 @@ impl Served {
                 "GET" if query.contains("list-type=2") => (200, String::new(), self.listing(query).into_bytes()),
                 "GET" => match self.objects.iter().find(|(k, _)| *k == key) {
                     Some((_, content)) => (200, format!("ETag: \"{}\"\r\n", etag(content)), content.clone()),
-                    None => (404, String::new(), b"<Error><Code>NoSuchKey</Code><Message>gone</Message></Error>".to_vec()),
+                    None => {
+                        (404, String::new(), b"<Error><Code>NoSuchKey</Code><Message>gone</Message></Error>".to_vec())
+                    }
                 },
                 "PUT" => {
                     let tag = etag(&body);
