@@ -79,11 +79,11 @@ struct Notes {
 
 impl Notes {
     fn add(&self, note: String) {
-        if let Ok(mut items) = self.items.lock() {
-            if items.len() < NOTED {
-                items.push(note);
-                return;
-            }
+        if let Ok(mut items) = self.items.lock()
+            && items.len() < NOTED
+        {
+            items.push(note);
+            return;
         }
         self.more.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
@@ -263,10 +263,9 @@ pub async fn restore(body: ByteStream, into: Into) -> Result<u64, super::restore
     use super::restore::RestoreError;
     let handle = tokio::runtime::Handle::current();
     let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(body));
-    let written = tokio::task::spawn_blocking(move || write_back(reader, &into, &handle))
+    tokio::task::spawn_blocking(move || write_back(reader, &into, &handle))
         .await
-        .map_err(|e| RestoreError::Target(format!("the restore stopped: {e}")))?;
-    written
+        .map_err(|e| RestoreError::Target(format!("the restore stopped: {e}")))?
 }
 
 fn write_back(

@@ -169,6 +169,9 @@ pub async fn open(
                 // The destination's service and keys; the bucket and prefix are the source's.
                 config.bucket = path.bucket.clone();
                 config.prefix = None;
+                // What a deep test learned is about its uploads (conditional writes would refuse
+                // a confirmed restore over existing keys): a source reads and writes plainly.
+                config.learned = None;
                 (config, path, "source_destination_id")
             }
             Err(m) => return Ok(Err((m, "source_destination_id"))),
