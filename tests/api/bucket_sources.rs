@@ -486,6 +486,19 @@ async fn hostile_keys_are_left_out_and_restores_stay_below_their_prefix(backend:
     assert_eq!(confirmed.status, 200, "{confirmed:?}");
     let keys: Vec<String> = fake.puts.lock().expect("puts").iter().map(|(k, _)| k.clone()).collect();
     assert_eq!(keys, ["src/nested/deep.txt", "src/ok.txt"]);
+    // The restore page: bucket and prefix, and the confirmation next to its field.
+    let form = f.app.get(&format!("/runs/{run_id}/restore")).await;
+    assert!(form.body.contains("Bucket and prefix to restore into"), "{}", form.body);
+    let fields = [("target", "fake-bucket/src"), ("confirm", "")];
+    let refused_page = f.app.post(&format!("/runs/{run_id}/restore"), &fields).await;
+    assert_eq!(refused_page.status, 422, "{}", refused_page.body);
+    assert!(refused_page.body.contains("id=\"f-confirm-error\">“fake-bucket/src” already holds objects"));
+    let fields = [("target", "fake-bucket/from-the-page"), ("confirm", "")];
+    let restored_page = f.app.post(&format!("/runs/{run_id}/restore"), &fields).await;
+    assert_eq!(restored_page.status, 200, "{}", restored_page.body);
+    assert!(restored_page.body.contains("Restored every object into “fake-bucket/from-the-page/”"));
+    let keys: Vec<String> = fake.puts.lock().expect("puts").drain(..).map(|(k, _)| k).collect();
+    assert_eq!(keys, ["src/nested/deep.txt", "src/ok.txt", "from-the-page/nested/deep.txt", "from-the-page/ok.txt"]);
     let wrong_kind =
         api.post(&format!("/api/v1/backups/volume/{run_id}/restore"), json!({"target_path": "/tmp/x"})).await;
     assert_eq!(wrong_kind.status, 422);
