@@ -18,6 +18,7 @@ use crate::api_schedules::create;
 use crate::helpers::{Backend, Moto, TestApp, captured_logs, moto, spawn_app, spawn_with, test_settings};
 use crate::on_both_backends;
 use crate::plans::{fixture, plan_rows};
+use crate::s3_probe::{iam, xml_field};
 use fake_s3::FakeS3;
 use futures::{StreamExt, TryStreamExt};
 use hook::{Hook, HookRelay};
@@ -31,7 +32,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-on_both_backends!(the_check_says_which_step_failed, hostile_keys_are_left_out_and_restores_stay_below_their_prefix);
+on_both_backends!(
+    the_check_says_which_step_failed,
+    hostile_keys_are_left_out_and_restores_stay_below_their_prefix,
+    the_readmes_policy_is_enough_and_a_key_that_only_lists_is_told
+);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn ten_thousand_objects_and_a_gibibyte_round_trip_through_azurite() {
@@ -538,4 +543,59 @@ async fn hostile_keys_are_left_out_and_restores_stay_below_their_prefix(backend:
         assert!(!location.contains(&secret));
         assert!(sealed.is_some_and(|s| !String::from_utf8_lossy(&s).contains(&secret)), "sealed");
     }
+}
+
+/// A moto user with `statements` (IAM actions and moto's operation names both, as
+/// `s3_probe.rs` explains); its (key, secret).
+async fn moto_user(statements: serde_json::Value) -> (String, String) {
+    let user = format!("bucket-source-{}", tag());
+    let policy = json!({"Version": "2012-10-17", "Statement": statements}).to_string();
+    iam(&[("Action", "CreateUser"), ("UserName", &user)]).await;
+    iam(&[("Action", "PutUserPolicy"), ("UserName", &user), ("PolicyName", "source"), ("PolicyDocument", &policy)])
+        .await;
+    let key = iam(&[("Action", "CreateAccessKey"), ("UserName", &user)]).await;
+    (xml_field(&key, "AccessKeyId"), xml_field(&key, "SecretAccessKey"))
+}
+
+async fn the_readmes_policy_is_enough_and_a_key_that_only_lists_is_told(backend: Backend) {
+    let f = fixture(backend).await;
+    let (m, tag) = (moto(), tag());
+    let store = Arc::new(moto_store(&m));
+    let prefix = format!("least-{tag}");
+    let mut expected = BTreeMap::new();
+    for i in 0..3 {
+        let body = small_content(i, &tag);
+        expected.insert(format!("f{i}.txt"), hex_sha(&body));
+        store.put(&StorePath::from(format!("{prefix}/f{i}.txt")), PutPayload::from(body)).await.expect("put");
+    }
+    let bucket = format!("arn:aws:s3:::{}", m.bucket);
+    let list = json!({"Effect": "Allow", "Action": ["s3:ListBucket", "s3:ListObjectsV2", "s3:ListObjects"],
+                      "Resource": bucket,
+                      "Condition": {"StringLike": {"s3:prefix": [format!("{prefix}/*"), format!("{prefix}-restored/*")]}}});
+    let read = json!({"Effect": "Allow", "Action": ["s3:GetObject", "s3:HeadObject"], "Resource": format!("{bucket}/{prefix}/*")});
+    let write = json!({"Effect": "Allow",
+                       "Action": ["s3:PutObject", "s3:CreateMultipartUpload", "s3:UploadPart", "s3:CompleteMultipartUpload"],
+                       "Resource": format!("{bucket}/{prefix}-restored/*")});
+    let api = admin(&f.app).await;
+
+    let (key, secret) = moto_user(json!([list.clone()])).await;
+    let source = json!({"type": "bucket", "url": url_with(&m.endpoint, &key, &secret, &m.bucket, &prefix, &m.region)});
+    let told = refused(&api, source, "source.url").await;
+    assert!(told.contains(&format!("may list “{prefix}/” in bucket")) || told.contains("but not read"), "{told}");
+    assert!(told.contains("but not read its objects"), "{told}");
+
+    let (key, secret) = moto_user(json!([list, read, write])).await;
+    let url = url_with(&m.endpoint, &key, &secret, &m.bucket, &prefix, &m.region);
+    let body = json!({"name": "Least", "cron_expression": "0 2 * * *", "retention_count": 3,
+                      "destination_id": f.destination_id, "source": {"type": "bucket", "url": url}});
+    let schedule = create(&api, body).await;
+    let run = start(&api, &schedule).await;
+    let run = finished(&api, run["id"].as_str().expect("id")).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert!(run["notes"].is_null() || run["notes"] == "", "nothing to report: {run}");
+    let target = format!("{}/{prefix}-restored", m.bucket);
+    let run_id = run["id"].as_str().expect("id");
+    let reply = api.post(&format!("/api/v1/backups/bucket/{run_id}/restore"), json!({"target": target})).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(hashes_under(&store, &format!("{prefix}-restored")).await, expected);
 }
