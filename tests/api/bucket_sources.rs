@@ -460,6 +460,25 @@ async fn hostile_keys_are_left_out_and_restores_stay_below_their_prefix(backend:
     assert_eq!(manifest[1]["sha256"], hex_sha(b"fine"));
     assert_eq!(manifest[1]["etag"], hex::encode(&Sha256::digest(b"fine")[..16]));
 
+    // `devpilot recover` reads it as a folder's archive, the manifest checked and removed.
+    let work = tempfile::tempdir().expect("work");
+    std::fs::write(work.path().join("bucket.tar.zst"), &bytes).expect("write");
+    let recovered = std::process::Command::new(env!("CARGO_BIN_EXE_devpilot"))
+        .args(["recover", "bucket.tar.zst", "--out", "recovered"])
+        .env_clear()
+        .env("HOME", work.path())
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .current_dir(work.path())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("devpilot recover");
+    let said = String::from_utf8_lossy(&recovered.stderr).into_owned() + &String::from_utf8_lossy(&recovered.stdout);
+    assert!(recovered.status.success(), "{said}");
+    let out = work.path().join("recovered");
+    assert_eq!(std::fs::read(out.join("ok.txt")).expect("ok.txt"), b"fine");
+    assert_eq!(std::fs::read(out.join("nested/deep.txt")).expect("deep.txt"), b"deep down");
+    assert!(!out.join(".devpilot").exists(), "the manifest is Devpilot's, not the bucket's");
+
     // A drill reads it through like a folder's: each object's size and hash against the manifest.
     let drilled = crate::drills::drill(&api, &schedule).await;
     assert_eq!(drilled["status"], "passed", "{drilled}");
