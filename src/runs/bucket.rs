@@ -70,15 +70,14 @@ impl Runner {
         let plan = self.plan_row(workspace, &run.plan_id).await.map_err(|_| {
             at_target("This backup's plan is gone, and with it the keys its bucket is written with.".into())
         })?;
-        let (provider, _) = self
-            .bucket_of(&plan)
-            .await
-            .map_err(|m| at_target(format!("The plan's bucket keys cannot be used: {m}.")))?;
-        let mut config_provider = provider;
-        if config_provider.bucket_name() != path.bucket {
-            config_provider = self.bucket_provider_for(&plan, &path.bucket).await.map_err(at_target)?;
-        }
-        let page = config_provider
+        let unusable = |m: String| at_target(format!("The plan's bucket keys cannot be used: {m}."));
+        let (provider, _) = self.bucket_of(&plan).await.map_err(unusable)?;
+        // The same service and keys; another bucket of it when the target names one.
+        let provider = match provider.bucket_name() == path.bucket {
+            true => provider,
+            false => self.bucket_provider_for(&plan, &path.bucket).await.map_err(unusable)?,
+        };
+        let page = provider
             .list_page(&list_prefix(&path.prefix), None, 1)
             .await
             .map_err(|e| at_target(format!("“{}” cannot be listed: {}", path.shown(), e.message)))?;
@@ -93,7 +92,7 @@ impl Runner {
                 ),
             ));
         }
-        Ok(BucketTarget { provider: Arc::new(config_provider), path, existing })
+        Ok(BucketTarget { provider: Arc::new(provider), path, existing })
     }
 
     /// The plan's source service and keys, for another bucket.
@@ -121,7 +120,7 @@ impl Runner {
         self.db().run(move |c| crate::plans::store::find(c, &ws, &id)).await
     }
 
-    /// Writes the archive's objects below the target's prefix; answers how many.
+    /// Writes the archive's objects below the target's prefix.
     pub(super) async fn restore_bucket(&self, body: ByteStream, target: &BucketTarget) -> Result<(), RestoreError> {
         let into = bucket::Into { provider: Arc::clone(&target.provider), prefix: target.path.prefix.clone() };
         bucket::restore(body, into).await.map(drop)

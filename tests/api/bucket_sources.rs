@@ -523,6 +523,11 @@ async fn hostile_keys_are_left_out_and_restores_stay_below_their_prefix(backend:
     assert!(restored_page.body.contains("Restored every object into “fake-bucket/from-the-page/”"));
     let keys: Vec<String> = fake.puts.lock().expect("puts").drain(..).map(|(k, _)| k).collect();
     assert_eq!(keys, ["src/nested/deep.txt", "src/ok.txt", "from-the-page/nested/deep.txt", "from-the-page/ok.txt"]);
+    // Another bucket of the same service, with the same keys (the stand-in keeps its name in the key).
+    let other = restore(json!({"target": "other-bucket/x"})).await;
+    assert_eq!(other.status, 200, "{other:?}");
+    let keys: Vec<String> = fake.puts.lock().expect("puts").drain(..).map(|(k, _)| k).collect();
+    assert_eq!(keys, ["other-bucket/x/nested/deep.txt", "other-bucket/x/ok.txt"]);
     let wrong_kind =
         api.post(&format!("/api/v1/backups/volume/{run_id}/restore"), json!({"target_path": "/tmp/x"})).await;
     assert_eq!(wrong_kind.status, 422);
