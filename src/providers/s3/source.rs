@@ -16,6 +16,8 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_perc
 
 /// Keys asked for per listing page (S3's own maximum).
 pub const PAGE_KEYS: u32 = 1000;
+/// How often a listing page or an object's read is asked when the service answers 5xx.
+const ATTEMPTS: u64 = 3;
 
 /// Every byte but S3's unreserved characters and `/` is escaped in an object's URL.
 const KEY_ESCAPES: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/');
@@ -66,7 +68,17 @@ impl S3Provider {
                 query.append_pair("continuation-token", token);
             }
         }
-        let answer = self.requests().send(http::Method::GET, url.as_str(), &[], Bytes::new(), Payload::Signed).await?;
+        let mut attempt = 0;
+        let answer = loop {
+            let answer =
+                self.requests().send(http::Method::GET, url.as_str(), &[], Bytes::new(), Payload::Signed).await?;
+            attempt += 1;
+            // A service's passing trouble (5xx) is asked again, a few times, before a run fails.
+            if answer.status < 500 || attempt >= ATTEMPTS {
+                break answer;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250 * attempt)).await;
+        };
         if !answer.ok() {
             return Err(answer.error().at(Step::List));
         }
@@ -82,7 +94,15 @@ impl S3Provider {
     /// Reads object `key` (its whole key in the bucket); None when it no longer exists.
     pub async fn read_object(&self, key: &str) -> Result<Option<Reading>, ProviderError> {
         let url = self.url_of(key)?;
-        let response = self.signed_get(url.as_str(), &[]).await?;
+        let mut attempt = 0;
+        let response = loop {
+            let response = self.signed_get(url.as_str(), &[]).await?;
+            attempt += 1;
+            if !response.status().is_server_error() || attempt >= ATTEMPTS {
+                break response;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250 * attempt)).await;
+        };
         let status = response.status();
         if status == reqwest::StatusCode::NOT_FOUND {
             return Ok(None);

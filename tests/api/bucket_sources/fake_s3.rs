@@ -2,7 +2,8 @@
 //! bucket could hold (`../../etc/passwd`, absolute keys, NUL and control characters, very long
 //! keys, folder markers, a key outside the prefix asked for), which no real service lets a test
 //! create through its URL paths. It answers ListObjectsV2 (keys URL-encoded), GET and PUT, and
-//! keeps what was PUT.
+//! keeps what was PUT. Its very first listing answers 500, as a service in passing trouble does
+//! (asked again, it answers).
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use sha2::Digest;
@@ -26,7 +27,12 @@ impl FakeS3 {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let puts = Objects::default();
-        let served = Served { bucket: bucket.to_owned(), objects: Arc::new(objects), stray: stray.to_owned() };
+        let served = Served {
+            bucket: bucket.to_owned(),
+            objects: Arc::new(objects),
+            stray: stray.to_owned(),
+            troubled: Arc::new(std::sync::atomic::AtomicBool::new(true)),
+        };
         let kept = puts.clone();
         tokio::spawn(async move {
             while let Ok((socket, _)) = listener.accept().await {
@@ -43,6 +49,7 @@ struct Served {
     bucket: String,
     objects: Arc<Vec<(String, Vec<u8>)>>,
     stray: String,
+    troubled: Arc<std::sync::atomic::AtomicBool>,
 }
 
 fn etag(body: &[u8]) -> String {
@@ -77,6 +84,16 @@ impl Served {
                 .decode_utf8_lossy()
                 .into_owned();
             let (status, headers, answer) = match method.as_str() {
+                "GET"
+                    if query.contains("list-type=2")
+                        && self.troubled.swap(false, std::sync::atomic::Ordering::SeqCst) =>
+                {
+                    (
+                        500,
+                        String::new(),
+                        b"<Error><Code>InternalError</Code><Message>try again</Message></Error>".to_vec(),
+                    )
+                }
                 "GET" if query.contains("list-type=2") => (200, String::new(), self.listing(query).into_bytes()),
                 "GET" => match self.objects.iter().find(|(k, _)| *k == key) {
                     Some((_, content)) => (200, format!("ETag: \"{}\"\r\n", etag(content)), content.clone()),
