@@ -537,6 +537,12 @@ async fn hostile_keys_are_left_out_and_restores_stay_below_their_prefix(backend:
     let edit = f.app.get(&format!("/plans/{schedule}/edit")).await;
     assert_eq!(edit.status, 200);
     assert!(edit.body.contains("A connection URL is stored"), "the edit form says a URL is kept");
+    let overrides = [("source_kind", "bucket"), ("source_path", ""), ("source_url", "")];
+    let saved = f.save_plan(&format!("/plans/{schedule}"), "Hostile bucket, renamed", &overrides).await;
+    assert_eq!(saved.status, 303, "a blank URL keeps (and checks again) the stored one: {}", saved.body);
+    let kept = api.get(&format!("/api/v1/backup-schedules/{schedule}")).await;
+    assert_eq!(kept.json["data"]["name"], "Hostile bucket, renamed");
+    assert_eq!(kept.json["data"]["source"], shown.json["data"]["source"]);
     for (what, text) in [
         ("the schedule", shown.json.to_string()),
         ("the run", run.to_string()),
