@@ -16,7 +16,11 @@ use crate::hostfs::private::PrivateTemp;
 use crate::plans::bucket_source::{self, BucketPath};
 use crate::plans::store::PlanRow;
 use crate::providers::s3::S3Provider;
+use crate::providers::s3::source::PAGE_KEYS;
 use std::sync::Arc;
+
+/// Listing pages a run's size is counted from before it reads (100,000 objects).
+const SIZED_PAGES: u32 = 100;
 
 /// A checked bucket restore target.
 pub struct BucketTarget {
@@ -53,6 +57,25 @@ impl Runner {
         let (body, notes, slot) = bucket::stream_with_manifest(Arc::new(provider), prefix, read, file);
         let body = self.saving_manifest(run_id, body, slot, temp);
         Ok((body, SourceNotes::new("Bucket objects: ", notes)))
+    }
+
+    /// What reading the bucket will take: the sizes of the objects a run would back up, listed
+    /// beforehand; None past [`SIZED_PAGES`] pages (the run then shows bytes read only).
+    pub(super) async fn bucket_size(&self, plan: &PlanRow) -> Result<u64, String> {
+        let (provider, prefix) = self.bucket_of(plan).await?;
+        let under = list_prefix(&prefix);
+        let (mut total, mut token) = (0u64, None::<String>);
+        for _ in 0..SIZED_PAGES {
+            let page = provider.list_page(&under, token.as_deref(), PAGE_KEYS).await.map_err(|e| e.message)?;
+            let backed_up =
+                |key: &str| key.strip_prefix(under.as_str()).is_some_and(|n| bucket::unsafe_name(n).is_none());
+            total += page.objects.iter().filter(|o| backed_up(&o.key)).map(|o| o.size).sum::<u64>();
+            match page.next {
+                Some(next) if !page.objects.is_empty() => token = Some(next),
+                _ => return Ok(total),
+            }
+        }
+        Err(format!("more than {} objects", u64::from(SIZED_PAGES) * u64::from(PAGE_KEYS)))
     }
 
     /// Checks the restore form's fields for a bucket artifact: `target` (`bucket[/prefix]`, read

@@ -96,8 +96,7 @@ impl Runner {
                 Ok(checked) => checked.database_size().await.map_err(|e| e.to_string()),
                 Err(e) => Err(e),
             },
-            // Known only by listing every object first: the run shows bytes read instead.
-            Source::Bucket(_) => return None,
+            Source::Bucket(_) => self.bucket_size(plan).await,
             Source::Mariadb(_) => match self.checked_mariadb(plan).await {
                 Ok(checked) => checked.size().await.map_err(|e| e.to_string()),
                 Err(e) => Err(e),

@@ -418,6 +418,9 @@ async fn hostile_keys_are_left_out_and_restores_stay_below_their_prefix(backend:
     let run = finished(&api, run["id"].as_str().expect("id")).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     let run_id = run["id"].as_str().expect("id").to_owned();
+    // Its size was listed beforehand (only what it backs up), for the progress.
+    assert_eq!((run["expected_bytes"].as_i64(), run["read_bytes"].as_i64()), (Some(13), Some(13)), "{run}");
+    assert_eq!(run["percent"], 100, "{run}");
     let notes = run["notes"].as_str().unwrap_or_default();
     for said in [
         "“../../etc/passwd” left out: a . or .. segment",
