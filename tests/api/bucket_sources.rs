@@ -45,8 +45,10 @@ async fn ten_thousand_objects_and_a_gibibyte_round_trip_through_azurite() {
 
 const SMALL: usize = 10_000;
 const BIG: u64 = 1 << 30;
-/// The most the test process may grow while the run, the restore and the comparison go on.
-const MEMORY_LIMIT: u64 = 256 << 20;
+/// The most the test process may grow while the run, the restore and the comparison go on: half
+/// the big object, since the process is shared with tests running beside it (alone the growth is
+/// about 60 MiB; holding the object anywhere would be 1 GiB more).
+const MEMORY_LIMIT: u64 = 512 << 20;
 
 fn tag() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..10].to_owned()
