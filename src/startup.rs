@@ -85,7 +85,10 @@ impl Application {
         let tokens = web::Data::new(crate::auth::tokens::TokenService::new(db.clone()));
         let metrics = web::Data::new(crate::metrics::service::MetricsService::new(db.clone()));
         let audit = web::Data::new(crate::audit::service::AuditService::new(db.clone()));
-        let plans = web::Data::new(PlanService::new(db.clone(), cipher.clone(), grant_service.clone()));
+        let plans = web::Data::new(
+            PlanService::new(db.clone(), cipher.clone(), grant_service.clone())
+                .with_destinations(destination_service.clone()),
+        );
         let runner = Runner::new(
             db.clone(),
             destination_service.clone(),

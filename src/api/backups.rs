@@ -155,6 +155,7 @@ pub async fn restore_volume(
         }
         RestoreTarget::Postgres(database) => database.dbname().to_owned(),
         RestoreTarget::Mariadb(database) => database.database().unwrap_or_default().to_owned(),
+        RestoreTarget::Bucket(bucket) => bucket.path.shown(),
     };
     let copy = runner.restore(&user.workspace_id, &run.id, &target).await.map_err(restore_error)?;
     Ok(HttpResponse::Ok().json(Restored {
@@ -172,17 +173,23 @@ pub async fn restore_volume(
 pub(super) enum Endpoint {
     Database,
     Volume,
+    Bucket,
 }
 
 impl Endpoint {
     fn of(kind: &str) -> Endpoint {
-        if matches!(kind, "postgres" | "mariadb") { Endpoint::Database } else { Endpoint::Volume }
+        match kind {
+            "postgres" | "mariadb" => Endpoint::Database,
+            "bucket" => Endpoint::Bucket,
+            _ => Endpoint::Volume,
+        }
     }
 
     fn path(self, run: &str) -> String {
         match self {
             Endpoint::Database => format!("/api/v1/backups/database/{run}/restore"),
             Endpoint::Volume => format!("/api/v1/backups/volume/{run}/restore"),
+            Endpoint::Bucket => format!("/api/v1/backups/bucket/{run}/restore"),
         }
     }
 }
@@ -205,6 +212,7 @@ pub(super) async fn restorable(
             "postgres" => "a PostgreSQL dump",
             "mariadb" => "a MariaDB dump",
             "sqlite" => "a SQLite snapshot",
+            "bucket" => "a bucket archive",
             _ => "a directory archive",
         };
         let right = Endpoint::of(kind).path(&run.id);

@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod auth;
 pub mod backups;
+mod backups_bucket;
 mod backups_mariadb;
 pub mod databases;
 pub mod destinations;
@@ -108,6 +109,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(dialect_003::Dialect003Api::openapi());
     doc.merge(drills::DrillsApi::openapi());
     doc.merge(run_files::RunFilesApi::openapi());
+    doc.merge(backups_bucket::BucketRestoreApi::openapi());
     CommonResponses.modify(&mut doc);
     doc
 }
@@ -133,6 +135,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(notifications::routes)
             .configure(drills::routes)
             .configure(run_files::routes)
+            .configure(backups_bucket::routes)
             .default_service(web::to(|| async {
                 Err::<HttpResponse, _>(ApiError::not_found("There is no such API endpoint."))
             })),

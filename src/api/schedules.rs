@@ -63,6 +63,8 @@ pub enum SourceType {
     Sqlite,
     /// A MariaDB or MySQL database (or every database of a server).
     Mariadb,
+    /// An S3-compatible bucket or a prefix of it.
+    Bucket,
 }
 
 impl SourceType {
@@ -72,6 +74,7 @@ impl SourceType {
             SourceType::Postgres => "postgres",
             SourceType::Sqlite => "sqlite",
             SourceType::Mariadb => "mariadb",
+            SourceType::Bucket => "bucket",
         }
     }
 }
@@ -93,6 +96,7 @@ impl From<&Source> for SourceResource {
             Source::Postgres(_) => SourceType::Postgres,
             Source::Sqlite(_) => SourceType::Sqlite,
             Source::Mariadb(_) => SourceType::Mariadb,
+            Source::Bucket(_) => SourceType::Bucket,
         };
         SourceResource { kind, location: source.location() }
     }
@@ -320,7 +324,12 @@ async fn database_source(
         Err(DatabaseError::NotFound) => return Err(unknown()),
         Err(other) => return Err(other.into()),
     };
-    let source = SourceInput { kind: SourceType::Postgres, path: None, url: Some(url.expose_secret().to_owned()) };
+    let source = SourceInput {
+        kind: SourceType::Postgres,
+        path: None,
+        url: Some(url.expose_secret().to_owned()),
+        destination_id: None,
+    };
     Ok((format!("{name} dump"), source))
 }
 

@@ -157,6 +157,7 @@ mod tests {
                         mode: 0o644,
                         mtime: 0,
                         sha256,
+                        etag: None,
                     });
                 }
                 None => {
@@ -170,6 +171,7 @@ mod tests {
                         mode: 0o755,
                         mtime: 0,
                         sha256: None,
+                        etag: None,
                     });
                 }
             }

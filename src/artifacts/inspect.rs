@@ -147,7 +147,15 @@ mod tests {
 
     fn line(path: &str, body: &[u8]) -> io::Result<Line> {
         let sha256 = Some(hex::encode(sha2::Sha256::digest(body)));
-        Ok(Line { path: path.into(), kind: FILE.into(), size: body.len() as u64, mode: 0o644, mtime: 0, sha256 })
+        Ok(Line {
+            path: path.into(),
+            kind: FILE.into(),
+            size: body.len() as u64,
+            mode: 0o644,
+            mtime: 0,
+            sha256,
+            etag: None,
+        })
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! A directory artifact's manifest: one JSON line per entry of its tar, in tar order,
-//! `{"path","kind","size","mode","mtime","sha256"}`, computed during the backup's walk (a file's
+//! `{"path","kind","size","mode","mtime","sha256"}` (and `"etag"` for a bucket's objects), computed during the backup's walk (a file's
 //! hash from the very bytes the archive holds, so nothing is read twice).
 //!
 //! While the walk runs the lines go, zstd-compressed, into a private file in frames of
@@ -43,6 +43,9 @@ pub struct Line {
     pub mtime: i64,
     /// Lowercase hex SHA-256 of a file's content; null for folders and links.
     pub sha256: Option<String>,
+    /// A bucket object's ETag (without quotes) as its read answered; absent in a folder's lines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
 }
 
 impl Line {
@@ -231,7 +234,7 @@ mod tests {
     use super::*;
 
     fn line(path: &str, kind: &str, size: u64) -> Line {
-        Line { path: path.into(), kind: kind.into(), size, mode: 0o644, mtime: 1, sha256: None }
+        Line { path: path.into(), kind: kind.into(), size, mode: 0o644, mtime: 1, sha256: None, etag: None }
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! Restoring reads an artifact back, verifies its checksum before writing anything, and unpacks
 //! it into a chosen target.
 
+pub mod bucket;
 pub mod channel;
 pub mod checksum;
 pub mod compression;

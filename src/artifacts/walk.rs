@@ -111,7 +111,7 @@ impl<W: Write> Archive<'_, W> {
             return Ok(());
         }
         let (mode, mtime) = (stat.st_mode & 0o7777, stat.st_mtime);
-        manifest.push(&manifest::Line { path, kind: kind.into(), size, mode, mtime, sha256 })
+        manifest.push(&manifest::Line { path, kind: kind.into(), size, mode, mtime, sha256, etag: None })
     }
 }
 

@@ -2,6 +2,7 @@
 //! (`crate::providers::ProviderConfig`) with its name, status, default and workspace.
 
 pub mod audited;
+mod bucket_source;
 mod connecting;
 pub mod dialog;
 pub mod domain;

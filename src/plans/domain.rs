@@ -68,6 +68,9 @@ pub enum Source {
     /// A MariaDB or MySQL database (or all of a server's), by its connection URL without the
     /// password; the full URL is sealed apart as a PostgreSQL one is.
     Mariadb(String),
+    /// An S3-compatible bucket or a prefix of it, by its location without keys (see
+    /// `plans::bucket_source`); a URL with its own keys is sealed apart.
+    Bucket(String),
 }
 
 /// A source as entered: where it is, and for a database the connection URL to seal.
@@ -83,6 +86,7 @@ impl Source {
         ("postgres", "PostgreSQL database"),
         ("mariadb", "MariaDB or MySQL database"),
         ("sqlite", "SQLite database file"),
+        ("bucket", "S3-compatible bucket"),
     ];
 
     /// `path` is the directory or file; `url` the PostgreSQL connection URL.
@@ -94,6 +98,7 @@ impl Source {
             "sqlite" => sqlite_file(path).map(|p| plain(Source::Sqlite(p))).map_err(at_path),
             "postgres" => postgres_url(url).map_err(|m| FieldErrors::single("source_url", m)),
             "mariadb" => mariadb_url(url).map_err(|m| FieldErrors::single("source_url", m)),
+            "bucket" => super::bucket_source::parse(url, "", path),
             other => Err(FieldErrors::single("source_kind", format!("Unknown source type “{other}”."))),
         }
     }
@@ -104,6 +109,7 @@ impl Source {
             Source::Sqlite(_) => "sqlite",
             Source::Postgres(_) => "postgres",
             Source::Mariadb(_) => "mariadb",
+            Source::Bucket(_) => "bucket",
         }
     }
 
@@ -111,7 +117,7 @@ impl Source {
     pub fn location(&self) -> String {
         match self {
             Source::Directory(p) | Source::Sqlite(p) => p.display().to_string(),
-            Source::Postgres(url) | Source::Mariadb(url) => url.clone(),
+            Source::Postgres(url) | Source::Mariadb(url) | Source::Bucket(url) => url.clone(),
         }
     }
 
@@ -128,6 +134,7 @@ impl Source {
                 "mariadb-all.sql.zst"
             }
             Source::Mariadb(_) => "mariadb.sql.zst",
+            Source::Bucket(_) => "bucket.tar.zst",
         }
     }
 
@@ -136,6 +143,7 @@ impl Source {
             "sqlite" => Source::Sqlite(PathBuf::from(location)),
             "postgres" => Source::Postgres(location.to_owned()),
             "mariadb" => Source::Mariadb(location.to_owned()),
+            "bucket" => Source::Bucket(location.to_owned()),
             _ => Source::Directory(PathBuf::from(location)),
         }
     }
@@ -212,6 +220,8 @@ pub struct PlanInput {
     pub source_path: String,
     /// A PostgreSQL source's connection URL: a secret, never rendered back.
     pub source_url: String,
+    /// A bucket source's S3 destination whose keys it reads with (blank: the URL's own keys).
+    pub source_destination_id: String,
     pub destination_id: String,
     /// The copies' destination ids as entered (`copy_1`, `copy_2`; blank: none).
     pub copies: Vec<String>,
@@ -231,8 +241,14 @@ impl NewPlan {
     pub fn parse(input: &PlanInput, now: chrono::NaiveDateTime) -> Result<NewPlan, FieldErrors> {
         let mut errors = FieldErrors::new();
         let name = PlanName::parse(&input.name).map_err(|m| errors.add("name", m)).ok();
-        let source =
-            Source::parse(&input.source_kind, &input.source_path, &input.source_url).map_err(|e| errors.merge(e)).ok();
+        let source = match input.source_kind.as_str() {
+            "bucket" => {
+                super::bucket_source::parse(&input.source_url, &input.source_destination_id, &input.source_path)
+            }
+            kind => Source::parse(kind, &input.source_path, &input.source_url),
+        }
+        .map_err(|e| errors.merge(e))
+        .ok();
         let schedule = Schedule::parse(&input.schedule)
             .and_then(|s| match s.next_after(now) {
                 Some(_) => Ok(s),

@@ -15,7 +15,7 @@ pub fn check(access: &HostAccess, source: Source) -> Result<Source, String> {
     let (path, is_directory) = match &source {
         Source::Directory(path) => (path, true),
         Source::Sqlite(path) => (path, false),
-        Source::Postgres(_) | Source::Mariadb(_) => return Ok(source),
+        Source::Postgres(_) | Source::Mariadb(_) | Source::Bucket(_) => return Ok(source),
     };
     let typed = path.display().to_string();
     let located = access.locate(&typed, Need::Read).map_err(|e| e.to_string())?;

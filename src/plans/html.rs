@@ -142,6 +142,7 @@ fn input_from(pairs: &[(String, String)]) -> PlanInput {
         source_kind: value("source_kind"),
         source_path: value("source_path"),
         source_url: value("source_url"),
+        source_destination_id: value("source_destination_id"),
         destination_id: value("destination_id"),
         copies: (1..=crate::plans::copies::MAX_COPIES).map(|n| value(&crate::plans::copies::field(n))).collect(),
         copy_retention: super::retention_html::copy_retention_from(pairs),
@@ -164,6 +165,7 @@ async fn form_page(
     let grant_link = link_for_refusal(user, &errors, "source_path", &input.source_path, FolderAccess::Read);
     let stored_url = match plan.map(|p| &p.source) {
         Some(Source::Postgres(url) | Source::Mariadb(url)) => url.clone(),
+        Some(Source::Bucket(location)) if super::bucket_source::destination_of(location).is_none() => location.clone(),
         _ => String::new(),
     };
     // A blank URL on an edit keeps the stored one: that is the one refused then.

@@ -1,6 +1,7 @@
 //! Backup plans: a source, a destination, a schedule (5-field cron, UTC) and retention (keep the
 //! last N plus GFS tiers, `gfs.rs`; an Object Lock per artifact, `retention.rs`).
 
+pub mod bucket_source;
 pub mod copies;
 pub mod domain;
 pub mod gfs;

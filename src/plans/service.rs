@@ -47,11 +47,20 @@ impl Plan {
         PlanInput {
             name: self.name.clone(),
             source_kind: self.source.kind().to_owned(),
-            source_path: match self.source {
+            source_path: match &self.source {
                 Source::Postgres(_) | Source::Mariadb(_) => String::new(),
+                Source::Bucket(location) => {
+                    super::bucket_source::destination_of(location).map(|(_, p)| p.shown()).unwrap_or_default()
+                }
                 _ => self.source.location(),
             },
             source_url: String::new(),
+            source_destination_id: match &self.source {
+                Source::Bucket(location) => {
+                    super::bucket_source::destination_of(location).map(|(id, _)| id.to_owned()).unwrap_or_default()
+                }
+                _ => String::new(),
+            },
             destination_id: self.destination_id.clone().unwrap_or_default(),
             copies: self.copies.iter().map(|c| c.destination_id.clone()).collect(),
             copy_retention: self.copies.iter().map(|c| c.policy.as_ref().map(OwnRetentionFields::of)).collect(),
@@ -125,11 +134,18 @@ pub struct PlanService {
     db: Db,
     cipher: Arc<CredentialCipher>,
     grants: GrantService,
+    /// A bucket source's S3 provider is built through the destinations' (their policy and clients).
+    destinations: Option<crate::destinations::service::DestinationService>,
 }
 
 impl PlanService {
     pub fn new(db: Db, cipher: Arc<CredentialCipher>, grants: GrantService) -> PlanService {
-        PlanService { db, cipher, grants }
+        PlanService { db, cipher, grants, destinations: None }
+    }
+
+    /// With the destinations a bucket source reads through (startup sets them).
+    pub fn with_destinations(self, destinations: crate::destinations::service::DestinationService) -> PlanService {
+        PlanService { destinations: Some(destinations), ..self }
     }
 
     pub async fn list(&self, workspace: &str) -> Result<Vec<Plan>, PlanError> {
@@ -190,9 +206,12 @@ impl PlanService {
         now: NaiveDateTime,
     ) -> Result<NewPlan, PlanError> {
         let mut input = input.clone();
-        let database_kind = matches!(input.source_kind.as_str(), "postgres" | "mariadb");
+        let bucket_with_url = input.source_kind == "bucket" && input.source_destination_id.trim().is_empty();
+        let database_kind = matches!(input.source_kind.as_str(), "postgres" | "mariadb") || bucket_with_url;
         let keeps_stored_url = database_kind && input.source_url.trim().is_empty();
-        if let Some(row) = existing.filter(|r| r.source_kind == input.source_kind && keeps_stored_url) {
+        if let Some(row) =
+            existing.filter(|r| r.source_kind == input.source_kind && keeps_stored_url && r.source_secret.is_some())
+        {
             let stored = open_source_secret(&self.cipher, row)
                 .map_err(|m| PlanError::Invalid(FieldErrors::single("source_url", m)))?;
             input.source_url = stored.expose_secret().to_owned();
@@ -220,6 +239,11 @@ impl PlanService {
             && let Err(problem) = self.check_database(workspace, url).await?
         {
             errors.add("source_url", format!("The database cannot be backed up: {problem}."));
+        }
+        if let Ok(NewPlan { source: Source::Bucket(location), source_secret, .. }) = &parsed
+            && let Err((field, problem)) = self.check_bucket(workspace, location, source_secret.as_ref()).await?
+        {
+            errors.add(field, problem);
         }
         let chosen = input.destination_id.trim().to_owned();
         if !chosen.is_empty() {
@@ -283,6 +307,29 @@ impl PlanService {
             Err(e) => Err(e),
         };
         Ok(checked.map_err(|e| e.to_string()))
+    }
+
+    /// A bucket source opened and checked step by step (`plans::bucket_source::check`); the
+    /// field and message otherwise.
+    async fn check_bucket(
+        &self,
+        workspace: &str,
+        location: &str,
+        secret: Option<&SecretString>,
+    ) -> Result<Result<(), (&'static str, String)>, PlanError> {
+        let destinations = self.destinations.as_ref().ok_or_else(|| {
+            PlanError::Invalid(FieldErrors::single("source_kind", "Bucket sources are not available on this server."))
+        })?;
+        let opened =
+            super::bucket_source::open(destinations, workspace, location, secret).await.map_err(bucket_error)?;
+        let (provider, prefix) = match opened {
+            Ok(opened) => opened,
+            Err((message, field)) => return Ok(Err((field, message))),
+        };
+        let field = if super::bucket_source::destination_of(location).is_some() { "source_path" } else { "source_url" };
+        Ok(super::bucket_source::check(&provider, &prefix)
+            .await
+            .map_err(|problem| (field, format!("The bucket cannot be backed up: {problem}."))))
     }
 
     pub async fn create(&self, workspace: &str, input: &PlanInput, by: &Actor) -> Result<Plan, PlanError> {
@@ -472,5 +519,14 @@ fn duplicate_name(name: &str) -> impl FnOnce(DbError) -> PlanError + '_ {
             format!("A plan named \"{name}\" already exists in this workspace."),
         )),
         other => other.into(),
+    }
+}
+
+/// A destination lookup's failure while a bucket source is checked.
+fn bucket_error(e: crate::destinations::service::DestinationError) -> PlanError {
+    use crate::destinations::service::DestinationError;
+    match e {
+        DestinationError::Db(e) => PlanError::from(e),
+        other => PlanError::Invalid(FieldErrors::single("source_destination_id", other.to_string())),
     }
 }

@@ -347,6 +347,7 @@ async fn restore_page(
             "postgres" => "PostgreSQL dump",
             "mariadb" => "MariaDB dump",
             "sqlite" => "SQLite snapshot",
+            "bucket" => "Bucket archive",
             _ => "Directory archive",
         },
         encrypted: run.encrypted,
@@ -385,7 +386,11 @@ async fn restore(
     if !database {
         page.target = typed.trim().to_owned();
     }
-    let target = if page.kind == "mariadb" {
+    let target = if page.kind == "bucket" {
+        let run = runner.find(&user.workspace_id, &path).await?;
+        let confirm = form_value(&form, "confirm").unwrap_or_default();
+        runner.bucket_target(&user.workspace_id, &run, typed, confirm).await.map(RestoreTarget::Bucket)
+    } else if page.kind == "mariadb" {
         let (into, confirm) = (form_value(&form, "into").unwrap_or_default(), form_value(&form, "confirm"));
         page.into = if into == "existing" { "existing" } else { "new" };
         let all = super::restore::holds_all_databases(&runner.find(&user.workspace_id, &path).await?);
@@ -438,6 +443,11 @@ async fn restore(
                         format!("Restored into “{name}”, its backed-up tables replaced; the checksum matched.")
                     }
                 },
+                RestoreTarget::Bucket(bucket) => format!(
+                    "Restored every object into “{}/”{}; the checksum matched.",
+                    bucket.path.shown(),
+                    if bucket.existing { ", objects with the same keys replaced" } else { "" }
+                ),
                 _ => format!("Restored into {}; the checksum matched.", page.target),
             };
             page.outcome = format!("{} Read from {copy}.", page.outcome);

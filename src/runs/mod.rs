@@ -4,6 +4,7 @@
 
 pub mod artifact;
 pub mod artifact_source;
+pub mod bucket;
 pub mod chart;
 pub mod copies;
 pub mod copies_store;

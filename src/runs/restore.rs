@@ -29,6 +29,8 @@ pub enum RestoreTarget {
     Replace(Place),
     /// A database for a MariaDB artifact (built by [`Runner::mariadb_target`]).
     Mariadb(super::mariadb::MariaDbTarget),
+    /// A bucket and prefix for a bucket artifact (built by [`Runner::bucket_target`]).
+    Bucket(super::bucket::BucketTarget),
 }
 
 /// Whether a MariaDB run's artifact holds every database of its server (its key says so).
@@ -43,10 +45,12 @@ pub fn artifact_kind(run: &RunRow) -> &'static str {
         Some("postgres") => "postgres",
         Some("mariadb") => "mariadb",
         Some("sqlite") => "sqlite",
+        Some("bucket") => "bucket",
         Some(_) => "directory",
         None if key.ends_with(".pgdump") => "postgres",
         None if key.ends_with(".sql.zst") && key.contains(".mariadb") => "mariadb",
         None if key.ends_with(".sqlite3") => "sqlite",
+        None if key.ends_with(".bucket.tar.zst") => "bucket",
         None => "directory",
     }
 }
@@ -126,6 +130,7 @@ impl Runner {
             RestoreTarget::SqliteFile(place) => restore::into_sqlite_file(body, place, devpilot).await,
             RestoreTarget::Postgres(database) => self.restore_database(body, database).await,
             RestoreTarget::Mariadb(database) => self.restore_mariadb(body, database).await,
+            RestoreTarget::Bucket(bucket) => self.restore_bucket(body, bucket).await,
         };
         // The private copy goes now, whatever happened (and with `temp` on every early return).
         drop(temp);

@@ -62,6 +62,10 @@ impl Runner {
                 let checked = self.checked_source(plan).await?;
                 Ok((counted(tools::dump(&checked).map_err(|e| e.to_string())?, read), None))
             }
+            Source::Bucket(_) => {
+                let (body, notes) = self.bucket_stream(plan, read, run_id).await?;
+                Ok((body, Some(notes)))
+            }
             Source::Mariadb(_) => {
                 let (body, warning) = self.mariadb_dump(plan, read).await?;
                 let notes = Skipped::new(std::sync::Mutex::new(warning.into_iter().collect()));
@@ -92,6 +96,7 @@ impl Runner {
                 Ok(checked) => checked.database_size().await.map_err(|e| e.to_string()),
                 Err(e) => Err(e),
             },
+            Source::Bucket(_) => self.bucket_size(plan).await,
             Source::Mariadb(_) => match self.checked_mariadb(plan).await {
                 Ok(checked) => checked.size().await.map_err(|e| e.to_string()),
                 Err(e) => Err(e),

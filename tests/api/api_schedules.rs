@@ -438,6 +438,6 @@ async fn the_document_describes_schedules_and_runs(backend: Backend) {
     assert_eq!((retention["minimum"].as_i64(), retention["maximum"].as_i64()), (Some(1), Some(365)), "{retention}");
     let required = schemas["NewSchedule"]["required"].as_array().expect("required");
     assert!(!required.contains(&json!("destination_id")) && !required.contains(&json!("enabled")), "{required:?}");
-    assert_eq!(schemas["SourceType"]["enum"], json!(["directory", "postgres", "sqlite", "mariadb"]));
+    assert_eq!(schemas["SourceType"]["enum"], json!(["directory", "postgres", "sqlite", "mariadb", "bucket"]));
     assert!(schemas["ScheduleResource"]["properties"]["next_run_at"]["type"].to_string().contains("null"));
 }

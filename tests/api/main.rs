@@ -20,6 +20,7 @@ mod azure_least_privilege;
 mod azure_sas;
 mod body_limits;
 mod browser;
+mod bucket_sources;
 mod concurrent_writes;
 mod conformance;
 mod copies;

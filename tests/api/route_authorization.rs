@@ -363,6 +363,7 @@ async fn no_route_lets_the_wrong_caller_in(backend: Backend) {
                 .replace("/backup-runs/{id}", "/backup-runs/{run}")
                 .replace("/backups/database/{id}", "/backups/database/{run}")
                 .replace("/backups/volume/{id}", "/backups/volume/{run}")
+                .replace("/backups/bucket/{id}", "/backups/bucket/{run}")
                 .replace("/databases/{id}", "/databases/{database}")
                 .replace("/database-clones/{id}", "/database-clones/{clone}")
                 .replace("/notification-channels/{id}", "/notification-channels/{channel}"),

@@ -26,6 +26,11 @@ pub struct SourceInput {
     #[serde(default)]
     #[schema(example = "postgres://app:secret@db.internal:5432/shop")]
     pub url: Option<String>,
+    /// bucket: an S3 destination of the workspace whose service and keys read the bucket,
+    /// instead of keys in `url` (`https://ACCESS_KEY:SECRET_KEY@host/bucket/prefix?region=…`);
+    /// with it, `path` is `bucket/prefix`.
+    #[serde(default)]
+    pub destination_id: Option<String>,
 }
 
 /// A new schedule: of a `source`, or of a database of the workspace (`database_id`).
@@ -197,6 +202,7 @@ impl NewSchedule {
             source_kind: source.kind.as_str().to_owned(),
             source_path: source.path.unwrap_or_default(),
             source_url: source.url.unwrap_or_default(),
+            source_destination_id: source.destination_id.unwrap_or_default(),
             destination_id,
             copies,
             copy_retention,
@@ -262,6 +268,7 @@ impl ScheduleChange {
             }
             // Blank keeps the stored URL (the service's rule, as on the edit form).
             input.source_url = source.url.unwrap_or_default();
+            input.source_destination_id = source.destination_id.unwrap_or_default();
         }
     }
 }
@@ -298,6 +305,7 @@ fn api_field(field: &str) -> std::borrow::Cow<'_, str> {
         "source_kind" => "source.type",
         "source_path" => "source.path",
         "source_url" => "source.url",
+        "source_destination_id" => "source.destination_id",
         "schedule" => "cron_expression",
         "retention" => "retention_count",
         other => other,

@@ -11,6 +11,7 @@ mod object_lock;
 mod privilege;
 mod probe;
 mod requests;
+pub mod source;
 mod trailer;
 mod uploads;
 

@@ -85,6 +85,34 @@ impl Requests<'_> {
         self.send_prepared(request.method().clone(), url, request.headers().clone(), body).await
     }
 
+    /// Sends a signed request without a body and hands back the answer unread, whatever its
+    /// status: an object read as a stream (a bucket source's).
+    pub async fn open(
+        &self,
+        method: http::Method,
+        url: &str,
+        headers: &[(&str, String)],
+    ) -> Result<reqwest::Response, ProviderError> {
+        let credential = self.credential().await?;
+        let mut request = http::Request::builder().method(method).uri(url);
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        let mut request = request
+            .body(HttpRequestBody::from(Bytes::new()))
+            .map_err(|e| ProviderError::new(ErrorKind::Provider, format!("invalid request: {e}")))?;
+        AwsAuthorizer::new(&credential, "s3", self.region)
+            .try_authorize(&mut request, None)
+            .map_err(|e| from_object_store(&e, self.endpoint_label))?;
+        let label = self.endpoint_label;
+        self.http.request(request.method().clone(), url)?.headers(request.headers().clone()).send().await.map_err(|e| {
+            match crate::providers::outbound::refusal_in(&e) {
+                Some(refused) => refused.provider_error(),
+                None => transport_error(&e, label),
+            }
+        })
+    }
+
     /// Sends a request whose headers are final (signed by the caller, or not at all).
     pub async fn send_prepared(
         &self,

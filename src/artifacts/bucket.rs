@@ -1,0 +1,380 @@
+//! A bucket (or a prefix of one) as an artifact, and back.
+//!
+//! Backing up: the objects under the prefix are listed a page at a time and each is streamed,
+//! one after another, into a tar archive compressed with zstd — the directory artifact's format,
+//! its manifest (`.devpilot/manifest.jsonl`) one line per object with its ETag beside size and
+//! SHA-256, so restore drills and `devpilot recover` read it as they read a folder's. Memory is a
+//! listing page and the chunks in flight, whatever the objects' sizes.
+//!
+//! Keys are hostile input: a tar entry is named by the key below the prefix only when that name
+//! is safe ([`safe_name`]: no `..`, no absolute or empty segments, no control characters, not too
+//! long); any other object is left out and named in the run's notes, as is an object that vanished
+//! between the listing and its read, or whose ETag or size changed meanwhile (the version read is
+//! kept, and said so: never mixed in silently).
+//!
+//! Restoring: each file entry of the archive is written back as `{prefix}/{name}`, its name judged
+//! by the same rule again, anything but plain files refused.
+
+use super::channel::produced_by;
+use super::compression::ZSTD_LEVEL;
+use super::directory::ManifestSlot;
+use super::manifest::{self, Hashing, Line};
+use super::walk::Skipped;
+use super::{ByteStream, SourceRead, counted};
+use crate::providers::s3::S3Provider;
+use crate::providers::s3::source::{Listed, PAGE_KEYS};
+use std::io::{self, Read, Write};
+use std::sync::Arc;
+
+/// S3's own limit on a key, in bytes.
+pub const MAX_KEY: usize = 1024;
+/// At most this many objects are named in a run's notes; the rest are counted.
+const NOTED: usize = 50;
+
+/// Why `name` (a key below the source's prefix) cannot name an archive entry or a key to write;
+/// None when it can.
+pub fn unsafe_name(name: &str) -> Option<&'static str> {
+    if name.is_empty() || name.len() > MAX_KEY {
+        return Some(if name.is_empty() { "an empty name" } else { "longer than 1,024 bytes" });
+    }
+    if name.starts_with('/') {
+        return Some("an absolute name");
+    }
+    if name.chars().any(char::is_control) {
+        return Some("control characters in its name");
+    }
+    if name.contains('\\') {
+        return Some("a backslash in its name");
+    }
+    if name.split('/').any(|s| s == "." || s == "..") {
+        return Some("a . or .. segment");
+    }
+    if name.split('/').any(str::is_empty) {
+        return Some("an empty segment (a folder marker or //)");
+    }
+    None
+}
+
+/// `name` as it is safe to show in a note: escaped, and cut short.
+pub fn shown(name: &str) -> String {
+    let escaped: String = name.chars().flat_map(char::escape_debug).collect();
+    match escaped.char_indices().nth(120) {
+        Some((at, _)) => format!("{}…", &escaped[..at]),
+        None => escaped,
+    }
+}
+
+/// A prefix as a listing takes it: `a/b` lists `a/b/`; blank lists the whole bucket.
+pub fn list_prefix(prefix: &str) -> String {
+    let prefix = prefix.trim_matches('/');
+    if prefix.is_empty() { String::new() } else { format!("{prefix}/") }
+}
+
+/// The run's notes about the bucket, a bounded number named.
+#[derive(Clone, Default)]
+struct Notes {
+    items: Skipped,
+    more: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Notes {
+    fn add(&self, note: String) {
+        if let Ok(mut items) = self.items.lock()
+            && items.len() < NOTED
+        {
+            items.push(note);
+            return;
+        }
+        self.more.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn close(&self) {
+        let more = self.more.load(std::sync::atomic::Ordering::Relaxed);
+        if more > 0 {
+            self.add_unbounded(format!("and {more} more objects like these"));
+        }
+    }
+
+    fn add_unbounded(&self, note: String) {
+        if let Ok(mut items) = self.items.lock() {
+            items.push(note);
+        }
+    }
+}
+
+/// Streams the objects under `prefix` of `provider`'s bucket as `.tar.zst` with its manifest
+/// (lines kept, compressed, in `file`, a new private file). The notes (objects left out,
+/// vanished or changed) are complete once the stream has ended; the manifest is in the slot once
+/// it has ended well. Object bytes read are added to `read`.
+pub fn stream_with_manifest(
+    provider: Arc<S3Provider>,
+    prefix: String,
+    read: SourceRead,
+    file: std::fs::File,
+) -> (ByteStream, Skipped, ManifestSlot) {
+    let notes = Notes::default();
+    let slot = ManifestSlot::default();
+    let (noted, filled) = (notes.clone(), Arc::clone(&slot));
+    let handle = tokio::runtime::Handle::current();
+    let body = produced_by(move |out| {
+        let encoder = zstd::Encoder::new(out, ZSTD_LEVEL)?;
+        let mut tar = tar::Builder::new(encoder);
+        let mut writer = manifest::Writer::new(file);
+        let archive = Archive { provider, handle, read, notes: noted.clone() };
+        archive.objects(&prefix, &mut tar, &mut writer)?;
+        noted.close();
+        let written = writer.finish()?;
+        manifest::append_to(&mut tar, &written)?;
+        tar.into_inner()?.finish()?.flush()?;
+        if let Ok(mut slot) = filled.lock() {
+            *slot = Some(written);
+        }
+        Ok(())
+    });
+    (body, notes.items, slot)
+}
+
+/// What the blocking archive writer needs to read the bucket.
+struct Archive {
+    provider: Arc<S3Provider>,
+    handle: tokio::runtime::Handle,
+    read: SourceRead,
+    notes: Notes,
+}
+
+fn provider_error(e: crate::providers::ProviderError) -> io::Error {
+    io::Error::other(e.message)
+}
+
+impl Archive {
+    fn objects<W: Write>(
+        &self,
+        prefix: &str,
+        tar: &mut tar::Builder<W>,
+        writer: &mut manifest::Writer,
+    ) -> io::Result<()> {
+        let listed_under = list_prefix(prefix);
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .handle
+                .block_on(self.provider.list_page(&listed_under, token.as_deref(), PAGE_KEYS))
+                .map_err(provider_error)?;
+            for listed in &page.objects {
+                self.object(&listed_under, listed, tar, writer)?;
+            }
+            match page.next {
+                Some(next) if !page.objects.is_empty() => token = Some(next),
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    fn object<W: Write>(
+        &self,
+        listed_under: &str,
+        listed: &Listed,
+        tar: &mut tar::Builder<W>,
+        writer: &mut manifest::Writer,
+    ) -> io::Result<()> {
+        // A service that answers with keys outside the prefix asked for is not followed there.
+        let Some(name) = listed.key.strip_prefix(listed_under) else {
+            self.notes.add(format!("“{}” left out: not under the prefix", shown(&listed.key)));
+            return Ok(());
+        };
+        if let Some(why) = unsafe_name(name) {
+            self.notes.add(format!("“{}” left out: {why}", shown(name)));
+            return Ok(());
+        }
+        let Some(reading) = self.handle.block_on(self.provider.read_object(&listed.key)).map_err(provider_error)?
+        else {
+            self.notes.add(format!("“{}” vanished after it was listed: not backed up", shown(name)));
+            return Ok(());
+        };
+        if reading.etag != listed.etag || reading.size != listed.size {
+            self.notes.add(format!(
+                "“{}” changed after it was listed (ETag {} → {}, {} → {} bytes): the version read is backed up",
+                shown(name),
+                shown(&listed.etag),
+                shown(&reading.etag),
+                listed.size,
+                reading.size
+            ));
+        }
+        let mtime = listed.last_modified.map_or(0, |t| t.timestamp().max(0));
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(tar::EntryType::Regular);
+        header.set_size(reading.size);
+        header.set_mode(0o644);
+        header.set_mtime(u64::try_from(mtime).unwrap_or(0));
+        let body = counted(reading.body, self.read.clone());
+        let bridge =
+            tokio_util::io::SyncIoBridge::new_with_handle(tokio_util::io::StreamReader::new(body), self.handle.clone());
+        let mut content = Hashing::new(Exactly { inner: bridge, left: reading.size });
+        tar.append_data(&mut header, name, &mut content)?;
+        if content.inner.left != 0 {
+            return Err(io::Error::other(format!("“{}” ended before its length", shown(name))));
+        }
+        writer.push(&Line {
+            path: name.to_owned(),
+            kind: manifest::FILE.into(),
+            size: reading.size,
+            mode: 0o644,
+            mtime,
+            sha256: Some(content.hex()),
+            etag: Some(reading.etag),
+        })
+    }
+}
+
+/// A reader that gives exactly `left` bytes of `inner`: more is an error (the archive's header
+/// already holds the length), fewer shows in `left` at the end.
+struct Exactly<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R: Read> Read for Exactly<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.left == 0 {
+            let mut probe = [0u8; 1];
+            return match self.inner.read(&mut probe)? {
+                0 => Ok(0),
+                _ => Err(io::Error::other("the object is longer than its length")),
+            };
+        }
+        let room = usize::try_from(self.left).unwrap_or(usize::MAX).min(buf.len());
+        let n = self.inner.read(&mut buf[..room])?;
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+/// Where a restore writes: `provider`'s bucket, below `prefix` (blank: the bucket's top).
+pub struct Into {
+    pub provider: Arc<S3Provider>,
+    pub prefix: String,
+}
+
+/// Writes every file of the archive (`body`, decrypted) back into the bucket, one object at a
+/// time; answers how many were written. The manifest entry is skipped; a link, a device or an
+/// unsafe name refuses the archive (nothing after it is written).
+pub async fn restore(body: ByteStream, into: Into) -> Result<u64, super::restore::RestoreError> {
+    use super::restore::RestoreError;
+    let handle = tokio::runtime::Handle::current();
+    let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(body));
+    tokio::task::spawn_blocking(move || write_back(reader, &into, &handle))
+        .await
+        .map_err(|e| RestoreError::Target(format!("the restore stopped: {e}")))?
+}
+
+fn write_back(
+    reader: impl Read,
+    into: &Into,
+    handle: &tokio::runtime::Handle,
+) -> Result<u64, super::restore::RestoreError> {
+    use super::restore::RestoreError;
+    let decoder = zstd::Decoder::new(reader).map_err(RestoreError::Read)?;
+    let mut archive = tar::Archive::new(decoder);
+    let mut written = 0u64;
+    let under = list_prefix(&into.prefix);
+    for entry in archive.entries().map_err(RestoreError::Read)? {
+        let mut entry = entry.map_err(RestoreError::Read)?;
+        if manifest::is_manifest_entry(&mut entry) {
+            continue;
+        }
+        let name = Line::path_of(&entry.path().map_err(RestoreError::Read)?);
+        let kind = entry.header().entry_type();
+        if kind.is_dir() && unsafe_name(&name).is_none() {
+            continue;
+        }
+        if let Some(why) = unsafe_name(&name) {
+            return Err(RestoreError::Target(format!(
+                "the archive holds “{}” ({why}); nothing more written",
+                shown(&name)
+            )));
+        }
+        if !kind.is_file() {
+            return Err(RestoreError::Target(format!("“{}” is not a plain file; nothing more written", shown(&name))));
+        }
+        let key = format!("{under}{name}");
+        if key.len() > MAX_KEY {
+            return Err(RestoreError::Target(format!(
+                "“{}” would be longer than 1,024 bytes below this prefix; nothing more written",
+                shown(&name)
+            )));
+        }
+        put_entry(&mut entry, &key, into, handle)?;
+        written += 1;
+    }
+    Ok(written)
+}
+
+/// One entry's bytes into one object, through a small channel: a chunk in flight at a time.
+fn put_entry(
+    entry: &mut impl Read,
+    key: &str,
+    into: &Into,
+    handle: &tokio::runtime::Handle,
+) -> Result<(), super::restore::RestoreError> {
+    use super::restore::RestoreError;
+    use futures::StreamExt;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<io::Result<bytes::Bytes>>(4);
+    let body: ByteStream = futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).boxed();
+    let (provider, owned) = (Arc::clone(&into.provider), key.to_owned());
+    let upload = handle.spawn(async move { provider.write_object(&owned, body).await });
+    let mut buf = vec![0u8; super::channel::CHUNK];
+    let sent = loop {
+        match entry.read(&mut buf) {
+            Ok(0) => break Ok(()),
+            Ok(n) => {
+                if tx.blocking_send(Ok(bytes::Bytes::copy_from_slice(&buf[..n]))).is_err() {
+                    break Ok(());
+                }
+            }
+            Err(e) => {
+                let _ = tx.blocking_send(Err(io::Error::other(e.to_string())));
+                break Err(RestoreError::Read(e));
+            }
+        }
+    };
+    drop(tx);
+    let uploaded = handle.block_on(upload).map_err(|e| RestoreError::Target(format!("the upload stopped: {e}")))?;
+    sent?;
+    uploaded.map(drop).map_err(|e| RestoreError::Target(format!("writing “{}” failed: {}", shown(key), e.message)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_names_are_refused() {
+        for (name, why) in [
+            ("../../etc/passwd", ". or .."),
+            ("a/./b", ". or .."),
+            ("/etc/passwd", "absolute"),
+            ("a\0b", "control"),
+            ("a\nb", "control"),
+            ("a\u{1b}[31m", "control"),
+            ("folder/", "empty segment"),
+            ("a//b", "empty segment"),
+            ("", "empty name"),
+            ("a\\..\\b", "backslash"),
+        ] {
+            assert!(unsafe_name(name).is_some_and(|w| w.contains(why)), "{name:?}: {:?}", unsafe_name(name));
+        }
+        assert!(unsafe_name(&"k".repeat(1025)).is_some());
+        for fine in ["a", "photos/2026/ü 1.jpg", "..a/b..", ".hidden", &"k".repeat(1024)] {
+            assert_eq!(unsafe_name(fine), None, "{fine}");
+        }
+    }
+
+    #[test]
+    fn notes_show_names_escaped_and_short() {
+        assert_eq!(shown("a\0b\n"), "a\\0b\\n");
+        assert!(shown(&"x".repeat(500)).chars().count() <= 121);
+        assert_eq!(list_prefix("/a/b/"), "a/b/");
+        assert_eq!(list_prefix(""), "");
+    }
+}
