@@ -3,9 +3,10 @@
 //! holds nothing by default, one with objects only with `bucket/prefix` typed again in `confirm`.
 
 use super::auth::ApiUser;
-use super::backups::{Endpoint, Restored, invalid, restorable, restore_error};
+use super::backups::{Endpoint, restorable};
 use super::error::{ApiError, ErrorBody};
 use super::responses::JsonBodyErrors;
+use super::restored::{Restored, invalid, restore_error};
 use crate::runs::restore::RestoreTarget;
 use crate::runs::runner::Runner;
 use actix_web::{HttpResponse, web};
