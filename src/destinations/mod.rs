@@ -25,3 +25,4 @@ mod saving;
 pub mod service;
 pub mod store;
 mod testing;
+mod token_keeper;

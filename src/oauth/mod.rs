@@ -6,6 +6,7 @@
 //! A state is random and single-use, expires after ten minutes, and is bound to the user, their
 //! browser session and the destination; anything else is refused with a page that says why.
 
+pub mod consent;
 pub mod html;
 pub mod service;
 pub mod store;
