@@ -228,3 +228,33 @@ async fn rotated_refresh_tokens_are_stored_sealed(backend: Backend) {
     let list = app.get("/destinations").await;
     assert!(list.body.contains(">Reconnect</button>"), "the row offers to reconnect");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_drive_cancels_the_session_and_leaves_nothing() {
+    let setup = Setup::new(OneDrive::own().await).await;
+    let f = setup.fixture().await;
+    let p = provider(&setup, &f, &f.good);
+    let used = count(&setup.drive.state().await, "used");
+    setup.drive.set_quota(used + 12 * 1024 * 1024).await;
+    let failed = p.put("full.bin", body(20 * 1024 * 1024).1).await.expect_err("the drive is full");
+    assert!(failed.to_string().contains("quotaLimitReached"), "{failed}");
+    let state = setup.drive.state().await;
+    assert_eq!(count(&state, "cancelled"), 1, "the session was deleted");
+    assert_eq!(count(&state, "sessions"), 0);
+    let names: Vec<String> =
+        setup.drive.children(&setup.access, &setup.folder).await.into_iter().map(|(n, _)| n).collect();
+    assert!(!names.contains(&"full.bin".to_owned()), "nothing half-written: {names:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_answer_resumes_where_graph_expects() {
+    let setup = Setup::new(OneDrive::own().await).await;
+    let f = setup.fixture().await;
+    let p = provider(&setup, &f, &f.good);
+    setup.drive.lose_answers(2).await;
+    let (data, stream) = body(35 * 1024 * 1024);
+    assert_eq!(p.put("resumed.bin", stream).await.expect("put"), data.len() as u64);
+    assert_eq!(conformance::read_all(p.as_ref(), "resumed.bin").await, data, "no fragment twice, none skipped");
+    let state = setup.drive.state().await;
+    assert_eq!((count(&state, "uploads"), count(&state, "cancelled")), (1, 0), "one session, resumed");
+}

@@ -91,6 +91,16 @@ impl OneDrive {
         self.control("expire", json!({})).await;
     }
 
+    /// The drive's size, in bytes.
+    pub async fn set_quota(&self, total: u64) {
+        self.control("quota", json!({"total": total})).await;
+    }
+
+    /// The next `count` fragments are kept but their answers lost.
+    pub async fn lose_answers(&self, count: u32) {
+        self.control("lose_answer", json!({"count": count})).await;
+    }
+
     pub async fn revoke(&self, refresh_token: &str) {
         self.control("revoke", json!({"refresh_token": refresh_token})).await;
     }
