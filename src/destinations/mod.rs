@@ -6,6 +6,8 @@ mod connecting;
 pub mod dialog;
 pub mod domain;
 mod editing;
+mod folder_picker;
+mod folders;
 mod form;
 pub mod health;
 mod health_store;

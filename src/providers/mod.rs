@@ -10,6 +10,7 @@ pub mod chunks;
 pub mod cloudinary;
 pub mod compatibility;
 mod config;
+pub mod folders;
 pub mod gcs;
 pub mod google_auth;
 pub mod google_drive;
@@ -297,6 +298,12 @@ pub trait Provider: Send + Sync {
     /// the service supports and whether the key can do more than it needs. Never fails: each
     /// check's failure is a finding.
     async fn compatibility(&self) -> Option<compatibility::Compatibility> {
+        None
+    }
+
+    /// Browsing and making folders, for the types whose destination is a folder people pick
+    /// in a drive (Google Drive, OneDrive).
+    fn folders(&self) -> Option<&dyn folders::FolderBrowser> {
         None
     }
 

@@ -15,6 +15,7 @@ use futures::{StreamExt, TryStreamExt};
 use secrecy::SecretString;
 use serde::Deserialize;
 
+mod folders;
 mod graph;
 mod upload;
 
@@ -113,11 +114,19 @@ pub struct OneDriveProvider {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct DriveItem {
     #[serde(default)]
+    pub id: String,
+    #[serde(default)]
     pub name: String,
     #[serde(default)]
     pub size: u64,
     pub folder: Option<serde_json::Value>,
     pub last_modified_date_time: Option<chrono::DateTime<chrono::Utc>>,
+    pub parent_reference: Option<ParentReference>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ParentReference {
+    pub id: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -315,6 +324,10 @@ impl Provider for OneDriveProvider {
         check_key(key)?;
         let url = self.item_url(key);
         self.send(|| self.api.delete(&url)).await.map(drop)
+    }
+
+    fn folders(&self) -> Option<&dyn super::folders::FolderBrowser> {
+        Some(self)
     }
 }
 

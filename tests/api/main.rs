@@ -41,6 +41,7 @@ mod dump_imports;
 mod every_destination;
 mod file_modes;
 mod fingerprint;
+mod folder_picker;
 mod fresh_from_memory;
 mod gfs_retention;
 mod grants;

@@ -177,6 +177,14 @@ impl OneDrive {
         answer["id"].as_str().expect("an item id").to_owned()
     }
 
+    /// The ID of the item named `name` in `folder`, if there is one.
+    pub async fn child_id(&self, access: &str, folder: &str, name: &str) -> Option<String> {
+        let url = format!("{}/v1.0/me/drive/items/{folder}/children", self.endpoint);
+        let answer: Value =
+            self.http.get(url).bearer_auth(access).send().await.expect("children").json().await.expect("JSON");
+        answer["value"].as_array()?.iter().find(|i| i["name"] == name).and_then(|i| i["id"].as_str()).map(str::to_owned)
+    }
+
     /// The names and sizes in a folder.
     pub async fn children(&self, access: &str, folder: &str) -> Vec<(String, u64)> {
         let url = format!("{}/v1.0/me/drive/items/{folder}/children", self.endpoint);
