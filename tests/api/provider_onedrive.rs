@@ -112,7 +112,7 @@ impl Setup {
     }
 }
 
-on_both_backends!(onedrive_conformance, rotated_refresh_tokens_are_stored_sealed);
+on_both_backends!(onedrive_conformance, rotated_refresh_tokens_are_stored_sealed, backups_restore_on_onedrive);
 
 async fn onedrive_conformance(backend: Backend) {
     let setup = Setup::new(OneDrive::shared()).await;
@@ -257,4 +257,31 @@ async fn a_lost_answer_resumes_where_graph_expects() {
     assert_eq!(conformance::read_all(p.as_ref(), "resumed.bin").await, data, "no fragment twice, none skipped");
     let state = setup.drive.state().await;
     assert_eq!((count(&state, "uploads"), count(&state, "cancelled")), (1, 0), "one session, resumed");
+}
+
+/// A backup run and its restore through a OneDrive destination: each (the save's test, the run,
+/// the restore, a second run) refreshes with the token the last one stored.
+async fn backups_restore_on_onedrive(backend: Backend) {
+    use crate::every_destination::{app_with_destination, plan_form, run_and_wait};
+    let setup = Setup::new(OneDrive::own().await).await;
+    let fixture = setup.fixture().await;
+    let (app, destination) = app_with_destination(&fixture, backend).await;
+    let source = tempfile::tempdir().expect("source");
+    crate::runs::fill(source.path());
+    app.grant_folder(source.path(), "read").await;
+    let source_path = source.path().to_string_lossy().into_owned();
+    let form = plan_form("Files", &destination, &[("source_kind", "directory"), ("source_path", &source_path)]);
+    assert_eq!(app.post("/plans", &form).await.status, 303);
+    let run = run_and_wait(&app, "Files", 1).await;
+    let place = tempfile::tempdir().expect("restore place");
+    app.grant_folder(place.path(), "read_write").await;
+    let into = place.path().join("restored");
+    let restored = app.post(&format!("/runs/{}/restore", run.id), &[("target", &into.to_string_lossy())]).await;
+    assert!(restored.body.contains("the checksum matched"), "{}", restored.body);
+    assert_eq!(crate::artifacts::tree(&into), crate::artifacts::tree(source.path()));
+    run_and_wait(&app, "Files", 2).await;
+    let refreshes = count(&setup.drive.state().await, "refreshes");
+    assert!(refreshes >= 4, "each of the test, two runs and the restore refreshed: {refreshes}");
+    let live = stored(&app, "Everywhere").await.get("refresh_token").expect("stored").to_owned();
+    assert_eq!(setup.drive.refresh(&setup.client_id, SECRET, &live).await.0, 200, "the stored token is the live one");
 }
