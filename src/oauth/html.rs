@@ -1,6 +1,6 @@
-//! The consent flow's two routes: start (a POST from the destination's row, answered with a
-//! redirect to Google, or an htmx redirect) and Google's callback (back to the destinations with a notice, or a page
-//! saying why it was refused).
+//! The consent flow's two routes, Google's and Microsoft's alike: start (a POST from the
+//! destination's row, answered with a redirect to the consent page, or an htmx redirect) and the
+//! callback (back to the destinations with a notice, or a page saying why it was refused).
 
 use super::service::{Callback, Finished, OAuthError, OAuthService, Refusal, Requester, random_token};
 use crate::auth::CurrentUser;

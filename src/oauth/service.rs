@@ -19,7 +19,7 @@ use oauth2::PkceCodeChallenge;
 use secrecy::SecretString;
 use std::sync::Arc;
 
-/// How long Google's consent may take.
+/// How long a consent (Google's or Microsoft's) may take.
 const STATE_LIFETIME: chrono::Duration = chrono::Duration::minutes(10);
 /// Used and expired states are kept this long, so a replay is named as such.
 const KEEP_USED: chrono::Duration = chrono::Duration::days(1);
@@ -42,22 +42,22 @@ pub enum Refusal {
 impl Refusal {
     pub fn title(self) -> &'static str {
         match self {
-            Refusal::Expired => "Google sign-in expired",
-            Refusal::Replayed => "Google sign-in already used",
-            _ => "Google sign-in refused",
+            Refusal::Expired => "Sign-in expired",
+            Refusal::Replayed => "Sign-in already used",
+            _ => "Sign-in refused",
         }
     }
 
     pub fn reason(self) -> &'static str {
         match self {
             Refusal::Missing => {
-                "Google's answer is missing its state or code, so it cannot be matched to a request of yours."
+                "The consent page's answer is missing its state or code, so it cannot be matched to a request of yours."
             }
-            Refusal::Unknown => "This Google sign-in does not match any request started here.",
-            Refusal::Replayed => "This Google sign-in was already used. Each one works once.",
-            Refusal::Expired => "This Google sign-in expired: it must be finished within 10 minutes of starting it.",
-            Refusal::OtherSession => "This Google sign-in was started in another browser session, not this one.",
-            Refusal::OtherWorkspace => "This Google sign-in was started in another workspace; switch back to it first.",
+            Refusal::Unknown => "This sign-in does not match any request started here.",
+            Refusal::Replayed => "This sign-in was already used. Each one works once.",
+            Refusal::Expired => "This sign-in expired: it must be finished within 10 minutes of starting it.",
+            Refusal::OtherSession => "This sign-in was started in another browser session, not this one.",
+            Refusal::OtherWorkspace => "This sign-in was started in another workspace; switch back to it first.",
         }
     }
 }
