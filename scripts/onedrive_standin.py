@@ -19,7 +19,8 @@ at most 60 MiB, contiguous: 400 for a bad size, 416 for an overlap or a gap; 202
 nextExpectedRanges until the last, which answers 201 with the item; GET tells the ranges still
 expected; DELETE cancels; the first fragment PUT of each session answers 429 with Retry-After: 1),
 content download (302 to a pre-authenticated URL), delete (to the recycle bin: `quota.deleted`
-grows and `quota.used` keeps counting it).
+grows and `quota.used` keeps counting it). A fragment that would overfill the drive answers 507
+quotaLimitReached, as Graph does.
 
 Upload and download URLs are on another host (`--upload-host`, a name that resolves to this
 machine): a request there carrying an Authorization header is refused with 401, as Graph's
@@ -30,6 +31,10 @@ Controls for the tests (POST, JSON answers):
   /_control/grant       {"client_id", "scope"} → {"refresh_token"} without the browser
   /_control/expire      every access token expires now
   /_control/revoke      {"refresh_token"} revokes it
+  /_control/quota       {"total"} sets the drive's size in bytes
+  /_control/lose_answer {"count"} the next fragments are stored but their answers lost (the
+                        connection closes), as when a network drops: the client must ask the
+                        session where to go on
   /_control/state       (GET) counts: uploads started, 429s sent, sessions cancelled, requests
                         that wrongly carried Authorization to the upload host, items, recycle bin
 
@@ -78,6 +83,8 @@ class Store:
         self.sessions = {}  # session id -> {parent, name, total, next, file, throttled}
         self.counts = {"uploads": 0, "throttled": 0, "cancelled": 0, "auth_on_upload_host": 0, "refreshes": 0}
         self.root = self.new_item(None, "root", folder=True)
+        self.quota_total = 5 * 1024**3
+        self.lose_answers = 0
 
     def new_item(self, parent, name, folder=False):
         item_id = secrets.token_hex(8).upper()
@@ -283,7 +290,7 @@ class Handler(BaseHTTPRequestHandler):
     # --- Graph -----------------------------------------------------------------------------------
     def drive(self):
         used, deleted = self.store.used()
-        total = 5 * 1024**3
+        total = self.store.quota_total
         return {
             "id": self.store.drive_id,
             "driveType": "personal",
@@ -521,6 +528,12 @@ class Handler(BaseHTTPRequestHandler):
             self.drain()
             return self.graph_error(429, "activityLimitReached", "Too many requests: retry after the delay.",
                                     {"Retry-After": "1"})
+        with self.store.lock:
+            used, _ = self.store.used()
+            partial = sum(s["next"] for s in self.store.sessions.values())
+        if used + partial + size > self.store.quota_total:
+            self.drain()
+            return self.graph_error(507, "quotaLimitReached", "Insufficient Space Available")
         with open(session["file"], "ab") as f:
             remaining = size
             while remaining > 0:
@@ -532,6 +545,12 @@ class Handler(BaseHTTPRequestHandler):
         if remaining:
             return None
         session["next"] = end + 1
+        with self.store.lock:
+            lose = end + 1 < total and self.store.lose_answers > 0
+            self.store.lose_answers -= 1 if lose else 0
+        if lose:
+            self.close_connection = True
+            return None
         if end + 1 < total:
             return self.send_json(202, {"nextExpectedRanges": [f"{end + 1}-"]})
         with self.store.lock:
@@ -574,6 +593,12 @@ class Handler(BaseHTTPRequestHandler):
             if what == "revoke":
                 if body.get("refresh_token") in store.refresh:
                     store.refresh[body["refresh_token"]]["state"] = "revoked"
+                return self.send_json(200, {"ok": True})
+            if what == "quota":
+                store.quota_total = int(body["total"])
+                return self.send_json(200, {"ok": True})
+            if what == "lose_answer":
+                store.lose_answers = int(body.get("count", 1))
                 return self.send_json(200, {"ok": True})
             if what == "state":
                 used, deleted = store.used()

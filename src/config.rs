@@ -104,6 +104,58 @@ pub struct ExternalEndpoints {
     /// Amazon S3's endpoint, `{region}` replaced by the destination's region. At its default
     /// Devpilot addresses AWS as AWS expects; the tests point it at a local server.
     pub aws_s3: String,
+    /// Microsoft's identity platform and Graph, per national cloud (a OneDrive destination's
+    /// `cloud`): `{login}/{tenant}/oauth2/v2.0/…` and `{graph}/v1.0/…`.
+    pub microsoft: MicrosoftClouds,
+}
+
+/// The login and Graph hosts of each of Microsoft's national clouds
+/// (learn.microsoft.com/graph/deployments), defaults the real ones.
+#[derive(Debug, Clone)]
+pub struct MicrosoftClouds {
+    pub global_login: String,
+    pub global_graph: String,
+    pub us_gov_login: String,
+    pub us_gov_graph: String,
+    pub us_dod_graph: String,
+    pub china_login: String,
+    pub china_graph: String,
+}
+
+impl Default for MicrosoftClouds {
+    fn default() -> Self {
+        MicrosoftClouds {
+            global_login: "https://login.microsoftonline.com".into(),
+            global_graph: "https://graph.microsoft.com".into(),
+            us_gov_login: "https://login.microsoftonline.us".into(),
+            us_gov_graph: "https://graph.microsoft.us".into(),
+            us_dod_graph: "https://dod-graph.microsoft.us".into(),
+            china_login: "https://login.chinacloudapi.cn".into(),
+            china_graph: "https://microsoftgraph.chinacloudapi.cn".into(),
+        }
+    }
+}
+
+impl MicrosoftClouds {
+    fn from_env() -> MicrosoftClouds {
+        let d = MicrosoftClouds::default();
+        let url =
+            |name: &str, default: String| var(name).map(|v| v.trim_end_matches('/').to_owned()).unwrap_or(default);
+        MicrosoftClouds {
+            global_login: url("DEVPILOT_MICROSOFT_LOGIN_URL", d.global_login),
+            global_graph: url("DEVPILOT_MICROSOFT_GRAPH_URL", d.global_graph),
+            us_gov_login: url("DEVPILOT_MICROSOFT_US_GOV_LOGIN_URL", d.us_gov_login),
+            us_gov_graph: url("DEVPILOT_MICROSOFT_US_GOV_GRAPH_URL", d.us_gov_graph),
+            us_dod_graph: url("DEVPILOT_MICROSOFT_US_DOD_GRAPH_URL", d.us_dod_graph),
+            china_login: url("DEVPILOT_MICROSOFT_CHINA_LOGIN_URL", d.china_login),
+            china_graph: url("DEVPILOT_MICROSOFT_CHINA_GRAPH_URL", d.china_graph),
+        }
+    }
+
+    /// Every login host: the consent redirects go there (the CSP's form-action allows them).
+    pub fn logins(&self) -> [&str; 3] {
+        [&self.global_login, &self.us_gov_login, &self.china_login]
+    }
 }
 
 /// Amazon S3's regional endpoint, the default of [`ExternalEndpoints::aws_s3`].
@@ -121,6 +173,7 @@ impl Default for ExternalEndpoints {
             r2_base: "https://r2.cloudflarestorage.com".into(),
             backblaze_base: "https://backblazeb2.com".into(),
             aws_s3: AWS_S3_ENDPOINT.into(),
+            microsoft: MicrosoftClouds::default(),
         }
     }
 }
@@ -140,6 +193,7 @@ impl ExternalEndpoints {
             r2_base: url("DEVPILOT_R2_BASE_URL", d.r2_base),
             backblaze_base: url("DEVPILOT_BACKBLAZE_BASE_URL", d.backblaze_base),
             aws_s3: url("DEVPILOT_AWS_S3_URL", d.aws_s3),
+            microsoft: MicrosoftClouds::from_env(),
         }
     }
 }

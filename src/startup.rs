@@ -164,6 +164,11 @@ impl Application {
         let secure = settings.secure_cookies;
         let consent_origin: Vec<String> =
             crate::web::headers::origin(&settings.provider.endpoints.google_oauth_authorize).into_iter().collect();
+        // Microsoft's login hosts too: "Connect OneDrive" redirects a form's POST there.
+        let consent_origin: Vec<String> = consent_origin
+            .into_iter()
+            .chain(settings.provider.endpoints.microsoft.logins().iter().filter_map(|l| crate::web::headers::origin(l)))
+            .collect();
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(from_fn(crate::auth::csrf::protect))

@@ -63,7 +63,8 @@ impl DestinationService {
     ) -> Result<(Destination, Result<Box<dyn Provider>, ProviderError>), DestinationError> {
         let destination = self.get(workspace, id).await?;
         let config = self.config(workspace, id).await?;
-        Ok((destination, providers::build(&config, &self.context(workspace).await?)))
+        let ctx = self.keeping_tokens(self.context(workspace).await?, workspace, id);
+        Ok((destination, providers::build(&config, &ctx)))
     }
 
     /// A row's config, with what its last deep test learned (which the provider uses).

@@ -58,6 +58,10 @@ pub(super) async fn edit_form(
     let mut form = form_view(&service, &user, form, d.kind).await?;
     form.host_key = d.host_key.clone();
     form.compatibility = d.compatibility.clone();
+    // After consent the drive can be browsed for the folder.
+    if d.kind.connects_through_consent() && d.stored_secrets.contains(&"refresh_token") {
+        form.browse = Some(d.id.clone());
+    }
     render(
         StatusCode::OK,
         &FormPage {

@@ -51,6 +51,8 @@ pub struct FormView {
     pub compatibility: Option<Compatibility>,
     /// For an operator whose local folder is not granted: the grant page, ready to grant it.
     pub grant_link: Option<String>,
+    /// A connected Google Drive or OneDrive destination's id: its folder picker is offered.
+    pub browse: Option<String>,
 }
 
 impl FormView {
@@ -93,6 +95,7 @@ impl FormView {
             policy: PolicyView::new(kind, values, ""),
             compatibility: None,
             grant_link: None,
+            browse: None,
         }
     }
 

@@ -34,7 +34,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/destinations/{id}/delete", web::post().to(delete))
         .route("/destinations/{id}/host-key", web::get().to(host_keys::confirm::<DestinationService>))
         .route("/destinations/{id}/host-key", web::post().to(host_keys::accept::<DestinationService>))
-        .route("/destinations/{id}", web::get().to(page::show));
+        .route("/destinations/{id}", web::get().to(page::show))
+        .configure(super::folder_picker::routes);
 }
 
 impl From<DestinationError> for AppError {

@@ -80,8 +80,12 @@ impl<'a> RowView<'a> {
         page: i64,
         ago: impl Fn(NaiveDateTime) -> AgoSlot,
     ) -> RowView<'a> {
-        let google_connect = (d.kind == ProviderKind::GoogleDrive)
-            .then(|| if d.stored_secrets.contains(&"refresh_token") { "Reconnect" } else { "Connect Google Drive" });
+        let google_connect = match d.kind {
+            _ if d.stored_secrets.contains(&"refresh_token") && d.kind.connects_through_consent() => Some("Reconnect"),
+            ProviderKind::GoogleDrive => Some("Connect Google Drive"),
+            ProviderKind::OneDrive => Some("Connect OneDrive"),
+            _ => None,
+        };
         RowView {
             id: HtmlId::new(&d.id),
             name: &d.name,

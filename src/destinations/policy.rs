@@ -55,6 +55,21 @@ pub fn minimal(kind: ProviderKind, fields: &RawFields) -> Policy {
                     .into(),
             ],
         },
+        ProviderKind::OneDrive => Policy {
+            title: "Microsoft Graph permissions",
+            text: if fields.get("drive_id").is_some_and(|d| !d.is_empty()) {
+                "delegated: offline_access and Files.ReadWrite.All (a shared library needs it); the account you connect needs edit rights on the folder".to_owned()
+            } else {
+                "delegated: offline_access and Files.ReadWrite (the connected account's own files only)".to_owned()
+            },
+            notes: vec![
+                format!(
+                    "Devpilot writes only in the folder {} and its sub-folders.",
+                    value(fields, "folder_id", "(the drive's root)")
+                ),
+                "Register the app in Microsoft Entra with the redirect URI Devpilot shows, and a client secret.".into(),
+            ],
+        },
         ProviderKind::Cloudinary => Policy {
             title: "Cloudinary API key",
             text: format!(

@@ -110,16 +110,16 @@ impl DestinationService {
     ) -> Result<(), DestinationError> {
         let row = self.row(workspace, id).await?;
         let kind = kind_of(&row)?;
-        if kind != ProviderKind::GoogleDrive {
+        if !kind.connects_through_consent() {
             return Err(DestinationError::Invalid(FieldErrors::single(
                 "type",
-                "Only Google Drive takes OAuth tokens.",
+                "Only Google Drive and OneDrive take OAuth tokens.",
             )));
         }
         let mut fields = self.stored_fields(&row)?;
         fields.set("refresh_token", refresh_token.expose_secret());
         let (settings, secrets) = fields.split(kind.fields());
-        let detail = "Connected through Google's consent page: refresh_token stored.";
+        let detail = format!("Connected through {}'s consent page: refresh_token stored.", kind.consent_owner());
         let entry = Entry::new(by, workspace, Subject::destination(id, &row.name), Action::Updated, detail);
         let change = ConfigChange {
             name: row.name,

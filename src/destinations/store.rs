@@ -309,3 +309,10 @@ fn found(rows: usize) -> QueryResult<()> {
 pub fn all_of_kind(conn: &mut DbConn, kind: &str) -> QueryResult<Vec<(String, String, String)>> {
     dsl::destinations.filter(dsl::kind.eq(kind)).select((dsl::id, dsl::workspace_id, dsl::settings)).load(conn)
 }
+
+/// Replaces a destination's sealed credentials only (a rotated refresh token): nothing else of
+/// it changes, not even when it was last edited.
+pub fn set_credentials(conn: &mut DbConn, workspace: &str, id: &str, credentials: Vec<u8>) -> QueryResult<()> {
+    let target = dsl::destinations.filter(dsl::workspace_id.eq(workspace)).filter(dsl::id.eq(id));
+    diesel::update(target).set(dsl::credentials.eq(credentials)).execute(conn).map(drop)
+}

@@ -70,7 +70,15 @@ impl DestinationService {
         let parsed = parse_config(input, stored.as_ref().map(|(k, f)| (*k, f))).map_err(DestinationError::Invalid)?;
         self.check_addresses(&parsed.config).await?;
         let (config, _) = self.prepare(workspace, existing, parsed.config).await?;
-        Ok(provider_test(&config, deep, &self.context(workspace).await?).await.0)
+        let ctx = self.context(workspace).await?;
+        // The stored refresh token, used here, rotates: the saved destination keeps the new one.
+        // A token typed into the form is the form's own until it is saved.
+        let typed_token = input.fields.get("refresh_token").is_some_and(|t| !t.is_empty());
+        let ctx = match existing {
+            Some(id) if !typed_token => self.keeping_tokens(ctx, workspace, id),
+            _ => ctx,
+        };
+        Ok(provider_test(&config, deep, &ctx).await.0)
     }
 
     /// "Test connection": Testing while it runs, then Active (with the time) or Failed.
@@ -186,7 +194,8 @@ impl DestinationService {
             }
             Err(e) => return Err(e),
         };
-        let (outcome, presented) = provider_test(&config, deep, ctx).await;
+        let ctx = self.keeping_tokens(ctx.clone(), workspace, id);
+        let (outcome, presented) = provider_test(&config, deep, &ctx).await;
         let pin = match (outcome.ok, pinned_host_key(&config), presented) {
             (true, None, Some(fingerprint)) => Some((pin, fingerprint)),
             _ => None,

@@ -22,9 +22,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// The destination types an operator's backup can go to: every type but those that connect
-/// through a consent flow, which belongs to a workspace's destination page.
+/// through a consent flow, which belongs to a workspace's destination page (and whose rotating
+/// tokens are stored through a workspace's destination).
 fn operator_kinds() -> impl Iterator<Item = ProviderKind> {
-    ProviderKind::ALL.into_iter().filter(|k| !matches!(k, ProviderKind::GoogleDrive))
+    ProviderKind::ALL.into_iter().filter(|k| !matches!(k, ProviderKind::GoogleDrive | ProviderKind::OneDrive))
 }
 
 /// The form's fields of `kind`: its destination fields, less the workspace's managed servers.
@@ -53,6 +54,8 @@ struct DestinationFields {
     fields: Vec<FieldView>,
     ids: &'static str,
     grant_link: Option<String>,
+    /// No folder picker: no destination of the operator's is connected through a consent flow.
+    browse: Option<String>,
 }
 
 impl DestinationFields {
@@ -65,6 +68,7 @@ impl DestinationFields {
         DestinationFields {
             ids: "",
             grant_link: None,
+            browse: None,
             kinds: operator_kinds()
                 .map(|k| OptionView { value: k.as_str().to_owned(), label: k.label().to_owned(), selected: k == kind })
                 .collect(),

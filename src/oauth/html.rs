@@ -1,6 +1,6 @@
-//! The consent flow's two routes: start (a POST from the destination's row, answered with a
-//! redirect to Google, or an htmx redirect) and Google's callback (back to the destinations with a notice, or a page
-//! saying why it was refused).
+//! The consent flow's two routes, Google's and Microsoft's alike: start (a POST from the
+//! destination's row, answered with a redirect to the consent page, or an htmx redirect) and the
+//! callback (back to the destinations with a notice, or a page saying why it was refused).
 
 use super::service::{Callback, Finished, OAuthError, OAuthService, Refusal, Requester, random_token};
 use crate::auth::CurrentUser;
@@ -91,24 +91,25 @@ async fn callback(
     };
     let answer = Callback { state: query.state.as_deref(), code: query.code.as_deref(), error: query.error.as_deref() };
     match oauth.finish(&who, &answer, &crate::audit::Actor::web(&user)).await {
-        Ok(Finished::Connected { name, outcome }) => {
-            tracing::info!(destination = %name, test_passed = outcome.ok, "connected a Google Drive destination");
+        Ok(Finished::Connected { name, owner, outcome }) => {
+            tracing::info!(destination = %name, test_passed = outcome.ok, owner, "connected a destination through its consent page");
+            let service = if owner == "Microsoft" { "OneDrive" } else { "Google Drive" };
             let flash = if outcome.ok {
-                Flash::ok(format!("Connected “{name}” to Google Drive. Connection test passed."))
+                Flash::ok(format!("Connected “{name}” to {service}. Connection test passed."))
             } else {
-                Flash::error(format!("Connected “{name}” to Google Drive, but its test failed: {}", outcome.message))
+                Flash::error(format!("Connected “{name}” to {service}, but its test failed: {}", outcome.message))
             };
             flash.set(&session);
             Ok(see_other("/destinations"))
         }
-        Ok(Finished::Denied { name, error }) => {
-            Flash::error(format!("Google did not grant access for “{name}” ({error}); nothing was changed."))
+        Ok(Finished::Denied { name, owner, error }) => {
+            Flash::error(format!("{owner} did not grant access for “{name}” ({error}); nothing was changed."))
                 .set(&session);
             Ok(see_other("/destinations"))
         }
         Err(OAuthError::Refused(refusal)) => refused(&user, refusal),
-        Err(OAuthError::Google(e)) => {
-            Flash::error(format!("Connecting Google Drive failed: {e}")).set(&session);
+        Err(OAuthError::Provider(e)) => {
+            Flash::error(format!("Connecting the destination failed: {e}")).set(&session);
             Ok(see_other("/destinations"))
         }
         Err(e) => Err(e.into()),

@@ -1,6 +1,8 @@
-//! The rules of the consent flow: who may start it, what a callback must match, and what a
-//! successful one changes (the destination's refresh token, then a test).
+//! The rules of the consent flow, the same for Google and Microsoft (`consent` says what differs):
+//! who may start it, what a callback must match, and what a successful one changes (the
+//! destination's refresh token, then a test).
 
+use super::consent::Consent;
 use super::store::{self, OAuthStateRow};
 use crate::audit::Actor;
 use crate::config::{ExternalEndpoints, Settings};
@@ -11,15 +13,13 @@ use crate::db::{Db, DbError};
 use crate::destinations::audited::TestedBy;
 use crate::destinations::health::Trigger;
 use crate::destinations::service::{DestinationError, DestinationService};
-use crate::providers::ProviderConfig;
-use crate::providers::google_auth::oauth::{GoogleOAuth, Http};
 use crate::providers::{ErrorKind, ProviderError};
 use chrono::{NaiveDateTime, Utc};
 use oauth2::PkceCodeChallenge;
 use secrecy::SecretString;
 use std::sync::Arc;
 
-/// How long Google's consent may take.
+/// How long a consent (Google's or Microsoft's) may take.
 const STATE_LIFETIME: chrono::Duration = chrono::Duration::minutes(10);
 /// Used and expired states are kept this long, so a replay is named as such.
 const KEEP_USED: chrono::Duration = chrono::Duration::days(1);
@@ -42,22 +42,22 @@ pub enum Refusal {
 impl Refusal {
     pub fn title(self) -> &'static str {
         match self {
-            Refusal::Expired => "Google sign-in expired",
-            Refusal::Replayed => "Google sign-in already used",
-            _ => "Google sign-in refused",
+            Refusal::Expired => "Sign-in expired",
+            Refusal::Replayed => "Sign-in already used",
+            _ => "Sign-in refused",
         }
     }
 
     pub fn reason(self) -> &'static str {
         match self {
             Refusal::Missing => {
-                "Google's answer is missing its state or code, so it cannot be matched to a request of yours."
+                "The consent page's answer is missing its state or code, so it cannot be matched to a request of yours."
             }
-            Refusal::Unknown => "This Google sign-in does not match any request started here.",
-            Refusal::Replayed => "This Google sign-in was already used. Each one works once.",
-            Refusal::Expired => "This Google sign-in expired: it must be finished within 10 minutes of starting it.",
-            Refusal::OtherSession => "This Google sign-in was started in another browser session, not this one.",
-            Refusal::OtherWorkspace => "This Google sign-in was started in another workspace; switch back to it first.",
+            Refusal::Unknown => "This sign-in does not match any request started here.",
+            Refusal::Replayed => "This sign-in was already used. Each one works once.",
+            Refusal::Expired => "This sign-in expired: it must be finished within 10 minutes of starting it.",
+            Refusal::OtherSession => "This sign-in was started in another browser session, not this one.",
+            Refusal::OtherWorkspace => "This sign-in was started in another workspace; switch back to it first.",
         }
     }
 }
@@ -68,13 +68,13 @@ pub enum OAuthError {
     Refused(Refusal),
     #[error(transparent)]
     Destination(#[from] DestinationError),
-    #[error("Only Google Drive destinations connect through Google.")]
+    #[error("Only Google Drive and OneDrive destinations connect through a consent page.")]
     NotDrive,
     #[error("Enter the destination's OAuth client ID and secret (Edit), then connect.")]
     NoClient,
-    /// Google refused or could not be reached; the destination is unchanged.
+    /// Google or Microsoft refused or could not be reached; the destination is unchanged.
     #[error("{0}")]
-    Google(ProviderError),
+    Provider(ProviderError),
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -82,9 +82,9 @@ pub enum OAuthError {
 /// What a finished callback did.
 pub enum Finished {
     /// The refresh token is stored and the destination was tested.
-    Connected { name: String, outcome: TestOutcome },
-    /// The person clicked "Cancel" (or Google said no) on the consent page.
-    Denied { name: String, error: String },
+    Connected { name: String, owner: &'static str, outcome: TestOutcome },
+    /// The person clicked "Cancel" (or Google or Microsoft said no) on the consent page.
+    Denied { name: String, owner: &'static str, error: String },
 }
 
 /// What Google sent back to the callback.
@@ -142,27 +142,12 @@ impl OAuthService {
         })
     }
 
-    fn google<'a>(&'a self, client_id: &'a str, client_secret: &'a SecretString) -> GoogleOAuth<'a> {
-        GoogleOAuth {
-            client_id,
-            client_secret,
-            authorize_url: &self.endpoints.google_oauth_authorize,
-            token_url: &self.endpoints.google_oauth_token,
-        }
+    /// The destination's consent (its OAuth client and whose page), or why it cannot connect.
+    async fn consent_of(&self, workspace: &str, id: &str) -> Result<Consent, OAuthError> {
+        Consent::of(self.destinations.config(workspace, id).await?, &self.endpoints)
     }
 
-    /// The destination's OAuth client, or why it cannot connect.
-    async fn client_of(&self, workspace: &str, id: &str) -> Result<(String, SecretString), OAuthError> {
-        match self.destinations.config(workspace, id).await? {
-            ProviderConfig::GoogleDrive(c) => match (c.client_id, c.client_secret) {
-                (Some(id), Some(secret)) => Ok((id, secret)),
-                _ => Err(OAuthError::NoClient),
-            },
-            _ => Err(OAuthError::NotDrive),
-        }
-    }
-
-    /// Records a new state for this user, session and destination; returns Google's consent URL.
+    /// Records a new state for this user, session and destination; returns the consent page's URL.
     pub async fn start(&self, who: &Requester<'_>, destination_id: &str) -> Result<url::Url, OAuthError> {
         let binding = who.session_binding.ok_or(OAuthError::Refused(Refusal::OtherSession))?;
         self.start_bound(who.user_id, who.workspace_id, destination_id, sha256_hex(binding)).await
@@ -187,14 +172,11 @@ impl OAuthService {
         session_hash: String,
     ) -> Result<url::Url, OAuthError> {
         let destination = self.destinations.get(workspace_id, destination_id).await?;
-        let (client_id, client_secret) = self.client_of(workspace_id, &destination.id).await?;
+        let consent = self.consent_of(workspace_id, &destination.id).await?;
         let state = random_token();
         let state_hash = sha256_hex(&state);
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-        let url = self
-            .google(&client_id, &client_secret)
-            .consent_url(&self.redirect_uri, &state, challenge)
-            .map_err(OAuthError::Google)?;
+        let url = consent.url(&self.endpoints, &self.redirect_uri, &state, challenge).map_err(OAuthError::Provider)?;
         let now = Utc::now().naive_utc();
         let row = OAuthStateRow {
             pkce_verifier: self.cipher.seal(verifier.secret().as_bytes(), &verifier_aad(&state_hash)),
@@ -228,31 +210,31 @@ impl OAuthService {
         let state = callback.state.filter(|s| !s.is_empty()).ok_or(OAuthError::Refused(Refusal::Missing))?;
         let row = self.claim(who, &sha256_hex(state)).await?;
         let name = self.destinations.get(&row.workspace_id, &row.destination_id).await?.name;
+        let consent = self.consent_of(&row.workspace_id, &row.destination_id).await?;
+        let owner = consent.owner();
         if let Some(error) = callback.error {
-            return Ok(Finished::Denied { name, error: error.to_owned() });
+            return Ok(Finished::Denied { name, owner, error: error.to_owned() });
         }
         let code = callback.code.filter(|c| !c.is_empty()).ok_or(OAuthError::Refused(Refusal::Missing))?;
-        let (client_id, client_secret) = self.client_of(&row.workspace_id, &row.destination_id).await?;
         let verifier = self
             .cipher
             .open(&row.pkce_verifier, &verifier_aad(&row.state_hash))
             .map(|v| SecretString::from(String::from_utf8_lossy(&v).into_owned()))
             .map_err(|e| DestinationError::Credentials(e.to_string()))?;
-        let tokens = self
-            .google(&client_id, &client_secret)
-            .exchange_code(&Http(self.http.clone()), &row.redirect_uri, code, &verifier)
+        let refresh = consent
+            .exchange(&self.endpoints, &self.http, &row.redirect_uri, code, &verifier)
             .await
-            .map_err(OAuthError::Google)?;
-        let refresh = tokens.refresh_token.ok_or_else(|| {
-            OAuthError::Google(ProviderError::new(
-                ErrorKind::Authentication,
-                "Google granted access but sent no refresh token; remove Devpilot's access in your Google account and connect again.",
-            ))
-        })?;
+            .map_err(OAuthError::Provider)?
+            .ok_or_else(|| {
+                OAuthError::Provider(ProviderError::new(
+                    ErrorKind::Authentication,
+                    format!("{owner} granted access but sent no refresh token; remove Devpilot's access in your account and connect again."),
+                ))
+            })?;
         self.destinations.store_oauth_tokens(&row.workspace_id, &row.destination_id, &refresh, by).await?;
         let after = TestedBy::new(by, Trigger::GoogleConsent);
         let outcome = self.destinations.test_saved(&row.workspace_id, &row.destination_id, false, &after).await?;
-        Ok(Finished::Connected { name, outcome })
+        Ok(Finished::Connected { name, owner, outcome })
     }
 
     /// The state's row if it belongs to this user and session (for a consent started through the

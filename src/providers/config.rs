@@ -3,7 +3,7 @@
 
 use super::kind::ProviderKind;
 use super::outbound::url_host;
-use super::{azure_blob, cloudinary, gcs, google_drive, local, s3, sftp};
+use super::{azure_blob, cloudinary, gcs, google_drive, local, onedrive, s3, sftp};
 use crate::fields::{FieldErrors, RawFields};
 
 /// A provider's full configuration, settings and credentials, parsed and checked.
@@ -16,6 +16,7 @@ pub enum ProviderConfig {
     Gcs(gcs::GcsConfig),
     GoogleDrive(google_drive::GoogleDriveConfig),
     Cloudinary(cloudinary::CloudinaryConfig),
+    OneDrive(onedrive::OneDriveConfig),
 }
 
 impl ProviderConfig {
@@ -28,6 +29,7 @@ impl ProviderConfig {
             ProviderKind::Gcs => ProviderConfig::Gcs(gcs::GcsConfig::parse(raw)?),
             ProviderKind::GoogleDrive => ProviderConfig::GoogleDrive(google_drive::GoogleDriveConfig::parse(raw)?),
             ProviderKind::Cloudinary => ProviderConfig::Cloudinary(cloudinary::CloudinaryConfig::parse(raw)?),
+            ProviderKind::OneDrive => ProviderConfig::OneDrive(onedrive::OneDriveConfig::parse(raw)?),
         })
     }
 
@@ -40,6 +42,7 @@ impl ProviderConfig {
             ProviderConfig::Gcs(_) => ProviderKind::Gcs,
             ProviderConfig::GoogleDrive(_) => ProviderKind::GoogleDrive,
             ProviderConfig::Cloudinary(_) => ProviderKind::Cloudinary,
+            ProviderConfig::OneDrive(_) => ProviderKind::OneDrive,
         }
     }
 
@@ -93,6 +96,7 @@ impl ProviderConfig {
             ProviderConfig::Gcs(c) => c.location(),
             ProviderConfig::GoogleDrive(c) => c.location(),
             ProviderConfig::Cloudinary(c) => c.location(),
+            ProviderConfig::OneDrive(c) => c.location(),
         }
     }
 }

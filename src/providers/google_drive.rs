@@ -16,6 +16,7 @@ use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+mod folders;
 mod resumable;
 
 pub const FIELDS: &[FieldSpec] = &[
@@ -107,6 +108,7 @@ struct DriveFile {
     size: Option<serde_json::Value>,
     modified_time: Option<chrono::DateTime<chrono::Utc>>,
     capabilities: Option<Capabilities>,
+    parents: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -349,6 +351,10 @@ impl Provider for GoogleDriveProvider {
             self.delete_file(&file.id).await?;
         }
         Ok(())
+    }
+
+    fn folders(&self) -> Option<&dyn super::folders::FolderBrowser> {
+        Some(self)
     }
 }
 

@@ -1,7 +1,7 @@
 //! The types of storage there are, with what a person sees of each: its name, a line of
 //! description, its icon and its form's fields (each provider file owns its list).
 
-use super::{azure_blob, cloudinary, gcs, google_drive, local, s3, sftp};
+use super::{azure_blob, cloudinary, gcs, google_drive, local, onedrive, s3, sftp};
 use crate::fields::FieldSpec;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -13,10 +13,11 @@ pub enum ProviderKind {
     Gcs,
     GoogleDrive,
     Cloudinary,
+    OneDrive,
 }
 
 impl ProviderKind {
-    pub const ALL: [ProviderKind; 7] = [
+    pub const ALL: [ProviderKind; 8] = [
         ProviderKind::Local,
         ProviderKind::S3,
         ProviderKind::AzureBlob,
@@ -24,6 +25,7 @@ impl ProviderKind {
         ProviderKind::Gcs,
         ProviderKind::GoogleDrive,
         ProviderKind::Cloudinary,
+        ProviderKind::OneDrive,
     ];
 
     pub fn parse(value: &str) -> Result<ProviderKind, String> {
@@ -42,12 +44,23 @@ impl ProviderKind {
             ProviderKind::Gcs => "gcs",
             ProviderKind::GoogleDrive => "google_drive",
             ProviderKind::Cloudinary => "cloudinary",
+            ProviderKind::OneDrive => "onedrive",
         }
     }
 
     /// Whether uploads can carry a retention no key can shorten (S3 Object Lock).
     pub fn can_lock(self) -> bool {
         self == ProviderKind::S3
+    }
+
+    /// Whether a person grants access on the provider's consent page (OAuth): Google Drive, OneDrive.
+    pub fn connects_through_consent(self) -> bool {
+        matches!(self, ProviderKind::GoogleDrive | ProviderKind::OneDrive)
+    }
+
+    /// Whose consent page grants access, for the types that have one.
+    pub fn consent_owner(self) -> &'static str {
+        if self == ProviderKind::OneDrive { "Microsoft" } else { "Google" }
     }
 
     /// The human name (the API's `type_human`).
@@ -60,6 +73,7 @@ impl ProviderKind {
             ProviderKind::Gcs => "Google Cloud Storage",
             ProviderKind::GoogleDrive => "Google Drive",
             ProviderKind::Cloudinary => "Cloudinary",
+            ProviderKind::OneDrive => "OneDrive",
         }
     }
 
@@ -72,6 +86,7 @@ impl ProviderKind {
             ProviderKind::Gcs => "A Google Cloud Storage bucket.",
             ProviderKind::GoogleDrive => "A folder in Google Drive.",
             ProviderKind::Cloudinary => "Raw assets in a Cloudinary account.",
+            ProviderKind::OneDrive => "A folder in OneDrive (personal or business) or a SharePoint document library.",
         }
     }
 
@@ -84,6 +99,7 @@ impl ProviderKind {
             ProviderKind::Gcs => gcs::FIELDS,
             ProviderKind::GoogleDrive => google_drive::FIELDS,
             ProviderKind::Cloudinary => cloudinary::FIELDS,
+            ProviderKind::OneDrive => onedrive::FIELDS,
         }
     }
 
@@ -96,6 +112,7 @@ impl ProviderKind {
             ProviderKind::Gcs => "/static/icons/gcs.svg",
             ProviderKind::GoogleDrive => "/static/icons/google_drive.svg",
             ProviderKind::Cloudinary => "/static/icons/cloudinary.svg",
+            ProviderKind::OneDrive => "/static/icons/onedrive.svg",
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod chunks;
 pub mod cloudinary;
 pub mod compatibility;
 mod config;
+pub mod folders;
 pub mod gcs;
 pub mod google_auth;
 pub mod google_drive;
@@ -17,9 +18,12 @@ pub mod http;
 mod kind;
 pub mod local;
 pub mod lock;
+pub mod microsoft_auth;
 mod object_listing;
 mod object_store_errors;
+pub mod onedrive;
 pub mod outbound;
+pub mod rotating_token;
 pub mod s3;
 pub mod sftp;
 mod xml;
@@ -48,6 +52,9 @@ pub struct ProviderContext {
     pub http: http::HttpClients,
     /// Set for a batch of tests: SFTP destinations with the same login share its connection.
     pub shared_logins: Option<std::sync::Arc<sftp::SharedLogins>>,
+    /// Where a saved destination's rotated refresh token goes (OneDrive); none for a config
+    /// that is not saved (its token rotates in memory only).
+    pub tokens: Option<rotating_token::TokenKeeper>,
 }
 
 impl ProviderContext {
@@ -55,12 +62,17 @@ impl ProviderContext {
     pub fn new(settings: ProviderSettings, local_default_dir: PathBuf) -> Result<ProviderContext, ProviderError> {
         let http = http::HttpClients::new(&settings)?;
         let host = HostAccess::new(Vec::new(), local_default_dir, std::sync::Arc::new(DevpilotFiles::default()));
-        Ok(ProviderContext { settings, host, http, shared_logins: None })
+        Ok(ProviderContext { settings, host, http, shared_logins: None, tokens: None })
     }
 
     /// The same context for a workspace with these host folders.
     pub fn with_host(&self, host: HostAccess) -> ProviderContext {
         ProviderContext { host, ..self.clone() }
+    }
+
+    /// The same context for one saved destination, whose rotated refresh tokens `keeper` stores.
+    pub fn with_tokens(&self, keeper: rotating_token::TokenKeeper) -> ProviderContext {
+        ProviderContext { tokens: Some(keeper), ..self.clone() }
     }
 
     /// For the providers of one batch of tests, which share what they can connect once.
@@ -197,6 +209,9 @@ impl ProviderError {
             Some("invalid_grant") => {
                 "Google no longer accepts the refresh token (revoked or expired): click Reconnect to grant access again."
             }
+            Some(code) if code.starts_with("AADSTS") => {
+                "Microsoft no longer accepts the sign-in (revoked, expired or replaced): click Reconnect to grant access again."
+            }
             Some("ExpiredToken") => {
                 "The token expired: use a service-account key (GCS) or a refresh token (Google Drive)."
             }
@@ -286,6 +301,12 @@ pub trait Provider: Send + Sync {
         None
     }
 
+    /// Browsing and making folders, for the types whose destination is a folder people pick
+    /// in a drive (Google Drive, OneDrive).
+    fn folders(&self) -> Option<&dyn folders::FolderBrowser> {
+        None
+    }
+
     /// The host key fingerprint the server presented on the last connection, even a refused one
     /// (providers that pin host keys: SFTP). The destination service records it.
     fn presented_host_key(&self) -> Option<String> {
@@ -324,6 +345,7 @@ pub fn build(config: &ProviderConfig, ctx: &ProviderContext) -> Result<Box<dyn P
         ProviderConfig::Sftp(c) => Ok(Box::new(sftp::SftpProvider::new(c, ctx)?)),
         ProviderConfig::AzureBlob(c) => Ok(Box::new(azure_blob::AzureBlobProvider::new(c, ctx)?)),
         ProviderConfig::Gcs(c) => Ok(Box::new(gcs::GcsProvider::new(c, ctx)?)),
+        ProviderConfig::OneDrive(c) => Ok(Box::new(onedrive::OneDriveProvider::new(c, ctx)?)),
     }
 }
 

@@ -14,6 +14,7 @@ const FILES: &[(&str, &str, &[u8])] = &[
     ("icons/sftp.svg", "image/svg+xml", include_bytes!("../../static/icons/sftp.svg")),
     ("icons/gcs.svg", "image/svg+xml", include_bytes!("../../static/icons/gcs.svg")),
     ("icons/google_drive.svg", "image/svg+xml", include_bytes!("../../static/icons/google_drive.svg")),
+    ("icons/onedrive.svg", "image/svg+xml", include_bytes!("../../static/icons/onedrive.svg")),
     ("icons/cloudinary.svg", "image/svg+xml", include_bytes!("../../static/icons/cloudinary.svg")),
 ];
 

@@ -186,6 +186,15 @@ fn nowhere_endpoints() -> ExternalEndpoints {
         backblaze_base: nowhere.replace("127.0.0.1", "b2.localhost"),
         // AWS as AWS is addressed (tests that reach a local server set their own).
         aws_s3: devpilot::config::AWS_S3_ENDPOINT.into(),
+        microsoft: devpilot::config::MicrosoftClouds {
+            global_login: nowhere.clone(),
+            global_graph: nowhere.clone(),
+            us_gov_login: nowhere.clone(),
+            us_gov_graph: nowhere.clone(),
+            us_dod_graph: nowhere.clone(),
+            china_login: nowhere.clone(),
+            china_graph: nowhere.clone(),
+        },
     }
 }
 

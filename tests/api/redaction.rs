@@ -53,6 +53,7 @@ async fn secrets_of_every_type_never_come_back(backend: Backend) {
     let drive_access = marker("ya29drive");
     let drive_refresh = marker("refresh");
     let drive_client_secret = marker("clientsecret");
+    let (onedrive_secret, onedrive_refresh) = (marker("odsecret"), marker("M.R3_od"));
     let cloud_key = format!("{}", 100_000_000_000u64 + u64::from(rand_u32()));
     let cloud_secret = marker("cloudsecret");
 
@@ -105,6 +106,11 @@ async fn secrets_of_every_type_never_come_back(backend: Backend) {
             "cloudinary",
             vec![("cloud_name", "demo"), ("api_key", &cloud_key), ("api_secret", &cloud_secret)],
         ),
+        (
+            "OneDrive",
+            "onedrive",
+            vec![("client_id", "od-app"), ("client_secret", &onedrive_secret), ("refresh_token", &onedrive_refresh)],
+        ),
     ];
     let secrets = [
         &s3_key,
@@ -123,6 +129,8 @@ async fn secrets_of_every_type_never_come_back(backend: Backend) {
         &drive_client_secret,
         &cloud_key,
         &cloud_secret,
+        &onedrive_secret,
+        &onedrive_refresh,
     ];
     let sftp_key_body = sftp_key.lines().nth(1).unwrap_or_default().to_owned();
     let leaks = |text: &str| -> Vec<String> {

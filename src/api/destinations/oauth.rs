@@ -1,6 +1,7 @@
-//! Connecting a Google Drive destination: the API starts Google's consent and returns its URL;
-//! the person opens it in a browser signed in to Devpilot as the same user, and Google's
-//! callback (`/oauth/callback`) stores the refresh token and tests the destination.
+//! Connecting a Google Drive or OneDrive destination: the API starts Google's or Microsoft's
+//! consent and returns its URL; the person opens it in a browser signed in to Devpilot as the
+//! same user, and the callback (`/oauth/callback`) stores the refresh token and tests the
+//! destination.
 
 use super::request::destination_id;
 use crate::api::auth::ApiUser;
@@ -13,13 +14,13 @@ use utoipa::ToSchema;
 
 #[derive(Debug, serde::Serialize, serde::Deserialize, ToSchema)]
 pub struct AuthorizationUrl {
-    /// Google's consent page; valid for 10 minutes, once.
+    /// Google's or Microsoft's consent page; valid for 10 minutes, once.
     #[schema(format = "uri")]
     pub authorization_url: String,
 }
 
-/// Starts Google's consent for a Google Drive destination (which needs its OAuth client ID and
-/// secret); other types answer 422.
+/// Starts the consent for a Google Drive destination (Google's; it needs its OAuth client ID and
+/// secret) or a OneDrive destination (Microsoft's, for its tenant and cloud); other types answer 422.
 #[utoipa::path(
     post,
     operation_id = "startBackupDestinationOAuth",
@@ -32,7 +33,7 @@ pub struct AuthorizationUrl {
         (status = 403, description = "Viewers cannot connect destinations", body = ErrorBody),
         (status = 404, description = "No such destination in this workspace", body = ErrorBody),
         (status = 409, description = "The destination's stored credentials cannot be read", body = ErrorBody),
-        (status = 422, description = "Not a Google Drive destination, or it has no OAuth client", body = ErrorBody),
+        (status = 422, description = "Not a Google Drive or OneDrive destination, or it has no OAuth client", body = ErrorBody),
     )
 )]
 pub async fn start(

@@ -25,7 +25,7 @@ pub struct DestinationRequest {
     /// 1–100 characters, unique in the workspace. Required on create.
     #[schema(example = "Nightly S3", max_length = 100)]
     pub name: Option<String>,
-    /// `local`, `s3`, `azure_blob`, `sftp`, `gcs`, `google_drive` or `cloudinary`. Required on
+    /// `local`, `s3`, `azure_blob`, `sftp`, `gcs`, `google_drive`, `onedrive` or `cloudinary`. Required on
     /// create (this or `destination_type`).
     #[serde(rename = "destinationType")]
     #[schema(example = "s3")]

@@ -27,7 +27,7 @@ pub struct DestinationResource {
     #[schema(format = "uuid")]
     pub id: String,
     pub name: String,
-    /// `local`, `s3`, `azure_blob`, `sftp`, `gcs`, `google_drive` or `cloudinary`.
+    /// `local`, `s3`, `azure_blob`, `sftp`, `gcs`, `google_drive`, `onedrive` or `cloudinary`.
     #[serde(rename = "type")]
     pub kind: String,
     /// The type for people: "Amazon S3", "Cloudflare R2", "Azure Blob Storage", …

@@ -69,7 +69,7 @@ pub struct DialectDestination {
     #[schema(example = "AWS S3 Backup")]
     pub label: String,
     /// `s3`, `custom_s3`, `local`, or a Devpilot type (`azure_blob`, `sftp`, `gcs`,
-    /// `google_drive`, `cloudinary`) read and changed through `api_v1_url`.
+    /// `google_drive`, `onedrive`, `cloudinary`) read and changed through `api_v1_url`.
     #[serde(rename = "type")]
     #[schema(example = "s3")]
     pub kind: String,

@@ -96,3 +96,22 @@ async fn the_consent_completes_only_for_the_same_user(backend: Backend) {
     // A used consent does not work twice.
     assert_eq!(app.get(callback.trim_start_matches(&app.address)).await.status, 400);
 }
+
+/// Spec 001's initiate endpoint for OneDrive: Microsoft's consent URL for the tenant, with PKCE
+/// and the least scope; the callback in the same user's browser connects it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn onedrive_gets_microsofts_consent_url() {
+    let f = crate::onedrive_consent::flow(Backend::Sqlite, &[]).await;
+    let started = admin(&f.app).await.post(&format!("{BASE}/{}/oauth", f.id), json!({})).await;
+    assert_eq!(started.status, 200, "{started:?}");
+    let url = started.json["authorization_url"].as_str().expect("authorization_url");
+    assert!(url.starts_with(&format!("{}/contoso.onmicrosoft.com/oauth2/v2.0/authorize?", f.drive.endpoint)), "{url}");
+    let query: std::collections::HashMap<String, String> =
+        url::Url::parse(url).expect("url").query_pairs().into_owned().collect();
+    assert_eq!(query["scope"], "offline_access Files.ReadWrite");
+    assert_eq!(query["code_challenge_method"], "S256");
+    let callback = f.drive.consent(url).await;
+    let back = f.app.get(callback.trim_start_matches(&f.app.address)).await;
+    assert_eq!(back.status, 303, "{}", back.body);
+    assert_eq!(f.app.destination("Office").await.status, "active");
+}

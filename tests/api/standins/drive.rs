@@ -48,12 +48,23 @@ pub struct Drive {
 
 impl Drive {
     pub fn start(oauth: &GoogleOAuth) -> Drive {
-        let state =
-            Arc::new(Mutex::new(State { oauth: oauth.clone(), files: HashMap::new(), sessions: HashMap::new() }));
+        // "root" is My Drive's alias, as in Drive; new folders go there.
+        let root = File {
+            name: "My Drive".into(),
+            mime_type: FOLDER_MIME.into(),
+            parents: Vec::new(),
+            trashed: false,
+            can_add_children: true,
+            content: Vec::new(),
+            modified: chrono::Utc::now(),
+        };
+        let files = HashMap::from([("root".to_owned(), root)]);
+        let state = Arc::new(Mutex::new(State { oauth: oauth.clone(), files, sessions: HashMap::new() }));
         let data = web::Data::from(state.clone());
         let url = serve(move |cfg| {
             cfg.app_data(data.clone())
                 .route("/drive/v3/files", web::get().to(list))
+                .route("/drive/v3/files", web::post().to(create_metadata))
                 .route("/drive/v3/files/{id}", web::get().to(get))
                 .route("/drive/v3/files/{id}", web::delete().to(delete))
                 .route("/upload/drive/v3/files", web::post().to(create_session))
@@ -117,6 +128,15 @@ impl Drive {
             .collect();
         files.sort();
         files
+    }
+
+    /// The ID of the folder named `name` in `parent`, if there is one.
+    pub fn folder_named(&self, parent: &str, name: &str) -> Option<String> {
+        self.lock()
+            .files
+            .iter()
+            .find(|(_, f)| f.mime_type == FOLDER_MIME && f.name == name && f.parents.iter().any(|p| p == parent))
+            .map(|(id, _)| id.clone())
     }
 
     pub fn open_sessions(&self) -> usize {
@@ -254,6 +274,42 @@ async fn list(state: Shared, req: HttpRequest) -> HttpResponse {
     if skip + page_size < found.len() {
         answer["nextPageToken"] = json!((skip + page_size).to_string());
     }
+    HttpResponse::Ok().json(answer)
+}
+
+/// `files.create` without content (a folder): into parents the caller may add to.
+async fn create_metadata(state: Shared, req: HttpRequest, body: web::Json<Value>) -> HttpResponse {
+    let mut s = lock(&state);
+    if !authorized(&s, &req) {
+        return unauthenticated();
+    }
+    let parents: Vec<String> =
+        body["parents"].as_array().into_iter().flatten().filter_map(|p| p.as_str().map(str::to_owned)).collect();
+    for parent in &parents {
+        match s.files.get(parent) {
+            Some(f) if f.mime_type == FOLDER_MIME && f.can_add_children && !f.trashed => {}
+            Some(_) => {
+                return google_error(
+                    403,
+                    "insufficientFilePermissions",
+                    "The user does not have sufficient permissions for this file.",
+                );
+            }
+            None => return not_found(parent),
+        }
+    }
+    let file = File {
+        name: body["name"].as_str().unwrap_or("Untitled").to_owned(),
+        mime_type: body["mimeType"].as_str().unwrap_or("application/octet-stream").to_owned(),
+        parents,
+        trashed: false,
+        can_add_children: true,
+        content: Vec::new(),
+        modified: chrono::Utc::now(),
+    };
+    let id = random_id(33);
+    let answer = resource(&id, &file);
+    s.files.insert(id, file);
     HttpResponse::Ok().json(answer)
 }
 

@@ -8,6 +8,9 @@ pub mod cloudinary;
 pub mod drive;
 pub mod google_oauth;
 
+// Microsoft's identity platform and Graph (scripts/onedrive_standin.py, a process of its own).
+pub mod onedrive;
+
 // Google's token endpoint for service accounts (JWT bearer grant), and GCS's checks in front of
 // fake-gcs-server.
 pub mod gcs_gate;
