@@ -3,6 +3,8 @@
 //! ```text
 //! devpilot-bench upload KIND FIELDS.json FILE KEY   # one upload through the provider code a
 //!                                                    # backup run uses; prints "BYTES SECONDS"
+//! devpilot-bench download KIND FIELDS.json KEY FILE # one download into FILE; "BYTES SECONDS"
+//! devpilot-bench delete KIND FIELDS.json KEY        # removes what upload stored
 //! devpilot-bench seed DATABASE_URL COUNT TEMPLATES.json
 //!                                                    # COUNT destinations in the first workspace,
 //!                                                    # sealed as the server seals them
@@ -11,6 +13,9 @@
 //! FIELDS.json is an object of a destination's form fields (`{"bucket": "b", …}`); TEMPLATES.json
 //! a list of `{"kind": KIND, "fields": {…}}` used in turn. The master key comes from
 //! `DEVPILOT_MASTER_KEY`, the GCS endpoint from `DEVPILOT_GCS_API_URL`.
+//!
+//! Retries and errors are logged on stderr (object_store's retries at info, `RUST_LOG` to
+//! change): `bench/run` marks a figure INVALID when a run of it logged one.
 
 use anyhow::{Context, bail};
 use devpilot::config::ProviderSettings;
@@ -31,12 +36,26 @@ const CHUNK: usize = 256 * 1024;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    log_to_stderr();
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["upload", kind, fields, file, key] => upload(kind, fields, file, key).await,
+        ["download", kind, fields, key, file] => download(kind, fields, key, file).await,
+        ["delete", kind, fields, key] => provider_for(kind, fields)?.delete(key).await.map_err(Into::into),
         ["seed", url, count, templates] => seed(url, count.parse().context("COUNT")?, templates).await,
-        _ => bail!("usage: devpilot-bench upload KIND FIELDS.json FILE KEY | seed DATABASE_URL COUNT TEMPLATES.json"),
+        _ => bail!(
+            "usage: devpilot-bench upload KIND FIELDS.json FILE KEY | download KIND FIELDS.json KEY FILE \
+             | delete KIND FIELDS.json KEY | seed DATABASE_URL COUNT TEMPLATES.json"
+        ),
     }
+}
+
+/// A retry inside the provider code (object_store logs each at info) is what makes a figure
+/// INVALID, so those lines reach stderr; everything else only from warn up.
+fn log_to_stderr() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,object_store=info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).init();
 }
 
 fn read_fields(value: &serde_json::Value) -> anyhow::Result<RawFields> {
@@ -70,20 +89,43 @@ fn context_for(config: &ProviderConfig) -> ProviderContext {
     ctx.with_host(HostAccess::new(granted, scratch, std::sync::Arc::new(devpilot)))
 }
 
-async fn upload(kind: &str, fields: &str, file: &str, key: &str) -> anyhow::Result<()> {
+fn provider_for(kind: &str, fields: &str) -> anyhow::Result<Box<dyn providers::Provider>> {
     let kind = ProviderKind::parse(kind).map_err(anyhow::Error::msg)?;
     let fields = read_fields(&serde_json::from_str(&std::fs::read_to_string(fields)?)?)?;
     let config = ProviderConfig::parse(kind, &fields).map_err(|e| {
         let detail: Vec<String> = e.iter().map(|(f, m)| format!("{f}: {m}")).collect();
         anyhow::anyhow!("invalid fields: {}", detail.join("; "))
     })?;
-    let provider = providers::build(&config, &context_for(&config))?;
+    Ok(providers::build(&config, &context_for(&config))?)
+}
+
+/// The object stays: `bench/run` reads it back to compare its SHA-256, then deletes it.
+async fn upload(kind: &str, fields: &str, file: &str, key: &str) -> anyhow::Result<()> {
+    let provider = provider_for(kind, fields)?;
     let file = tokio::fs::File::open(file).await.with_context(|| format!("opening {file}"))?;
     let body: ByteStream = tokio_util::io::ReaderStream::with_capacity(file, CHUNK).boxed();
     let started = Instant::now();
     let bytes = provider.put(key, body).await?;
     let seconds = started.elapsed().as_secs_f64();
-    provider.delete(key).await?;
+    println!("{bytes} {seconds:.4}");
+    Ok(())
+}
+
+/// Into a file, as a restore writes what it reads (no fsync: rclone's reference does none).
+async fn download(kind: &str, fields: &str, key: &str, file: &str) -> anyhow::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    let provider = provider_for(kind, fields)?;
+    let mut out = tokio::fs::File::create(file).await.with_context(|| format!("creating {file}"))?;
+    let started = Instant::now();
+    let mut body = provider.get(key).await?;
+    let mut bytes = 0u64;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk?;
+        bytes += chunk.len() as u64;
+        out.write_all(&chunk).await?;
+    }
+    out.flush().await?;
+    let seconds = started.elapsed().as_secs_f64();
     println!("{bytes} {seconds:.4}");
     Ok(())
 }
