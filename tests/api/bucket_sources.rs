@@ -67,6 +67,23 @@ fn moto_store(m: &Moto) -> AmazonS3 {
         .expect("moto client")
 }
 
+/// Creates `m.bucket` in moto with the s3:* user's keys (boto3 from the test servers' venv).
+fn create_bucket(m: &Moto) {
+    let python = std::env::var("DEVPILOT_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = "import boto3, sys\n\
+        s3 = boto3.client('s3', endpoint_url=sys.argv[1], region_name=sys.argv[2], \
+        aws_access_key_id=sys.argv[3], aws_secret_access_key=sys.argv[4])\n\
+        s3.create_bucket(Bucket=sys.argv[5])\n";
+    let output = std::process::Command::new(python)
+        .args(["-c", script, &m.endpoint, &m.region, &m.access_key_id, &m.secret_access_key, &m.bucket])
+        .env_remove("AWS_PROFILE")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .output()
+        .expect("python runs");
+    assert!(output.status.success(), "creating {}: {}", m.bucket, String::from_utf8_lossy(&output.stderr));
+}
+
 /// A bucket source URL on `endpoint` (moto's or a relay's) with these keys.
 fn url_with(endpoint: &str, key: &str, secret: &str, bucket: &str, prefix: &str, region: &str) -> String {
     let host = endpoint.trim_start_matches("http://").trim_end_matches('/');
@@ -201,7 +218,11 @@ async fn round_trip(backend: Backend) {
     let began = Instant::now();
     let app = spawn_app(backend).await;
     app.setup_admin().await;
-    let (m, tag) = (moto(), tag());
+    let tag = tag();
+    // A bucket of its own: moto lists a bucket by walking all of its keys while other threads
+    // delete theirs, so 10,000 more keys in the shared bucket made other tests' listings fail.
+    let m = Moto { bucket: format!("devpilot-bulk-{tag}"), ..moto() };
+    create_bucket(&m);
     let store = Arc::new(moto_store(&m));
     let prefix = format!("bucket-source-{tag}");
     let azurite = azurite_destination(&app, &tag).await;
