@@ -367,11 +367,10 @@ impl PlanService {
             (Some(new), Some(old)) => new.expose_secret() != old.expose_secret(),
             (new, old) => new.is_some() != old.is_some(),
         };
-        let (ws, pid) = (workspace.to_owned(), id.to_owned());
-        let before: Vec<String> =
-            self.db.run(move |c| super::copies::of_plan(c, &ws, &pid)).await?.into_iter().map(|(_, d)| d).collect();
         let mut fields = changed(&existing, &change, url_changed);
+        // The plan as stored: its copies and their own retentions, for what the edit changes.
         let before_plan = self.get(workspace, id).await?;
+        let before: Vec<String> = before_plan.copies.iter().map(|c| c.destination_id.clone()).collect();
         let before_own: Vec<Option<RetentionPolicy>> = before_plan.copies.iter().map(|c| c.policy).collect();
         // A copy without its own retention is no change of retention, whether it was added or removed.
         let own = |v: &[Option<RetentionPolicy>]| v.iter().rposition(Option::is_some).map_or(0, |i| i + 1);
