@@ -4,7 +4,7 @@
 
 use super::auth::ApiUser;
 use super::error::{ApiError, ErrorBody};
-use super::pagination::{PageQuery, Paginated, page_of, slice};
+use super::pagination::{PageQuery, Paginated, page_of};
 use super::responses::{JsonBodyErrors, PageErrors};
 use super::runs::{RunEnvelope, RunResource, run_location};
 use crate::databases::service::{DatabaseError, DatabaseService};
@@ -236,9 +236,7 @@ pub async fn list(
     service: web::Data<PlanService>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    // Held whole: a workspace has a handful of plans.
-    let plans = service.list(&user.workspace_id);
-    let fetch = |page, per_page| async move { Ok::<_, ApiError>(slice(plans.await?, page, per_page)) };
+    let fetch = |page, per_page| service.page(&user.workspace_id, page, per_page);
     page_of(&req, &query, fetch, ScheduleResource::from).await
 }
 

@@ -30,6 +30,23 @@ where
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).boxed()
 }
 
+/// The stream, read ahead by a task of its own (up to `depth` chunks): whatever produces it —
+/// a download, its checksum, decryption — runs beside its reader instead of inside the reader's
+/// thread, so a restore's two halves use two cores.
+pub fn read_ahead(mut input: ByteStream, depth: usize) -> ByteStream {
+    let (tx, mut rx) = mpsc::channel::<std::io::Result<Bytes>>(depth.max(1));
+    tokio::spawn(async move {
+        while let Some(chunk) = input.next().await {
+            let failed = chunk.is_err();
+            // A reader that went away (the restore failed) stops the download too.
+            if tx.send(chunk).await.is_err() || failed {
+                break;
+            }
+        }
+    });
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).boxed()
+}
+
 /// Collects writes into chunks and sends each full chunk, waiting while the channel is full
 /// (the backpressure that bounds memory).
 pub struct ChannelWriter {

@@ -1,14 +1,17 @@
 //! Reading artifacts back: one download, checked against the recorded SHA-256 as it arrives, then a
 //! restore from what was checked into a chosen target.
 //!
-//! The runs engine downloads the artifact once with [`download_verified`] into a private file and
-//! restores from that file only (after [`super::encryption::decrypt`] when the plan encrypts), so
-//! a destination that answers differently the second time gets no say. A folder restores into a
-//! staging folder beside its target, renamed into place once complete; a SQLite file into a
-//! temporary file renamed into place. Both are reached without following a link.
+//! The runs engine reads the artifact once. A folder streams straight into a staging folder beside
+//! its target (decrypted with [`super::encryption::decrypt`] when the plan encrypts), renamed into
+//! place only once complete and once the whole artifact's SHA-256 matched (a [`Gate`]): nothing
+//! unverified is ever visible at the target, and download, decryption and unpacking overlap.
+//! Databases and SQLite files, which are written in place, are first downloaded with
+//! [`download_verified`] into a private file and restored from that file only, so a destination
+//! that answers differently the second time gets no say; a SQLite file goes into a temporary file
+//! renamed into place. Folders and files are reached without following a link.
 
 use super::ByteStream;
-use super::checksum::Digesting;
+use super::checksum::{DigestHandle, Digesting};
 use super::postgres::{Checked, PostgresError, tools};
 use super::sqlite::SqliteError;
 use crate::hostfs::beneath::{self, FOLDER};
@@ -51,16 +54,38 @@ pub async fn download_verified(
     expected_sha256: &str,
 ) -> Result<(), RestoreError> {
     let (mut stream, digest) = Digesting::new(stream);
+    // Network chunks are small; a file write is a trip to a blocking thread, so they are gathered.
+    let mut into = tokio::io::BufWriter::with_capacity(WRITE_BUFFER, &mut into);
     while let Some(chunk) = stream.next().await {
         into.write_all(&chunk.map_err(RestoreError::Read)?).await.map_err(RestoreError::Read)?;
     }
     into.flush().await.map_err(RestoreError::Read)?;
-    let (actual, _) = digest.finish();
-    if actual.eq_ignore_ascii_case(expected_sha256.trim()) {
-        Ok(())
-    } else {
-        Err(RestoreError::ChecksumMismatch { expected: expected_sha256.trim().to_string(), actual })
-    }
+    checksum_gate(digest, expected_sha256)()
+}
+
+/// Bytes gathered before a write to a private file.
+const WRITE_BUFFER: usize = 1024 * 1024;
+
+/// A check run once an artifact was read to its end and before what was restored from it is put
+/// in place: whether its SHA-256 is the recorded one.
+pub type Gate = Box<dyn FnOnce() -> Result<(), RestoreError> + Send>;
+
+/// The gate of an artifact already checked whole (a verified private copy, an entry of one).
+pub fn open_gate() -> Gate {
+    Box::new(|| Ok(()))
+}
+
+/// The gate of an artifact read through `digest`: its SHA-256 against `expected` (any case).
+pub fn checksum_gate(digest: DigestHandle, expected: &str) -> Gate {
+    let expected = expected.trim().to_owned();
+    Box::new(move || {
+        let (actual, _) = digest.finish();
+        if actual.eq_ignore_ascii_case(&expected) {
+            Ok(())
+        } else {
+            Err(RestoreError::ChecksumMismatch { expected, actual })
+        }
+    })
 }
 
 /// Restores a PostgreSQL artifact into a checked database; `replace` drops the backed-up
@@ -130,14 +155,16 @@ pub async fn into_sqlite_file(
 }
 
 /// Unpacks a directory artifact (tar + zstd) as the folder `place`, which must not exist or be an
-/// empty folder: into a staging folder beside it, renamed into place once complete. On any
-/// failure the staging folder goes and the target is as it was.
+/// empty folder: into a staging folder beside it, renamed into place once complete and once
+/// `gate` passed (the stream is read to its very end first). On any failure the staging folder
+/// goes and the target is as it was: an artifact may stream in unverified.
 pub async fn into_directory(
     stream: ByteStream,
     place: &Place,
     devpilot: Arc<DevpilotFiles>,
+    gate: Gate,
 ) -> Result<(), RestoreError> {
-    into_directory_as(stream, place, devpilot, true).await
+    into_directory_as(stream, place, devpilot, true, gate).await
 }
 
 /// As [`into_directory`], from a plain (uncompressed) tar: what a single-file restore hands on.
@@ -146,7 +173,7 @@ pub async fn into_directory_from_tar(
     place: &Place,
     devpilot: Arc<DevpilotFiles>,
 ) -> Result<(), RestoreError> {
-    into_directory_as(stream, place, devpilot, false).await
+    into_directory_as(stream, place, devpilot, false, open_gate()).await
 }
 
 async fn into_directory_as(
@@ -154,6 +181,7 @@ async fn into_directory_as(
     place: &Place,
     devpilot: Arc<DevpilotFiles>,
     compressed: bool,
+    gate: Gate,
 ) -> Result<(), RestoreError> {
     let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream));
     let place = place.clone();
@@ -162,7 +190,7 @@ async fn into_directory_as(
         let replaces = empty_folder_or_nothing(&folder, &place)?;
         let staging = temporary_name();
         mkdirat(&folder, staging.as_str(), Mode::from_raw_mode(0o700)).map_err(|e| target_error(&place, e))?;
-        let done = unpack_and_rename(reader, &folder, &staging, &place, replaces, compressed);
+        let done = unpack_and_rename(reader, &folder, &staging, &place, replaces, compressed, gate);
         if done.is_err() {
             let _ = beneath::remove_tree(folder.as_fd(), OsStr::new(&staging));
         }
@@ -172,18 +200,23 @@ async fn into_directory_as(
 }
 
 fn unpack_and_rename(
-    reader: impl std::io::Read,
+    mut reader: impl std::io::Read,
     folder: &OwnedFd,
     staging: &str,
     place: &Place,
     replaces: bool,
     compressed: bool,
+    gate: Gate,
 ) -> Result<(), RestoreError> {
     let fd = openat(folder, staging, FOLDER, Mode::empty()).map_err(|e| target_error(place, e))?;
     let unpacked = match compressed {
-        true => super::unpack::unpack(reader, &fd)?,
-        false => super::unpack::unpack_tar(reader, &fd, None)?,
+        true => super::unpack::unpack(&mut reader, &fd)?,
+        false => super::unpack::unpack_tar(&mut reader, &fd, None)?,
     };
+    // What follows the archive's end (tar's padding, or bytes appended to a damaged artifact) is
+    // read too: the gate judges the whole artifact.
+    std::io::copy(&mut reader, &mut std::io::sink()).map_err(RestoreError::Read)?;
+    gate()?;
     let mode = unpacked.unwrap_or(0o755);
     fchmod(&fd, Mode::from_raw_mode(mode | 0o700)).map_err(|e| target_error(place, e))?;
     let flags = if replaces { RenameFlags::empty() } else { RenameFlags::NOREPLACE };

@@ -8,6 +8,10 @@
 //! devpilot-bench seed DATABASE_URL COUNT TEMPLATES.json
 //!                                                    # COUNT destinations in the first workspace,
 //!                                                    # sealed as the server seals them
+//! devpilot-bench seed-plans DATABASE_URL COUNT DESTINATION_ID FOLDER SCHEDULE [DUE_AT]
+//!                                                    # COUNT directory plans of FOLDER in the first
+//!                                                    # workspace, next due at DUE_AT (UTC,
+//!                                                    # "2026-12-06 21:00:00") or by SCHEDULE
 //! ```
 //!
 //! FIELDS.json is an object of a destination's form fields (`{"bucket": "b", …}`); TEMPLATES.json
@@ -25,6 +29,8 @@ use devpilot::destinations::service::associated_data;
 use devpilot::destinations::store::DestinationRow;
 use devpilot::fields::RawFields;
 use devpilot::hostfs::{DevpilotFiles, FolderAccess, HostAccess};
+use devpilot::plans::schedule::Schedule;
+use devpilot::plans::store::{PlanChange, PlanRow};
 use devpilot::providers::local::LocalConfig;
 use devpilot::providers::{self, ByteStream, ProviderContext};
 use devpilot::providers::{ProviderConfig, ProviderKind};
@@ -43,9 +49,13 @@ async fn main() -> anyhow::Result<()> {
         ["download", kind, fields, key, file] => download(kind, fields, key, file).await,
         ["delete", kind, fields, key] => provider_for(kind, fields)?.delete(key).await.map_err(Into::into),
         ["seed", url, count, templates] => seed(url, count.parse().context("COUNT")?, templates).await,
+        ["seed-plans", url, count, destination, folder, schedule, due @ ..] if due.len() <= 1 => {
+            seed_plans(url, count.parse().context("COUNT")?, destination, folder, schedule, due.first().copied()).await
+        }
         _ => bail!(
             "usage: devpilot-bench upload KIND FIELDS.json FILE KEY | download KIND FIELDS.json KEY FILE \
-             | delete KIND FIELDS.json KEY | seed DATABASE_URL COUNT TEMPLATES.json"
+             | delete KIND FIELDS.json KEY | seed DATABASE_URL COUNT TEMPLATES.json \
+             | seed-plans DATABASE_URL COUNT DESTINATION_ID FOLDER SCHEDULE [DUE_AT]"
         ),
     }
 }
@@ -102,20 +112,47 @@ fn provider_for(kind: &str, fields: &str) -> anyhow::Result<Box<dyn providers::P
 /// The object stays: `bench/run` reads it back to compare its SHA-256, then deletes it.
 async fn upload(kind: &str, fields: &str, file: &str, key: &str) -> anyhow::Result<()> {
     let provider = provider_for(kind, fields)?;
-    let file = tokio::fs::File::open(file).await.with_context(|| format!("opening {file}"))?;
-    let body: ByteStream = tokio_util::io::ReaderStream::with_capacity(file, CHUNK).boxed();
+    let file = std::fs::File::open(file).with_context(|| format!("opening {file}"))?;
     let started = Instant::now();
+    let body = read_in_chunks(file);
     let bytes = provider.put(key, body).await?;
     let seconds = started.elapsed().as_secs_f64();
     println!("{bytes} {seconds:.4}");
     Ok(())
 }
 
-/// Into a file, as a restore writes what it reads (no fsync: rclone's reference does none).
+/// The file in chunks of [`CHUNK`] read on a blocking thread, each read straight into the chunk
+/// handed on — as a backup's tar and zstd thread hands its output to the uploader.
+fn read_in_chunks(mut file: std::fs::File) -> ByteStream {
+    use std::io::Read;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(4);
+    tokio::task::spawn_blocking(move || {
+        loop {
+            let mut chunk = bytes::BytesMut::zeroed(CHUNK);
+            let read = match file.read(&mut chunk) {
+                Ok(0) => return,
+                Ok(n) => n,
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    return;
+                }
+            };
+            chunk.truncate(read);
+            if tx.blocking_send(Ok(chunk.freeze())).is_err() {
+                return;
+            }
+        }
+    });
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).boxed()
+}
+
+/// Into a file, as a restore downloads into its private file (`download_verified`: writes gathered
+/// by the MiB; no fsync, as rclone's reference does none).
 async fn download(kind: &str, fields: &str, key: &str, file: &str) -> anyhow::Result<()> {
     use tokio::io::AsyncWriteExt;
     let provider = provider_for(kind, fields)?;
-    let mut out = tokio::fs::File::create(file).await.with_context(|| format!("creating {file}"))?;
+    let out = tokio::fs::File::create(file).await.with_context(|| format!("creating {file}"))?;
+    let mut out = tokio::io::BufWriter::with_capacity(1024 * 1024, out);
     let started = Instant::now();
     let mut body = provider.get(key).await?;
     let mut bytes = 0u64;
@@ -143,13 +180,7 @@ async fn seed(url: &str, count: usize, templates: &str) -> anyhow::Result<()> {
     let key = std::env::var("DEVPILOT_MASTER_KEY").context("DEVPILOT_MASTER_KEY")?;
     let cipher = CredentialCipher::new(MasterKey::from_base64(&key)?);
     let db = Db::connect(url, 2)?;
-    let workspace: String = db
-        .run(|c| {
-            use devpilot::db::schema::workspaces::dsl::*;
-            use diesel::prelude::*;
-            workspaces.select(id).order(created_at.asc()).first(c)
-        })
-        .await?;
+    let workspace = first_workspace(&db).await?;
     let now = chrono::Utc::now().naive_utc();
     let rows: Vec<DestinationRow> = (0..count)
         .map(|i| {
@@ -186,6 +217,63 @@ async fn seed(url: &str, count: usize, templates: &str) -> anyhow::Result<()> {
             }
             Ok(())
         })
+    })
+    .await?;
+    println!("{count}");
+    Ok(())
+}
+
+/// The first workspace (the one `bench/run`'s setup made).
+async fn first_workspace(db: &Db) -> anyhow::Result<String> {
+    Ok(db
+        .run(|c| {
+            use devpilot::db::schema::workspaces::dsl::*;
+            use diesel::prelude::*;
+            workspaces.select(id).order(created_at.asc()).first(c)
+        })
+        .await?)
+}
+
+/// Directory plans, inserted as the plan service stores them (unencrypted, keeping one backup).
+async fn seed_plans(
+    url: &str,
+    count: usize,
+    destination: &str,
+    folder: &str,
+    schedule: &str,
+    due_at: Option<&str>,
+) -> anyhow::Result<()> {
+    let db = Db::connect(url, 2)?;
+    let workspace = first_workspace(&db).await?;
+    let now = chrono::Utc::now().naive_utc();
+    let next_run_at = match due_at {
+        Some(at) => chrono::NaiveDateTime::parse_from_str(at, "%Y-%m-%d %H:%M:%S").context("DUE_AT")?,
+        None => {
+            Schedule::parse(schedule).map_err(anyhow::Error::msg)?.next_after(now).context("the schedule never runs")?
+        }
+    };
+    let rows: Vec<PlanRow> = (0..count)
+        .map(|i| {
+            let change = PlanChange {
+                name: format!("bench-plan-{i:05}"),
+                slug: format!("bench-plan-{i:05}"),
+                source_kind: "directory".into(),
+                source_path: folder.to_owned(),
+                destination_id: Some(destination.to_owned()),
+                schedule: schedule.to_owned(),
+                retention: 1,
+                enabled: true,
+                next_run_at: Some(next_run_at),
+                updated_at: now,
+                source_secret: None,
+                encrypt: false,
+            };
+            PlanRow::new(uuid::Uuid::new_v4().to_string(), workspace.clone(), now, change)
+        })
+        .collect();
+    db.run(move |c| {
+        use diesel::Connection;
+        c.transaction(|c| rows.iter().try_for_each(|row| devpilot::plans::store::insert(c, row)))
     })
     .await?;
     println!("{count}");

@@ -38,7 +38,8 @@ impl DatabaseService {
             .map_err(|e| DatabaseError::Refused(e.to_string()))?;
         let mut all: Vec<Backup> = self.base_backups(workspace, id).await?.into_iter().map(Backup::Base).collect();
         let ws = workspace.to_owned();
-        let plans = self.db.run(move |c| crate::plans::store::list(c, &ws)).await?;
+        let plans =
+            self.db.run(move |c| crate::plans::store::list(c, &ws, &crate::plans::store::Selection::All)).await?;
         for (plan, _) in plans.into_iter().filter(|(p, _)| p.source_kind == "postgres") {
             let same = open_source_secret(&self.cipher, &plan)
                 .ok()

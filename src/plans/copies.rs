@@ -32,14 +32,18 @@ pub fn of_plan(conn: &mut DbConn, workspace: &str, plan: &str) -> QueryResult<Ve
         .load(conn)
 }
 
-/// The copies of every plan of the workspace, as (plan id, position, destination id) by position.
-pub fn of_workspace(conn: &mut DbConn, workspace: &str) -> QueryResult<Vec<(String, i64, String)>> {
-    dsl::plan_copies
+/// The copies of the workspace's plans `ids` (every plan's when None), as (plan id, position,
+/// destination id) by position.
+pub fn of_plans(conn: &mut DbConn, workspace: &str, ids: Option<&[String]>) -> QueryResult<Vec<(String, i64, String)>> {
+    let query = dsl::plan_copies
         .inner_join(plans::plans)
         .filter(plans::workspace_id.eq(workspace))
         .order((dsl::plan_id.asc(), dsl::position.asc()))
-        .select((dsl::plan_id, dsl::position, dsl::destination_id))
-        .load(conn)
+        .select((dsl::plan_id, dsl::position, dsl::destination_id));
+    match ids {
+        None => query.load(conn),
+        Some(ids) => query.filter(dsl::plan_id.eq_any(ids)).load(conn),
+    }
 }
 
 /// Replaces the plan's copies with `destinations`, in order (positions 1, 2).

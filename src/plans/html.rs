@@ -48,11 +48,37 @@ struct ListPage {
     layout: Layout,
     flash: Option<Flash>,
     plans: Vec<Plan>,
+    page: i64,
+    last_page: i64,
+    total: i64,
 }
 
-async fn list(user: CurrentUser, service: web::Data<PlanService>, session: Session) -> Result<HttpResponse, AppError> {
-    let plans = service.list(&user.workspace_id).await?;
-    render(StatusCode::OK, &ListPage { layout: Layout::for_user(&user, "plans"), flash: Flash::take(&session), plans })
+/// Plans a page of the list shows (a workspace may hold thousands).
+const PER_PAGE: i64 = 50;
+
+#[derive(serde::Deserialize)]
+struct ListQuery {
+    page: Option<i64>,
+}
+
+async fn list(
+    user: CurrentUser,
+    service: web::Data<PlanService>,
+    session: Session,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, AppError> {
+    let page = query.page.unwrap_or(1).clamp(1, 1_000_000);
+    let (plans, total) = service.page(&user.workspace_id, page, PER_PAGE).await?;
+    let last_page = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
+    let page = ListPage {
+        layout: Layout::for_user(&user, "plans"),
+        flash: Flash::take(&session),
+        plans,
+        page,
+        last_page,
+        total,
+    };
+    render(StatusCode::OK, &page)
 }
 
 // ---- the form ----

@@ -193,9 +193,13 @@ pub fn locks_of(conn: &mut DbConn, workspace: &str, run: &str) -> QueryResult<Ve
 pub fn plans_policies(
     conn: &mut DbConn,
     workspace: &str,
+    ids: Option<&[String]>,
 ) -> QueryResult<std::collections::HashMap<(String, i64), RetentionPolicy>> {
-    let rows: Vec<PolicyRow> =
-        dsl::retention_policies.filter(dsl::workspace_id.eq(workspace)).select(PolicyRow::as_select()).load(conn)?;
+    let query = dsl::retention_policies.filter(dsl::workspace_id.eq(workspace)).select(PolicyRow::as_select());
+    let rows: Vec<PolicyRow> = match ids {
+        None => query.load(conn)?,
+        Some(ids) => query.filter(dsl::plan_id.eq_any(ids)).load(conn)?,
+    };
     Ok(rows.into_iter().map(|r| ((r.plan_id.clone(), r.copy_position), r.policy())).collect())
 }
 

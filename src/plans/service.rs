@@ -16,6 +16,7 @@ use crate::fields::FieldErrors;
 use crate::grants::GrantService;
 use chrono::{NaiveDateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// A plan as pages show it.
@@ -148,40 +149,61 @@ impl PlanService {
         PlanService { destinations: Some(destinations), ..self }
     }
 
+    /// Every plan of the workspace, by name.
     pub async fn list(&self, workspace: &str) -> Result<Vec<Plan>, PlanError> {
+        self.load(workspace, store::Selection::All).await
+    }
+
+    /// One page of the workspace's plans by name (`page` from 1), and how many there are in all.
+    pub async fn page(&self, workspace: &str, page: i64, per_page: i64) -> Result<(Vec<Plan>, i64), PlanError> {
+        let ws = workspace.to_owned();
+        let total = self.db.run(move |c| store::count(c, &ws)).await?;
+        let selection = store::Selection::Page { limit: per_page, offset: (page.max(1) - 1) * per_page };
+        Ok((self.load(workspace, selection).await?, total))
+    }
+
+    pub async fn get(&self, workspace: &str, id: &str) -> Result<Plan, PlanError> {
+        self.load(workspace, store::Selection::One(id.to_owned())).await?.into_iter().next().ok_or(PlanError::NotFound)
+    }
+
+    /// The selected plans with their copies and retention policies, in three queries whatever
+    /// their number (a page reads only its own plans' rows).
+    async fn load(&self, workspace: &str, selection: store::Selection) -> Result<Vec<Plan>, PlanError> {
         let ws = workspace.to_owned();
         let (rows, copies, names, policies) = self
             .db
             .run(move |c| {
-                let names = crate::destinations::store::list(c, &ws, 10_000, 0)?;
-                let policies = retention_store::plans_policies(c, &ws)?;
-                Ok((store::list(c, &ws)?, super::copies::of_workspace(c, &ws)?, names, policies))
+                let rows = store::list(c, &ws, &selection)?;
+                // The whole workspace's copies and policies for every plan; only the plans' own otherwise.
+                let ids: Option<Vec<String>> = (!matches!(selection, store::Selection::All))
+                    .then(|| rows.iter().map(|(r, _)| r.id.clone()).collect());
+                let copies = super::copies::of_plans(c, &ws, ids.as_deref())?;
+                let policies = retention_store::plans_policies(c, &ws, ids.as_deref())?;
+                let mut wanted: Vec<String> = copies.iter().map(|(_, _, d)| d.clone()).collect();
+                wanted.sort();
+                wanted.dedup();
+                let names = store::destination_names(c, &ws, &wanted)?;
+                Ok((rows, copies, names, policies))
             })
             .await?;
-        let names: std::collections::HashMap<String, String> = names.into_iter().map(|d| (d.id, d.name)).collect();
-        let copies_of = |plan: &str| -> Vec<PlanCopy> {
-            copies
-                .iter()
-                .filter(|(p, _, _)| p == plan)
-                .map(|(_, position, d)| PlanCopy {
-                    destination_id: d.clone(),
-                    destination_name: names.get(d).cloned().unwrap_or_default(),
-                    policy: policies.get(&(plan.to_owned(), *position)).copied(),
-                })
-                .collect()
-        };
+        let names: HashMap<String, String> = names.into_iter().collect();
+        let mut copies_of: HashMap<String, Vec<PlanCopy>> = HashMap::new();
+        for (plan, position, destination) in copies {
+            let copy = PlanCopy {
+                destination_name: names.get(&destination).cloned().unwrap_or_default(),
+                destination_id: destination,
+                policy: policies.get(&(plan.clone(), position)).copied(),
+            };
+            copies_of.entry(plan).or_default().push(copy);
+        }
         Ok(rows
             .into_iter()
             .map(|(row, dest)| {
-                let copies = copies_of(&row.id);
+                let copies = copies_of.remove(&row.id).unwrap_or_default();
                 let policy = policies.get(&(row.id.clone(), 0)).copied();
                 Plan { copies, ..to_plan(row, dest, policy) }
             })
             .collect())
-    }
-
-    pub async fn get(&self, workspace: &str, id: &str) -> Result<Plan, PlanError> {
-        self.list(workspace).await?.into_iter().find(|p| p.id == id).ok_or(PlanError::NotFound)
     }
 
     /// The workspace's destinations, the default first.

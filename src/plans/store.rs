@@ -69,14 +69,33 @@ pub struct PlanChange {
     pub encrypt: bool,
 }
 
-/// Plans with the name of their destination (None when it was deleted).
-pub fn list(conn: &mut DbConn, workspace: &str) -> QueryResult<Vec<(PlanRow, Option<String>)>> {
-    dsl::plans
+/// Which of a workspace's plans a query loads: all of them (the overview), a page of the list in
+/// name order, or one.
+#[derive(Debug, Clone)]
+pub enum Selection {
+    All,
+    Page { limit: i64, offset: i64 },
+    One(String),
+}
+
+/// The selected plans of the workspace by name, each with its primary destination's name (None
+/// when it was deleted).
+pub fn list(conn: &mut DbConn, workspace: &str, selection: &Selection) -> QueryResult<Vec<(PlanRow, Option<String>)>> {
+    let query = dsl::plans
         .left_join(destinations::destinations)
         .filter(dsl::workspace_id.eq(workspace))
         .order((dsl::name.asc(), dsl::id.asc()))
-        .select((PlanRow::as_select(), destinations::name.nullable()))
-        .load(conn)
+        .select((PlanRow::as_select(), destinations::name.nullable()));
+    match selection {
+        Selection::All => query.load(conn),
+        Selection::Page { limit, offset } => query.limit(*limit).offset(*offset).load(conn),
+        Selection::One(id) => query.filter(dsl::id.eq(id)).load(conn),
+    }
+}
+
+/// How many plans the workspace has.
+pub fn count(conn: &mut DbConn, workspace: &str) -> QueryResult<i64> {
+    dsl::plans.filter(dsl::workspace_id.eq(workspace)).count().get_result(conn)
 }
 
 pub fn find(conn: &mut DbConn, workspace: &str, id: &str) -> QueryResult<PlanRow> {
@@ -148,4 +167,13 @@ pub fn delete(conn: &mut DbConn, workspace: &str, id: &str) -> QueryResult<()> {
 
 fn found(rows: usize) -> QueryResult<()> {
     if rows == 0 { Err(diesel::result::Error::NotFound) } else { Ok(()) }
+}
+
+/// The names of the workspace's destinations `ids`, as (id, name).
+pub fn destination_names(conn: &mut DbConn, workspace: &str, ids: &[String]) -> QueryResult<Vec<(String, String)>> {
+    destinations::destinations
+        .filter(destinations::workspace_id.eq(workspace))
+        .filter(destinations::id.eq_any(ids))
+        .select((destinations::id, destinations::name))
+        .load(conn)
 }

@@ -18,7 +18,6 @@ use std::ffi::OsStr;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
-use tokio::io::AsyncWriteExt;
 
 pub const FIELDS: &[FieldSpec] = &[FieldSpec::text("path", "Base directory")
     .max_len(1024)
@@ -187,7 +186,7 @@ impl Provider for LocalProvider {
         .await
     }
 
-    async fn put(&self, key: &str, mut body: ByteStream) -> Result<u64, ProviderError> {
+    async fn put(&self, key: &str, body: ByteStream) -> Result<u64, ProviderError> {
         let key = key.to_owned();
         // Written beside the target and renamed when complete, so a reader never sees half.
         let (folder, name, partial, file) = self
@@ -200,18 +199,7 @@ impl Provider for LocalProvider {
             })
             .await?;
         let shown = self.shown().join(&name);
-        let write = async {
-            let mut file = tokio::fs::File::from_std(file);
-            let mut written = 0u64;
-            while let Some(chunk) = body.next().await {
-                let chunk = chunk?;
-                file.write_all(&chunk).await?;
-                written += chunk.len() as u64;
-            }
-            file.sync_all().await?;
-            Ok::<u64, io::Error>(written)
-        };
-        let result = match write.await {
+        let result = match super::local_writer::write_synced(file, body).await {
             Ok(n) => renameat(&folder, partial.as_str(), &folder, name.as_str()).map(|()| n).map_err(io::Error::from),
             Err(e) => Err(e),
         };

@@ -17,6 +17,7 @@ pub mod google_drive;
 pub mod http;
 mod kind;
 pub mod local;
+mod local_writer;
 pub mod lock;
 pub mod microsoft_auth;
 mod object_listing;

@@ -1,19 +1,22 @@
-//! Restoring a run's artifact into a chosen target. The artifact is downloaded once, into a
-//! private file under the data folder, its SHA-256 checked on the way against the run's record;
-//! the restore then reads that file only (through decryption when the run encrypted it), and the
-//! file goes when the restore ends, whatever happens. Files and folders are restored only inside a
-//! folder granted to the workspace for reading and writing, or its own folder.
+//! Restoring a run's artifact into a chosen target, its SHA-256 checked against the run's record
+//! before anything restored is put in place (see [`Runner::restore`]). Files and folders are
+//! restored only inside a folder granted to the workspace for reading and writing, or its own
+//! folder.
 
 use super::databases::DatabaseTarget;
 use super::runner::Runner;
 use super::store::RunRow;
+use crate::artifacts::checksum::Digesting;
 use crate::artifacts::restore::{self, RestoreError};
-use crate::artifacts::{ByteStream, encryption, workspace_key};
+use crate::artifacts::{ByteStream, channel, encryption, workspace_key};
 use crate::error::AppError;
 use crate::fields::FieldErrors;
 use crate::hostfs::private::PrivateTemp;
 use crate::hostfs::{HostAccess, Need, Place};
 use futures::StreamExt;
+
+/// Chunks of a streamed restore read ahead of the unpacking (64 KiB each when decrypted).
+const READ_AHEAD: usize = 32;
 
 /// Where a restore writes.
 pub enum RestoreTarget {
@@ -83,49 +86,68 @@ impl RestoreTarget {
 }
 
 impl Runner {
-    /// Downloads the artifact from the first copy that can give it, checking that copy's
-    /// checksum — a copy whose bytes do not match (or break off) is set aside and the next one
-    /// read — then restores it into `target`; answers which copy it read (“copy 1 (“Offsite”)”).
+    /// Restores the run's artifact into `target` from the first copy that can give it whole and
+    /// with its recorded SHA-256 — a copy whose bytes do not match (or break off) is set aside and
+    /// the next one read; answers which copy it read (“copy 1 (“Offsite”)”).
+    ///
+    /// A folder streams straight in (see `artifacts/restore.rs`: it is put in place only once the
+    /// checksum matched); a database or a SQLite file is first downloaded into a private file under
+    /// the data folder, checked on the way, and restored from that file only, which goes when the
+    /// restore ends, whatever happens.
     pub async fn restore(&self, workspace: &str, run_id: &str, target: &RestoreTarget) -> Result<String, AppError> {
         let run = self.find(workspace, run_id).await?;
+        let artifact_key = match run.encrypted {
+            true => Some(
+                workspace_key::for_workspace(self.db(), self.cipher(), workspace)
+                    .await
+                    .map_err(|e| AppError::BadRequest(format!("The backup cannot be decrypted: {e}.")))?,
+            ),
+            false => None,
+        };
+        let plain = |body: ByteStream| match &artifact_key {
+            Some(key) => encryption::decrypt(body, key),
+            None => body,
+        };
         let failed = |e: RestoreError| AppError::BadRequest(format!("The restore failed: {e}."));
+        if let RestoreTarget::Directory(place) = target {
+            let devpilot = self.grants().devpilot_files();
+            let streamed = self
+                .from_first_good_copy(&run, |download, sha256| {
+                    let (download, digest) = Digesting::new(download);
+                    let body = channel::read_ahead(plain(download), READ_AHEAD);
+                    restore::into_directory(body, place, devpilot.clone(), restore::checksum_gate(digest, &sha256))
+                })
+                .await?;
+            return streamed.map(|(copy, ())| copy).map_err(failed);
+        }
         let temp = PrivateTemp::create(self.data_dir())
             .map_err(|e| AppError::Internal(anyhow::anyhow!("making a private temporary folder: {e}")))?;
-        let (mut damaged, mut problems) = (Vec::new(), Vec::new());
-        let (opened, path) = loop {
-            let (opened, download) = match self.open_artifact_skipping(&run, &damaged).await {
-                Ok(opened) => opened,
-                Err(e) if problems.is_empty() => return Err(e),
-                Err(_) => return Err(AppError::BadRequest(format!("The restore failed: {}.", problems.join("; ")))),
-            };
-            let sha256 = opened.copy.sha256.clone().ok_or_else(|| {
-                AppError::BadRequest("This backup has no recorded checksum, so it cannot be verified.".into())
-            })?;
-            let (path, file) = temp
-                .new_file(&format!("artifact-{}", opened.copy.position))
-                .map_err(|e| AppError::Internal(anyhow::anyhow!("a private temporary file: {e}")))?;
-            match restore::download_verified(download, tokio::fs::File::from_std(file), &sha256).await {
-                Ok(()) => break (opened, path),
-                Err(e @ (RestoreError::ChecksumMismatch { .. } | RestoreError::Read(_))) => {
-                    tracing::warn!(run = %run.id, copy = opened.copy.position, error = %e, "a copy's artifact is damaged; reading the next copy");
-                    problems.push(format!("{}: {e}", opened.describe()));
-                    damaged.push(opened.copy.position);
-                    let _ = std::fs::remove_file(&path);
+        let mut attempt = 0;
+        let downloaded = self
+            .from_first_good_copy(&run, |download, sha256| {
+                let temp = &temp;
+                attempt += 1;
+                async move {
+                    let (path, file) = temp
+                        .new_file(&format!("artifact-{attempt}"))
+                        .map_err(|e| RestoreError::Target(format!("a private temporary file: {e}")))?;
+                    let verified = restore::download_verified(download, tokio::fs::File::from_std(file), &sha256).await;
+                    verified.map(|()| path.clone()).inspect_err(|_| drop(std::fs::remove_file(&path)))
                 }
-                Err(e) => return Err(failed(e)),
-            }
+            })
+            .await?;
+        let (copy, path) = match downloaded {
+            Ok(done) => done,
+            Err(e) => return Err(failed(e)),
         };
         let file = tokio::fs::File::open(&path).await.map_err(|e| failed(RestoreError::Read(e)))?;
-        let mut body: ByteStream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024).boxed();
-        if run.encrypted {
-            let artifact_key = workspace_key::for_workspace(self.db(), self.cipher(), workspace)
-                .await
-                .map_err(|e| AppError::BadRequest(format!("The backup cannot be decrypted: {e}.")))?;
-            body = encryption::decrypt(body, &artifact_key);
-        }
+        let body = plain(tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024).boxed());
         let devpilot = self.grants().devpilot_files();
         let restored = match target {
-            RestoreTarget::Directory(place) => restore::into_directory(body, place, devpilot).await,
+            // (Streamed above; from a verified private copy it would need no gate.)
+            RestoreTarget::Directory(place) => {
+                restore::into_directory(body, place, devpilot, restore::open_gate()).await
+            }
             RestoreTarget::Replace(place) => crate::artifacts::volume::replace_directory(body, place, devpilot).await,
             RestoreTarget::SqliteFile(place) => restore::into_sqlite_file(body, place, devpilot).await,
             RestoreTarget::Postgres(database) => self.restore_database(body, database).await,
@@ -134,6 +156,57 @@ impl Runner {
         };
         // The private copy goes now, whatever happened (and with `temp` on every early return).
         drop(temp);
-        restored.map_err(failed).map(|()| opened.describe())
+        restored.map_err(failed).map(|()| copy)
+    }
+
+    /// Reads the copy's artifact whole and checks its SHA-256, writing nothing.
+    async fn verify_copy(&self, opened: &super::artifact::OpenedCopy, sha256: &str) -> Result<(), RestoreError> {
+        let key = opened.copy.object_key.as_deref().unwrap_or_default();
+        let download =
+            opened.provider.get(key).await.map_err(|e| RestoreError::Read(std::io::Error::other(e.to_string())))?;
+        restore::verify(download, sha256).await
+    }
+
+    /// Runs `read` on each copy of the run's artifact in turn (with the copy's recorded SHA-256)
+    /// until one is read whole and matches; a copy whose bytes are damaged (a checksum mismatch, a
+    /// read that broke off, an archive or decryption that failed on bytes that do not match) is set
+    /// aside for the next.
+    /// The outer error: no copy could be opened; the inner: the last copy's failure (every copy's
+    /// problems named) or one that another copy would not mend (the target's).
+    async fn from_first_good_copy<T, F, Read>(
+        &self,
+        run: &RunRow,
+        mut read: F,
+    ) -> Result<Result<(String, T), RestoreError>, AppError>
+    where
+        F: FnMut(ByteStream, String) -> Read,
+        Read: std::future::Future<Output = Result<T, RestoreError>>,
+    {
+        let (mut damaged, mut problems) = (Vec::new(), Vec::new());
+        loop {
+            let (opened, download) = match self.open_artifact_skipping(run, &damaged).await {
+                Ok(opened) => opened,
+                Err(e) if problems.is_empty() => return Err(e),
+                Err(_) => return Ok(Err(RestoreError::Target(problems.join("; ")))),
+            };
+            let sha256 = opened.copy.sha256.clone().ok_or_else(|| {
+                AppError::BadRequest("This backup has no recorded checksum, so it cannot be verified.".into())
+            })?;
+            let failure = match read(download, sha256.clone()).await {
+                Ok(done) => return Ok(Ok((opened.describe(), done))),
+                Err(e @ (RestoreError::ChecksumMismatch { .. } | RestoreError::Read(_))) => e,
+                // A streamed archive that failed part-way was not read to its end, so its checksum
+                // could not judge it: the copy is read once more, whole, to tell damaged bytes
+                // (the next copy may have good ones) from an artifact that is itself unusable.
+                Err(e @ RestoreError::Archive(_)) => match self.verify_copy(&opened, &sha256).await {
+                    Ok(()) => return Ok(Err(e)),
+                    Err(damage) => damage,
+                },
+                Err(e) => return Ok(Err(e)),
+            };
+            tracing::warn!(run = %run.id, copy = opened.copy.position, error = %failure, "a copy's artifact is damaged; reading the next copy");
+            problems.push(format!("{}: {failure}", opened.describe()));
+            damaged.push(opened.copy.position);
+        }
     }
 }

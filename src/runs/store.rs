@@ -3,6 +3,7 @@
 use crate::db::DbConn;
 use crate::db::schema::plans::dsl as plans;
 use crate::db::schema::runs::{self, dsl};
+use crate::plans::store::PlanRow;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -231,14 +232,14 @@ pub fn interrupt_orphans(conn: &mut DbConn, live: &[String], now: NaiveDateTime)
     })
 }
 
-/// Enabled plans due at `now`: (workspace, plan id, the next_run_at seen).
-pub fn due_plans(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<Vec<(String, String, NaiveDateTime)>> {
-    let rows: Vec<(String, String, Option<NaiveDateTime>)> = plans::plans
+/// Enabled plans due at `now`, the longest due first (one query, whatever their number).
+pub fn due_plans(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<Vec<PlanRow>> {
+    plans::plans
         .filter(plans::enabled.eq(true))
         .filter(plans::next_run_at.le(now))
-        .select((plans::workspace_id, plans::id, plans::next_run_at))
-        .load(conn)?;
-    Ok(rows.into_iter().filter_map(|(w, p, at)| Some((w, p, at?))).collect())
+        .order(plans::next_run_at.asc())
+        .select(PlanRow::as_select())
+        .load(conn)
 }
 
 /// Moves a due plan's next_run_at on, only if it still holds the value seen, and records the

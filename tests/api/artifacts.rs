@@ -432,7 +432,7 @@ async fn a_directory_artifact_restores_into_an_empty_folder_only() {
     let place = tempfile::tempdir().expect("tempdir");
     let target = place.path().join("restore-here");
     restore::verify(stream_of(archive.clone()), &sha).await.expect("verified");
-    restore::into_directory(stream_of(archive.clone()), &place_at(&target), Arc::default())
+    restore::into_directory(stream_of(archive.clone()), &place_at(&target), Arc::default(), restore::open_gate())
         .await
         .expect("restore into a new folder");
     assert_eq!(std::fs::read(target.join("docs/readme.txt")).expect("readme"), "héllo".as_bytes());
@@ -442,9 +442,30 @@ async fn a_directory_artifact_restores_into_an_empty_folder_only() {
     // The same folder is no longer empty: refused, nothing touched.
     std::fs::write(target.join("top.txt"), b"edited").expect("edit");
     let error =
-        restore::into_directory(stream_of(archive), &place_at(&target), Arc::default()).await.expect_err("not empty");
+        restore::into_directory(stream_of(archive.clone()), &place_at(&target), Arc::default(), restore::open_gate())
+            .await
+            .expect_err("not empty");
     assert!(matches!(error, RestoreError::Target(_)) && error.to_string().contains("not empty"), "{error}");
     assert_eq!(std::fs::read(target.join("top.txt")).expect("top"), b"edited");
+
+    // Streamed in unverified: put in place only when the gate, run after the very last byte, says
+    // the artifact is the recorded one — here it does not, and nothing is left.
+    let (stream, digest) = Digesting::new(stream_of(archive_with_tail(&archive)));
+    let other = place.path().join("gated");
+    let error =
+        restore::into_directory(stream, &place_at(&other), Arc::default(), restore::checksum_gate(digest, &sha))
+            .await
+            .expect_err("the checksum of the whole stream");
+    assert!(matches!(error, RestoreError::ChecksumMismatch { .. }), "{error}");
+    assert!(!other.exists(), "nothing restored");
+    assert_eq!(files_in(place.path()), ["restore-here"], "no staging folder left");
+}
+
+/// The archive with bytes after its end, which neither zstd nor tar reads.
+fn archive_with_tail(archive: &[u8]) -> Vec<u8> {
+    let mut tailed = archive.to_vec();
+    tailed.extend_from_slice(&[0u8; 1024]);
+    tailed
 }
 
 #[tokio::test]
@@ -459,7 +480,9 @@ async fn path_escaping_entries_are_refused_and_nothing_is_left() {
     for (name, archive) in cases {
         let target = place.path().join(name.replace(' ', "-"));
         let error =
-            restore::into_directory(stream_of(archive), &place_at(&target), Arc::default()).await.expect_err(name);
+            restore::into_directory(stream_of(archive), &place_at(&target), Arc::default(), restore::open_gate())
+                .await
+                .expect_err(name);
         assert!(matches!(error, RestoreError::Archive(_)), "{name}: {error}");
         assert_eq!(files_in(&target), Vec::<String>::new(), "{name}: the folder is emptied again");
     }
@@ -528,7 +551,9 @@ async fn a_directory_archived_by_the_tar_builder_comes_back_identical() {
 
     let target = place.path().join("restored");
     std::fs::create_dir(&target).expect("empty target");
-    restore::into_directory(stream_of(archive), &place_at(&target), Arc::default()).await.expect("restore");
+    restore::into_directory(stream_of(archive), &place_at(&target), Arc::default(), restore::open_gate())
+        .await
+        .expect("restore");
     assert_eq!(tree(&target), tree(&source));
 }
 

@@ -107,6 +107,7 @@ mod silent_server;
 mod single_file;
 mod sqlite_lock;
 mod standins;
+mod streamed_restores;
 mod test_all;
 mod tmpfs;
 mod validation;

@@ -11,7 +11,8 @@ on_both_backends!(
     the_plan_form_reports_each_bad_field,
     plan_names_are_unique_per_workspace,
     viewers_cannot_change_plans,
-    another_workspace_plan_is_not_found
+    another_workspace_plan_is_not_found,
+    the_plans_page_shows_fifty_at_a_time
 );
 
 /// A workspace with a local destination "Disk" (the default) and a folder to back up, both
@@ -241,4 +242,43 @@ async fn another_workspace_plan_is_not_found(backend: Backend) {
     assert!(borrowed.body.contains("does not exist in this workspace"));
     let after = plan(&f.app, "Ours").await;
     assert_eq!((after.name, after.workspace_id, after.enabled), (ours.name, ours.workspace_id, true));
+}
+
+/// A workspace may hold thousands of plans: the page and the API read one page of them at a time,
+/// in name order.
+async fn the_plans_page_shows_fifty_at_a_time(backend: Backend) {
+    let f = fixture(backend).await;
+    for n in 0..55 {
+        assert_eq!(f.save_plan("/plans", &format!("Plan {n:02}"), &[]).await.status, 303, "plan {n}");
+    }
+    let names = |page: &Page| -> Vec<String> {
+        page.body
+            .split("<strong class=\"plan-name\">")
+            .skip(1)
+            .map(|rest| rest[..rest.find('<').unwrap_or(0)].to_owned())
+            .collect()
+    };
+    let first = f.app.get("/plans").await;
+    assert_eq!(first.status, 200);
+    let want: Vec<String> = (0..50).map(|n| format!("Plan {n:02}")).collect();
+    assert_eq!(names(&first), want, "the first fifty by name");
+    assert!(first.body.contains("55 plans · page 1 of 2"), "{}", first.body);
+    assert!(first.body.contains("href=\"/plans?page=2\">Next"), "{}", first.body);
+    let second = f.app.get("/plans?page=2").await;
+    assert_eq!(names(&second), ["Plan 50", "Plan 51", "Plan 52", "Plan 53", "Plan 54"]);
+    assert!(second.body.contains("href=\"/plans?page=1\">Previous"), "{}", second.body);
+    // Past the end: an empty page with the way back, not "No plans yet".
+    let beyond = f.app.get("/plans?page=9").await;
+    assert_eq!((beyond.status, names(&beyond).len()), (200, 0));
+    assert!(!beyond.body.contains("No plans yet") && beyond.body.contains("page 9 of 2"), "{}", beyond.body);
+
+    let api = crate::api_client::admin(&f.app).await;
+    let page = api.get("/api/v1/backup-schedules?per_page=20&page=3").await;
+    assert_eq!(page.status, 200, "{page:?}");
+    let listed: Vec<&str> =
+        page.json["data"].as_array().expect("data").iter().filter_map(|p| p["name"].as_str()).collect();
+    let want: Vec<String> = (40..55).map(|n| format!("Plan {n:02}")).collect();
+    assert_eq!(listed, want, "{page:?}");
+    assert_eq!(page.json["meta"]["total"], 55);
+    assert_eq!(page.json["meta"]["last_page"], 3);
 }
