@@ -16,6 +16,7 @@ use super::postgres::{Checked, PostgresError, tools};
 use super::sqlite::SqliteError;
 use crate::hostfs::beneath::{self, FOLDER};
 use crate::hostfs::{DevpilotFiles, Place};
+use crate::providers::file_writer::{self, Durability};
 use futures::{StreamExt, TryStreamExt};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, RenameFlags, fchmod, mkdirat, openat, renameat_with, statat};
 use std::ffi::OsStr;
@@ -43,28 +44,24 @@ pub enum RestoreError {
 
 /// Reads the whole artifact once, writing nothing, and checks its SHA-256.
 pub async fn verify(stream: ByteStream, expected_sha256: &str) -> Result<(), RestoreError> {
-    download_verified(stream, tokio::io::sink(), expected_sha256).await
+    let (mut stream, digest) = Digesting::new(stream);
+    while let Some(chunk) = stream.next().await {
+        chunk.map_err(RestoreError::Read)?;
+    }
+    checksum_gate(digest, expected_sha256)()
 }
 
 /// Writes the artifact into `into` (a private file) as it arrives, and checks its SHA-256 at the
 /// end: only a download that matches is ever read again.
 pub async fn download_verified(
     stream: ByteStream,
-    mut into: impl tokio::io::AsyncWrite + Unpin,
+    into: std::fs::File,
     expected_sha256: &str,
 ) -> Result<(), RestoreError> {
-    let (mut stream, digest) = Digesting::new(stream);
-    // Network chunks are small; a file write is a trip to a blocking thread, so they are gathered.
-    let mut into = tokio::io::BufWriter::with_capacity(WRITE_BUFFER, &mut into);
-    while let Some(chunk) = stream.next().await {
-        into.write_all(&chunk.map_err(RestoreError::Read)?).await.map_err(RestoreError::Read)?;
-    }
-    into.flush().await.map_err(RestoreError::Read)?;
+    let (stream, digest) = Digesting::new(stream);
+    file_writer::write(into, stream, Durability::Unsynced).await.map_err(RestoreError::Read)?;
     checksum_gate(digest, expected_sha256)()
 }
-
-/// Bytes gathered before a write to a private file.
-const WRITE_BUFFER: usize = 1024 * 1024;
 
 /// A check run once an artifact was read to its end and before what was restored from it is put
 /// in place: whether its SHA-256 is the recorded one.

@@ -31,6 +31,7 @@ use devpilot::fields::RawFields;
 use devpilot::hostfs::{DevpilotFiles, FolderAccess, HostAccess};
 use devpilot::plans::schedule::Schedule;
 use devpilot::plans::store::{PlanChange, PlanRow};
+use devpilot::providers::file_writer::{self, Durability};
 use devpilot::providers::local::LocalConfig;
 use devpilot::providers::{self, ByteStream, ProviderContext};
 use devpilot::providers::{ProviderConfig, ProviderKind};
@@ -146,22 +147,14 @@ fn read_in_chunks(mut file: std::fs::File) -> ByteStream {
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).boxed()
 }
 
-/// Into a file, as a restore downloads into its private file (`download_verified`: writes gathered
-/// by the MiB; no fsync, as rclone's reference does none).
+/// Into a file, as a restore downloads into its private file (`download_verified`; no fsync, as
+/// rclone's reference does none).
 async fn download(kind: &str, fields: &str, key: &str, file: &str) -> anyhow::Result<()> {
-    use tokio::io::AsyncWriteExt;
     let provider = provider_for(kind, fields)?;
-    let out = tokio::fs::File::create(file).await.with_context(|| format!("creating {file}"))?;
-    let mut out = tokio::io::BufWriter::with_capacity(1024 * 1024, out);
+    let out = std::fs::File::create(file).with_context(|| format!("creating {file}"))?;
     let started = Instant::now();
-    let mut body = provider.get(key).await?;
-    let mut bytes = 0u64;
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk?;
-        bytes += chunk.len() as u64;
-        out.write_all(&chunk).await?;
-    }
-    out.flush().await?;
+    let body = provider.get(key).await?;
+    let bytes = file_writer::write(out, body, Durability::Unsynced).await?;
     let seconds = started.elapsed().as_secs_f64();
     println!("{bytes} {seconds:.4}");
     Ok(())

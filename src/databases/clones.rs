@@ -240,7 +240,7 @@ impl DatabaseService {
         let provider = self.provider_of(source).await?;
         // Downloaded once into the clone's folder, checked against its SHA-256 before it is read.
         let staged = folder.join("base.download");
-        let file = tokio::fs::File::create(&staged).await.map_err(|e| e.to_string())?;
+        let file = std::fs::File::create(&staged).map_err(|e| e.to_string())?;
         let body = provider.get(&key).await.map_err(|e| format!("reading the base backup: {e}"))?;
         restore::download_verified(body, file, &sha256).await.map_err(|e| format!("the base backup: {e}"))?;
         let file = tokio::fs::File::open(&staged).await.map_err(|e| e.to_string())?;

@@ -1,9 +1,10 @@
-//! The local destination's file writer: on a blocking thread of its own, so the upload's chunks
-//! reach the file without a trip through tokio's file buffer each, and with its writeback started
-//! behind it as it goes (`posix_fadvise(DONTNEED)` on each finished stretch starts the kernel
-//! writing those pages out, as `sync_file_range` would, without waiting). The closing `fsync` then
-//! waits for the last stretch only, instead of the whole artifact being written out after the
-//! last byte; and a backup does not leave the server's page cache full of its own bytes.
+//! Writing a byte stream into a file on a blocking thread of its own: chunks go straight to the
+//! file (small ones, as a network download yields them, gathered first) instead of each taking a
+//! trip through tokio's file buffer and a blocking task of its own. The local destination's
+//! uploads are [`Durability::Synced`]: their writeback is started behind them as they go
+//! (`posix_fadvise(DONTNEED)` on each finished stretch starts the kernel writing those pages out,
+//! as `sync_file_range` would, without waiting), so the closing `fsync` waits for the last stretch
+//! only instead of the whole artifact, and a backup does not fill the page cache with its bytes.
 
 use bytes::Bytes;
 use futures::StreamExt;
@@ -15,24 +16,39 @@ use std::num::NonZeroU64;
 const STRETCH: u64 = 8 * 1024 * 1024;
 /// Chunks on their way to the writer thread.
 const IN_FLIGHT: usize = 8;
+/// Smaller chunks are gathered up to this before a write.
+const GATHER: usize = 256 * 1024;
 
-/// Writes `body` into `file`, then fsyncs it; answers the bytes written. An error of the body
-/// or of the file ends the write with that error (the caller removes the file).
-pub async fn write_synced(file: std::fs::File, mut body: super::ByteStream) -> io::Result<u64> {
+/// What the file must be once written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// On disk (fsynced) before the write answers; written back as it goes.
+    Synced,
+    /// In the page cache: a private file read back at once.
+    Unsynced,
+}
+
+/// Writes `body` into `file`; answers the bytes written. An error of the body or of the file
+/// ends the write with that error (the caller removes the file).
+pub async fn write(file: std::fs::File, mut body: super::ByteStream, durability: Durability) -> io::Result<u64> {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(IN_FLIGHT);
     let writer = tokio::task::spawn_blocking(move || {
-        let mut file = file;
+        let mut out = io::BufWriter::with_capacity(GATHER, file);
         let (mut written, mut flushed) = (0u64, 0u64);
         while let Some(chunk) = rx.blocking_recv() {
-            file.write_all(&chunk)?;
+            out.write_all(&chunk)?;
             written += chunk.len() as u64;
-            if written - flushed >= STRETCH {
+            if durability == Durability::Synced && written - flushed >= STRETCH {
+                out.flush()?;
                 // Only advice: a kernel that ignores it leaves the work to the fsync below.
-                let _ = fadvise(&file, flushed, NonZeroU64::new(written - flushed), Advice::DontNeed);
+                let _ = fadvise(out.get_ref(), flushed, NonZeroU64::new(written - flushed), Advice::DontNeed);
                 flushed = written;
             }
         }
-        file.sync_all()?;
+        let file = out.into_inner().map_err(|e| e.into_error())?;
+        if durability == Durability::Synced {
+            file.sync_all()?;
+        }
         Ok::<u64, io::Error>(written)
     });
     let mut failed = None;

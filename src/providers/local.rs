@@ -199,7 +199,7 @@ impl Provider for LocalProvider {
             })
             .await?;
         let shown = self.shown().join(&name);
-        let result = match super::local_writer::write_synced(file, body).await {
+        let result = match super::file_writer::write(file, body, super::file_writer::Durability::Synced).await {
             Ok(n) => renameat(&folder, partial.as_str(), &folder, name.as_str()).map(|()| n).map_err(io::Error::from),
             Err(e) => Err(e),
         };

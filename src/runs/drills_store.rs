@@ -182,11 +182,19 @@ pub fn save_schedule(conn: &mut DbConn, row: &ScheduleRow) -> QueryResult<()> {
 
 /// Plans with no drill schedule row yet (they drill weekly by default): (workspace, plan).
 pub fn plans_without_schedule(conn: &mut DbConn) -> QueryResult<Vec<(String, String)>> {
-    let have: Vec<String> = schedules::plan_drills.select(schedules::plan_id).load(conn)?;
-    let all: Vec<(String, String)> = plans::plans.select((plans::workspace_id, plans::id)).load(conn)?;
-    let have: std::collections::HashSet<String> = have.into_iter().collect();
-    Ok(all.into_iter().filter(|(_, p)| !have.contains(p)).collect())
+    // Asked on every tick: the database answers from its indexes (nothing, once every plan has
+    // its row), instead of every plan's and every schedule's id being read each time.
+    plans::plans
+        .filter(diesel::dsl::not(diesel::dsl::exists(
+            schedules::plan_drills.filter(schedules::plan_id.eq(plans::id)),
+        )))
+        .select((plans::workspace_id, plans::id))
+        .limit(BACKFILL_PER_TICK)
+        .load(conn)
 }
+
+/// Default schedules given at most per tick (the rest on the next ones).
+const BACKFILL_PER_TICK: i64 = 1000;
 
 /// Inserts a default schedule row unless another instance did first.
 pub fn insert_default(conn: &mut DbConn, row: &ScheduleRow) -> QueryResult<()> {

@@ -131,7 +131,7 @@ impl Runner {
                     let (path, file) = temp
                         .new_file(&format!("artifact-{attempt}"))
                         .map_err(|e| RestoreError::Target(format!("a private temporary file: {e}")))?;
-                    let verified = restore::download_verified(download, tokio::fs::File::from_std(file), &sha256).await;
+                    let verified = restore::download_verified(download, file, &sha256).await;
                     verified.map(|()| path.clone()).inspect_err(|_| drop(std::fs::remove_file(&path)))
                 }
             })
