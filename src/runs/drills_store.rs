@@ -185,9 +185,7 @@ pub fn plans_without_schedule(conn: &mut DbConn) -> QueryResult<Vec<(String, Str
     // Asked on every tick: the database answers from its indexes (nothing, once every plan has
     // its row), instead of every plan's and every schedule's id being read each time.
     plans::plans
-        .filter(diesel::dsl::not(diesel::dsl::exists(
-            schedules::plan_drills.filter(schedules::plan_id.eq(plans::id)),
-        )))
+        .filter(diesel::dsl::not(diesel::dsl::exists(schedules::plan_drills.filter(schedules::plan_id.eq(plans::id)))))
         .select((plans::workspace_id, plans::id))
         .limit(BACKFILL_PER_TICK)
         .load(conn)
