@@ -166,7 +166,7 @@ impl PlanService {
         self.load(workspace, store::Selection::One(id.to_owned())).await?.into_iter().next().ok_or(PlanError::NotFound)
     }
 
-    /// The selected plans with their copies and retention policies, in three queries whatever
+    /// The selected plans with their copies and retention policies, in four queries whatever
     /// their number (a page reads only its own plans' rows).
     async fn load(&self, workspace: &str, selection: store::Selection) -> Result<Vec<Plan>, PlanError> {
         let ws = workspace.to_owned();
