@@ -112,7 +112,7 @@ impl Runner {
         if let RestoreTarget::Directory(place) = target {
             let devpilot = self.grants().devpilot_files();
             let streamed = self
-                .from_first_good_copy(&run, |download, sha256| {
+                .read_first_good_copy(&run, |download, sha256| {
                     let (download, digest) = Digesting::new(download);
                     let body = channel::read_ahead(plain(download), READ_AHEAD);
                     restore::into_directory(body, place, devpilot.clone(), restore::checksum_gate(digest, &sha256))
@@ -124,7 +124,7 @@ impl Runner {
             .map_err(|e| AppError::Internal(anyhow::anyhow!("making a private temporary folder: {e}")))?;
         let mut attempt = 0;
         let downloaded = self
-            .from_first_good_copy(&run, |download, sha256| {
+            .read_first_good_copy(&run, |download, sha256| {
                 let temp = &temp;
                 attempt += 1;
                 async move {
@@ -173,7 +173,7 @@ impl Runner {
     /// aside for the next.
     /// The outer error: no copy could be opened; the inner: the last copy's failure (every copy's
     /// problems named) or one that another copy would not mend (the target's).
-    async fn from_first_good_copy<T, F, Read>(
+    async fn read_first_good_copy<T, F, Read>(
         &self,
         run: &RunRow,
         mut read: F,
