@@ -26,6 +26,9 @@ impl ServerProcess {
             .env("DATABASE_URL", &settings.database_url)
             .env("DEVPILOT_MASTER_KEY", settings.master_key.clone().unwrap_or_default())
             .env("DEVPILOT_PROVIDER_MAX_RETRIES", "0")
+            // As the settings say (off in the tests' settings): a re-validation scheduling a new
+            // destination's first test 15 s in would change the state tests compare.
+            .env("DEVPILOT_REVALIDATE_EVERY", settings.revalidate_every.as_secs().to_string())
             // Every server the tests use is on loopback.
             .env(devpilot::providers::outbound::ALLOW_LOOPBACK_VAR, "true")
             .stdin(Stdio::null())
