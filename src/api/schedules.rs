@@ -236,7 +236,10 @@ pub async fn list(
     service: web::Data<PlanService>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let fetch = |page, per_page| service.page(&user.workspace_id, page, per_page);
+    let fetch = |page, per_page| async move {
+        let found = service.page(&user.workspace_id, page, per_page).await?;
+        Ok::<_, ApiError>((found.items, found.total))
+    };
     page_of(&req, &query, fetch, ScheduleResource::from).await
 }
 

@@ -67,16 +67,14 @@ async fn list(
     session: Session,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let page = query.page.unwrap_or(1).clamp(1, 1_000_000);
-    let (plans, total) = service.page(&user.workspace_id, page, PER_PAGE).await?;
-    let last_page = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
+    let found = service.page(&user.workspace_id, query.page.unwrap_or(1).clamp(1, 1_000_000), PER_PAGE).await?;
     let page = ListPage {
         layout: Layout::for_user(&user, "plans"),
         flash: Flash::take(&session),
-        plans,
-        page,
-        last_page,
-        total,
+        last_page: found.last_page(),
+        page: found.page,
+        total: found.total,
+        plans: found.items,
     };
     render(StatusCode::OK, &page)
 }

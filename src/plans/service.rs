@@ -11,6 +11,7 @@ use crate::artifacts::postgres::PostgresUrl;
 use crate::audit::domain::describe_changes;
 use crate::audit::{self, Action, Actor, Entry, Subject};
 use crate::crypto::CredentialCipher;
+use crate::db::page::Page;
 use crate::db::{Db, DbError, write_transaction};
 use crate::fields::FieldErrors;
 use crate::grants::GrantService;
@@ -155,11 +156,11 @@ impl PlanService {
     }
 
     /// One page of the workspace's plans by name (`page` from 1), and how many there are in all.
-    pub async fn page(&self, workspace: &str, page: i64, per_page: i64) -> Result<(Vec<Plan>, i64), PlanError> {
-        let ws = workspace.to_owned();
+    pub async fn page(&self, workspace: &str, page: i64, per_page: i64) -> Result<Page<Plan>, PlanError> {
+        let (ws, page) = (workspace.to_owned(), page.max(1));
         let total = self.db.run(move |c| store::count(c, &ws)).await?;
-        let selection = store::Selection::Page { limit: per_page, offset: (page.max(1) - 1) * per_page };
-        Ok((self.load(workspace, selection).await?, total))
+        let selection = store::Selection::Page { limit: per_page, offset: (page - 1) * per_page };
+        Ok(Page { items: self.load(workspace, selection).await?, page, per_page, total })
     }
 
     pub async fn get(&self, workspace: &str, id: &str) -> Result<Plan, PlanError> {
@@ -182,7 +183,7 @@ impl PlanService {
                 let mut wanted: Vec<String> = copies.iter().map(|(_, _, d)| d.clone()).collect();
                 wanted.sort();
                 wanted.dedup();
-                let names = store::destination_names(c, &ws, &wanted)?;
+                let names = crate::destinations::store::names_of(c, &ws, &wanted)?;
                 Ok((rows, copies, names, policies))
             })
             .await?;

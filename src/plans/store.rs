@@ -168,12 +168,3 @@ pub fn delete(conn: &mut DbConn, workspace: &str, id: &str) -> QueryResult<()> {
 fn found(rows: usize) -> QueryResult<()> {
     if rows == 0 { Err(diesel::result::Error::NotFound) } else { Ok(()) }
 }
-
-/// The names of the workspace's destinations `ids`, as (id, name).
-pub fn destination_names(conn: &mut DbConn, workspace: &str, ids: &[String]) -> QueryResult<Vec<(String, String)>> {
-    destinations::destinations
-        .filter(destinations::workspace_id.eq(workspace))
-        .filter(destinations::id.eq_any(ids))
-        .select((destinations::id, destinations::name))
-        .load(conn)
-}
