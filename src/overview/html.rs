@@ -6,6 +6,7 @@ use super::service::{
     DatabaseSummary, DestinationSummary, Failure, OverviewError, OverviewService, PlanSummary, Window,
 };
 use crate::auth::CurrentUser;
+use crate::destinations::domain::Status;
 use crate::error::AppError;
 use crate::runs::chart;
 use crate::runs::store::{self as runs, RUNNING};
@@ -30,13 +31,21 @@ impl From<OverviewError> for AppError {
     }
 }
 
+/// How many plans and destinations the page lists: it is read at a glance (a workspace of 10,000
+/// plans rendered them all, megabytes a visit); the Plans and Destinations pages list them all.
+const SHOWN: usize = 50;
+
 #[derive(Template)]
 #[template(path = "overview/page.html")]
 struct OverviewPage {
     layout: Layout,
+    /// The [`SHOWN`] that most need attention when there are more.
     plans: Vec<PlanRow>,
+    plans_total: usize,
     stale: usize,
+    /// Failing first; the first [`SHOWN`].
     destinations: Vec<DestinationRow>,
+    destinations_total: usize,
     failing: usize,
     failures: Vec<FailureRow>,
     databases: Vec<DatabaseRow>,
@@ -235,12 +244,19 @@ async fn page(
     let o = overview.overview(&user.workspace_id).await?;
     let drills = super::drills::block(&user, &runner).await?;
     let now = o.now;
-    let plans: Vec<PlanRow> = o.plans.into_iter().map(|p| plan_row(p, now)).collect();
-    let destinations: Vec<DestinationRow> = o.destinations.into_iter().map(|d| destination_row(d, now)).collect();
+    let (plans_total, destinations_total) = (o.plans.len(), o.destinations.len());
+    let stale = o.plans.iter().filter(|p| p.stale_since.is_some()).count();
+    let failing = o.destinations.iter().filter(|d| d.status == Status::Failed).count();
+    let plans: Vec<PlanRow> = most_in_need(o.plans).into_iter().map(|p| plan_row(p, now)).collect();
+    // Already failing first.
+    let destinations: Vec<DestinationRow> =
+        o.destinations.into_iter().take(SHOWN).map(|d| destination_row(d, now)).collect();
     let page = OverviewPage {
         layout: Layout::for_user(&user, "overview"),
-        stale: plans.iter().filter(|p| p.stale.is_some()).count(),
-        failing: destinations.iter().filter(|d| d.status == "failed").count(),
+        plans_total,
+        destinations_total,
+        stale,
+        failing,
         failures: o.failures.into_iter().map(|f| failure_row(f, now)).collect(),
         databases: o.databases.into_iter().map(|d| database_row(d, now)).collect(),
         plans,
@@ -249,6 +265,19 @@ async fn page(
     };
     render(StatusCode::OK, &page)
 }
+
+/// All the plans in name order when they fit; otherwise the [`SHOWN`] that most need attention:
+/// stale ones, then those whose last run failed, then the rest, each group in name order.
+fn most_in_need(mut plans: Vec<PlanSummary>) -> Vec<PlanSummary> {
+    if plans.len() > SHOWN {
+        let failed = |p: &PlanSummary| p.last_run.as_ref().is_some_and(|r| FAILED_LIKE.contains(&r.status.as_str()));
+        plans.sort_by_key(|p| (p.stale_since.is_none(), !failed(p)));
+        plans.truncate(SHOWN);
+    }
+    plans
+}
+
+const FAILED_LIKE: [&str; 3] = [runs::FAILED, runs::INTERRUPTED, runs::PARTIAL];
 
 #[cfg(test)]
 mod tests {

@@ -137,14 +137,13 @@ impl OverviewService {
     pub async fn overview(&self, workspace: &str) -> Result<Overview, OverviewError> {
         let now = Utc::now().naive_utc();
         let plans = self.plans.list(workspace).await?;
-        let plan_ids: Vec<String> = plans.iter().map(|p| p.id.clone()).collect();
         let ws = workspace.to_owned();
         let since = now - Duration::days(GROWTH_DAYS);
         let (last_runs, successes, failures, destinations, artifacts) = self
             .db
             .run(move |c| {
                 Ok((
-                    store::last_runs(c, &ws, &plan_ids)?,
+                    store::last_runs(c, &ws)?,
                     store::last_successes(c, &ws)?,
                     store::last_failures(c, &ws, FAILURES_SHOWN)?,
                     store::destinations(c, &ws)?,
@@ -242,11 +241,16 @@ fn destination_summaries(
     artifacts: &[Artifact],
     now: NaiveDateTime,
 ) -> Vec<DestinationSummary> {
+    let mut by_destination: HashMap<&str, Vec<&Artifact>> = HashMap::new();
+    for a in artifacts {
+        if let Some(id) = a.destination_id.as_deref() {
+            by_destination.entry(id).or_default().push(a);
+        }
+    }
     let mut summaries: Vec<DestinationSummary> = destinations
         .into_iter()
         .map(|d| {
-            let held: Vec<&Artifact> =
-                artifacts.iter().filter(|a| a.destination_id.as_deref() == Some(d.id.as_str())).collect();
+            let held = by_destination.remove(d.id.as_str()).unwrap_or_default();
             let growth = growth(&held, now);
             let stored_bytes = held_at(&held, now);
             let status = Status::from_db(&d.status);

@@ -112,8 +112,27 @@ pub fn destination_exists(conn: &mut DbConn, workspace: &str, id: &str) -> Query
     Ok(n > 0)
 }
 
+/// A new plan's restore drills: weekly (Sundays 04:30 UTC) unless changed (runs/drills.rs).
+pub const DEFAULT_DRILL_SCHEDULE: &str = "30 4 * * 0";
+
+/// A new plan, with its default drill schedule: given here rather than by the scheduler's next
+/// tick, so that no background write follows a plan's creation.
 pub fn insert(conn: &mut DbConn, row: &PlanRow) -> QueryResult<()> {
-    diesel::insert_into(dsl::plans).values(row).execute(conn).map(|_| ())
+    use crate::db::schema::plan_drills::dsl as drills;
+    let next_drill =
+        crate::plans::schedule::Schedule::parse(DEFAULT_DRILL_SCHEDULE).ok().and_then(|s| s.next_after(row.created_at));
+    diesel::insert_into(dsl::plans).values(row).execute(conn)?;
+    diesel::insert_into(drills::plan_drills)
+        .values((
+            drills::plan_id.eq(&row.id),
+            drills::workspace_id.eq(&row.workspace_id),
+            drills::schedule.eq(DEFAULT_DRILL_SCHEDULE),
+            drills::enabled.eq(true),
+            drills::next_drill_at.eq(next_drill),
+            drills::updated_at.eq(row.created_at),
+        ))
+        .execute(conn)
+        .map(|_| ())
 }
 
 pub fn update(conn: &mut DbConn, workspace: &str, id: &str, change: PlanChange) -> QueryResult<()> {

@@ -196,7 +196,8 @@ impl Runner {
         Ok(DrillSchedule { schedule: row.schedule, enabled: row.enabled, next_drill_at: row.next_drill_at })
     }
 
-    /// The scheduler's part: gives plans without a drill schedule the weekly default, then claims
+    /// The scheduler's part: gives plans without a drill schedule the weekly default (plans stored
+    /// before a new plan got it as it was created, or restored from such a backup), then claims
     /// and starts every due drill; returns how many it started.
     pub async fn start_due_drills(&self, now: NaiveDateTime) -> Result<usize, DbError> {
         let missing = self.db().run(store::plans_without_schedule).await?;

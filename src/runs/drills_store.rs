@@ -13,8 +13,8 @@ pub const RUNNING: &str = "running";
 pub const PASSED: &str = "passed";
 pub const FAILED: &str = "failed";
 
-/// A plan's drill schedule: weekly (Sundays 04:30 UTC) unless changed.
-pub const DEFAULT_SCHEDULE: &str = "30 4 * * 0";
+/// A plan's drill schedule unless changed (a new plan is given it as it is stored).
+pub const DEFAULT_SCHEDULE: &str = crate::plans::store::DEFAULT_DRILL_SCHEDULE;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = drills)]

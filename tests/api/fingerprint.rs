@@ -10,10 +10,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Tables that change on their own while the server runs (heartbeats, sign-in bookkeeping,
-/// sessions touched by each request, the default drill schedule the scheduler gives a new plan on
-/// its next tick), and diesel's own.
+/// sessions touched by each request), and diesel's own.
 const MOVING_TABLES: &[&str] =
-    &["instances", "login_failures", "sessions", "__diesel_schema_migrations", "sign_in_attempts", "plan_drills"];
+    &["instances", "login_failures", "sessions", "__diesel_schema_migrations", "sign_in_attempts"];
 
 /// Files under the data folder that change on their own: the database (compared by its rows),
 /// the instance's id and lock.

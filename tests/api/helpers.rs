@@ -86,22 +86,154 @@ pub fn postgres_base_url() -> String {
     std::env::var("DEVPILOT_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
 }
 
+fn maintenance_connection() -> PgConnection {
+    PgConnection::establish(&format!("{}/postgres", postgres_base_url()))
+        .expect("PostgreSQL must answer at 127.0.0.1:5432 (scripts/test checks this)")
+}
+
+/// A test's own PostgreSQL database: a copy of the migrated template (one `CREATE DATABASE`
+/// instead of every migration committed one by one), whose commits do not wait for the disk
+/// (nothing a test writes must survive a crash). Named with this process's id, so that a later
+/// run can tell its leftovers (see [`drop_when_unused`]).
 fn create_pg_database() -> (String, String) {
-    let name = format!("devpilot_test_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = PgConnection::establish(&format!("{}/postgres", postgres_base_url()))
-        .expect("PostgreSQL must answer at 127.0.0.1:5432 (scripts/test checks this)");
-    diesel::sql_query(format!("CREATE DATABASE \"{name}\"")).execute(&mut conn).expect("create test database");
+    let template = pg_template();
+    let name = format!("devpilot_test_{}_{}", std::process::id(), uuid::Uuid::new_v4().simple());
+    let mut conn = maintenance_connection();
+    diesel::sql_query(format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""))
+        .execute(&mut conn)
+        .expect("create test database");
+    diesel::sql_query(format!("ALTER DATABASE \"{name}\" SET synchronous_commit = off"))
+        .execute(&mut conn)
+        .expect("test database without synchronous commits");
     (format!("{}/{name}", postgres_base_url()), name)
+}
+
+/// The template every test database copies: Devpilot's migrations run once on a database of its
+/// own, named by the migrations' contents (so a new migration makes a new one and the old goes)
+/// and kept in the cluster between runs. Built under a temporary name and renamed when complete,
+/// so no test process ever copies half a template.
+fn pg_template() -> &'static str {
+    static TEMPLATE: OnceLock<String> = OnceLock::new();
+    TEMPLATE.get_or_init(|| {
+        let name = format!("devpilot_template_{}", migrations_digest());
+        let mut conn = maintenance_connection();
+        if !database_exists(&mut conn, &name) {
+            let building = format!("devpilot_building_{}", uuid::Uuid::new_v4().simple());
+            diesel::sql_query(format!("CREATE DATABASE \"{building}\"")).execute(&mut conn).expect("create template");
+            drop(Db::connect(&format!("{}/{building}", postgres_base_url()), 1).expect("migrate the template"));
+            let renamed =
+                diesel::sql_query(format!("ALTER DATABASE \"{building}\" RENAME TO \"{name}\"")).execute(&mut conn);
+            if renamed.is_err() {
+                // Another test process made it first.
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)"))
+                    .execute(&mut conn);
+            }
+        }
+        for stale in databases_like(&mut conn, "devpilot_template_%").into_iter().filter(|n| *n != name) {
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{stale}\" WITH (FORCE)")).execute(&mut conn);
+        }
+        // The last databases of earlier runs, whose processes ended before their dropper did.
+        for left in databases_like(&mut conn, "devpilot_test_%").into_iter().filter(|n| !owner_alive(n)) {
+            drop_when_unused(left);
+        }
+        name
+    })
+}
+
+/// Whether the process that named a test database (`devpilot_test_<pid>_…`) still runs.
+fn owner_alive(database: &str) -> bool {
+    let pid = database.strip_prefix("devpilot_test_").and_then(|rest| rest.split('_').next());
+    pid.is_some_and(|pid| pid.parse::<u32>().is_err() || std::path::Path::new("/proc").join(pid).exists())
+}
+
+/// Drops a test's database on a thread of its own, once its app's connections are gone (or after
+/// half a minute, forcing them). Dropped at once, from the test, the app's background work —
+/// still running while the test's runtime shut down — waited out its whole database timeout
+/// (10 s) for a connection to a database that no longer existed: most of every PostgreSQL
+/// test's time.
+fn drop_when_unused(name: String) {
+    static DROPPER: OnceLock<Mutex<std::sync::mpsc::Sender<String>>> = OnceLock::new();
+    let sender = DROPPER.get_or_init(|| {
+        let (send, receive) = std::sync::mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            let mut conn = maintenance_connection();
+            for name in receive {
+                let deadline = std::time::Instant::now() + Duration::from_secs(30);
+                while connections_to(&mut conn, &name) > 0 && std::time::Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                let _ =
+                    diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&mut conn);
+            }
+        });
+        Mutex::new(send)
+    });
+    let _ = sender.lock().unwrap_or_else(|e| e.into_inner()).send(name);
+}
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+fn connections_to(conn: &mut PgConnection, database: &str) -> i64 {
+    diesel::sql_query("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1")
+        .bind::<diesel::sql_types::Text, _>(database)
+        .get_result::<Count>(conn)
+        .map_or(0, |c| c.n)
+}
+
+/// The SHA-256 of every PostgreSQL migration's files, in order (hex, the first 16 characters).
+fn migrations_digest() -> String {
+    use sha2::{Digest, Sha256};
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");
+    let mut files: Vec<PathBuf> = walkdir(&root);
+    files.sort();
+    let mut hash = Sha256::new();
+    for file in files {
+        hash.update(file.strip_prefix(&root).unwrap_or(&file).to_string_lossy().as_bytes());
+        hash.update(std::fs::read(&file).expect("read a migration"));
+    }
+    hex::encode(hash.finalize())[..16].to_owned()
+}
+
+fn walkdir(dir: &std::path::Path) -> Vec<PathBuf> {
+    let entries = std::fs::read_dir(dir).expect("read the migrations folder");
+    entries
+        .flat_map(|e| {
+            let path = e.expect("a migration entry").path();
+            if path.is_dir() { walkdir(&path) } else { vec![path] }
+        })
+        .collect()
+}
+
+#[derive(diesel::QueryableByName)]
+struct DatabaseName {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    datname: String,
+}
+
+fn databases_like(conn: &mut PgConnection, pattern: &str) -> Vec<String> {
+    diesel::sql_query("SELECT datname FROM pg_database WHERE datname LIKE $1")
+        .bind::<diesel::sql_types::Text, _>(pattern)
+        .load::<DatabaseName>(conn)
+        .expect("list databases")
+        .into_iter()
+        .map(|d| d.datname)
+        .collect()
+}
+
+fn database_exists(conn: &mut PgConnection, name: &str) -> bool {
+    databases_like(conn, name).iter().any(|n| n == name)
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
         // Clones live beside the data folder (the PITR settings' default).
         crate::pitr_clusters::stop_clones(&PathBuf::from(format!("{}-clones", self.data_dir.path().display())));
-        if let Some(name) = &self.pg_database
-            && let Ok(mut conn) = PgConnection::establish(&format!("{}/postgres", postgres_base_url()))
-        {
-            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&mut conn);
+        if let Some(name) = self.pg_database.take() {
+            drop_when_unused(name);
         }
     }
 }

@@ -17,7 +17,8 @@ on_both_backends!(
     a_destination_whose_test_failed_comes_first_with_its_error,
     storage_is_the_sum_of_the_artifacts_held,
     another_workspace_never_appears,
-    signing_in_lands_on_the_overview
+    signing_in_lands_on_the_overview,
+    with_more_than_fifty_plans_those_in_need_come_first
 );
 
 const MIB: i64 = 1024 * 1024;
@@ -377,4 +378,45 @@ async fn signing_in_lands_on_the_overview(backend: Backend) {
     let page = f.app.get("/overview").await;
     assert!(page.body.contains("No plans yet") && page.body.contains("No failed or interrupted runs"), "{}", page.body);
     assert!(page.body.contains("id=\"theme-choice\""), "the theme switch is in the layout");
+}
+
+/// A workspace of many plans gets the fifty that most need attention (stale, then failed), the
+/// counts over all of them, and the way to the full list.
+async fn with_more_than_fifty_plans_those_in_need_come_first(backend: Backend) {
+    let f = fixture(backend).await;
+    let ws = f.app.workspace_id("Acme").await;
+    for n in 0..55 {
+        assert_eq!(f.save_plan("/plans", &format!("Plan {n:02}"), &[]).await.status, 303, "plan {n}");
+    }
+    let (stale, failed) = (plan(&f.app, "Plan 53").await.id, plan(&f.app, "Plan 54").await.id);
+    created_days_ago(&f.app, &stale, 20).await;
+    Run {
+        plan: &failed,
+        destination: f.destination_id.as_str(),
+        status: "failed",
+        bytes: 0,
+        started: now() - Duration::minutes(5),
+        took: Some(Duration::seconds(1)),
+        error: Some("boom"),
+        pruned: None,
+    }
+    .insert(&f.app, &ws)
+    .await;
+
+    let page = f.app.get("/overview").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let rows: Vec<&str> = page.body.split("<tr id=\"plan-").skip(1).map(|r| &r[..r.find('"').unwrap_or(0)]).collect();
+    assert_eq!(rows.len(), 50, "fifty rows, not 55");
+    assert_eq!(rows[..2], [stale.as_str(), failed.as_str()], "the stale plan, then the failed one");
+    let first_fine = plan(&f.app, "Plan 00").await.id;
+    assert_eq!(rows[2], first_fine, "then the rest by name");
+    assert!(page.body.contains("55 plans, <strong class=\"stale-count\">1 stale"), "counts over all: {}", page.body);
+    assert!(page.body.contains("The 50 of 55 plans that most need attention"), "{}", page.body);
+    assert!(page.body.contains("<a href=\"/plans\">All plans</a>"));
+    // The JSON twin lists every schedule, each with its newest run.
+    let reply = crate::api_client::admin(&f.app).await.get("/api/v1/overview").await;
+    let schedules = reply.json["data"]["schedules"].as_array().expect("schedules").clone();
+    assert_eq!(schedules.len(), 55);
+    let of_failed = schedules.iter().find(|s| s["id"] == failed.as_str()).expect("the failed plan");
+    assert_eq!(of_failed["last_run"]["status"], "failed");
 }
