@@ -1,10 +1,14 @@
 """Compares two bench/run results files ratio by ratio: `python3 bench/compare.py OLD.md NEW.md`
 prints a Markdown section (bench/run appends it to a full run's RESULTS.md, against the previous
 full run's file). A ratio is any column whose heading says "Ratio" or "/ floor"; rows are matched
-by their figure's heading and their first cells."""
+by their figure's heading and the cells that name them."""
 
 import re
 import sys
+
+
+# Headings of columns that hold a figure or a verdict rather than the row's name.
+NOT_NAMES = ("Target", "Result", "busy", "parts", "streams", "MB/s", "s/GiB", "Ratio", "floor", "Errors", "ms")
 
 
 def tables(path):
@@ -24,15 +28,16 @@ def tables(path):
             continue
         if set("".join(cells)) <= set("-: "):
             continue
-        # The row's key: its cells up to the first number (destination, direction, reference…).
-        key = []
-        for cell in cells:
-            if re.fullmatch(r"[\d.]+", cell):
-                break
-            key.append(cell)
+        # The row's key: the cells that name it (destination, size, direction, reference…), not
+        # its figures, parts, targets or results; rows of one destination differ by reference.
+        key = [
+            cell
+            for heading, cell in zip(headers, cells)
+            if not re.fullmatch(r"[\d.]+", cell) and not any(w in heading for w in NOT_NAMES)
+        ]
         for heading, cell in zip(headers, cells):
             if ("Ratio" in heading or "/ floor" in heading) and re.fullmatch(r"[\d.]+", cell):
-                found[(figure, " · ".join(key[:3]), heading)] = float(cell)
+                found[(figure, " · ".join(key), heading)] = float(cell)
     return found
 
 

@@ -103,22 +103,30 @@ pub fn status_of(conn: &mut DbConn, workspace: &str, id: &str) -> QueryResult<Op
 }
 
 /// Gives every destination without a re-validation time one at a random point of the next
-/// interval (`pick` chooses it), so destinations added together are not tested together.
+/// interval (`pick` chooses it), so destinations added together are not tested together. A
+/// thousand rows a transaction: one commit each (10,000 destinations imported at once were
+/// 10,000 commits, each one a change every page's cache had to notice).
 pub fn schedule_unscheduled(conn: &mut DbConn, pick: impl Fn() -> NaiveDateTime) -> QueryResult<usize> {
     let ids: Vec<String> = destinations::destinations
         .filter(destinations::next_revalidation_at.is_null())
         .select(destinations::id)
         .load(conn)?;
     let mut scheduled = 0;
-    for id in ids {
-        // Only if still unscheduled: another instance may have picked a time meanwhile.
-        scheduled += diesel::update(
-            destinations::destinations
-                .filter(destinations::id.eq(&id))
-                .filter(destinations::next_revalidation_at.is_null()),
-        )
-        .set(destinations::next_revalidation_at.eq(pick()))
-        .execute(conn)?;
+    for batch in ids.chunks(1000) {
+        scheduled += crate::db::write_transaction(conn, |conn| {
+            let mut n = 0;
+            for id in batch {
+                // Only if still unscheduled: another instance may have picked a time meanwhile.
+                n += diesel::update(
+                    destinations::destinations
+                        .filter(destinations::id.eq(id))
+                        .filter(destinations::next_revalidation_at.is_null()),
+                )
+                .set(destinations::next_revalidation_at.eq(pick()))
+                .execute(conn)?;
+            }
+            Ok(n)
+        })?;
     }
     Ok(scheduled)
 }

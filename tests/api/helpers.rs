@@ -91,17 +91,27 @@ fn maintenance_connection() -> PgConnection {
         .expect("PostgreSQL must answer at 127.0.0.1:5432 (scripts/test checks this)")
 }
 
+/// What a test's new PostgreSQL database holds.
+#[derive(Clone, Copy)]
+enum Contents {
+    /// Devpilot's tables, as its first start would make them (what nearly every test wants).
+    Migrated,
+    /// Nothing: a fresh install that `devpilot restore-instance` may load into.
+    Empty,
+}
+
 /// A test's own PostgreSQL database: a copy of the migrated template (one `CREATE DATABASE`
 /// instead of every migration committed one by one), whose commits do not wait for the disk
 /// (nothing a test writes must survive a crash). Named with this process's id, so that a later
 /// run can tell its leftovers (see [`drop_when_unused`]).
-fn create_pg_database() -> (String, String) {
-    let template = pg_template();
+fn create_pg_database(contents: Contents) -> (String, String) {
     let name = format!("devpilot_test_{}_{}", std::process::id(), uuid::Uuid::new_v4().simple());
     let mut conn = maintenance_connection();
-    diesel::sql_query(format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""))
-        .execute(&mut conn)
-        .expect("create test database");
+    let create = match contents {
+        Contents::Migrated => format!("CREATE DATABASE \"{name}\" TEMPLATE \"{}\"", pg_template()),
+        Contents::Empty => format!("CREATE DATABASE \"{name}\""),
+    };
+    diesel::sql_query(create).execute(&mut conn).expect("create test database");
     diesel::sql_query(format!("ALTER DATABASE \"{name}\" SET synchronous_commit = off"))
         .execute(&mut conn)
         .expect("test database without synchronous commits");
@@ -239,12 +249,22 @@ impl Drop for TestApp {
 }
 
 pub fn test_settings(backend: Backend) -> (Settings, tempfile::TempDir, Option<String>) {
+    settings_on(backend, Contents::Migrated)
+}
+
+/// As [`test_settings`], on a database without a table (SQLite: no file yet), as a fresh
+/// install has before its first start.
+pub fn fresh_install_settings(backend: Backend) -> (Settings, tempfile::TempDir, Option<String>) {
+    settings_on(backend, Contents::Empty)
+}
+
+fn settings_on(backend: Backend, contents: Contents) -> (Settings, tempfile::TempDir, Option<String>) {
     init_logs();
     let data_dir = tempfile::tempdir().expect("temp dir");
     let (database_url, pg_database) = match backend {
         Backend::Sqlite => (format!("sqlite://{}/devpilot.db", data_dir.path().display()), None),
         Backend::Postgres => {
-            let (url, name) = create_pg_database();
+            let (url, name) = create_pg_database(contents);
             (url, Some(name))
         }
     };

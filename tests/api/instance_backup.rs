@@ -4,7 +4,7 @@
 //! member signs in with their password; a wrong passphrase is refused; a workspace admin reaches
 //! none of it.
 
-use crate::helpers::{Backend, TestApp, moto, spawn_app, spawn_with, test_settings};
+use crate::helpers::{Backend, TestApp, fresh_install_settings, moto, spawn_app, spawn_with};
 use crate::on_both_backends;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -144,8 +144,8 @@ async fn devpilot_is_backed_up_and_restored_onto_a_fresh_install(backend: Backen
     assert!(!clear.windows(b"ann@example.com".len()).any(|w| w == b"ann@example.com"), "an email in the clear");
     assert!(!clear.windows(b"$argon2".len()).any(|w| w == b"$argon2"), "a password hash in the clear");
 
-    // A fresh install: its own data folder and database, keys from the key file.
-    let (mut settings, data_dir, pg_database) = test_settings(backend);
+    // A fresh install: its own data folder and empty database, keys from the key file.
+    let (mut settings, data_dir, pg_database) = fresh_install_settings(backend);
     settings.master_key = None;
     let wrong = restore_instance(&archive, "not the passphrase at all", data_dir.path(), &settings.database_url);
     assert_eq!(wrong.status.code(), Some(1), "{}", said(&wrong));
