@@ -270,14 +270,13 @@ async fn page(
 /// stale ones, then those whose last run failed, then the rest, each group in name order.
 fn most_in_need(mut plans: Vec<PlanSummary>) -> Vec<PlanSummary> {
     if plans.len() > SHOWN {
-        let failed = |p: &PlanSummary| p.last_run.as_ref().is_some_and(|r| FAILED_LIKE.contains(&r.status.as_str()));
+        let failed =
+            |p: &PlanSummary| p.last_run.as_ref().is_some_and(|r| runs::UNSUCCESSFUL.contains(&r.status.as_str()));
         plans.sort_by_key(|p| (p.stale_since.is_none(), !failed(p)));
         plans.truncate(SHOWN);
     }
     plans
 }
-
-const FAILED_LIKE: [&str; 3] = [runs::FAILED, runs::INTERRUPTED, runs::PARTIAL];
 
 #[cfg(test)]
 mod tests {

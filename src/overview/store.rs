@@ -5,7 +5,7 @@ use crate::db::DbConn;
 use crate::db::schema::destinations::dsl as destinations;
 use crate::db::schema::plans::dsl as plans;
 use crate::db::schema::runs::dsl as runs;
-use crate::runs::store::{FAILED, INTERRUPTED, PARTIAL, RunRow, SUCCEEDED};
+use crate::runs::store::{PARTIAL, RunRow, SUCCEEDED, UNSUCCESSFUL};
 use chrono::NaiveDateTime;
 use diesel::dsl::max;
 use diesel::prelude::*;
@@ -67,7 +67,7 @@ pub fn last_failures(conn: &mut DbConn, workspace: &str, limit: i64) -> QueryRes
     runs::runs
         .inner_join(plans::plans)
         .filter(runs::workspace_id.eq(workspace))
-        .filter(runs::status.eq_any([FAILED, INTERRUPTED, PARTIAL]))
+        .filter(runs::status.eq_any(UNSUCCESSFUL))
         .order((runs::created_at.desc(), runs::id.desc()))
         .limit(limit)
         .select((RunRow::as_select(), plans::name))

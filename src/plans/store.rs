@@ -115,24 +115,38 @@ pub fn destination_exists(conn: &mut DbConn, workspace: &str, id: &str) -> Query
 /// A new plan's restore drills: weekly (Sundays 04:30 UTC) unless changed (runs/drills.rs).
 pub const DEFAULT_DRILL_SCHEDULE: &str = "30 4 * * 0";
 
+/// When the default drill schedule is next due after `at`.
+pub fn next_default_drill(at: NaiveDateTime) -> Option<NaiveDateTime> {
+    crate::plans::schedule::Schedule::parse(DEFAULT_DRILL_SCHEDULE).ok().and_then(|s| s.next_after(at))
+}
+
 /// A new plan, with its default drill schedule: given here rather than by the scheduler's next
 /// tick, so that no background write follows a plan's creation.
 pub fn insert(conn: &mut DbConn, row: &PlanRow) -> QueryResult<()> {
-    use crate::db::schema::plan_drills::dsl as drills;
-    let next_drill =
-        crate::plans::schedule::Schedule::parse(DEFAULT_DRILL_SCHEDULE).ok().and_then(|s| s.next_after(row.created_at));
     diesel::insert_into(dsl::plans).values(row).execute(conn)?;
-    diesel::insert_into(drills::plan_drills)
-        .values((
-            drills::plan_id.eq(&row.id),
-            drills::workspace_id.eq(&row.workspace_id),
-            drills::schedule.eq(DEFAULT_DRILL_SCHEDULE),
-            drills::enabled.eq(true),
-            drills::next_drill_at.eq(next_drill),
-            drills::updated_at.eq(row.created_at),
-        ))
-        .execute(conn)
-        .map(|_| ())
+    give_default_drills(conn, &row.workspace_id, &row.id, row.created_at)
+}
+
+/// Gives the plan the default drill schedule, due next after `at`, unless it has one (another
+/// instance's scheduler may have given it first).
+pub fn give_default_drills(conn: &mut DbConn, workspace: &str, plan: &str, at: NaiveDateTime) -> QueryResult<()> {
+    use crate::db::schema::plan_drills::dsl as drills;
+    crate::db::write_transaction(conn, |conn| {
+        let exists: i64 = drills::plan_drills.filter(drills::plan_id.eq(plan)).count().get_result(conn)?;
+        if exists == 0 {
+            diesel::insert_into(drills::plan_drills)
+                .values((
+                    drills::plan_id.eq(plan),
+                    drills::workspace_id.eq(workspace),
+                    drills::schedule.eq(DEFAULT_DRILL_SCHEDULE),
+                    drills::enabled.eq(true),
+                    drills::next_drill_at.eq(next_default_drill(at)),
+                    drills::updated_at.eq(at),
+                ))
+                .execute(conn)?;
+        }
+        Ok(())
+    })
 }
 
 pub fn update(conn: &mut DbConn, workspace: &str, id: &str, change: PlanChange) -> QueryResult<()> {

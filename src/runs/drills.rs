@@ -158,11 +158,9 @@ impl Runner {
                 DrillSchedule { schedule: row.schedule, enabled: row.enabled, next_drill_at: row.next_drill_at }
             }
             None => DrillSchedule {
-                schedule: store::DEFAULT_SCHEDULE.into(),
+                schedule: crate::plans::store::DEFAULT_DRILL_SCHEDULE.into(),
                 enabled: true,
-                next_drill_at: Schedule::parse(store::DEFAULT_SCHEDULE)
-                    .ok()
-                    .and_then(|s| s.next_after(Utc::now().naive_utc())),
+                next_drill_at: crate::plans::store::next_default_drill(Utc::now().naive_utc()),
             },
         })
     }
@@ -202,15 +200,7 @@ impl Runner {
     pub async fn start_due_drills(&self, now: NaiveDateTime) -> Result<usize, DbError> {
         let missing = self.db().run(store::plans_without_schedule).await?;
         for (workspace, plan) in missing {
-            let row = ScheduleRow {
-                plan_id: plan,
-                workspace_id: workspace,
-                schedule: store::DEFAULT_SCHEDULE.into(),
-                enabled: true,
-                next_drill_at: Schedule::parse(store::DEFAULT_SCHEDULE).ok().and_then(|s| s.next_after(now)),
-                updated_at: now,
-            };
-            self.db().run(move |c| store::insert_default(c, &row)).await?;
+            self.db().run(move |c| crate::plans::store::give_default_drills(c, &workspace, &plan, now)).await?;
         }
         let due = self.db().run(move |c| store::due(c, now)).await?;
         let mut started = 0;

@@ -13,9 +13,6 @@ pub const RUNNING: &str = "running";
 pub const PASSED: &str = "passed";
 pub const FAILED: &str = "failed";
 
-/// A plan's drill schedule unless changed (a new plan is given it as it is stored).
-pub const DEFAULT_SCHEDULE: &str = crate::plans::store::DEFAULT_DRILL_SCHEDULE;
-
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = drills)]
 pub struct DrillRow {
@@ -193,18 +190,6 @@ pub fn plans_without_schedule(conn: &mut DbConn) -> QueryResult<Vec<(String, Str
 
 /// Default schedules given at most per tick (the rest on the next ones).
 const BACKFILL_PER_TICK: i64 = 1000;
-
-/// Inserts a default schedule row unless another instance did first.
-pub fn insert_default(conn: &mut DbConn, row: &ScheduleRow) -> QueryResult<()> {
-    crate::db::write_transaction(conn, |conn| {
-        let exists: i64 =
-            schedules::plan_drills.filter(schedules::plan_id.eq(&row.plan_id)).count().get_result(conn)?;
-        if exists == 0 {
-            diesel::insert_into(schedules::plan_drills).values(row).execute(conn)?;
-        }
-        Ok(())
-    })
-}
 
 /// Enabled drill schedules due at `now`: (workspace, plan, schedule, the next_drill_at seen).
 pub fn due(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<Vec<(String, String, String, NaiveDateTime)>> {

@@ -16,6 +16,8 @@ pub const FAILED: &str = "failed";
 pub const SKIPPED: &str = "skipped";
 /// The instance running it stopped (a restart, a crash) before it ended.
 pub const INTERRUPTED: &str = "interrupted";
+/// The ends of a run that did not back everything up: what the failure lists show.
+pub const UNSUCCESSFUL: [&str; 3] = [FAILED, INTERRUPTED, PARTIAL];
 
 /// The error an interrupted run shows.
 pub const INTERRUPTED_MESSAGE: &str = "Interrupted: the server running this backup stopped before it finished (a restart \
@@ -109,7 +111,7 @@ pub fn cut_off_runs(conn: &mut DbConn, plan: &str) -> QueryResult<Vec<String>> {
     // A partial run's failed copies may have left something too (only leftovers ever go).
     dsl::runs
         .filter(dsl::plan_id.eq(plan))
-        .filter(dsl::status.eq_any([FAILED, INTERRUPTED, PARTIAL]))
+        .filter(dsl::status.eq_any(UNSUCCESSFUL))
         .order(dsl::created_at.desc())
         .limit(1000)
         .select(dsl::id)

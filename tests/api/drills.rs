@@ -15,7 +15,7 @@ use crate::standins::notify::WebhookReceiver;
 use serde_json::{Value, json};
 use std::time::Duration;
 
-on_both_backends!(a_directory_drill_passes_and_is_shown_everywhere);
+on_both_backends!(a_directory_drill_passes_and_is_shown_everywhere, a_new_plan_has_its_drill_schedule_as_it_is_saved);
 
 mod sqlite_only {
     use crate::helpers::Backend;
@@ -388,4 +388,30 @@ async fn viewers_and_other_workspaces_cannot_drill(backend: Backend) {
     assert_eq!(missing.status, 404, "{missing:?}");
     let none = api.get(&format!("/api/v1/restore-drills/{}", uuid::Uuid::new_v4())).await;
     assert_eq!(none.status, 404, "{none:?}");
+}
+
+/// The weekly default is stored with the plan, not left to the scheduler's next tick (a write
+/// in the background after the plan's creation).
+async fn a_new_plan_has_its_drill_schedule_as_it_is_saved(backend: Backend) {
+    let f = fixture(backend).await;
+    assert_eq!(f.save_plan("/plans", "Nightly", &[]).await.status, 303);
+    let plan_id = plan(&f.app, "Nightly").await.id;
+    let id = plan_id.clone();
+    let stored = f
+        .app
+        .db()
+        .run(move |c| {
+            use devpilot::db::schema::plan_drills::dsl;
+            use diesel::prelude::*;
+            dsl::plan_drills
+                .filter(dsl::plan_id.eq(id))
+                .select((dsl::schedule, dsl::enabled, dsl::next_drill_at))
+                .first::<(String, bool, Option<chrono::NaiveDateTime>)>(c)
+                .optional()
+        })
+        .await
+        .expect("read the drill schedule");
+    let (schedule, enabled, next) = stored.expect("a drill schedule row as soon as the plan is saved");
+    assert_eq!((schedule.as_str(), enabled), ("30 4 * * 0", true));
+    assert!(next.is_some_and(|at| at > chrono::Utc::now().naive_utc()), "{next:?}");
 }
