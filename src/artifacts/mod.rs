@@ -43,3 +43,28 @@ pub fn counted(stream: ByteStream, read: SourceRead) -> ByteStream {
         })
         .boxed()
 }
+
+/// The first error a stream yielded, kept for whoever reads what was left of it: a tool or a
+/// provider fed a broken stream only says that its input ended badly.
+#[derive(Clone, Default)]
+pub struct FirstError(std::sync::Arc<std::sync::Mutex<Option<std::io::Error>>>);
+
+impl FirstError {
+    /// `stream`, noting its first error here.
+    pub fn noting(&self, stream: ByteStream) -> ByteStream {
+        use futures::StreamExt;
+        let slot = self.0.clone();
+        stream
+            .inspect(move |chunk| {
+                if let (Err(e), Ok(mut slot)) = (chunk, slot.lock()) {
+                    slot.get_or_insert_with(|| std::io::Error::new(e.kind(), e.to_string()));
+                }
+            })
+            .boxed()
+    }
+
+    /// The error noted, if any (taken: a second call answers None).
+    pub fn take(&self) -> Option<std::io::Error> {
+        self.0.lock().ok().and_then(|mut slot| slot.take())
+    }
+}

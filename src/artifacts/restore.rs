@@ -5,15 +5,16 @@
 //! its target (decrypted with [`super::encryption::decrypt`] when the plan encrypts), renamed into
 //! place only once complete and once the whole artifact's SHA-256 matched (a [`Gate`]): nothing
 //! unverified is ever visible at the target, and download, decryption and unpacking overlap.
-//! Databases and SQLite files, which are written in place, are first downloaded with
-//! [`download_verified`] into a private file and restored from that file only, so a destination
-//! that answers differently the second time gets no say; a SQLite file goes into a temporary file
-//! renamed into place. Folders and files are reached without following a link.
+//! A new database streams in the same way (the restoring tool reads as the download arrives), and
+//! is dropped again should the checksum not match. What is written in place — an existing
+//! database, a SQLite file, a volume, a bucket — is first downloaded with [`download_verified`]
+//! into a private file and restored from that file only, so a destination that answers differently
+//! the second time gets no say; a SQLite file goes into a temporary file renamed into place. Folders and files are reached without following a link.
 
-use super::ByteStream;
 use super::checksum::{DigestHandle, Digesting};
 use super::postgres::{Checked, PostgresError, tools};
 use super::sqlite::SqliteError;
+use super::{ByteStream, FirstError};
 use crate::hostfs::beneath::{self, FOLDER};
 use crate::hostfs::{DevpilotFiles, Place};
 use crate::providers::file_writer::{self, Durability};
@@ -86,9 +87,45 @@ pub fn checksum_gate(digest: DigestHandle, expected: &str) -> Gate {
 }
 
 /// Restores a PostgreSQL artifact into a checked database; `replace` drops the backed-up
-/// objects first (an existing database whose name was confirmed).
-pub async fn into_postgres(stream: ByteStream, target: &Checked, replace: bool) -> Result<(), RestoreError> {
-    Ok(tools::restore(target, stream, replace).await?)
+/// objects first (an existing database whose name was confirmed). `gate` is passed once
+/// `pg_restore` took the whole artifact (see [`through_tool`]).
+pub async fn into_postgres(
+    stream: ByteStream,
+    target: &Checked,
+    replace: bool,
+    gate: Gate,
+) -> Result<(), RestoreError> {
+    through_tool(stream, gate, |stream| async move { Ok(tools::restore(target, stream, replace).await?) }).await
+}
+
+/// Feeds `stream` to a restoring tool (`restore`), then passes `gate`. What the tool left unread
+/// is read too, so that the gate judges every byte: bytes after a dump's end, which a tool that
+/// succeeded did not need, and the rest of an artifact whose damaged bytes made the tool fail —
+/// a failed checksum is then the answer, whatever the tool said (another copy may be whole). So is
+/// a stream that broke off (a download cut, bytes that do not decrypt).
+pub async fn through_tool<F, Restored>(stream: ByteStream, gate: Gate, restore: F) -> Result<(), RestoreError>
+where
+    F: FnOnce(ByteStream) -> Restored,
+    Restored: std::future::Future<Output = Result<(), RestoreError>>,
+{
+    let broke = FirstError::default();
+    let shared = Arc::new(tokio::sync::Mutex::new(broke.noting(stream).fuse()));
+    let fed = futures::stream::unfold(shared.clone(), |shared| async move {
+        let next = shared.lock().await.next().await;
+        next.map(|chunk| (chunk, shared))
+    });
+    let restored = restore(fed.boxed()).await;
+    let mut rest = shared.lock().await;
+    while let Some(chunk) = rest.next().await {
+        if chunk.is_err() {
+            break;
+        }
+    }
+    if let Some(e) = broke.take() {
+        return Err(RestoreError::Read(e));
+    }
+    gate()?;
+    restored
 }
 
 const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";

@@ -104,10 +104,16 @@ impl Runner {
         Ok(DatabaseTarget { reachable, into })
     }
 
-    /// Restores into the target, checked once more right before it is written. A new database
-    /// that the restore could not fill is removed again.
-    pub(super) async fn restore_database(&self, body: ByteStream, target: &DatabaseTarget) -> Result<(), RestoreError> {
-        target.fill(|checked, replace| async move { restore::into_postgres(body, &checked, replace).await }).await
+    /// Restores into the target, checked once more right before it is written, then passes
+    /// `gate` (see [`restore::through_tool`]). A new database that the restore could not fill, or
+    /// whose artifact failed the gate, is removed again.
+    pub(super) async fn restore_database(
+        &self,
+        body: ByteStream,
+        target: &DatabaseTarget,
+        gate: restore::Gate,
+    ) -> Result<(), RestoreError> {
+        target.fill(|checked, replace| async move { restore::into_postgres(body, &checked, replace, gate).await }).await
     }
 }
 
@@ -127,14 +133,25 @@ impl DatabaseTarget {
             }
             DatabaseInto::New => {
                 let checked = self.reachable.create_database().await?;
-                if let Err(e) = write(checked, false).await {
-                    let removed = self.reachable.drop_database().await;
-                    let note =
-                        if removed.is_ok() { "the new database was removed" } else { "the new database remains" };
-                    return Err(RestoreError::Target(format!("{e} ({note})")));
+                match write(checked, false).await {
+                    Err(e) => Err(removed_after(e, self.reachable.drop_database().await.is_ok())),
+                    Ok(()) => Ok(()),
                 }
-                Ok(())
             }
         }
+    }
+}
+
+/// A failed restore's error once the new database it wrote was dropped again (`removed`), or not.
+/// Damaged bytes (a read that broke off, a checksum that did not match) stay what they are, so that
+/// the restore can go on to another copy of the artifact.
+pub(super) fn removed_after(e: RestoreError, removed: bool) -> RestoreError {
+    let note = if removed { "the new database was removed" } else { "the new database remains" };
+    match e {
+        RestoreError::ChecksumMismatch { .. } if removed => e,
+        RestoreError::Read(read) if removed => {
+            RestoreError::Read(std::io::Error::new(read.kind(), format!("{read} ({note})")))
+        }
+        e => RestoreError::Target(format!("{e} ({note})")),
     }
 }

@@ -4,11 +4,11 @@
 //! confirm; a dump of every database of a server writes each back under its own name, only after
 //! "all databases" was typed.
 
-use super::databases::DatabaseInto;
+use super::databases::{DatabaseInto, removed_after};
 use super::runner::Runner;
 use crate::artifacts::mariadb::url::{SYSTEM_SCHEMAS, database_name};
 use crate::artifacts::mariadb::{Checked, MariaDbError, MariaDbUrl, Reachable, tools};
-use crate::artifacts::restore::RestoreError;
+use crate::artifacts::restore::{self, RestoreError};
 use crate::artifacts::{ByteStream, SourceRead, compression, counted};
 use crate::fields::FieldErrors;
 use crate::grants::databases;
@@ -137,24 +137,31 @@ impl Runner {
 
     /// Restores a MariaDB dump, the target checked once more right before it is written. A new
     /// database that the restore could not fill is removed again.
-    pub(super) async fn restore_mariadb(&self, body: ByteStream, target: &MariaDbTarget) -> Result<(), RestoreError> {
+    pub(super) async fn restore_mariadb(
+        &self,
+        body: ByteStream,
+        target: &MariaDbTarget,
+        gate: restore::Gate,
+    ) -> Result<(), RestoreError> {
         let body = compression::decompress(body);
         let server =
             Reachable { url: target.reachable.url.with_database(None), endpoint: target.reachable.endpoint.clone() };
         let checked = server.login().await?;
+        let into = |name: Option<String>| {
+            let checked = &checked;
+            move |body| async move { Ok(tools::restore(checked, name.as_deref(), body).await?) }
+        };
         let Some(name) = target.database() else {
-            return Ok(tools::restore(&checked, None, body).await?);
+            return restore::through_tool(body, gate, into(None)).await;
         };
         let name = database_name(name).map_err(RestoreError::Target)?;
         if target.into == DatabaseInto::Existing {
-            return Ok(tools::restore(&checked, Some(&name), body).await?);
+            return restore::through_tool(body, gate, into(Some(name))).await;
         }
         checked.create_database(&name).await?;
-        if let Err(e) = tools::restore(&checked, Some(&name), body).await {
-            let removed = checked.drop_database(&name).await;
-            let note = if removed.is_ok() { "the new database was removed" } else { "the new database remains" };
-            return Err(RestoreError::Target(format!("{e} ({note})")));
+        match restore::through_tool(body, gate, into(Some(name.clone()))).await {
+            Err(e) => Err(removed_after(e, checked.drop_database(&name).await.is_ok())),
+            Ok(()) => Ok(()),
         }
-        Ok(())
     }
 }

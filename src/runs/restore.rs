@@ -1,9 +1,9 @@
 //! Restoring a run's artifact into a chosen target, its SHA-256 checked against the run's record
-//! before anything restored is put in place (see [`Runner::restore`]). Files and folders are
+//! before anything restored is put in place or kept (see [`Runner::restore`]). Files and folders are
 //! restored only inside a folder granted to the workspace for reading and writing, or its own
 //! folder.
 
-use super::databases::DatabaseTarget;
+use super::databases::{DatabaseInto, DatabaseTarget};
 use super::runner::Runner;
 use super::store::RunRow;
 use crate::artifacts::checksum::Digesting;
@@ -59,6 +59,18 @@ pub fn artifact_kind(run: &RunRow) -> &'static str {
 }
 
 impl RestoreTarget {
+    /// Whether the artifact streams straight in, checked as it arrives: a folder (staged, put in
+    /// place once the checksum matched) and a new database (dropped again if it did not). The
+    /// others are written in place, so they are restored from a verified private copy.
+    fn streams(&self) -> bool {
+        match self {
+            RestoreTarget::Directory(_) => true,
+            RestoreTarget::Postgres(database) => database.into == DatabaseInto::New,
+            RestoreTarget::Mariadb(database) => database.into == DatabaseInto::New && database.database().is_some(),
+            RestoreTarget::SqliteFile(_) | RestoreTarget::Replace(_) | RestoreTarget::Bucket(_) => false,
+        }
+    }
+
     /// Parses the restore form's `target` path for a directory or SQLite artifact (`kind`); it
     /// must lie in a folder `access` allows writing in, and its folder exist (none is created).
     pub fn parse(kind: &str, target: &str, access: &HostAccess) -> Result<RestoreTarget, FieldErrors> {
@@ -90,10 +102,11 @@ impl Runner {
     /// with its recorded SHA-256 — a copy whose bytes do not match (or break off) is set aside and
     /// the next one read; answers which copy it read (“copy 1 (“Offsite”)”).
     ///
-    /// A folder streams straight in (see `artifacts/restore.rs`: it is put in place only once the
-    /// checksum matched); a database or a SQLite file is first downloaded into a private file under
-    /// the data folder, checked on the way, and restored from that file only, which goes when the
-    /// restore ends, whatever happens.
+    /// A folder or a new database streams straight in (see `artifacts/restore.rs`: a folder is put
+    /// in place, a new database kept, only once the checksum matched); what is written in place
+    /// (an existing database, a SQLite file, a volume, a bucket) is first downloaded into a private
+    /// file under the data folder, checked on the way, and restored from that file only, which goes
+    /// when the restore ends, whatever happens.
     pub async fn restore(&self, workspace: &str, run_id: &str, target: &RestoreTarget) -> Result<String, AppError> {
         let run = self.find(workspace, run_id).await?;
         let artifact_key = match run.encrypted {
@@ -109,13 +122,12 @@ impl Runner {
             None => body,
         };
         let failed = |e: RestoreError| AppError::BadRequest(format!("The restore failed: {e}."));
-        if let RestoreTarget::Directory(place) = target {
-            let devpilot = self.grants().devpilot_files();
+        if target.streams() {
             let streamed = self
                 .read_first_good_copy(&run, |download, sha256| {
                     let (download, digest) = Digesting::new(download);
                     let body = channel::read_ahead(plain(download), READ_AHEAD);
-                    restore::into_directory(body, place, devpilot.clone(), restore::checksum_gate(digest, &sha256))
+                    self.restore_into(body, target, restore::checksum_gate(digest, &sha256))
                 })
                 .await?;
             return streamed.map(|(copy, ())| copy).map_err(failed);
@@ -142,21 +154,39 @@ impl Runner {
         };
         let file = tokio::fs::File::open(&path).await.map_err(|e| failed(RestoreError::Read(e)))?;
         let body = plain(tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024).boxed());
-        let devpilot = self.grants().devpilot_files();
-        let restored = match target {
-            // (Streamed above; from a verified private copy it would need no gate.)
-            RestoreTarget::Directory(place) => {
-                restore::into_directory(body, place, devpilot, restore::open_gate()).await
-            }
-            RestoreTarget::Replace(place) => crate::artifacts::volume::replace_directory(body, place, devpilot).await,
-            RestoreTarget::SqliteFile(place) => restore::into_sqlite_file(body, place, devpilot).await,
-            RestoreTarget::Postgres(database) => self.restore_database(body, database).await,
-            RestoreTarget::Mariadb(database) => self.restore_mariadb(body, database).await,
-            RestoreTarget::Bucket(bucket) => self.restore_bucket(body, bucket).await,
-        };
+        let restored = self.restore_into(body, target, restore::open_gate()).await;
         // The private copy goes now, whatever happened (and with `temp` on every early return).
         drop(temp);
         restored.map_err(failed).map(|()| copy)
+    }
+
+    /// Writes the artifact `body` into `target`; `gate` (the checksum of a streamed artifact) is
+    /// passed before anything restored is put in place or kept.
+    async fn restore_into(
+        &self,
+        body: ByteStream,
+        target: &RestoreTarget,
+        gate: restore::Gate,
+    ) -> Result<(), RestoreError> {
+        let devpilot = self.grants().devpilot_files();
+        match target {
+            RestoreTarget::Directory(place) => restore::into_directory(body, place, devpilot, gate).await,
+            RestoreTarget::Postgres(database) => self.restore_database(body, database, gate).await,
+            RestoreTarget::Mariadb(database) => self.restore_mariadb(body, database, gate).await,
+            // Never streamed (see `RestoreTarget::streams`): their gate is open, passed first.
+            RestoreTarget::Replace(place) => {
+                gate()?;
+                crate::artifacts::volume::replace_directory(body, place, devpilot).await
+            }
+            RestoreTarget::SqliteFile(place) => {
+                gate()?;
+                restore::into_sqlite_file(body, place, devpilot).await
+            }
+            RestoreTarget::Bucket(bucket) => {
+                gate()?;
+                self.restore_bucket(body, bucket).await
+            }
+        }
     }
 
     /// Reads the copy's artifact whole and checks its SHA-256, writing nothing.

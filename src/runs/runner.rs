@@ -6,7 +6,7 @@ use super::copies_store::{self, COPY_SUCCEEDED, RunCopyRow};
 use super::retention::Retained;
 use super::store::{self, FAILED, PARTIAL, QUEUED, RunEnd, RunRow, SKIPPED, SUCCEEDED};
 use crate::artifacts::checksum::{DigestHandle, Digesting};
-use crate::artifacts::{ByteStream, SourceRead, encryption, workspace_key};
+use crate::artifacts::{FirstError, SourceRead, encryption, workspace_key};
 use crate::crypto::CredentialCipher;
 use crate::db::{Db, DbError};
 use crate::destinations::service::DestinationService;
@@ -15,7 +15,6 @@ use crate::plans::domain::Source;
 use crate::plans::store::{self as plans, PlanRow};
 use crate::providers::{ErrorKind, ProviderError};
 use chrono::{NaiveDateTime, Utc};
-use futures::StreamExt;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -468,7 +467,7 @@ impl Runner {
         let mut attempt = 1;
         loop {
             let started = Utc::now().naive_utc();
-            let source_error = Arc::new(Mutex::new(None));
+            let source_error = FirstError::default();
             let read = SourceRead::default();
             let (body, notes) = match self.read_source(plan, source, read.clone(), run_id).await {
                 Ok(found) => found,
@@ -480,7 +479,8 @@ impl Runner {
                 }
                 Err(e) => return Err(unreadable(e)),
             };
-            let body = note_error(body, source_error.clone());
+            // Its own error: a provider fed a broken body only says it cannot write.
+            let body = source_error.noting(body);
             let body = match &artifact_key {
                 Some(k) => encryption::encrypt(body, k),
                 None => body,
@@ -492,7 +492,7 @@ impl Runner {
             let written = tee(body, &pending, key).await;
             ticker.abort();
             let (_, passed) = digest.finish();
-            let source_error = source_error.lock().ok().and_then(|e| e.clone());
+            let source_error = source_error.take().map(|e| e.to_string());
             let mut retry = Vec::new();
             for (target, w) in pending.into_iter().zip(written) {
                 match w.result {
@@ -551,16 +551,6 @@ fn join_notes(walk: Option<String>, retention: Option<String>) -> Option<String>
         (Some(a), Some(b)) => Some(format!("{a} {b}")),
         (a, b) => a.or(b),
     }
-}
-
-/// Keeps the source's own error: the provider only sees a broken body and says "cannot write".
-fn note_error(body: ByteStream, slot: Arc<Mutex<Option<String>>>) -> ByteStream {
-    body.inspect(move |chunk| {
-        if let (Err(e), Ok(mut slot)) = (chunk, slot.lock()) {
-            slot.get_or_insert_with(|| e.to_string());
-        }
-    })
-    .boxed()
 }
 
 fn end_without_artifact(status: &'static str, error: String) -> RunEnd {

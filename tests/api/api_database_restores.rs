@@ -40,7 +40,7 @@ async fn succeeded_run(api: &Api<'_>, body: Value) -> String {
 }
 
 /// A database of the shop's people, and the fixture's workspace granted its server.
-async fn shop(f: &Fixture) -> ScratchDb {
+pub(crate) async fn shop(f: &Fixture) -> ScratchDb {
     let workspace = f.app.workspace_id("Acme").await;
     let server = DatabaseServer::Tcp { host: "127.0.0.1".into(), port: 5432 };
     crate::database_grants::grant_database(&f.app, &workspace, server).await;
@@ -55,7 +55,7 @@ async fn shop(f: &Fixture) -> ScratchDb {
     source
 }
 
-fn database_exists(name: &str) -> bool {
+pub(crate) fn database_exists(name: &str) -> bool {
     let url = format!("{}/{name}", postgres_base_url());
     <diesel::PgConnection as diesel::Connection>::establish(&url).is_ok()
 }

@@ -22,8 +22,10 @@ use std::time::{Duration, Instant};
 
 const S3_NAME: &str = "Moto S3 bucket";
 const LOCAL_NAME: &str = "Local archive";
-pub(crate) const WAIT: Duration = Duration::from_secs(10);
-pub(crate) const TEST_WAIT: Duration = Duration::from_secs(20);
+// Generous: in CI the browser shares two cores with four test threads and the servers they use,
+// and a wait ends as soon as what it waits for is there.
+pub(crate) const WAIT: Duration = Duration::from_secs(30);
+pub(crate) const TEST_WAIT: Duration = Duration::from_secs(60);
 
 type Result<T> = std::result::Result<T, String>;
 
