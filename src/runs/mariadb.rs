@@ -58,8 +58,9 @@ impl Runner {
         if databases.is_empty() {
             return Err("the server has no databases besides its own system schemas".into());
         }
-        let tables = checked.non_transactional_tables(&databases).await.map_err(|e| e.to_string())?;
+        // The dump starts first: the tables for its warning are asked while it does.
         let dump = tools::dump(&checked, &databases).map_err(|e| e.to_string())?;
+        let tables = checked.non_transactional_tables(&databases).await.map_err(|e| e.to_string())?;
         Ok((compression::compress(counted(dump, read)), Checked::warning(&tables)))
     }
 

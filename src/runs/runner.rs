@@ -413,12 +413,16 @@ impl Runner {
         let source = Source::from_db(&plan.source_kind, &plan.source_path);
         let extension = if plan.encrypt { format!("{}.dpbe", source.extension()) } else { source.extension().into() };
         let key = object_key(&plan.slug, started, run_id, &extension);
-        let expected = self.expected_size(plan, &source).await.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
-        let id = run_id.to_owned();
-        if let Err(e) = self.db.run(move |c| store::expect(c, &id, expected)).await {
-            tracing::warn!(run = %run_id, error = %e, "recording the source's size failed");
-        }
-        let result = self.upload(&targets, plan, &source, &key, run_id).await;
+        // The source's size is only for the progress shown: it is asked while the upload starts
+        // (a database's check and query, a folder's walk), and recorded before the run can end.
+        let expect = async {
+            let expected = self.expected_size(plan, &source).await.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
+            let id = run_id.to_owned();
+            if let Err(e) = self.db.run(move |c| store::expect(c, &id, expected)).await {
+                tracing::warn!(run = %run_id, error = %e, "recording the source's size failed");
+            }
+        };
+        let ((), result) = tokio::join!(expect, self.upload(&targets, plan, &source, &key, run_id));
         self.live.lock().map(|mut l| l.remove(run_id)).ok();
         match result {
             Ok(Uploaded { mut copies, read, notes }) => {
