@@ -18,33 +18,41 @@ use crate::error::AppError;
 use actix_web::web;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/databases", web::get().to(list::list))
-        .route("/databases", web::post().to(form::create))
-        .route("/databases/new", web::get().to(form::new_form))
-        .route("/databases/table", web::get().to(list::table))
-        .route("/databases/check", web::post().to(form::check))
-        .route("/databases/{id}", web::get().to(detail::show))
-        .route("/databases/{id}", web::post().to(form::update))
-        .route("/databases/{id}/edit", web::get().to(form::edit_form))
-        .route("/databases/{id}/live", web::get().to(detail::live))
-        .route("/databases/{id}/backup", web::post().to(detail::back_up_now))
-        .route("/databases/{id}/pause", detail::archiving_to(false))
-        .route("/databases/{id}/resume", detail::archiving_to(true))
-        .route("/databases/{id}/pitr-clone", web::post().to(clones::pitr_clone))
-        .route("/databases/{id}/pitr", web::post().to(restores::in_place))
-        .route("/databases/{id}/restore", web::get().to(restores::base_restore_form))
-        .route("/databases/{id}/restore", web::post().to(restores::base_restore))
-        .route("/databases/{id}/import", web::post().to(dumps::import))
-        .route("/databases/{id}/restore-from-path", web::post().to(dumps::restore_from_path))
-        .route("/databases/{id}/delete", web::get().to(detail::confirm_delete))
-        .route("/databases/{id}/delete", web::post().to(detail::delete))
-        .route("/database-clones/{id}/start", web::post().to(clones::start))
-        .route("/database-clones/{id}/stop", web::get().to(clones::confirm_stop))
-        .route("/database-clones/{id}/stop", web::post().to(clones::stop))
-        .route("/database-clones/{id}/delete", web::get().to(clones::confirm_delete))
-        .route("/database-clones/{id}/delete", web::post().to(clones::delete))
-        .route("/database-clones/{id}/switch", web::get().to(restores::confirm_switch))
-        .route("/database-clones/{id}/switch", web::post().to(restores::switch));
+    // Under their prefixes: a request for another page passes two prefix checks here, not the
+    // patterns of every route below.
+    cfg.service(
+        web::scope("/databases")
+            .route("", web::get().to(list::list))
+            .route("", web::post().to(form::create))
+            .route("/new", web::get().to(form::new_form))
+            .route("/table", web::get().to(list::table))
+            .route("/check", web::post().to(form::check))
+            .route("/{id}", web::get().to(detail::show))
+            .route("/{id}", web::post().to(form::update))
+            .route("/{id}/edit", web::get().to(form::edit_form))
+            .route("/{id}/live", web::get().to(detail::live))
+            .route("/{id}/backup", web::post().to(detail::back_up_now))
+            .route("/{id}/pause", detail::archiving_to(false))
+            .route("/{id}/resume", detail::archiving_to(true))
+            .route("/{id}/pitr-clone", web::post().to(clones::pitr_clone))
+            .route("/{id}/pitr", web::post().to(restores::in_place))
+            .route("/{id}/restore", web::get().to(restores::base_restore_form))
+            .route("/{id}/restore", web::post().to(restores::base_restore))
+            .route("/{id}/import", web::post().to(dumps::import))
+            .route("/{id}/restore-from-path", web::post().to(dumps::restore_from_path))
+            .route("/{id}/delete", web::get().to(detail::confirm_delete))
+            .route("/{id}/delete", web::post().to(detail::delete)),
+    );
+    cfg.service(
+        web::scope("/database-clones")
+            .route("/{id}/start", web::post().to(clones::start))
+            .route("/{id}/stop", web::get().to(clones::confirm_stop))
+            .route("/{id}/stop", web::post().to(clones::stop))
+            .route("/{id}/delete", web::get().to(clones::confirm_delete))
+            .route("/{id}/delete", web::post().to(clones::delete))
+            .route("/{id}/switch", web::get().to(restores::confirm_switch))
+            .route("/{id}/switch", web::post().to(restores::switch)),
+    );
 }
 
 /// What a page answers when a service call fails outside a form (a form shows its errors next
