@@ -144,13 +144,14 @@ impl Runner {
         target: &MariaDbTarget,
         gate: restore::Gate,
     ) -> Result<(), RestoreError> {
-        let body = compression::decompress(body);
         let server =
             Reachable { url: target.reachable.url.with_database(None), endpoint: target.reachable.endpoint.clone() };
         let checked = server.login().await?;
         let into = |name: Option<String>| {
             let checked = &checked;
-            move |body| async move { Ok(tools::restore(checked, name.as_deref(), body).await?) }
+            // Decompressed on the tool's side: bytes that do not decompress are the tool's failure,
+            // which the checksum then explains (see `restore::through_tool`).
+            move |body| async move { Ok(tools::restore(checked, name.as_deref(), compression::decompress(body)).await?) }
         };
         let Some(name) = target.database() else {
             return restore::through_tool(body, gate, into(None)).await;

@@ -77,38 +77,92 @@ async fn a_streamed_restore_is_put_in_place_only_once_its_checksum_matched(backe
     assert_eq!(names_in(place.path()), ["Plain-good", "Sealed-good"]);
 }
 
+/// A database engine's side of the new-database test.
+struct Engine {
+    kind: &'static str,
+    source_url: String,
+    /// The URL of the database `name` on the source's server.
+    url_of: Box<dyn Fn(&str) -> String>,
+    exists: fn(&str) -> bool,
+    /// What a database holds, to compare with the source.
+    content: fn(&str) -> String,
+    drop: fn(&str),
+}
+
 async fn a_new_database_is_kept_only_once_its_checksum_matched(backend: Backend) {
     let f = fixture(backend).await;
-    let app = &f.app;
     let source = crate::api_database_restores::shop(&f).await;
-    let original = crate::artifacts::rows(&mut source.connect(), "people");
-    for (name, encrypt) in [("Plain", false), ("Sealed", true)] {
-        let url = source.url();
-        let mut form = vec![("source_kind", "postgres"), ("source_url", url.as_str())];
+    let postgres = Engine {
+        kind: "postgres",
+        source_url: source.url(),
+        url_of: Box::new(|name| format!("{}/{name}", crate::helpers::postgres_base_url())),
+        exists: crate::api_database_restores::database_exists,
+        content: |name| {
+            let url = format!("{}/{name}", crate::helpers::postgres_base_url());
+            let mut connection = <diesel::PgConnection as diesel::Connection>::establish(&url).expect(name);
+            format!("{:?}", crate::artifacts::rows(&mut connection, "people"))
+        },
+        // A scratch database drops its database as it goes.
+        drop: |name| drop(ScratchDb::adopt(name)),
+    };
+    kept_only_once_matched(&f, &postgres, source.name()).await;
+
+    crate::mariadb_sources::grant_server(&f.app).await;
+    let (_, _, root_password) = crate::mariadb_sources::server();
+    let shop = format!("dp_streamed_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    crate::mariadb_sources::sql(None, &format!("CREATE DATABASE {shop}"));
+    crate::mariadb_sources::sql(
+        Some(&shop),
+        "CREATE TABLE people (id INT PRIMARY KEY, name VARCHAR(64)) ENGINE=InnoDB; \
+         INSERT INTO people VALUES (1, 'Ada'), (2, 'Grace'), (3, 'Linus')",
+    );
+    let password = root_password.clone();
+    let mariadb = Engine {
+        kind: "mariadb",
+        source_url: crate::mariadb_sources::url_of("root", &root_password, &shop),
+        url_of: Box::new(move |name| crate::mariadb_sources::url_of("root", &password, name)),
+        exists: |name| {
+            let sql = format!("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '{name}'");
+            crate::mariadb_sources::sql(None, &sql).trim() == "1"
+        },
+        content: |name| crate::mariadb_sources::sql(Some(name), "SELECT id, name FROM people ORDER BY id"),
+        drop: |name| drop(crate::mariadb_sources::sql(None, &format!("DROP DATABASE IF EXISTS {name}"))),
+    };
+    kept_only_once_matched(&f, &mariadb, &shop).await;
+    (mariadb.drop)(&shop);
+}
+
+/// Plain and sealed backups of `engine`'s source (the database `source`), each restored into a
+/// new database whole, then damaged twice: nothing of them is kept.
+async fn kept_only_once_matched(f: &crate::plans::Fixture, engine: &Engine, source: &str) {
+    let app = &f.app;
+    let original = (engine.content)(source);
+    for (plain, encrypt) in [("Plain", false), ("Sealed", true)] {
+        let name = format!("{plain} {}", engine.kind);
+        let mut form = vec![("source_kind", engine.kind), ("source_url", engine.source_url.as_str())];
         if encrypt {
             form.push(("encrypt", "on"));
         }
-        assert_eq!(f.save_plan("/plans", name, &form).await.status, 303, "{name}");
-        let plan = crate::plans::plan(app, name).await.id;
+        assert_eq!(f.save_plan("/plans", &name, &form).await.status, 303, "{name}");
+        let plan = crate::plans::plan(app, &name).await.id;
         let count = crate::runs::run_rows(app).await.len() + 1;
         assert_eq!(app.post(&format!("/plans/{plan}/run"), &[]).await.status, 303);
         let run = settled(app, count).await.into_iter().rfind(|r| r.plan_id == plan).expect("the run");
         assert_eq!(run.status, "succeeded", "{name}: {run:?}");
         let artifact = f.target_path().join(run.object_key.as_deref().expect("the artifact's key"));
         let path = format!("/runs/{}/restore", run.id);
-        let restore = |database: String| {
-            let path = &path;
-            async move {
-                let url = format!("{}/{database}", crate::helpers::postgres_base_url());
-                app.post(path, &[("target", url.as_str()), ("into", "new")]).await
-            }
+        let restore = |database: &str| {
+            let (path, url) = (&path, (engine.url_of)(database));
+            async move { app.post(path, &[("target", url.as_str()), ("into", "new")]).await }
         };
+        let new_name = || format!("dp_streamed_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
 
-        let good = ScratchDb::adopt(&format!("devpilot_streamed_{}", uuid::Uuid::new_v4().simple()));
-        let page = restore(good.name().to_owned()).await;
+        let good = new_name();
+        let page = restore(&good).await;
         assert_eq!(page.status, 200, "{name}: {}", page.body);
         assert!(page.body.contains("the checksum matched"), "{name}: {}", page.body);
-        assert_eq!(crate::artifacts::rows(&mut good.connect(), "people"), original, "{name}: row for row");
+        assert_eq!((engine.content)(&good), original, "{name}: row for row");
+        (engine.drop)(&good);
 
         // What a damaged artifact is told by: its checksum, or, sealed, its decryption (which
         // meets the damage first).
@@ -116,27 +170,30 @@ async fn a_new_database_is_kept_only_once_its_checksum_matched(backend: Backend)
             true => "the encrypted artifact is damaged, truncated or was encrypted with another key",
             false => "checksum mismatch",
         };
-        // Bytes appended after the dump's end, which pg_restore does not need: the restore reads
+        // Bytes appended after the dump's end, which the tool does not need: the restore reads
         // them anyway, the artifact is refused, and the new database goes again.
         let mut bytes = std::fs::read(&artifact).expect("the artifact");
         bytes.extend_from_slice(&[0x5a; 4096]);
         std::fs::write(&artifact, &bytes).expect("append to the artifact");
-        let appended = ScratchDb::adopt(&format!("devpilot_streamed_{}", uuid::Uuid::new_v4().simple()));
-        let page = restore(appended.name().to_owned()).await;
+        let appended = new_name();
+        let page = restore(&appended).await;
         assert_eq!(page.status, 422, "{name}: {}", page.body);
         assert!(page.body.contains(damaged), "{name}: {}", page.body);
-        assert!(!crate::api_database_restores::database_exists(appended.name()), "{name}: the new database went");
+        assert!(!(engine.exists)(&appended), "{name}: the new database went");
 
-        // A byte flipped inside: pg_restore fails part-way on it (the rest is read, and the
-        // answer is the checksum's), or the decryption refuses its chunk; no database is left.
+        // A byte flipped inside: the tool fails part-way on it (the rest is read, and the answer
+        // is the checksum's), or the decryption refuses its chunk; no database is left.
         bytes.truncate(bytes.len() - 4096);
         let middle = bytes.len() / 2;
         bytes[middle] ^= 0xff;
         std::fs::write(&artifact, &bytes).expect("flip a byte");
-        let flipped = ScratchDb::adopt(&format!("devpilot_streamed_{}", uuid::Uuid::new_v4().simple()));
-        let page = restore(flipped.name().to_owned()).await;
+        let flipped = new_name();
+        let page = restore(&flipped).await;
         assert_eq!(page.status, 422, "{name}: {}", page.body);
         assert!(page.body.contains(damaged), "{name}: {}", page.body);
-        assert!(!crate::api_database_restores::database_exists(flipped.name()), "{name}: the new database went");
+        assert!(!(engine.exists)(&flipped), "{name}: the new database went");
+        for database in [appended, flipped] {
+            (engine.drop)(&database);
+        }
     }
 }
