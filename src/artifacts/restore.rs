@@ -9,7 +9,8 @@
 //! is dropped again should the checksum not match. What is written in place — an existing
 //! database, a SQLite file, a volume, a bucket — is first downloaded with [`download_verified`]
 //! into a private file and restored from that file only, so a destination that answers differently
-//! the second time gets no say; a SQLite file goes into a temporary file renamed into place. Folders and files are reached without following a link.
+//! the second time gets no say; a SQLite file goes into a temporary file renamed into place.
+//! Folders and files are reached without following a link.
 
 use super::checksum::{DigestHandle, Digesting};
 use super::postgres::{Checked, PostgresError, tools};

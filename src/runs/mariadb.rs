@@ -136,8 +136,9 @@ impl Runner {
         Ok(MariaDbTarget { reachable, into })
     }
 
-    /// Restores a MariaDB dump, the target checked once more right before it is written. A new
-    /// database that the restore could not fill is removed again.
+    /// Restores a MariaDB dump, the target checked once more right before it is written, then
+    /// passes `gate` (see [`restore::through_tool`]). A new database that the restore could not
+    /// fill, or whose artifact failed the gate, is removed again.
     pub(super) async fn restore_mariadb(
         &self,
         body: ByteStream,
