@@ -5,11 +5,14 @@
 //! its target (decrypted with [`super::encryption::decrypt`] when the plan encrypts), renamed into
 //! place only once complete and once the whole artifact's SHA-256 matched (a [`Gate`]): nothing
 //! unverified is ever visible at the target, and download, decryption and unpacking overlap.
-//! A new database streams in the same way (the restoring tool reads as the download arrives), and
-//! is dropped again should the checksum not match. What is written in place — an existing
-//! database, a SQLite file, a volume, a bucket — is first downloaded with [`download_verified`]
-//! into a private file and restored from that file only, so a destination that answers differently
-//! the second time gets no say; a SQLite file goes into a temporary file renamed into place.
+//! An encrypted artifact restored into a new database streams in the same way (the restoring tool
+//! reads what decrypted, authenticated segment by segment, as the download arrives), and the
+//! database is dropped again should the checksum not match. A plain database artifact, and what
+//! is written in place — an existing database, a SQLite file, a volume, a bucket — is first
+//! downloaded with [`download_verified`] into a private file and restored from that file only, so
+//! a restoring tool never reads bytes a destination made up, and a destination that answers
+//! differently the second time gets no say; a SQLite file goes into a temporary file renamed into
+//! place.
 //! Folders and files are reached without following a link.
 
 use super::checksum::{DigestHandle, Digesting};

@@ -60,13 +60,19 @@ pub fn artifact_kind(run: &RunRow) -> &'static str {
 
 impl RestoreTarget {
     /// Whether the artifact streams straight in, checked as it arrives: a folder (staged, put in
-    /// place once the checksum matched) and a new database (dropped again if it did not). The
-    /// others are written in place, so they are restored from a verified private copy.
-    fn streams(&self) -> bool {
+    /// place once the checksum matched) and, when the artifact is `encrypted`, a new database
+    /// (dropped again if it did not match). A restoring tool runs what it is fed — SQL, and as a
+    /// superuser even `COPY … TO PROGRAM` — so it only ever reads bytes that are the workspace's
+    /// own: decrypted segment by segment (authenticated, in order, none missing), or a plain
+    /// artifact's verified private copy. What is written in place is always restored from such a
+    /// copy.
+    fn streams(&self, encrypted: bool) -> bool {
         match self {
             RestoreTarget::Directory(_) => true,
-            RestoreTarget::Postgres(database) => database.into == DatabaseInto::New,
-            RestoreTarget::Mariadb(database) => database.into == DatabaseInto::New && database.database().is_some(),
+            RestoreTarget::Postgres(database) => encrypted && database.into == DatabaseInto::New,
+            RestoreTarget::Mariadb(database) => {
+                encrypted && database.into == DatabaseInto::New && database.database().is_some()
+            }
             RestoreTarget::SqliteFile(_) | RestoreTarget::Replace(_) | RestoreTarget::Bucket(_) => false,
         }
     }
@@ -102,11 +108,12 @@ impl Runner {
     /// with its recorded SHA-256 — a copy whose bytes do not match (or break off) is set aside and
     /// the next one read; answers which copy it read (“copy 1 (“Offsite”)”).
     ///
-    /// A folder or a new database streams straight in (see `artifacts/restore.rs`: a folder is put
-    /// in place, a new database kept, only once the checksum matched); what is written in place
-    /// (an existing database, a SQLite file, a volume, a bucket) is first downloaded into a private
-    /// file under the data folder, checked on the way, and restored from that file only, which goes
-    /// when the restore ends, whatever happens.
+    /// A folder, and an encrypted artifact into a new database, stream straight in (see
+    /// `RestoreTarget::streams` and `artifacts/restore.rs`: a folder is put in place, a new
+    /// database kept, only once the checksum matched); the rest (a plain database artifact, and
+    /// what is written in place: an existing database, a SQLite file, a volume, a bucket) is first
+    /// downloaded into a private file under the data folder, checked on the way, and restored from
+    /// that file only, which goes when the restore ends, whatever happens.
     pub async fn restore(&self, workspace: &str, run_id: &str, target: &RestoreTarget) -> Result<String, AppError> {
         let run = self.find(workspace, run_id).await?;
         let artifact_key = match run.encrypted {
@@ -122,7 +129,7 @@ impl Runner {
             None => body,
         };
         let failed = |e: RestoreError| AppError::BadRequest(format!("The restore failed: {e}."));
-        if target.streams() {
+        if target.streams(run.encrypted) {
             let streamed = self
                 .read_first_good_copy(&run, |download, sha256| {
                     let (download, digest) = Digesting::new(download);

@@ -2,8 +2,10 @@
 //! decryption and unpacking overlap) and puts it in place only once the whole artifact's SHA-256
 //! matched the run's record. Bytes appended after the archive's end — which tar and zstd never
 //! read — still fail the checksum, and nothing appears at the target or beside it. A restore into
-//! a new PostgreSQL database streams into `pg_restore` the same way, and the database is dropped
-//! again when the checksum does not match.
+//! a new PostgreSQL or MariaDB database streams into the restoring tool the same way when the
+//! artifact is encrypted (only authenticated bytes reach the tool), and the database is dropped
+//! again when the checksum does not match; a plain one is checked whole first, and no database is
+//! made for bytes that do not match.
 
 use crate::artifacts::ScratchDb;
 use crate::helpers::Backend;
