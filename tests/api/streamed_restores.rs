@@ -135,7 +135,7 @@ async fn a_new_database_is_kept_only_once_its_checksum_matched(backend: Backend)
 }
 
 /// Plain and sealed backups of `engine`'s source (the database `source`), each restored into a
-/// new database whole, then damaged twice: nothing of them is kept.
+/// new database whole, then served damaged: nothing of them is kept.
 async fn kept_only_once_matched(f: &crate::plans::Fixture, engine: &Engine, source: &str) {
     let app = &f.app;
     let original = (engine.content)(source);
@@ -147,55 +147,80 @@ async fn kept_only_once_matched(f: &crate::plans::Fixture, engine: &Engine, sour
         }
         assert_eq!(f.save_plan("/plans", &name, &form).await.status, 303, "{name}");
         let plan = crate::plans::plan(app, &name).await.id;
-        let count = crate::runs::run_rows(app).await.len() + 1;
-        assert_eq!(app.post(&format!("/plans/{plan}/run"), &[]).await.status, 303);
-        let run = settled(app, count).await.into_iter().rfind(|r| r.plan_id == plan).expect("the run");
+        let run = run_of(app, &plan).await;
         assert_eq!(run.status, "succeeded", "{name}: {run:?}");
         let artifact = f.target_path().join(run.object_key.as_deref().expect("the artifact's key"));
-        let path = format!("/runs/{}/restore", run.id);
-        let restore = |database: &str| {
-            let (path, url) = (&path, (engine.url_of)(database));
-            async move { app.post(path, &[("target", url.as_str()), ("into", "new")]).await }
-        };
-        let new_name = || format!("dp_streamed_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let restore = Restore { app, engine, path: format!("/runs/{}/restore", run.id), artifact: &artifact };
 
         let good = new_name();
-        let page = restore(&good).await;
+        let page = restore.new_database(&good).await;
         assert_eq!(page.status, 200, "{name}: {}", page.body);
         assert!(page.body.contains("the checksum matched"), "{name}: {}", page.body);
         assert_eq!((engine.content)(&good), original, "{name}: row for row");
         (engine.drop)(&good);
 
-        // What a damaged artifact is told by: its checksum, or, sealed, its decryption (which
-        // meets the damage first).
+        // What a damaged artifact is told by: a plain one is checked whole before any database is
+        // made; a sealed one streams, and its decryption meets the damage first.
         let damaged = match encrypt {
             true => "the encrypted artifact is damaged, truncated or was encrypted with another key",
             false => "checksum mismatch",
         };
-        // Bytes appended after the dump's end, which the tool does not need: the restore reads
-        // them anyway, the artifact is refused, and the new database goes again.
-        let mut bytes = std::fs::read(&artifact).expect("the artifact");
-        bytes.extend_from_slice(&[0x5a; 4096]);
-        std::fs::write(&artifact, &bytes).expect("append to the artifact");
-        let appended = new_name();
-        let page = restore(&appended).await;
-        assert_eq!(page.status, 422, "{name}: {}", page.body);
-        assert!(page.body.contains(damaged), "{name}: {}", page.body);
-        assert!(!(engine.exists)(&appended), "{name}: the new database went");
-
-        // A byte flipped inside: the tool fails part-way on it (the rest is read, and the answer
-        // is the checksum's), or the decryption refuses its chunk; no database is left.
-        bytes.truncate(bytes.len() - 4096);
-        let middle = bytes.len() / 2;
-        bytes[middle] ^= 0xff;
-        std::fs::write(&artifact, &bytes).expect("flip a byte");
-        let flipped = new_name();
-        let page = restore(&flipped).await;
-        assert_eq!(page.status, 422, "{name}: {}", page.body);
-        assert!(page.body.contains(damaged), "{name}: {}", page.body);
-        assert!(!(engine.exists)(&flipped), "{name}: the new database went");
-        for database in [appended, flipped] {
-            (engine.drop)(&database);
+        let whole = std::fs::read(&artifact).expect("the artifact");
+        // Bytes appended after the dump's end, which the tool does not need.
+        let mut appended = whole.clone();
+        appended.extend_from_slice(&[0x5a; 4096]);
+        restore.refused(&appended, damaged, &format!("{name}, appended")).await;
+        // A byte flipped inside.
+        let mut flipped = whole.clone();
+        let middle = flipped.len() / 2;
+        flipped[middle] ^= 0xff;
+        restore.refused(&flipped, damaged, &format!("{name}, flipped")).await;
+        if encrypt {
+            // Another backup of the same workspace in its place: it decrypts, so the tool restores
+            // it as it streams, and only the checksum refuses it — the new database goes again.
+            let other = run_of(app, &plan).await;
+            let other = f.target_path().join(other.object_key.as_deref().expect("the other artifact's key"));
+            let substitute = std::fs::read(other).expect("the other artifact");
+            restore.refused(&substitute, "checksum mismatch", &format!("{name}, another backup")).await;
         }
+        std::fs::write(&artifact, &whole).expect("put the artifact back");
+    }
+}
+
+/// Runs the plan now and waits for its run to end.
+async fn run_of(app: &crate::helpers::TestApp, plan: &str) -> crate::runs::RunRow {
+    let count = crate::runs::run_rows(app).await.len() + 1;
+    assert_eq!(app.post(&format!("/plans/{plan}/run"), &[]).await.status, 303);
+    settled(app, count).await.into_iter().rfind(|r| r.plan_id == plan).expect("the run")
+}
+
+fn new_name() -> String {
+    format!("dp_streamed_{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+}
+
+/// A run's restore into new databases of `engine`'s server, its artifact at `artifact`.
+struct Restore<'a> {
+    app: &'a crate::helpers::TestApp,
+    engine: &'a Engine,
+    path: String,
+    artifact: &'a Path,
+}
+
+impl Restore<'_> {
+    async fn new_database(&self, database: &str) -> crate::helpers::Page {
+        let url = (self.engine.url_of)(database);
+        self.app.post(&self.path, &[("target", url.as_str()), ("into", "new")]).await
+    }
+
+    /// Serves `bytes` as the artifact: the restore is refused with `says`, and the new database
+    /// it was to fill does not exist.
+    async fn refused(&self, bytes: &[u8], says: &str, what: &str) {
+        std::fs::write(self.artifact, bytes).expect("serve the bytes");
+        let database = new_name();
+        let page = self.new_database(&database).await;
+        assert_eq!(page.status, 422, "{what}: {}", page.body);
+        assert!(page.body.contains(says), "{what}: {}", page.body);
+        assert!(!(self.engine.exists)(&database), "{what}: the new database went");
+        (self.engine.drop)(&database);
     }
 }
