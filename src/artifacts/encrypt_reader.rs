@@ -2,11 +2,8 @@
 //! by segment (about one segment in memory), for archives built on a blocking thread whose tar
 //! headers need the sealed length up front ([`sealed_len`]).
 
-use super::encryption::{ArtifactKey, HEADER_LEN, MAGIC, NONCE_PREFIX_LEN, SEGMENT_LEN, TAG_LEN, VERSION, cipher};
-use chacha20poly1305::XChaCha20Poly1305;
-use chacha20poly1305::aead::Payload;
-use chacha20poly1305::aead::stream::EncryptorBE32;
-use rand::RngCore;
+use super::dpbe::{HEADER_LEN, SEGMENT_LEN, Segments, TAG_LEN};
+use super::encryption::ArtifactKey;
 use std::io::{self, Read};
 
 /// The sealed length of `plain` bytes: the header, and a tag per segment (an empty plaintext is
@@ -19,8 +16,8 @@ pub fn sealed_len(plain: u64) -> u64 {
 /// Reads `input` sealed under `key`: the same bytes [`super::encryption::encrypt`] would give.
 pub struct EncryptReader<R> {
     input: R,
-    encryptor: Option<EncryptorBE32<XChaCha20Poly1305>>,
-    aad: Vec<u8>,
+    /// None once the last segment was sealed.
+    segments: Option<Segments>,
     /// Plaintext read ahead: a full segment is sealed as "not last" only once a byte follows it.
     plain: Vec<u8>,
     /// Sealed bytes not yet handed out, from `at`.
@@ -30,25 +27,21 @@ pub struct EncryptReader<R> {
 
 impl<R: Read> EncryptReader<R> {
     pub fn new(input: R, key: &ArtifactKey) -> EncryptReader<R> {
-        let mut prefix = [0u8; NONCE_PREFIX_LEN];
-        rand::rng().fill_bytes(&mut prefix);
-        let mut header = Vec::with_capacity(HEADER_LEN);
-        header.extend_from_slice(MAGIC);
-        header.push(VERSION);
-        header.extend_from_slice(&prefix);
+        let segments = Segments::sealing(key);
         EncryptReader {
             input,
-            encryptor: Some(EncryptorBE32::from_aead(cipher(key), prefix.as_slice().into())),
-            aad: header.clone(),
+            out: segments.header().to_vec(),
+            segments: Some(segments),
             plain: Vec::with_capacity(SEGMENT_LEN + 1),
-            out: header,
             at: 0,
         }
     }
 
     /// Seals the next segment into `out`; false once the last one was sealed.
     fn seal_next(&mut self) -> io::Result<bool> {
-        let Some(encryptor) = self.encryptor.as_mut() else { return Ok(false) };
+        if self.segments.is_none() {
+            return Ok(false);
+        }
         let mut chunk = [0u8; 16 * 1024];
         while self.plain.len() <= SEGMENT_LEN {
             let room = (SEGMENT_LEN + 1 - self.plain.len()).min(chunk.len());
@@ -59,17 +52,17 @@ impl<R: Read> EncryptReader<R> {
                 Err(e) => return Err(e),
             }
         }
-        let failed = |_| io::Error::other("encryption failed");
-        self.out = if self.plain.len() > SEGMENT_LEN {
-            let sealed = encryptor.encrypt_next(Payload { msg: &self.plain[..SEGMENT_LEN], aad: &self.aad });
-            self.plain.drain(..SEGMENT_LEN);
-            sealed.map_err(failed)?
-        } else {
-            let encryptor = self.encryptor.take().ok_or_else(|| io::Error::other("sealed twice"))?;
-            let sealed = encryptor.encrypt_last(Payload { msg: &self.plain, aad: &self.aad });
-            self.plain.clear();
-            sealed.map_err(failed)?
-        };
+        let last = self.plain.len() <= SEGMENT_LEN;
+        let len = self.plain.len().min(SEGMENT_LEN);
+        self.out.clear();
+        self.out.extend_from_slice(&self.plain[..len]);
+        self.plain.drain(..len);
+        let segments = self.segments.as_mut().ok_or_else(|| io::Error::other("sealed twice"))?;
+        let tag = segments.seal(&mut self.out, last)?;
+        self.out.extend_from_slice(&tag);
+        if last {
+            self.segments = None;
+        }
         self.at = 0;
         Ok(true)
     }

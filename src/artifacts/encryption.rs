@@ -1,33 +1,24 @@
-//! Optional client-side encryption of artifacts: XChaCha20-Poly1305 in the STREAM construction.
+//! Optional client-side encryption of artifacts: the DPBE framing ([`super::dpbe`]: AES-256-GCM
+//! under a key derived for each artifact, version 1's XChaCha20-Poly1305 still read) in the
+//! STREAM construction, as async byte streams.
 //!
-//! Why this and not age: it adds no new dependency tree (the `chacha20poly1305` crate already
-//! seals credentials at rest), it is the same primitive we already trust for those credentials,
-//! and the per-workspace key lives in the workspace row sealed under the master key, so there is
-//! no recipient/identity file to manage. The cost is that artifacts are not readable by the
-//! `age` tool; a restore goes through Devpilot (or this module's documented format).
+//! Why our own framing and not age: the per-workspace key lives in the workspace row sealed under
+//! the master key, so there is no recipient/identity file to manage, and the framing is a page
+//! long (docs/ARTIFACT_FORMAT.md, with a Python decoder on the `cryptography` package). The cost
+//! is that artifacts are not readable by the `age` tool.
 //!
-//! Format: `DPBE` | version `1` | 19-byte random nonce prefix, then segments of 64 KiB plaintext
-//! plus a 16-byte tag each. A segment's nonce is the prefix, a 32-bit big-endian counter and a
-//! last-segment flag (`aead::stream::EncryptorBE32`), and the header is the associated data of
-//! every segment. A reordered, tampered or truncated artifact, or one missing its last segment,
-//! fails to decrypt. Memory stays at about one segment in each direction.
+//! Format: a 24-byte header (`DPBE`, version, 19 random bytes), then segments of 64 KiB
+//! plaintext plus a 16-byte tag each. A segment's nonce counts segments and flags the last one,
+//! and the header is the associated data of every segment. A reordered, tampered or truncated
+//! artifact, or one missing its last segment, fails to decrypt. Memory stays at about one segment
+//! in each direction.
 
 use super::ByteStream;
-use bytes::{Bytes, BytesMut};
-use chacha20poly1305::XChaCha20Poly1305;
-use chacha20poly1305::aead::stream::{DecryptorBE32, EncryptorBE32};
-use chacha20poly1305::aead::{KeyInit, Payload};
+use super::dpbe::{HEADER_LEN, HeaderError, SEALED_LEN, SEGMENT_LEN, Segments, TAG_LEN};
+use bytes::{Buf, Bytes, BytesMut};
 use futures::StreamExt;
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretBox};
-
-pub const MAGIC: &[u8; 4] = b"DPBE";
-pub const VERSION: u8 = 1;
-pub const NONCE_PREFIX_LEN: usize = 19;
-pub const HEADER_LEN: usize = MAGIC.len() + 1 + NONCE_PREFIX_LEN;
-/// Plaintext bytes per segment.
-pub const SEGMENT_LEN: usize = 64 * 1024;
-pub const TAG_LEN: usize = 16;
 
 /// A workspace's 32-byte artifact key.
 pub type ArtifactKey = SecretBox<[u8; 32]>;
@@ -39,29 +30,18 @@ pub fn generate_key() -> ArtifactKey {
     SecretBox::new(Box::new(bytes))
 }
 
-pub(crate) fn cipher(key: &ArtifactKey) -> XChaCha20Poly1305 {
-    XChaCha20Poly1305::new(key.expose_secret().into())
-}
-
 fn invalid(message: &str) -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::InvalidData, message.to_string())
 }
 
 /// Encrypts a plaintext stream; the result starts with the header.
 pub fn encrypt(input: ByteStream, key: &ArtifactKey) -> ByteStream {
-    let mut header = BytesMut::with_capacity(HEADER_LEN);
-    header.extend_from_slice(MAGIC);
-    header.extend_from_slice(&[VERSION]);
-    let mut prefix = [0u8; NONCE_PREFIX_LEN];
-    rand::rng().fill_bytes(&mut prefix);
-    header.extend_from_slice(&prefix);
-    let header = header.freeze();
+    let segments = Segments::sealing(key);
     let state = Encrypting {
         input,
         buffer: BytesMut::new(),
-        encryptor: Some(EncryptorBE32::from_aead(cipher(key), prefix.as_slice().into())),
-        header: Some(header.clone()),
-        aad: header,
+        header: Some(Bytes::copy_from_slice(segments.header())),
+        segments: Some(segments),
         input_done: false,
     };
     futures::stream::unfold(state, Encrypting::next).boxed()
@@ -70,9 +50,8 @@ pub fn encrypt(input: ByteStream, key: &ArtifactKey) -> ByteStream {
 struct Encrypting {
     input: ByteStream,
     buffer: BytesMut,
-    encryptor: Option<EncryptorBE32<XChaCha20Poly1305>>,
+    segments: Option<Segments>,
     header: Option<Bytes>,
-    aad: Bytes,
     input_done: bool,
 }
 
@@ -82,22 +61,29 @@ impl Encrypting {
             return Some((Ok(header), self));
         }
         loop {
-            let encryptor = self.encryptor.as_mut()?;
             // A full segment is only "not last" once at least one more byte is known to follow.
-            if self.buffer.len() > SEGMENT_LEN {
-                let segment = self.buffer.split_to(SEGMENT_LEN);
-                let sealed = encryptor.encrypt_next(Payload { msg: &segment, aad: &self.aad });
-                return Some((sealed.map(Bytes::from).map_err(|_| invalid("encryption failed")), self));
-            }
-            if self.input_done {
-                let encryptor = self.encryptor.take()?;
-                let sealed = encryptor.encrypt_last(Payload { msg: &self.buffer, aad: &self.aad });
-                return Some((sealed.map(Bytes::from).map_err(|_| invalid("encryption failed")), self));
+            let full = self.buffer.len() > SEGMENT_LEN;
+            if full || self.input_done {
+                let len = if full { SEGMENT_LEN } else { self.buffer.len() };
+                let mut sealed = Vec::with_capacity(len + TAG_LEN);
+                sealed.extend_from_slice(&self.buffer[..len]);
+                self.buffer.advance(len);
+                let mut segments = self.segments.take()?;
+                let tag = segments.seal(&mut sealed, !full);
+                // Kept for the next segment; none follows the last or a failure.
+                if full && tag.is_ok() {
+                    self.segments = Some(segments);
+                }
+                let sealed = tag.map(|tag| {
+                    sealed.extend_from_slice(&tag);
+                    Bytes::from(sealed)
+                });
+                return Some((sealed, self));
             }
             match self.input.next().await {
                 Some(Ok(bytes)) => self.buffer.extend_from_slice(&bytes),
                 Some(Err(error)) => {
-                    self.encryptor = None;
+                    self.segments = None;
                     return Some((Err(error), self));
                 }
                 None => self.input_done = true,
@@ -106,15 +92,14 @@ impl Encrypting {
     }
 }
 
-/// Decrypts a stream made by [`encrypt`]; any tampering, truncation or wrong key ends it in an
-/// error before the affected plaintext is yielded.
+/// Decrypts a stream made by [`encrypt`] (or by version 1 of the format); any tampering,
+/// truncation or wrong key ends it in an error before the affected plaintext is yielded.
 pub fn decrypt(input: ByteStream, key: &ArtifactKey) -> ByteStream {
     let state = Decrypting {
         input,
         buffer: BytesMut::new(),
-        cipher: Some(cipher(key)),
-        decryptor: None,
-        aad: Bytes::new(),
+        key: Some(SecretBox::new(Box::new(*key.expose_secret()))),
+        segments: None,
         input_done: false,
         finished: false,
     };
@@ -124,10 +109,9 @@ pub fn decrypt(input: ByteStream, key: &ArtifactKey) -> ByteStream {
 struct Decrypting {
     input: ByteStream,
     buffer: BytesMut,
-    /// Held until the header is read, then turned into the decryptor.
-    cipher: Option<XChaCha20Poly1305>,
-    decryptor: Option<DecryptorBE32<XChaCha20Poly1305>>,
-    aad: Bytes,
+    /// Held until the header is read, then turned into the artifact's cipher.
+    key: Option<ArtifactKey>,
+    segments: Option<Segments>,
     input_done: bool,
     finished: bool,
 }
@@ -139,49 +123,47 @@ impl Decrypting {
     }
 
     async fn next(mut self) -> Option<(std::io::Result<Bytes>, Self)> {
-        const SEALED_LEN: usize = SEGMENT_LEN + TAG_LEN;
         loop {
             if self.finished {
                 return None;
             }
-            if let Some(cipher) = self.cipher.as_ref()
+            if let Some(key) = self.key.as_ref()
                 && self.buffer.len() >= HEADER_LEN
             {
-                let header = self.buffer.split_to(HEADER_LEN).freeze();
-                if &header[..MAGIC.len()] != MAGIC {
-                    return self.fail(invalid("not an encrypted Devpilot artifact (bad header)"));
+                let header = self.buffer.split_to(HEADER_LEN);
+                match Segments::opening(key, &header) {
+                    Ok(segments) => self.segments = Some(segments),
+                    Err(HeaderError::NotDpbe) => {
+                        return self.fail(invalid("not an encrypted Devpilot artifact (bad header)"));
+                    }
+                    Err(HeaderError::UnknownVersion(_)) => {
+                        return self.fail(invalid("unsupported encrypted artifact version"));
+                    }
                 }
-                if header[MAGIC.len()] != VERSION {
-                    return self.fail(invalid("unsupported encrypted artifact version"));
-                }
-                let prefix = &header[MAGIC.len() + 1..];
-                self.decryptor = Some(DecryptorBE32::from_aead(cipher.clone(), prefix.into()));
-                self.cipher = None;
-                self.aad = header;
+                self.key = None;
             }
-            if let Some(decryptor) = self.decryptor.as_mut()
-                && self.buffer.len() > SEALED_LEN
+            let full = self.buffer.len() > SEALED_LEN;
+            if let Some(segments) = self.segments.as_mut()
+                && (full || self.input_done)
             {
-                let segment = self.buffer.split_to(SEALED_LEN);
-                return match decryptor.decrypt_next(Payload { msg: &segment, aad: &self.aad }) {
-                    Ok(plain) => Some((Ok(Bytes::from(plain)), self)),
-                    Err(_) => self.fail(invalid(
+                let mut sealed = self.buffer.split_to(if full { SEALED_LEN } else { self.buffer.len() });
+                self.finished = !full;
+                return match segments.open(&mut sealed, !full) {
+                    Ok(0) if !full => None,
+                    Ok(plain) => {
+                        sealed.truncate(plain);
+                        Some((Ok(sealed.freeze()), self))
+                    }
+                    Err(_) if full => self.fail(invalid(
                         "the encrypted artifact is damaged, reordered or was encrypted with another key",
                     )),
-                };
-            }
-            if self.input_done {
-                let Some(decryptor) = self.decryptor.take() else {
-                    return self.fail(invalid("the encrypted artifact is truncated (no complete header)"));
-                };
-                self.finished = true;
-                return match decryptor.decrypt_last(Payload { msg: &self.buffer, aad: &self.aad }) {
-                    Ok(plain) if plain.is_empty() => None,
-                    Ok(plain) => Some((Ok(Bytes::from(plain)), self)),
                     Err(_) => self.fail(invalid(
                         "the encrypted artifact is damaged, truncated or was encrypted with another key",
                     )),
                 };
+            }
+            if self.input_done {
+                return self.fail(invalid("the encrypted artifact is truncated (no complete header)"));
             }
             match self.input.next().await {
                 Some(Ok(bytes)) => self.buffer.extend_from_slice(&bytes),
@@ -288,6 +270,21 @@ mod tests {
         let ciphertext = sealed(b"secret rows", &generate_key()).await;
         let error = collect(decrypt(stream_of(&ciphertext, 4096), &generate_key())).await.expect_err("wrong key");
         assert!(error.to_string().contains("another key"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn artifacts_of_version_1_still_decrypt() {
+        let key = generate_key();
+        for len in [0, SEGMENT_LEN, 2 * SEGMENT_LEN + 77] {
+            let data = sample(len);
+            let sealed = crate::artifacts::dpbe::tests::sealed_by_version_1(&data, &key);
+            let plain = collect(decrypt(stream_of(&sealed, 5000), &key)).await.expect("decrypt");
+            assert_eq!(plain, data, "{len} bytes");
+            let mut damaged = sealed.clone();
+            let last = damaged.len() - 1;
+            damaged[last] ^= 1;
+            assert!(collect(decrypt(stream_of(&damaged, 5000), &key)).await.is_err(), "{len} bytes");
+        }
     }
 
     #[tokio::test]

@@ -11,6 +11,7 @@ pub mod channel;
 pub mod checksum;
 pub mod compression;
 pub mod directory;
+pub mod dpbe;
 pub mod encrypt_reader;
 pub mod encryption;
 pub mod extract;

@@ -4,16 +4,11 @@
 //! server runtime, and it must say *where* decryption failed, which tells a wrong key (the first
 //! segment fails) from damage further in (earlier segments opened, so the key is right).
 
-use crate::artifacts::encryption::{
-    ArtifactKey, HEADER_LEN, MAGIC, NONCE_PREFIX_LEN, SEGMENT_LEN, TAG_LEN, VERSION, cipher,
-};
-use chacha20poly1305::XChaCha20Poly1305;
-use chacha20poly1305::aead::Payload;
-use chacha20poly1305::aead::stream::DecryptorBE32;
+use crate::artifacts::dpbe::{HEADER_LEN, HeaderError, SEALED_LEN, Segments};
+use crate::artifacts::encryption::ArtifactKey;
+use secrecy::{ExposeSecret, SecretBox};
 use std::io::{self, Read};
 use std::sync::{Arc, Mutex};
-
-const SEALED_LEN: usize = SEGMENT_LEN + TAG_LEN;
 
 /// Why decryption stopped, kept for the final message (the layers above only see an I/O error).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,9 +61,9 @@ pub type FailureSlot = Arc<Mutex<Option<DecryptFailure>>>;
 /// Plaintext of a `DPBE` file, every segment authenticated before a byte of it is handed on.
 pub struct DecryptReader<R> {
     input: R,
-    key: Option<XChaCha20Poly1305>,
-    decryptor: Option<DecryptorBE32<XChaCha20Poly1305>>,
-    aad: Vec<u8>,
+    /// Held until the header is read, then turned into the artifact's cipher.
+    key: Option<ArtifactKey>,
+    segments: Option<Segments>,
     /// Sealed bytes read ahead: one segment and a byte, to know whether a segment is the last.
     sealed: Vec<u8>,
     plain: Vec<u8>,
@@ -82,9 +77,8 @@ impl<R: Read> DecryptReader<R> {
     pub fn new(input: R, key: &ArtifactKey, failure: FailureSlot) -> DecryptReader<R> {
         DecryptReader {
             input,
-            key: Some(cipher(key)),
-            decryptor: None,
-            aad: Vec::new(),
+            key: Some(SecretBox::new(Box::new(*key.expose_secret()))),
+            segments: None,
             sealed: Vec::with_capacity(SEALED_LEN + 1),
             plain: Vec::new(),
             at: 0,
@@ -123,16 +117,14 @@ impl<R: Read> DecryptReader<R> {
             return Err(self.fail(DecryptFailure::TruncatedHeader));
         }
         let header: Vec<u8> = self.sealed.drain(..HEADER_LEN).collect();
-        if &header[..MAGIC.len()] != MAGIC {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "not an encrypted Devpilot artifact"));
-        }
-        if header[MAGIC.len()] != VERSION {
-            return Err(self.fail(DecryptFailure::UnknownVersion(header[MAGIC.len()])));
-        }
-        let prefix = &header[MAGIC.len() + 1..MAGIC.len() + 1 + NONCE_PREFIX_LEN];
         let key = self.key.take().ok_or_else(|| io::Error::other("decryption started twice"))?;
-        self.decryptor = Some(DecryptorBE32::from_aead(key, prefix.into()));
-        self.aad = header;
+        match Segments::opening(&key, &header) {
+            Ok(segments) => self.segments = Some(segments),
+            Err(HeaderError::NotDpbe) => {
+                return Err(io::Error::new(io::ErrorKind::InvalidData, "not an encrypted Devpilot artifact"));
+            }
+            Err(HeaderError::UnknownVersion(version)) => return Err(self.fail(DecryptFailure::UnknownVersion(version))),
+        }
         Ok(())
     }
 
@@ -141,24 +133,20 @@ impl<R: Read> DecryptReader<R> {
         if self.ended {
             return Ok(false);
         }
-        if self.decryptor.is_none() {
+        if self.segments.is_none() {
             self.start()?;
         }
         let last = self.fill(SEALED_LEN + 1)?;
         let offset = HEADER_LEN as u64 + self.segment * SEALED_LEN as u64;
         let (segment, first) = (self.segment, self.segment == 0);
-        let opened = if last {
-            let decryptor = self.decryptor.take().ok_or_else(|| io::Error::other("decryption ended twice"))?;
-            self.ended = true;
-            decryptor.decrypt_last(Payload { msg: &self.sealed, aad: &self.aad })
-        } else {
-            let decryptor = self.decryptor.as_mut().ok_or_else(|| io::Error::other("decryption ended"))?;
-            decryptor.decrypt_next(Payload { msg: &self.sealed[..SEALED_LEN], aad: &self.aad })
-        };
-        match opened {
+        let len = if last { self.sealed.len() } else { SEALED_LEN };
+        self.ended = last;
+        let segments = self.segments.as_mut().ok_or_else(|| io::Error::other("decryption ended"))?;
+        match segments.open(&mut self.sealed[..len], last) {
             Ok(plain) => {
-                self.sealed.drain(..if last { self.sealed.len() } else { SEALED_LEN });
-                self.plain = plain;
+                self.plain.clear();
+                self.plain.extend_from_slice(&self.sealed[..plain]);
+                self.sealed.drain(..len);
                 self.at = 0;
                 self.segment += 1;
                 Ok(true)
@@ -187,6 +175,7 @@ impl<R: Read> Read for DecryptReader<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::artifacts::dpbe::SEGMENT_LEN;
     use crate::artifacts::encryption::{encrypt, generate_key};
     use bytes::Bytes;
     use futures::{StreamExt, TryStreamExt};
@@ -214,6 +203,17 @@ mod tests {
             assert_eq!(plain.expect("decrypts"), data, "{len} bytes");
             assert_eq!(failure, None);
         }
+    }
+
+    #[test]
+    fn reads_artifacts_of_version_1() {
+        let key = generate_key();
+        let data = vec![3u8; 2 * SEGMENT_LEN + 9];
+        let file = crate::artifacts::dpbe::tests::sealed_by_version_1(&data, &key);
+        let (plain, failure) = open(&file, &key);
+        assert_eq!(plain.expect("decrypts"), data);
+        assert_eq!(failure, None);
+        assert_eq!(open(&file, &generate_key()).1, Some(DecryptFailure::FirstSegment));
     }
 
     #[tokio::test]

@@ -10,7 +10,8 @@ pub mod decrypt;
 pub mod manifest;
 pub mod output;
 
-use crate::artifacts::encryption::{ArtifactKey, MAGIC};
+use crate::artifacts::dpbe::MAGIC;
+use crate::artifacts::encryption::ArtifactKey;
 use crate::artifacts::recovery_key;
 use args::{Args, KeySource, USAGE};
 use decrypt::{DecryptReader, FailureSlot};

@@ -35,6 +35,20 @@ fn recover(work: &Path, args: &[&str], stdin: &str) -> Output {
     output
 }
 
+/// Runs the Python decoder that docs/ARTIFACT_FORMAT.md prints on `artifact` in `work` (with
+/// `recovery-key.txt` there), as a reader without Devpilot would: the page's program, verbatim.
+fn documented_python_decoder(work: &Path, artifact: &str) -> Output {
+    let page = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/ARTIFACT_FORMAT.md")).expect("page");
+    let program = page.split("```python\n").nth(1).and_then(|rest| rest.split("```").next()).expect("the program");
+    std::fs::write(work.join("dpbe.py"), program).expect("write");
+    let python = std::env::var("DEVPILOT_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    Command::new(python)
+        .args(["dpbe.py", "recovery-key.txt", artifact])
+        .current_dir(work)
+        .output()
+        .expect("python runs")
+}
+
 fn said(output: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
 }
@@ -129,6 +143,15 @@ async fn an_encrypted_folder_is_recovered_by_devpilot_recover_alone() {
     assert!(said(&done).contains("SHA-256 matched"), "{}", said(&done));
     assert_eq!(crate::artifacts::tree(&work.path().join("restored")), crate::artifacts::tree(f.source.path()));
 
+    // With standard tools only: the Python decoder docs/ARTIFACT_FORMAT.md prints (on the
+    // `cryptography` package), then zstd and tar; Devpilot's manifest is the one extra file.
+    let by_hand = documented_python_decoder(work.path(), "artifact.tar.zst.dpbe");
+    assert!(by_hand.status.success(), "{}", said(&by_hand));
+    let unpacked = work.path().join("by-hand");
+    tar::Archive::new(zstd::Decoder::new(&by_hand.stdout[..]).expect("zstd")).unpack(&unpacked).expect("tar -x");
+    std::fs::remove_dir_all(unpacked.join(".devpilot")).expect("the manifest");
+    assert_eq!(crate::artifacts::tree(&unpacked), crate::artifacts::tree(f.source.path()));
+
     // The key on standard input works as well.
     let piped = recover(work.path(), &["artifact.tar.zst.dpbe", "--out", "from-stdin"], &key);
     assert!(piped.status.success(), "{}", said(&piped));
@@ -162,6 +185,8 @@ async fn an_encrypted_folder_is_recovered_by_devpilot_recover_alone() {
         said(&damaged)
     );
     assert!(!work.path().join("flipped").exists(), "nothing is left of a refused recovery");
+    let by_hand = documented_python_decoder(work.path(), "flipped.dpbe");
+    assert!(!by_hand.status.success() && said(&by_hand).contains("InvalidTag"), "{}", said(&by_hand));
     // With the run's checksum it is caught before decryption.
     let checked =
         recover(work.path(), &["--key-file", "recovery-key.txt", "--sha256", &sha, "flipped.dpbe", "--out", "x"], "");
