@@ -9,11 +9,13 @@ use super::runner::Runner;
 use crate::artifacts::mariadb::url::{SYSTEM_SCHEMAS, database_name};
 use crate::artifacts::mariadb::{Checked, MariaDbError, MariaDbUrl, Reachable, tools};
 use crate::artifacts::restore::{self, RestoreError};
+use crate::artifacts::walk::Skipped;
 use crate::artifacts::{ByteStream, SourceRead, compression, counted};
 use crate::fields::FieldErrors;
 use crate::grants::databases;
 use crate::plans::service::open_source_secret;
 use crate::plans::store::PlanRow;
+use futures::StreamExt;
 use secrecy::ExposeSecret;
 
 /// What a restore of a whole server's dump is confirmed with.
@@ -47,21 +49,34 @@ impl Runner {
         url.reach(&access).await
     }
 
-    /// The dump of the source, zstd-compressed, and the warning naming its non-transactional tables.
-    pub(super) async fn mariadb_dump(
-        &self,
-        plan: &PlanRow,
-        read: SourceRead,
-    ) -> Result<(ByteStream, Option<String>), String> {
+    /// The dump of the source, zstd-compressed, and the note naming its non-transactional tables
+    /// (filled before the stream ends).
+    pub(super) async fn mariadb_dump(&self, plan: &PlanRow, read: SourceRead) -> Result<(ByteStream, Skipped), String> {
         let checked = self.checked_mariadb(plan).await?;
         let databases = checked.databases().await.map_err(|e| e.to_string())?;
         if databases.is_empty() {
             return Err("the server has no databases besides its own system schemas".into());
         }
-        // The dump starts first: the tables for its warning are asked while it does.
         let dump = tools::dump(&checked, &databases).map_err(|e| e.to_string())?;
-        let tables = checked.non_transactional_tables(&databases).await.map_err(|e| e.to_string())?;
-        Ok((compression::compress(counted(dump, read)), Checked::warning(&tables)))
+        // The tables the warning names are asked while the dump streams (a client process and a
+        // login: not a wait before the first byte); the stream ends once they are known, and
+        // fails with the run if they cannot be.
+        let tables = tokio::spawn(async move { checked.non_transactional_tables(&databases).await });
+        let notes = Skipped::default();
+        let noted = std::sync::Arc::clone(&notes);
+        let warned = futures::stream::once(async move {
+            let tables = match tables.await {
+                Ok(Ok(tables)) => tables,
+                Ok(Err(e)) => return Some(Err(std::io::Error::other(e.to_string()))),
+                Err(e) => return Some(Err(std::io::Error::other(e.to_string()))),
+            };
+            if let (Some(warning), Ok(mut notes)) = (Checked::warning(&tables), noted.lock()) {
+                notes.push(warning);
+            }
+            None
+        })
+        .filter_map(std::future::ready);
+        Ok((compression::compress(counted(dump, read).chain(warned).boxed()), notes))
     }
 
     /// Checks the restore form's fields for a MariaDB dump: `target` (the URL; for a dump of

@@ -67,8 +67,7 @@ impl Runner {
                 Ok((body, Some(notes)))
             }
             Source::Mariadb(_) => {
-                let (body, warning) = self.mariadb_dump(plan, read).await?;
-                let notes = Skipped::new(std::sync::Mutex::new(warning.into_iter().collect()));
+                let (body, notes) = self.mariadb_dump(plan, read).await?;
                 Ok((body, Some(SourceNotes::new("", notes))))
             }
         }

@@ -19,29 +19,44 @@ const LISTED_TABLES: usize = 20;
 impl Reachable {
     /// Greets the server and logs in (into the database, when one is named).
     pub async fn login(&self) -> Result<Checked, MariaDbError> {
+        Ok(self.login_and(None).await?.0)
+    }
+
+    /// Every step of a source's check: the login, then the privileges a dump needs — asked in
+    /// the login's own client process (each `mariadb` started is a process and a login more
+    /// before the dump can start).
+    pub async fn check_source(&self) -> Result<Checked, MariaDbError> {
+        let (checked, rows) = self.login_and(Some(&privileges_sql(self.url.database.as_deref()))).await?;
+        let missing = Privileges::from_rows(rows).missing(&checked.scope());
+        if !missing.is_empty() {
+            return Err(MariaDbError::Privileges(format!("{} (server {})", missing.join("; "), checked.version)));
+        }
+        Ok(checked)
+    }
+
+    /// The login, refused without TLS where it is wanted, and the rows `then` answered after it.
+    async fn login_and(&self, then: Option<&str>) -> Result<(Checked, Vec<Vec<String>>), MariaDbError> {
         let greeting = self.greet().await?;
         let checked = Checked { url: self.url.clone(), at: greeting.at, version: greeting.version };
-        let cipher = query(&checked, checked.url.database.as_deref(), "SHOW SESSION STATUS LIKE 'Ssl_cipher'").await?;
+        let status = "SHOW SESSION STATUS LIKE 'Ssl_cipher'";
+        let sql = then.map_or_else(|| status.to_owned(), |then| format!("{status}; {then}"));
+        let mut rows = query(&checked, checked.url.database.as_deref(), &sql).await?;
+        // The status's one row comes first: `Ssl_cipher` and the cipher, empty without TLS.
+        let cipher = match rows.first() {
+            Some(row) if row.first().is_some_and(|name| name == "Ssl_cipher") => {
+                rows.remove(0).get(1).cloned().unwrap_or_default()
+            }
+            _ => String::new(),
+        };
         // The client falls back to plain text when a server offers no TLS: refused here instead.
-        let encrypted = cipher.first().and_then(|row| row.get(1)).is_some_and(|c| !c.is_empty());
         let wants_tls = checked.url.tls != super::TlsMode::Disable && matches!(checked.at, Address::Tcp(_));
-        if wants_tls && !encrypted {
+        if wants_tls && cipher.is_empty() {
             return Err(MariaDbError::Tls(format!(
                 "{} does not offer TLS; use tls=disable only for a server on this machine or a trusted network",
                 checked.url.target()
             )));
         }
-        Ok(checked)
-    }
-
-    /// Every step of a source's check: the login, then the privileges a dump needs.
-    pub async fn check_source(&self) -> Result<Checked, MariaDbError> {
-        let checked = self.login().await?;
-        let missing = checked.privileges().await?.missing(&checked.scope());
-        if !missing.is_empty() {
-            return Err(MariaDbError::Privileges(format!("{} (server {})", missing.join("; "), checked.version)));
-        }
-        Ok(checked)
+        Ok((checked, rows))
     }
 }
 
@@ -55,6 +70,27 @@ pub struct Privileges {
 }
 
 impl Privileges {
+    /// Read from [`privileges_sql`]'s rows: where each privilege is held, and which it is.
+    fn from_rows(rows: Vec<Vec<String>>) -> Privileges {
+        let mut privileges = Privileges::default();
+        for row in rows {
+            let [scope, privilege] = <[String; 2]>::try_from(row).unwrap_or_default();
+            match scope.as_str() {
+                "global" | "database" => privileges.held.push(privilege.clone()),
+                _ => {}
+            }
+            let reads_routines = match scope.as_str() {
+                "global" => matches!(privilege.as_str(), "SELECT" | "SHOW CREATE ROUTINE" | "SHOW_ROUTINE"),
+                "proc" => privilege == "SELECT",
+                _ => false,
+            };
+            privileges.routines |= reads_routines;
+        }
+        privileges.held.sort();
+        privileges.held.dedup();
+        privileges
+    }
+
     /// One message per missing privilege.
     pub fn missing(&self, scope: &str) -> Vec<String> {
         let mut missing: Vec<String> = [
@@ -78,45 +114,6 @@ impl Checked {
     /// `shop.*`, or `*.*` for every database.
     pub fn scope(&self) -> String {
         format!("{}.*", self.url.database.as_deref().unwrap_or("*"))
-    }
-
-    /// The current user's privileges on the source's database (and globally).
-    pub async fn privileges(&self) -> Result<Privileges, MariaDbError> {
-        // The current account as the information schema writes grantees: 'user'@'host'.
-        let grantee = "CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', \
-                       SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''')";
-        let mut sql = format!(
-            "SELECT 'global', PRIVILEGE_TYPE FROM information_schema.USER_PRIVILEGES WHERE GRANTEE = {grantee} \
-             UNION SELECT 'proc', PRIVILEGE_TYPE FROM information_schema.TABLE_PRIVILEGES WHERE GRANTEE = {grantee} \
-             AND TABLE_SCHEMA = 'mysql' AND TABLE_NAME = 'proc' \
-             UNION SELECT 'proc', PRIVILEGE_TYPE FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE = {grantee} \
-             AND TABLE_SCHEMA = 'mysql'"
-        );
-        if let Some(database) = &self.url.database {
-            // The name is letters, digits, _, $ and - only (see `url::database_name`).
-            sql.push_str(&format!(
-                " UNION SELECT 'database', PRIVILEGE_TYPE FROM information_schema.SCHEMA_PRIVILEGES \
-                 WHERE GRANTEE = {grantee} AND '{database}' LIKE TABLE_SCHEMA"
-            ));
-        }
-        let rows = query(self, None, &sql).await?;
-        let mut privileges = Privileges::default();
-        for row in rows {
-            let [scope, privilege] = <[String; 2]>::try_from(row).unwrap_or_default();
-            match scope.as_str() {
-                "global" | "database" => privileges.held.push(privilege.clone()),
-                _ => {}
-            }
-            let reads_routines = match scope.as_str() {
-                "global" => matches!(privilege.as_str(), "SELECT" | "SHOW CREATE ROUTINE" | "SHOW_ROUTINE"),
-                "proc" => privilege == "SELECT",
-                _ => false,
-            };
-            privileges.routines |= reads_routines;
-        }
-        privileges.held.sort();
-        privileges.held.dedup();
-        Ok(privileges)
     }
 
     /// The databases a dump of this source covers.
@@ -194,6 +191,29 @@ impl Checked {
 
 /// `'a', 'b'`: names already limited to letters, digits, `_`, `$` and `-`, or listed by the server
 /// (quotes doubled all the same).
+/// The current user's privileges on `database` (and globally), as rows of where (`global`,
+/// `database`, or `proc` for the routines' definitions) and which privilege.
+fn privileges_sql(database: Option<&str>) -> String {
+    // The current account as the information schema writes grantees: 'user'@'host'.
+    let grantee = "CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', \
+                   SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''')";
+    let mut sql = format!(
+        "SELECT 'global', PRIVILEGE_TYPE FROM information_schema.USER_PRIVILEGES WHERE GRANTEE = {grantee} \
+         UNION SELECT 'proc', PRIVILEGE_TYPE FROM information_schema.TABLE_PRIVILEGES WHERE GRANTEE = {grantee} \
+         AND TABLE_SCHEMA = 'mysql' AND TABLE_NAME = 'proc' \
+         UNION SELECT 'proc', PRIVILEGE_TYPE FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE = {grantee} \
+         AND TABLE_SCHEMA = 'mysql'"
+    );
+    if let Some(database) = database {
+        // The name is letters, digits, _, $ and - only (see `url::database_name`).
+        sql.push_str(&format!(
+            " UNION SELECT 'database', PRIVILEGE_TYPE FROM information_schema.SCHEMA_PRIVILEGES \
+             WHERE GRANTEE = {grantee} AND '{database}' LIKE TABLE_SCHEMA"
+        ));
+    }
+    sql
+}
+
 fn in_list(names: &[String]) -> String {
     names.iter().map(|n| format!("'{}'", n.replace('\\', "\\\\").replace('\'', "''"))).collect::<Vec<_>>().join(", ")
 }
