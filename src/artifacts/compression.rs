@@ -1,24 +1,54 @@
 //! zstd over streams, with bounded memory: compression and decompression each run on a blocking
 //! thread between two small channels.
 //!
-//! Each blocking thread keeps one compression and one decompression context and reuses it. A
-//! fresh context per stream is a few MiB allocated on whichever thread runs it, and glibc's
-//! per-thread arenas keep much of what is freed: with a WAL segment shipped every few seconds the
-//! server's resident size grew by tens of MiB. The contexts' sessions are reset on each use.
+//! Contexts are kept in a pool shared by every thread and reused, their sessions reset on each
+//! use. A fresh context per stream is a few MiB allocated on whichever thread runs it, and
+//! glibc's per-thread arenas keep much of what is freed: with a WAL segment shipped every few
+//! seconds the server's resident size grew by tens of MiB. A context per thread (kept in a
+//! thread-local) was not enough: a PITR clone's restore serves a WAL file at a time, each on
+//! whichever of a dozen blocking threads was free, and every one of them came to hold a context of
+//! each kind — 40–70 MiB more while a clone restored. The pool holds as many as were in use at
+//! once (up to [`POOLED`]; a burst beyond gives its extras back).
 
 use super::ByteStream;
 use super::channel::produced_by;
 use futures::TryStreamExt;
-use std::cell::RefCell;
 use std::io::{BufReader, Write};
+use std::sync::Mutex;
 use tokio_util::io::{StreamReader, SyncIoBridge};
 use zstd::zstd_safe::{CCtx, CParameter, DCtx};
 
 pub const ZSTD_LEVEL: i32 = 3;
 
-thread_local! {
-    static COMPRESSOR: RefCell<Option<CCtx<'static>>> = const { RefCell::new(None) };
-    static DECOMPRESSOR: RefCell<Option<DCtx<'static>>> = const { RefCell::new(None) };
+/// Contexts of each kind kept between streams.
+const POOLED: usize = 4;
+
+static COMPRESSORS: Mutex<Vec<CCtx<'static>>> = Mutex::new(Vec::new());
+static DECOMPRESSORS: Mutex<Vec<DCtx<'static>>> = Mutex::new(Vec::new());
+
+/// Runs `work` with a context from `pool` (a new one from `make` when none is free), then gives
+/// the context back.
+fn pooled<T, R>(
+    pool: &Mutex<Vec<T>>,
+    make: impl FnOnce() -> std::io::Result<T>,
+    work: impl FnOnce(&mut T) -> std::io::Result<R>,
+) -> std::io::Result<R> {
+    let free = pool.lock().ok().and_then(|mut free| free.pop());
+    let mut context = match free {
+        Some(context) => context,
+        None => make()?,
+    };
+    let done = work(&mut context);
+    if let Ok(mut free) = pool.lock()
+        && free.len() < POOLED
+    {
+        free.push(context);
+    }
+    done
+}
+
+fn no_context() -> std::io::Error {
+    std::io::Error::other("zstd could not allocate a context")
 }
 
 /// The stream, zstd-compressed.
@@ -26,11 +56,7 @@ pub fn compress(input: ByteStream) -> ByteStream {
     let reader = SyncIoBridge::new(StreamReader::new(input.map_err(std::io::Error::other)));
     produced_by(move |out| {
         let mut reader = reader;
-        COMPRESSOR.with_borrow_mut(|slot| {
-            let context = match slot {
-                Some(context) => context,
-                None => slot.insert(compression_context()?),
-            };
+        pooled(&COMPRESSORS, compression_context, |context| {
             let mut encoder = zstd::stream::write::Encoder::with_context(out, context);
             std::io::copy(&mut reader, &mut encoder)?;
             encoder.finish()?.flush()
@@ -39,7 +65,7 @@ pub fn compress(input: ByteStream) -> ByteStream {
 }
 
 fn compression_context() -> std::io::Result<CCtx<'static>> {
-    let mut context = CCtx::try_create().ok_or_else(|| std::io::Error::other("zstd could not allocate a context"))?;
+    let mut context = CCtx::try_create().ok_or_else(no_context)?;
     context
         .set_parameter(CParameter::CompressionLevel(ZSTD_LEVEL))
         .map_err(|code| std::io::Error::other(zstd::zstd_safe::get_error_name(code)))?;
@@ -50,17 +76,15 @@ fn compression_context() -> std::io::Result<CCtx<'static>> {
 pub fn decompress(input: ByteStream) -> ByteStream {
     let reader = SyncIoBridge::new(StreamReader::new(input.map_err(std::io::Error::other)));
     produced_by(move |mut out| {
-        DECOMPRESSOR.with_borrow_mut(|slot| {
-            let context = match slot {
-                Some(context) => context,
-                None => slot.insert(
-                    DCtx::try_create().ok_or_else(|| std::io::Error::other("zstd could not allocate a context"))?,
-                ),
-            };
-            let mut decoder = zstd::stream::read::Decoder::with_context(BufReader::new(reader), context);
-            std::io::copy(&mut decoder, &mut out)?;
-            out.flush()
-        })
+        pooled(
+            &DECOMPRESSORS,
+            || DCtx::try_create().ok_or_else(no_context),
+            |context| {
+                let mut decoder = zstd::stream::read::Decoder::with_context(BufReader::new(reader), context);
+                std::io::copy(&mut decoder, &mut out)?;
+                out.flush()
+            },
+        )
     })
 }
 
@@ -77,6 +101,28 @@ mod tests {
                 Ok(all)
             })
             .await
+    }
+
+    #[test]
+    fn one_context_serves_thread_after_thread_and_a_burst_gives_its_extras_back() {
+        let pool = Mutex::new(Vec::new());
+        let made = std::sync::atomic::AtomicUsize::new(0);
+        let make = || {
+            made.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(vec![0u8; 16])
+        };
+        for _ in 0..5 {
+            std::thread::scope(|s| {
+                s.spawn(|| pooled(&pool, make, |_| Ok(())).expect("work"));
+            });
+        }
+        assert_eq!(made.load(std::sync::atomic::Ordering::SeqCst), 1, "each thread took the same context");
+        // Nested uses (contexts in use at once) make more; only POOLED of them are kept.
+        fn nest(pool: &Mutex<Vec<Vec<u8>>>, depth: usize) -> std::io::Result<()> {
+            pooled(pool, || Ok(Vec::new()), |_| if depth == 0 { Ok(()) } else { nest(pool, depth - 1) })
+        }
+        nest(&pool, POOLED + 2).expect("nested");
+        assert_eq!(pool.lock().expect("pool").len(), POOLED);
     }
 
     #[tokio::test]
