@@ -1,9 +1,7 @@
 //! Writing a byte stream into a file on a blocking thread of its own: chunks go straight to the
 //! file instead of each taking a trip through tokio's file buffer and a blocking task of its own.
 //! Small ones, as a network download yields them (16 KiB and less), are gathered before they
-//! cross to the writer: handing each over woke the writer thread for every one, and the thread
-//! switches cost more CPU than the download itself (a profile of an S3 download: half its time in
-//! the scheduler). The local destination's
+//! cross to the writer, whose thread each crossing may wake. The local destination's
 //! uploads are [`Durability::Synced`]: their writeback is started behind them as they go, by a
 //! second thread (`posix_fadvise(DONTNEED)` on each finished stretch starts the kernel writing
 //! those pages out, as `sync_file_range` would, and drops them once clean), so the closing `fsync`

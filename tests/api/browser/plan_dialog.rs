@@ -101,11 +101,16 @@ async fn run(b: &Browser, base: &str, typed: &Typed) -> Result<Seen> {
     pick(b, "s3", "#dialog-f-bucket").await?;
     pick(b, "local", "#dialog-f-path").await?;
 
-    // Typing redraws the least-privilege panel (after 400 ms); the form around it must stay.
-    b.execute("document.getElementById('dialog-policy').dataset.old = '1'", json!([])).await?;
+    // Typing redraws the least-privilege panel's content (after 400 ms); the form around it must
+    // stay, and so must the panel (the delay before its next redraw waits on it).
+    b.execute("document.getElementById('dialog-policy').dataset.panel = 'kept'", json!([])).await?;
+    b.execute("document.getElementById('dialog-policy-text').dataset.old = '1'", json!([])).await?;
     b.type_into("#dialog-f-name", DESTINATION).await?;
     b.type_into("#dialog-f-path", "relative/folder").await?;
-    b.wait_for("the redrawn policy panel", WAIT, || b.find("#dialog-policy:not([data-old])")).await?;
+    b.wait_for("the redrawn policy panel", WAIT, || {
+        b.find("#dialog-policy[data-panel] #dialog-policy-text:not([data-old])")
+    })
+    .await?;
     let form_after_redraw = b.find("dialog #dialog-destination-form #dialog-policy").await?.is_some();
     save_destination(b).await?;
     let error = b.wait_for("the error next to the folder", WAIT, || b.find("#dialog-f-path-error")).await?;
