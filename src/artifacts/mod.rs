@@ -45,6 +45,20 @@ pub fn counted(stream: ByteStream, read: SourceRead) -> ByteStream {
         .boxed()
 }
 
+/// `body`, then what `at_end` finds once it has ended: nothing, or an error that ends the stream
+/// (a tool's exit status, a query the run waits for), so a run cannot record success without it.
+pub fn then_at_end<F>(
+    body: impl futures::Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static,
+    at_end: F,
+) -> ByteStream
+where
+    F: std::future::Future<Output = Option<std::io::Error>> + Send + 'static,
+{
+    use futures::StreamExt;
+    let ending = futures::stream::once(at_end).filter_map(|error| std::future::ready(error.map(Err)));
+    body.chain(ending).boxed()
+}
+
 /// The first error a stream yielded, kept for whoever reads what was left of it: a tool or a
 /// provider fed a broken stream only says that its input ended badly.
 #[derive(Clone, Default)]

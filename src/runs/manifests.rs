@@ -16,7 +16,6 @@ pub(super) type PendingManifests =
     std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, (Written, PrivateTemp)>>>;
 use chrono::Utc;
 use diesel::prelude::*;
-use futures::StreamExt;
 
 /// Replaces the run's manifest with `written` (an earlier attempt's goes).
 pub fn save(conn: &mut DbConn, workspace: &str, run_id: &str, written: &Written) -> QueryResult<()> {
@@ -123,17 +122,15 @@ impl Runner {
         temp: PrivateTemp,
     ) -> ByteStream {
         let (pending, id) = (self.pending_manifests().clone(), run_id.to_owned());
-        let at_end = futures::stream::once(async move {
+        crate::artifacts::then_at_end(body, async move {
             if let Some(written) = slot.lock().ok().and_then(|mut s| s.take())
                 && let Ok(mut pending) = pending.lock()
             {
                 // A retried attempt's manifest replaces the one before.
                 pending.insert(id, (written, temp));
             }
-            None::<std::io::Result<bytes::Bytes>>
+            None
         })
-        .filter_map(futures::future::ready);
-        body.chain(at_end).boxed()
     }
 
     /// The manifest a run's upload left waiting, if any (taken: its private file goes with it).

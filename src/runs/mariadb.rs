@@ -10,12 +10,11 @@ use crate::artifacts::mariadb::url::{SYSTEM_SCHEMAS, database_name};
 use crate::artifacts::mariadb::{Checked, MariaDbError, MariaDbUrl, Reachable, tools};
 use crate::artifacts::restore::{self, RestoreError};
 use crate::artifacts::walk::Skipped;
-use crate::artifacts::{ByteStream, SourceRead, compression, counted};
+use crate::artifacts::{ByteStream, SourceRead, compression, counted, then_at_end};
 use crate::fields::FieldErrors;
 use crate::grants::databases;
 use crate::plans::service::open_source_secret;
 use crate::plans::store::PlanRow;
-use futures::StreamExt;
 use secrecy::ExposeSecret;
 
 /// What a restore of a whole server's dump is confirmed with.
@@ -64,19 +63,18 @@ impl Runner {
         let tables = tokio::spawn(async move { checked.non_transactional_tables(&databases).await });
         let notes = Skipped::default();
         let noted = std::sync::Arc::clone(&notes);
-        let warned = futures::stream::once(async move {
+        let body = then_at_end(counted(dump, read), async move {
             let tables = match tables.await {
                 Ok(Ok(tables)) => tables,
-                Ok(Err(e)) => return Some(Err(std::io::Error::other(e.to_string()))),
-                Err(e) => return Some(Err(std::io::Error::other(e.to_string()))),
+                Ok(Err(e)) => return Some(std::io::Error::other(e.to_string())),
+                Err(e) => return Some(std::io::Error::other(e.to_string())),
             };
             if let (Some(warning), Ok(mut notes)) = (Checked::warning(&tables), noted.lock()) {
                 notes.push(warning);
             }
             None
-        })
-        .filter_map(std::future::ready);
-        Ok((compression::compress(counted(dump, read).chain(warned).boxed()), notes))
+        });
+        Ok((compression::compress(body), notes))
     }
 
     /// Checks the restore form's fields for a MariaDB dump: `target` (the URL; for a dump of

@@ -9,9 +9,8 @@ use super::MariaDbError;
 use super::checked::Checked;
 use super::handshake::Address;
 use super::url::{SYSTEM_SCHEMAS, TlsMode};
-use crate::artifacts::ByteStream;
 use crate::artifacts::postgres::tools::{capture, write_stdin};
-use futures::StreamExt;
+use crate::artifacts::{ByteStream, then_at_end};
 use secrecy::ExposeSecret;
 use std::process::Stdio;
 use tokio::io::AsyncReadExt;
@@ -133,12 +132,10 @@ pub fn dump(checked: &Checked, databases: &[String]) -> Result<ByteStream, Maria
     let stdout = child.stdout.take().ok_or_else(|| MariaDbError::Other("mariadb-dump has no stdout".into()))?;
     let stderr = capture(child.stderr.take());
     let checked = checked.clone();
-    let ending = futures::stream::once(async move {
+    Ok(then_at_end(tokio_util::io::ReaderStream::with_capacity(stdout, 64 * 1024), async move {
         let error = finish(child, stderr, "mariadb-dump", &checked).await.err()?;
-        Some(Err(std::io::Error::from(error)))
-    })
-    .filter_map(futures::future::ready);
-    Ok(tokio_util::io::ReaderStream::with_capacity(stdout, 64 * 1024).chain(ending).boxed())
+        Some(std::io::Error::from(error))
+    }))
 }
 
 /// Feeds a dump to `mariadb` in `database` (none: the dump names its databases). Should the input

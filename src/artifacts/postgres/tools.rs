@@ -7,8 +7,8 @@
 use super::PostgresError;
 use super::client::{Address, Checked};
 use super::url::SslMode;
-use crate::artifacts::ByteStream;
-use futures::{StreamExt, TryStreamExt};
+use crate::artifacts::{ByteStream, then_at_end};
+use futures::TryStreamExt;
 use secrecy::ExposeSecret;
 use std::process::Stdio;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
@@ -91,12 +91,10 @@ pub fn dump(checked: &Checked) -> Result<ByteStream, PostgresError> {
     let stdout = child.stdout.take().ok_or_else(|| PostgresError::Other("pg_dump has no stdout".into()))?;
     let stderr = capture(child.stderr.take());
     let url = checked.url.clone();
-    let ending = futures::stream::once(async move {
+    Ok(then_at_end(tokio_util::io::ReaderStream::with_capacity(stdout, 64 * 1024), async move {
         let message = finish(child, stderr, "pg_dump").await.err()?;
-        Some(Err(std::io::Error::other(url.redact(&message))))
-    })
-    .filter_map(futures::future::ready);
-    Ok(tokio_util::io::ReaderStream::with_capacity(stdout, 64 * 1024).chain(ending).boxed())
+        Some(std::io::Error::other(url.redact(&message)))
+    }))
 }
 
 /// Feeds a custom-format dump to `pg_restore --no-owner`; `replace` adds `--clean --if-exists`

@@ -6,9 +6,9 @@
 
 use super::binaries::PgBinaries;
 use super::names::Lsn;
-use crate::artifacts::ByteStream;
 use crate::artifacts::postgres::client::Checked;
 use crate::artifacts::postgres::{PostgresError, tools};
+use crate::artifacts::{ByteStream, then_at_end};
 use futures::StreamExt;
 use serde::Deserialize;
 use std::process::Stdio;
@@ -60,15 +60,14 @@ pub fn stream(bins: &PgBinaries, checked: &Checked) -> Result<(ByteStream, Point
     });
     let (sender, receiver) = oneshot::channel();
     let url = checked.url.clone();
-    let ending = futures::stream::once(async move {
+    let body = then_at_end(body, async move {
         let finished = tools::finish(child, stderr, "pg_basebackup").await.map_err(|m| url.redact(&m));
         let points = finished.and_then(|()| watch.lock().unwrap_or_else(|e| e.into_inner()).points());
         let failure = points.as_ref().err().cloned();
         let _ = sender.send(points);
-        failure.map(|message| Err(std::io::Error::other(message)))
-    })
-    .filter_map(futures::future::ready);
-    Ok((body.chain(ending).boxed(), receiver))
+        failure.map(std::io::Error::other)
+    });
+    Ok((body, receiver))
 }
 
 /// Follows a tar's entries as its bytes pass, keeping the end of `backup_manifest`.
