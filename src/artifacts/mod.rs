@@ -45,6 +45,23 @@ pub fn counted(stream: ByteStream, read: SourceRead) -> ByteStream {
         .boxed()
 }
 
+/// How much a tool and the run may each be ahead of the other.
+const TOOL_PIPE: usize = 1 << 20;
+
+/// Widens a pipe to or from a tool from Linux's 64 KiB to [`TOOL_PIPE`] (best effort): a dump
+/// then writes on while the run's thread seals and hashes what it read, and a restore's tool reads
+/// on while the run's thread opens the next segment, instead of each stopping whenever the other
+/// is busy. Measured on a MariaDB dump of 300,000 rows: 0.59 s → 0.50 s.
+pub fn widen_tool_pipe(pipe: &impl std::os::fd::AsFd) {
+    let _ = rustix::pipe::fcntl_setpipe_size(pipe, TOOL_PIPE);
+}
+
+/// A tool's standard output as a stream, its pipe widened.
+pub fn tool_output(stdout: tokio::process::ChildStdout) -> impl futures::Stream<Item = std::io::Result<bytes::Bytes>> {
+    widen_tool_pipe(&stdout);
+    tokio_util::io::ReaderStream::with_capacity(stdout, 64 * 1024)
+}
+
 /// `body`, then what `at_end` finds once it has ended: nothing, or an error that ends the stream
 /// (a tool's exit status, a query the run waits for), so a run cannot record success without it.
 pub fn then_at_end<F>(

@@ -15,6 +15,8 @@ use crate::fields::FieldErrors;
 use crate::grants::databases;
 use crate::plans::service::open_source_secret;
 use crate::plans::store::PlanRow;
+use futures::FutureExt;
+use futures::future::BoxFuture;
 use secrecy::ExposeSecret;
 
 /// What a restore of a whole server's dump is confirmed with.
@@ -48,33 +50,42 @@ impl Runner {
         url.reach(&access).await
     }
 
-    /// The dump of the source, zstd-compressed, and the note naming its non-transactional tables
-    /// (filled before the stream ends).
-    pub(super) async fn mariadb_dump(&self, plan: &PlanRow, read: SourceRead) -> Result<(ByteStream, Skipped), String> {
-        let checked = self.checked_mariadb(plan).await?;
+    /// The dump of the checked source, zstd-compressed; the note naming its non-transactional
+    /// tables (filled before the stream ends); and about how many bytes the dump reads.
+    pub(super) async fn mariadb_dump(
+        &self,
+        checked: &Checked,
+        read: SourceRead,
+    ) -> Result<(ByteStream, Skipped, BoxFuture<'static, Result<u64, String>>), String> {
+        let checked = checked.clone();
         let databases = checked.databases().await.map_err(|e| e.to_string())?;
         if databases.is_empty() {
             return Err("the server has no databases besides its own system schemas".into());
         }
         let dump = tools::dump(&checked, &databases).map_err(|e| e.to_string())?;
-        // The tables the warning names are asked while the dump streams (a client process and a
-        // login: not a wait before the first byte); the stream ends once they are known, and
-        // fails with the run if they cannot be.
-        let tables = tokio::spawn(async move { checked.non_transactional_tables(&databases).await });
+        // The size and the tables the warning names are asked while the dump streams (one client
+        // process and a login: not a wait before the first byte); the stream ends once they are
+        // known, and fails with the run if they cannot be.
+        let tables = tokio::spawn(async move { checked.tables(&databases).await })
+            .map(|joined| match joined {
+                Ok(tables) => tables.map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            })
+            .shared();
+        let size = tables.clone().map(|tables| tables.map(|t| t.size)).boxed();
         let notes = Skipped::default();
         let noted = std::sync::Arc::clone(&notes);
         let body = then_at_end(counted(dump, read), async move {
             let tables = match tables.await {
-                Ok(Ok(tables)) => tables,
-                Ok(Err(e)) => return Some(std::io::Error::other(e.to_string())),
-                Err(e) => return Some(std::io::Error::other(e.to_string())),
+                Ok(tables) => tables,
+                Err(e) => return Some(std::io::Error::other(e)),
             };
-            if let (Some(warning), Ok(mut notes)) = (Checked::warning(&tables), noted.lock()) {
+            if let (Some(warning), Ok(mut notes)) = (Checked::warning(&tables.non_transactional), noted.lock()) {
                 notes.push(warning);
             }
             None
         });
-        Ok((compression::compress(body), notes))
+        Ok((compression::compress(body), notes, size))
     }
 
     /// Checks the restore form's fields for a MariaDB dump: `target` (the URL; for a dump of

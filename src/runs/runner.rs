@@ -4,6 +4,7 @@
 use super::copies::{CopyEnd, Target, Unusable, failure_line, tee, transient};
 use super::copies_store::{self, COPY_SUCCEEDED, RunCopyRow};
 use super::retention::Retained;
+use super::source::SourceStream;
 use super::store::{self, FAILED, PARTIAL, QUEUED, RunEnd, RunRow, SKIPPED, SUCCEEDED};
 use crate::artifacts::checksum::{DigestHandle, Digesting};
 use crate::artifacts::{FirstError, SourceRead, encryption, workspace_key};
@@ -15,6 +16,7 @@ use crate::plans::domain::Source;
 use crate::plans::store::{self as plans, PlanRow};
 use crate::providers::{ErrorKind, ProviderError};
 use chrono::{NaiveDateTime, Utc};
+use futures::future::BoxFuture;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -413,16 +415,7 @@ impl Runner {
         let source = Source::from_db(&plan.source_kind, &plan.source_path);
         let extension = if plan.encrypt { format!("{}.dpbe", source.extension()) } else { source.extension().into() };
         let key = object_key(&plan.slug, started, run_id, &extension);
-        // The source's size is only for the progress shown: it is asked while the upload starts
-        // (a database's check and query, a folder's walk), and recorded before the run can end.
-        let expect = async {
-            let expected = self.expected_size(plan, &source).await.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
-            let id = run_id.to_owned();
-            if let Err(e) = self.db.run(move |c| store::expect(c, &id, expected)).await {
-                tracing::warn!(run = %run_id, error = %e, "recording the source's size failed");
-            }
-        };
-        let ((), result) = tokio::join!(expect, self.upload(&targets, plan, &source, &key, run_id));
+        let result = self.upload(&targets, plan, &source, &key, run_id).await;
         self.live.lock().map(|mut l| l.remove(run_id)).ok();
         match result {
             Ok(Uploaded { mut copies, read, notes }) => {
@@ -473,7 +466,7 @@ impl Runner {
             let started = Utc::now().naive_utc();
             let source_error = FirstError::default();
             let read = SourceRead::default();
-            let (body, notes) = match self.read_source(plan, source, read.clone(), run_id).await {
+            let SourceStream { body, notes, size } = match self.read_source(plan, source, read.clone(), run_id).await {
                 Ok(found) => found,
                 // Copies already written keep theirs; with none, the run fails on this.
                 Err(e) if !done.copies.is_empty() => {
@@ -493,7 +486,9 @@ impl Runner {
             let live = Live { digest: digest.clone(), read: read.clone(), since: Instant::now() };
             self.live.lock().map(|mut l| l.insert(run_id.to_owned(), live)).ok();
             let ticker = self.record_progress(run_id, digest.clone(), read.clone());
-            let written = tee(body, &pending, key).await;
+            // The size is only for the progress shown: asked while the upload starts, and
+            // recorded before the run can end.
+            let ((), written) = tokio::join!(self.record_expected(plan, run_id, size), tee(body, &pending, key));
             ticker.abort();
             let (_, passed) = digest.finish();
             let source_error = source_error.take().map(|e| e.to_string());
@@ -530,6 +525,19 @@ impl Runner {
             tokio::time::sleep(Duration::from_secs(1 << attempt)).await;
             attempt += 1;
             pending = retry;
+        }
+    }
+
+    /// Records how many bytes reading the source will take, when that could be known.
+    async fn record_expected(&self, plan: &PlanRow, run_id: &str, size: BoxFuture<'_, Result<u64, String>>) {
+        let expected = size
+            .await
+            .inspect_err(|e| tracing::info!(plan = %plan.id, error = %e, "the source's size is not known"))
+            .ok()
+            .map(|n| i64::try_from(n).unwrap_or(i64::MAX));
+        let id = run_id.to_owned();
+        if let Err(e) = self.db.run(move |c| store::expect(c, &id, expected)).await {
+            tracing::warn!(run = %run_id, error = %e, "recording the source's size failed");
         }
     }
 

@@ -1,7 +1,7 @@
 //! A plan's source, read afresh for each attempt of a run. Host paths are checked again against
 //! the workspace's grants of the moment (a grant may have been revoked since the plan was saved)
 //! and opened without following a link, so a folder swapped for a link meanwhile is refused. Its
-//! size is asked before it is read, for the run's progress.
+//! size is asked beside the read, for the run's progress.
 
 use super::runner::Runner;
 use crate::artifacts::postgres::tools;
@@ -11,6 +11,8 @@ use crate::hostfs::Need;
 use crate::hostfs::private::PrivateTemp;
 use crate::plans::domain::Source;
 use crate::plans::store::PlanRow;
+use futures::FutureExt;
+use futures::future::BoxFuture;
 
 /// What a run notes about its source: a directory's skipped entries, a database's warning, a
 /// bucket's objects that changed meanwhile. Filled while the source is read.
@@ -31,21 +33,41 @@ impl SourceNotes {
     }
 }
 
+/// A source as one attempt reads it: the stream, what the read notes, and how many bytes reading
+/// it will take — asked beside the read, from the same check (a database is checked once, not
+/// once for the dump and again for its size), for the run's progress.
+pub(super) struct SourceStream<'a> {
+    pub(super) body: ByteStream,
+    pub(super) notes: Option<SourceNotes>,
+    pub(super) size: BoxFuture<'a, Result<u64, String>>,
+}
+
 impl Runner {
-    /// A fresh stream of the source, and for a directory what its walk skipped. What it reads from
-    /// the source is added to `read`.
-    pub(super) async fn read_source(
-        &self,
-        plan: &PlanRow,
+    /// A fresh stream of the source, what its read notes (a directory's skipped entries…) and its
+    /// size, asked beside it. What it reads from the source is added to `read`.
+    pub(super) async fn read_source<'a>(
+        &'a self,
+        plan: &'a PlanRow,
         source: &Source,
         read: SourceRead,
         run_id: &str,
-    ) -> Result<(ByteStream, Option<SourceNotes>), String> {
+    ) -> Result<SourceStream<'a>, String> {
         match source {
             Source::Directory(path) | Source::Sqlite(path) => {
                 let access = self.grants().access(&plan.workspace_id).await.map_err(|e| e.to_string())?;
                 let located = access.locate_stored(path, Need::Read).map_err(|e| e.to_string())?;
-                if matches!(source, Source::Directory(_)) {
+                let directory = matches!(source, Source::Directory(_));
+                // Walked under the same rules as the backup, no file opened.
+                let (sized, devpilot) = (located.clone(), access.devpilot_files());
+                let size = async move {
+                    let sized = tokio::task::spawn_blocking(move || match directory {
+                        true => walk::content_size(&sized, &devpilot),
+                        false => sqlite::file_size(&sized, &devpilot),
+                    });
+                    sized.await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())
+                }
+                .boxed();
+                if directory {
                     // The manifest's lines wait in a private file until the archive has ended.
                     let temp =
                         PrivateTemp::create(self.data_dir()).map_err(|e| format!("a private temporary folder: {e}"))?;
@@ -53,54 +75,26 @@ impl Runner {
                     let (body, skipped, slot) =
                         directory::stream_with_manifest(located, access.devpilot_files(), read, file);
                     let body = self.saving_manifest(run_id, body, slot, temp);
-                    return Ok((body, Some(SourceNotes::new("Not backed up: ", skipped))));
+                    return Ok(SourceStream { body, notes: Some(SourceNotes::new("Not backed up: ", skipped)), size });
                 }
                 let body = sqlite::snapshot(&located, access.devpilot_files()).await.map_err(|e| e.to_string())?;
-                Ok((counted(body, read), None))
+                Ok(SourceStream { body: counted(body, read), notes: None, size })
             }
             Source::Postgres(_) => {
                 let checked = self.checked_source(plan).await?;
-                Ok((counted(tools::dump(&checked).map_err(|e| e.to_string())?, read), None))
+                let body = counted(tools::dump(&checked).map_err(|e| e.to_string())?, read);
+                let size = async move { checked.database_size().await.map_err(|e| e.to_string()) }.boxed();
+                Ok(SourceStream { body, notes: None, size })
             }
             Source::Bucket(_) => {
                 let (body, notes) = self.bucket_stream(plan, read, run_id).await?;
-                Ok((body, Some(notes)))
+                Ok(SourceStream { body, notes: Some(notes), size: self.bucket_size(plan).boxed() })
             }
             Source::Mariadb(_) => {
-                let (body, notes) = self.mariadb_dump(plan, read).await?;
-                Ok((body, Some(SourceNotes::new("", notes))))
+                let checked = self.checked_mariadb(plan).await?;
+                let (body, notes, size) = self.mariadb_dump(&checked, read).await?;
+                Ok(SourceStream { body, notes: Some(SourceNotes::new("", notes)), size })
             }
         }
-    }
-
-    /// How many bytes reading the source will take, asked before the run reads it: a folder walked
-    /// under the same rules as its backup (no file opened), a SQLite file's size, a PostgreSQL
-    /// database's size. None when it cannot be known (the run then shows bytes only; reading
-    /// itself reports any real problem).
-    pub(super) async fn expected_size(&self, plan: &PlanRow, source: &Source) -> Option<u64> {
-        let sized = match source {
-            Source::Directory(path) | Source::Sqlite(path) => {
-                let access = self.grants().access(&plan.workspace_id).await.ok()?;
-                let located = access.locate_stored(path, Need::Read).ok()?;
-                let (devpilot, directory) = (access.devpilot_files(), matches!(source, Source::Directory(_)));
-                tokio::task::spawn_blocking(move || match directory {
-                    true => walk::content_size(&located, &devpilot),
-                    false => sqlite::file_size(&located, &devpilot),
-                })
-                .await
-                .ok()?
-                .map_err(|e| e.to_string())
-            }
-            Source::Postgres(_) => match self.checked_source(plan).await {
-                Ok(checked) => checked.database_size().await.map_err(|e| e.to_string()),
-                Err(e) => Err(e),
-            },
-            Source::Bucket(_) => self.bucket_size(plan).await,
-            Source::Mariadb(_) => match self.checked_mariadb(plan).await {
-                Ok(checked) => checked.size().await.map_err(|e| e.to_string()),
-                Err(e) => Err(e),
-            },
-        };
-        sized.inspect_err(|e| tracing::info!(plan = %plan.id, error = %e, "the source's size is not known")).ok()
     }
 }

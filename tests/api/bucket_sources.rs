@@ -328,9 +328,7 @@ async fn the_check_says_which_step_failed(backend: Backend) {
         refused(&api, url(&m.endpoint, &m.access_key_id, &m.secret_access_key, "no-such-bucket-here"), "source.url")
             .await;
     assert!(missing.contains("was not found"), "{missing}");
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let nowhere = format!("http://127.0.0.1:{}", closed.local_addr().expect("addr").port());
-    drop(closed);
+    let nowhere = format!("http://127.0.0.1:{}", crate::helpers::refused_port());
     let unreachable = refused(&api, url(&nowhere, "AKIAX", "s", "b-1"), "source.url").await;
     assert!(unreachable.contains("cannot be reached"), "{unreachable}");
     let metadata = refused(&api, url("http://169.254.169.254", "AKIAX", "s", "b-1"), "source.url").await;

@@ -322,11 +322,24 @@ fn test_pitr_settings(data_dir: &std::path::Path) -> PitrSettings {
     pitr
 }
 
+/// A loopback port that refuses every connection for the whole test run: a socket is bound there
+/// and never listens. A port merely freed again can be taken meanwhile by a server another test
+/// starts, and a test of "nothing listens there" then met a handshake that failed instead.
+pub fn refused_port() -> u16 {
+    static HELD: OnceLock<(socket2::Socket, u16)> = OnceLock::new();
+    let (_, port) = HELD.get_or_init(|| {
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+        socket.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into()).expect("bind");
+        let port = socket.local_addr().expect("addr").as_socket().expect("an inet address").port();
+        (socket, port)
+    });
+    *port
+}
+
 /// Google and Cloudinary endpoints on a closed loopback port: tests never reach the real
 /// services; those that need them point the endpoints at stand-ins.
 fn nowhere_endpoints() -> ExternalEndpoints {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let nowhere = format!("http://127.0.0.1:{}", closed.local_addr().expect("addr").port());
+    let nowhere = format!("http://127.0.0.1:{}", refused_port());
     ExternalEndpoints {
         google_oauth_authorize: format!("{nowhere}/o/oauth2/v2/auth"),
         google_oauth_token: format!("{nowhere}/token"),

@@ -264,9 +264,7 @@ async fn withdrawn_and_replaced_links_are_refused(backend: Backend) {
 }
 
 async fn a_mail_server_that_fails_does_not_lose_the_invitation(backend: Backend) {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = closed.local_addr().expect("addr").port();
-    drop(closed);
+    let port = crate::helpers::refused_port();
     let (mut settings, dir, pg) = test_settings(backend);
     let url = format!("smtp://127.0.0.1:{port}?tls=none");
     settings.mail = Some(MailSettings::parse(&url, "devpilot@example.com").expect("mail"));

@@ -253,9 +253,7 @@ async fn the_check_names_each_missing_privilege_and_each_failure(backend: Backen
 
     let wrong = refused(&f, &url_of(&users[0], "not-the-password", &database)).await;
     assert!(wrong.contains("login as") && wrong.contains("wrong user or password"), "{wrong}");
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let closed_port = closed.local_addr().expect("addr").port();
-    drop(closed);
+    let closed_port = crate::helpers::refused_port();
     let workspace = f.app.workspace_id("Acme").await;
     let grant = |port| DatabaseServer::Tcp { host: "127.0.0.1".into(), port };
     crate::database_grants::grant_database(&f.app, &workspace, grant(closed_port)).await;

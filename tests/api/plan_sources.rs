@@ -28,10 +28,8 @@ async fn a_postgres_source_is_checked_and_its_url_kept_secret(backend: Backend) 
     let f = fixture(backend).await;
     crate::database_grants::grant_test_postgres(&f.app).await;
     let (good, password) = scram();
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let closed_port = closed.local_addr().expect("addr").port();
+    let closed_port = crate::helpers::refused_port();
     let nowhere = format!("postgres://app:pw@127.0.0.1:{closed_port}/db");
-    drop(closed);
     let workspace = crate::database_grants::workspace_ids(&f.app).await.remove(0);
     let server = devpilot::grants::DatabaseServer::Tcp { host: "127.0.0.1".into(), port: closed_port };
     crate::database_grants::grant_database(&f.app, &workspace, server).await;

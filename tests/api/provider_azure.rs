@@ -44,9 +44,7 @@ pub fn fixture() -> Fixture {
     let wrong_key = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
     let service = a.endpoint.trim_end_matches('/').rsplit_once('/').map_or(a.endpoint.as_str(), |(s, _)| s);
     let unknown_account_endpoint = format!("{service}/nosuchaccount");
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let nowhere = format!("http://127.0.0.1:{}/{}", closed.local_addr().expect("addr").port(), a.account);
-    drop(closed);
+    let nowhere = format!("http://127.0.0.1:{}/{}", crate::helpers::refused_port(), a.account);
     let bad_key = f.good_with(&[("account_key", &wrong_key)]);
     let no_container = f.good_with(&[("container", "no-such-container")]);
     let unknown_account = f.good_with(&[("account_name", "nosuchaccount"), ("endpoint", &unknown_account_endpoint)]);

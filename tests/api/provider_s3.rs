@@ -72,9 +72,7 @@ pub fn fixture() -> Fixture {
     let m = moto();
     let good = m.fields(&m.access_key_id, &m.secret_access_key, &m.bucket);
     let good = fields(&good);
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let nowhere = format!("http://127.0.0.1:{}", closed.local_addr().expect("addr").port());
-    drop(closed);
+    let nowhere = format!("http://127.0.0.1:{}", crate::helpers::refused_port());
     let mut f = Fixture::new(ProviderKind::S3, good);
     let open = moto_open();
     f.round_trip = Some(fields(&[

@@ -83,8 +83,7 @@ impl Sftp {
 }
 
 fn closed_port() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port().to_string()
+    crate::helpers::refused_port().to_string()
 }
 
 pub fn fixture() -> Fixture {

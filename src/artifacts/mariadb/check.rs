@@ -110,6 +110,31 @@ impl Privileges {
     }
 }
 
+/// What a dump will read: see [`Checked::tables`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tables {
+    /// About how many bytes the tables hold.
+    pub size: u64,
+    /// `db.table (ENGINE)` of each table that is not transactional.
+    pub non_transactional: Vec<String>,
+}
+
+impl Tables {
+    fn from_rows(rows: Vec<Vec<String>>) -> Tables {
+        let mut tables = Tables::default();
+        for row in rows {
+            match <[String; 2]>::try_from(row).unwrap_or_default() {
+                [kind, size] if kind == "size" => tables.size = size.parse().unwrap_or(0),
+                [kind, table] if kind == "table" => tables.non_transactional.push(table),
+                _ => {}
+            }
+        }
+        // A union's rows come in no promised order.
+        tables.non_transactional.sort();
+        tables
+    }
+}
+
 impl Checked {
     /// `shop.*`, or `*.*` for every database.
     pub fn scope(&self) -> String {
@@ -124,18 +149,20 @@ impl Checked {
         }
     }
 
-    /// `db.table (ENGINE)` of every base table that is not transactional, for the run's warning.
-    pub async fn non_transactional_tables(&self, databases: &[String]) -> Result<Vec<String>, MariaDbError> {
+    /// What a dump of `databases` will read, from one pass over the information schema: about how
+    /// many bytes the tables hold (for the run's progress), and `db.table (ENGINE)` of every base
+    /// table that is not transactional (for the run's warning).
+    pub async fn tables(&self, databases: &[String]) -> Result<Tables, MariaDbError> {
         if databases.is_empty() {
-            return Ok(Vec::new());
+            return Ok(Tables::default());
         }
+        let within = format!("FROM information_schema.TABLES WHERE TABLE_SCHEMA IN ({})", in_list(databases));
         let sql = format!(
-            "SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME, ' (', ENGINE, ')') FROM information_schema.TABLES \
-             WHERE TABLE_TYPE = 'BASE TABLE' AND ENGINE IS NOT NULL AND ENGINE <> 'InnoDB' AND TABLE_SCHEMA IN ({}) \
-             ORDER BY TABLE_SCHEMA, TABLE_NAME",
-            in_list(databases)
+            "SELECT 'size', COALESCE(SUM(DATA_LENGTH), 0) {within} \
+             UNION ALL SELECT 'table', CONCAT(TABLE_SCHEMA, '.', TABLE_NAME, ' (', ENGINE, ')') {within} \
+             AND TABLE_TYPE = 'BASE TABLE' AND ENGINE IS NOT NULL AND ENGINE <> 'InnoDB'"
         );
-        Ok(query(self, None, &sql).await?.into_iter().filter_map(|row| row.into_iter().next()).collect())
+        Ok(Tables::from_rows(query(self, None, &sql).await?))
     }
 
     /// The warning a run notes for those tables, if any.
@@ -151,20 +178,6 @@ impl Checked {
             "Not transactional, so read without the dump's single-transaction consistency (writes during the dump \
              may show in part): {listed}"
         ))
-    }
-
-    /// About how many bytes the tables hold (what the dump reads), for the run's progress.
-    pub async fn size(&self) -> Result<u64, MariaDbError> {
-        let databases = self.databases().await?;
-        if databases.is_empty() {
-            return Ok(0);
-        }
-        let sql = format!(
-            "SELECT COALESCE(SUM(DATA_LENGTH), 0) FROM information_schema.TABLES WHERE TABLE_SCHEMA IN ({})",
-            in_list(&databases)
-        );
-        let rows = query(self, None, &sql).await?;
-        Ok(rows.first().and_then(|r| r.first()).and_then(|n| n.parse().ok()).unwrap_or(0))
     }
 
     /// Whether a database of that name exists on the server.
@@ -235,5 +248,15 @@ mod tests {
         let many: Vec<String> = (0..25).map(|i| format!("shop.t{i} (MyISAM)")).collect();
         let warning = Checked::warning(&many).expect("warning");
         assert!(warning.contains("shop.t0 (MyISAM)") && warning.contains("and 5 more"), "{warning}");
+    }
+
+    #[test]
+    fn one_pass_over_the_tables_gives_the_size_and_the_non_transactional_ones() {
+        let row = |a: &str, b: &str| vec![a.to_owned(), b.to_owned()];
+        let rows = vec![row("table", "shop.t (Aria)"), row("size", "73400320"), row("table", "shop.log (MyISAM)")];
+        let tables = Tables::from_rows(rows);
+        assert_eq!(tables.size, 73_400_320);
+        assert_eq!(tables.non_transactional, ["shop.log (MyISAM)", "shop.t (Aria)"]);
+        assert_eq!(Tables::from_rows(vec![row("size", "0")]), Tables::default());
     }
 }

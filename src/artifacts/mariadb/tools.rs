@@ -132,7 +132,7 @@ pub fn dump(checked: &Checked, databases: &[String]) -> Result<ByteStream, Maria
     let stdout = child.stdout.take().ok_or_else(|| MariaDbError::Other("mariadb-dump has no stdout".into()))?;
     let stderr = capture(child.stderr.take());
     let checked = checked.clone();
-    Ok(then_at_end(tokio_util::io::ReaderStream::with_capacity(stdout, 64 * 1024), async move {
+    Ok(then_at_end(crate::artifacts::tool_output(stdout), async move {
         let error = finish(child, stderr, "mariadb-dump", &checked).await.err()?;
         Some(std::io::Error::from(error))
     }))

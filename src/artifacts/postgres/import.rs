@@ -208,7 +208,7 @@ pub async fn import(checked: &Checked, stream: ByteStream, replace: bool) -> Res
 /// Runs SQL text with `psql` in one transaction that stops at the first error, with psql's own
 /// commands refused (see [`psql_input::restricted`]).
 pub async fn restore_sql(checked: &Checked, stream: ByteStream) -> Result<(), PostgresError> {
-    let mut command = tools::command(checked, "psql");
+    let mut command = tools::command(checked, super::programs::program("psql"));
     // Notices would fill the stderr kept for the message before the error that matters.
     command.env("PGOPTIONS", "-c client_min_messages=warning");
     command

@@ -13,6 +13,7 @@
 
 pub mod client;
 pub mod import;
+pub mod programs;
 mod psql_input;
 pub mod reach;
 mod server;

@@ -4,9 +4,9 @@
 //! certificates, roots) pointed at a path that cannot exist. The password travels in `PGPASSWORD`,
 //! never on a command line.
 
-use super::PostgresError;
 use super::client::{Address, Checked};
 use super::url::SslMode;
+use super::{PostgresError, programs};
 use crate::artifacts::{ByteStream, then_at_end};
 use futures::TryStreamExt;
 use secrecy::ExposeSecret;
@@ -85,13 +85,13 @@ pub(in crate::artifacts::postgres) fn command(checked: &Checked, program: impl A
 /// Streams `pg_dump --format=custom --no-owner`. A failing `pg_dump` (at start or part-way)
 /// ends the stream in an error carrying its stderr, so a run cannot record success.
 pub fn dump(checked: &Checked) -> Result<ByteStream, PostgresError> {
-    let mut command = command(checked, "pg_dump");
+    let mut command = command(checked, programs::program("pg_dump"));
     command.args(["--format=custom", "--no-owner", "--dbname"]).arg(conninfo(checked)).stdout(Stdio::piped());
     let mut child = command.spawn().map_err(|e| PostgresError::Other(format!("could not start pg_dump: {e}")))?;
     let stdout = child.stdout.take().ok_or_else(|| PostgresError::Other("pg_dump has no stdout".into()))?;
     let stderr = capture(child.stderr.take());
     let url = checked.url.clone();
-    Ok(then_at_end(tokio_util::io::ReaderStream::with_capacity(stdout, 64 * 1024), async move {
+    Ok(then_at_end(crate::artifacts::tool_output(stdout), async move {
         let message = finish(child, stderr, "pg_dump").await.err()?;
         Some(std::io::Error::other(url.redact(&message)))
     }))
@@ -105,7 +105,7 @@ pub async fn restore(checked: &Checked, input: ByteStream, replace: bool) -> Res
 
 /// `pg_restore --no-owner` of stdin into the checked database, `--clean --if-exists` to replace.
 pub(super) fn pg_restore(checked: &Checked, replace: bool) -> Command {
-    let mut command = command(checked, "pg_restore");
+    let mut command = command(checked, programs::program("pg_restore"));
     command.arg("--no-owner");
     if replace {
         command.args(["--clean", "--if-exists"]);
@@ -139,6 +139,7 @@ pub(in crate::artifacts) async fn write_stdin(
     mut stdin: tokio::process::ChildStdin,
     mut input: ByteStream,
 ) -> Option<std::io::Error> {
+    crate::artifacts::widen_tool_pipe(&stdin);
     let fed: std::io::Result<()> = async {
         while let Some(chunk) = input.try_next().await? {
             stdin.write_all(&chunk).await?;

@@ -5,11 +5,9 @@
 //! version, so that version is read from the binaries themselves.
 
 use crate::artifacts::postgres::PostgresError;
+use crate::artifacts::postgres::programs::{DEBIAN_VERSIONS, newest_bin_with};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-
-/// Debian and Ubuntu install each major version's binaries here.
-const DEBIAN_VERSIONS: &str = "/usr/lib/postgresql";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PgBinaries {
@@ -37,7 +35,7 @@ impl PgBinaries {
             .map(|out| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()));
         from_pg_config
             .and_then(|dir| PgBinaries::at(&dir))
-            .or_else(|| newest_debian(Path::new(DEBIAN_VERSIONS)).and_then(|dir| PgBinaries::at(&dir)))
+            .or_else(|| newest_bin_with(Path::new(DEBIAN_VERSIONS), "pg_basebackup").map(|dir| PgBinaries { dir }))
             .ok_or_else(|| {
                 PostgresError::Other(
                     "PostgreSQL's binaries were not found (no pg_config, nothing in /usr/lib/postgresql): install \
@@ -83,16 +81,6 @@ fn major_of(version_line: &str) -> Option<u32> {
     number.parse().ok()
 }
 
-/// The highest-numbered `<root>/<major>/bin`.
-fn newest_debian(root: &Path) -> Option<PathBuf> {
-    std::fs::read_dir(root)
-        .ok()?
-        .filter_map(|entry| entry.ok())
-        .filter_map(|entry| entry.file_name().to_str().and_then(|name| name.parse::<u32>().ok()))
-        .max()
-        .map(|major| root.join(major.to_string()).join("bin"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,16 +91,6 @@ mod tests {
         assert_eq!(major_of("pg_basebackup (PostgreSQL) 17devel"), Some(17));
         assert_eq!(major_of("pg_basebackup (PostgreSQL) 9.6.24"), Some(9));
         assert_eq!(major_of("something else 15.2"), None);
-    }
-
-    #[test]
-    fn the_newest_debian_version_is_chosen() {
-        let root = tempfile::tempdir().expect("temp");
-        for name in ["9", "13", "15", "notes"] {
-            std::fs::create_dir_all(root.path().join(name).join("bin")).expect("dir");
-        }
-        assert_eq!(newest_debian(root.path()), Some(root.path().join("15/bin")));
-        assert_eq!(newest_debian(&root.path().join("missing")), None);
     }
 
     #[test]
