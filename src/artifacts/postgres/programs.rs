@@ -2,11 +2,12 @@
 //!
 //! On Debian and Ubuntu the tool on the PATH is `pg_wrapper`, a Perl script that chooses a
 //! version and then runs `/usr/lib/postgresql/<major>/bin/<tool>`: a Perl interpreter's start
-//! (about 50 ms on the benchmark's machine) before every dump and restore, and under the cleared
-//! environment the tools get, its choice is the newest version that has the tool — or a local
-//! cluster's version, should `/etc/postgresql-common/user_clusters` name one. Devpilot makes the
-//! newest-version choice itself (a newer `pg_dump` reads every older server; an older one refuses
-//! a newer server). Elsewhere the tool on the PATH is the tool.
+//! (about 50 ms on the benchmark's machine) before every dump and restore. Under the cleared
+//! environment the tools get, it takes the version of a local cluster on port 5432 (or one that
+//! `/etc/postgresql-common/user_clusters` names), else the newest — so a workspace's server newer
+//! than this machine's own cluster met a `pg_dump` that refuses it. Devpilot runs the newest
+//! version that has the tool (a newer `pg_dump` reads every older server). Elsewhere the tool on
+//! the PATH is the tool.
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
