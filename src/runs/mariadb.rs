@@ -54,10 +54,9 @@ impl Runner {
     /// tables (filled before the stream ends); and about how many bytes the dump reads.
     pub(super) async fn mariadb_dump(
         &self,
-        checked: &Checked,
+        checked: Checked,
         read: SourceRead,
     ) -> Result<(ByteStream, Skipped, BoxFuture<'static, Result<u64, String>>), String> {
-        let checked = checked.clone();
         let databases = checked.databases().await.map_err(|e| e.to_string())?;
         if databases.is_empty() {
             return Err("the server has no databases besides its own system schemas".into());

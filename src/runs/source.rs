@@ -91,8 +91,7 @@ impl Runner {
                 Ok(SourceStream { body, notes: Some(notes), size: self.bucket_size(plan).boxed() })
             }
             Source::Mariadb(_) => {
-                let checked = self.checked_mariadb(plan).await?;
-                let (body, notes, size) = self.mariadb_dump(&checked, read).await?;
+                let (body, notes, size) = self.mariadb_dump(self.checked_mariadb(plan).await?, read).await?;
                 Ok(SourceStream { body, notes: Some(SourceNotes::new("", notes)), size })
             }
         }

@@ -36,6 +36,8 @@ async fn succeeded_run(api: &Api<'_>, body: Value) -> String {
     let run = start(api, &schedule).await;
     let run = finished(api, run["id"].as_str().expect("id")).await;
     assert_eq!(run["status"], "succeeded", "{run}");
+    // Asked beside the read from the source's own check (a database's size, a folder's walk).
+    assert!(run["expected_bytes"].as_u64().is_some_and(|n| n > 0), "the source's size: {run}");
     run["id"].as_str().expect("id").to_owned()
 }
 

@@ -145,6 +145,8 @@ async fn a_database_written_during_its_dump_is_restored_table_by_table(backend: 
     let notes = run["notes"].as_str().unwrap_or_default();
     assert!(notes.contains(&format!("{source}.legacy (MyISAM)")) && notes.contains("Not transactional"), "{notes}");
     assert!(!notes.contains("people"), "InnoDB tables are not named: {notes}");
+    let expected = run["expected_bytes"].as_u64();
+    assert!(expected.is_some_and(|n| n > 0), "the tables' size, asked beside the dump: {run}");
 
     let run_id = run["id"].as_str().expect("id");
     let target = url_of("root", &root_password, &restored);

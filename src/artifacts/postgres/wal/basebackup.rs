@@ -53,7 +53,7 @@ pub fn stream(bins: &PgBinaries, checked: &Checked) -> Result<(ByteStream, Point
     let stderr = tools::capture(child.stderr.take());
     let watch = Arc::new(Mutex::new(TarWatch::default()));
     let seen = watch.clone();
-    let body = tokio_util::io::ReaderStream::with_capacity(stdout, 64 * 1024).inspect(move |chunk| {
+    let body = crate::artifacts::tool_output(stdout).inspect(move |chunk| {
         if let Ok(bytes) = chunk {
             seen.lock().unwrap_or_else(|e| e.into_inner()).feed(bytes);
         }
