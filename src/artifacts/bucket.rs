@@ -191,7 +191,7 @@ impl Archive {
             self.notes.add(format!("“{}” vanished after it was listed: not backed up", shown(name)));
             return Ok(());
         };
-        if reading.etag != listed.etag || reading.size != listed.size {
+        if changed_since_listed(listed, &reading.etag, reading.size) {
             self.notes.add(format!(
                 "“{}” changed after it was listed (ETag {} → {}, {} → {} bytes): the version read is backed up",
                 shown(name),
@@ -344,9 +344,26 @@ fn put_entry(
     uploaded.map(drop).map_err(|e| RestoreError::Target(format!("writing “{}” failed: {}", shown(key), e.message)))
 }
 
+/// Whether an object read differs from its line in the listing. Some services list objects without
+/// an ETag (s3s-fs does): then the size alone can tell, never an empty ETag against a real one.
+fn changed_since_listed(listed: &Listed, etag: &str, size: u64) -> bool {
+    let etags_differ = !listed.etag.is_empty() && !etag.is_empty() && listed.etag != etag;
+    etags_differ || listed.size != size
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_listing_without_etags_is_judged_by_size_alone() {
+        let listed = |etag: &str| Listed { key: "a".into(), size: 5, etag: etag.into(), last_modified: None };
+        assert!(!changed_since_listed(&listed("abc"), "abc", 5));
+        assert!(changed_since_listed(&listed("abc"), "abd", 5), "another ETag");
+        assert!(changed_since_listed(&listed("abc"), "abc", 6), "another size");
+        assert!(!changed_since_listed(&listed(""), "abc", 5), "no ETag listed: the size matched");
+        assert!(changed_since_listed(&listed(""), "abc", 7), "no ETag listed: the size did not");
+    }
 
     #[test]
     fn hostile_names_are_refused() {
