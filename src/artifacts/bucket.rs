@@ -1,14 +1,16 @@
 //! A bucket (or a prefix of one) as an artifact, and back.
 //!
-//! Backing up: the objects under the prefix are listed a page at a time and each is streamed,
-//! one after another, into a tar archive compressed with zstd — the directory artifact's format,
-//! its manifest (`.devpilot/manifest.jsonl`) one line per object with its ETag beside size and
-//! SHA-256, so restore drills and `devpilot recover` read it as they read a folder's. Memory is a
-//! listing page and the chunks in flight, whatever the objects' sizes.
+//! Backing up: the objects under the prefix are listed a page at a time and written, in listing
+//! order, into a tar archive compressed with zstd — the directory artifact's format, its manifest
+//! (`.devpilot/manifest.jsonl`) one line per object with its ETag beside size and SHA-256, so
+//! restore drills and `devpilot recover` read it as they read a folder's. Up to `READ_AHEAD`
+//! objects are asked for at once, the small ones read whole ahead of their turn, a large one
+//! streamed when its turn comes. Memory is a listing page, the small objects read ahead and the
+//! chunks in flight, whatever the objects' sizes.
 //!
 //! Keys are hostile input: a tar entry is named by the key below the prefix only when that name
-//! is safe ([`safe_name`]: no `..`, no absolute or empty segments, no control characters, not too
-//! long); any other object is left out and named in the run's notes, as is an object that vanished
+//! is safe ([`unsafe_name`]: no `..`, no absolute or empty segments, no control characters, not
+//! too long); any other object is left out and named in the run's notes, as is an object that vanished
 //! between the listing and its read, or whose ETag or size changed meanwhile (the version read is
 //! kept, and said so: never mixed in silently).
 //!
@@ -22,7 +24,8 @@ use super::manifest::{self, Hashing, Line};
 use super::walk::Skipped;
 use super::{ByteStream, SourceRead, counted};
 use crate::providers::s3::S3Provider;
-use crate::providers::s3::source::{Listed, PAGE_KEYS};
+use crate::providers::s3::source::{Listed, PAGE_KEYS, Reading};
+use futures::{FutureExt, StreamExt};
 use std::io::{self, Read, Write};
 use std::sync::Arc;
 
@@ -146,6 +149,27 @@ fn provider_error(e: crate::providers::ProviderError) -> io::Error {
     io::Error::other(e.message)
 }
 
+/// Objects read at once, in listing order: a GET's round trip (tens of milliseconds on a real
+/// service; 40 ms on s3s-fs, whose small answers meet a delayed ACK) is paid once per window
+/// rather than once per object, which was most of a backup of many small objects (10,000: 400 s
+/// one at a time on s3s-fs). rclone checks 8 and copies 4 at once, the AWS CLI 10.
+const READ_AHEAD: usize = 32;
+/// An object up to this size is read whole in its window; a larger one is asked for there and
+/// streams when its turn comes. What the window holds stays under `READ_AHEAD` × this (8 MiB).
+const READ_WHOLE: u64 = 256 << 10;
+
+/// An object of the listing, read or judged ahead of its turn.
+enum Ahead {
+    /// Not archived; the note says why.
+    LeftOut(String),
+    Vanished(String),
+    Read {
+        name: String,
+        listed: Listed,
+        reading: Reading,
+    },
+}
+
 impl Archive {
     fn objects<W: Write>(
         &self,
@@ -160,37 +184,56 @@ impl Archive {
                 .handle
                 .block_on(self.provider.list_page(&listed_under, token.as_deref(), PAGE_KEYS))
                 .map_err(provider_error)?;
-            for listed in &page.objects {
-                self.object(&listed_under, listed, tar, writer)?;
+            let more = page.next.filter(|_| !page.objects.is_empty());
+            let mut objects = futures::stream::iter(page.objects)
+                .map(|listed| self.ahead(&listed_under, listed))
+                .buffered(READ_AHEAD);
+            while let Some(object) = self.handle.block_on(objects.next()) {
+                match object? {
+                    Ahead::LeftOut(note) => self.notes.add(note),
+                    Ahead::Vanished(name) => {
+                        self.notes.add(format!("“{}” vanished after it was listed: not backed up", shown(&name)))
+                    }
+                    Ahead::Read { name, listed, reading } => self.object(&name, &listed, reading, tar, writer)?,
+                }
             }
-            match page.next {
-                Some(next) if !page.objects.is_empty() => token = Some(next),
-                _ => return Ok(()),
+            match more {
+                Some(next) => token = Some(next),
+                None => return Ok(()),
             }
         }
     }
 
+    /// Judges one listed object's name and reads it (whole when it is small).
+    fn ahead(&self, listed_under: &str, listed: Listed) -> futures::future::BoxFuture<'static, io::Result<Ahead>> {
+        // A service that answers with keys outside the prefix asked for is not followed there.
+        let Some(name) = listed.key.strip_prefix(listed_under).map(str::to_owned) else {
+            let note = format!("“{}” left out: not under the prefix", shown(&listed.key));
+            return futures::future::ready(Ok(Ahead::LeftOut(note))).boxed();
+        };
+        if let Some(why) = unsafe_name(&name) {
+            return futures::future::ready(Ok(Ahead::LeftOut(format!("“{}” left out: {why}", shown(&name))))).boxed();
+        }
+        let provider = Arc::clone(&self.provider);
+        async move {
+            let reading = provider.read_object(&listed.key).await.map_err(provider_error)?;
+            Ok(match reading {
+                None => Ahead::Vanished(name),
+                Some(reading) if reading.size > READ_WHOLE => Ahead::Read { name, listed, reading },
+                Some(reading) => Ahead::Read { name, listed, reading: read_whole(reading).await },
+            })
+        }
+        .boxed()
+    }
+
     fn object<W: Write>(
         &self,
-        listed_under: &str,
+        name: &str,
         listed: &Listed,
+        reading: Reading,
         tar: &mut tar::Builder<W>,
         writer: &mut manifest::Writer,
     ) -> io::Result<()> {
-        // A service that answers with keys outside the prefix asked for is not followed there.
-        let Some(name) = listed.key.strip_prefix(listed_under) else {
-            self.notes.add(format!("“{}” left out: not under the prefix", shown(&listed.key)));
-            return Ok(());
-        };
-        if let Some(why) = unsafe_name(name) {
-            self.notes.add(format!("“{}” left out: {why}", shown(name)));
-            return Ok(());
-        }
-        let Some(reading) = self.handle.block_on(self.provider.read_object(&listed.key)).map_err(provider_error)?
-        else {
-            self.notes.add(format!("“{}” vanished after it was listed: not backed up", shown(name)));
-            return Ok(());
-        };
         if changed_since_listed(listed, &reading.etag, reading.size) {
             self.notes.add(format!(
                 "“{}” changed after it was listed (ETag {} → {}, {} → {} bytes): the version read is backed up",
@@ -225,6 +268,26 @@ impl Archive {
             etag: Some(reading.etag),
         })
     }
+}
+
+/// A small object's body read into memory (a byte past its length at most, for [`Exactly`] to
+/// refuse); an error while reading comes after the bytes read, where streaming would have met it.
+async fn read_whole(reading: Reading) -> Reading {
+    let Reading { size, etag, mut body } = reading;
+    let mut whole = bytes::BytesMut::with_capacity(usize::try_from(size).unwrap_or(0));
+    let mut failed = None;
+    while (whole.len() as u64) <= size {
+        match body.next().await {
+            Some(Ok(chunk)) => whole.extend_from_slice(&chunk),
+            Some(Err(e)) => {
+                failed = Some(e);
+                break;
+            }
+            None => break,
+        }
+    }
+    let chunks = std::iter::once(Ok(whole.freeze())).chain(failed.map(Err));
+    Reading { size, etag, body: futures::stream::iter(chunks.collect::<Vec<_>>()).boxed() }
 }
 
 /// A reader that gives exactly `left` bytes of `inner`: more is an error (the archive's header
@@ -354,6 +417,21 @@ fn changed_since_listed(listed: &Listed, etag: &str, size: u64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_small_object_read_ahead_keeps_its_error_and_stops_a_byte_past_its_length() {
+        async fn whole(size: u64, parts: Vec<io::Result<&'static [u8]>>) -> Vec<Result<Vec<u8>, String>> {
+            let body = futures::stream::iter(parts.into_iter().map(|p| p.map(bytes::Bytes::from_static))).boxed();
+            let read = read_whole(Reading { size, etag: "e".into(), body }).await;
+            read.body.map(|c| c.map(|b| b.to_vec()).map_err(|e| e.to_string())).collect().await
+        }
+        assert_eq!(whole(6, vec![Ok(b"abc"), Ok(b"def")]).await, [Ok(b"abcdef".to_vec())]);
+        let cut = whole(6, vec![Ok(b"abc"), Err(io::Error::other("cut")), Ok(b"def")]).await;
+        assert_eq!(cut, [Ok(b"abc".to_vec()), Err("cut".into())], "the bytes read, then the error");
+        let long = whole(2, vec![Ok(b"abc"), Ok(b"def")]).await;
+        assert_eq!(long, [Ok(b"abc".to_vec())], "read no further than a byte past the length");
+        assert_eq!(whole(0, vec![]).await, [Ok(Vec::new())]);
+    }
 
     #[test]
     fn a_listing_without_etags_is_judged_by_size_alone() {
