@@ -309,7 +309,12 @@ impl Runner {
                 None,
             ),
         };
-        if let Ok(false) = self.record_end(&run.id, end, copies.clone()).await
+        let recorded = self.record_end(&run.id, end, copies.clone()).await;
+        // The live counts serve the run's pages until its end is written: taken away at the end
+        // of the upload, the pages had fallen back to the row's counts (written every few
+        // seconds, none yet for a short run) while the manifest and retention were still saved.
+        self.live.lock().map(|mut l| l.remove(&run.id)).ok();
+        if let Ok(false) = recorded
             && let Some(key) = key
         {
             // Another instance took this one for dead and marked the run interrupted meanwhile;
@@ -416,7 +421,6 @@ impl Runner {
         let extension = if plan.encrypt { format!("{}.dpbe", source.extension()) } else { source.extension().into() };
         let key = object_key(&plan.slug, started, run_id, &extension);
         let result = self.upload(&targets, plan, &source, &key, run_id).await;
-        self.live.lock().map(|mut l| l.remove(run_id)).ok();
         match result {
             Ok(Uploaded { mut copies, read, notes }) => {
                 copies.extend(ended);
