@@ -4,18 +4,19 @@
 //! order, into a tar archive compressed with zstd — the directory artifact's format, its manifest
 //! (`.devpilot/manifest.jsonl`) one line per object with its ETag beside size and SHA-256, so
 //! restore drills and `devpilot recover` read it as they read a folder's. Up to `READ_AHEAD`
-//! objects are asked for at once, the small ones read whole ahead of their turn, a large one
-//! streamed when its turn comes. Memory is a listing page, the small objects read ahead and the
-//! chunks in flight, whatever the objects' sizes.
+//! small objects are read whole ahead of their turn; a large one is asked for when its turn
+//! comes and streamed. Memory is a listing page, the small objects read ahead and the chunks in
+//! flight, whatever the objects' sizes.
 //!
 //! Keys are hostile input: a tar entry is named by the key below the prefix only when that name
 //! is safe ([`unsafe_name`]: no `..`, no absolute or empty segments, no control characters, not
-//! too long); any other object is left out and named in the run's notes, as is an object that vanished
-//! between the listing and its read, or whose ETag or size changed meanwhile (the version read is
-//! kept, and said so: never mixed in silently).
+//! too long); any other object is left out and named in the run's notes, as is an object that
+//! vanished between the listing and its read, or whose ETag or size changed meanwhile (the version
+//! read is kept, and said so: never mixed in silently).
 //!
 //! Restoring: each file entry of the archive is written back as `{prefix}/{name}`, its name judged
-//! by the same rule again, anything but plain files refused.
+//! by the same rule again, anything but plain files refused; up to `READ_AHEAD` small objects are
+//! written at once, a large one streamed once those before it have landed.
 
 use super::channel::produced_by;
 use super::compression::ZSTD_LEVEL;
@@ -154,20 +155,19 @@ fn provider_error(e: crate::providers::ProviderError) -> io::Error {
 /// rather than once per object, which was most of a backup of many small objects (10,000: 400 s
 /// one at a time on s3s-fs). rclone checks 8 and copies 4 at once, the AWS CLI 10.
 const READ_AHEAD: usize = 32;
-/// An object up to this size is read whole in its window; a larger one is asked for there and
-/// streams when its turn comes. What the window holds stays under `READ_AHEAD` × this (8 MiB).
+/// An object listed up to this size is read whole in the window. A larger one is asked for only
+/// when its turn comes: a response left unread while earlier objects stream for minutes could be
+/// closed by the service. What the window holds stays under `READ_AHEAD` × this (8 MiB).
 const READ_WHOLE: u64 = 256 << 10;
 
 /// An object of the listing, read or judged ahead of its turn.
 enum Ahead {
     /// Not archived; the note says why.
     LeftOut(String),
-    Vanished(String),
-    Read {
-        name: String,
-        listed: Listed,
-        reading: Reading,
-    },
+    /// Read whole, or None: it vanished after it was listed.
+    Read { name: String, listed: Listed, reading: Option<Reading> },
+    /// Too large to read ahead: read when its turn comes.
+    Large { name: String, listed: Listed },
 }
 
 impl Archive {
@@ -189,12 +189,20 @@ impl Archive {
                 .map(|listed| self.ahead(&listed_under, listed))
                 .buffered(READ_AHEAD);
             while let Some(object) = self.handle.block_on(objects.next()) {
-                match object? {
-                    Ahead::LeftOut(note) => self.notes.add(note),
-                    Ahead::Vanished(name) => {
-                        self.notes.add(format!("“{}” vanished after it was listed: not backed up", shown(&name)))
+                let (name, listed, reading) = match object? {
+                    Ahead::LeftOut(note) => {
+                        self.notes.add(note);
+                        continue;
                     }
-                    Ahead::Read { name, listed, reading } => self.object(&name, &listed, reading, tar, writer)?,
+                    Ahead::Read { name, listed, reading } => (name, listed, reading),
+                    Ahead::Large { name, listed } => {
+                        let reading = self.handle.block_on(self.provider.read_object(&listed.key));
+                        (name, listed, reading.map_err(provider_error)?)
+                    }
+                };
+                match reading {
+                    Some(reading) => self.object(&name, &listed, reading, tar, writer)?,
+                    None => self.notes.add(format!("“{}” vanished after it was listed: not backed up", shown(&name))),
                 }
             }
             match more {
@@ -204,7 +212,7 @@ impl Archive {
         }
     }
 
-    /// Judges one listed object's name and reads it (whole when it is small).
+    /// Judges one listed object's name and reads a small one whole.
     fn ahead(&self, listed_under: &str, listed: Listed) -> futures::future::BoxFuture<'static, io::Result<Ahead>> {
         // A service that answers with keys outside the prefix asked for is not followed there.
         let Some(name) = listed.key.strip_prefix(listed_under).map(str::to_owned) else {
@@ -214,14 +222,19 @@ impl Archive {
         if let Some(why) = unsafe_name(&name) {
             return futures::future::ready(Ok(Ahead::LeftOut(format!("“{}” left out: {why}", shown(&name))))).boxed();
         }
+        if listed.size > READ_WHOLE {
+            return futures::future::ready(Ok(Ahead::Large { name, listed })).boxed();
+        }
         let provider = Arc::clone(&self.provider);
         async move {
             let reading = provider.read_object(&listed.key).await.map_err(provider_error)?;
-            Ok(match reading {
-                None => Ahead::Vanished(name),
-                Some(reading) if reading.size > READ_WHOLE => Ahead::Read { name, listed, reading },
-                Some(reading) => Ahead::Read { name, listed, reading: read_whole(reading).await },
-            })
+            let reading = match reading {
+                // Listed small, it grew since (rare): it streams when its turn comes, as a large one.
+                Some(reading) if reading.size > READ_WHOLE => Some(reading),
+                Some(reading) => Some(read_whole(reading).await),
+                None => None,
+            };
+            Ok(Ahead::Read { name, listed, reading })
         }
         .boxed()
     }
@@ -340,6 +353,7 @@ fn write_back(
     let decoder = zstd::Decoder::new(reader).map_err(RestoreError::Read)?;
     let mut archive = tar::Archive::new(decoder);
     let mut written = 0u64;
+    let mut puts = Puts { in_flight: tokio::task::JoinSet::new(), handle };
     let under = list_prefix(&into.prefix);
     for entry in archive.entries().map_err(RestoreError::Read)? {
         let mut entry = entry.map_err(RestoreError::Read)?;
@@ -352,25 +366,83 @@ fn write_back(
             continue;
         }
         if let Some(why) = unsafe_name(&name) {
-            return Err(RestoreError::Target(format!(
-                "the archive holds “{}” ({why}); nothing more written",
-                shown(&name)
-            )));
+            // What came before it is written (the PUTs in flight end first); nothing after it.
+            let refused = format!("the archive holds “{}” ({why}); nothing more written", shown(&name));
+            return puts.finish().and(Err(RestoreError::Target(refused)));
         }
         if !kind.is_file() {
-            return Err(RestoreError::Target(format!("“{}” is not a plain file; nothing more written", shown(&name))));
+            let refused = format!("“{}” is not a plain file; nothing more written", shown(&name));
+            return puts.finish().and(Err(RestoreError::Target(refused)));
         }
         let key = format!("{under}{name}");
         if key.len() > MAX_KEY {
-            return Err(RestoreError::Target(format!(
-                "“{}” would be longer than 1,024 bytes below this prefix; nothing more written",
-                shown(&name)
-            )));
+            let refused =
+                format!("“{}” would be longer than 1,024 bytes below this prefix; nothing more written", shown(&name));
+            return puts.finish().and(Err(RestoreError::Target(refused)));
         }
-        put_entry(&mut entry, &key, into, handle)?;
+        if entry.size() <= READ_WHOLE {
+            let mut whole = Vec::with_capacity(usize::try_from(entry.size()).unwrap_or(0));
+            entry.read_to_end(&mut whole).map_err(RestoreError::Read)?;
+            puts.start(put_whole(Arc::clone(&into.provider), key, bytes::Bytes::from(whole)))?;
+        } else {
+            // In order: what is in flight lands before a large object streams.
+            puts.finish()?;
+            put_entry(&mut entry, &key, into, handle)?;
+        }
         written += 1;
     }
+    puts.finish()?;
     Ok(written)
+}
+
+/// Small objects a restore writes at once, as a backup reads them: a PUT's round trip paid once
+/// per window, not once per object. Dropped on an error, it aborts what is still in flight.
+struct Puts<'a> {
+    in_flight: tokio::task::JoinSet<Result<(), super::restore::RestoreError>>,
+    handle: &'a tokio::runtime::Handle,
+}
+
+impl Puts<'_> {
+    fn start(
+        &mut self,
+        put: impl std::future::Future<Output = Result<(), super::restore::RestoreError>> + Send + 'static,
+    ) -> Result<(), super::restore::RestoreError> {
+        while self.in_flight.len() >= READ_AHEAD {
+            self.one()?;
+        }
+        self.in_flight.spawn_on(put, self.handle);
+        Ok(())
+    }
+
+    /// Waits for one PUT to end; its error, if it failed.
+    fn one(&mut self) -> Result<(), super::restore::RestoreError> {
+        match self.handle.block_on(self.in_flight.join_next()) {
+            Some(Ok(put)) => put,
+            Some(Err(e)) => Err(super::restore::RestoreError::Target(format!("the upload stopped: {e}"))),
+            None => Ok(()),
+        }
+    }
+
+    /// Waits for every PUT in flight.
+    fn finish(&mut self) -> Result<(), super::restore::RestoreError> {
+        while !self.in_flight.is_empty() {
+            self.one()?;
+        }
+        Ok(())
+    }
+}
+
+async fn put_whole(
+    provider: Arc<S3Provider>,
+    key: String,
+    body: bytes::Bytes,
+) -> Result<(), super::restore::RestoreError> {
+    let body: ByteStream = futures::stream::once(async move { Ok(body) }).boxed();
+    provider
+        .write_object(&key, body)
+        .await
+        .map(drop)
+        .map_err(|e| super::restore::RestoreError::Target(format!("writing “{}” failed: {}", shown(&key), e.message)))
 }
 
 /// One entry's bytes into one object, through a small channel: a chunk in flight at a time.
