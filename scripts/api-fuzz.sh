@@ -8,12 +8,15 @@
 # (DEVPILOT_ALLOWED_PATHS), so generated plans can neither read nor write the rest of the disk.
 #
 #   scripts/api-fuzz.sh PYTHON      (PYTHON: the test servers' venv, which has schemathesis)
+#
+# DEVPILOT_FUZZ_SKIP_BUILD=1 takes target/debug/devpilot as it is (scripts/test: `cargo test` built it).
 set -euo pipefail
 
 cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.."
 python="$1"
 schemathesis="$(dirname "$python")/schemathesis"
-cargo build --quiet --bin devpilot
+[ "${DEVPILOT_FUZZ_SKIP_BUILD:-0}" = 1 ] || cargo build --quiet --bin devpilot
+[ -x target/debug/devpilot ] || { echo "target/debug/devpilot is not built" >&2; exit 1; }
 
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
