@@ -3,7 +3,7 @@
 //! Backing up: the objects under the prefix are listed a page at a time and written, in listing
 //! order, into a tar archive compressed with zstd — the directory artifact's format, its manifest
 //! (`.devpilot/manifest.jsonl`) one line per object with its ETag beside size and SHA-256, so
-//! restore drills and `devpilot recover` read it as they read a folder's. Up to `READ_AHEAD`
+//! restore drills and `devpilot recover` read it as they read a folder's. Up to `AT_ONCE`
 //! small objects are read whole ahead of their turn; a large one is asked for when its turn
 //! comes and streamed. Memory is a listing page, the small objects read ahead and the chunks in
 //! flight, whatever the objects' sizes.
@@ -15,7 +15,7 @@
 //! read is kept, and said so: never mixed in silently).
 //!
 //! Restoring: each file entry of the archive is written back as `{prefix}/{name}`, its name judged
-//! by the same rule again, anything but plain files refused; up to `READ_AHEAD` small objects are
+//! by the same rule again, anything but plain files refused; up to `AT_ONCE` small objects are
 //! written at once, a large one streamed once those before it have landed.
 
 use super::channel::produced_by;
@@ -150,14 +150,15 @@ fn provider_error(e: crate::providers::ProviderError) -> io::Error {
     io::Error::other(e.message)
 }
 
-/// Objects read at once, in listing order: a GET's round trip (tens of milliseconds on a real
-/// service; 40 ms on s3s-fs, whose small answers meet a delayed ACK) is paid once per window
-/// rather than once per object, which was most of a backup of many small objects (10,000: 400 s
-/// one at a time on s3s-fs). rclone checks 8 and copies 4 at once, the AWS CLI 10.
-const READ_AHEAD: usize = 32;
+/// Small objects read at once by a backup (in listing order) and written at once by a restore: a
+/// request's round trip (tens of milliseconds on a real service; 40 ms for a GET on s3s-fs, whose
+/// small answers meet a delayed ACK) is paid once per window rather than once per object, which
+/// was most of a backup of many small objects (10,000: 400 s one at a time on s3s-fs). rclone
+/// checks 8 and copies 4 at once, the AWS CLI 10.
+const AT_ONCE: usize = 32;
 /// An object listed up to this size is read whole in the window. A larger one is asked for only
 /// when its turn comes: a response left unread while earlier objects stream for minutes could be
-/// closed by the service. What the window holds stays under `READ_AHEAD` × this (8 MiB).
+/// closed by the service. What the window holds stays under `AT_ONCE` × this (8 MiB).
 const READ_WHOLE: u64 = 256 << 10;
 
 /// An object of the listing, read or judged ahead of its turn.
@@ -185,9 +186,8 @@ impl Archive {
                 .block_on(self.provider.list_page(&listed_under, token.as_deref(), PAGE_KEYS))
                 .map_err(provider_error)?;
             let more = page.next.filter(|_| !page.objects.is_empty());
-            let mut objects = futures::stream::iter(page.objects)
-                .map(|listed| self.ahead(&listed_under, listed))
-                .buffered(READ_AHEAD);
+            let mut objects =
+                futures::stream::iter(page.objects).map(|listed| self.ahead(&listed_under, listed)).buffered(AT_ONCE);
             while let Some(object) = self.handle.block_on(objects.next()) {
                 let (name, listed, reading) = match object? {
                     Ahead::LeftOut(note) => {
@@ -407,7 +407,7 @@ impl Puts<'_> {
         &mut self,
         put: impl std::future::Future<Output = Result<(), super::restore::RestoreError>> + Send + 'static,
     ) -> Result<(), super::restore::RestoreError> {
-        while self.in_flight.len() >= READ_AHEAD {
+        while self.in_flight.len() >= AT_ONCE {
             self.one()?;
         }
         self.in_flight.spawn_on(put, self.handle);
