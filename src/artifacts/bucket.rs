@@ -22,6 +22,7 @@ use super::channel::produced_by;
 use super::compression::ZSTD_LEVEL;
 use super::directory::ManifestSlot;
 use super::manifest::{self, Hashing, Line};
+use super::restore::RestoreError;
 use super::walk::Skipped;
 use super::{ByteStream, SourceRead, counted};
 use crate::providers::s3::S3Provider;
@@ -214,16 +215,16 @@ impl Archive {
 
     /// Judges one listed object's name and reads a small one whole.
     fn ahead(&self, listed_under: &str, listed: Listed) -> futures::future::BoxFuture<'static, io::Result<Ahead>> {
+        let now = |ahead: Ahead| futures::future::ready(Ok(ahead)).boxed();
         // A service that answers with keys outside the prefix asked for is not followed there.
         let Some(name) = listed.key.strip_prefix(listed_under).map(str::to_owned) else {
-            let note = format!("“{}” left out: not under the prefix", shown(&listed.key));
-            return futures::future::ready(Ok(Ahead::LeftOut(note))).boxed();
+            return now(Ahead::LeftOut(format!("“{}” left out: not under the prefix", shown(&listed.key))));
         };
         if let Some(why) = unsafe_name(&name) {
-            return futures::future::ready(Ok(Ahead::LeftOut(format!("“{}” left out: {why}", shown(&name))))).boxed();
+            return now(Ahead::LeftOut(format!("“{}” left out: {why}", shown(&name))));
         }
         if listed.size > READ_WHOLE {
-            return futures::future::ready(Ok(Ahead::Large { name, listed })).boxed();
+            return now(Ahead::Large { name, listed });
         }
         let provider = Arc::clone(&self.provider);
         async move {
@@ -335,8 +336,7 @@ pub struct Into {
 /// Writes every file of the archive (`body`, decrypted) back into the bucket, one object at a
 /// time; answers how many were written. The manifest entry is skipped; a link, a device or an
 /// unsafe name refuses the archive (nothing after it is written).
-pub async fn restore(body: ByteStream, into: Into) -> Result<u64, super::restore::RestoreError> {
-    use super::restore::RestoreError;
+pub async fn restore(body: ByteStream, into: Into) -> Result<u64, RestoreError> {
     let handle = tokio::runtime::Handle::current();
     let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(body));
     tokio::task::spawn_blocking(move || write_back(reader, &into, &handle))
@@ -344,12 +344,7 @@ pub async fn restore(body: ByteStream, into: Into) -> Result<u64, super::restore
         .map_err(|e| RestoreError::Target(format!("the restore stopped: {e}")))?
 }
 
-fn write_back(
-    reader: impl Read,
-    into: &Into,
-    handle: &tokio::runtime::Handle,
-) -> Result<u64, super::restore::RestoreError> {
-    use super::restore::RestoreError;
+fn write_back(reader: impl Read, into: &Into, handle: &tokio::runtime::Handle) -> Result<u64, RestoreError> {
     let decoder = zstd::Decoder::new(reader).map_err(RestoreError::Read)?;
     let mut archive = tar::Archive::new(decoder);
     let mut written = 0u64;
@@ -365,20 +360,10 @@ fn write_back(
         if kind.is_dir() && unsafe_name(&name).is_none() {
             continue;
         }
-        if let Some(why) = unsafe_name(&name) {
-            // What came before it is written (the PUTs in flight end first); nothing after it.
-            let refused = format!("the archive holds “{}” ({why}); nothing more written", shown(&name));
-            return puts.finish().and(Err(RestoreError::Target(refused)));
-        }
-        if !kind.is_file() {
-            let refused = format!("“{}” is not a plain file; nothing more written", shown(&name));
-            return puts.finish().and(Err(RestoreError::Target(refused)));
-        }
         let key = format!("{under}{name}");
-        if key.len() > MAX_KEY {
-            let refused =
-                format!("“{}” would be longer than 1,024 bytes below this prefix; nothing more written", shown(&name));
-            return puts.finish().and(Err(RestoreError::Target(refused)));
+        if let Some(refused) = refusal(&name, kind, &key) {
+            // What came before it is written (the PUTs in flight end first); nothing after it.
+            return puts.finish().and(Err(RestoreError::Target(format!("{refused}; nothing more written"))));
         }
         if entry.size() <= READ_WHOLE {
             let mut whole = Vec::with_capacity(usize::try_from(entry.size()).unwrap_or(0));
@@ -395,18 +380,39 @@ fn write_back(
     Ok(written)
 }
 
+/// Why an archive entry named `name`, to be written at `key`, refuses the archive; None when it
+/// may be written.
+fn refusal(name: &str, kind: tar::EntryType, key: &str) -> Option<String> {
+    if let Some(why) = unsafe_name(name) {
+        return Some(format!("the archive holds “{}” ({why})", shown(name)));
+    }
+    if !kind.is_file() {
+        return Some(format!("“{}” is not a plain file", shown(name)));
+    }
+    (key.len() > MAX_KEY).then(|| format!("“{}” would be longer than 1,024 bytes below this prefix", shown(name)))
+}
+
+/// A restore's PUT that ended badly, in the restore's words.
+fn write_failed(key: &str, e: crate::providers::ProviderError) -> RestoreError {
+    RestoreError::Target(format!("writing “{}” failed: {}", shown(key), e.message))
+}
+
+fn upload_stopped(e: tokio::task::JoinError) -> RestoreError {
+    RestoreError::Target(format!("the upload stopped: {e}"))
+}
+
 /// Small objects a restore writes at once, as a backup reads them: a PUT's round trip paid once
 /// per window, not once per object. Dropped on an error, it aborts what is still in flight.
 struct Puts<'a> {
-    in_flight: tokio::task::JoinSet<Result<(), super::restore::RestoreError>>,
+    in_flight: tokio::task::JoinSet<Result<(), RestoreError>>,
     handle: &'a tokio::runtime::Handle,
 }
 
 impl Puts<'_> {
     fn start(
         &mut self,
-        put: impl std::future::Future<Output = Result<(), super::restore::RestoreError>> + Send + 'static,
-    ) -> Result<(), super::restore::RestoreError> {
+        put: impl std::future::Future<Output = Result<(), RestoreError>> + Send + 'static,
+    ) -> Result<(), RestoreError> {
         while self.in_flight.len() >= AT_ONCE {
             self.one()?;
         }
@@ -415,16 +421,16 @@ impl Puts<'_> {
     }
 
     /// Waits for one PUT to end; its error, if it failed.
-    fn one(&mut self) -> Result<(), super::restore::RestoreError> {
+    fn one(&mut self) -> Result<(), RestoreError> {
         match self.handle.block_on(self.in_flight.join_next()) {
             Some(Ok(put)) => put,
-            Some(Err(e)) => Err(super::restore::RestoreError::Target(format!("the upload stopped: {e}"))),
+            Some(Err(e)) => Err(upload_stopped(e)),
             None => Ok(()),
         }
     }
 
     /// Waits for every PUT in flight.
-    fn finish(&mut self) -> Result<(), super::restore::RestoreError> {
+    fn finish(&mut self) -> Result<(), RestoreError> {
         while !self.in_flight.is_empty() {
             self.one()?;
         }
@@ -432,17 +438,9 @@ impl Puts<'_> {
     }
 }
 
-async fn put_whole(
-    provider: Arc<S3Provider>,
-    key: String,
-    body: bytes::Bytes,
-) -> Result<(), super::restore::RestoreError> {
+async fn put_whole(provider: Arc<S3Provider>, key: String, body: bytes::Bytes) -> Result<(), RestoreError> {
     let body: ByteStream = futures::stream::once(async move { Ok(body) }).boxed();
-    provider
-        .write_object(&key, body)
-        .await
-        .map(drop)
-        .map_err(|e| super::restore::RestoreError::Target(format!("writing “{}” failed: {}", shown(&key), e.message)))
+    provider.write_object(&key, body).await.map(drop).map_err(|e| write_failed(&key, e))
 }
 
 /// One entry's bytes into one object, through a small channel: a chunk in flight at a time.
@@ -451,8 +449,7 @@ fn put_entry(
     key: &str,
     into: &Into,
     handle: &tokio::runtime::Handle,
-) -> Result<(), super::restore::RestoreError> {
-    use super::restore::RestoreError;
+) -> Result<(), RestoreError> {
     use futures::StreamExt;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<io::Result<bytes::Bytes>>(4);
     let body: ByteStream = futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).boxed();
@@ -474,9 +471,9 @@ fn put_entry(
         }
     };
     drop(tx);
-    let uploaded = handle.block_on(upload).map_err(|e| RestoreError::Target(format!("the upload stopped: {e}")))?;
+    let uploaded = handle.block_on(upload).map_err(upload_stopped)?;
     sent?;
-    uploaded.map(drop).map_err(|e| RestoreError::Target(format!("writing “{}” failed: {}", shown(key), e.message)))
+    uploaded.map(drop).map_err(|e| write_failed(key, e))
 }
 
 /// Whether an object read differs from its line in the listing. Some services list objects without
@@ -503,6 +500,18 @@ mod tests {
         let long = whole(2, vec![Ok(b"abc"), Ok(b"def")]).await;
         assert_eq!(long, [Ok(b"abc".to_vec())], "read no further than a byte past the length");
         assert_eq!(whole(0, vec![]).await, [Ok(Vec::new())]);
+    }
+
+    #[test]
+    fn a_restore_refuses_unsafe_names_what_is_not_a_file_and_keys_too_long() {
+        let file = tar::EntryType::Regular;
+        assert_eq!(refusal("a/ok.txt", file, "prefix/a/ok.txt"), None);
+        let climbing = refusal("../etc/passwd", file, "prefix/../etc/passwd").expect("refused");
+        assert!(climbing.contains("a . or .. segment"), "{climbing}");
+        let link = refusal("link", tar::EntryType::Symlink, "prefix/link").expect("refused");
+        assert!(link.contains("not a plain file"), "{link}");
+        let long = refusal("x", file, &format!("{}/x", "p".repeat(MAX_KEY))).expect("refused");
+        assert!(long.contains("longer than 1,024 bytes"), "{long}");
     }
 
     #[test]

@@ -49,9 +49,9 @@ pub fn counted(stream: ByteStream, read: SourceRead) -> ByteStream {
 const TOOL_PIPE: usize = 1 << 20;
 
 /// Widens a pipe to or from a tool from Linux's 64 KiB to [`TOOL_PIPE`] (best effort): a dump
-/// (`pg_dump`, `mariadb-dump`, `pg_basebackup`'s tar) then writes on while the run's thread seals and hashes what it read, and a restore's tool reads
-/// on while the run's thread opens the next segment, instead of each stopping whenever the other
-/// is busy. Measured on a MariaDB dump of 300,000 rows: 0.59 s → 0.50 s. An unprivileged user's
+/// (`pg_dump`, `mariadb-dump`, `pg_basebackup`'s tar) then writes on while the run's thread seals
+/// and hashes what it read, and a restore's tool reads on while the run's thread opens the next
+/// segment, instead of each stopping whenever the other is busy. Measured on a MariaDB dump of 300,000 rows: 0.59 s → 0.50 s. An unprivileged user's
 /// pipes share 64 MiB by default (`/proc/sys/fs/pipe-user-pages-soft`): past 64 tools at once
 /// the kernel refuses the widening (the pipe keeps its 64 KiB) and makes new pipes smaller until
 /// some end; an operator running more dumps at once raises that limit.
