@@ -20,6 +20,9 @@ use zstd::zstd_safe::{CCtx, CParameter, DCtx};
 
 pub const ZSTD_LEVEL: i32 = 3;
 
+/// The first bytes of every zstd frame.
+pub const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+
 /// Contexts of each kind kept between streams.
 const POOLED: usize = 4;
 
@@ -88,6 +91,12 @@ pub fn decompress(input: ByteStream) -> ByteStream {
     })
 }
 
+/// The stream decompressed when its first bytes are a zstd frame's, as it is otherwise.
+pub async fn decompress_if_zstd(input: ByteStream) -> std::io::Result<ByteStream> {
+    let (head, input) = super::peek(input, ZSTD_MAGIC.len()).await?;
+    Ok(if head.starts_with(&ZSTD_MAGIC) { decompress(input) } else { input })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,5 +152,23 @@ mod tests {
         let again =
             collect(decompress(futures::stream::iter([Ok(Bytes::from(again.expect("compress")))]).boxed())).await;
         assert_eq!(again.expect("decompress"), b"again");
+    }
+
+    #[tokio::test]
+    async fn only_a_zstd_stream_is_decompressed_whatever_its_first_chunks() {
+        let stream = |chunks: Vec<&[u8]>| {
+            futures::stream::iter(chunks.into_iter().map(|c| Ok(Bytes::copy_from_slice(c))).collect::<Vec<_>>()).boxed()
+        };
+        let packed = collect(compress(stream(vec![b"PGDMP and the rest"]))).await.expect("compress");
+        // The magic split over chunks of one, two and the rest of the bytes.
+        let split = stream(vec![&packed[..1], &packed[1..3], &packed[3..]]);
+        let unpacked = collect(decompress_if_zstd(split).await.expect("peek")).await;
+        assert_eq!(unpacked.expect("decompress"), b"PGDMP and the rest");
+        let plain = collect(decompress_if_zstd(stream(vec![b"PG", b"DMP plain"])).await.expect("peek")).await;
+        assert_eq!(plain.expect("as it was"), b"PGDMP plain");
+        let short = collect(decompress_if_zstd(stream(vec![&ZSTD_MAGIC[..2]])).await.expect("peek")).await;
+        assert_eq!(short.expect("too short to be zstd"), &ZSTD_MAGIC[..2]);
+        let empty = collect(decompress_if_zstd(stream(vec![])).await.expect("peek")).await;
+        assert!(empty.expect("empty").is_empty());
     }
 }

@@ -45,6 +45,19 @@ pub fn counted(stream: ByteStream, read: SourceRead) -> ByteStream {
         .boxed()
 }
 
+/// The first `len` bytes of a stream (fewer if it is shorter), and the whole stream again.
+pub async fn peek(mut stream: ByteStream, len: usize) -> std::io::Result<(bytes::Bytes, ByteStream)> {
+    use futures::{StreamExt, TryStreamExt};
+    let mut head = bytes::BytesMut::new();
+    let mut read = Vec::new();
+    while head.len() < len {
+        let Some(chunk) = stream.try_next().await? else { break };
+        head.extend_from_slice(&chunk[..chunk.len().min(len - head.len())]);
+        read.push(Ok(chunk));
+    }
+    Ok((head.freeze(), futures::stream::iter(read).chain(stream).boxed()))
+}
+
 /// How much a tool and the run may each be ahead of the other.
 const TOOL_PIPE: usize = 1 << 20;
 

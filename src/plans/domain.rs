@@ -126,7 +126,8 @@ impl Source {
         match self {
             Source::Directory(_) => "tar.zst",
             Source::Sqlite(_) => "sqlite3",
-            Source::Postgres(_) => "pgdump",
+            // zstd by Devpilot since 2026-12-07 (`pg_dump` writes it uncompressed); `pgdump` before.
+            Source::Postgres(_) => "pgdump.zst",
             // A dump of every database of a server restores differently: its key says so.
             Source::Mariadb(url)
                 if crate::artifacts::mariadb::MariaDbUrl::parse(url).is_ok_and(|u| u.database.is_none()) =>

@@ -2,14 +2,17 @@
 //! data folder — only the workspace's recovery key (when the artifact is encrypted). The file is
 //! checked against `--sha256` first when given; then decrypted segment by segment (each one
 //! authenticated before a byte of it is used), its kind told from its first bytes, and written:
-//! a folder (its manifest's hashes checked when it has one), a SQLite file (integrity-checked), or
-//! a `pg_dump` file for `pg_restore`. Memory stays at a segment and a few buffers.
+//! a folder (its manifest's hashes checked when it has one), a SQLite file (integrity-checked), a
+//! `pg_dump` file for `pg_restore` or a MariaDB dump for `mariadb` (each unpacked from zstd when it
+//! is). Memory stays at a segment and a few buffers.
 
 pub mod args;
 pub mod decrypt;
 pub mod manifest;
 pub mod output;
+pub mod unpacked;
 
+use crate::artifacts::compression::ZSTD_MAGIC;
 use crate::artifacts::dpbe::MAGIC;
 use crate::artifacts::encryption::ArtifactKey;
 use crate::artifacts::recovery_key;
@@ -17,31 +20,58 @@ use args::{Args, KeySource, USAGE};
 use decrypt::{DecryptReader, FailureSlot};
 use sha2::{Digest, Sha256};
 use std::io::{self, BufRead, BufReader, IsTerminal, Read, Seek};
+use unpacked::Unpacked;
 
 const BUFFER: usize = 256 * 1024;
-const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 const PGDUMP_MAGIC: &[u8; 5] = b"PGDMP";
 
-/// What an artifact holds, told by its (decrypted) first bytes.
+/// What an artifact holds, told by its (decrypted) first bytes — for a zstd payload, by the first
+/// bytes it unpacks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
+    /// A folder or a bucket: a tar, always in zstd.
     Directory,
     Sqlite,
+    /// A `pg_dump` custom-format file: in zstd since 2026-12-07, as `pg_dump` wrote it before.
     Postgres,
+    /// A MariaDB or MySQL dump: SQL text, in zstd.
+    Sql,
 }
 
 impl Kind {
+    /// What a payload that is not zstd holds.
     pub fn sniff(head: &[u8]) -> Option<Kind> {
-        if head.starts_with(&ZSTD_MAGIC) {
-            Some(Kind::Directory)
-        } else if head.starts_with(SQLITE_MAGIC) {
+        if head.starts_with(SQLITE_MAGIC) {
             Some(Kind::Sqlite)
         } else if head.starts_with(PGDUMP_MAGIC) {
             Some(Kind::Postgres)
         } else {
             None
         }
+    }
+
+    /// What a zstd payload holds, by the first bytes it unpacks to: a tar header (or a tar's
+    /// end, an empty archive), a `pg_dump` file, or text.
+    pub fn sniff_unpacked(head: &[u8]) -> Option<Kind> {
+        let tar = head.get(257..262) == Some(b"ustar") || (head.len() == 512 && head.iter().all(|b| *b == 0));
+        if tar {
+            Some(Kind::Directory)
+        } else if head.starts_with(PGDUMP_MAGIC) {
+            Some(Kind::Postgres)
+        } else if !head.is_empty() && std::str::from_utf8(text_part(head)).is_ok_and(|t| !t.contains('\0')) {
+            Some(Kind::Sql)
+        } else {
+            None
+        }
+    }
+}
+
+/// `head` without a UTF-8 character cut in two at its end.
+fn text_part(head: &[u8]) -> &[u8] {
+    match std::str::from_utf8(head) {
+        Err(e) if e.error_len().is_none() => &head[..e.valid_up_to()],
+        _ => head,
     }
 }
 
@@ -99,20 +129,26 @@ fn recover(args: &Args) -> Result<String, String> {
     };
     let mut plain = BufReader::with_capacity(BUFFER, plain);
     let head = plain.fill_buf().map_err(explain)?;
-    let kind = Kind::sniff(head).ok_or_else(|| match encrypted {
+    let (kind, payload) = if head.starts_with(&ZSTD_MAGIC) {
+        let unpacked = Unpacked::open(plain).map_err(explain)?;
+        (Kind::sniff_unpacked(unpacked.head()), Payload::Zstd(unpacked))
+    } else {
+        (Kind::sniff(head), Payload::Plain(plain))
+    };
+    let kind = kind.ok_or_else(|| match encrypted {
         true => "the artifact decrypted, but holds none of the kinds devpilot recover knows (a folder, a SQLite \
-                 database, a PostgreSQL dump)"
+                 database, a PostgreSQL or MariaDB dump)"
             .to_string(),
         false => format!(
             "{shown} is not a Devpilot artifact: it is neither encrypted by Devpilot (DPBE) nor a .tar.zst folder, \
-             a SQLite database or a pg_dump custom-format file"
+             a SQLite database, a pg_dump custom-format file or a zstd-compressed dump"
         ),
     })?;
     let sealed = if encrypted { " Every encrypted segment's authentication tag checked out." } else { "" };
     let out = args.out.display();
-    match kind {
-        Kind::Directory => {
-            let manifest = match output::directory(plain, &args.out, &explain)? {
+    match (kind, payload) {
+        (Kind::Directory, Payload::Zstd(tar)) => {
+            let manifest = match output::directory(tar, &args.out, &explain)? {
                 Some(m) => format!(
                     " {} files, {} folders and {} links matched the manifest recorded at backup.",
                     m.files, m.folders, m.symlinks
@@ -121,19 +157,44 @@ fn recover(args: &Args) -> Result<String, String> {
             };
             Ok(format!("Recovered the folder into {out}.{checked}{sealed}{manifest}"))
         }
-        Kind::Sqlite => {
-            let bytes = output::file(plain, &args.out, &explain)?;
+        (Kind::Sqlite, payload) => {
+            let bytes = output::file(payload, &args.out, &explain)?;
             let integrity = sqlite_integrity(&args.out).inspect_err(|_| {
                 let _ = std::fs::remove_file(&args.out);
             })?;
             Ok(format!("Recovered the SQLite database into {out} ({bytes} bytes, {integrity}).{checked}{sealed}"))
         }
-        Kind::Postgres => {
-            let bytes = output::file(plain, &args.out, &explain)?;
+        (Kind::Postgres, payload) => {
+            let bytes = output::file(payload, &args.out, &explain)?;
             Ok(format!(
                 "Recovered the PostgreSQL dump into {out} ({bytes} bytes, pg_dump custom format).{checked}{sealed}\n\
                  Load it with: pg_restore --no-owner --dbname=postgres://USER@HOST/NEW_DATABASE {out}"
             ))
+        }
+        (Kind::Sql, payload) => {
+            let bytes = output::file(payload, &args.out, &explain)?;
+            Ok(format!(
+                "Recovered the MariaDB dump into {out} ({bytes} bytes of SQL).{checked}{sealed}\n\
+                 Load it with: mariadb --host=HOST --user=USER -p NEW_DATABASE < {out} \
+                 (a dump of every database: mariadb --host=HOST --user=USER -p < {out})"
+            ))
+        }
+        // `Kind::sniff` never tells a folder: its tar is always in zstd.
+        (Kind::Directory, Payload::Plain(_)) => Err("a folder's archive that is not zstd-compressed".into()),
+    }
+}
+
+/// An artifact's payload after decryption: as stored, or unpacked from zstd.
+enum Payload<R: BufRead> {
+    Plain(R),
+    Zstd(Unpacked<R>),
+}
+
+impl<R: BufRead> Read for Payload<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Payload::Plain(plain) => plain.read(buf),
+            Payload::Zstd(unpacked) => unpacked.read(buf),
         }
     }
 }
@@ -197,5 +258,31 @@ fn sqlite_integrity(path: &std::path::Path) -> Result<String, String> {
     match rows.first().map(|r| r.integrity_check.as_str()) {
         Some("ok") => Ok("integrity check ok".into()),
         other => Err(format!("the recovered database fails its integrity check: {}", other.unwrap_or("no answer"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Kind;
+
+    #[test]
+    fn a_payload_is_told_by_its_first_bytes_and_a_zstd_one_by_what_it_unpacks_to() {
+        assert_eq!(Kind::sniff(b"SQLite format 3\0...."), Some(Kind::Sqlite));
+        assert_eq!(Kind::sniff(b"PGDMP\x01\x0f\x00"), Some(Kind::Postgres));
+        assert_eq!(Kind::sniff(b"-- MariaDB dump"), None, "SQL is only ever stored in zstd");
+
+        let mut tar = vec![0u8; 512];
+        tar[..5].copy_from_slice(b"notes");
+        tar[257..263].copy_from_slice(b"ustar ");
+        assert_eq!(Kind::sniff_unpacked(&tar), Some(Kind::Directory));
+        assert_eq!(Kind::sniff_unpacked(&[0u8; 512]), Some(Kind::Directory), "an empty archive's end");
+        assert_eq!(Kind::sniff_unpacked(b"PGDMP\x01\x0f\x00\x04\x08\x01"), Some(Kind::Postgres));
+        let sql = "/*M!999999\\- enable the sandbox mode */\n-- MariaDB dump 10.19 ü";
+        assert_eq!(Kind::sniff_unpacked(sql.as_bytes()), Some(Kind::Sql));
+        // A character cut in two where the head ends is still text.
+        assert_eq!(Kind::sniff_unpacked(&"-- ü".as_bytes()[..4]), Some(Kind::Sql));
+        assert_eq!(Kind::sniff_unpacked(b"\x00\x01binary\xff\xfe"), None);
+        assert_eq!(Kind::sniff_unpacked(b"text with a \0 in it"), None);
+        assert_eq!(Kind::sniff_unpacked(b""), None);
     }
 }

@@ -4,11 +4,12 @@
 //! place only once everything checked out; a database into a new file. A failure leaves nothing.
 
 use super::manifest::{self, Checked};
+use super::unpacked::Unpacked;
 use crate::artifacts::unpack::unpack_tar;
 use crate::hostfs::beneath::{self, FOLDER};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, RenameFlags, fchmod, mkdirat, openat, renameat_with, statat};
 use std::ffi::OsStr;
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -28,8 +29,12 @@ fn parent_and_name(out: &Path) -> Result<(OwnedFd, PathBuf, std::ffi::OsString),
     Ok((fd, parent, name))
 }
 
-/// Unpacks the `.tar.zst` in `plain` into the folder `out`; returns what the manifest check found.
-pub fn directory(plain: impl Read, out: &Path, explain: Explain<'_>) -> Result<Option<Checked>, String> {
+/// Unpacks the tar in `unpacked` into the folder `out`; returns what the manifest check found.
+pub fn directory(
+    unpacked: Unpacked<impl BufRead>,
+    out: &Path,
+    explain: Explain<'_>,
+) -> Result<Option<Checked>, String> {
     let (parent, _, name) = parent_and_name(out)?;
     let replaces = match statat(&parent, name.as_os_str(), AtFlags::SYMLINK_NOFOLLOW) {
         Err(rustix::io::Errno::NOENT) => false,
@@ -47,7 +52,7 @@ pub fn directory(plain: impl Read, out: &Path, explain: Explain<'_>) -> Result<O
     let staging = format!(".devpilot-recover-{}", uuid::Uuid::new_v4());
     mkdirat(&parent, staging.as_str(), Mode::from_raw_mode(0o700))
         .map_err(|e| format!("cannot write next to {}: {e}", out.display()))?;
-    let done = unpack_checked(plain, &parent, &staging, explain).and_then(|checked| {
+    let done = unpack_checked(unpacked, &parent, &staging, explain).and_then(|checked| {
         let flags = if replaces { RenameFlags::empty() } else { RenameFlags::NOREPLACE };
         renameat_with(&parent, staging.as_str(), &parent, name.as_os_str(), flags)
             .map_err(|e| format!("cannot move the recovered folder to {}: {e}", out.display()))?;
@@ -60,23 +65,15 @@ pub fn directory(plain: impl Read, out: &Path, explain: Explain<'_>) -> Result<O
 }
 
 fn unpack_checked(
-    plain: impl Read,
+    mut tar: Unpacked<impl BufRead>,
     parent: &OwnedFd,
     staging: &str,
     explain: Explain<'_>,
 ) -> Result<Option<Checked>, String> {
     let folder = openat(parent, staging, FOLDER, Mode::empty()).map_err(|e| e.to_string())?;
-    let mut decoder = zstd::Decoder::new(plain).map_err(explain)?;
-    let unpacked = unpack_tar(&mut decoder, &folder, None);
-    // Read to the very end whatever happened: the last encrypted segment carries the "last" flag
-    // that proves nothing was cut off, and a decryption failure explains a broken archive best.
-    let drained = io::copy(&mut decoder, &mut io::sink()).and_then(|_| {
-        let mut rest = decoder.finish();
-        io::copy(&mut rest, &mut io::sink())
-    });
-    if let Err(e) = drained {
-        return Err(explain(e));
-    }
+    let unpacked = unpack_tar(&mut tar, &folder, None);
+    // Read to the very end whatever happened: a decryption failure explains a broken archive best.
+    tar.drain().map_err(explain)?;
     let mode = unpacked.map_err(|e| explain(io::Error::new(io::ErrorKind::InvalidData, e.0)))?.unwrap_or(0o755);
     let checked = manifest::verify_and_remove(&folder)?;
     fchmod(&folder, Mode::from_raw_mode(mode | 0o700)).map_err(|e| e.to_string())?;

@@ -6,7 +6,7 @@
 use super::runner::Runner;
 use crate::artifacts::postgres::tools;
 use crate::artifacts::walk::{self, Skipped};
-use crate::artifacts::{ByteStream, SourceRead, counted, directory, sqlite};
+use crate::artifacts::{ByteStream, SourceRead, compression, counted, directory, sqlite};
 use crate::hostfs::Need;
 use crate::hostfs::private::PrivateTemp;
 use crate::plans::domain::Source;
@@ -82,7 +82,8 @@ impl Runner {
             }
             Source::Postgres(_) => {
                 let checked = self.checked_source(plan).await?;
-                let body = counted(tools::dump(&checked).map_err(|e| e.to_string())?, read);
+                let dump = counted(tools::dump(&checked).map_err(|e| e.to_string())?, read);
+                let body = compression::compress(dump);
                 let size = async move { checked.database_size().await.map_err(|e| e.to_string()) }.boxed();
                 Ok(SourceStream { body, notes: None, size })
             }

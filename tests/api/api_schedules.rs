@@ -389,7 +389,7 @@ async fn a_postgres_password_never_leaves(backend: Backend) {
     let run = crate::api_runs::start(&api, &id).await;
     let run = crate::api_runs::finished(&api, run["id"].as_str().expect("id")).await;
     assert_eq!(run["status"], "succeeded", "{run}");
-    assert!(run["object_key"].as_str().is_some_and(|k| k.ends_with(".pgdump")), "{run}");
+    assert!(run["object_key"].as_str().is_some_and(|k| k.ends_with(".pgdump.zst")), "{run}");
 
     let shown = [
         created,

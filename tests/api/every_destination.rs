@@ -135,7 +135,7 @@ async fn backups_restore(fixture: &Fixture, backend: Backend) {
     assert_eq!(app.post("/plans", &form).await.status, 303, "{kind}");
     let run = run_and_wait(&app, &orders, 2).await;
     let key = run.object_key.clone().expect("key");
-    assert!(key.ends_with(".pgdump.dpbe"), "{kind}: {key}");
+    assert!(key.ends_with(".pgdump.zst.dpbe"), "{kind}: {key}");
     let dir = tempfile::tempdir().expect("provider dir");
     let stored = read_all(conformance::provider(fixture, &fixture.good, dir.path()).as_ref(), &key).await;
     assert!(stored.starts_with(b"DPBE"), "{kind}: the stored object is not our ciphertext");

@@ -257,3 +257,82 @@ async fn only_owners_export_the_recovery_key() {
     assert_eq!(refused.status, 403);
     assert!(!refused.body.contains(recovery_key::PREFIX));
 }
+
+/// A PostgreSQL plan's artifact (`pg_dump` uncompressed, zstd by Devpilot, encrypted) comes back
+/// through `devpilot recover` as a custom-format dump that `pg_restore` loads: the same rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_encrypted_postgres_backup_is_recovered_as_a_dump_pg_restore_loads() {
+    use crate::artifacts::ScratchDb;
+    use diesel::connection::SimpleConnection;
+    let f = fixture(Backend::Sqlite).await;
+    crate::database_grants::grant_test_postgres(&f.app).await;
+    let source = ScratchDb::new();
+    let fill = "CREATE TABLE notes (id serial PRIMARY KEY, body text NOT NULL); \
+                INSERT INTO notes (body) SELECT 'note ' || i || ' ünïcödé' FROM generate_series(1, 5000) i";
+    source.connect().batch_execute(fill).expect("fill");
+    let url = source.url();
+    let fields = [("source_kind", "postgres"), ("source_url", url.as_str()), ("encrypt", "on")];
+    let (artifact, sha, _) = encrypted_backup(&f.app, f.save_plan("/plans", "Notes", &fields), "Notes").await;
+    let key = export_key(&f.app).await;
+    let work = tempfile::tempdir().expect("work");
+    std::fs::write(work.path().join("notes.pgdump.zst.dpbe"), &artifact).expect("artifact");
+    std::fs::write(work.path().join("key"), &key).expect("key");
+    let args = ["--key-file", "key", "--sha256", &sha, "notes.pgdump.zst.dpbe", "--out", "notes.pgdump"];
+    let done = recover(work.path(), &args, "");
+    assert!(done.status.success(), "{}", said(&done));
+    assert!(said(&done).contains("pg_dump custom format") && said(&done).contains("pg_restore"), "{}", said(&done));
+    let dump = std::fs::read(work.path().join("notes.pgdump")).expect("the dump");
+    assert!(dump.starts_with(b"PGDMP"), "unpacked from zstd into pg_dump's own format");
+    assert!(artifact.len() * 4 < dump.len(), "the artifact is compressed: {} of {} bytes", artifact.len(), dump.len());
+
+    let target = ScratchDb::new();
+    let loaded = Command::new("pg_restore")
+        .args(["--no-owner", "--dbname", &target.url()])
+        .arg(work.path().join("notes.pgdump"))
+        .output()
+        .expect("pg_restore runs");
+    assert!(loaded.status.success(), "{}", said(&loaded));
+    let rows = |db: &ScratchDb| crate::artifacts::rows(&mut db.connect(), "notes");
+    assert_eq!(rows(&target), rows(&source));
+}
+
+/// A MariaDB plan's artifact (SQL in zstd, encrypted) comes back through `devpilot recover` as the
+/// dump's SQL, which `mariadb` loads: the same rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_encrypted_mariadb_backup_is_recovered_as_the_sql_mariadb_loads() {
+    use crate::mariadb_sources::{grant_server, sql};
+    let f = fixture(Backend::Sqlite).await;
+    grant_server(&f.app).await;
+    let database = format!("recover_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    sql(None, &format!("CREATE DATABASE {database} CHARACTER SET utf8mb4"));
+    let fill = "CREATE TABLE notes (id INT PRIMARY KEY, body TEXT NOT NULL); \
+                INSERT INTO notes SELECT seq, CONCAT('note ', seq, ' ünïcödé') FROM seq_1_to_5000;";
+    sql(Some(&database), fill);
+    let (host, port, password) = crate::mariadb_sources::server();
+    let url = format!("mariadb://root:{password}@{host}:{port}/{database}");
+    let fields = [("source_kind", "mariadb"), ("source_url", url.as_str()), ("encrypt", "on")];
+    let (artifact, sha, _) = encrypted_backup(&f.app, f.save_plan("/plans", "Shop", &fields), "Shop").await;
+    let key = export_key(&f.app).await;
+    let work = tempfile::tempdir().expect("work");
+    std::fs::write(work.path().join("shop.sql.zst.dpbe"), &artifact).expect("artifact");
+    std::fs::write(work.path().join("key"), &key).expect("key");
+    let done =
+        recover(work.path(), &["--key-file", "key", "--sha256", &sha, "shop.sql.zst.dpbe", "--out", "shop.sql"], "");
+    assert!(done.status.success(), "{}", said(&done));
+    assert!(said(&done).contains("MariaDB dump") && said(&done).contains("mariadb"), "{}", said(&done));
+    let dump = std::fs::read_to_string(work.path().join("shop.sql")).expect("SQL text");
+    assert!(dump.contains("CREATE TABLE `notes`") && dump.contains("note 4999 ünïcödé"), "the dump's SQL");
+
+    let copy = format!("{database}_copy");
+    sql(None, &format!("CREATE DATABASE {copy} CHARACTER SET utf8mb4"));
+    let loaded = Command::new("mariadb")
+        .args(["--no-defaults", "--protocol=TCP", "-uroot", &format!("-h{host}"), &format!("-P{port}"), &copy])
+        .env("MYSQL_PWD", &password)
+        .stdin(std::fs::File::open(work.path().join("shop.sql")).expect("the dump"))
+        .output()
+        .expect("mariadb runs");
+    assert!(loaded.status.success(), "{}", said(&loaded));
+    let digest = "SELECT COUNT(*), BIT_XOR(CRC32(CONCAT(id, body))) FROM notes";
+    assert_eq!(sql(Some(&copy), digest), sql(Some(&database), digest));
+    sql(None, &format!("DROP DATABASE {database}; DROP DATABASE {copy}"));
+}

@@ -11,9 +11,9 @@
 //! its files) are refused.
 
 use super::{Checked, PostgresError, psql_input, tools};
-use crate::artifacts::ByteStream;
-use bytes::{Bytes, BytesMut};
-use futures::{StreamExt, TryStreamExt};
+use crate::artifacts::{ByteStream, peek};
+use bytes::Bytes;
+use futures::StreamExt;
 use std::io::Read;
 
 /// How many first bytes tell what a file is.
@@ -56,7 +56,7 @@ impl Compression {
     pub fn sniff(head: &[u8]) -> Option<Compression> {
         if head.starts_with(&[0x1f, 0x8b]) {
             Some(Compression::Gzip)
-        } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        } else if head.starts_with(&crate::artifacts::compression::ZSTD_MAGIC) {
             Some(Compression::Zstd)
         } else {
             None
@@ -170,12 +170,12 @@ impl Dump {
     /// Reads the first bytes of `stream` (unpacked, when compressed) and tells what it holds;
     /// anything but a dump is refused here, before any database is touched.
     pub async fn read(stream: ByteStream) -> Result<Dump, DumpError> {
-        let (head, stream) = peek(stream).await.map_err(DumpError::Read)?;
+        let (head, stream) = peek(stream, HEAD).await.map_err(DumpError::Read)?;
         let compression = Compression::sniff(&head);
         let (head, body) = match compression {
             None => (head, stream),
             Some(compression) => {
-                let (inner, body) = peek(unpacked(stream, compression)).await.map_err(DumpError::Read)?;
+                let (inner, body) = peek(unpacked(stream, compression), HEAD).await.map_err(DumpError::Read)?;
                 if Compression::sniff(&inner).is_some() {
                     return Err(DumpError::NotADump("it is compressed twice".into()));
                 }
@@ -256,18 +256,6 @@ pub async fn restore_custom(checked: &Checked, stream: ByteStream, replace: bool
     let mut command = tools::pg_restore(checked, replace);
     command.arg("--single-transaction");
     tools::feed(checked, command, "pg_restore", stream).await
-}
-
-/// The first [`HEAD`] bytes of a stream (fewer if it is shorter), and the whole stream again.
-async fn peek(mut stream: ByteStream) -> std::io::Result<(Bytes, ByteStream)> {
-    let mut head = BytesMut::new();
-    let mut read = Vec::new();
-    while head.len() < HEAD {
-        let Some(chunk) = stream.try_next().await? else { break };
-        head.extend_from_slice(&chunk[..chunk.len().min(HEAD - head.len())]);
-        read.push(Ok(chunk));
-    }
-    Ok((head.freeze(), futures::stream::iter(read).chain(stream).boxed()))
 }
 
 /// The stream unpacked as it is read, on a blocking thread, a few chunks ahead at most.

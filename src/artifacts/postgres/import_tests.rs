@@ -1,4 +1,5 @@
 use super::*;
+use futures::TryStreamExt;
 use std::io::Write;
 
 fn stream_of(data: Vec<u8>) -> ByteStream {

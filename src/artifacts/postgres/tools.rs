@@ -7,7 +7,7 @@
 use super::client::{Address, Checked};
 use super::url::SslMode;
 use super::{PostgresError, programs};
-use crate::artifacts::{ByteStream, then_at_end};
+use crate::artifacts::{ByteStream, compression, then_at_end};
 use futures::TryStreamExt;
 use secrecy::ExposeSecret;
 use std::process::Stdio;
@@ -82,11 +82,17 @@ pub(in crate::artifacts::postgres) fn command(checked: &Checked, program: impl A
     command
 }
 
-/// Streams `pg_dump --format=custom --no-owner`. A failing `pg_dump` (at start or part-way)
-/// ends the stream in an error carrying its stderr, so a run cannot record success.
+/// Streams `pg_dump --format=custom --compress=0 --no-owner`: uncompressed, for whoever reads it
+/// to compress (a run, with zstd on its own thread: `pg_dump`'s zlib, on the thread that also reads
+/// the rows, made a dump slower and three times larger) or not at all (a copy piped straight into
+/// `pg_restore`). A failing `pg_dump` (at start or part-way) ends the stream in an error carrying
+/// its stderr, so a run cannot record success.
 pub fn dump(checked: &Checked) -> Result<ByteStream, PostgresError> {
     let mut command = command(checked, programs::program("pg_dump"));
-    command.args(["--format=custom", "--no-owner", "--dbname"]).arg(conninfo(checked)).stdout(Stdio::piped());
+    command
+        .args(["--format=custom", "--compress=0", "--no-owner", "--dbname"])
+        .arg(conninfo(checked))
+        .stdout(Stdio::piped());
     let mut child = command.spawn().map_err(|e| PostgresError::Other(format!("could not start pg_dump: {e}")))?;
     let stdout = child.stdout.take().ok_or_else(|| PostgresError::Other("pg_dump has no stdout".into()))?;
     let stderr = capture(child.stderr.take());
@@ -98,9 +104,15 @@ pub fn dump(checked: &Checked) -> Result<ByteStream, PostgresError> {
 }
 
 /// Feeds a custom-format dump to `pg_restore --no-owner`; `replace` adds `--clean --if-exists`
-/// (the backed-up objects of an existing database are dropped first).
+/// (the backed-up objects of an existing database are dropped first). A run's dump is in zstd
+/// (`….pgdump.zst`), one made before 2026-12-07 or piped from [`dump`] is not: its first bytes
+/// tell. Bytes that do not decompress are `pg_restore`'s failure (a restore's checksum then
+/// explains it).
 pub async fn restore(checked: &Checked, input: ByteStream, replace: bool) -> Result<(), PostgresError> {
-    feed(checked, pg_restore(checked, replace), "pg_restore", input).await
+    let dump = compression::decompress_if_zstd(input)
+        .await
+        .map_err(|e| PostgresError::Other(format!("reading what pg_restore restores failed: {e}")))?;
+    feed(checked, pg_restore(checked, replace), "pg_restore", dump).await
 }
 
 /// `pg_restore --no-owner` of stdin into the checked database, `--clean --if-exists` to replace.
