@@ -136,7 +136,9 @@ pitr_devpilot() {
     done
 }
 
-# devpilot_base: one base backup through the API; prints "SECONDS BYTES START_LSN".
+# devpilot_base: one base backup through the API; prints "SECONDS BYTES START_LSN". The seconds
+# run from the request to the backup's own `stopped_at` (its upload's end, by this machine's
+# clock), as pgBackRest's run to its process's exit: the poll's lag is not the backup's.
 devpilot_base() {
     local start id status="running" reply
     start="$(now)"
@@ -146,8 +148,9 @@ devpilot_base() {
         reply="$(api GET "/api/v1/databases/$DB_ID/backups?per_page=100")"
         status="$(jq_ "[b['status'] for b in d['data'] if b['id'] == '$id'][0]" <<<"$reply")"
     done
-    local secs
-    secs="$(elapsed "$start" "$(now)")"
+    local secs stopped
+    stopped="$(jq_ "[b['stopped_at'] for b in d['data'] if b['id'] == '$id'][0]" <<<"$reply")"
+    secs="$(elapsed "$start" "$(python3 -c 'import sys, datetime as d; print(d.datetime.fromisoformat(sys.argv[1].replace("Z", "+00:00")).timestamp())' "$stopped")")"
     [ "$status" = succeeded ] || { invalid "Devpilot's base backup $id ended $status: $(jq_ "[b['error'] for b in d['data'] if b['id'] == '$id'][0]" <<<"$reply")"; }
     echo "$secs $(jq_ "[f\"{b['bytes']} {b['start_lsn']}\" for b in d['data'] if b['id'] == '$id'][0]" <<<"$reply")"
 }
