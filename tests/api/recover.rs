@@ -102,6 +102,26 @@ async fn export_key(app: &TestApp) -> String {
     key
 }
 
+/// A database backed up through an encrypted plan of `fields`, its artifact downloaded as `artifact`
+/// beside the exported key in a new work folder, and `devpilot recover --sha256` run on it into
+/// `out`: (the work folder, the artifact's size, what recover said), once it succeeded.
+async fn recovered_database(
+    f: &crate::plans::Fixture,
+    name: &str,
+    fields: &[(&str, &str)],
+    artifact: &str,
+    out: &str,
+) -> (tempfile::TempDir, usize, String) {
+    let (bytes, sha, _) = encrypted_backup(&f.app, f.save_plan("/plans", name, fields), name).await;
+    let key = export_key(&f.app).await;
+    let work = tempfile::tempdir().expect("work");
+    std::fs::write(work.path().join(artifact), &bytes).expect("artifact");
+    std::fs::write(work.path().join("key"), &key).expect("key");
+    let done = recover(work.path(), &["--key-file", "key", "--sha256", &sha, artifact, "--out", out], "");
+    assert!(done.status.success(), "{}", said(&done));
+    (work, bytes.len(), said(&done))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_encrypted_folder_is_recovered_by_devpilot_recover_alone() {
     let f = fixture(Backend::Sqlite).await;
@@ -225,16 +245,8 @@ async fn an_encrypted_sqlite_backup_is_recovered_as_its_database() {
     }
     let path = database.to_string_lossy().into_owned();
     let fields = [("source_kind", "sqlite"), ("source_path", path.as_str()), ("encrypt", "on")];
-    let save = f.save_plan("/plans", "App db", &fields);
-    let (artifact, sha, _) = encrypted_backup(&f.app, save, "App db").await;
-    let key = export_key(&f.app).await;
-    let work = tempfile::tempdir().expect("work");
-    std::fs::write(work.path().join("app.sqlite3.dpbe"), &artifact).expect("artifact");
-    std::fs::write(work.path().join("key"), &key).expect("key");
-    let done =
-        recover(work.path(), &["--key-file", "key", "--sha256", &sha, "app.sqlite3.dpbe", "--out", "app.db"], "");
-    assert!(done.status.success(), "{}", said(&done));
-    assert!(said(&done).contains("integrity check ok"), "{}", said(&done));
+    let (work, _, said_done) = recovered_database(&f, "App db", &fields, "app.sqlite3.dpbe", "app.db").await;
+    assert!(said_done.contains("integrity check ok"), "{said_done}");
     #[derive(diesel::QueryableByName)]
     struct Count {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
@@ -272,18 +284,12 @@ async fn an_encrypted_postgres_backup_is_recovered_as_a_dump_pg_restore_loads() 
     source.connect().batch_execute(fill).expect("fill");
     let url = source.url();
     let fields = [("source_kind", "postgres"), ("source_url", url.as_str()), ("encrypt", "on")];
-    let (artifact, sha, _) = encrypted_backup(&f.app, f.save_plan("/plans", "Notes", &fields), "Notes").await;
-    let key = export_key(&f.app).await;
-    let work = tempfile::tempdir().expect("work");
-    std::fs::write(work.path().join("notes.pgdump.zst.dpbe"), &artifact).expect("artifact");
-    std::fs::write(work.path().join("key"), &key).expect("key");
-    let args = ["--key-file", "key", "--sha256", &sha, "notes.pgdump.zst.dpbe", "--out", "notes.pgdump"];
-    let done = recover(work.path(), &args, "");
-    assert!(done.status.success(), "{}", said(&done));
-    assert!(said(&done).contains("pg_dump custom format") && said(&done).contains("pg_restore"), "{}", said(&done));
+    let (work, stored, said_done) =
+        recovered_database(&f, "Notes", &fields, "notes.pgdump.zst.dpbe", "notes.pgdump").await;
+    assert!(said_done.contains("pg_dump custom format") && said_done.contains("pg_restore"), "{said_done}");
     let dump = std::fs::read(work.path().join("notes.pgdump")).expect("the dump");
     assert!(dump.starts_with(b"PGDMP"), "unpacked from zstd into pg_dump's own format");
-    assert!(artifact.len() * 4 < dump.len(), "the artifact is compressed: {} of {} bytes", artifact.len(), dump.len());
+    assert!(stored * 4 < dump.len(), "the artifact is compressed: {stored} of {} bytes", dump.len());
 
     let target = ScratchDb::new();
     let loaded = Command::new("pg_restore")
@@ -311,15 +317,8 @@ async fn an_encrypted_mariadb_backup_is_recovered_as_the_sql_mariadb_loads() {
     let (host, port, password) = crate::mariadb_sources::server();
     let url = format!("mariadb://root:{password}@{host}:{port}/{database}");
     let fields = [("source_kind", "mariadb"), ("source_url", url.as_str()), ("encrypt", "on")];
-    let (artifact, sha, _) = encrypted_backup(&f.app, f.save_plan("/plans", "Shop", &fields), "Shop").await;
-    let key = export_key(&f.app).await;
-    let work = tempfile::tempdir().expect("work");
-    std::fs::write(work.path().join("shop.sql.zst.dpbe"), &artifact).expect("artifact");
-    std::fs::write(work.path().join("key"), &key).expect("key");
-    let done =
-        recover(work.path(), &["--key-file", "key", "--sha256", &sha, "shop.sql.zst.dpbe", "--out", "shop.sql"], "");
-    assert!(done.status.success(), "{}", said(&done));
-    assert!(said(&done).contains("MariaDB dump") && said(&done).contains("mariadb"), "{}", said(&done));
+    let (work, _, said_done) = recovered_database(&f, "Shop", &fields, "shop.sql.zst.dpbe", "shop.sql").await;
+    assert!(said_done.contains("MariaDB dump") && said_done.contains("mariadb"), "{said_done}");
     let dump = std::fs::read_to_string(work.path().join("shop.sql")).expect("SQL text");
     assert!(dump.contains("CREATE TABLE `notes`") && dump.contains("note 4999 ünïcödé"), "the dump's SQL");
 
