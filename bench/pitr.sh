@@ -150,7 +150,7 @@ devpilot_base() {
     done
     local secs stopped
     stopped="$(jq_ "[b['stopped_at'] for b in d['data'] if b['id'] == '$id'][0]" <<<"$reply")"
-    secs="$(elapsed "$start" "$(python3 -c 'import sys, datetime as d; print(d.datetime.fromisoformat(sys.argv[1].replace("Z", "+00:00")).timestamp())' "$stopped")")"
+    secs="$(elapsed "$start" "$(epoch_of "$stopped")")"
     [ "$status" = succeeded ] || { invalid "Devpilot's base backup $id ended $status: $(jq_ "[b['error'] for b in d['data'] if b['id'] == '$id'][0]" <<<"$reply")"; }
     echo "$secs $(jq_ "[f\"{b['bytes']} {b['start_lsn']}\" for b in d['data'] if b['id'] == '$id'][0]" <<<"$reply")"
 }

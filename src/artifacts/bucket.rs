@@ -333,8 +333,8 @@ pub struct Into {
     pub prefix: String,
 }
 
-/// Writes every file of the archive (`body`, decrypted) back into the bucket, one object at a
-/// time; answers how many were written. The manifest entry is skipped; a link, a device or an
+/// Writes every file of the archive (`body`, decrypted) back into the bucket, up to `AT_ONCE`
+/// small objects at once, in order around a large one; answers how many were written. The manifest entry is skipped; a link, a device or an
 /// unsafe name refuses the archive (nothing after it is written).
 pub async fn restore(body: ByteStream, into: Into) -> Result<u64, RestoreError> {
     let handle = tokio::runtime::Handle::current();

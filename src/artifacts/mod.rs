@@ -58,6 +58,16 @@ pub async fn peek(mut stream: ByteStream, len: usize) -> std::io::Result<(bytes:
     Ok((head.freeze(), futures::stream::iter(read).chain(stream).boxed()))
 }
 
+/// `head`, a file's first bytes, as text: UTF-8, a character cut in two where the head ends
+/// allowed unless `whole` (the head is the whole file); None when it is not UTF-8.
+pub fn head_text(head: &[u8], whole: bool) -> Option<&str> {
+    match std::str::from_utf8(head) {
+        Ok(text) => Some(text),
+        Err(e) if e.error_len().is_none() && !whole => std::str::from_utf8(&head[..e.valid_up_to()]).ok(),
+        Err(_) => None,
+    }
+}
+
 /// How much a tool and the run may each be ahead of the other.
 const TOOL_PIPE: usize = 1 << 20;
 

@@ -15,6 +15,7 @@ pub mod unpacked;
 use crate::artifacts::compression::ZSTD_MAGIC;
 use crate::artifacts::dpbe::MAGIC;
 use crate::artifacts::encryption::ArtifactKey;
+use crate::artifacts::head_text;
 use crate::artifacts::recovery_key;
 use args::{Args, KeySource, USAGE};
 use decrypt::{DecryptReader, FailureSlot};
@@ -59,19 +60,11 @@ impl Kind {
             Some(Kind::Directory)
         } else if head.starts_with(PGDUMP_MAGIC) {
             Some(Kind::Postgres)
-        } else if !head.is_empty() && std::str::from_utf8(text_part(head)).is_ok_and(|t| !t.contains('\0')) {
+        } else if head_text(head, false).is_some_and(|t| !t.is_empty() && !t.contains('\0')) {
             Some(Kind::Sql)
         } else {
             None
         }
-    }
-}
-
-/// `head` without a UTF-8 character cut in two at its end.
-fn text_part(head: &[u8]) -> &[u8] {
-    match std::str::from_utf8(head) {
-        Err(e) if e.error_len().is_none() => &head[..e.valid_up_to()],
-        _ => head,
     }
 }
 

@@ -50,7 +50,7 @@ pub fn artifact_kind(run: &RunRow) -> &'static str {
         Some("sqlite") => "sqlite",
         Some("bucket") => "bucket",
         Some(_) => "directory",
-        None if key.ends_with(".pgdump") || key.ends_with(".pgdump.zst") => "postgres",
+        None if key.ends_with(".pgdump") => "postgres",
         None if key.ends_with(".sql.zst") && key.contains(".mariadb") => "mariadb",
         None if key.ends_with(".sqlite3") => "sqlite",
         None if key.ends_with(".bucket.tar.zst") => "bucket",

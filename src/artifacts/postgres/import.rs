@@ -11,7 +11,8 @@
 //! its files) are refused.
 
 use super::{Checked, PostgresError, psql_input, tools};
-use crate::artifacts::{ByteStream, peek};
+use crate::artifacts::compression::ZSTD_MAGIC;
+use crate::artifacts::{ByteStream, head_text, peek};
 use bytes::Bytes;
 use futures::StreamExt;
 use std::io::Read;
@@ -56,7 +57,7 @@ impl Compression {
     pub fn sniff(head: &[u8]) -> Option<Compression> {
         if head.starts_with(&[0x1f, 0x8b]) {
             Some(Compression::Gzip)
-        } else if head.starts_with(&crate::artifacts::compression::ZSTD_MAGIC) {
+        } else if head.starts_with(&ZSTD_MAGIC) {
             Some(Compression::Zstd)
         } else {
             None
@@ -126,12 +127,7 @@ fn other_format(head: &[u8]) -> Option<&'static str> {
 /// `whole` says `head` is the whole file.
 fn plain_sql(head: &[u8], whole: bool) -> Result<DumpFormat, DumpError> {
     let binary = || DumpError::NotADump("it is neither a pg_dump custom-format archive nor SQL text".into());
-    let text = match std::str::from_utf8(head) {
-        Ok(text) => text,
-        // A character cut in two where the head ends.
-        Err(e) if e.error_len().is_none() && !whole => std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or(""),
-        Err(_) => return Err(binary()),
-    };
+    let Some(text) = head_text(head, whole) else { return Err(binary()) };
     if text.chars().any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r' | '\x0c')) {
         return Err(binary());
     }
