@@ -1,11 +1,10 @@
-//! SHA-256 and byte count of an artifact, computed as its bytes pass through; or the count alone,
-//! where the checksum is taken elsewhere (SHA-256 is the costliest step of a run after
-//! compression: a second pass over the same bytes is measurable in every run).
+//! SHA-256 and byte count of an artifact, computed as its bytes pass through. Where the checksum
+//! is taken elsewhere, count with [`super::counted`] instead: SHA-256 is the costliest step of a
+//! run after compression, and a second pass over the same bytes is measurable in every run.
 
 use super::ByteStream;
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Wraps a stream so that every byte it yields is hashed and counted on the way.
@@ -48,35 +47,6 @@ impl DigestHandle {
     }
 }
 
-/// Wraps a stream so that every byte it yields is counted, and nothing more.
-pub struct Counting;
-
-/// How many bytes a [`Counting`] stream has yielded so far.
-#[derive(Clone, Default)]
-pub struct CountHandle(Arc<AtomicU64>);
-
-impl Counting {
-    #[allow(clippy::new_ret_no_self)]
-    pub fn new(stream: ByteStream) -> (ByteStream, CountHandle) {
-        let handle = CountHandle::default();
-        let count = Arc::clone(&handle.0);
-        let stream = stream
-            .inspect(move |chunk| {
-                if let Ok(bytes) = chunk {
-                    count.fetch_add(bytes.len() as u64, Ordering::Relaxed);
-                }
-            })
-            .boxed();
-        (stream, handle)
-    }
-}
-
-impl CountHandle {
-    pub fn bytes(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,23 +67,6 @@ mod tests {
         let (hex, size) = handle.finish();
         assert_eq!(hex, hex::encode(Sha256::digest(b"hello world")));
         assert_eq!(size, 11);
-    }
-
-    #[tokio::test]
-    async fn counting_counts_what_passes_and_errors_not() {
-        let chunks: Vec<std::io::Result<Bytes>> = vec![
-            Ok(Bytes::from_static(b"hello ")),
-            Err(std::io::Error::other("cut")),
-            Ok(Bytes::from_static(b"world")),
-        ];
-        let (stream, handle) = Counting::new(futures::stream::iter(chunks).boxed());
-        let mut stream = stream;
-        stream.next().await.expect("first").expect("ok");
-        assert_eq!(handle.bytes(), 6);
-        assert!(stream.next().await.expect("second").is_err());
-        assert_eq!(handle.bytes(), 6, "an error carries no bytes");
-        stream.next().await.expect("third").expect("ok");
-        assert_eq!(handle.clone().bytes(), 11);
     }
 
     #[tokio::test]

@@ -33,7 +33,8 @@ pub use crate::providers::ByteStream;
 /// bytes), before compression and encryption: what its progress is a share of.
 pub type SourceRead = std::sync::Arc<std::sync::atomic::AtomicU64>;
 
-/// `stream`, adding the length of every chunk that passes to `read`.
+/// `stream`, adding the length of every chunk that passes to `read` (a run's source bytes, or
+/// what passed on to its copies).
 pub fn counted(stream: ByteStream, read: SourceRead) -> ByteStream {
     use futures::StreamExt;
     stream
@@ -124,5 +125,30 @@ impl FirstError {
     /// The error noted, if any (taken: a second call answers None).
     pub fn take(&self) -> Option<std::io::Error> {
         self.0.lock().ok().and_then(|mut slot| slot.take())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use futures::StreamExt;
+    use std::sync::atomic::Ordering;
+
+    #[tokio::test]
+    async fn counted_counts_what_passes_and_errors_not() {
+        let chunks: Vec<std::io::Result<Bytes>> = vec![
+            Ok(Bytes::from_static(b"hello ")),
+            Err(std::io::Error::other("cut")),
+            Ok(Bytes::from_static(b"world")),
+        ];
+        let count = SourceRead::default();
+        let mut stream = counted(futures::stream::iter(chunks).boxed(), count.clone());
+        stream.next().await.expect("first").expect("ok");
+        assert_eq!(count.load(Ordering::Relaxed), 6);
+        assert!(stream.next().await.expect("second").is_err());
+        assert_eq!(count.load(Ordering::Relaxed), 6, "an error carries no bytes");
+        stream.next().await.expect("third").expect("ok");
+        assert_eq!(count.load(Ordering::Relaxed), 11);
     }
 }

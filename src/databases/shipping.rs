@@ -6,7 +6,6 @@
 
 use super::archive_store::{self as archive, HISTORY, PARTIAL, SEGMENT, WalFileRow};
 use super::store::DatabaseRow;
-use crate::artifacts::checksum::Counting;
 use crate::artifacts::encryption::{self, ArtifactKey};
 use crate::artifacts::postgres::wal::names::{SegmentSize, WalFile};
 use crate::artifacts::postgres::wal::receiver::SpoolFile;
@@ -160,9 +159,10 @@ async fn ship_file(
         Some(k) => encryption::encrypt(body, k),
         None => body,
     };
-    let (body, stored) = Counting::new(body);
+    let stored = crate::artifacts::SourceRead::default();
+    let body = crate::artifacts::counted(body, stored.clone());
     let written = provider.put(&object_key, body).await.map_err(|e| format!("uploading {name}: {e}"))?;
-    let passed = stored.bytes();
+    let passed = stored.load(std::sync::atomic::Ordering::Relaxed);
     if written != passed {
         let _ = provider.delete(&object_key).await;
         return Err(format!("uploading {name}: the destination stored {written} of {passed} bytes"));

@@ -6,8 +6,7 @@ use super::copies_store::{self, COPY_SUCCEEDED, RunCopyRow};
 use super::retention::Retained;
 use super::source::SourceStream;
 use super::store::{self, FAILED, PARTIAL, QUEUED, RunEnd, RunRow, SKIPPED, SUCCEEDED};
-use crate::artifacts::checksum::{CountHandle, Counting};
-use crate::artifacts::{FirstError, SourceRead, encryption, workspace_key};
+use crate::artifacts::{FirstError, SourceRead, counted, encryption, workspace_key};
 use crate::crypto::CredentialCipher;
 use crate::db::{Db, DbError};
 use crate::destinations::service::DestinationService;
@@ -56,7 +55,7 @@ pub struct Progress {
 
 #[derive(Clone)]
 struct Live {
-    passed: CountHandle,
+    passed: SourceRead,
     read: SourceRead,
     since: Instant,
 }
@@ -230,7 +229,7 @@ impl Runner {
     /// Bytes so far and the rate, while this instance runs it.
     pub fn progress(&self, run_id: &str) -> Option<Progress> {
         let live = self.live.lock().ok()?.get(run_id)?.clone();
-        let (bytes, read_bytes) = (live.passed.bytes(), live.read.load(Ordering::Relaxed));
+        let (bytes, read_bytes) = (live.passed.load(Ordering::Relaxed), live.read.load(Ordering::Relaxed));
         let secs = live.since.elapsed().as_secs_f64().max(0.001);
         Some(Progress { bytes, read_bytes, bytes_per_second: (read_bytes as f64 / secs) as u64 })
     }
@@ -487,7 +486,8 @@ impl Runner {
                 None => body,
             };
             // Counted, not hashed: each copy takes the checksum of what it received (copies.rs).
-            let (body, passed) = Counting::new(body);
+            let passed = SourceRead::default();
+            let body = counted(body, passed.clone());
             let live = Live { passed: passed.clone(), read: read.clone(), since: Instant::now() };
             self.live.lock().map(|mut l| l.insert(run_id.to_owned(), live)).ok();
             let ticker = self.record_progress(run_id, passed.clone(), read.clone());
@@ -495,7 +495,7 @@ impl Runner {
             // recorded before the run can end.
             let ((), written) = tokio::join!(self.record_expected(plan, run_id, size), tee(body, &pending, key));
             ticker.abort();
-            let passed = passed.bytes();
+            let passed = passed.load(Ordering::Relaxed);
             let source_error = source_error.take().map(|e| e.to_string());
             let mut retry = Vec::new();
             for (target, w) in pending.into_iter().zip(written) {
@@ -547,12 +547,12 @@ impl Runner {
     }
 
     /// Writes the run's byte counts to its row now and then, for pages another instance serves.
-    fn record_progress(&self, run_id: &str, passed: CountHandle, read: SourceRead) -> tokio::task::JoinHandle<()> {
+    fn record_progress(&self, run_id: &str, passed: SourceRead, read: SourceRead) -> tokio::task::JoinHandle<()> {
         let (db, id) = (self.db.clone(), run_id.to_owned());
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(PROGRESS_EVERY).await;
-                let bytes = i64::try_from(passed.bytes()).unwrap_or(i64::MAX);
+                let bytes = i64::try_from(passed.load(Ordering::Relaxed)).unwrap_or(i64::MAX);
                 let read = i64::try_from(read.load(Ordering::Relaxed)).unwrap_or(i64::MAX);
                 let id = id.clone();
                 let _ = db.run(move |c| store::progress(c, &id, bytes, read)).await;
