@@ -4,8 +4,8 @@
 //! order, into a tar archive compressed with zstd — the directory artifact's format, its manifest
 //! (`.devpilot/manifest.jsonl`) one line per object with its ETag beside size and SHA-256, so
 //! restore drills and `devpilot recover` read it as they read a folder's. Up to `AT_ONCE`
-//! small objects are read whole ahead of their turn; a large one is asked for when its turn
-//! comes and streamed. Memory is a listing page, the small objects read ahead and the chunks in
+//! small objects are read whole ahead of their turn, each on a task of its own; a large one is
+//! asked for when its turn comes and streamed. Memory is a listing page, the small objects read ahead and the chunks in
 //! flight, whatever the objects' sizes.
 //!
 //! Keys are hostile input: a tar entry is named by the key below the prefix only when that name
@@ -30,6 +30,7 @@ use crate::providers::s3::source::{Listed, PAGE_KEYS, Reading};
 use futures::{FutureExt, StreamExt};
 use std::io::{self, Read, Write};
 use std::sync::Arc;
+use tokio_util::task::AbortOnDropHandle;
 
 /// S3's own limit on a key, in bytes.
 pub const MAX_KEY: usize = 1024;
@@ -227,14 +228,20 @@ impl Archive {
             return now(Ahead::Large { name, listed });
         }
         let provider = Arc::clone(&self.provider);
-        async move {
-            let reading = provider.read_object(&listed.key).await.map_err(provider_error)?;
-            let reading = match reading {
+        // On a task of its own, so it goes on while a large object before it streams: a request
+        // nobody polls meets the client's read timeout (its clock runs from the send), answered
+        // or not. Dropped with the window when the archive stops.
+        let reading = AbortOnDropHandle::new(self.handle.spawn(async move {
+            let reading = match provider.read_object(&listed.key).await.map_err(provider_error)? {
                 // Listed small, it grew since (rare): it streams when its turn comes, as a large one.
                 Some(reading) if reading.size > READ_WHOLE => Some(reading),
                 Some(reading) => Some(read_whole(reading).await),
                 None => None,
             };
+            io::Result::Ok((listed, reading))
+        }));
+        async move {
+            let (listed, reading) = reading.await.map_err(io::Error::other)??;
             Ok(Ahead::Read { name, listed, reading })
         }
         .boxed()

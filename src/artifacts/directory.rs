@@ -11,27 +11,15 @@ use crate::hostfs::{DevpilotFiles, Located};
 use std::io::Write;
 use std::sync::Arc;
 
-/// Streams the folder `located` names as `.tar.zst`, and what the walk skipped (known once the
-/// stream has ended). An error while reading the directory ends the stream with that error (so
-/// the upload fails and is cleaned up, never recorded as a success). The file content read is
-/// added to `read` as it goes.
-pub fn stream(located: Located, devpilot: Arc<DevpilotFiles>, read: SourceRead) -> (ByteStream, Skipped) {
-    let skipped = Skipped::default();
-    let noted = Arc::clone(&skipped);
-    let body = produced_by(move |out| {
-        let encoder = zstd::Encoder::new(out, ZSTD_LEVEL)?;
-        let encoder = walk::archive(&located, &devpilot, encoder, &noted, &read)?;
-        encoder.finish()?.flush()
-    });
-    (body, skipped)
-}
-
 /// Where a directory stream leaves its manifest once it has ended well.
 pub type ManifestSlot = Arc<std::sync::Mutex<Option<super::manifest::Written>>>;
 
-/// As [`stream`], recording the archive's manifest (lines written, compressed, to `file`, a new
-/// private file) and appending it as the archive's last entry; the finished manifest is in the
-/// slot once the stream has ended without an error.
+/// Streams the folder `located` names as `.tar.zst`, and what the walk skipped (known once the
+/// stream has ended). An error while reading the directory ends the stream with that error (so
+/// the upload fails and is cleaned up, never recorded as a success). The file content read is
+/// added to `read` as it goes. The archive's manifest (lines written, compressed, to `file`, a new
+/// private file) is its last entry; the finished manifest is in the slot once the stream has ended
+/// without an error.
 pub fn stream_with_manifest(
     located: Located,
     devpilot: Arc<DevpilotFiles>,
@@ -44,7 +32,7 @@ pub fn stream_with_manifest(
     let body = produced_by(move |out| {
         let encoder = zstd::Encoder::new(out, ZSTD_LEVEL)?;
         let writer = super::manifest::Writer::new(file);
-        let (encoder, written) = walk::archive_with_manifest(&located, &devpilot, encoder, &noted, &read, writer)?;
+        let (encoder, written) = walk::archive(&located, &devpilot, encoder, &noted, &read, writer)?;
         encoder.finish()?.flush()?;
         if let Ok(mut slot) = filled.lock() {
             *slot = Some(written);
@@ -63,6 +51,12 @@ mod tests {
 
     fn located(path: &Path) -> Located {
         Located { root: std::fs::canonicalize(path).expect("resolved"), relative: PathBuf::new() }
+    }
+
+    /// The stream of `located` with its manifest in a temporary file.
+    fn stream(located: Located, devpilot: Arc<DevpilotFiles>, read: SourceRead) -> (ByteStream, Skipped) {
+        let (body, skipped, _) = stream_with_manifest(located, devpilot, read, tempfile::tempfile().expect("temp"));
+        (body, skipped)
     }
 
     async fn collect(mut s: ByteStream) -> std::io::Result<Vec<u8>> {

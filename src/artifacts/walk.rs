@@ -37,23 +37,11 @@ trait Visit {
     fn link(&mut self, parent: BorrowedFd<'_>, name: &OsStr, path: &Path, stat: &Stat) -> io::Result<()>;
 }
 
-/// Writes `located` as a tar archive into `out`, noting what it skipped in `skipped` and adding
-/// the bytes of file content it reads to `read` (what a run's progress counts).
+/// Writes `located` as a tar archive into `out`, noting what it skipped in `skipped`, adding the
+/// bytes of file content it reads to `read` (what a run's progress counts) and recording every
+/// entry in `manifest` on the way (each file's hash from the bytes the archive holds); the
+/// manifest is the archive's last entry.
 pub fn archive<W: Write>(
-    located: &Located,
-    devpilot: &DevpilotFiles,
-    out: W,
-    skipped: &Skipped,
-    read: &AtomicU64,
-) -> io::Result<W> {
-    let mut archive = Archive { tar: tar::Builder::new(out), shown: located.path(), skipped, read, manifest: None };
-    walk(located, devpilot, skipped, &mut archive)?;
-    archive.tar.into_inner()
-}
-
-/// As [`archive`], recording every entry in `manifest` on the way (each file's hash from the bytes
-/// the archive holds) and appending the manifest as the archive's last entry.
-pub fn archive_with_manifest<W: Write>(
     located: &Located,
     devpilot: &DevpilotFiles,
     out: W,
@@ -61,13 +49,12 @@ pub fn archive_with_manifest<W: Write>(
     read: &AtomicU64,
     manifest: manifest::Writer,
 ) -> io::Result<(W, manifest::Written)> {
-    let mut archive =
-        Archive { tar: tar::Builder::new(out), shown: located.path(), skipped, read, manifest: Some(manifest) };
+    let mut archive = Archive { tar: tar::Builder::new(out), shown: located.path(), skipped, read, manifest };
     walk(located, devpilot, skipped, &mut archive)?;
-    let written = archive.manifest.take().map(manifest::Writer::finish).transpose()?;
-    let written = written.ok_or_else(|| io::Error::other("the manifest was lost"))?;
-    manifest::append_to(&mut archive.tar, &written)?;
-    Ok((archive.tar.into_inner()?, written))
+    let Archive { mut tar, manifest, .. } = archive;
+    let written = manifest.finish()?;
+    manifest::append_to(&mut tar, &written)?;
+    Ok((tar.into_inner()?, written))
 }
 
 /// The bytes of file content a backup of `located` would read now: the same walk without opening
@@ -100,18 +87,17 @@ struct Archive<'a, W: Write> {
     shown: PathBuf,
     skipped: &'a Skipped,
     read: &'a AtomicU64,
-    manifest: Option<manifest::Writer>,
+    manifest: manifest::Writer,
 }
 
 impl<W: Write> Archive<'_, W> {
     fn record(&mut self, path: &Path, kind: &str, stat: &Stat, size: u64, sha256: Option<String>) -> io::Result<()> {
-        let Some(manifest) = self.manifest.as_mut() else { return Ok(()) };
         let path = manifest::Line::path_of(path);
         if path.is_empty() {
             return Ok(());
         }
         let (mode, mtime) = (stat.st_mode & 0o7777, stat.st_mtime);
-        manifest.push(&manifest::Line { path, kind: kind.into(), size, mode, mtime, sha256, etag: None })
+        self.manifest.push(&manifest::Line { path, kind: kind.into(), size, mode, mtime, sha256, etag: None })
     }
 }
 
@@ -132,8 +118,7 @@ impl<W: Write> Visit for Archive<'_, W> {
         let body = Exactly { file: std::fs::File::from(fd), left: size, short: false, read: self.read };
         let mut body = manifest::Hashing::new(body);
         self.tar.append_data(&mut header, path, &mut body)?;
-        let sha256 = self.manifest.is_some().then(|| body.hex());
-        self.record(path, manifest::FILE, &opened, size, sha256)?;
+        self.record(path, manifest::FILE, &opened, size, Some(body.hex()))?;
         let body = body.inner;
         if body.short {
             note(

@@ -22,6 +22,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::task::JoinHandle;
+use tokio_util::task::AbortOnDropHandle;
 
 const MAX_BACK_OFF: Duration = Duration::from_secs(60);
 /// How long a stale receiver's connection may take to end once asked.
@@ -163,7 +164,7 @@ async fn receive(service: &DatabaseService, id: &str) -> Result<(), String> {
         receiver::spawn(&bins, &checked, &slot, &spool).map_err(|e| format!("starting pg_receivewal: {e}"))?;
     // The process dies with this task's future (kill on drop): when the worker is aborted (its
     // lease went) the guard aborts the waiting task, which drops the process.
-    let mut ended = AbortOnDrop(tokio::spawn(process.wait()));
+    let mut ended = AbortOnDropHandle::new(tokio::spawn(process.wait()));
     let mut sent = HashMap::new();
     let mut first = true;
     loop {
@@ -191,7 +192,7 @@ async fn receive(service: &DatabaseService, id: &str) -> Result<(), String> {
         }
         report(service, id, report_now).await;
         tokio::select! {
-            ended = &mut ended.0 => {
+            ended = &mut ended => {
                 // Ship what it finished before it ended, then say why it ended.
                 let files = receiver::spool_files(&spool, size).unwrap_or_default();
                 let _ = shipping::ship_spool(&service.db, provider.as_ref(), &row, key.as_ref(), files, &mut sent).await;
@@ -269,14 +270,5 @@ async fn report(service: &DatabaseService, id: &str, report: ReceiverReport) {
     let (id, me) = (id.to_owned(), service.instance.to_string());
     if let Err(e) = service.db.run(move |c| store::report(c, &id, &me, report)).await {
         tracing::warn!(error = %e, "recording the WAL receiver's state failed");
-    }
-}
-
-/// A task that ends when its handle is dropped.
-struct AbortOnDrop<T>(JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }

@@ -8,7 +8,9 @@
 //! least-privilege policy is enough, the outbound policy refuses metadata and (unless allowed)
 //! loopback endpoints, another workspace's destination is unknown. Against a stand-in whose listing holds
 //! hostile keys: left out and named, the archive's names safe, restores only below their prefix,
-//! a drill reading it through against its manifest. The secret key never shows.
+//! a drill reading it through against its manifest; and a large object streaming slowly for
+//! longer than the stall timeout while the small ones after it are read ahead. The secret key
+//! never shows.
 
 mod fake_s3;
 mod hook;
@@ -21,7 +23,7 @@ use crate::on_both_backends;
 use crate::plans::{fixture, plan_rows};
 use crate::provider_s3::s3s;
 use crate::s3_probe::{iam, xml_field};
-use fake_s3::FakeS3;
+use fake_s3::{FakeS3, Pacing};
 use futures::{StreamExt, TryStreamExt};
 use hook::{Hook, HookRelay};
 use object_store::aws::{AmazonS3, AmazonS3Builder};
@@ -341,6 +343,48 @@ async fn round_trip(backend: Backend) {
         began.elapsed(),
         peak >> 20
     );
+}
+
+/// A large object that streams for longer than the stall timeout (its body never silent for
+/// long) before small ones, which are read ahead meanwhile: each is read on a task of its own, so
+/// none meets the client's read timeout for having waited its turn (whose clock runs from the
+/// request, answered or not).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn small_objects_read_ahead_outlast_a_large_one_streaming_past_the_stall_timeout() {
+    const STALL: Duration = Duration::from_secs(3);
+    const PAUSE: Duration = Duration::from_millis(700);
+    // Ten pieces of 64 KiB, 700 ms apart: about 7 s, more than twice the stall timeout.
+    let large: Vec<u8> = (0..640u32 << 10).map(|i| (i % 251) as u8).collect();
+    // A small one first: the window waits for it in order, asking for those after the large one
+    // meanwhile; they are answered late, so the large one's turn comes before their answers.
+    let mut objects = vec![("src/a-first.txt".to_owned(), b"first".to_vec()), ("src/b-large.bin".to_owned(), large)];
+    objects.extend((0..10).map(|i| (format!("src/c-small-{i}.txt"), format!("small {i}").into_bytes())));
+    let total: usize = objects.iter().map(|(_, body)| body.len()).sum();
+    let pacing = Pacing { streamed: "src/b-large.bin".into(), late: "src/c-small-".into(), pause: PAUSE };
+    let fake = FakeS3::paced("fake-bucket", objects, pacing).await;
+
+    let (mut settings, data_dir, pg) = test_settings(Backend::Sqlite);
+    settings.provider.stall_timeout = STALL;
+    let app = spawn_with(settings, data_dir, pg).await;
+    app.setup_admin().await;
+    let target = tempfile::tempdir().expect("target");
+    app.grant_folder(target.path(), "read_write").await;
+    let path = target.path().to_string_lossy().into_owned();
+    assert_eq!(app.create_destination("Disk", "local", &[("path", &path)]).await.status, 303);
+    let destination = app.destination("Disk").await.id;
+    let api = admin(&app).await;
+    let url = format!("http://AKIAFAKE:fake-secret-{}@127.0.0.1:{}/fake-bucket/src?region=us-east-1", tag(), fake.port);
+    let body = json!({"name": "Slow bucket", "cron_expression": "0 2 * * *", "retention_count": 3,
+                      "destination_id": destination, "source": {"type": "bucket", "url": url}});
+    let schedule = create(&api, body).await;
+
+    let began = Instant::now();
+    let run = start(&api, &schedule).await;
+    let run = ended(&api, run["id"].as_str().expect("id"), Duration::from_secs(120)).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert!(began.elapsed() > 2 * STALL, "the large object streamed for {:?} only", began.elapsed());
+    assert_eq!(run["read_bytes"].as_u64(), Some(total as u64), "{run}");
+    assert_eq!(run["notes"].as_str().unwrap_or_default(), "", "nothing left out: {run}");
 }
 
 /// The message next to `field` when a bucket schedule is created with `source`.

@@ -3,11 +3,14 @@
 //! keys, folder markers, a key outside the prefix asked for), which no real service lets a test
 //! create through its URL paths. It answers ListObjectsV2 (keys URL-encoded), GET and PUT, and
 //! keeps what was PUT. Its very first listing answers 500, as a service in passing trouble does
-//! (asked again, it answers).
+//! (asked again, it answers). It may be slow ([`Pacing`]): one object's body sent 64 KiB at a
+//! time with a pause between (a large object that streams for longer than the stall timeout while
+//! it never stops moving), and some objects answered a pause late.
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use sha2::Digest;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -24,6 +27,15 @@ pub struct FakeS3 {
 impl FakeS3 {
     /// Serves `objects` of bucket `bucket`; `stray` is listed too when `src/` is listed.
     pub async fn start(bucket: &str, objects: Vec<(String, Vec<u8>)>, stray: &str) -> FakeS3 {
+        FakeS3::serve(bucket, objects, stray, None).await
+    }
+
+    /// As [`start`](Self::start), slow as `pacing` says.
+    pub async fn paced(bucket: &str, objects: Vec<(String, Vec<u8>)>, pacing: Pacing) -> FakeS3 {
+        FakeS3::serve(bucket, objects, "", Some(pacing)).await
+    }
+
+    async fn serve(bucket: &str, objects: Vec<(String, Vec<u8>)>, stray: &str, paced: Option<Pacing>) -> FakeS3 {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let puts = Objects::default();
@@ -32,6 +44,7 @@ impl FakeS3 {
             objects: Arc::new(objects),
             stray: stray.to_owned(),
             troubled: Arc::new(std::sync::atomic::AtomicBool::new(true)),
+            paced: paced.map(Arc::new),
         };
         let kept = puts.clone();
         tokio::spawn(async move {
@@ -50,6 +63,16 @@ struct Served {
     objects: Arc<Vec<(String, Vec<u8>)>>,
     stray: String,
     troubled: Arc<std::sync::atomic::AtomicBool>,
+    paced: Option<Arc<Pacing>>,
+}
+
+/// How a paced stand-in is slow.
+pub struct Pacing {
+    /// This object's body goes 64 KiB at a time, `pause` apart.
+    pub streamed: String,
+    /// Objects whose keys start with this are answered `pause` late.
+    pub late: String,
+    pub pause: Duration,
 }
 
 fn etag(body: &[u8]) -> String {
@@ -83,6 +106,11 @@ impl Served {
             let key = percent_decode_str(path.trim_start_matches(&format!("/{}", self.bucket)).trim_start_matches('/'))
                 .decode_utf8_lossy()
                 .into_owned();
+            let pacing = self.paced.as_deref().filter(|_| method == "GET" && !query.contains("list-type"));
+            let pause = pacing.filter(|p| p.streamed == key).map(|p| p.pause);
+            if let Some(late) = pacing.filter(|p| key.starts_with(&p.late)) {
+                tokio::time::sleep(late.pause).await;
+            }
             let (status, headers, answer) = match method.as_str() {
                 "GET"
                     if query.contains("list-type=2")
@@ -109,8 +137,16 @@ impl Served {
                 _ => (501, String::new(), Vec::new()),
             };
             let reply = format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\n{headers}\r\n", answer.len());
-            if socket.write_all(reply.as_bytes()).await.is_err() || socket.write_all(&answer).await.is_err() {
+            if socket.write_all(reply.as_bytes()).await.is_err() {
                 return;
+            }
+            for piece in answer.chunks(if pause.is_some() { 64 << 10 } else { answer.len().max(1) }) {
+                if let Some(pause) = pause {
+                    tokio::time::sleep(pause).await;
+                }
+                if socket.write_all(piece).await.is_err() {
+                    return;
+                }
             }
         }
     }
