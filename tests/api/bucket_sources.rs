@@ -20,7 +20,7 @@ use crate::api_runs::{finished, start};
 use crate::api_schedules::create;
 use crate::helpers::{Backend, Moto, TestApp, captured_logs, moto, spawn_app, spawn_with, test_settings};
 use crate::on_both_backends;
-use crate::plans::{fixture, plan_rows};
+use crate::plans::{fixture, fixture_of, plan_rows};
 use crate::provider_s3::s3s;
 use crate::s3_probe::{iam, xml_field};
 use fake_s3::{FakeS3, Pacing};
@@ -365,17 +365,11 @@ async fn small_objects_read_ahead_outlast_a_large_one_streaming_past_the_stall_t
 
     let (mut settings, data_dir, pg) = test_settings(Backend::Sqlite);
     settings.provider.stall_timeout = STALL;
-    let app = spawn_with(settings, data_dir, pg).await;
-    app.setup_admin().await;
-    let target = tempfile::tempdir().expect("target");
-    app.grant_folder(target.path(), "read_write").await;
-    let path = target.path().to_string_lossy().into_owned();
-    assert_eq!(app.create_destination("Disk", "local", &[("path", &path)]).await.status, 303);
-    let destination = app.destination("Disk").await.id;
-    let api = admin(&app).await;
+    let f = fixture_of(spawn_with(settings, data_dir, pg).await).await;
+    let api = admin(&f.app).await;
     let url = format!("http://AKIAFAKE:fake-secret-{}@127.0.0.1:{}/fake-bucket/src?region=us-east-1", tag(), fake.port);
     let body = json!({"name": "Slow bucket", "cron_expression": "0 2 * * *", "retention_count": 3,
-                      "destination_id": destination, "source": {"type": "bucket", "url": url}});
+                      "destination_id": f.destination_id, "source": {"type": "bucket", "url": url}});
     let schedule = create(&api, body).await;
 
     let began = Instant::now();
@@ -478,13 +472,8 @@ async fn the_check_says_which_step_failed(backend: Backend) {
     // Loopback endpoints only where the operator allows them, as for destinations.
     let (mut settings, data_dir, pg) = test_settings(backend);
     settings.provider.outbound.allow_loopback = false;
-    let strict = spawn_with(settings, data_dir, pg).await;
-    strict.setup_admin().await;
-    let folder = tempfile::tempdir().expect("folder");
-    strict.grant_folder(folder.path(), "read_write").await;
-    let path = folder.path().to_string_lossy().into_owned();
-    assert_eq!(strict.create_destination("Disk", "local", &[("path", &path)]).await.status, 303);
-    let strict_api = admin(&strict).await;
+    let strict = fixture_of(spawn_with(settings, data_dir, pg).await).await;
+    let strict_api = admin(&strict.app).await;
     let body = url(&m.endpoint, &m.access_key_id, &m.secret_access_key, &m.bucket);
     let loopback = refused(&strict_api, body, "source.url").await;
     assert!(loopback.contains("loopback") && loopback.contains("DEVPILOT_ALLOW_LOOPBACK_DESTINATIONS"), "{loopback}");

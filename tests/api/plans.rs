@@ -26,7 +26,11 @@ pub struct Fixture {
 }
 
 pub async fn fixture(backend: Backend) -> Fixture {
-    let app = spawn_app(backend).await;
+    fixture_of(spawn_app(backend).await).await
+}
+
+/// As [`fixture`], on an app already spawned (with settings of its own).
+pub async fn fixture_of(app: TestApp) -> Fixture {
     app.setup_admin().await;
     let source = tempfile::tempdir().expect("source");
     let target = tempfile::tempdir().expect("target");
