@@ -6,9 +6,14 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 
+/// Loads that may run side by side, for different keys.
+const STRIPES: usize = 16;
+
 pub struct Memo<K, V> {
     capacity: usize,
     state: Mutex<State<K, V>>,
+    stripes: [tokio::sync::Mutex<()>; STRIPES],
+    hasher: std::hash::RandomState,
 }
 
 struct State<K, V> {
@@ -19,7 +24,12 @@ struct State<K, V> {
 impl<K: Eq + Hash, V> Memo<K, V> {
     /// At most `capacity` entries; a full memo starts again empty rather than tracking use.
     pub fn new(capacity: usize) -> Memo<K, V> {
-        Memo { capacity, state: Mutex::new(State { version: None, entries: HashMap::new() }) }
+        Memo {
+            capacity,
+            state: Mutex::new(State { version: None, entries: HashMap::new() }),
+            stripes: std::array::from_fn(|_| tokio::sync::Mutex::new(())),
+            hasher: std::hash::RandomState::new(),
+        }
     }
 
     /// The entry stored under `key` at exactly this version.
@@ -51,15 +61,31 @@ impl<K: Eq + Hash, V> Memo<K, V> {
     where
         Fut: std::future::Future<Output = Result<V, E>>,
     {
-        let version = versions.current();
-        if let Some(hit) = version.and_then(|v| self.get(&key, v)) {
+        let Some(version) = versions.current() else {
+            // Nothing may be cached: every request reads for itself.
+            return Ok(Arc::new(load().await?));
+        };
+        if let Some(hit) = self.get(&key, version) {
+            return Ok(hit);
+        }
+        // One load at a time per key (its stripe): requests that miss together — after any
+        // commit, every request in flight — wait for the first one's result instead of each
+        // reading the database (64 at once made the destination list's 99th percentile 375 ms).
+        let _turn = self.stripes[self.stripe_of(&key)].lock().await;
+        let Some(version) = versions.current() else {
+            return Ok(Arc::new(load().await?));
+        };
+        if let Some(hit) = self.get(&key, version) {
             return Ok(hit);
         }
         let value = Arc::new(load().await?);
-        if let Some(v) = version {
-            self.put(key, v, value.clone());
-        }
+        self.put(key, version, value.clone());
         Ok(value)
+    }
+
+    fn stripe_of(&self, key: &K) -> usize {
+        use std::hash::BuildHasher;
+        (self.hasher.hash_one(key) % STRIPES as u64) as usize
     }
 }
 
@@ -80,6 +106,33 @@ mod tests {
         assert_eq!(memo.get(&"a", version(1, 1)), None, "a write of this process");
         memo.put("b", version(2, 0), Arc::new(2));
         assert_eq!(memo.get(&"a", version(1, 0)), None, "entries of an older version are dropped");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn requests_that_miss_together_load_once() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("watched.db");
+        std::fs::File::create(&path).expect("db file");
+        let versions = super::super::version::DataVersion::sqlite(&path.to_string_lossy());
+        while versions.current().is_none() {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let (memo, loads) = (Arc::new(Memo::<&str, u32>::new(10)), Arc::new(std::sync::atomic::AtomicUsize::new(0)));
+        let requests = (0..16).map(|_| {
+            let (memo, loads, versions) = (memo.clone(), loads.clone(), versions.clone());
+            tokio::spawn(async move {
+                let load = || async {
+                    loads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    Ok::<_, ()>(7)
+                };
+                *memo.get_or_load(&versions, "page", load).await.expect("loaded")
+            })
+        });
+        for answered in futures::future::join_all(requests).await {
+            assert_eq!(answered.expect("request"), 7);
+        }
+        assert_eq!(loads.load(std::sync::atomic::Ordering::SeqCst), 1, "one load served all sixteen");
     }
 
     #[test]

@@ -155,6 +155,21 @@ impl Db {
         result
     }
 
+    /// As [`write`](Self::write), for a guarded update that may change no row (it returns how
+    /// many it changed): only one that changed something retires the caches. Requests in flight
+    /// together that all find a session due for its touch each send the guarded update; counted
+    /// every time, each would retire every cache again.
+    pub async fn write_changed<F>(&self, f: F) -> Result<usize, DbError>
+    where
+        F: FnOnce(&mut DbConn) -> diesel::QueryResult<usize> + Send + 'static,
+    {
+        let result = self.run(f).await;
+        if !matches!(result, Ok(0)) {
+            self.versions.written();
+        }
+        result
+    }
+
     /// Runs a blocking closure with a pooled connection on actix's blocking thread pool.
     pub async fn run<T, F>(&self, f: F) -> Result<T, DbError>
     where

@@ -143,7 +143,8 @@ impl SessionService {
         }
         if now - row.last_seen_at >= self.touch_every {
             let (id, client, stale) = (row.id.clone(), client(), now - self.touch_every);
-            self.db.write(move |c| store::touch(c, &id, now, stale, &client.ip, &client.user_agent)).await?;
+            // Guarded by `stale`: of the requests that saw it due together, one changes the row.
+            self.db.write_changed(move |c| store::touch(c, &id, now, stale, &client.ip, &client.user_agent)).await?;
         }
         Ok(Some(Live { id: row.id.clone(), user_id: row.user_id.clone() }))
     }

@@ -37,7 +37,7 @@ pub fn of_user(conn: &mut DbConn, user: &str) -> QueryResult<Vec<SessionRow>> {
 }
 
 /// Notes a request: when, and from where. Only a row not touched since `stale` changes, so
-/// requests arriving together write once.
+/// requests arriving together change it once; how many rows changed (0 or 1).
 pub fn touch(
     conn: &mut DbConn,
     id: &str,
@@ -45,11 +45,10 @@ pub fn touch(
     stale: NaiveDateTime,
     ip: &str,
     user_agent: &str,
-) -> QueryResult<()> {
+) -> QueryResult<usize> {
     diesel::update(sessions::table.find(id).filter(sessions::last_seen_at.le(stale)))
         .set((sessions::last_seen_at.eq(now), sessions::ip.eq(ip), sessions::user_agent.eq(user_agent)))
         .execute(conn)
-        .map(drop)
 }
 
 pub fn delete_by_hash(conn: &mut DbConn, hash: &str) -> QueryResult<usize> {
