@@ -5,8 +5,8 @@
 //! (`.devpilot/manifest.jsonl`) one line per object with its ETag beside size and SHA-256, so
 //! restore drills and `devpilot recover` read it as they read a folder's. Up to `AT_ONCE`
 //! small objects are read whole ahead of their turn, each on a task of its own; a large one is
-//! asked for when its turn comes and streamed. Memory is a listing page, the small objects read ahead and the chunks in
-//! flight, whatever the objects' sizes.
+//! asked for when its turn comes and streamed. Memory is a listing page, the small objects read
+//! ahead and the chunks in flight, whatever the objects' sizes.
 //!
 //! Keys are hostile input: a tar entry is named by the key below the prefix only when that name
 //! is safe ([`unsafe_name`]: no `..`, no absolute or empty segments, no control characters, not
